@@ -1,0 +1,188 @@
+"""The ``genomlab`` command: one entry point, one command group per institution.
+
+Each subpackage that offers commands has a ``cli`` module with a ``commands`` list of click
+commands or groups; they are found here, so adding a group touches only its own subpackage.
+Those modules import heavy libraries (Hail, polars) inside the commands, so ``--help`` is fast.
+
+Every refusal or failure ends with ``Error: <one-line reason>`` on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genomlab import __version__
+from genomlab.config import ConfigError, GenomlabConfig, load_config
+from genomlab.errors import GenomlabError
+
+COMMAND_PACKAGES = (
+    "genomlab.samples",
+    "genomlab.trust_center",
+    "genomlab.genome_center",
+    "genomlab.clinical_node",
+    "genomlab.platform",
+    "genomlab.data_service",
+    "genomlab.workspace",
+    "genomlab.airlock",
+    "genomlab.reports",
+    "genomlab.dashboards",
+)
+
+
+@dataclass
+class CliContext:
+    """Shared state of one CLI invocation: the configuration, loaded on first use."""
+
+    config_path: Path | None = None
+    _config: GenomlabConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> GenomlabConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+class GenomlabGroup(click.Group):
+    """Turns genomlab's own errors into click's one-line ``Error:`` and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (GenomlabError, ConfigError) as exc:
+            raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+
+
+@click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="genomlab.toml to use (default: $GENOMLAB_CONFIG, then ./genomlab.toml).",
+)
+@click.version_option(__version__, prog_name="genomlab")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """genomlab: the research environment of the genomDE platform (§ 64e SGB V).
+
+    Institutions keep separate stores and keys under one home (GENOMLAB_HOME); every state
+    change is an event in the institution's signed ledger.
+    """
+    ctx.obj = CliContext(config_path)
+
+
+@main.group()
+def config() -> None:
+    """Show and check the configuration."""
+
+
+@config.command("show")
+@pass_cli
+def config_show(cli: CliContext) -> None:
+    """Print the effective configuration (file + GENOMLAB_* overrides) as JSON."""
+    click.echo(cli.config.model_dump_json(indent=2))
+
+
+@config.command("check")
+@pass_cli
+def config_check(cli: CliContext) -> None:
+    """Validate the configuration; exit 1 with the offending key if it is invalid."""
+    cfg = cli.config
+    click.echo(f"ok: home {cfg.home}, spark {cfg.spark.master}")
+
+
+@main.group()
+def ledger() -> None:
+    """Inspect and verify the institutions' signed event ledgers."""
+
+
+@ledger.command("verify")
+@click.option(
+    "--institution",
+    "-i",
+    "names",
+    multiple=True,
+    help="platform, trust_center, data_service, grz:<id> or kdk:<id>; default: all in the home.",
+)
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify with this PEM public key only (what an auditor holds).")
+@pass_cli
+def ledger_verify(cli: CliContext, names: tuple[str, ...], public_key: Path | None) -> None:
+    """Check hash links, hashes, signatures and checkpoints; name the first bad event.
+
+    Exits 1 if any ledger is broken.
+    """
+    from genomlab.db import get_engine
+    from genomlab.institution import existing_institutions, parse_institution
+    from genomlab.keys import key_id, load_public_key
+    from genomlab.ledger import verify_ledger
+
+    institutions = ([parse_institution(cli.config, n) for n in names] if names
+                    else existing_institutions(cli.config))
+    if not institutions:
+        raise GenomlabError(f"no institution found under {cli.config.home}")
+    broken = []
+    for inst in institutions:
+        if public_key is not None:
+            pub = load_public_key(public_key.read_bytes())
+        else:
+            pub_path = inst.directory / "keys" / "ledger.pub.pem"
+            if not pub_path.exists():
+                raise GenomlabError(f"{inst.name}: no ledger public key at {pub_path}")
+            pub = load_public_key(pub_path.read_bytes())
+        report = verify_ledger(get_engine(inst.store_url), {key_id(pub): pub})
+        click.echo(f"{inst.name}: {report}")
+        if not report.ok:
+            broken.append(f"{inst.name} at seq {report.first_bad_seq}")
+    if broken:
+        raise GenomlabError("ledger broken: " + ", ".join(broken))
+
+
+@ledger.command("show")
+@click.option("--institution", "-i", "name", required=True, help="e.g. platform or grz:GRZK00001")
+@click.option("--tail", default=20, show_default=True, help="How many of the latest events.")
+@click.option("--type", "type_", default=None, help="Only events of this type.")
+@pass_cli
+def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> None:
+    """Print the latest events of one institution's ledger."""
+    from collections import deque
+
+    from genomlab.institution import parse_institution
+
+    inst = parse_institution(cli.config, name)
+    events = deque(inst.ledger().events(type=type_), maxlen=tail)
+    for event in events:
+        click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.actor:<20} {event.type:<32} "
+                   f"{event.stream or ''}")
+
+
+def _register_subpackage_commands() -> None:
+    for package in COMMAND_PACKAGES:
+        if importlib.util.find_spec(f"{package}.cli") is None:
+            continue
+        module = importlib.import_module(f"{package}.cli")
+        for command in module.commands:
+            main.add_command(command)
+
+
+def _register_demo() -> None:
+    from genomlab.demo import demo
+
+    main.add_command(demo)
+
+
+_register_subpackage_commands()
+_register_demo()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Configuration: one ``genomlab.toml`` plus ``GENOMLAB_*`` environment overrides.
+
+The file is optional; every key has a default so that ``genomlab demo`` runs on a fresh machine with
+the embedded default (SQLite files and local Spark under ``./genomlab-home``).
+
+Lookup order for the file: the ``--config`` option of the CLI, then ``$GENOMLAB_CONFIG``, then
+``./genomlab.toml`` if it exists. Environment variables override file values; nested keys are
+joined with a double underscore, e.g. ``GENOMLAB_SPARK__MASTER=spark://host:7077`` or
+``GENOMLAB_DISCLOSURE__MIN_CELL_COUNT=20``.
+
+Invalid configuration fails fast with :class:`ConfigError`, whose message is one line naming the
+source and the key, for example ``genomlab.toml: disclosure.min_cell_count: Input should be a
+valid integer (got 'ten')``.
+
+Example ``genomlab.toml``::
+
+    home = "/srv/genomlab"
+    local_user = "alice"
+
+    [spark]
+    master = "local[*]"
+    driver_memory = "8g"
+
+    [disclosure]
+    min_cell_count = 10
+
+    [stores]  # when given, all three institution stores must be named
+    platform = "postgresql+psycopg://platform@127.0.0.1/platform"
+    trust_center = "postgresql+psycopg://tc@127.0.0.1/trust_center"
+    data_service = "sqlite:///{home}/data_service/data_service.db"
+
+    [stores.grz]
+    GRZK00001 = "sqlite:///{home}/grz/GRZK00001/grz.db"
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "GENOMLAB_"
+CONFIG_ENV = "GENOMLAB_CONFIG"
+DEFAULT_CONFIG_FILE = "genomlab.toml"
+DEFAULT_HOME = "./genomlab-home"
+
+NodeKind = Literal["grz", "kdk"]
+InstitutionKind = Literal["platform", "trust_center", "data_service", "grz", "kdk"]
+
+_NODE_ID_PATTERNS: dict[str, re.Pattern[str]] = {
+    # genomDE node identifiers (grz-pydantic-models, submission metadata v1)
+    "grz": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
+    "kdk": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
+}
+_SUPPORTED_URL = re.compile(r"^(sqlite|postgresql)(\+[a-z0-9_]+)?://")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message is one line that names the source and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Section):
+    """Where Hail runs. ``local[*]`` by default; ``spark://host:7077`` for a standalone cluster."""
+
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+    executor_memory: str = "4g"
+    min_block_size: int = Field(default=0, ge=0, description="MiB; 0 lets small VCFs split.")
+    log_level: Literal["ERROR", "WARN", "INFO"] = "ERROR"
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        if not re.match(r"^(local(\[(\*|\d+)\])?|spark://.+|yarn)$", value):
+            raise ValueError("expected local[N], local[*], spark://HOST:PORT or yarn")
+        return value
+
+    @field_validator("driver_memory", "executor_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.match(r"^\d+[kmgt]$", value):
+            raise ValueError("expected a JVM memory size such as 4g or 512m")
+        return value
+
+
+class DisclosureConfig(_Section):
+    """Statistical disclosure control thresholds shared by feasibility, dashboards, airlock, reports.
+
+    Defaults follow ACRO's risk settings (threshold 10, p% 0.10, n,k = 2 / 0.90); the genomic
+    rules use the same threshold unless configured otherwise.
+    """
+
+    min_cell_count: int = Field(default=10, ge=1)
+    dominance_p: float = Field(default=0.10, gt=0, lt=1)
+    dominance_n: int = Field(default=2, ge=1)
+    dominance_k: float = Field(default=0.90, gt=0, le=1)
+    suppress_zeros: bool = False
+    min_allele_count: int = Field(default=10, ge=1)
+    min_carrier_count: int = Field(default=10, ge=1)
+    min_group_size: int = Field(default=10, ge=1)
+
+
+class StoresConfig(_Section):
+    """SQLAlchemy URLs of the institution stores. ``{home}`` is replaced by the home directory."""
+
+    platform: str
+    trust_center: str
+    data_service: str
+    grz: dict[str, str] = Field(default_factory=dict)
+    kdk: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("platform", "trust_center", "data_service")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("grz", "kdk")
+    @classmethod
+    def _node_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for url in value.values():
+            _check_url(url)
+        return value
+
+
+def _check_url(value: str) -> str:
+    if not _SUPPORTED_URL.match(value):
+        raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {value!r}")
+    return value
+
+
+class GenomlabConfig(_Section):
+    """The validated configuration. Build it with :func:`load_config`."""
+
+    home: Path = Path(DEFAULT_HOME)
+    local_user: str = Field(default_factory=lambda: _default_user())
+    spark: SparkConfig = SparkConfig()
+    disclosure: DisclosureConfig = DisclosureConfig()
+    stores: StoresConfig | None = None
+
+    def store_url(self, kind: InstitutionKind, node_id: str | None = None) -> str:
+        """The SQLAlchemy URL of one institution's store.
+
+        Nodes that are not listed under ``[stores.grz]`` / ``[stores.kdk]`` get a SQLite file in
+        their own folder under the home, so a new node needs no configuration in the default set-up.
+        """
+        if kind in ("grz", "kdk"):
+            if node_id is None or not _NODE_ID_PATTERNS[kind].match(node_id):
+                raise ConfigError(f"{kind} node id {node_id!r} does not match the genomDE format")
+            listed = getattr(self.stores, kind, {}) if self.stores else {}
+            url = listed.get(node_id, f"sqlite:///{{home}}/{kind}/{node_id}/{kind}.db")
+        elif self.stores is None:
+            url = f"sqlite:///{{home}}/{kind}/{kind}.db"
+        else:
+            url = getattr(self.stores, kind)
+        return url.replace("{home}", str(self.home))
+
+    def institution_dir(self, kind: InstitutionKind, node_id: str | None = None) -> Path:
+        """The folder that holds one institution instance's files and keys."""
+        if kind in ("grz", "kdk"):
+            if node_id is None:
+                raise ConfigError(f"{kind} needs a node id")
+            return self.home / kind / node_id
+        return self.home / kind
+
+    def workspace_dir(self, project: str) -> Path:
+        return self.home / "workspaces" / project
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.home / "tmp"
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "researcher"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Nested dict of ``GENOMLAB_*`` overrides and, for error messages, which variable set what."""
+    tree: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        if path[0] == "stores" and len(path) == 3:
+            path = (path[0], path[1], path[2].upper())  # node ids are upper case
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: conflicts with another GENOMLAB_ variable")
+        node[path[-1]] = value
+        origin[path] = name
+    return tree, origin
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "missing required key"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> GenomlabConfig:
+    """Read, merge and validate the configuration.
+
+    Parameters
+    ----------
+    path:
+        A ``genomlab.toml``; ``None`` looks at ``$GENOMLAB_CONFIG`` and ``./genomlab.toml``.
+    environ:
+        The environment to read overrides from (``os.environ`` by default).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or variable and the key at fault.
+
+    Examples
+    --------
+    >>> cfg = load_config(environ={"GENOMLAB_DISCLOSURE__MIN_CELL_COUNT": "20"})
+    >>> cfg.disclosure.min_cell_count
+    20
+    """
+    environ = os.environ if environ is None else environ
+    file: Path | None = None
+    if path is not None:
+        file = Path(path)
+    elif environ.get(CONFIG_ENV):
+        file = Path(environ[CONFIG_ENV])
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        file = Path(DEFAULT_CONFIG_FILE)
+
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if file is not None:
+        source = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{file}: configuration file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+
+    overrides, origin = _env_overrides(environ)
+    merged = _merge(data, overrides)
+    try:
+        config = GenomlabConfig.model_validate(merged)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        where = origin.get(tuple(p.lower() for p in loc)) or origin.get(loc) or source
+        raise ConfigError(f"{where}: {'.'.join(loc)}: {_describe(error)}") from None
+
+    home = config.home.expanduser()
+    if not home.is_absolute():
+        anchor = file.resolve().parent if file is not None and "home" in data else Path.cwd()
+        home = (anchor / home).resolve()
+    return config.model_copy(update={"home": home})

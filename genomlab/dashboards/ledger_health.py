@@ -1,0 +1,102 @@
+"""Ledger health for operators: every institution's ledger, verified, with its activity over time.
+
+Reads the stores directly (no Spark), so the Voila page opens in about a second.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import func, select
+
+from genomlab.config import GenomlabConfig
+from genomlab.db import read_connection
+from genomlab.institution import existing_institutions
+from genomlab.ledger import events_table
+
+HEALTH_SCHEMA = {
+    "institution": pl.String,
+    "events": pl.Int64,
+    "checkpoints": pl.Int64,
+    "status": pl.String,
+    "first_bad_seq": pl.Int64,
+    "last_event_at": pl.String,
+}
+
+
+def compute_ledger_health(config: GenomlabConfig) -> pl.DataFrame:
+    """One row per institution under the home: event count, verification status, last event."""
+    rows = []
+    for inst in existing_institutions(config):
+        ledger = inst.ledger()
+        report = ledger.verify()
+        with read_connection(ledger.engine) as conn:
+            last = conn.execute(select(func.max(events_table.c.recorded_at))).scalar()
+        rows.append({
+            "institution": inst.name,
+            "events": report.n_events,
+            "checkpoints": report.n_checkpoints,
+            "status": "ok" if report.ok else "BROKEN",
+            "first_bad_seq": report.first_bad_seq,
+            "last_event_at": last,
+        })
+    return pl.DataFrame(rows, schema=HEALTH_SCHEMA)
+
+
+def compute_daily_activity(config: GenomlabConfig) -> pl.DataFrame:
+    """Events per institution and day: columns ``institution``, ``day``, ``events``."""
+    frames = []
+    for inst in existing_institutions(config):
+        ledger = inst.ledger()
+        with read_connection(ledger.engine) as conn:
+            day = func.substr(events_table.c.recorded_at, 1, 10)
+            rows = conn.execute(select(day, func.count()).group_by(day)).all()
+        frames += [{"institution": inst.name, "day": d, "events": n} for d, n in rows]
+    return pl.DataFrame(frames, schema={"institution": pl.String, "day": pl.String,
+                                        "events": pl.Int64})
+
+
+def health_table_html(health: pl.DataFrame) -> str:
+    """The health table as escaped HTML (names come from folders, so escape them)."""
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in health.columns)
+    body = []
+    for row in health.iter_rows(named=True):
+        css = "ok" if row["status"] == "ok" else "broken"
+        cells = "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
+                        for v in row.values())
+        body.append(f'<tr class="ledger-{css}" data-institution="{html.escape(row["institution"])}"'
+                    f">{cells}</tr>")
+    return (f'<table class="genomlab-ledger-health"><thead><tr>{header}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def ledger_health_view(config: GenomlabConfig):  # noqa: ANN201 - ipywidgets has no stubs
+    """An ipywidgets view: summary line, health table and an activity plot."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    health = compute_ledger_health(config)
+    activity = compute_daily_activity(config)
+    broken = health.filter(pl.col("status") != "ok").height
+    summary = widgets.HTML(
+        f"<h2>Ledger health</h2><p class='genomlab-summary'>{health.height} institutions, "
+        f"{int(health['events'].sum() or 0)} events, "
+        f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
+        f"(checked {datetime.now().isoformat(timespec='seconds')})</p>"
+    )
+    table = widgets.HTML(health_table_html(health))
+    plot = widgets.Output()
+    with plot:
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        for name, part in activity.sort("day").group_by("institution", maintain_order=True):
+            ax.plot(part["day"].to_list(), part["events"].to_list(), marker="o",
+                    label=str(name[0]))
+        ax.set_ylabel("events per day")
+        ax.set_title("Ledger activity")
+        if activity.height:
+            ax.legend(fontsize=7, ncols=2)
+        fig.tight_layout()
+        plt.show()
+    return widgets.VBox([summary, table, plot])

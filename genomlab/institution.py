@@ -1,0 +1,83 @@
+"""One institution instance: its folder, store, keys and ledger, as the configuration places them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from genomlab.config import GenomlabConfig, InstitutionKind
+from genomlab.db import get_engine
+from genomlab.keys import FileKeyProvider
+from genomlab.ledger import Ledger, Projection
+
+SINGLETON_KINDS: tuple[InstitutionKind, ...] = ("platform", "trust_center", "data_service")
+
+
+@dataclass(frozen=True)
+class Institution:
+    """Where one institution instance keeps its state.
+
+    Examples
+    --------
+    >>> from genomlab.config import load_config
+    >>> grz = Institution(load_config(environ={}), "grz", "GRZK00001")
+    >>> grz.name
+    'grz:GRZK00001'
+    """
+
+    config: GenomlabConfig
+    kind: InstitutionKind
+    node_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.node_id is None else f"{self.kind}:{self.node_id}"
+
+    @property
+    def directory(self) -> Path:
+        return self.config.institution_dir(self.kind, self.node_id)
+
+    @property
+    def store_url(self) -> str:
+        return self.config.store_url(self.kind, self.node_id)
+
+    def engine(self) -> Engine:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return get_engine(self.store_url)
+
+    def keys(self) -> FileKeyProvider:
+        return FileKeyProvider(self.directory / "keys")
+
+    def ledger(self, projections: Sequence[Projection] = (), **kwargs: Any) -> Ledger:
+        self.engine()
+        return Ledger.open(self.store_url, self.keys(), self.name, projections, **kwargs)
+
+
+def parse_institution(config: GenomlabConfig, name: str) -> Institution:
+    """``platform``, ``trust_center``, ``data_service``, ``grz:GRZK00001`` or ``kdk:KDKTUE005``."""
+    kind, _, node_id = name.partition(":")
+    if kind in SINGLETON_KINDS and not node_id:
+        return Institution(config, kind)  # type: ignore[arg-type]
+    if kind in ("grz", "kdk") and node_id:
+        config.store_url(kind, node_id)  # validates the id format
+        return Institution(config, kind, node_id)  # type: ignore[arg-type]
+    raise ValueError(
+        f"unknown institution {name!r}: expected platform, trust_center, data_service, "
+        "grz:<GRZ id> or kdk:<KDK id>"
+    )
+
+
+def existing_institutions(config: GenomlabConfig) -> list[Institution]:
+    """Every institution instance that has a folder under the home."""
+    found = [Institution(config, kind) for kind in SINGLETON_KINDS
+             if config.institution_dir(kind).is_dir()]
+    for kind in ("grz", "kdk"):
+        base = config.home / kind
+        if base.is_dir():
+            found += [Institution(config, kind, p.name) for p in sorted(base.iterdir())
+                      if p.is_dir()]
+    return found

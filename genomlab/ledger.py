@@ -1,0 +1,450 @@
+"""The append-only, hash-chained, signed event ledger that every institution keeps.
+
+Each institution instance has one ledger in its own store. An event carries a sequence number,
+the time, the actor, a type, an optional stream (the aggregate it belongs to, e.g. an application
+id), a JSON payload, the hash of the previous event, its own hash and an Ed25519 signature by the
+institution's key. Every ``checkpoint_every`` events (and on demand) a signed checkpoint of the
+head is written, so that cutting events off the end is detected as well.
+
+Current state lives in *projections*: tables that a :class:`Projection` updates from each event
+inside the same transaction as the append. :func:`rebuild_projection` replays the ledger into a
+fresh database so that tests (and ``genomlab ledger verify --projections``) can prove the live
+tables equal what the events imply.
+
+Hash of event ``n`` (hex sha256)::
+
+    sha256( json([seq, recorded_at, actor, type, stream, prev_hash, key_id]) + "\\n" + payload )
+
+where ``payload`` is the stored canonical JSON text. The signature is Ed25519 over the 32 digest
+bytes.
+
+Examples
+--------
+>>> from genomlab.keys import FileKeyProvider
+>>> import tempfile, pathlib
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> ledger = Ledger.open(f"sqlite:///{tmp}/x.db", FileKeyProvider(tmp / "keys"), "demo")
+>>> ledger.append("node.registered", {"node": "GRZK00001"}, actor="operator").seq
+1
+>>> ledger.verify().ok
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    select,
+    update,
+)
+
+from genomlab.db import get_engine, read_connection
+from genomlab.keys import KeyProvider, key_id
+
+GENESIS_HASH = "0" * 64
+DEFAULT_CHECKPOINT_EVERY = 1000
+
+ledger_metadata = MetaData()
+events_table = Table(
+    "ledger_events",
+    ledger_metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("type", String(100), nullable=False, index=True),
+    Column("stream", String(200), nullable=True, index=True),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(88), nullable=False),
+)
+checkpoints_table = Table(
+    "ledger_checkpoints",
+    ledger_metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(88), nullable=False),
+)
+head_table = Table(
+    "ledger_head",
+    ledger_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value that the ledger hashes: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _event_digest(
+    seq: int,
+    recorded_at: str,
+    actor: str,
+    type_: str,
+    stream: str | None,
+    prev_hash: str,
+    kid: str,
+    payload: str,
+) -> bytes:
+    envelope = json.dumps([seq, recorded_at, actor, type_, stream, prev_hash, kid])
+    return hashlib.sha256(f"{envelope}\n{payload}".encode()).digest()
+
+
+def _checkpoint_message(seq: int, event_hash: str, recorded_at: str) -> bytes:
+    return f"checkpoint\n{seq}\n{event_hash}\n{recorded_at}".encode()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ledger event as stored."""
+
+    seq: int
+    recorded_at: str
+    actor: str
+    type: str
+    stream: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    key_id: str
+    signature: str
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromisoformat(self.recorded_at)
+
+
+class Projection(Protocol):
+    """Current-state tables derived from events.
+
+    ``metadata`` holds the projection's tables; ``apply`` updates them for one event inside the
+    ledger transaction that appends it. ``apply`` must depend only on the event and the tables.
+    """
+
+    metadata: MetaData
+
+    def apply(self, conn: Connection, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of :meth:`Ledger.verify`. ``first_bad_seq`` is ``None`` when the ledger is intact."""
+
+    n_events: int
+    n_checkpoints: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok: {self.n_events} events, {self.n_checkpoints} checkpoints verified"
+        return f"BROKEN at seq {self.first_bad_seq}: {self.reason}"
+
+
+@dataclass
+class LedgerTransaction:
+    """An open write transaction on a ledger: read state through ``conn``, then ``append``."""
+
+    ledger: Ledger
+    conn: Connection
+    head_seq: int
+    head_hash: str
+    appended: list[Event] = field(default_factory=list)
+
+    def append(
+        self, type: str, payload: Mapping[str, Any], *, actor: str, stream: str | None = None
+    ) -> Event:
+        """Append one event and apply it to the ledger's projections, in this transaction."""
+        ledger = self.ledger
+        seq = self.head_seq + 1
+        recorded_at = ledger.clock().astimezone(UTC).isoformat(timespec="microseconds")
+        body = canonical_json(dict(payload))
+        digest = _event_digest(
+            seq, recorded_at, actor, type, stream, self.head_hash, ledger.key_id, body
+        )
+        signature = base64.b64encode(ledger._signing_key.sign(digest)).decode()
+        event = Event(
+            seq=seq,
+            recorded_at=recorded_at,
+            actor=actor,
+            type=type,
+            stream=stream,
+            payload=json.loads(body),
+            prev_hash=self.head_hash,
+            hash=digest.hex(),
+            key_id=ledger.key_id,
+            signature=signature,
+        )
+        self.conn.execute(
+            insert(events_table).values(
+                seq=seq,
+                recorded_at=recorded_at,
+                actor=actor,
+                type=type,
+                stream=stream,
+                payload=body,
+                prev_hash=event.prev_hash,
+                hash=event.hash,
+                key_id=event.key_id,
+                signature=signature,
+            )
+        )
+        for projection in ledger.projections:
+            projection.apply(self.conn, event)
+        self.head_seq, self.head_hash = seq, event.hash
+        self.appended.append(event)
+        if seq % ledger.checkpoint_every == 0:
+            ledger._write_checkpoint(self.conn, seq, event.hash)
+        return event
+
+
+class Ledger:
+    """One institution's ledger. Build it with :meth:`open`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signing_key: Ed25519PrivateKey,
+        institution: str,
+        projections: Sequence[Projection] = (),
+        *,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.institution = institution
+        self.projections = tuple(projections)
+        self.checkpoint_every = checkpoint_every
+        self.clock = clock
+        self._signing_key = signing_key
+        self.public_key: Ed25519PublicKey = signing_key.public_key()
+        self.key_id = key_id(self.public_key)
+        ledger_metadata.create_all(engine)
+        for projection in self.projections:
+            projection.metadata.create_all(engine)
+        with engine.begin() as conn:
+            if conn.execute(select(head_table.c.id)).first() is None:
+                conn.execute(insert(head_table).values(id=1, seq=0, hash=GENESIS_HASH))
+
+    @classmethod
+    def open(
+        cls,
+        store_url: str,
+        keys: KeyProvider,
+        institution: str,
+        projections: Sequence[Projection] = (),
+        **kwargs: Any,
+    ) -> Ledger:
+        """The ledger in the store at ``store_url``, signed with ``keys.signing_key('ledger')``."""
+        return cls(get_engine(store_url), keys.signing_key("ledger"), institution, projections,
+                   **kwargs)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        """A serialised write transaction: state read inside it cannot change before commit.
+
+        SQLite takes the write lock at ``BEGIN IMMEDIATE``; other databases lock the head row.
+        Everything appended commits together or not at all.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(head_table.c.seq, head_table.c.hash)
+                .where(head_table.c.id == 1)
+                .with_for_update()
+            ).one()
+            tx = LedgerTransaction(self, conn, row.seq, row.hash)
+            yield tx
+            if tx.appended:
+                conn.execute(
+                    update(head_table)
+                    .where(head_table.c.id == 1)
+                    .values(seq=tx.head_seq, hash=tx.head_hash)
+                )
+
+    def append(
+        self, type: str, payload: Mapping[str, Any], *, actor: str, stream: str | None = None
+    ) -> Event:
+        """Append one event in its own transaction."""
+        with self.transaction() as tx:
+            return tx.append(type, payload, actor=actor, stream=stream)
+
+    def checkpoint(self) -> int:
+        """Write a signed checkpoint of the current head; returns its sequence number."""
+        with self.transaction() as tx:
+            if tx.head_seq:
+                self._write_checkpoint(tx.conn, tx.head_seq, tx.head_hash)
+            return tx.head_seq
+
+    def _write_checkpoint(self, conn: Connection, seq: int, event_hash: str) -> None:
+        recorded_at = self.clock().astimezone(UTC).isoformat(timespec="microseconds")
+        signature = self._signing_key.sign(_checkpoint_message(seq, event_hash, recorded_at))
+        existing = conn.execute(
+            select(checkpoints_table.c.seq).where(checkpoints_table.c.seq == seq)
+        ).first()
+        if existing is None:
+            conn.execute(
+                insert(checkpoints_table).values(
+                    seq=seq,
+                    hash=event_hash,
+                    recorded_at=recorded_at,
+                    key_id=self.key_id,
+                    signature=base64.b64encode(signature).decode(),
+                )
+            )
+
+    def events(
+        self, *, since: int = 0, type: str | None = None, stream: str | None = None
+    ) -> Iterator[Event]:
+        """Events with ``seq > since`` in order, optionally of one type or stream."""
+        query = select(events_table).where(events_table.c.seq > since).order_by(events_table.c.seq)
+        if type is not None:
+            query = query.where(events_table.c.type == type)
+        if stream is not None:
+            query = query.where(events_table.c.stream == stream)
+        with read_connection(self.engine) as conn:
+            for row in conn.execute(query).yield_per(5000):
+                yield _row_to_event(row)
+
+    def head(self) -> tuple[int, str]:
+        with read_connection(self.engine) as conn:
+            row = conn.execute(select(head_table.c.seq, head_table.c.hash)).one()
+        return row.seq, row.hash
+
+    def verify(self, public_keys: Mapping[str, Ed25519PublicKey] | None = None) -> VerifyReport:
+        """Check every hash link, hash, signature and checkpoint; name the first bad event."""
+        return verify_ledger(self.engine, public_keys or {self.key_id: self.public_key})
+
+
+def _row_to_event(row: Any) -> Event:
+    return Event(
+        seq=row.seq,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        type=row.type,
+        stream=row.stream,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        key_id=row.key_id,
+        signature=row.signature,
+    )
+
+
+def verify_ledger(engine: Engine, public_keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
+    """Verify a ledger with only its public key(s): the check a data-protection officer runs.
+
+    Detects a modified event (hash or signature mismatch), a deleted event (gap in the sequence,
+    or a checkpoint beyond the last event), a reordered event (hash mismatch: the hash covers the
+    sequence number) and an inserted event (its signature or the next link fails).
+    """
+    with read_connection(engine) as conn:
+        checkpoints = {
+            row.seq: row for row in conn.execute(select(checkpoints_table).order_by("seq"))
+        }
+        n_checkpoints = len(checkpoints)
+        expected_seq, prev_hash, n_events = 1, GENESIS_HASH, 0
+        columns = [events_table.c[name] for name in (
+            "seq", "recorded_at", "actor", "type", "stream", "payload", "prev_hash", "hash",
+            "key_id", "signature")]
+        result = conn.execute(select(*columns).order_by(events_table.c.seq)).yield_per(10000)
+        for seq, recorded_at, actor, type_, stream, payload, prev, stored, kid, sig in result:
+            def broken(reason: str, at: int = expected_seq) -> VerifyReport:
+                return VerifyReport(n_events, n_checkpoints, at, reason)
+
+            if seq != expected_seq:
+                reason = (f"event {expected_seq} is missing (next stored event is {seq})"
+                          if seq > expected_seq else f"duplicate sequence number {seq}")
+                return broken(reason)
+            if prev != prev_hash:
+                return broken("previous-hash link does not match the preceding event")
+            digest = _event_digest(seq, recorded_at, actor, type_, stream, prev, kid, payload)
+            if digest.hex() != stored:
+                return broken("content does not match its hash (modified or moved)")
+            key = public_keys.get(kid)
+            if key is None:
+                return broken(f"signed with unknown key {kid}")
+            try:
+                key.verify(base64.b64decode(sig), digest)
+            except (InvalidSignature, ValueError):
+                return broken("signature invalid")
+            checkpoint = checkpoints.get(seq)
+            if checkpoint is not None and checkpoint.hash != stored:
+                return broken("event differs from its signed checkpoint")
+            prev_hash, n_events, expected_seq = stored, n_events + 1, seq + 1
+
+    for seq, checkpoint in checkpoints.items():
+        key = public_keys.get(checkpoint.key_id)
+        try:
+            if key is None:
+                raise InvalidSignature
+            key.verify(
+                base64.b64decode(checkpoint.signature),
+                _checkpoint_message(seq, checkpoint.hash, checkpoint.recorded_at),
+            )
+        except (InvalidSignature, ValueError):
+            return VerifyReport(n_events, n_checkpoints, seq, "checkpoint signature invalid")
+        if seq >= expected_seq:
+            return VerifyReport(n_events, n_checkpoints, expected_seq,
+                                f"event {expected_seq} is missing (a signed checkpoint covers "
+                                f"events up to {seq})")
+    return VerifyReport(n_events, n_checkpoints)
+
+
+def rebuild_projection(ledger: Ledger, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    """Replay every event into a fresh in-memory database; return each table's sorted rows."""
+    scratch = create_engine("sqlite://")
+    projection.metadata.create_all(scratch)
+    with scratch.begin() as conn:
+        for event in ledger.events():
+            projection.apply(conn, event)
+    return projection_rows(scratch, projection)
+
+
+def projection_rows(engine: Engine, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    """Each projection table's rows, sorted, for comparison."""
+    with engine.connect() as conn:
+        return {
+            name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            for name, table in projection.metadata.tables.items()
+        }
+
+
+def projection_matches(ledger: Ledger, projection: Projection) -> list[str]:
+    """Names of the projection tables whose live rows differ from a rebuild from events."""
+    live = projection_rows(ledger.engine, projection)
+    rebuilt = rebuild_projection(ledger, projection)
+    return [name for name in live if live[name] != rebuilt.get(name)]

@@ -1,0 +1,199 @@
+"""The signed ledger: tamper detection, checkpoints, concurrency, projections."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select, update
+
+from genomlab.cli import main
+from genomlab.config import GenomlabConfig
+from genomlab.db import dispose_engines
+from genomlab.institution import Institution
+from genomlab.keys import FileKeyProvider
+from genomlab.ledger import Event, Ledger, projection_matches, rebuild_projection
+from tests.conftest import config_for
+
+
+def _open(tmp_path: Path, **kwargs) -> Ledger:
+    return Ledger.open(f"sqlite:///{tmp_path}/l.db", FileKeyProvider(tmp_path / "keys"), "test",
+                       **kwargs)
+
+
+def _fill(ledger: Ledger, n: int) -> None:
+    with ledger.transaction() as tx:
+        for i in range(n):
+            tx.append("thing.happened", {"i": i, "note": "ä ß §"}, actor=f"user{i % 3}",
+                      stream=f"s{i % 4}")
+
+
+def _sql(tmp_path: Path, statement: str, *args: object) -> None:
+    dispose_engines()
+    with sqlite3.connect(tmp_path / "l.db") as con:
+        con.execute(statement, args)
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Ledger:
+    ledger = _open(tmp_path, checkpoint_every=50)
+    _fill(ledger, 120)
+    return ledger
+
+
+def test_verify__intact_ledger_is_ok(filled: Ledger) -> None:
+    report = filled.verify()
+    assert report.ok, report
+    assert report.n_events == 120
+    assert report.n_checkpoints == 2
+
+
+def test_verify__modified_payload_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
+    _sql(tmp_path, "UPDATE ledger_events SET payload = ? WHERE seq = 37", '{"i":999}')
+    report = filled.verify()
+    assert report.first_bad_seq == 37
+    assert "hash" in report.reason
+
+
+def test_verify__modified_actor_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
+    _sql(tmp_path, "UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
+    assert filled.verify().first_bad_seq == 5
+
+
+def test_verify__deleted_event_names_the_gap(filled: Ledger, tmp_path: Path) -> None:
+    _sql(tmp_path, "DELETE FROM ledger_events WHERE seq = 64")
+    report = filled.verify()
+    assert report.first_bad_seq == 64
+    assert "missing" in report.reason
+
+
+def test_verify__deleted_tail_is_caught_by_checkpoint(filled: Ledger, tmp_path: Path) -> None:
+    _sql(tmp_path, "DELETE FROM ledger_events WHERE seq > 90")
+    report = filled.verify()
+    assert report.first_bad_seq == 91
+    assert "checkpoint" in report.reason
+
+
+def test_verify__reordered_events_name_the_first_moved(filled: Ledger, tmp_path: Path) -> None:
+    dispose_engines()
+    with sqlite3.connect(tmp_path / "l.db") as con:
+        cols = "recorded_at, actor, type, stream, payload, prev_hash, hash, key_id, signature"
+        a = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 20").fetchone()
+        b = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 21").fetchone()
+        sets = ", ".join(f"{c.strip()} = ?" for c in cols.split(","))
+        con.execute(f"UPDATE ledger_events SET hash = 'x' WHERE seq = 20")
+        con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 21", a)
+        con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 20", b)
+    report = filled.verify()
+    assert report.first_bad_seq == 20
+
+
+def test_verify__inserted_event_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
+    """Shift events 31.. up by one and forge an event at 31 with a correct hash link."""
+    dispose_engines()
+    with sqlite3.connect(tmp_path / "l.db") as con:
+        con.execute("UPDATE ledger_events SET seq = -seq WHERE seq >= 31")
+        con.execute("UPDATE ledger_events SET seq = -seq + 1 WHERE seq < 0")
+        prev = con.execute("SELECT hash FROM ledger_events WHERE seq = 30").fetchone()[0]
+        con.execute(
+            "INSERT INTO ledger_events VALUES (31, '2026-01-01T00:00:00+00:00', 'mallory', "
+            "'forged', NULL, '{}', ?, ?, 'k', 'c2ln')", (prev, "f" * 64))
+    report = filled.verify()
+    assert report.first_bad_seq == 31
+
+
+def test_verify__other_key_is_refused(filled: Ledger) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from genomlab.keys import key_id
+
+    stranger = Ed25519PrivateKey.generate().public_key()
+    report = filled.verify({filled.key_id: stranger})
+    assert report.first_bad_seq == 1
+    assert report.reason == "signature invalid"
+    assert filled.verify({key_id(stranger): stranger}).first_bad_seq == 1
+
+
+def _append_many(url: str, keydir: str, n: int, worker: int) -> None:
+    ledger = Ledger.open(url, FileKeyProvider(keydir), "test")
+    for i in range(n):
+        ledger.append("concurrent", {"worker": worker, "i": i}, actor=f"w{worker}")
+
+
+def test_append__two_processes_lose_no_event(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/l.db"
+    _open(tmp_path)  # create tables and key before the race
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(url, str(tmp_path / "keys"), 300, w))
+             for w in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    ledger = _open(tmp_path)
+    events = list(ledger.events())
+    assert len(events) == 600
+    assert {(e.payload["worker"], e.payload["i"]) for e in events} == {
+        (w, i) for w in range(2) for i in range(300)}
+    assert ledger.verify().ok
+
+
+class CountsProjection:
+    """A test projection: events per stream."""
+
+    metadata = MetaData()
+    counts = Table("counts", metadata, Column("stream", String, primary_key=True),
+                   Column("n", Integer, nullable=False))
+
+    def apply(self, conn: Connection, event: Event) -> None:
+        row = conn.execute(select(self.counts.c.n).where(self.counts.c.stream == event.stream))
+        n = row.scalar()
+        if n is None:
+            conn.execute(insert(self.counts).values(stream=event.stream, n=1))
+        else:
+            conn.execute(update(self.counts).where(self.counts.c.stream == event.stream)
+                         .values(n=n + 1))
+
+
+def test_projection__rebuild_equals_live(tmp_path: Path) -> None:
+    projection = CountsProjection()
+    ledger = _open(tmp_path, projections=[projection])
+    _fill(ledger, 40)
+    assert rebuild_projection(ledger, projection)["counts"] == [
+        ("s0", 10), ("s1", 10), ("s2", 10), ("s3", 10)]
+    assert projection_matches(ledger, projection) == []
+    _sql(tmp_path, "UPDATE counts SET n = 11 WHERE stream = 's2'")
+    assert projection_matches(_open(tmp_path, projections=[projection]), projection) == ["counts"]
+
+
+def test_transaction__failure_appends_nothing(tmp_path: Path) -> None:
+    ledger = _open(tmp_path)
+    with pytest.raises(RuntimeError), ledger.transaction() as tx:
+        tx.append("a", {}, actor="x")
+        raise RuntimeError("crash between appends")
+    assert ledger.head()[0] == 0
+    assert ledger.append("b", {}, actor="x").seq == 1
+
+
+def test_cli_ledger_verify__names_first_bad_seq(tmp_path: Path) -> None:
+    config: GenomlabConfig = config_for(tmp_path / "home")
+    inst = Institution(config, "grz", "GRZK00001")
+    ledger = inst.ledger()
+    for i in range(10):
+        ledger.append("x", {"i": i}, actor="op")
+    env = {"GENOMLAB_HOME": str(config.home)}
+    runner = CliRunner()
+    ok = runner.invoke(main, ["ledger", "verify"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "grz:GRZK00001: ok: 10 events" in ok.output
+    dispose_engines()
+    with sqlite3.connect(config.home / "grz" / "GRZK00001" / "grz.db") as con:
+        con.execute("UPDATE ledger_events SET payload = '{\"i\":0}' WHERE seq = 7")
+    bad = runner.invoke(main, ["ledger", "verify", "-i", "grz:GRZK00001"], env=env)
+    assert bad.exit_code == 1
+    assert "BROKEN at seq 7" in bad.output
+    assert bad.output.strip().splitlines()[-1].startswith("Error: ledger broken")
