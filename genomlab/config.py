@@ -75,7 +75,7 @@ class SparkConfig(_Section):
     master: str = "local[*]"
     driver_memory: str = "4g"
     executor_memory: str = "4g"
-    min_block_size: int = Field(default=0, ge=0, description="MiB; 0 lets small VCFs split.")
+    min_block_size: int = Field(default=0, ge=0, description="MiB; 0 splits small VCFs.")
     log_level: Literal["ERROR", "WARN", "INFO"] = "ERROR"
 
     @field_validator("master")
@@ -94,7 +94,7 @@ class SparkConfig(_Section):
 
 
 class DisclosureConfig(_Section):
-    """Statistical disclosure control thresholds shared by feasibility, dashboards, airlock, reports.
+    """Disclosure-control thresholds shared by feasibility, dashboards, airlock and reports.
 
     Defaults follow ACRO's risk settings (threshold 10, p% 0.10, n,k = 2 / 0.90); the genomic
     rules use the same threshold unless configured otherwise.

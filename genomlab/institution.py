@@ -1,4 +1,4 @@
-"""One institution instance: its folder, store, keys and ledger, as the configuration places them."""
+"""One institution instance: its folder, store, keys and ledger, as configured."""
 
 from __future__ import annotations
 

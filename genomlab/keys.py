@@ -8,6 +8,7 @@ written aside and hard-linked into place, so the loser reads the winner's key).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -60,10 +61,8 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> bytes:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won the race
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_bytes()

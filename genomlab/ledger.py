@@ -364,6 +364,37 @@ def _row_to_event(row: Any) -> Event:
     )
 
 
+def _check_event(
+    row: Any,
+    expected_seq: int,
+    prev_hash: str,
+    public_keys: Mapping[str, Ed25519PublicKey],
+    checkpoints: Mapping[int, Any],
+) -> str | None:
+    """Why the stored event ``row`` is not the valid successor of ``prev_hash``, or ``None``."""
+    if row.seq != expected_seq:
+        if row.seq > expected_seq:
+            return f"event {expected_seq} is missing (next stored event is {row.seq})"
+        return f"duplicate sequence number {row.seq}"
+    if row.prev_hash != prev_hash:
+        return "previous-hash link does not match the preceding event"
+    digest = _event_digest(row.seq, row.recorded_at, row.actor, row.type, row.stream,
+                           row.prev_hash, row.key_id, row.payload)
+    if digest.hex() != row.hash:
+        return "content does not match its hash (modified or moved)"
+    key = public_keys.get(row.key_id)
+    if key is None:
+        return f"signed with unknown key {row.key_id}"
+    try:
+        key.verify(base64.b64decode(row.signature), digest)
+    except (InvalidSignature, ValueError):
+        return "signature invalid"
+    checkpoint = checkpoints.get(row.seq)
+    if checkpoint is not None and checkpoint.hash != row.hash:
+        return "event differs from its signed checkpoint"
+    return None
+
+
 def verify_ledger(engine: Engine, public_keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
     """Verify a ledger with only its public key(s): the check a data-protection officer runs.
 
@@ -377,34 +408,12 @@ def verify_ledger(engine: Engine, public_keys: Mapping[str, Ed25519PublicKey]) -
         }
         n_checkpoints = len(checkpoints)
         expected_seq, prev_hash, n_events = 1, GENESIS_HASH, 0
-        columns = [events_table.c[name] for name in (
-            "seq", "recorded_at", "actor", "type", "stream", "payload", "prev_hash", "hash",
-            "key_id", "signature")]
-        result = conn.execute(select(*columns).order_by(events_table.c.seq)).yield_per(10000)
-        for seq, recorded_at, actor, type_, stream, payload, prev, stored, kid, sig in result:
-            def broken(reason: str, at: int = expected_seq) -> VerifyReport:
-                return VerifyReport(n_events, n_checkpoints, at, reason)
-
-            if seq != expected_seq:
-                reason = (f"event {expected_seq} is missing (next stored event is {seq})"
-                          if seq > expected_seq else f"duplicate sequence number {seq}")
-                return broken(reason)
-            if prev != prev_hash:
-                return broken("previous-hash link does not match the preceding event")
-            digest = _event_digest(seq, recorded_at, actor, type_, stream, prev, kid, payload)
-            if digest.hex() != stored:
-                return broken("content does not match its hash (modified or moved)")
-            key = public_keys.get(kid)
-            if key is None:
-                return broken(f"signed with unknown key {kid}")
-            try:
-                key.verify(base64.b64decode(sig), digest)
-            except (InvalidSignature, ValueError):
-                return broken("signature invalid")
-            checkpoint = checkpoints.get(seq)
-            if checkpoint is not None and checkpoint.hash != stored:
-                return broken("event differs from its signed checkpoint")
-            prev_hash, n_events, expected_seq = stored, n_events + 1, seq + 1
+        result = conn.execute(select(events_table).order_by(events_table.c.seq)).yield_per(10000)
+        for row in result:
+            reason = _check_event(row, expected_seq, prev_hash, public_keys, checkpoints)
+            if reason is not None:
+                return VerifyReport(n_events, n_checkpoints, expected_seq, reason)
+            prev_hash, n_events, expected_seq = row.hash, n_events + 1, row.seq + 1
 
     for seq, checkpoint in checkpoints.items():
         key = public_keys.get(checkpoint.key_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -132,3 +132,27 @@ class ApprovalGrant(BaseModel):
 
 APPROVAL_KIND = "approval"
 REVOCATION_KIND = "approval-revocation"
+
+
+# --- what the trust centre offers the data nodes ----------------------------------------------
+
+DatasetDomain = Literal["genomic", "clinical"]
+
+
+class PseudonymService(Protocol):
+    """The trust centre as a genome data centre or clinical node sees it (GenDV § 7).
+
+    A node presents a case number (VNg for a GRZ, VNk for a KDK) and gets its dataset pseudonym;
+    after storing the data it confirms delivery, upon which the trust centre deletes the VN and
+    refuses any reuse. Nodes depend on this protocol, never on ``genomlab.trust_center``; the CLI
+    and the demo pass in the trust centre's implementation.
+    """
+
+    def exchange_case_number(self, case_number: str, *, node_id: str,
+                             domain: DatasetDomain) -> str:
+        """The dataset pseudonym for ``case_number``; idempotent until delivery is confirmed."""
+        ...
+
+    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
+        """The node stored the data under ``pseudonym``; the VN is deleted (as an event)."""
+        ...

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 
 
 def config_for(home: Path, **env: str) -> GenomlabConfig:
-    """A configuration with ``home`` and the given ``GENOMLAB_*`` overrides, ignoring the caller's."""
+    """A configuration with ``home`` and the given ``GENOMLAB_*`` overrides (not the caller's)."""
     return load_config(environ={"GENOMLAB_HOME": str(home), **env})
 
 

@@ -85,4 +85,5 @@ def test_cli__bad_config_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("Error: ") and "spark.master" in lines[0]
+    assert lines[0].startswith("Error: ")
+    assert "spark.master" in lines[0]

@@ -84,7 +84,7 @@ def test_verify__reordered_events_name_the_first_moved(filled: Ledger, tmp_path:
         a = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 20").fetchone()
         b = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 21").fetchone()
         sets = ", ".join(f"{c.strip()} = ?" for c in cols.split(","))
-        con.execute(f"UPDATE ledger_events SET hash = 'x' WHERE seq = 20")
+        con.execute("UPDATE ledger_events SET hash = 'x' WHERE seq = 20")
         con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 21", a)
         con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 20", b)
     report = filled.verify()
@@ -172,9 +172,13 @@ def test_projection__rebuild_equals_live(tmp_path: Path) -> None:
 
 def test_transaction__failure_appends_nothing(tmp_path: Path) -> None:
     ledger = _open(tmp_path)
-    with pytest.raises(RuntimeError), ledger.transaction() as tx:
-        tx.append("a", {}, actor="x")
-        raise RuntimeError("crash between appends")
+    def crash_between_appends() -> None:
+        with ledger.transaction() as tx:
+            tx.append("a", {}, actor="x")
+            raise RuntimeError("crash between appends")
+
+    with pytest.raises(RuntimeError):
+        crash_between_appends()
     assert ledger.head()[0] == 0
     assert ledger.append("b", {}, actor="x").seq == 1
 

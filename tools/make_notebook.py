@@ -19,7 +19,8 @@ def make_notebook(path: str, parameters: str, *cells: str, title: str = "") -> N
     params.metadata["tags"] = ["parameters"]
     nb.cells.append(params)
     nb.cells += [nbformat.v4.new_code_cell(cell) for cell in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, path)
 
