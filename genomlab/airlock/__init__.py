@@ -1,4 +1,8 @@
 """Output checking: disclosure control and two-person review before outputs leave a workspace.
 
-Nothing here yet: built by the airlock issue. Never imports the trust centre.
+- :mod:`genomlab.airlock.checks`: ACRO-style and genomic disclosure checks on one table.
+- :mod:`genomlab.airlock.differencing`: tables that together reveal a small cell.
+- :mod:`genomlab.airlock.files`: the checks that apply to an output file.
+
+Never imports the trust centre.
 """
