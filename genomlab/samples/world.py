@@ -1,0 +1,222 @@
+"""Generate a complete synthetic world into a directory and load its ``truth.json`` back.
+
+The layout is the world contract (see ``data_samples/README.md``): ``truth.json``,
+``genotypes/`` (cohort and per-GRZ VCFs, ``cohort.fam``, ``samples.tsv``), ``submissions/``,
+``hospitals/`` and ``kdk/``. Independent random streams (``default_rng([seed, k])``) feed the
+cohort, the genotypes, the phenotypes and the paperwork, so the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomlab.errors import GenomlabError
+from genomlab.samples.cohort import GRZ_IDS, HOSPITALS, KDK_IDS, Cohort, build_cohort
+from genomlab.samples.genotypes import (
+    generate_chunk,
+    get_chunks,
+    get_variant_sites,
+    get_world_genetics,
+)
+from genomlab.samples.paperwork import Paperwork, draw_paperwork, write_paperwork
+from genomlab.samples.phenotypes import Phenotypes, compute_phenotypes
+from genomlab.samples.vcf import BgzfVcfWriter, format_vcf_lines, get_line_prefixes
+
+GENERATOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What :func:`generate_world` wrote."""
+
+    out_dir: Path
+    seed: int
+    n_patients: int
+    n_samples: int
+    n_variants: int
+    n_submissions: int
+    n_files: int
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON with sorted keys and a trailing newline (stable bytes), via a temp file."""
+    _write_text(path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites: Any,
+                     genetics: Any, chunk_size: int, threads: int,
+                     progress: Callable[[int], None] | None) -> list[np.ndarray]:
+    names = [s.sample for s in cohort.samples]
+    by_grz = {grz: np.array([i for i, s in enumerate(cohort.samples) if s.grz == grz])
+              for grz in GRZ_IDS}
+    by_grz = {grz: cols for grz, cols in by_grz.items() if len(cols)}
+    geno = out / "genotypes"
+    geno.mkdir(parents=True, exist_ok=True)
+    writers = {"cohort": BgzfVcfWriter(geno / "cohort.vcf.bgz", names, threads=threads)}
+    for grz, cols in by_grz.items():
+        writers[grz] = BgzfVcfWriter(geno / f"{grz}.vcf.bgz", [names[i] for i in cols])
+    planted: dict[int, np.ndarray] = {}
+    for lo, hi in get_chunks(sites, chunk_size):
+        chunk = generate_chunk(rng, sites, lo, hi, cohort, genetics)
+        prefixes = get_line_prefixes(sites, lo, hi)
+        writers["cohort"].write(format_vcf_lines(prefixes, chunk.cells))
+        for grz, cols in by_grz.items():
+            writers[grz].write(format_vcf_lines(prefixes, chunk.cells[:, cols]))
+        planted.update(chunk.planted_dosage)
+        if progress is not None:
+            progress(hi - lo)
+    for writer in writers.values():
+        writer.close()
+    return [planted[int(v)] for v in genetics.planted]
+
+
+def _write_fam_and_tsv(out: Path, cohort: Cohort, pheno: Phenotypes) -> None:
+    fam, tsv = [], ["sample\treported_sex\tfamily\tfather\tmother\tquant_trait\thpo_affected"
+                    "\tdisease_type"]
+    for s in cohort.samples:
+        sex_code = "1" if s.reported_sex == "male" else "2"
+        fam.append(f"{s.family}\t{s.sample}\t{s.declared_father or 0}\t{s.declared_mother or 0}"
+                   f"\t{sex_code}\t-9")
+        tsv.append("\t".join([
+            s.sample, s.reported_sex, s.family, s.declared_father or "", s.declared_mother or "",
+            f"{pheno.quant_trait[s.person]:.4f}", str(bool(pheno.hpo_affected[s.person])).lower(),
+            cohort.submissions[s.submission].disease_type]))
+    _write_text(out / "genotypes" / "cohort.fam", "\n".join(fam) + "\n")
+    _write_text(out / "genotypes" / "samples.tsv", "\n".join(tsv) + "\n")
+
+
+def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any,
+           pheno: Phenotypes, paper: Paperwork) -> dict:
+    samples = []
+    for i, s in enumerate(cohort.samples):
+        person = cohort.persons[s.person]
+        sub = cohort.submissions[s.submission]
+        samples.append({
+            "sample": s.sample, "person": person.person_id, "grz": s.grz, "kdk": s.kdk,
+            "hospital_ik": s.hospital_ik, "submission_id": paper.submission_ids[s.submission],
+            "relation": s.relation, "family": s.family, "reported_sex": s.reported_sex,
+            "genetic_sex": person.genetic_sex, "ancestry": person.ancestry,
+            "disease_type": sub.disease_type, "study_type": sub.study_type,
+            "quant_trait": round(float(pheno.quant_trait[s.person]), 4),
+            "hpo_affected": bool(pheno.hpo_affected[s.person]),
+            "research_consent": paper.research_consent[i],
+            "library_type": paper.library_type[i],
+            "mean_depth": round(float(genetics.mean_depth[i]), 2),
+        })
+    pedigree = [{"family": s.family, "child": s.sample, "father": s.declared_father,
+                 "mother": s.declared_mother}
+                for s in cohort.samples if s.declared_father or s.declared_mother]
+    faults = dict(cohort.faults)
+    faults["hwe_fail_variants"] = [sites.variant_id(int(v)) for v in genetics.hwe_fail]
+    faults["call_rate_fail_variants"] = [sites.variant_id(int(v)) for v in genetics.call_rate_fail]
+    true_pedigree = []
+    for p in cohort.persons:
+        if p.father is not None:
+            true_pedigree.append({"child": p.person_id,
+                                  "father": cohort.persons[p.father].person_id,
+                                  "mother": cohort.persons[p.mother].person_id})
+    return {
+        "seed": seed, "n_patients": n_patients, "n_variants": len(sites),
+        "n_samples": len(cohort.samples), "generator_version": GENERATOR_VERSION,
+        "synthetic": "Generated by genomlab.samples; no real person is described.",
+        "institutions": {"hospitals": [{"ik": ik, "name": name} for ik, name in HOSPITALS],
+                         "grz": list(GRZ_IDS), "kdk": list(KDK_IDS)},
+        "samples": samples, "pedigree": pedigree, "true_pedigree": true_pedigree,
+        "faults": faults, "fault_parameters": {
+            "clean_missing_rate": float(genetics.sample_missing.min()),
+            "low_call_rate_missing_rate": float(genetics.sample_missing.max()),
+            "call_rate_fail_variant_missing_rate": genetics.variant_missing,
+            "contamination_fraction": genetics.contamination_fraction,
+            "hwe_fail_variants": "every sample called heterozygous"},
+        "associations": pheno.associations,
+        "consents": paper.consents, "bad_submissions": paper.bad_submissions,
+        "submissions": paper.submissions_truth,
+    }
+
+
+def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int = 5000,
+                   seed: int = 1, chunk_size: int = 2000, threads: int = 2,
+                   progress: Callable[[int], None] | None = None) -> WorldSummary:
+    """Generate a synthetic genomDE world (genotypes, submissions, records, truth) in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        Target directory; must be empty or absent.
+    n_patients
+        Index patients (initial submissions); relatives and duplicates add samples.
+    n_variants
+        Sites in every VCF.
+    seed
+        Seed of every random draw: the same seed gives byte-identical files.
+    chunk_size
+        Sites generated at once (memory ~ chunk_size x samples x 40 bytes).
+    threads
+        bgzip threads for the cohort VCF.
+    progress
+        Called with the number of sites after each chunk.
+
+    Returns
+    -------
+    WorldSummary
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> summary = generate_world(Path(tempfile.mkdtemp()) / "w", n_patients=60, n_variants=2000)
+    >>> summary.n_samples > summary.n_patients
+    True
+    """
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise GenomlabError(f"{out}: output directory is not empty")
+    if n_variants < 1000:
+        raise GenomlabError(f"n_variants={n_variants}: need at least 1000 sites")
+    try:
+        cohort = build_cohort(np.random.default_rng([seed, 1]), n_patients)
+    except ValueError as exc:
+        raise GenomlabError(str(exc)) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    geno_rng = np.random.default_rng([seed, 2])
+    sites = get_variant_sites(geno_rng, n_variants)
+    genetics = get_world_genetics(geno_rng, cohort, sites)
+    dosages = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size, threads,
+                               progress)
+    pheno = compute_phenotypes(np.random.default_rng([seed, 3]), cohort,
+                               [sites.variant_id(int(v)) for v in genetics.planted], dosages,
+                               genetics.planted_p)
+    _write_fam_and_tsv(out, cohort, pheno)
+    paper = draw_paperwork(np.random.default_rng([seed, 4]), cohort, pheno)
+    write_paperwork(out, cohort, paper, pheno)
+    write_json(out / "truth.json", _truth(seed, n_patients, cohort, sites, genetics, pheno, paper))
+    n_files = sum(1 for p in out.rglob("*") if p.is_file())
+    return WorldSummary(out, seed, n_patients, len(cohort.samples), n_variants,
+                        len(cohort.submissions), n_files)
+
+
+def load_truth(world_dir: Path | str) -> dict:
+    """Read ``truth.json`` of a generated world.
+
+    Examples
+    --------
+    >>> truth = load_truth(Path(__file__).resolve().parents[2] / "data_samples" / "world")
+    >>> truth["n_patients"]
+    60
+    """
+    path = Path(world_dir) / "truth.json"
+    if not path.exists():
+        raise GenomlabError(f"{path}: no truth.json (generate a world first)")
+    return json.loads(path.read_text(encoding="utf-8"))
