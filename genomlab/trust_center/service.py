@@ -1,0 +1,544 @@
+"""The trust centre's operations: identities, case numbers, consent, keys, linkage maps.
+
+:class:`TrustCenter` is what the hospitals (LE), the data nodes (through
+:class:`genomlab.messages.PseudonymService`) and the data service call. Every state change is one
+or more events in the trust centre's ledger, appended together with their projection rows
+(:mod:`genomlab.trust_center.store`). A refusal that matters for the audit (a reused case
+number, a forged or revoked approval, a refused re-identification step) is recorded as an event
+first and then raised.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from genomlab.config import load_config
+>>> tc = TrustCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+>>> vns = tc.request_case_numbers(kvnr="A123456780", arbeitsnummer="AN-1", le_ik="260840108",
+...                               le_name="Uniklinik", actor="le:260840108")
+>>> gp = tc.exchange_case_number(vns.genomic, node_id="GRZK00001", domain="genomic")
+>>> gp.startswith("GDP1-")
+True
+>>> tc.confirm_delivery(vns.genomic, node_id="GRZK00001", pseudonym=gp)
+>>> tc.ledger.verify().ok
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, func, select
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import ConflictError, GenomlabError, NotFoundError, PermissionDenied
+from genomlab.institution import Institution
+from genomlab.keys import KeyProvider
+from genomlab.ledger import Ledger, LedgerTransaction
+from genomlab.messages import DatasetDomain, SignedDocument
+from genomlab.trust_center import store
+from genomlab.trust_center.approvals import (
+    check_approval,
+    check_revocation,
+    load_platform_approval_key,
+)
+from genomlab.trust_center.identifiers import check_arbeitsnummer, check_ik, normalise_kvnr
+from genomlab.trust_center.key_material import (
+    DATASET_PREFIX,
+    TrustCenterSecrets,
+    open_binding,
+    project_prefix,
+    seal_binding,
+)
+from genomlab.trust_center.pseudonyms import (
+    compute_pseudonyms,
+    filter_ids_in,
+    get_unique_ids,
+    ids_from_hex,
+    ids_to_hex,
+    resolve_pseudonyms,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+ConsentScope = Literal["research", "mvSequencing", "reIdentification", "caseIdentification"]
+CONSENT_SCOPES: tuple[str, ...] = ("research", "mvSequencing", "reIdentification",
+                                   "caseIdentification")
+SubmissionType = Literal["initial", "followup", "addition", "correction"]
+NODE_PATTERN: dict[DatasetDomain, re.Pattern[str]] = {
+    "genomic": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
+    "clinical": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
+}
+_PROJECT_PSEUDONYM = re.compile(r"^PP([0-9]{1,4})-")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CaseNumbers:
+    """The two Vorgangsnummern for one submission: VNg for the GRZ, VNk for the KDK."""
+
+    genomic: str
+    clinical: str
+
+
+@dataclass(frozen=True)
+class WithdrawalNotice:
+    """Projects that received a person before the withdrawal, with the pseudonym they know."""
+
+    withdrawn_on: date
+    projects: tuple[tuple[str, str], ...]  # (project_id, project_pseudonym)
+
+
+@dataclass(frozen=True)
+class LinkageMap:
+    """Rows of (project pseudonym, genome-dataset pseudonym, clinical-dataset pseudonym).
+
+    Arrays are aligned; an empty string means the person has no dataset of that kind in the
+    approval's scope. Only the data service receives a linkage map; a workspace gets the project
+    pseudonyms alone.
+    """
+
+    map_id: str
+    application_id: str
+    project_id: str
+    key_version: int
+    project_pseudonyms: np.ndarray
+    genome_pseudonyms: np.ndarray
+    clinical_pseudonyms: np.ndarray
+    n_requested: int
+    n_excluded_no_consent: int
+    n_unknown: int
+    digest: str
+
+    def __len__(self) -> int:
+        return len(self.project_pseudonyms)
+
+    def rows(self) -> Iterator[tuple[str, str | None, str | None]]:
+        """Each row as (project, genome or None, clinical or None)."""
+        for pp, gp, kp in zip(self.project_pseudonyms.tolist(), self.genome_pseudonyms.tolist(),
+                              self.clinical_pseudonyms.tolist(), strict=True):
+            yield pp, gp or None, kp or None
+
+    def to_polars(self) -> pl.DataFrame:
+        """The map as a polars DataFrame (nulls where a dataset is absent)."""
+        import polars as pl
+
+        frame = pl.DataFrame({"project_pseudonym": self.project_pseudonyms,
+                              "genome_pseudonym": self.genome_pseudonyms,
+                              "clinical_pseudonym": self.clinical_pseudonyms})
+        return frame.with_columns(
+            pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("genome_pseudonym", "clinical_pseudonym"))
+
+
+def compute_map_digest(project: np.ndarray, genome: np.ndarray, clinical: np.ndarray) -> str:
+    """sha256 over the map's rows (``project<TAB>genome<TAB>clinical`` lines), for the ledger."""
+    text = "\n".join("\t".join(row) for row in zip(project.tolist(), genome.tolist(),
+                                                    clinical.tolist(), strict=True))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class TrustCenter:
+    """The Vertrauensstelle: one instance per home, with its own store, ledger and keys.
+
+    Parameters
+    ----------
+    config:
+        Where the home and the trust centre's store are.
+    keys:
+        The key provider; the trust centre's 0600 key folder by default (a KMS/HSM can replace it).
+    platform_key:
+        The platform's public approval key; read from ``platform/keys/approval.pub.pem`` when
+        first needed if not given.
+    clock:
+        Current time (tests pass a fixed clock).
+    """
+
+    def __init__(self, config: GenomlabConfig, *, keys: KeyProvider | None = None,
+                 platform_key: Ed25519PublicKey | None = None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        institution = Institution(config, "trust_center")
+        institution.engine()
+        provider = keys if keys is not None else institution.keys()
+        self.config = config
+        self.clock = clock
+        self.secrets = TrustCenterSecrets(provider)
+        self.projection = store.TrustCenterProjection()
+        self.ledger = Ledger.open(institution.store_url, provider, institution.name,
+                                  [self.projection], clock=clock)
+        self._platform_key = platform_key
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def platform_key(self) -> Ed25519PublicKey:
+        if self._platform_key is None:
+            self._platform_key = load_platform_approval_key(self.config)
+        return self._platform_key
+
+    def today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def _person_by_kvnr(self, conn: Connection, kvnr: str) -> str | None:
+        return conn.execute(select(store.persons.c.person_id).where(
+            store.persons.c.kvnr_hash == self.secrets.kvnr_hash(normalise_kvnr(kvnr)))).scalar()
+
+    def _person_of_le(self, conn: Connection, kvnr: str, le_ik: str) -> str:
+        """The person with this KVNR part, if ``le_ik`` has submitted a case for them."""
+        person_id = self._person_by_kvnr(conn, kvnr)
+        if person_id is None:
+            raise NotFoundError("no person with this KVNR part is known to the trust centre")
+        has_case = conn.execute(select(store.cases.c.case_id).where(
+            (store.cases.c.person_id == person_id) & (store.cases.c.le_ik == check_ik(le_ik))
+        )).first()
+        if has_case is None:
+            raise PermissionDenied(f"LE {le_ik} has no case for this person")
+        return person_id
+
+    def dataset_pseudonym(self, person_id: str, domain: DatasetDomain) -> str:
+        """The genome- or clinical-dataset pseudonym of an internal person id."""
+        return str(compute_pseudonyms(self.secrets.dataset_key(domain), ids_from_hex([person_id]),
+                                      prefix=DATASET_PREFIX[domain])[0])
+
+    # --- identities and case numbers --------------------------------------------------------
+
+    def request_case_numbers(self, *, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
+                             actor: str, submission_type: SubmissionType = "initial"
+                             ) -> CaseNumbers:
+        """Register (or recognise) the person and issue a fresh VNg and VNk (GenDV § 7(3)).
+
+        The KVNR part is kept only as a keyed hash and the Arbeitsnummer only encrypted; the same
+        KVNR part always maps to the same internal person, so follow-up and correction
+        submissions keep the person's dataset pseudonyms. The VNs are random 64-hex values that
+        the trust centre does not store (only a keyed reference and a sealed binding).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from genomlab.config import load_config
+        >>> tc = TrustCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+        >>> vns = tc.request_case_numbers(kvnr="A123456780", arbeitsnummer="AN-7",
+        ...                               le_ik="260840108", le_name="UK", actor="le")
+        >>> len(vns.genomic), vns.genomic != vns.clinical
+        (64, True)
+        """
+        kvnr = normalise_kvnr(kvnr)
+        check_arbeitsnummer(arbeitsnummer)
+        check_ik(le_ik)
+        if not le_name.strip():
+            raise GenomlabError("identity request: field le_name is empty")
+        numbers = CaseNumbers(genomic=secrets.token_hex(32), clinical=secrets.token_hex(32))
+        case_id = secrets.token_hex(16)
+        with self.ledger.transaction() as tx:
+            person_id = self._person_by_kvnr(tx.conn, kvnr)
+            new_person = person_id is None
+            person_id = person_id or secrets.token_hex(16)
+            tx.append("identity.recorded", {
+                "person_id": person_id, "kvnr_hash": self.secrets.kvnr_hash(kvnr),
+                "new_person": new_person, "case_id": case_id, "le_ik": le_ik,
+                "le_name": le_name.strip(),
+                "arbeitsnummer_sealed": self.secrets.seal_arbeitsnummer(arbeitsnummer, case_id),
+                "submission_type": submission_type,
+            }, actor=actor, stream=f"person:{person_id}")
+            for domain, number in (("genomic", numbers.genomic), ("clinical", numbers.clinical)):
+                tx.append("case_number.issued", {
+                    "vn_ref": self.secrets.vn_ref(number), "domain": domain,
+                    "sealed_binding": seal_binding(number, {"person_id": person_id,
+                                                            "case_id": case_id}),
+                }, actor=actor)
+        return numbers
+
+    def _refuse_case_number(self, vn_ref: str, node_id: str, reason: str,
+                            error: type[GenomlabError]) -> GenomlabError:
+        self.ledger.append("case_number.refused",
+                           {"vn_ref": vn_ref, "node_id": node_id, "reason": reason},
+                           actor=f"node:{node_id}")
+        return error(f"case number refused for {node_id}: {reason}")
+
+    def _live_case_number(self, conn: Connection, vn_ref: str) -> tuple[Any, str | None]:
+        row = conn.execute(select(store.case_numbers).where(
+            store.case_numbers.c.vn_ref == vn_ref)).first()
+        if row is not None:
+            return row, None
+        spent = conn.execute(select(store.spent_case_numbers.c.vn_ref).where(
+            store.spent_case_numbers.c.vn_ref == vn_ref)).first()
+        return None, ("already used: its delivery was confirmed and it was deleted"
+                      if spent is not None else "unknown case number")
+
+    def exchange_case_number(self, case_number: str, *, node_id: str,
+                             domain: DatasetDomain) -> str:
+        """The dataset pseudonym for a VN presented by a data node (GenDV § 7(4)).
+
+        A VNg is exchanged only by a GRZ for a genome-dataset pseudonym, a VNk only by a KDK for
+        a clinical-dataset pseudonym. Repeating the call from the same node returns the same
+        pseudonym until delivery is confirmed; another node, or any call after confirmation, is
+        refused (and recorded).
+        """
+        if domain not in NODE_PATTERN:
+            raise GenomlabError(f"field domain: expected genomic or clinical, got {domain!r}")
+        if not NODE_PATTERN[domain].match(node_id):
+            raise PermissionDenied(f"node {node_id!r} may not exchange {domain} case numbers")
+        vn_ref = self.secrets.vn_ref(case_number)
+        refusal: tuple[str, type[GenomlabError]] | None = None
+        with self.ledger.transaction() as tx:
+            row, missing = self._live_case_number(tx.conn, vn_ref)
+            if row is None:
+                refusal = (str(missing), ConflictError if "used" in str(missing) else NotFoundError)
+            elif row.domain != domain:
+                refusal = (f"a {row.domain} case number cannot give a {domain} pseudonym",
+                           PermissionDenied)
+            elif row.state == "exchanged" and row.node_id != node_id:
+                refusal = ("already exchanged by another node", ConflictError)
+            else:
+                person_id = open_binding(case_number, row.sealed_binding)["person_id"]
+                if row.state == "issued":
+                    tx.append("case_number.exchanged", {"vn_ref": vn_ref, "node_id": node_id},
+                              actor=f"node:{node_id}")
+                return self.dataset_pseudonym(person_id, domain)
+        raise self._refuse_case_number(vn_ref, node_id, *refusal)
+
+    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
+        """The node stored its data under ``pseudonym``: check it and delete the VN (as events).
+
+        This is the trust centre's own check that the pseudonym reached the node correctly
+        (GenDV § 7(5)). Afterwards the VN is unknown to the store and any reuse is refused.
+        """
+        vn_ref = self.secrets.vn_ref(case_number)
+        refusal: tuple[str, type[GenomlabError]] | None = None
+        with self.ledger.transaction() as tx:
+            row, missing = self._live_case_number(tx.conn, vn_ref)
+            if row is None:
+                refusal = (str(missing), ConflictError if "used" in str(missing) else NotFoundError)
+            elif row.state != "exchanged" or row.node_id != node_id:
+                refusal = ("delivery confirmed by a node that did not exchange it", ConflictError)
+            else:
+                person_id = open_binding(case_number, row.sealed_binding)["person_id"]
+                if pseudonym != self.dataset_pseudonym(person_id, row.domain):
+                    refusal = ("the confirmed pseudonym is not the one issued", ConflictError)
+                else:
+                    tx.append("case_number.deleted", {"vn_ref": vn_ref, "domain": row.domain,
+                                                      "node_id": node_id},
+                              actor=f"node:{node_id}")
+                    tx.append("dataset.delivered", {"person_id": person_id,
+                                                    "domain": row.domain, "node_id": node_id},
+                              actor=f"node:{node_id}", stream=f"person:{person_id}")
+                    return
+        raise self._refuse_case_number(vn_ref, node_id, *refusal)
+
+    # --- consent --------------------------------------------------------------------------
+
+    def record_consent(self, *, kvnr: str, le_ik: str, scope: ConsentScope,
+                       decision: Literal["permit", "deny"], actor: str,
+                       decided_on: date | None = None) -> None:
+        """Record a person's research consent or an mvConsent scope, as sent by their LE.
+
+        ``scope`` is ``research`` (MII Broad Consent) or one of the mvConsent domains
+        ``mvSequencing``, ``reIdentification``, ``caseIdentification`` (genomde.md § 7).
+        """
+        if scope not in CONSENT_SCOPES:
+            raise GenomlabError(f"field scope: expected one of {', '.join(CONSENT_SCOPES)}")
+        if decision not in ("permit", "deny"):
+            raise GenomlabError(f"field decision: expected permit or deny, got {decision!r}")
+        with self.ledger.transaction() as tx:
+            person_id = self._person_of_le(tx.conn, kvnr, le_ik)
+            tx.append("consent.recorded", {
+                "person_id": person_id, "scope": scope, "decision": decision,
+                "decided_on": (decided_on or self.today()).isoformat(), "le_ik": le_ik,
+            }, actor=actor, stream=f"person:{person_id}")
+
+    def withdraw_research_consent(self, *, kvnr: str, le_ik: str, actor: str,
+                                  withdrawn_on: date | None = None) -> WithdrawalNotice:
+        """Record a research-consent withdrawal; list the projects to notify.
+
+        The person is left out of every later linkage map. Each project that received the
+        person earlier is returned with the project pseudonym it knows, so it can be told to
+        delete the person's data.
+        """
+        withdrawn_on = withdrawn_on or self.today()
+        with self.ledger.transaction() as tx:
+            person_id = self._person_of_le(tx.conn, kvnr, le_ik)
+            received = tx.conn.execute(
+                select(store.project_persons.c.project_id, store.linkage_maps.c.key_version)
+                .join(store.linkage_maps,
+                      store.linkage_maps.c.map_id == store.project_persons.c.first_map_id)
+                .where(store.project_persons.c.person_id == person_id)
+                .order_by(store.project_persons.c.project_id)).all()
+            tx.append("consent.withdrawn", {
+                "person_id": person_id, "decided_on": withdrawn_on.isoformat(), "le_ik": le_ik,
+                "notified_projects": [row.project_id for row in received],
+            }, actor=actor, stream=f"person:{person_id}")
+        ids = ids_from_hex([person_id])
+        projects = tuple(
+            (row.project_id, str(compute_pseudonyms(
+                self.secrets.project_key(row.project_id, row.key_version), ids,
+                prefix=project_prefix(row.key_version))[0]))
+            for row in received)
+        return WithdrawalNotice(withdrawn_on=withdrawn_on, projects=projects)
+
+    # --- officers and keys ----------------------------------------------------------------
+
+    def appoint_officer(self, officer: str, *, actor: str) -> None:
+        """Make ``officer`` a trust-centre officer who may approve re-identification."""
+        if not officer.strip():
+            raise GenomlabError("field officer is empty")
+        with self.ledger.transaction() as tx:
+            known = tx.conn.execute(select(store.officers.c.officer).where(
+                store.officers.c.officer == officer)).first()
+            if known is not None:
+                raise ConflictError(f"{officer} is already a trust-centre officer")
+            tx.append("officer.appointed", {"officer": officer, "appointed_by": actor},
+                      actor=actor)
+
+    @staticmethod
+    def _current_key_version(conn: Connection) -> int:
+        return int(conn.execute(select(func.max(store.key_versions.c.version))).scalar() or 1)
+
+    def _project_key_version(self, conn: Connection, project_id: str) -> int:
+        pinned = conn.execute(select(store.project_keys.c.key_version).where(
+            store.project_keys.c.project_id == project_id)).scalar()
+        return int(pinned) if pinned is not None else self._current_key_version(conn)
+
+    def rotate_keys(self, *, actor: str) -> int:
+        """Start a new project-pseudonym key version (a new master secret); returns it.
+
+        Projects already served keep their version until :meth:`rekey_project`; new projects
+        use the new one. Old pseudonyms stay resolvable by their ``PP<version>-`` prefix.
+        """
+        with self.ledger.transaction() as tx:
+            version = self._current_key_version(tx.conn) + 1
+            tx.append("keys.rotated", {
+                "version": version,
+                "fingerprint": self.secrets.project_master_fingerprint(version),
+            }, actor=actor)
+        return version
+
+    def rekey_project(self, project_id: str, *, actor: str) -> int:
+        """Move a project to the current key version: later maps carry new pseudonyms."""
+        with self.ledger.transaction() as tx:
+            version = self._current_key_version(tx.conn)
+            tx.append("project.rekeyed", {"project_id": project_id, "key_version": version},
+                      actor=actor, stream=f"project:{project_id}")
+        return version
+
+    def resolve_project_pseudonym(self, conn: Connection, project_id: str,
+                                  pseudonym: str) -> str:
+        """The internal person id behind a pseudonym the project received; raises otherwise."""
+        match = _PROJECT_PSEUDONYM.match(pseudonym)
+        if match is None:
+            raise NotFoundError(f"{pseudonym[:48]!r} is not a project pseudonym")
+        version = int(match.group(1))
+        person = ids_to_hex(resolve_pseudonyms(self.secrets.project_key(project_id, version),
+                                               [pseudonym], prefix=project_prefix(version)))[0]
+        received = conn.execute(select(store.project_persons.c.person_id).where(
+            (store.project_persons.c.project_id == project_id)
+            & (store.project_persons.c.person_id == person))).first()
+        if received is None:
+            raise NotFoundError(f"project {project_id} never received pseudonym {pseudonym}")
+        return person
+
+    # --- approvals and linkage maps -------------------------------------------------------
+
+    def receive_revocation(self, document: SignedDocument, *, actor: str) -> str:
+        """Record the platform's signed revocation of an approval; returns the application id."""
+        body = check_revocation(document, self.platform_key)
+        with self.ledger.transaction() as tx:
+            tx.append("approval.revoked", {key: body[key] for key in
+                                           ("application_id", "project_id", "revoked_at")},
+                      actor=actor, stream=f"application:{body['application_id']}")
+        return str(body["application_id"])
+
+    def _refuse_linkage(self, document: SignedDocument, reason: str, actor: str) -> None:
+        self.ledger.append("linkage_map.refused", {
+            "application_id": str(document.body.get("application_id", "")),
+            "project_id": str(document.body.get("project_id", "")), "reason": reason,
+        }, actor=actor)
+
+    def issue_linkage_map(self, approval: SignedDocument, *, actor: str,
+                          genome_pseudonyms: Sequence[str] | np.ndarray = (),
+                          clinical_pseudonyms: Sequence[str] | np.ndarray = ()) -> LinkageMap:
+        """A linkage map for the requested persons that have research consent.
+
+        The approval must verify with the platform's key, be in force today, not be revoked,
+        and cover the requested data categories. Persons are requested by the dataset
+        pseudonyms the caller holds; each row gives the person's project pseudonym (keyed PRF
+        with the project's key version, no table) and the dataset pseudonyms in scope.
+
+        Examples
+        --------
+        See ``tests/trust_center/test_linkage.py``; the data service calls
+        ``tc.issue_linkage_map(signed_approval, actor="data_service", genome_pseudonyms=[...])``.
+        """
+        try:
+            grant = check_approval(approval, self.platform_key, today=self.today())
+            requested = {"genomic": genome_pseudonyms, "clinical": clinical_pseudonyms}
+            for domain, names in requested.items():
+                if len(names) and domain not in grant.data_categories:
+                    raise PermissionDenied(f"approval {grant.application_id}: {domain} data are "
+                                           "not in its scope")
+            ids = {domain: resolve_pseudonyms(self.secrets.dataset_key(domain), names,
+                                              prefix=DATASET_PREFIX[domain])
+                   for domain, names in requested.items()}
+        except GenomlabError as exc:
+            self._refuse_linkage(approval, str(exc), actor)
+            raise
+        with self.ledger.transaction() as tx:
+            revoked = tx.conn.execute(select(store.revocations.c.revoked_at).where(
+                store.revocations.c.application_id == grant.application_id)).scalar()
+            if revoked is None:
+                linkage = self._build_linkage_map(tx, grant.application_id, grant.project_id,
+                                                  grant.data_categories, ids, actor)
+        if revoked is not None:
+            self._refuse_linkage(approval, f"approval revoked at {revoked}", actor)
+            raise PermissionDenied(f"approval {grant.application_id}: revoked at {revoked}")
+        return linkage
+
+    def _load_ids(self, conn: Connection, query: Any) -> np.ndarray:
+        return ids_from_hex(list(conn.execute(query).scalars()))
+
+    def _build_linkage_map(self, tx: LedgerTransaction, application_id: str, project_id: str,
+                           categories: Sequence[str], ids: dict[str, np.ndarray],
+                           actor: str) -> LinkageMap:
+        conn = tx.conn
+        delivered = {domain: self._load_ids(conn, select(store.deliveries.c.person_id)
+                                            .where(store.deliveries.c.domain == domain))
+                     for domain in ("genomic", "clinical")}
+        valid = {domain: filter_ids_in(ids[domain], delivered[domain]) for domain in ids}
+        n_unknown = int(sum((~mask).sum() for mask in valid.values()))
+        persons = get_unique_ids(np.concatenate([ids[d][valid[d]] for d in ids]))
+        consented = filter_ids_in(persons, self._load_ids(conn, select(
+            store.consents.c.person_id).where((store.consents.c.scope == "research")
+                                              & (store.consents.c.decision == "permit"))))
+        rows = persons[consented]
+        version = self._project_key_version(conn, project_id)
+        project = compute_pseudonyms(self.secrets.project_key(project_id, version), rows,
+                                     prefix=project_prefix(version))
+        columns = {}
+        for domain in ("genomic", "clinical"):
+            names = compute_pseudonyms(self.secrets.dataset_key(domain), rows,
+                                       prefix=DATASET_PREFIX[domain])
+            present = filter_ids_in(rows, delivered[domain]) & (domain in categories)
+            columns[domain] = np.where(present, names, "")
+        digest = compute_map_digest(project, columns["genomic"], columns["clinical"])
+        map_id = secrets.token_hex(16)
+        tx.append("linkage_map.issued", {
+            "map_id": map_id, "application_id": application_id, "project_id": project_id,
+            "key_version": version, "persons": ids_to_hex(rows), "n_rows": len(rows),
+            "n_requested": len(persons), "n_excluded_no_consent": int((~consented).sum()),
+            "n_unknown": n_unknown, "digest": digest,
+        }, actor=actor, stream=f"application:{application_id}")
+        return LinkageMap(map_id=map_id, application_id=application_id, project_id=project_id,
+                          key_version=version, project_pseudonyms=project,
+                          genome_pseudonyms=columns["genomic"],
+                          clinical_pseudonyms=columns["clinical"], n_requested=len(persons),
+                          n_excluded_no_consent=int((~consented).sum()), n_unknown=n_unknown,
+                          digest=digest)

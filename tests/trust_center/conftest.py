@@ -1,0 +1,96 @@
+"""Fixtures for the trust centre: a fresh trust centre, the platform's approval key, cohorts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from genomlab.config import GenomlabConfig
+from genomlab.institution import Institution
+from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
+from genomlab.trust_center.identifiers import kvnr_check_digit
+from genomlab.trust_center.service import TrustCenter
+
+LE_IK = "260840108"
+OTHER_LE_IK = "261101015"
+GRZ = "GRZK00001"
+KDK = "KDKTUE005"
+
+
+def make_kvnr(i: int) -> str:
+    """A synthetic KVNR part with a valid check digit (never a real person's)."""
+    head = f"{chr(ord('A') + i % 26)}{i:08d}"
+    return f"{head}{kvnr_check_digit(head)}"
+
+
+@dataclass
+class Person:
+    kvnr: str
+    arbeitsnummer: str
+    genome: str = ""
+    clinical: str = ""
+    vns: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def tc(config: GenomlabConfig) -> TrustCenter:
+    return TrustCenter(config)
+
+
+@pytest.fixture
+def platform_signing_key(config: GenomlabConfig) -> Ed25519PrivateKey:
+    """The platform's real approval key (it also publishes platform/keys/approval.pub.pem)."""
+    return Institution(config, "platform").keys().signing_key("approval")
+
+
+@pytest.fixture
+def sign_grant(platform_signing_key: Ed25519PrivateKey) -> Callable[..., SignedDocument]:
+    def sign(project_id: str = "GDE-2026-001", **overrides: Any) -> SignedDocument:
+        today = date.today()
+        body = {
+            "application_id": f"APP-{project_id}", "project_id": project_id,
+            "title": "Germline variants in rare disease", "purposes": ["research"],
+            "duo_codes": ["GRU"], "level": "individual",
+            "data_categories": ["genomic", "clinical"], "clinical_fields": [],
+            "criteria": {}, "team": ["alice"],
+            "valid_from": (today - timedelta(days=30)).isoformat(),
+            "valid_until": (today + timedelta(days=365)).isoformat(),
+            "issued_at": f"{today.isoformat()}T00:00:00+00:00",
+        }
+        return sign_document(APPROVAL_KIND, {**body, **overrides}, platform_signing_key)
+
+    return sign
+
+
+@pytest.fixture
+def sign_revocation(platform_signing_key: Ed25519PrivateKey) -> Callable[..., SignedDocument]:
+    def sign(application_id: str, project_id: str) -> SignedDocument:
+        return sign_document(REVOCATION_KIND, {
+            "application_id": application_id, "project_id": project_id,
+            "revoked_at": "2026-01-01T00:00:00+00:00"}, platform_signing_key)
+
+    return sign
+
+
+def enrol(tc: TrustCenter, n: int, *, start: int = 0, research: bool = True,
+          le_ik: str = LE_IK) -> list[Person]:
+    """Persons that went the whole way: case numbers, both deliveries, consent recorded."""
+    people = []
+    for i in range(start, start + n):
+        person = Person(kvnr=make_kvnr(i), arbeitsnummer=f"AN-{i:05d}")
+        vns = tc.request_case_numbers(kvnr=person.kvnr, arbeitsnummer=person.arbeitsnummer,
+                                      le_ik=le_ik, le_name="Uniklinik Test", actor="le")
+        person.vns = [vns.genomic, vns.clinical]
+        person.genome = tc.exchange_case_number(vns.genomic, node_id=GRZ, domain="genomic")
+        tc.confirm_delivery(vns.genomic, node_id=GRZ, pseudonym=person.genome)
+        person.clinical = tc.exchange_case_number(vns.clinical, node_id=KDK, domain="clinical")
+        tc.confirm_delivery(vns.clinical, node_id=KDK, pseudonym=person.clinical)
+        tc.record_consent(kvnr=person.kvnr, le_ik=le_ik, scope="research",
+                          decision="permit" if research else "deny", actor="le")
+        people.append(person)
+    return people
