@@ -1,4 +1,7 @@
 """Reporting: papermill runner, report schedule, run history.
 
-Nothing here yet: built by the airlock-and-reports issue.
+- :mod:`genomlab.reports.schedule`: ``reports/schedule.toml`` and due slots (cron, UTC).
+- :mod:`genomlab.reports.runner`: runs, HTML without code, output hashes, the disclosure gate for
+  public reports, the reports ledger under ``<home>/reports/``.
+- :mod:`genomlab.reports.activity`: the platform activity report's tables.
 """

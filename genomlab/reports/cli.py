@@ -1,0 +1,105 @@
+"""``genomlab reports``: run the scheduled reports that are due, list the schedule, show history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from genomlab.cli import CliContext, pass_cli
+from genomlab.errors import GenomlabError, ValidationFailed
+
+DEFAULT_SCHEDULE = Path("reports/schedule.toml")
+schedule_option = click.option(
+    "--schedule", "schedule_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_SCHEDULE, show_default=True, help="The report schedule (TOML).")
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"--now: not an ISO 8601 time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.group()
+def reports() -> None:
+    """Scheduled papermill reports: HTML without code plus tables; public ones pass SDC checks."""
+
+
+@reports.command("run-due")
+@schedule_option
+@click.option("--now", "now_text", default=None,
+              help="Pretend it is this ISO time (UTC if no offset); default: the clock.")
+@pass_cli
+def run_due(cli: CliContext, schedule_path: Path, now_text: str | None) -> None:
+    """Run every report whose latest scheduled slot has not run yet; record each run.
+
+    Safe to call as often as you like (cron every few minutes): a slot runs once. Exits 1 if a
+    report failed (after running all the others).
+    """
+    from rich.progress import Progress
+
+    from genomlab.reports.runner import run_due_reports
+    from genomlab.reports.schedule import load_schedule
+
+    specs = load_schedule(schedule_path)
+    now = _parse_now(now_text)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("reports", total=len(specs))
+
+        def advance(spec: object) -> None:
+            progress.update(task, advance=1, description=getattr(spec, "name", ""))
+
+        outcomes = run_due_reports(cli.config, specs, now, actor=cli.config.local_user,
+                                   on_start=advance)
+    if not outcomes:
+        click.echo(f"nothing due at {now.isoformat(timespec='minutes')}")
+    for outcome in outcomes:
+        click.echo(f"{outcome.key}: {outcome.status} in {outcome.duration_s:.1f}s "
+                   f"-> {outcome.output_dir}")
+        for reason in outcome.reasons[:5]:
+            click.echo(f"    {reason}")
+    failed = [o.key for o in outcomes if o.status == "failed"]
+    if failed:
+        raise GenomlabError(f"{len(failed)} report(s) failed: {', '.join(failed)}")
+
+
+@reports.command("list")
+@schedule_option
+@click.option("--now", "now_text", default=None, help="Show slots as of this ISO time.")
+def list_reports(schedule_path: Path, now_text: str | None) -> None:
+    """List the scheduled reports with their latest and next slot."""
+    from croniter import croniter
+
+    from genomlab.reports.schedule import load_schedule
+
+    now = _parse_now(now_text)
+    for spec in load_schedule(schedule_path):
+        following = croniter(spec.cron, now).get_next(datetime)
+        click.echo(f"{spec.name:<24} {spec.audience:<8} {spec.cron:<16} "
+                   f"latest {spec.latest_slot(now).isoformat(timespec='minutes')}  "
+                   f"next {following.isoformat(timespec='minutes')}  {spec.notebook}")
+
+
+@reports.command("history")
+@click.option("--name", default=None, help="Only this report.")
+@click.option("--limit", default=20, show_default=True, help="How many runs.")
+@pass_cli
+def history(cli: CliContext, name: str | None, limit: int) -> None:
+    """Show recorded runs: slot, status, duration, outputs and reasons."""
+    from genomlab.reports.runner import get_run_history
+
+    for run in get_run_history(cli.config, name)[:limit]:
+        duration = "" if run["duration_s"] is None else f"{run['duration_s']:.1f}s"
+        click.echo(f"{run['key']:<48} {run['status']:<10} {duration:>8}  "
+                   f"{len(run['outputs'])} files  {run['output_dir'] or ''}")
+        for reason in run["reasons"][:3]:
+            click.echo(f"    {reason}")
+
+
+commands = [reports]

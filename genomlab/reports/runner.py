@@ -1,0 +1,249 @@
+"""Run scheduled reports with papermill and record every run in the reports ledger.
+
+A run executes the report notebook with papermill (parameters from the schedule plus
+``config_json`` and ``output_dir``), exports it to HTML without code (nbconvert's HTMLExporter
+with ``exclude_input``), hashes every output file and records the run:
+
+- ``report.run.started``: the run claims its idempotency key (report name + slot) inside a ledger
+  transaction, so two ``run-due`` processes at the same time run a report once;
+- ``report.run.finished``: status ``succeeded`` (internal), ``published`` or ``withheld``
+  (public: the tables the notebook wrote passed, or did not pass, the disclosure checks; the
+  reasons are recorded) or ``failed`` (the error notebook is kept), with duration and sha256 of
+  each output.
+
+Runs live in ``<home>/reports/runs/<name>/<slot>/``; a published report is copied to
+``<home>/reports/public/<name>/<slot>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, insert, select
+from sqlalchemy import update as sql_update
+
+from genomlab.config import GenomlabConfig
+from genomlab.db import read_connection
+from genomlab.keys import FileKeyProvider
+from genomlab.ledger import Event, Ledger
+from genomlab.reports.schedule import ReportSpec, run_key
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+class ReportRunsProjection:
+    """Current state of report runs: one row per idempotency key."""
+
+    metadata = MetaData()
+    runs = Table(
+        "report_runs",
+        metadata,
+        Column("key", String(120), primary_key=True),
+        Column("name", String(64), nullable=False, index=True),
+        Column("slot", String(32), nullable=False),
+        Column("audience", String(16), nullable=False),
+        Column("notebook", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("started_at", String(32), nullable=False),
+        Column("duration_s", Float, nullable=True),
+        Column("output_dir", Text, nullable=True),
+        Column("outputs", Text, nullable=True),
+        Column("reasons", Text, nullable=True),
+    )
+
+    def apply(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        if event.type == "report.run.started":
+            conn.execute(insert(self.runs).values(
+                key=p["key"], name=p["name"], slot=p["slot"], audience=p["audience"],
+                notebook=p["notebook"], status="running", started_at=event.recorded_at))
+        elif event.type == "report.run.finished":
+            conn.execute(sql_update(self.runs).where(self.runs.c.key == p["key"]).values(
+                status=p["status"], duration_s=p["duration_s"], output_dir=p["output_dir"],
+                outputs=json.dumps(p["outputs"], sort_keys=True),
+                reasons=json.dumps(p["reasons"])))
+
+
+def open_reports_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
+    """The reports ledger under ``<home>/reports/`` with its runs projection."""
+    config.reports_dir.mkdir(parents=True, exist_ok=True)
+    return Ledger.open(f"sqlite:///{config.reports_dir}/reports.db",
+                       FileKeyProvider(config.reports_dir / "keys"), "reports",
+                       [ReportRunsProjection()], **kwargs)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did."""
+
+    key: str
+    name: str
+    status: str
+    duration_s: float = 0.0
+    output_dir: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_outputs(directory: Path) -> dict[str, str]:
+    """sha256 of every file under ``directory``, keyed by relative path."""
+    return {str(p.relative_to(directory)): sha256_file(p)
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def export_html_without_code(notebook: Path, html_path: Path) -> None:
+    """Write the executed notebook as HTML with outputs and plots but no code cells."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    tmp = html_path.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(html_path)
+
+
+def get_disclosure_reasons(config: GenomlabConfig, directory: Path) -> list[str]:
+    """Why the tables a report wrote may not be published; empty when all pass the checks."""
+    from genomlab.airlock.checks import check_table
+    from genomlab.airlock.files import read_output_table
+
+    tables = [p for p in sorted(directory.rglob("*")) if p.suffix in TABLE_SUFFIXES]
+    if not tables:
+        return ["the report wrote no machine-readable table to check"]
+    reasons = []
+    for path in tables:
+        for result in check_table(read_output_table(path), config.disclosure):
+            if result.status != "pass":
+                reasons += [f"{path.relative_to(directory)}: {result.check} {result.status}: {r}"
+                            for r in result.reasons]
+    return reasons
+
+
+def _execute(config: GenomlabConfig, spec: ReportSpec, out_dir: Path) -> None:
+    import papermill
+
+    parameters = {**spec.parameters, "config_json": config.model_dump_json(),
+                  "output_dir": str(out_dir)}
+    papermill.execute_notebook(
+        str(spec.notebook), str(out_dir / "report.ipynb"), parameters=parameters,
+        kernel_name="python3", cwd=str(out_dir), progress_bar=False, execution_timeout=1800,
+    )
+
+
+def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: datetime,
+               *, actor: str) -> RunOutcome | None:
+    """Run one report for one slot unless that slot already ran; ``None`` when it had.
+
+    Examples
+    --------
+    >>> spec = load_schedule(Path("reports/schedule.toml"))[0]  # doctest: +SKIP
+    >>> run_report(config, open_reports_ledger(config), spec, spec.latest_slot(now),
+    ...            actor="cron").status  # doctest: +SKIP
+    'published'
+    """
+    key = run_key(spec.name, slot)
+    runs = ReportRunsProjection.runs
+    with ledger.transaction() as tx:
+        if tx.conn.execute(select(runs.c.key).where(runs.c.key == key)).first() is not None:
+            return None
+        tx.append("report.run.started", {
+            "key": key, "name": spec.name, "slot": slot.astimezone(UTC).isoformat(),
+            "audience": spec.audience, "notebook": str(spec.notebook),
+            "parameters": spec.parameters}, actor=actor, stream=spec.name)
+    out_dir = config.reports_dir / "runs" / spec.name / key.split("@", 1)[1].replace(":", "")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a crashed earlier attempt of this key left files behind
+    out_dir.mkdir(parents=True)
+    started = time.monotonic()
+    reasons: list[str] = []
+    try:
+        _execute(config, spec, out_dir)
+        export_html_without_code(out_dir / "report.ipynb", out_dir / "report.html")
+        if spec.audience == "public":
+            reasons = get_disclosure_reasons(config, out_dir)
+            status = "withheld" if reasons else "published"
+        else:
+            status = "succeeded"
+    except Exception as exc:  # any failure of a report is recorded, not raised
+        status = "failed"
+        reasons = [f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc) else ''}"]
+    outputs = hash_outputs(out_dir)
+    if status == "published":
+        public = config.reports_dir / "public" / spec.name / out_dir.name
+        if public.exists():
+            shutil.rmtree(public)
+        public.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(out_dir, public, ignore=shutil.ignore_patterns("*.ipynb"))
+    outcome = RunOutcome(key, spec.name, status, round(time.monotonic() - started, 3),
+                         str(out_dir), outputs, reasons)
+    ledger.append("report.run.finished", {
+        "key": key, "status": status, "duration_s": outcome.duration_s,
+        "output_dir": outcome.output_dir, "outputs": outputs, "reasons": reasons},
+        actor=actor, stream=spec.name)
+    return outcome
+
+
+def run_due_reports(
+    config: GenomlabConfig,
+    specs: Sequence[ReportSpec],
+    now: datetime,
+    *,
+    actor: str = "scheduler",
+    on_start: Callable[[ReportSpec], None] | None = None,
+) -> list[RunOutcome]:
+    """Run every report whose latest slot at or before ``now`` has not run yet.
+
+    A failing report is recorded and the next one still runs.
+
+    Examples
+    --------
+    >>> from genomlab.config import load_config
+    >>> from genomlab.reports.schedule import load_schedule
+    >>> config = load_config()  # doctest: +SKIP
+    >>> specs = load_schedule(Path("reports/schedule.toml"))  # doctest: +SKIP
+    >>> [o.status for o in run_due_reports(config, specs, datetime.now(UTC))]  # doctest: +SKIP
+    ['published']
+    """
+    ledger = open_reports_ledger(config)
+    outcomes = []
+    for spec in specs:
+        if on_start is not None:
+            on_start(spec)
+        outcome = run_report(config, ledger, spec, spec.latest_slot(now), actor=actor)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def get_run_history(config: GenomlabConfig, name: str | None = None) -> list[dict[str, Any]]:
+    """Every recorded run, newest slot first, optionally of one report."""
+    ledger = open_reports_ledger(config)
+    runs = ReportRunsProjection.runs
+    query = select(runs).order_by(runs.c.slot.desc(), runs.c.name)
+    if name is not None:
+        query = query.where(runs.c.name == name)
+    with read_connection(ledger.engine) as conn:
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        row["outputs"] = json.loads(row["outputs"]) if row["outputs"] else {}
+        row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
+    return rows

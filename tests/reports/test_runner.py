@@ -1,0 +1,142 @@
+"""run-due with a fixed clock: due reports run once, failures are recorded, public gate."""
+
+from __future__ import annotations
+
+import doctest
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import genomlab.reports.activity
+import genomlab.reports.schedule
+from genomlab.cli import main
+from genomlab.config import GenomlabConfig
+from genomlab.errors import ValidationFailed
+from genomlab.ledger import projection_matches
+from genomlab.reports.runner import (
+    ReportRunsProjection,
+    get_run_history,
+    open_reports_ledger,
+    run_due_reports,
+)
+from genomlab.reports.schedule import load_schedule
+from tests.conftest import write_config_file
+from tests.reports.conftest import ACTIVITY, add_platform_events, write_schedule
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("module", [genomlab.reports.schedule, genomlab.reports.activity])
+def test_docstring_examples__run(module) -> None:
+    failures, tried = doctest.testmod(module)
+    assert tried > 0
+    assert failures == 0
+
+
+def test_load_schedule__shipped_schedule_is_valid() -> None:
+    specs = load_schedule(Path(__file__).resolve().parents[2] / "reports" / "schedule.toml")
+    assert [s.name for s in specs] == ["platform-activity"]
+    assert specs[0].audience == "public"
+    assert specs[0].notebook.is_file()
+
+
+def test_load_schedule__bad_cron_names_entry_and_field(tmp_path: Path) -> None:
+    path = write_schedule(tmp_path / "s.toml", {"name": "x", "cron": "every day",
+                                                 "notebook": str(ACTIVITY)})
+    with pytest.raises(ValidationFailed, match=r"s.toml: report\[0\] \(x\): cron: not a valid"):
+        load_schedule(path)
+
+
+def test_latest_slot__daily_and_hourly() -> None:
+    path_specs = [("0 6 * * *", "2026-11-22T06:00"), ("0 * * * *", "2026-11-22T09:00"),
+                  ("30 9 * * *", "2026-11-22T09:30")]
+    for cron, expected in path_specs:
+        spec = genomlab.reports.schedule.ReportSpec(name="x", cron=cron, notebook=ACTIVITY)
+        assert spec.latest_slot(NOW).isoformat(timespec="minutes") == expected + "+00:00"
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_run_due_reports__due_reports_run_once(config: GenomlabConfig, tmp_path: Path) -> None:
+    add_platform_events(config, 12)
+    specs = load_schedule(write_schedule(
+        tmp_path / "s.toml",
+        {"name": "hourly", "cron": "0 * * * *", "notebook": str(ACTIVITY)},
+        {"name": "daily", "cron": "0 6 * * *", "notebook": str(ACTIVITY)},
+    ))
+    first = run_due_reports(config, specs, NOW)
+    assert [(o.name, o.status) for o in first] == [("hourly", "succeeded"), ("daily", "succeeded")]
+    assert run_due_reports(config, specs, NOW) == []
+    later = run_due_reports(config, specs, datetime(2026, 11, 22, 10, 5, tzinfo=UTC))
+    assert [o.key for o in later] == ["hourly@2026-11-22T10:00Z"]
+
+    history = get_run_history(config)
+    assert sorted(r["key"] for r in history) == [
+        "daily@2026-11-22T06:00Z", "hourly@2026-11-22T09:00Z", "hourly@2026-11-22T10:00Z"]
+    run = next(r for r in history if r["key"] == "daily@2026-11-22T06:00Z")
+    out = Path(run["output_dir"])
+    html = (out / "report.html").read_text()
+    assert "Platform activity" in html
+    assert "1 institutions; ledgers verified: 1 ok, 0 broken" in html
+    assert "<img" in html  # the plot
+    assert "compute_monthly_activity" not in html  # no code
+    assert set(run["outputs"]) >= {"report.html", "report.ipynb",
+                                   "tables/activity_by_month.csv"}
+    assert "12" in (out / "tables" / "activity_by_month.csv").read_text()
+    assert projection_matches(open_reports_ledger(config), ReportRunsProjection()) == []
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_run_due__failure_recorded_and_others_run(
+    config: GenomlabConfig, tmp_path: Path, failing_notebook: Path
+) -> None:
+    add_platform_events(config, 12)
+    schedule = write_schedule(
+        tmp_path / "s.toml",
+        {"name": "broken", "cron": "0 6 * * *", "notebook": str(failing_notebook)},
+        {"name": "activity", "cron": "0 6 * * *", "notebook": str(ACTIVITY)},
+    )
+    cfg = write_config_file(config, tmp_path / "genomlab.toml")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "reports", "run-due",
+                                       "--schedule", str(schedule), "--now", NOW.isoformat()])
+    assert result.exit_code == 1
+    assert "1 report(s) failed: broken@2026-11-22T06:00Z" in result.output
+    runs = {r["name"]: r for r in get_run_history(config)}
+    assert runs["broken"]["status"] == "failed"
+    assert "source table missing" in runs["broken"]["reasons"][0]
+    error_notebook = Path(runs["broken"]["output_dir"]) / "report.ipynb"
+    assert "RuntimeError" in error_notebook.read_text()
+    assert "report.ipynb" in runs["broken"]["outputs"]
+    assert runs["activity"]["status"] == "succeeded"
+
+    shown = CliRunner().invoke(main, ["--config", str(cfg), "reports", "history"])
+    assert "broken@2026-11-22T06:00Z" in shown.output
+    assert "failed" in shown.output
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_run_due_reports__public_small_cell_withheld_large_published(
+    config: GenomlabConfig, tmp_path: Path
+) -> None:
+    add_platform_events(config, 3)
+    specs = load_schedule(write_schedule(
+        tmp_path / "s.toml",
+        {"name": "public-activity", "cron": "0 6 * * *", "notebook": str(ACTIVITY),
+         "audience": "public"}))
+    [withheld] = run_due_reports(config, specs, NOW)
+    assert withheld.status == "withheld"
+    assert any("n_events = 3 is below the minimum cell count 10" in r for r in withheld.reasons)
+    assert not (config.reports_dir / "public").exists()
+
+    add_platform_events(config, 20)
+    [published] = run_due_reports(config, specs, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
+    assert published.status == "published"
+    assert published.reasons == []
+    public = config.reports_dir / "public" / "public-activity" / "2026-11-23T0600Z"
+    assert (public / "report.html").is_file()
+    assert "23" in (public / "tables" / "activity_by_month.csv").read_text()
+    assert not list(public.glob("*.ipynb"))  # the notebook (with code) stays internal
