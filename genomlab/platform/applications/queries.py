@@ -1,0 +1,161 @@
+"""Read-side queries for the approvals dashboard and the CLI: a paginated queue and the detail.
+
+Everything reads the projection tables with indexed SQL; nothing replays the ledger, so a page
+of the queue costs the same with 100 or 100,000 applications.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import NotFoundError
+from genomlab.platform.applications import projection as t
+from genomlab.platform.applications.duo import MatchVerdict, match_application
+from genomlab.platform.applications.models import (
+    OPEN_STATUSES,
+    ApplicationForm,
+    DatasetTags,
+    Role,
+    Status,
+)
+from genomlab.platform.applications.store import read_platform
+
+DEFAULT_PAGE_SIZE = 50
+QUEUE_COLUMNS = ("application_id", "project_id", "title", "applicant", "institution",
+                 "purposes", "duo_permission", "level", "status", "handler", "n_votes",
+                 "submitted_at", "status_changed_at")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: rows (dicts with ``age_days``), the total and the page."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+def _age_days(since: str | None, now: datetime) -> int | None:
+    return None if since is None else (now - datetime.fromisoformat(since)).days
+
+
+def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_STATUSES,
+                   purpose: str | None = None, handler: str | None = None,
+                   search: str | None = None, offset: int = 0,
+                   limit: int = DEFAULT_PAGE_SIZE, now: datetime | None = None) -> QueuePage:
+    """Applications in ``statuses``, oldest state change first (the longest waiting on top).
+
+    Examples
+    --------
+    >>> page = get_queue_page(config, statuses=("submitted",), limit=50)  # doctest: +SKIP
+    >>> page.total, len(page.rows)  # doctest: +SKIP
+    (812, 50)
+    """
+    a = t.applications
+    where = [a.c.status.in_([str(s) for s in statuses])]
+    if purpose:
+        where.append(a.c.purposes.like(f"%{purpose}%"))
+    if handler:
+        where.append(a.c.handler == handler)
+    if search:
+        pattern = f"%{search.strip()}%"
+        where.append(or_(a.c.title.like(pattern), a.c.application_id.like(pattern),
+                         a.c.project_id.like(pattern), a.c.applicant.like(pattern),
+                         a.c.institution.like(pattern)))
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with read_platform(config) as conn:
+        total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
+        rows = conn.execute(select(*(a.c[c] for c in QUEUE_COLUMNS)).where(*where)
+                            .order_by(a.c.status_changed_at, a.c.application_id)
+                            .offset(offset).limit(limit)).mappings().all()
+    return QueuePage([{**row, "age_days": _age_days(row["status_changed_at"], now)}
+                      for row in rows], total, offset, limit)
+
+
+def get_dataset_tags(conn: Connection) -> list[DatasetTags]:
+    """Every dataset's DUO tags."""
+    return [DatasetTags.model_validate_json(text) for text in
+            conn.execute(select(t.datasets.c.tags).order_by(t.datasets.c.dataset_id)).scalars()]
+
+
+@dataclass(frozen=True)
+class ApplicationDetail:
+    """Everything the reviewer sees about one application."""
+
+    row: dict[str, Any]
+    form: ApplicationForm
+    team: list[dict[str, str]]
+    votes: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    verdicts: list[MatchVerdict]
+
+
+def get_application_detail(config: GenomlabConfig, application_id: str) -> ApplicationDetail:
+    """One application with team, votes, timeline, results and the DUO matching verdicts."""
+    a = t.applications
+    with read_platform(config) as conn:
+        row = conn.execute(select(a).where(a.c.application_id == application_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"application {application_id} not found")
+        team = conn.execute(select(t.team.c.user_id, t.users.c.name, t.users.c.institution)
+                            .join(t.users, t.users.c.user_id == t.team.c.user_id, isouter=True)
+                            .where(t.team.c.application_id == application_id)
+                            .order_by(t.team.c.user_id)).mappings().all()
+        votes = conn.execute(select(t.votes).where(t.votes.c.application_id == application_id)
+                             .order_by(t.votes.c.voted_at)).mappings().all()
+        history = conn.execute(select(t.history).where(t.history.c.application_id ==
+                                                       application_id)
+                               .order_by(t.history.c.seq)).mappings().all()
+        results = conn.execute(select(t.results).where(t.results.c.application_id ==
+                                                       application_id)
+                               .order_by(t.results.c.seq)).mappings().all()
+        tags = get_dataset_tags(conn)
+    form = ApplicationForm.model_validate_json(row["form"])
+    return ApplicationDetail(
+        row=dict(row), form=form, team=[dict(m) for m in team], votes=[dict(v) for v in votes],
+        history=[{**h, "detail": json.loads(h["detail"])} for h in history],
+        results=[dict(r) for r in results], verdicts=match_application(form, tags))
+
+
+def get_allowed_actions(config: GenomlabConfig, user: str, detail: ApplicationDetail,
+                        roles: frozenset[Role] | None = None) -> list[str]:
+    """The commands ``user`` could run on the application now (what the dashboard offers).
+
+    A hint for the UI only: the workflow checks everything again when the command runs.
+    """
+    from genomlab.platform.applications.entitlements import get_user_institution, get_user_roles
+
+    roles = get_user_roles(config, user) if roles is None else roles
+    status = Status(detail.row["status"])
+    members = {m["user_id"] for m in detail.team}
+    sides = {detail.row["institution"]} | {m["institution"] for m in detail.team}
+    conflicted = user in members or get_user_institution(config, user) in sides
+    actions: list[str] = []
+    if user == detail.row["applicant"] and status in (Status.DRAFT, Status.RETURNED):
+        actions += ["submit"]
+    if conflicted:
+        return actions
+    reviewing = status in (Status.SUBMITTED, Status.UNDER_REVIEW)
+    if Role.HANDLER in roles and reviewing:
+        actions += ["assign", "return"]
+        if status is Status.UNDER_REVIEW and not detail.row["review_requested"]:
+            actions.append("request_review")
+    voted = any(v["voter"] == user for v in detail.votes)
+    if (Role.COMMITTEE in roles and status is Status.UNDER_REVIEW
+            and detail.row["review_requested"] and not voted):
+        actions.append("vote")
+    if Role.DECIDER in roles and reviewing:
+        actions += (["approve"] if status is Status.UNDER_REVIEW else []) + ["reject"]
+    if Role.HANDLER in roles and (reviewing or status is Status.APPROVED):
+        actions.append("close")
+    if roles & {Role.DECIDER, Role.ADMIN} and status is Status.APPROVED:
+        actions.append("revoke")
+    return actions
