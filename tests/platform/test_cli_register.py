@@ -1,0 +1,119 @@
+"""The apply / review / register commands and the register export schema."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from genomlab.cli import main
+from genomlab.platform.applications.register import (
+    REGISTER_FIELDS,
+    export_register,
+    get_register_page,
+)
+from tests.platform.conftest import World, make_form
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(world: World, *args: str, user: str | None = None) -> object:
+    env = {"GENOMLAB_HOME": str(world.config.home)}
+    if user:
+        env["JUPYTERHUB_USER"] = user
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
+    template = _run(world, "apply", "template")
+    assert template.exit_code == 0, template.output
+    form = json.loads(template.output)
+    form["team"] = ["tom"]
+    path = tmp_path / "form.json"
+    path.write_text(json.dumps(form))
+    check = _run(world, "apply", "check", str(path))
+    assert "[allowed] research-consent" in check.output
+    assert "overall: " in check.output
+    new = _run(world, "apply", "new", str(path), "--submit", user="alice")
+    assert new.exit_code == 0, new.output
+    app, project = re.match(r"(APP-\d+) submitted as project (GDE-\d{4}-\d{4})",
+                            new.output).groups()
+    queue = _run(world, "review", "queue")
+    assert app in queue.output
+    assert "1 of 1" in queue.output
+    assert _run(world, "review", "assign", app, user="hanna").exit_code == 0
+    approved = _run(world, "review", "approve", app, "--valid-until", "2027-01-31", user="dora")
+    assert approved.exit_code == 0, approved.output
+    assert f"approved as {project} for alice, tom until 2027-01-31" in approved.output
+    entitled = _run(world, "review", "entitlements", "tom")
+    assert project in entitled.output
+    assert "1 active" in entitled.output
+    result = _run(world, "apply", "result", app, "--kind", "publication", "--title",
+                  "Findings", "--reference", "doi:10.1/abc", user="tom")
+    assert result.exit_code == 0, result.output
+    shown = _run(world, "apply", "show", app)
+    assert "approved" in shown.output
+    assert "result_added" in shown.output
+
+
+def test_cli__refusals_are_one_line_errors(world: World) -> None:
+    app = world.under_review()
+    denied = _run(world, "review", "approve", app, user="hanna")
+    assert denied.exit_code == 1
+    assert denied.output.strip().splitlines() == [
+        f"Error: approve {app}: hanna needs the role decider"]
+    missing = _run(world, "review", "reject", app, user="dora")
+    assert missing.exit_code == 2
+    assert "--reason" in missing.output
+    short = _run(world, "review", "reject", app, "--reason", "no", user="dora")
+    assert short.output.strip() == f"Error: {app}: reason: reject needs a reason of at least 5 " \
+                                   "characters"
+    conflicted = _run(world, "review", "reject", app, "--reason", "Not necessary.", user="ute")
+    assert "conflict of interest" in conflicted.output
+    assert conflicted.exit_code == 1
+
+
+def test_export_register__json_and_csv_follow_the_documented_schema(world: World,
+                                                                    tmp_path: Path) -> None:
+    approved = world.approved()
+    world.wf.add_result("tom", approved, kind="publication", title="Penetrance, finally",
+                        reference="doi:10.1000/1")
+    world.wf.create_draft("alice", make_form(title="A private draft"))
+    rejected = world.under_review(title='<script>window.__xss=1</script> "quoted", title')
+    world.wf.reject("dora", rejected, "Purpose not covered by § 64e.")
+    assert export_register(world.config, tmp_path / "r.json") == 2
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert [f["name"] for f in document["fields"]] == [n for n, _ in REGISTER_FIELDS]
+    entries = {e["application_id"]: e for e in document["entries"]}
+    assert set(entries) == {approved, rejected}  # drafts are never public
+    assert entries[approved]["decision"] == "approved"
+    assert entries[approved]["authorised_users"] == ["Alice (Uni Tübingen)", "Tom (UKE Hamburg)"]
+    assert entries[approved]["results"][0]["reference"] == "doi:10.1000/1"
+    assert entries[approved]["duo_permission_id"] == "DUO:0000007"
+    assert entries[rejected]["decision"] == "rejected"
+    export_register(world.config, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [n for n, _ in REGISTER_FIELDS]
+    by_id = {r["application_id"]: r for r in rows}
+    assert by_id[rejected]["title"] == '<script>window.__xss=1</script> "quoted", title'
+    assert by_id[approved]["purposes"] == "research"
+    assert json.loads(by_id[approved]["results"])[0]["title"] == "Penetrance, finally"
+
+
+def test_register_schema_doc__lists_every_field() -> None:
+    doc = (REPO / "docs" / "register-schema.md").read_text()
+    documented = re.findall(r"^\| `(\w+)` \|", doc, flags=re.MULTILINE)
+    assert documented == [name for name, _ in REGISTER_FIELDS]
+
+
+def test_get_register_page__searches_and_pages(world: World) -> None:
+    for i in range(5):
+        world.submitted(title=f"Study number {i}")
+    page = get_register_page(world.config, search="number 3")
+    assert (page.total, [e["title"] for e in page.entries]) == (1, ["Study number 3"])
+    assert get_register_page(world.config, limit=2, offset=4).total == 5
+    assert len(get_register_page(world.config, limit=2, offset=4).entries) == 1
