@@ -7,6 +7,7 @@ beside it, which is checked like any table; a figure without data needs review. 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,24 @@ class FileCheck:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "status": self.status,
                 "results": [r.to_dict() for r in self.results]}
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"
+    >>> _ = p.write_bytes(b"abc")
+    >>> sha256_file(p)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_output_table(path: Path) -> pl.DataFrame:

@@ -17,7 +17,6 @@ Runs live in ``<home>/reports/runs/<name>/<slot>/``; a published report is copie
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, insert, select
 from sqlalchemy import update as sql_update
 
+from genomlab.airlock.files import sha256_file
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.keys import FileKeyProvider
@@ -91,15 +91,6 @@ class RunOutcome:
     output_dir: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def hash_outputs(directory: Path) -> dict[str, str]:

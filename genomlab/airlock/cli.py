@@ -1,0 +1,113 @@
+"""``genomlab airlock``: check outputs, ask for their release, review, and list the queue.
+
+The acting user is ``$JUPYTERHUB_USER`` or ``local_user`` from the configuration.
+"""
+
+from __future__ import annotations
+
+import click
+
+from genomlab.cli import CliContext, pass_cli
+
+
+@click.group()
+def airlock() -> None:
+    """Output checking: disclosure checks and two-reviewer release of workspace outputs."""
+
+
+@airlock.command("check")
+@click.argument("project")
+@click.argument("files", nargs=-1, required=True)
+@pass_cli
+def check(cli: CliContext, project: str, files: tuple[str, ...]) -> None:
+    """Run the disclosure checks on output FILES of PROJECT before asking (nothing is recorded).
+
+    FILES are relative to the workspace's outputs/ folder. Exits 1 if any check fails.
+    """
+    from genomlab.airlock.requests import check_files, get_outputs_dir
+    from genomlab.errors import GenomlabError, NotFoundError
+
+    outputs = get_outputs_dir(cli.config, project)
+    missing = [f for f in files if not (outputs / f).is_file()]
+    if missing:
+        raise NotFoundError(f"{outputs / missing[0]}: no such output file")
+    checks = check_files(cli.config, project, outputs, list(files))
+    for file_check in checks.files:
+        click.echo(f"{file_check.path}: {file_check.status}")
+        for result in file_check.results:
+            for reason in result.reasons if result.status != "pass" else []:
+                click.echo(f"    {result.check} {result.status}: {reason}")
+    click.echo(f"differencing: {checks.differencing.status}")
+    for reason in checks.differencing.reasons if checks.differencing.status != "pass" else []:
+        click.echo(f"    {reason}")
+    if checks.status == "fail":
+        raise GenomlabError(f"{project}: outputs fail the disclosure checks (see above)")
+
+
+@airlock.command("request")
+@click.argument("project")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--justification", default="", help="Why failing outputs should still go out.")
+@pass_cli
+def request(cli: CliContext, project: str, files: tuple[str, ...], justification: str) -> None:
+    """Ask to release output FILES of PROJECT (relative to the workspace's outputs/)."""
+    from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.identity import get_current_user
+    from genomlab.airlock.requests import get_request_detail, submit_request
+
+    request_id = submit_request(cli.config, PlatformDirectory(cli.config),
+                                get_current_user(cli.config), project, list(files),
+                                justification=justification)
+    detail = get_request_detail(cli.config, request_id)
+    click.echo(f"{request_id}: submitted, checks {detail.request['check_status']}; "
+               "waiting for two reviewers")
+
+
+@airlock.command("review")
+@click.argument("request_id")
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--reason", required=True, help="Why (recorded in the ledger).")
+@pass_cli
+def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None:
+    """Approve or reject REQUEST_ID as an output checker (never the author)."""
+    from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.identity import get_current_user
+    from genomlab.airlock.requests import record_review
+
+    status = record_review(cli.config, PlatformDirectory(cli.config),
+                           get_current_user(cli.config), request_id,
+                           "approve" if decision == "approve" else "reject", reason)
+    click.echo(f"{request_id}: {status}")
+
+
+@airlock.command("withdraw")
+@click.argument("request_id")
+@click.option("--reason", default="", help="Why.")
+@pass_cli
+def withdraw(cli: CliContext, request_id: str, reason: str) -> None:
+    """Withdraw your own open request."""
+    from genomlab.airlock.identity import get_current_user
+    from genomlab.airlock.requests import withdraw_request
+
+    withdraw_request(cli.config, get_current_user(cli.config), request_id, reason)
+    click.echo(f"{request_id}: withdrawn")
+
+
+@airlock.command("queue")
+@click.option("--all", "show_all", is_flag=True, help="Include decided and released requests.")
+@click.option("--project", default=None, help="Only this project.")
+@pass_cli
+def queue(cli: CliContext, show_all: bool, project: str | None) -> None:
+    """List release requests (open ones by default), oldest first."""
+    from genomlab.airlock.requests import OPEN_STATES, get_queue
+
+    rows = get_queue(cli.config, statuses=None if show_all else OPEN_STATES, project=project)
+    for row in rows:
+        click.echo(f"{row['request_id']}  {row['project']:<16} {row['author']:<12} "
+                   f"{row['status']:<20} checks {row['check_status']:<7} "
+                   f"{row['n_reviews']} review(s)  {row['submitted_at'][:19]}")
+    if not rows:
+        click.echo("no requests")
+
+
+commands = [airlock]

@@ -1,0 +1,463 @@
+"""Release requests: automatic checks, two independent reviews, release with checksums.
+
+States (after OpenSAFELY Airlock): ``submitted`` → ``partially_reviewed`` (one review) →
+``approved`` (two approvals) → ``released``; ``rejected`` when either of the two reviews rejects;
+``withdrawn`` by the author before the second review.
+
+- A team member with an active entitlement asks to release files from
+  ``<workspace>/outputs/``. The files (and a figure's data beside it) are copied into the
+  request's snapshot ``<home>/airlock/requests/<id>/`` and hashed: reviewers see, and the release
+  copies, exactly what was checked. Every file gets the disclosure checks
+  (:mod:`genomlab.airlock.files`); the request's tables are compared with each other and with
+  everything the project released before (:mod:`genomlab.airlock.differencing`). A request with a
+  failing check needs the author's justification (ACRO's exception).
+- Two different output checkers review, never the author and never a member of the project team;
+  each decision needs a reason. Decisions are serialised by the ledger transaction: two reviewers
+  deciding at once both count, a third gets :class:`ConflictError`.
+- On approval the snapshot files are copied to ``<home>/airlock/released/<project>/<id>/``, their
+  sha256 re-checked and recorded in the airlock ledger and, through the directory, in the
+  project's register entry.
+
+Everything is an event in the airlock ledger (``<home>/airlock/airlock.db``); the tables of
+:class:`AirlockProjection` are current state.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from genomlab.airlock.checks import CheckResult, overall_status
+from genomlab.airlock.differencing import check_differencing
+from genomlab.airlock.directory import AirlockDirectory
+from genomlab.airlock.files import (
+    FIGURE_SUFFIXES,
+    TABLE_SUFFIXES,
+    FileCheck,
+    check_output_file,
+    find_figure_data,
+    read_output_table,
+    sha256_file,
+)
+from genomlab.config import GenomlabConfig
+from genomlab.db import read_connection
+from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
+from genomlab.keys import FileKeyProvider
+from genomlab.ledger import Event, Ledger
+
+REQUIRED_REVIEWS = 2
+OPEN_STATES = ("submitted", "partially_reviewed")
+Decision = Literal["approve", "reject"]
+
+
+class AirlockProjection:
+    """Current state: requests, their files with check results, and reviews."""
+
+    metadata = MetaData()
+    requests = Table(
+        "airlock_requests", metadata,
+        Column("request_id", String(32), primary_key=True),
+        Column("project", String(64), nullable=False, index=True),
+        Column("author", String(200), nullable=False),
+        Column("status", String(24), nullable=False, index=True),
+        Column("check_status", String(8), nullable=False),
+        Column("justification", Text, nullable=False),
+        Column("differencing", Text, nullable=False),
+        Column("submitted_at", String(32), nullable=False),
+        Column("decided_at", String(32), nullable=True),
+        Column("released_at", String(32), nullable=True),
+        Column("register_entry", String(64), nullable=True),
+    )
+    files = Table(
+        "airlock_files", metadata,
+        Column("request_id", String(32), primary_key=True),
+        Column("name", String(400), primary_key=True),
+        Column("sha256", String(64), nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("kind", String(16), nullable=False),
+        Column("check_status", String(8), nullable=False),
+        Column("results", Text, nullable=False),
+        Column("released_path", Text, nullable=True),
+    )
+    reviews = Table(
+        "airlock_reviews", metadata,
+        Column("request_id", String(32), primary_key=True),
+        Column("reviewer", String(200), primary_key=True),
+        Column("decision", String(8), nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("recorded_at", String(32), nullable=False),
+    )
+
+    def apply(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        req = self.requests
+        if event.type == "airlock.request.submitted":
+            conn.execute(insert(req).values(
+                request_id=p["request_id"], project=p["project"], author=event.actor,
+                status="submitted", check_status=p["check_status"],
+                justification=p["justification"], differencing=json.dumps(p["differencing"]),
+                submitted_at=event.recorded_at))
+            for f in p["files"]:
+                conn.execute(insert(self.files).values(
+                    request_id=p["request_id"], name=f["name"], sha256=f["sha256"],
+                    size=f["size"], kind=f["kind"], check_status=f["status"],
+                    results=json.dumps(f["results"])))
+        elif event.type == "airlock.review.recorded":
+            conn.execute(insert(self.reviews).values(
+                request_id=p["request_id"], reviewer=event.actor, decision=p["decision"],
+                reason=p["reason"], recorded_at=event.recorded_at))
+            conn.execute(update(req).where(req.c.request_id == p["request_id"])
+                         .values(status="partially_reviewed"))
+        elif event.type in ("airlock.request.approved", "airlock.request.rejected",
+                            "airlock.request.withdrawn"):
+            status = event.type.rsplit(".", 1)[1]
+            conn.execute(update(req).where(req.c.request_id == p["request_id"])
+                         .values(status=status, decided_at=event.recorded_at))
+        elif event.type == "airlock.request.released":
+            conn.execute(update(req).where(req.c.request_id == p["request_id"]).values(
+                status="released", released_at=event.recorded_at,
+                register_entry=p["register_entry"]))
+            for f in p["files"]:
+                conn.execute(update(self.files).where(
+                    self.files.c.request_id == p["request_id"], self.files.c.name == f["name"])
+                    .values(released_path=f["released_path"]))
+
+
+PROJECTION = AirlockProjection()
+
+
+def airlock_dir(config: GenomlabConfig) -> Path:
+    return config.home / "airlock"
+
+
+def open_airlock_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
+    """The airlock ledger under ``<home>/airlock/`` with its projection."""
+    base = airlock_dir(config)
+    base.mkdir(parents=True, exist_ok=True)
+    return Ledger.open(f"sqlite:///{base}/airlock.db", FileKeyProvider(base / "keys"), "airlock",
+                       [PROJECTION], **kwargs)
+
+
+def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:
+    """The folder a project's researchers put outputs in for release."""
+    return config.workspace_dir(project) / "outputs"
+
+
+def get_released_dir(config: GenomlabConfig, project: str) -> Path:
+    """Where approved outputs of a project end up, outside the workspace."""
+    return airlock_dir(config) / "released" / project
+
+
+def _resolve_output(outputs: Path, name: str) -> Path:
+    path = (outputs / name).resolve()
+    if not path.is_relative_to(outputs.resolve()):
+        raise PermissionDenied(f"{name}: only files under {outputs} can be released")
+    if not path.is_file():
+        raise NotFoundError(f"{outputs / name}: no such output file")
+    return path
+
+
+def get_released_tables(config: GenomlabConfig, project: str) -> dict[str, Any]:
+    """Every table the project released before, by ``<request>/<name>``, for differencing."""
+    files, reqs = PROJECTION.files, PROJECTION.requests
+    query = (select(files.c.request_id, files.c.name, files.c.released_path)
+             .join(reqs, reqs.c.request_id == files.c.request_id)
+             .where(reqs.c.project == project, files.c.released_path.is_not(None)))
+    with read_connection(open_airlock_ledger(config).engine) as conn:
+        rows = conn.execute(query).all()
+    return {f"{r.request_id}/{r.name}": read_output_table(Path(r.released_path))
+            for r in rows if Path(r.released_path).suffix in TABLE_SUFFIXES}
+
+
+def _snapshot(outputs: Path, names: Sequence[str], target: Path) -> list[str]:
+    """Copy the files (and each figure's data file) into ``target``; the names copied."""
+    copied: list[str] = []
+    for name in names:
+        source = _resolve_output(outputs, name)
+        extra = [find_figure_data(source)] if source.suffix.lower() in FIGURE_SUFFIXES else []
+        for path in [source, *[p for p in extra if p is not None]]:
+            relative = str(path.relative_to(outputs.resolve()))
+            if relative in copied:
+                continue
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / relative)
+            copied.append(relative)
+    return copied
+
+
+@dataclass(frozen=True)
+class RequestChecks:
+    """The automatic checks of a prospective request: per file and differencing."""
+
+    files: list[FileCheck]
+    differencing: CheckResult
+
+    @property
+    def status(self) -> str:
+        return overall_status([*(r for f in self.files for r in f.results), self.differencing])
+
+
+def check_files(config: GenomlabConfig, project: str, folder: Path,
+                names: Sequence[str]) -> RequestChecks:
+    """Run every automatic check on files in ``folder`` (a snapshot or the outputs folder).
+
+    Examples
+    --------
+    >>> checks = check_files(config, "GDE-2026-0001", outputs, ["by_sex.csv"])  # doctest: +SKIP
+    >>> checks.status  # doctest: +SKIP
+    'pass'
+    """
+    file_checks = [check_output_file(folder / n, config.disclosure, name=n) for n in names]
+    tables = {n: read_output_table(folder / n) for n in names
+              if Path(n).suffix in TABLE_SUFFIXES}
+    differencing = check_differencing(tables, get_released_tables(config, project),
+                                      threshold=config.disclosure.min_cell_count)
+    return RequestChecks(file_checks, differencing)
+
+
+def submit_request(
+    config: GenomlabConfig,
+    directory: AirlockDirectory,
+    author: str,
+    project: str,
+    names: Sequence[str],
+    *,
+    justification: str = "",
+) -> str:
+    """Ask to release output files; returns the request id.
+
+    Raises
+    ------
+    PermissionDenied
+        ``author`` is not on the project's team with an active entitlement.
+    ValidationFailed
+        No files, or a check fails and no justification was given.
+
+    Examples
+    --------
+    >>> submit_request(config, PlatformDirectory(config), "alice", "GDE-2026-0001",
+    ...                ["by_sex.csv"])  # doctest: +SKIP
+    'AR-000001'
+    """
+    if not names:
+        raise ValidationFailed(f"release request for {project}: no files named")
+    if not directory.is_team_member(author, project):
+        raise PermissionDenied(f"release request: {author} is not an entitled member of {project}")
+    outputs = get_outputs_dir(config, project)
+    staging = airlock_dir(config) / "requests" / f".staging-{secrets.token_hex(8)}"
+    staging.mkdir(parents=True)
+    try:
+        copied = _snapshot(outputs, names, staging)
+        checks = check_files(config, project, staging, copied)
+        failing = [f.path for f in checks.files if f.status == "fail"]
+        if checks.differencing.status == "fail":
+            failing.append("differencing with earlier releases")
+        if failing and not justification.strip():
+            raise ValidationFailed(
+                f"release request for {project}: {', '.join(failing)} fail the disclosure "
+                "checks; fix the outputs or give a justification")
+        files = [{"name": f.path, "sha256": sha256_file(staging / f.path),
+                  "size": (staging / f.path).stat().st_size, "kind": f.kind,
+                  "status": f.status, "results": [r.to_dict() for r in f.results]}
+                 for f in checks.files]
+        ledger = open_airlock_ledger(config)
+        with ledger.transaction() as tx:
+            n = tx.conn.execute(select(func.count()).select_from(PROJECTION.requests)).scalar()
+            request_id = f"AR-{int(n or 0) + 1:06d}"
+            tx.append("airlock.request.submitted", {
+                "request_id": request_id, "project": project, "files": files,
+                "differencing": checks.differencing.to_dict(), "check_status": checks.status,
+                "justification": justification.strip()}, actor=author, stream=request_id)
+            staging.rename(airlock_dir(config) / "requests" / request_id)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return request_id
+
+
+def _get_request(conn: Connection, request_id: str) -> Any:
+    row = conn.execute(select(PROJECTION.requests)
+                       .where(PROJECTION.requests.c.request_id == request_id)).first()
+    if row is None:
+        raise NotFoundError(f"release request {request_id} not found")
+    return row
+
+
+def record_review(
+    config: GenomlabConfig,
+    directory: AirlockDirectory,
+    reviewer: str,
+    request_id: str,
+    decision: Decision,
+    reason: str,
+) -> str:
+    """One output checker's decision with its reason; returns the request's new status.
+
+    The second approval releases the files (:func:`release_request`).
+
+    Raises
+    ------
+    PermissionDenied
+        Not an output checker, the author, or a member of the project team.
+    ConflictError
+        Already reviewed by this person, or the request is no longer open.
+
+    Examples
+    --------
+    >>> record_review(config, directory, "hanna", "AR-000001", "approve",
+    ...               "counts ≥ 10, no identifiers")  # doctest: +SKIP
+    'partially_reviewed'
+    """
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed(f"{request_id}: decision: expected approve or reject, "
+                               f"got {decision!r}")
+    if not reason.strip():
+        raise ValidationFailed(f"{request_id}: reason: a review needs a reason")
+    if not directory.is_output_checker(reviewer):
+        raise PermissionDenied(f"review {request_id}: {reviewer} is not an output checker")
+    ledger = open_airlock_ledger(config)
+    with ledger.transaction() as tx:
+        request = _get_request(tx.conn, request_id)
+        if reviewer == request.author:
+            raise PermissionDenied(f"review {request_id}: authors cannot review their own request")
+        if directory.is_team_member(reviewer, request.project):
+            raise PermissionDenied(f"review {request_id}: {reviewer} is on the team of "
+                                   f"{request.project} and not independent")
+        if request.status not in OPEN_STATES:
+            raise ConflictError(f"review {request_id}: the request is {request.status}")
+        reviews = PROJECTION.reviews
+        earlier = tx.conn.execute(select(reviews.c.reviewer, reviews.c.decision)
+                                  .where(reviews.c.request_id == request_id)).all()
+        if any(r.reviewer == reviewer for r in earlier):
+            raise ConflictError(f"review {request_id}: {reviewer} has already reviewed it")
+        tx.append("airlock.review.recorded", {"request_id": request_id, "decision": decision,
+                                              "reason": reason.strip()},
+                  actor=reviewer, stream=request_id)
+        decisions = [r.decision for r in earlier] + [decision]
+        status = "partially_reviewed"
+        if len(decisions) >= REQUIRED_REVIEWS:
+            status = "approved" if all(d == "approve" for d in decisions) else "rejected"
+            tx.append(f"airlock.request.{status}", {"request_id": request_id},
+                      actor=reviewer, stream=request_id)
+    if status == "approved":
+        release_request(config, directory, request_id, actor=reviewer)
+        return "released"
+    return status
+
+
+def withdraw_request(config: GenomlabConfig, author: str, request_id: str, reason: str) -> None:
+    """The author withdraws an open request."""
+    ledger = open_airlock_ledger(config)
+    with ledger.transaction() as tx:
+        request = _get_request(tx.conn, request_id)
+        if author != request.author:
+            raise PermissionDenied(f"withdraw {request_id}: only its author {request.author} can")
+        if request.status not in OPEN_STATES:
+            raise ConflictError(f"withdraw {request_id}: the request is {request.status}")
+        tx.append("airlock.request.withdrawn", {"request_id": request_id,
+                                                "reason": reason.strip()},
+                  actor=author, stream=request_id)
+
+
+def release_request(config: GenomlabConfig, directory: AirlockDirectory, request_id: str,
+                    *, actor: str) -> list[dict[str, str]]:
+    """Copy an approved request's snapshot out of the workspace and record the checksums.
+
+    Idempotent: a released request is not copied again.
+    """
+    ledger = open_airlock_ledger(config)
+    with read_connection(ledger.engine) as conn:
+        request = _get_request(conn, request_id)
+        files = conn.execute(select(PROJECTION.files)
+                             .where(PROJECTION.files.c.request_id == request_id)).all()
+    if request.status == "released":
+        return []
+    if request.status != "approved":
+        raise ConflictError(f"release {request_id}: the request is {request.status}")
+    snapshot = airlock_dir(config) / "requests" / request_id
+    target = get_released_dir(config, request.project) / request_id
+    released = []
+    for f in files:
+        destination = target / f.name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.with_name(f".{destination.name}.tmp")
+        shutil.copy2(snapshot / f.name, tmp)
+        digest = sha256_file(tmp)
+        if digest != f.sha256:
+            tmp.unlink()
+            raise ConflictError(f"release {request_id}: {f.name} changed since it was checked "
+                                f"(sha256 {digest} != {f.sha256})")
+        tmp.replace(destination)
+        released.append({"name": f.name, "sha256": digest, "released_path": str(destination)})
+    reference = f"airlock:{request_id} " + " ".join(
+        f"{r['name']}#sha256={r['sha256']}" for r in released)
+    entry = directory.record_release(request.project, request.author,
+                                     f"Outputs released through the airlock ({request_id})",
+                                     reference)
+    with ledger.transaction() as tx:
+        if _get_request(tx.conn, request_id).status == "released":
+            return released
+        tx.append("airlock.request.released", {"request_id": request_id, "files": released,
+                                               "register_entry": entry},
+                  actor=actor, stream=request_id)
+    return released
+
+
+def get_queue(config: GenomlabConfig, *, statuses: Sequence[str] | None = None,
+              project: str | None = None) -> list[dict[str, Any]]:
+    """Requests, oldest first, with their review count (for the dashboard and the CLI)."""
+    req, reviews = PROJECTION.requests, PROJECTION.reviews
+    n_reviews = (select(func.count()).where(reviews.c.request_id == req.c.request_id)
+                 .scalar_subquery())
+    query = select(req, n_reviews.label("n_reviews")).order_by(req.c.submitted_at)
+    if statuses:
+        query = query.where(req.c.status.in_(list(statuses)))
+    if project:
+        query = query.where(req.c.project == project)
+    with read_connection(open_airlock_ledger(config).engine) as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    """A request with its files (check results decoded) and reviews."""
+
+    request: dict[str, Any]
+    files: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+    differencing: CheckResult
+
+
+def get_request_detail(config: GenomlabConfig, request_id: str) -> RequestDetail:
+    """Everything a reviewer needs to decide on one request."""
+    with read_connection(open_airlock_ledger(config).engine) as conn:
+        request = dict(_get_request(conn, request_id)._mapping)
+        files = [dict(r._mapping) for r in conn.execute(
+            select(PROJECTION.files).where(PROJECTION.files.c.request_id == request_id)
+            .order_by(PROJECTION.files.c.name))]
+        reviews = [dict(r._mapping) for r in conn.execute(
+            select(PROJECTION.reviews).where(PROJECTION.reviews.c.request_id == request_id)
+            .order_by(PROJECTION.reviews.c.recorded_at))]
+    for f in files:
+        f["results"] = [CheckResult.from_dict(r) for r in json.loads(f["results"])]
+    differencing = CheckResult.from_dict(json.loads(request["differencing"]))
+    return RequestDetail(request, files, reviews, differencing)
