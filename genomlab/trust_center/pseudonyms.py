@@ -86,7 +86,9 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
     try:
         raw = values.astype(f"S{width + 1}")
     except (UnicodeEncodeError, ValueError) as exc:
-        raise ValidationFailed(f"pseudonym list: non-ASCII value ({exc})") from exc
+        first = next(i for i, v in enumerate(values.reshape(-1).tolist())
+                     if not str(v).isascii())
+        raise ValidationFailed(f"pseudonym list: entry {first} is not ASCII") from exc
     chars = raw.view(np.uint8).reshape(values.size, width + 1)
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     nibbles = _NIBBLE[chars[:, len(head):width]]

@@ -1,0 +1,326 @@
+"""``genomlab trust-center …``: the trust centre's operations from the command line.
+
+Identifying inputs (KVNR part, Arbeitsnummer) are prompted for without echo when not given, so
+they need not appear in the shell history. The acting user is ``local_user`` of the
+configuration unless ``--as`` names another.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from genomlab.cli import CliContext, pass_cli
+from genomlab.errors import GenomlabError
+
+if TYPE_CHECKING:
+    from genomlab.trust_center.service import TrustCenter
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _tc(cli: CliContext) -> TrustCenter:
+    from genomlab.trust_center.service import TrustCenter
+
+    return TrustCenter(cli.config)
+
+
+def _actor(cli: CliContext, actor: str | None) -> str:
+    return actor or cli.config.local_user
+
+
+def _as_option(help_text: str = "Acting user (default: local_user).") -> Any:
+    return click.option("--as", "actor", default=None, help=help_text)
+
+
+def _read_document(path: Path) -> Any:
+    from pydantic import ValidationError
+
+    from genomlab.messages import SignedDocument
+
+    try:
+        return SignedDocument.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as exc:
+        raise GenomlabError(f"{path}: not a signed document ({str(exc).splitlines()[0]})") from exc
+
+
+def _read_pseudonyms(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def _kvnr_option() -> Any:
+    return click.option("--kvnr", prompt="KVNR (unchangeable part)", hide_input=True,
+                        help="Unchangeable part of the KVNR; prompted without echo if omitted.")
+
+
+@click.group("trust-center")
+def trust_center() -> None:
+    """Vertrauensstelle: case numbers, consent, linkage maps, re-identification, keys, audit."""
+
+
+@trust_center.group("case-numbers")
+def case_numbers() -> None:
+    """Vorgangsnummern (VNg/VNk): request for a patient, exchange and confirm at a node."""
+
+
+@case_numbers.command("request")
+@_kvnr_option()
+@click.option("--arbeitsnummer", prompt=True, hide_input=True,
+              help="The LE's case label (≤ 40 characters); prompted without echo if omitted.")
+@click.option("--le-ik", required=True, help="Institutionskennzeichen of the LE (9 digits).")
+@click.option("--le-name", required=True, help="Name of the LE.")
+@click.option("--submission-type", default="initial", show_default=True,
+              type=click.Choice(["initial", "followup", "addition", "correction"]))
+@_as_option()
+@pass_cli
+def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
+                submission_type: str, actor: str | None) -> None:
+    """Issue a VNg and a VNk for one patient; prints them as JSON."""
+    numbers = _tc(cli).request_case_numbers(
+        kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
+        submission_type=submission_type, actor=_actor(cli, actor))  # type: ignore[arg-type]
+    click.echo(json.dumps({"vng": numbers.genomic, "vnk": numbers.clinical}))
+
+
+@case_numbers.command("exchange")
+@click.argument("case_number")
+@click.option("--node-id", required=True, help="GRZ… for a VNg, KDK… for a VNk.")
+@click.option("--domain", required=True, type=click.Choice(["genomic", "clinical"]))
+@pass_cli
+def exchange_cmd(cli: CliContext, case_number: str, node_id: str, domain: str) -> None:
+    """Exchange a VN for the node's dataset pseudonym (prints it)."""
+    click.echo(_tc(cli).exchange_case_number(case_number, node_id=node_id,
+                                             domain=domain))  # type: ignore[arg-type]
+
+
+@case_numbers.command("confirm")
+@click.argument("case_number")
+@click.option("--node-id", required=True, help="The node that exchanged the VN.")
+@click.option("--pseudonym", required=True, help="The pseudonym the node stored the data under.")
+@pass_cli
+def confirm_cmd(cli: CliContext, case_number: str, node_id: str, pseudonym: str) -> None:
+    """Confirm delivery: the trust centre checks the pseudonym and deletes the VN."""
+    _tc(cli).confirm_delivery(case_number, node_id=node_id, pseudonym=pseudonym)
+    click.echo("delivery confirmed; case number deleted")
+
+
+@trust_center.group("consent")
+def consent() -> None:
+    """Research consent and mvConsent scopes per person, as sent by the treating LE."""
+
+
+@consent.command("record")
+@_kvnr_option()
+@click.option("--le-ik", required=True, help="IK of the LE that sends the consent.")
+@click.option("--scope", required=True, type=click.Choice(
+    ["research", "mvSequencing", "reIdentification", "caseIdentification"]))
+@click.option("--decision", required=True, type=click.Choice(["permit", "deny"]))
+@click.option("--date", "decided_on", type=_DATE, default=None, help="YYYY-MM-DD (default today).")
+@_as_option()
+@pass_cli
+def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: str, decision: str,
+                   decided_on: Any, actor: str | None) -> None:
+    """Record a consent decision for one scope."""
+    _tc(cli).record_consent(kvnr=kvnr, le_ik=le_ik, scope=scope,  # type: ignore[arg-type]
+                            decision=decision,  # type: ignore[arg-type]
+                            decided_on=decided_on.date() if decided_on else None,
+                            actor=_actor(cli, actor))
+    click.echo(f"consent recorded: {scope} {decision}")
+
+
+@consent.command("withdraw")
+@_kvnr_option()
+@click.option("--le-ik", required=True, help="IK of the LE that sends the withdrawal.")
+@click.option("--date", "withdrawn_on", type=_DATE, default=None, help="YYYY-MM-DD.")
+@_as_option()
+@pass_cli
+def consent_withdraw(cli: CliContext, kvnr: str, le_ik: str, withdrawn_on: Any,
+                     actor: str | None) -> None:
+    """Withdraw research consent; prints the projects to notify with their pseudonym."""
+    notice = _tc(cli).withdraw_research_consent(
+        kvnr=kvnr, le_ik=le_ik, actor=_actor(cli, actor),
+        withdrawn_on=withdrawn_on.date() if withdrawn_on else None)
+    click.echo(f"research consent withdrawn on {notice.withdrawn_on}; "
+               f"{len(notice.projects)} project(s) to notify")
+    for project_id, pseudonym in notice.projects:
+        click.echo(f"{project_id}\t{pseudonym}")
+
+
+@trust_center.group("officer")
+def officer() -> None:
+    """Trust-centre officers (who may approve re-identification)."""
+
+
+@officer.command("appoint")
+@click.argument("name")
+@_as_option()
+@pass_cli
+def officer_appoint(cli: CliContext, name: str, actor: str | None) -> None:
+    """Appoint NAME as a trust-centre officer."""
+    _tc(cli).appoint_officer(name, actor=_actor(cli, actor))
+    click.echo(f"{name} appointed")
+
+
+@trust_center.group("approval")
+def approval() -> None:
+    """Approvals and revocations received from the platform."""
+
+
+@approval.command("revoke")
+@click.option("--document", "path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The platform's signed approval-revocation (JSON).")
+@_as_option()
+@pass_cli
+def approval_revoke(cli: CliContext, path: Path, actor: str | None) -> None:
+    """Record a signed revocation: no further linkage map for that application."""
+    application_id = _tc(cli).receive_revocation(_read_document(path), actor=_actor(cli, actor))
+    click.echo(f"approval {application_id} revoked")
+
+
+@trust_center.group("linkage-map")
+def linkage_map() -> None:
+    """Linkage maps (project pseudonym ↔ dataset pseudonyms) for approved applications."""
+
+
+@linkage_map.command("issue")
+@click.option("--approval", "approval_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The platform's signed approval (JSON).")
+@click.option("--genome-pseudonyms", type=click.Path(exists=True, dir_okay=False,
+                                                     path_type=Path),
+              help="File with one genome-dataset pseudonym per line.")
+@click.option("--clinical-pseudonyms", type=click.Path(exists=True, dir_okay=False,
+                                                       path_type=Path),
+              help="File with one clinical-dataset pseudonym per line.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the map (.parquet or .tsv).")
+@_as_option()
+@pass_cli
+def linkage_map_issue(cli: CliContext, approval_path: Path, genome_pseudonyms: Path | None,
+                      clinical_pseudonyms: Path | None, out: Path, actor: str | None) -> None:
+    """Issue a linkage map for the consented persons among the requested pseudonyms."""
+    result = _tc(cli).issue_linkage_map(
+        _read_document(approval_path), actor=_actor(cli, actor),
+        genome_pseudonyms=_read_pseudonyms(genome_pseudonyms),
+        clinical_pseudonyms=_read_pseudonyms(clinical_pseudonyms))
+    frame = result.to_polars()
+    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix == ".parquet":
+        frame.write_parquet(tmp)
+    else:
+        frame.write_csv(tmp, separator="\t")
+    tmp.replace(out)
+    click.echo(f"linkage map {result.map_id}: {len(result)} rows for project "
+               f"{result.project_id} (key version {result.key_version}); "
+               f"{result.n_excluded_no_consent} without research consent, "
+               f"{result.n_unknown} unknown pseudonyms; written to {out}")
+
+
+@trust_center.group("reid")
+def reid() -> None:
+    """Re-identification and case identification (consent scope + two officers)."""
+
+
+@reid.command("request")
+@click.option("--project", "project_id", required=True, help="Project holding the pseudonym.")
+@click.option("--pseudonym", required=True, help="The project pseudonym (PP<version>-…).")
+@click.option("--reason", required=True, help="Why re-identification is needed.")
+@click.option("--kind", required=True, type=click.Choice(["reIdentification",
+                                                          "caseIdentification"]))
+@_as_option("Requester (default: local_user).")
+@pass_cli
+def reid_request(cli: CliContext, project_id: str, pseudonym: str, reason: str, kind: str,
+                 actor: str | None) -> None:
+    """Open a request; prints its id."""
+    from genomlab.trust_center.reidentification import request_reidentification
+
+    click.echo(request_reidentification(_tc(cli), project_id=project_id,
+                                        project_pseudonym=pseudonym, reason=reason,
+                                        kind=kind,  # type: ignore[arg-type]
+                                        requester=_actor(cli, actor)))
+
+
+@reid.command("approve")
+@click.argument("request_id")
+@_as_option("Approving officer (default: local_user).")
+@pass_cli
+def reid_approve(cli: CliContext, request_id: str, actor: str | None) -> None:
+    """Approve a request as a trust-centre officer."""
+    from genomlab.trust_center.reidentification import (
+        REQUIRED_APPROVALS,
+        approve_reidentification,
+    )
+
+    count = approve_reidentification(_tc(cli), request_id, officer=_actor(cli, actor))
+    click.echo(f"approved ({count} of {REQUIRED_APPROVALS})")
+
+
+@reid.command("release")
+@click.argument("request_id")
+@click.option("--le-ik", required=True, help="IK of the LE that collects the result.")
+@_as_option()
+@pass_cli
+def reid_release(cli: CliContext, request_id: str, le_ik: str, actor: str | None) -> None:
+    """Release the Arbeitsnummer(s) to the treating LE (prints them)."""
+    from genomlab.trust_center.reidentification import release_reidentification
+
+    result = release_reidentification(_tc(cli), request_id, le_ik=le_ik,
+                                      actor=_actor(cli, actor))
+    for number in result.arbeitsnummern:
+        click.echo(f"{result.le_ik}\t{number}")
+
+
+@trust_center.group("key")
+def key() -> None:
+    """Project-pseudonym key versions."""
+
+
+@key.command("rotate")
+@click.option("--project", "project_id", default=None,
+              help="Move this project to the current key version instead of creating a new one.")
+@_as_option()
+@pass_cli
+def key_rotate(cli: CliContext, project_id: str | None, actor: str | None) -> None:
+    """Create a new key version (or re-key one project); old pseudonyms stay resolvable."""
+    tc = _tc(cli)
+    if project_id is None:
+        click.echo(f"key version {tc.rotate_keys(actor=_actor(cli, actor))} created")
+    else:
+        version = tc.rekey_project(project_id, actor=_actor(cli, actor))
+        click.echo(f"project {project_id} now uses key version {version}")
+
+
+@trust_center.group("audit")
+def audit() -> None:
+    """Audit the trust centre's ledger."""
+
+
+@audit.command("verify")
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM public key to verify with (default: trust_center/keys/ledger.pub.pem).")
+@pass_cli
+def audit_verify(cli: CliContext, public_key: Path | None) -> None:
+    """Verify the trust centre's ledger; print the first bad seq and exit 1 if broken."""
+    from genomlab.db import get_engine
+    from genomlab.institution import Institution
+    from genomlab.keys import key_id, load_public_key
+    from genomlab.ledger import verify_ledger
+
+    institution = Institution(cli.config, "trust_center")
+    path = public_key or institution.directory / "keys" / "ledger.pub.pem"
+    if not path.exists():
+        raise GenomlabError(f"{path}: no trust-centre ledger public key")
+    pub = load_public_key(path.read_bytes())
+    report = verify_ledger(get_engine(institution.store_url), {key_id(pub): pub})
+    click.echo(f"trust_center: {report}")
+    if not report.ok:
+        raise GenomlabError(f"trust-centre ledger broken at seq {report.first_bad_seq}")
+
+
+commands: list[click.Command] = [trust_center]
