@@ -116,8 +116,12 @@ def ledger() -> None:
 )
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Verify with this PEM public key only (what an auditor holds).")
+@click.option("--full", is_flag=True,
+              help="Also check every event's own signature (slower; default: checkpoints + head).")
 @pass_cli
-def ledger_verify(cli: CliContext, names: tuple[str, ...], public_key: Path | None) -> None:
+def ledger_verify(
+    cli: CliContext, names: tuple[str, ...], public_key: Path | None, full: bool
+) -> None:
     """Check hash links, hashes, signatures and checkpoints; name the first bad event.
 
     Exits 1 if any ledger is broken.
@@ -140,7 +144,7 @@ def ledger_verify(cli: CliContext, names: tuple[str, ...], public_key: Path | No
             if not pub_path.exists():
                 raise GenomlabError(f"{inst.name}: no ledger public key at {pub_path}")
             pub = load_public_key(pub_path.read_bytes())
-        report = verify_ledger(get_engine(inst.store_url), {key_id(pub): pub})
+        report = verify_ledger(get_engine(inst.store_url), {key_id(pub): pub}, full=full)
         click.echo(f"{inst.name}: {report}")
         if not report.ok:
             broken.append(f"{inst.name} at seq {report.first_bad_seq}")

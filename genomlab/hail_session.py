@@ -46,10 +46,8 @@ def hail_jar() -> Path:
 
 def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:
     """The Spark settings genomlab starts Hail with."""
-    scratch = config.tmp_dir / "spark"
-    conf = {
+    conf = {  # Hail points spark.local.dir at its local_tmpdir (under the home), see init_hail
         "spark.driver.memory": config.spark.driver_memory,
-        "spark.local.dir": str(scratch),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "8",
@@ -97,7 +95,7 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> ModuleTyp
         raise GenomlabError(
             f"Hail needs Java 11 or 17 (found {version or 'no java'}); install openjdk-17-jre"
         )
-    for folder in ("hail", "local", "spark"):
+    for folder in ("hail", "local"):
         (config.tmp_dir / folder).mkdir(parents=True, exist_ok=True)
     (config.home / "logs").mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", message=".*Java 11.*")

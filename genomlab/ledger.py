@@ -344,9 +344,15 @@ class Ledger:
             row = conn.execute(select(head_table.c.seq, head_table.c.hash)).one()
         return row.seq, row.hash
 
-    def verify(self, public_keys: Mapping[str, Ed25519PublicKey] | None = None) -> VerifyReport:
-        """Check every hash link, hash, signature and checkpoint; name the first bad event."""
-        return verify_ledger(self.engine, public_keys or {self.key_id: self.public_key})
+    def verify(
+        self, public_keys: Mapping[str, Ed25519PublicKey] | None = None, *, full: bool = False
+    ) -> VerifyReport:
+        """Check every hash link, hash and checkpoint; name the first bad event.
+
+        See :func:`verify_ledger`; ``full=True`` checks every event's signature too.
+        """
+        return verify_ledger(self.engine, public_keys or {self.key_id: self.public_key},
+                             full=full)
 
 
 def _row_to_event(row: Any) -> Event:
@@ -364,39 +370,55 @@ def _row_to_event(row: Any) -> Event:
     )
 
 
-def _check_event(
-    row: Any,
-    expected_seq: int,
-    prev_hash: str,
-    public_keys: Mapping[str, Ed25519PublicKey],
-    checkpoints: Mapping[int, Any],
-) -> str | None:
-    """Why the stored event ``row`` is not the valid successor of ``prev_hash``, or ``None``."""
+def _check_link(row: Any, expected_seq: int, prev_hash: str) -> tuple[bytes | None, str | None]:
+    """The recomputed digest of ``row``, or why it is not the valid successor of ``prev_hash``."""
     if row.seq != expected_seq:
         if row.seq > expected_seq:
-            return f"event {expected_seq} is missing (next stored event is {row.seq})"
-        return f"duplicate sequence number {row.seq}"
+            return None, f"event {expected_seq} is missing (next stored event is {row.seq})"
+        return None, f"duplicate sequence number {row.seq}"
     if row.prev_hash != prev_hash:
-        return "previous-hash link does not match the preceding event"
+        return None, "previous-hash link does not match the preceding event"
     digest = _event_digest(row.seq, row.recorded_at, row.actor, row.type, row.stream,
                            row.prev_hash, row.key_id, row.payload)
     if digest.hex() != row.hash:
-        return "content does not match its hash (modified or moved)"
-    key = public_keys.get(row.key_id)
+        return None, "content does not match its hash (modified or moved)"
+    return digest, None
+
+
+def _signature_fault(
+    key_id_: str, signature: str, digest: bytes, public_keys: Mapping[str, Ed25519PublicKey]
+) -> str | None:
+    key = public_keys.get(key_id_)
     if key is None:
-        return f"signed with unknown key {row.key_id}"
+        return f"signed with unknown key {key_id_}"
     try:
-        key.verify(base64.b64decode(row.signature), digest)
+        key.verify(base64.b64decode(signature), digest)
     except (InvalidSignature, ValueError):
         return "signature invalid"
-    checkpoint = checkpoints.get(row.seq)
-    if checkpoint is not None and checkpoint.hash != row.hash:
-        return "event differs from its signed checkpoint"
     return None
 
 
-def verify_ledger(engine: Engine, public_keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
+def _first_bad_signature(
+    segment: Sequence[tuple[int, str, str, bytes]], public_keys: Mapping[str, Ed25519PublicKey]
+) -> tuple[int, str] | None:
+    for seq, kid, signature, digest in segment:
+        fault = _signature_fault(kid, signature, digest, public_keys)
+        if fault is not None:
+            return seq, fault
+    return None
+
+
+def verify_ledger(
+    engine: Engine, public_keys: Mapping[str, Ed25519PublicKey], *, full: bool = False
+) -> VerifyReport:
     """Verify a ledger with only its public key(s): the check a data-protection officer runs.
+
+    Every event's hash link and hash are recomputed. Signatures are checked on every event that a
+    signed checkpoint covers and on the head event; that already proves every event authentic,
+    because changing any event means recomputing the hashes after it, which breaks the signature
+    of the next checkpoint or of the head. When such a signature fails, the per-event signatures
+    of that segment are checked to name the first bad event. ``full=True`` checks every event's
+    signature (about 130 µs each on this hardware).
 
     Detects a modified event (hash or signature mismatch), a deleted event (gap in the sequence,
     or a checkpoint beyond the last event), a reordered event (hash mismatch: the hash covers the
@@ -408,12 +430,30 @@ def verify_ledger(engine: Engine, public_keys: Mapping[str, Ed25519PublicKey]) -
         }
         n_checkpoints = len(checkpoints)
         expected_seq, prev_hash, n_events = 1, GENESIS_HASH, 0
+        segment: list[tuple[int, str, str, bytes]] = []  # events since the last good anchor
         result = conn.execute(select(events_table).order_by(events_table.c.seq)).yield_per(10000)
         for row in result:
-            reason = _check_event(row, expected_seq, prev_hash, public_keys, checkpoints)
-            if reason is not None:
-                return VerifyReport(n_events, n_checkpoints, expected_seq, reason)
+            digest, fault = _check_link(row, expected_seq, prev_hash)
+            if fault is None and digest is not None:
+                segment.append((row.seq, row.key_id, row.signature, digest))
+                checkpoint = checkpoints.get(row.seq)
+                if full or checkpoint is not None:
+                    anchor = _signature_fault(row.key_id, row.signature, digest, public_keys)
+                    if anchor is None and checkpoint is not None and checkpoint.hash != row.hash:
+                        anchor = "event differs from its signed checkpoint"
+                    if anchor is not None:
+                        bad = _first_bad_signature(segment, public_keys) or (row.seq, anchor)
+                        return VerifyReport(n_events, n_checkpoints, *bad)
+                    segment.clear()
+            if fault is not None:
+                bad = _first_bad_signature(segment, public_keys)
+                return VerifyReport(n_events, n_checkpoints, *(bad or (expected_seq, fault)))
             prev_hash, n_events, expected_seq = row.hash, n_events + 1, row.seq + 1
+        if segment:
+            seq, kid, signature, digest = segment[-1]
+            if _signature_fault(kid, signature, digest, public_keys) is not None:
+                bad = _first_bad_signature(segment, public_keys)
+                return VerifyReport(n_events, n_checkpoints, *(bad or (seq, "head unsigned")))
 
     for seq, checkpoint in checkpoints.items():
         key = public_keys.get(checkpoint.key_id)

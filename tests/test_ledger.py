@@ -117,6 +117,40 @@ def test_verify__other_key_is_refused(filled: Ledger) -> None:
     assert filled.verify({key_id(stranger): stranger}).first_bad_seq == 1
 
 
+def test_verify__rewritten_and_rehashed_suffix_names_first_forged(
+    filled: Ledger, tmp_path: Path
+) -> None:
+    """A forger changes event 70 and recomputes every later hash and link: the signatures fail."""
+    from genomlab.ledger import _event_digest
+
+    dispose_engines()
+    with sqlite3.connect(tmp_path / "l.db") as con:
+        rows = con.execute("SELECT seq, recorded_at, actor, type, stream, payload, prev_hash, "
+                           "key_id FROM ledger_events WHERE seq >= 70 ORDER BY seq").fetchall()
+        prev = con.execute("SELECT hash FROM ledger_events WHERE seq = 69").fetchone()[0]
+        for seq, at, actor, type_, stream, payload, _prev, kid in rows:
+            if seq == 70:
+                payload = '{"i":-1}'
+            digest = _event_digest(seq, at, actor, type_, stream, prev, kid, payload).hex()
+            con.execute("UPDATE ledger_events SET payload = ?, prev_hash = ?, hash = ? "
+                        "WHERE seq = ?", (payload, prev, digest, seq))
+            prev = digest
+        con.execute("UPDATE ledger_checkpoints SET hash = ? WHERE seq = 100",
+                    (con.execute("SELECT hash FROM ledger_events WHERE seq = 100").fetchone()))
+    report = filled.verify()
+    assert report.first_bad_seq == 70
+    assert report.reason == "signature invalid"
+
+
+def test_verify__full_mode_checks_every_signature(filled: Ledger, tmp_path: Path) -> None:
+    """Only the signature of event 30 is damaged; its content is proven by checkpoint 50."""
+    _sql(tmp_path, "UPDATE ledger_events SET signature = ? WHERE seq = 30", "A" * 86 + "==")
+    assert filled.verify().ok
+    report = filled.verify(full=True)
+    assert report.first_bad_seq == 30
+    assert report.reason == "signature invalid"
+
+
 def _append_many(url: str, keydir: str, n: int, worker: int) -> None:
     ledger = Ledger.open(url, FileKeyProvider(keydir), "test")
     for i in range(n):

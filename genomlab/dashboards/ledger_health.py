@@ -72,13 +72,25 @@ def health_table_html(health: pl.DataFrame) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def ledger_health_view(config: GenomlabConfig):  # noqa: ANN201 - ipywidgets has no stubs
-    """An ipywidgets view: summary line, health table and an activity plot."""
-    import ipywidgets as widgets
+def plot_ledger_activity(activity: pl.DataFrame):
+    """Events per day and institution as a line plot."""
     import matplotlib.pyplot as plt
 
-    health = compute_ledger_health(config)
-    activity = compute_daily_activity(config)
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    for name, part in activity.sort("day").group_by("institution", maintain_order=True):
+        ax.plot(part["day"].to_list(), part["events"].to_list(), marker="o", label=str(name[0]))
+    ax.set_ylabel("events per day")
+    ax.set_title("Ledger activity")
+    if activity.height:
+        ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def ledger_health_view(health: pl.DataFrame):
+    """An ipywidgets view of :func:`compute_ledger_health`: a summary line and the table."""
+    import ipywidgets as widgets
+
     broken = health.filter(pl.col("status") != "ok").height
     summary = widgets.HTML(
         f"<h2>Ledger health</h2><p class='genomlab-summary'>{health.height} institutions, "
@@ -86,17 +98,4 @@ def ledger_health_view(config: GenomlabConfig):  # noqa: ANN201 - ipywidgets has
         f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
         f"(checked {datetime.now().isoformat(timespec='seconds')})</p>"
     )
-    table = widgets.HTML(health_table_html(health))
-    plot = widgets.Output()
-    with plot:
-        fig, ax = plt.subplots(figsize=(7, 2.8))
-        for name, part in activity.sort("day").group_by("institution", maintain_order=True):
-            ax.plot(part["day"].to_list(), part["events"].to_list(), marker="o",
-                    label=str(name[0]))
-        ax.set_ylabel("events per day")
-        ax.set_title("Ledger activity")
-        if activity.height:
-            ax.legend(fontsize=7, ncols=2)
-        fig.tight_layout()
-        plt.show()
-    return widgets.VBox([summary, table, plot])
+    return widgets.VBox([summary, widgets.HTML(health_table_html(health))])

@@ -1,0 +1,74 @@
+"""The ledger-health notebook: under papermill and served by Voila in headless Chromium."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from genomlab.config import GenomlabConfig
+from genomlab.dashboards.ledger_health import compute_ledger_health
+from genomlab.db import dispose_engines
+from genomlab.institution import Institution
+from tests.conftest import write_config_file
+
+
+@pytest.fixture
+def busy_home(config: GenomlabConfig) -> GenomlabConfig:
+    for kind, node, n in (("platform", None, 12), ("grz", "GRZK00001", 5), ("kdk", "KDKTUE005", 3)):
+        ledger = Institution(config, kind, node).ledger()  # type: ignore[arg-type]
+        for i in range(n):
+            ledger.append("demo.event", {"i": i}, actor="operator")
+    return config
+
+
+def test_compute_ledger_health__counts_and_flags_tampering(busy_home: GenomlabConfig) -> None:
+    health = compute_ledger_health(busy_home)
+    assert dict(zip(health["institution"], health["events"], strict=True)) == {
+        "platform": 12, "grz:GRZK00001": 5, "kdk:KDKTUE005": 3}
+    assert set(health["status"]) == {"ok"}
+    dispose_engines()
+    with sqlite3.connect(busy_home.home / "platform" / "platform.db") as con:
+        con.execute("DELETE FROM ledger_events WHERE seq = 4")
+    broken = compute_ledger_health(busy_home).filter(institution="platform").row(0, named=True)
+    assert broken["status"] == "BROKEN"
+    assert broken["first_bad_seq"] == 4
+
+
+@pytest.mark.notebook
+def test_ledger_health_notebook__runs_under_papermill(
+    busy_home: GenomlabConfig, run_notebook: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = write_config_file(busy_home, tmp_path / "genomlab.toml")
+    out = run_notebook("ledger_health.ipynb", config_path=str(cfg))
+    nb = nbformat.read(out, as_version=4)
+    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    html = "".join(str(w["state"].get("value", "")) for w in states.values())
+    assert "3 institutions, 20 events, all verified" in html
+    assert 'data-institution="grz:GRZK00001"><td>grz:GRZK00001</td><td>5</td>' in html
+    images = [o for c in nb.cells for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert images, "the activity plot is missing"
+
+
+@pytest.mark.browser
+def test_ledger_health_dashboard__shows_real_numbers_in_chromium(
+    busy_home: GenomlabConfig, voila: Callable[..., str], page: Any, tmp_path: Path
+) -> None:
+    cfg = write_config_file(busy_home, tmp_path / "genomlab.toml")
+    url = voila("ledger_health.ipynb", env={"GENOMLAB_CONFIG": str(cfg)})
+    page.goto(url, timeout=120_000)
+    page.wait_for_selector("table.genomlab-ledger-health", timeout=120_000)
+    summary = page.inner_text(".genomlab-summary")
+    assert "3 institutions, 20 events, all verified" in summary
+    row = page.inner_text('tr[data-institution="platform"]')
+    assert "12" in row
+    assert "ok" in row
+    content = page.content()
+    assert "Error displaying widget" not in content
+    assert "Failed to load model" not in content
+    page.screenshot(path=str(tmp_path / "ledger_health.png"))
