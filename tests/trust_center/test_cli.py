@@ -1,0 +1,82 @@
+"""``genomlab trust-center …`` end to end, including ``audit verify`` on a tampered ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from genomlab.cli import main
+from genomlab.config import GenomlabConfig
+from genomlab.db import dispose_engines
+from genomlab.messages import SignedDocument
+from tests.conftest import write_config_file
+from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, make_kvnr
+
+
+def _cli(config_file: Path) -> Callable[..., str]:
+    runner = CliRunner()
+
+    def run(*args: str, exit_code: int = 0) -> str:
+        result = runner.invoke(main, ["--config", str(config_file), "trust-center", *args])
+        assert result.exit_code == exit_code, result.output
+        return result.output
+
+    return run
+
+
+def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path: Path,
+                                               sign_grant: Callable[..., SignedDocument]) -> None:
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
+    kvnr = make_kvnr(42)
+    vns = json.loads(run("case-numbers", "request", "--kvnr", kvnr, "--arbeitsnummer", "AN-42",
+                         "--le-ik", LE_IK, "--le-name", "Uniklinik Test"))
+    pseudonyms = {}
+    for domain, node, vn in (("genomic", GRZ, vns["vng"]), ("clinical", KDK, vns["vnk"])):
+        pseudonyms[domain] = run("case-numbers", "exchange", vn, "--node-id", node,
+                                 "--domain", domain).strip()
+        assert "deleted" in run("case-numbers", "confirm", vn, "--node-id", node,
+                                "--pseudonym", pseudonyms[domain])
+    assert "already used" in run("case-numbers", "exchange", vns["vng"], "--node-id", GRZ,
+                                 "--domain", "genomic", exit_code=1)
+    for scope in ("research", "reIdentification"):
+        run("consent", "record", "--kvnr", kvnr, "--le-ik", LE_IK, "--scope", scope,
+            "--decision", "permit")
+    for officer in ("olga", "otto"):
+        run("officer", "appoint", officer)
+
+    approval = tmp_path / "approval.json"
+    approval.write_text(sign_grant().model_dump_json())
+    (tmp_path / "genomes.txt").write_text(pseudonyms["genomic"] + "\n")
+    out = run("linkage-map", "issue", "--approval", str(approval), "--genome-pseudonyms",
+              str(tmp_path / "genomes.txt"), "--out", str(tmp_path / "map.tsv"))
+    assert "1 rows" in out
+    header, row = (tmp_path / "map.tsv").read_text().splitlines()
+    assert header.split("\t") == ["project_pseudonym", "genome_pseudonym", "clinical_pseudonym"]
+    project_pseudonym, genome, clinical = row.split("\t")
+    assert (genome, clinical) == (pseudonyms["genomic"], pseudonyms["clinical"])
+
+    request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
+                     project_pseudonym, "--reason", "actionable finding", "--kind",
+                     "reIdentification", "--as", "rita").strip()
+    assert "Error:" in run("reid", "approve", request_id, "--as", "rita", exit_code=1)
+    assert "1 of 2" in run("reid", "approve", request_id, "--as", "olga")
+    assert "2 of 2" in run("reid", "approve", request_id, "--as", "otto")
+    assert "not the treating LE" in run("reid", "release", request_id, "--le-ik", OTHER_LE_IK,
+                                        exit_code=1)
+    assert run("reid", "release", request_id, "--le-ik", LE_IK).strip() == f"{LE_IK}\tAN-42"
+
+    notice = run("consent", "withdraw", "--kvnr", kvnr, "--le-ik", LE_IK)
+    assert f"GDE-2026-001\t{project_pseudonym}" in notice
+    assert "key version 2 created" in run("key", "rotate")
+    assert "ok:" in run("audit", "verify")
+
+    dispose_engines()
+    with sqlite3.connect(config.institution_dir("trust_center") / "trust_center.db") as con:
+        con.execute("UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
+    out = run("audit", "verify", exit_code=1)
+    assert "BROKEN at seq 5" in out
+    assert "broken at seq 5" in out
