@@ -1,0 +1,1 @@
+"""Analysis on QC'd cohorts: association, allele-frequency tables, population statistics."""

@@ -1,0 +1,1 @@
+"""Cohort QC: sample metrics, sex, relatedness, ancestry, variant metrics and the pipeline."""

@@ -1,0 +1,190 @@
+"""KING-robust kinship, relationship degrees, duplicates and Mendel errors against the pedigree.
+
+Kinship is Hail's ``hl.king`` / plink2 ``--make-king`` estimator,
+φ = (N_AaAa − 2·N_AA,aa) / (N_Aa(i) + N_Aa(j)) over variants called in both samples, computed
+with a few float32 matrix products over the in-memory genotypes (BLAS, chunked over variants).
+Degree cut-offs are KING's (Manichaikul et al. 2010).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from genomlab.workspace.io import GenotypeMatrix
+
+# Manichaikul et al. 2010, KING manual: lower bounds of each relationship degree.
+KING_DUPLICATE = 0.354
+KING_FIRST_DEGREE = 0.177
+KING_SECOND_DEGREE = 0.0884
+KING_THIRD_DEGREE = 0.0442
+
+
+def compute_king(gm: GenotypeMatrix, *, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """KING-robust kinship matrix and the IBS0 proportion for all sample pairs.
+
+    Returns
+    -------
+    (kinship, ibs0):
+        Two symmetric ``n × n`` float arrays; the diagonal of ``kinship`` is 0.5.
+
+    Examples
+    --------
+    >>> kinship, ibs0 = compute_king(gm.subset(rows=gm.is_autosomal))  # doctest: +SKIP
+    """
+    n = gm.n_alt.shape[1]
+    het_het = np.zeros((n, n), dtype=np.float64)
+    opposite = np.zeros((n, n), dtype=np.float64)
+    het_called = np.zeros((n, n), dtype=np.float64)
+    both_called = np.zeros((n, n), dtype=np.float64)
+    for start in range(0, gm.n_alt.shape[0], chunk):
+        g = gm.n_alt[start : start + chunk].T  # samples × variants
+        het = (g == 1).astype(np.float32)
+        hom_ref = (g == 0).astype(np.float32)
+        hom_var = (g == 2).astype(np.float32)
+        called = (g >= 0).astype(np.float32)
+        het_het += het @ het.T
+        cross = hom_ref @ hom_var.T
+        opposite += cross + cross.T
+        het_called += het @ called.T
+        both_called += called @ called.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kinship = (het_het - 2 * opposite) / (het_called + het_called.T)
+        ibs0 = opposite / both_called
+    np.fill_diagonal(kinship, 0.5)
+    return kinship, ibs0
+
+
+def get_relationship(kinship: np.ndarray | float) -> np.ndarray:
+    """KING degree label per kinship value: duplicate, first, second, third degree, unrelated."""
+    k = np.asarray(kinship)
+    return np.select(
+        [k > KING_DUPLICATE, k > KING_FIRST_DEGREE, k > KING_SECOND_DEGREE, k > KING_THIRD_DEGREE],
+        ["duplicate", "first_degree", "second_degree", "third_degree"], "unrelated")
+
+
+def get_related_pairs(kinship: np.ndarray, ibs0: np.ndarray, samples: list[str],
+                      families: pd.Series, *,
+                      min_kinship: float = KING_THIRD_DEGREE) -> pd.DataFrame:
+    """All pairs with kinship above ``min_kinship``, their degree and whether they were declared.
+
+    ``declared`` is true when both samples belong to the same declared family (fam FID).
+
+    Examples
+    --------
+    >>> pairs = get_related_pairs(kinship, ibs0, gm.samples, info["family"])  # doctest: +SKIP
+    """
+    i, j = np.nonzero(np.triu(kinship > min_kinship, k=1))
+    fam = families.reindex(samples).to_numpy()
+    return pd.DataFrame({
+        "i": [samples[a] for a in i], "j": [samples[b] for b in j],
+        "kinship": kinship[i, j], "ibs0": ibs0[i, j],
+        "relationship": get_relationship(kinship[i, j]),
+        "declared": fam[i] == fam[j],
+    })
+
+
+def get_pedigree_pairs(info: pd.DataFrame) -> pd.DataFrame:
+    """Declared parent–child pairs (``child``, ``parent``, ``role``) among the samples."""
+    rows = []
+    for child, row in info.iterrows():
+        for role in ("father", "mother"):
+            parent = row.get(role)
+            if isinstance(parent, str) and parent not in ("0", "") and parent in info.index:
+                rows.append({"child": child, "parent": parent, "role": role})
+    return pd.DataFrame(rows, columns=["child", "parent", "role"])
+
+
+def _mendel_table() -> np.ndarray:
+    """``consistent[father, mother, child]`` for alternate-allele counts 0/1/2."""
+    transmitted = {0: {0}, 1: {0, 1}, 2: {1}}
+    table = np.zeros((3, 3, 3), dtype=bool)
+    for f in range(3):
+        for m in range(3):
+            for a in transmitted[f]:
+                for b in transmitted[m]:
+                    table[f, m, a + b] = True
+    return table
+
+
+_CONSISTENT = _mendel_table()
+
+
+def compute_mendel_errors(gm: GenotypeMatrix, info: pd.DataFrame) -> pd.DataFrame:
+    """Autosomal Mendel errors per complete trio (child, father and mother all genotyped).
+
+    Counts variants where all three are called and the child's genotype cannot come from the
+    parents' — the autosomal codes of Hail's ``mendel_errors``.
+
+    Examples
+    --------
+    >>> compute_mendel_errors(gm, info)[["child", "n_errors"]].head()  # doctest: +SKIP
+    """
+    index = {s: k for k, s in enumerate(gm.samples)}
+    auto = gm.n_alt[gm.is_autosomal]
+    rows = []
+    for child, row in info.iterrows():
+        father, mother = row.get("father"), row.get("mother")
+        if child not in index or father not in index or mother not in index:
+            continue
+        c, f, m = (auto[:, index[x]] for x in (child, father, mother))
+        called = (c >= 0) & (f >= 0) & (m >= 0)
+        errors = ~_CONSISTENT[f[called], m[called], c[called]]
+        rows.append({"child": child, "father": father, "mother": mother,
+                     "n_errors": int(errors.sum()), "n_called": int(called.sum())})
+    table = pd.DataFrame(rows, columns=["child", "father", "mother", "n_errors", "n_called"])
+    table["error_rate"] = table["n_errors"] / table["n_called"].where(table["n_called"] > 0)
+    return table
+
+
+def get_mendel_failures(trios: pd.DataFrame, kinship: pd.DataFrame, *,
+                        max_error_rate: float = 0.05,
+                        min_parent_kinship: float = KING_FIRST_DEGREE) -> dict[str, str]:
+    """Samples to flag for a trio with too many Mendel errors, and why.
+
+    ``max_error_rate`` is PLINK's ``--me 0.05`` per-family rate (Anderson et al. 2010). The
+    sample blamed is the one whose declared parent–child kinship is below first degree: the
+    father or the mother if only that link fails, else the child (a swapped-in sample).
+
+    Examples
+    --------
+    >>> get_mendel_failures(trios, kinship_frame)  # doctest: +SKIP
+    {'S00003': 'mendel'}
+    """
+    flagged: dict[str, str] = {}
+    for row in trios.itertuples():
+        if not row.error_rate > max_error_rate:
+            continue
+        father_ok = kinship.loc[row.child, row.father] > min_parent_kinship
+        mother_ok = kinship.loc[row.child, row.mother] > min_parent_kinship
+        if father_ok and not mother_ok:
+            blamed = row.mother
+        elif mother_ok and not father_ok:
+            blamed = row.father
+        else:
+            blamed = row.child
+        flagged[blamed] = "mendel"
+    return flagged
+
+
+def get_maximal_independent_set(samples: list[str], pairs: list[tuple[str, str]],
+                                rank: pd.Series) -> set[str]:
+    """Samples to remove so that no pair remains; greedily drops the most connected sample,
+    ties broken by the lower ``rank`` (e.g. call rate), like ``hl.maximal_independent_set``.
+
+    Examples
+    --------
+    >>> get_maximal_independent_set(["a", "b"], [("a", "b")], pd.Series({"a": 1.0, "b": 0.9}))
+    {'b'}
+    """
+    remaining = {tuple(sorted(p)) for p in pairs if p[0] != p[1]}
+    removed: set[str] = set()
+    while remaining:
+        degree: dict[str, int] = {}
+        for a, b in remaining:
+            degree[a] = degree.get(a, 0) + 1
+            degree[b] = degree.get(b, 0) + 1
+        drop = max(degree, key=lambda s: (degree[s], -rank.get(s, 0.0), s))
+        removed.add(drop)
+        remaining = {p for p in remaining if drop not in p}
+    return removed & set(samples)

@@ -1,0 +1,140 @@
+"""Per-sample QC metrics in Hail's ``sample_qc`` vocabulary, from the in-memory matrix.
+
+Counts (call rate, n_het, n_singleton, n_transition, …) come from the int8 matrix of
+alternate-allele counts; ``dp_stats`` / ``gq_stats`` need the entry fields and come from one
+row-major Hail pass (:func:`compute_entry_stats`). ``f_het`` is PLINK's ``--het`` inbreeding
+coefficient on autosomes: (O(HOM) − E(HOM)) / (N − E(HOM)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genomlab.workspace.io import GenotypeMatrix
+from genomlab.workspace.qc.variant_qc import compute_genotype_counts
+
+_TRANSITIONS = {frozenset("AG"), frozenset("CT")}
+
+
+def get_allele_types(variants: pd.DataFrame) -> pd.Series:
+    """``transition``, ``transversion``, ``insertion``, ``deletion`` or ``complex`` per variant."""
+    ref, alt = variants["ref"].str.upper(), variants["alt"].str.upper()
+    snp = (ref.str.len() == 1) & (alt.str.len() == 1)
+    pair = [frozenset((r, a)) for r, a in zip(ref, alt, strict=True)]
+    ti = snp & pd.Series([p in _TRANSITIONS for p in pair], index=variants.index)
+    kind = np.select([ti, snp, alt.str.len() > ref.str.len(), alt.str.len() < ref.str.len()],
+                     ["transition", "transversion", "insertion", "deletion"], "complex")
+    return pd.Series(kind, index=variants.index)
+
+
+def _allele_sums(n_alt: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per sample, the number of alternate alleles carried at ``rows``."""
+    sub = n_alt[rows]
+    return np.where(sub > 0, sub, 0).sum(axis=0, dtype=np.int64)
+
+
+def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
+    """One row per sample with Hail's ``sample_qc`` counts plus ``heterozygosity_rate``, ``f_het``.
+
+    Examples
+    --------
+    >>> metrics = compute_sample_metrics(gm)  # doctest: +SKIP
+    >>> metrics.loc["S00001", "call_rate"]  # doctest: +SKIP
+    0.998
+    """
+    n_alt = gm.n_alt
+    counts = compute_genotype_counts(n_alt, axis=0)
+    variant_counts = compute_genotype_counts(n_alt, axis=1)
+    ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
+    kinds = get_allele_types(gm.variants).to_numpy()
+    table = pd.DataFrame(index=pd.Index(gm.samples, name="s"))
+    table["call_rate"] = counts["n_called"] / max(n_alt.shape[0], 1)
+    for name in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
+        table[name] = counts[name]
+    table["n_not_called"] = n_alt.shape[0] - counts["n_called"]
+    table["n_non_ref"] = counts["n_het"] + counts["n_hom_var"]
+    table["n_singleton"] = (n_alt[ac == 1] == 1).sum(axis=0)
+    for kind in ("transition", "transversion", "insertion", "deletion"):
+        table[f"n_{kind}"] = _allele_sums(n_alt, kinds == kind)
+    table["n_snp"] = table["n_transition"] + table["n_transversion"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["r_ti_tv"] = table["n_transition"] / table["n_transversion"].replace(0, np.nan)
+        table["r_het_hom_var"] = table["n_het"] / table["n_hom_var"].replace(0, np.nan)
+        table["r_insertion_deletion"] = table["n_insertion"] / table["n_deletion"].replace(
+            0, np.nan)
+        table["heterozygosity_rate"] = table["n_het"] / table["n_called"].replace(0, np.nan)
+    het = compute_inbreeding_f(gm.subset(rows=gm.is_autosomal))
+    return table.join(het)
+
+
+def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd.DataFrame:
+    """PLINK ``--het``: observed and expected homozygous counts and F per sample.
+
+    Uses variants with a defined, non-monomorphic frequency. ``af`` defaults to the
+    alternate-allele frequency of the samples themselves, as plink2 computes it.
+
+    Examples
+    --------
+    >>> compute_inbreeding_f(gm)["f_het"].abs().max() < 1  # doctest: +SKIP
+    True
+    """
+    n_alt = gm.n_alt
+    if af is None:
+        vc = compute_genotype_counts(n_alt, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            af = (vc["n_het"] + 2 * vc["n_hom_var"]) / (2 * vc["n_called"])
+    usable = np.isfinite(af) & (af > 0) & (af < 1)
+    sub = n_alt[usable]
+    called = sub >= 0
+    exp_hom_per_variant = 1 - 2 * af[usable] * (1 - af[usable])
+    obs_hom = ((sub == 0) | (sub == 2)).sum(axis=0)
+    n_called = called.sum(axis=0)
+    exp_hom = exp_hom_per_variant @ called
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (obs_hom - exp_hom) / (n_called - exp_hom)
+    return pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called, "f_het": f},
+                        index=pd.Index(gm.samples, name="s"))
+
+
+def compute_entry_stats(hl: Any, mt: Any, call: Any) -> pd.DataFrame:
+    """Per-sample ``n_raw_called``, ``n_filtered`` (calls the genotype filter removed) and
+    ``dp_stats`` / ``gq_stats`` (mean, stdev), in one row-major pass over ``mt``.
+
+    ``call`` is the filtered call expression; raw calls are ``mt.GT``. Localises each row's
+    entries and sums them as arrays, which is cheaper than a column aggregation.
+
+    Examples
+    --------
+    >>> compute_entry_stats(hl, mt, mt.GT).columns.tolist()  # doctest: +SKIP
+    ['n_raw_called', 'n_filtered', 'dp_mean', 'dp_stdev', 'gq_mean', 'gq_stdev']
+    """
+    fields = [f for f in ("DP", "GQ") if f in mt.entry]
+    samples = mt.s.collect()
+    mt = mt.select_entries(*fields, raw=hl.is_defined(mt.GT), kept=hl.is_defined(call))
+    table = mt.localize_entries("e", "cols")
+    sums = {
+        "raw": hl.agg.array_sum(table.e.map(lambda x: hl.int64(x.raw))),
+        "kept": hl.agg.array_sum(table.e.map(lambda x: hl.int64(x.kept))),
+    }
+    for f in fields:
+        values = table.e.map(lambda x, f=f: hl.float64(x[f]))
+        sums[f] = hl.struct(
+            n=hl.agg.array_sum(values.map(lambda v: hl.int64(hl.is_defined(v)))),
+            s=hl.agg.array_sum(values.map(lambda v: hl.or_else(v, 0.0))),
+            ss=hl.agg.array_sum(values.map(lambda v: hl.or_else(v * v, 0.0))),
+        )
+    result = table.aggregate(hl.struct(**sums))
+    out = pd.DataFrame(index=pd.Index(samples, name="s"))
+    out["n_raw_called"] = np.asarray(result.raw, dtype=np.int64)
+    out["n_filtered"] = out["n_raw_called"] - np.asarray(result.kept, dtype=np.int64)
+    for f in fields:
+        n = np.asarray(result[f].n, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.asarray(result[f].s) / n
+            var = np.asarray(result[f].ss) / n - mean**2
+        out[f"{f.lower()}_mean"] = mean
+        out[f"{f.lower()}_stdev"] = np.sqrt(np.clip(var, 0, None))
+    return out
