@@ -48,7 +48,7 @@ def _age_days(since: str | None, now: datetime) -> int | None:
 
 def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_STATUSES,
                    purpose: str | None = None, handler: str | None = None,
-                   search: str | None = None, offset: int = 0,
+                   applicant: str | None = None, search: str | None = None, offset: int = 0,
                    limit: int = DEFAULT_PAGE_SIZE, now: datetime | None = None) -> QueuePage:
     """Applications in ``statuses``, oldest state change first (the longest waiting on top).
 
@@ -64,6 +64,8 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
         where.append(a.c.purposes.like(f"%{purpose}%"))
     if handler:
         where.append(a.c.handler == handler)
+    if applicant:
+        where.append(a.c.applicant == applicant)
     if search:
         pattern = f"%{search.strip()}%"
         where.append(or_(a.c.title.like(pattern), a.c.application_id.like(pattern),

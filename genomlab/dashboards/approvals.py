@@ -1,0 +1,285 @@
+"""Approvals dashboard (Voila) for handlers, committee members and deciders.
+
+A queue with filters and age (50 rows a page, indexed SQL on the projection, no Spark), the
+detail of one application with its DUO matching verdicts, votes and timeline, and the actions the
+signed-in user may take, with a reason field. Identity: ``$JUPYTERHUB_USER``, else the configured
+local user; roles come from the platform store. Every command goes through
+:class:`~genomlab.platform.applications.Workflow`, which checks role, conflict of interest and
+state again, so the buttons are a convenience, not the guard. All applicant text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import Any
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import GenomlabError
+from genomlab.platform.applications import Workflow, get_user_roles
+from genomlab.platform.applications.identity import get_current_user
+from genomlab.platform.applications.models import OPEN_STATUSES, Status
+from genomlab.platform.applications.queries import (
+    DEFAULT_PAGE_SIZE,
+    ApplicationDetail,
+    QueuePage,
+    get_allowed_actions,
+    get_application_detail,
+    get_queue_page,
+)
+
+STATUS_FILTERS: dict[str, tuple[str, ...]] = {
+    "open": tuple(OPEN_STATUSES),
+    **{s.value: (s.value,) for s in Status if s is not Status.DRAFT},
+}
+PURPOSES = ("", "care", "quality_assurance", "evaluation", "research")
+VERDICT_COLOURS = {"allowed": "#1b7f3b", "needs_review": "#a86b00", "blocked": "#b00020"}
+ACTION_LABELS = {"assign": "Assign to me", "request_review": "Request committee review",
+                 "return": "Return to applicant", "approve": "Approve", "reject": "Reject",
+                 "close": "Close", "revoke": "Revoke", "submit": "Submit"}
+STYLE = """<style>
+.genomlab-queue, .genomlab-detail table {border-collapse: collapse; font-size: 13px}
+.genomlab-queue th, .genomlab-queue td, .genomlab-detail td, .genomlab-detail th
+  {border-bottom: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top}
+.genomlab-queue tr.old td.age {color: #b00020; font-weight: bold}
+</style>"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
+    """The queue page as an escaped HTML table; rows older than ``overdue_days`` (EGA's two-week
+    norm for answering a request) are marked.
+
+    Examples
+    --------
+    >>> page = QueuePage([{"application_id": "APP-1", "title": "<b>x</b>", "age_days": 20}],
+    ...                  1, 0, 50)
+    >>> "&lt;b&gt;x&lt;/b&gt;" in queue_table_html(page)
+    True
+    """
+    columns = [("application_id", "Application"), ("project_id", "Project"), ("title", "Title"),
+               ("applicant", "Applicant"), ("institution", "Institution"),
+               ("purposes", "Purposes"), ("duo_permission", "DUO"), ("level", "Level"),
+               ("status", "Status"), ("handler", "Handler"), ("n_votes", "Votes"),
+               ("age_days", "Age (days)")]
+    head = "".join(f"<th>{_e(label)}</th>" for _, label in columns)
+    body = []
+    for row in page.rows:
+        old = (row.get("age_days") or 0) > overdue_days
+        cells = "".join(
+            f'<td class="{"age" if key == "age_days" else key}">{_e(row.get(key))}</td>'
+            for key, _ in columns)
+        body.append(f'<tr class="{"old" if old else ""}" '
+                    f'data-application="{_e(row["application_id"])}">{cells}</tr>')
+    return (f'<table class="genomlab-queue"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def detail_html(detail: ApplicationDetail) -> str:
+    """One application: fields, DUO verdicts, votes and timeline, escaped."""
+    row, form = detail.row, detail.form
+    criteria = form.criteria.model_dump(exclude_defaults=True)
+    fields = [
+        ("Title", row["title"]), ("Project", row["project_id"]), ("Status", row["status"]),
+        ("Applicant", f"{row['applicant']} ({row['institution']})"),
+        ("Team", ", ".join(f"{m['user_id']} ({m['institution'] or '?'})" for m in detail.team)),
+        ("Purposes", ", ".join(form.purposes)),
+        ("DUO", " ".join([form.duo_permission, form.disease or "", *form.duo_modifiers])),
+        ("Data", f"{', '.join(form.data_categories)}; fields: "
+                 f"{', '.join(form.clinical_fields) or '-'}; criteria: {criteria or 'none'}"),
+        ("Level", form.level + (f" — justification: {form.individual_justification}"
+                                if form.individual_justification else "")),
+        ("Duration", f"{form.duration_months} months"),
+        ("Ethics vote", form.ethics_vote_reference or "-"),
+        ("Commercial use", "yes" if form.commercial else "no"),
+        ("Lay summary", form.lay_summary), ("Abstract", form.scientific_abstract),
+        ("Changed since last submission", row["changed_fields"] or "-"),
+        ("Handler", row["handler"] or "-"), ("Last reason", row["last_reason"] or "-"),
+        ("Valid", f"{row['valid_from']} – {row['valid_until']}" if row["valid_from"] else "-"),
+    ]
+    parts = ['<div class="genomlab-detail"><h3>' + _e(row["application_id"]) + "</h3><table>"]
+    parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields]
+    parts.append("</table><h4>DUO matching</h4><table>")
+    for verdict in detail.verdicts:
+        colour = VERDICT_COLOURS[verdict.verdict]
+        parts.append(f'<tr class="verdict-{_e(verdict.verdict)}"><td>{_e(verdict.subject)}</td>'
+                     f'<td style="color:{colour}"><b>{_e(verdict.verdict)}</b></td>'
+                     f"<td>{'<br>'.join(_e(r) for r in verdict.reasons)}</td></tr>")
+    parts.append("</table><h4>Committee votes</h4><table>")
+    parts += [f"<tr><td>{_e(v['voter'])}</td><td>{_e(v['vote'])}</td><td>{_e(v['comment'])}</td>"
+              f"<td>{_e(v['voted_at'][:16])}</td></tr>" for v in detail.votes] or [
+        "<tr><td>no votes</td></tr>"]
+    parts.append("</table><h4>Timeline</h4><table>")
+    parts += [f"<tr><td>{_e(h['at'][:16])}</td><td>{_e(h['type'])}</td><td>{_e(h['actor'])}</td>"
+              f"<td>{_e('; '.join(f'{k}: {v}' for k, v in h['detail'].items()))}</td></tr>"
+              for h in detail.history]
+    parts.append("</table></div>")
+    return "".join(parts)
+
+
+class ApprovalsDashboard:
+    """The widgets and their callbacks; :func:`approvals_view` builds one."""
+
+    def __init__(self, config: GenomlabConfig, user: str, page_size: int) -> None:
+        import ipywidgets as widgets
+
+        self.config, self.user, self.page_size = config, user, page_size
+        self.roles = get_user_roles(config, user)
+        self.offset = 0
+        roles_text = ", ".join(sorted(r.value for r in self.roles)) or "applicant only"
+        self.header = widgets.HTML(f"{STYLE}<p class='genomlab-who'>Signed in as <b>{_e(user)}</b> "
+                                   f"({_e(roles_text)})</p>")
+        self.status = widgets.Dropdown(options=list(STATUS_FILTERS), value="open",
+                                       description="Status")
+        self.purpose = widgets.Dropdown(options=[(p or "all", p) for p in PURPOSES], value="",
+                                        description="Purpose")
+        self.mine = widgets.Checkbox(value=False, description="assigned to me")
+        self.search = widgets.Text(placeholder="title, id, applicant, institution",
+                                   description="Search")
+        self.prev = widgets.Button(description="◀ previous")
+        self.next = widgets.Button(description="next ▶")
+        self.page_label = widgets.HTML()
+        self.queue = widgets.HTML()
+        self.chooser = widgets.Dropdown(description="Open", layout={"width": "70%"})
+        self.chooser.add_class("genomlab-open")
+        self.detail = widgets.HTML()
+        self.reason = widgets.Textarea(placeholder="Reason (required to return, reject, close, "
+                                                   "revoke; comment for votes)",
+                                       layout={"width": "70%"})
+        self.reason.add_class("genomlab-reason")
+        self.valid_until = widgets.Text(placeholder="YYYY-MM-DD (optional)",
+                                        description="Valid until")
+        self.vote = widgets.Dropdown(options=["approve", "reject", "abstain"],
+                                     description="Vote")
+        self.vote_button = widgets.Button(description="Cast vote")
+        self.actions = widgets.HBox()
+        self.message = widgets.HTML()
+        self.message.add_class("genomlab-message")
+        for control in (self.status, self.purpose, self.mine):
+            control.observe(self._filters_changed, names="value")
+        self.search.observe(self._filters_changed, names="value")
+        self.prev.on_click(lambda _: self._turn(-1))
+        self.next.on_click(lambda _: self._turn(+1))
+        self.chooser.observe(lambda _: self._show_detail(), names="value")
+        self.vote_button.on_click(lambda _: self._run("vote"))
+        self.action_box = widgets.VBox()
+        self.widget = widgets.VBox([
+            self.header, widgets.HBox([self.status, self.purpose, self.mine]),
+            widgets.HBox([self.search, self.prev, self.next, self.page_label]), self.queue,
+            self.chooser, self.detail, self.action_box, self.message])
+        self.refresh_queue()
+
+    def _filters_changed(self, _change: Any) -> None:
+        self.offset = 0
+        self.refresh_queue()
+
+    def _turn(self, step: int) -> None:
+        self.offset = max(0, self.offset + step * self.page_size)
+        self.refresh_queue()
+
+    def refresh_queue(self) -> None:
+        """Re-read the current page of the queue."""
+        staff = bool(self.roles)
+        page = get_queue_page(
+            self.config, statuses=STATUS_FILTERS[self.status.value],
+            purpose=self.purpose.value or None, handler=self.user if self.mine.value else None,
+            applicant=None if staff else self.user, search=self.search.value or None,
+            offset=self.offset, limit=self.page_size)
+        if page.total and self.offset >= page.total:
+            self.offset = max(0, (page.total - 1) // self.page_size * self.page_size)
+            return self.refresh_queue()
+        self.queue.value = queue_table_html(page)
+        last = min(self.offset + self.page_size, page.total)
+        first = self.offset + 1 if page.total else 0
+        self.page_label.value = (f"<span class='genomlab-page'>{first}–{last} of "
+                                 f"{page.total}</span>")
+        self.prev.disabled = self.offset == 0
+        self.next.disabled = last >= page.total
+        current = self.chooser.value
+        options = [("— choose an application —", "")] + [
+            (f"{r['application_id']} · {r['status']} · {r['title'][:70]}", r["application_id"])
+            for r in page.rows]
+        if current and current not in {v for _, v in options}:
+            options.append((f"{current} (outside this page)", current))
+        self.chooser.options = options
+        self.chooser.value = current or ""
+        return None
+
+    def _show_detail(self) -> None:
+        import ipywidgets as widgets
+
+        application_id = self.chooser.value
+        if not application_id:
+            self.detail.value, self.action_box.children = "", ()
+            return
+        detail = get_application_detail(self.config, application_id)
+        self.detail.value = detail_html(detail)
+        allowed = get_allowed_actions(self.config, self.user, detail, self.roles)
+        buttons = []
+        for action in allowed:
+            if action == "vote":
+                continue
+            button = widgets.Button(description=ACTION_LABELS[action],
+                                    button_style="danger" if action in ("reject", "revoke")
+                                    else "primary" if action == "approve" else "")
+            button.add_class(f"genomlab-action-{action}")
+            button.on_click(lambda _, a=action: self._run(a))
+            buttons.append(button)
+        rows: list[Any] = [widgets.HBox(buttons)] if buttons else []
+        if "approve" in allowed:
+            rows.append(self.valid_until)
+        if "vote" in allowed:
+            rows.append(widgets.HBox([self.vote, self.vote_button]))
+        if allowed:
+            rows.append(self.reason)
+        else:
+            rows.append(widgets.HTML("<i>No action available to you on this application.</i>"))
+        self.action_box.children = rows
+
+    def _run(self, action: str) -> None:
+        application_id = self.chooser.value
+        workflow = Workflow(self.config)
+        reason = self.reason.value
+        try:
+            if action == "approve":
+                until = self.valid_until.value.strip()
+                workflow.approve(self.user, application_id,
+                                 valid_until=date.fromisoformat(until) if until else None,
+                                 note=reason)
+            elif action == "vote":
+                workflow.record_vote(self.user, application_id, self.vote.value, reason)
+            elif action == "assign":
+                workflow.assign_handler(self.user, application_id)
+            elif action == "request_review":
+                workflow.request_committee_review(self.user, application_id, reason)
+            elif action == "submit":
+                workflow.submit(self.user, application_id)
+            else:
+                method = {"return": workflow.return_application, "reject": workflow.reject,
+                          "close": workflow.close, "revoke": workflow.revoke}[action]
+                method(self.user, application_id, reason)
+        except (GenomlabError, ValueError) as exc:
+            self.message.value = (f"<p class='genomlab-error' style='color:#b00020'>Refused: "
+                                  f"{_e(exc)}</p>")
+            return
+        self.reason.value = ""
+        status = get_application_detail(self.config, application_id).row["status"]
+        self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>"
+                              f"{_e(ACTION_LABELS.get(action, action))}: {_e(application_id)} is "
+                              f"now {_e(status)}</p>")
+        self.refresh_queue()
+        self._show_detail()
+
+
+def approvals_view(config: GenomlabConfig, user: str | None = None,
+                   page_size: int = DEFAULT_PAGE_SIZE) -> Any:
+    """The approvals dashboard as one ipywidgets box.
+
+    Examples
+    --------
+    >>> approvals_view(load_config())  # in a notebook / Voila  # doctest: +SKIP
+    """
+    return ApprovalsDashboard(config, user or get_current_user(config), page_size).widget

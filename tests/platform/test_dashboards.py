@@ -1,0 +1,109 @@
+"""The approvals and register dashboards in Voila, driven in headless Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genomlab.dashboards.approvals import approvals_view, queue_table_html
+from genomlab.dashboards.register import register_view
+from genomlab.platform.applications import is_entitled
+from genomlab.platform.applications.queries import get_application_detail, get_queue_page
+from tests.platform.conftest import World, make_form
+
+BROKEN = ("Error displaying widget", "Failed to load model")
+XSS_TITLE = ('<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> '
+             "BRCA1 penetrance")
+
+
+def test_approvals_view__builds_for_a_decider_without_a_browser(world: World) -> None:
+    app = world.under_review(title=XSS_TITLE)
+    box = approvals_view(world.config, user="dora")
+    html_text = box.children[3].value
+    assert app in html_text
+    assert "<script>" not in html_text
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html_text
+
+
+def test_queue_table_html__escapes_and_marks_overdue(world: World) -> None:
+    world.submitted(title="Waiting <b>long</b>")
+    world.clock.advance(days=20)
+    page = get_queue_page(world.config, now=world.clock.now)
+    rendered = queue_table_html(page)
+    assert page.rows[0]["age_days"] == 20
+    assert '<tr class="old"' in rendered
+    assert "Waiting &lt;b&gt;long&lt;/b&gt;" in rendered
+
+
+def test_register_view__lists_only_submitted(world: World) -> None:
+    world.wf.create_draft("alice", make_form(title="Secret draft"))
+    world.approved(title="Public approved project")
+    table = register_view(world.config).children[2].value
+    assert "Public approved project" in table
+    assert "Secret draft" not in table
+
+
+def _open_dashboard(page, url: str, selector: str) -> None:
+    page.goto(url, timeout=120_000)
+    page.wait_for_selector(selector, timeout=120_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboards__decider_approves_and_register_lists_project(world: World, voila, page,
+                                                                 tmp_path: Path) -> None:
+    app = world.under_review(title=XSS_TITLE)
+    world.wf.request_committee_review("hanna", app)
+    world.wf.record_vote("kurt", app, "approve", "Necessary and proportionate.")
+    project = get_application_detail(world.config, app).row["project_id"]
+    home = {"GENOMLAB_HOME": str(world.config.home)}
+
+    _open_dashboard(page, voila("approvals.ipynb", env={**home, "JUPYTERHUB_USER": "dora"}),
+                    "table.genomlab-queue")
+    assert "Signed in as dora (decider)" in page.inner_text(".genomlab-who")
+    queue = page.inner_text("table.genomlab-queue")
+    assert app in queue
+    assert "<script>window.__xss=1</script>" in queue  # shown as text
+    page.select_option(".genomlab-open select", index=1)
+    page.wait_for_selector(".genomlab-action-approve", timeout=60_000)
+    detail = page.inner_text(".genomlab-detail")
+    assert "research-consent" in detail
+    assert "Necessary and proportionate." in detail
+    page.fill(".genomlab-reason textarea", "Committee in favour; data necessary.")
+    page.click(".genomlab-action-approve")
+    page.wait_for_selector(".genomlab-message .genomlab-ok", timeout=60_000)
+    assert page.inner_text(".genomlab-message") == f"Approve: {app} is now approved"
+    assert page.evaluate("window.__xss") is None
+    assert not any(text in page.content() for text in BROKEN)
+
+    row = get_application_detail(world.config, app).row
+    assert (row["status"], row["decided_by"]) == ("approved", "dora")
+    last = get_application_detail(world.config, app).history[-1]
+    assert (last["type"], last["detail"]["note"]) == ("approved",
+                                                      "Committee in favour; data necessary.")
+    assert is_entitled(world.config, "tom", project)
+
+    _open_dashboard(page, voila("register.ipynb", env=home), "table.genomlab-register")
+    entry = page.locator(f'tr[data-project="{project}"]')
+    assert entry.count() == 1
+    text = entry.inner_text()
+    assert "approved" in text
+    assert "<script>window.__xss=1</script>" in text
+    assert page.evaluate("window.__xss") is None
+    assert "1 applications: 1 approved" in page.inner_text(".genomlab-summary")
+    assert not any(text in page.content() for text in BROKEN)
+    page.screenshot(path=str(tmp_path / "register.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_approvals_dashboard__conflicted_reviewer_gets_no_actions(world: World, voila,
+                                                                  page) -> None:
+    world.under_review()
+    url = voila("approvals.ipynb", env={"GENOMLAB_HOME": str(world.config.home),
+                                        "JUPYTERHUB_USER": "ute"})
+    _open_dashboard(page, url, "table.genomlab-queue")
+    page.select_option(".genomlab-open select", index=1)
+    page.wait_for_selector("text=No action available to you", timeout=60_000)
+    assert page.locator(".genomlab-action-approve").count() == 0
