@@ -161,3 +161,25 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     assert "AR-000001" in queue.output
     assert "released" in queue.output
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
+
+
+def test_record_review__author_who_is_a_checker_cannot_review(config) -> None:
+    from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.requests import get_outputs_dir
+    from genomlab.platform.applications import Workflow
+    from tests.platform.conftest import make_form, populate
+
+    wf = Workflow(config)
+    populate(wf)
+    application_id = wf.create_draft("ute", make_form(team=()))  # ute is a handler
+    project_id = wf.submit("ute", application_id)
+    wf.assign_handler("hanna", application_id)
+    wf.approve("dora", application_id)
+    outputs = get_outputs_dir(config, project_id)
+    outputs.mkdir(parents=True)
+    (outputs / "by_sex.csv").write_text(BY_SEX)
+    directory = PlatformDirectory(config)
+    request_id = submit_request(config, directory, "ute", project_id, ["by_sex.csv"])
+    assert directory.is_output_checker("ute")
+    with pytest.raises(PermissionDenied, match="authors cannot review their own request"):
+        record_review(config, directory, "ute", request_id, "approve", "mine is fine")

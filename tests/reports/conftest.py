@@ -8,6 +8,7 @@ import pytest
 
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
+from tests.airlock.conftest import project  # noqa: F401 - the approved-project fixture
 from tools.make_notebook import make_notebook
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,8 +22,9 @@ from genomlab.reports.runner import (
     run_due_reports,
 )
 from genomlab.reports.schedule import load_schedule
+from tests.airlock.conftest import Project
 from tests.conftest import write_config_file
-from tests.reports.conftest import ACTIVITY, add_platform_events, write_schedule
+from tests.reports.conftest import ACTIVITY, REPO, add_platform_events, write_schedule
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def test_docstring_examples__run(module) -> None:
 
 def test_load_schedule__shipped_schedule_is_valid() -> None:
     specs = load_schedule(Path(__file__).resolve().parents[2] / "reports" / "schedule.toml")
-    assert [s.name for s in specs] == ["platform-activity"]
+    assert [s.name for s in specs] == ["platform-activity", "airlock-activity"]
     assert specs[0].audience == "public"
     assert specs[0].notebook.is_file()
 
@@ -140,3 +141,27 @@ def test_run_due_reports__public_small_cell_withheld_large_published(
     assert (public / "report.html").is_file()
     assert "23" in (public / "tables" / "activity_by_month.csv").read_text()
     assert not list(public.glob("*.ipynb"))  # the notebook (with code) stays internal
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_run_due_reports__airlock_activity_counts_reviews(project: Project) -> None:
+    from genomlab.airlock.requests import record_review, submit_request
+
+    project.write("by_sex.csv", "sex,n\nF,60\nM,55\n")
+    cfg, d = project.config, project.directory
+    request_id = submit_request(cfg, d, "alice", project.project, ["by_sex.csv"])
+    record_review(cfg, d, "hanna", request_id, "approve", "ok")
+    record_review(cfg, d, "ute", request_id, "reject", "purpose unclear")
+    specs = [s for s in load_schedule(REPO / "reports" / "schedule.toml")
+             if s.name == "airlock-activity"]
+    [outcome] = run_due_reports(cfg, specs, NOW)
+    assert outcome.status == "succeeded"
+    tables = Path(outcome.output_dir) / "tables"
+    assert (tables / "requests_by_status.csv").read_text().splitlines() == [
+        "status,n_requests", "rejected,1"]
+    reviewers = (tables / "reviews_by_checker.csv").read_text().splitlines()
+    assert reviewers[1].startswith("hanna,1,1,0,")
+    assert reviewers[2].startswith("ute,1,0,1,")
+    assert "1 release requests, 2 reviews by 2 checkers" in (
+        Path(outcome.output_dir) / "report.html").read_text()
