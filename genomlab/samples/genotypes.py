@@ -73,7 +73,7 @@ def _positions(rng: np.random.Generator, n: int, lo: int, hi: int) -> np.ndarray
     return pos
 
 
-def get_variant_sites(rng: np.random.Generator, n_variants: int, *, x_share: float = 0.06,
+def get_variant_sites(rng: np.random.Generator, n_variants: int, *, x_share: float = 0.15,
                       y_share: float = 0.004, mean_block_size: float = 6.0) -> VariantSites:
     """Draw sorted, unique GRCh38 sites with LD blocks and ancestral frequencies.
 
@@ -84,7 +84,8 @@ def get_variant_sites(rng: np.random.Generator, n_variants: int, *, x_share: flo
     n_variants
         Number of sites.
     x_share, y_share
-        Share of sites on chrX and chrY (enough chrX sites for sex checks).
+        Share of sites on chrX and chrY (more than the genome's 5 % on chrX, so that even a
+        small world has enough X sites for a sharp heterozygosity sex check).
     mean_block_size
         Mean number of sites per haplotype block (geometric sizes).
 
@@ -125,9 +126,15 @@ def get_variant_sites(rng: np.random.Generator, n_variants: int, *, x_share: flo
     new_block = rng.random(n_variants) < 1.0 / mean_block_size
     new_block[0] = True
     new_block[1:] |= contig_a[1:] != contig_a[:-1]
+    # chrX outside the PARs is thinned to one site per LD block (as a sex check LD-prunes), so
+    # the few X sites of a small world still give a sharp X inbreeding coefficient.
+    new_block |= kind == KIND_X_NONPAR
     block = np.cumsum(new_block) - 1
     rho = rng.uniform(0.75, 0.95, size=int(block[-1]) + 1)
     p_anc = rng.uniform(0.05, 0.95, size=n_variants)
+    # Common sites on chrX (as sex-check marker panels choose them) sharpen the X-het signal.
+    x_nonpar = kind == KIND_X_NONPAR
+    p_anc[x_nonpar] = rng.uniform(0.2, 0.8, size=int(x_nonpar.sum()))
     return VariantSites(contig_a, pos_a, BASES[ref_i], BASES[alt_i], kind, block, rho, p_anc)
 
 

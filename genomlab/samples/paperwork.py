@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genomlab.samples.cohort import HOSPITALS, Cohort
-from genomlab.samples.phenotypes import Phenotypes
+from genomlab.samples.files import write_text
 
 FIRST_SUBMISSION = dt.date(2025, 7, 1)
 SUBMISSION_DAYS = 480
@@ -87,14 +87,14 @@ def _consent_record(rng: np.random.Generator, person_id: str, sample: str, relat
     return record
 
 
-def draw_paperwork(rng: np.random.Generator, cohort: Cohort, pheno: Phenotypes) -> Paperwork:
+def draw_paperwork(rng: np.random.Generator, cohort: Cohort) -> Paperwork:
     """Draw TANs, dates, coverage, library types, consents and identity inputs.
 
     Examples
     --------
     >>> from genomlab.samples.cohort import build_cohort
     >>> cohort = build_cohort(np.random.default_rng(0), 60)
-    >>> paper = draw_paperwork(np.random.default_rng(1), cohort, None)
+    >>> paper = draw_paperwork(np.random.default_rng(1), cohort)
     >>> len(paper.tan_g[0]), paper.submission_ids[0][9]
     (64, '_')
     """
@@ -133,11 +133,4 @@ def write_identity_inputs(out: Path, cohort: Cohort, paper: Paperwork) -> None:
         rows = ["arbeitsnummer\tkvnr_unchangeable\thospital_ik\thospital_name\tsample"]
         rows += [f"{paper.arbeitsnummer[i]}\t{paper.kvnr[i]}\t{ik}\t{name}\t{s.sample}"
                  for i, s in enumerate(cohort.samples) if s.hospital_ik == ik]
-        path = out / "hospitals" / ik / "case_numbers_request.tsv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-
-
-def write_paperwork(out: Path, cohort: Cohort, paper: Paperwork, pheno: Phenotypes) -> None:
-    """Write the identity inputs (hospitals/), submissions and clinical records of a world."""
-    write_identity_inputs(out, cohort, paper)
+        write_text(out / "hospitals" / ik / "case_numbers_request.tsv", "\n".join(rows) + "\n")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import shutil
+import struct
 import subprocess
+import zlib
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -163,3 +165,28 @@ class BgzfVcfWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The 28-byte empty block that ends every BGZF file (SAM/BAM specification, section 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+BGZF_BLOCK = 65280
+
+
+def compress_bgzf(data: bytes, *, level: int = 6) -> bytes:
+    """BGZF-compress ``data`` in memory (gzip-compatible, no timestamp, fixed bytes).
+
+    Examples
+    --------
+    >>> import gzip
+    >>> gzip.decompress(compress_bgzf(b"chr1\\t1\\n")) == b"chr1\\t1\\n"
+    True
+    """
+    blocks = []
+    for start in range(0, len(data), BGZF_BLOCK):
+        chunk = data[start:start + BGZF_BLOCK]
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        body = deflate.compress(chunk) + deflate.flush()
+        header = struct.pack("<4BI2BH2BHH", 0x1F, 0x8B, 8, 4, 0, 0, 0xFF, 6, ord("B"), ord("C"),
+                             2, len(body) + 25)
+        blocks.append(header + body + struct.pack("<II", zlib.crc32(chunk), len(chunk)))
+    return b"".join(blocks) + BGZF_EOF

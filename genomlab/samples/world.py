@@ -10,23 +10,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genomlab.errors import GenomlabError
+from genomlab.samples.clinical import write_clinical_records
 from genomlab.samples.cohort import GRZ_IDS, HOSPITALS, KDK_IDS, Cohort, build_cohort
+from genomlab.samples.files import write_json, write_text
 from genomlab.samples.genotypes import (
+    HAP_ALT,
+    HET,
+    HOM_ALT,
     generate_chunk,
     get_chunks,
     get_variant_sites,
     get_world_genetics,
 )
-from genomlab.samples.paperwork import Paperwork, draw_paperwork, write_paperwork
+from genomlab.samples.paperwork import Paperwork, draw_paperwork, write_identity_inputs
 from genomlab.samples.phenotypes import Phenotypes, compute_phenotypes
-from genomlab.samples.vcf import BgzfVcfWriter, format_vcf_lines, get_line_prefixes
+from genomlab.samples.submissions import SubmissionFiles, write_submissions
+from genomlab.samples.vcf import (
+    BgzfVcfWriter,
+    compress_bgzf,
+    format_vcf_lines,
+    get_line_prefixes,
+    get_vcf_header,
+)
 
 GENERATOR_VERSION = "1"
 
@@ -44,21 +56,20 @@ class WorldSummary:
     n_files: int
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+@dataclass
+class _SubmissionSites:
+    """The site subset that submission VCFs carry, collected during the genotype pass."""
 
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON with sorted keys and a trailing newline (stable bytes), via a temp file."""
-    _write_text(path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    stride: int
+    prefixes: list[bytes] = field(default_factory=list)
+    cells: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
 
 def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites: Any,
                      genetics: Any, chunk_size: int, threads: int,
-                     progress: Callable[[int], None] | None) -> list[np.ndarray]:
+                     progress: Callable[[int], None] | None,
+                     subset: _SubmissionSites) -> list[np.ndarray]:
     names = [s.sample for s in cohort.samples]
     by_grz = {grz: np.array([i for i, s in enumerate(cohort.samples) if s.grz == grz])
               for grz in GRZ_IDS}
@@ -76,6 +87,11 @@ def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites:
         for grz, cols in by_grz.items():
             writers[grz].write(format_vcf_lines(prefixes, chunk.cells[:, cols]))
         planted.update(chunk.planted_dosage)
+        keep = np.flatnonzero((np.arange(lo, hi) % subset.stride == 0)
+                              | np.isin(np.arange(lo, hi), genetics.planted))
+        subset.prefixes += [prefixes[k] for k in keep]
+        subset.cells.append(chunk.cells[keep])
+        subset.ids += [sites.variant_id(lo + int(k)) for k in keep]
         if progress is not None:
             progress(hi - lo)
     for writer in writers.values():
@@ -94,12 +110,31 @@ def _write_fam_and_tsv(out: Path, cohort: Cohort, pheno: Phenotypes) -> None:
             s.sample, s.reported_sex, s.family, s.declared_father or "", s.declared_mother or "",
             f"{pheno.quant_trait[s.person]:.4f}", str(bool(pheno.hpo_affected[s.person])).lower(),
             cohort.submissions[s.submission].disease_type]))
-    _write_text(out / "genotypes" / "cohort.fam", "\n".join(fam) + "\n")
-    _write_text(out / "genotypes" / "samples.tsv", "\n".join(tsv) + "\n")
+    write_text(out / "genotypes" / "cohort.fam", "\n".join(fam) + "\n")
+    write_text(out / "genotypes" / "samples.tsv", "\n".join(tsv) + "\n")
+
+
+def _submission_files(cohort: Cohort, subset: _SubmissionSites) -> SubmissionFiles:
+    cells = np.concatenate(subset.cells)
+    vcf = {}
+    for sub_i, sub in enumerate(cohort.submissions):
+        names = [cohort.samples[i].sample for i in sub.samples]
+        text = get_vcf_header(names) + format_vcf_lines(subset.prefixes, cells[:, sub.samples])
+        vcf[sub_i] = compress_bgzf(text)
+    bed = "".join(f"{vid.split(':')[0]}\t{int(vid.split(':')[1]) - 51}\t"
+                  f"{int(vid.split(':')[1]) + 50}\n" for vid in subset.ids)
+    return SubmissionFiles(vcf, bed.encode())
+
+
+def _carried_by_index(cohort: Cohort, subset: _SubmissionSites) -> dict[int, list[str]]:
+    state = np.concatenate(subset.cells) // 10000
+    carries = (state == HET) | (state == HOM_ALT) | (state == HAP_ALT)
+    return {sub.index: [subset.ids[k] for k in np.flatnonzero(carries[:, sub.index])]
+            for sub in cohort.submissions}
 
 
 def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any,
-           pheno: Phenotypes, paper: Paperwork) -> dict:
+           pheno: Phenotypes, paper: Paperwork, records: dict[int, tuple[str, str]]) -> dict:
     samples = []
     for i, s in enumerate(cohort.samples):
         person = cohort.persons[s.person]
@@ -115,6 +150,9 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
             "research_consent": paper.research_consent[i],
             "library_type": paper.library_type[i],
             "mean_depth": round(float(genetics.mean_depth[i]), 2),
+            "arbeitsnummer": paper.arbeitsnummer[i], "kvnr": paper.kvnr[i],
+            "tan_g": paper.tan_g[s.submission],
+            **({"kdk_record": records[i][0], "tan_c": records[i][1]} if i in records else {}),
         })
     pedigree = [{"family": s.family, "child": s.sample, "father": s.declared_father,
                  "mother": s.declared_mother}
@@ -140,7 +178,11 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
             "low_call_rate_missing_rate": float(genetics.sample_missing.max()),
             "call_rate_fail_variant_missing_rate": genetics.variant_missing,
             "contamination_fraction": genetics.contamination_fraction,
-            "hwe_fail_variants": "every sample called heterozygous"},
+            "hwe_fail_variants": "every sample called heterozygous",
+            "notes": "Contaminated samples show excess heterozygosity (het F about -0.2) and "
+                     "inflate KING-robust kinship (to about 0.1 with others, more with each "
+                     "other): remove them before inferring relatedness. Ancestry outliers have "
+                     "high het F against pooled frequencies and are male."},
         "associations": pheno.associations,
         "consents": paper.consents, "bad_submissions": paper.bad_submissions,
         "submissions": paper.submissions_truth,
@@ -193,15 +235,21 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     geno_rng = np.random.default_rng([seed, 2])
     sites = get_variant_sites(geno_rng, n_variants)
     genetics = get_world_genetics(geno_rng, cohort, sites)
+    subset = _SubmissionSites(stride=max(1, n_variants // 400))
     dosages = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size, threads,
-                               progress)
+                               progress, subset)
     pheno = compute_phenotypes(np.random.default_rng([seed, 3]), cohort,
                                [sites.variant_id(int(v)) for v in genetics.planted], dosages,
                                genetics.planted_p)
     _write_fam_and_tsv(out, cohort, pheno)
-    paper = draw_paperwork(np.random.default_rng([seed, 4]), cohort, pheno)
-    write_paperwork(out, cohort, paper, pheno)
-    write_json(out / "truth.json", _truth(seed, n_patients, cohort, sites, genetics, pheno, paper))
+    paper = draw_paperwork(np.random.default_rng([seed, 4]), cohort)
+    write_identity_inputs(out, cohort, paper)
+    write_submissions(np.random.default_rng([seed, 5]), out, cohort, paper, genetics.mean_depth,
+                      _submission_files(cohort, subset))
+    records = write_clinical_records(np.random.default_rng([seed, 6]), out, cohort, paper, pheno,
+                                     _carried_by_index(cohort, subset))
+    write_json(out / "truth.json",
+               _truth(seed, n_patients, cohort, sites, genetics, pheno, paper, records))
     n_files = sum(1 for p in out.rglob("*") if p.is_file())
     return WorldSummary(out, seed, n_patients, len(cohort.samples), n_variants,
                         len(cohort.submissions), n_files)

@@ -1,0 +1,391 @@
+"""GRZ submissions of a world: ``metadata/metadata.json`` per BfArM's schema plus small files.
+
+Each initial submission holds the index donor and sequenced relatives with lab data, QC values
+(relatives may fall below the BfArM thresholds, which is only a warning), tiny paired FASTQ files
+(reads of length 100), the submission's VCF (its donors, a subset of the world's sites) and, for
+exome libraries, a BED of target regions; checksums and sizes match the files written.
+Follow-up submissions carry withdrawn research consents; corrections replace an initial
+``coverageType`` of ``UNK`` by the real one.
+Deliberately bad submissions (schema violation, checksum mismatch, reused tanG, coverage below
+threshold) are listed in ``truth.json`` with the reason and the offending field.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genomlab.samples.cohort import Cohort
+from genomlab.samples.files import write_json
+from genomlab.samples.paperwork import Paperwork
+
+SCHEMA_URL = "https://raw.githubusercontent.com/BfArM-MVH/MVGenomseq/refs/tags/v1.3.0/GRZ/grz-schema.json"
+MII_POLICY_SYSTEM = "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3"
+#: MII broad-consent research codes that grz-pydantic-models evaluates (…24.5.3.1 and …24.5.3.8).
+MII_RESEARCH_CODES = (("2.16.840.1.113883.3.1937.777.24.5.3.1", "PATDAT_erheben_speichern_nutzen"),
+                      ("2.16.840.1.113883.3.1937.777.24.5.3.8",
+                       "MDAT_wissenschaftlich_nutzen_EU_DSGVO_NIVEAU"))
+BROAD_CONSENT_1_7_2 = "urn:oid:2.16.840.1.113883.3.1937.777.24.2.2079"
+READ_LENGTH = 100
+N_READ_PAIRS = 4
+#: BfArM thresholds (grz-pydantic-models resources/thresholds.json) the generator respects.
+WGS_GERMLINE_MIN_DEPTH = 30
+WGS_GERMLINE_MIN_COVERAGE = 20
+WGS_SOMATIC_MIN_COVERAGE = 30
+
+
+@dataclass
+class SubmissionFiles:
+    """Per-submission VCF text (bytes, uncompressed) and BED text, from the genotype pass."""
+
+    vcf: dict[int, bytes]
+    bed: bytes
+
+
+def get_fhir_research_consent(patient_ref: str, signed: dt.date, permit: bool,
+                              withdrawn: dt.date | None = None) -> dict:
+    """An MII broad-consent FHIR ``Consent`` (root deny, nested research provisions).
+
+    ``withdrawn`` ends the permit on that date and denies from then on.
+
+    Examples
+    --------
+    >>> c = get_fhir_research_consent("Patient/x", dt.date(2025, 1, 2), True)
+    >>> c["provision"]["type"], c["provision"]["provision"][0]["type"]
+    ('deny', 'permit')
+    """
+    end = signed.replace(year=signed.year + 30)
+    provisions = []
+    for code, display in MII_RESEARCH_CODES:
+        coding = [{"coding": [{"system": MII_POLICY_SYSTEM, "code": code, "display": display}]}]
+        if withdrawn is None:
+            provisions.append({"type": "permit" if permit else "deny", "code": coding,
+                               "period": {"start": signed.isoformat(), "end": end.isoformat()}})
+        else:
+            provisions.append({"type": "deny", "code": coding,
+                               "period": {"start": withdrawn.isoformat(), "end": end.isoformat()}})
+    return {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "research"}]},
+        "category": [
+            {"coding": [{"system": "http://loinc.org", "code": "57016-8"}]},
+            {"coding": [{"system": "https://www.medizininformatik-initiative.de/fhir/modul-consent/"
+                                   "CodeSystem/mii-cs-consent-consent_category",
+                         "code": "2.16.840.1.113883.3.1937.777.24.2.184"}]}],
+        "patient": {"reference": patient_ref},
+        "dateTime": signed.isoformat(),
+        "policy": [{"uri": BROAD_CONSENT_1_7_2}],
+        "provision": {"type": "deny", "period": {"start": signed.isoformat(),
+                                                 "end": end.isoformat()},
+                      "provision": provisions},
+    }
+
+
+def get_research_consents(record: dict, patient_ref: str, as_of: dt.date) -> list[dict]:
+    """``researchConsents`` of a donor as of a date (FHIR Consent, or a no-scope justification).
+
+    Examples
+    --------
+    >>> rec = {"research_presentation_date": "2025-01-02", "research_consent": "missing",
+    ...        "no_scope_justification": "patient unable to consent", "withdrawals": []}
+    >>> get_research_consents(rec, "Patient/x", dt.date(2025, 3, 1))[0]["noScopeJustification"]
+    'patient unable to consent'
+    """
+    presented = dt.date.fromisoformat(record["research_presentation_date"])
+    entry: dict = {"schemaVersion": "2025.0.4", "presentationDate": presented.isoformat()}
+    if record["research_consent"] == "missing":
+        entry["noScopeJustification"] = record["no_scope_justification"]
+        return [entry]
+    withdrawn = [dt.date.fromisoformat(w["date"]) for w in record["withdrawals"]
+                 if dt.date.fromisoformat(w["date"]) <= as_of]
+    entry["scope"] = get_fhir_research_consent(
+        patient_ref, presented, record["research_consent"] == "permit",
+        withdrawn[0] if withdrawn else None)
+    return [entry]
+
+
+def get_mv_consent(record: dict) -> dict:
+    """``mvConsent`` of a donor from its truth consent record.
+
+    Examples
+    --------
+    >>> rec = {"mv_consent": {"presentation_date": "2025-01-02", "scopes": [
+    ...     {"type": "permit", "date": "2025-01-02", "domain": "mvSequencing"}]}}
+    >>> get_mv_consent(rec)["scope"][0]["domain"]
+    'mvSequencing'
+    """
+    mv = record["mv_consent"]
+    return {"presentationDate": mv["presentation_date"],
+            "version": "Patient Info TE Consent MVGenomSeq vers01",
+            "scope": [{"type": s["type"], "date": s["date"], "domain": s["domain"]}
+                      for s in mv["scopes"]]}
+
+
+def _file_entry(root: Path, rel: str, data: bytes, file_type: str, **extra: object) -> dict:
+    path = root / "files" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"filePath": rel, "fileType": file_type, "checksumType": "sha256",
+            "fileChecksum": hashlib.sha256(data).hexdigest(), "fileSizeInBytes": len(data),
+            **extra}
+
+
+def _fastq_pair(rng: np.random.Generator, name: str) -> tuple[bytes, bytes]:
+    bases = np.array(list("ACGT"))
+    reads = []
+    for mate in (1, 2):
+        lines = []
+        for r in range(N_READ_PAIRS):
+            seq = "".join(bases[rng.integers(0, 4, READ_LENGTH)])
+            qual = "".join(np.array(list("FFFF:,"))[rng.integers(0, 6, READ_LENGTH)])
+            lines.append(f"@{name}:{r + 1} {mate}:N:0:1\n{seq}\n+\n{qual}\n")
+        reads.append(gzip.compress("".join(lines).encode(), mtime=0))
+    return reads[0], reads[1]
+
+
+def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic: bool,
+               library: str, depth: float, sample_date: dt.date, vcf: bytes | None,
+               bed: bytes) -> dict:
+    flowcell = f"H{rng.integers(16**7):07X}"
+    r1, r2 = _fastq_pair(rng, flowcell)
+    kind = "tumor" if somatic else "normal"
+    files = [
+        _file_entry(root, f"{donor_dir}/{flowcell}_{kind}_L001_R1_001.fastq.gz", r1, "fastq",
+                    readOrder="R1", readLength=READ_LENGTH, flowcellId=flowcell, laneId="1"),
+        _file_entry(root, f"{donor_dir}/{flowcell}_{kind}_L001_R2_001.fastq.gz", r2, "fastq",
+                    readOrder="R2", readLength=READ_LENGTH, flowcellId=flowcell, laneId="1"),
+    ]
+    if vcf is not None:
+        files.append(_file_entry(root, f"{donor_dir}/{kind}.vcf.gz", vcf, "vcf"))
+    if library == "wes":
+        files.append(_file_entry(root, f"{donor_dir}/targets.bed", bed, "bed"))
+    datum = {
+        "labDataName": "Tumor DNA" if somatic else "Blood DNA normal",
+        "tissueOntology": {"name": "UBERON", "version": "2025-05-28"},
+        "tissueTypeId": "UBERON:0000479" if somatic else "UBERON:0000178",
+        "tissueTypeName": "tissue" if somatic else "blood",
+        "sampleDate": sample_date.isoformat(),
+        "sampleConservation": "ffpe" if somatic else "fresh-tissue",
+        "sequenceType": "dna", "sequenceSubtype": "somatic" if somatic else "germline",
+        "fragmentationMethod": "enzymatic", "libraryType": library,
+        "libraryPrepKit": "Illumina DNA PCR-Free Prep" if library == "wgs"
+        else "Twist Exome 2.0",
+        "libraryPrepKitManufacturer": "Illumina" if library == "wgs" else "Twist",
+        "sequencerModel": "NovaSeq X Plus", "sequencerManufacturer": "Illumina",
+        "kitName": "NovaSeq X Series 25B Reagent Kit", "kitManufacturer": "Illumina",
+        "enrichmentKitManufacturer": "none" if library == "wgs" else "Twist",
+        "enrichmentKitDescription": "none" if library == "wgs" else "Twist Exome 2.0",
+        "barcode": f"UDI{int(rng.integers(1, 385)):04d}",
+        "sequencingLayout": "paired-end",
+        "sequenceData": {
+            "bioinformaticsPipelineName": "nf-core/sarek", "bioinformaticsPipelineVersion": "3.5.1",
+            "referenceGenome": "GRCh38",
+            "percentBasesAboveQualityThreshold": {"minimumQuality": 30,
+                                                  "percent": round(float(rng.uniform(86, 95)), 1)},
+            "meanDepthOfCoverage": round(depth, 1),
+            "minCoverage": WGS_SOMATIC_MIN_COVERAGE if somatic else WGS_GERMLINE_MIN_COVERAGE,
+            "targetedRegionsAboveMinCoverage": round(float(rng.uniform(0.85, 0.99)), 3),
+            "nonCodingVariants": library == "wgs",
+            "callerUsed": [{"name": "GATK HaplotypeCaller", "version": "4.6.1.0"}]
+            + ([{"name": "Strelka", "version": "2.9.10"}] if somatic else []),
+            "files": files,
+        },
+    }
+    if somatic:
+        datum["tumorCellCount"] = [{"count": int(rng.integers(30, 90)), "method": "pathology"}]
+    return datum
+
+
+def _submission_block(cohort: Cohort, paper: Paperwork, sub_i: int, kind: str,
+                      tan_g: str, day: dt.date) -> dict:
+    sub = cohort.submissions[sub_i]
+    return {
+        "submissionDate": day.isoformat(), "submissionType": kind, "tanG": tan_g,
+        "localCaseId": paper.local_case_id[sub_i], "coverageType": paper.coverage_type[sub_i],
+        "submitterId": sub.hospital_ik, "genomicDataCenterId": sub.grz,
+        "clinicalDataNodeId": sub.kdk, "diseaseType": sub.disease_type,
+        "genomicStudyType": sub.study_type,
+        "genomicStudySubtype": "tumor+germline" if sub.disease_type == "oncological"
+        else "germline-only",
+        "labName": f"Synthetisches Genomlabor {sub.hospital_ik[-3:]}",
+    }
+
+
+def _pseudonym(cohort: Cohort, sample_i: int) -> str:
+    s = cohort.samples[sample_i]
+    return "index" if s.relation == "index" else s.sample
+
+
+def build_initial_metadata(rng: np.random.Generator, root: Path, cohort: Cohort,
+                           paper: Paperwork, sub_i: int, mean_depth: np.ndarray,
+                           files: SubmissionFiles) -> dict:
+    """Write the files of initial submission ``sub_i`` under ``root`` and return its metadata.
+
+    Examples
+    --------
+    See :func:`write_submissions`.
+    """
+    sub = cohort.submissions[sub_i]
+    day = paper.submission_date[sub_i]
+    donors = []
+    for sample_i in sub.samples:
+        s = cohort.samples[sample_i]
+        record = paper.consents[sample_i]
+        library = paper.library_type[sample_i]
+        donor_dir = f"donor_{_pseudonym(cohort, sample_i)}"
+        sampled = day - dt.timedelta(days=int(rng.integers(14, 60)))
+        lab = [_lab_datum(rng, root, donor_dir, somatic=False, library=library,
+                          depth=float(mean_depth[sample_i]), sample_date=sampled,
+                          vcf=files.vcf[sub_i] if s.relation == "index" else None,
+                          bed=files.bed)]
+        if s.relation == "index" and sub.disease_type == "oncological":
+            lab.append(_lab_datum(rng, root, donor_dir, somatic=True, library=library,
+                                  depth=float(rng.uniform(105, 140)), sample_date=sampled,
+                                  vcf=None, bed=files.bed))
+        donors.append({
+            "donorPseudonym": _pseudonym(cohort, sample_i), "gender": s.reported_sex,
+            "relation": s.relation, "mvConsent": get_mv_consent(record),
+            "researchConsents": get_research_consents(
+                record, f"Patient/{paper.arbeitsnummer[sample_i]}", day),
+            "labData": lab})
+    return {"$schema": SCHEMA_URL,
+            "submission": _submission_block(cohort, paper, sub_i, "initial", paper.tan_g[sub_i],
+                                            day),
+            "donors": donors}
+
+
+def _write_metadata(root: Path, metadata: dict) -> None:
+    write_json(root / "metadata" / "metadata.json", metadata)
+
+
+def _submission_id(ik: str, day: dt.date, tan_g: str) -> str:
+    return f"{ik}_{day.isoformat()}_{hashlib.sha256(tan_g.encode()).hexdigest()[:8]}"
+
+
+def _bad_copy(rng: np.random.Generator, out: Path, valid: dict, reason: str) -> dict:
+    """A deliberately bad submission derived from a valid one; returns its truth entry."""
+    meta = copy.deepcopy(valid["metadata"])
+    src = out / valid["path"]
+    tan = rng.bytes(32).hex() if reason != "reused_tanG" else meta["submission"]["tanG"]
+    meta["submission"]["tanG"] = tan
+    name = f"bad_{reason}_{hashlib.sha256(tan.encode() + reason.encode()).hexdigest()[:8]}"
+    root = out / "submissions" / name
+    _copy_files(src, root)
+    index = next(d for d in meta["donors"] if d["relation"] == "index")
+    seq = index["labData"][0]["sequenceData"]
+    if reason == "schema_violation":
+        meta["submission"]["genomicDataCenterId"] = "GRZ-UNKNOWN"
+        field = "submission.genomicDataCenterId"
+    elif reason == "checksum_mismatch":
+        target = root / "files" / seq["files"][0]["filePath"]
+        data = target.read_bytes()
+        target.write_bytes(gzip.compress(gzip.decompress(data).replace(b"@", b"@X", 1), mtime=0))
+        field = "donors[index].labData[0].sequenceData.files[0].fileChecksum"
+    elif reason == "reused_tanG":
+        later = dt.date.fromisoformat(meta["submission"]["submissionDate"]) + dt.timedelta(days=30)
+        meta["submission"]["submissionDate"] = later.isoformat()
+        field = "submission.tanG"
+    else:
+        seq["meanDepthOfCoverage"] = float(WGS_GERMLINE_MIN_DEPTH - 8)
+        field = "donors[index].labData[0].sequenceData.meanDepthOfCoverage"
+    _write_metadata(root, meta)
+    return {"path": f"submissions/{name}", "reason": reason, "field": field,
+            "derived_from": valid["submission_id"]}
+
+
+def _copy_files(src: Path, dst: Path) -> None:
+    for f in sorted((src / "files").rglob("*")):
+        if f.is_file():
+            target = dst / "files" / f.relative_to(src / "files")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f.read_bytes())
+
+
+BAD_REASONS = ("schema_violation", "checksum_mismatch", "reused_tanG", "below_threshold_coverage")
+
+
+def write_submissions(rng: np.random.Generator, out: Path, cohort: Cohort, paper: Paperwork,
+                      mean_depth: np.ndarray, files: SubmissionFiles) -> None:
+    """Write every submission (initial, follow-up, correction, bad) and fill the truth lists.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from genomlab.samples import generate_world, load_truth
+    >>> w = generate_world(Path(tempfile.mkdtemp()) / "w", n_patients=30, n_variants=1000)
+    >>> bad = load_truth(w.out_dir)["bad_submissions"]
+    >>> sorted({b["reason"] for b in bad}) == sorted(BAD_REASONS)
+    True
+    """
+    written = []
+    n_sub = len(cohort.submissions)
+    corrected = set(range(0, n_sub, max(1, n_sub // 3))[:3])
+    for sub_i, sub in enumerate(cohort.submissions):
+        sid = paper.submission_ids[sub_i]
+        root = out / "submissions" / sid
+        meta = build_initial_metadata(rng, root, cohort, paper, sub_i, mean_depth, files)
+        if sub_i in corrected:
+            meta["submission"]["coverageType"] = "UNK"
+        _write_metadata(root, meta)
+        entry = {"submission_id": sid, "path": f"submissions/{sid}", "type": "initial",
+                 "tan_g": paper.tan_g[sub_i], "local_case_id": paper.local_case_id[sub_i],
+                 "hospital_ik": sub.hospital_ik, "grz": sub.grz, "kdk": sub.kdk,
+                 "samples": [cohort.samples[i].sample for i in sub.samples],
+                 "index_sample": cohort.samples[sub.index].sample,
+                 "study_type": sub.study_type, "disease_type": sub.disease_type,
+                 "qc_below_threshold_relatives": [
+                     cohort.samples[i].sample for i in sub.samples
+                     if cohort.samples[i].relation != "index"
+                     and round(float(mean_depth[i]), 1) < WGS_GERMLINE_MIN_DEPTH
+                     and paper.library_type[i] == "wgs"]}
+        paper.submissions_truth.append(entry)
+        written.append({**entry, "metadata": meta, "sub_i": sub_i})
+    # Follow-ups: a later submission of the same case when a donor withdrew research consent.
+    for item in written:
+        sub_i = item["sub_i"]
+        withdrawals = [w for i in cohort.submissions[sub_i].samples
+                       for w in paper.consents[i]["withdrawals"]]
+        if not withdrawals:
+            continue
+        day = max(dt.date.fromisoformat(w["date"]) for w in withdrawals) + dt.timedelta(days=7)
+        _write_followup(rng, out, cohort, paper, item, "followup", day)
+    # Corrections: the initial submission said coverageType UNK; the correction gives the real one.
+    for item in written:
+        if item["sub_i"] in corrected:
+            day = paper.submission_date[item["sub_i"]] + dt.timedelta(days=21)
+            _write_followup(rng, out, cohort, paper, item, "correction", day)
+    candidates = [w for w in written if w["study_type"] == "single"
+                  and w["disease_type"] == "rare"] or written
+    for k, reason in enumerate(BAD_REASONS):
+        paper.bad_submissions.append(_bad_copy(rng, out, candidates[k % len(candidates)], reason))
+
+
+def _write_followup(rng: np.random.Generator, out: Path, cohort: Cohort, paper: Paperwork,
+                    item: dict, kind: str, day: dt.date) -> None:
+    sub_i = item["sub_i"]
+    tan = rng.bytes(32).hex()
+    meta = copy.deepcopy(item["metadata"])
+    meta["submission"] = _submission_block(cohort, paper, sub_i, kind, tan, day)
+    for donor, sample_i in zip(meta["donors"], cohort.submissions[sub_i].samples, strict=True):
+        donor["researchConsents"] = get_research_consents(
+            paper.consents[sample_i], f"Patient/{paper.arbeitsnummer[sample_i]}", day)
+    sid = _submission_id(cohort.submissions[sub_i].hospital_ik, day, tan)
+    _copy_files(out / item["path"], out / "submissions" / sid)
+    _write_metadata(out / "submissions" / sid, meta)
+    paper.submissions_truth.append({
+        "submission_id": sid, "path": f"submissions/{sid}", "type": kind, "tan_g": tan,
+        "local_case_id": item["local_case_id"], "hospital_ik": item["hospital_ik"],
+        "grz": item["grz"], "kdk": item["kdk"], "samples": item["samples"],
+        "index_sample": item["index_sample"], "study_type": item["study_type"],
+        "disease_type": item["disease_type"], "follows": item["submission_id"],
+        **({"corrects": {"field": "submission.coverageType", "from": "UNK",
+                         "to": meta["submission"]["coverageType"]}}
+           if kind == "correction" else {})})
+
