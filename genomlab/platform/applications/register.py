@@ -161,10 +161,12 @@ def _csv_value(value: Any) -> str:
 
 def render_register(entries: list[dict[str, Any]], fmt: Literal["json", "csv"]) -> str:
     """The register as JSON (``{"schema_version", "fields", "entries"}``) or CSV text."""
-    if fmt == "json":
-        return json.dumps({"schema_version": REGISTER_SCHEMA_VERSION,
-                           "fields": [{"name": n, "type": ty} for n, ty in REGISTER_FIELDS],
-                           "entries": entries}, ensure_ascii=False, indent=1)
+    if fmt == "json":  # one entry per line: diffable, and json's C encoder does the work
+        head = json.dumps({"schema_version": REGISTER_SCHEMA_VERSION,
+                           "fields": [{"name": n, "type": ty} for n, ty in REGISTER_FIELDS]},
+                          ensure_ascii=False)
+        lines = ",\n".join(json.dumps(e, ensure_ascii=False) for e in entries)
+        return f'{head[:-1]}, "entries": [\n{lines}\n]}}\n'
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([name for name, _ in REGISTER_FIELDS])
