@@ -244,32 +244,54 @@ def _result(check: str, flagged: list[tuple[Status, Cell, str]], ok_reason: str)
     return CheckResult(status, check, [c for _, c, _ in flagged], [r for _, _, r in flagged])
 
 
+def _as_numbers(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A column as floats (NaN and text become null) and the mask of suppressed markers."""
+    if series.dtype == pl.String:
+        suppressed = series.str.contains(_SUPPRESSED.pattern).fill_null(False)
+    else:
+        suppressed = pl.Series([False] * len(series))
+    values = series.cast(pl.Float64, strict=False)
+    values = values.set(values.is_nan().fill_null(False), None)  # type: ignore[arg-type]
+    return values, suppressed
+
+
 def _scan_counts(
     frame: pl.DataFrame, columns: Iterable[str], labels: Sequence[str], *, threshold: int,
     rule: str, complement: Mapping[str, str] | None = None,
 ) -> list[tuple[Status, Cell, str]]:
-    """Cells with 0 < value < threshold (fail), and missing, negative or text values (review)."""
+    """Cells with 0 < value < threshold (fail), and missing, negative or text values (review).
+
+    With ``complement``, a count whose remainder (``whole - count``) is in 1 … threshold − 1
+    fails too. Vectorised: only offending rows are visited in Python.
+    """
     flagged: list[tuple[Status, Cell, str]] = []
     for column in columns:
-        for row, value in enumerate(frame[column].to_list()):
+        raw = frame[column]
+        values, suppressed = _as_numbers(raw)
+        small = ((values > 0) & (values < threshold)).fill_null(False)
+        bad = (values.is_null() & ~suppressed) | (values < 0).fill_null(False) | small
+        remainder = None
+        if complement and column in complement:
+            whole, _ = _as_numbers(frame[complement[column]])
+            remainder = whole - values
+            bad = bad | ((remainder > 0) & (remainder < threshold)).fill_null(False)
+        for row in bad.arg_true().to_list():
+            value, number = raw[row], values[row]
             where = f"{_row_label(frame, row, labels)}: {column}"
-            if _is_suppressed(value):
-                continue
-            number = _number(value)
             cell = Cell(row, column, value)
             if number is None:
                 flagged.append(("review", cell, f"{where} is missing or not a number ({value!r})"))
             elif number < 0:
                 flagged.append(("review", cell, f"{where} = {_format(number)} is negative"))
-            elif 0 < number < threshold:
+            elif small[row]:
                 flagged.append(("fail", cell,
                                 f"{where} = {_format(number)} is below the {rule} {threshold}"))
-            elif complement and column in complement:
-                whole = _number(frame[complement[column]][row])
-                if whole is not None and 0 < whole - number < threshold:
-                    flagged.append(("fail", cell, (
-                        f"{where} = {_format(number)} leaves {_format(whole - number)} of "
-                        f"{complement[column]} = {_format(whole)}, below the {rule} {threshold}")))
+            elif remainder is not None and complement is not None:
+                rest = remainder[row]
+                flagged.append(("fail", cell, (
+                    f"{where} = {_format(number)} leaves {_format(rest)} of "
+                    f"{complement[column]} = {_format(number + rest)}, below the {rule} "
+                    f"{threshold}")))
     return flagged
 
 
@@ -521,9 +543,14 @@ def check_identifiers(table: Any, *, roles: ColumnRoles | None = None) -> CheckR
                             f"column name {column!r} looks like a {kinds[0][1]}"))
         if frame.schema[column] != pl.String:
             continue
-        for row, kind in find_identifier_values(frame[column].to_list()):
+        values = frame[column].str.strip_chars()
+        kind_of_row: dict[int, str] = {}
+        for kind, pattern in IDENTIFIER_PATTERNS.items():
+            for row in values.str.contains(pattern.pattern).fill_null(False).arg_true().to_list():
+                kind_of_row.setdefault(row, kind)
+        for row in sorted(kind_of_row):
             flagged.append(("fail", Cell(row, column, frame[column][row]),
-                            f"row {row}: {column} looks like a {kind}"))
+                            f"row {row}: {column} looks like a {kind_of_row[row]}"))
     return _result("identifiers", flagged, "")
 
 
