@@ -510,7 +510,8 @@ class TrustCenter:
                            actor: str) -> LinkageMap:
         conn = tx.conn
         delivered = {domain: self._load_ids(conn, select(store.deliveries.c.person_id)
-                                            .where(store.deliveries.c.domain == domain))
+                                            .where(store.deliveries.c.domain == domain)
+                                            .distinct())
                      for domain in ("genomic", "clinical")}
         valid = {domain: filter_ids_in(ids[domain], delivered[domain]) for domain in ids}
         n_unknown = int(sum((~mask).sum() for mask in valid.values()))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import func, select
 
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, PermissionDenied
 from genomlab.ledger import projection_matches
+from genomlab.messages import PseudonymService
 from genomlab.trust_center import store
 from genomlab.trust_center.service import TrustCenter
 from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, enrol, make_kvnr
@@ -137,3 +140,34 @@ def test_trust_center__keys_private_projection_matches_ledger_verifies(tc: Trust
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in key_dir.glob("*.secret"))
     assert projection_matches(tc.ledger, tc.projection) == []
     assert tc.ledger.verify().ok
+
+
+def test_trust_center__implements_the_node_protocol(tc: TrustCenter) -> None:
+    for name in ("exchange_case_number", "confirm_delivery"):
+        wanted = inspect.signature(getattr(PseudonymService, name))
+        offered = inspect.signature(getattr(TrustCenter, name))
+        assert [(p.name, p.kind) for p in offered.parameters.values()] == \
+            [(p.name, p.kind) for p in wanted.parameters.values()]
+
+
+def test_confirm_delivery__two_confirmations_at_once_one_wins(tc: TrustCenter) -> None:
+    vns = _request(tc, 21)
+    pseudonym = tc.exchange_case_number(vns.genomic, node_id=GRZ, domain="genomic")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def confirm() -> None:
+        barrier.wait()
+        try:
+            tc.confirm_delivery(vns.genomic, node_id=GRZ, pseudonym=pseudonym)
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok", "refused"]
+    assert len(list(tc.ledger.events(type="case_number.deleted"))) == 1
