@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import genomlab.reports.activity
+import genomlab.reports.register
 import genomlab.reports.schedule
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
@@ -29,7 +30,8 @@ from tests.reports.conftest import ACTIVITY, REPO, add_platform_events, write_sc
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("module", [genomlab.reports.schedule, genomlab.reports.activity])
+@pytest.mark.parametrize("module", [genomlab.reports.schedule, genomlab.reports.activity,
+                                    genomlab.reports.register])
 def test_docstring_examples__run(module) -> None:
     failures, tried = doctest.testmod(module)
     assert tried > 0
@@ -38,7 +40,8 @@ def test_docstring_examples__run(module) -> None:
 
 def test_load_schedule__shipped_schedule_is_valid() -> None:
     specs = load_schedule(Path(__file__).resolve().parents[2] / "reports" / "schedule.toml")
-    assert [s.name for s in specs] == ["platform-activity", "airlock-activity"]
+    assert [s.name for s in specs] == ["platform-activity", "airlock-activity",
+                                     "register-statistics"]
     assert specs[0].audience == "public"
     assert specs[0].notebook.is_file()
 
@@ -165,3 +168,30 @@ def test_run_due_reports__airlock_activity_counts_reviews(project: Project) -> N
     assert reviewers[2].startswith("ute,1,0,1,")
     assert "1 release requests, 2 reviews by 2 checkers" in (
         Path(outcome.output_dir) / "report.html").read_text()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_run_due_reports__register_statistics_gate(config: GenomlabConfig) -> None:
+    from genomlab.platform.applications import Workflow
+    from tests.platform.conftest import make_form, populate
+
+    wf = Workflow(config)
+    populate(wf)
+    spec = [s for s in load_schedule(REPO / "reports" / "schedule.toml")
+            if s.name == "register-statistics"]
+
+    def submit(n: int) -> None:
+        for _ in range(n):
+            wf.submit("alice", wf.create_draft("alice", make_form()))
+
+    submit(2)
+    [withheld] = run_due_reports(config, spec, datetime(2026, 10, 1, 6, tzinfo=UTC))
+    assert withheld.status == "withheld"
+    assert any("n_applications = 2 is below the minimum cell count 10" in r
+               for r in withheld.reasons)
+    submit(9)
+    [published] = run_due_reports(config, spec, datetime(2027, 1, 1, 6, tzinfo=UTC))
+    assert published.status == "published"
+    table = Path(published.output_dir) / "tables" / "applications_by_purpose.csv"
+    assert table.read_text().splitlines() == ["purpose,n_applications", "research,11"]
