@@ -370,3 +370,18 @@ def test_projection__rebuilt_from_ledger_equals_live_state(world: World) -> None
     assert n_history == len([e for e in world.wf.ledger.events()
                              if e.type.startswith("application.")])
     assert world.wf.ledger.verify().ok
+
+
+def test_reject__straight_from_submitted(world: World) -> None:
+    app = world.submitted()
+    world.wf.reject("dora", app, "Outside the purposes of § 64e (9).")
+    assert _status(world, app) == "rejected"
+
+
+def test_close__draft_withdrawn_is_never_public(world: World) -> None:
+    from genomlab.platform.applications.register import get_register_page
+
+    app = world.wf.create_draft("alice", make_form())
+    world.wf.close("alice", app, "Changed my mind.")
+    assert _status(world, app) == "closed"
+    assert get_register_page(world.config).total == 0

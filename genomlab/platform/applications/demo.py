@@ -1,0 +1,101 @@
+"""Demo step: platform staff, a research team, dataset DUO tags and one approved application.
+
+``genomlab demo`` (the lead's) calls :func:`run_applications_demo` after the nodes hold data, so
+that the data service has a signed approval to release against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from genomlab.config import GenomlabConfig
+from genomlab.platform.applications import projection as t
+from genomlab.platform.applications.models import (
+    TERMS_OF_USE_VERSION,
+    ApplicationForm,
+    DatasetTags,
+    Role,
+)
+from genomlab.platform.applications.store import read_platform
+from genomlab.platform.applications.workflow import Workflow
+
+DEMO_STAFF = {  # user: (institution, roles)
+    "bfarm-admin": ("BfArM", (Role.ADMIN,)),
+    "hanna": ("BfArM", (Role.HANDLER,)),
+    "dora": ("BfArM", (Role.DECIDER,)),
+    "kurt": ("Charité – Universitätsmedizin Berlin", (Role.COMMITTEE,)),
+}
+DEMO_TEAM = {"alice": "Universitätsklinikum Tübingen",
+             "tom": "Universitätsklinikum Hamburg-Eppendorf"}
+
+
+@dataclass(frozen=True)
+class DemoApplication:
+    """What the demo created: the application, its project and its team."""
+
+    application_id: str
+    project_id: str
+    team: tuple[str, ...]
+
+
+def run_applications_demo(config: GenomlabConfig, *,
+                          admin: str = "bfarm-admin") -> DemoApplication:
+    """Register staff and a team, tag the datasets, file, review and approve one application.
+
+    Idempotent per home: a second call returns the application the first one approved.
+
+    Examples
+    --------
+    >>> from genomlab.config import load_config
+    >>> import tempfile
+    >>> demo = run_applications_demo(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+    >>> demo.project_id.startswith("GDE-"), demo.team
+    (True, ('alice', 'tom'))
+    """
+    with read_platform(config) as conn:
+        done = conn.execute(select(t.applications.c.application_id, t.applications.c.project_id)
+                            .where(t.applications.c.status == "approved",
+                                   t.applications.c.applicant == "alice")).first()
+        users = set(conn.execute(select(t.users.c.user_id)).scalars())
+        has_admin = conn.execute(select(t.roles.c.user_id)
+                                 .where(t.roles.c.role == Role.ADMIN.value)).first() is not None
+    if done is not None:
+        return DemoApplication(done.application_id, done.project_id, ("alice", "tom"))
+    wf = Workflow(config)
+    with wf.batch():
+        if not has_admin:
+            wf.bootstrap_admin(admin, institution="BfArM", name="BfArM platform admin")
+            users.add(admin)
+        for user, (institution, roles) in DEMO_STAFF.items():
+            if user in users:
+                continue
+            wf.register_user(admin, user, institution=institution, name=user.title())
+            for role in roles:
+                wf.grant_role(admin, user, role)
+        for user, institution in DEMO_TEAM.items():
+            if user not in users:
+                wf.register_user(admin, user, institution=institution, name=user.title())
+        wf.tag_dataset(admin, DatasetTags(
+            dataset_id="grz-genomes", title="Genomes and exomes (GRZ)", data_category="genomic",
+            duo_permission="HMB", duo_modifiers=("IRB", "NPOA", "PUB")))
+        wf.tag_dataset(admin, DatasetTags(
+            dataset_id="kdk-clinical", title="Clinical data (KDK)", data_category="clinical",
+            duo_permission="HMB", duo_modifiers=("IRB", "PUB")))
+        form = ApplicationForm(
+            title="Diagnostic yield of genome sequencing in rare diseases",
+            lay_summary="How often does genome sequencing find the cause of a rare disease?",
+            scientific_abstract="Diagnostic yield by disease group and library type, aggregated.",
+            purposes=("research",), duo_permission="HMB", duo_modifiers=("PUB",),
+            data_categories=("genomic", "clinical"), clinical_fields=("diagnosis", "hpo_terms"),
+            criteria={"disease_types": ("rare",)}, duration_months=12,
+            ethics_vote_reference="EK Tübingen 001/2026BO1", accepted_terms=TERMS_OF_USE_VERSION,
+            team=("tom",))
+        application_id = wf.create_draft("alice", form)
+        project_id = wf.submit("alice", application_id)
+        wf.assign_handler("hanna", application_id)
+        wf.request_committee_review("hanna", application_id, note="Standard review.")
+        wf.record_vote("kurt", application_id, "approve", "Aggregated data suffice.")
+        wf.approve("dora", application_id, note="Committee in favour.")
+    return DemoApplication(application_id, project_id, ("alice", "tom"))
