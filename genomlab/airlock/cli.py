@@ -80,6 +80,23 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None
     click.echo(f"{request_id}: {status}")
 
 
+@airlock.command("release")
+@click.argument("request_id")
+@pass_cli
+def release(cli: CliContext, request_id: str) -> None:
+    """Copy an approved request out again if its release was interrupted (idempotent)."""
+    from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.identity import get_current_user
+    from genomlab.airlock.requests import release_request
+
+    files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
+                            actor=get_current_user(cli.config))
+    for f in files:
+        click.echo(f"{f['released_path']}  sha256 {f['sha256']}")
+    if not files:
+        click.echo(f"{request_id}: already released")
+
+
 @airlock.command("withdraw")
 @click.argument("request_id")
 @click.option("--reason", default="", help="Why.")

@@ -1,10 +1,11 @@
 """Differencing: outputs that are safe alone but together reveal a small cell.
 
-Two tables that count the same thing (the same count column) over populations that differ by a
-few people disclose those few people by subtraction: ``n`` by sex for the whole cohort and ``n``
-by sex for the adults reveal the children by sex. :func:`check_differencing` compares every table
-of a new request with every other table in it and with everything the project released before
-(Genomics England names this risk, "combination with earlier exports", but checks it by hand).
+Two tables that count the same thing (the same count or allele-count column) over populations
+that differ by a few people disclose those few people by subtraction: ``n`` by sex for the whole
+cohort and ``n`` by sex for the adults reveal the children by sex. :func:`check_differencing`
+compares every table of a new request with every other table in it and with everything the
+project released before (Genomics England names this risk, "combination with earlier
+exports", but checks it by hand).
 
 - Cells with the same labels (joined on the label columns the two tables share) whose counts
   differ by 1 … threshold − 1 **fail**: if one population contains the other, the difference is
@@ -51,12 +52,14 @@ def _compare(
     threshold: int,
 ) -> list[tuple[Status, Cell, str]]:
     flagged: list[tuple[Status, Cell, str]] = []
-    shared_counts = [c for c in roles_a.person_counts if c in roles_b.person_counts]
-    shared_labels = [c for c in roles_a.labels if c in roles_b.labels]
+    counted_b = roles_b.person_counts + roles_b.allele_count
+    shared_counts = [c for c in roles_a.person_counts + roles_a.allele_count if c in counted_b]
+    keys_a, keys_b = roles_a.labels + roles_a.variant, roles_b.labels + roles_b.variant
+    shared_labels = [c for c in keys_a if c in keys_b]
     for column in shared_counts:
         left = a.select(*shared_labels, _numeric(a, column).alias("_a")).with_row_index("_row")
         right = b.select(*shared_labels, _numeric(b, column).alias("_b"))
-        if shared_labels and set(shared_labels) == set(roles_a.labels) == set(roles_b.labels):
+        if shared_labels and set(shared_labels) == set(keys_a) == set(keys_b):
             joined = left.join(right, on=shared_labels, how="inner", nulls_equal=True)
             for row in joined.iter_rows(named=True):
                 if row["_a"] is None or row["_b"] is None:

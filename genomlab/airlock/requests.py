@@ -286,6 +286,7 @@ def submit_request(
             tx.append("airlock.request.submitted", {
                 "request_id": request_id, "project": project, "files": files,
                 "differencing": checks.differencing.to_dict(), "check_status": checks.status,
+                "criteria": config.disclosure.model_dump(),
                 "justification": justification.strip()}, actor=author, stream=request_id)
             staging.rename(airlock_dir(config) / "requests" / request_id)
     finally:

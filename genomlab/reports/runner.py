@@ -188,7 +188,8 @@ def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: d
                          str(out_dir), outputs, reasons)
     ledger.append("report.run.finished", {
         "key": key, "status": status, "duration_s": outcome.duration_s,
-        "output_dir": outcome.output_dir, "outputs": outputs, "reasons": reasons},
+        "output_dir": outcome.output_dir, "outputs": outputs, "reasons": reasons,
+        "criteria": config.disclosure.model_dump() if spec.audience == "public" else None},
         actor=actor, stream=spec.name)
     return outcome
 

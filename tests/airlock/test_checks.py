@@ -257,3 +257,11 @@ def test_check_differencing__far_apart_populations_pass() -> None:
     a = pl.DataFrame({"sex": ["F", "M"], "n": [60, 55]})
     b = pl.DataFrame({"sex": ["F", "M"], "n": [160, 155]})
     assert check_differencing({"a.csv": a}, {"b.csv": b}).status == "pass"
+
+
+def test_check_differencing__allele_counts_across_releases() -> None:
+    cohort = pl.DataFrame({"variant": ["1:100:A:G", "2:5:G:A"], "AC": [40, 120]})
+    subcohort = pl.DataFrame({"variant": ["1:100:A:G", "2:5:G:A"], "AC": [38, 120]})
+    result = check_differencing({"sub.csv": subcohort}, {"cohort.csv": cohort})
+    assert result.status == "fail"
+    assert [(c.row, c.column) for c in result.cells if c.row is not None] == [(0, "AC")]

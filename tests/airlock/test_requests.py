@@ -87,6 +87,8 @@ def test_record_review__two_independent_approvals_release(project: Project) -> N
     [entry] = get_register_page(cfg, search=project.project).entries
     assert any(request_id in r["reference"] and event.payload["files"][0]["sha256"]
                in r["reference"] for r in entry["results"])
+    [submitted] = open_airlock_ledger(cfg).events(type="airlock.request.submitted")
+    assert submitted.payload["criteria"]["min_cell_count"] == 10  # SATRE 3.3.09
     assert projection_matches(open_airlock_ledger(cfg), PROJECTION) == []
 
 
@@ -161,6 +163,9 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     assert "AR-000001" in queue.output
     assert "released" in queue.output
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
+    again = run("hanna", "release", "AR-000001")
+    assert again.exit_code == 0
+    assert "AR-000001: already released" in again.output
 
 
 def test_record_review__author_who_is_a_checker_cannot_review(config) -> None:
