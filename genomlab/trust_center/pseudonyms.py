@@ -94,19 +94,22 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
     >>> decode_hex(["X-00ff00ff00ff00ff00ff00ff00ff00ff"], "X-")[0, :2].tolist()
     [0, 255]
     """
-    values = np.asarray(names)
+    values = np.asarray(names).reshape(-1)
     width = len(prefix) + HEX_DIGITS
     if values.size == 0:
         return np.empty((0, ID_BYTES), dtype=np.uint8)
     if values.dtype.kind != "U":
         values = values.astype(str)
-    values = values.reshape(-1).astype(f"<U{max(width + 1, values.dtype.itemsize // 4)}")
-    chars = values.view("<u4").reshape(values.size, -1)
-    head = np.array([ord(c) for c in prefix], dtype="<u4")
+    if values.dtype.itemsize // 4 < width:  # every entry is too short: pad to show which
+        values = values.astype(f"<U{width}")
+    chars = np.ascontiguousarray(values).view("<u4").reshape(values.size, -1)
     body = chars[:, len(prefix):width]
-    nibbles = _UCS4_TO_NIBBLE[np.minimum(body, 127)]
-    good = (chars[:, width:] == 0).all(axis=1) & (chars[:, : len(prefix)] == head).all(axis=1)
-    good &= (nibbles != 255).all(axis=1) & (body < 128).all(axis=1)
+    nibbles = _UCS4_TO_NIBBLE[(body & 127).astype(np.uint8)]
+    good = (nibbles != 255).all(axis=1) & (body < 128).all(axis=1)
+    for position, char in enumerate(prefix):
+        good &= chars[:, position] == ord(char)
+    if chars.shape[1] > width:
+        good &= (chars[:, width:] == 0).all(axis=1)
     if not good.all():
         first = int(np.flatnonzero(~good)[0])
         raise ValidationFailed(
@@ -177,13 +180,15 @@ def get_unique_ids(ids: np.ndarray) -> np.ndarray:
     if len(ids) == 0:
         return np.empty((0, ID_BYTES), dtype=np.uint8)
     hi, lo = _halves(ids)
-    order = np.argsort(hi, kind="stable")
-    same_hi = hi[order][1:] == hi[order][:-1]
-    same_lo = lo[order][1:] == lo[order][:-1]
+    order = np.argsort(hi)
+    hi_sorted, lo_sorted = hi[order], lo[order]
+    same_hi = hi_sorted[1:] == hi_sorted[:-1]
+    same_lo = lo_sorted[1:] == lo_sorted[:-1]
     if (same_hi & ~same_lo).any():  # a shared first half: order those by the second half too
         order = np.lexsort((lo, hi))
-        same_hi = hi[order][1:] == hi[order][:-1]
-        same_lo = lo[order][1:] == lo[order][:-1]
+        hi_sorted, lo_sorted = hi[order], lo[order]
+        same_hi = hi_sorted[1:] == hi_sorted[:-1]
+        same_lo = lo_sorted[1:] == lo_sorted[:-1]
     keep = np.ones(len(order), dtype=bool)
     keep[1:] = ~(same_hi & same_lo)
     return np.ascontiguousarray(ids)[order[keep]]
@@ -202,12 +207,17 @@ def filter_ids_in(query: np.ndarray, pool: np.ndarray) -> np.ndarray:
     found = np.zeros(len(query), dtype=bool)
     if len(query) == 0 or len(pool) == 0:
         return found
-    pool_hi, pool_lo = _halves(get_unique_ids(pool))
+    pool_hi, pool_lo = _halves(pool)
+    order = np.argsort(pool_hi)
+    pool_hi, pool_lo = pool_hi[order], pool_lo[order]
     q_hi, q_lo = _halves(query)
     left = np.searchsorted(pool_hi, q_hi, side="left")
-    right = np.searchsorted(pool_hi, q_hi, side="right")
-    single = right - left == 1
-    found[single] = pool_lo[left[single]] == q_lo[single]
-    for i in np.flatnonzero(right - left > 1):  # ids sharing a first half: vanishingly rare
-        found[i] = bool((pool_lo[left[i]:right[i]] == q_lo[i]).any())
+    inside = left < len(pool_hi)
+    candidate = np.zeros(len(query), dtype=bool)
+    candidate[inside] = pool_hi[left[inside]] == q_hi[inside]
+    found[candidate] = pool_lo[left[candidate]] == q_lo[candidate]
+    if (pool_hi[1:] == pool_hi[:-1]).any():  # ids sharing a first half: vanishingly rare
+        right = np.searchsorted(pool_hi, q_hi, side="right")
+        for i in np.flatnonzero(right - left > 1):
+            found[i] = bool((pool_lo[left[i]:right[i]] == q_lo[i]).any())
     return found
