@@ -41,7 +41,13 @@ from genomlab.errors import ConflictError, GenomlabError, NotFoundError, Permiss
 from genomlab.institution import Institution
 from genomlab.keys import KeyProvider
 from genomlab.ledger import Ledger, LedgerTransaction
-from genomlab.messages import DatasetDomain, SignedDocument
+from genomlab.messages import (
+    DatasetDomain,
+    SignatureError,
+    SignedDocument,
+    sign_document,
+    verify_document,
+)
 from genomlab.trust_center import store
 from genomlab.trust_center.approvals import (
     check_approval,
@@ -77,6 +83,7 @@ NODE_PATTERN: dict[DatasetDomain, re.Pattern[str]] = {
     "clinical": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
 }
 _PROJECT_PSEUDONYM = re.compile(r"^PP([0-9]{1,4})-")
+Refusal = tuple[str, type[GenomlabError]]
 
 
 def _utcnow() -> datetime:
@@ -119,6 +126,7 @@ class LinkageMap:
     n_excluded_no_consent: int
     n_unknown: int
     digest: str
+    receipt: SignedDocument
 
     def __len__(self) -> int:
         return len(self.project_pseudonyms)
@@ -139,6 +147,25 @@ class LinkageMap:
         return frame.with_columns(
             pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
             for c in ("genome_pseudonym", "clinical_pseudonym"))
+
+
+LINKAGE_MAP_KIND = "linkage-map"
+"""Kind of the trust centre's signed receipt over a linkage map (key ``linkage-map``)."""
+
+
+def verify_linkage_map(linkage: LinkageMap, trust_center_key: Ed25519PublicKey) -> None:
+    """Check that ``linkage`` is what the trust centre signed; raise if a row was altered.
+
+    The data service holds only the trust centre's public key
+    (``trust_center/keys/linkage-map.pub.pem``).
+    """
+    body = verify_document(linkage.receipt, trust_center_key, kind=LINKAGE_MAP_KIND)
+    digest = compute_map_digest(linkage.project_pseudonyms, linkage.genome_pseudonyms,
+                                linkage.clinical_pseudonyms)
+    expected = {"map_id": linkage.map_id, "application_id": linkage.application_id,
+                "project_id": linkage.project_id, "n_rows": len(linkage), "digest": digest}
+    if any(body.get(key) != value for key, value in expected.items()):
+        raise SignatureError(f"linkage map {linkage.map_id}: rows do not match the signed receipt")
 
 
 def compute_map_digest(project: np.ndarray, genome: np.ndarray, clinical: np.ndarray) -> str:
@@ -258,22 +285,27 @@ class TrustCenter:
                 }, actor=actor)
         return numbers
 
-    def _refuse_case_number(self, vn_ref: str, node_id: str, reason: str,
-                            error: type[GenomlabError]) -> GenomlabError:
+    def _refuse_case_number(self, vn_ref: str, node_id: str,
+                            refusal: Refusal | None) -> GenomlabError:
+        """Record a refused exchange or confirmation; return the error to raise."""
+        reason, error = refusal or ("refused", GenomlabError)
         self.ledger.append("case_number.refused",
                            {"vn_ref": vn_ref, "node_id": node_id, "reason": reason},
                            actor=f"node:{node_id}")
         return error(f"case number refused for {node_id}: {reason}")
 
-    def _live_case_number(self, conn: Connection, vn_ref: str) -> tuple[Any, str | None]:
+    def _live_case_number(self, conn: Connection, vn_ref: str) -> tuple[Any, Refusal | None]:
+        """The live row of a case number, or why there is none (used and deleted, or unknown)."""
         row = conn.execute(select(store.case_numbers).where(
             store.case_numbers.c.vn_ref == vn_ref)).first()
         if row is not None:
             return row, None
         spent = conn.execute(select(store.spent_case_numbers.c.vn_ref).where(
             store.spent_case_numbers.c.vn_ref == vn_ref)).first()
-        return None, ("already used: its delivery was confirmed and it was deleted"
-                      if spent is not None else "unknown case number")
+        if spent is not None:
+            return None, ("already used: its delivery was confirmed and it was deleted",
+                          ConflictError)
+        return None, ("unknown case number", NotFoundError)
 
     def exchange_case_number(self, case_number: str, *, node_id: str,
                              domain: DatasetDomain) -> str:
@@ -289,23 +321,20 @@ class TrustCenter:
         if not NODE_PATTERN[domain].match(node_id):
             raise PermissionDenied(f"node {node_id!r} may not exchange {domain} case numbers")
         vn_ref = self.secrets.vn_ref(case_number)
-        refusal: tuple[str, type[GenomlabError]] | None = None
         with self.ledger.transaction() as tx:
-            row, missing = self._live_case_number(tx.conn, vn_ref)
-            if row is None:
-                refusal = (str(missing), ConflictError if "used" in str(missing) else NotFoundError)
-            elif row.domain != domain:
+            row, refusal = self._live_case_number(tx.conn, vn_ref)
+            if row is not None and row.domain != domain:
                 refusal = (f"a {row.domain} case number cannot give a {domain} pseudonym",
                            PermissionDenied)
-            elif row.state == "exchanged" and row.node_id != node_id:
+            elif row is not None and row.state == "exchanged" and row.node_id != node_id:
                 refusal = ("already exchanged by another node", ConflictError)
-            else:
+            elif row is not None:
                 person_id = open_binding(case_number, row.sealed_binding)["person_id"]
                 if row.state == "issued":
                     tx.append("case_number.exchanged", {"vn_ref": vn_ref, "node_id": node_id},
                               actor=f"node:{node_id}")
                 return self.dataset_pseudonym(person_id, domain)
-        raise self._refuse_case_number(vn_ref, node_id, *refusal)
+        raise self._refuse_case_number(vn_ref, node_id, refusal)
 
     def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
         """The node stored its data under ``pseudonym``: check it and delete the VN (as events).
@@ -314,14 +343,11 @@ class TrustCenter:
         (GenDV § 7(5)). Afterwards the VN is unknown to the store and any reuse is refused.
         """
         vn_ref = self.secrets.vn_ref(case_number)
-        refusal: tuple[str, type[GenomlabError]] | None = None
         with self.ledger.transaction() as tx:
-            row, missing = self._live_case_number(tx.conn, vn_ref)
-            if row is None:
-                refusal = (str(missing), ConflictError if "used" in str(missing) else NotFoundError)
-            elif row.state != "exchanged" or row.node_id != node_id:
+            row, refusal = self._live_case_number(tx.conn, vn_ref)
+            if row is not None and (row.state != "exchanged" or row.node_id != node_id):
                 refusal = ("delivery confirmed by a node that did not exchange it", ConflictError)
-            else:
+            elif row is not None:
                 person_id = open_binding(case_number, row.sealed_binding)["person_id"]
                 if pseudonym != self.dataset_pseudonym(person_id, row.domain):
                     refusal = ("the confirmed pseudonym is not the one issued", ConflictError)
@@ -333,7 +359,7 @@ class TrustCenter:
                                                     "domain": row.domain, "node_id": node_id},
                               actor=f"node:{node_id}", stream=f"person:{person_id}")
                     return
-        raise self._refuse_case_number(vn_ref, node_id, *refusal)
+        raise self._refuse_case_number(vn_ref, node_id, refusal)
 
     # --- consent --------------------------------------------------------------------------
 
@@ -537,9 +563,13 @@ class TrustCenter:
             "n_requested": len(persons), "n_excluded_no_consent": int((~consented).sum()),
             "n_unknown": n_unknown, "digest": digest,
         }, actor=actor, stream=f"application:{application_id}")
+        receipt = sign_document(LINKAGE_MAP_KIND, {
+            "map_id": map_id, "application_id": application_id, "project_id": project_id,
+            "key_version": version, "n_rows": len(rows), "digest": digest,
+        }, self.secrets.provider.signing_key("linkage-map"))
         return LinkageMap(map_id=map_id, application_id=application_id, project_id=project_id,
                           key_version=version, project_pseudonyms=project,
                           genome_pseudonyms=columns["genomic"],
                           clinical_pseudonyms=columns["clinical"], n_requested=len(persons),
                           n_excluded_no_consent=int((~consented).sum()), n_unknown=n_unknown,
-                          digest=digest)
+                          digest=digest, receipt=receipt)

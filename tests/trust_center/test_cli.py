@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
+from genomlab.institution import Institution
 from genomlab.messages import SignedDocument
 from tests.conftest import write_config_file
 from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, make_kvnr
@@ -75,8 +75,8 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
     assert "ok:" in run("audit", "verify")
 
     dispose_engines()
-    with sqlite3.connect(config.institution_dir("trust_center") / "trust_center.db") as con:
-        con.execute("UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
+    with Institution(config, "trust_center").engine().begin() as con:  # SQLite or PostgreSQL
+        con.exec_driver_sql("UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
     out = run("audit", "verify", exit_code=1)
     assert "BROKEN at seq 5" in out
     assert "broken at seq 5" in out

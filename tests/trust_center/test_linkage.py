@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import shutil
+import dataclasses
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,12 +16,13 @@ from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
+from genomlab.keys import load_public_key
 from genomlab.ledger import projection_matches
 from genomlab.messages import APPROVAL_KIND, SignatureError, SignedDocument, sign_document
 from genomlab.trust_center.key_material import DATASET_PREFIX
 from genomlab.trust_center.pseudonyms import compute_pseudonyms, derive_key
-from genomlab.trust_center.service import LinkageMap, TrustCenter
-from tests.conftest import config_for
+from genomlab.trust_center.service import LinkageMap, TrustCenter, verify_linkage_map
+from tests.conftest import config_for, copy_home
 from tests.trust_center.conftest import GRZ, LE_IK, Person, enrol
 
 SignGrant = Callable[..., SignedDocument]
@@ -44,9 +45,7 @@ def cohort_template(tmp_path_factory: pytest.TempPathFactory
 def config(cohort_template: tuple[Path, list[Person], list[Person]],
            tmp_path: Path) -> GenomlabConfig:
     """A fresh copy of the cohort home for each test (overrides the shared ``config``)."""
-    home = tmp_path / "home"
-    shutil.copytree(cohort_template[0], home)
-    return config_for(home)
+    return copy_home(cohort_template[0], tmp_path / "home")  # SQLite files or PostgreSQL schemas
 
 
 @pytest.fixture
@@ -270,3 +269,19 @@ def test_linkage_map__project_pseudonyms_carry_no_dataset_pseudonym(
     dataset_values = {p.genome[5:] for p in consented} | {p.clinical[5:] for p in consented}
     assert not any(prefix in text for prefix in DATASET_PREFIX.values())
     assert not any(value in text for value in dataset_values)
+
+
+def test_verify_linkage_map__receipt_detects_altered_rows(
+        tc: TrustCenter, cohort: tuple[list[Person], list[Person]], sign_grant: SignGrant) -> None:
+    consented, _ = cohort
+    linkage = tc.issue_linkage_map(sign_grant(), actor="ds",
+                                   genome_pseudonyms=[p.genome for p in consented[:6]])
+    pem = tc.config.institution_dir("trust_center") / "keys" / "linkage-map.pub.pem"
+    public_key = load_public_key(pem.read_bytes())
+    verify_linkage_map(linkage, public_key)
+    swapped = linkage.genome_pseudonyms.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    with pytest.raises(SignatureError, match="do not match"):
+        verify_linkage_map(dataclasses.replace(linkage, genome_pseudonyms=swapped), public_key)
+    issued = next(tc.ledger.events(type="linkage_map.issued"))
+    assert issued.payload["digest"] == linkage.receipt.body["digest"]
