@@ -31,11 +31,21 @@ Example ``genomlab.toml``::
 
     [stores.grz]
     GRZK00001 = "sqlite:///{home}/grz/GRZK00001/grz.db"
+
+An optional ``node_template`` under ``[stores]`` gives every node that ``[stores.grz]`` /
+``[stores.kdk]`` does not list a store of its own, e.g. one PostgreSQL database per node::
+
+    node_template = "postgresql+psycopg://{kind}_{node_id}@db/genomlab_{kind}_{node_id}"
+
+Besides ``{home}``, store URLs may use ``{home_id}`` (12 hex digits of the sha256 of the home
+path), so several homes can share one PostgreSQL database in schemas of their own (the
+PostgreSQL test suite does this, see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import re
 import tomllib
@@ -111,18 +121,29 @@ class DisclosureConfig(_Section):
 
 
 class StoresConfig(_Section):
-    """SQLAlchemy URLs of the institution stores. ``{home}`` is replaced by the home directory."""
+    """SQLAlchemy URLs of the institution stores. ``{home}`` is replaced by the home directory
+    and ``{home_id}`` by a short hash of it."""
 
     platform: str
     trust_center: str
     data_service: str
     grz: dict[str, str] = Field(default_factory=dict)
     kdk: dict[str, str] = Field(default_factory=dict)
+    node_template: str | None = Field(
+        default=None,
+        description="URL of unlisted nodes' stores; {kind} and {node_id} are filled in "
+        "(and {home}). Unset: a SQLite file in the node's folder.",
+    )
 
     @field_validator("platform", "trust_center", "data_service")
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value)
+
+    @field_validator("node_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
 
     @field_validator("grz", "kdk")
     @classmethod
@@ -157,12 +178,20 @@ class GenomlabConfig(_Section):
             if node_id is None or not _NODE_ID_PATTERNS[kind].match(node_id):
                 raise ConfigError(f"{kind} node id {node_id!r} does not match the genomDE format")
             listed = getattr(self.stores, kind, {}) if self.stores else {}
-            url = listed.get(node_id, f"sqlite:///{{home}}/{kind}/{node_id}/{kind}.db")
+            template = (self.stores.node_template if self.stores else None) or (
+                "sqlite:///{home}/{kind}/{node_id}/{kind}.db")
+            url = listed.get(node_id) or template.replace("{kind}", kind).replace(
+                "{node_id}", node_id)
         elif self.stores is None:
             url = f"sqlite:///{{home}}/{kind}/{kind}.db"
         else:
             url = getattr(self.stores, kind)
-        return url.replace("{home}", str(self.home))
+        return url.replace("{home}", str(self.home)).replace("{home_id}", self.home_id)
+
+    @property
+    def home_id(self) -> str:
+        """12 hex digits naming this home in shared stores (the ``{home_id}`` of store URLs)."""
+        return hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
 
     def institution_dir(self, kind: InstitutionKind, node_id: str | None = None) -> Path:
         """The folder that holds one institution instance's files and keys."""

@@ -4,18 +4,25 @@ SQLite files are opened in WAL mode with a busy timeout; write transactions star
 ``BEGIN IMMEDIATE`` so that two processes never both read-then-write the same state (the second
 waits, then sees the first one's result). Read-only work uses :func:`read_connection`, which takes
 no write lock.
+
+PostgreSQL stores run at READ COMMITTED; the ledger serialises writers by locking its head row
+(``SELECT ... FOR UPDATE``), so a command reads the state its predecessor committed. A store URL
+may put the institution into its own schema with libpq's ``options``, e.g.
+``postgresql+psycopg://grz@db/genomlab?options=-csearch_path%3Dgrz_grzk00001``; the schema is
+created on first use (unquoted names fold to lower case, as PostgreSQL folds them).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
 
 _ENGINES: dict[str, Engine] = {}
 _READONLY = "genomlab_readonly"
@@ -39,6 +46,8 @@ def dispose_engines() -> None:
 
 def _create(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _create_postgresql(parsed)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -61,6 +70,39 @@ def _create(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_postgresql(url: URL) -> Engine:
+    # Small pools: every institution store and process has its own engine, and a CLI command
+    # needs one connection; pre-ping survives a server restart between commands.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8,
+                           isolation_level="READ COMMITTED")
+    schema = search_path_schema(url)
+    if schema is not None:
+        if not re.fullmatch(r"\w{1,63}", schema):
+            raise ValueError(f"{url.render_as_string()}: schema {schema!r} is not a plain name")
+        with engine.begin() as conn:
+            # serialise concurrent first uses: CREATE SCHEMA IF NOT EXISTS itself can race
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    return engine
+
+
+def search_path_schema(url: URL) -> str | None:
+    """The first schema that a PostgreSQL URL's ``options=-csearch_path=...`` names, or ``None``.
+
+    Examples
+    --------
+    >>> search_path_schema(make_url("postgresql://h/db?options=-csearch_path%3DGRZ_x,public"))
+    'grz_x'
+    """
+    options = url.query.get("options", "")
+    for option in (options,) if isinstance(options, str) else options:
+        for part in option.split():
+            if part.startswith("-csearch_path="):
+                first = part.removeprefix("-csearch_path=").split(",")[0].strip()
+                return first[1:-1] if first.startswith('"') else first.lower()
+    return None
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -55,10 +55,13 @@ from sqlalchemy import (
     create_engine,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import OperationalError
 
 from genomlab.db import get_engine, read_connection
+from genomlab.errors import ConflictError
 from genomlab.keys import KeyProvider, key_id
 
 GENESIS_HASH = "0" * 64
@@ -253,10 +256,14 @@ class Ledger:
         self._signing_key = signing_key
         self.public_key: Ed25519PublicKey = signing_key.public_key()
         self.key_id = key_id(self.public_key)
-        ledger_metadata.create_all(engine)
-        for projection in self.projections:
-            projection.metadata.create_all(engine)
         with engine.begin() as conn:
+            # One process at a time creates the tables: on PostgreSQL, concurrent CREATE TABLEs
+            # of the same name fail instead of waiting (SQLite's BEGIN IMMEDIATE already waits).
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('genomlab.ledger'))"))
+            ledger_metadata.create_all(conn)
+            for projection in self.projections:
+                projection.metadata.create_all(conn)
             if conn.execute(select(head_table.c.id)).first() is None:
                 conn.execute(insert(head_table).values(id=1, seq=0, hash=GENESIS_HASH))
 
@@ -280,20 +287,31 @@ class Ledger:
         SQLite takes the write lock at ``BEGIN IMMEDIATE``; other databases lock the head row.
         Everything appended commits together or not at all.
         """
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                select(head_table.c.seq, head_table.c.hash)
-                .where(head_table.c.id == 1)
-                .with_for_update()
-            ).one()
-            tx = LedgerTransaction(self, conn, row.seq, row.hash)
-            yield tx
-            if tx.appended:
-                conn.execute(
-                    update(head_table)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    select(head_table.c.seq, head_table.c.hash)
                     .where(head_table.c.id == 1)
-                    .values(seq=tx.head_seq, hash=tx.head_hash)
-                )
+                    .with_for_update()
+                ).one()
+                tx = LedgerTransaction(self, conn, row.seq, row.hash)
+                yield tx
+                if tx.appended:
+                    conn.execute(
+                        update(head_table)
+                        .where(head_table.c.id == 1)
+                        .values(seq=tx.head_seq, hash=tx.head_hash)
+                    )
+        except OperationalError as exc:
+            # A lost race the database reports (PostgreSQL serialization failure or deadlock,
+            # SQLite still locked after its busy timeout) is a conflict, not a crash; nothing
+            # of the transaction was committed, so the caller may retry.
+            if not _is_lost_race(exc):
+                raise
+            raise ConflictError(
+                f"ledger {self.institution}: concurrent write ({_first_line(exc)}); "
+                "nothing was recorded, retry the command"
+            ) from exc
 
     def append(
         self, type: str, payload: Mapping[str, Any], *, actor: str, stream: str | None = None
@@ -353,6 +371,18 @@ class Ledger:
         """
         return verify_ledger(self.engine, public_keys or {self.key_id: self.public_key},
                              full=full)
+
+
+_LOST_RACE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+
+
+def _is_lost_race(exc: OperationalError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return sqlstate in _LOST_RACE_SQLSTATES or "database is locked" in str(exc.orig)
+
+
+def _first_line(exc: OperationalError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
 
 
 def _row_to_event(row: Any) -> Event:

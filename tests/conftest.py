@@ -6,6 +6,13 @@
 - ``run_notebook``: executes a notebook under papermill with parameters; returns the output path.
 - ``voila``: serves a notebook with Voila on 127.0.0.1 and returns its URL.
 - ``page``: a Playwright page in Debian's Chromium (``/usr/bin/chromium``, no browser download).
+
+PostgreSQL switch (not a ``GENOMLAB_*`` name, which the configuration would read as a key):
+with ``PYTEST_POSTGRES=postgresql+psycopg://genomlab@127.0.0.1:55432/
+genomlab_test`` (the URL ``bash .ci/postgres`` prints) every institution store of every test home
+is a schema of its own in that database (``gl<home_id>_platform``, ``gl<home_id>_grz_<node>``, ...).
+The stores are set in ``os.environ`` too, so CLI runs and subprocesses of a test see the same
+stores; each home's schemas are dropped when the test session ends.
 """
 
 from __future__ import annotations
@@ -34,9 +41,91 @@ CHROMIUM_ARGS = [
 ]
 
 
+TEST_POSTGRES = os.environ.get("PYTEST_POSTGRES", "")
+_POSTGRES_HOMES: set[str] = set()  # home ids whose schemas the session drops at its end
+
+
+def postgres_store_env(server_url: str) -> dict[str, str]:
+    """``GENOMLAB_STORES__*`` that put each home's institutions into schemas of one database."""
+    base = server_url.split("?")[0].rstrip("/")
+    if base.count("/") < 3:  # no database named: the one .ci/postgres creates
+        base += "/genomlab_test"
+
+    def at(schema: str) -> str:
+        return f"{base}?options=-csearch_path%3Dgl{{home_id}}_{schema}"
+
+    return {"GENOMLAB_STORES__PLATFORM": at("platform"),
+            "GENOMLAB_STORES__TRUST_CENTER": at("trust_center"),
+            "GENOMLAB_STORES__DATA_SERVICE": at("data_service"),
+            "GENOMLAB_STORES__NODE_TEMPLATE": at("{kind}_{node_id}")}
+
+
+if TEST_POSTGRES:
+    os.environ.update(postgres_store_env(TEST_POSTGRES))
+
+
 def config_for(home: Path, **env: str) -> GenomlabConfig:
-    """A configuration with ``home`` and the given ``GENOMLAB_*`` overrides (not the caller's)."""
-    return load_config(environ={"GENOMLAB_HOME": str(home), **env})
+    """A configuration with ``home`` and the given ``GENOMLAB_*`` overrides (not the caller's).
+
+    Under ``PYTEST_POSTGRES`` the stores are PostgreSQL schemas of that home.
+    """
+    stores = postgres_store_env(TEST_POSTGRES) if TEST_POSTGRES else {}
+    config = load_config(environ={"GENOMLAB_HOME": str(home), **stores, **env})
+    if TEST_POSTGRES:
+        _POSTGRES_HOMES.add(config.home_id)
+    return config
+
+
+def drop_postgres_schemas(home_ids: set[str]) -> None:
+    """Drop every schema of the given test homes (after closing this process's connections)."""
+    from sqlalchemy import create_engine, text
+
+    from genomlab.db import dispose_engines
+
+    dispose_engines()
+    engine = create_engine(postgres_store_env(TEST_POSTGRES)["GENOMLAB_STORES__PLATFORM"]
+                           .split("?")[0], isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for home_id in sorted(home_ids):
+            names = conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                                 {"p": f"gl{home_id}\\_%"}).scalars().all()
+            for name in names:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    engine.dispose()
+
+
+def copy_home(source: Path, home: Path) -> GenomlabConfig:
+    """A copy of a test home (folders, keys and, under ``PYTEST_POSTGRES``, its schemas)."""
+    import shutil
+
+    from sqlalchemy import create_engine, text
+
+    shutil.copytree(source, home)
+    config = config_for(home)
+    if TEST_POSTGRES:
+        old, new = f"gl{config_for(source).home_id}_", f"gl{config.home_id}_"
+        engine = create_engine(postgres_store_env(TEST_POSTGRES)["GENOMLAB_STORES__PLATFORM"]
+                               .split("?")[0])
+        with engine.begin() as conn:
+            tables = conn.execute(text(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname LIKE :p"
+            ), {"p": old.replace("_", "\\_") + "%"}).all()
+            for schema in sorted({schema for schema, _ in tables}):
+                conn.execute(text(f'CREATE SCHEMA "{new}{schema.removeprefix(old)}"'))
+            for schema, table in tables:
+                target = f'"{new}{schema.removeprefix(old)}"."{table}"'
+                conn.execute(text(f'CREATE TABLE {target} (LIKE "{schema}"."{table}" '
+                                  "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
+                conn.execute(text(f'INSERT INTO {target} SELECT * FROM "{schema}"."{table}"'))
+        engine.dispose()
+    return config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_test_stores() -> Iterator[None]:
+    yield
+    if TEST_POSTGRES and _POSTGRES_HOMES:
+        drop_postgres_schemas(_POSTGRES_HOMES)
 
 
 @pytest.fixture
@@ -62,7 +151,11 @@ def free_port() -> int:
 
 def write_config_file(config: GenomlabConfig, path: Path) -> Path:
     """A ``genomlab.toml`` for subprocesses (kernels, Voila) that points at ``config``'s home."""
-    path.write_text(f'home = "{config.home}"\nlocal_user = "{config.local_user}"\n')
+    text = f'home = "{config.home}"\nlocal_user = "{config.local_user}"\n'
+    if config.stores is not None:  # e.g. the PostgreSQL switch
+        stores = config.stores.model_dump(exclude_none=True, exclude={"grz", "kdk"})
+        text += "[stores]\n" + "".join(f'{key} = "{url}"\n' for key, url in stores.items())
+    path.write_text(text)
     return path
 
 

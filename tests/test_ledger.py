@@ -229,8 +229,8 @@ def test_cli_ledger_verify__names_first_bad_seq(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert "grz:GRZK00001: ok: 10 events" in ok.output
     dispose_engines()
-    with sqlite3.connect(config.home / "grz" / "GRZK00001" / "grz.db") as con:
-        con.execute("UPDATE ledger_events SET payload = '{\"i\":0}' WHERE seq = 7")
+    with inst.engine().begin() as con:  # the configured store: SQLite or PostgreSQL
+        con.exec_driver_sql("UPDATE ledger_events SET payload = '{\"i\":0}' WHERE seq = 7")
     bad = runner.invoke(main, ["ledger", "verify", "-i", "grz:GRZK00001"], env=env)
     assert bad.exit_code == 1
     assert "BROKEN at seq 7" in bad.output
