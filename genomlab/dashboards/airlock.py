@@ -24,6 +24,10 @@ from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 
 _e = html.escape
+_STYLE = ("<style>.genomlab-airlock-queue td, .genomlab-airlock-queue th,"
+          " .genomlab-airlock-files td, .genomlab-airlock-files th {padding: 3px 10px; text-align: left; vertical-align: top;"
+          " border-bottom: 1px solid #ddd} .genomlab-airlock-files tr.check-fail td {background:"
+          " #fdecea} .genomlab-airlock-files tr.check-review td {background: #fff8e1}</style>")
 QUEUE_COLUMNS = ("request_id", "project", "author", "status", "check_status", "n_reviews",
                  "submitted_at")
 
@@ -93,7 +97,7 @@ def airlock_view(config: GenomlabConfig, *, user: str | None = None,
     directory = directory or PlatformDirectory(config)
     checker = directory.is_output_checker(user)
     header = widgets.HTML(
-        f"<h2>Airlock</h2><p class='genomlab-airlock-user'>Signed in as <b>{_e(user)}</b> "
+        f"{_STYLE}<p class='genomlab-airlock-user'>Signed in as <b>{_e(user)}</b> "
         f"({'output checker' if checker else 'not an output checker'})</p>")
     queue = widgets.HTML()
     picker = widgets.Dropdown(description="Request", options=[])

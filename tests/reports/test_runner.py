@@ -39,11 +39,17 @@ def test_docstring_examples__run(module) -> None:
 
 
 def test_load_schedule__shipped_schedule_is_valid() -> None:
-    specs = load_schedule(Path(__file__).resolve().parents[2] / "reports" / "schedule.toml")
+    path = REPO / "reports" / "schedule.toml"
+    specs = load_schedule(path)
     assert [s.name for s in specs] == ["platform-activity", "airlock-activity",
                                      "register-statistics"]
     assert specs[0].audience == "public"
     assert specs[0].notebook.is_file()
+    listed = CliRunner().invoke(main, ["reports", "list", "--schedule", str(path),
+                                       "--now", "2026-11-22T09:30"])
+    assert listed.exit_code == 0, listed.output
+    assert "platform-activity" in listed.output
+    assert "latest 2026-11-01T06:00+00:00  next 2026-12-01T06:00+00:00" in listed.output
 
 
 def test_load_schedule__bad_cron_names_entry_and_field(tmp_path: Path) -> None:
