@@ -25,9 +25,10 @@ from genomlab.errors import GenomlabError
 
 _e = html.escape
 _STYLE = ("<style>.genomlab-airlock-queue td, .genomlab-airlock-queue th,"
-          " .genomlab-airlock-files td, .genomlab-airlock-files th {padding: 3px 10px; text-align: left; vertical-align: top;"
-          " border-bottom: 1px solid #ddd} .genomlab-airlock-files tr.check-fail td {background:"
-          " #fdecea} .genomlab-airlock-files tr.check-review td {background: #fff8e1}</style>")
+          " .genomlab-airlock-files td, .genomlab-airlock-files th {padding: 3px 10px;"
+          " text-align: left; vertical-align: top; border-bottom: 1px solid #ddd}"
+          " .genomlab-airlock-files tr.check-fail td {background: #fdecea}"
+          " .genomlab-airlock-files tr.check-review td {background: #fff8e1}</style>")
 QUEUE_COLUMNS = ("request_id", "project", "author", "status", "check_status", "n_reviews",
                  "submitted_at")
 
