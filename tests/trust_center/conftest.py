@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, inspect, text
 
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
@@ -26,6 +28,18 @@ def make_kvnr(i: int) -> str:
     """A synthetic KVNR part with a valid check digit (never a real person's)."""
     head = f"{chr(ord('A') + i % 26)}{i:08d}"
     return f"{head}{kvnr_check_digit(head)}"
+
+
+def get_stored_bytes(engine: Engine) -> bytes:
+    """Everything a store holds: every row of every table, plus the SQLite file and WAL on disk."""
+    with engine.connect() as conn:
+        rows = [repr(tuple(row)) for table in inspect(conn).get_table_names()
+                for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
+    raw = "\n".join(rows).encode()
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        db = Path(engine.url.database)
+        raw += b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    return raw
 
 
 @dataclass

@@ -6,7 +6,6 @@ import hashlib
 import inspect
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,13 +15,15 @@ from genomlab.ledger import projection_matches
 from genomlab.messages import PseudonymService
 from genomlab.trust_center import store
 from genomlab.trust_center.service import TrustCenter
-from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, enrol, make_kvnr
-
-
-def _store_bytes(tc: TrustCenter) -> bytes:
-    """The trust centre's SQLite database file and its WAL, as bytes on disk."""
-    db = Path(tc.ledger.engine.url.database)
-    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+from tests.trust_center.conftest import (
+    GRZ,
+    KDK,
+    LE_IK,
+    OTHER_LE_IK,
+    enrol,
+    get_stored_bytes,
+    make_kvnr,
+)
 
 
 def _request(tc: TrustCenter, i: int, arbeitsnummer: str = "AN-1", le_ik: str = LE_IK):
@@ -37,7 +38,7 @@ def test_request_case_numbers__random_64_hex_identity_only_keyed(tc: TrustCenter
     assert re.fullmatch(r"[0-9a-f]{64}", vns.genomic)
     assert re.fullmatch(r"[0-9a-f]{64}", vns.clinical)
     assert vns.genomic != vns.clinical
-    raw = _store_bytes(tc)
+    raw = get_stored_bytes(tc.ledger.engine)
     assert kvnr.encode() not in raw
     assert arbeitsnummer.encode() not in raw
     with tc.ledger.engine.connect() as conn:
@@ -111,7 +112,7 @@ def test_confirm_delivery__vn_single_use_and_gone_from_database_file(tc: TrustCe
         assert conn.execute(select(store.case_numbers.c.vn_ref)
                             .where(store.case_numbers.c.vn_ref == ref)).first() is None
         assert conn.execute(select(func.count()).select_from(store.case_numbers)).scalar() == 1
-    raw = _store_bytes(tc)
+    raw = get_stored_bytes(tc.ledger.engine)
     vn_bytes = bytes.fromhex(vns.genomic)
     for needle in (vns.genomic.encode(), vns.genomic.upper().encode(), vn_bytes):
         assert needle not in raw

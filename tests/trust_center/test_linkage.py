@@ -23,7 +23,7 @@ from genomlab.trust_center.key_material import DATASET_PREFIX
 from genomlab.trust_center.pseudonyms import compute_pseudonyms, derive_key
 from genomlab.trust_center.service import LinkageMap, TrustCenter, verify_linkage_map
 from tests.conftest import config_for, copy_home
-from tests.trust_center.conftest import GRZ, LE_IK, Person, enrol
+from tests.trust_center.conftest import GRZ, LE_IK, Person, enrol, get_stored_bytes
 
 SignGrant = Callable[..., SignedDocument]
 
@@ -139,9 +139,11 @@ def test_grz_side__cannot_derive_clinical_pseudonyms(
     outside = [p for p in tc.config.home.rglob("*") if p.is_file()
                and not p.is_relative_to(tc.config.institution_dir("trust_center"))]
     assert any(p.is_relative_to(Institution(tc.config, "grz", GRZ).directory) for p in outside)
-    for path in outside:
-        content = path.read_bytes()
-        assert not any(needle in content for needle in needles), path
+    contents = {str(path): path.read_bytes() for path in outside}
+    contents["GRZ store"] = get_stored_bytes(grz.engine)
+    assert any(person.genome.encode() in contents["GRZ store"] for person in consented)
+    for where, content in contents.items():
+        assert not any(needle in content for needle in needles), where
     genome, clinical = _bits([p.genome for p in consented]), _bits([p.clinical for p in consented])
     project = _bits(linkage.project_pseudonyms.tolist())
     assert len({r.tobytes() for r in np.packbits(genome ^ clinical, axis=1)}) == len(consented)
