@@ -1,0 +1,208 @@
+"""Answering a feasibility query from the feasibility index, audited against differencing.
+
+:func:`run_feasibility_query` takes a Beacon v2 request (:mod:`~genomlab.data_service.beacon`),
+picks the side that can answer it without linkage (genome datasets at the GRZs, clinical datasets
+at the KDKs, or the GRZs' allele sites), counts with precomputed numpy masks, applies the
+suppression rules of :mod:`~genomlab.data_service.suppression` and records the answer as a
+``feasibility.answered`` event. A query never touches genotypes.
+
+Before an approval there is no linkage, so a query mixes only filters one side holds: the
+genome side knows disease type, library type, sex and its GRZ; the clinical side knows those plus
+ICD-10-GM codes, HPO terms and the age band, and its KDK. Filters both sides hold are answered on
+the genome side (every sequenced person, relatives included, has a genome dataset). A variant is
+answered from the GRZs' site indexes and combines only with GRZ node filters.
+
+Examples
+--------
+>>> from genomlab.data_service.beacon import make_request
+>>> answer = run_feasibility_query(config, make_request(["diseaseType:rare"],
+...                                                     granularity="count"), user="alice")
+... # doctest: +SKIP
+>>> answer["responseSummary"]  # doctest: +SKIP
+{'exists': True, 'numTotalResults': 41}
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from genomlab.config import GenomlabConfig
+from genomlab.data_service.beacon import API_VERSION, BEACON_ID, FeasibilityQuery, parse_request
+from genomlab.data_service.index import FeasibilityIndex, load_feasibility_index
+from genomlab.data_service.store import get_answered_queries, open_data_service_ledger
+from genomlab.data_service.suppression import (
+    SuppressedCounts,
+    find_small_differences,
+    suppress_all,
+    suppress_counts,
+)
+from genomlab.errors import ValidationFailed
+
+GENOME_KINDS = frozenset({"disease_type", "library_type", "sex", "node"})
+CLINICAL_KINDS = GENOME_KINDS | {"icd10gm", "hpo", "age_band"}
+
+
+def choose_side(query: FeasibilityQuery) -> str:
+    """``genomic``, ``clinical`` or ``variant``: the one side that can answer ``query``.
+
+    Examples
+    --------
+    >>> from genomlab.data_service.beacon import FeasibilityQuery
+    >>> choose_side(FeasibilityQuery({"hpo": ("HP:0001250",)}, None, "count"))
+    'clinical'
+    """
+    kinds = set(query.filters)
+    nodes = query.filters.get("node", ())
+    grz = [n for n in nodes if n.startswith("GRZ")]
+    kdk = [n for n in nodes if n.startswith("KDK")]
+    if query.variant is not None:
+        if kinds - {"node"} or kdk:
+            raise ValidationFailed("query.filters: a variant query combines only with GRZ node "
+                                   "filters (per-person genotypes are not linked before approval)")
+        return "variant"
+    if grz and kdk:
+        raise ValidationFailed("query.filters: GRZ and KDK node filters cannot be combined "
+                               "before approval (no linkage)")
+    if kinds <= GENOME_KINDS and not kdk:
+        return "genomic"
+    if kinds <= CLINICAL_KINDS and not grz:
+        return "clinical"
+    raise ValidationFailed("query.filters: ICD-10-GM, HPO and age-band filters are held by the "
+                           "clinical nodes and cannot be combined with a GRZ node filter")
+
+
+def _term_mask(index: FeasibilityIndex, side: str, kind: str, value: str) -> np.ndarray:
+    frame = index.genome if side == "genomic" else index.clinical
+    cache = index.masks
+    key = (side, kind, value)
+    if key not in cache:
+        if kind == "icd10gm":
+            expr = pl.col("icd10gm").list.eval(pl.element().str.starts_with(value)).list.any()
+        elif kind == "hpo":
+            expr = pl.col("hpo").list.contains(value)
+        else:
+            expr = pl.col(kind) == value
+        cache[key] = frame.select(expr.fill_null(False))[:, 0].to_numpy().astype(bool)
+    return cache[key]
+
+
+def compute_mask(index: FeasibilityIndex, side: str,
+                 filters: dict[str, tuple[str, ...]]) -> np.ndarray:
+    """Boolean mask over the side's dataset rows: OR within a kind, AND across kinds."""
+    frame = index.genome if side == "genomic" else index.clinical
+    mask = np.ones(frame.height, dtype=bool)
+    for kind, values in filters.items():
+        any_of = np.zeros(frame.height, dtype=bool)
+        for value in values:
+            any_of |= _term_mask(index, side, kind, value)
+        mask &= any_of
+    return mask
+
+
+def _count_cells(index: FeasibilityIndex, query: FeasibilityQuery, side: str
+                 ) -> tuple[dict[str, int], np.ndarray | None, np.ndarray | None]:
+    if side == "variant":
+        sites = index.sites.filter(pl.col("variant") == query.variant)
+        wanted = query.filters.get("node") or index.nodes["genomic"]
+        found = dict(zip(sites["node"].to_list(), sites["n_carriers"].to_list(), strict=True))
+        return {node: int(found.get(node, 0)) for node in wanted}, None, None
+    frame = index.genome if side == "genomic" else index.clinical
+    mask = compute_mask(index, side, query.filters)
+    groups = frame["node"].to_numpy()
+    counts = dict(zip(*np.unique(groups[mask], return_counts=True), strict=True))
+    return ({node: int(counts.get(node, 0)) for node in index.nodes[side]
+             if "node" not in query.filters or node in query.filters["node"]}, mask, groups)
+
+
+def _audit(config: GenomlabConfig, index: FeasibilityIndex, query: FeasibilityQuery, side: str,
+           counts: SuppressedCounts, total: int, mask: np.ndarray | None,
+           groups: np.ndarray | None, conn: Any) -> SuppressedCounts:
+    k = config.disclosure.min_cell_count
+    earlier = get_answered_queries(conn, side)
+    key = json.dumps(query.filters, sort_keys=True)
+    for row in earlier:
+        if row.filters == key and row.variant == query.variant and 0 < abs(row.total - total) < k:
+            return suppress_all(counts, "differencing: the same query changed by a small count")
+    if mask is None or groups is None:
+        return counts
+    masks = (compute_mask(index, side, {kind: tuple(v) for kind, v in
+                                        json.loads(row.filters).items()}) for row in earlier)
+    if find_small_differences(mask, masks, groups, min_cell_count=k) is not None:
+        return suppress_all(counts, "differencing: differs from an earlier answer by a small cell")
+    return counts
+
+
+def build_response(query: FeasibilityQuery, side: str, counts: SuppressedCounts,
+                   exists_by_node: dict[str, bool]) -> dict[str, Any]:
+    """The Beacon v2 response body (``meta``, ``responseSummary``, ``response.resultSets``)."""
+    count = query.granularity == "count"
+    exists = any(exists_by_node.values())
+    summary: dict[str, Any] = {"exists": exists}
+    if count:
+        summary["numTotalResults"] = counts.total
+    result_sets = []
+    for node, hit in exists_by_node.items():
+        if query.include == "NONE" or (query.include == "HIT" and not hit) or (
+                query.include == "MISS" and hit):
+            continue
+        entry: dict[str, Any] = {"id": node, "setType": "dataset", "exists": hit,
+                                 "info": {"side": side}}
+        if count:
+            entry["resultsCount"] = counts.cells[node]
+        result_sets.append(entry)
+    return {
+        "meta": {"beaconId": BEACON_ID, "apiVersion": API_VERSION,
+                 "returnedGranularity": query.granularity,
+                 "receivedRequestSummary": {
+                     "filters": [f"{k}:{v}" for k, vs in query.filters.items() for v in vs],
+                     "variant": query.variant, "requestedGranularity": query.granularity},
+                 "returnedSchemas": [{"entityType": "genomicVariant" if side == "variant"
+                                      else "individual"}]},
+        "responseSummary": summary,
+        "response": {"resultSets": result_sets},
+        "info": {"suppression": list(counts.reasons) if count else [],
+                 "countedUnit": "carriers" if side == "variant" else f"{side} datasets"},
+    }
+
+
+def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, user: str,
+                          index: FeasibilityIndex | None = None) -> dict[str, Any]:
+    """Answer a Beacon v2 feasibility request for ``user``; suppressed, audited and recorded.
+
+    Parameters
+    ----------
+    request:
+        A Beacon v2 request body (see :func:`genomlab.data_service.beacon.make_request`).
+    user:
+        Who asks (recorded with the answer; auditing is across all users).
+    index:
+        The feasibility index; loaded (and cached) from the home when not given.
+
+    Examples
+    --------
+    >>> from genomlab.data_service.beacon import make_request
+    >>> run_feasibility_query(config, make_request(variant="chr1:10:A:C"), user="bob")
+    ... # doctest: +SKIP
+    """
+    query = parse_request(request)
+    side = choose_side(query)
+    index = index or load_feasibility_index(config)
+    cells, mask, groups = _count_cells(index, query, side)
+    total = sum(cells.values())
+    counts = suppress_counts(cells, min_cell_count=config.disclosure.min_cell_count,
+                             suppress_zeros=config.disclosure.suppress_zeros)
+    ledger = open_data_service_ledger(config)
+    with ledger.transaction() as tx:
+        if query.granularity == "count":
+            counts = _audit(config, index, query, side, counts, total, mask, groups, tx.conn)
+        tx.append("feasibility.answered", {
+            "query_id": secrets.token_hex(8), "user": user, "side": side,
+            "filters": {k: list(v) for k, v in query.filters.items()}, "variant": query.variant,
+            "granularity": query.granularity, "total": total, "suppressed": counts.suppressed,
+        }, actor=user, stream=f"feasibility:{user}")
+    return build_response(query, side, counts, {node: n > 0 for node, n in cells.items()})

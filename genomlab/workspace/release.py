@@ -1,0 +1,90 @@
+"""Entitlement-checked access to a project's release inside its workspace.
+
+:func:`open_release` is the only way analysis code should reach released data: it refuses a user
+who is not on the approved team of the project, or whose entitlement has not begun, has ended
+(expiry, closure) or was revoked, with a one-line :class:`~genomlab.errors.PermissionDenied`.
+The user is ``$JUPYTERHUB_USER`` when set (JupyterHub), else ``config.local_user``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from genomlab.config import GenomlabConfig, load_config
+from genomlab.errors import NotFoundError, PermissionDenied
+from genomlab.platform.applications import get_active_entitlements, get_team
+from genomlab.platform.applications.identity import get_current_user
+
+
+@dataclass(frozen=True)
+class Release:
+    """A project's release as the data service wrote it (``manifest.json`` read)."""
+
+    project_id: str
+    user: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def level(self) -> str:
+        return str(self.manifest["level"])
+
+    def read_matrix_table(self, hl: Any) -> Any:
+        """``genotypes.mt`` (columns keyed by project pseudonym ``s``); individual level only."""
+        path = self.path / "genotypes.mt"
+        if not path.exists():
+            raise NotFoundError(f"{self.path}: no genotypes.mt (a {self.level}-level release)")
+        return hl.read_matrix_table(str(path))
+
+    def read_clinical(self) -> Any:
+        """The released clinical fields as a polars DataFrame keyed by ``s``."""
+        import polars as pl
+
+        path = self.path / "clinical" / "persons.parquet"
+        if not path.exists():
+            raise NotFoundError(f"{path}: no clinical table in this release")
+        return pl.read_parquet(path)
+
+    def read_aggregate(self, name: str) -> Any:
+        """An aggregate table (``allele_frequencies``, ``phenotype_counts``) as polars."""
+        import polars as pl
+
+        path = self.path / "aggregates" / f"{name}.parquet"
+        if not path.exists():
+            raise NotFoundError(f"{path}: no aggregate table {name!r} in this release")
+        return pl.read_parquet(path)
+
+
+def open_release(project: str, *, user: str | None = None,
+                 config: GenomlabConfig | None = None, at: datetime | None = None) -> Release:
+    """The project's current release, if ``user`` may use it now; else raise.
+
+    Raises
+    ------
+    PermissionDenied
+        The user is not on the project's approved team, or holds no active entitlement (not
+        yet valid, expired, closed or revoked).
+    NotFoundError
+        The project is unknown or nothing has been released into its workspace yet.
+
+    Examples
+    --------
+    >>> release = open_release("GDE-2026-0001")  # doctest: +SKIP
+    >>> mt = release.read_matrix_table(hl)  # doctest: +SKIP
+    """
+    config = config or load_config()
+    user = user or get_current_user(config)
+    if user not in get_team(config, project):
+        raise PermissionDenied(f"user {user!r} is not on the approved team of project {project}")
+    if not any(e.project_id == project for e in get_active_entitlements(config, user, at)):
+        raise PermissionDenied(f"user {user!r}: the entitlement to project {project} has ended, "
+                               "was revoked or has not begun")
+    path = config.workspace_dir(project) / "release"
+    manifest = path / "manifest.json"
+    if not manifest.exists():
+        raise NotFoundError(f"{manifest}: nothing has been released to project {project} yet")
+    return Release(project, user, path, json.loads(manifest.read_text()))
