@@ -3,3 +3,5 @@
 Nothing here yet: built by the QC-and-analysis and data-service issues. Never imports the trust
 centre.
 """
+
+from genomlab.workspace.release import open_release as open_release
