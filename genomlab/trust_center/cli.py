@@ -87,6 +87,29 @@ def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_n
     click.echo(json.dumps({"vng": numbers.genomic, "vnk": numbers.clinical}))
 
 
+@case_numbers.command("register")
+@_kvnr_option()
+@click.option("--arbeitsnummer", prompt=True, hide_input=True,
+              help="The LE's case label (≤ 40 characters); prompted without echo if omitted.")
+@click.option("--le-ik", required=True, help="Institutionskennzeichen of the LE (9 digits).")
+@click.option("--le-name", required=True, help="Name of the LE.")
+@click.option("--tan-g", default=None, help="LE-generated genomic TAN (64 hex[:suffix]).")
+@click.option("--tan-c", default=None, help="LE-generated clinical TAN (64 hex).")
+@click.option("--submission-type", default="initial", show_default=True,
+              type=click.Choice(["initial", "followup", "addition", "correction"]))
+@_as_option()
+@pass_cli
+def register_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
+                 tan_g: str | None, tan_c: str | None, submission_type: str,
+                 actor: str | None) -> None:
+    """Register TANs the LE generated itself (tanG/tanC) with the patient's identity."""
+    _tc(cli).register_case_numbers(
+        kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name, genomic=tan_g,
+        clinical=tan_c, submission_type=submission_type,  # type: ignore[arg-type]
+        actor=_actor(cli, actor))
+    click.echo("case numbers registered")
+
+
 @case_numbers.command("exchange")
 @click.argument("case_number")
 @click.option("--node-id", required=True, help="GRZ… for a VNg, KDK… for a VNk.")

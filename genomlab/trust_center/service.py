@@ -37,7 +37,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, select
 
 from genomlab.config import GenomlabConfig
-from genomlab.errors import ConflictError, GenomlabError, NotFoundError, PermissionDenied
+from genomlab.errors import (
+    ConflictError,
+    GenomlabError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationFailed,
+)
 from genomlab.institution import Institution
 from genomlab.keys import KeyProvider
 from genomlab.ledger import Ledger, LedgerTransaction
@@ -78,12 +84,25 @@ ConsentScope = Literal["research", "mvSequencing", "reIdentification", "caseIden
 CONSENT_SCOPES: tuple[str, ...] = ("research", "mvSequencing", "reIdentification",
                                    "caseIdentification")
 SubmissionType = Literal["initial", "followup", "addition", "correction"]
+SUBMISSION_TYPES: tuple[str, ...] = ("initial", "followup", "addition", "correction")
+_LE_CASE_NUMBER = re.compile(r"^[0-9a-fA-F]{64}(:[\x21-\x7e]{1,64})?$")
 NODE_PATTERN: dict[DatasetDomain, re.Pattern[str]] = {
     "genomic": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
     "clinical": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
 }
 _PROJECT_PSEUDONYM = re.compile(r"^PP([0-9]{1,4})-")
 Refusal = tuple[str, type[GenomlabError]]
+
+
+def normalise_case_number(case_number: str) -> str:
+    """A case number with its 64 hex digits in lower case (hex is case-insensitive).
+
+    Examples
+    --------
+    >>> normalise_case_number("AB" * 32 + ":S00003")[-9:]
+    'ab:S00003'
+    """
+    return case_number[:64].lower() + case_number[64:]
 
 
 def _utcnow() -> datetime:
@@ -259,14 +278,60 @@ class TrustCenter:
         >>> len(vns.genomic), vns.genomic != vns.clinical
         (64, True)
         """
+        numbers = CaseNumbers(genomic=secrets.token_hex(32), clinical=secrets.token_hex(32))
+        self._record_case(kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
+                          actor=actor, submission_type=submission_type,
+                          numbers={"genomic": numbers.genomic, "clinical": numbers.clinical})
+        return numbers
+
+    def register_case_numbers(self, *, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
+                              actor: str, genomic: str | None = None, clinical: str | None = None,
+                              submission_type: SubmissionType = "initial") -> None:
+        """Register case numbers the LE generated itself (today's TAN practice, genomde.md § 8.3).
+
+        The current GRZ/KDK schemas and the DNPM ETL let the LE draw the 64-hex tanG/tanC. The
+        trust centre then learns them with the identity instead of issuing them; everything
+        after (exchange, confirmation, deletion, refusal of reuse) is the same. A reference may
+        carry a ``:suffix`` after its 64 hex digits (e.g. a relative's donor pseudonym under the
+        index patient's tanG). A number that was ever registered or used is refused.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from genomlab.config import load_config
+        >>> tc = TrustCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+        >>> tc.register_case_numbers(kvnr="A123456780", arbeitsnummer="AN-8", le_ik="260840108",
+        ...                          le_name="UK", actor="le", genomic="ab" * 32)
+        >>> tc.exchange_case_number("ab" * 32, node_id="GRZK00001", domain="genomic")[:5]
+        'GDP1-'
+        """
+        numbers = {domain: normalise_case_number(number) for domain, number in
+                   (("genomic", genomic), ("clinical", clinical)) if number is not None}
+        if not numbers:
+            raise GenomlabError("case-number registration: give a genomic or clinical number")
+        for domain, number in numbers.items():
+            if not _LE_CASE_NUMBER.match(number):
+                raise ValidationFailed(f"case-number registration: field {domain}: expected 64 "
+                                       "hex digits (a random 256-bit TAN), optionally ':suffix'")
+        self._record_case(kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
+                          actor=actor, submission_type=submission_type, numbers=numbers)
+
+    def _record_case(self, *, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
+                     actor: str, submission_type: str, numbers: dict[str, str]) -> None:
+        """Record the identity of one case and its case numbers, in one transaction."""
         kvnr = normalise_kvnr(kvnr)
         check_arbeitsnummer(arbeitsnummer)
         check_ik(le_ik)
-        if not le_name.strip():
-            raise GenomlabError("identity request: field le_name is empty")
-        numbers = CaseNumbers(genomic=secrets.token_hex(32), clinical=secrets.token_hex(32))
+        if not 0 < len(le_name.strip()) <= 200:
+            raise GenomlabError("identity request: field le_name: expected 1–200 characters")
+        if submission_type not in SUBMISSION_TYPES:
+            raise GenomlabError(f"field submission_type: expected one of {SUBMISSION_TYPES}")
         case_id = secrets.token_hex(16)
         with self.ledger.transaction() as tx:
+            for domain, number in numbers.items():
+                if self._live_case_number(tx.conn, self.secrets.vn_ref(number))[0] is not None \
+                        or self._is_spent(tx.conn, self.secrets.vn_ref(number)):
+                    raise ConflictError(f"{domain} case number was registered or used before")
             person_id = self._person_by_kvnr(tx.conn, kvnr)
             new_person = person_id is None
             person_id = person_id or secrets.token_hex(16)
@@ -277,13 +342,12 @@ class TrustCenter:
                 "arbeitsnummer_sealed": self.secrets.seal_arbeitsnummer(arbeitsnummer, case_id),
                 "submission_type": submission_type,
             }, actor=actor, stream=f"person:{person_id}")
-            for domain, number in (("genomic", numbers.genomic), ("clinical", numbers.clinical)):
+            for domain, number in numbers.items():
                 tx.append("case_number.issued", {
                     "vn_ref": self.secrets.vn_ref(number), "domain": domain,
                     "sealed_binding": seal_binding(number, {"person_id": person_id,
                                                             "case_id": case_id}),
                 }, actor=actor)
-        return numbers
 
     def _refuse_case_number(self, vn_ref: str, node_id: str,
                             refusal: Refusal | None) -> GenomlabError:
@@ -300,12 +364,15 @@ class TrustCenter:
             store.case_numbers.c.vn_ref == vn_ref)).first()
         if row is not None:
             return row, None
-        spent = conn.execute(select(store.spent_case_numbers.c.vn_ref).where(
-            store.spent_case_numbers.c.vn_ref == vn_ref)).first()
-        if spent is not None:
+        if self._is_spent(conn, vn_ref):
             return None, ("already used: its delivery was confirmed and it was deleted",
                           ConflictError)
         return None, ("unknown case number", NotFoundError)
+
+    @staticmethod
+    def _is_spent(conn: Connection, vn_ref: str) -> bool:
+        return conn.execute(select(store.spent_case_numbers.c.vn_ref).where(
+            store.spent_case_numbers.c.vn_ref == vn_ref)).first() is not None
 
     def exchange_case_number(self, case_number: str, *, node_id: str,
                              domain: DatasetDomain) -> str:
@@ -320,6 +387,7 @@ class TrustCenter:
             raise GenomlabError(f"field domain: expected genomic or clinical, got {domain!r}")
         if not NODE_PATTERN[domain].match(node_id):
             raise PermissionDenied(f"node {node_id!r} may not exchange {domain} case numbers")
+        case_number = normalise_case_number(case_number)
         vn_ref = self.secrets.vn_ref(case_number)
         with self.ledger.transaction() as tx:
             row, refusal = self._live_case_number(tx.conn, vn_ref)
@@ -342,6 +410,7 @@ class TrustCenter:
         This is the trust centre's own check that the pseudonym reached the node correctly
         (GenDV § 7(5)). Afterwards the VN is unknown to the store and any reuse is refused.
         """
+        case_number = normalise_case_number(case_number)
         vn_ref = self.secrets.vn_ref(case_number)
         with self.ledger.transaction() as tx:
             row, refusal = self._live_case_number(tx.conn, vn_ref)
@@ -415,8 +484,8 @@ class TrustCenter:
 
     def appoint_officer(self, officer: str, *, actor: str) -> None:
         """Make ``officer`` a trust-centre officer who may approve re-identification."""
-        if not officer.strip():
-            raise GenomlabError("field officer is empty")
+        if not 0 < len(officer.strip()) <= 200:
+            raise GenomlabError("field officer: expected 1–200 characters")
         with self.ledger.transaction() as tx:
             known = tx.conn.execute(select(store.officers.c.officer).where(
                 store.officers.c.officer == officer)).first()

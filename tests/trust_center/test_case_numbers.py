@@ -172,3 +172,26 @@ def test_confirm_delivery__two_confirmations_at_once_one_wins(tc: TrustCenter) -
         thread.join()
     assert sorted(outcomes) == ["ok", "refused"]
     assert len(list(tc.ledger.events(type="case_number.deleted"))) == 1
+
+
+def test_register_case_numbers__le_generated_tans_and_relatives(tc: TrustCenter) -> None:
+    tan_g, tan_c = "AB" * 32, "cd" * 32
+    tc.register_case_numbers(kvnr=make_kvnr(30), arbeitsnummer="AN-index", le_ik=LE_IK,
+                             le_name="Uniklinik Test", actor="le", genomic=tan_g, clinical=tan_c)
+    mother = f"{tan_g.lower()}:S00002"  # a relative under the index patient's tanG
+    tc.register_case_numbers(kvnr=make_kvnr(31), arbeitsnummer="AN-mother", le_ik=LE_IK,
+                             le_name="Uniklinik Test", actor="le", genomic=mother)
+    index = tc.exchange_case_number(tan_g.lower(), node_id=GRZ, domain="genomic")
+    relative = tc.exchange_case_number(mother, node_id=GRZ, domain="genomic")
+    assert index != relative
+    assert tc.exchange_case_number(tan_c, node_id=KDK, domain="clinical").startswith("KDP1-")
+    tc.confirm_delivery(tan_g, node_id=GRZ, pseudonym=index)
+    with pytest.raises(ConflictError, match="registered or used before"):
+        tc.register_case_numbers(kvnr=make_kvnr(32), arbeitsnummer="AN-x", le_ik=LE_IK,
+                                 le_name="Uniklinik Test", actor="le", genomic=tan_g)
+    with pytest.raises(ConflictError, match="registered or used before"):
+        tc.register_case_numbers(kvnr=make_kvnr(32), arbeitsnummer="AN-x", le_ik=LE_IK,
+                                 le_name="Uniklinik Test", actor="le", genomic=mother)
+    with pytest.raises(GenomlabError, match="64 hex digits"):
+        tc.register_case_numbers(kvnr=make_kvnr(32), arbeitsnummer="AN-x", le_ik=LE_IK,
+                                 le_name="Uniklinik Test", actor="le", genomic="1234")

@@ -40,6 +40,12 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
                                  "--domain", domain).strip()
         assert "deleted" in run("case-numbers", "confirm", vn, "--node-id", node,
                                 "--pseudonym", pseudonyms[domain])
+    tan = "ef" * 32
+    assert "registered" in run("case-numbers", "register", "--kvnr", make_kvnr(43),
+                               "--arbeitsnummer", "AN-43", "--le-ik", LE_IK, "--le-name", "UK",
+                               "--tan-g", tan)
+    assert run("case-numbers", "exchange", tan, "--node-id", GRZ,
+               "--domain", "genomic").startswith("GDP1-")
     assert "already used" in run("case-numbers", "exchange", vns["vng"], "--node-id", GRZ,
                                  "--domain", "genomic", exit_code=1)
     for scope in ("research", "reIdentification"):
