@@ -24,13 +24,13 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON with sorted keys and a trailing newline (stable bytes).
+    """Write JSON with sorted keys on one line plus a newline (stable bytes, C encoder speed).
 
     Examples
     --------
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "x.json"
     >>> write_json(p, {"b": 1, "a": 2}); p.read_text()
-    '{\\n "a": 2,\\n "b": 1\\n}\\n'
+    '{"a": 2, "b": 1}\\n'
     """
-    write_text(path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    write_text(path, json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")

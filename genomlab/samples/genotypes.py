@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 from scipy.special import ndtri
 
 from genomlab.samples.cohort import ANCESTRY_F, Cohort
@@ -42,6 +43,7 @@ PAR_Y: tuple[tuple[int, int], ...] = ((10001, 2781479), (56887903, 57217415))
 # Genotype states (the first factor of a cell code).
 MISSING, HOM_REF, HET, HOM_ALT, HAP_REF, HAP_ALT, HAP_MISSING = range(7)
 KIND_DIPLOID, KIND_X_NONPAR, KIND_Y = 0, 1, 2
+MAX_DEPTH = 99
 BASES = np.array(list("ACGT"))
 
 
@@ -160,6 +162,24 @@ def get_chunks(sites: VariantSites, chunk_size: int = 2000) -> list[tuple[int, i
     return chunks
 
 
+LEVELS = (np.arange(256) + 0.5) / 256
+
+
+def _depth_levels(mean_depth: np.ndarray) -> np.ndarray:
+    levels = stats.poisson.ppf(LEVELS[None, :], mean_depth[:, None])
+    return np.clip(levels, 8, MAX_DEPTH).astype(np.int32).ravel()
+
+
+def _het_alt_levels() -> np.ndarray:
+    depth = np.arange(MAX_DEPTH + 1)[:, None]
+    levels = stats.binom.ppf(LEVELS[None, :], depth, 0.5)
+    return np.clip(levels, np.ceil(0.2 * depth), np.floor(0.8 * depth)).astype(np.int32).ravel()
+
+
+#: Alt reads of a het call at depth d and level k: ``HET_ALT_LEVELS[d * 256 + k]``.
+HET_ALT_LEVELS = _het_alt_levels()
+
+
 @dataclass
 class WorldGenetics:
     """Everything drawn once per world that the per-chunk generation needs."""
@@ -167,13 +187,17 @@ class WorldGenetics:
     groups: list[str]
     founder: np.ndarray  # person indices of founders
     founder_group: np.ndarray
-    children: list[int]  # in creation order (parents first)
+    generations: list[np.ndarray]  # children grouped so parents come in earlier groups
+    father_of: np.ndarray  # per person, -1 for founders
+    mother_of: np.ndarray
     male: np.ndarray  # per person
     crossover: np.ndarray  # (n_persons, 2 parents, n_contigs) positions
     start_hap: np.ndarray  # (n_persons, 2 parents, n_contigs) which parental hap comes first
     sample_person: np.ndarray
     mean_depth: np.ndarray  # per sample
+    depth_levels: np.ndarray  # (n_samples * 256) Poisson quantiles of each sample's depth
     sample_missing: np.ndarray  # per-genotype missing rate per sample
+    missing_threshold: np.ndarray  # sample_missing scaled to 16-bit draws
     contaminated: dict[int, int]  # sample -> contaminant person
     contamination_fraction: float
     het_min_fraction: float
@@ -228,7 +252,15 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
     groups = list(ANCESTRY_F)
     founder = np.array([i for i, p in enumerate(persons) if p.father is None])
     founder_group = np.array([groups.index(persons[i].ancestry) for i in founder])
-    children = [i for i, p in enumerate(persons) if p.father is not None]
+    father_of = np.array([-1 if p.father is None else p.father for p in persons])
+    mother_of = np.array([-1 if p.mother is None else p.mother for p in persons])
+    generation = np.where(father_of < 0, 0, -1)
+    while (generation < 0).any():
+        todo = np.flatnonzero(generation < 0)
+        ready = todo[(generation[father_of[todo]] >= 0) & (generation[mother_of[todo]] >= 0)]
+        generation[ready] = 1 + np.maximum(generation[father_of[ready]],
+                                           generation[mother_of[ready]])
+    generations = [np.flatnonzero(generation == k) for k in range(1, generation.max() + 1)]
     male = np.array([p.genetic_sex == "male" for p in persons])
     lengths = np.array([length for _, length in CONTIGS])
     crossover = rng.integers(1, lengths, size=(len(persons), 2, len(CONTIGS)))
@@ -248,9 +280,12 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
     n_fail = max(3, len(sites) // 1000)
     picked = rng.choice(autosomal, size=n_planted + 2 * n_fail, replace=False)
     return WorldGenetics(
-        groups=groups, founder=founder, founder_group=founder_group, children=children,
+        groups=groups, founder=founder, founder_group=founder_group,
+        generations=generations, father_of=father_of, mother_of=mother_of,
         male=male, crossover=crossover, start_hap=start_hap, sample_person=sample_person,
-        mean_depth=mean_depth, sample_missing=sample_missing,
+        mean_depth=mean_depth, depth_levels=_depth_levels(mean_depth),
+        sample_missing=sample_missing,
+        missing_threshold=np.rint(sample_missing * 2**16).astype(np.uint16),
         contaminated=dict(cohort.contaminant_of), contamination_fraction=contamination_fraction,
         het_min_fraction=het_min_fraction,
         duplicates=sorted(cohort.duplicate_of), planted=np.sort(picked[:n_planted]),
@@ -278,8 +313,12 @@ def _founder_haplotypes(rng: np.random.Generator, sites: VariantSites, lo: int, 
     return latent < threshold[g.founder_group][:, None, :]
 
 
-def _transmit(parent_hap: np.ndarray, pos: np.ndarray, crossover: int, start: int) -> np.ndarray:
-    return np.where(pos < crossover, parent_hap[start], parent_hap[1 - start])
+def _transmit(parents: np.ndarray, pos: np.ndarray, crossover: np.ndarray,
+              start: np.ndarray) -> np.ndarray:
+    """Each parent's haplotype ``start`` up to its crossover, the other one after it."""
+    rows = np.arange(len(parents))
+    return np.where(pos[None, :] < crossover[:, None], parents[rows, start],
+                    parents[rows, 1 - start])
 
 
 def compute_person_haplotypes(rng: np.random.Generator, sites: VariantSites, lo: int, hi: int,
@@ -300,21 +339,21 @@ def compute_person_haplotypes(rng: np.random.Generator, sites: VariantSites, lo:
     haps[g.founder] = _founder_haplotypes(rng, sites, lo, hi, g)
     contig = int(sites.contig[lo])
     pos = sites.pos[lo:hi]
-    kind = sites.kind[lo:hi]
-    for child in g.children:
-        person = cohort.persons[child]
-        father, mother = haps[person.father], haps[person.mother]
-        from_father = _transmit(father, pos, g.crossover[child, 0, contig],
-                                g.start_hap[child, 0, contig])
-        from_mother = _transmit(mother, pos, g.crossover[child, 1, contig],
-                                g.start_hap[child, 1, contig])
+    nonpar = sites.kind[lo:hi] == KIND_X_NONPAR
+    for kids in g.generations:
+        father, mother = haps[g.father_of[kids]], haps[g.mother_of[kids]]
+        from_father = _transmit(father, pos, g.crossover[kids, 0, contig],
+                                g.start_hap[kids, 0, contig])
+        from_mother = _transmit(mother, pos, g.crossover[kids, 1, contig],
+                                g.start_hap[kids, 1, contig])
         if contig == CHR_X:
             # Outside the PARs a father passes his single X (stored maternal) to daughters only.
-            nonpar = kind == KIND_X_NONPAR
-            from_father[nonpar] = father[1, nonpar] if not g.male[child] else from_mother[nonpar]
+            sons = g.male[kids][:, None]
+            from_father[:, nonpar] = np.where(sons, from_mother[:, nonpar],
+                                              father[:, 1][:, nonpar])
         elif contig == CHR_Y:
-            from_father = father[0].copy()
-        haps[child, 0], haps[child, 1] = from_father, from_mother
+            from_father = father[:, 0]
+        haps[kids, 0], haps[kids, 1] = from_father, from_mother
     return haps
 
 
@@ -366,7 +405,11 @@ def generate_chunk(rng: np.random.Generator, sites: VariantSites, lo: int, hi: i
     states = person_states[g.sample_person]
     n_s, n_v = states.shape
     diploid = (states >= HOM_REF) & (states <= HOM_ALT)
-    depth = np.clip(rng.poisson(g.mean_depth[:, None], size=(n_s, n_v)), 8, 99)
+    # Depth ~ Poisson(sample mean) and het alt reads ~ Binomial(depth, 1/2), both drawn as
+    # quantiles of 256 equiprobable levels indexed by one random byte each (fast lookups).
+    draw = rng.integers(0, 2**16, size=(n_s, n_v), dtype=np.uint16)
+    depth = g.depth_levels[(np.arange(n_s) * 256)[:, None] + (draw >> 8)]
+    het_alt = HET_ALT_LEVELS[depth * 256 + (draw & 255)]
     contaminated_alt: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for sample, contaminant in g.contaminated.items():
         # Foreign reads shift the allele balance; the caller says het above 12 % minor reads.
@@ -383,19 +426,18 @@ def generate_chunk(rng: np.random.Generator, sites: VariantSites, lo: int, hi: i
         states[sample, flip] = np.where(states[sample, flip] == HET, HOM_REF, HET)
     hwe = g.hwe_fail[(g.hwe_fail >= lo) & (g.hwe_fail < hi)] - lo
     states[:, hwe] = HET
-    missing_rate = np.broadcast_to(g.sample_missing[:, None], (n_s, n_v)).copy()
+    miss_draw = rng.integers(0, 2**16, size=(n_s, n_v), dtype=np.uint16)
+    missing = miss_draw < g.missing_threshold[:, None]
     crf = g.call_rate_fail[(g.call_rate_fail >= lo) & (g.call_rate_fail < hi)] - lo
-    missing_rate[:, crf] = 1 - (1 - missing_rate[:, crf]) * (1 - g.variant_missing)
-    missing = rng.random((n_s, n_v)) < missing_rate
+    combined = 1 - (1 - g.sample_missing[:, None]) * (1 - g.variant_missing)
+    missing[:, crf] = miss_draw[:, crf] < np.rint(combined * 2**16)
     haploid = (states == HAP_REF) | (states == HAP_ALT)
     states[missing & haploid] = HAP_MISSING
     states[missing & ~haploid & (states != HAP_MISSING)] = MISSING
-    het_alt = rng.binomial(depth, 0.5)
-    het_alt = np.clip(het_alt, np.ceil(0.2 * depth), np.floor(0.8 * depth)).astype(np.int64)
     for sample, (called_het, alt_reads) in contaminated_alt.items():
         het_alt[sample, called_het] = alt_reads[called_het]
-    alt = np.select([states == HET, (states == HOM_ALT) | (states == HAP_ALT)],
-                    [het_alt, depth], 0)
+    alt = np.where(states == HET, het_alt,
+                   np.where((states == HOM_ALT) | (states == HAP_ALT), depth, 0))
     called = (states != MISSING) & (states != HAP_MISSING)
     cells = states.astype(np.int32) * 10000 + np.where(called, depth * 100 + alt, 0)
     planted_dosage = {int(v): (person_states[:, v - lo] - HOM_REF).astype(np.int8)

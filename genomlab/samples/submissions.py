@@ -137,16 +137,19 @@ def _file_entry(root: Path, rel: str, data: bytes, file_type: str, **extra: obje
             **extra}
 
 
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+QUALITIES = np.frombuffer(b"FFFF:,", dtype=np.uint8)
+
+
 def _fastq_pair(rng: np.random.Generator, name: str) -> tuple[bytes, bytes]:
-    bases = np.array(list("ACGT"))
     reads = []
     for mate in (1, 2):
-        lines = []
-        for r in range(N_READ_PAIRS):
-            seq = "".join(bases[rng.integers(0, 4, READ_LENGTH)])
-            qual = "".join(np.array(list("FFFF:,"))[rng.integers(0, 6, READ_LENGTH)])
-            lines.append(f"@{name}:{r + 1} {mate}:N:0:1\n{seq}\n+\n{qual}\n")
-        reads.append(gzip.compress("".join(lines).encode(), mtime=0))
+        seqs = BASES[rng.integers(0, 4, (N_READ_PAIRS, READ_LENGTH))]
+        quals = QUALITIES[rng.integers(0, 6, (N_READ_PAIRS, READ_LENGTH))]
+        text = b"".join(b"@%s:%d %d:N:0:1\n%s\n+\n%s\n" % (name.encode(), r + 1, mate,
+                                                             seqs[r].tobytes(), quals[r].tobytes())
+                        for r in range(N_READ_PAIRS))
+        reads.append(gzip.compress(text, mtime=0))
     return reads[0], reads[1]
 
 

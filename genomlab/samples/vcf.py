@@ -28,11 +28,11 @@ from genomlab.samples.genotypes import (
     HET,
     HOM_ALT,
     HOM_REF,
+    MAX_DEPTH,
     MISSING,
     VariantSites,
 )
 
-MAX_DEPTH = 99
 #: Per-read error rate of the genotype-likelihood model behind GQ.
 READ_ERROR = 0.01
 
@@ -123,6 +123,8 @@ def _require(tool: str) -> str:
 class BgzfVcfWriter:
     """Streams VCF text through ``bgzip`` into ``path``; :meth:`close` waits and runs tabix.
 
+    ``level`` 1 compresses about five times faster than bgzip's default for ~25 % more bytes.
+
     Examples
     --------
     >>> import tempfile
@@ -134,13 +136,13 @@ class BgzfVcfWriter:
     """
 
     def __init__(self, path: Path, sample_names: Sequence[str], *, threads: int = 1,
-                 index: bool = True) -> None:
+                 level: int = 1, index: bool = True) -> None:
         self.path = path
         self.index = index
         self._tmp = path.with_name(path.name + ".tmp")
         self._out = self._tmp.open("wb")
-        self._proc = subprocess.Popen([_require("bgzip"), "-c", "-@", str(threads)],
-                                      stdin=subprocess.PIPE, stdout=self._out)
+        command = [_require("bgzip"), "-c", "-@", str(threads), "-l", str(level)]
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self._out)
         self.write(get_vcf_header(sample_names))
 
     def write(self, text: bytes) -> None:
