@@ -299,6 +299,39 @@ def reid_release(cli: CliContext, request_id: str, le_ik: str, actor: str | None
         click.echo(f"{result.le_ik}\t{number}")
 
 
+@trust_center.group("correction")
+def correction() -> None:
+    """Correction procedure (GenDV § 5): node → trust centre → treating LE."""
+
+
+@correction.command("request")
+@click.option("--pseudonym", required=True, help="The dataset pseudonym the node stores.")
+@click.option("--node-id", required=True, help="The GRZ or KDK asking.")
+@click.option("--reason", required=True, help="What is wrong with the dataset.")
+@pass_cli
+def correction_request(cli: CliContext, pseudonym: str, node_id: str, reason: str) -> None:
+    """Open a correction request; prints its id."""
+    from genomlab.trust_center.corrections import request_correction
+
+    click.echo(request_correction(_tc(cli), pseudonym, node_id=node_id, reason=reason))
+
+
+@correction.command("release")
+@click.argument("correction_id")
+@click.option("--le-ik", required=True, help="IK of the LE that collects the request.")
+@_as_option()
+@pass_cli
+def correction_release(cli: CliContext, correction_id: str, le_ik: str,
+                       actor: str | None) -> None:
+    """Pass the request to the treating LE with its Arbeitsnummer(s)."""
+    from genomlab.trust_center.corrections import release_correction
+
+    notice = release_correction(_tc(cli), correction_id, le_ik=le_ik, actor=_actor(cli, actor))
+    click.echo(f"{notice.node_id} ({notice.domain}): {notice.reason}")
+    for number in notice.arbeitsnummern:
+        click.echo(f"{le_ik}\t{number}")
+
+
 @trust_center.group("key")
 def key() -> None:
     """Project-pseudonym key versions."""

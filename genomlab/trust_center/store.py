@@ -24,6 +24,9 @@ Event types (payload fields):
 - ``reid.requested`` (request_id, kind, project_id, project_pseudonym, person_id, reason,
   requester) · ``reid.refused`` (request_id, step, reason, by) · ``reid.approved`` (request_id,
   officer) · ``reid.released`` (request_id, le_ik, n_cases)
+- ``correction.requested`` (correction_id, person_id, domain, node_id, reason) ·
+  ``correction.refused`` (node_id, domain, reason) · ``correction.released`` (correction_id,
+  le_ik, n_cases)
 """
 
 from __future__ import annotations
@@ -154,6 +157,16 @@ reid_approvals = Table(
     Column("request_id", String(32), primary_key=True),
     Column("officer", String(200), primary_key=True),
     Column("approved_at", String(32), nullable=False),
+)
+corrections = Table(
+    "tc_corrections", metadata,
+    Column("correction_id", String(32), primary_key=True),
+    Column("person_id", String(32), nullable=False),
+    Column("domain", String(10), nullable=False),
+    Column("node_id", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(10), nullable=False),  # open | released
+    Column("requested_at", String(32), nullable=False),
 )
 released = Table(
     "tc_reid_releases", metadata,
@@ -311,6 +324,19 @@ def _reid_released(conn: Connection, ev: Event) -> None:
                                          n_cases=p["n_cases"], released_at=ev.recorded_at))
 
 
+def _correction_requested(conn: Connection, ev: Event) -> None:
+    p = ev.payload
+    conn.execute(insert(corrections).values(
+        correction_id=p["correction_id"], person_id=p["person_id"], domain=p["domain"],
+        node_id=p["node_id"], reason=p["reason"], state="open", requested_at=ev.recorded_at))
+
+
+def _correction_released(conn: Connection, ev: Event) -> None:
+    conn.execute(update(corrections)
+                 .where(corrections.c.correction_id == ev.payload["correction_id"])
+                 .values(state="released"))
+
+
 HANDLERS: dict[str, Handler] = {
     "identity.recorded": _identity_recorded,
     "case_number.issued": _case_number_issued,
@@ -328,8 +354,11 @@ HANDLERS: dict[str, Handler] = {
     "reid.refused": _reid_refused,
     "reid.approved": _reid_approved,
     "reid.released": _reid_released,
+    "correction.requested": _correction_requested,
+    "correction.released": _correction_released,
 }
-"""Events without a handler (``case_number.refused``, ``linkage_map.refused``) are audit-only."""
+"""Events without a handler (``case_number.refused``, ``linkage_map.refused``,
+``correction.refused``) are audit-only."""
 
 
 class TrustCenterProjection:

@@ -75,6 +75,10 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
                                         exit_code=1)
     assert run("reid", "release", request_id, "--le-ik", LE_IK).strip() == f"{LE_IK}\tAN-42"
 
+    correction_id = run("correction", "request", "--pseudonym", pseudonyms["clinical"],
+                        "--node-id", KDK, "--reason", "wrong diagnosis date").strip()
+    assert f"{LE_IK}\tAN-42" in run("correction", "release", correction_id, "--le-ik", LE_IK)
+
     notice = run("consent", "withdraw", "--kvnr", kvnr, "--le-ik", LE_IK)
     assert f"GDE-2026-001\t{project_pseudonym}" in notice
     assert "key version 2 created" in run("key", "rotate")
