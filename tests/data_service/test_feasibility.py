@@ -1,0 +1,166 @@
+"""Feasibility: Beacon v2 answers from the index, matching truth.json, with every suppression."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from genomlab.config import GenomlabConfig
+from genomlab.data_service.beacon import make_request
+from genomlab.data_service.feasibility import run_feasibility_query
+from genomlab.data_service.store import DataServiceProjection, open_data_service_ledger
+from genomlab.errors import ValidationFailed
+from genomlab.ledger import projection_matches
+from tests.conftest import config_for
+from tests.data_service.conftest import WorldHome
+
+K = 10
+
+
+def _truth_counts(world_home: WorldHome, **where: str) -> Counter[str]:
+    return Counter(s["grz"] for s in world_home.world.samples
+                   if all(s[key] == value for key, value in where.items()))
+
+
+def _ask(config: GenomlabConfig, filters: list[str], user: str = "alice",
+         granularity: str = "count") -> dict[str, Any]:
+    return run_feasibility_query(config, make_request(filters, granularity=granularity),  # type: ignore[arg-type]
+                                 user=user)
+
+
+def _cells(answer: dict[str, Any]) -> dict[str, Any]:
+    return {r["id"]: r["resultsCount"] for r in answer["response"]["resultSets"]}
+
+
+def test_run_feasibility_query__genome_side_counts_match_truth(indexed_config: GenomlabConfig,
+                                                               world_home: WorldHome) -> None:
+    answer = _ask(indexed_config, ["diseaseType:rare"])
+    truth = _truth_counts(world_home, disease_type="rare")
+    assert set(answer) >= {"meta", "responseSummary", "response"}
+    assert answer["meta"]["returnedGranularity"] == "count"
+    assert answer["responseSummary"]["exists"] is True
+    for node, value in _cells(answer).items():
+        assert value == (truth[node] if truth[node] >= K else f"<{K}")
+    if all(n >= K for n in truth.values()):
+        assert answer["responseSummary"]["numTotalResults"] == sum(truth.values())
+
+
+def test_run_feasibility_query__clinical_filters_counted_at_the_kdks(
+        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+    answer = _ask(indexed_config, ["HP:0001250", "HP:0001252"])
+    assert answer["info"]["countedUnit"] == "clinical datasets"
+    assert {r["id"] for r in answer["response"]["resultSets"]} <= set(
+        world_home.world.truth["institutions"]["kdk"])
+    assert answer["responseSummary"]["exists"] is True
+
+
+def test_run_feasibility_query__small_cell_shown_below_threshold(
+        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+    # oncological at one GRZ: find a node whose true count is between 1 and 9
+    truth = _truth_counts(world_home, disease_type="oncological")
+    node, small = next((n, c) for n, c in sorted(truth.items()) if 0 < c < K)
+    answer = _ask(indexed_config, ["diseaseType:oncological", f"node:{node}"])
+    assert answer["responseSummary"]["numTotalResults"] == f"<{K}"
+    assert _cells(answer) == {node: f"<{K}"}
+    assert answer["responseSummary"]["exists"] is True
+    assert str(small) not in json.dumps(answer["responseSummary"])
+
+
+def test_run_feasibility_query__total_withheld_when_a_node_is_suppressed(
+        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+    truth = _truth_counts(world_home, disease_type="oncological")
+    assert any(0 < c < K for c in truth.values())
+    answer = _ask(indexed_config, ["diseaseType:oncological"])
+    shown = [v for v in _cells(answer).values() if isinstance(v, int)]
+    total = answer["responseSummary"]["numTotalResults"]
+    assert total != sum(truth.values())
+    assert total in (f"≥{sum(shown)}", f"<{K}")
+
+
+def test_run_feasibility_query__threshold_from_config(world_home: WorldHome,
+                                                      indexed_config: GenomlabConfig) -> None:
+    strict = config_for(indexed_config.home, GENOMLAB_DISCLOSURE__MIN_CELL_COUNT="1000")
+    answer = _ask(strict, ["diseaseType:rare"])
+    assert set(_cells(answer).values()) == {"<1000"}
+    assert answer["responseSummary"]["numTotalResults"] == "<1000"
+
+
+def _differencing_pair(world_home: WorldHome) -> tuple[list[str], list[str]]:
+    """Query A and its refinement B (one more filter) whose difference is a small cell.
+
+    Chosen from truth.json: B alone shows a count >= K at every node, while A minus B holds
+    1 to K-1 persons at some node or overall.
+    """
+    samples = world_home.world.samples
+    keys = {"diseaseType": "disease_type", "libraryType": "library_type", "sex": "reported_sex"}
+    values = {k: sorted({s[f] for s in samples}) for k, f in keys.items()}
+    bases = [[]] + [[f"diseaseType:{v}"] for v in values["diseaseType"]]
+    for base in bases:
+        for kind, options in values.items():
+            for value in options:
+                extra = f"{kind}:{value}"
+                if extra in base:
+                    continue
+                def matches(s: dict[str, Any], filters: list[str]) -> bool:
+                    return all(s[keys[f.split(":")[0]]] == f.split(":")[1] for f in filters)
+                a = Counter(s["grz"] for s in samples if matches(s, base))
+                b = Counter(s["grz"] for s in samples if matches(s, [*base, extra]))
+                diff = {n: a[n] - b[n] for n in a}
+                small = [d for d in (*diff.values(), sum(diff.values())) if 0 < d < K]
+                if small and b and all(v >= K for v in b.values()) and len(b) == len(a):
+                    return base, [*base, extra]
+    raise AssertionError("the world offers no differencing pair")
+
+
+def test_run_feasibility_query__differencing_attempt_is_suppressed(
+        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+    """A, then A refined by one filter that drops a small cell: the second answer is refused."""
+    first_filters, second_filters = _differencing_pair(world_home)
+    first = _ask(indexed_config, first_filters, user="mallory")
+    assert first["responseSummary"]["numTotalResults"] != "suppressed"
+    second = _ask(indexed_config, second_filters, user="mallory")
+    assert second["responseSummary"]["numTotalResults"] == "suppressed"
+    assert set(_cells(second).values()) <= {"suppressed", 0}
+    assert any("differencing" in reason for reason in second["info"]["suppression"])
+    assert second["responseSummary"]["exists"] is True
+    # a colluding second user gains nothing: auditing is across users
+    third = _ask(indexed_config, second_filters, user="eve")
+    assert third["responseSummary"]["numTotalResults"] == "suppressed"
+
+
+def test_run_feasibility_query__refinement_alone_is_answered(
+        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+    _, second_filters = _differencing_pair(world_home)
+    answer = _ask(indexed_config, second_filters)
+    assert isinstance(answer["responseSummary"]["numTotalResults"], int)
+    assert all(isinstance(v, int) for v in _cells(answer).values())
+
+
+def test_run_feasibility_query__boolean_granularity_has_no_counts(
+        indexed_config: GenomlabConfig) -> None:
+    answer = _ask(indexed_config, ["diseaseType:rare"], granularity="boolean")
+    assert answer["responseSummary"] == {"exists": True}
+    assert all("resultsCount" not in r for r in answer["response"]["resultSets"])
+    missing = _ask(indexed_config, ["ICD10GM:Z99"], granularity="boolean")
+    assert missing["responseSummary"] == {"exists": False}
+
+
+@pytest.mark.parametrize("filters", [["ICD10GM:G40", "node:GRZK00001"],
+                                     ["node:GRZK00001", "node:KDKHD0002"], ["colour:blue"]])
+def test_run_feasibility_query__unanswerable_filters_refused(indexed_config: GenomlabConfig,
+                                                             filters: list[str]) -> None:
+    with pytest.raises(ValidationFailed, match=r"query\.filters"):
+        _ask(indexed_config, filters)
+
+
+def test_feasibility_ledger__projection_matches(indexed_config: GenomlabConfig) -> None:
+    _ask(indexed_config, ["diseaseType:rare"])
+    _ask(indexed_config, ["HP:0001250"], granularity="boolean")
+    ledger = open_data_service_ledger(indexed_config)
+    types = [e.type for e in ledger.events()]
+    assert types.count("feasibility.answered") == 2
+    assert "feasibility.index_built" in types
+    assert projection_matches(ledger, DataServiceProjection()) == []
