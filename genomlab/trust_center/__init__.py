@@ -10,6 +10,7 @@ Modules
   maps for approved applications.
 - :mod:`~genomlab.trust_center.reidentification` — the two lawful ways back to a person, with
   consent scope and two-officer approval.
+- :mod:`~genomlab.trust_center.corrections` — the correction procedure (GenDV § 5).
 - :mod:`~genomlab.trust_center.pseudonyms` — vectorised keyed pseudonyms (AES as a PRP over
   128-bit person ids; no mapping table).
 - :mod:`~genomlab.trust_center.key_material` — which key serves which purpose.

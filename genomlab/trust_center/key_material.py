@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -51,6 +52,9 @@ from genomlab.messages import DatasetDomain
 from genomlab.trust_center.pseudonyms import derive_key
 
 DATASET_PREFIX: dict[DatasetDomain, str] = {"genomic": "GDP1-", "clinical": "KDP1-"}
+DATASET_PSEUDONYM_PATTERN = re.compile(r"\b[GK]DP[0-9]{1,4}-[0-9a-f]{32}\b")
+"""Matches a genome- or clinical-dataset pseudonym anywhere in text: what a release check or a
+workspace scan looks for (a workspace must hold project pseudonyms ``PP<v>-…`` only)."""
 _ZERO_NONCE = bytes(12)  # the VN-derived key seals exactly one message
 
 

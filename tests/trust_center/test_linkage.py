@@ -19,7 +19,7 @@ from genomlab.institution import Institution
 from genomlab.keys import load_public_key
 from genomlab.ledger import projection_matches
 from genomlab.messages import APPROVAL_KIND, SignatureError, SignedDocument, sign_document
-from genomlab.trust_center.key_material import DATASET_PREFIX
+from genomlab.trust_center.key_material import DATASET_PREFIX, DATASET_PSEUDONYM_PATTERN
 from genomlab.trust_center.pseudonyms import compute_pseudonyms, derive_key
 from genomlab.trust_center.service import LinkageMap, TrustCenter, verify_linkage_map
 from tests.conftest import config_for, copy_home
@@ -271,6 +271,8 @@ def test_linkage_map__project_pseudonyms_carry_no_dataset_pseudonym(
     dataset_values = {p.genome[5:] for p in consented} | {p.clinical[5:] for p in consented}
     assert not any(prefix in text for prefix in DATASET_PREFIX.values())
     assert not any(value in text for value in dataset_values)
+    assert DATASET_PSEUDONYM_PATTERN.search(text) is None
+    assert DATASET_PSEUDONYM_PATTERN.search(f"x,{consented[0].clinical},y") is not None
 
 
 def test_verify_linkage_map__receipt_detects_altered_rows(
