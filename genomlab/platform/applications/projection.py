@@ -2,9 +2,11 @@
 
 Tables (SQLAlchemy Core, portable SQL): ``app_users``, ``app_roles``, ``app_datasets``,
 ``applications``, ``app_team``, ``app_votes``, ``app_entitlements``, ``app_results``,
-``app_history``. Everything here is derived from events only (time = the event's
-``recorded_at``), so :func:`genomlab.ledger.projection_matches` can prove the live tables equal a
-replay. Events of other types (e.g. the node registry's) are ignored.
+``app_history`` and ``app_register`` (each submitted application's public entry, pre-rendered as
+JSON and as a CSV line, so the register page and export never parse forms). Everything here is
+derived from events only (time = the event's ``recorded_at``), so
+:func:`genomlab.ledger.projection_matches` can prove the live tables equal a replay. Events of
+other types (e.g. the node registry's) are ignored.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    select,
     update,
 )
 
 from genomlab.ledger import Event
+from genomlab.platform.applications.register_entry import build_register_entry, render_csv_line
 
 metadata = MetaData()
 
@@ -122,6 +126,19 @@ history = Table(
     Column("actor", String(200), nullable=False),
     Column("at", String(32), nullable=False),
     Column("detail", Text, nullable=False),
+)
+
+register = Table(
+    "app_register", metadata,
+    Column("application_id", String(20), primary_key=True),
+    Column("submitted_at", String(32), nullable=False, index=True),
+    Column("project_id", String(20), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("institution", String(200), nullable=False),
+    Column("purposes", String(100), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("entry", Text, nullable=False),
+    Column("csv", Text, nullable=False),
 )
 
 ENDING_EVENTS = {"application.closed": "closed", "application.revoked": "revoked",
@@ -282,6 +299,32 @@ HANDLERS: dict[str, Callable[[Connection, Event], None]] = {
 }
 
 
+def _refresh_register(conn: Connection, application_id: str) -> None:
+    """Re-render the public register entry of a submitted application."""
+    app = conn.execute(select(applications)
+                       .where(applications.c.application_id == application_id)).one()
+    if app.submitted_at is None:
+        return
+    members = conn.execute(select(users.c.user_id, users.c.name, users.c.institution)
+                           .join(team, team.c.user_id == users.c.user_id)
+                           .where(team.c.application_id == application_id)
+                           .order_by(users.c.user_id)).all()
+    found = [{"kind": r.kind, "title": r.title, "reference": r.reference,
+              "added_on": r.added_at[:10]}
+             for r in conn.execute(select(results).where(results.c.application_id ==
+                                                         application_id)
+                                   .order_by(results.c.seq))]
+    applicant = conn.execute(select(users.c.name).where(users.c.user_id == app.applicant))
+    entry = build_register_entry(app, applicant.scalar() or app.applicant,
+                                 [f"{m.name} ({m.institution})" for m in members], found)
+    conn.execute(delete(register).where(register.c.application_id == application_id))
+    conn.execute(insert(register).values(
+        application_id=application_id, submitted_at=app.submitted_at,
+        project_id=app.project_id, title=app.title, institution=app.institution,
+        purposes=app.purposes, status=app.status,
+        entry=json.dumps(entry, ensure_ascii=False), csv=render_csv_line(entry)))
+
+
 def _detail(event: Event) -> str:
     keep = {k: v for k, v in event.payload.items()
             if k in ("reason", "handler", "vote", "comment", "note", "valid_until", "title",
@@ -305,6 +348,7 @@ class ApplicationsProjection:
                                                 type=event.type.removeprefix("application."),
                                                 actor=event.actor, at=event.recorded_at,
                                                 detail=_detail(event)))
+            _refresh_register(conn, application_id)
 
 
 PROJECTION = ApplicationsProjection()
