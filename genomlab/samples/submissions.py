@@ -2,8 +2,9 @@
 
 Each initial submission holds the index donor and sequenced relatives with lab data, QC values
 (relatives may fall below the BfArM thresholds, which is only a warning), tiny paired FASTQ files
-(reads of length 100), the submission's VCF (its donors, a subset of the world's sites) and, for
-exome libraries, a BED of target regions; checksums and sizes match the files written.
+(reads of length 100), the submission's VCF (its donors, a subset of the world's sites; columns in
+the donor order of ``metadata.json``, index first, named by sample id) and, for exome
+libraries, a BED of target regions; checksums and sizes match the files written.
 Follow-up submissions carry withdrawn research consents; corrections replace an initial
 ``coverageType`` of ``UNK`` by the real one.
 Deliberately bad submissions (schema violation, checksum mismatch, reused tanG, coverage below
