@@ -44,9 +44,9 @@ _HEX_CHARS = "0123456789abcdef"
 # whole column is encoded by one gather and viewed as strings without conversion.
 _BYTE_TO_UCS4_PAIR = np.array(
     [ord(_HEX_CHARS[b >> 4]) | ord(_HEX_CHARS[b & 15]) << 32 for b in range(256)], dtype="<u8")
-_UCS4_TO_NIBBLE = np.full(128, 255, dtype=np.uint8)
+_CHAR_TO_NIBBLE = np.full(256, 255, dtype=np.uint8)
 for _value, _char in enumerate(_HEX_CHARS):
-    _UCS4_TO_NIBBLE[ord(_char)] = _value
+    _CHAR_TO_NIBBLE[ord(_char)] = _value
 
 
 def derive_key(secret: bytes, info: str) -> bytes:
@@ -104,8 +104,10 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
         values = values.astype(f"<U{width}")
     chars = np.ascontiguousarray(values).view("<u4").reshape(values.size, -1)
     body = chars[:, len(prefix):width]
-    nibbles = _UCS4_TO_NIBBLE[(body & 127).astype(np.uint8)]
-    good = (nibbles != 255).all(axis=1) & (body < 128).all(axis=1)
+    nibbles = _CHAR_TO_NIBBLE[body.astype(np.uint8)]  # wraps above 255: checked next line
+    good = nibbles.max(axis=1) < 16
+    if body.max() > 255:
+        good &= (body <= 255).all(axis=1)
     for position, char in enumerate(prefix):
         good &= chars[:, position] == ord(char)
     if chars.shape[1] > width:

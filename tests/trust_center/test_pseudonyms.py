@@ -48,7 +48,8 @@ def test_compute_pseudonyms__empty_input() -> None:
 
 
 @pytest.mark.parametrize("bad", ["PP2-" + "0" * 32, "PP1-" + "0" * 31, "PP1-" + "0" * 33,
-                                 "PP1-" + "G" * 32, "PP1-" + "A" * 32, "", "PP1-ä" + "0" * 31])
+                                 "PP1-" + "G" * 32, "PP1-" + "A" * 32, "", "PP1-ä" + "0" * 31,
+                                 "PP1-\u0130" + "0" * 31])  # İ: 0x130 wraps to "0" as a byte
 def test_decode_hex__bad_names_are_refused_with_position(bad: str) -> None:
     good = "PP1-" + "ab" * 16
     with pytest.raises(ValidationFailed, match="entry 1"):
