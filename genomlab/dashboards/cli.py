@@ -1,0 +1,64 @@
+"""``genomlab dashboards``: list and serve the Voila pages (reviewers, operators, the public)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from genomlab.errors import NotFoundError
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+DASHBOARDS = {
+    "ledger_health": "operators: every institution's ledger, verified",
+    "platform": "operators: submissions, QC pass rates, confirmations per node",
+    "approvals": "handlers, committee, deciders: application queue and decisions",
+    "register": "the public: projects, purposes, decisions, results",
+    "airlock": "output checkers: release requests, checks, approve / reject",
+}
+
+
+def available_dashboards() -> dict[str, str]:
+    """The dashboards whose notebook exists in this checkout, with their audience."""
+    return {name: text for name, text in DASHBOARDS.items()
+            if (NOTEBOOKS / f"{name}.ipynb").is_file()}
+
+
+@click.group()
+def dashboards() -> None:
+    """List and serve the Voila dashboards."""
+
+
+@dashboards.command("list")
+def list_dashboards() -> None:
+    """Name and audience of every dashboard."""
+    for name, text in available_dashboards().items():
+        click.echo(f"{name:<15} {text}")
+
+
+@dashboards.command("serve")
+@click.argument("name")
+@click.option("--port", default=8866, show_default=True, help="Port on 127.0.0.1.")
+@click.pass_obj
+def serve(cli: object, name: str, port: int) -> None:
+    """Serve dashboard NAME with Voila on http://127.0.0.1:PORT/ until interrupted.
+
+    The page uses this command's configuration (its home and stores); the viewer's identity is
+    JUPYTERHUB_USER, else local_user of the configuration.
+    """
+    if name not in available_dashboards():
+        choices = ", ".join(available_dashboards())
+        raise NotFoundError(f"no dashboard {name!r}; choose from {choices}")
+    config = cli.config  # type: ignore[attr-defined]
+    env = {**os.environ, "GENOMLAB_HOME": str(config.home)}
+    if cli.config_path is not None:  # type: ignore[attr-defined]
+        env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
+    click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+    subprocess.run([sys.executable, "-m", "voila", str(NOTEBOOKS / f"{name}.ipynb"),
+                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"], env=env, check=False)
+
+
+commands = [dashboards]
