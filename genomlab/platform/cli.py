@@ -446,4 +446,6 @@ def register_show(cli: CliContext, search: str | None, limit: int) -> None:
     click.echo(f"{len(page.entries)} of {page.total}")
 
 
-commands: list[click.Command] = [apply, review, register]
+from genomlab.platform.nodes_cli import platform_group  # noqa: E402
+
+commands: list[click.Command] = [apply, review, register, platform_group]

@@ -1,0 +1,115 @@
+"""A clinical node's ledger projection and its Parquet tables.
+
+Ledger tables: ``kdk_records`` (one row per record file: state ``received → validated →
+pseudonymised → stored → reported → finished`` or ``error`` with the field; the tanC only as a
+sha256; the clinical-dataset pseudonym once exchanged).
+
+Clinical tables (Parquet, keyed by ``clinical_pseudonym``), one set per consent store so that
+research-consented and non-consented data never share a file::
+
+    <kdk>/clinical/<consented|nonconsented>/cases.parquet       one row per record
+    <kdk>/clinical/<consented|nonconsented>/diagnoses.parquet   system, code
+    <kdk>/clinical/<consented|nonconsented>/phenotypes.parquet  hpo
+
+Each write replaces a table by writing a temp file and renaming it; rows of the records being
+written are replaced (key ``record_id``), so rerunning a crashed intake never duplicates a row.
+No genome-dataset pseudonym and no identity field is ever written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text, insert, update
+
+from genomlab.ledger import Event
+
+STORES = ("consented", "nonconsented")
+TABLES = ("cases", "diagnoses", "phenotypes")
+
+metadata = MetaData()
+records = Table(
+    "kdk_records", metadata,
+    Column("record_id", String(120), primary_key=True),
+    Column("state", String(20), nullable=False, index=True),
+    Column("failure_field", String(200), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("tan_hash", String(64), nullable=True, index=True),
+    Column("submitter_id", String(9), nullable=True),
+    Column("submission_date", String(10), nullable=True),
+    Column("submission_type", String(20), nullable=True),
+    Column("disease_type", String(20), nullable=True),
+    Column("coverage_type", String(5), nullable=True),
+    Column("library_type", String(10), nullable=True),
+    Column("research_consented", Boolean, nullable=True),
+    Column("clinical_pseudonym", String(80), nullable=True, index=True),
+    Column("store", String(20), nullable=True),
+    Column("confirmation_id", String(40), nullable=True),
+    Column("received_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+
+class ClinicalNodeProjection:
+    """Applies ``record.*`` events to ``kdk_records``."""
+
+    metadata = metadata
+
+    def apply(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        at = event.recorded_at
+        where = records.c.record_id == p.get("record_id")
+        if event.type == "record.received":
+            conn.execute(insert(records).values(record_id=p["record_id"], state="received",
+                                                received_at=at, updated_at=at))
+        elif event.type == "record.validated":
+            conn.execute(update(records).where(where).values(state="validated", updated_at=at,
+                                                             **p["fields"]))
+        elif event.type == "record.error":
+            conn.execute(update(records).where(where).values(
+                state="error", failure_field=p["field"], failure_message=p["message"],
+                updated_at=at))
+        elif event.type == "record.pseudonymised":
+            conn.execute(update(records).where(where).values(
+                state="pseudonymised", clinical_pseudonym=p["clinical_pseudonym"],
+                store=p["store"], updated_at=at))
+        elif event.type == "record.stored":
+            conn.execute(update(records).where(records.c.record_id.in_(p["record_ids"]))
+                         .values(state="stored", updated_at=at))
+        elif event.type == "record.reported":
+            conn.execute(update(records).where(where).values(
+                state="reported", confirmation_id=p["confirmation_id"], updated_at=at))
+        elif event.type == "record.finished":
+            conn.execute(update(records).where(where).values(state="finished", updated_at=at))
+
+
+PROJECTION = ClinicalNodeProjection()
+
+
+def get_table_path(node_dir: Path, store: str, table: str) -> Path:
+    """``<kdk>/clinical/<store>/<table>.parquet``."""
+    if store not in STORES or table not in TABLES:
+        raise ValueError(f"unknown clinical table {store}/{table}")
+    return node_dir / "clinical" / store / f"{table}.parquet"
+
+
+def replace_rows(path: Path, rows: Sequence[dict[str, Any]], schema: dict[str, Any]) -> int:
+    """Replace the rows of ``rows``' record ids in the Parquet table (temp + rename).
+
+    Returns the table's row count afterwards.
+    """
+    import polars as pl
+
+    new = pl.DataFrame(list(rows), schema=schema)
+    if path.exists():
+        old = pl.read_parquet(path)
+        new = pl.concat([old.filter(~pl.col("record_id").is_in(new["record_id"].unique())
+                                    ), new])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    new.write_parquet(tmp)
+    os.replace(tmp, path)
+    return new.height

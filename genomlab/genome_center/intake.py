@@ -1,0 +1,411 @@
+"""Intake of GRZ submissions: the state machine as ledger events, genotypes in batches.
+
+:class:`GenomeCenter` processes inbox folders (``<dir>/metadata/metadata.json`` + ``files/``):
+
+1. ``submission.received``;
+2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
+   thresholds, files, a reused tanG → ``duplicate_tang``), else ``submission.error``;
+3. ``submission.pseudonymised``: each donor's case reference is exchanged for its
+   genome-dataset pseudonym through the :class:`genomlab.messages.PseudonymService` the caller
+   passes in (the GRZ never sees the trust centre's code);
+4. ``genotypes.batch_stored`` + ``submission.stored``: one new MatrixTable per consent store for
+   all submissions of the run (:mod:`genomlab.genome_center.genotypes`), then the delivery is
+   confirmed to the trust centre;
+5. ``submission.reported``: the Prüfbericht (BfArM model) is handed to a ``reporter`` callable
+   (the platform, wired by the composition root) that returns the Meldebestätigung;
+6. ``submission.qc_sampled`` by BfArM's sampling rule; a submission not selected is
+   ``finished``. A selected one waits in ``qc_selected`` for detailed QC (GRZ_QC_Workflow's
+   re-computation from reads), which genomlab does not run.
+
+Each step is recorded once; rerunning the same folders after a crash resumes every submission
+from its last recorded state (a batch written but not indexed is deleted and rewritten), so
+nothing is duplicated or lost. One intake per GRZ runs at a time (a lock file).
+
+The case reference of a donor is the submission's tanG for the index donor and
+``<tanG>:<donorPseudonym>`` for a relative (the metadata carries one TAN per submission).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from genomlab.config import GenomlabConfig
+from genomlab.db import read_connection
+from genomlab.errors import ConflictError
+from genomlab.genome_center import genotypes, store
+from genomlab.genome_center.metadata import (
+    SubmissionRejected,
+    check_submission_files,
+    get_index_library_type,
+    validate_metadata_text,
+)
+from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.institution import Institution
+from genomlab.ledger import Ledger
+from genomlab.messages import PseudonymService
+
+Reporter = Callable[[dict[str, Any]], str]
+"""Hands a Prüfbericht (``{"SubmittedCase": …}``) to the platform; returns the confirmation id."""
+
+PAUSE_ENV = "GENOMLAB_INTAKE_PAUSE_AT"
+"""Test hook: the name of a step at which intake prints ``PAUSED <step>`` and sleeps, so a test
+can kill it there (steps: ``pseudonymised``, ``batch_written``, ``stored``)."""
+
+
+def pause_point(step: str) -> None:
+    """Sleep at ``step`` if the test hook asks for it (see :data:`PAUSE_ENV`)."""
+    if os.environ.get(PAUSE_ENV) == step:
+        print(f"PAUSED {step}", flush=True)
+        time.sleep(3600)
+
+
+def donor_case_reference(tan_g: str, donor_pseudonym: str, relation: str) -> str:
+    """The case reference the GRZ presents for a donor.
+
+    Examples
+    --------
+    >>> donor_case_reference("ab" * 32, "S00003", "mother")[-7:]
+    ':S00003'
+    """
+    return tan_g if relation == "index" else f"{tan_g}:{donor_pseudonym}"
+
+
+def tan_digest(tan_g: str) -> str:
+    """sha256 of the lower-case tanG: what the GRZ keeps to refuse a reused TAN."""
+    return hashlib.sha256(tan_g.lower().encode()).hexdigest()
+
+
+@dataclass
+class IntakeSummary:
+    """What one intake run did: per inbox id, its final state (and error reasons)."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    batches: list[str] = field(default_factory=list)
+
+    @property
+    def n_accepted(self) -> int:
+        return sum(1 for s in self.states.values() if s != "error")
+
+
+class GenomeCenter:
+    """One GRZ: its ledger, tables and genotype store.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> grz = GenomeCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}),
+    ...                    "GRZK00001")
+    >>> grz.get_submissions()
+    []
+    """
+
+    def __init__(self, config: GenomlabConfig, node_id: str) -> None:
+        self.config = config
+        self.node_id = node_id
+        self.institution = Institution(config, "grz", node_id)
+        self.ledger: Ledger = self.institution.ledger(projections=[store.PROJECTION])
+        self.actor = f"grz:{node_id}"
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _row(self, inbox_id: str) -> Any:
+        with read_connection(self.ledger.engine) as conn:
+            return conn.execute(select(store.submissions)
+                                .where(store.submissions.c.inbox_id == inbox_id)).first()
+
+    def get_submissions(self) -> list[dict[str, Any]]:
+        """All submission rows (dicts), ordered by inbox id."""
+        with read_connection(self.ledger.engine) as conn:
+            rows = conn.execute(select(store.submissions)
+                                .order_by(store.submissions.c.inbox_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def get_donors(self) -> list[dict[str, Any]]:
+        """All donor rows (dicts)."""
+        with read_connection(self.ledger.engine) as conn:
+            rows = conn.execute(select(store.donors).order_by(store.donors.c.inbox_id,
+                                                              store.donors.c.donor_index)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def get_batch_paths(self, store_name: str = "consented") -> list[str]:
+        """Paths of the indexed genotype batches of one store, oldest first."""
+        with read_connection(self.ledger.engine) as conn:
+            return list(conn.execute(
+                select(store.batches.c.path).where(store.batches.c.store == store_name)
+                .order_by(store.batches.c.created_at, store.batches.c.batch_id)).scalars())
+
+    def read_genotypes(self, hl: Any, *, pseudonyms: Sequence[str] | None = None,
+                       store_name: str = "consented") -> Any:
+        """The GRZ's genotypes of one store as one MatrixTable (column key ``s`` = pseudonym).
+
+        Parameters
+        ----------
+        hl:
+            The Hail module from :func:`genomlab.hail_session.init_hail`.
+        pseudonyms:
+            Genome-dataset pseudonyms to keep (default: all in the store).
+        store_name:
+            ``consented`` (research-consented donors, the only store a data service reads) or
+            ``nonconsented``.
+        """
+        mt = genotypes.union_batches(hl, self.get_batch_paths(store_name))
+        if pseudonyms is not None:
+            mt = mt.filter_cols(hl.literal(set(pseudonyms)).contains(mt.s))
+        return mt
+
+    # --- intake -----------------------------------------------------------------------
+
+    @contextmanager
+    def _intake_lock(self) -> Iterator[None]:
+        self.institution.directory.mkdir(parents=True, exist_ok=True)
+        with (self.institution.directory / "intake.lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise ConflictError(f"grz {self.node_id}: another intake is running") from exc
+            yield
+
+    def submit(self, directories: Sequence[Path], service: PseudonymService, *,
+               reporter: Reporter, hail: Callable[[], Any],
+               progress: Callable[[str], None] = lambda _msg: None) -> IntakeSummary:
+        """Run (or resume) intake of ``directories``; see the module docstring for the steps.
+
+        ``hail`` returns the started Hail module; it is called only if genotypes are to be
+        stored, so a run with nothing to store never starts Spark.
+        """
+        summary = IntakeSummary()
+        with self._intake_lock():
+            checked: dict[str, Any] = {}
+            for directory in directories:
+                inbox_id = Path(directory).name
+                progress(f"validate {inbox_id}")
+                checked[inbox_id] = self._receive_and_validate(Path(directory))
+                if checked[inbox_id] is not None:
+                    self._pseudonymise(inbox_id, checked[inbox_id], service)
+            pause_point("pseudonymised")
+            summary.batches = self._store_genotypes(directories, checked, service, hail)
+            for inbox_id in (Path(d).name for d in directories):
+                self._report(inbox_id, checked.get(inbox_id), reporter)
+            self._sample_and_finish()
+            for inbox_id in (Path(d).name for d in directories):
+                row = self._row(inbox_id)
+                summary.states[inbox_id] = row.state
+                if row.state == "error":
+                    summary.errors[inbox_id] = (f"{row.failure_reason}: field "
+                                                f"{row.failure_field}: {row.failure_message}")
+        return summary
+
+    def _receive_and_validate(self, directory: Path) -> Any:
+        inbox_id = directory.name
+        row = self._row(inbox_id)
+        if row is None:
+            self.ledger.append("submission.received", {"inbox_id": inbox_id},
+                               actor=self.actor, stream=f"submission:{inbox_id}")
+        elif row.state == "error":
+            return None
+        source = f"{inbox_id}/metadata/metadata.json"
+        try:
+            text = (directory / "metadata" / "metadata.json").read_text(encoding="utf-8")
+        except OSError as exc:
+            return self._reject(inbox_id, SubmissionRejected(source, "incomplete_submission",
+                                                             "metadata", str(exc)))
+        try:
+            checked = validate_metadata_text(text, source=source)
+            named = checked.metadata.submission.genomic_data_center_id
+            if named != self.node_id:
+                raise SubmissionRejected(source, "validation_error",
+                                         "submission.genomicDataCenterId",
+                                         f"names {named}, but this is {self.node_id}")
+            if row is None or row.state == "received":
+                size = check_submission_files(checked.metadata, directory / "files",
+                                              source=f"{inbox_id}/files")
+        except SubmissionRejected as exc:
+            return self._reject(inbox_id, exc)
+        if row is not None and row.state != "received":
+            return checked
+        model = checked.metadata
+        sub = model.submission
+        digest = tan_digest(sub.tan_g)
+        with self.ledger.transaction() as tx:
+            reused = tx.conn.execute(select(store.submissions.c.inbox_id).where(
+                (store.submissions.c.tan_hash == digest)
+                & (store.submissions.c.inbox_id != inbox_id)
+                & (store.submissions.c.state != "error"))).first()
+            if reused is not None:
+                exc = SubmissionRejected(source, "duplicate_tang", "submission.tanG",
+                                         f"tanG already used by submission {reused.inbox_id}")
+                tx.append("submission.error", {
+                    "inbox_id": inbox_id, "failure_reason": exc.reason, "field": exc.field,
+                    "message": exc.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
+                return None
+            tx.append("submission.validated", {"inbox_id": inbox_id, "fields": {
+                "submission_id": model.submission_id, "tan_hash": digest,
+                "submitter_id": sub.submitter_id,
+                "submission_date": sub.submission_date.isoformat(),
+                "submission_type": str(sub.submission_type),
+                "disease_type": str(sub.disease_type), "coverage_type": str(sub.coverage_type),
+                "genomic_study_type": str(sub.genomic_study_type),
+                "genomic_study_subtype": str(sub.genomic_study_subtype),
+                "library_type": get_index_library_type(model), "n_donors": len(model.donors),
+                "research_consented": model.consents_to_research(sub.submission_date),
+                "submission_size": size, "warnings": "\n".join(checked.warnings)}},
+                actor=self.actor, stream=f"submission:{inbox_id}")
+        return checked
+
+    def _reject(self, inbox_id: str, exc: SubmissionRejected) -> None:
+        self.ledger.append("submission.error", {
+            "inbox_id": inbox_id, "failure_reason": exc.reason, "field": exc.field,
+            "message": exc.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
+
+    def _pseudonymise(self, inbox_id: str, checked: Any, service: PseudonymService) -> None:
+        if self._row(inbox_id).state != "validated":
+            return
+        model = checked.metadata
+        day = model.submission.submission_date
+        rows = []
+        for i, donor in enumerate(model.donors):
+            reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
+                                             str(donor.relation))
+            pseudonym = service.exchange_case_number(reference, node_id=self.node_id,
+                                                     domain="genomic")
+            consented = bool(donor.consents_to_research(day))
+            rows.append({"donor_index": i, "relation": str(donor.relation),
+                         "genome_pseudonym": pseudonym, "research_consented": consented,
+                         "mv_consented": bool(donor.consents_to_mv()),
+                         "library_types": ",".join(sorted({str(lab.library_type)
+                                                           for lab in donor.lab_data})),
+                         "store": "consented" if consented else "nonconsented"})
+        self.ledger.append("submission.pseudonymised", {"inbox_id": inbox_id, "donors": rows},
+                           actor=self.actor, stream=f"submission:{inbox_id}")
+
+    def _sources_of(self, directory: Path, checked: Any,
+                    donor_rows: Sequence[dict[str, Any]]) -> list[genotypes.SampleSource]:
+        model = checked.metadata
+        names = [d.donor_pseudonym for d in model.donors]
+        index = next(i for i, d in enumerate(model.donors) if d.relation == "index")
+        sources: dict[int, genotypes.SampleSource] = {}
+        for donor in model.donors:
+            for lab in donor.lab_data:
+                if lab.sequence_data is None or lab.sequence_subtype != "germline":
+                    continue
+                for entry in lab.sequence_data.files:
+                    if entry.file_type != "vcf":
+                        continue
+                    vcf = directory / "files" / entry.file_path
+                    mapping = genotypes.assign_columns(genotypes.read_vcf_columns(vcf), names,
+                                                       index)
+                    for position, column in mapping.items():
+                        if position not in sources:
+                            row = donor_rows[position]
+                            sources[position] = genotypes.SampleSource(
+                                vcf, column, row["genome_pseudonym"], row["store"])
+        return [sources[i] for i in sorted(sources)]
+
+    def _store_genotypes(self, directories: Sequence[Path], checked: dict[str, Any],
+                         service: PseudonymService, hail: Callable[[], Any]) -> list[str]:
+        pending = [Path(d) for d in directories
+                   if checked.get(Path(d).name) is not None
+                   and self._row(Path(d).name).state == "pseudonymised"]
+        donors_by_inbox: dict[str, list[dict[str, Any]]] = {}
+        for row in self.get_donors():
+            donors_by_inbox.setdefault(row["inbox_id"], []).append(row)
+        written: list[tuple[str, str, str, int, list[tuple[str, str]]]] = []
+        by_store: dict[str, list[genotypes.SampleSource]] = {}
+        inboxes_by_store: dict[str, list[tuple[str, str]]] = {}
+        stored = {r["genome_pseudonym"] for r in self.get_donors() if r["batch_id"]}
+        for directory in pending:
+            rows = donors_by_inbox[directory.name]
+            for source in self._sources_of(directory, checked[directory.name], rows):
+                if source.pseudonym in stored:
+                    continue  # a follow-up of a person whose genotypes are stored already
+                stored.add(source.pseudonym)
+                by_store.setdefault(source.store, []).append(source)
+                inboxes_by_store.setdefault(source.store, []).append(
+                    (directory.name, source.pseudonym))
+        for store_name in genotypes.STORES:
+            store_dir = genotypes.get_store_dir(self.institution.directory, store_name)
+            genotypes.remove_unindexed_batches(store_dir, self.get_batch_paths(store_name))
+            if store_name not in by_store:
+                continue
+            batch_id = f"b{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+            path = genotypes.write_batch(hail(), by_store[store_name], store_dir, batch_id,
+                                         self.config.tmp_dir / "grz" / self.node_id)
+            written.append((batch_id, str(path), store_name, len(by_store[store_name]),
+                            inboxes_by_store[store_name]))
+        pause_point("batch_written")
+        with self.ledger.transaction() as tx:
+            for batch_id, path, store_name, n_samples, samples in written:
+                tx.append("genotypes.batch_stored", {
+                    "batch_id": batch_id, "store": store_name, "path": path,
+                    "n_samples": n_samples, "samples": samples}, actor=self.actor)
+            for directory in pending:
+                tx.append("submission.stored", {"inbox_id": directory.name}, actor=self.actor,
+                          stream=f"submission:{directory.name}")
+        pause_point("stored")
+        for directory in pending:
+            model = checked[directory.name].metadata
+            for donor, row in zip(model.donors, donors_by_inbox[directory.name], strict=True):
+                reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
+                                                 str(donor.relation))
+                try:
+                    service.confirm_delivery(reference, node_id=self.node_id,
+                                             pseudonym=row["genome_pseudonym"])
+                except ConflictError as exc:
+                    if "already used" not in str(exc):
+                        raise
+        return [w[0] for w in written]
+
+    def build_pruefbericht(self, inbox_id: str, tan_g: str) -> dict[str, Any]:
+        """The Prüfbericht for a stored submission (``{"SubmittedCase": …}``, BfArM model)."""
+        from grz_pydantic_models.pruefbericht import Pruefbericht
+
+        row = self._row(inbox_id)
+        report = {"SubmittedCase": {
+            "submissionDate": row.submission_date, "submissionType": row.submission_type,
+            "tan": tan_g, "submitterId": row.submitter_id, "dataNodeId": self.node_id,
+            "diseaseType": row.disease_type, "dataCategory": "genomic",
+            "libraryType": row.library_type, "coverageType": row.coverage_type,
+            "dataQualityCheckPassed": bool(row.basic_qc_passed)}}
+        return Pruefbericht.model_validate(report).model_dump(mode="json", by_alias=True)
+
+    def _report(self, inbox_id: str, checked: Any, reporter: Reporter) -> None:
+        row = self._row(inbox_id)
+        if row is None or row.state != "stored" or checked is None:
+            return
+        report = self.build_pruefbericht(inbox_id, checked.metadata.submission.tan_g)
+        confirmation_id = reporter(report)
+        self.ledger.append("submission.reported", {"inbox_id": inbox_id,
+                                                   "confirmation_id": confirmation_id},
+                           actor=self.actor, stream=f"submission:{inbox_id}")
+
+    def _sample_and_finish(self) -> None:
+        rows = [r for r in self.get_submissions()
+                if r["basic_qc_passed"] and r["submission_type"] == "initial"]
+        rows.sort(key=lambda r: (r["validated_at"], r["inbox_id"]))
+        selected = select_for_detailed_qc([
+            QcCandidate(r["inbox_id"], r["submitter_id"], date.fromisoformat(r["submission_date"]))
+            for r in rows])
+        for row in self.get_submissions():
+            if row["state"] != "reported":
+                continue
+            with self.ledger.transaction() as tx:
+                tx.append("submission.qc_sampled", {"inbox_id": row["inbox_id"],
+                                                    "selected": row["inbox_id"] in selected},
+                          actor=self.actor, stream=f"submission:{row['inbox_id']}")
+                if row["inbox_id"] not in selected:
+                    tx.append("submission.finished", {"inbox_id": row["inbox_id"]},
+                              actor=self.actor, stream=f"submission:{row['inbox_id']}")

@@ -1,0 +1,267 @@
+"""Basic (inbox) validation of a GRZ submission: metadata, thresholds, files.
+
+Validation uses BfArM's ``grz_pydantic_models`` (schema, cross-field rules and the thresholds of
+``thresholds.json``: below a threshold is an error for the index donor and a warning for
+relatives). Its model-level errors carry no location, so :func:`locate_model_error` names the
+field from the message. On top of that this GRZ requires:
+
+- every file listed exists under ``files/`` with the stated size and sha256;
+- the index donor has at least one VCF (the genotype store is built from VCFs; BfArM only
+  recommends one, so ``grz-pydantic-models-testing``'s ``missing-vcf-file`` is refused here).
+
+Every refusal is a :class:`SubmissionRejected` with a grzctl ``failure_reason``, the field path
+(``donors[0].labData[1].sequenceData.files[2].fileChecksum``) and a one-line message naming it.
+
+Examples
+--------
+>>> import importlib.resources, grz_pydantic_models_testing.example_metadata as ex
+>>> text = importlib.resources.files(ex).joinpath("wgs_trio", "v1.3.0.json").read_text()
+>>> checked = validate_metadata_text(text, source="wgs_trio")
+>>> [d.relation for d in checked.metadata.donors]
+['index', 'mother', 'father']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from genomlab.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
+
+FailureReason = str
+"""grzctl's failure reasons: ``validation_error``, ``duplicate_tang``, ``file_not_found``,
+``incomplete_submission``, ``unknown``."""
+
+_MESSAGE_FIELDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Mean depth of coverage for donor '(?P<donor>[^']*)', lab datum "
+                r"'(?P<lab>[^']*)'"), "sequenceData.meanDepthOfCoverage"),
+    (re.compile(r"Minimum coverage for donor '(?P<donor>[^']*)', lab datum '(?P<lab>[^']*)'"),
+     "sequenceData.minCoverage"),
+    (re.compile(r"Fraction of targeted regions above minimum coverage for donor "
+                r"'(?P<donor>[^']*)', lab datum '(?P<lab>[^']*)'"),
+     "sequenceData.targetedRegionsAboveMinCoverage"),
+    (re.compile(r"Percentage of bases above quality threshold"),
+     "sequenceData.percentBasesAboveQualityThreshold.percent"),
+    (re.compile(r"Expected minimumQuality"),
+     "sequenceData.percentBasesAboveQualityThreshold.minimumQuality"),
+    (re.compile(r"Incompatible reference genomes"), "sequenceData.referenceGenome"),
+    (re.compile(r"BED file missing for lab datum '(?P<lab>[^']*)' in donor '(?P<donor>[^']*)'"),
+     "sequenceData.files"),
+    (re.compile(r"research ?consent", re.IGNORECASE), "researchConsents"),
+    (re.compile(r"mvConsent|mvSequencing", re.IGNORECASE), "mvConsent"),
+    (re.compile(r"index patient|relation", re.IGNORECASE), "relation"),
+    (re.compile(r"tumor cell count", re.IGNORECASE), "tumorCellCount"),
+    (re.compile(r"(?i)library type|libraryType"), "libraryType"),
+    (re.compile(r"(?i)sequence subtype|genomicStudySubtype"), "sequenceSubtype"),
+    (re.compile(r"(?i)donor count|genomicStudyType"), "submission.genomicStudyType"),
+    (re.compile(r"(?i)checksum"), "fileChecksum"),
+    (re.compile(r"(?i)file path"), "filePath"),
+    (re.compile(r"(?i)lab data name|labDataName"), "labDataName"),
+)
+"""Message pattern of a grz-pydantic-models model validator → the field it is about."""
+
+
+class SubmissionRejected(ValidationFailed):
+    """A submission failed basic validation; carries the grzctl reason and the field path."""
+
+    def __init__(self, source: str, reason: FailureReason, field_path: str, message: str) -> None:
+        self.source = source
+        self.reason = reason
+        self.field = field_path
+        self.detail = message
+        super().__init__(f"{source}: field {field_path}: {message}")
+
+
+@dataclass(frozen=True)
+class CheckedMetadata:
+    """Metadata that passed validation, with the threshold warnings for relatives."""
+
+    metadata: GrzSubmissionMetadata
+    warnings: tuple[str, ...] = field(default=())
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a field path.
+
+    Examples
+    --------
+    >>> format_location(("donors", 0, "labData", 1, "sequenceData", "files"))
+    'donors[0].labData[1].sequenceData.files'
+    """
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def locate_model_error(message: str, metadata: dict[str, Any] | None) -> str:
+    """The field a location-less model error is about, from its message.
+
+    Donor and lab datum names in the message are resolved to list indices when the raw
+    metadata is at hand.
+
+    Examples
+    --------
+    >>> locate_model_error("Mean depth of coverage for donor 'index', lab datum 'x' below", None)
+    "donors['index'].labData['x'].sequenceData.meanDepthOfCoverage"
+    """
+    for pattern, suffix in _MESSAGE_FIELDS:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        if "donor" not in groups or suffix.startswith("submission."):
+            return suffix if suffix.startswith("submission.") else f"donors[*].{suffix}"
+        donor, lab = _index_of(metadata, groups["donor"], groups.get("lab"))
+        return f"donors[{donor}].labData[{lab}].{suffix}"
+    return "metadata"
+
+
+def _index_of(metadata: dict[str, Any] | None, donor: str, lab: str | None) -> tuple[Any, Any]:
+    donors = (metadata or {}).get("donors") or []
+    for i, entry in enumerate(donors):
+        if isinstance(entry, dict) and entry.get("donorPseudonym") == donor:
+            names = [d.get("labDataName") for d in entry.get("labData") or []
+                     if isinstance(d, dict)]
+            return i, names.index(lab) if lab in names else repr(lab)
+    return repr(donor), repr(lab)
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "below" in text and "threshold" in text:
+            self.messages.append(text.splitlines()[0])
+
+
+@contextmanager
+def _collect_threshold_warnings() -> Iterator[_WarningCollector]:
+    logger = logging.getLogger("grz_pydantic_models")
+    handler = _WarningCollector()
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def validate_metadata_text(text: str, *, source: str) -> CheckedMetadata:
+    """Validate ``metadata.json`` text with grz-pydantic-models plus this GRZ's VCF rule.
+
+    Raises
+    ------
+    SubmissionRejected
+        ``validation_error`` with the field path and the model's message.
+    """
+    import json
+
+    from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
+
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise SubmissionRejected(source, "validation_error", "metadata",
+                                 f"not JSON: {exc}") from exc
+    with _collect_threshold_warnings() as collected:
+        try:
+            model = GrzSubmissionMetadata.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = str(first["msg"]).removeprefix("Value error, ").splitlines()[0]
+            path = format_location(first["loc"]) or locate_model_error(message, raw)
+            if path and first["loc"] and first["type"] == "value_error":
+                located = locate_model_error(message, raw)
+                path = located if located.startswith("donors[") else path
+            raise SubmissionRejected(source, "validation_error", path, message) from exc
+    _require_index_vcf(model, source)
+    return CheckedMetadata(model, tuple(dict.fromkeys(collected.messages)))
+
+
+def _require_index_vcf(model: GrzSubmissionMetadata, source: str) -> None:
+    index = next(i for i, donor in enumerate(model.donors) if donor.relation == "index")
+    dna = [(j, lab) for j, lab in enumerate(model.donors[index].lab_data)
+           if lab.sequence_data is not None and lab.sequence_type == "dna"]
+    if dna and not any(f.file_type == "vcf" for _, lab in dna for f in lab.sequence_data.files):
+        j, lab = dna[0]
+        raise SubmissionRejected(
+            source, "validation_error", f"donors[{index}].labData[{j}].sequenceData.files",
+            f"no VCF for any DNA lab datum of the index donor ({lab.lab_data_name!r} …); this "
+            "GRZ builds its genotype store from VCFs")
+
+
+def compute_sha256(path: Path, *, chunk_size: int = 1 << 20) -> str:
+    """sha256 hex digest of a file, read in chunks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
+    >>> compute_sha256(p)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_submission_files(model: GrzSubmissionMetadata, files_dir: Path, *, source: str) -> int:
+    """Check every listed file's presence, size and sha256; return the total size in bytes."""
+    total = 0
+    root = files_dir.resolve()
+    for i, donor in enumerate(model.donors):
+        for j, lab in enumerate(donor.lab_data):
+            if lab.sequence_data is None:
+                continue
+            for k, entry in enumerate(lab.sequence_data.files):
+                where = f"donors[{i}].labData[{j}].sequenceData.files[{k}]"
+                path = (root / entry.file_path).resolve()
+                if root not in path.parents or not path.is_file():
+                    raise SubmissionRejected(source, "file_not_found", f"{where}.filePath",
+                                             f"{entry.file_path} not found under files/")
+                if compute_sha256(path) != entry.file_checksum.lower():
+                    raise SubmissionRejected(source, "validation_error", f"{where}.fileChecksum",
+                                             f"sha256 of {entry.file_path} does not match")
+                size = path.stat().st_size
+                if size != entry.file_size_in_bytes:
+                    raise SubmissionRejected(
+                        source, "validation_error", f"{where}.fileSizeInBytes",
+                        f"{entry.file_path} has {size} bytes, metadata says "
+                        f"{entry.file_size_in_bytes}")
+                total += size
+    return total
+
+
+def get_index_library_type(model: GrzSubmissionMetadata) -> str:
+    """The index donor's most expensive library type, as the Prüfbericht reports it.
+
+    Examples
+    --------
+    >>> import importlib.resources, grz_pydantic_models_testing.example_metadata as ex
+    >>> text = importlib.resources.files(ex).joinpath("wgs_trio", "v1.3.0.json").read_text()
+    >>> get_index_library_type(validate_metadata_text(text, source="x").metadata)
+    'wgs'
+    """
+    from grz_pydantic_models.pruefbericht import LibraryType
+
+    types = {str(lab.library_type) for lab in model.index_donor.lab_data}
+    try:
+        return str(LibraryType.most_expensive(types))
+    except ValueError:
+        return "none"

@@ -1,0 +1,90 @@
+"""``genomlab grz submit`` and ``genomlab kdk submit``: intake wired to trust centre and platform.
+
+These commands are added to the ``grz`` and ``kdk`` groups of the node packages (the same group
+objects), because only this composition root may hold the trust centre. Until
+``genomlab.intake`` is listed in ``genomlab.cli.COMMAND_PACKAGES`` they also run as
+``python -m genomlab.intake.cli grz submit …``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from genomlab.cli import CliContext, pass_cli
+from genomlab.clinical_node.cli import kdk
+from genomlab.errors import GenomlabError
+from genomlab.genome_center.cli import grz
+
+
+@grz.command("submit")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--node", "node_id", default=None,
+              help="GRZ whose inbox the folders are in (default: the one each metadata names).")
+@pass_cli
+def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) -> None:
+    """Validate, pseudonymise, store and report submission folders (DIR or a folder of DIRs).
+
+    Resumes where a previous run stopped. Hail starts once, only if genotypes are stored.
+    """
+    from rich.progress import Progress
+
+    from genomlab.intake import list_submission_dirs, run_grz_intake
+
+    dirs = list_submission_dirs(list(paths))
+    with Progress(transient=True) as bar:
+        task = bar.add_task("intake", total=len(dirs))
+
+        def step(message: str) -> None:
+            bar.update(task, advance=1 if message.startswith("validate") else 0,
+                       description=message[:60])
+
+        results = run_grz_intake(cli.config, dirs, node_id=node_id, progress=step)
+    failed = 0
+    for node, summary in results.items():
+        click.echo(f"{node}: {summary.n_accepted} accepted, {len(summary.errors)} rejected, "
+                   f"{len(summary.batches)} genotype batch(es) written")
+        for inbox_id, reason in summary.errors.items():
+            click.echo(f"  rejected {inbox_id}: {reason}")
+        failed += len(summary.errors)
+    if failed and len(dirs) == 1:
+        raise GenomlabError(next(iter(next(s for s in results.values() if s.errors)
+                                      .errors.values())))
+
+
+@kdk.command("submit")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--node", "node_id", default=None,
+              help="KDK the records go to (default: the one each record names).")
+@pass_cli
+def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) -> None:
+    """Validate, pseudonymise, store (Parquet) and report clinical record files (or folders)."""
+    from genomlab.clinical_node.intake import ClinicalNode
+    from genomlab.intake import run_kdk_intake
+
+    results = run_kdk_intake(cli.config, list(paths), node_id=node_id)
+    errors = []
+    for node, states in results.items():
+        bad = [rid for rid, state in states.items() if state == "error"]
+        click.echo(f"{node}: {len(states) - len(bad)} accepted, {len(bad)} rejected")
+        rows = {r["record_id"]: r for r in ClinicalNode(cli.config, node).get_records()}
+        for rid in bad:
+            line = f"{rid}: field {rows[rid]['failure_field']}: {rows[rid]['failure_message']}"
+            click.echo(f"  rejected {line}")
+            errors.append(line)
+    if errors and sum(len(s) for s in results.values()) == 1:
+        raise GenomlabError(errors[0])
+
+
+commands: list[click.Command] = [grz, kdk]
+
+if __name__ == "__main__":  # pragma: no cover
+    from genomlab.cli import main
+
+    for command in commands:
+        main.add_command(command)
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Prüfbericht in, signed Meldebestätigung out (GenDV § 6(2)–(5)).
+
+A data node hands in BfArM's Prüfbericht (``grz_pydantic_models.pruefbericht.Pruefbericht``,
+JSON ``{"SubmittedCase": {...}}``). The platform checks that the sender is an approved node, that
+the report names the sender as ``dataNodeId`` and the data category fits the node kind, and that
+the TAN was not confirmed before. It then answers with a Meldebestätigung for the hospital: a
+:class:`genomlab.messages.SignedDocument` of kind ``meldebestaetigung`` signed with the platform
+key ``confirmation`` (Ed25519). Its body has the fields GenDV § 6(3) lists (id, date, type of
+report, completeness, sequencing type, clinical vs genomic, oncological vs rare disease) plus
+what the hospital needs to bill (TAN, IK, node) and the IBE string of the known wire format.
+
+The platform keeps only a sha256 of the TAN (the VN is not stored: GenDV § 6(5)). Handing in the
+same Prüfbericht again returns the same document (Ed25519 is deterministic), so a node that
+crashed after sending may resend; a different report for a confirmed TAN is a conflict.
+
+A health insurer verifies a Meldebestätigung with only the platform's public key
+(``<home>/platform/keys/confirmation.pub.pem``): :func:`verify_confirmation_bytes`. The file is
+the canonical JSON of the document, so any altered byte is refused.
+
+Examples
+--------
+>>> import tempfile
+>>> from genomlab.config import load_config
+>>> from genomlab.platform.nodes import NodeRegistry
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> NodeRegistry(config).ensure_approved("KDKK00001", name="KDK", actor="op")
+>>> report = {"SubmittedCase": {"submissionDate": "2025-07-01", "submissionType": "initial",
+...     "tan": "ab" * 32, "submitterId": "260530103", "dataNodeId": "KDKK00001",
+...     "diseaseType": "rare", "dataCategory": "clinical", "libraryType": "wgs",
+...     "coverageType": "GKV", "dataQualityCheckPassed": True}}
+>>> doc = receive_pruefbericht(config, "KDKK00001", report, actor="node:KDKK00001")
+>>> pem = get_confirmation_public_key_pem(config)
+>>> body = verify_confirmation_bytes(confirmation_bytes(doc), pem)
+>>> body["data_category"], body["complete"]
+('clinical', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import ConflictError, GenomlabError, ValidationFailed
+from genomlab.institution import Institution
+from genomlab.keys import load_public_key
+from genomlab.ledger import canonical_json
+from genomlab.messages import SignatureError, SignedDocument, sign_document, verify_document
+from genomlab.platform.nodes import (
+    confirmations_table,
+    get_node_kind,
+    open_registry_ledger,
+    require_approved,
+)
+
+CONFIRMATION_KEY = "confirmation"
+"""Platform key that signs Meldebestätigungen (public: ``platform/keys/confirmation.pub.pem``)."""
+CONFIRMATION_KIND = "meldebestaetigung"
+
+MELDUNG_TYPES = {"initial": ("Erstmeldung", "0"), "followup": ("Verlaufsmeldung", "1"),
+                 "addition": ("Nachmeldung", "2"), "correction": ("Korrektur", "3"),
+                 "test": ("Test", "9")}
+"""Submission type → (Typ der Meldung, IBE code; only 0 = Erstmeldung is confirmed)."""
+SEQUENCING_TYPES = {"wgs": "WGS", "wgs_lr": "WGS long-read", "wes": "WES",
+                    "panel": "large panel", "none": "none"}
+INDICATION_CODES = {"oncological": "O", "rare": "R", "hereditary": "H"}
+DATA_CATEGORY_BY_KIND = {"grz": "genomic", "kdk": "clinical"}
+
+
+def parse_pruefbericht(report: dict[str, Any], *, source: str = "Prüfbericht") -> dict[str, Any]:
+    """Validate ``report`` with BfArM's model; return the ``SubmittedCase`` (camelCase JSON).
+
+    Raises :class:`ValidationFailed` naming the first bad field.
+
+    Examples
+    --------
+    >>> parse_pruefbericht({"SubmittedCase": {}})  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValidationFailed: Prüfbericht: field SubmittedCase.submissionDate: Field required
+    """
+    from grz_pydantic_models.pruefbericht import Pruefbericht
+
+    try:
+        model = Pruefbericht.model_validate(report)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "SubmittedCase"
+        raise ValidationFailed(f"{source}: field {field}: {first['msg']}") from exc
+    return model.model_dump(mode="json", by_alias=True)["SubmittedCase"]
+
+
+def tan_hash(tan: str) -> str:
+    """sha256 hex of the upper-case TAN: what the platform keeps instead of the VN."""
+    return hashlib.sha256(tan.upper().encode()).hexdigest()
+
+
+def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str,
+                            issued_on: str) -> dict[str, Any]:
+    """The Meldebestätigung body for a validated ``SubmittedCase``.
+
+    Examples
+    --------
+    >>> case = {"submissionDate": "2025-07-01", "submissionType": "initial", "tan": "AB" * 32,
+    ...         "submitterId": "260530103", "dataNodeId": "GRZK00001", "diseaseType": "rare",
+    ...         "dataCategory": "genomic", "libraryType": "wgs", "coverageType": "GKV",
+    ...         "dataQualityCheckPassed": True}
+    >>> body = build_confirmation_body(case, confirmation_id="MB0000000001",
+    ...                                issued_on="2025-07-02")
+    >>> body["ibe_string"].split("&")[4:]
+    ['0', 'R', '', 'GKV', 'G', 'WGS', '1']
+    """
+    label, code = MELDUNG_TYPES[case["submissionType"]]
+    fields = [confirmation_id[-10:], issued_on.replace("-", "") + "001", case["submitterId"],
+              case["dataNodeId"], code, INDICATION_CODES[case["diseaseType"]], "",
+              case["coverageType"], case["dataCategory"][0].upper(),
+              SEQUENCING_TYPES[case["libraryType"]], "1" if case["dataQualityCheckPassed"] else "0"]
+    return {
+        "confirmation_id": confirmation_id,
+        "date": issued_on,
+        "meldung_type": case["submissionType"],
+        "meldung_type_label": label,
+        "complete": bool(case["dataQualityCheckPassed"]),
+        "sequencing_type": SEQUENCING_TYPES[case["libraryType"]],
+        "data_category": case["dataCategory"],
+        "indication": case["diseaseType"],
+        "tan": case["tan"],
+        "submitter_id": case["submitterId"],
+        "data_node_id": case["dataNodeId"],
+        "submission_date": case["submissionDate"],
+        "coverage_type": case["coverageType"],
+        "ibe_string": "IBE+" + confirmation_id + "+" + "&".join(fields),
+    }
+
+
+def _refuse(config: GenomlabConfig, node_id: str, reason: str, error: GenomlabError,
+            actor: str) -> GenomlabError:
+    open_registry_ledger(config).append("pruefbericht.refused",
+                                        {"node_id": node_id, "reason": reason},
+                                        actor=actor, stream=f"node:{node_id}")
+    return error
+
+
+def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str, Any], *,
+                         actor: str) -> SignedDocument:
+    """Check a Prüfbericht from ``node_id`` and return the signed Meldebestätigung.
+
+    Refusals (node not approved, invalid report, wrong node or category, redacted TAN) are
+    recorded as ``pruefbericht.refused`` and raised.
+    """
+    ledger = open_registry_ledger(config)
+    try:
+        case = parse_pruefbericht(report, source=f"Prüfbericht from {node_id}")
+        if case["dataNodeId"] != node_id:
+            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataNodeId "
+                                   f"names {case['dataNodeId']}")
+        expected = DATA_CATEGORY_BY_KIND.get(get_node_kind(node_id))
+        if case["dataCategory"] != expected:
+            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataCategory"
+                                   f" must be {expected}, got {case['dataCategory']}")
+        if case["tan"].strip("0") == "":
+            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.tan is "
+                                   "redacted")
+        with ledger.transaction() as tx:
+            require_approved(tx.conn, node_id)
+            digest = tan_hash(case["tan"])
+            row = tx.conn.execute(select(confirmations_table).where(
+                confirmations_table.c.tan_hash == digest)).first()
+            fields = {"node_id": node_id, "data_category": case["dataCategory"],
+                      "submission_type": case["submissionType"],
+                      "submission_date": case["submissionDate"],
+                      "submitter_id": case["submitterId"], "disease_type": case["diseaseType"],
+                      "library_type": case["libraryType"], "coverage_type": case["coverageType"],
+                      "qc_passed": bool(case["dataQualityCheckPassed"])}
+            if row is not None:
+                if any(getattr(row, key) != value for key, value in fields.items()):
+                    raise ConflictError(f"Prüfbericht from {node_id}: field SubmittedCase.tan "
+                                        "was already confirmed with other content")
+                confirmation_id, issued_on = row.confirmation_id, row.issued_at[:10]
+            else:
+                confirmation_id = "MB" + secrets.token_hex(8).upper()
+                event = tx.append("pruefbericht.confirmed", {
+                    "confirmation_id": confirmation_id, "tan_hash": digest, **fields,
+                }, actor=actor, stream=f"node:{node_id}")
+                issued_on = event.recorded_at[:10]
+    except GenomlabError as exc:
+        raise _refuse(config, node_id, str(exc), exc, actor) from exc
+    key = Institution(config, "platform").keys().signing_key(CONFIRMATION_KEY)
+    body = build_confirmation_body(case, confirmation_id=confirmation_id, issued_on=issued_on)
+    return sign_document(CONFIRMATION_KIND, body, key)
+
+
+def get_confirmation_public_key_pem(config: GenomlabConfig) -> bytes:
+    """The platform's public confirmation key (PEM), as handed to health insurers."""
+    return Institution(config, "platform").keys().public_key_path(CONFIRMATION_KEY).read_bytes()
+
+
+def confirmation_bytes(document: SignedDocument) -> bytes:
+    """The file form of a Meldebestätigung: canonical JSON, so every byte is significant."""
+    return canonical_json(document.model_dump(mode="json")).encode()
+
+
+def verify_confirmation_bytes(data: bytes, public_key_pem: bytes) -> dict[str, Any]:
+    """Verify a Meldebestätigung file with only the platform's public key; return its body.
+
+    Raises :class:`genomlab.messages.SignatureError` if any byte differs from what was signed
+    (including whitespace: the file must be the canonical JSON of the signed document).
+    """
+    try:
+        document = SignedDocument.model_validate(json.loads(data))
+        public_key = load_public_key(public_key_pem)
+    except (ValueError, ValidationError) as exc:
+        raise SignatureError(f"meldebestaetigung: not a signed document: {exc}") from exc
+    if confirmation_bytes(document) != data:
+        raise SignatureError("meldebestaetigung: file differs from the signed canonical form")
+    return verify_document(document, public_key, kind=CONFIRMATION_KIND)

@@ -1,0 +1,106 @@
+"""``genomlab platform``: the node registry and the Meldebestätigung check.
+
+``verify-confirmation`` needs nothing but the file and the platform's public key (PEM), so a
+health insurer runs it offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from genomlab.cli import CliContext, pass_cli
+
+actor_option = click.option("--as", "actor", default=None,
+                            help="Acting platform user (default: local_user).")
+
+
+@click.group("platform")
+def platform_group() -> None:
+    """Platform operations: node registry, Meldebestätigung key and verification."""
+
+
+@platform_group.group("nodes")
+def nodes() -> None:
+    """Genome data centres, clinical nodes and data services known to the platform."""
+
+
+@nodes.command("apply")
+@click.argument("node_id")
+@click.option("--name", required=True, help="Name of the institution running the node.")
+@actor_option
+@pass_cli
+def nodes_apply(cli: CliContext, node_id: str, name: str, actor: str | None) -> None:
+    """Record an application for NODE_ID (GRZ…, KDK… or DS…)."""
+    from genomlab.platform.nodes import NodeRegistry
+
+    NodeRegistry(cli.config).apply(node_id, name=name, actor=actor or cli.config.local_user)
+    click.echo(f"{node_id}: applied")
+
+
+def _decision(name: str, doc: str) -> click.Command:
+    @click.argument("node_id")
+    @click.option("--reason", default="", required=name != "approve",
+                  help="Why (recorded in the platform ledger).")
+    @actor_option
+    @pass_cli
+    def command(cli: CliContext, node_id: str, reason: str, actor: str | None) -> None:
+        from genomlab.platform.nodes import NodeRegistry
+
+        registry = NodeRegistry(cli.config)
+        getattr(registry, name)(node_id, actor=actor or cli.config.local_user, reason=reason)
+        click.echo(f"{node_id}: {registry.get_node(node_id)['status']}")
+
+    command.__doc__ = doc
+    return nodes.command(name)(command)
+
+
+_decision("approve", "Approve NODE_ID (also re-approves a suspended node).")
+_decision("suspend", "Suspend NODE_ID: its Prüfberichte are refused until approved again.")
+_decision("revoke", "Revoke NODE_ID for good: its Prüfberichte are refused.")
+
+
+@nodes.command("list")
+@pass_cli
+def nodes_list(cli: CliContext) -> None:
+    """List registered nodes with their status."""
+    from genomlab.platform.nodes import NodeRegistry
+
+    for row in NodeRegistry(cli.config).list_nodes():
+        click.echo(f"{row['node_id']:<12} {row['kind']:<13} {row['status']:<10} {row['name']}")
+
+
+@platform_group.command("confirmation-key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the PEM here (default: print it).")
+@pass_cli
+def confirmation_key(cli: CliContext, out: Path | None) -> None:
+    """Export the platform's public key that verifies Meldebestätigungen."""
+    from genomlab.platform.confirmations import get_confirmation_public_key_pem
+
+    pem = get_confirmation_public_key_pem(cli.config)
+    if out is None:
+        click.echo(pem.decode(), nl=False)
+    else:
+        out.write_bytes(pem)
+        click.echo(str(out))
+
+
+@platform_group.command("verify-confirmation")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", "public_key", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The platform's public confirmation key (PEM).")
+def verify_confirmation(file: Path, public_key: Path) -> None:
+    """Verify a Meldebestätigung FILE with only the platform's public key; exit 1 if altered."""
+    from genomlab.platform.confirmations import verify_confirmation_bytes
+
+    body = verify_confirmation_bytes(file.read_bytes(), public_key.read_bytes())
+    click.echo(f"valid: {body['confirmation_id']} of {body['date']}: {body['meldung_type']} "
+               f"({body['data_category']}, {body['indication']}, {body['sequencing_type']}, "
+               f"{'complete' if body['complete'] else 'incomplete'}) for IK "
+               f"{body['submitter_id']} via {body['data_node_id']}")
+
+
+commands: list[click.Command] = [platform_group]
