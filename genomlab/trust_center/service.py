@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -81,10 +81,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 ConsentScope = Literal["research", "mvSequencing", "reIdentification", "caseIdentification"]
-CONSENT_SCOPES: tuple[str, ...] = ("research", "mvSequencing", "reIdentification",
-                                   "caseIdentification")
+CONSENT_SCOPES: tuple[str, ...] = get_args(ConsentScope)
 SubmissionType = Literal["initial", "followup", "addition", "correction"]
-SUBMISSION_TYPES: tuple[str, ...] = ("initial", "followup", "addition", "correction")
+SUBMISSION_TYPES: tuple[str, ...] = get_args(SubmissionType)
 _LE_CASE_NUMBER = re.compile(r"^[0-9a-fA-F]{64}(:[\x21-\x7e]{1,64})?$")
 NODE_PATTERN: dict[DatasetDomain, re.Pattern[str]] = {
     "genomic": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
