@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -36,13 +37,20 @@ import nbformat
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.dashboards.approvals import queue_table_html
+from genomlab.dashboards.register import register_table_html
 from genomlab.platform.applications import ApplicationForm, DatasetTags, Role, Workflow
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION
 from genomlab.platform.applications.queries import QueuePage, get_queue_page
-from genomlab.platform.applications.register import export_register, render_register
+from genomlab.platform.applications.register import (
+    RegisterPage,
+    export_register,
+    get_register_page,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+PREHEAT = ("--preheat_kernel=True", "--pool_size=1")
+"""Voila runs the notebook before the visit; the page then only attaches to the kernel."""
 PURPOSES = ("care", "quality_assurance", "evaluation", "research")
 
 
@@ -160,6 +168,25 @@ def naive_export(config: GenomlabConfig, out: Path) -> int:
     return len(entries)
 
 
+def naive_register_html(config: GenomlabConfig) -> str:
+    """Replay, build every entry, render them all."""
+    apps = replay_state(config)
+    entries = [{"project_id": a["project_id"], "application_id": a["application_id"],
+                "title": a["form"]["title"], "lay_summary": a["form"]["lay_summary"],
+                "applicant": a["applicant"], "institution": a["institution"],
+                "authorised_users": list(a["form"]["team"]), "purposes": a["form"]["purposes"],
+                "duo_permission": a["form"]["duo_permission"], "disease": a["form"]["disease"],
+                "duo_modifiers": a["form"]["duo_modifiers"],
+                "data_categories": a["form"]["data_categories"],
+                "clinical_fields": a["form"]["clinical_fields"], "level": a["form"]["level"],
+                "submitted_on": a["submitted_at"][:10], "status": a["status"],
+                "decision": None, "decision_on": None, "valid_from": None, "valid_until": None,
+                "results": [{"kind": r["kind"], "title": r["title"], "reference": r["reference"]}
+                            for r in a["results"]]}
+               for a in apps.values() if a.get("submitted_at")]
+    return register_table_html(RegisterPage(entries, len(entries)))
+
+
 def naive_queue_html(config: GenomlabConfig) -> str:
     apps = replay_state(config)
     now = datetime.now(UTC)
@@ -171,13 +198,15 @@ def naive_queue_html(config: GenomlabConfig) -> str:
     return queue_table_html(QueuePage(rows, len(rows), 0, len(rows)))
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, value = [], None
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
+    """Median wall and CPU seconds of ``repeats`` calls, and the last value."""
+    walls, cpus, value = [], [], None
     for _ in range(repeats):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         value = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), value
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), value
 
 
 # --- browser ---------------------------------------------------------------------------------
@@ -188,18 +217,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(notebook: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+def serve(notebook: Path, env: dict[str, str], log: Path,
+          extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--no-browser",
-         "--Voila.ip=127.0.0.1"], env={**os.environ, **env}, stdout=log.open("wb"),
-        stderr=subprocess.STDOUT, cwd=notebook.parent)
+         "--Voila.ip=127.0.0.1", *extra], env={**os.environ, **env}, stdout=log.open("wb"),
+        stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp(prefix="voila-cwd-"))
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "api/status", timeout=2)
             return proc, url
+        except urllib.error.HTTPError:
+            return proc, url  # it answers (the status route redirects to a 403): up
         except OSError:
             time.sleep(0.3)
     proc.kill()
@@ -212,14 +244,18 @@ def naive_notebook(directory: Path) -> Path:
     for cell in nb.cells:
         if cell.cell_type == "code" and "approvals_view(" in cell.source:
             cell.source = cell.source.replace("user=user)", "user=user, page_size=1_000_000)")
-    path = directory / "approvals_all_rows.ipynb"
+    path = directory / "notebooks" / "approvals_all_rows.ipynb"
+    path.parent.mkdir(exist_ok=True)
     nbformat.write(nb, path)
     return path
 
 
-def first_screen_seconds(browser: Any, url: str, selector: str, repeats: int) -> list[float]:
+def first_screen_seconds(browser: Any, url: str, selector: str, repeats: int,
+                         pause: float = 0) -> list[float]:
+    """Seconds from navigation to the first table row, per visit (``pause`` before each)."""
     times = []
     for _ in range(repeats):
+        time.sleep(pause)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         started = time.perf_counter()
@@ -235,34 +271,39 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--preheat-pause", type=float, default=20.0,
+                        help="Seconds between visits so the preheated pool refills.")
+    parser.add_argument("--home", default=None,
+                        help="Work folder to keep; applications generated there are reused.")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="genomlab-bench-apps-"))
+    workdir = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="genomlab-bench-"))
     config = load_config(environ={"GENOMLAB_HOME": str(workdir / "home")})
-    seconds, events = generate(config, args.n)
-    print(f"generated {args.n} applications ({events} ledger events) in {seconds:.1f} s "
-          f"({events / seconds:.0f} events/s, signed and projected)")
+    if (workdir / "home" / "platform").exists():
+        print(f"reusing the applications under {workdir / 'home'}")
+    else:
+        seconds, events = generate(config, args.n)
+        print(f"generated {args.n} applications ({events} ledger events) in {seconds:.1f} s "
+              f"({events / seconds:.0f} events/s, signed and projected)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    rows: list[tuple[str, float, float]] = []
-    json_s, count = timed(lambda: export_register(config, workdir / "register.json"),
-                          args.repeats)
-    csv_s, _ = timed(lambda: export_register(config, workdir / "register.csv"), args.repeats)
-    naive_s, naive_count = timed(lambda: naive_export(config, workdir / "naive.json"), 1)
-    assert naive_count == count, (naive_count, count)
-    rows.append((f"register export JSON ({count} entries)", json_s, naive_s))
-    rows.append((f"register export CSV ({count} entries)", csv_s, naive_s))
-    page_s, page = timed(lambda: queue_table_html(get_queue_page(config)), args.repeats)
-    naive_q_s, naive_html = timed(lambda: naive_queue_html(config), 1)
-    rows.append(("approvals queue first page (server side)", page_s, naive_q_s))
-    render_s, _ = timed(lambda: render_register(
-        json.loads((workdir / "register.json").read_text())["entries"][:50], "json"),
-        args.repeats)
-
-    print(f"\n{'measure':<46} {'genomlab':>10} {'naive':>10} {'ratio':>8}")
-    for name, ours, naive in rows:
-        print(f"{name:<46} {ours:>9.3f}s {naive:>9.3f}s {naive / ours:>7.1f}x")
-    print(f"(naive queue HTML {len(naive_html) / 1e6:.1f} MB vs paginated {len(page) / 1e3:.0f} kB;"
-          f" register page render {render_s * 1000:.1f} ms)")
+    rows = []
+    naive = timed(lambda: naive_export(config, workdir / "naive.json"), 1)
+    ours = timed(lambda: export_register(config, workdir / "register.json"), args.repeats)
+    assert ours[2] == naive[2], (ours[2], naive[2])
+    rows.append((f"register export JSON ({ours[2]} entries)", ours, naive))
+    rows.append(("register export CSV", timed(
+        lambda: export_register(config, workdir / "register.csv"), args.repeats), naive))
+    rows.append(("approvals queue, first page (server side)",
+                 timed(lambda: queue_table_html(get_queue_page(config)), args.repeats),
+                 timed(lambda: naive_queue_html(config), 1)))
+    rows.append(("register page, first page (server side)",
+                 timed(lambda: register_table_html(get_register_page(config)), args.repeats),
+                 timed(lambda: naive_register_html(config), 1)))
+    print(f"\n{'measure (wall s / CPU s)':<44} {'genomlab':>15} {'naive':>15} {'ratio':>7}")
+    for name, (wall, cpu, _), (n_wall, n_cpu, _) in rows:
+        print(f"{name:<44} {wall:>7.3f}/{cpu:>6.3f} {n_wall:>7.3f}/{n_cpu:>6.3f} "
+              f"{n_wall / wall:>6.1f}x")
 
     if not args.no_browser:
         from playwright.sync_api import sync_playwright
@@ -281,26 +322,35 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                print(f"\n{'first screen in Chromium (Voila)':<46} {'median':>8} "
-                      f"{'min':>7} {'max':>7}")
+                print(f"\n{'first screen in Chromium (Voila)':<58} {'median':>7} "
+                      f"{'min':>6} {'max':>6}")
                 results = {}
-                for name, notebook, target_env, selector in targets:
-                    proc, url = serve(notebook, target_env, workdir / f"{notebook.stem}.log")
-                    servers.append(proc)
-                    first_screen_seconds(browser, url, selector, 1)  # warm caches and imports
-                    times = first_screen_seconds(browser, url, selector, args.repeats)
-                    results[name] = statistics.median(times)
-                    print(f"{name:<46} {statistics.median(times):>7.2f}s {min(times):>6.2f}s "
-                          f"{max(times):>6.2f}s")
+                modes = [("fresh kernel per visit", (), 0.0),
+                         ("preheated kernel pool", PREHEAT, args.preheat_pause)]
+                for mode, extra, pause in modes:
+                    for name, notebook, target_env, selector in targets:
+                        log = workdir / f"{notebook.stem}-{len(extra)}.log"
+                        proc, url = serve(notebook, target_env, log, extra)
+                        servers.append(proc)
+                        first_screen_seconds(browser, url, selector, 1, pause)  # warm up
+                        times = first_screen_seconds(browser, url, selector, args.repeats, pause)
+                        results[(mode, name)] = statistics.median(times)
+                        print(f"{name + ', ' + mode:<58} {statistics.median(times):>6.2f}s "
+                              f"{min(times):>5.2f}s {max(times):>5.2f}s")
+                        proc.terminate()
+                        proc.wait(15)
                 browser.close()
-            naive = results["naive approvals: all open rows on one page"]
-            ours = results["approvals dashboard (decider dora)"]
-            print(f"ratio naive/paginated approvals first screen: {naive / ours:.1f}x")
+            for mode, _, _ in modes:
+                naive = results[(mode, "naive approvals: all open rows on one page")]
+                ours = results[(mode, "approvals dashboard (decider dora)")]
+                print(f"ratio naive/paginated approvals first screen, {mode}: "
+                      f"{naive / ours:.1f}x")
         finally:
             for proc in servers:
                 proc.terminate()
                 proc.wait(15)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.home:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

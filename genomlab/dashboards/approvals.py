@@ -11,7 +11,7 @@ state again, so the buttons are a convenience, not the guard. All applicant text
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from genomlab.config import GenomlabConfig
@@ -141,6 +141,7 @@ class ApprovalsDashboard:
                                    description="Search")
         self.prev = widgets.Button(description="◀ previous")
         self.next = widgets.Button(description="next ▶")
+        self.reload = widgets.Button(description="↻ refresh")
         self.page_label = widgets.HTML()
         self.queue = widgets.HTML()
         self.chooser = widgets.Dropdown(description="Open", layout={"width": "70%"})
@@ -163,12 +164,14 @@ class ApprovalsDashboard:
         self.search.observe(self._filters_changed, names="value")
         self.prev.on_click(lambda _: self._turn(-1))
         self.next.on_click(lambda _: self._turn(+1))
+        self.reload.on_click(lambda _: self.refresh_queue())
         self.chooser.observe(lambda _: self._show_detail(), names="value")
         self.vote_button.on_click(lambda _: self._run("vote"))
         self.action_box = widgets.VBox()
         self.widget = widgets.VBox([
             self.header, widgets.HBox([self.status, self.purpose, self.mine]),
-            widgets.HBox([self.search, self.prev, self.next, self.page_label]), self.queue,
+            widgets.HBox([self.search, self.prev, self.next, self.reload, self.page_label]),
+            self.queue,
             self.chooser, self.detail, self.action_box, self.message])
         self.refresh_queue()
 
@@ -194,8 +197,8 @@ class ApprovalsDashboard:
         self.queue.value = queue_table_html(page)
         last = min(self.offset + self.page_size, page.total)
         first = self.offset + 1 if page.total else 0
-        self.page_label.value = (f"<span class='genomlab-page'>{first}–{last} of "
-                                 f"{page.total}</span>")
+        self.page_label.value = (f"<span class='genomlab-page'>{first}–{last} of {page.total}"
+                                 f"</span> <small>as of {datetime.now():%H:%M:%S}</small>")
         self.prev.disabled = self.offset == 0
         self.next.disabled = last >= page.total
         current = self.chooser.value

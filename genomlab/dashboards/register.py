@@ -8,6 +8,7 @@ are made only for ``https://`` URLs and DOIs.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -110,6 +111,7 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     status = widgets.Dropdown(options=[(s.replace("_", " ") or "all", s) for s in STATUSES],
                               value="", description="Status")
     prev, nxt = widgets.Button(description="◀ previous"), widgets.Button(description="next ▶")
+    reload = widgets.Button(description="↻ refresh")
     label, table = widgets.HTML(), widgets.HTML()
     state = {"offset": 0}
 
@@ -120,7 +122,8 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
         table.value = register_table_html(page)
         last = min(state["offset"] + page_size, page.total)
         first = state["offset"] + 1 if page.total else 0
-        label.value = f"<span class='genomlab-page'>{first}–{last} of {page.total}</span>"
+        label.value = (f"<span class='genomlab-page'>{first}–{last} of {page.total}</span> "
+                       f"<small>as of {datetime.now():%H:%M:%S}</small>")
         prev.disabled, nxt.disabled = state["offset"] == 0, last >= page.total
 
     def filtered(_: Any) -> None:
@@ -135,5 +138,6 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     status.observe(filtered, names="value")
     prev.on_click(lambda _: turn(-1))
     nxt.on_click(lambda _: turn(+1))
+    reload.on_click(refresh)
     refresh()
-    return widgets.VBox([header, widgets.HBox([search, status, prev, nxt, label]), table])
+    return widgets.VBox([header, widgets.HBox([search, status, prev, nxt, reload, label]), table])
