@@ -206,3 +206,22 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
             "granularity": query.granularity, "total": total, "suppressed": counts.suppressed,
         }, actor=user, stream=f"feasibility:{user}")
     return build_response(query, side, counts, {node: n > 0 for node, n in cells.items()})
+
+
+def get_result_table(answer: dict[str, Any]) -> pl.DataFrame:
+    """A Beacon answer as a table: one row per node and a ``total`` row (counts as text).
+
+    Examples
+    --------
+    >>> answer = {"responseSummary": {"exists": True, "numTotalResults": "≥12"},
+    ...           "response": {"resultSets": [{"id": "GRZK00001", "exists": True,
+    ...                                        "resultsCount": 12}]}}
+    >>> get_result_table(answer).rows()
+    [('GRZK00001', True, '12'), ('total', True, '≥12')]
+    """
+    summary = answer["responseSummary"]
+    rows = [(r["id"], r["exists"], str(r.get("resultsCount", ""))) for r in
+            answer["response"]["resultSets"]]
+    rows.append(("total", summary["exists"], str(summary.get("numTotalResults", ""))))
+    return pl.DataFrame(rows, schema={"node": pl.String, "exists": pl.Boolean,
+                                      "count": pl.String}, orient="row")

@@ -74,7 +74,7 @@ def compute_genotype_digest(hl: Any, mt: Any, work: Path) -> str:
     varid = hl.delimit([mt.locus.contig, hl.str(mt.locus.position), mt.alleles[0],
                         mt.alleles[1]], ":")
     hl.export_plink(mt, str(work / "canonical"), call=call, ind_id=mt.s, varid=varid)
-    sums = {name: hl.agg.sum(hl.sum(mt[name]) if name == "AD" else mt[name])
+    sums = {f"sum_{name}": hl.agg.sum(hl.sum(mt[name]) if name == "AD" else mt[name])
             for name in ENTRY_FIELDS[1:] if name in mt.entry}
     if sums:
         table = mt.select_rows(**sums).rows()

@@ -164,3 +164,38 @@ def test_feasibility_ledger__projection_matches(indexed_config: GenomlabConfig) 
     assert types.count("feasibility.answered") == 2
     assert "feasibility.index_built" in types
     assert projection_matches(ledger, DataServiceProjection()) == []
+
+
+def test_feasibility_cli__prints_beacon_json(indexed_config: GenomlabConfig,
+                                             tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from tests.conftest import write_config_file
+
+    config_file = write_config_file(indexed_config, tmp_path / "genomlab.toml")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
+                                       "feasibility", "--filter", "diseaseType:rare",
+                                       "--as", "alice"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["responseSummary"]["exists"] is True
+    bad = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
+                                    "feasibility", "--filter", "colour:blue"])
+    assert bad.exit_code == 1
+    assert bad.output.startswith("Error: query.filters: unknown filter id 'colour:blue'")
+
+
+@pytest.mark.notebook
+def test_feasibility_notebook__runs_and_shows_counts(indexed_config: GenomlabConfig,
+                                                     run_notebook: Any, tmp_path: Any) -> None:
+    import nbformat
+
+    from tests.conftest import write_config_file
+
+    config_file = write_config_file(indexed_config, tmp_path / "genomlab.toml")
+    out = run_notebook("feasibility.ipynb", config_path=str(config_file),
+                       filters=["diseaseType:rare"], user="alice")
+    text = json.dumps(nbformat.read(out, as_version=4).cells[-2].outputs)
+    assert "GRZK00001" in text
+    assert "total" in text

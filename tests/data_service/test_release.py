@@ -1,0 +1,204 @@
+"""Release: only consented persons meeting the criteria, only project pseudonyms, only the
+requested fields; refusals; entitlement-checked opening; reproducible; withdrawal notices."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from genomlab.config import GenomlabConfig
+from genomlab.data_service.release import release_application
+from genomlab.data_service.store import DataServiceProjection, open_data_service_ledger
+from genomlab.db import read_connection
+from genomlab.errors import PermissionDenied
+from genomlab.ledger import projection_matches
+from genomlab.trust_center.service import TrustCenter
+from genomlab.workspace import open_release
+from tests.data_service.conftest import WorldHome
+from tests.data_service.world import CLINICAL_FIELDS, is_consented
+
+
+def _release(config: GenomlabConfig, application_id: str, genome_nodes: Any,
+             clinical_nodes: Any, hl: Any = None) -> Any:
+    return release_application(config, application_id, genome_nodes=genome_nodes,
+                               clinical_nodes=clinical_nodes,
+                               linkage_service=TrustCenter(config), hl=hl)
+
+
+def _samples_of(config: GenomlabConfig, world_home: WorldHome, project: str,
+                pseudonyms: list[str]) -> set[str]:
+    """The world samples behind released project pseudonyms (the trust centre resolves them)."""
+    tc = TrustCenter(config)
+    sample_of = {g: s for s, g in world_home.world.genome.items()}
+    with read_connection(tc.ledger.engine) as conn:
+        persons = [tc.resolve_project_pseudonym(conn, project, p) for p in pseudonyms]
+    return {sample_of[tc.dataset_pseudonym(p, "genomic")] for p in persons}
+
+
+def _expected_rare_consented(world_home: WorldHome) -> set[str]:
+    consents = world_home.world.consents
+    return {s["sample"] for s in world_home.world.samples
+            if s["disease_type"] == "rare" and is_consented(s, consents)}
+
+
+def _workspace_text(workspace: Path) -> str:
+    """Every file under the workspace as text, except Hail's binary MatrixTable internals."""
+    parts = []
+    for path in sorted(workspace.rglob("*")):
+        if path.is_file() and ".mt" not in path.parts[-2:][0] and "genotypes.mt" not in str(path):
+            if path.suffix == ".parquet":
+                parts.append(pl.read_parquet(path).write_csv())
+                parts.append(" ".join(pl.read_parquet(path).columns))
+            else:
+                parts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+@pytest.mark.hail
+def test_release_application__individual_cohort_equals_truth_and_nothing_else_leaks(
+        hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
+        clinical_nodes: Any) -> None:
+    apps = world_home.applications
+    project = apps.projects[apps.individual]
+    result = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
+
+    mt = hl.read_matrix_table(str(result.path / "genotypes.mt"))
+    columns = mt.s.collect()
+    expected = _expected_rare_consented(world_home)
+    assert _samples_of(world_config, world_home, project, columns) == expected
+    assert result.manifest["counts"]["n_persons"] == len(expected)
+    assert all(c.startswith("PP") for c in columns)
+    assert set(mt.entry) <= {"GT", "AD", "DP", "GQ"}
+    assert list(mt.row) == ["locus", "alleles"]
+    assert list(mt.col) == ["s"]
+    n_variants = mt.count_rows()
+    per_source = result.manifest["sources"]["genome_centres"]
+    assert sum(v["n_samples"] for v in per_source.values()) == len(expected)
+    assert n_variants >= max(v["n_variants"] for v in per_source.values())
+
+    clinical = pl.read_parquet(result.path / "clinical" / "persons.parquet")
+    requested = {"sex", "hpo_terms", "diagnosis"}
+    assert set(clinical.columns) == {"s"} | requested
+    assert set(clinical["s"]) <= set(columns)
+
+    workspace = world_config.workspace_dir(project)
+    text = _workspace_text(workspace) + "\n".join(columns)
+    for pseudonym in (*world_home.world.genome.values(), *world_home.world.clinical.values()):
+        assert pseudonym not in text
+    for field in set(CLINICAL_FIELDS) - requested:
+        assert field not in text
+    assert not [p for p in workspace.iterdir() if p.name.startswith(".")]  # no staging left
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["application_id"] == apps.individual
+    assert set(manifest["content_hashes"]) == {"genotypes.mt", "clinical/persons.parquet"}
+    assert {"genomlab", "hail", "polars"} <= set(manifest["software"])
+
+    release = open_release(project, user="tom", config=world_config)
+    assert release.read_matrix_table(hl).count_cols() == len(expected)
+    with pytest.raises(PermissionDenied, match="not on the approved team"):
+        open_release(project, user="bob", config=world_config)
+    ledger = open_data_service_ledger(world_config)
+    assert [e.type for e in ledger.events()][-2:] == ["release.started", "release.completed"]
+    assert projection_matches(ledger, DataServiceProjection()) == []
+
+
+@pytest.mark.hail
+def test_release_application__reproducible_and_withdrawal_notified(
+        hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
+        clinical_nodes: Any) -> None:
+    apps = world_home.applications
+    project = apps.projects[apps.individual]
+    first = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
+    second = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
+    assert first.release_id != second.release_id
+    assert second.manifest["content_hashes"] == first.manifest["content_hashes"]
+    assert second.manifest["content_digest"] == first.manifest["content_digest"]
+
+    columns = hl.read_matrix_table(str(second.path / "genotypes.mt")).s.collect()
+    leaving = sorted(columns)[0]
+    sample = next(iter(_samples_of(world_config, world_home, project, [leaving])))
+    person = next(s for s in world_home.world.samples if s["sample"] == sample)
+    TrustCenter(world_config).withdraw_research_consent(
+        kvnr=person["kvnr"], le_ik=person["hospital_ik"], actor="le",
+        withdrawn_on=date.today())
+    third = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
+    after = hl.read_matrix_table(str(third.path / "genotypes.mt")).s.collect()
+    assert leaving not in after
+    assert len(after) == len(columns) - 1
+    assert third.withdrawn == (leaving,)
+    assert third.manifest["content_digest"] != second.manifest["content_digest"]
+    notices = list((world_config.workspace_dir(project) / "notices").glob("withdrawal-*.json"))
+    assert [json.loads(n.read_text())["project_pseudonyms"] for n in notices] == [[leaving]]
+    events = [e for e in open_data_service_ledger(world_config).events()
+              if e.type == "release.withdrawal_notified"]
+    assert [e.payload["project_pseudonyms"] for e in events] == [[leaving]]
+
+
+@pytest.mark.hail
+def test_release_application__aggregated_level_gets_only_suppressed_aggregates(
+        hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
+        clinical_nodes: Any) -> None:
+    apps = world_home.applications
+    result = _release(world_config, apps.aggregated, genome_nodes, clinical_nodes, hl)
+    names = sorted(str(p.relative_to(result.path)) for p in result.path.rglob("*") if p.is_file())
+    assert names == ["aggregates/allele_frequencies.parquet",
+                     "aggregates/phenotype_counts.parquet", "manifest.json"]
+    k = world_config.disclosure.min_allele_count
+    freqs = pl.read_parquet(result.path / "aggregates" / "allele_frequencies.parquet")
+    shown = freqs.filter(~pl.col("suppressed"))
+    assert shown.height > 0
+    assert freqs.filter(pl.col("suppressed")).height > 0
+    assert ((shown["AC"] == 0) | (shown["AC"] >= k)).all()
+    assert ((shown["n_carriers"] == 0) | (shown["n_carriers"] >= k)).all()
+    assert freqs.filter(pl.col("suppressed"))["AC"].null_count() == freqs.filter(
+        pl.col("suppressed")).height
+    assert (freqs["n_samples"] >= world_config.disclosure.min_group_size).all()
+    counts = pl.read_parquet(result.path / "aggregates" / "phenotype_counts.parquet")
+    numeric = [int(n) for n in counts["n"] if n.isdigit()]
+    assert all(n >= world_config.disclosure.min_cell_count for n in numeric)
+    assert set(counts["field"]) <= {"hpo_terms", "sex"}
+    release = open_release(apps.projects[apps.aggregated], user="alice", config=world_config)
+    assert release.level == "aggregated"
+    assert release.read_aggregate("phenotype_counts").height == counts.height
+
+
+@pytest.mark.parametrize("which", ["unapproved", "revoked", "expired"])
+def test_release_application__refused_without_a_valid_approval(
+        world_config: GenomlabConfig, world_home: WorldHome, clinical_nodes: Any,
+        which: str) -> None:
+    application_id = getattr(world_home.applications, which)
+    with pytest.raises(PermissionDenied, match=application_id):
+        _release(world_config, application_id, [], clinical_nodes)
+    project = world_home.applications.projects[application_id]
+    assert not (world_config.workspace_dir(project) / "release").exists()
+    ledger = open_data_service_ledger(world_config)
+    refusals = [e for e in ledger.events() if e.type == "release.refused"]
+    assert [e.payload["application_id"] for e in refusals] == [application_id]
+    assert "release.started" not in {e.type for e in ledger.events()}
+
+
+@pytest.mark.parametrize(("which", "user", "reason"), [
+    ("individual", "bob", "not on the approved team"),
+    ("revoked", "alice", "has ended"),
+    ("expired", "tom", "has ended"),
+])
+def test_open_release__refused_outside_team_or_entitlement(
+        world_config: GenomlabConfig, world_home: WorldHome, which: str, user: str,
+        reason: str) -> None:
+    project = world_home.applications.projects[getattr(world_home.applications, which)]
+    with pytest.raises(PermissionDenied, match=reason):
+        open_release(project, user=user, config=world_config)
+
+
+def test_open_release__identity_from_jupyterhub(world_config: GenomlabConfig,
+                                                world_home: WorldHome,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    project = world_home.applications.projects[world_home.applications.individual]
+    monkeypatch.setenv("JUPYTERHUB_USER", "bob")
+    with pytest.raises(PermissionDenied, match="'bob'"):
+        open_release(project, config=world_config)
