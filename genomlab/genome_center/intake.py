@@ -159,10 +159,13 @@ class GenomeCenter:
         pseudonyms:
             Genome-dataset pseudonyms to keep (default: all in the store).
         store_name:
-            ``consented`` (research-consented donors, the only store a data service reads) or
-            ``nonconsented``.
+            ``consented`` (research-consented donors, the only store a data service reads;
+            persons who withdrew research consent since are left out) or ``nonconsented``.
         """
         mt = genotypes.union_batches(hl, self.get_batch_paths(store_name))
+        withdrawn = self.get_withdrawn() if store_name == "consented" else set()
+        if withdrawn:
+            mt = mt.filter_cols(~hl.literal(withdrawn).contains(mt.s))
         if pseudonyms is not None:
             mt = mt.filter_cols(hl.literal(set(pseudonyms)).contains(mt.s))
         return mt
@@ -289,8 +292,29 @@ class GenomeCenter:
                          "library_types": ",".join(sorted({str(lab.library_type)
                                                            for lab in donor.lab_data})),
                          "store": "consented" if consented else "nonconsented"})
-        self.ledger.append("submission.pseudonymised", {"inbox_id": inbox_id, "donors": rows},
-                           actor=self.actor, stream=f"submission:{inbox_id}")
+        with self.ledger.transaction() as tx:
+            tx.append("submission.pseudonymised", {"inbox_id": inbox_id, "donors": rows},
+                      actor=self.actor, stream=f"submission:{inbox_id}")
+            for row in rows:
+                if not row["research_consented"] and self._consented_before(
+                        tx.conn, row["genome_pseudonym"]):
+                    tx.append("donor.research_withdrawn", {
+                        "inbox_id": inbox_id, "genome_pseudonym": row["genome_pseudonym"]},
+                        actor=self.actor, stream=f"submission:{inbox_id}")
+
+    @staticmethod
+    def _consented_before(conn: Any, pseudonym: str) -> bool:
+        consented = conn.execute(select(store.donors.c.inbox_id).where(
+            (store.donors.c.genome_pseudonym == pseudonym)
+            & (store.donors.c.store == "consented"))).first()
+        withdrawn = conn.execute(select(store.withdrawals.c.genome_pseudonym).where(
+            store.withdrawals.c.genome_pseudonym == pseudonym)).first()
+        return consented is not None and withdrawn is None
+
+    def get_withdrawn(self) -> set[str]:
+        """Genome pseudonyms whose research consent was withdrawn by a later submission."""
+        with read_connection(self.ledger.engine) as conn:
+            return set(conn.execute(select(store.withdrawals.c.genome_pseudonym)).scalars())
 
     def _sources_of(self, directory: Path, checked: Any,
                     donor_rows: Sequence[dict[str, Any]]) -> list[genotypes.SampleSource]:

@@ -8,7 +8,9 @@ Tables (portable SQL, one store per GRZ):
   quarterly-report fields. The tanG is kept only as a sha256 (``tan_hash``) to refuse reuse.
 - ``grz_donors``: per donor of a submission: relation, genome-dataset pseudonym, consents,
   library types, and the store (``consented``/``nonconsented``) its genotypes went to.
-- ``grz_batches``: the index of genotype batches (one Hail MatrixTable each) per store.
+- ``grz_batches``: the index of genotype batches (one Hail MatrixTable each) per store;
+- ``grz_withdrawals``: persons whose research consent a later submission withdrew; their
+  genotypes stay in their batch but are never read from the consented store again.
 
 No clinical pseudonym and no identity field is ever written here.
 """
@@ -80,6 +82,13 @@ batches = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+withdrawals = Table(
+    "grz_withdrawals", metadata,
+    Column("genome_pseudonym", String(80), primary_key=True),
+    Column("inbox_id", String(120), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
 STATES = ("received", "validated", "pseudonymised", "stored", "reported", "qc_selected",
           "finished", "error")
 
@@ -110,6 +119,9 @@ class GenomeCenterProjection:
                                                                  updated_at=at))
             conn.execute(insert(donors), [{"inbox_id": p["inbox_id"], **d, "batch_id": None}
                                           for d in p["donors"]])
+        elif event.type == "donor.research_withdrawn":
+            conn.execute(insert(withdrawals).values(genome_pseudonym=p["genome_pseudonym"],
+                                                    inbox_id=p["inbox_id"], recorded_at=at))
         elif event.type == "genotypes.batch_stored":
             conn.execute(insert(batches).values(batch_id=p["batch_id"], store=p["store"],
                                                 path=p["path"], n_samples=p["n_samples"],

@@ -1,0 +1,164 @@
+"""The committed world through intake: counts, refusals, consent split, stores, privacy, ledgers."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from genomlab.clinical_node.intake import ClinicalNode
+from genomlab.clinical_node.store import PROJECTION as KDK_PROJECTION
+from genomlab.genome_center.intake import GenomeCenter
+from genomlab.genome_center.store import PROJECTION as GRZ_PROJECTION
+from genomlab.institution import existing_institutions
+from genomlab.ledger import projection_matches
+
+pytestmark = [pytest.mark.hail, pytest.mark.slow]
+
+EXPECTED_REASON = {"schema_violation": "validation_error", "checksum_mismatch": "validation_error",
+                   "below_threshold_coverage": "validation_error",
+                   "reused_tanG": "duplicate_tang"}
+
+
+def _any_donor(field: str) -> str:
+    return re.sub(r"donors\[[^\]]+\]", "donors[*]", field)
+
+
+def test_world_intake__valid_submissions_accepted_per_node(world_intake):
+    truth = world_intake.truth
+    for node in truth["institutions"]["grz"]:
+        rows = GenomeCenter(world_intake.config, node).get_submissions()
+        accepted = {r["inbox_id"] for r in rows if r["state"] != "error"}
+        expected = {Path(s["path"]).name for s in truth["submissions"] if s["grz"] == node}
+        assert accepted == expected
+        assert all(r["state"] in ("finished", "qc_selected") for r in rows
+                   if r["inbox_id"] in accepted)
+
+
+def test_world_intake__bad_submissions_rejected_with_truth_reason_and_field(world_intake):
+    rows = {r["inbox_id"]: r for node in world_intake.truth["institutions"]["grz"]
+            for r in GenomeCenter(world_intake.config, node).get_submissions()}
+    bad = world_intake.truth["bad_submissions"]
+    assert {r for r, row in rows.items() if row["state"] == "error"} == {
+        Path(b["path"]).name for b in bad}
+    for entry in bad:
+        row = rows[Path(entry["path"]).name]
+        assert row["failure_reason"] == EXPECTED_REASON[entry["reason"]], entry
+        assert _any_donor(row["failure_field"]) == _any_donor(entry["field"]), entry
+
+
+def test_world_intake__relative_below_threshold_is_a_warning(world_intake):
+    truth = world_intake.truth
+    rows = {r["inbox_id"]: r for node in truth["institutions"]["grz"]
+            for r in GenomeCenter(world_intake.config, node).get_submissions()}
+    flagged = [s for s in truth["submissions"] if s.get("qc_below_threshold_relatives")]
+    assert flagged
+    for sub in flagged:
+        row = rows[Path(sub["path"]).name]
+        assert row["state"] != "error"
+        for sample in sub["qc_below_threshold_relatives"]:
+            assert f"donor '{sample}'" in row["warnings"]
+
+
+def _consents_at(truth: dict, sample: str, day: str) -> bool:
+    """What truth implies: research permit, not withdrawn on or before ``day``."""
+    entry = next(c for c in truth["consents"] if c["sample"] == sample)
+    return entry["research_consent"] == "permit" and not any(
+        w["scope"] == "research" and w["date"] <= day for w in entry["withdrawals"])
+
+
+def test_world_intake__consent_split_and_genotype_store(world_intake, hl):
+    truth = world_intake.truth
+    for node in truth["institutions"]["grz"]:
+        grz = GenomeCenter(world_intake.config, node)
+        donors = grz.get_donors()
+        subs = [s for s in truth["submissions"] if s["grz"] == node]
+        expected = Counter(_consents_at(truth, sample, sub["submission_id"].split("_")[1])
+                           for sub in subs for sample in sub["samples"])
+        assert Counter(bool(d["research_consented"]) for d in donors) == expected
+        assert all(d["store"] == ("consented" if d["research_consented"] else "nonconsented")
+                   for d in donors)
+        withdrawn = {s for sub in subs for s in sub["samples"]
+                     if not _consents_at(truth, s, sub["submission_id"].split("_")[1])}
+        samples = {s for sub in subs for s in sub["samples"]
+                   if _consents_at(truth, s, "0000")} - withdrawn
+        consented = grz.read_genotypes(hl)
+        in_store = set(consented.s.collect())
+        assert len(in_store) == len(samples)
+        assert len(grz.get_withdrawn()) == len(
+            {s for s in withdrawn if _consents_at(truth, s, "0000")})
+        assert in_store == {d["genome_pseudonym"] for d in donors if d["store"] == "consented"
+                            } - grz.get_withdrawn()
+        assert consented.count_rows() > 0
+        picked = sorted(in_store)[:2]
+        assert set(grz.read_genotypes(hl, pseudonyms=picked).s.collect()) == set(picked)
+        others = set(grz.read_genotypes(hl, store_name="nonconsented").s.collect())
+        assert others.isdisjoint(in_store)
+
+
+def test_world_intake__clinical_records_stored_by_consent(world_intake):
+    truth = world_intake.truth
+    index = {s["kdk_record"]: s for s in truth["samples"] if s.get("kdk_record")}
+    for node in truth["institutions"]["kdk"]:
+        kdk = ClinicalNode(world_intake.config, node)
+        records = kdk.get_records()
+        files = {Path(p).stem: s for p, s in index.items() if s["kdk"] == node}
+        assert {r["record_id"] for r in records if r["state"] == "finished"} == set(files)
+        consented = kdk.read_table("cases")
+        expected = {rid for rid, s in files.items() if s["research_consent"] == "permit"}
+        assert set(consented["record_id"].to_list()) == expected
+        assert set(kdk.read_table("cases", store_name="nonconsented")["record_id"]
+                   .to_list()) == set(files) - expected
+
+
+def _file_bytes(folder: Path) -> list[tuple[Path, bytes]]:
+    return [(p, p.read_bytes()) for p in folder.rglob("*") if p.is_file()]
+
+
+def test_world_intake__stores_hold_no_foreign_pseudonym_or_identity(world_intake):
+    config, truth = world_intake.config, world_intake.truth
+    genome = {d["genome_pseudonym"] for n in truth["institutions"]["grz"]
+              for d in GenomeCenter(config, n).get_donors()}
+    clinical = {r["clinical_pseudonym"] for n in truth["institutions"]["kdk"]
+                for r in ClinicalNode(config, n).get_records() if r["clinical_pseudonym"]}
+    identity = {s[k] for s in truth["samples"] for k in ("kvnr", "arbeitsnummer", "tan_c",
+                                                         "tan_g") if s.get(k)}
+    grz_files = _file_bytes(config.home / "grz")
+    kdk_files = _file_bytes(config.home / "kdk")
+    assert any(g.encode() in data for _, data in grz_files for g in list(genome)[:3])
+    assert any(c.encode() in data for _, data in kdk_files for c in list(clinical)[:3])
+    for path, data in grz_files:
+        for value in clinical | identity | {"Patient/AN-"}:
+            assert value.encode() not in data, (path, value)
+    for path, data in kdk_files:
+        for value in genome | identity | {"Patient/AN-"}:
+            assert value.encode() not in data, (path, value)
+
+
+def test_world_intake__ledgers_verify_and_projections_match(world_intake):
+    config, truth = world_intake.config, world_intake.truth
+    for inst in existing_institutions(config):
+        assert inst.ledger().verify().ok, inst.name
+    for node in truth["institutions"]["grz"]:
+        assert projection_matches(GenomeCenter(config, node).ledger, GRZ_PROJECTION) == []
+    for node in truth["institutions"]["kdk"]:
+        assert projection_matches(ClinicalNode(config, node).ledger, KDK_PROJECTION) == []
+
+
+def test_world_intake__every_accepted_dataset_has_a_verifiable_meldebestaetigung(world_intake):
+    from genomlab.platform.confirmations import (
+        get_confirmation_public_key_pem,
+        verify_confirmation_bytes,
+    )
+
+    config, truth = world_intake.config, world_intake.truth
+    pem = get_confirmation_public_key_pem(config)
+    bodies = [verify_confirmation_bytes(p.read_bytes(), pem)
+              for p in sorted((config.home / "hospitals").glob("*/meldebestaetigungen/*.json"))]
+    categories = Counter(b["data_category"] for b in bodies)
+    n_records = sum(1 for s in truth["samples"] if s.get("kdk_record"))
+    assert categories == {"genomic": len(truth["submissions"]), "clinical": n_records}
+    assert all(b["submitter_id"] in {h["ik"] for h in truth["institutions"]["hospitals"]}
+               for b in bodies)
