@@ -1,0 +1,1 @@
+"""Operator commands that concern every institution's store at once (schema upgrades)."""

@@ -1,0 +1,46 @@
+"""``genomlab db status`` and ``genomlab db upgrade``: schema revisions of the home's stores."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
+    from genomlab.cli import CliContext
+
+
+@click.group("db")
+def db() -> None:
+    """Schema revisions of the institution stores (Alembic migrations)."""
+
+
+@db.command("status")
+@click.pass_obj
+def db_status(cli: CliContext) -> None:
+    """Print each institution's store revision and the newest one this release knows."""
+    from genomlab.institution import existing_institutions
+    from genomlab.migrations import get_head_revision, get_store_revision
+
+    head = get_head_revision()
+    for institution in existing_institutions(cli.config):
+        revision = get_store_revision(institution.store_url)
+        state = "up to date" if revision == head else f"needs upgrade to {head}"
+        click.echo(f"{institution.name}\t{revision or 'empty'}\t{state}")
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(cli: CliContext) -> None:
+    """Upgrade every institution's store in the home to this release's schema, in place.
+
+    Each store upgrades in one transaction that holds the ledger's write lock; events are never
+    rewritten, so ledgers verify before and after. Safe to run again.
+    """
+    from genomlab.migrations import upgrade_home
+
+    for upgrade in upgrade_home(cli.config):
+        click.echo(f"{upgrade.institution}\t{upgrade.before or 'empty'} -> {upgrade.after}")
+
+
+commands: list[click.Command] = [db]

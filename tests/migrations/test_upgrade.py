@@ -1,0 +1,118 @@
+"""A home made by release 1 upgrades in place; ledgers and projections survive intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import Engine, create_engine, inspect, select
+
+from genomlab.admin.cli import db
+from genomlab.cli import CliContext
+from genomlab.config import GenomlabConfig
+from genomlab.db import read_connection
+from genomlab.institution import Institution
+from genomlab.ledger import projection_matches
+from genomlab.migrations import (
+    FIRST_REVISION,
+    get_head_revision,
+    get_store_revision,
+    upgrade_home,
+    upgrade_store,
+)
+from genomlab.platform.applications import Workflow
+from genomlab.platform.applications.projection import PROJECTION, register
+from genomlab.trust_center.service import TrustCenter
+from genomlab.trust_center.store import TrustCenterProjection
+from tests.conftest import write_config_file
+from tests.migrations.conftest import KINDS, read_release1_dump
+from tests.platform.conftest import make_form
+from tests.trust_center.conftest import LE_IK, make_kvnr
+
+
+def _ledger_rows(dump: dict) -> list[list]:
+    return dump["tables"]["ledger_events"]["rows"]
+
+
+def test_upgrade_home__release1_home_upgrades_in_place(release1_home: GenomlabConfig) -> None:
+    config = release1_home
+    assert [get_store_revision(config.store_url(k)) for k in KINDS] == [FIRST_REVISION] * 2
+    done = {u.institution: (u.before, u.after) for u in upgrade_home(config)}
+    head = get_head_revision()
+    assert done == {"platform": (FIRST_REVISION, head), "trust_center": (FIRST_REVISION, head)}
+
+    workflow = Workflow(config)
+    events = list(workflow.ledger.events())
+    shipped = _ledger_rows(read_release1_dump("platform"))
+    assert [(e.seq, e.hash) for e in events] == [(r[0], r[7]) for r in shipped]  # untouched
+    assert workflow.ledger.verify(full=True).ok
+    with read_connection(workflow.ledger.engine) as conn:  # the new table, filled from events
+        entries = conn.execute(select(register.c.application_id, register.c.status)).all()
+    submitted = {e.payload["application_id"] for e in events if e.type == "application.submitted"}
+    assert {app for app, _ in entries} == submitted
+    assert len(submitted) == 6
+    assert sorted(status for _, status in entries).count("approved") == 1
+    assert projection_matches(workflow.ledger, PROJECTION) == []
+
+    app = workflow.create_draft("alice", make_form())  # release-2 code works on the old data
+    workflow.submit("alice", app)
+    assert projection_matches(workflow.ledger, PROJECTION) == []
+
+    tc = TrustCenter(config)
+    assert len(list(tc.ledger.events())) == len(_ledger_rows(read_release1_dump("trust_center")))
+    tc.request_case_numbers(kvnr=make_kvnr(500), arbeitsnummer="AN-500", le_ik=LE_IK,
+                            le_name="Uniklinik Test", actor="le")
+    assert tc.ledger.verify(full=True).ok
+    assert projection_matches(tc.ledger, TrustCenterProjection()) == []
+
+
+def test_upgrade_store__migration_0001_recreates_the_release1_schema(tmp_path: Path,
+                                                                     config: GenomlabConfig
+                                                                     ) -> None:
+    for kind in KINDS:
+        shipped = create_engine(f"sqlite:///{tmp_path}/{kind}-release1.db")
+        with shipped.begin() as conn:
+            for statement in read_release1_dump(kind)["schema"]:
+                conn.exec_driver_sql(statement)
+        migrated = Institution(config, kind).store_url  # type: ignore[arg-type]
+        Institution(config, kind).engine()  # type: ignore[arg-type]
+        upgrade_store(migrated, kind, FIRST_REVISION)  # type: ignore[arg-type]
+        assert _schema(create_engine(migrated)) == _schema(shipped), kind
+
+
+def _schema(engine: Engine) -> dict:
+    insp = inspect(engine)
+    return {
+        name: ([(c["name"], c["nullable"]) for c in insp.get_columns(name)],
+               insp.get_pk_constraint(name)["constrained_columns"],
+               sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(name)
+                      if not i.get("duplicates_constraint")))  # PostgreSQL lists UNIQUE too
+        for name in insp.get_table_names() if name != "alembic_version"
+    }
+
+
+def test_upgrade_home__store_made_by_current_code_is_stamped_and_unchanged(
+        config: GenomlabConfig) -> None:
+    workflow = Workflow(config)  # create_all of release 2: no alembic_version yet
+    workflow.bootstrap_admin("root", institution="BfArM")
+    head_before = workflow.ledger.head()
+    done = upgrade_home(config)
+    assert [(u.institution, u.before, u.after) for u in done] == [
+        ("platform", FIRST_REVISION, get_head_revision())]
+    assert upgrade_home(config)[0].before == get_head_revision()  # again: nothing to do
+    assert workflow.ledger.head() == head_before
+    assert projection_matches(workflow.ledger, PROJECTION) == []
+
+
+def test_cli_db_upgrade__reports_each_store(release1_home: GenomlabConfig,
+                                            tmp_path: Path) -> None:
+    context = CliContext(write_config_file(release1_home, tmp_path / "genomlab.toml"))
+    runner = CliRunner()
+    before = runner.invoke(db, ["status"], obj=context)
+    assert before.exit_code == 0, before.output
+    assert f"platform\t{FIRST_REVISION}\tneeds upgrade to {get_head_revision()}" in before.output
+    upgraded = runner.invoke(db, ["upgrade"], obj=context)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"trust_center\t{FIRST_REVISION} -> {get_head_revision()}" in upgraded.output
+    after = runner.invoke(db, ["status"], obj=context)
+    assert after.output.count("up to date") == 2
