@@ -165,6 +165,28 @@ def _normalise(table: pd.DataFrame, source: Path) -> pd.DataFrame:
     return table
 
 
+def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
+                     samples: Path | None = None) -> pd.DataFrame | None:
+    """The sample table of a release, or of a VCF (``samples`` or the ``samples.tsv`` /
+    ``cohort.fam`` next to it); ``None`` when a VCF has none.
+
+    Examples
+    --------
+    >>> read_sample_info(vcf=Path("world/genotypes/cohort.vcf.bgz"))  # doctest: +SKIP
+    """
+    if (vcf is None) == (release is None):
+        raise ValidationFailed("give exactly one of --vcf or --release")
+    if release is not None:
+        return read_release_samples(release)
+    assert vcf is not None
+    if samples is None:
+        candidates = [vcf.parent / "samples.tsv", vcf.parent / "cohort.fam"]
+        samples = next((c for c in candidates if c.exists()), None)
+    if samples is None:
+        return None
+    return read_fam(samples) if samples.suffix == ".fam" else read_samples_tsv(samples)
+
+
 def read_source(hl: Any, *, vcf: Path | None = None, release: Path | None = None,
                 samples: Path | None = None, work_dir: Path,
                 n_partitions: int | None = None) -> tuple[Any, pd.DataFrame]:
@@ -183,28 +205,18 @@ def read_source(hl: Any, *, vcf: Path | None = None, release: Path | None = None
     >>> vcf = Path("cohort.vcf.bgz")
     >>> mt, info = read_source(hl, vcf=vcf, work_dir=Path("work"))  # doctest: +SKIP
     """
-    if (vcf is None) == (release is None):
-        raise ValidationFailed("give exactly one of --vcf or --release")
+    info = read_sample_info(vcf=vcf, release=release, samples=samples)
     if release is not None:
         mt_path = release / "genotypes.mt"
         if not mt_path.exists():
             raise NotFoundError(f"{release}: no genotypes.mt in the release")
         mt = hl.read_matrix_table(str(mt_path))
-        info = read_release_samples(release)
     else:
         assert vcf is not None
         mt = import_vcf_to_mt(hl, vcf, work_dir / "cohort.mt", n_partitions=n_partitions)
-        if samples is None:
-            candidates = [vcf.parent / "samples.tsv", vcf.parent / "cohort.fam"]
-            samples = next((c for c in candidates if c.exists()), None)
-        if samples is None:
-            info = pd.DataFrame(index=pd.Index(mt.s.collect(), name="s"))
-            info = _normalise(info, vcf)
-        elif samples.suffix == ".fam":
-            info = read_fam(samples)
-        else:
-            info = read_samples_tsv(samples)
     columns = mt.s.collect()
+    if info is None:
+        info = _normalise(pd.DataFrame(index=pd.Index(columns, name="s")), vcf or Path())
     return mt, info.reindex(pd.Index(columns, name="s")).pipe(_fill_missing_samples)
 
 

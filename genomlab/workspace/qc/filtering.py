@@ -57,10 +57,18 @@ def get_call_rate_failures(call_rate: pd.Series, *, min_call_rate: float = 0.97)
 def get_heterozygosity_failures(metrics: pd.DataFrame, groups: pd.Series, *,
                                 n_mad: float = 4.0,
                                 columns: tuple[str, ...] = ("heterozygosity_rate", "f_het"),
-                                ) -> pd.Series:
-    """Heterozygosity outliers (contamination, inbreeding): any of ``columns`` outside median ±
-    ``n_mad``·MAD within the sample's ancestry group (gnomAD stratified filter, k = 4).
-    Samples of group ``unassigned`` (ancestry outliers) have no reference and are not judged.
+                                max_contamination: float = 0.015,
+                                min_het_low_ab_fraction: float = 0.02) -> pd.Series:
+    """Heterozygosity failures (contamination, inbreeding).
+
+    A sample fails if any of ``columns`` lies outside median ± ``n_mad``·MAD within its
+    ancestry group (gnomAD stratified filter, k = 4), or if its read-based ``contamination``
+    estimate exceeds ``max_contamination`` (gnomAD v4 hard filter, 0.015), or if its share of
+    allele-imbalanced het calls (``het_low_ab_fraction``) is an upper outlier of its group and
+    above ``min_het_low_ab_fraction`` (a floor, genomlab's choice, since clean samples sit at
+    ~0 with MAD 0): contamination shows as spurious, imbalanced heterozygous calls. Samples of
+    group ``unassigned`` (ancestry outliers) have no reference group and are judged on the
+    read-based measures only.
 
     Examples
     --------
@@ -73,6 +81,12 @@ def get_heterozygosity_failures(metrics: pd.DataFrame, groups: pd.Series, *,
     out = pd.Series(False, index=groups.index)
     if flags:
         out.loc[assigned.index] = pd.concat(flags, axis=1).any(axis=1)
+    if "contamination" in metrics.columns:
+        out |= (metrics["contamination"] > max_contamination).reindex(out.index, fill_value=False)
+    if "het_low_ab_fraction" in metrics.columns:
+        imbalance = metrics["het_low_ab_fraction"].reindex(out.index)
+        upper = get_stratified_outliers(imbalance, groups, lower_mad=np.inf, upper_mad=n_mad)
+        out |= upper & (imbalance > min_het_low_ab_fraction)
     return out
 
 

@@ -15,6 +15,7 @@ on unrelated samples, then per-group outliers (heterozygosity) and pedigree chec
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -234,3 +235,94 @@ def _annotate_findings(pairs: pd.DataFrame, flags: pd.DataFrame,
          pairs["kinship"] > t.min_related_kinship],
         ["", "duplicate", "declared", "undeclared"], "")
     return pairs.assign(finding=finding)
+
+
+QC_TABLES = ("sample_qc.tsv", "variant_qc.tsv", "relatedness.tsv", "pca_scores.tsv",
+             "mendel.tsv")
+QC_PLOTS = ("call_rate.png", "heterozygosity.png", "pca.png", "kinship.png")
+
+
+def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == bool:
+            out[col] = out[col].map({True: "true", False: "false"})
+    out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
+    os.replace(tmp, path)
+    return path
+
+
+def write_qc_outputs(result: QcResult, out_dir: Path, *,
+                     thresholds: QcThresholds | None = None) -> list[Path]:
+    """Write the QC tables (TSV, ``true``/``false`` booleans, ``NA``) and PNG plots.
+
+    Examples
+    --------
+    >>> [p.name for p in write_qc_outputs(result, Path("qc"))][:2]  # doctest: +SKIP
+    ['sample_qc.tsv', 'variant_qc.tsv']
+    """
+    from genomlab.workspace.plots import (
+        plot_call_rate,
+        plot_heterozygosity,
+        plot_kinship,
+        plot_pca,
+        save_figure,
+    )
+
+    t = thresholds or QcThresholds()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = (result.sample_qc, result.variant_qc, result.relatedness, result.pca_scores,
+              result.trios)
+    written = [_write_tsv(table, out_dir / name)
+               for table, name in zip(tables, QC_TABLES, strict=True)]
+    figures = (plot_call_rate(result.sample_qc, threshold=t.min_call_rate),
+               plot_heterozygosity(result.sample_qc), plot_pca(result.pca_scores),
+               plot_kinship(result.relatedness))
+    written += [save_figure(fig, out_dir / name)
+                for fig, name in zip(figures, QC_PLOTS, strict=True)]
+    return written
+
+
+def run_cohort_qc(hl: Any, out_dir: Path, *, vcf: Path | None = None,
+                  release: Path | None = None, samples: Path | None = None,
+                  thresholds: QcThresholds | None = None, n_partitions: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> QcResult:
+    """VCF (or release) in, QC tables and plots in ``out_dir`` out.
+
+    The converted MatrixTable and the exported ``.bed`` stay in ``out_dir/work`` and are reused.
+
+    Examples
+    --------
+    >>> result = run_cohort_qc(hl, Path("qc"), vcf=Path("cohort.vcf.bgz"))  # doctest: +SKIP
+    >>> result.sample_qc["pass"].mean()  # doctest: +SKIP
+    0.94
+    """
+    from genomlab.workspace.io import read_source
+
+    timings: dict[str, float] = {}
+    work = out_dir / "work"
+    with _timed(timings, "read input (VCF → MatrixTable once)", progress):
+        mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
+                               n_partitions=n_partitions)
+    result = compute_cohort_qc(hl, mt, info, work, thresholds=thresholds, progress=progress)
+    with _timed(timings, "write tables and plots", progress):
+        write_qc_outputs(result, out_dir, thresholds=thresholds)
+    result.timings = {**timings, **result.timings}
+    return result
+
+
+def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
+    """The genotype-filtered calls a QC run exported (``out_dir/work/qc_calls.bed``).
+
+    Examples
+    --------
+    >>> gm = read_qc_genotypes(Path("qc"))  # doctest: +SKIP
+    """
+    from genomlab.errors import NotFoundError
+    from genomlab.workspace.io import read_bed
+
+    prefix = out_dir / "work" / "qc_calls"
+    if not prefix.with_suffix(".bed").exists():
+        raise NotFoundError(f"{prefix}.bed: no QC export; run `genomlab qc run` first")
+    return read_bed(prefix)

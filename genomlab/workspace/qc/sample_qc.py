@@ -100,25 +100,54 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
 
 
 def compute_entry_stats(hl: Any, mt: Any, call: Any) -> pd.DataFrame:
-    """Per-sample ``n_raw_called``, ``n_filtered`` (calls the genotype filter removed) and
-    ``dp_stats`` / ``gq_stats`` (mean, stdev), in one row-major pass over ``mt``.
+    """Per-sample statistics that need the entry fields, in one row-major pass over ``mt``.
 
-    ``call`` is the filtered call expression; raw calls are ``mt.GT``. Localises each row's
-    entries and sums them as arrays, which is cheaper than a column aggregation.
+    - ``n_raw_called`` and ``n_filtered`` (calls the genotype filter ``call`` removed);
+    - ``dp_mean``/``dp_stdev`` and ``gq_mean``/``gq_stdev`` (Hail's ``dp_stats``/``gq_stats``);
+    - ``contamination``: a CHARR estimate (Lu et al. 2023, used by gnomAD v4) from the minor
+      reads at homozygous calls, Σ(minor reads / DP) / Σ(expected minor-allele frequency), the
+      expectation being the cohort AF at hom-ref and 1 − AF at hom-var calls (needs AD);
+    - ``het_low_ab_fraction``: the share of het calls with allele balance below 0.2 (gnomAD's
+      ADJ het cut-off), which contamination inflates (needs AD).
+
+    Localises each row's entries and sums them as arrays, which is cheaper than a column
+    aggregation.
 
     Examples
     --------
-    >>> compute_entry_stats(hl, mt, mt.GT).columns.tolist()  # doctest: +SKIP
-    ['n_raw_called', 'n_filtered', 'dp_mean', 'dp_stdev', 'gq_mean', 'gq_stdev']
+    >>> compute_entry_stats(hl, mt, mt.GT)["contamination"].max()  # doctest: +SKIP
+    0.149
     """
     fields = [f for f in ("DP", "GQ") if f in mt.entry]
     samples = mt.s.collect()
-    mt = mt.select_entries(*fields, raw=hl.is_defined(mt.GT), kept=hl.is_defined(call))
+    extra = {}
+    if "AD" in mt.entry:
+        depth = hl.sum(mt.AD)
+        minor = hl.case().when(mt.GT.is_hom_ref(), depth - mt.AD[0]).when(
+            mt.GT.is_hom_var(), mt.AD[0]).or_missing()
+        extra = {"minor_fraction": hl.or_missing(depth > 0, minor / depth),
+                 "hom_alt": hl.or_missing(mt.GT.is_hom_var() | mt.GT.is_hom_ref(),
+                                          mt.GT.is_hom_var()),
+                 "het": mt.GT.is_het(),
+                 "low_ab_het": mt.GT.is_het() & (depth > 0) & (mt.AD[1] < 0.2 * depth)}
+    mt = mt.select_entries(*fields, raw=hl.is_defined(mt.GT), kept=hl.is_defined(call),
+                           n_alt=mt.GT.n_alt_alleles(), **extra)
     table = mt.localize_entries("e", "cols")
-    sums = {
+    sums: dict[str, Any] = {
         "raw": hl.agg.array_sum(table.e.map(lambda x: hl.int64(x.raw))),
         "kept": hl.agg.array_sum(table.e.map(lambda x: hl.int64(x.kept))),
     }
+    if extra:
+        af = hl.sum(table.e.map(lambda x: hl.or_else(x.n_alt, 0))) / hl.float64(
+            2 * hl.sum(table.e.map(lambda x: hl.int64(hl.is_defined(x.n_alt)))))
+        expected = table.e.map(lambda x: hl.or_else(
+            hl.or_missing(hl.is_defined(x.minor_fraction),
+                          hl.if_else(x.hom_alt, 1 - af, af)), 0.0))
+        sums["minor"] = hl.agg.array_sum(table.e.map(lambda x: hl.or_else(x.minor_fraction, 0.0)))
+        sums["expected"] = hl.agg.array_sum(expected)
+        sums["het"] = hl.agg.array_sum(table.e.map(lambda x: hl.int64(hl.or_else(x.het, False))))
+        sums["low_ab_het"] = hl.agg.array_sum(
+            table.e.map(lambda x: hl.int64(hl.or_else(x.low_ab_het, False))))
     for f in fields:
         values = table.e.map(lambda x, f=f: hl.float64(x[f]))
         sums[f] = hl.struct(
@@ -130,11 +159,14 @@ def compute_entry_stats(hl: Any, mt: Any, call: Any) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.Index(samples, name="s"))
     out["n_raw_called"] = np.asarray(result.raw, dtype=np.int64)
     out["n_filtered"] = out["n_raw_called"] - np.asarray(result.kept, dtype=np.int64)
-    for f in fields:
-        n = np.asarray(result[f].n, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if extra:
+            out["contamination"] = np.asarray(result.minor) / np.asarray(result.expected)
+            out["het_low_ab_fraction"] = np.asarray(result.low_ab_het) / np.asarray(result.het)
+        for f in fields:
+            n = np.asarray(result[f].n, dtype=float)
             mean = np.asarray(result[f].s) / n
             var = np.asarray(result[f].ss) / n - mean**2
-        out[f"{f.lower()}_mean"] = mean
-        out[f"{f.lower()}_stdev"] = np.sqrt(np.clip(var, 0, None))
+            out[f"{f.lower()}_mean"] = mean
+            out[f"{f.lower()}_stdev"] = np.sqrt(np.clip(var, 0, None))
     return out

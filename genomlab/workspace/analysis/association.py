@@ -1,0 +1,184 @@
+"""Association of variants with a clinical phenotype on Hail, with sex and ancestry PCs.
+
+Follows the Hail GWAS tutorial: QC-passing samples and variants, MAF ≥ 0.01, alternate-allele
+count as x, covariates intercept, is_female and PCs; ``hl.linear_regression_rows`` for a
+quantitative phenotype, ``hl.logistic_regression_rows`` (Wald) for a binary one. Only unrelated
+samples enter (the PCA's unprojected set): Hail has no mixed model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genomlab.errors import NotFoundError, ValidationFailed
+
+GENOME_WIDE_P = 5e-8  # the conventional genome-wide significance level (Pe'er et al. 2008)
+
+
+def read_qc_outputs(qc_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``sample_qc``, ``variant_qc`` and ``pca_scores`` tables of a ``genomlab qc run`` output.
+
+    Examples
+    --------
+    >>> samples, variants, scores = read_qc_outputs(Path("qc"))  # doctest: +SKIP
+    """
+    tables = []
+    for name in ("sample_qc.tsv", "variant_qc.tsv", "pca_scores.tsv"):
+        path = qc_dir / name
+        if not path.exists():
+            raise NotFoundError(f"{path}: QC output not found; run `genomlab qc run` first")
+        tables.append(pd.read_csv(path, sep="\t", na_values=["NA"],
+                                  true_values=["true"], false_values=["false"]))
+    return tables[0], tables[1], tables[2]
+
+
+def get_association_samples(info: pd.DataFrame, sample_qc: pd.DataFrame, scores: pd.DataFrame,
+                            phenotype: str, *, n_pcs: int = 4,
+                            unrelated_only: bool = True) -> pd.DataFrame:
+    """Phenotype and covariates (``is_female``, ``PC1..PCn``) of the samples that enter.
+
+    Samples must pass QC, have the phenotype and known sex, and (by default) be unrelated.
+    Sex is the reported sex where known, else the genetic sex.
+
+    Examples
+    --------
+    >>> cov = get_association_samples(info, sample_qc, scores, "quant_trait")  # doctest: +SKIP
+    """
+    if phenotype not in info.columns:
+        raise ValidationFailed(f"sample table: no phenotype column {phenotype!r}")
+    qc = sample_qc.set_index("sample")
+    pcs = scores.set_index("sample")
+    table = pd.DataFrame(index=qc.index[qc["pass"].astype(bool)])
+    if unrelated_only:
+        table = table[~pcs.loc[table.index, "projected"].astype(bool).to_numpy()]
+    table["y"] = info[phenotype].reindex(table.index)
+    sex = info["reported_sex"].reindex(table.index).fillna(qc["genetic_sex"])
+    table["is_female"] = sex.map({"female": 1.0, "male": 0.0})
+    for k in range(1, n_pcs + 1):
+        table[f"PC{k}"] = pcs.loc[table.index, f"PC{k}"]
+    return table.dropna()
+
+
+def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: bool,
+                        call_field: str = "GT") -> pd.DataFrame:
+    """Regress ``y`` on each row's alternate-allele count with the other columns as covariates.
+
+    Parameters
+    ----------
+    mt:
+        Columns keyed by ``s``; restricted here to ``covariates.index``.
+    covariates:
+        Indexed by sample: ``y`` and numeric covariates (an intercept is added).
+    call_field:
+        Entry field holding the calls.
+
+    Returns
+    -------
+    One row per variant: ``variant``, ``contig``, ``position``, ``n``, ``beta``,
+    ``standard_error``, ``statistic``, ``p_value``.
+
+    Examples
+    --------
+    >>> compute_association(hl, mt, cov, binary=False).nsmallest(1, "p_value")  # doctest: +SKIP
+    """
+    frame = covariates.copy()
+    frame["y"] = frame["y"].astype(float)
+    frame.index.name = "s"
+    cols = hl.Table.from_pandas(frame.reset_index(), key="s")
+    mt = mt.annotate_cols(cov=cols[mt.s])
+    mt = mt.filter_cols(hl.is_defined(mt.cov))
+    mt = mt.annotate_entries(x=mt[call_field].n_alt_alleles())
+    names = [c for c in frame.columns if c != "y"]
+    covariate_exprs = [1.0, *(mt.cov[c] for c in names)]
+    if binary:
+        table = hl.logistic_regression_rows("wald", y=mt.cov.y, x=mt.x, covariates=covariate_exprs)
+        table = table.select(beta=table.beta, standard_error=table.standard_error,
+                             statistic=table.z_stat, p_value=table.p_value,
+                             n=hl.missing(hl.tint64))
+    else:
+        table = hl.linear_regression_rows(y=mt.cov.y, x=mt.x, covariates=covariate_exprs)
+        table = table.select(beta=table.beta, standard_error=table.standard_error,
+                             statistic=table.t_stat, p_value=table.p_value, n=table.n)
+    table = table.annotate(
+        variant=hl.delimit([table.locus.contig, hl.str(table.locus.position), table.alleles[0],
+                            table.alleles[1]], ":"),
+        contig=table.locus.contig, position=table.locus.position).key_by().drop(
+            "locus", "alleles")
+    result = table.to_pandas()
+    if binary:
+        result["n"] = len(frame)
+    return result[["variant", "contig", "position", "n", "beta", "standard_error", "statistic",
+                   "p_value"]]
+
+
+def filter_association_variants(hl: Any, mt: Any, variant_qc: pd.DataFrame, *,
+                                min_maf: float = 0.01) -> Any:
+    """Rows of ``mt`` that pass variant QC with MAF ≥ ``min_maf`` (Hail GWAS tutorial: 0.01)."""
+    af = variant_qc["AF"].astype(float)
+    keep = variant_qc["pass"].astype(bool) & (np.minimum(af, 1 - af) >= min_maf)
+    ids = variant_qc.loc[keep, "variant"].tolist()
+    variants = hl.Table.from_pandas(pd.DataFrame({"variant": ids}))
+    variants = variants.annotate(v=hl.parse_variant(variants.variant,
+                                                    reference_genome=mt.locus.dtype.reference_genome))
+    variants = variants.key_by(locus=variants.v.locus, alleles=variants.v.alleles)
+    return mt.semi_join_rows(variants)
+
+
+def get_independent_hits(results: pd.DataFrame, *, threshold: float = GENOME_WIDE_P,
+                         window_bp: int = 5_000_000) -> pd.DataFrame:
+    """Lead variants of significant loci: greedy clumping by distance (like plink
+    ``--clump-kb``), keeping the smallest p within ``window_bp`` on each side.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"contig": ["chr1"] * 2, "position": [1, 100], "p_value": [1e-9, 1e-8]})
+    >>> len(get_independent_hits(r))
+    1
+    """
+    hits = results[results["p_value"] < threshold].sort_values("p_value")
+    leads: list[int] = []
+    for idx, row in hits.iterrows():
+        near = [lead for lead in leads if results.at[lead, "contig"] == row["contig"]
+                and abs(results.at[lead, "position"] - row["position"]) <= window_bp]
+        if not near:
+            leads.append(idx)
+    return results.loc[leads]
+
+
+def run_association(hl: Any, out_dir: Path, *, qc_dir: Path, phenotype: str,
+                    vcf: Path | None = None, release: Path | None = None,
+                    samples: Path | None = None, binary: bool | None = None,
+                    n_pcs: int = 4) -> pd.DataFrame:
+    """Association of ``phenotype`` on QC'd data; writes ``association.tsv``, ``manhattan.png``
+    and ``qq.png`` to ``out_dir`` and returns the results.
+
+    Examples
+    --------
+    >>> run_association(hl, Path("gwas"), qc_dir=Path("qc"), phenotype="quant_trait",
+    ...                 vcf=Path("cohort.vcf.bgz"))  # doctest: +SKIP
+    """
+    from genomlab.workspace.io import get_qc_call_expr, read_source
+    from genomlab.workspace.plots import plot_manhattan, plot_qq, save_figure
+
+    sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
+    mt, info = read_source(hl, vcf=vcf, release=release, samples=samples,
+                           work_dir=qc_dir / "work")
+    covariates = get_association_samples(info, sample_qc, scores, phenotype, n_pcs=n_pcs)
+    if binary is None:
+        binary = bool(covariates["y"].isin([0, 1]).all())
+    if len(covariates) < n_pcs + 3:
+        raise ValidationFailed(f"{phenotype}: only {len(covariates)} samples with data")
+    mt = filter_association_variants(hl, mt, variant_qc)
+    mt = mt.annotate_entries(QC_GT=get_qc_call_expr(hl, mt))
+    results = compute_association(hl, mt, covariates, binary=binary, call_field="QC_GT")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".association.tsv.tmp"
+    results.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+    tmp.replace(out_dir / "association.tsv")
+    save_figure(plot_manhattan(results), out_dir / "manhattan.png")
+    save_figure(plot_qq(results), out_dir / "qq.png")
+    return results

@@ -1,0 +1,117 @@
+"""``genomlab qc run`` and ``genomlab analysis association``: cohort QC and GWAS from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from genomlab.errors import ValidationFailed
+
+if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
+    from genomlab.cli import CliContext
+
+
+def _source_options(command: click.Command) -> click.Command:
+    options = [
+        click.option("--vcf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Cohort VCF (bgzipped); converted once to a MatrixTable under OUT/work."),
+        click.option("--release", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="Release directory with genotypes.mt and clinical Parquet keyed by s."),
+        click.option("--samples", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="samples.tsv or PLINK .fam for a VCF (default: next to the VCF)."),
+        click.option("--fam", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="PLINK .fam with the declared pedigree and reported sex."),
+        click.option("--out", "out_dir", required=True,
+                     type=click.Path(file_okay=False, path_type=Path), help="Output directory."),
+        click.option("--spark-master", default=None,
+                     help="Override the configured Spark master, e.g. local[2]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _check_source(vcf: Path | None, release: Path | None, samples: Path | None,
+                  fam: Path | None) -> Path | None:
+    if (vcf is None) == (release is None):
+        raise ValidationFailed("give exactly one of --vcf or --release")
+    if samples is not None and fam is not None:
+        raise ValidationFailed("give at most one of --samples and --fam")
+    return samples or fam
+
+
+@click.group("qc")
+def qc() -> None:
+    """Cohort quality control (sample and variant QC) on Hail."""
+
+
+@qc.command("run")
+@_source_options
+@click.pass_obj
+def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
+           fam: Path | None, out_dir: Path, spark_master: str | None) -> None:
+    """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
+    pca_scores.tsv, mendel.tsv and PNG plots to OUT.
+
+    sample_qc.tsv has one row per sample with `sample`, `pass` (true/false) and `reasons`
+    (semicolon list of call_rate, heterozygosity, sex_mismatch, duplicate, relatedness, mendel,
+    ancestry_outlier), followed by the metrics.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from genomlab.hail_session import init_hail
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    sample_file = _check_source(vcf, release, samples, fam)
+    hl = init_hail(cli.config, master=spark_master)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
+                               progress=lambda step: bar.update(task, description=step))
+    failed = result.sample_qc[~result.sample_qc["pass"]]
+    click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
+               f"{int((~result.variant_qc['pass']).sum())} of {len(result.variant_qc)} variants "
+               f"failing; tables and plots in {out_dir}")
+    for step, seconds in result.timings.items():
+        click.echo(f"  {seconds:7.1f} s  {step}")
+
+
+@click.group("analysis")
+def analysis() -> None:
+    """Association analysis on a QC'd cohort."""
+
+
+@analysis.command("association")
+@_source_options
+@click.option("--qc", "qc_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Output directory of `genomlab qc run` (passing samples, variants, PCs).")
+@click.option("--phenotype", required=True, help="Column of the sample table, e.g. quant_trait.")
+@click.option("--binary/--quantitative", default=None,
+              help="Logistic or linear regression (default: binary if the column is boolean).")
+@click.option("--n-pcs", default=4, show_default=True, help="Ancestry PCs used as covariates.")
+@click.pass_obj
+def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None,
+                         samples: Path | None, fam: Path | None, out_dir: Path,
+                         spark_master: str | None, qc_dir: Path, phenotype: str,
+                         binary: bool | None, n_pcs: int) -> None:
+    """Regress each QC-passing variant on PHENOTYPE with sex and PCs as covariates; write
+    association.tsv, manhattan.png and qq.png to OUT.
+    """
+    from genomlab.hail_session import init_hail
+    from genomlab.workspace.analysis.association import run_association
+
+    sample_file = _check_source(vcf, release, samples, fam)
+    hl = init_hail(cli.config, master=spark_master)
+    result = run_association(hl, out_dir, qc_dir=qc_dir, phenotype=phenotype, vcf=vcf,
+                             release=release, samples=sample_file, binary=binary, n_pcs=n_pcs)
+    hits = result[result["p_value"] < 5e-8]
+    click.echo(f"{len(result)} variants tested, {len(hits)} at p < 5e-8; results in {out_dir}")
+    for row in hits.sort_values("p_value").head(20).itertuples():
+        click.echo(f"  {row.variant}  beta {row.beta:.3f}  p {row.p_value:.3g}")
+
+
+commands: list[click.Command] = [qc, analysis]
