@@ -222,7 +222,7 @@ def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
 
     groups: dict[str, list[Path]] = {}
     for path in files:
-        items = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        items = sorted(path.rglob("*.json")) if path.is_dir() else [path]
         for item in items:
             target = node_id or get_named_kdk(item)
             if target is None or not NODE_ID_PATTERNS["kdk"].match(target):

@@ -1,0 +1,128 @@
+"""Clinical records: validation naming file/record/field, and intake into Parquet tables."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from genomlab.clinical_node.intake import ClinicalNode
+from genomlab.clinical_node.records import RecordRejected, validate_clinical_record
+from genomlab.clinical_node.store import PROJECTION
+from genomlab.ledger import projection_matches
+from tests.conftest import REPO
+
+WORLD = REPO / "data_samples" / "world"
+RECORDS = sorted((WORLD / "kdk").glob("*/records/*.json"))
+
+
+def _first(kind: str) -> dict:
+    return next(r for r in (json.loads(p.read_text()) for p in RECORDS) if kind in r["case"])
+
+
+def test_validate_clinical_record__every_world_record_valid():
+    records = [validate_clinical_record(json.loads(p.read_text()), source=p.name)
+               for p in RECORDS]
+    assert len(records) == len(RECORDS) > 0
+    assert all(r.node_id == p.parent.parent.name for r, p in zip(records, RECORDS, strict=True))
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "field"), [
+    ("diagnosisOd", ["case", "diagnosisOd", "mainDiagnosis", "code"], "C3X.1",
+     "case.diagnosisOd.mainDiagnosis.code"),
+    ("diagnosisOd", ["case", "diagnosisOd", "histology", "code"], "8140-3",
+     "case.diagnosisOd.histology.code"),
+    ("diagnosisOd", ["case", "diagnosisOd", "topography", "code"], "D34.1",
+     "case.diagnosisOd.topography.code"),
+    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 0, "orphacode"], "ORPHA-355",
+     "case.diagnosisRd.diagnoses[0].orphacode"),
+    ("diagnosisRd", ["case", "diagnosisRd", "phenotypes", 0, "code"], "HP:12",
+     "case.diagnosisRd.phenotypes[0].code"),
+    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 0, "icd10gm"], "e75.2",
+     "case.diagnosisRd.diagnoses[0].icd10gm"),
+    ("diagnosisRd", ["metaData", "submission", "date"], "2025-13-01",
+     "metaData.submission.date"),
+    ("diagnosisRd", ["metaData", "birthDate"], "2090-01", "metaData.birthDate"),
+    ("diagnosisRd", ["metaData", "tanC"], "xyz", "metaData.tanC"),
+    ("diagnosisRd", ["metaData", "mvConsent", "scope", 0, "type"], "maybe",
+     "metaData.mvConsent.scope.0.type"),
+    ("diagnosisOd", ["metaData", "submission", "diseaseType"], "common",
+     "metaData.submission.diseaseType"),
+])
+def test_validate_clinical_record__bad_value_names_field(kind, path, value, field):
+    record = copy.deepcopy(_first(kind))
+    target = record
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(RecordRejected) as caught:
+        validate_clinical_record(record, source="r.json (record r)")
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"r.json (record r): field {field}")
+
+
+def test_validate_clinical_record__missing_case_and_research_consent_state():
+    record = copy.deepcopy(_first("diagnosisRd"))
+    assert validate_clinical_record(record, source="x").research_consented in (True, False)
+    record["metaData"]["researchConsents"] = []
+    assert validate_clinical_record(record, source="x").research_consented is False
+    del record["case"]
+    with pytest.raises(RecordRejected, match="field case"):
+        validate_clinical_record(record, source="x")
+
+
+@pytest.fixture(scope="module")
+def kdk_intake(tmp_path_factory):
+    from genomlab.intake import register_world_nodes, request_world_case_numbers, run_kdk_intake
+    from tests.conftest import config_for
+
+    world = tmp_path_factory.mktemp("w") / "world"
+    shutil.copytree(WORLD, world)
+    config = config_for(tmp_path_factory.mktemp("kdk") / "home")
+    register_world_nodes(config, world, actor="test")
+    request_world_case_numbers(config, world)
+    first = run_kdk_intake(config, [world / "kdk"])
+    return config, world, first
+
+
+def test_kdk_intake__all_records_finished_and_tables_keyed_by_pseudonym(kdk_intake):
+    config, world, first = kdk_intake
+    truth = json.loads((world / "truth.json").read_text())
+    for node in truth["institutions"]["kdk"]:
+        files = sorted((world / "kdk" / node / "records").glob("*.json"))
+        assert first[node] == {p.stem: "finished" for p in files}
+        kdk = ClinicalNode(config, node)
+        cases = kdk.read_table("cases")
+        rows = {r["record_id"]: r for r in kdk.get_records()}
+        assert all(rows[rid]["clinical_pseudonym"] == cp for rid, cp in
+                   zip(cases["record_id"], cases["clinical_pseudonym"], strict=True))
+        assert projection_matches(kdk.ledger, PROJECTION) == []
+        assert kdk.ledger.verify().ok
+
+
+def test_kdk_intake__rerun_duplicates_nothing_and_reused_tan_refused(kdk_intake, tmp_path):
+    from genomlab.intake import run_kdk_intake
+
+    config, world, _ = kdk_intake
+    node = "KDKTUE005"
+    kdk = ClinicalNode(config, node)
+    before = {t: kdk.read_table(t, store_name=s).height for t in ("cases", "diagnoses")
+              for s in ("consented", "nonconsented")}
+    events = kdk.ledger.head()[0]
+    again = run_kdk_intake(config, [world / "kdk" / node / "records"])
+    assert set(again[node].values()) == {"finished"}
+    assert kdk.ledger.head()[0] == events
+    assert before == {t: kdk.read_table(t, store_name=s).height for t in ("cases", "diagnoses")
+                      for s in ("consented", "nonconsented")}
+    source = sorted((world / "kdk" / node / "records").glob("*.json"))[0]
+    reused = tmp_path / "reused-tan.json"
+    shutil.copy(source, reused)
+    result = run_kdk_intake(config, [reused])
+    assert result[node] == {"reused-tan": "error"}
+    row = next(r for r in kdk.get_records() if r["record_id"] == "reused-tan")
+    assert row["failure_field"] == "metaData.tanC"
+    assert source.stem in row["failure_message"]
+    assert Path(config.home / "kdk" / node / "clinical" / "consented" / "cases.parquet").exists()
