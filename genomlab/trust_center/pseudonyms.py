@@ -4,7 +4,7 @@ Every person known to the trust centre has a random 128-bit internal id. A pseud
 encrypted with AES-256 (one ECB block: a PRP on unique 128-bit inputs, hence a PRF with no
 collisions) under a key that belongs to exactly one *domain*: the genomic datasets, the clinical
 datasets, or one project at one key version. The result is written as ``<prefix>`` + 32 lower
-case hex digits, e.g. ``PP1-3f9c…``. Consequences:
+case hex digits, e.g. ``PP1-3f9c…``, in numpy arrays of ASCII byte strings. Consequences:
 
 - no mapping table per domain or project (gPAS stores one): issuing 10⁶ pseudonyms is one AES
   call over a 16 MB buffer plus vectorised hex encoding;
@@ -20,8 +20,8 @@ Examples
 >>> key = bytes(range(32))
 >>> ids = np.frombuffer(bytes(range(32)), dtype=np.uint8).reshape(2, 16)
 >>> names = compute_pseudonyms(key, ids, prefix="PP1-")
->>> [len(n) for n in names], str(names[0])[:4]
-([36, 36], 'PP1-')
+>>> [len(n) for n in names], names[0][:4]
+([36, 36], b'PP1-')
 >>> bool((resolve_pseudonyms(key, names, prefix="PP1-") == ids).all())
 True
 """
@@ -40,10 +40,10 @@ from genomlab.errors import ValidationFailed
 ID_BYTES = 16
 HEX_DIGITS = 2 * ID_BYTES
 _HEX_CHARS = "0123456789abcdef"
-# Each byte as its two hex digits in UCS-4 (numpy's ``U`` dtype), packed into one uint64, so a
-# whole column is encoded by one gather and viewed as strings without conversion.
-_BYTE_TO_UCS4_PAIR = np.array(
-    [ord(_HEX_CHARS[b >> 4]) | ord(_HEX_CHARS[b & 15]) << 32 for b in range(256)], dtype="<u8")
+# Each byte as its two ASCII hex digits packed into one little-endian uint16, so a whole column
+# is encoded by one gather and viewed as fixed-width byte strings without conversion.
+_BYTE_TO_HEX_PAIR = np.array(
+    [ord(_HEX_CHARS[b >> 4]) | ord(_HEX_CHARS[b & 15]) << 8 for b in range(256)], dtype="<u2")
 _CHAR_TO_NIBBLE = np.full(256, 255, dtype=np.uint8)
 for _value, _char in enumerate(_HEX_CHARS):
     _CHAR_TO_NIBBLE[ord(_char)] = _value
@@ -69,21 +69,24 @@ def _aes(key: bytes, blocks: np.ndarray, *, decrypt: bool = False) -> np.ndarray
 
 
 def encode_hex(blocks: np.ndarray, prefix: str) -> np.ndarray:
-    """``prefix`` + lower-case hex of each 16-byte row, as a numpy unicode array (vectorised).
+    """``prefix`` + lower-case hex of each 16-byte row, as ASCII byte strings (numpy ``S``).
+
+    Byte strings take a quarter of the memory of numpy's UCS-4 ``U`` strings and convert to
+    Arrow/polars strings without transcoding; ``.astype(str)`` gives Python text.
 
     Examples
     --------
     >>> import numpy as np
     >>> encode_hex(np.array([[0, 255] * 8], dtype=np.uint8), "X-").tolist()
-    ['X-00ff00ff00ff00ff00ff00ff00ff00ff']
+    [b'X-00ff00ff00ff00ff00ff00ff00ff00ff']
     """
     n = blocks.shape[0]
     width = len(prefix) + HEX_DIGITS
-    out = np.empty((n, width), dtype="<u4")
-    out[:, : len(prefix)] = [ord(c) for c in prefix]
-    pairs = _BYTE_TO_UCS4_PAIR[np.ascontiguousarray(blocks, dtype=np.uint8)]
-    out[:, len(prefix):] = pairs.view("<u4").reshape(n, HEX_DIGITS)
-    return out.view(f"<U{width}").reshape(n)
+    out = np.empty((n, width), dtype=np.uint8)
+    out[:, : len(prefix)] = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    pairs = _BYTE_TO_HEX_PAIR[np.ascontiguousarray(blocks, dtype=np.uint8)]
+    out[:, len(prefix):] = pairs.view(np.uint8).reshape(n, HEX_DIGITS)
+    return out.view(f"S{width}").reshape(n)
 
 
 def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
@@ -98,15 +101,17 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
     width = len(prefix) + HEX_DIGITS
     if values.size == 0:
         return np.empty((0, ID_BYTES), dtype=np.uint8)
-    if values.dtype.kind != "U":
+    if values.dtype.kind not in "SU":
         values = values.astype(str)
-    if values.dtype.itemsize // 4 < width:  # every entry is too short: pad to show which
-        values = values.astype(f"<U{width}")
-    chars = np.ascontiguousarray(values).view("<u4").reshape(values.size, -1)
+    char_size = 1 if values.dtype.kind == "S" else 4
+    if values.dtype.itemsize // char_size < width:  # every entry is too short: pad to show which
+        values = values.astype(f"{values.dtype.kind}{width}")
+    char_type = np.uint8 if char_size == 1 else np.dtype("<u4")
+    chars = np.ascontiguousarray(values).view(char_type).reshape(values.size, -1)
     body = chars[:, len(prefix):width]
     nibbles = _CHAR_TO_NIBBLE[body.astype(np.uint8)]  # wraps above 255: checked next line
     good = nibbles.max(axis=1) < 16
-    if body.max() > 255:
+    if char_size == 4 and body.max() > 255:
         good &= (body <= 255).all(axis=1)
     for position, char in enumerate(prefix):
         good &= chars[:, position] == ord(char)
@@ -115,14 +120,15 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
     if not good.all():
         first = int(np.flatnonzero(~good)[0])
         raise ValidationFailed(
-            f"pseudonym list: entry {first} ({str(values[first])[:48]!r}) is not "
+            f"pseudonym list: entry {first} ({values[first]!r:.48}) is not "
             f"{prefix!r} followed by {HEX_DIGITS} lower-case hex digits"
         )
     return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
 
 
 def compute_pseudonyms(key: bytes, person_ids: np.ndarray, *, prefix: str) -> np.ndarray:
-    """Pseudonyms of ``person_ids`` (uint8 array of shape (n, 16)) in the domain of ``key``.
+    """Pseudonyms of ``person_ids`` (uint8, shape (n, 16)) in the domain of ``key``, as ASCII
+    byte strings (numpy ``S``; ``.astype(str)`` for text).
 
     Examples
     --------
@@ -158,7 +164,7 @@ def ids_from_hex(hex_ids: Sequence[str]) -> np.ndarray:
 
 def ids_to_hex(ids: np.ndarray) -> list[str]:
     """32-hex strings of uint8 rows (n, 16)."""
-    return encode_hex(ids, "").tolist()
+    return encode_hex(ids, "").astype(f"U{HEX_DIGITS}").tolist()
 
 
 def _halves(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

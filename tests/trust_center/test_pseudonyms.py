@@ -26,8 +26,10 @@ def test_compute_pseudonyms__round_trip_and_format() -> None:
     key = derive_key(b"m" * 32, "project/v1/P")
     ids = _ids(5000)
     names = compute_pseudonyms(key, ids, prefix="PP1-")
-    assert all(len(n) == 36 and n.startswith("PP1-") for n in names.tolist())
-    assert len(set(names.tolist())) == 5000
+    text = names.astype(str).tolist()
+    assert all(len(n) == 36 and n.startswith("PP1-") for n in text)
+    assert len(set(text)) == 5000
+    assert (resolve_pseudonyms(key, text, prefix="PP1-") == ids).all()
     assert (resolve_pseudonyms(key, names, prefix="PP1-") == ids).all()
     expected_hex = ids_to_hex(ids[:1])[0]
     assert len(expected_hex) == 32
