@@ -10,7 +10,7 @@ kind                filter id                             answered from
 ==================  ====================================  ============================
 disease type        ``diseaseType:rare``                  GRZ or KDK
 library type        ``libraryType:wgs``                   GRZ or KDK
-sex                 ``NCIT:C16576`` (female),             GRZ or KDK
+sex                 ``NCIT:C16576`` (female),             KDK
                     ``NCIT:C20197`` (male), ``sex:male``
 ICD-10-GM prefix    ``ICD10GM:G40`` (matches G40.3)       KDK
 HPO term            ``HP:0001250``                        KDK

@@ -56,4 +56,60 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     click.echo(json.dumps(answer, indent=1, ensure_ascii=False))
 
 
+@data_service.command("index")
+@pass_cli
+def index_cmd(cli: CliContext) -> None:
+    """Rebuild the feasibility index from every GRZ and KDK under the home (after intake).
+
+    Reads each node's consented datasets and each GRZ's allele sites (one Hail pass per GRZ);
+    no pseudonym or genotype is kept in the index.
+    """
+    from genomlab.data_service.adapters import get_node_readers
+    from genomlab.data_service.index import build_feasibility_index, load_feasibility_index
+
+    grzs, kdks = get_node_readers(cli.config)
+    digest = build_feasibility_index(cli.config, grzs, kdks)
+    index = load_feasibility_index(cli.config)
+    click.echo(f"feasibility index {digest[:12]}: {index.genome.height} genome datasets, "
+               f"{index.clinical.height} clinical datasets, {index.sites.height} sites from "
+               f"{len(grzs)} GRZ and {len(kdks)} KDK")
+
+
+@data_service.command("release")
+@click.argument("application")
+@pass_cli
+def release_cmd(cli: CliContext, application: str) -> None:
+    """Release APPLICATION's data into its project's workspace (verified, linked, atomic).
+
+    Verifies the platform's signed approval, selects the consented cohort, gets the linkage map
+    from the trust centre, and writes genotypes.mt, clinical Parquet and manifest.json (or
+    only suppressed aggregates for an aggregated-level application) to
+    <home>/workspaces/<project>/release.
+    """
+    from rich.console import Console
+
+    from genomlab.data_service.adapters import get_node_readers
+    from genomlab.data_service.release import release_application
+    from genomlab.hail_session import init_hail
+    from genomlab.trust_center.service import TrustCenter
+
+    console = Console(stderr=True)
+    with console.status("releasing") as status:
+        def progress(message: str) -> None:
+            status.update(message)
+            console.log(message)
+
+        hl = init_hail(cli.config)
+        grzs, kdks = get_node_readers(cli.config, hl)
+        result = release_application(cli.config, application, genome_nodes=grzs,
+                                     clinical_nodes=kdks, linkage_service=TrustCenter(cli.config),
+                                     hl=hl, progress=progress)
+    counts = result.manifest["counts"]
+    click.echo(f"release {result.release_id} of {application} ({result.manifest['level']}): "
+               f"{counts['n_persons']} persons -> {result.path}")
+    if result.withdrawn:
+        click.echo(f"{len(result.withdrawn)} person(s) left the cohort; notice written to the "
+                   "project's notices/")
+
+
 commands = [data_service]

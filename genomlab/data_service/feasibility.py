@@ -7,10 +7,10 @@ suppression rules of :mod:`~genomlab.data_service.suppression` and records the a
 ``feasibility.answered`` event. A query never touches genotypes.
 
 Before an approval there is no linkage, so a query mixes only filters one side holds: the
-genome side knows disease type, library type, sex and its GRZ; the clinical side knows those plus
-ICD-10-GM codes, HPO terms and the age band, and its KDK. Filters both sides hold are answered on
-the genome side (every sequenced person, relatives included, has a genome dataset). A variant is
-answered from the GRZs' site indexes and combines only with GRZ node filters.
+genome side knows disease type, library type and its GRZ; the clinical side knows those plus
+sex, ICD-10-GM codes, HPO terms and the age band, and its KDK. Filters both sides hold are
+answered on the genome side (every sequenced person, relatives included, has a genome dataset).
+A variant is answered from the GRZs' site indexes and combines only with GRZ node filters.
 
 Examples
 --------
@@ -43,8 +43,8 @@ from genomlab.data_service.suppression import (
 )
 from genomlab.errors import ValidationFailed
 
-GENOME_KINDS = frozenset({"disease_type", "library_type", "sex", "node"})
-CLINICAL_KINDS = GENOME_KINDS | {"icd10gm", "hpo", "age_band"}
+GENOME_KINDS = frozenset({"disease_type", "library_type", "node"})
+CLINICAL_KINDS = GENOME_KINDS | {"sex", "icd10gm", "hpo", "age_band"}
 
 
 def choose_side(query: FeasibilityQuery) -> str:
@@ -72,8 +72,8 @@ def choose_side(query: FeasibilityQuery) -> str:
         return "genomic"
     if kinds <= CLINICAL_KINDS and not grz:
         return "clinical"
-    raise ValidationFailed("query.filters: ICD-10-GM, HPO and age-band filters are held by the "
-                           "clinical nodes and cannot be combined with a GRZ node filter")
+    raise ValidationFailed("query.filters: sex, ICD-10-GM, HPO and age-band filters are held by "
+                           "the clinical nodes and cannot be combined with a GRZ node filter")
 
 
 def _term_mask(index: FeasibilityIndex, side: str, kind: str, value: str) -> np.ndarray:

@@ -4,8 +4,9 @@ When nodes report (:func:`build_feasibility_index`), the data service stores thr
 under ``<home>/data_service/feasibility/``, sorted so that row order carries no information, and
 with **no pseudonym and no genotype**:
 
-- ``genome_datasets.parquet`` — ``node``, ``disease_type``, ``library_type``, ``sex``;
-- ``clinical_datasets.parquet`` — the same plus ``age_band``, ``icd10gm`` and ``hpo`` lists;
+- ``genome_datasets.parquet`` — ``node``, ``disease_type``, ``library_type``;
+- ``clinical_datasets.parquet`` — the same plus ``sex``, ``age_band`` and the ``icd10gm`` and
+  ``hpo`` lists;
 - ``sites.parquet`` — ``node``, ``variant``, ``n_carriers`` (each GRZ's allele index).
 
 A query (:mod:`genomlab.data_service.feasibility`) reads only these tables, never genotypes.
@@ -80,9 +81,10 @@ def collect_node_reports(genome_nodes: Sequence[GenomeNodeReader],
     clinical = [check_columns(n.get_dataset_attributes(), CLINICAL_ATTRIBUTES,
                               f"{n.node_id} datasets").with_columns(node=pl.lit(n.node_id))
                 for n in clinical_nodes]
-    keys = ["node", "disease_type", "library_type", "sex"]
+    keys = ["node", "disease_type", "library_type"]
     genome_frame = (pl.concat(genome) if genome else pl.DataFrame(schema={
         **GENOME_ATTRIBUTES, "node": pl.String})).select(keys).sort(keys, nulls_last=True)
+    keys = [*keys, "sex"]
     clinical_frame = pl.concat(clinical) if clinical else pl.DataFrame(schema={
         **CLINICAL_ATTRIBUTES, "node": pl.String})
     clinical_frame = (clinical_frame.with_columns(

@@ -5,7 +5,8 @@ service depends on these protocols only; the composition root (CLI, demo, notebo
 nodes' implementations. Column contracts:
 
 GRZ ``get_dataset_attributes()`` — one row per genome dataset in the node's store:
-    ``pseudonym`` (genome-dataset pseudonym), ``disease_type``, ``library_type``, ``sex``.
+    ``pseudonym`` (genome-dataset pseudonym), ``disease_type``, ``library_type`` (a GRZ's
+    submission metadata holds no sex the data service may use; sex comes from the KDKs).
 GRZ ``get_site_counts()`` — one row per allele seen at the node:
     ``variant`` (``contig:position:ref:alt``), ``n_carriers`` (datasets with ≥ 1 alt allele).
 GRZ ``export_cohort_genotypes(hl, pseudonyms)`` — a MatrixTable restricted *at the node* to the
@@ -25,9 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 import polars as pl
 
 GENOME_ATTRIBUTES: dict[str, Any] = {"pseudonym": pl.String, "disease_type": pl.String,
-                                     "library_type": pl.String, "sex": pl.String}
-CLINICAL_ATTRIBUTES: dict[str, Any] = {**GENOME_ATTRIBUTES, "birth_date": pl.String,
-                                       "icd10gm": pl.List(pl.String), "hpo": pl.List(pl.String)}
+                                     "library_type": pl.String}
+CLINICAL_ATTRIBUTES: dict[str, Any] = {**GENOME_ATTRIBUTES, "sex": pl.String,
+                                       "birth_date": pl.String, "icd10gm": pl.List(pl.String),
+                                       "hpo": pl.List(pl.String)}
 SITE_COLUMNS: dict[str, Any] = {"variant": pl.String, "n_carriers": pl.Int64}
 AGE_BAND_YEARS = 10
 """Width of an age band (``40-49``): coarse enough that age is not an identifier on its own."""

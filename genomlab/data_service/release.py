@@ -10,7 +10,8 @@
 4. individual level: take only the requested clinical fields from each KDK and the cohort's
    genotypes from each GRZ (filtered at the node), replace every dataset pseudonym by the
    project pseudonym, outer-join the centres on variants; aggregated level: only suppressed
-   aggregate tables (allele counts/frequencies by sex, phenotype counts);
+   aggregate tables (allele counts/frequencies overall and by sex as the KDKs record it,
+   phenotype counts);
 5. write everything into a staging folder inside the workspace, hash it, add ``manifest.json``
    and move it into place as ``<workspace>/release`` (atomic);
 6. persons of the project's previous release that are no longer in the cohort (research consent
@@ -375,7 +376,7 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
         step("computing suppressed aggregate tables")
         if mt is not None:
             sex = dict(zip(cohort["project_pseudonym"].to_list(),
-                           _sex_of(cohort, genome_nodes), strict=True))
+                           _sex_of(cohort, clinical_nodes), strict=True))
             frequencies = compute_allele_frequencies(
                 hl, mt, sex, min_allele_count=disclosure.min_allele_count,
                 min_group_size=disclosure.min_group_size)
@@ -390,9 +391,10 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
     return sources
 
 
-def _sex_of(cohort: pl.DataFrame, genome_nodes: Sequence[GenomeNodeReader]) -> list[str]:
-    """Each cohort member's sex from the genome data centres' metadata (``unknown`` if none)."""
-    known = _attributes(genome_nodes, GENOME_ATTRIBUTES).select("pseudonym", "sex")
-    frame = cohort.select("genome_pseudonym").join(
-        known, left_on="genome_pseudonym", right_on="pseudonym", how="left", maintain_order="left")
+def _sex_of(cohort: pl.DataFrame, clinical_nodes: Sequence[ClinicalNodeReader]) -> list[str]:
+    """Each cohort member's sex as the clinical nodes record it (``unknown`` if none)."""
+    known = _attributes(clinical_nodes, CLINICAL_ATTRIBUTES).select("pseudonym", "sex")
+    frame = cohort.select("clinical_pseudonym").join(
+        known, left_on="clinical_pseudonym", right_on="pseudonym", how="left",
+        maintain_order="left")
     return frame["sex"].fill_null("unknown").to_list()

@@ -1,10 +1,12 @@
 """Which datasets meet an approval's cohort criteria, and which linked persons form the cohort.
 
 Before linkage, each side is filtered by what it holds (:func:`filter_datasets`): the genome
-side by disease type, library type and sex; the clinical side by all criteria (ICD-10-GM prefix
-and HPO term included). The trust centre then links the candidates of both sides (and drops
-persons without research consent); :func:`select_cohort_rows` keeps the linked persons whose
-datasets met the criteria on every side that the criteria and the approved data categories need.
+side by disease type and library type; the clinical side by all criteria (sex, ICD-10-GM prefix
+and HPO term included). A criterion only the clinical side holds excludes persons without a
+clinical dataset (e.g. sequenced parents). The trust centre then links the candidates of both
+sides (and drops persons without research consent); :func:`select_cohort_rows` keeps the linked
+persons whose datasets met the criteria on every side that the criteria and the approved data
+categories need.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import polars as pl
 from genomlab.errors import PermissionDenied
 from genomlab.messages import CohortCriteria
 
-GENOME_CRITERIA = ("disease_types", "library_types", "sexes")
-CLINICAL_ONLY_CRITERIA = ("icd10gm_prefixes", "hpo_terms")
-_COLUMN = {"disease_types": "disease_type", "library_types": "library_type", "sexes": "sex"}
+CLINICAL_ONLY_CRITERIA = ("sexes", "icd10gm_prefixes", "hpo_terms")
+_COLUMN = {"disease_types": "disease_type", "library_types": "library_type"}
 
 
 def filter_datasets(attributes: pl.DataFrame, criteria: CohortCriteria, *,
@@ -29,7 +30,7 @@ def filter_datasets(attributes: pl.DataFrame, criteria: CohortCriteria, *,
     Examples
     --------
     >>> frame = pl.DataFrame({"pseudonym": ["G1", "G2"], "disease_type": ["rare", "oncological"],
-    ...                       "library_type": ["wgs", "wgs"], "sex": ["male", "female"]})
+    ...                       "library_type": ["wgs", "wgs"]})
     >>> rare = CohortCriteria(disease_types=("rare",))
     >>> filter_datasets(frame, rare, side="genomic")["pseudonym"].to_list()
     ['G1']
@@ -40,6 +41,8 @@ def filter_datasets(attributes: pl.DataFrame, criteria: CohortCriteria, *,
         if values:
             keep &= pl.col(column).is_in(list(values))
     if side == "clinical":
+        if criteria.sexes:
+            keep &= pl.col("sex").is_in(list(criteria.sexes))
         if criteria.icd10gm_prefixes:
             prefixes = [p.upper() for p in criteria.icd10gm_prefixes]
             keep &= pl.col("icd10gm").list.eval(
@@ -51,7 +54,7 @@ def filter_datasets(attributes: pl.DataFrame, criteria: CohortCriteria, *,
 
 
 def needs_clinical_match(criteria: CohortCriteria) -> bool:
-    """Whether the criteria name something only the clinical nodes hold."""
+    """Whether the criteria name something only the clinical nodes hold (sex, ICD-10, HPO)."""
     return any(getattr(criteria, name) for name in CLINICAL_ONLY_CRITERIA)
 
 
@@ -59,8 +62,8 @@ def check_selectable(criteria: CohortCriteria, categories: Sequence[str],
                      application_id: str) -> None:
     """Refuse criteria that cannot be judged with the approved data categories."""
     if needs_clinical_match(criteria) and "clinical" not in categories:
-        raise PermissionDenied(f"approval {application_id}: ICD-10-GM/HPO criteria need the "
-                               "clinical data category, which is not approved")
+        raise PermissionDenied(f"approval {application_id}: sex/ICD-10-GM/HPO criteria need "
+                               "the clinical data category, which is not approved")
 
 
 def select_cohort_rows(genome: np.ndarray, clinical: np.ndarray, *, genome_matches: set[str],

@@ -95,7 +95,7 @@ def _differencing_pair(world_home: WorldHome) -> tuple[list[str], list[str]]:
     1 to K-1 persons at some node or overall.
     """
     samples = world_home.world.samples
-    keys = {"diseaseType": "disease_type", "libraryType": "library_type", "sex": "reported_sex"}
+    keys = {"diseaseType": "disease_type", "libraryType": "library_type"}
     values = {k: sorted({s[f] for s in samples}) for k, f in keys.items()}
     bases = [[]] + [[f"diseaseType:{v}"] for v in values["diseaseType"]]
     for base in bases:

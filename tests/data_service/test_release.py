@@ -50,12 +50,14 @@ def _workspace_text(workspace: Path) -> str:
     """Every file under the workspace as text, except Hail's binary MatrixTable internals."""
     parts = []
     for path in sorted(workspace.rglob("*")):
-        if path.is_file() and ".mt" not in path.parts[-2:][0] and "genotypes.mt" not in str(path):
-            if path.suffix == ".parquet":
-                parts.append(pl.read_parquet(path).write_csv())
-                parts.append(" ".join(pl.read_parquet(path).columns))
-            else:
-                parts.append(path.read_bytes().decode("utf-8", errors="replace"))
+        if not path.is_file() or any(part.endswith(".mt") for part in path.parts):
+            continue
+        if path.suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            parts.append(" ".join(frame.columns))
+            parts.append(json.dumps(frame.to_dicts(), default=str))
+        else:
+            parts.append(path.read_bytes().decode("utf-8", errors="replace"))
     return "\n".join(parts)
 
 

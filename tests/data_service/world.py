@@ -97,8 +97,7 @@ class WorldGenomeNode:
         self._attributes = pl.DataFrame({
             "pseudonym": [world.genome[s["sample"]] for s in rows],
             "disease_type": [s["disease_type"] for s in rows],
-            "library_type": [s["library_type"] for s in rows],
-            "sex": [s["reported_sex"] for s in rows]}, schema=GENOME_ATTRIBUTES)
+            "library_type": [s["library_type"] for s in rows]}, schema=GENOME_ATTRIBUTES)
 
     def get_dataset_attributes(self) -> pl.DataFrame:
         return self._attributes
