@@ -50,8 +50,8 @@ def get_kvnr_check_digit(letter: str, digits: str) -> int:
 
     Examples
     --------
-    >>> get_kvnr_check_digit("A", "12345678")
-    6
+    >>> get_kvnr_check_digit("A", "12345678")  # the commonly cited valid KVNR A123456780
+    0
     """
     number = f"{ord(letter) - 64:02d}{digits}"
     total = 0

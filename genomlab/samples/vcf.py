@@ -105,7 +105,7 @@ def format_vcf_lines(prefixes: list[bytes], cells: np.ndarray) -> bytes:
     Examples
     --------
     >>> format_vcf_lines([b"chr1\\t5\\t.\\tA\\tG\\t.\\tPASS\\t.\\tGT:AD:DP:GQ\\t"],
-    ...                  np.array([[10000 + 1010, 0]]))
+    ...                  np.array([[HOM_REF * 10000 + 10 * 100 + 0, MISSING * 10000]]))
     b'chr1\\t5\\t.\\tA\\tG\\t.\\tPASS\\t.\\tGT:AD:DP:GQ\\t0/0:10,0:10:30\\t./.:.:.:.\\n'
     """
     rows = get_cell_table()[cells].tolist()
