@@ -286,7 +286,9 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         clinical_pseudonyms=clinical_attrs["pseudonym"].to_list()
         if "clinical" in categories else [])
     verify_linkage_map(linkage, load_trust_center_linkage_key(config))
-    keep = select_cohort_rows(linkage.genome_pseudonyms, linkage.clinical_pseudonyms,
+    linked = linkage.to_polars()
+    keep = select_cohort_rows(linked["genome_pseudonym"].fill_null("").to_numpy(),
+                              linked["clinical_pseudonym"].fill_null("").to_numpy(),
                               genome_matches=set(genome_attrs["pseudonym"].to_list()),
                               clinical_matches=set(clinical_attrs["pseudonym"].to_list()),
                               criteria=grant.criteria, categories=categories)
@@ -294,13 +296,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
                            strict=True))
     clinical_node = dict(zip(clinical_attrs["pseudonym"].to_list(),
                              clinical_attrs["node"].to_list(), strict=True))
-    cohort = pl.DataFrame({
-        "project_pseudonym": linkage.project_pseudonyms[keep].tolist(),
-        "genome_pseudonym": linkage.genome_pseudonyms[keep].tolist(),
-        "clinical_pseudonym": linkage.clinical_pseudonyms[keep].tolist()},
-        schema={"project_pseudonym": pl.String, "genome_pseudonym": pl.String,
-                "clinical_pseudonym": pl.String})
-    cohort = cohort.with_columns(
+    cohort = linked.filter(pl.Series(keep)).with_columns(
         genome_node=pl.col("genome_pseudonym").replace_strict(genome_node, default=None),
         clinical_node=pl.col("clinical_pseudonym").replace_strict(clinical_node, default=None),
     ).sort("project_pseudonym")

@@ -1,0 +1,46 @@
+"""Demo step: feasibility index and query, then the release of the approved demo application.
+
+``genomlab demo`` (the lead's) calls :func:`run_data_service_demo` after the node intake, the
+trust centre's consent records and the platform's approval (``run_applications_demo``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from genomlab.config import GenomlabConfig
+from genomlab.data_service.adapters import get_node_readers
+from genomlab.data_service.beacon import make_request
+from genomlab.data_service.feasibility import run_feasibility_query
+from genomlab.data_service.index import build_feasibility_index
+from genomlab.data_service.release import ReleaseResult, release_application
+
+
+@dataclass(frozen=True)
+class DataServiceDemo:
+    """What the demo step did: the feasibility answer and the release."""
+
+    feasibility: dict[str, Any]
+    release: ReleaseResult
+
+
+def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Any,
+                          user: str = "alice") -> DataServiceDemo:
+    """Index the nodes, answer one feasibility query, release ``application_id``.
+
+    Examples
+    --------
+    >>> demo = run_data_service_demo(config, "APP-000001", hl=hl)  # doctest: +SKIP
+    >>> demo.release.path.name  # doctest: +SKIP
+    'release'
+    """
+    from genomlab.trust_center.service import TrustCenter
+
+    grzs, kdks = get_node_readers(config, hl)
+    build_feasibility_index(config, grzs, kdks)
+    answer = run_feasibility_query(config, make_request(["diseaseType:rare"],
+                                                        granularity="count"), user=user)
+    result = release_application(config, application_id, genome_nodes=grzs, clinical_nodes=kdks,
+                                 linkage_service=TrustCenter(config), hl=hl)
+    return DataServiceDemo(answer, result)
