@@ -59,9 +59,10 @@ from genomlab.messages import PseudonymService
 Reporter = Callable[[dict[str, Any]], str]
 """Hands a Prüfbericht (``{"SubmittedCase": …}``) to the platform; returns the confirmation id."""
 
-PAUSE_ENV = "GENOMLAB_INTAKE_PAUSE_AT"
-"""Test hook: the name of a step at which intake prints ``PAUSED <step>`` and sleeps, so a test
-can kill it there (steps: ``pseudonymised``, ``batch_written``, ``stored``)."""
+PAUSE_ENV = "GL_INTAKE_PAUSE_AT"
+"""Test hook (not ``GENOMLAB_*``: the configuration would read it as a key): the step at which
+intake prints ``PAUSED <step>`` and sleeps, so a test can kill it there (``pseudonymised``,
+``batch_written``, ``stored``)."""
 
 
 def pause_point(step: str) -> None:
