@@ -162,3 +162,31 @@ def test_world_intake__every_accepted_dataset_has_a_verifiable_meldebestaetigung
     assert categories == {"genomic": len(truth["submissions"]), "clinical": n_records}
     assert all(b["submitter_id"] in {h["ik"] for h in truth["institutions"]["hospitals"]}
                for b in bodies)
+
+
+@pytest.mark.notebook
+def test_quarterly_report_notebook__runs_under_papermill(world_intake, run_notebook, tmp_path):
+    import csv
+
+    import nbformat
+
+    from tests.conftest import write_config_file
+
+    config, truth = world_intake.config, world_intake.truth
+    cfg = write_config_file(config, tmp_path / "genomlab.toml")
+    first = min(s["submission_id"].split("_")[1] for s in truth["submissions"]
+                if s["grz"] == "GRZK00001")
+    year, quarter = int(first[:4]), (int(first[5:7]) - 1) // 3 + 1
+    out = run_notebook("quarterly_report.ipynb", config_path=str(cfg), node_id="GRZK00001",
+                       year=year, quarter=quarter, out_dir=str(tmp_path / "q"))
+    outputs = "".join(str(o) for c in nbformat.read(out, 4).cells for o in c.get("outputs", []))
+    overview = next((tmp_path / "q").glob("1-Gesamt*"))
+    with overview.open() as handle:
+        row = next(csv.DictReader(handle, delimiter="\t"))
+    months = {f"{year}-{3 * quarter - 2 + i:02d}" for i in range(3)}
+    expected = sum(1 for s in truth["submissions"] if s["grz"] == "GRZK00001"
+                   and s["submission_id"].split("_")[1][:7] in months)
+    assert int(row["submissions"]) == expected > 0
+    assert int(row["single"]) + int(row["duo"]) + int(row["trio"]) == expected
+    assert "3-Detailpr" in outputs
+    assert len(list((tmp_path / "q").glob("*.tsv"))) == 3

@@ -1,0 +1,74 @@
+"""Platform dashboard: nodes, Prüfberichte (submissions), QC pass rates, Meldebestätigungen and
+refusals per node over time.
+
+Reads the platform's projection tables only (no Spark, no node store); all text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import polars as pl
+
+from genomlab.config import GenomlabConfig
+from genomlab.platform.quarterly import compute_node_activity, compute_node_overview
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.0%}"
+    return html.escape("" if value is None else str(value))
+
+
+def table_html(frame: pl.DataFrame, css_class: str, key: str = "node_id") -> str:
+    """A frame as an escaped HTML table; each row carries ``data-node`` for tests and styling."""
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = "".join(
+        f'<tr data-node="{html.escape(str(row[key]))}">'
+        + "".join(f"<td>{_cell(v)}</td>" for v in row.values()) + "</tr>"
+        for row in frame.iter_rows(named=True))
+    return (f'<table class="{html.escape(css_class)}"><thead><tr>{header}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
+def summary_html(overview: pl.DataFrame) -> str:
+    """One line: nodes approved, Prüfberichte confirmed, QC pass rate, refusals."""
+    confirmed = int(overview["confirmations"].sum() or 0)
+    passed = int(overview["qc_passed"].sum() or 0)
+    approved = overview.filter(pl.col("status") == "approved").height
+    rate = f"{passed / confirmed:.0%}" if confirmed else "n/a"
+    return (f"<p class='genomlab-platform-summary'>{overview.height} nodes ({approved} approved), "
+            f"{confirmed} Meldebestätigungen issued, QC passed {rate}, "
+            f"{int(overview['refused'].sum() or 0)} Prüfberichte refused</p>")
+
+
+def plot_node_activity(activity: pl.DataFrame):
+    """Prüfberichte per node and month (lines) as a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for (node,), part in activity.sort("period").group_by("node_id", maintain_order=True):
+        ax.plot(part["period"].to_list(), part["confirmations"].to_list(), marker="o",
+                label=str(node))
+    ax.set_ylabel("Prüfberichte confirmed")
+    ax.set_title("Submissions per node and month")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    if activity.height:
+        ax.legend(fontsize=7, ncols=3)
+    fig.tight_layout()
+    return fig
+
+
+def platform_view(config: GenomlabConfig):
+    """The dashboard as ipywidgets: summary, node table, per-quarter activity table."""
+    import ipywidgets as widgets
+
+    overview = compute_node_overview(config)
+    quarterly = compute_node_activity(config, period="quarter")
+    return widgets.VBox([
+        widgets.HTML("<h2>Platform: data nodes</h2>" + summary_html(overview)),
+        widgets.HTML(table_html(overview, "genomlab-platform-nodes")),
+        widgets.HTML("<h3>Per node and quarter</h3>"
+                     + table_html(quarterly, "genomlab-platform-activity")),
+    ])
