@@ -61,7 +61,9 @@ DEFAULT_CONFIG_FILE = "genomlab.toml"
 DEFAULT_HOME = "./genomlab-home"
 
 NodeKind = Literal["grz", "kdk"]
-InstitutionKind = Literal["platform", "trust_center", "data_service", "grz", "kdk"]
+InstitutionKind = Literal[
+    "platform", "trust_center", "data_service", "airlock", "reports", "grz", "kdk"
+]
 
 _NODE_ID_PATTERNS: dict[str, re.Pattern[str]] = {
     # genomDE node identifiers (grz-pydantic-models, submission metadata v1)
@@ -127,6 +129,8 @@ class StoresConfig(_Section):
     platform: str
     trust_center: str
     data_service: str
+    airlock: str | None = None  # unset: a SQLite file under <home>/airlock
+    reports: str | None = None  # unset: a SQLite file under <home>/reports
     grz: dict[str, str] = Field(default_factory=dict)
     kdk: dict[str, str] = Field(default_factory=dict)
     node_template: str | None = Field(
@@ -140,9 +144,9 @@ class StoresConfig(_Section):
     def _url(cls, value: str) -> str:
         return _check_url(value)
 
-    @field_validator("node_template")
+    @field_validator("node_template", "airlock", "reports")
     @classmethod
-    def _template(cls, value: str | None) -> str | None:
+    def _optional_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_url(value)
 
     @field_validator("grz", "kdk")
@@ -182,10 +186,9 @@ class GenomlabConfig(_Section):
                 "sqlite:///{home}/{kind}/{node_id}/{kind}.db")
             url = listed.get(node_id) or template.replace("{kind}", kind).replace(
                 "{node_id}", node_id)
-        elif self.stores is None:
-            url = f"sqlite:///{{home}}/{kind}/{kind}.db"
         else:
-            url = getattr(self.stores, kind)
+            listed_url = getattr(self.stores, kind) if self.stores is not None else None
+            url = listed_url or f"sqlite:///{{home}}/{kind}/{kind}.db"
         return url.replace("{home}", str(self.home)).replace("{home_id}", self.home_id)
 
     @property

@@ -14,7 +14,10 @@ from genomlab.db import get_engine
 from genomlab.keys import FileKeyProvider
 from genomlab.ledger import Ledger, Projection
 
-SINGLETON_KINDS: tuple[InstitutionKind, ...] = ("platform", "trust_center", "data_service")
+SINGLETON_KINDS: tuple[InstitutionKind, ...] = (
+    "platform", "trust_center", "data_service", "airlock", "reports")
+"""Kinds with one instance per home. The airlock and the report runner are no institutions of
+§ 64e, but they keep signed ledgers and stores the same way, so they are handled alike."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def parse_institution(config: GenomlabConfig, name: str) -> Institution:
         config.store_url(kind, node_id)  # validates the id format
         return Institution(config, kind, node_id)  # type: ignore[arg-type]
     raise ValueError(
-        f"unknown institution {name!r}: expected platform, trust_center, data_service, "
+        f"unknown institution {name!r}: expected {', '.join(SINGLETON_KINDS)}, "
         "grz:<GRZ id> or kdk:<KDK id>"
     )
 

@@ -61,7 +61,7 @@ from genomlab.airlock.files import (
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
-from genomlab.keys import FileKeyProvider
+from genomlab.institution import Institution
 from genomlab.ledger import Event, Ledger
 
 REQUIRED_REVIEWS = 2
@@ -151,10 +151,7 @@ def airlock_dir(config: GenomlabConfig) -> Path:
 
 def open_airlock_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
     """The airlock ledger under ``<home>/airlock/`` with its projection."""
-    base = airlock_dir(config)
-    base.mkdir(parents=True, exist_ok=True)
-    return Ledger.open(f"sqlite:///{base}/airlock.db", FileKeyProvider(base / "keys"), "airlock",
-                       [PROJECTION], **kwargs)
+    return Institution(config, "airlock").ledger([PROJECTION], **kwargs)
 
 
 def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:

@@ -14,11 +14,14 @@ import polars as pl
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.ledger_health import compute_daily_activity, compute_ledger_health
 
+BOOKKEEPING_LEDGERS = ("airlock", "reports")
+
 
 def compute_monthly_activity(config: GenomlabConfig, *, months: int = 12) -> pl.DataFrame:
     """Events per institution and month (the last ``months`` months with activity).
 
-    Columns ``institution``, ``month`` (``YYYY-MM``), ``n_events``.
+    Columns ``institution``, ``month`` (``YYYY-MM``), ``n_events``. Only the platform's
+    institutions count: the airlock's and the report runner's own ledgers are bookkeeping.
 
     Examples
     --------
@@ -28,7 +31,8 @@ def compute_monthly_activity(config: GenomlabConfig, *, months: int = 12) -> pl.
     >>> compute_monthly_activity(config).columns
     ['institution', 'month', 'n_events']
     """
-    daily = compute_daily_activity(config)
+    daily = compute_daily_activity(config).filter(
+        ~pl.col("institution").is_in(BOOKKEEPING_LEDGERS))
     monthly = (
         daily.with_columns(pl.col("day").str.slice(0, 7).alias("month"))
         .group_by("institution", "month")
@@ -51,7 +55,8 @@ def compute_ledger_integrity(config: GenomlabConfig) -> pl.DataFrame:
     >>> compute_ledger_integrity(config).height
     0
     """
-    health = compute_ledger_health(config)
+    health = compute_ledger_health(config).filter(
+        ~pl.col("institution").is_in(BOOKKEEPING_LEDGERS))
     return health.select("institution", "status", pl.col("events").alias("n_events"))
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import update as sql_update
 from genomlab.airlock.files import sha256_file
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
-from genomlab.keys import FileKeyProvider
+from genomlab.institution import Institution
 from genomlab.ledger import Event, Ledger
 from genomlab.reports.schedule import ReportSpec, run_key
 
@@ -74,10 +74,7 @@ class ReportRunsProjection:
 
 def open_reports_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
     """The reports ledger under ``<home>/reports/`` with its runs projection."""
-    config.reports_dir.mkdir(parents=True, exist_ok=True)
-    return Ledger.open(f"sqlite:///{config.reports_dir}/reports.db",
-                       FileKeyProvider(config.reports_dir / "keys"), "reports",
-                       [ReportRunsProjection()], **kwargs)
+    return Institution(config, "reports").ledger([ReportRunsProjection()], **kwargs)
 
 
 @dataclass(frozen=True)
