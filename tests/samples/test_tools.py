@@ -1,8 +1,7 @@
-"""The planted faults as reference tools see them (Debian's bcftools and plink2).
+"""The planted faults as reference tools see them (Debian's bcftools, plink2 and plink1.9).
 
-Debian's plink2 (2.00a3.5) has neither ``--check-sex`` nor ``--mendel``: the sex check uses
-PLINK's rule (chrX inbreeding F > 0.8 male, < 0.2 female) on bcftools-queried genotypes, and
-Mendel errors come from ``bcftools +mendelian``.
+Debian's plink2 (2.00a3.5) has neither ``--check-sex`` nor ``--mendel``, so those two checks run
+PLINK 1.9 on a .bed that plink2 converts from the cohort VCF (PAR split, chromosome codes 1-26).
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.tools
@@ -20,9 +18,6 @@ pytestmark = pytest.mark.tools
 KING_DUPLICATE = 0.354
 KING_FIRST_DEGREE = 0.177
 KING_THIRD_DEGREE = 0.0884
-#: PLINK --check-sex defaults.
-MALE_F = 0.8
-FEMALE_F = 0.2
 
 
 def _run(*args: str) -> str:
@@ -39,30 +34,23 @@ def test_bcftools_stats__reads_every_vcf(world: Path) -> None:
         assert records > 0, vcf
 
 
-def _x_inbreeding(world: Path) -> dict[str, float]:
-    vcf = str(world / "genotypes" / "cohort.vcf.bgz")
-    names = _run("bcftools", "query", "-l", vcf).split()
-    text = _run("bcftools", "query", "-r", "chrX:2781480-155701382", "-f", "[%GT\t]\n", vcf)
-    gts = np.array([line.rstrip("\t").split("\t") for line in text.splitlines()])
-    alt = np.char.count(gts, "1").astype(float)
-    n_alleles = np.where(np.isin(gts, ["0", "1"]), 1, np.where(np.char.find(gts, "/") > 0, 2, 0))
-    called = ~np.isin(gts, ["./.", "."])
-    p = alt.sum(axis=1) / n_alleles.sum(axis=1)
-    keep = (p > 0.01) & (p < 0.99)
-    expected_het = (2 * p * (1 - p))[keep, None] * called[keep]
-    observed_het = (gts[keep] == "0/1").astype(float)
-    f = 1 - observed_het.sum(axis=0) / expected_het.sum(axis=0)
-    return dict(zip(names, f.tolist(), strict=True))
+@pytest.fixture(scope="module")
+def plink_bed(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cohort as a sorted PLINK 1 .bed with the declared pedigree and reported sex."""
+    out = tmp_path_factory.mktemp("plink")
+    _run("plink2", "--vcf", str(world / "genotypes" / "cohort.vcf.bgz"), "--fam",
+         str(world / "genotypes" / "cohort.fam"), "--split-par", "hg38", "--output-chr", "26",
+         "--make-bed", "--out", str(out / "split"), "--threads", "2")
+    _run("plink1.9", "--bfile", str(out / "split"), "--make-bed", "--out", str(out / "cohort"))
+    return out / "cohort"
 
 
-def test_check_sex__flags_exactly_the_planted_mismatches(world: Path, truth: dict) -> None:
-    fam = {line.split("\t")[1]: line.split("\t")[4]
-           for line in (world / "genotypes" / "cohort.fam").read_text().splitlines()}
-    flagged = set()
-    for sample, f in _x_inbreeding(world).items():
-        called = "1" if f > MALE_F else "2" if f < FEMALE_F else "0"
-        if called != fam[sample]:
-            flagged.add(sample)
+def test_plink_check_sex__flags_exactly_the_planted_mismatches(
+        plink_bed: Path, truth: dict) -> None:
+    _run("plink1.9", "--bfile", str(plink_bed), "--check-sex", "--out", str(plink_bed))
+    rows = [line.split() for line in Path(f"{plink_bed}.sexcheck").read_text().splitlines()[1:]]
+    flagged = {row[1] for row in rows if row[4] == "PROBLEM"}
+    assert len(rows) == len(truth["samples"])
     assert flagged == set(truth["faults"]["sex_mismatch"])
 
 
@@ -93,16 +81,11 @@ def test_king__finds_duplicates_trios_and_cryptic_relatives(
     assert clean == duplicates | first
 
 
-def test_mendelian__errors_only_in_swapped_trios(world: Path, truth: dict) -> None:
-    out = _run("bcftools", "+mendelian", str(world / "genotypes" / "cohort.vcf.bgz"), "-p",
-               str(world / "genotypes" / "cohort.fam"), "-r", "GRCh38", "-m", "c")
-    errors = {}
-    for line in out.splitlines():
-        if not line.startswith("#"):
-            ok, bad, _skipped, trio = line.split("\t")
-            errors[trio.split(",")[2]] = int(bad) / (int(ok) + int(bad))
-    assert len(errors) >= 10
-    assert {child for child, rate in errors.items() if rate > 0.01} == \
-        set(truth["faults"]["swapped_trio"])
-    assert all(rate == 0 for child, rate in errors.items()
-               if child not in truth["faults"]["swapped_trio"])
+def test_plink_mendel__errors_only_in_swapped_trios(plink_bed: Path, truth: dict) -> None:
+    _run("plink1.9", "--bfile", str(plink_bed), "--mendel", "--out", str(plink_bed))
+    rows = [line.split() for line in Path(f"{plink_bed}.fmendel").read_text().splitlines()[1:]]
+    families_with_errors = {row[0] for row in rows if int(row[4]) > 0}
+    swapped = set(truth["faults"]["swapped_trio"])
+    swapped_families = {t["family"] for t in truth["pedigree"] if t["child"] in swapped}
+    assert len(rows) >= 10
+    assert families_with_errors == swapped_families
