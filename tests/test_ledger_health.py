@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ def test_compute_ledger_health__counts_and_flags_tampering(busy_home: GenomlabCo
         "platform": 12, "grz:GRZK00001": 5, "kdk:KDKTUE005": 3}
     assert set(health["status"]) == {"ok"}
     dispose_engines()
-    with sqlite3.connect(busy_home.home / "platform" / "platform.db") as con:
-        con.execute("DELETE FROM ledger_events WHERE seq = 4")
+    with Institution(busy_home, "platform").engine().begin() as con:  # SQLite or PostgreSQL
+        con.exec_driver_sql("DELETE FROM ledger_events WHERE seq = 4")
     broken = compute_ledger_health(busy_home).filter(institution="platform").row(0, named=True)
     assert broken["status"] == "BROKEN"
     assert broken["first_bad_seq"] == 4
