@@ -17,6 +17,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.duo import MatchVerdict, match_application
+from genomlab.platform.applications.entitlements import get_user_institution, get_user_roles
 from genomlab.platform.applications.models import (
     OPEN_STATUSES,
     ApplicationForm,
@@ -133,8 +134,6 @@ def get_allowed_actions(config: GenomlabConfig, user: str, detail: ApplicationDe
 
     A hint for the UI only: the workflow checks everything again when the command runs.
     """
-    from genomlab.platform.applications.entitlements import get_user_institution, get_user_roles
-
     roles = get_user_roles(config, user) if roles is None else roles
     status = Status(detail.row["status"])
     members = {m["user_id"] for m in detail.team}
