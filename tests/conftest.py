@@ -57,6 +57,8 @@ def postgres_store_env(server_url: str) -> dict[str, str]:
     return {"GENOMLAB_STORES__PLATFORM": at("platform"),
             "GENOMLAB_STORES__TRUST_CENTER": at("trust_center"),
             "GENOMLAB_STORES__DATA_SERVICE": at("data_service"),
+            "GENOMLAB_STORES__AIRLOCK": at("airlock"),
+            "GENOMLAB_STORES__REPORTS": at("reports"),
             "GENOMLAB_STORES__NODE_TEMPLATE": at("{kind}_{node_id}")}
 
 
