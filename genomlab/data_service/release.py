@@ -300,6 +300,11 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         genome_node=pl.col("genome_pseudonym").replace_strict(genome_node, default=None),
         clinical_node=pl.col("clinical_pseudonym").replace_strict(clinical_node, default=None),
     ).sort("project_pseudonym")
+    ledger.append("release.linked", {
+        "release_id": release_id, "map_id": linkage.map_id, "map_digest": linkage.digest,
+        "n_genome_candidates": genome_attrs.height, "n_clinical_candidates": clinical_attrs.height,
+        "n_linked": len(linkage), "n_excluded_no_consent": linkage.n_excluded_no_consent,
+        "n_cohort": cohort.height}, actor=ACTOR, stream=f"application:{application_id}")
 
     target = config.workspace_dir(grant.project_id) / "release"
     staging = make_staging_dir(target)

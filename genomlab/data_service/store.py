@@ -10,6 +10,8 @@ Event types (payload fields):
 - ``feasibility.answered`` (query_id, user, side, filters, variant, granularity, total, suppressed)
   — ``total`` is the true count, kept so later queries can be audited against it
 - ``release.started`` (release_id, application_id, project_id)
+- ``release.linked`` (release_id, map_id, map_digest, n_genome_candidates,
+  n_clinical_candidates, n_linked, n_excluded_no_consent, n_cohort) — the verified linkage map
 - ``release.refused`` (application_id, reason)
 - ``release.completed`` (release_id, application_id, project_id, level, n_persons, persons,
   manifest_sha256, content_digest)

@@ -199,3 +199,42 @@ def test_feasibility_notebook__runs_and_shows_counts(indexed_config: GenomlabCon
     text = json.dumps(nbformat.read(out, as_version=4).cells[-2].outputs)
     assert "GRZK00001" in text
     assert "total" in text
+
+
+@pytest.mark.hail
+def test_run_feasibility_query__variant_presence_from_site_index(
+        world_config: GenomlabConfig, genome_nodes: Any, clinical_nodes: Any) -> None:
+    from datetime import date
+
+    import polars as pl
+
+    from genomlab.data_service.index import build_feasibility_index
+
+    build_feasibility_index(world_config, genome_nodes, clinical_nodes, on=date(2026, 11, 1))
+    sites = pl.concat([n.get_site_counts().with_columns(node=pl.lit(n.node_id))
+                       for n in genome_nodes])
+    per_variant = sites.group_by("variant").agg(pl.col("n_carriers").min().alias("low"))
+    small = per_variant.filter(pl.col("low").is_between(1, K - 1))["variant"][0]
+    truth = dict(sites.filter(pl.col("variant") == small).select("node", "n_carriers").rows())
+    answer = run_feasibility_query(world_config, make_request(variant=small,
+                                                              granularity="count"), user="bob")
+    assert answer["responseSummary"]["exists"] is True
+    assert answer["info"]["countedUnit"] == "carriers"
+    for node, value in _cells(answer).items():
+        assert value == (truth[node] if truth[node] >= K else f"<{K}")
+    unseen = run_feasibility_query(world_config, make_request(variant="chr1:1:A:C"), user="bob")
+    assert unseen["responseSummary"] == {"exists": False}
+
+
+def test_build_feasibility_index__holds_no_pseudonym(indexed_config: GenomlabConfig,
+                                                     world_home: WorldHome) -> None:
+    import polars as pl
+
+    from genomlab.data_service.index import get_index_dir
+
+    files = sorted(get_index_dir(indexed_config).glob("*.parquet"))
+    assert len(files) == 3
+    text = "\n".join(json.dumps(pl.read_parquet(f).to_dicts()) for f in files)
+    assert "GRZK00001" in text
+    for pseudonym in (*world_home.world.genome.values(), *world_home.world.clinical.values()):
+        assert pseudonym not in text

@@ -108,7 +108,8 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
     with pytest.raises(PermissionDenied, match="not on the approved team"):
         open_release(project, user="bob", config=world_config)
     ledger = open_data_service_ledger(world_config)
-    assert [e.type for e in ledger.events()][-2:] == ["release.started", "release.completed"]
+    assert [e.type for e in ledger.events()][-3:] == ["release.started", "release.linked",
+                                                      "release.completed"]
     assert projection_matches(ledger, DataServiceProjection()) == []
 
 
