@@ -12,7 +12,9 @@
    all submissions of the run (:mod:`genomlab.genome_center.genotypes`), then the delivery is
    confirmed to the trust centre;
 5. ``submission.reported``: the Prüfbericht (BfArM model) is handed to a ``reporter`` callable
-   (the platform, wired by the composition root) that returns the Meldebestätigung;
+   (the platform, wired by the composition root) that returns the Meldebestätigung; a rejected
+   submission whose metadata still gives a Prüfbericht is reported with
+   ``dataQualityCheckPassed: false`` (``submission.failure_reported``), except a reused tanG;
 6. ``submission.qc_sampled`` by BfArM's sampling rule; a submission not selected is
    ``finished``. A selected one waits in ``qc_selected`` for detailed QC (GRZ_QC_Workflow's
    re-computation from reads), which genomlab does not run.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import secrets
 import time
@@ -202,8 +205,10 @@ class GenomeCenter:
                     self._pseudonymise(inbox_id, checked[inbox_id], service)
             pause_point("pseudonymised")
             summary.batches = self._store_genotypes(directories, checked, service, hail)
-            for inbox_id in (Path(d).name for d in directories):
+            for directory in directories:
+                inbox_id = Path(directory).name
                 self._report(inbox_id, checked.get(inbox_id), reporter)
+                self._report_failure(Path(directory), reporter)
             self._sample_and_finish()
             for inbox_id in (Path(d).name for d in directories):
                 row = self._row(inbox_id)
@@ -416,6 +421,42 @@ class GenomeCenter:
         self.ledger.append("submission.reported", {"inbox_id": inbox_id,
                                                    "confirmation_id": confirmation_id},
                            actor=self.actor, stream=f"submission:{inbox_id}")
+
+    def _report_failure(self, directory: Path, reporter: Reporter) -> None:
+        """Report a rejected submission as ``dataQualityCheckPassed: false`` (once).
+
+        Only if its metadata still yields a valid Prüfbericht and the rejection is not a reused
+        tanG (that TAN belongs to the earlier, confirmed submission).
+        """
+        from grz_pydantic_models.pruefbericht import LibraryType, Pruefbericht
+        from pydantic import ValidationError
+
+        row = self._row(directory.name)
+        if (row is None or row.state != "error" or row.confirmation_id
+                or row.failure_reason == "duplicate_tang"):
+            return
+        try:
+            raw = json.loads((directory / "metadata" / "metadata.json").read_text())
+            sub = raw["submission"]
+            index = next(d for d in raw["donors"] if d.get("relation") == "index")
+            library = str(LibraryType.most_expensive({lab.get("libraryType", "")
+                                                      for lab in index.get("labData", [])}))
+            report = Pruefbericht.model_validate({"SubmittedCase": {
+                "submissionDate": sub["submissionDate"], "submissionType": sub["submissionType"],
+                "tan": sub["tanG"], "submitterId": sub["submitterId"],
+                "dataNodeId": self.node_id, "diseaseType": sub["diseaseType"],
+                "dataCategory": "genomic", "libraryType": library,
+                "coverageType": sub["coverageType"], "dataQualityCheckPassed": False,
+            }}).model_dump(mode="json", by_alias=True)
+        except (OSError, ValueError, KeyError, TypeError, StopIteration, ValidationError):
+            return
+        try:
+            confirmation_id = reporter(report)
+        except ConflictError:
+            return
+        self.ledger.append("submission.failure_reported", {
+            "inbox_id": directory.name, "confirmation_id": confirmation_id},
+            actor=self.actor, stream=f"submission:{directory.name}")
 
     def _sample_and_finish(self) -> None:
         rows = [r for r in self.get_submissions()

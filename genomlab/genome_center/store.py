@@ -135,6 +135,9 @@ class GenomeCenterProjection:
         elif event.type == "submission.reported":
             conn.execute(update(submissions).where(where).values(
                 state="reported", confirmation_id=p["confirmation_id"], updated_at=at))
+        elif event.type == "submission.failure_reported":
+            conn.execute(update(submissions).where(where).values(
+                confirmation_id=p["confirmation_id"], updated_at=at))
         elif event.type == "submission.qc_sampled":
             conn.execute(update(submissions).where(where).values(
                 state="qc_selected" if p["selected"] else "reported",

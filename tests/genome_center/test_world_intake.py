@@ -159,7 +159,10 @@ def test_world_intake__every_accepted_dataset_has_a_verifiable_meldebestaetigung
               for p in sorted((config.home / "hospitals").glob("*/meldebestaetigungen/*.json"))]
     categories = Counter(b["data_category"] for b in bodies)
     n_records = sum(1 for s in truth["samples"] if s.get("kdk_record"))
-    assert categories == {"genomic": len(truth["submissions"]), "clinical": n_records}
+    failed = [b for b in truth["bad_submissions"] if b["reason"] != "reused_tanG"]
+    assert categories == {"genomic": len(truth["submissions"]) + len(failed),
+                          "clinical": n_records}
+    assert sum(not b["complete"] for b in bodies) == len(failed)
     assert all(b["submitter_id"] in {h["ik"] for h in truth["institutions"]["hospitals"]}
                for b in bodies)
 
