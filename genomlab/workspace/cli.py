@@ -53,7 +53,7 @@ def qc() -> None:
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
            fam: Path | None, out_dir: Path, spark_master: str | None) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
-    pca_scores.tsv, mendel.tsv and PNG plots to OUT.
+    pca_scores.tsv, mendel.tsv, pedigree.tsv and PNG plots to OUT.
 
     sample_qc.tsv has one row per sample with `sample`, `pass` (true/false) and `reasons`
     (semicolon list of call_rate, heterozygosity, sex_mismatch, duplicate, relatedness, mendel,

@@ -88,7 +88,7 @@ def assign_ancestry_groups(scores: pd.DataFrame, *, n_pcs: int = 4, max_groups: 
     rng = np.random.default_rng(seed)
     for n_groups in range(2, min(max_groups, len(points) - 1) + 1):
         for _ in range(3):
-            _, labels = kmeans2(points, n_groups, minit="++", seed=rng)
+            _, labels = kmeans2(points, n_groups, minit="++", rng=rng)
             score = _silhouette(points, labels)
             if score > best[0]:
                 best = (score, labels)

@@ -43,8 +43,10 @@ from genomlab.workspace.qc.relatedness import (
     KING_SECOND_DEGREE,
     compute_king,
     compute_mendel_errors,
+    get_kinship_noise_threshold,
     get_maximal_independent_set,
     get_mendel_failures,
+    get_pedigree_failures,
     get_related_pairs,
 )
 from genomlab.workspace.qc.sample_qc import compute_entry_stats, compute_sample_metrics
@@ -64,7 +66,9 @@ class QcThresholds:
     - ``min_gq``/``min_dp``/``min_het_ab``: gnomAD ADJ genotype filter (20 / 10 / 0.2).
     - ``min_call_rate``: samples, Hail GWAS tutorial (0.97).
     - ``het_n_mad``: gnomAD stratified outlier filter (median ± 4 MAD per ancestry group).
-    - ``min_related_kinship``: KING second degree (0.0884, Manichaikul 2010; Anderson 2010).
+    - ``min_related_kinship``: KING second degree (0.0884, Manichaikul 2010; Anderson 2010);
+      undeclared relatives must also clear the noise of unrelated pairs
+      (``get_kinship_noise_threshold``), which matters with few variants.
     - ``max_mendel_error_rate``: PLINK ``--me 0.05`` per trio.
     - ``qc_min_variant_call_rate`` 0.99, ``qc_min_af`` 0.001 and ``qc_min_p_hwe`` 1e-8: gnomAD
       ``get_qc_mt``; ``qc_max_variants`` thins the QC set evenly (a stand-in for LD pruning).
@@ -98,6 +102,7 @@ class QcResult:
     relatedness: pd.DataFrame
     pca_scores: pd.DataFrame
     trios: pd.DataFrame
+    pedigree: pd.DataFrame
     eigenvalues: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -198,7 +203,8 @@ def compute_cohort_qc(hl: Any, mt: Any, info: pd.DataFrame, work_dir: Path, *,
 
     with _timed(timings, "outliers, relatedness, pedigree", progress):
         flags["heterozygosity"] = get_heterozygosity_failures(metrics, groups, n_mad=t.het_n_mad)
-        pairs = _annotate_findings(pairs, flags, t)
+        noise = get_kinship_noise_threshold(kinship, groups.reindex(gm.samples).to_numpy())
+        pairs = _annotate_findings(pairs, flags, max(t.min_related_kinship, noise))
         for finding, reason in (("duplicate", "duplicate"), ("undeclared", "relatedness")):
             found = pairs[pairs["finding"] == finding]
             removed = get_maximal_independent_set(
@@ -207,38 +213,64 @@ def compute_cohort_qc(hl: Any, mt: Any, info: pd.DataFrame, work_dir: Path, *,
         trios = compute_mendel_errors(gm, info)
         mendel = get_mendel_failures(trios, kin, max_error_rate=t.max_mendel_error_rate)
         flags["mendel"] = metrics.index.isin(sorted(mendel))
+        pedigree, unrelated_children = get_pedigree_failures(info, kin, trios)
+        flags["relatedness"] |= metrics.index.isin(sorted(unrelated_children))
 
     with _timed(timings, "variant metrics", progress):
         passing = summarise_sample_flags(flags)["pass"].to_numpy()
-        variant_qc = annotate_variant_filters(
-            compute_variant_metrics(gm.subset(cols=passing),
-                                    males=(sex["genetic_sex"] == "male").to_numpy()[passing]),
-            min_call_rate=t.variant_min_call_rate, min_p_value_hwe=t.variant_min_p_hwe)
+        males = (sex["genetic_sex"] == "male").to_numpy()
+        variant_qc = compute_variant_metrics(gm.subset(cols=passing), males=males[passing])
+        variant_qc["p_value_hwe_min_group"] = compute_group_hwe_min(
+            gm, groups.reindex(gm.samples).to_numpy(), passing, males,
+            min_group_size=t.min_group_size)
+        variant_qc = annotate_variant_filters(variant_qc, min_call_rate=t.variant_min_call_rate,
+                                              min_p_value_hwe=t.variant_min_p_hwe)
 
     sample_qc = summarise_sample_flags(flags).join(metrics).join(
         sex[["x_f_stat", "genetic_sex", "reported_sex"]]).join(groups)
     sample_qc.insert(0, "sample", sample_qc.index)
     scores = scores.join(groups)
     return QcResult(sample_qc.reset_index(drop=True), variant_qc, pairs,
-                    scores.rename_axis("sample").reset_index(), trios, eigenvalues, timings)
+                    scores.rename_axis("sample").reset_index(), trios, pedigree, eigenvalues,
+                    timings)
+
+
+def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.ndarray,
+                          males: np.ndarray, *, min_group_size: int = 10) -> np.ndarray:
+    """Per variant, the smallest HWE p over ancestry groups of at least ``min_group_size``
+    passing samples: testing within groups avoids the Wahlund effect of a pooled test.
+
+    Examples
+    --------
+    >>> compute_group_hwe_min(gm, groups, passing, males)  # doctest: +SKIP
+    """
+    out = np.full(gm.n_alt.shape[0], np.nan)
+    for label in np.unique(groups[passing]):
+        members = passing & (groups == label)
+        if label == "unassigned" or members.sum() < min_group_size:
+            continue
+        p = compute_variant_metrics(gm.subset(cols=members), males=males[members])["p_value_hwe"]
+        out = np.fmin(out, p.to_numpy())
+    return out
 
 
 def _annotate_findings(pairs: pd.DataFrame, flags: pd.DataFrame,
-                       t: QcThresholds) -> pd.DataFrame:
-    """``finding`` per pair: duplicate, undeclared (relative), declared, or '' below the cut-off.
+                       min_kinship: float) -> pd.DataFrame:
+    """``finding`` per pair: duplicate, undeclared (relative), declared, or '' below
+    ``min_kinship`` (KING second degree, raised to the noise level of unrelated pairs).
 
     Pairs with a heterozygosity outlier are not judged: contamination biases KING.
     """
     judged = ~(pairs["i"].map(flags["heterozygosity"]) | pairs["j"].map(flags["heterozygosity"]))
     finding = np.select(
         [~judged, pairs["kinship"] > KING_DUPLICATE, pairs["declared"],
-         pairs["kinship"] > t.min_related_kinship],
+         pairs["kinship"] > min_kinship],
         ["", "duplicate", "declared", "undeclared"], "")
     return pairs.assign(finding=finding)
 
 
 QC_TABLES = ("sample_qc.tsv", "variant_qc.tsv", "relatedness.tsv", "pca_scores.tsv",
-             "mendel.tsv")
+             "mendel.tsv", "pedigree.tsv")
 QC_PLOTS = ("call_rate.png", "heterozygosity.png", "pca.png", "kinship.png")
 
 
@@ -273,7 +305,7 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
     t = thresholds or QcThresholds()
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = (result.sample_qc, result.variant_qc, result.relatedness, result.pca_scores,
-              result.trios)
+              result.trios, result.pedigree)
     written = [_write_tsv(table, out_dir / name)
                for table, name in zip(tables, QC_TABLES, strict=True)]
     figures = (plot_call_rate(result.sample_qc, threshold=t.min_call_rate),

@@ -1,8 +1,9 @@
 """KING-robust kinship, relationship degrees, duplicates and Mendel errors against the pedigree.
 
-Kinship is Hail's ``hl.king`` / plink2 ``--make-king`` estimator,
-φ = (N_AaAa − 2·N_AA,aa) / (N_Aa(i) + N_Aa(j)) over variants called in both samples, computed
-with a few float32 matrix products over the in-memory genotypes (BLAS, chunked over variants).
+Kinship is the KING-robust between-family estimator of Hail's ``hl.king`` and plink2
+``--make-king``, φ = 1/2 + (2·(N_AaAa − 2·N_AA,aa) − N_Aa(i) − N_Aa(j)) / (4·min(N_Aa(i), N_Aa(j)))
+over variants called in both samples, computed with a few float32 matrix products over the
+in-memory genotypes (BLAS, chunked over variants).
 Degree cut-offs are KING's (Manichaikul et al. 2010).
 """
 
@@ -49,10 +50,37 @@ def compute_king(gm: GenotypeMatrix, *, chunk: int = 8192) -> tuple[np.ndarray, 
         het_called += het @ called.T
         both_called += called @ called.T
     with np.errstate(divide="ignore", invalid="ignore"):
-        kinship = (het_het - 2 * opposite) / (het_called + het_called.T)
+        n_i, n_j = het_called, het_called.T
+        kinship = 0.5 + (2 * (het_het - 2 * opposite) - n_i - n_j) / (4 * np.minimum(n_i, n_j))
         ibs0 = opposite / both_called
     np.fill_diagonal(kinship, 0.5)
     return kinship, ibs0
+
+
+def get_kinship_noise_threshold(kinship: np.ndarray, groups: np.ndarray | None = None, *,
+                                n_mad: float = 8.0) -> float:
+    """Kinship that unrelated pairs do not reach by chance: median + ``n_mad``·MAD (scaled to
+    a normal SD) over all pairs within the same ``groups`` label (ancestry; between-group pairs
+    are shifted negative), robust to the few real relatives.
+
+    With ~1e5 independent variants this is far below KING's second-degree bound; with a few
+    thousand variants in LD blocks it rises above it, and relationship calls must then clear it.
+
+    Examples
+    --------
+    >>> k = np.full((3, 3), 0.01); np.fill_diagonal(k, 0.5)
+    >>> round(get_kinship_noise_threshold(k), 3)
+    0.01
+    """
+    i, j = np.triu_indices_from(kinship, k=1)
+    values = kinship[i, j]
+    if groups is not None:
+        values = values[groups[i] == groups[j]]
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan")
+    median = float(np.median(values))
+    return median + n_mad * 1.4826 * float(np.median(np.abs(values - median)))
 
 
 def get_relationship(kinship: np.ndarray | float) -> np.ndarray:
@@ -95,6 +123,25 @@ def get_pedigree_pairs(info: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["child", "parent", "role"])
 
 
+def get_pedigree_failures(info: pd.DataFrame, kinship: pd.DataFrame, trios: pd.DataFrame, *,
+                          min_parent_kinship: float = KING_FIRST_DEGREE,
+                          ) -> tuple[pd.DataFrame, set[str]]:
+    """KING against the declared pedigree: every declared parent–child pair with its kinship
+    and ``consistent`` (first degree or closer), and the children to flag — those outside
+    complete trios (which the Mendel check judges) with an inconsistent declared parent.
+
+    Examples
+    --------
+    >>> pairs, failed = get_pedigree_failures(info, kinship_frame, trios)  # doctest: +SKIP
+    """
+    pairs = get_pedigree_pairs(info)
+    pairs["kinship"] = [float(kinship.loc[c, p])
+                        for c, p in zip(pairs["child"], pairs["parent"], strict=True)]
+    pairs["consistent"] = pairs["kinship"] > min_parent_kinship
+    outside_trios = ~pairs["child"].isin(set(trios["child"]))
+    return pairs, set(pairs.loc[~pairs["consistent"] & outside_trios, "child"])
+
+
 def _mendel_table() -> np.ndarray:
     """``consistent[father, mother, child]`` for alternate-allele counts 0/1/2."""
     transmitted = {0: {0}, 1: {0, 1}, 2: {1}}
@@ -113,8 +160,9 @@ _CONSISTENT = _mendel_table()
 def compute_mendel_errors(gm: GenotypeMatrix, info: pd.DataFrame) -> pd.DataFrame:
     """Autosomal Mendel errors per complete trio (child, father and mother all genotyped).
 
-    Counts variants where all three are called and the child's genotype cannot come from the
-    parents' — the autosomal codes of Hail's ``mendel_errors``.
+    Counts variants where the child's genotype cannot come from the parents' — the autosomal
+    codes of Hail's ``mendel_errors`` (all three called, or a homozygous child opposite one
+    called homozygous parent).
 
     Examples
     --------
@@ -129,7 +177,11 @@ def compute_mendel_errors(gm: GenotypeMatrix, info: pd.DataFrame) -> pd.DataFram
             continue
         c, f, m = (auto[:, index[x]] for x in (child, father, mother))
         called = (c >= 0) & (f >= 0) & (m >= 0)
-        errors = ~_CONSISTENT[f[called], m[called], c[called]]
+        inconsistent = np.zeros(len(c), dtype=bool)
+        inconsistent[called] = ~_CONSISTENT[f[called], m[called], c[called]]
+        # Hail's codes 3, 4, 6 and 7 need only one parent: a hom child opposite a hom parent.
+        one_parent = ((c == 2) & ((f == 0) | (m == 0))) | ((c == 0) & ((f == 2) | (m == 2)))
+        errors = inconsistent | one_parent
         rows.append({"child": child, "father": father, "mother": mother,
                      "n_errors": int(errors.sum()), "n_called": int(called.sum())})
     table = pd.DataFrame(rows, columns=["child", "father", "mother", "n_errors", "n_called"])

@@ -130,8 +130,9 @@ def annotate_variant_filters(table: pd.DataFrame, *, min_call_rate: float = 0.95
     """Add ``pass`` and ``reasons`` (call_rate, hwe, af) to a variant metrics table.
 
     Defaults: call rate ≥ 0.95 (All of Us GWAS practice; Anderson 2010 uses 0.98–0.99 for arrays),
-    HWE p > 1e-6 (Hail GWAS tutorial, Anderson 2010); ``min_af`` 0 keeps rare variants (the
-    tutorial's 0.01 applies to the association step).
+    HWE p > 1e-6 (Hail GWAS tutorial, Anderson 2010) on ``p_value_hwe_min_group`` when the
+    table has it (within-ancestry tests), else on ``p_value_hwe``; ``min_af`` 0 keeps rare
+    variants (the tutorial's 0.01 applies to the association step).
 
     Examples
     --------
@@ -141,7 +142,7 @@ def annotate_variant_filters(table: pd.DataFrame, *, min_call_rate: float = 0.95
     table = table.copy()
     fails = {
         "call_rate": table["call_rate"] < min_call_rate,
-        "hwe": table["p_value_hwe"] <= min_p_value_hwe,
+        "hwe": table.get("p_value_hwe_min_group", table["p_value_hwe"]) <= min_p_value_hwe,
         "af": table["AF"].fillna(0).clip(upper=1) < min_af,
     }
     reasons = pd.DataFrame(fails)

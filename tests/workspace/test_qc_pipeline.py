@@ -1,0 +1,88 @@
+"""The QC pipeline on a synthetic world: faults found (scored against truth.json), outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from genomlab.workspace.qc.filtering import SAMPLE_REASONS
+from genomlab.workspace.qc.pipeline import QC_PLOTS, QC_TABLES
+from tests.workspace.truth import PAIR_FAULTS, SAMPLE_FAULTS, score_qc
+
+pytestmark = [pytest.mark.hail, pytest.mark.slow]
+
+
+def _tsv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", keep_default_na=False, dtype=str)
+
+
+def test_run_cohort_qc__flags_injected_faults(qc_run: tuple[Any, Path], truth: dict) -> None:
+    _, out = qc_run
+    scores = score_qc(truth, _tsv(out / "sample_qc.tsv"), _tsv(out / "relatedness.tsv"))
+    assert set(scores) == set(SAMPLE_FAULTS) | set(PAIR_FAULTS)
+    for kind, (recall, precision) in scores.items():
+        assert len(truth["faults"][kind]) >= 3, kind
+        assert recall >= 0.95, (kind, recall)
+        assert precision >= 0.95, (kind, precision)
+
+
+def test_run_cohort_qc__flags_injected_variant_faults(qc_run: tuple[Any, Path],
+                                                      truth: dict) -> None:
+    _, out = qc_run
+    variants = _tsv(out / "variant_qc.tsv").set_index("variant")
+    autosomal = variants[variants["contig"].str.fullmatch(r"chr\d+")]
+    for kind, reason in (("hwe_fail_variants", "hwe"), ("call_rate_fail_variants", "call_rate")):
+        expected = set(truth["faults"][kind])
+        found = set(autosomal.index[autosomal["reasons"].str.contains(reason)])
+        assert expected <= found, kind
+        assert len(found & expected) / len(found) >= 0.95, kind
+
+
+def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
+                                                       truth: dict) -> None:
+    result, out = qc_run
+    for name in (*QC_TABLES, *QC_PLOTS):
+        assert (out / name).stat().st_size > 0, name
+    for name in QC_PLOTS:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    samples = _tsv(out / "sample_qc.tsv")
+    assert samples.columns[:3].tolist() == ["sample", "pass", "reasons"]
+    assert sorted(samples["sample"]) == sorted(s["sample"] for s in truth["samples"])
+    assert set(samples["pass"]) == {"true", "false"}
+    listed = {r for value in samples["reasons"] for r in value.split(";") if r}
+    assert listed <= set(SAMPLE_REASONS)
+    assert ((samples["reasons"] == "") == (samples["pass"] == "true")).all()
+    for metric in ("call_rate", "n_het", "r_ti_tv", "r_het_hom_var", "n_singleton", "dp_mean",
+                   "gq_mean", "x_f_stat", "ancestry_group"):
+        assert metric in samples.columns, metric
+    scores = _tsv(out / "pca_scores.tsv")
+    assert {"sample", "PC1", "PC10", "projected", "ancestry_group"} <= set(scores.columns)
+    assert len(_tsv(out / "variant_qc.tsv")) == truth["n_variants"]
+    assert set(result.timings) >= {"export genotypes (Hail pass 1)", "KING kinship"}
+
+
+def test_run_cohort_qc__ancestry_groups_match_truth(qc_run: tuple[Any, Path],
+                                                     truth: dict) -> None:
+    _, out = qc_run
+    samples = _tsv(out / "sample_qc.tsv").set_index("sample")
+    ancestry = pd.Series({s["sample"]: s["ancestry"] for s in truth["samples"]})
+    assigned = samples["ancestry_group"][samples["ancestry_group"] != "unassigned"]
+    table = pd.crosstab(ancestry[assigned.index], assigned)
+    purity = table.max(axis=0).sum() / table.to_numpy().sum()
+    assert purity > 0.98
+    assert len(table.columns) == len(set(ancestry) - {"OCE"})
+
+
+def test_run_cohort_qc__reuses_the_converted_matrix_table(hl: Any, qc_run: tuple[Any, Path],
+                                                          world: Path) -> None:
+    from genomlab.workspace.io import import_vcf_to_mt
+
+    _, out = qc_run
+    marker = out / "work" / "cohort.mt" / "_SUCCESS"
+    before = marker.stat().st_mtime_ns
+    mt = import_vcf_to_mt(hl, world / "genotypes" / "cohort.vcf.bgz", out / "work" / "cohort.mt")
+    assert marker.stat().st_mtime_ns == before
+    assert mt.count_cols() == len(_tsv(out / "sample_qc.tsv"))

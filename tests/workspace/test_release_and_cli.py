@@ -1,0 +1,73 @@
+"""A release (genotypes.mt + clinical Parquet keyed by s) and the `genomlab qc run` CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from genomlab.cli import main
+from genomlab.config import GenomlabConfig
+from genomlab.workspace.io import read_release_samples, read_samples_tsv
+from tests.conftest import write_config_file
+from tests.workspace.conftest import COMMITTED_WORLD
+
+pytestmark = [pytest.mark.hail, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def release(small_mt: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed world as the data service will release it (sex + phenotypes, no pedigree)."""
+    out = tmp_path_factory.mktemp("release")
+    small_mt.write(str(out / "genotypes.mt"))
+    info = read_samples_tsv(COMMITTED_WORLD / "genotypes" / "samples.tsv")
+    clinical = pd.DataFrame({"s": info.index, "sex": info["reported_sex"],
+                             "quant_trait": info["quant_trait"]})
+    clinical.to_parquet(out / "clinical.parquet")
+    return out
+
+
+def test_read_release_samples__takes_sex_from_parquet(release: Path) -> None:
+    info = read_release_samples(release)
+    assert info.index.name == "s"
+    assert set(info["reported_sex"].dropna()) == {"male", "female"}
+    assert (info["father"] == "0").all()
+    assert (info["family"] == info.index).all()
+
+
+def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig,
+                                      tmp_path: Path) -> None:
+    truth = json.loads((COMMITTED_WORLD / "truth.json").read_text())
+    cfg = write_config_file(config, tmp_path / "genomlab.toml")
+    out = tmp_path / "qc"
+    result = CliRunner().invoke(main, ["--config", str(cfg), "qc", "run", "--release",
+                                       str(release), "--out", str(out),
+                                       "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+    assert "samples" in result.output
+    assert "failing" in result.output
+    samples = pd.read_csv(out / "sample_qc.tsv", sep="\t", keep_default_na=False)
+    assert len(samples) == len(truth["samples"])
+    flagged = set(samples.loc[samples["reasons"].str.contains("sex_mismatch"), "sample"])
+    assert flagged == set(truth["faults"]["sex_mismatch"])
+    low = set(samples.loc[samples["reasons"].str.contains("call_rate"), "sample"])
+    assert low == set(truth["faults"]["low_call_rate"])
+
+
+def test_qc_run__refuses_without_a_source(config: GenomlabConfig, tmp_path: Path) -> None:
+    cfg = write_config_file(config, tmp_path / "genomlab.toml")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "qc", "run", "--out",
+                                       str(tmp_path / "qc")])
+    assert result.exit_code == 1
+    assert "Error: give exactly one of --vcf or --release" in result.output
+
+
+def test_qc_run__help_names_outputs() -> None:
+    result = CliRunner().invoke(main, ["qc", "run", "--help"])
+    assert result.exit_code == 0
+    assert "sample_qc.tsv" in result.output
+    assert "--release" in result.output
