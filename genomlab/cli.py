@@ -33,6 +33,8 @@ COMMAND_PACKAGES = (
     "genomlab.airlock",
     "genomlab.reports",
     "genomlab.dashboards",
+    "genomlab.intake",
+    "genomlab.admin",
 )
 
 
