@@ -89,10 +89,11 @@ def release_cmd(cli: CliContext, application: str) -> None:
     from rich.console import Console
 
     from genomlab.data_service.adapters import get_node_readers
-    from genomlab.data_service.release import release_application
+    from genomlab.data_service.release import release_application, verify_release_approval
     from genomlab.hail_session import init_hail
     from genomlab.trust_center.service import TrustCenter
 
+    verify_release_approval(cli.config, application)  # refuse before starting Spark
     console = Console(stderr=True)
     with console.status("releasing") as status:
         def progress(message: str) -> None:

@@ -265,11 +265,16 @@ def release_application(config: GenomlabConfig, application_id: str, *,
     step("verifying the approval")
     document, grant = verify_release_approval(config, application_id, today=today)
     categories = grant.data_categories
-    check_selectable(grant.criteria, categories, application_id)
+    ledger = open_data_service_ledger(config)
+    try:
+        check_selectable(grant.criteria, categories, application_id)
+    except GenomlabError as exc:
+        ledger.append("release.refused", {"application_id": application_id, "reason": str(exc)},
+                      actor=ACTOR, stream=f"application:{application_id}")
+        raise
     if "genomic" in categories and hl is None:
         raise GenomlabError(f"application {application_id}: genomic release needs Hail")
     release_id = secrets.token_hex(8)
-    ledger = open_data_service_ledger(config)
     ledger.append("release.started", {"release_id": release_id, "application_id": application_id,
                                       "project_id": grant.project_id},
                   actor=ACTOR, stream=f"application:{application_id}")

@@ -208,3 +208,19 @@ def test_open_release__identity_from_jupyterhub(world_config: GenomlabConfig,
     monkeypatch.setenv("JUPYTERHUB_USER", "bob")
     with pytest.raises(PermissionDenied, match="'bob'"):
         open_release(project, config=world_config)
+
+
+def test_release_cli__refuses_a_revoked_application(world_config: GenomlabConfig,
+                                                    world_home: WorldHome,
+                                                    tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from tests.conftest import write_config_file
+
+    config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
+    application_id = world_home.applications.revoked
+    result = CliRunner().invoke(main, ["--config", str(config_file), "data-service", "release",
+                                       application_id])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: application {application_id}: approval ended at")
