@@ -2,10 +2,12 @@
 
 ``genomlab demo`` (the lead's) calls :func:`run_data_service_demo` after the node intake, the
 trust centre's consent records and the platform's approval (``run_applications_demo``).
+Idempotent: when the application's release is already in its workspace, nothing is appended.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +21,9 @@ from genomlab.data_service.release import ReleaseResult, release_application
 
 @dataclass(frozen=True)
 class DataServiceDemo:
-    """What the demo step did: the feasibility answer and the release."""
+    """What the demo step did: the feasibility answer (``None`` if done before), the release."""
 
-    feasibility: dict[str, Any]
+    feasibility: dict[str, Any] | None
     release: ReleaseResult
 
 
@@ -35,8 +37,16 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: An
     >>> demo.release.path.name  # doctest: +SKIP
     'release'
     """
+    from genomlab.platform.applications import get_signed_approval
     from genomlab.trust_center.service import TrustCenter
 
+    project = str(get_signed_approval(config, application_id).body["project_id"])
+    release = config.workspace_dir(project) / "release"
+    if (release / "manifest.json").exists():
+        manifest = json.loads((release / "manifest.json").read_text())
+        if manifest["application_id"] == application_id:
+            return DataServiceDemo(None, ReleaseResult(manifest["release_id"], release, manifest,
+                                                       ()))
     grzs, kdks = get_node_readers(config, hl)
     build_feasibility_index(config, grzs, kdks)
     answer = run_feasibility_query(config, make_request(["diseaseType:rare"],
