@@ -6,9 +6,14 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from genomlab.cli import CliContext, pass_cli
+if TYPE_CHECKING:
+    from genomlab.cli import CliContext
+
+pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
 
 
 @click.group()

@@ -7,10 +7,15 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+if TYPE_CHECKING:
+    from genomlab.cli import CliContext
+
+pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
+
 
 node_option = click.option("--node", "node_id", required=True, help="GRZ id, e.g. GRZK00001.")
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
 from genomlab.clinical_node.cli import kdk
 from genomlab.errors import GenomlabError
 from genomlab.genome_center.cli import grz
+
+if TYPE_CHECKING:
+    from genomlab.cli import CliContext
+
+pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
 
 
 @grz.command("submit")

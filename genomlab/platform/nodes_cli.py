@@ -7,10 +7,15 @@ health insurer runs it offline.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+if TYPE_CHECKING:
+    from genomlab.cli import CliContext
+
+pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
+
 
 actor_option = click.option("--as", "actor", default=None,
                             help="Acting platform user (default: local_user).")
