@@ -18,9 +18,9 @@ from genomlab.platform.applications.models import Role
 from genomlab.platform.applications.store import read_platform
 from genomlab.platform.applications.workflow import Workflow
 
-#: Platform roles whose holders check outputs. The platform has no separate output-checker role
-#: yet; its handlers (the staff who handle applications) check outputs.
-CHECKER_ROLES: tuple[Role, ...] = (Role.HANDLER,)
+#: Platform roles whose holders check outputs: the platform's output checkers (a role granted
+#: as an event, like every other; the Genomics England / OpenSAFELY airlock staff role).
+CHECKER_ROLES: tuple[Role, ...] = (Role.OUTPUT_CHECKER,)
 
 
 class AirlockDirectory(Protocol):

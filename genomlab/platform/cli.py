@@ -16,6 +16,7 @@ import click
 
 from genomlab.cli import CliContext, pass_cli
 from genomlab.errors import ValidationFailed
+from genomlab.platform.applications.models import Role
 
 user_option = click.option("--user", "user", default=None,
                            help="Act as this user (default: $JUPYTERHUB_USER, else local_user).")
@@ -354,7 +355,7 @@ def review_add_user(cli: CliContext, user_id: str, institution: str, name: str,
 
 @review.command("grant")
 @click.argument("user_id")
-@click.argument("role", type=click.Choice(["handler", "committee", "decider", "admin"]))
+@click.argument("role", type=click.Choice([role.value for role in Role]))
 @user_option
 @pass_cli
 def review_grant(cli: CliContext, user_id: str, role: str, user: str | None) -> None:
@@ -365,7 +366,7 @@ def review_grant(cli: CliContext, user_id: str, role: str, user: str | None) -> 
 
 @review.command("withdraw")
 @click.argument("user_id")
-@click.argument("role", type=click.Choice(["handler", "committee", "decider", "admin"]))
+@click.argument("role", type=click.Choice([role.value for role in Role]))
 @user_option
 @pass_cli
 def review_withdraw(cli: CliContext, user_id: str, role: str, user: str | None) -> None:

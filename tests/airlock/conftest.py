@@ -1,7 +1,7 @@
 """An approved project on the real platform, with outputs in its workspace.
 
 People (from the platform tests' population): ``alice`` applied (author), ``tom`` is on her team,
-``hanna`` and ``ute`` are platform handlers (output checkers, not on the team).
+``hanna`` and ``ute`` are the platform's output checkers (not on the team).
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 PEOPLE = {
     # user: (institution, roles)
-    "hanna": ("BfArM", (Role.HANDLER,)),
+    "hanna": ("BfArM", (Role.HANDLER, Role.OUTPUT_CHECKER)),
     "dora": ("BfArM", (Role.DECIDER,)),
     "dieter": ("BfArM", (Role.DECIDER,)),
     "kurt": ("Charité", (Role.COMMITTEE,)),
     "klara": ("LMU München", (Role.COMMITTEE,)),
-    "ute": ("Uni Tübingen", (Role.HANDLER, Role.COMMITTEE, Role.DECIDER)),
+    "ute": ("Uni Tübingen", (Role.HANDLER, Role.COMMITTEE, Role.DECIDER, Role.OUTPUT_CHECKER)),
     "alice": ("Uni Tübingen", ()),
     "tom": ("UKE Hamburg", ()),
     "bob": ("Uni Köln", ()),

@@ -56,7 +56,7 @@ def test_grant_role__twice_conflicts_and_withdraw_removes(world: World) -> None:
     with pytest.raises(ConflictError, match="already has the role handler"):
         world.wf.grant_role("root", "hanna", Role.HANDLER)
     world.wf.withdraw_role("root", "hanna", Role.HANDLER)
-    assert get_user_roles(world.config, "hanna") == frozenset()
+    assert get_user_roles(world.config, "hanna") == frozenset({Role.OUTPUT_CHECKER})
     with pytest.raises(ConflictError, match="does not have the role"):
         world.wf.withdraw_role("root", "hanna", Role.HANDLER)
 

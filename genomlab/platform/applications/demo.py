@@ -23,8 +23,9 @@ from genomlab.platform.applications.workflow import Workflow
 
 DEMO_STAFF = {  # user: (institution, roles)
     "bfarm-admin": ("BfArM", (Role.ADMIN,)),
-    "hanna": ("BfArM", (Role.HANDLER,)),
+    "hanna": ("BfArM", (Role.HANDLER, Role.OUTPUT_CHECKER)),
     "dora": ("BfArM", (Role.DECIDER,)),
+    "otto": ("BfArM", (Role.OUTPUT_CHECKER,)),
     "kurt": ("Charité – Universitätsmedizin Berlin", (Role.COMMITTEE,)),
 }
 DEMO_TEAM = {"alice": "Universitätsklinikum Tübingen",

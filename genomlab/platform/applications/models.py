@@ -67,6 +67,7 @@ class Role(StrEnum):
     COMMITTEE = "committee"
     DECIDER = "decider"
     ADMIN = "admin"
+    OUTPUT_CHECKER = "output_checker"  # reviews airlock release requests (never their own)
 
 
 Vote = Literal["approve", "reject", "abstain"]
