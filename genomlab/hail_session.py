@@ -101,6 +101,9 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> ModuleTyp
     warnings.filterwarnings("ignore", message=".*Java 11.*")
     import hail as hl
 
+    if master.startswith("local"):
+        # Every Spark service on loopback (bindAddress alone leaves some on the host's address).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     location = {"local": master} if master.startswith("local") else {"master": master}
     hl.init(
         **location,
