@@ -7,14 +7,22 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
 if TYPE_CHECKING:
-    from genomlab.cli import CliContext
+    from genomlab.config import GenomlabConfig
 
-pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
+
+class CliContext(Protocol):
+    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
+    follows ``genomlab.cli`` into the composition root)."""
+
+    config: GenomlabConfig
+
+
+pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
 
 
 node_option = click.option("--node", "node_id", required=True, help="GRZ id, e.g. GRZK00001.")

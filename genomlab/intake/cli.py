@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
@@ -19,9 +19,17 @@ from genomlab.errors import GenomlabError
 from genomlab.genome_center.cli import grz
 
 if TYPE_CHECKING:
-    from genomlab.cli import CliContext
+    from genomlab.config import GenomlabConfig
 
-pass_cli = click.pass_obj  # the CliContext; not genomlab.cli's decorator: no import cycle
+
+class CliContext(Protocol):
+    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
+    follows ``genomlab.cli`` into the composition root)."""
+
+    config: GenomlabConfig
+
+
+pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
 
 
 @grz.command("submit")
