@@ -1,5 +1,8 @@
 """The ``genomlab`` command: one entry point, one command group per institution.
 
+This module is a composition root (it registers ``genomlab demo``); subpackages import
+:mod:`genomlab.cli_context` instead, never this module.
+
 Each subpackage that offers commands has a ``cli`` module with a ``commands`` list of click
 commands or groups; they are found here, so adding a group touches only its own subpackage.
 Those modules import heavy libraries (Hail, polars) inside the commands, so ``--help`` is fast.
@@ -12,14 +15,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from genomlab import __version__
-from genomlab.config import ConfigError, GenomlabConfig, load_config
+from genomlab.cli_context import CliContext, pass_cli
+from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
 
 COMMAND_PACKAGES = (
@@ -38,21 +41,6 @@ COMMAND_PACKAGES = (
 )
 
 
-@dataclass
-class CliContext:
-    """Shared state of one CLI invocation: the configuration, loaded on first use."""
-
-    config_path: Path | None = None
-    _config: GenomlabConfig | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> GenomlabConfig:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-
-pass_cli = click.make_pass_decorator(CliContext)
 
 
 class GenomlabGroup(click.Group):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
-    from genomlab.cli import CliContext
+    from genomlab.cli_context import CliContext
 
 
 @click.group("db")

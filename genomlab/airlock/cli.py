@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+from genomlab.cli_context import CliContext, pass_cli
 
 
 @click.group()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import GenomlabError
 
 

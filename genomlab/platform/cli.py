@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import ValidationFailed
 from genomlab.platform.applications.models import Role
 

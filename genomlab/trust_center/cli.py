@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from genomlab.cli import CliContext, pass_cli
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import GenomlabError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import click
 from genomlab.errors import ValidationFailed
 
 if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
-    from genomlab.cli import CliContext
+    from genomlab.cli_context import CliContext
 
 
 def _source_options(command: click.Command) -> click.Command:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, inspect, select
 
 from genomlab.admin.cli import db
-from genomlab.cli import CliContext
+from genomlab.cli_context import CliContext
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.institution import Institution
