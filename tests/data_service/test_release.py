@@ -105,6 +105,11 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
 
     release = open_release(project, user="tom", config=world_config)
     assert release.read_matrix_table(hl).count_cols() == len(expected)
+    from genomlab.workspace.io import read_source
+
+    _, info = read_source(hl, release=result.path, work_dir=workspace / "work")
+    assert list(info.index) == columns
+    assert info["reported_sex"].notna().sum() == clinical["sex"].is_not_null().sum()
     with pytest.raises(PermissionDenied, match="not on the approved team"):
         open_release(project, user="bob", config=world_config)
     ledger = open_data_service_ledger(world_config)
