@@ -83,8 +83,8 @@ def assign_columns(columns: Sequence[str], donor_names: Sequence[str],
 
 def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
     """Write one multi-sample VCF of ``sources`` (outer join by site); return the site count."""
-    header: list[str] = []
-    contig_order: dict[str, int] = {}
+    meta: dict[str, None] = {}  # every distinct non-contig ## line, in order of appearance
+    contigs: dict[str, str] = {}  # contig id -> its ##contig line, in order of appearance
     sites: dict[tuple[str, int, str, str], dict[str, str]] = {}
     formats: dict[tuple[str, int, str, str], str] = {}
     by_file: dict[Path, list[SampleSource]] = {}
@@ -95,13 +95,11 @@ def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
             positions: dict[str, int] = {}
             for line in handle:
                 if line.startswith("##"):
-                    if not header or line.startswith("##contig"):
-                        match = _CONTIG.match(line)
-                        if match and match.group(1) not in contig_order:
-                            contig_order[match.group(1)] = len(contig_order)
-                            header.append(line.rstrip("\n"))
-                        elif not match and not contig_order:
-                            header.append(line.rstrip("\n"))
+                    match = _CONTIG.match(line)
+                    if match:
+                        contigs.setdefault(match.group(1), line.rstrip("\n"))
+                    else:
+                        meta.setdefault(line.rstrip("\n"), None)
                     continue
                 fields = line.rstrip("\n").split("\t")
                 if line.startswith("#CHROM"):
@@ -114,9 +112,11 @@ def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
                     if fields[8] == fmt:
                         calls[source.pseudonym] = fields[positions[source.column]]
     names = [s.pseudonym for s in sources]
+    contig_order = {contig: i for i, contig in enumerate(contigs)}
     order = sorted(sites, key=lambda k: (contig_order.get(k[0], len(contig_order)), k[1:]))
+    header = sorted(meta, key=lambda h: not h.startswith("##fileformat")) + list(contigs.values())
     with out.open("w") as handle:
-        handle.write("\n".join(h for h in header if not h.startswith("#CHROM")) + "\n")
+        handle.write("\n".join(header) + "\n")
         handle.write("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
                                 "FORMAT", *names]) + "\n")
         for key in order:

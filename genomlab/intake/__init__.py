@@ -131,6 +131,56 @@ def request_world_case_numbers(config: GenomlabConfig, world: Path) -> int:
     return len(added)
 
 
+CONSENTS_REPORTED = "consents_reported.json"
+MV_SCOPES = ("mvSequencing", "reIdentification", "caseIdentification")
+
+
+def record_world_consents(config: GenomlabConfig, world: Path) -> int:
+    """Let the world's hospitals report every donor's consents to the trust centre (once).
+
+    The model-project scopes (mvConsent) and the research consent (MII broad consent) as the
+    donor gave them, then the research-consent withdrawals with their dates. The trust centre
+    issues linkage maps only for persons whose research consent it knows, and re-identification
+    only with the matching scope. The hospitals keep what they already reported in their own
+    book, so a rerun reports nothing twice. Returns the number of consent events reported.
+    """
+    from datetime import date
+
+    from genomlab.trust_center.service import TrustCenter
+
+    truth = json.loads((world / "truth.json").read_text())
+    identity = {s["sample"]: s for s in truth["samples"]}
+    reported = CaseBook(config.home / "hospitals" / CONSENTS_REPORTED)
+    tc = TrustCenter(config)
+    n_reported = 0
+    for consent in truth["consents"]:
+        person = identity[consent["sample"]]
+        kvnr, ik = person["kvnr"], person["hospital_ik"]
+        decisions = [(scope["domain"], scope["type"], scope["date"])
+                     for scope in consent["mv_consent"]["scopes"] if scope["domain"] in MV_SCOPES]
+        if consent["research_consent"] in ("permit", "deny"):
+            decisions.append(("research", consent["research_consent"],
+                              consent["research_presentation_date"]))
+        for scope, decision, on in decisions:
+            key = f"{consent['sample']}:{scope}"
+            if key.lower() in reported.entries:
+                continue
+            tc.record_consent(kvnr=kvnr, le_ik=ik, scope=scope,  # type: ignore[arg-type]
+                              decision=decision, actor=f"le:{ik}",  # type: ignore[arg-type]
+                              decided_on=date.fromisoformat(on))
+            reported.add({key: f"{decision}@{on}"})  # at once: a rerun after a crash skips it
+            n_reported += 1
+        for withdrawal in consent["withdrawals"]:
+            key = f"{consent['sample']}:research-withdrawn:{withdrawal['date']}"
+            if key.lower() in reported.entries:
+                continue
+            tc.withdraw_research_consent(kvnr=kvnr, le_ik=ik, actor=f"le:{ik}",
+                                         withdrawn_on=date.fromisoformat(withdrawal["date"]))
+            reported.add({key: "withdrawn"})
+            n_reported += 1
+    return n_reported
+
+
 def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[dict[str, Any]],
                                                                              str]:
     """A reporter for ``node_id``: Prüfbericht → platform → Meldebestätigung filed for the LE."""
@@ -257,6 +307,7 @@ def run_world_intake(config: GenomlabConfig, world: Path, *,
     truth = json.loads((world / "truth.json").read_text())
     register_world_nodes(config, world, actor="genomlab-intake")
     request_world_case_numbers(config, world)
+    record_world_consents(config, world)
     grz_of = {s["submission_id"]: s["grz"] for s in truth["submissions"]}
     groups: dict[str, list[Path]] = {}
     for sub in truth["submissions"]:
