@@ -11,7 +11,9 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,13 +24,27 @@ from genomlab.institution import Institution, existing_institutions
 DEMO_NODES = {"grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
 
 
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_WORLD = REPO / "data_samples" / "world"
+DEFAULT_SCHEDULE = REPO / "reports" / "schedule.toml"
+
+
 @dataclass
 class DemoContext:
     config: GenomlabConfig
     master: str | None
     use_hail: bool
+    world: Path = DEFAULT_WORLD
     outputs: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
+    application_id: str | None = None
+    project_id: str | None = None
+    team: tuple[str, ...] = ()
+
+    def hail(self) -> Any:
+        from genomlab.hail_session import init_hail
+
+        return init_hail(self.config, master=self.master)
 
 
 def step_initialise_institutions(ctx: DemoContext) -> None:
@@ -46,22 +62,108 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
     ctx.figures["institutions"] = str(len(institutions))
 
 
-def step_hail_check(ctx: DemoContext) -> None:
-    """Start Hail on the configured master and run sample QC on Hail's own simulator."""
-    if not ctx.use_hail:
-        ctx.figures["hail"] = "skipped (--no-hail)"
-        return
-    from genomlab.hail_session import init_hail
+def step_intake(ctx: DemoContext) -> None:
+    """Hospitals get case numbers; the world's submissions go through GRZ and KDK intake.
 
-    started = time.perf_counter()
-    hl = init_hail(ctx.config, master=ctx.master)
-    mt = hl.balding_nichols_model(3, 50, 2000, n_partitions=4)
-    mt = hl.sample_qc(mt)
-    call_rate = mt.aggregate_cols(hl.agg.mean(mt.sample_qc.call_rate))
-    if call_rate != 1.0:
-        raise GenomlabError(f"Hail self-check failed: mean call rate {call_rate} on complete data")
-    ctx.figures["hail"] = (f"ok on {ctx.master or ctx.config.spark.master} "
-                           f"({time.perf_counter() - started:.1f} s incl. start-up)")
+    Each node validates, exchanges the VN for its dataset pseudonym at the trust centre, stores
+    (genotypes into the GRZ's Hail MatrixTable) and reports a Prüfbericht; the platform answers
+    each with a signed Meldebestätigung for the hospital.
+    """
+    from genomlab.intake import run_world_intake
+
+    results = run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None, hail=ctx.hail)
+    states: dict[str, int] = {}
+    for summary in results.values():
+        for state in getattr(summary, "states", {}).values():
+            states[state] = states.get(state, 0) + 1
+    ctx.figures["submissions by final state"] = ", ".join(
+        f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    confirmations = sorted((ctx.config.home / "hospitals").glob("*/meldebestaetigungen/*"))
+    ctx.figures["Meldebestätigungen issued"] = str(len(confirmations))
+    ctx.outputs["Meldebestätigungen"] = ctx.config.home / "hospitals"
+
+
+def step_application(ctx: DemoContext) -> None:
+    """A researcher applies; handler, committee and decider approve; the register lists it."""
+    from genomlab.platform.applications.demo import run_applications_demo
+
+    app = run_applications_demo(ctx.config)
+    ctx.application_id, ctx.project_id, ctx.team = app.application_id, app.project_id, app.team
+    ctx.figures["approved application"] = f"{app.application_id} (project {app.project_id})"
+
+
+def step_release(ctx: DemoContext) -> None:
+    """Feasibility (suppressed counts), then linkage and release into the project workspace."""
+    from genomlab.data_service.demo import run_data_service_demo
+
+    if ctx.application_id is None:
+        raise GenomlabError("no approved application to release")
+    demo = run_data_service_demo(ctx.config, ctx.application_id, hl=ctx.hail(),
+                                 user=ctx.team[0])
+    manifest = demo.release.manifest
+    counts = manifest["counts"]
+    ctx.figures["release"] = (f"{counts['n_persons']} persons ({counts['n_excluded_no_consent']} "
+                              f"excluded: no research consent), release {demo.release.release_id}")
+    ctx.outputs["release (workspace)"] = demo.release.path
+
+
+def step_cohort_qc(ctx: DemoContext) -> None:
+    """Cohort QC on the release, as the researcher runs it in JupyterLab."""
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    assert ctx.project_id is not None
+    workspace = ctx.config.workspace_dir(ctx.project_id)
+    out = workspace / "qc"
+    if not (out / "sample_qc.tsv").exists():
+        run_cohort_qc(ctx.hail(), out, release=workspace / "release")
+    import polars as pl
+
+    sample_qc = pl.read_csv(out / "sample_qc.tsv", separator="\t", columns=["sample", "pass"])
+    passing = sample_qc.filter(pl.col("pass").cast(pl.String).str.to_lowercase() == "true").height
+    ctx.figures["cohort QC"] = f"{passing} of {sample_qc.height} samples pass"
+    ctx.outputs["cohort QC tables and plots"] = out
+
+
+def step_airlock(ctx: DemoContext) -> None:
+    """An aggregate output leaves the workspace: automatic checks, two output checkers."""
+    import polars as pl
+
+    from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.requests import record_review, submit_request
+
+    assert ctx.project_id is not None
+    workspace = ctx.config.workspace_dir(ctx.project_id)
+    released = ctx.config.home / "airlock" / "released" / ctx.project_id
+    if not released.exists():
+        variant_qc = pl.read_csv(workspace / "qc" / "variant_qc.tsv", separator="\t",
+                                 columns=["contig"])
+        summary = (variant_qc.group_by("contig").agg(pl.len().alias("n_variants"))
+                   .sort("contig"))
+        (workspace / "outputs").mkdir(parents=True, exist_ok=True)
+        summary.write_csv(workspace / "outputs" / "variants_per_contig.csv")
+        directory = PlatformDirectory(ctx.config)
+        # Small counts (chrY) fail the automatic minimum-cell check, which cannot know that
+        # these count variant sites, not persons: the researcher justifies, two checkers decide.
+        request = submit_request(
+            ctx.config, directory, ctx.team[0], ctx.project_id, ["variants_per_contig.csv"],
+            justification="Counts of variant sites per chromosome, not of persons.")
+        for checker in ("hanna", "otto"):
+            record_review(ctx.config, directory, checker, request, "approve",
+                          "Site counts per chromosome; no person-level information.")
+    ctx.figures["airlock"] = f"{len(list(released.rglob('*.csv')))} file(s) released"
+    ctx.outputs["released outputs"] = released
+
+
+def step_reports(ctx: DemoContext) -> None:
+    """The scheduled reports that are due run; public ones pass the disclosure gate or wait."""
+    from genomlab.reports.runner import run_due_reports
+    from genomlab.reports.schedule import load_schedule
+
+    outcomes = run_due_reports(ctx.config, load_schedule(DEFAULT_SCHEDULE), datetime.now(UTC),
+                               actor="genomlab-demo")
+    ctx.figures["reports run now"] = ", ".join(f"{o.name}: {o.status}" for o in outcomes) or (
+        "none due (already run for this slot)")
+    ctx.outputs["reports"] = ctx.config.reports_dir
 
 
 def step_verify_ledgers(ctx: DemoContext) -> None:
@@ -78,29 +180,42 @@ def step_verify_ledgers(ctx: DemoContext) -> None:
     ctx.figures["ledger events verified"] = str(total)
 
 
-STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
-    ("institutions: folders, keys, ledgers", step_initialise_institutions),
-    ("Hail on local Spark", step_hail_check),
-    ("verify all ledgers", step_verify_ledgers),
+STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
+    # (title, step, needs Hail)
+    ("institutions: folders, keys, ledgers", step_initialise_institutions, False),
+    ("intake: trust centre, GRZ + KDK, Prüfbericht, Meldebestätigung", step_intake, True),
+    ("data-use application approved, register updated", step_application, False),
+    ("data service: feasibility, linkage, release", step_release, True),
+    ("workspace: cohort QC on Hail", step_cohort_qc, True),
+    ("airlock: checks and two output checkers", step_airlock, True),
+    ("scheduled reports", step_reports, False),
+    ("verify all ledgers", step_verify_ledgers, False),
 ]
 
 
 def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: bool = True,
+             world: Path = DEFAULT_WORLD,
              echo: Callable[[str], None] = click.echo) -> DemoContext:
-    """Run every demo step in order; the CLI command and the tests call this."""
+    """Run every demo step in order; the CLI command and the tests call this.
+
+    With ``use_hail=False`` the steps that need Spark are skipped (and said so).
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    ctx = DemoContext(config, master, use_hail)
+    ctx = DemoContext(config, master, use_hail, world)
     config.home.mkdir(parents=True, exist_ok=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   transient=True) as progress:
         task = progress.add_task("demo", total=len(STEPS))
-        for title, step in STEPS:
+        for title, step, needs_hail in STEPS:
             progress.update(task, description=title)
             started = time.perf_counter()
-            step(ctx)
+            if needs_hail and not use_hail:
+                echo(f"  skip  {title}  (--no-hail)")
+            else:
+                step(ctx)
+                echo(f"  done  {title}  ({time.perf_counter() - started:.1f} s)")
             progress.advance(task)
-            echo(f"  done  {title}  ({time.perf_counter() - started:.1f} s)")
     return ctx
 
 
@@ -109,8 +224,11 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
 @click.option("--master", default=None,
               help="Spark master for this run (default: spark.master of the configuration).")
 @click.option("--no-hail", is_flag=True, help="Skip the steps that need Hail/Spark.")
+@click.option("--world", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=DEFAULT_WORLD, show_default=True,
+              help="Synthetic world to run on (genomlab samples generate makes others).")
 @click.pass_obj
-def demo(cli: object, fresh: bool, master: str | None, no_hail: bool) -> None:
+def demo(cli: object, fresh: bool, master: str | None, no_hail: bool, world: Path) -> None:
     """Run the platform flow end to end on the embedded default and say where the results are.
 
     Uses the home of the configuration (GENOMLAB_HOME, default ./genomlab-home): SQLite stores,
@@ -120,20 +238,19 @@ def demo(cli: object, fresh: bool, master: str | None, no_hail: bool) -> None:
     if fresh and config.home.exists():
         shutil.rmtree(config.home)
     click.echo(f"genomlab demo: home {config.home}")
-    ctx = run_demo(config, master=master, use_hail=not no_hail)
+    ctx = run_demo(config, master=master, use_hail=not no_hail, world=world)
     click.echo("\nResults")
     for name, figure in ctx.figures.items():
         click.echo(f"  {name}: {figure}")
     for name, path in ctx.outputs.items():
         click.echo(f"  {name}: {path}")
-    repo = Path(__file__).resolve().parent.parent
     click.echo(
         "\nWhere things are\n"
         f"  home (stores, keys, ledgers): {config.home}\n"
-        f"  verify every ledger:          genomlab ledger verify\n"
+        "  verify every ledger:          .venv/bin/genomlab ledger verify\n"
         "\nOpen them\n"
-        f"  JupyterLab:  GENOMLAB_HOME={config.home} .venv/bin/jupyter lab {repo / 'notebooks'}\n"
-        f"  dashboards:  GENOMLAB_HOME={config.home} .venv/bin/voila "
-        f"{repo / 'notebooks' / 'ledger_health.ipynb'} --port 8866 --no-browser\n"
+        f"  JupyterLab:  GENOMLAB_HOME={config.home} .venv/bin/jupyter lab {REPO / 'notebooks'}\n"
+        f"  dashboards:  GENOMLAB_HOME={config.home} .venv/bin/genomlab dashboards serve "
+        "approvals   (or register, airlock, platform, ledger_health)\n"
         "               then open http://127.0.0.1:8866/"
     )

@@ -24,19 +24,29 @@ def test_cli_help__lists_the_command_groups() -> None:
 def test_cli_demo_help__documents_its_options() -> None:
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
-    for option in ("--fresh", "--master", "--no-hail"):
+    for option in ("--fresh", "--master", "--no-hail", "--world"):
         assert option in result.output
 
 
 @pytest.mark.hail
 @pytest.mark.slow
-def test_run_demo__initialises_institutions_and_is_idempotent(hl: Any, tmp_path: Path) -> None:
+def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
+    hl: Any, tmp_path: Path
+) -> None:
     config = config_for(tmp_path / "home")
     first = run_demo(config, master="local[2]", echo=lambda _: None)
-    assert first.figures["hail"].startswith("ok on local[2]")
+    assert first.application_id is not None
+    assert first.project_id is not None
+    assert int(first.figures["Meldebestätigungen issued"]) > 0
+    assert first.figures["airlock"] == "1 file(s) released"
+    workspace = config.workspace_dir(first.project_id)
+    assert (workspace / "release" / "manifest.json").is_file()
+    assert (workspace / "qc" / "sample_qc.tsv").is_file()
     names = {inst.name for inst in existing_institutions(config)}
-    assert {"platform", "trust_center", "data_service", "grz:GRZK00001", "kdk:KDKTUE005"} <= names
+    assert {"platform", "trust_center", "data_service", "airlock", "reports",
+            "grz:GRZK00001", "kdk:KDKTUE005"} <= names
     heads = {inst.name: inst.ledger().head() for inst in existing_institutions(config)}
+    assert all(inst.ledger().verify().ok for inst in existing_institutions(config))
     run_demo(config, master="local[2]", echo=lambda _: None)
     assert {inst.name: inst.ledger().head() for inst in existing_institutions(config)} == heads
     key = config.home / "trust_center" / "keys" / "ledger.ed25519.pem"
@@ -49,4 +59,7 @@ def test_cli_demo__no_hail_prints_where_things_are(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"home (stores, keys, ledgers): {home}" in result.output
     assert "jupyter lab" in result.output
-    assert "ledger events verified: 7" in result.output
+    assert "skip  workspace: cohort QC on Hail  (--no-hail)" in result.output
+    assert "approved application: APP-000001 (project GDE-2026-0001)" in result.output
+    verified = next(line for line in result.output.splitlines() if "ledger events verified" in line)
+    assert int(verified.rsplit(":", 1)[1]) > 7

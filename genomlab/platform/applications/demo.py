@@ -85,18 +85,26 @@ def run_applications_demo(config: GenomlabConfig, *,
             dataset_id="kdk-clinical", title="Clinical data (KDK)", data_category="clinical",
             duo_permission="HMB", duo_modifiers=("IRB", "PUB")))
         form = ApplicationForm(
-            title="Diagnostic yield of genome sequencing in rare diseases",
-            lay_summary="How often does genome sequencing find the cause of a rare disease?",
-            scientific_abstract="Diagnostic yield by disease group and library type, aggregated.",
+            title="Genotype-phenotype association in rare diseases",
+            lay_summary="Which genetic variants go with which symptoms in rare diseases?",
+            scientific_abstract="Sample and variant QC, then association of HPO phenotypes with "
+                                "germline variants in rare-disease genomes.",
             purposes=("research",), duo_permission="HMB", duo_modifiers=("PUB",),
-            data_categories=("genomic", "clinical"), clinical_fields=("diagnosis", "hpo_terms"),
+            data_categories=("genomic", "clinical"),
+            clinical_fields=("sex", "diagnosis", "hpo_terms"),
             criteria={"disease_types": ("rare",)}, duration_months=12,
+            level="individual",
+            individual_justification=(
+                "Sample QC, relatedness and regression on genotypes need individual records; "
+                "aggregates cannot answer the question. Processing stays in the secure processing "
+                "environment; only checked aggregates leave through the airlock."),
             ethics_vote_reference="EK Tübingen 001/2026BO1", accepted_terms=TERMS_OF_USE_VERSION,
             team=("tom",))
         application_id = wf.create_draft("alice", form)
         project_id = wf.submit("alice", application_id)
         wf.assign_handler("hanna", application_id)
         wf.request_committee_review("hanna", application_id, note="Standard review.")
-        wf.record_vote("kurt", application_id, "approve", "Aggregated data suffice.")
+        wf.record_vote("kurt", application_id, "approve",
+                       "Individual records justified under § 64e (11a).")
         wf.approve("dora", application_id, note="Committee in favour.")
     return DemoApplication(application_id, project_id, ("alice", "tom"))
