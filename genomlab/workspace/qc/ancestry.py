@@ -84,6 +84,12 @@ def assign_ancestry_groups(scores: pd.DataFrame, *, n_pcs: int = 4, max_groups: 
     """
     columns = [c for c in scores.columns if c.startswith("PC")][:n_pcs]
     points = scores[columns].to_numpy()  # U·S: each PC weighted by its singular value
+    # Canonical input, so that groups depend on the genotypes only, not on sample names/order:
+    # each PC oriented so its largest-magnitude score is positive, rows ordered by the scores.
+    largest = np.abs(points).argmax(axis=0)
+    points = points * np.sign(points[largest, np.arange(points.shape[1])])
+    canonical = np.lexsort(np.round(points, 9).T[::-1])
+    points = points[canonical]
     best: tuple[float, np.ndarray] = (-2.0, np.zeros(len(points), dtype=int))
     rng = np.random.default_rng(seed)
     for n_groups in range(2, min(max_groups, len(points) - 1) + 1):
@@ -92,7 +98,8 @@ def assign_ancestry_groups(scores: pd.DataFrame, *, n_pcs: int = 4, max_groups: 
             score = _silhouette(points, labels)
             if score > best[0]:
                 best = (score, labels)
-    labels = best[1]
+    labels = np.empty_like(best[1])
+    labels[canonical] = best[1]
     order = pd.Series(labels).value_counts().index.tolist()
     names = {label: f"G{rank + 1}" for rank, label in enumerate(order)}
     return pd.Series([names[x] for x in labels], index=scores.index, name="ancestry_group")
