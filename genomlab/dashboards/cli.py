@@ -42,12 +42,15 @@ def list_dashboards() -> None:
 @dashboards.command("serve")
 @click.argument("name")
 @click.option("--port", default=8866, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--pool-size", default=1, show_default=True,
+              help="Preheated kernels (each has run the page before a visitor asks; 0: none).")
 @click.pass_obj
-def serve(cli: object, name: str, port: int) -> None:
+def serve(cli: object, name: str, port: int, pool_size: int) -> None:
     """Serve dashboard NAME with Voila on http://127.0.0.1:PORT/ until interrupted.
 
     The page uses this command's configuration (its home and stores); the viewer's identity is
-    JUPYTERHUB_USER, else local_user of the configuration.
+    JUPYTERHUB_USER, else local_user of the configuration. Kernels are preheated by default,
+    so a visitor does not wait for a kernel to start; each page has a refresh button.
     """
     if name not in available_dashboards():
         choices = ", ".join(available_dashboards())
@@ -57,8 +60,10 @@ def serve(cli: object, name: str, port: int) -> None:
     if cli.config_path is not None:  # type: ignore[attr-defined]
         env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
     click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+    preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
     subprocess.run([sys.executable, "-m", "voila", str(NOTEBOOKS / f"{name}.ipynb"),
-                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"], env=env, check=False)
+                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", *preheat],
+                   env=env, check=False)
 
 
 commands = [dashboards]
