@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from genomlab.config import GenomlabConfig, load_config
+from genomlab.dashboards.first_screen import get_voila_arguments, get_voila_environment
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -185,8 +186,10 @@ def voila(tmp_path: Path) -> Iterator[Callable[..., str]]:
         log = (tmp_path / f"voila-{port}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "voila", str(NOTEBOOKS / notebook), f"--port={port}",
-             "--no-browser", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-            env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+             "--no-browser", "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
+             *get_voila_arguments()],
+            env=get_voila_environment({**os.environ, **(env or {})}), stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
         servers.append(proc)

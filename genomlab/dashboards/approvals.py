@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from genomlab.config import GenomlabConfig
+from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.errors import GenomlabError
 from genomlab.platform.applications import Workflow, get_user_roles
 from genomlab.platform.applications.identity import get_current_user
@@ -173,6 +174,7 @@ class ApprovalsDashboard:
             widgets.HBox([self.search, self.prev, self.next, self.reload, self.page_label]),
             self.queue,
             self.chooser, self.detail, self.action_box, self.message])
+        self.widget.add_class("genomlab-approvals")
         self.refresh_queue()
 
     def _filters_changed(self, _change: Any) -> None:
@@ -286,3 +288,15 @@ def approvals_view(config: GenomlabConfig, user: str | None = None,
     >>> approvals_view(load_config())  # in a notebook / Voila  # doctest: +SKIP
     """
     return ApprovalsDashboard(config, user or get_current_user(config), page_size).widget
+
+
+def show_approvals(config: GenomlabConfig, user: str | None = None,
+                   page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    """Display the approvals dashboard with a server-rendered first screen (the queue page as
+    static HTML, replaced by the live widgets once they load).
+
+    Examples
+    --------
+    >>> show_approvals(load_config())  # the approvals notebook  # doctest: +SKIP
+    """
+    show_with_first_screen(approvals_view(config, user=user, page_size=page_size))

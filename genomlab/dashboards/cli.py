@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from genomlab.dashboards.first_screen import get_voila_arguments, get_voila_environment
 from genomlab.errors import NotFoundError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -56,13 +57,14 @@ def serve(cli: object, name: str, port: int, pool_size: int) -> None:
         choices = ", ".join(available_dashboards())
         raise NotFoundError(f"no dashboard {name!r}; choose from {choices}")
     config = cli.config  # type: ignore[attr-defined]
-    env = {**os.environ, "GENOMLAB_HOME": str(config.home)}
+    env = get_voila_environment({**os.environ, "GENOMLAB_HOME": str(config.home)})
     if cli.config_path is not None:  # type: ignore[attr-defined]
         env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
     click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
     preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
     subprocess.run([sys.executable, "-m", "voila", str(NOTEBOOKS / f"{name}.ipynb"),
-                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1", *preheat],
+                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
+                    *get_voila_arguments(), *preheat],
                    env=env, check=False)
 
 

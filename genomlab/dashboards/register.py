@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from genomlab.config import GenomlabConfig
+from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.register import RegisterPage, get_register_page
 from genomlab.platform.applications.store import read_platform
@@ -140,4 +141,17 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     nxt.on_click(lambda _: turn(+1))
     reload.on_click(refresh)
     refresh()
-    return widgets.VBox([header, widgets.HBox([search, status, prev, nxt, reload, label]), table])
+    box = widgets.VBox([header, widgets.HBox([search, status, prev, nxt, reload, label]), table])
+    box.add_class("genomlab-register-view")
+    return box
+
+
+def show_register(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> None:
+    """Display the register with a server-rendered first screen (the newest page as static
+    HTML, replaced by the live widgets once they load).
+
+    Examples
+    --------
+    >>> show_register(load_config())  # the register notebook  # doctest: +SKIP
+    """
+    show_with_first_screen(register_view(config, page_size=page_size))

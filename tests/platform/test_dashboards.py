@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from genomlab.dashboards.approvals import approvals_view, queue_table_html
+from genomlab.dashboards.first_screen import FIRST_SCREEN_CLASS, get_static_html
 from genomlab.dashboards.register import register_view
 from genomlab.platform.applications import is_entitled
 from genomlab.platform.applications.queries import get_application_detail, get_queue_page
 from tests.platform.conftest import World, make_form
 
+LIVE_APPROVALS, LIVE_REGISTER = ".genomlab-approvals", ".genomlab-register-view"
 BROKEN = ("Error displaying widget", "Failed to load model")
 XSS_TITLE = ('<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> '
              "BRCA1 penetrance")
@@ -24,6 +27,15 @@ def test_approvals_view__builds_for_a_decider_without_a_browser(world: World) ->
     assert app in html_text
     assert "<script>" not in html_text
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html_text
+
+
+def test_get_static_html__first_screen_is_the_escaped_queue_page(world: World) -> None:
+    app = world.under_review(title=XSS_TITLE)
+    snapshot = get_static_html(approvals_view(world.config, user="dora"))
+    assert "Signed in as <b>dora</b>" in snapshot
+    assert f'data-application="{app}"' in snapshot
+    assert "1–1 of 1" in snapshot
+    assert "<script>" not in snapshot
 
 
 def test_queue_table_html__escapes_and_marks_overdue(world: World) -> None:
@@ -59,15 +71,22 @@ def test_dashboards__decider_approves_and_register_lists_project(world: World, v
     project = get_application_detail(world.config, app).row["project_id"]
     home = {"GENOMLAB_HOME": str(world.config.home)}
 
-    _open_dashboard(page, voila("approvals.ipynb", env={**home, "JUPYTERHUB_USER": "dora"}),
-                    "table.genomlab-queue")
-    assert "Signed in as dora (decider)" in page.inner_text(".genomlab-who")
-    queue = page.inner_text("table.genomlab-queue")
+    url = voila("approvals.ipynb", env={**home, "JUPYTERHUB_USER": "dora"})
+    served = urllib.request.urlopen(url, timeout=120).read().decode()
+    first_screen = served[served.index(f'<div class="{FIRST_SCREEN_CLASS}">'):]
+    assert f'data-application="{app}"' in first_screen  # in the page, before any script runs
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in first_screen
+    assert "<script>window.__xss=1</script>" not in served
+
+    _open_dashboard(page, url, f"{LIVE_APPROVALS} table.genomlab-queue")
+    assert page.locator(f".{FIRST_SCREEN_CLASS}").is_hidden()  # replaced by the live widgets
+    assert "Signed in as dora (decider)" in page.inner_text(f"{LIVE_APPROVALS} .genomlab-who")
+    queue = page.inner_text(f"{LIVE_APPROVALS} table.genomlab-queue")
     assert app in queue
     assert "<script>window.__xss=1</script>" in queue  # shown as text
     page.select_option(".genomlab-open select", index=1)
     page.wait_for_selector(".genomlab-action-approve", timeout=60_000)
-    detail = page.inner_text(".genomlab-detail")
+    detail = page.inner_text(f"{LIVE_APPROVALS} .genomlab-detail")
     assert "research-consent" in detail
     assert "Necessary and proportionate." in detail
     page.fill(".genomlab-reason textarea", "Committee in favour; data necessary.")
@@ -84,14 +103,16 @@ def test_dashboards__decider_approves_and_register_lists_project(world: World, v
                                                       "Committee in favour; data necessary.")
     assert is_entitled(world.config, "tom", project)
 
-    _open_dashboard(page, voila("register.ipynb", env=home), "table.genomlab-register")
-    entry = page.locator(f'tr[data-project="{project}"]')
+    _open_dashboard(page, voila("register.ipynb", env=home),
+                    f"{LIVE_REGISTER} table.genomlab-register")
+    assert page.locator(f".{FIRST_SCREEN_CLASS}").is_hidden()
+    entry = page.locator(f'{LIVE_REGISTER} tr[data-project="{project}"]')
     assert entry.count() == 1
     text = entry.inner_text()
     assert "approved" in text
     assert "<script>window.__xss=1</script>" in text
     assert page.evaluate("window.__xss") is None
-    assert "1 applications: 1 approved" in page.inner_text(".genomlab-summary")
+    assert "1 applications: 1 approved" in page.inner_text(f"{LIVE_REGISTER} .genomlab-summary")
     assert not any(text in page.content() for text in BROKEN)
     page.screenshot(path=str(tmp_path / "register.png"), full_page=True)
 
@@ -103,7 +124,7 @@ def test_approvals_dashboard__conflicted_reviewer_gets_no_actions(world: World, 
     world.under_review()
     url = voila("approvals.ipynb", env={"GENOMLAB_HOME": str(world.config.home),
                                         "JUPYTERHUB_USER": "ute"})
-    _open_dashboard(page, url, "table.genomlab-queue")
+    _open_dashboard(page, url, f"{LIVE_APPROVALS} table.genomlab-queue")
     page.select_option(".genomlab-open select", index=1)
     page.wait_for_selector("text=No action available to you", timeout=60_000)
     assert page.locator(".genomlab-action-approve").count() == 0
