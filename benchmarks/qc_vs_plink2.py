@@ -4,7 +4,8 @@ One run on the same VCF (default: a synthetic world of ~2,000 samples × 100,000
 ``genomlab.samples``):
 
 - **genomlab**: ``run_cohort_qc`` — VCF in, sample_qc/variant_qc/relatedness/PCA tables and PNG
-  plots out (convert once, one .bed export, one DP/GQ pass, numpy/BLAS kernels).
+  plots out (convert once, one .bed export, one pass of column aggregations for DP/GQ and
+  contamination, numpy/BLAS kernels).
 - **plink2**: VCF → pgen, then ``--freq --missing --hardy --het`` and, on MAF ≥ 1 % autosomal
   variants, ``--make-king-table`` and ``--pca 10``. Debian's plink2 2.00a3.5 has no
   ``--check-sex`` (added in later alphas), so plink2 does slightly less work than the others.

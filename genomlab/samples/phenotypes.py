@@ -21,8 +21,10 @@ HPO_ODDS_RATIOS: tuple[float, ...] = (6.0, 4.0)
 SEX_EFFECT = 0.5
 ANCESTRY_EFFECT: dict[str, float] = {"EUR": 0.0, "AFR": 0.4, "EAS": -0.4, "OCE": 0.2}
 HPO_BASE_LOGIT = -1.2
-#: Expected z for which p < 5e-8 holds with good power (5.45 is the threshold itself).
-TARGET_Z = 6.5
+#: Expected z at which a test reaches p < 5e-8 with 99 % power: the threshold's z (5.45) plus
+#: z of 0.99 (2.33). ``expected_detectable_at_n`` is the N where the expected z reaches it, so a
+#: test at that N misses a planted effect once in a hundred worlds, not once in seven.
+TARGET_Z = 5.45 + 2.33
 
 
 @dataclass

@@ -62,17 +62,24 @@ def test_run_association__finds_planted_quantitative_effects_only(
         assert (out / name).stat().st_size > 0
 
 
-def test_run_association__binary_phenotype_has_no_false_hits(
+def test_run_association__finds_planted_binary_effects_only(
         hl: Any, qc_run: tuple[Any, Path], world: Path, truth: dict, tmp_path: Path) -> None:
     _, qc_dir = qc_run
     results = run_association(hl, tmp_path, qc_dir=qc_dir, phenotype="hpo_affected",
                               vcf=world / "genotypes" / "cohort.vcf.bgz")
-    planted = [a["variant"] for a in truth["associations"] if "odds_ratio" in a]
+    n = int(results["n"].iloc[0])
+    planted = [a for a in truth["associations"] if "odds_ratio" in a]
+    detectable = [a["variant"] for a in planted if a["expected_detectable_at_n"] <= n]
+    assert detectable
+    p = results.set_index("variant")["p_value"]
+    for variant in detectable:
+        assert p[variant] < GENOME_WIDE_P, (variant, p[variant])
+    betas = results.set_index("variant")["beta"]
+    assert all(betas[a["variant"]] > 0 for a in planted)  # odds ratios > 1
     hits = results[results["p_value"] < GENOME_WIDE_P]
-    assert _explained(hits, planted, qc_dir).all()
-    top = results.nsmallest(1, "p_value")
-    assert _explained(top, planted, qc_dir).all()  # the strongest signal is a planted locus
-    assert (results["p_value"].between(0, 1)).all()
+    assert _explained(hits, [a["variant"] for a in planted], qc_dir).all()
+    assert results["p_value"].notna().mean() > 0.99  # fits converge
+    assert results["p_value"].dropna().between(0, 1).all()
 
 
 def test_get_independent_hits__clumps_by_distance() -> None:

@@ -2,8 +2,11 @@
 
 Follows the Hail GWAS tutorial: QC-passing samples and variants, MAF ≥ 0.01, alternate-allele
 count as x, covariates intercept, is_female and PCs; ``hl.linear_regression_rows`` for a
-quantitative phenotype, ``hl.logistic_regression_rows`` (Wald) for a binary one. Only unrelated
-samples enter (the PCA's unprojected set): Hail has no mixed model.
+quantitative phenotype, ``hl.logistic_regression_rows`` for a binary one. The binary test is the
+likelihood-ratio test: for the large per-allele effects of Mendelian-leaning phenotypes the Wald
+test loses power (its standard error grows faster than the estimate, the Hauck–Donner effect),
+while the LRT keeps its nominal level for common variants. Only unrelated samples enter (the
+PCA's unprojected set): Hail has no mixed model.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: b
     Returns
     -------
     One row per variant: ``variant``, ``contig``, ``position``, ``n``, ``beta``,
-    ``standard_error``, ``statistic``, ``p_value``.
+    ``standard_error``, ``statistic`` (t for linear, the LRT's χ² for logistic regression),
+    ``p_value``; missing where the logistic fit did not converge.
 
     Examples
     --------
@@ -95,10 +99,15 @@ def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: b
     names = [c for c in frame.columns if c != "y"]
     covariate_exprs = [1.0, *(mt.cov[c] for c in names)]
     if binary:
-        table = hl.logistic_regression_rows("wald", y=mt.cov.y, x=mt.x, covariates=covariate_exprs)
-        table = table.select(beta=table.beta, standard_error=table.standard_error,
-                             statistic=table.z_stat, p_value=table.p_value,
-                             n=hl.missing(hl.tint64))
+        table = hl.logistic_regression_rows("lrt", y=mt.cov.y, x=mt.x, covariates=covariate_exprs)
+        fit = table.fit.converged & hl.is_finite(table.chi_sq_stat)
+        table = table.select(
+            beta=hl.or_missing(fit, table.beta),
+            # the standard error the LRT implies, |beta| / sqrt(chi²), as meta-analyses use it
+            standard_error=hl.or_missing(fit & (table.chi_sq_stat > 0),
+                                         hl.abs(table.beta) / hl.sqrt(table.chi_sq_stat)),
+            statistic=hl.or_missing(fit, table.chi_sq_stat),
+            p_value=hl.or_missing(fit, table.p_value), n=hl.missing(hl.tint64))
     else:
         table = hl.linear_regression_rows(y=mt.cov.y, x=mt.x, covariates=covariate_exprs)
         table = table.select(beta=table.beta, standard_error=table.standard_error,

@@ -29,8 +29,9 @@ def get_stratified_outliers(values: pd.Series, strata: pd.Series, *, lower_mad: 
         v = values.loc[idx]
         median = v.median()
         mad = 1.4826 * (v - median).abs().median()
-        out.loc[idx] = ((v < median - lower_mad * mad) | (v > median + upper_mad * mad)) & (
-            v.notna())
+        low = -np.inf if np.isinf(lower_mad) else median - lower_mad * mad  # inf·0 is undefined
+        high = np.inf if np.isinf(upper_mad) else median + upper_mad * mad
+        out.loc[idx] = ((v < low) | (v > high)) & v.notna()
     return out
 
 

@@ -4,7 +4,7 @@ Engineering (Hail local mode is slow for counts, so Hail does what only it does 
 
 1. the VCF is converted once to a MatrixTable (partitions sized to the cores) and reused;
 2. one parallel Hail pass writes the ADJ-filtered calls as a 2-bit PLINK ``.bed``;
-3. one row-major Hail pass sums DP/GQ per sample (when present);
+3. one Hail pass of column aggregations gives DP/GQ stats, contamination and filtered calls;
 4. everything else — Hail's sample/variant QC counts, HWE, chrX F, KING, Mendel errors, the
    PCA with relateds projected — runs on the in-memory int8 matrix with numpy/BLAS, validated
    against Hail's own methods and plink2 in the tests.
