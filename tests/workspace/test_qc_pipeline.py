@@ -86,3 +86,34 @@ def test_run_cohort_qc__reuses_the_converted_matrix_table(hl: Any, qc_run: tuple
     mt = import_vcf_to_mt(hl, world / "genotypes" / "cohort.vcf.bgz", out / "work" / "cohort.mt")
     assert marker.stat().st_mtime_ns == before
     assert mt.count_cols() == len(_tsv(out / "sample_qc.tsv"))
+
+
+def _write_vcf(path: Path, records: list[str]) -> Path:
+    import subprocess
+
+    header = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>",
+              '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+              '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">',
+              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                         "A", "B"])]
+    path.with_suffix("").write_text("\n".join(header + records) + "\n")
+    subprocess.run(["bgzip", "-f", str(path.with_suffix(""))], check=True)
+    return path
+
+
+@pytest.mark.parametrize(("records", "expected"), [
+    (["chr1\t100\t.\tA\tC\t.\tPASS\t.\tGT:AD\t0/1:5,5\t0/0:9,0"], [("A", "C")]),
+    (["chr1\t100\t.\tA\tC,G\t.\tPASS\t.\tGT:AD\t1/2:0,4,6\t0/0:9,0,0",
+      "chr1\t200\t.\tT\tG\t.\tPASS\t.\tGT:AD\t0/1:5,5\t1/1:0,8"],
+     [("A", "C"), ("A", "G"), ("T", "G")]),
+])
+def test_import_vcf_to_mt__splits_multiallelic_sites_only_when_present(
+        hl: Any, tmp_path: Path, records: list[str], expected: list[tuple[str, str]]) -> None:
+    from genomlab.workspace.io import import_vcf_to_mt
+
+    vcf = _write_vcf(tmp_path / "x.vcf.gz", records)
+    mt = import_vcf_to_mt(hl, vcf, tmp_path / "x.mt", n_partitions=1)
+    assert [tuple(a) for a in mt.alleles.collect()] == expected
+    if len(expected) == 3:  # the 1/2 call becomes het for each alternate allele
+        assert mt.GT.collect()[:4] == [hl.Call([0, 1]), hl.Call([0, 0])] * 2
+    assert sorted(p.name for p in tmp_path.iterdir() if "x.mt" in p.name) == ["x.mt"]
