@@ -23,7 +23,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -37,7 +36,7 @@ import nbformat
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.dashboards.approvals import queue_table_html
-from genomlab.dashboards.first_screen import get_voila_arguments, get_voila_environment
+from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 from genomlab.dashboards.register import register_table_html
 from genomlab.platform.applications import ApplicationForm, DatasetTags, Role, Workflow
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION
@@ -222,10 +221,8 @@ def serve(notebook: Path, env: dict[str, str], log: Path,
           extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--no-browser",
-         "--Voila.ip=127.0.0.1", *get_voila_arguments(), *extra],
-        env=get_voila_environment({**os.environ, **env}), stdout=log.open("wb"),
-        stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp(prefix="voila-cwd-"))
+        get_voila_command(notebook, port, *extra), env=get_voila_environment({**os.environ, **env}),
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp(prefix="voila-cwd-"))
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +30,7 @@ from typing import Any
 import pytest
 
 from genomlab.config import GenomlabConfig, load_config
-from genomlab.dashboards.first_screen import get_voila_arguments, get_voila_environment
+from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -185,12 +184,9 @@ def voila(tmp_path: Path) -> Iterator[Callable[..., str]]:
         port = free_port()
         log = (tmp_path / f"voila-{port}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(NOTEBOOKS / notebook), f"--port={port}",
-             "--no-browser", "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
-             *get_voila_arguments()],
+            get_voila_command(NOTEBOOKS / notebook, port, "--show_tracebacks=True"),
             env=get_voila_environment({**os.environ, **(env or {})}), stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+            stderr=subprocess.STDOUT, cwd=tmp_path,
         )
         servers.append(proc)
         url = f"http://127.0.0.1:{port}/"

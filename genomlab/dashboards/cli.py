@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import click
 
-from genomlab.dashboards.first_screen import get_voila_arguments, get_voila_environment
+from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 from genomlab.errors import NotFoundError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -62,10 +61,8 @@ def serve(cli: object, name: str, port: int, pool_size: int) -> None:
         env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
     click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
     preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
-    subprocess.run([sys.executable, "-m", "voila", str(NOTEBOOKS / f"{name}.ipynb"),
-                    f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-                    *get_voila_arguments(), *preheat],
-                   env=env, check=False)
+    subprocess.run(get_voila_command(NOTEBOOKS / f"{name}.ipynb", port, *preheat), env=env,
+                   check=False)
 
 
 commands = [dashboards]

@@ -7,7 +7,7 @@ dashboard is shown twice:
 
 1. a static snapshot of its HTML parts (the queue or register page as it is now), inside
    ``div.genomlab-first-screen``; genomlab's Voila template (``jupyter/voila/templates/genomlab``,
-   see :func:`get_voila_arguments`) writes this output into the page as HTML, so it is visible
+   see :func:`get_voila_command`) writes this output into the page as HTML, so it is visible
    before any script runs;
 2. the live widgets, carrying a ``<style>`` that hides the snapshot once they render.
 
@@ -19,6 +19,7 @@ In JupyterLab the same two outputs appear and the snapshot hides the same way.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,14 @@ def get_voila_environment(environ: dict[str, str] | None = None) -> dict[str, st
     return env
 
 
-def get_voila_arguments() -> list[str]:
-    """Voila options for genomlab's dashboards (use with :func:`get_voila_environment`).
+def get_voila_command(notebook: Path, port: int, *options: str) -> list[str]:
+    """The command serving ``notebook`` with genomlab's template on 127.0.0.1:``port`` (run it
+    with :func:`get_voila_environment`); ``options`` are further Voila options.
 
     Examples
     --------
-    >>> get_voila_arguments()
-    ['--template=genomlab']
+    >>> get_voila_command(Path("register.ipynb"), 8866)[3:]
+    ['register.ipynb', '--port=8866', '--no-browser', '--Voila.ip=127.0.0.1', '--template=genomlab']
     """
-    return [f"--template={TEMPLATE_NAME}"]
+    return [sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--no-browser",
+            "--Voila.ip=127.0.0.1", f"--template={TEMPLATE_NAME}", *options]

@@ -45,9 +45,24 @@ def summarise_sample_flags(flags: pd.DataFrame) -> pd.DataFrame:
     ['call_rate;mendel', '']
     """
     columns = [r for r in SAMPLE_REASONS if r in flags.columns]
-    values = flags[columns].fillna(False).astype(bool).to_numpy()
-    reasons = [";".join(c for c, v in zip(columns, row, strict=True) if v) for row in values]
-    return pd.DataFrame({"pass": ~values.any(axis=1), "reasons": reasons}, index=flags.index)
+    failed = flags[columns].fillna(False).astype(bool)
+    return pd.DataFrame({"pass": ~failed.any(axis=1), "reasons": get_reasons(failed)},
+                        index=flags.index)
+
+
+def get_reasons(failed: pd.DataFrame) -> pd.Series:
+    """Per row, the names of the True columns joined by ``;`` in column order (vectorised).
+
+    Examples
+    --------
+    >>> get_reasons(pd.DataFrame({"hwe": [True, False], "af": [True, True]})).tolist()
+    ['hwe;af', 'af']
+    """
+    joined = pd.Series("", index=failed.index)
+    for name in failed.columns:
+        hit = failed[name].to_numpy(dtype=bool)
+        joined = joined.where(~hit, joined + np.where(joined == "", "", ";") + name)
+    return joined
 
 
 def get_call_rate_failures(call_rate: pd.Series, *, min_call_rate: float = 0.97) -> pd.Series:

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from genomlab.workspace.io import GenotypeMatrix
+from genomlab.workspace.qc.filtering import get_reasons
 
 _TIE_TOLERANCE = 1e-7  # relative; probabilities this close to the observed one count as ties
 
@@ -148,10 +149,7 @@ def annotate_variant_filters(table: pd.DataFrame, *, min_call_rate: float = 0.95
         "hwe": table.get("p_value_hwe_min_group", table["p_value_hwe"]) <= min_p_value_hwe,
         "af": table["AF"].fillna(0).clip(upper=1) < min_af,
     }
-    reasons = pd.DataFrame(fails)
-    table["pass"] = ~reasons.any(axis=1)
-    joined = pd.Series("", index=table.index)
-    for name, failed in fails.items():  # vectorised ";".join over the failed names
-        joined = joined.where(~failed, joined + np.where(joined == "", "", ";") + name)
-    table["reasons"] = joined
+    failed = pd.DataFrame(fails)
+    table["pass"] = ~failed.any(axis=1)
+    table["reasons"] = get_reasons(failed)
     return table
