@@ -11,12 +11,12 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.institution import Institution, existing_institutions
@@ -159,7 +159,7 @@ def step_reports(ctx: DemoContext) -> None:
     from genomlab.reports.runner import run_due_reports
     from genomlab.reports.schedule import load_schedule
 
-    outcomes = run_due_reports(ctx.config, load_schedule(DEFAULT_SCHEDULE), datetime.now(UTC),
+    outcomes = run_due_reports(ctx.config, load_schedule(DEFAULT_SCHEDULE), clock.now(),
                                actor="genomlab-demo")
     ctx.figures["reports run now"] = ", ".join(f"{o.name}: {o.status}" for o in outcomes) or (
         "none due (already run for this slot)")

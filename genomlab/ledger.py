@@ -60,6 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from genomlab import clock
 from genomlab.db import get_engine, read_connection
 from genomlab.errors import ConflictError
 from genomlab.keys import KeyProvider, key_id
@@ -106,7 +107,7 @@ def canonical_json(value: Any) -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _event_digest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from genomlab.cli import main
+from genomlab.clock import ticking_from, use_clock
 from genomlab.demo import run_demo
 from genomlab.institution import existing_institutions
 from tests.conftest import config_for
@@ -53,13 +55,18 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert key.stat().st_mode & 0o777 == 0o600
 
 
-def test_cli_demo__no_hail_prints_where_things_are(tmp_path: Path) -> None:
+@pytest.mark.notebook  # the demo's report step runs the scheduled reports with papermill
+@pytest.mark.parametrize("year", [2026, 2031])
+def test_cli_demo__no_hail_prints_where_things_are(tmp_path: Path, year: int) -> None:
+    """The project id's year is the injected clock's, whatever today's date is."""
     home = tmp_path / "home"
-    result = CliRunner().invoke(main, ["demo", "--no-hail"], env={"GENOMLAB_HOME": str(home)})
+    with use_clock(ticking_from(datetime(year, 12, 31, 23, 0, tzinfo=UTC))):
+        result = CliRunner().invoke(main, ["demo", "--no-hail"],
+                                    env={"GENOMLAB_HOME": str(home)})
     assert result.exit_code == 0, result.output
     assert f"home (stores, keys, ledgers): {home}" in result.output
     assert "jupyter lab" in result.output
     assert "skip  workspace: cohort QC on Hail  (--no-hail)" in result.output
-    assert "approved application: APP-000001 (project GDE-2026-0001)" in result.output
+    assert f"approved application: APP-000001 (project GDE-{year}-0001)" in result.output
     verified = next(line for line in result.output.splitlines() if "ledger events verified" in line)
     assert int(verified.rsplit(":", 1)[1]) > 7

@@ -11,9 +11,10 @@ state again, so the buttons are a convenience, not the guard. All applicant text
 from __future__ import annotations
 
 import html
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.errors import GenomlabError
@@ -200,7 +201,7 @@ class ApprovalsDashboard:
         last = min(self.offset + self.page_size, page.total)
         first = self.offset + 1 if page.total else 0
         self.page_label.value = (f"<span class='genomlab-page'>{first}–{last} of {page.total}"
-                                 f"</span> <small>as of {datetime.now():%H:%M:%S}</small>")
+                                 f"</span> <small>as of {clock.now():%H:%M:%S} UTC</small>")
         self.prev.disabled = self.offset == 0
         self.next.disabled = last >= page.total
         current = self.chooser.value

@@ -6,11 +6,11 @@ Reads the stores directly (no Spark), so the Voila page opens in about a second.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 
 import polars as pl
 from sqlalchemy import func, select
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.institution import existing_institutions
@@ -96,6 +96,6 @@ def ledger_health_view(health: pl.DataFrame):
         f"<h2>Ledger health</h2><p class='genomlab-summary'>{health.height} institutions, "
         f"{int(health['events'].sum() or 0)} events, "
         f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
-        f"(checked {datetime.now().isoformat(timespec='seconds')})</p>"
+        f"(checked {clock.now().isoformat(timespec='seconds')})</p>"
     )
     return widgets.VBox([summary, widgets.HTML(health_table_html(health))])

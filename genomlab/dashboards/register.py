@@ -8,11 +8,11 @@ are made only for ``https://`` URLs and DOIs.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.platform.applications import projection as t
@@ -124,7 +124,7 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
         last = min(state["offset"] + page_size, page.total)
         first = state["offset"] + 1 if page.total else 0
         label.value = (f"<span class='genomlab-page'>{first}–{last} of {page.total}</span> "
-                       f"<small>as of {datetime.now():%H:%M:%S}</small>")
+                       f"<small>as of {clock.now():%H:%M:%S} UTC</small>")
         prev.disabled, nxt.disabled = state["offset"] == 0, last >= page.total
 
     def filtered(_: Any) -> None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.files import (
     compute_digest,
@@ -113,7 +114,7 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
     --------
     >>> digest = build_feasibility_index(config, grz_readers, kdk_readers)  # doctest: +SKIP
     """
-    on = on or datetime.now(UTC).date()
+    on = on or clock.today()
     tables = collect_node_reports(genome_nodes, clinical_nodes, on=on)
     target = get_index_dir(config)
     staging = make_staging_dir(target)

@@ -32,7 +32,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.files import (
     compute_digest,
@@ -98,7 +99,7 @@ class ReleaseResult:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 def load_trust_center_linkage_key(config: GenomlabConfig) -> Any:
@@ -322,7 +323,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
             "project_id": grant.project_id, "level": grant.level,
             "data_categories": list(categories), "criteria": grant.criteria.model_dump(),
             "clinical_fields": list(grant.clinical_fields),
-            "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "released_at": clock.now().isoformat(timespec="seconds"),
             "counts": {"n_persons": cohort.height, "n_linked": len(linkage),
                        "n_excluded_no_consent": linkage.n_excluded_no_consent},
             "sources": sources, "software": _software_versions(),

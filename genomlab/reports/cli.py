@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from genomlab import clock
 from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import GenomlabError, ValidationFailed
 
@@ -18,7 +19,7 @@ schedule_option = click.option(
 
 def _parse_now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return clock.now()
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:

@@ -36,6 +36,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, select
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.errors import (
     ConflictError,
@@ -105,7 +106,7 @@ def normalise_case_number(case_number: str) -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import or_, select
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.institution import Institution
@@ -37,7 +38,7 @@ class Entitlement:
 
 
 def _instant(at: datetime | None) -> datetime:
-    return (at or datetime.now(UTC)).astimezone(UTC)
+    return (at or clock.now()).astimezone(UTC)
 
 
 def get_signed_approval(config: GenomlabConfig, application_id: str) -> SignedDocument:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.platform.applications import projection as t
@@ -72,7 +73,7 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
         where.append(or_(a.c.title.like(pattern), a.c.application_id.like(pattern),
                          a.c.project_id.like(pattern), a.c.applicant.like(pattern),
                          a.c.institution.like(pattern)))
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     with read_platform(config) as conn:
         total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
         rows = conn.execute(select(*(a.c[c] for c in QUEUE_COLUMNS)).where(*where)
