@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from genomlab.cli import main
+from genomlab.clock import use_clock
 from genomlab.platform.applications.register import (
     REGISTER_FIELDS,
     export_register,
@@ -24,7 +25,8 @@ def _run(world: World, *args: str, user: str | None = None) -> object:
     env = {"GENOMLAB_HOME": str(world.config.home)}
     if user:
         env["JUPYTERHUB_USER"] = user
-    return CliRunner().invoke(main, list(args), env=env)
+    with use_clock(world.clock):  # the CLI's "now" is the world's clock, not today's date
+        return CliRunner().invoke(main, list(args), env=env)
 
 
 def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, inspect, text
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
 from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
 from genomlab.trust_center.identifiers import kvnr_check_digit
 from genomlab.trust_center.service import TrustCenter
 
+# The trust centre's tests run on this clock, not on today's date: approvals' validity windows,
+# decision dates and withdrawal dates are computed from it.
+TEST_START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 LE_IK = "260840108"
 OTHER_LE_IK = "261101015"
 GRZ = "GRZK00001"
@@ -51,6 +55,12 @@ class Person:
     vns: list[str] = field(default_factory=list)
 
 
+@pytest.fixture(autouse=True)
+def _trust_center_clock() -> Iterator[None]:
+    with clock.use_clock(clock.ticking_from(TEST_START)):
+        yield
+
+
 @pytest.fixture
 def tc(config: GenomlabConfig) -> TrustCenter:
     return TrustCenter(config)
@@ -65,7 +75,7 @@ def platform_signing_key(config: GenomlabConfig) -> Ed25519PrivateKey:
 @pytest.fixture
 def sign_grant(platform_signing_key: Ed25519PrivateKey) -> Callable[..., SignedDocument]:
     def sign(project_id: str = "GDE-2026-001", **overrides: Any) -> SignedDocument:
-        today = date.today()
+        today = clock.today()
         body = {
             "application_id": f"APP-{project_id}", "project_id": project_id,
             "title": "Germline variants in rare disease", "purposes": ["research"],

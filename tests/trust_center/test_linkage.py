@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.errors import PermissionDenied
@@ -177,7 +178,7 @@ def test_issue_linkage_map__approval_out_of_date_gets_no_map(
         tc: TrustCenter, cohort: tuple[list[Person], list[Person]], sign_grant: SignGrant,
         window: tuple[int, int], match: str) -> None:
     consented, _ = cohort
-    today = date.today()
+    today = clock.today()
     grant = sign_grant(valid_from=(today + timedelta(days=window[0])).isoformat(),
                        valid_until=(today + timedelta(days=window[1])).isoformat())
     with pytest.raises(PermissionDenied, match=match):
