@@ -87,11 +87,13 @@ def compute_variant_metrics(gm: GenotypeMatrix, males: np.ndarray | None = None)
     """One row per variant: call rate, AC/AN/AF, genotype counts, HWE (Hail's names).
 
     With ``males`` (boolean mask of male samples) the sex chromosomes are judged by sex, as
-    plink2 does after ``--split-par`` with the sexes set: outside the pseudo-autosomal regions
-    a male's chrX call is haploid (one allele in AC/AN; a heterozygous call is an error and
-    counts as missing) and the chrX HWE test is among females only; chrY counts (and call
-    rate) among males only, haploid, with no HWE test (NaN); the PARs stay diploid in everyone.
-    Without it every variant is treated as diploid over all samples.
+    plink2 counts them with the sexes set, ``--split-par`` and ``--set-hh-missing``: outside
+    the pseudo-autosomal regions a male's chrX call is haploid (one allele in AC/AN; a
+    heterozygous call is an error and counts as missing, as PLINK 1.9 treats it, where plain
+    plink2 would count half an allele); chrY counts (and call rate) among males only, haploid,
+    with no HWE test (NaN); the PARs stay diploid in everyone. The chrX HWE test is among
+    females only (PLINK 1.9; plink2's Graffelman–Weir test also compares the males).
+    Without ``males`` every variant is treated as diploid over all samples.
 
     Examples
     --------
