@@ -23,6 +23,8 @@ import pandas as pd
 from genomlab.errors import NotFoundError, ValidationFailed
 
 SAMPLE_COLUMNS = ("reported_sex", "family", "father", "mother")
+# GRCh38 pseudo-autosomal regions of chrX (1-based, inclusive), as plink2 ``--split-par hg38``.
+PAR_GRCH38 = ((10_001, 2_781_479), (155_701_383, 156_030_895))
 _BED_MAGIC = b"\x6c\x1b\x01"
 # PLINK .bed 2-bit codes (A1 = alternate allele as Hail writes it): 00 hom A1, 01 missing,
 # 10 het, 11 hom A2.
@@ -62,6 +64,19 @@ class GenotypeMatrix:
     @property
     def is_x(self) -> np.ndarray:
         return self.variants["contig"].isin(["chrX", "X"]).to_numpy()
+
+    @property
+    def is_x_nonpar(self) -> np.ndarray:
+        """chrX outside the GRCh38 pseudo-autosomal regions: haploid in males."""
+        pos = self.variants["position"].to_numpy()
+        in_par = np.zeros(len(pos), dtype=bool)
+        for start, end in PAR_GRCH38:
+            in_par |= (pos >= start) & (pos <= end)
+        return self.is_x & ~in_par
+
+    @property
+    def is_y(self) -> np.ndarray:
+        return self.variants["contig"].isin(["chrY", "Y"]).to_numpy()
 
 
 def _as_indices(selection: np.ndarray) -> np.ndarray:

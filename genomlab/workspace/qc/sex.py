@@ -2,6 +2,10 @@
 
 The same F statistic as Hail's ``impute_sex`` and PLINK's ``--check-sex``: on non-PAR chrX
 variants, F = (O(HOM) − E(HOM)) / (N − E(HOM)) with E from the cohort's allele frequency.
+That frequency is taken over all samples with every call counted as diploid (a male's haploid
+call as homozygous), as ``impute_sex`` on diploidised calls: sex is what is being checked, so
+it cannot weight the frequency. PLINK 1.9 by default counts founders only and males once
+(by reported sex); with the same frequencies (``--read-freq``) its F is ours.
 """
 
 from __future__ import annotations
@@ -11,9 +15,6 @@ import pandas as pd
 
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.sample_qc import compute_inbreeding_f
-
-# GRCh38 pseudo-autosomal regions of chrX (1-based, inclusive).
-PAR_GRCH38 = ((10_001, 2_781_479), (155_701_383, 156_030_895))
 
 
 def compute_sex_check(gm: GenotypeMatrix, reported_sex: pd.Series, *,
@@ -31,11 +32,7 @@ def compute_sex_check(gm: GenotypeMatrix, reported_sex: pd.Series, *,
     >>> check["sex_mismatch"].sum()  # doctest: +SKIP
     6
     """
-    pos = gm.variants["position"].to_numpy()
-    in_par = np.zeros(len(pos), dtype=bool)
-    for start, end in PAR_GRCH38:
-        in_par |= (pos >= start) & (pos <= end)
-    x = gm.subset(rows=gm.is_x & ~in_par)
+    x = gm.subset(rows=gm.is_x_nonpar)
     vc = x.n_alt
     called = vc >= 0
     with np.errstate(divide="ignore", invalid="ignore"):

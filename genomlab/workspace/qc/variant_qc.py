@@ -86,10 +86,14 @@ def _hwe_midp_chunk(hom_ref: np.ndarray, het: np.ndarray, hom_var: np.ndarray) -
 def compute_variant_metrics(gm: GenotypeMatrix, males: np.ndarray | None = None) -> pd.DataFrame:
     """One row per variant: call rate, AC/AN/AF, genotype counts, HWE (Hail's names).
 
-    With ``males`` (boolean mask of genetically male samples) the sex chromosomes are judged
-    by sex, as PLINK does: chrY counts (and call rate) among males only with no HWE test (NaN),
-    and the chrX HWE test among females only. Without it every variant is treated as diploid
-    over all samples.
+    With ``males`` (boolean mask of male samples) the sex chromosomes are judged by sex, as
+    plink2 counts them with the sexes set, ``--split-par`` and ``--set-hh-missing``: outside
+    the pseudo-autosomal regions a male's chrX call is haploid (one allele in AC/AN; a
+    heterozygous call is an error and counts as missing, as PLINK 1.9 treats it, where plain
+    plink2 would count half an allele); chrY counts (and call rate) among males only, haploid,
+    with no HWE test (NaN); the PARs stay diploid in everyone. The chrX HWE test is among
+    females only (PLINK 1.9; plink2's Graffelman–Weir test also compares the males).
+    Without ``males`` every variant is treated as diploid over all samples.
 
     Examples
     --------
@@ -98,19 +102,29 @@ def compute_variant_metrics(gm: GenotypeMatrix, males: np.ndarray | None = None)
     ['variant', 'contig', 'position', 'ref']
     """
     counts = compute_genotype_counts(gm.n_alt, axis=1)
-    n_samples = np.full(gm.n_alt.shape[0], gm.n_alt.shape[1])
-    hwe_counts = dict(counts)
-    if males is not None:
-        on_y = gm.variants["contig"].isin(["chrY", "Y"]).to_numpy()
-        for name, values in compute_genotype_counts(gm.n_alt[on_y][:, males], axis=1).items():
-            counts[name][on_y] = values
-        n_samples[on_y] = int(males.sum())
-        on_x = gm.is_x
-        for name, values in compute_genotype_counts(gm.n_alt[on_x][:, ~males], axis=1).items():
-            hwe_counts[name] = hwe_counts[name].copy()
-            hwe_counts[name][on_x] = values
     ac = counts["n_het"] + 2 * counts["n_hom_var"]
     an = 2 * counts["n_called"]
+    n_samples = np.full(gm.n_alt.shape[0], gm.n_alt.shape[1])
+    hwe_counts = dict(counts)
+    on_y = gm.is_y
+    if males is not None:
+        haploid = gm.is_x_nonpar | on_y
+        male = compute_genotype_counts(gm.n_alt[haploid][:, males], axis=1)
+        female = compute_genotype_counts(gm.n_alt[haploid][:, ~males], axis=1)
+        diploid_share = (~on_y[haploid]).astype(np.int64)  # females count on chrX, not chrY
+        male_called = male["n_called"] - male["n_het"]
+        counts = {name: values.copy() for name, values in counts.items()}
+        counts["n_called"][haploid] = diploid_share * female["n_called"] + male_called
+        counts["n_het"][haploid] = diploid_share * female["n_het"]
+        for name in ("n_hom_ref", "n_hom_var"):
+            counts[name][haploid] = diploid_share * female[name] + male[name]
+        ac[haploid] = diploid_share * (female["n_het"] + 2 * female["n_hom_var"]) \
+            + male["n_hom_var"]
+        an[haploid] = diploid_share * 2 * female["n_called"] + male_called
+        n_samples[on_y] = int(males.sum())
+        hwe_counts = {name: values.copy() for name, values in hwe_counts.items()}
+        for name, values in female.items():
+            hwe_counts[name][haploid] = values
     with np.errstate(divide="ignore", invalid="ignore"):
         af = np.where(an > 0, ac / an, np.nan)
         het_freq_hwe = 2 * af * (1 - af)
