@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterator
 
 import click
+import pytest
 
 from genomlab.cli import COMMAND_PACKAGES, main
 from genomlab.cli_context import NODE_OPTION, USER_OPTION
@@ -47,22 +48,17 @@ def find_options(words: set[str]) -> dict[str, click.Option]:
     return found
 
 
-def test_person_option__is_user_in_every_command_group() -> None:
-    options = find_options(PERSON_WORDS)
+@pytest.mark.parametrize(("words", "flag", "name", "groups"), [
+    (PERSON_WORDS, USER_OPTION, "user", {"platform", "trust-center", "data-service"}),
+    (NODE_WORDS, NODE_OPTION, "node_id", {"grz", "kdk", "trust-center"}),
+], ids=["person", "node"])
+def test_find_options__person_and_node_are_spelled_one_way_in_every_group(
+        words: set[str], flag: str, name: str, groups: set[str]) -> None:
+    options = find_options(words)
     wrong = {where: (o.opts, o.name) for where, o in options.items()
-             if (o.opts, o.secondary_opts, o.name) != ([USER_OPTION], [], "user")}
+             if (o.opts, o.secondary_opts, o.name) != ([flag], [], name)}
     assert wrong == {}
-    groups = {where.split()[1] for where in options}
-    assert {"platform", "trust-center", "data-service"} <= groups
-
-
-def test_node_option__is_node_in_every_command_group() -> None:
-    options = find_options(NODE_WORDS)
-    wrong = {where: (o.opts, o.name) for where, o in options.items()
-             if (o.opts, o.secondary_opts, o.name) != ([NODE_OPTION], [], "node_id")}
-    assert wrong == {}
-    groups = {where.split()[1] for where in options}
-    assert {"grz", "kdk", "trust-center"} <= groups
+    assert groups <= {where.split()[1] for where in options}
 
 
 def test_command_packages__each_institution_has_one_top_level_group() -> None:

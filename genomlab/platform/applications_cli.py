@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -228,28 +229,29 @@ def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None
     click.echo(f"{len(page.rows)} of {page.total} (offset {offset})")
 
 
-def _add_reasoned_command(name: str, method: str, help_text: str) -> None:
-    """``review <name> APPLICATION_ID --reason …`` calling ``Workflow.<method>``."""
+def add_workflow_command(group: click.Group, name: str, method: str,
+                         params: Sequence[Callable[[Any], Any]], done: str, doc: str) -> None:
+    """Add ``<group> <name> PARAMS… --user …`` calling ``Workflow.<method>(acting user,
+    **params)``; it echoes ``done`` formatted with the parameters."""
 
-    @click.argument("application_id")
-    @reason_option
-    @acting_user_option
-    @pass_cli
-    def command(cli: CliContext, application_id: str, reason: str, user: str | None) -> None:
-        getattr(get_workflow(cli), method)(get_acting_user(cli, user), application_id, reason)
-        click.echo(f"{application_id}: {name} done")
+    def command(cli: CliContext, user: str | None, **values: Any) -> None:
+        getattr(get_workflow(cli), method)(get_acting_user(cli, user), **values)
+        click.echo(done.format(**values))
 
-    command.__doc__ = help_text
-    review.command(name)(command)
+    command.__doc__ = doc
+    for decorator in reversed((*params, acting_user_option, pass_cli)):
+        command = decorator(command)
+    group.command(name)(command)
 
 
-_add_reasoned_command("reject", "reject", "Reject the application (decider; reason required).")
-_add_reasoned_command("return", "return_application",
-                      "Return the application to the applicant (handler; reason required).")
-_add_reasoned_command("close", "close",
-                      "Close the application; an approved one loses its entitlements.")
-_add_reasoned_command("revoke", "revoke",
-                      "Revoke an approval (decider or admin): entitlements end at once.")
+for _name, _method, _doc in (
+        ("reject", "reject", "Reject the application (decider; reason required)."),
+        ("return", "return_application",
+         "Return the application to the applicant (handler; reason required)."),
+        ("close", "close", "Close the application; an approved one loses its entitlements."),
+        ("revoke", "revoke", "Revoke an approval (decider or admin): entitlements end at once.")):
+    add_workflow_command(review, _name, _method, (click.argument("application_id"), reason_option),
+                         f"{{application_id}}: {_name} done", _doc)
 
 
 @review.command("assign")

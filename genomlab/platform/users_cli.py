@@ -16,6 +16,7 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.platform.applications.models import Role
 from genomlab.platform.applications_cli import (
     acting_user_option,
+    add_workflow_command,
     get_acting_user,
     get_workflow,
     parse_day,
@@ -57,24 +58,12 @@ def users_add(cli: CliContext, user_id: str, institution: str, name: str,
     click.echo(f"{user_id} registered ({institution})")
 
 
-def _add_role_command(name: str, method: str, outcome: str, doc: str) -> None:
-    """``users <name> USER_ID ROLE`` calling ``Workflow.<method>``."""
-
-    @user_id_argument
-    @role_argument
-    @acting_user_option
-    @pass_cli
-    def command(cli: CliContext, user_id: str, role: str, user: str | None) -> None:
-        getattr(get_workflow(cli), method)(get_acting_user(cli, user), user_id, role)
-        click.echo(f"{user_id} {outcome} {role}")
-
-    command.__doc__ = doc
-    users.command(name)(command)
-
-
-_add_role_command("grant", "grant_role", "is", "Give USER_ID a platform ROLE (admin).")
-_add_role_command("withdraw", "withdraw_role", "is no longer",
-                  "Take a platform ROLE away from USER_ID (admin).")
+for _name, _method, _outcome, _doc in (
+        ("grant", "grant_role", "is", "Give USER_ID a platform ROLE (admin)."),
+        ("withdraw", "withdraw_role", "is no longer",
+         "Take a platform ROLE away from USER_ID (admin).")):
+    add_workflow_command(users, _name, _method, (user_id_argument, role_argument),
+                         f"{{user_id}} {_outcome} {{role}}", _doc)
 
 
 @users.command("entitlements")
