@@ -1,18 +1,32 @@
-"""The state one ``genomlab`` invocation shares with its subcommands.
+"""The state one ``genomlab`` invocation shares with its subcommands, and the options every
+command group spells the same way.
 
 Subpackage CLIs import this module, never ``genomlab.cli``: that one is a composition root (it
 registers ``genomlab demo``, which wires every institution together), and importing it would let
 any institution reach every other one.
+
+Every command that acts for a person takes that person as ``--user`` (parameter ``user``); every
+command that names a data node takes it as ``--node`` (parameter ``node_id``). Build those
+options with :func:`user_option` and :func:`node_option`, so no group invents another spelling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from genomlab.config import GenomlabConfig, load_config
+
+USER_OPTION = "--user"
+"""The one spelling of the acting person's option, in every command group."""
+NODE_OPTION = "--node"
+"""The one spelling of a data node's id option (GRZ…, KDK…), in every command group."""
+
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 
 @dataclass
@@ -30,3 +44,18 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
+"""Passes the invocation's :class:`CliContext` as the command's first argument."""
+
+
+def user_option(
+    help_text: str = "Act as this user (default: local_user of the configuration).",
+) -> Callable[[CommandFunction], CommandFunction]:
+    """``--user NAME``, passed as ``user`` (``None`` when not given)."""
+    return click.option(USER_OPTION, "user", default=None, help=help_text)
+
+
+def node_option(
+    help_text: str, *, required: bool = True
+) -> Callable[[CommandFunction], CommandFunction]:
+    """``--node ID``, passed as ``node_id`` (``None`` when optional and not given)."""
+    return click.option(NODE_OPTION, "node_id", required=required, default=None, help=help_text)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from genomlab import clock
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.institution import Institution, existing_institutions
@@ -227,14 +228,14 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
 @click.option("--world", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=DEFAULT_WORLD, show_default=True,
               help="Synthetic world to run on (genomlab samples generate makes others).")
-@click.pass_obj
-def demo(cli: object, fresh: bool, master: str | None, no_hail: bool, world: Path) -> None:
+@pass_cli
+def demo(cli: CliContext, fresh: bool, master: str | None, no_hail: bool, world: Path) -> None:
     """Run the platform flow end to end on the embedded default and say where the results are.
 
     Uses the home of the configuration (GENOMLAB_HOME, default ./genomlab-home): SQLite stores,
     key files and Hail on local Spark. Safe to re-run; --fresh starts over.
     """
-    config: GenomlabConfig = cli.config  # type: ignore[attr-defined]
+    config = cli.config
     if fresh and config.home.exists():
         shutil.rmtree(config.home)
     click.echo(f"genomlab demo: home {config.home}")

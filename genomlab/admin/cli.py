@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
-    from genomlab.cli_context import CliContext
+from genomlab.cli_context import CliContext, pass_cli
 
 
 @click.group("db")
@@ -16,7 +13,7 @@ def db() -> None:
 
 
 @db.command("status")
-@click.pass_obj
+@pass_cli
 def db_status(cli: CliContext) -> None:
     """Print each institution's store revision and the newest one this release knows."""
     from genomlab.institution import existing_institutions
@@ -30,7 +27,7 @@ def db_status(cli: CliContext) -> None:
 
 
 @db.command("upgrade")
-@click.pass_obj
+@pass_cli
 def db_upgrade(cli: CliContext) -> None:
     """Upgrade every institution's store in the home to this release's schema, in place.
 

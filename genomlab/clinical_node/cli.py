@@ -6,22 +6,9 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
 import click
 
-if TYPE_CHECKING:
-    from genomlab.config import GenomlabConfig
-
-
-class CliContext(Protocol):
-    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
-    follows ``genomlab.cli`` into the composition root)."""
-
-    config: GenomlabConfig
-
-
-pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
+from genomlab.cli_context import CliContext, node_option, pass_cli
 
 
 @click.group()
@@ -30,7 +17,7 @@ def kdk() -> None:
 
 
 @kdk.command("status")
-@click.option("--node", "node_id", required=True, help="KDK id, e.g. KDKTUE005.")
+@node_option("KDK id, e.g. KDKTUE005.")
 @pass_cli
 def status_cmd(cli: CliContext, node_id: str) -> None:
     """List the node's records with state and, for errors, the field."""

@@ -7,6 +7,10 @@ tanC is exchanged for the clinical-dataset pseudonym through the
 :mod:`genomlab.clinical_node.store`; delivery then confirmed) → ``record.reported`` (Prüfbericht
 handed to a ``reporter``) → ``record.finished``. Rerunning after a crash resumes each record.
 
+The states, their allowed moves and the resume rule are the ones a GRZ's submissions follow too
+(:mod:`genomlab.node_intake`); a KDK does not sample for detailed QC, so a reported record is
+finished at once.
+
 Examples
 --------
 >>> import tempfile
@@ -18,27 +22,16 @@ Examples
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from genomlab.clinical_node import store
 from genomlab.clinical_node.records import ClinicalRecord, RecordRejected, validate_clinical_record
-from genomlab.config import GenomlabConfig
-from genomlab.db import read_connection
-from genomlab.errors import ConflictError
-from genomlab.institution import Institution
-from genomlab.ledger import Ledger
 from genomlab.messages import PseudonymService
-
-Reporter = Callable[[dict[str, Any]], str]
-"""Hands a Prüfbericht to the platform; returns the confirmation id."""
+from genomlab.node_intake import OPEN_STATES, IntakeKind, NodeIntake, Reporter, is_due
 
 CASE_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "submission_date": str,
                "submission_type": str, "disease_type": str, "coverage_type": str,
@@ -54,26 +47,15 @@ def _polars_schema(schema: dict[str, type]) -> dict[str, Any]:
     return {k: pl.Boolean if v is bool else pl.String for k, v in schema.items()}
 
 
-class ClinicalNode:
+class ClinicalNode(NodeIntake):
     """One KDK: its ledger, record table and Parquet clinical tables."""
 
-    def __init__(self, config: GenomlabConfig, node_id: str) -> None:
-        self.config = config
-        self.node_id = node_id
-        self.institution = Institution(config, "kdk", node_id)
-        self.ledger: Ledger = self.institution.ledger(projections=[store.PROJECTION])
-        self.actor = f"kdk:{node_id}"
-
-    def _row(self, record_id: str) -> Any:
-        with read_connection(self.ledger.engine) as conn:
-            return conn.execute(select(store.records)
-                                .where(store.records.c.record_id == record_id)).first()
+    intake_kind = IntakeKind("kdk", "record", store.records, "record_id", store.PROJECTION,
+                             "clinical", samples_for_detailed_qc=False)
 
     def get_records(self) -> list[dict[str, Any]]:
         """All record rows (dicts), ordered by record id."""
-        with read_connection(self.ledger.engine) as conn:
-            rows = conn.execute(select(store.records).order_by(store.records.c.record_id)).all()
-        return [dict(r._mapping) for r in rows]
+        return self.list_items()
 
     def read_table(self, table: str, *, pseudonyms: Sequence[str] | None = None,
                    store_name: str = "consented") -> Any:
@@ -91,20 +73,10 @@ class ClinicalNode:
             frame = frame.filter(pl.col("clinical_pseudonym").is_in(list(pseudonyms)))
         return frame
 
-    @contextmanager
-    def _intake_lock(self) -> Iterator[None]:
-        self.institution.directory.mkdir(parents=True, exist_ok=True)
-        with (self.institution.directory / "intake.lock").open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ConflictError(f"kdk {self.node_id}: another intake is running") from exc
-            yield
-
     def submit(self, files: Sequence[Path], service: PseudonymService, *,
                reporter: Reporter) -> dict[str, str]:
         """Run (or resume) intake of record files; returns record id → final state."""
-        with self._intake_lock():
+        with self.intake_lock():
             parsed: dict[str, ClinicalRecord | None] = {}
             for path in files:
                 parsed[Path(path).stem] = self._validate(Path(path))
@@ -113,17 +85,15 @@ class ClinicalNode:
                     self._pseudonymise(record_id, record, service)
             self._store(parsed, service)
             for record_id, record in parsed.items():
-                self._report(record_id, record, reporter)
-            return {record_id: self._row(record_id).state for record_id in parsed}
+                if record is not None:
+                    self.report(record_id, record.tan_c, reporter)
+            return {record_id: str(self.get_state(record_id)) for record_id in parsed}
 
     def _validate(self, path: Path) -> ClinicalRecord | None:
+        """The record of ``path`` if a later step still needs it, after recording its checks."""
         record_id = path.stem
-        row = self._row(record_id)
-        stream = f"record:{record_id}"
-        if row is None:
-            self.ledger.append("record.received", {"record_id": record_id}, actor=self.actor,
-                               stream=stream)
-        elif row.state == "error":
+        state = self.begin(record_id)
+        if state not in OPEN_STATES:
             return None
         try:
             try:
@@ -135,46 +105,34 @@ class ClinicalNode:
                 raise RecordRejected(path.name, "metaData.submission.clinicalDataNodeId",
                                      f"names {record.node_id}, but this is {self.node_id}")
         except RecordRejected as exc:
-            self.ledger.append("record.error", {"record_id": record_id, "field": exc.field,
-                                                "message": exc.detail},
-                               actor=self.actor, stream=stream)
+            self.advance(record_id, "error", {"field": exc.field, "message": exc.detail})
             return None
-        if row is not None and row.state != "received":
+        if not is_due(state, "validate"):
             return record
-        digest = hashlib.sha256(record.tan_c.encode()).hexdigest()
-        with self.ledger.transaction() as tx:
-            reused = tx.conn.execute(select(store.records.c.record_id).where(
-                (store.records.c.tan_hash == digest) & (store.records.c.record_id != record_id)
-                & (store.records.c.state != "error"))).first()
-            if reused is not None:
-                tx.append("record.error", {"record_id": record_id, "field": "metaData.tanC",
-                                           "message": f"tanC already used by {reused.record_id}"},
-                          actor=self.actor, stream=stream)
-                return None
-            tx.append("record.validated", {"record_id": record_id, "fields": {
-                "tan_hash": digest, "submitter_id": record.submitter_id,
-                "submission_date": record.submission_date,
+        validated = self.record_validation(
+            record_id, hashlib.sha256(record.tan_c.encode()).hexdigest(), {
+                "submitter_id": record.submitter_id, "submission_date": record.submission_date,
                 "submission_type": record.submission_type, "disease_type": record.disease_type,
                 "coverage_type": record.coverage_type, "library_type": record.library_type,
-                "research_consented": record.research_consented}},
-                actor=self.actor, stream=stream)
-        return record
+                "research_consented": record.research_consented},
+            lambda first: {"field": "metaData.tanC", "message": f"tanC already used by {first}"})
+        return record if validated else None
 
     def _pseudonymise(self, record_id: str, record: ClinicalRecord,
                       service: PseudonymService) -> None:
-        if self._row(record_id).state != "validated":
+        if not is_due(self.get_state(record_id), "pseudonymise"):
             return
         pseudonym = service.exchange_case_number(record.tan_c, node_id=self.node_id,
                                                  domain="clinical")
-        self.ledger.append("record.pseudonymised", {
-            "record_id": record_id, "clinical_pseudonym": pseudonym,
-            "store": "consented" if record.research_consented else "nonconsented"},
-            actor=self.actor, stream=f"record:{record_id}")
+        self.advance(record_id, "pseudonymised", {
+            "clinical_pseudonym": pseudonym,
+            "store": "consented" if record.research_consented else "nonconsented"})
 
     def _store(self, parsed: dict[str, ClinicalRecord | None],
                service: PseudonymService) -> None:
-        pending = {rid: (rec, self._row(rid)) for rid, rec in parsed.items()
-                   if rec is not None and self._row(rid).state == "pseudonymised"}
+        pending = {rid: (rec, row) for rid, rec in parsed.items()
+                   if rec is not None and (row := self.get_item(rid)) is not None
+                   and is_due(row.state, "store")}
         for store_name in store.STORES:
             part = {rid: v for rid, v in pending.items() if v[1].store == store_name}
             if not part:
@@ -196,33 +154,4 @@ class ClinicalNode:
             self.ledger.append("record.stored", {"record_ids": sorted(pending)},
                                actor=self.actor)
         for rec, row in pending.values():
-            try:
-                service.confirm_delivery(rec.tan_c, node_id=self.node_id,
-                                         pseudonym=row.clinical_pseudonym)
-            except ConflictError as exc:
-                if "already used" not in str(exc):
-                    raise
-
-    def build_pruefbericht(self, record_id: str, tan_c: str) -> dict[str, Any]:
-        """The Prüfbericht of a stored record (BfArM model, ``dataCategory`` clinical)."""
-        from grz_pydantic_models.pruefbericht import Pruefbericht
-
-        row = self._row(record_id)
-        report = {"SubmittedCase": {
-            "submissionDate": row.submission_date, "submissionType": row.submission_type,
-            "tan": tan_c, "submitterId": row.submitter_id, "dataNodeId": self.node_id,
-            "diseaseType": row.disease_type, "dataCategory": "clinical",
-            "libraryType": row.library_type, "coverageType": row.coverage_type,
-            "dataQualityCheckPassed": True}}
-        return Pruefbericht.model_validate(report).model_dump(mode="json", by_alias=True)
-
-    def _report(self, record_id: str, record: ClinicalRecord | None, reporter: Reporter) -> None:
-        if record is None or self._row(record_id).state != "stored":
-            return
-        confirmation_id = reporter(self.build_pruefbericht(record_id, record.tan_c))
-        with self.ledger.transaction() as tx:
-            tx.append("record.reported", {"record_id": record_id,
-                                          "confirmation_id": confirmation_id},
-                      actor=self.actor, stream=f"record:{record_id}")
-            tx.append("record.finished", {"record_id": record_id}, actor=self.actor,
-                      stream=f"record:{record_id}")
+            self.confirm_delivery(service, rec.tan_c, row.clinical_pseudonym)

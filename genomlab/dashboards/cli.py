@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
-from genomlab.errors import NotFoundError
+from genomlab.errors import GenomlabError, NotFoundError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARDS = {
@@ -44,25 +45,31 @@ def list_dashboards() -> None:
 @click.option("--port", default=8866, show_default=True, help="Port on 127.0.0.1.")
 @click.option("--pool-size", default=1, show_default=True,
               help="Preheated kernels (each has run the page before a visitor asks; 0: none).")
-@click.pass_obj
-def serve(cli: object, name: str, port: int, pool_size: int) -> None:
+@pass_cli
+def serve(cli: CliContext, name: str, port: int, pool_size: int) -> None:
     """Serve dashboard NAME with Voila on http://127.0.0.1:PORT/ until interrupted.
 
     The page uses this command's configuration (its home and stores); the viewer's identity is
     JUPYTERHUB_USER, else local_user of the configuration. Kernels are preheated by default,
     so a visitor does not wait for a kernel to start; each page has a refresh button.
+
+    Exits 1 when Voila fails, for example when PORT is taken (Voila is told not to move to
+    another port, so the page is where this command says it is).
     """
     if name not in available_dashboards():
         choices = ", ".join(available_dashboards())
         raise NotFoundError(f"no dashboard {name!r}; choose from {choices}")
-    config = cli.config  # type: ignore[attr-defined]
-    env = get_voila_environment({**os.environ, "GENOMLAB_HOME": str(config.home)})
-    if cli.config_path is not None:  # type: ignore[attr-defined]
-        env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
+    env = get_voila_environment({**os.environ, "GENOMLAB_HOME": str(cli.config.home)})
+    if cli.config_path is not None:
+        env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())
     click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
     preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
-    subprocess.run(get_voila_command(NOTEBOOKS / f"{name}.ipynb", port, *preheat), env=env,
-                   check=False)
+    command = get_voila_command(NOTEBOOKS / f"{name}.ipynb", port, "--Voila.port_retries=0",
+                                *preheat)
+    returncode = subprocess.run(command, env=env, check=False).returncode
+    if returncode != 0:
+        raise GenomlabError(f"voila stopped with exit status {returncode} while serving {name} "
+                            f"on port {port} (its log is above)")
 
 
 commands = [dashboards]

@@ -106,7 +106,7 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(summary.items()))
     header = widgets.HTML(
         f"{STYLE}<p class='genomlab-summary'>{sum(summary.values())} applications: {_e(counts)}. "
-        "Export: <code>genomlab register export register.json|register.csv</code>.</p>")
+        "Export: <code>genomlab platform register export register.json|register.csv</code>.</p>")
     search = widgets.Text(placeholder="title, project, institution, purpose",
                           description="Search")
     status = widgets.Dropdown(options=[(s.replace("_", " ") or "all", s) for s in STATUSES],

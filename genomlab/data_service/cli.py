@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_context import CliContext, pass_cli, user_option
 from genomlab.errors import GenomlabError
 
 
@@ -28,8 +28,7 @@ def data_service() -> None:
 @click.option("--request", "request_file", type=click.Path(exists=True, dir_okay=False,
                                                               path_type=Path),
               default=None, help="A Beacon v2 request body (JSON) instead of the options.")
-@click.option("--as", "user", default=None, help="Asking user (default: $JUPYTERHUB_USER or "
-                                                 "local_user).")
+@user_option("Asking user (default: $JUPYTERHUB_USER, else local_user).")
 @pass_cli
 def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | None,
                     granularity: str, request_file: Path | None, user: str | None) -> None:

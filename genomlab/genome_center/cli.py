@@ -7,25 +7,12 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import click
 
-if TYPE_CHECKING:
-    from genomlab.config import GenomlabConfig
+from genomlab.cli_context import CliContext, node_option, pass_cli
 
-
-class CliContext(Protocol):
-    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
-    follows ``genomlab.cli`` into the composition root)."""
-
-    config: GenomlabConfig
-
-
-pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
-
-
-node_option = click.option("--node", "node_id", required=True, help="GRZ id, e.g. GRZK00001.")
+grz_option = node_option("GRZ id, e.g. GRZK00001.")
 
 
 @click.group()
@@ -34,7 +21,7 @@ def grz() -> None:
 
 
 @grz.command("status")
-@node_option
+@grz_option
 @click.option("--errors", "only_errors", is_flag=True, help="Only submissions in state error.")
 @pass_cli
 def status_cmd(cli: CliContext, node_id: str, only_errors: bool) -> None:
@@ -52,7 +39,7 @@ def status_cmd(cli: CliContext, node_id: str, only_errors: bool) -> None:
 
 
 @grz.command("select-qc")
-@node_option
+@grz_option
 @pass_cli
 def select_qc_cmd(cli: CliContext, node_id: str) -> None:
     """List the submissions selected for detailed QC (BfArM's 2 % sampling rule)."""
@@ -66,7 +53,7 @@ def select_qc_cmd(cli: CliContext, node_id: str) -> None:
 
 
 @grz.command("report")
-@node_option
+@grz_option
 @click.option("--year", type=int, required=True, help="Year of the quarter.")
 @click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),

@@ -21,7 +21,9 @@
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
 from its last recorded state (a batch written but not indexed is deleted and rewritten), so
-nothing is duplicated or lost. One intake per GRZ runs at a time (a lock file).
+nothing is duplicated or lost. One intake per GRZ runs at a time (a lock file). The states, their
+allowed moves and the resume rule are the ones a KDK's records follow too
+(:mod:`genomlab.node_intake`).
 
 The case reference of a donor is the submission's tanG for the index donor and
 ``<tanG>:<donorPseudonym>`` for a relative (the metadata carries one TAN per submission).
@@ -29,22 +31,19 @@ The case reference of a donor is the submission's tanG for the index donor and
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
-from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
 from genomlab.genome_center import genotypes, store
@@ -55,12 +54,15 @@ from genomlab.genome_center.metadata import (
     validate_metadata_text,
 )
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
-from genomlab.institution import Institution
-from genomlab.ledger import Ledger
 from genomlab.messages import PseudonymService
-
-Reporter = Callable[[dict[str, Any]], str]
-"""Hands a Prüfbericht (``{"SubmittedCase": …}``) to the platform; returns the confirmation id."""
+from genomlab.node_intake import (
+    OPEN_STATES,
+    IntakeKind,
+    NodeIntake,
+    Reporter,
+    is_due,
+    validate_pruefbericht,
+)
 
 PAUSE_ENV = "GL_INTAKE_PAUSE_AT"
 """Test hook (not ``GENOMLAB_*``: the configuration would read it as a key): the step at which
@@ -91,6 +93,11 @@ def tan_digest(tan_g: str) -> str:
     return hashlib.sha256(tan_g.lower().encode()).hexdigest()
 
 
+def _error_payload(exc: SubmissionRejected) -> dict[str, str]:
+    """The ``submission.error`` payload of a rejection: reason, field and message."""
+    return {"failure_reason": exc.reason, "field": exc.field, "message": exc.detail}
+
+
 @dataclass
 class IntakeSummary:
     """What one intake run did: per inbox id, its final state (and error reasons)."""
@@ -104,7 +111,7 @@ class IntakeSummary:
         return sum(1 for s in self.states.values() if s != "error")
 
 
-class GenomeCenter:
+class GenomeCenter(NodeIntake):
     """One GRZ: its ledger, tables and genotype store.
 
     Examples
@@ -117,26 +124,14 @@ class GenomeCenter:
     []
     """
 
-    def __init__(self, config: GenomlabConfig, node_id: str) -> None:
-        self.config = config
-        self.node_id = node_id
-        self.institution = Institution(config, "grz", node_id)
-        self.ledger: Ledger = self.institution.ledger(projections=[store.PROJECTION])
-        self.actor = f"grz:{node_id}"
+    intake_kind = IntakeKind("grz", "submission", store.submissions, "inbox_id",
+                             store.PROJECTION, "genomic", samples_for_detailed_qc=True)
 
     # --- reading ----------------------------------------------------------------------
 
-    def _row(self, inbox_id: str) -> Any:
-        with read_connection(self.ledger.engine) as conn:
-            return conn.execute(select(store.submissions)
-                                .where(store.submissions.c.inbox_id == inbox_id)).first()
-
     def get_submissions(self) -> list[dict[str, Any]]:
         """All submission rows (dicts), ordered by inbox id."""
-        with read_connection(self.ledger.engine) as conn:
-            rows = conn.execute(select(store.submissions)
-                                .order_by(store.submissions.c.inbox_id)).all()
-        return [dict(r._mapping) for r in rows]
+        return self.list_items()
 
     def get_donors(self) -> list[dict[str, Any]]:
         """All donor rows (dicts)."""
@@ -176,16 +171,6 @@ class GenomeCenter:
 
     # --- intake -----------------------------------------------------------------------
 
-    @contextmanager
-    def _intake_lock(self) -> Iterator[None]:
-        self.institution.directory.mkdir(parents=True, exist_ok=True)
-        with (self.institution.directory / "intake.lock").open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ConflictError(f"grz {self.node_id}: another intake is running") from exc
-            yield
-
     def submit(self, directories: Sequence[Path], service: PseudonymService, *,
                reporter: Reporter, hail: Callable[[], Any],
                progress: Callable[[str], None] = lambda _msg: None) -> IntakeSummary:
@@ -195,7 +180,7 @@ class GenomeCenter:
         stored, so a run with nothing to store never starts Spark.
         """
         summary = IntakeSummary()
-        with self._intake_lock():
+        with self.intake_lock():
             checked: dict[str, Any] = {}
             for directory in directories:
                 inbox_id = Path(directory).name
@@ -207,11 +192,13 @@ class GenomeCenter:
             summary.batches = self._store_genotypes(directories, checked, service, hail)
             for directory in directories:
                 inbox_id = Path(directory).name
-                self._report(inbox_id, checked.get(inbox_id), reporter)
+                if checked.get(inbox_id) is not None:
+                    self.report(inbox_id, checked[inbox_id].metadata.submission.tan_g, reporter)
                 self._report_failure(Path(directory), reporter)
             self._sample_and_finish()
             for inbox_id in (Path(d).name for d in directories):
-                row = self._row(inbox_id)
+                row = self.get_item(inbox_id)
+                assert row is not None  # every directory was received above
                 summary.states[inbox_id] = row.state
                 if row.state == "error":
                     summary.errors[inbox_id] = (f"{row.failure_reason}: field "
@@ -219,12 +206,10 @@ class GenomeCenter:
         return summary
 
     def _receive_and_validate(self, directory: Path) -> Any:
+        """The checked metadata if a later step still needs it, after recording the checks."""
         inbox_id = directory.name
-        row = self._row(inbox_id)
-        if row is None:
-            self.ledger.append("submission.received", {"inbox_id": inbox_id},
-                               actor=self.actor, stream=f"submission:{inbox_id}")
-        elif row.state == "error":
+        state = self.begin(inbox_id)
+        if state not in OPEN_STATES:
             return None
         source = f"{inbox_id}/metadata/metadata.json"
         try:
@@ -239,49 +224,34 @@ class GenomeCenter:
                 raise SubmissionRejected(source, "validation_error",
                                          "submission.genomicDataCenterId",
                                          f"names {named}, but this is {self.node_id}")
-            if row is None or row.state == "received":
-                size = check_submission_files(checked.metadata, directory / "files",
-                                              source=f"{inbox_id}/files")
+            if not is_due(state, "validate"):
+                return checked
+            size = check_submission_files(checked.metadata, directory / "files",
+                                          source=f"{inbox_id}/files")
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)
-        if row is not None and row.state != "received":
-            return checked
         model = checked.metadata
         sub = model.submission
-        digest = tan_digest(sub.tan_g)
-        with self.ledger.transaction() as tx:
-            reused = tx.conn.execute(select(store.submissions.c.inbox_id).where(
-                (store.submissions.c.tan_hash == digest)
-                & (store.submissions.c.inbox_id != inbox_id)
-                & (store.submissions.c.state != "error"))).first()
-            if reused is not None:
-                exc = SubmissionRejected(source, "duplicate_tang", "submission.tanG",
-                                         f"tanG already used by submission {reused.inbox_id}")
-                tx.append("submission.error", {
-                    "inbox_id": inbox_id, "failure_reason": exc.reason, "field": exc.field,
-                    "message": exc.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
-                return None
-            tx.append("submission.validated", {"inbox_id": inbox_id, "fields": {
-                "submission_id": model.submission_id, "tan_hash": digest,
-                "submitter_id": sub.submitter_id,
-                "submission_date": sub.submission_date.isoformat(),
-                "submission_type": str(sub.submission_type),
-                "disease_type": str(sub.disease_type), "coverage_type": str(sub.coverage_type),
-                "genomic_study_type": str(sub.genomic_study_type),
-                "genomic_study_subtype": str(sub.genomic_study_subtype),
-                "library_type": get_index_library_type(model), "n_donors": len(model.donors),
-                "research_consented": model.consents_to_research(sub.submission_date),
-                "submission_size": size, "warnings": "\n".join(checked.warnings)}},
-                actor=self.actor, stream=f"submission:{inbox_id}")
-        return checked
+        validated = self.record_validation(inbox_id, tan_digest(sub.tan_g), {
+            "submission_id": model.submission_id, "submitter_id": sub.submitter_id,
+            "submission_date": sub.submission_date.isoformat(),
+            "submission_type": str(sub.submission_type),
+            "disease_type": str(sub.disease_type), "coverage_type": str(sub.coverage_type),
+            "genomic_study_type": str(sub.genomic_study_type),
+            "genomic_study_subtype": str(sub.genomic_study_subtype),
+            "library_type": get_index_library_type(model), "n_donors": len(model.donors),
+            "research_consented": model.consents_to_research(sub.submission_date),
+            "submission_size": size, "warnings": "\n".join(checked.warnings)},
+            lambda first: _error_payload(SubmissionRejected(
+                source, "duplicate_tang", "submission.tanG",
+                f"tanG already used by submission {first}")))
+        return checked if validated else None
 
     def _reject(self, inbox_id: str, exc: SubmissionRejected) -> None:
-        self.ledger.append("submission.error", {
-            "inbox_id": inbox_id, "failure_reason": exc.reason, "field": exc.field,
-            "message": exc.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
+        self.advance(inbox_id, "error", _error_payload(exc))
 
     def _pseudonymise(self, inbox_id: str, checked: Any, service: PseudonymService) -> None:
-        if self._row(inbox_id).state != "validated":
+        if not is_due(self.get_state(inbox_id), "pseudonymise"):
             return
         model = checked.metadata
         day = model.submission.submission_date
@@ -299,8 +269,7 @@ class GenomeCenter:
                                                            for lab in donor.lab_data})),
                          "store": "consented" if consented else "nonconsented"})
         with self.ledger.transaction() as tx:
-            tx.append("submission.pseudonymised", {"inbox_id": inbox_id, "donors": rows},
-                      actor=self.actor, stream=f"submission:{inbox_id}")
+            self.advance(inbox_id, "pseudonymised", {"donors": rows}, tx=tx)
             for row in rows:
                 if not row["research_consented"] and self._consented_before(
                         tx.conn, row["genome_pseudonym"]):
@@ -349,7 +318,7 @@ class GenomeCenter:
                          service: PseudonymService, hail: Callable[[], Any]) -> list[str]:
         pending = [Path(d) for d in directories
                    if checked.get(Path(d).name) is not None
-                   and self._row(Path(d).name).state == "pseudonymised"]
+                   and is_due(self.get_state(Path(d).name), "store")]
         donors_by_inbox: dict[str, list[dict[str, Any]]] = {}
         for row in self.get_donors():
             donors_by_inbox.setdefault(row["inbox_id"], []).append(row)
@@ -383,44 +352,19 @@ class GenomeCenter:
                     "batch_id": batch_id, "store": store_name, "path": path,
                     "n_samples": n_samples, "samples": samples}, actor=self.actor)
             for directory in pending:
-                tx.append("submission.stored", {"inbox_id": directory.name}, actor=self.actor,
-                          stream=f"submission:{directory.name}")
+                self.advance(directory.name, "stored", tx=tx)
         pause_point("stored")
         for directory in pending:
             model = checked[directory.name].metadata
             for donor, row in zip(model.donors, donors_by_inbox[directory.name], strict=True):
                 reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
                                                  str(donor.relation))
-                try:
-                    service.confirm_delivery(reference, node_id=self.node_id,
-                                             pseudonym=row["genome_pseudonym"])
-                except ConflictError as exc:
-                    if "already used" not in str(exc):
-                        raise
+                self.confirm_delivery(service, reference, row["genome_pseudonym"])
         return [w[0] for w in written]
 
-    def build_pruefbericht(self, inbox_id: str, tan_g: str) -> dict[str, Any]:
-        """The Prüfbericht for a stored submission (``{"SubmittedCase": …}``, BfArM model)."""
-        from grz_pydantic_models.pruefbericht import Pruefbericht
-
-        row = self._row(inbox_id)
-        report = {"SubmittedCase": {
-            "submissionDate": row.submission_date, "submissionType": row.submission_type,
-            "tan": tan_g, "submitterId": row.submitter_id, "dataNodeId": self.node_id,
-            "diseaseType": row.disease_type, "dataCategory": "genomic",
-            "libraryType": row.library_type, "coverageType": row.coverage_type,
-            "dataQualityCheckPassed": bool(row.basic_qc_passed)}}
-        return Pruefbericht.model_validate(report).model_dump(mode="json", by_alias=True)
-
-    def _report(self, inbox_id: str, checked: Any, reporter: Reporter) -> None:
-        row = self._row(inbox_id)
-        if row is None or row.state != "stored" or checked is None:
-            return
-        report = self.build_pruefbericht(inbox_id, checked.metadata.submission.tan_g)
-        confirmation_id = reporter(report)
-        self.ledger.append("submission.reported", {"inbox_id": inbox_id,
-                                                   "confirmation_id": confirmation_id},
-                           actor=self.actor, stream=f"submission:{inbox_id}")
+    def get_quality_check_passed(self, row: Row[Any]) -> bool:
+        """``dataQualityCheckPassed`` of a stored submission: whether it passed basic QC."""
+        return bool(row.basic_qc_passed)
 
     def _report_failure(self, directory: Path, reporter: Reporter) -> None:
         """Report a rejected submission as ``dataQualityCheckPassed: false`` (once).
@@ -428,10 +372,10 @@ class GenomeCenter:
         Only if its metadata still yields a valid Prüfbericht and the rejection is not a reused
         tanG (that TAN belongs to the earlier, confirmed submission).
         """
-        from grz_pydantic_models.pruefbericht import LibraryType, Pruefbericht
+        from grz_pydantic_models.pruefbericht import LibraryType
         from pydantic import ValidationError
 
-        row = self._row(directory.name)
+        row = self.get_item(directory.name)
         if (row is None or row.state != "error" or row.confirmation_id
                 or row.failure_reason == "duplicate_tang"):
             return
@@ -441,22 +385,21 @@ class GenomeCenter:
             index = next(d for d in raw["donors"] if d.get("relation") == "index")
             library = str(LibraryType.most_expensive({lab.get("libraryType", "")
                                                       for lab in index.get("labData", [])}))
-            report = Pruefbericht.model_validate({"SubmittedCase": {
+            report = validate_pruefbericht({
                 "submissionDate": sub["submissionDate"], "submissionType": sub["submissionType"],
                 "tan": sub["tanG"], "submitterId": sub["submitterId"],
                 "dataNodeId": self.node_id, "diseaseType": sub["diseaseType"],
-                "dataCategory": "genomic", "libraryType": library,
-                "coverageType": sub["coverageType"], "dataQualityCheckPassed": False,
-            }}).model_dump(mode="json", by_alias=True)
+                "dataCategory": self.intake_kind.data_category, "libraryType": library,
+                "coverageType": sub["coverageType"], "dataQualityCheckPassed": False})
         except (OSError, ValueError, KeyError, TypeError, StopIteration, ValidationError):
             return
         try:
             confirmation_id = reporter(report)
         except ConflictError:
             return
-        self.ledger.append("submission.failure_reported", {
-            "inbox_id": directory.name, "confirmation_id": confirmation_id},
-            actor=self.actor, stream=f"submission:{directory.name}")
+        with self.ledger.transaction() as tx:
+            self.record_event(directory.name, "failure_reported",
+                              {"confirmation_id": confirmation_id}, tx=tx)
 
     def _sample_and_finish(self) -> None:
         rows = [r for r in self.get_submissions()
@@ -466,12 +409,13 @@ class GenomeCenter:
             QcCandidate(r["inbox_id"], r["submitter_id"], date.fromisoformat(r["submission_date"]))
             for r in rows])
         for row in self.get_submissions():
-            if row["state"] != "reported":
+            inbox_id = row["inbox_id"]
+            if not is_due(row["state"], "finish"):
                 continue
             with self.ledger.transaction() as tx:
-                tx.append("submission.qc_sampled", {"inbox_id": row["inbox_id"],
-                                                    "selected": row["inbox_id"] in selected},
-                          actor=self.actor, stream=f"submission:{row['inbox_id']}")
-                if row["inbox_id"] not in selected:
-                    tx.append("submission.finished", {"inbox_id": row["inbox_id"]},
-                              actor=self.actor, stream=f"submission:{row['inbox_id']}")
+                if inbox_id in selected:  # waits for detailed QC, which genomlab does not run
+                    self.advance(inbox_id, "qc_selected", {"selected": True}, tx=tx,
+                                 event="qc_sampled")
+                else:
+                    self.record_event(inbox_id, "qc_sampled", {"selected": False}, tx=tx)
+                    self.advance(inbox_id, "finished", tx=tx)

@@ -1,42 +1,27 @@
 """``genomlab grz submit`` and ``genomlab kdk submit``: intake wired to trust centre and platform.
 
 These commands are added to the ``grz`` and ``kdk`` groups of the node packages (the same group
-objects), because only this composition root may hold the trust centre. Until
-``genomlab.intake`` is listed in ``genomlab.cli.COMMAND_PACKAGES`` they also run as
-``python -m genomlab.intake.cli grz submit …``.
+objects), because only this composition root may hold the trust centre; ``genomlab.cli`` finds
+this module through ``COMMAND_PACKAGES`` like any other.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import click
 
+from genomlab.cli_context import CliContext, node_option, pass_cli
 from genomlab.clinical_node.cli import kdk
 from genomlab.errors import GenomlabError
 from genomlab.genome_center.cli import grz
-
-if TYPE_CHECKING:
-    from genomlab.config import GenomlabConfig
-
-
-class CliContext(Protocol):
-    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
-    follows ``genomlab.cli`` into the composition root)."""
-
-    config: GenomlabConfig
-
-
-pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
 
 
 @grz.command("submit")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
-@click.option("--node", "node_id", default=None,
-              help="GRZ whose inbox the folders are in (default: the one each metadata names).")
+@node_option("GRZ whose inbox the folders are in (default: the one each metadata names).",
+             required=False)
 @pass_cli
 def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) -> None:
     """Validate, pseudonymise, store and report submission folders (DIR or a folder of DIRs).
@@ -71,8 +56,7 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
 @kdk.command("submit")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
-@click.option("--node", "node_id", default=None,
-              help="KDK the records go to (default: the one each record names).")
+@node_option("KDK the records go to (default: the one each record names).", required=False)
 @pass_cli
 def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) -> None:
     """Validate, pseudonymise, store (Parquet) and report clinical record files (or folders)."""
@@ -94,10 +78,3 @@ def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
 
 
 commands: list[click.Command] = [grz, kdk]
-
-if __name__ == "__main__":  # pragma: no cover
-    from genomlab.cli import main
-
-    for command in commands:
-        main.add_command(command)
-    sys.exit(main())

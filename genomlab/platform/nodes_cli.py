@@ -1,4 +1,4 @@
-"""``genomlab platform``: the node registry and the Meldebestätigung check.
+"""``genomlab platform nodes`` and the Meldebestätigung key and check.
 
 ``verify-confirmation`` needs nothing but the file and the platform's public key (PEM), so a
 health insurer runs it offline.
@@ -7,34 +7,15 @@ health insurer runs it offline.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import click
 
-if TYPE_CHECKING:
-    from genomlab.config import GenomlabConfig
+from genomlab.cli_context import CliContext, pass_cli, user_option
+
+acting_user_option = user_option("Acting platform user (default: local_user).")
 
 
-class CliContext(Protocol):
-    """What the commands use of ``genomlab.cli.CliContext`` (not imported: import-linter
-    follows ``genomlab.cli`` into the composition root)."""
-
-    config: GenomlabConfig
-
-
-pass_cli = click.pass_obj  # the CliContext that genomlab.cli puts into ctx.obj
-
-
-actor_option = click.option("--as", "actor", default=None,
-                            help="Acting platform user (default: local_user).")
-
-
-@click.group("platform")
-def platform_group() -> None:
-    """Platform operations: node registry, Meldebestätigung key and verification."""
-
-
-@platform_group.group("nodes")
+@click.group("nodes")
 def nodes() -> None:
     """Genome data centres, clinical nodes and data services known to the platform."""
 
@@ -42,13 +23,13 @@ def nodes() -> None:
 @nodes.command("apply")
 @click.argument("node_id")
 @click.option("--name", required=True, help="Name of the institution running the node.")
-@actor_option
+@acting_user_option
 @pass_cli
-def nodes_apply(cli: CliContext, node_id: str, name: str, actor: str | None) -> None:
+def nodes_apply(cli: CliContext, node_id: str, name: str, user: str | None) -> None:
     """Record an application for NODE_ID (GRZ…, KDK… or DS…)."""
     from genomlab.platform.nodes import NodeRegistry
 
-    NodeRegistry(cli.config).apply(node_id, name=name, actor=actor or cli.config.local_user)
+    NodeRegistry(cli.config).apply(node_id, name=name, actor=user or cli.config.local_user)
     click.echo(f"{node_id}: applied")
 
 
@@ -56,13 +37,13 @@ def _decision(name: str, doc: str) -> click.Command:
     @click.argument("node_id")
     @click.option("--reason", default="", required=name != "approve",
                   help="Why (recorded in the platform ledger).")
-    @actor_option
+    @acting_user_option
     @pass_cli
-    def command(cli: CliContext, node_id: str, reason: str, actor: str | None) -> None:
+    def command(cli: CliContext, node_id: str, reason: str, user: str | None) -> None:
         from genomlab.platform.nodes import NodeRegistry
 
         registry = NodeRegistry(cli.config)
-        getattr(registry, name)(node_id, actor=actor or cli.config.local_user, reason=reason)
+        getattr(registry, name)(node_id, actor=user or cli.config.local_user, reason=reason)
         click.echo(f"{node_id}: {registry.get_node(node_id)['status']}")
 
     command.__doc__ = doc
@@ -84,7 +65,7 @@ def nodes_list(cli: CliContext) -> None:
         click.echo(f"{row['node_id']:<12} {row['kind']:<13} {row['status']:<10} {row['name']}")
 
 
-@platform_group.command("confirmation-key")
+@click.command("confirmation-key")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the PEM here (default: print it).")
 @pass_cli
@@ -100,7 +81,7 @@ def confirmation_key(cli: CliContext, out: Path | None) -> None:
         click.echo(str(out))
 
 
-@platform_group.command("verify-confirmation")
+@click.command("verify-confirmation")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", "public_key", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -115,5 +96,3 @@ def verify_confirmation(file: Path, public_key: Path) -> None:
                f"{'complete' if body['complete'] else 'incomplete'}) for IK "
                f"{body['submitter_id']} via {body['data_node_id']}")
 
-
-commands: list[click.Command] = [platform_group]

@@ -2,7 +2,7 @@
 
 Identifying inputs (KVNR part, Arbeitsnummer) are prompted for without echo when not given, so
 they need not appear in the shell history. The acting user is ``local_user`` of the
-configuration unless ``--as`` names another.
+configuration unless ``--user`` names another; a node is named by ``--node``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_context import CliContext, node_option, pass_cli, user_option
 from genomlab.errors import GenomlabError
 
 if TYPE_CHECKING:
@@ -28,12 +28,8 @@ def _tc(cli: CliContext) -> TrustCenter:
     return TrustCenter(cli.config)
 
 
-def _actor(cli: CliContext, actor: str | None) -> str:
-    return actor or cli.config.local_user
-
-
-def _as_option(help_text: str = "Acting user (default: local_user).") -> Any:
-    return click.option("--as", "actor", default=None, help=help_text)
+def _actor(cli: CliContext, user: str | None) -> str:
+    return user or cli.config.local_user
 
 
 def _read_document(path: Path) -> Any:
@@ -76,14 +72,14 @@ def case_numbers() -> None:
 @click.option("--le-name", required=True, help="Name of the LE.")
 @click.option("--submission-type", default="initial", show_default=True,
               type=click.Choice(["initial", "followup", "addition", "correction"]))
-@_as_option()
+@user_option()
 @pass_cli
 def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
-                submission_type: str, actor: str | None) -> None:
+                submission_type: str, user: str | None) -> None:
     """Issue a VNg and a VNk for one patient; prints them as JSON."""
     numbers = _tc(cli).request_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
-        submission_type=submission_type, actor=_actor(cli, actor))  # type: ignore[arg-type]
+        submission_type=submission_type, actor=_actor(cli, user))  # type: ignore[arg-type]
     click.echo(json.dumps({"vng": numbers.genomic, "vnk": numbers.clinical}))
 
 
@@ -97,22 +93,22 @@ def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_n
 @click.option("--tan-c", default=None, help="LE-generated clinical TAN (64 hex).")
 @click.option("--submission-type", default="initial", show_default=True,
               type=click.Choice(["initial", "followup", "addition", "correction"]))
-@_as_option()
+@user_option()
 @pass_cli
 def register_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
                  tan_g: str | None, tan_c: str | None, submission_type: str,
-                 actor: str | None) -> None:
+                 user: str | None) -> None:
     """Register TANs the LE generated itself (tanG/tanC) with the patient's identity."""
     _tc(cli).register_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name, genomic=tan_g,
         clinical=tan_c, submission_type=submission_type,  # type: ignore[arg-type]
-        actor=_actor(cli, actor))
+        actor=_actor(cli, user))
     click.echo("case numbers registered")
 
 
 @case_numbers.command("exchange")
 @click.argument("case_number")
-@click.option("--node-id", required=True, help="GRZ… for a VNg, KDK… for a VNk.")
+@node_option("GRZ… for a VNg, KDK… for a VNk.")
 @click.option("--domain", required=True, type=click.Choice(["genomic", "clinical"]))
 @pass_cli
 def exchange_cmd(cli: CliContext, case_number: str, node_id: str, domain: str) -> None:
@@ -123,7 +119,7 @@ def exchange_cmd(cli: CliContext, case_number: str, node_id: str, domain: str) -
 
 @case_numbers.command("confirm")
 @click.argument("case_number")
-@click.option("--node-id", required=True, help="The node that exchanged the VN.")
+@node_option("The node that exchanged the VN.")
 @click.option("--pseudonym", required=True, help="The pseudonym the node stored the data under.")
 @pass_cli
 def confirm_cmd(cli: CliContext, case_number: str, node_id: str, pseudonym: str) -> None:
@@ -144,15 +140,15 @@ def consent() -> None:
     ["research", "mvSequencing", "reIdentification", "caseIdentification"]))
 @click.option("--decision", required=True, type=click.Choice(["permit", "deny"]))
 @click.option("--date", "decided_on", type=_DATE, default=None, help="YYYY-MM-DD (default today).")
-@_as_option()
+@user_option()
 @pass_cli
 def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: str, decision: str,
-                   decided_on: Any, actor: str | None) -> None:
+                   decided_on: Any, user: str | None) -> None:
     """Record a consent decision for one scope."""
     _tc(cli).record_consent(kvnr=kvnr, le_ik=le_ik, scope=scope,  # type: ignore[arg-type]
                             decision=decision,  # type: ignore[arg-type]
                             decided_on=decided_on.date() if decided_on else None,
-                            actor=_actor(cli, actor))
+                            actor=_actor(cli, user))
     click.echo(f"consent recorded: {scope} {decision}")
 
 
@@ -160,13 +156,13 @@ def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: str, decision:
 @_kvnr_option()
 @click.option("--le-ik", required=True, help="IK of the LE that sends the withdrawal.")
 @click.option("--date", "withdrawn_on", type=_DATE, default=None, help="YYYY-MM-DD.")
-@_as_option()
+@user_option()
 @pass_cli
 def consent_withdraw(cli: CliContext, kvnr: str, le_ik: str, withdrawn_on: Any,
-                     actor: str | None) -> None:
+                     user: str | None) -> None:
     """Withdraw research consent; prints the projects to notify with their pseudonym."""
     notice = _tc(cli).withdraw_research_consent(
-        kvnr=kvnr, le_ik=le_ik, actor=_actor(cli, actor),
+        kvnr=kvnr, le_ik=le_ik, actor=_actor(cli, user),
         withdrawn_on=withdrawn_on.date() if withdrawn_on else None)
     click.echo(f"research consent withdrawn on {notice.withdrawn_on}; "
                f"{len(notice.projects)} project(s) to notify")
@@ -181,11 +177,11 @@ def officer() -> None:
 
 @officer.command("appoint")
 @click.argument("name")
-@_as_option()
+@user_option()
 @pass_cli
-def officer_appoint(cli: CliContext, name: str, actor: str | None) -> None:
+def officer_appoint(cli: CliContext, name: str, user: str | None) -> None:
     """Appoint NAME as a trust-centre officer."""
-    _tc(cli).appoint_officer(name, actor=_actor(cli, actor))
+    _tc(cli).appoint_officer(name, actor=_actor(cli, user))
     click.echo(f"{name} appointed")
 
 
@@ -198,11 +194,11 @@ def approval() -> None:
 @click.option("--document", "path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The platform's signed approval-revocation (JSON).")
-@_as_option()
+@user_option()
 @pass_cli
-def approval_revoke(cli: CliContext, path: Path, actor: str | None) -> None:
+def approval_revoke(cli: CliContext, path: Path, user: str | None) -> None:
     """Record a signed revocation: no further linkage map for that application."""
-    application_id = _tc(cli).receive_revocation(_read_document(path), actor=_actor(cli, actor))
+    application_id = _tc(cli).receive_revocation(_read_document(path), actor=_actor(cli, user))
     click.echo(f"approval {application_id} revoked")
 
 
@@ -223,13 +219,13 @@ def linkage_map() -> None:
               help="File with one clinical-dataset pseudonym per line.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the map (.parquet or .tsv).")
-@_as_option()
+@user_option()
 @pass_cli
 def linkage_map_issue(cli: CliContext, approval_path: Path, genome_pseudonyms: Path | None,
-                      clinical_pseudonyms: Path | None, out: Path, actor: str | None) -> None:
+                      clinical_pseudonyms: Path | None, out: Path, user: str | None) -> None:
     """Issue a linkage map for the consented persons among the requested pseudonyms."""
     result = _tc(cli).issue_linkage_map(
-        _read_document(approval_path), actor=_actor(cli, actor),
+        _read_document(approval_path), actor=_actor(cli, user),
         genome_pseudonyms=_read_pseudonyms(genome_pseudonyms),
         clinical_pseudonyms=_read_pseudonyms(clinical_pseudonyms))
     frame = result.to_polars()
@@ -256,45 +252,45 @@ def reid() -> None:
 @click.option("--reason", required=True, help="Why re-identification is needed.")
 @click.option("--kind", required=True, type=click.Choice(["reIdentification",
                                                           "caseIdentification"]))
-@_as_option("Requester (default: local_user).")
+@user_option("Requester (default: local_user).")
 @pass_cli
 def reid_request(cli: CliContext, project_id: str, pseudonym: str, reason: str, kind: str,
-                 actor: str | None) -> None:
+                 user: str | None) -> None:
     """Open a request; prints its id."""
     from genomlab.trust_center.reidentification import request_reidentification
 
     click.echo(request_reidentification(_tc(cli), project_id=project_id,
                                         project_pseudonym=pseudonym, reason=reason,
                                         kind=kind,  # type: ignore[arg-type]
-                                        requester=_actor(cli, actor)))
+                                        requester=_actor(cli, user)))
 
 
 @reid.command("approve")
 @click.argument("request_id")
-@_as_option("Approving officer (default: local_user).")
+@user_option("Approving officer (default: local_user).")
 @pass_cli
-def reid_approve(cli: CliContext, request_id: str, actor: str | None) -> None:
+def reid_approve(cli: CliContext, request_id: str, user: str | None) -> None:
     """Approve a request as a trust-centre officer."""
     from genomlab.trust_center.reidentification import (
         REQUIRED_APPROVALS,
         approve_reidentification,
     )
 
-    count = approve_reidentification(_tc(cli), request_id, officer=_actor(cli, actor))
+    count = approve_reidentification(_tc(cli), request_id, officer=_actor(cli, user))
     click.echo(f"approved ({count} of {REQUIRED_APPROVALS})")
 
 
 @reid.command("release")
 @click.argument("request_id")
 @click.option("--le-ik", required=True, help="IK of the LE that collects the result.")
-@_as_option()
+@user_option()
 @pass_cli
-def reid_release(cli: CliContext, request_id: str, le_ik: str, actor: str | None) -> None:
+def reid_release(cli: CliContext, request_id: str, le_ik: str, user: str | None) -> None:
     """Release the Arbeitsnummer(s) to the treating LE (prints them)."""
     from genomlab.trust_center.reidentification import release_reidentification
 
     result = release_reidentification(_tc(cli), request_id, le_ik=le_ik,
-                                      actor=_actor(cli, actor))
+                                      actor=_actor(cli, user))
     for number in result.arbeitsnummern:
         click.echo(f"{result.le_ik}\t{number}")
 
@@ -306,7 +302,7 @@ def correction() -> None:
 
 @correction.command("request")
 @click.option("--pseudonym", required=True, help="The dataset pseudonym the node stores.")
-@click.option("--node-id", required=True, help="The GRZ or KDK asking.")
+@node_option("The GRZ or KDK asking.")
 @click.option("--reason", required=True, help="What is wrong with the dataset.")
 @pass_cli
 def correction_request(cli: CliContext, pseudonym: str, node_id: str, reason: str) -> None:
@@ -319,14 +315,14 @@ def correction_request(cli: CliContext, pseudonym: str, node_id: str, reason: st
 @correction.command("release")
 @click.argument("correction_id")
 @click.option("--le-ik", required=True, help="IK of the LE that collects the request.")
-@_as_option()
+@user_option()
 @pass_cli
 def correction_release(cli: CliContext, correction_id: str, le_ik: str,
-                       actor: str | None) -> None:
+                       user: str | None) -> None:
     """Pass the request to the treating LE with its Arbeitsnummer(s)."""
     from genomlab.trust_center.corrections import release_correction
 
-    notice = release_correction(_tc(cli), correction_id, le_ik=le_ik, actor=_actor(cli, actor))
+    notice = release_correction(_tc(cli), correction_id, le_ik=le_ik, actor=_actor(cli, user))
     click.echo(f"{notice.node_id} ({notice.domain}): {notice.reason}")
     for number in notice.arbeitsnummern:
         click.echo(f"{le_ik}\t{number}")
@@ -340,15 +336,15 @@ def key() -> None:
 @key.command("rotate")
 @click.option("--project", "project_id", default=None,
               help="Move this project to the current key version instead of creating a new one.")
-@_as_option()
+@user_option()
 @pass_cli
-def key_rotate(cli: CliContext, project_id: str | None, actor: str | None) -> None:
+def key_rotate(cli: CliContext, project_id: str | None, user: str | None) -> None:
     """Create a new key version (or re-key one project); old pseudonyms stay resolvable."""
     tc = _tc(cli)
     if project_id is None:
-        click.echo(f"key version {tc.rotate_keys(actor=_actor(cli, actor))} created")
+        click.echo(f"key version {tc.rotate_keys(actor=_actor(cli, user))} created")
     else:
-        version = tc.rekey_project(project_id, actor=_actor(cli, actor))
+        version = tc.rekey_project(project_id, actor=_actor(cli, user))
         click.echo(f"project {project_id} now uses key version {version}")
 
 

@@ -1,16 +1,14 @@
-"""``genomlab qc run`` and ``genomlab analysis association``: cohort QC and GWAS from the shell."""
+"""``genomlab workspace qc run`` and ``genomlab workspace analysis association``: cohort QC and
+GWAS from the shell."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import ValidationFailed
-
-if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes from click
-    from genomlab.cli_context import CliContext
 
 
 def _source_options(command: click.Command) -> click.Command:
@@ -42,14 +40,19 @@ def _check_source(vcf: Path | None, release: Path | None, samples: Path | None,
     return samples or fam
 
 
-@click.group("qc")
+@click.group("workspace")
+def workspace() -> None:
+    """The researcher's workspace: cohort QC and association analysis on Hail."""
+
+
+@workspace.group("qc")
 def qc() -> None:
     """Cohort quality control (sample and variant QC) on Hail."""
 
 
 @qc.command("run")
 @_source_options
-@click.pass_obj
+@pass_cli
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
            fam: Path | None, out_dir: Path, spark_master: str | None) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
@@ -79,7 +82,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
         click.echo(f"  {seconds:7.1f} s  {step}")
 
 
-@click.group("analysis")
+@workspace.group("analysis")
 def analysis() -> None:
     """Association analysis on a QC'd cohort."""
 
@@ -88,12 +91,13 @@ def analysis() -> None:
 @_source_options
 @click.option("--qc", "qc_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Output directory of `genomlab qc run` (passing samples, variants, PCs).")
+              help="Output directory of `genomlab workspace qc run` (passing samples, variants, "
+                   "PCs).")
 @click.option("--phenotype", required=True, help="Column of the sample table, e.g. quant_trait.")
 @click.option("--binary/--quantitative", default=None,
               help="Logistic or linear regression (default: binary if the column is boolean).")
 @click.option("--n-pcs", default=4, show_default=True, help="Ancestry PCs used as covariates.")
-@click.pass_obj
+@pass_cli
 def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None,
                          samples: Path | None, fam: Path | None, out_dir: Path,
                          spark_master: str | None, qc_dir: Path, phenotype: str,
@@ -114,4 +118,4 @@ def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None
         click.echo(f"  {row.variant}  beta {row.beta:.3f}  p {row.p_value:.3g}")
 
 
-commands: list[click.Command] = [qc, analysis]
+commands: list[click.Command] = [workspace]

@@ -1,8 +1,9 @@
 """The cohort QC of the synthetic world on a Spark standalone cluster equals local mode.
 
 The test session's Hail already runs on ``local[2]`` and a process holds one Hail, so the
-cluster run is a ``genomlab qc run`` subprocess with ``GENOMLAB_SPARK__MASTER=spark://…``; the
-local run uses the session's Hail. Every QC table is compared.
+cluster run is a ``genomlab workspace qc run`` subprocess with
+``GENOMLAB_SPARK__MASTER=spark://…``; the local run uses the session's Hail. Every QC table is
+compared.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def test_cohort_qc__spark_standalone_cluster_equals_local_mode(
            "GENOMLAB_SPARK__DRIVER_MEMORY": "2g"}
     env.pop("GENOMLAB_CONFIG", None)
     run = subprocess.run(
-        [str(Path(sys.executable).parent / "genomlab"), "qc", "run", "--vcf", str(vcf),
+        [str(Path(sys.executable).parent / "genomlab"), "workspace", "qc", "run", "--vcf", str(vcf),
          "--fam", str(fam), "--out", str(tmp_path / "cluster")],
         env=env, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr

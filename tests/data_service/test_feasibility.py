@@ -176,7 +176,7 @@ def test_feasibility_cli__prints_beacon_json(indexed_config: GenomlabConfig,
     config_file = write_config_file(indexed_config, tmp_path / "genomlab.toml")
     result = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
                                        "feasibility", "--filter", "diseaseType:rare",
-                                       "--as", "alice"])
+                                       "--user", "alice"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["responseSummary"]["exists"] is True

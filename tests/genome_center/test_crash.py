@@ -28,7 +28,7 @@ def _submit(home: Path, dirs: list[Path], pause: str | None) -> subprocess.Popen
     env.pop(PAUSE_ENV, None)
     if pause:
         env[PAUSE_ENV] = pause
-    return subprocess.Popen([sys.executable, "-m", "genomlab.intake.cli", "grz", "submit",
+    return subprocess.Popen([sys.executable, "-m", "genomlab.cli", "grz", "submit",
                              "--node", NODE, *map(str, dirs)], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

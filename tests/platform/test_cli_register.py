@@ -1,4 +1,4 @@
-"""The apply / review / register commands and the register export schema."""
+"""``genomlab platform apply / review / register / users`` and the register export schema."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _run(world: World, *args: str, user: str | None = None) -> object:
     if user:
         env["JUPYTERHUB_USER"] = user
     with use_clock(world.clock):  # the CLI's "now" is the world's clock, not today's date
-        return CliRunner().invoke(main, list(args), env=env)
+        return CliRunner().invoke(main, ["platform", *args], env=env)
 
 
 def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
     approved = _run(world, "review", "approve", app, "--valid-until", "2027-01-31", user="dora")
     assert approved.exit_code == 0, approved.output
     assert f"approved as {project} for alice, tom until 2027-01-31" in approved.output
-    entitled = _run(world, "review", "entitlements", "tom")
+    entitled = _run(world, "users", "entitlements", "tom")
     assert project in entitled.output
     assert "1 active" in entitled.output
     result = _run(world, "apply", "result", app, "--kind", "publication", "--title",
@@ -76,6 +76,26 @@ def test_cli__refusals_are_one_line_errors(world: World) -> None:
     conflicted = _run(world, "review", "reject", app, "--reason", "Not necessary.", user="ute")
     assert "conflict of interest" in conflicted.output
     assert conflicted.exit_code == 1
+
+
+def test_cli_users__admin_registers_grants_and_withdraws_with_the_user_option(
+        world: World) -> None:
+    from genomlab.platform.applications.entitlements import get_user_roles
+
+    added = _run(world, "users", "add", "nina", "--institution", "RKI", "--user", "root")
+    assert added.output.strip() == "nina registered (RKI)"
+    granted = _run(world, "users", "grant", "nina", "handler", "--user", "root")
+    assert granted.output.strip() == "nina is handler"
+    assert {role.value for role in get_user_roles(world.config, "nina")} == {"handler"}
+    refused = _run(world, "users", "grant", "nina", "decider", "--user", "nina")
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: grant decider: nina needs the role admin")
+    withdrawn = _run(world, "users", "withdraw", "nina", "handler", "--user", "root")
+    assert withdrawn.output.strip() == "nina is no longer handler"
+    assert get_user_roles(world.config, "nina") == frozenset()
+    again = _run(world, "users", "bootstrap-admin", "--institution", "BfArM", "--user", "nina")
+    assert again.output.strip() == "Error: bootstrap: the platform already has an admin"
+    assert _run(world, "review", "grant", "nina", "handler").exit_code == 2  # moved to users
 
 
 def test_export_register__json_and_csv_follow_the_documented_schema(world: World,

@@ -36,17 +36,17 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
                          "--le-ik", LE_IK, "--le-name", "Uniklinik Test"))
     pseudonyms = {}
     for domain, node, vn in (("genomic", GRZ, vns["vng"]), ("clinical", KDK, vns["vnk"])):
-        pseudonyms[domain] = run("case-numbers", "exchange", vn, "--node-id", node,
+        pseudonyms[domain] = run("case-numbers", "exchange", vn, "--node", node,
                                  "--domain", domain).strip()
-        assert "deleted" in run("case-numbers", "confirm", vn, "--node-id", node,
+        assert "deleted" in run("case-numbers", "confirm", vn, "--node", node,
                                 "--pseudonym", pseudonyms[domain])
     tan = "ef" * 32
     assert "registered" in run("case-numbers", "register", "--kvnr", make_kvnr(43),
                                "--arbeitsnummer", "AN-43", "--le-ik", LE_IK, "--le-name", "UK",
                                "--tan-g", tan)
-    assert run("case-numbers", "exchange", tan, "--node-id", GRZ,
+    assert run("case-numbers", "exchange", tan, "--node", GRZ,
                "--domain", "genomic").startswith("GDP1-")
-    assert "already used" in run("case-numbers", "exchange", vns["vng"], "--node-id", GRZ,
+    assert "already used" in run("case-numbers", "exchange", vns["vng"], "--node", GRZ,
                                  "--domain", "genomic", exit_code=1)
     for scope in ("research", "reIdentification"):
         run("consent", "record", "--kvnr", kvnr, "--le-ik", LE_IK, "--scope", scope,
@@ -67,16 +67,16 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
 
     request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
                      project_pseudonym, "--reason", "actionable finding", "--kind",
-                     "reIdentification", "--as", "rita").strip()
-    assert "Error:" in run("reid", "approve", request_id, "--as", "rita", exit_code=1)
-    assert "1 of 2" in run("reid", "approve", request_id, "--as", "olga")
-    assert "2 of 2" in run("reid", "approve", request_id, "--as", "otto")
+                     "reIdentification", "--user", "rita").strip()
+    assert "Error:" in run("reid", "approve", request_id, "--user", "rita", exit_code=1)
+    assert "1 of 2" in run("reid", "approve", request_id, "--user", "olga")
+    assert "2 of 2" in run("reid", "approve", request_id, "--user", "otto")
     assert "not the treating LE" in run("reid", "release", request_id, "--le-ik", OTHER_LE_IK,
                                         exit_code=1)
     assert run("reid", "release", request_id, "--le-ik", LE_IK).strip() == f"{LE_IK}\tAN-42"
 
     correction_id = run("correction", "request", "--pseudonym", pseudonyms["clinical"],
-                        "--node-id", KDK, "--reason", "wrong diagnosis date").strip()
+                        "--node", KDK, "--reason", "wrong diagnosis date").strip()
     assert f"{LE_IK}\tAN-42" in run("correction", "release", correction_id, "--le-ik", LE_IK)
 
     notice = run("consent", "withdraw", "--kvnr", kvnr, "--le-ik", LE_IK)

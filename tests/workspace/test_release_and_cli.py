@@ -1,4 +1,4 @@
-"""A release (genotypes.mt + clinical Parquet keyed by s) and the `genomlab qc run` CLI."""
+"""A release (genotypes.mt + clinical Parquet keyed by s) and `genomlab workspace qc run`."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig,
     truth = json.loads((COMMITTED_WORLD / "truth.json").read_text())
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
     out = tmp_path / "qc"
-    result = CliRunner().invoke(main, ["--config", str(cfg), "qc", "run", "--release",
+    result = CliRunner().invoke(main, ["--config", str(cfg), "workspace", "qc", "run", "--release",
                                        str(release), "--out", str(out),
                                        "--spark-master", "local[2]"])
     assert result.exit_code == 0, result.output
@@ -60,14 +60,14 @@ def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig,
 
 def test_qc_run__refuses_without_a_source(config: GenomlabConfig, tmp_path: Path) -> None:
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
-    result = CliRunner().invoke(main, ["--config", str(cfg), "qc", "run", "--out",
+    result = CliRunner().invoke(main, ["--config", str(cfg), "workspace", "qc", "run", "--out",
                                        str(tmp_path / "qc")])
     assert result.exit_code == 1
     assert "Error: give exactly one of --vcf or --release" in result.output
 
 
 def test_qc_run__help_names_outputs() -> None:
-    result = CliRunner().invoke(main, ["qc", "run", "--help"])
+    result = CliRunner().invoke(main, ["workspace", "qc", "run", "--help"])
     assert result.exit_code == 0
     assert "sample_qc.tsv" in result.output
     assert "--release" in result.output

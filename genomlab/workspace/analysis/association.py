@@ -23,7 +23,7 @@ GENOME_WIDE_P = 5e-8  # the conventional genome-wide significance level (Pe'er e
 
 
 def read_qc_outputs(qc_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``sample_qc``, ``variant_qc`` and ``pca_scores`` tables of a ``genomlab qc run`` output.
+    """``sample_qc``, ``variant_qc`` and ``pca_scores`` tables of ``genomlab workspace qc run``.
 
     Examples
     --------
@@ -33,7 +33,8 @@ def read_qc_outputs(qc_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     for name in ("sample_qc.tsv", "variant_qc.tsv", "pca_scores.tsv"):
         path = qc_dir / name
         if not path.exists():
-            raise NotFoundError(f"{path}: QC output not found; run `genomlab qc run` first")
+            raise NotFoundError(f"{path}: QC output not found; run "
+                                "`genomlab workspace qc run` first")
         tables.append(pd.read_csv(path, sep="\t", na_values=["NA"],
                                   true_values=["true"], false_values=["false"]))
     return tables[0], tables[1], tables[2]

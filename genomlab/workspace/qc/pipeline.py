@@ -356,5 +356,5 @@ def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
 
     prefix = out_dir / "work" / "qc_calls"
     if not prefix.with_suffix(".bed").exists():
-        raise NotFoundError(f"{prefix}.bed: no QC export; run `genomlab qc run` first")
+        raise NotFoundError(f"{prefix}.bed: no QC export; run `genomlab workspace qc run` first")
     return read_bed(prefix)

@@ -1,0 +1,388 @@
+"""``genomlab platform apply``, ``… review`` and ``… register``: data-use applications.
+
+The acting user is ``--user``, else ``$JUPYTERHUB_USER``, else the configured ``local_user``;
+what they may do comes from the roles in the platform store (``genomlab platform users``).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.errors import ValidationFailed
+
+acting_user_option = user_option("Act as this user (default: $JUPYTERHUB_USER, else local_user).")
+reason_option = click.option("--reason", required=True, help="Why (recorded and shown).")
+
+
+def get_acting_user(cli: CliContext, user: str | None) -> str:
+    """``--user`` if given, else ``$JUPYTERHUB_USER``, else the configured ``local_user``."""
+    from genomlab.platform.applications.identity import get_current_user
+
+    return user or get_current_user(cli.config)
+
+
+def get_workflow(cli: CliContext) -> Any:
+    """The platform's application workflow over this invocation's configuration."""
+    from genomlab.platform.applications import Workflow
+
+    return Workflow(cli.config)
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValidationFailed(f"{path}: cannot read: {exc}") from exc
+
+
+def _read_form(path: Path) -> Any:
+    from genomlab.platform.applications.models import parse_form
+
+    return parse_form(_read_mapping(path), source=str(path))
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """``value`` as an ISO date (``None`` stays ``None``); a bad one names ``option``."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"{option}: not an ISO date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _print_detail(cli: CliContext, application_id: str) -> None:
+    from genomlab.platform.applications.queries import get_application_detail
+
+    detail = get_application_detail(cli.config, application_id)
+    row = detail.row
+    click.echo(f"{row['application_id']}  {row['project_id'] or '-'}  {row['status']}  "
+               f"{row['title']}")
+    click.echo(f"  applicant {row['applicant']} ({row['institution']}), team "
+               f"{', '.join(m['user_id'] for m in detail.team)}")
+    duo = " ".join([detail.form.duo_permission, detail.form.disease or "",
+                    *detail.form.duo_modifiers]).replace("  ", " ")
+    click.echo(f"  purposes {row['purposes']}, DUO {duo}, level {row['level']}, "
+               f"handler {row['handler'] or '-'}")
+    for verdict in detail.verdicts:
+        click.echo(f"  [{verdict.verdict}] {verdict.subject}: {'; '.join(verdict.reasons)}")
+    for vote in detail.votes:
+        click.echo(f"  vote {vote['voter']}: {vote['vote']} {vote['comment']}")
+    for event in detail.history:
+        extra = "; ".join(f"{k}={v}" for k, v in event["detail"].items())
+        click.echo(f"  {event['at'][:19]}  {event['type']:<18} {event['actor']:<12} {extra}")
+
+
+# --- apply -------------------------------------------------------------------------------------
+
+@click.group()
+def apply() -> None:
+    """File data-use applications (§ 64e (9) SGB V): draft, submit, results."""
+
+
+@apply.command("template")
+def apply_template() -> None:
+    """Print an example application form (JSON) to fill in."""
+    from genomlab.platform.applications.models import TERMS_OF_USE_VERSION
+
+    click.echo(json.dumps({
+        "title": "Penetrance of BRCA1 variants in hereditary breast cancer",
+        "lay_summary": "How often do carriers of BRCA1 variants fall ill?",
+        "scientific_abstract": "We estimate age-specific penetrance from genomDE cases.",
+        "purposes": ["research"], "duo_permission": "DS", "disease": "C50",
+        "duo_modifiers": ["PUB"], "data_categories": ["genomic", "clinical"],
+        "clinical_fields": ["diagnosis", "age_at_diagnosis"],
+        "criteria": {"disease_types": ["hereditary"], "icd10gm_prefixes": ["C50"]},
+        "level": "aggregated", "individual_justification": None, "duration_months": 12,
+        "ethics_vote_reference": "EK 123/2026", "accepted_terms": TERMS_OF_USE_VERSION,
+        "commercial": False, "team": [],
+    }, indent=2, ensure_ascii=False))
+
+
+@apply.command("new")
+@click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@acting_user_option
+@click.option("--submit", is_flag=True, help="Submit right away.")
+@pass_cli
+def apply_new(cli: CliContext, form_path: Path, user: str | None, submit: bool) -> None:
+    """Create a draft from FORM_PATH (JSON or TOML); print its id."""
+    workflow, actor = get_workflow(cli), get_acting_user(cli, user)
+    application_id = workflow.create_draft(actor, _read_form(form_path))
+    if submit:
+        project_id = workflow.submit(actor, application_id)
+        click.echo(f"{application_id} submitted as project {project_id}")
+    else:
+        click.echo(f"{application_id} drafted")
+
+
+@apply.command("edit")
+@click.argument("application_id")
+@click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@acting_user_option
+@pass_cli
+def apply_edit(cli: CliContext, application_id: str, form_path: Path, user: str | None) -> None:
+    """Replace the form of a draft or returned application."""
+    get_workflow(cli).edit(get_acting_user(cli, user), application_id, _read_form(form_path))
+    click.echo(f"{application_id} edited")
+
+
+@apply.command("submit")
+@click.argument("application_id")
+@acting_user_option
+@pass_cli
+def apply_submit(cli: CliContext, application_id: str, user: str | None) -> None:
+    """Submit (or resubmit after return) an application."""
+    project_id = get_workflow(cli).submit(get_acting_user(cli, user), application_id)
+    click.echo(f"{application_id} submitted as project {project_id}")
+
+
+@apply.command("check")
+@click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_cli
+def apply_check(cli: CliContext, form_path: Path) -> None:
+    """Check a form against consent scope and dataset DUO tags before filing it."""
+    from genomlab.platform.applications.duo import get_overall_verdict, match_application
+    from genomlab.platform.applications.queries import get_dataset_tags
+    from genomlab.platform.applications.store import read_platform
+
+    form = _read_form(form_path)
+    with read_platform(cli.config) as conn:
+        verdicts = match_application(form, get_dataset_tags(conn))
+    for verdict in verdicts:
+        click.echo(f"[{verdict.verdict}] {verdict.subject}: {'; '.join(verdict.reasons)}")
+    click.echo(f"overall: {get_overall_verdict(verdicts)}")
+
+
+@apply.command("show")
+@click.argument("application_id")
+@pass_cli
+def apply_show(cli: CliContext, application_id: str) -> None:
+    """Show an application: status, team, DUO verdicts, votes and timeline."""
+    _print_detail(cli, application_id)
+
+
+@apply.command("result")
+@click.argument("application_id")
+@click.option("--kind", type=click.Choice(["publication", "report", "dataset", "software"]),
+              required=True)
+@click.option("--title", required=True)
+@click.option("--reference", required=True, help="DOI or URL.")
+@acting_user_option
+@pass_cli
+def apply_result(cli: CliContext, application_id: str, kind: str, title: str, reference: str,
+                 user: str | None) -> None:
+    """Report a result of an approved project for the public register."""
+    get_workflow(cli).add_result(get_acting_user(cli, user), application_id, kind=kind,
+                                 title=title, reference=reference)
+    click.echo(f"{application_id}: {kind} recorded")
+
+
+@apply.command("close")
+@click.argument("application_id")
+@reason_option
+@acting_user_option
+@pass_cli
+def apply_close(cli: CliContext, application_id: str, reason: str, user: str | None) -> None:
+    """Withdraw your application (or end your approved project)."""
+    get_workflow(cli).close(get_acting_user(cli, user), application_id, reason)
+    click.echo(f"{application_id} closed")
+
+
+# --- review ------------------------------------------------------------------------------------
+
+@click.group()
+def review() -> None:
+    """Review data-use applications: queue, assignment, committee votes, decisions."""
+
+
+@review.command("queue")
+@click.option("--status", "statuses", multiple=True,
+              help="Only these states (default: submitted, returned, under_review).")
+@click.option("--purpose", default=None, help="care, quality_assurance, evaluation or research.")
+@click.option("--mine", is_flag=True, help="Only applications assigned to me.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@acting_user_option
+@pass_cli
+def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None, mine: bool,
+                 limit: int, offset: int, user: str | None) -> None:
+    """List the review queue, longest waiting first, with age in days."""
+    from genomlab.platform.applications.models import OPEN_STATUSES
+    from genomlab.platform.applications.queries import get_queue_page
+
+    page = get_queue_page(cli.config, statuses=statuses or OPEN_STATUSES, purpose=purpose,
+                          handler=get_acting_user(cli, user) if mine else None, offset=offset,
+                          limit=limit)
+    for row in page.rows:
+        click.echo(f"{row['application_id']}  {row['project_id'] or '-':<13} "
+                   f"{row['status']:<12} {row['age_days']:>4}d  {row['handler'] or '-':<10} "
+                   f"{row['title'][:60]}")
+    click.echo(f"{len(page.rows)} of {page.total} (offset {offset})")
+
+
+def add_workflow_command(group: click.Group, name: str, method: str,
+                         params: Sequence[Callable[[Any], Any]], done: str, doc: str) -> None:
+    """Add ``<group> <name> PARAMS… --user …`` calling ``Workflow.<method>(acting user,
+    **params)``; it echoes ``done`` formatted with the parameters."""
+
+    def command(cli: CliContext, user: str | None, **values: Any) -> None:
+        getattr(get_workflow(cli), method)(get_acting_user(cli, user), **values)
+        click.echo(done.format(**values))
+
+    command.__doc__ = doc
+    for decorator in reversed((*params, acting_user_option, pass_cli)):
+        command = decorator(command)
+    group.command(name)(command)
+
+
+for _name, _method, _doc in (
+        ("reject", "reject", "Reject the application (decider; reason required)."),
+        ("return", "return_application",
+         "Return the application to the applicant (handler; reason required)."),
+        ("close", "close", "Close the application; an approved one loses its entitlements."),
+        ("revoke", "revoke", "Revoke an approval (decider or admin): entitlements end at once.")):
+    add_workflow_command(review, _name, _method, (click.argument("application_id"), reason_option),
+                         f"{{application_id}}: {_name} done", _doc)
+
+
+@review.command("assign")
+@click.argument("application_id")
+@click.option("--handler", default=None, help="Assign this handler (default: me).")
+@acting_user_option
+@pass_cli
+def review_assign(cli: CliContext, application_id: str, handler: str | None,
+                  user: str | None) -> None:
+    """Assign a handler and start the review."""
+    get_workflow(cli).assign_handler(get_acting_user(cli, user), application_id, handler)
+    click.echo(f"{application_id}: under review")
+
+
+@review.command("request-committee")
+@click.argument("application_id")
+@click.option("--note", default="", help="What the committee should look at.")
+@acting_user_option
+@pass_cli
+def review_request(cli: CliContext, application_id: str, note: str, user: str | None) -> None:
+    """Ask the scientific committee (§ 64e (9b)) to review and vote."""
+    get_workflow(cli).request_committee_review(get_acting_user(cli, user), application_id, note)
+    click.echo(f"{application_id}: committee review requested")
+
+
+@review.command("vote")
+@click.argument("application_id")
+@click.argument("vote", type=click.Choice(["approve", "reject", "abstain"]))
+@click.option("--comment", default="", help="Required for a vote to reject.")
+@acting_user_option
+@pass_cli
+def review_vote(cli: CliContext, application_id: str, vote: str, comment: str,
+                user: str | None) -> None:
+    """Record a committee member's vote."""
+    get_workflow(cli).record_vote(get_acting_user(cli, user), application_id, vote, comment)
+    click.echo(f"{application_id}: vote {vote} recorded")
+
+
+@review.command("approve")
+@click.argument("application_id")
+@click.option("--valid-from", default=None, help="YYYY-MM-DD (default: today).")
+@click.option("--valid-until", default=None,
+              help="YYYY-MM-DD (default: valid-from plus the requested duration).")
+@click.option("--note", default="")
+@acting_user_option
+@pass_cli
+def review_approve(cli: CliContext, application_id: str, valid_from: str | None,
+                   valid_until: str | None, note: str, user: str | None) -> None:
+    """Approve (decider): sign the grant and entitle the team until the end date."""
+    document = get_workflow(cli).approve(
+        get_acting_user(cli, user), application_id,
+        valid_from=parse_day(valid_from, "--valid-from"),
+        valid_until=parse_day(valid_until, "--valid-until"), note=note)
+    body = document.body
+    click.echo(f"{application_id}: approved as {body['project_id']} for "
+               f"{', '.join(body['team'])} until {body['valid_until']} "
+               f"(signed, key {document.key_id})")
+
+
+@review.command("expire")
+@click.option("--at", "at_text", default=None, help="ISO date/time to evaluate (default: now).")
+@pass_cli
+def review_expire(cli: CliContext, at_text: str | None) -> None:
+    """Expire every approval whose end date has passed (run daily)."""
+    at = None
+    if at_text is not None:
+        day = parse_day(at_text[:10], "--at")
+        at = datetime.combine(day, datetime.min.time(), UTC) if day else None
+    expired = get_workflow(cli).expire_due(at)
+    click.echo(f"{len(expired)} expired" + (f": {', '.join(expired)}" if expired else ""))
+
+
+@review.command("show")
+@click.argument("application_id")
+@pass_cli
+def review_show(cli: CliContext, application_id: str) -> None:
+    """Show an application with DUO verdicts, votes and timeline."""
+    _print_detail(cli, application_id)
+
+
+@review.command("tag-dataset")
+@click.argument("tags_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@acting_user_option
+@pass_cli
+def review_tag_dataset(cli: CliContext, tags_path: Path, user: str | None) -> None:
+    """Record a dataset's DUO tags from a JSON/TOML file (admin)."""
+    from pydantic import ValidationError
+
+    from genomlab.platform.applications.models import DatasetTags
+
+    try:
+        tags = DatasetTags.model_validate(_read_mapping(tags_path))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ValidationFailed(f"{tags_path}: {'.'.join(map(str, error['loc']))}: "
+                               f"{error['msg']}") from None
+    get_workflow(cli).tag_dataset(get_acting_user(cli, user), tags)
+    click.echo(f"{tags.dataset_id} tagged {tags.duo_permission}")
+
+
+# --- register ----------------------------------------------------------------------------------
+
+@click.group()
+def register() -> None:
+    """The public application register: applicants, projects, decisions, results."""
+
+
+@register.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None,
+              help="Default: from the file suffix (.csv, else JSON).")
+@pass_cli
+def register_export(cli: CliContext, out: Path, fmt: str | None) -> None:
+    """Export the register as JSON or CSV (schema: docs/register-schema.md)."""
+    from genomlab.platform.applications.register import export_register
+
+    n = export_register(cli.config, out, fmt)  # type: ignore[arg-type]
+    click.echo(f"{n} entries written to {out}")
+
+
+@register.command("show")
+@click.option("--search", default=None, help="Text in title, project, institution or purpose.")
+@click.option("--limit", default=20, show_default=True)
+@pass_cli
+def register_show(cli: CliContext, search: str | None, limit: int) -> None:
+    """Print the newest register entries."""
+    from genomlab.platform.applications.register import get_register_page
+
+    page = get_register_page(cli.config, search=search, limit=limit)
+    for entry in page.entries:
+        click.echo(f"{entry['project_id']}  {entry['status']:<12} {entry['submitted_on']}  "
+                   f"{entry['institution']:<20} {entry['title'][:60]}")
+    click.echo(f"{len(page.entries)} of {page.total}")
+

@@ -1,0 +1,81 @@
+"""Every ``genomlab`` command spells the acting person and the data node the same way.
+
+The test walks the whole command tree through click (no source text is read): an option counts
+as a person option or a node option when its parameter name or one of its flags is one of the
+words used for them anywhere; each such option must be exactly ``--user`` (parameter ``user``)
+or ``--node`` (parameter ``node_id``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+import click
+import pytest
+
+from genomlab.cli import COMMAND_PACKAGES, main
+from genomlab.cli_context import NODE_OPTION, USER_OPTION
+
+PERSON_WORDS = {"user", "actor", "as", "acting_user", "by", "requester", "person", "who"}
+NODE_WORDS = {"node", "node_id", "nodeid", "grz", "kdk", "grz_id", "kdk_id", "data_node"}
+INSTITUTION_PACKAGES = ("genomlab.trust_center", "genomlab.genome_center",
+                        "genomlab.clinical_node", "genomlab.platform", "genomlab.data_service",
+                        "genomlab.workspace", "genomlab.airlock")
+
+
+def walk_commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[
+        tuple[tuple[str, ...], click.Command]]:
+    """Every command below ``group`` with its path of names (groups included)."""
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from walk_commands(command, (*path, name))
+
+
+def _words(option: click.Option) -> set[str]:
+    flags = {flag.lstrip("-").replace("-", "_") for flag in option.opts + option.secondary_opts}
+    return {*flags, option.name or ""}
+
+
+def find_options(words: set[str]) -> dict[str, click.Option]:
+    """``"genomlab a b --flag"`` → option, for every option that uses one of ``words``."""
+    found = {}
+    for path, command in walk_commands(main):
+        for param in command.params:
+            if isinstance(param, click.Option) and _words(param) & words:
+                found[" ".join(("genomlab", *path, *param.opts))] = param
+    return found
+
+
+@pytest.mark.parametrize(("words", "flag", "name", "groups"), [
+    (PERSON_WORDS, USER_OPTION, "user", {"platform", "trust-center", "data-service"}),
+    (NODE_WORDS, NODE_OPTION, "node_id", {"grz", "kdk", "trust-center"}),
+], ids=["person", "node"])
+def test_find_options__person_and_node_are_spelled_one_way_in_every_group(
+        words: set[str], flag: str, name: str, groups: set[str]) -> None:
+    options = find_options(words)
+    wrong = {where: (o.opts, o.name) for where, o in options.items()
+             if (o.opts, o.secondary_opts, o.name) != ([flag], [], name)}
+    assert wrong == {}
+    assert groups <= {where.split()[1] for where in options}
+
+
+def test_command_packages__each_institution_has_one_top_level_group() -> None:
+    for package in INSTITUTION_PACKAGES:
+        assert package in COMMAND_PACKAGES
+        commands = importlib.import_module(f"{package}.cli").commands
+        assert [type(c) for c in commands] == [click.Group], package
+        assert main.commands[commands[0].name] is commands[0]
+
+
+def test_users_group__holds_user_administration_and_review_does_not() -> None:
+    platform = main.commands["platform"]
+    assert isinstance(platform, click.Group)
+    users, review = platform.commands["users"], platform.commands["review"]
+    assert isinstance(users, click.Group)
+    assert isinstance(review, click.Group)
+    admin = {"bootstrap-admin", "add", "grant", "withdraw", "entitlements"}
+    assert admin <= set(users.commands)
+    assert not {"bootstrap-admin", "add-user", "grant", "withdraw", "entitlements"} & set(
+        review.commands)
