@@ -53,8 +53,10 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
                     ("platform", "trust_center", "data_service")]
     institutions += [Institution(ctx.config, kind, node)  # type: ignore[arg-type]
                      for kind, nodes in DEMO_NODES.items() for node in nodes]
+    from genomlab.ledgers import open_ledger
+
     for inst in institutions:
-        ledger = inst.ledger()
+        ledger = open_ledger(inst)
         if ledger.head()[0] == 0:
             ledger.append("institution.initialised", {"institution": inst.name,
                                                       "store": inst.store_url.split("://")[0]},

@@ -61,7 +61,7 @@ class ClinicalNode:
         self.config = config
         self.node_id = node_id
         self.institution = Institution(config, "kdk", node_id)
-        self.ledger: Ledger = self.institution.ledger(projections=[store.PROJECTION])
+        self.ledger: Ledger = self.institution.ledger(store.CLINICAL_NODE_LEDGER)
         self.actor = f"kdk:{node_id}"
 
     def _row(self, record_id: str) -> Any:

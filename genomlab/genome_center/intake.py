@@ -121,7 +121,7 @@ class GenomeCenter:
         self.config = config
         self.node_id = node_id
         self.institution = Institution(config, "grz", node_id)
-        self.ledger: Ledger = self.institution.ledger(projections=[store.PROJECTION])
+        self.ledger: Ledger = self.institution.ledger(store.GENOME_CENTER_LEDGER)
         self.actor = f"grz:{node_id}"
 
     # --- reading ----------------------------------------------------------------------
