@@ -8,6 +8,7 @@ import json
 import pkgutil
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,25 @@ from genomlab.airlock.requests import (
 from genomlab.clinical_node.intake import ClinicalNode
 from genomlab.clinical_node.store import open_clinical_node_ledger
 from genomlab.config import GenomlabConfig
+from genomlab.data_service.adapters import ClinicalNodeReader
+from genomlab.data_service.beacon import make_request
+from genomlab.data_service.feasibility import run_feasibility_query
+from genomlab.data_service.index import build_feasibility_index
 from genomlab.data_service.store import open_data_service_ledger
-from genomlab.errors import EventRefused, GenomlabError
+from genomlab.errors import EventRefused, GenomlabError, PermissionDenied
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.genome_center.store import open_genome_center_ledger
 from genomlab.institution import Institution, existing_institutions
 from genomlab.intake import register_world_nodes, request_world_case_numbers, run_kdk_intake
 from genomlab.ledger import DispatchProjection, Ledger, projection_matches
 from genomlab.ledgers import LEDGER_SPECS, open_ledger
+from genomlab.messages import SignedDocument
 from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.store import open_platform_ledger as open_applications_ledger
 from genomlab.platform.nodes import NodeRegistry, open_registry_ledger
 from genomlab.platform.store import open_platform_ledger
 from genomlab.reports.runner import open_reports_ledger
+from genomlab.trust_center.reidentification import request_reidentification
 from genomlab.trust_center.service import TrustCenter
 from genomlab.trust_center.store import open_trust_center_ledger
 from tests.conftest import REPO, config_for
@@ -178,7 +185,8 @@ def test_projection_handlers__handle_declared_types_only(kind: str) -> None:
 
 def _run_flow(config: GenomlabConfig, world: Path) -> None:
     """Nodes registered, case numbers, KDK intake with Prüfberichte, an application's life,
-    an airlock release and a withdrawn request: the flows of the institutions without Hail."""
+    an airlock release and a withdrawn request, consents, keys, a linkage map, a refused
+    re-identification, a revocation, a feasibility index and query: the flows without Hail."""
     register_world_nodes(config, world, actor="test")
     request_world_case_numbers(config, world)
     run_kdk_intake(config, [world / "kdk"])
@@ -193,7 +201,7 @@ def _run_flow(config: GenomlabConfig, world: Path) -> None:
     wf.assign_handler("hanna", app)
     wf.request_committee_review("hanna", app, "individual level")
     wf.record_vote("kurt", app, "approve", "fine")
-    wf.approve("dora", app)
+    approval = wf.approve("dora", app)
     wf.add_result("alice", app, kind="publication", title="BRCA1", reference="doi:10/x")
     rejected = wf.create_draft("bob", make_form())
     wf.submit("bob", rejected)
@@ -207,7 +215,36 @@ def _run_flow(config: GenomlabConfig, world: Path) -> None:
     record_review(config, directory, "ute", released, "approve", "agree")
     withdrawn = submit_request(config, directory, "alice", project, ["by_sex.csv"])
     withdraw_request(config, "alice", withdrawn, "sent twice")
+    _run_trust_center_flow(config, world, approval, project)
     wf.revoke("dora", app, "breach of the terms of use")
+    revoked = next(e for e in open_platform_ledger(config).events(type="application.revoked"))
+    TrustCenter(config).receive_revocation(
+        SignedDocument.model_validate(revoked.payload["revocation"]), actor="data_service")
+    _run_data_service_flow(config, world)
+
+
+def _run_trust_center_flow(config: GenomlabConfig, world: Path, approval: SignedDocument,
+                           project: str) -> None:
+    tc = TrustCenter(config)
+    sample = json.loads((world / "truth.json").read_text())["samples"][0]
+    hospital = {"kvnr": sample["kvnr"], "le_ik": sample["hospital_ik"], "actor": "le"}
+    tc.record_consent(**hospital, scope="research", decision="permit")
+    tc.appoint_officer("olga", actor="tc-admin")
+    tc.rotate_keys(actor="tc-admin")
+    tc.issue_linkage_map(approval, actor="data_service")
+    tc.rekey_project(project, actor="tc-admin")
+    with pytest.raises(PermissionDenied):
+        request_reidentification(tc, project_id=project, project_pseudonym="unknown",
+                                 reason="incidental finding", kind="reIdentification",
+                                 requester="alice")
+    tc.withdraw_research_consent(**hospital)
+
+
+def _run_data_service_flow(config: GenomlabConfig, world: Path) -> None:
+    kdks = [ClinicalNodeReader(config, node.name) for node in sorted((world / "kdk").iterdir())]
+    build_feasibility_index(config, [], kdks, on=date(2026, 11, 1))
+    run_feasibility_query(config, make_request(["diseaseType:rare"], granularity="count"),
+                          user="alice")
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +265,7 @@ def test_flow_ledgers__every_appended_event_is_declared(flow_home: GenomlabConfi
             ledger.spec.registry.validate(event.type, event.payload)  # type: ignore[union-attr]
             seen.setdefault(inst.kind, set()).add(event.type)
         assert [p for p in ledger.projections if projection_matches(ledger, p)] == []
-    assert {"platform", "trust_center", "kdk", "airlock"} <= set(seen)
+    assert {"platform", "trust_center", "kdk", "airlock", "data_service"} <= set(seen)
     for kind, types in seen.items():
         assert types <= LEDGER_SPECS[kind].registry.types  # type: ignore[index]
 
