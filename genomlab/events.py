@@ -46,6 +46,18 @@ class EventPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class SubmittedCaseFields(EventPayload):
+    """The Prüfbericht's case fields: what a GRZ or KDK records when it validates a submission
+    and the platform when it confirms one (``SubmittedCase`` of BfArM's model, snake case)."""
+
+    submitter_id: str
+    submission_date: str
+    submission_type: str
+    disease_type: str
+    coverage_type: str
+    library_type: str
+
+
 class InstitutionInitialised(EventPayload):
     """``institution.initialised``: the first event ``genomlab demo`` writes to a new ledger."""
 

@@ -5,7 +5,7 @@ identity field is declared.
 
 from __future__ import annotations
 
-from genomlab.events import EventPayload, declare
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
 
 
 class RecordRef(EventPayload):
@@ -20,16 +20,10 @@ class RecordError(EventPayload):
     message: str
 
 
-class ValidatedRecord(EventPayload):
+class ValidatedRecord(SubmittedCaseFields):
     """The ``kdk_records`` columns a validated record fills."""
 
     tan_hash: str
-    submitter_id: str
-    submission_date: str
-    submission_type: str
-    disease_type: str
-    coverage_type: str
-    library_type: str
     research_consented: bool
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from genomlab.events import EventPayload, declare
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
 
 
 class SubmissionRef(EventPayload):
@@ -18,19 +18,13 @@ class SubmissionRef(EventPayload):
     inbox_id: str
 
 
-class ValidatedSubmission(EventPayload):
+class ValidatedSubmission(SubmittedCaseFields):
     """The ``grz_submissions`` columns a validated submission fills."""
 
     submission_id: str
     tan_hash: str
-    submitter_id: str
-    submission_date: str
-    submission_type: str
-    disease_type: str
-    coverage_type: str
     genomic_study_type: str
     genomic_study_subtype: str
-    library_type: str
     n_donors: int
     research_consented: bool
     submission_size: int

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from genomlab.events import EventPayload, declare
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
 
 
 class _Document(BaseModel):
@@ -39,17 +39,11 @@ class NodeDecided(EventPayload):
     reason: str
 
 
-class PruefberichtConfirmed(EventPayload):
+class PruefberichtConfirmed(SubmittedCaseFields):
     confirmation_id: str
     tan_hash: str
     node_id: str
     data_category: str
-    submission_type: str
-    submission_date: str
-    submitter_id: str
-    disease_type: str
-    library_type: str
-    coverage_type: str
     qc_passed: bool
 
 
