@@ -10,9 +10,8 @@ Every event type is declared with a payload model (:mod:`genomlab.events`); a le
 for writing with its institution's :class:`~genomlab.events.LedgerSpec`, which carries the
 declarations and *all* of the institution's projections. Current state lives in *projections*:
 tables that a :class:`Projection` updates from each event inside the same transaction as the
-append. :func:`rebuild_projection` replays the ledger into a
-fresh database so that tests (and ``genomlab ledger verify --projections``) can prove the live
-tables equal what the events imply.
+append. :func:`rebuild_projection` replays the ledger into a fresh database so that tests (and
+``genomlab ledger verify --projections``) can prove the live tables equal what the events imply.
 
 Hash of event ``n`` (hex sha256)::
 

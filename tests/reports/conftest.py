@@ -20,8 +20,8 @@ def add_platform_events(config: GenomlabConfig, n: int) -> None:
     ledger = open_platform_ledger(config)
     with ledger.transaction() as tx:
         for i in range(n):
-            tx.append("node.applied", {"node_id": f"GRZTST{i:03d}", "kind": "grz",
-                                       "name": f"GRZ test {i}"}, actor="operator")
+            tx.append("pruefbericht.refused", {"node_id": "GRZK00001",
+                                               "reason": f"test refusal {i}"}, actor="operator")
 
 
 def write_schedule(path: Path, *entries: dict[str, str]) -> Path:
