@@ -24,17 +24,21 @@ from pathlib import Path
 from sqlalchemy import select
 
 from genomlab.db import read_connection
+from genomlab.events import LedgerSpec, declare
 from genomlab.keys import FileKeyProvider
 from genomlab.ledger import GENESIS_HASH, Ledger, _event_digest, events_table, verify_ledger
+from genomlab.platform.events import VoteRecorded
 
 
 def build(path: Path, n: int) -> Ledger:
-    ledger = Ledger.open(f"sqlite:///{path}/bench.db", FileKeyProvider(path / "keys"), "bench")
+    spec = LedgerSpec.of(declare("bench", {"application.vote_recorded": VoteRecorded}), [])
+    ledger = Ledger.open(f"sqlite:///{path}/bench.db", FileKeyProvider(path / "keys"), "bench",
+                         spec)
     for start in range(0, n, 1000):
         with ledger.transaction() as tx:
             for i in range(start, min(start + 1000, n)):
                 tx.append("application.vote_recorded",
-                          {"application": f"GDE-2026-{i % 997:04d}", "vote": "approve",
+                          {"application_id": f"GDE-2026-{i % 997:04d}", "vote": "approve",
                            "comment": "Geeignet und erforderlich (§ 64e Abs. 9)."},
                           actor=f"reviewer{i % 17}", stream=f"GDE-2026-{i % 997:04d}")
     return ledger

@@ -50,12 +50,14 @@ class DemoContext:
 
 def step_initialise_institutions(ctx: DemoContext) -> None:
     """Give every institution its folder, keys and ledger (once)."""
+    from genomlab.ledgers import open_ledger
+
     institutions = [Institution(ctx.config, kind) for kind in
                     ("platform", "trust_center", "data_service")]
     institutions += [Institution(ctx.config, kind, node)  # type: ignore[arg-type]
                      for kind, nodes in DEMO_NODES.items() for node in nodes]
     for inst in institutions:
-        ledger = inst.ledger()
+        ledger = open_ledger(inst)
         if ledger.head()[0] == 0:
             ledger.append("institution.initialised", {"institution": inst.name,
                                                       "store": inst.store_url.split("://")[0]},

@@ -21,3 +21,16 @@ class ConflictError(GenomlabError):
 
 class ValidationFailed(GenomlabError):
     """Input data failed validation; the message names the file, record and field."""
+
+
+class EventRefused(GenomlabError):
+    """A ledger refused an event: its type is not declared or its payload does not fit the model.
+
+    ``event_type`` and ``field`` (``None`` for an undeclared type) name what was refused;
+    nothing was recorded.
+    """
+
+    def __init__(self, message: str, *, event_type: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.field = field

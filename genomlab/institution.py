@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,9 @@ from sqlalchemy import Engine
 
 from genomlab.config import GenomlabConfig, InstitutionKind
 from genomlab.db import get_engine
+from genomlab.events import LedgerSpec
 from genomlab.keys import FileKeyProvider
-from genomlab.ledger import Ledger, Projection
+from genomlab.ledger import Ledger
 
 SINGLETON_KINDS: tuple[InstitutionKind, ...] = (
     "platform", "trust_center", "data_service", "airlock", "reports")
@@ -55,9 +55,16 @@ class Institution:
     def keys(self) -> FileKeyProvider:
         return FileKeyProvider(self.directory / "keys")
 
-    def ledger(self, projections: Sequence[Projection] = (), **kwargs: Any) -> Ledger:
+    def ledger(self, spec: LedgerSpec | None = None, **kwargs: Any) -> Ledger:
+        """This institution's ledger: writable with its kind's ``spec``, else read-only.
+
+        Each institution has one opener that passes its spec (``open_<institution>_ledger``);
+        a spec of another institution kind is refused.
+        """
+        if spec is not None and spec.kind != self.kind:
+            raise ValueError(f"{self.name}: ledger spec of {spec.kind} does not fit")
         self.engine()
-        return Ledger.open(self.store_url, self.keys(), self.name, projections, **kwargs)
+        return Ledger.open(self.store_url, self.keys(), self.name, spec, **kwargs)
 
 
 def parse_institution(config: GenomlabConfig, name: str) -> Institution:

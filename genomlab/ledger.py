@@ -6,10 +6,12 @@ id), a JSON payload, the hash of the previous event, its own hash and an Ed25519
 institution's key. Every ``checkpoint_every`` events (and on demand) a signed checkpoint of the
 head is written, so that cutting events off the end is detected as well.
 
-Current state lives in *projections*: tables that a :class:`Projection` updates from each event
-inside the same transaction as the append. :func:`rebuild_projection` replays the ledger into a
-fresh database so that tests (and ``genomlab ledger verify --projections``) can prove the live
-tables equal what the events imply.
+Every event type is declared with a payload model (:mod:`genomlab.events`); a ledger is opened
+for writing with its institution's :class:`~genomlab.events.LedgerSpec`, which carries the
+declarations and *all* of the institution's projections. Current state lives in *projections*:
+tables that a :class:`Projection` updates from each event inside the same transaction as the
+append. :func:`rebuild_projection` replays the ledger into a fresh database so that tests (and
+``genomlab ledger verify --projections``) can prove the live tables equal what the events imply.
 
 Hash of event ``n`` (hex sha256)::
 
@@ -20,14 +22,22 @@ bytes.
 
 Examples
 --------
+>>> from genomlab.events import EventPayload, LedgerSpec, declare
 >>> from genomlab.keys import FileKeyProvider
 >>> import tempfile, pathlib
+>>> class NodeRegistered(EventPayload):
+...     node: str
+>>> spec = LedgerSpec.of(declare("demo", {"node.registered": NodeRegistered}), [])
 >>> tmp = pathlib.Path(tempfile.mkdtemp())
->>> ledger = Ledger.open(f"sqlite:///{tmp}/x.db", FileKeyProvider(tmp / "keys"), "demo")
+>>> ledger = Ledger.open(f"sqlite:///{tmp}/x.db", FileKeyProvider(tmp / "keys"), "demo", spec)
 >>> ledger.append("node.registered", {"node": "GRZK00001"}, actor="operator").seq
 1
 >>> ledger.verify().ok
 True
+
+A ledger opened without a :class:`~genomlab.events.LedgerSpec` is for reading and verifying only;
+an event whose type the spec does not declare, or whose payload does not fit its model, is refused
+(:class:`~genomlab.errors.EventRefused`) and nothing is written.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -62,8 +72,11 @@ from sqlalchemy.exc import OperationalError
 
 from genomlab import clock
 from genomlab.db import get_engine, read_connection
-from genomlab.errors import ConflictError
+from genomlab.errors import ConflictError, GenomlabError
 from genomlab.keys import KeyProvider, key_id
+
+if TYPE_CHECKING:
+    from genomlab.events import EventRegistry, LedgerSpec
 
 GENESIS_HASH = "0" * 64
 DEFAULT_CHECKPOINT_EVERY = 1000
@@ -160,6 +173,26 @@ class Projection(Protocol):
     def apply(self, conn: Connection, event: Event) -> None: ...
 
 
+EventHandler = Callable[[Connection, Event], None]
+"""Updates projection tables for one event type."""
+
+
+class DispatchProjection:
+    """A :class:`Projection` that dispatches by a table: event type → handler.
+
+    Subclasses set ``metadata`` and ``handlers``; event types without a handler (another
+    projection's, or audit-only ones) leave the tables as they are.
+    """
+
+    metadata: MetaData
+    handlers: Mapping[str, EventHandler]
+
+    def apply(self, conn: Connection, event: Event) -> None:
+        handler = self.handlers.get(event.type)
+        if handler is not None:
+            handler(conn, event)
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     """Outcome of :meth:`Ledger.verify`. ``first_bad_seq`` is ``None`` when the ledger is intact."""
@@ -192,11 +225,15 @@ class LedgerTransaction:
     def append(
         self, type: str, payload: Mapping[str, Any], *, actor: str, stream: str | None = None
     ) -> Event:
-        """Append one event and apply it to the ledger's projections, in this transaction."""
+        """Append one event and apply it to the ledger's projections, in this transaction.
+
+        Raises :class:`~genomlab.errors.EventRefused` (nothing appended) if ``type`` is not
+        declared for this institution or ``payload`` does not fit its model.
+        """
         ledger = self.ledger
+        body = canonical_json(ledger.writable_registry().validate(type, payload))
         seq = self.head_seq + 1
         recorded_at = ledger.clock().astimezone(UTC).isoformat(timespec="microseconds")
-        body = canonical_json(dict(payload))
         digest = _event_digest(
             seq, recorded_at, actor, type, stream, self.head_hash, ledger.key_id, body
         )
@@ -237,21 +274,26 @@ class LedgerTransaction:
 
 
 class Ledger:
-    """One institution's ledger. Build it with :meth:`open`."""
+    """One institution's ledger. Build it with :meth:`open`.
+
+    With a ``spec`` it accepts the spec's declared events and applies every one of them to all of
+    the spec's projections; without one it is read-only (events, head, verify).
+    """
 
     def __init__(
         self,
         engine: Engine,
         signing_key: Ed25519PrivateKey,
         institution: str,
-        projections: Sequence[Projection] = (),
+        spec: LedgerSpec | None = None,
         *,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.engine = engine
         self.institution = institution
-        self.projections = tuple(projections)
+        self.spec = spec
+        self.projections: tuple[Projection, ...] = () if spec is None else spec.projections
         self.checkpoint_every = checkpoint_every
         self.clock = clock
         self._signing_key = signing_key
@@ -274,12 +316,22 @@ class Ledger:
         store_url: str,
         keys: KeyProvider,
         institution: str,
-        projections: Sequence[Projection] = (),
+        spec: LedgerSpec | None = None,
         **kwargs: Any,
     ) -> Ledger:
-        """The ledger in the store at ``store_url``, signed with ``keys.signing_key('ledger')``."""
-        return cls(get_engine(store_url), keys.signing_key("ledger"), institution, projections,
+        """The ledger in the store at ``store_url``, signed with ``keys.signing_key('ledger')``.
+
+        ``spec`` (events and projections) makes it writable; ``None`` opens it for reading.
+        """
+        return cls(get_engine(store_url), keys.signing_key("ledger"), institution, spec,
                    **kwargs)
+
+    def writable_registry(self) -> EventRegistry:
+        """The declarations appends are checked against; refuses if opened read-only."""
+        if self.spec is None:
+            raise GenomlabError(f"ledger {self.institution} was opened for reading only; open it "
+                                "with its institution's ledger spec to record events")
+        return self.spec.registry
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:

@@ -34,8 +34,9 @@ from sqlalchemy import Connection, Row, Table, select
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
+from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
-from genomlab.ledger import Ledger, LedgerTransaction, Projection
+from genomlab.ledger import Ledger, LedgerTransaction
 from genomlab.messages import PseudonymService
 
 IntakeState = Literal["received", "validated", "pseudonymised", "stored", "reported",
@@ -120,8 +121,9 @@ class IntakeKind:
     items, key:
         The projection table with one row per item (columns ``state`` and ``tan_hash``) and
         its key column.
-    projection:
-        The ledger projection that keeps ``items``.
+    ledger:
+        The node's declared events and its full projection set (the one that keeps ``items``
+        among them).
     data_category:
         ``dataCategory`` of the node's Prüfbericht.
     samples_for_detailed_qc:
@@ -133,7 +135,7 @@ class IntakeKind:
     noun: str
     items: Table
     key: str
-    projection: Projection
+    ledger: LedgerSpec
     data_category: Literal["genomic", "clinical"]
     samples_for_detailed_qc: bool
 
@@ -151,7 +153,7 @@ class NodeIntake:
         self.config = config
         self.node_id = node_id
         self.institution = Institution(config, spec.kind, node_id)
-        self.ledger: Ledger = self.institution.ledger(projections=[spec.projection])
+        self.ledger: Ledger = self.institution.ledger(spec.ledger)
         self.actor = f"{spec.kind}:{node_id}"
         self.noun, self.items, self.key = spec.noun, spec.items, spec.key
 

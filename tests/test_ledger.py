@@ -13,15 +13,35 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, ins
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
+from genomlab.events import EventPayload, LedgerSpec, declare
+from genomlab.genome_center.store import open_genome_center_ledger
 from genomlab.institution import Institution
 from genomlab.keys import FileKeyProvider
-from genomlab.ledger import Event, Ledger, projection_matches, rebuild_projection
+from genomlab.ledger import Event, Ledger, Projection, projection_matches, rebuild_projection
 from tests.conftest import config_for
 
 
-def _open(tmp_path: Path, **kwargs) -> Ledger:
+class ThingHappened(EventPayload):
+    i: int
+    note: str
+
+
+class Concurrent(EventPayload):
+    worker: int
+    i: int
+
+
+class Empty(EventPayload):
+    pass
+
+
+TEST_EVENTS = declare("test", {"thing.happened": ThingHappened, "concurrent": Concurrent,
+                               "a": Empty, "b": Empty})
+
+
+def _open(tmp_path: Path, projections: tuple[Projection, ...] = (), **kwargs) -> Ledger:
     return Ledger.open(f"sqlite:///{tmp_path}/l.db", FileKeyProvider(tmp_path / "keys"), "test",
-                       **kwargs)
+                       LedgerSpec.of(TEST_EVENTS, projections), **kwargs)
 
 
 def _fill(ledger: Ledger, n: int) -> None:
@@ -152,7 +172,7 @@ def test_verify__full_mode_checks_every_signature(filled: Ledger, tmp_path: Path
 
 
 def _append_many(url: str, keydir: str, n: int, worker: int) -> None:
-    ledger = Ledger.open(url, FileKeyProvider(keydir), "test")
+    ledger = Ledger.open(url, FileKeyProvider(keydir), "test", LedgerSpec.of(TEST_EVENTS, ()))
     for i in range(n):
         ledger.append("concurrent", {"worker": worker, "i": i}, actor=f"w{worker}")
 
@@ -195,13 +215,13 @@ class CountsProjection:
 
 def test_projection__rebuild_equals_live(tmp_path: Path) -> None:
     projection = CountsProjection()
-    ledger = _open(tmp_path, projections=[projection])
+    ledger = _open(tmp_path, projections=(projection,))
     _fill(ledger, 40)
     assert rebuild_projection(ledger, projection)["counts"] == [
         ("s0", 10), ("s1", 10), ("s2", 10), ("s3", 10)]
     assert projection_matches(ledger, projection) == []
     _sql(tmp_path, "UPDATE counts SET n = 11 WHERE stream = 's2'")
-    assert projection_matches(_open(tmp_path, projections=[projection]), projection) == ["counts"]
+    assert projection_matches(_open(tmp_path, projections=(projection,)), projection) == ["counts"]
 
 
 def test_transaction__failure_appends_nothing(tmp_path: Path) -> None:
@@ -220,9 +240,9 @@ def test_transaction__failure_appends_nothing(tmp_path: Path) -> None:
 def test_cli_ledger_verify__names_first_bad_seq(tmp_path: Path) -> None:
     config: GenomlabConfig = config_for(tmp_path / "home")
     inst = Institution(config, "grz", "GRZK00001")
-    ledger = inst.ledger()
+    ledger = open_genome_center_ledger(config, "GRZK00001")
     for i in range(10):
-        ledger.append("x", {"i": i}, actor="op")
+        ledger.append("submission.received", {"inbox_id": f"s{i}"}, actor="op")
     env = {"GENOMLAB_HOME": str(config.home)}
     runner = CliRunner()
     ok = runner.invoke(main, ["ledger", "verify"], env=env)
@@ -230,7 +250,8 @@ def test_cli_ledger_verify__names_first_bad_seq(tmp_path: Path) -> None:
     assert "grz:GRZK00001: ok: 10 events" in ok.output
     dispose_engines()
     with inst.engine().begin() as con:  # the configured store: SQLite or PostgreSQL
-        con.exec_driver_sql("UPDATE ledger_events SET payload = '{\"i\":0}' WHERE seq = 7")
+        con.exec_driver_sql("UPDATE ledger_events SET payload = '{\"inbox_id\":\"s0\"}' "
+                             "WHERE seq = 7")
     bad = runner.invoke(main, ["ledger", "verify", "-i", "grz:GRZK00001"], env=env)
     assert bad.exit_code == 1
     assert "BROKEN at seq 7" in bad.output

@@ -13,15 +13,18 @@ from genomlab.config import GenomlabConfig
 from genomlab.dashboards.ledger_health import compute_ledger_health
 from genomlab.db import dispose_engines
 from genomlab.institution import Institution
+from genomlab.ledgers import open_ledger
 from tests.conftest import write_config_file
 
 
 @pytest.fixture
 def busy_home(config: GenomlabConfig) -> GenomlabConfig:
     for kind, node, n in (("platform", None, 12), ("grz", "GRZK00001", 5), ("kdk", "KDKTUE005", 3)):
-        ledger = Institution(config, kind, node).ledger()  # type: ignore[arg-type]
-        for i in range(n):
-            ledger.append("demo.event", {"i": i}, actor="operator")
+        inst = Institution(config, kind, node)  # type: ignore[arg-type]
+        ledger = open_ledger(inst)
+        for _ in range(n):
+            ledger.append("institution.initialised", {"institution": inst.name, "store": "test"},
+                          actor="operator")
     return config
 
 

@@ -30,7 +30,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -49,6 +49,7 @@ from sqlalchemy import (
 from genomlab.airlock.checks import CheckResult, overall_status
 from genomlab.airlock.differencing import check_differencing
 from genomlab.airlock.directory import AirlockDirectory
+from genomlab.airlock.events import AIRLOCK_EVENTS, Decision
 from genomlab.airlock.files import (
     FIGURE_SUFFIXES,
     TABLE_SUFFIXES,
@@ -61,15 +62,15 @@ from genomlab.airlock.files import (
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
+from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
-from genomlab.ledger import Event, Ledger
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 
 REQUIRED_REVIEWS = 2
 OPEN_STATES = ("submitted", "partially_reviewed")
-Decision = Literal["approve", "reject"]
 
 
-class AirlockProjection:
+class AirlockProjection(DispatchProjection):
     """Current state: requests, their files with check results, and reviews."""
 
     metadata = MetaData()
@@ -107,42 +108,60 @@ class AirlockProjection:
         Column("recorded_at", String(32), nullable=False),
     )
 
-    def apply(self, conn: Connection, event: Event) -> None:
+    def __init__(self) -> None:
+        self.handlers: dict[str, EventHandler] = {
+            "airlock.request.submitted": self._submitted,
+            "airlock.review.recorded": self._reviewed,
+            "airlock.request.approved": self._decided,
+            "airlock.request.rejected": self._decided,
+            "airlock.request.withdrawn": self._decided,
+            "airlock.request.released": self._released,
+        }
+
+    def _submitted(self, conn: Connection, event: Event) -> None:
         p = event.payload
-        req = self.requests
-        if event.type == "airlock.request.submitted":
-            conn.execute(insert(req).values(
-                request_id=p["request_id"], project=p["project"], author=event.actor,
-                status="submitted", check_status=p["check_status"],
-                justification=p["justification"], differencing=json.dumps(p["differencing"]),
-                submitted_at=event.recorded_at))
-            for f in p["files"]:
-                conn.execute(insert(self.files).values(
-                    request_id=p["request_id"], name=f["name"], sha256=f["sha256"],
-                    size=f["size"], kind=f["kind"], check_status=f["status"],
-                    results=json.dumps(f["results"])))
-        elif event.type == "airlock.review.recorded":
-            conn.execute(insert(self.reviews).values(
-                request_id=p["request_id"], reviewer=event.actor, decision=p["decision"],
-                reason=p["reason"], recorded_at=event.recorded_at))
-            conn.execute(update(req).where(req.c.request_id == p["request_id"])
-                         .values(status="partially_reviewed"))
-        elif event.type in ("airlock.request.approved", "airlock.request.rejected",
-                            "airlock.request.withdrawn"):
-            status = event.type.rsplit(".", 1)[1]
-            conn.execute(update(req).where(req.c.request_id == p["request_id"])
-                         .values(status=status, decided_at=event.recorded_at))
-        elif event.type == "airlock.request.released":
-            conn.execute(update(req).where(req.c.request_id == p["request_id"]).values(
-                status="released", released_at=event.recorded_at,
-                register_entry=p["register_entry"]))
-            for f in p["files"]:
-                conn.execute(update(self.files).where(
-                    self.files.c.request_id == p["request_id"], self.files.c.name == f["name"])
-                    .values(released_path=f["released_path"]))
+        conn.execute(insert(self.requests).values(
+            request_id=p["request_id"], project=p["project"], author=event.actor,
+            status="submitted", check_status=p["check_status"],
+            justification=p["justification"], differencing=json.dumps(p["differencing"]),
+            submitted_at=event.recorded_at))
+        for f in p["files"]:
+            conn.execute(insert(self.files).values(
+                request_id=p["request_id"], name=f["name"], sha256=f["sha256"],
+                size=f["size"], kind=f["kind"], check_status=f["status"],
+                results=json.dumps(f["results"])))
+
+    def _reviewed(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        conn.execute(insert(self.reviews).values(
+            request_id=p["request_id"], reviewer=event.actor, decision=p["decision"],
+            reason=p["reason"], recorded_at=event.recorded_at))
+        self._set(conn, event, status="partially_reviewed")
+
+    def _decided(self, conn: Connection, event: Event) -> None:
+        """Approved, rejected or withdrawn: the status is the event type's last part."""
+        self._set(conn, event, status=event.type.rsplit(".", 1)[1],
+                  decided_at=event.recorded_at)
+
+    def _released(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        self._set(conn, event, status="released", released_at=event.recorded_at,
+                  register_entry=p["register_entry"])
+        for f in p["files"]:
+            conn.execute(update(self.files).where(
+                self.files.c.request_id == p["request_id"], self.files.c.name == f["name"])
+                .values(released_path=f["released_path"]))
+
+    def _set(self, conn: Connection, event: Event, **values: Any) -> None:
+        conn.execute(update(self.requests)
+                     .where(self.requests.c.request_id == event.payload["request_id"])
+                     .values(**values))
 
 
 PROJECTION = AirlockProjection()
+
+AIRLOCK_LEDGER = LedgerSpec.of(AIRLOCK_EVENTS, [PROJECTION])
+"""The airlock's events and projections."""
 
 
 def airlock_dir(config: GenomlabConfig) -> Path:
@@ -151,7 +170,7 @@ def airlock_dir(config: GenomlabConfig) -> Path:
 
 def open_airlock_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
     """The airlock ledger under ``<home>/airlock/`` with its projection."""
-    return Institution(config, "airlock").ledger([PROJECTION], **kwargs)
+    return Institution(config, "airlock").ledger(AIRLOCK_LEDGER, **kwargs)
 
 
 def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:

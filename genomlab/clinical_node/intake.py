@@ -50,8 +50,8 @@ def _polars_schema(schema: dict[str, type]) -> dict[str, Any]:
 class ClinicalNode(NodeIntake):
     """One KDK: its ledger, record table and Parquet clinical tables."""
 
-    intake_kind = IntakeKind("kdk", "record", store.records, "record_id", store.PROJECTION,
-                             "clinical", samples_for_detailed_qc=False)
+    intake_kind = IntakeKind("kdk", "record", store.records, "record_id",
+                             store.CLINICAL_NODE_LEDGER, "clinical", samples_for_detailed_qc=False)
 
     def get_records(self) -> list[dict[str, Any]]:
         """All record rows (dicts), ordered by record id."""

@@ -25,7 +25,11 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text, insert, update
 
-from genomlab.ledger import Event
+from genomlab.clinical_node.events import CLINICAL_NODE_EVENTS
+from genomlab.config import GenomlabConfig
+from genomlab.events import LedgerSpec
+from genomlab.institution import Institution
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 
 STORES = ("consented", "nonconsented")
 TABLES = ("cases", "diagnoses", "phenotypes")
@@ -53,40 +57,63 @@ records = Table(
 )
 
 
-class ClinicalNodeProjection:
+def _set_records(conn: Connection, event: Event, record_ids: list[str], **values: Any) -> None:
+    conn.execute(update(records).where(records.c.record_id.in_(record_ids))
+                 .values(updated_at=event.recorded_at, **values))
+
+
+def _set_record(state: str, **columns: str) -> EventHandler:
+    """A handler that sets the record's state and ``columns`` (column → payload key)."""
+    def apply(conn: Connection, event: Event) -> None:
+        p = event.payload
+        _set_records(conn, event, [p["record_id"]], state=state,
+                     **{column: p[key] for column, key in columns.items()})
+    return apply
+
+
+def _received(conn: Connection, event: Event) -> None:
+    conn.execute(insert(records).values(record_id=event.payload["record_id"], state="received",
+                                        received_at=event.recorded_at,
+                                        updated_at=event.recorded_at))
+
+
+def _validated(conn: Connection, event: Event) -> None:
+    _set_records(conn, event, [event.payload["record_id"]], state="validated",
+                 **event.payload["fields"])
+
+
+def _stored(conn: Connection, event: Event) -> None:
+    _set_records(conn, event, event.payload["record_ids"], state="stored")
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "record.received": _received,
+    "record.validated": _validated,
+    "record.error": _set_record("error", failure_field="field", failure_message="message"),
+    "record.pseudonymised": _set_record("pseudonymised", clinical_pseudonym="clinical_pseudonym",
+                                        store="store"),
+    "record.stored": _stored,
+    "record.reported": _set_record("reported", confirmation_id="confirmation_id"),
+    "record.finished": _set_record("finished"),
+}
+
+
+class ClinicalNodeProjection(DispatchProjection):
     """Applies ``record.*`` events to ``kdk_records``."""
 
     metadata = metadata
-
-    def apply(self, conn: Connection, event: Event) -> None:
-        p = event.payload
-        at = event.recorded_at
-        where = records.c.record_id == p.get("record_id")
-        if event.type == "record.received":
-            conn.execute(insert(records).values(record_id=p["record_id"], state="received",
-                                                received_at=at, updated_at=at))
-        elif event.type == "record.validated":
-            conn.execute(update(records).where(where).values(state="validated", updated_at=at,
-                                                             **p["fields"]))
-        elif event.type == "record.error":
-            conn.execute(update(records).where(where).values(
-                state="error", failure_field=p["field"], failure_message=p["message"],
-                updated_at=at))
-        elif event.type == "record.pseudonymised":
-            conn.execute(update(records).where(where).values(
-                state="pseudonymised", clinical_pseudonym=p["clinical_pseudonym"],
-                store=p["store"], updated_at=at))
-        elif event.type == "record.stored":
-            conn.execute(update(records).where(records.c.record_id.in_(p["record_ids"]))
-                         .values(state="stored", updated_at=at))
-        elif event.type == "record.reported":
-            conn.execute(update(records).where(where).values(
-                state="reported", confirmation_id=p["confirmation_id"], updated_at=at))
-        elif event.type == "record.finished":
-            conn.execute(update(records).where(where).values(state="finished", updated_at=at))
+    handlers = HANDLERS
 
 
 PROJECTION = ClinicalNodeProjection()
+
+CLINICAL_NODE_LEDGER = LedgerSpec.of(CLINICAL_NODE_EVENTS, [PROJECTION])
+"""A KDK's events and projections."""
+
+
+def open_clinical_node_ledger(config: GenomlabConfig, node_id: str) -> Ledger:
+    """The ledger of KDK ``node_id`` with all its projections."""
+    return Institution(config, "kdk", node_id).ledger(CLINICAL_NODE_LEDGER)
 
 
 def get_table_path(node_dir: Path, store: str, table: str) -> Path:

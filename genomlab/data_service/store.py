@@ -3,7 +3,7 @@
 Every step is an event in the data service's own ledger (``Institution(config, "data_service")``);
 the tables below are what the events imply (``projection_matches`` proves it in the tests).
 
-Event types (payload fields):
+Event types (payload fields; the models are in :mod:`genomlab.data_service.events`):
 
 - ``feasibility.index_built`` (build_id, nodes, n_genome_datasets, n_clinical_datasets, n_sites,
   digest)
@@ -21,14 +21,16 @@ Event types (payload fields):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, insert, select
 
 from genomlab.config import GenomlabConfig
+from genomlab.data_service.events import DATA_SERVICE_EVENTS
+from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
-from genomlab.ledger import Event, Ledger
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 
 metadata = MetaData()
 
@@ -130,7 +132,7 @@ def _notified(conn: Connection, ev: Event) -> None:
                                         notice=p["notice"]))
 
 
-_HANDLERS: dict[str, Callable[[Connection, Event], None]] = {
+HANDLERS: dict[str, EventHandler] = {
     "feasibility.index_built": _index_built,
     "feasibility.answered": _answered,
     "release.completed": _completed,
@@ -139,15 +141,15 @@ _HANDLERS: dict[str, Callable[[Connection, Event], None]] = {
 }
 
 
-class DataServiceProjection:
+class DataServiceProjection(DispatchProjection):
     """Projection of the data service's ledger into the ``ds_*`` tables."""
 
     metadata = metadata
+    handlers = HANDLERS
 
-    def apply(self, conn: Connection, event: Event) -> None:
-        handler = _HANDLERS.get(event.type)
-        if handler is not None:
-            handler(conn, event)
+
+DATA_SERVICE_LEDGER = LedgerSpec.of(DATA_SERVICE_EVENTS, [DataServiceProjection()])
+"""The data service's events and projections."""
 
 
 def open_data_service_ledger(config: GenomlabConfig) -> Ledger:
@@ -162,7 +164,7 @@ def open_data_service_ledger(config: GenomlabConfig) -> Ledger:
     >>> ledger.verify().ok
     True
     """
-    return Institution(config, "data_service").ledger(projections=[DataServiceProjection()])
+    return Institution(config, "data_service").ledger(DATA_SERVICE_LEDGER)
 
 
 def get_released_persons(conn: Connection, project_id: str) -> list[str]:

@@ -125,7 +125,7 @@ class GenomeCenter(NodeIntake):
     """
 
     intake_kind = IntakeKind("grz", "submission", store.submissions, "inbox_id",
-                             store.PROJECTION, "genomic", samples_for_detailed_qc=True)
+                             store.GENOME_CENTER_LEDGER, "genomic", samples_for_detailed_qc=True)
 
     # --- reading ----------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ No clinical pseudonym and no identity field is ever written here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -30,7 +32,11 @@ from sqlalchemy import (
     update,
 )
 
-from genomlab.ledger import Event
+from genomlab.config import GenomlabConfig
+from genomlab.events import LedgerSpec
+from genomlab.genome_center.events import GENOME_CENTER_EVENTS
+from genomlab.institution import Institution
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 
 metadata = MetaData()
 submissions = Table(
@@ -93,58 +99,102 @@ STATES = ("received", "validated", "pseudonymised", "stored", "reported", "qc_se
           "finished", "error")
 
 
-class GenomeCenterProjection:
+def _set_submission(conn: Connection, event: Event, **values: Any) -> None:
+    conn.execute(update(submissions).where(submissions.c.inbox_id == event.payload["inbox_id"])
+                 .values(updated_at=event.recorded_at, **values))
+
+
+def _state(state: str) -> EventHandler:
+    def apply(conn: Connection, event: Event) -> None:
+        _set_submission(conn, event, state=state)
+    return apply
+
+
+def _received(conn: Connection, event: Event) -> None:
+    conn.execute(insert(submissions).values(inbox_id=event.payload["inbox_id"], state="received",
+                                            received_at=event.recorded_at,
+                                            updated_at=event.recorded_at))
+
+
+def _validated(conn: Connection, event: Event) -> None:
+    _set_submission(conn, event, state="validated", basic_qc_passed=True,
+                    validated_at=event.recorded_at, **event.payload["fields"])
+
+
+def _error(conn: Connection, event: Event) -> None:
+    p = event.payload
+    _set_submission(conn, event, state="error", basic_qc_passed=False,
+                    failure_reason=p["failure_reason"], failure_field=p["field"],
+                    failure_message=p["message"], **p.get("fields", {}))
+
+
+def _pseudonymised(conn: Connection, event: Event) -> None:
+    p = event.payload
+    _set_submission(conn, event, state="pseudonymised")
+    conn.execute(insert(donors), [{"inbox_id": p["inbox_id"], **d, "batch_id": None}
+                                  for d in p["donors"]])
+
+
+def _research_withdrawn(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(withdrawals).values(genome_pseudonym=p["genome_pseudonym"],
+                                            inbox_id=p["inbox_id"],
+                                            recorded_at=event.recorded_at))
+
+
+def _batch_stored(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(batches).values(batch_id=p["batch_id"], store=p["store"], path=p["path"],
+                                        n_samples=p["n_samples"], created_at=event.recorded_at))
+    for inbox_id, pseudonym in p["samples"]:
+        conn.execute(update(donors).where((donors.c.inbox_id == inbox_id)
+                                          & (donors.c.genome_pseudonym == pseudonym))
+                     .values(batch_id=p["batch_id"]))
+
+
+def _reported(conn: Connection, event: Event) -> None:
+    _set_submission(conn, event, state="reported",
+                    confirmation_id=event.payload["confirmation_id"])
+
+
+def _failure_reported(conn: Connection, event: Event) -> None:
+    _set_submission(conn, event, confirmation_id=event.payload["confirmation_id"])
+
+
+def _qc_sampled(conn: Connection, event: Event) -> None:
+    selected = event.payload["selected"]
+    _set_submission(conn, event, state="qc_selected" if selected else "reported",
+                    selected_for_qc=selected)
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "submission.received": _received,
+    "submission.validated": _validated,
+    "submission.error": _error,
+    "submission.pseudonymised": _pseudonymised,
+    "donor.research_withdrawn": _research_withdrawn,
+    "genotypes.batch_stored": _batch_stored,
+    "submission.stored": _state("stored"),
+    "submission.reported": _reported,
+    "submission.failure_reported": _failure_reported,
+    "submission.qc_sampled": _qc_sampled,
+    "submission.finished": _state("finished"),
+}
+
+
+class GenomeCenterProjection(DispatchProjection):
     """Applies ``submission.*`` and ``genotypes.*`` events to the GRZ tables."""
 
     metadata = metadata
-
-    def apply(self, conn: Connection, event: Event) -> None:
-        p = event.payload
-        at = event.recorded_at
-        where = submissions.c.inbox_id == p.get("inbox_id")
-        if event.type == "submission.received":
-            conn.execute(insert(submissions).values(inbox_id=p["inbox_id"], state="received",
-                                                    received_at=at, updated_at=at))
-        elif event.type == "submission.validated":
-            conn.execute(update(submissions).where(where).values(
-                state="validated", basic_qc_passed=True, validated_at=at, updated_at=at,
-                **p["fields"]))
-        elif event.type == "submission.error":
-            conn.execute(update(submissions).where(where).values(
-                state="error", basic_qc_passed=False, updated_at=at,
-                failure_reason=p["failure_reason"], failure_field=p["field"],
-                failure_message=p["message"], **p.get("fields", {})))
-        elif event.type == "submission.pseudonymised":
-            conn.execute(update(submissions).where(where).values(state="pseudonymised",
-                                                                 updated_at=at))
-            conn.execute(insert(donors), [{"inbox_id": p["inbox_id"], **d, "batch_id": None}
-                                          for d in p["donors"]])
-        elif event.type == "donor.research_withdrawn":
-            conn.execute(insert(withdrawals).values(genome_pseudonym=p["genome_pseudonym"],
-                                                    inbox_id=p["inbox_id"], recorded_at=at))
-        elif event.type == "genotypes.batch_stored":
-            conn.execute(insert(batches).values(batch_id=p["batch_id"], store=p["store"],
-                                                path=p["path"], n_samples=p["n_samples"],
-                                                created_at=at))
-            for inbox_id, pseudonym in p["samples"]:
-                conn.execute(update(donors).where((donors.c.inbox_id == inbox_id)
-                                                  & (donors.c.genome_pseudonym == pseudonym))
-                             .values(batch_id=p["batch_id"]))
-        elif event.type == "submission.stored":
-            conn.execute(update(submissions).where(where).values(state="stored", updated_at=at))
-        elif event.type == "submission.reported":
-            conn.execute(update(submissions).where(where).values(
-                state="reported", confirmation_id=p["confirmation_id"], updated_at=at))
-        elif event.type == "submission.failure_reported":
-            conn.execute(update(submissions).where(where).values(
-                confirmation_id=p["confirmation_id"], updated_at=at))
-        elif event.type == "submission.qc_sampled":
-            conn.execute(update(submissions).where(where).values(
-                state="qc_selected" if p["selected"] else "reported",
-                selected_for_qc=p["selected"], updated_at=at))
-        elif event.type == "submission.finished":
-            conn.execute(update(submissions).where(where).values(state="finished",
-                                                                 updated_at=at))
+    handlers = HANDLERS
 
 
 PROJECTION = GenomeCenterProjection()
+
+GENOME_CENTER_LEDGER = LedgerSpec.of(GENOME_CENTER_EVENTS, [PROJECTION])
+"""A GRZ's events and projections."""
+
+
+def open_genome_center_ledger(config: GenomlabConfig, node_id: str) -> Ledger:
+    """The ledger of GRZ ``node_id`` with all its projections."""
+    return Institution(config, "grz", node_id).ledger(GENOME_CENTER_LEDGER)

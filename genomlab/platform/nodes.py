@@ -24,16 +24,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, insert, select, update
+from sqlalchemy import Connection, select
 
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
-from genomlab.institution import Institution
-from genomlab.ledger import Event, Ledger, LedgerTransaction
+from genomlab.ledger import Ledger, LedgerTransaction
+from genomlab.platform.node_projection import (  # noqa: F401  (re-exported registry tables)
+    NODE_PROJECTION,
+    TRANSITIONS,
+    NodeProjection,
+    NodeStatus,
+    confirmations_table,
+    metadata,
+    nodes_table,
+    refusals_table,
+)
+from genomlab.platform.store import open_platform_ledger
 
 NodeKind = Literal["grz", "kdk", "data_service"]
-NodeStatus = Literal["applied", "approved", "suspended", "revoked"]
 
 NODE_ID_PATTERNS: dict[NodeKind, re.Pattern[str]] = {
     "grz": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
@@ -41,48 +50,6 @@ NODE_ID_PATTERNS: dict[NodeKind, re.Pattern[str]] = {
     "data_service": re.compile(r"^DS[A-Z0-9]{1,12}$"),
 }
 """Official GRZ/KDK id formats (grz-pydantic-models); data services are named ``DS…``."""
-
-TRANSITIONS: dict[str, tuple[tuple[str, ...], NodeStatus]] = {
-    "node.approved": (("applied", "suspended"), "approved"),
-    "node.suspended": (("approved",), "suspended"),
-    "node.revoked": (("applied", "approved", "suspended"), "revoked"),
-}
-"""Event type → (states it may follow, resulting state)."""
-
-metadata = MetaData()
-nodes_table = Table(
-    "platform_nodes", metadata,
-    Column("node_id", String(20), primary_key=True),
-    Column("kind", String(20), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("applied_at", String(32), nullable=False),
-    Column("changed_at", String(32), nullable=False),
-    Column("reason", String(500), nullable=False),
-)
-confirmations_table = Table(
-    "platform_confirmations", metadata,
-    Column("confirmation_id", String(40), primary_key=True),
-    Column("node_id", String(20), nullable=False, index=True),
-    Column("data_category", String(20), nullable=False),
-    Column("submission_type", String(20), nullable=False),
-    Column("submission_date", String(10), nullable=False),
-    Column("submitter_id", String(9), nullable=False),
-    Column("disease_type", String(20), nullable=False),
-    Column("library_type", String(10), nullable=False),
-    Column("coverage_type", String(5), nullable=False),
-    Column("qc_passed", Boolean, nullable=False),
-    Column("tan_hash", String(64), nullable=False, unique=True),
-    Column("issued_at", String(32), nullable=False),
-)
-refusals_table = Table(
-    "platform_pruefbericht_refusals", metadata,
-    Column("seq", String(20), primary_key=True),
-    Column("node_id", String(20), nullable=False, index=True),
-    Column("reason", String(500), nullable=False),
-    Column("refused_at", String(32), nullable=False),
-)
-
 
 def get_node_kind(node_id: str) -> NodeKind:
     """The kind a node id names, or :class:`ValidationFailed` naming the field.
@@ -98,40 +65,9 @@ def get_node_kind(node_id: str) -> NodeKind:
     raise ValidationFailed(f"field node_id: {node_id!r} is not a GRZ, KDK or DS id")
 
 
-class NodeProjection:
-    """Applies ``node.*``, ``pruefbericht.*`` events to the registry tables."""
-
-    metadata = metadata
-
-    def apply(self, conn: Connection, event: Event) -> None:
-        p = event.payload
-        if event.type == "node.applied":
-            conn.execute(insert(nodes_table).values(
-                node_id=p["node_id"], kind=p["kind"], name=p["name"], status="applied",
-                applied_at=event.recorded_at, changed_at=event.recorded_at, reason=""))
-        elif event.type in TRANSITIONS:
-            conn.execute(update(nodes_table).where(nodes_table.c.node_id == p["node_id"]).values(
-                status=TRANSITIONS[event.type][1], changed_at=event.recorded_at,
-                reason=p["reason"]))
-        elif event.type == "pruefbericht.confirmed":
-            conn.execute(insert(confirmations_table).values(
-                **{c: p[c] for c in ("confirmation_id", "node_id", "data_category",
-                                     "submission_type", "submission_date", "submitter_id",
-                                     "disease_type", "library_type", "coverage_type",
-                                     "qc_passed", "tan_hash")},
-                issued_at=event.recorded_at))
-        elif event.type == "pruefbericht.refused":
-            conn.execute(insert(refusals_table).values(
-                seq=str(event.seq), node_id=p["node_id"], reason=p["reason"],
-                refused_at=event.recorded_at))
-
-
-NODE_PROJECTION = NodeProjection()
-
-
 def open_registry_ledger(config: GenomlabConfig) -> Ledger:
-    """The platform ledger with the node-registry projection attached."""
-    return Institution(config, "platform").ledger(projections=[NODE_PROJECTION])
+    """The platform ledger (all its projections; see :func:`open_platform_ledger`)."""
+    return open_platform_ledger(config)
 
 
 def require_approved(conn: Connection, node_id: str) -> Any:

@@ -32,14 +32,16 @@ from sqlalchemy import update as sql_update
 from genomlab.airlock.files import sha256_file
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
+from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
-from genomlab.ledger import Event, Ledger
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.reports.events import REPORTS_EVENTS
 from genomlab.reports.schedule import ReportSpec, run_key
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
 
-class ReportRunsProjection:
+class ReportRunsProjection(DispatchProjection):
     """Current state of report runs: one row per idempotency key."""
 
     metadata = MetaData()
@@ -59,22 +61,30 @@ class ReportRunsProjection:
         Column("reasons", Text, nullable=True),
     )
 
-    def apply(self, conn: Connection, event: Event) -> None:
+    def __init__(self) -> None:
+        self.handlers: dict[str, EventHandler] = {"report.run.started": self._started,
+                                                  "report.run.finished": self._finished}
+
+    def _started(self, conn: Connection, event: Event) -> None:
         p = event.payload
-        if event.type == "report.run.started":
-            conn.execute(insert(self.runs).values(
-                key=p["key"], name=p["name"], slot=p["slot"], audience=p["audience"],
-                notebook=p["notebook"], status="running", started_at=event.recorded_at))
-        elif event.type == "report.run.finished":
-            conn.execute(sql_update(self.runs).where(self.runs.c.key == p["key"]).values(
-                status=p["status"], duration_s=p["duration_s"], output_dir=p["output_dir"],
-                outputs=json.dumps(p["outputs"], sort_keys=True),
-                reasons=json.dumps(p["reasons"])))
+        conn.execute(insert(self.runs).values(
+            key=p["key"], name=p["name"], slot=p["slot"], audience=p["audience"],
+            notebook=p["notebook"], status="running", started_at=event.recorded_at))
+
+    def _finished(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        conn.execute(sql_update(self.runs).where(self.runs.c.key == p["key"]).values(
+            status=p["status"], duration_s=p["duration_s"], output_dir=p["output_dir"],
+            outputs=json.dumps(p["outputs"], sort_keys=True), reasons=json.dumps(p["reasons"])))
+
+
+REPORTS_LEDGER = LedgerSpec.of(REPORTS_EVENTS, [ReportRunsProjection()])
+"""The report runner's events and projections."""
 
 
 def open_reports_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
     """The reports ledger under ``<home>/reports/`` with its runs projection."""
-    return Institution(config, "reports").ledger([ReportRunsProjection()], **kwargs)
+    return Institution(config, "reports").ledger(REPORTS_LEDGER, **kwargs)
 
 
 @dataclass(frozen=True)

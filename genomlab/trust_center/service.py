@@ -47,7 +47,7 @@ from genomlab.errors import (
 )
 from genomlab.institution import Institution
 from genomlab.keys import KeyProvider
-from genomlab.ledger import Ledger, LedgerTransaction
+from genomlab.ledger import LedgerTransaction
 from genomlab.messages import (
     DatasetDomain,
     SignatureError,
@@ -215,15 +215,12 @@ class TrustCenter:
     def __init__(self, config: GenomlabConfig, *, keys: KeyProvider | None = None,
                  platform_key: Ed25519PublicKey | None = None,
                  clock: Callable[[], datetime] = _utcnow) -> None:
-        institution = Institution(config, "trust_center")
-        institution.engine()
-        provider = keys if keys is not None else institution.keys()
+        provider = keys if keys is not None else Institution(config, "trust_center").keys()
         self.config = config
         self.clock = clock
         self.secrets = TrustCenterSecrets(provider)
-        self.projection = store.TrustCenterProjection()
-        self.ledger = Ledger.open(institution.store_url, provider, institution.name,
-                                  [self.projection], clock=clock)
+        self.ledger = store.open_trust_center_ledger(config, keys=provider, clock=clock)
+        self.projection = self.ledger.projections[0]
         self._platform_key = platform_key
 
     # --- helpers ---------------------------------------------------------------------------

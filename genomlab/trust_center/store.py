@@ -6,7 +6,7 @@ number (VN) is never stored, only its keyed reference and a binding that only th
 whose projection removes the live row (with SQLite's ``secure_delete``) and remembers the
 reference as spent so any reuse is refused.
 
-Event types (payload fields):
+Event types (payload fields; the models are in :mod:`genomlab.trust_center.events`):
 
 - ``identity.recorded`` (person_id, kvnr_hash, new_person, case_id, le_ik, le_name,
   arbeitsnummer_sealed, submission_type)
@@ -31,7 +31,7 @@ Event types (payload fields):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -47,7 +47,12 @@ from sqlalchemy import (
     update,
 )
 
-from genomlab.ledger import Event
+from genomlab.config import GenomlabConfig
+from genomlab.events import LedgerSpec
+from genomlab.institution import Institution
+from genomlab.keys import KeyProvider
+from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.trust_center.events import TRUST_CENTER_EVENTS
 
 metadata = MetaData()
 
@@ -177,7 +182,7 @@ released = Table(
 )
 
 
-Handler = Callable[[Connection, Event], None]
+Handler = EventHandler
 
 
 def _identity_recorded(conn: Connection, ev: Event) -> None:
@@ -361,12 +366,22 @@ HANDLERS: dict[str, Handler] = {
 ``correction.refused``) are audit-only."""
 
 
-class TrustCenterProjection:
+class TrustCenterProjection(DispatchProjection):
     """The :class:`genomlab.ledger.Projection` of the trust centre's ledger."""
 
     metadata = metadata
+    handlers = HANDLERS
 
-    def apply(self, conn: Connection, event: Event) -> None:
-        handler = HANDLERS.get(event.type)
-        if handler is not None:
-            handler(conn, event)
+
+TRUST_CENTER_LEDGER = LedgerSpec.of(TRUST_CENTER_EVENTS, [TrustCenterProjection()])
+"""The trust centre's events and projections."""
+
+
+def open_trust_center_ledger(config: GenomlabConfig, *, keys: KeyProvider | None = None,
+                             **kwargs: Any) -> Ledger:
+    """The trust centre's ledger with all its projections, signed by ``keys`` (its 0600 key
+    folder by default; a KMS/HSM provider can replace it)."""
+    institution = Institution(config, "trust_center")
+    institution.engine()
+    return Ledger.open(institution.store_url, keys or institution.keys(), institution.name,
+                       TRUST_CENTER_LEDGER, **kwargs)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from genomlab.config import GenomlabConfig
+from genomlab.genome_center.store import open_genome_center_ledger
 from genomlab.institution import Institution
 from genomlab.ledger import projection_matches
 from genomlab.platform.applications import Workflow
@@ -38,7 +39,7 @@ def _work(home: str, worker: int, contested: list[str], barrier: Any, results: A
 
     config = config_for(Path(home))
     workflow = Workflow(config)
-    node_ledger = Institution(config, "grz", NODE).ledger()
+    node_ledger = open_genome_center_ledger(config, NODE)
     done: Counter[str] = Counter()
     drafts: list[str] = []
     messages: set[str] = set()
@@ -48,7 +49,7 @@ def _work(home: str, worker: int, contested: list[str], barrier: Any, results: A
             kind = ("append", "draft", "submit", "decide")[k % 4]
             applicant = APPLICANTS[(worker + k) % len(APPLICANTS)]
             if kind == "append":
-                node_ledger.append("qc.sample_checked", {"worker": worker, "k": k},
+                node_ledger.append("submission.received", {"inbox_id": f"w{worker}-{k}"},
                                    actor=f"worker{worker}")
             elif kind == "draft":
                 drafts.append(workflow.create_draft(applicant, make_form(team=())))
@@ -112,8 +113,8 @@ def test_workflow__8_processes_x_500_commands_lose_nothing(config: GenomlabConfi
     assert decided == dict.fromkeys(contested, 1)
 
     node_ledger = Institution(config, "grz", NODE).ledger()
-    appended = [(e.payload["worker"], e.payload["k"]) for e in node_ledger.events()]
-    assert sorted(appended) == sorted((w, k) for w in range(N_WORKERS)
+    appended = [e.payload["inbox_id"] for e in node_ledger.events()]
+    assert sorted(appended) == sorted(f"w{w}-{k}" for w in range(N_WORKERS)
                                       for k in range(0, N_COMMANDS, 4))
     assert workflow.ledger.verify(full=True).ok
     assert node_ledger.verify(full=True).ok

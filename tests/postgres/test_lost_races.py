@@ -21,7 +21,7 @@ from genomlab.errors import ConflictError
 from genomlab.institution import Institution
 from genomlab.ledger import Ledger
 from genomlab.platform.applications import Role, Workflow
-from genomlab.platform.applications.projection import PROJECTION
+from genomlab.platform.store import PLATFORM_LEDGER
 
 
 def _deadlock_on_postgresql(workflow: Workflow) -> None:
@@ -67,12 +67,14 @@ def _busy_on_sqlite(config: GenomlabConfig, workflow: Workflow) -> None:
     path = workflow.ledger.engine.url.database
     impatient = Ledger(create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.2}),
                        Institution(config, "platform").keys().signing_key("ledger"), "platform",
-                       [PROJECTION])
+                       PLATFORM_LEDGER)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(ConflictError, match=r"concurrent write .*locked"):
-            impatient.append("platform.note", {"text": "late"}, actor="root")
+            impatient.append("platform.user.registered",
+                             {"user_id": "late", "institution": "BfArM", "name": "late"},
+                             actor="root")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

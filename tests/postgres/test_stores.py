@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.db import search_path_schema
 from genomlab.institution import Institution
+from genomlab.ledgers import open_ledger
 
 SINGLETONS = {f"GENOMLAB_STORES__{kind}": f"postgresql+psycopg://{kind.lower()}@db/{kind.lower()}"
               for kind in ("PLATFORM", "TRUST_CENTER", "DATA_SERVICE")}
@@ -53,11 +54,12 @@ def test_search_path_schema__folds_unquoted_names_like_postgresql() -> None:
 
 def test_institution_stores__nodes_and_platform_keep_separate_ledgers(
         config: GenomlabConfig) -> None:
-    ledgers = {name: Institution(config, *name.split(":")).ledger()  # type: ignore[arg-type]
+    ledgers = {name: open_ledger(Institution(config, *name.split(":")))  # type: ignore[arg-type]
                for name in ("platform", "grz:GRZK00001", "kdk:KDKTUE005")}
-    for n, ledger in enumerate(ledgers.values(), start=1):
-        for i in range(n):
-            ledger.append("store.test", {"i": i}, actor="operator")
+    for n, (name, ledger) in enumerate(ledgers.items(), start=1):
+        for _ in range(n):
+            ledger.append("institution.initialised", {"institution": name, "store": "test"},
+                          actor="operator")
     assert [ledger.head()[0] for ledger in ledgers.values()] == [1, 2, 3]
     assert len({ledger.engine.url.render_as_string() for ledger in ledgers.values()}) == 3
     engine = ledgers["grz:GRZK00001"].engine

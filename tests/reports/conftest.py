@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from genomlab.config import GenomlabConfig
-from genomlab.institution import Institution
+from genomlab.platform.store import open_platform_ledger
 from tests.airlock.conftest import project  # noqa: F401 - the approved-project fixture
 from tools.make_notebook import make_notebook
 
@@ -17,10 +17,11 @@ ACTIVITY = REPO / "notebooks" / "reports" / "platform_activity.ipynb"
 
 def add_platform_events(config: GenomlabConfig, n: int) -> None:
     """Record ``n`` events in the platform's ledger (what the activity report counts)."""
-    ledger = Institution(config, "platform").ledger()
+    ledger = open_platform_ledger(config)
     with ledger.transaction() as tx:
         for i in range(n):
-            tx.append("node.registered", {"i": i}, actor="operator")
+            tx.append("pruefbericht.refused", {"node_id": "GRZK00001",
+                                               "reason": f"test refusal {i}"}, actor="operator")
 
 
 def write_schedule(path: Path, *entries: dict[str, str]) -> Path:

@@ -16,6 +16,7 @@ from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.errors import PermissionDenied
+from genomlab.genome_center.store import open_genome_center_ledger
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
 from genomlab.ledger import projection_matches
@@ -128,9 +129,12 @@ def test_compute_pseudonyms__projects_independent_at_scale(tc: TrustCenter) -> N
 def test_grz_side__cannot_derive_clinical_pseudonyms(
         tc: TrustCenter, cohort: tuple[list[Person], list[Person]], sign_grant: SignGrant) -> None:
     consented, _ = cohort
-    grz = Institution(tc.config, "grz", GRZ).ledger()
-    for person in consented:  # everything the GRZ ever receives from the trust centre
-        grz.append("dataset.stored", {"pseudonym": person.genome}, actor="grz")
+    grz = open_genome_center_ledger(tc.config, GRZ)
+    grz.append("submission.received", {"inbox_id": "s1"}, actor="grz")
+    grz.append("submission.pseudonymised", {"inbox_id": "s1", "donors": [  # all it ever gets
+        {"donor_index": i, "relation": "index", "genome_pseudonym": person.genome,
+         "research_consented": True, "mv_consented": False, "library_types": "wgs",
+         "store": "consented"} for i, person in enumerate(consented)]}, actor="grz")
     linkage = tc.issue_linkage_map(sign_grant(), actor="ds",
                                    genome_pseudonyms=[p.genome for p in consented])
     key_dir = tc.config.institution_dir("trust_center") / "keys"

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from genomlab.ledger import Event
+from genomlab.ledger import DispatchProjection, Event, EventHandler
 from genomlab.platform.applications.register_entry import build_register_entry, render_csv_line
 
 metadata = MetaData()
@@ -278,7 +278,7 @@ def _dataset(conn: Connection, e: Event) -> None:
                                          tagged_at=e.recorded_at))
 
 
-HANDLERS: dict[str, Callable[[Connection, Event], None]] = {
+HANDLERS: dict[str, EventHandler] = {
     "platform.user.registered": _user,
     "platform.role.granted": _role_granted,
     "platform.role.withdrawn": _role_withdrawn,
@@ -332,16 +332,20 @@ def _detail(event: Event) -> str:
     return json.dumps(keep, sort_keys=True, ensure_ascii=False)
 
 
-class ApplicationsProjection:
-    """The platform's application, role, entitlement and register state (a ledger projection)."""
+class ApplicationsProjection(DispatchProjection):
+    """The platform's application, role, entitlement and register state (a ledger projection).
+
+    Each handled event of an application is also added to its history and re-renders its
+    register entry.
+    """
 
     metadata = metadata
+    handlers = HANDLERS
 
     def apply(self, conn: Connection, event: Event) -> None:
-        handler = HANDLERS.get(event.type)
-        if handler is None:
+        if event.type not in self.handlers:
             return
-        handler(conn, event)
+        super().apply(conn, event)
         application_id = event.payload.get("application_id")
         if application_id is not None:
             conn.execute(insert(history).values(seq=event.seq, application_id=application_id,

@@ -1,0 +1,59 @@
+"""A clinical data node's (KDK's) declared events: record intake (one declared type, one payload
+model; see :mod:`genomlab.events`). The tanC appears only as a sha256; no genome pseudonym and no
+identity field is declared.
+"""
+
+from __future__ import annotations
+
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
+
+
+class RecordRef(EventPayload):
+    """``record.received``, ``record.finished``: the record id only."""
+
+    record_id: str
+
+
+class RecordError(EventPayload):
+    record_id: str
+    field: str
+    message: str
+
+
+class ValidatedRecord(SubmittedCaseFields):
+    """The ``kdk_records`` columns a validated record fills."""
+
+    tan_hash: str
+    research_consented: bool
+
+
+class RecordValidated(EventPayload):
+    record_id: str
+    fields: ValidatedRecord
+
+
+class RecordPseudonymised(EventPayload):
+    record_id: str
+    clinical_pseudonym: str
+    store: str
+
+
+class RecordsStored(EventPayload):
+    record_ids: list[str]
+
+
+class RecordReported(EventPayload):
+    record_id: str
+    confirmation_id: str
+
+
+CLINICAL_NODE_EVENTS = declare("kdk", {
+    "record.received": RecordRef,
+    "record.validated": RecordValidated,
+    "record.error": RecordError,
+    "record.pseudonymised": RecordPseudonymised,
+    "record.stored": RecordsStored,
+    "record.reported": RecordReported,
+    "record.finished": RecordRef,
+})
+"""Every event type a KDK's ledger accepts."""

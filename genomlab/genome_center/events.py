@@ -1,0 +1,101 @@
+"""A genome data centre's (GRZ's) declared events: submission intake, donors and genotype
+batches (one declared type, one payload model; see :mod:`genomlab.events`). The tanG appears only
+as a sha256; no clinical pseudonym and no identity field is declared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
+
+
+class SubmissionRef(EventPayload):
+    """``submission.received``, ``.stored``, ``.finished``: the inbox folder name only."""
+
+    inbox_id: str
+
+
+class ValidatedSubmission(SubmittedCaseFields):
+    """The ``grz_submissions`` columns a validated submission fills."""
+
+    submission_id: str
+    tan_hash: str
+    genomic_study_type: str
+    genomic_study_subtype: str
+    n_donors: int
+    research_consented: bool
+    submission_size: int
+    warnings: str
+
+
+class SubmissionValidated(EventPayload):
+    inbox_id: str
+    fields: ValidatedSubmission
+
+
+class SubmissionError(EventPayload):
+    inbox_id: str
+    failure_reason: str
+    field: str
+    message: str
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class PseudonymisedDonor(EventPayload):
+    donor_index: int
+    relation: str
+    genome_pseudonym: str
+    research_consented: bool
+    mv_consented: bool
+    library_types: str
+    store: str
+
+
+class SubmissionPseudonymised(EventPayload):
+    inbox_id: str
+    donors: list[PseudonymisedDonor]
+
+
+class DonorResearchWithdrawn(EventPayload):
+    inbox_id: str
+    genome_pseudonym: str
+
+
+class GenotypeBatchStored(EventPayload):
+    batch_id: str
+    store: str
+    path: str
+    n_samples: int
+    samples: list[tuple[str, str]]
+    """(inbox id, genome pseudonym) of each sample in the batch."""
+
+
+class SubmissionReported(EventPayload):
+    """``submission.reported``, ``submission.failure_reported``: the Meldebestätigung id."""
+
+    inbox_id: str
+    confirmation_id: str
+
+
+class SubmissionQcSampled(EventPayload):
+    inbox_id: str
+    selected: bool
+
+
+GENOME_CENTER_EVENTS = declare("grz", {
+    "submission.received": SubmissionRef,
+    "submission.validated": SubmissionValidated,
+    "submission.error": SubmissionError,
+    "submission.pseudonymised": SubmissionPseudonymised,
+    "donor.research_withdrawn": DonorResearchWithdrawn,
+    "genotypes.batch_stored": GenotypeBatchStored,
+    "submission.stored": SubmissionRef,
+    "submission.reported": SubmissionReported,
+    "submission.failure_reported": SubmissionReported,
+    "submission.qc_sampled": SubmissionQcSampled,
+    "submission.finished": SubmissionRef,
+})
+"""Every event type a GRZ's ledger accepts."""

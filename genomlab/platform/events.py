@@ -1,0 +1,192 @@
+"""The platform's (BfArM's) declared events: node registry, Prüfberichte, users and applications.
+
+One declared type, one payload model (:mod:`genomlab.events`). Nested documents (an application
+form, a signed approval or revocation, dataset tags) are checked for the fields the projections
+read and otherwise kept as the code of their time wrote them, so stored events of older homes
+still validate. Roles, votes and result kinds are checked by the workflow
+(:mod:`genomlab.platform.applications.models`), which imports this module's ledger spec.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from genomlab.events import EventPayload, SubmittedCaseFields, declare
+
+
+class _Document(BaseModel):
+    """A nested document: the named fields are checked, further fields are kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+# --- node registry and Prüfberichte ---------------------------------------------------------
+
+
+class NodeApplied(EventPayload):
+    node_id: str
+    kind: Literal["grz", "kdk", "data_service"]
+    name: str
+
+
+class NodeDecided(EventPayload):
+    """``node.approved``, ``node.suspended``, ``node.revoked``."""
+
+    node_id: str
+    reason: str
+
+
+class PruefberichtConfirmed(SubmittedCaseFields):
+    confirmation_id: str
+    tan_hash: str
+    node_id: str
+    data_category: str
+    qc_passed: bool
+
+
+class PruefberichtRefused(EventPayload):
+    node_id: str
+    reason: str
+
+
+# --- users, roles, datasets -------------------------------------------------------------------
+
+
+class UserRegistered(EventPayload):
+    user_id: str
+    institution: str
+    name: str
+
+
+class RoleChanged(EventPayload):
+    """``platform.role.granted``, ``platform.role.withdrawn``."""
+
+    user_id: str
+    role: str
+
+
+class DatasetTagsDocument(_Document):
+    dataset_id: str
+
+
+class DatasetTagged(EventPayload):
+    tags: DatasetTagsDocument
+
+
+# --- applications -----------------------------------------------------------------------------
+
+
+class FormDocument(_Document):
+    """The application form (:class:`~genomlab.platform.applications.models.ApplicationForm`)."""
+
+    title: str
+    purposes: list[str]
+    duo_permission: str
+    level: str = "aggregated"
+    team: list[str] = []
+
+
+class ApplicationDrafted(EventPayload):
+    application_id: str
+    institution: str
+    form: FormDocument
+
+
+class ApplicationEdited(EventPayload):
+    application_id: str
+    form: FormDocument
+
+
+class ApplicationSubmitted(EventPayload):
+    application_id: str
+    project_id: str
+    first: bool
+    changed_fields: list[str]
+
+
+class ApplicationResultAdded(EventPayload):
+    application_id: str
+    kind: str
+    title: str
+    reference: str
+
+
+class HandlerAssigned(EventPayload):
+    application_id: str
+    handler: str
+
+
+class ApplicationReasoned(EventPayload):
+    """``application.returned``, ``application.rejected``: a decision with its reason."""
+
+    application_id: str
+    reason: str
+
+
+class ReviewRequested(EventPayload):
+    application_id: str
+    note: str = ""
+
+
+class VoteRecorded(EventPayload):
+    application_id: str
+    vote: str
+    comment: str
+
+
+class ApprovalBody(_Document):
+    team: list[str]
+
+
+class ApprovalDocument(_Document):
+    """The signed approval (:class:`genomlab.messages.SignedDocument`)."""
+
+    body: ApprovalBody
+
+
+class ApplicationApproved(EventPayload):
+    application_id: str
+    project_id: str
+    valid_from: date
+    valid_until: date
+    note: str = ""
+    approval: ApprovalDocument
+
+
+class ApplicationEnded(EventPayload):
+    """``application.closed``, ``.revoked``, ``.expired`` (expiry has no reason)."""
+
+    application_id: str
+    reason: str | None = None
+    revocation: dict[str, Any] | None = None
+
+
+PLATFORM_EVENTS = declare("platform", {
+    "node.applied": NodeApplied,
+    "node.approved": NodeDecided,
+    "node.suspended": NodeDecided,
+    "node.revoked": NodeDecided,
+    "pruefbericht.confirmed": PruefberichtConfirmed,
+    "pruefbericht.refused": PruefberichtRefused,
+    "platform.user.registered": UserRegistered,
+    "platform.role.granted": RoleChanged,
+    "platform.role.withdrawn": RoleChanged,
+    "platform.dataset.tagged": DatasetTagged,
+    "application.drafted": ApplicationDrafted,
+    "application.edited": ApplicationEdited,
+    "application.submitted": ApplicationSubmitted,
+    "application.result_added": ApplicationResultAdded,
+    "application.handler_assigned": HandlerAssigned,
+    "application.returned": ApplicationReasoned,
+    "application.review_requested": ReviewRequested,
+    "application.vote_recorded": VoteRecorded,
+    "application.approved": ApplicationApproved,
+    "application.rejected": ApplicationReasoned,
+    "application.closed": ApplicationEnded,
+    "application.revoked": ApplicationEnded,
+    "application.expired": ApplicationEnded,
+})
+"""Every event type the platform's ledger accepts."""

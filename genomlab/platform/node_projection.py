@@ -1,0 +1,105 @@
+"""The node registry's tables and the projection that fills them from the platform ledger.
+
+``platform_nodes`` holds each node's current state, ``platform_confirmations`` the issued
+Meldebestätigungen (TAN only as sha256), ``platform_pruefbericht_refusals`` the refused
+Prüfberichte. :mod:`genomlab.platform.nodes` writes the events; this module only projects them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, insert, update
+
+from genomlab.ledger import DispatchProjection, Event, EventHandler
+
+NodeStatus = Literal["applied", "approved", "suspended", "revoked"]
+
+TRANSITIONS: dict[str, tuple[tuple[str, ...], NodeStatus]] = {
+    "node.approved": (("applied", "suspended"), "approved"),
+    "node.suspended": (("approved",), "suspended"),
+    "node.revoked": (("applied", "approved", "suspended"), "revoked"),
+}
+"""Event type → (states it may follow, resulting state)."""
+
+CONFIRMATION_FIELDS = ("confirmation_id", "node_id", "data_category", "submission_type",
+                       "submission_date", "submitter_id", "disease_type", "library_type",
+                       "coverage_type", "qc_passed", "tan_hash")
+
+metadata = MetaData()
+nodes_table = Table(
+    "platform_nodes", metadata,
+    Column("node_id", String(20), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("applied_at", String(32), nullable=False),
+    Column("changed_at", String(32), nullable=False),
+    Column("reason", String(500), nullable=False),
+)
+confirmations_table = Table(
+    "platform_confirmations", metadata,
+    Column("confirmation_id", String(40), primary_key=True),
+    Column("node_id", String(20), nullable=False, index=True),
+    Column("data_category", String(20), nullable=False),
+    Column("submission_type", String(20), nullable=False),
+    Column("submission_date", String(10), nullable=False),
+    Column("submitter_id", String(9), nullable=False),
+    Column("disease_type", String(20), nullable=False),
+    Column("library_type", String(10), nullable=False),
+    Column("coverage_type", String(5), nullable=False),
+    Column("qc_passed", Boolean, nullable=False),
+    Column("tan_hash", String(64), nullable=False, unique=True),
+    Column("issued_at", String(32), nullable=False),
+)
+refusals_table = Table(
+    "platform_pruefbericht_refusals", metadata,
+    Column("seq", String(20), primary_key=True),
+    Column("node_id", String(20), nullable=False, index=True),
+    Column("reason", String(500), nullable=False),
+    Column("refused_at", String(32), nullable=False),
+)
+
+
+def _applied(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(nodes_table).values(
+        node_id=p["node_id"], kind=p["kind"], name=p["name"], status="applied",
+        applied_at=event.recorded_at, changed_at=event.recorded_at, reason=""))
+
+
+def _transition(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(update(nodes_table).where(nodes_table.c.node_id == p["node_id"]).values(
+        status=TRANSITIONS[event.type][1], changed_at=event.recorded_at, reason=p["reason"]))
+
+
+def _confirmed(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(confirmations_table).values(
+        **{c: p[c] for c in CONFIRMATION_FIELDS}, issued_at=event.recorded_at))
+
+
+def _refused(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(refusals_table).values(
+        seq=str(event.seq), node_id=p["node_id"], reason=p["reason"],
+        refused_at=event.recorded_at))
+
+
+NODE_HANDLERS: dict[str, EventHandler] = {
+    "node.applied": _applied,
+    **dict.fromkeys(TRANSITIONS, _transition),
+    "pruefbericht.confirmed": _confirmed,
+    "pruefbericht.refused": _refused,
+}
+
+
+class NodeProjection(DispatchProjection):
+    """Applies ``node.*``, ``pruefbericht.*`` events to the registry tables."""
+
+    metadata = metadata
+    handlers = NODE_HANDLERS
+
+
+NODE_PROJECTION = NodeProjection()
