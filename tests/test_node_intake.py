@@ -25,6 +25,20 @@ GRZ, KDK = "GRZK00001", "KDKTUE005"
 FIELDS = {"submitter_id": "260840108", "submission_date": "2026-03-02",
           "submission_type": "initial", "disease_type": "rare", "coverage_type": "GKV",
           "library_type": "wgs", "research_consented": True}
+GRZ_FIELDS = {**FIELDS, "submission_id": "S-1", "genomic_study_type": "single",
+              "genomic_study_subtype": "germline-only", "n_donors": 1, "submission_size": 1,
+              "warnings": ""}
+
+
+def _fields(node: NodeIntake) -> dict[str, object]:
+    """The validated fields each node kind declares for ``<noun>.validated``."""
+    return GRZ_FIELDS if isinstance(node, GenomeCenter) else FIELDS
+
+
+def _error(node: NodeIntake, field: str, message: str) -> dict[str, str]:
+    """An ``<noun>.error`` payload as each node kind declares it (a GRZ names a reason)."""
+    reason = {"failure_reason": "validation_error"} if isinstance(node, GenomeCenter) else {}
+    return {**reason, "field": field, "message": message}
 
 
 def _walk(path: list[IntakeState]) -> None:
@@ -41,7 +55,7 @@ def _event_types(node: NodeIntake) -> list[str]:
 def _stored(node: NodeIntake, key: str) -> None:
     """Move ``key`` to ``stored`` the way the node's own intake does."""
     node.begin(key)
-    node.record_validation(key, f"tan-of-{key}", FIELDS, lambda first: {})
+    node.record_validation(key, f"tan-of-{key}", _fields(node), lambda first: {})
     if isinstance(node, GenomeCenter):
         node.advance(key, "pseudonymised", {"donors": [{
             "donor_index": 0, "relation": "index", "genome_pseudonym": f"GDP-{key}",
@@ -89,8 +103,7 @@ def test_begin__records_received_once_and_returns_the_state(
     assert node.begin("item-1") == "received"
     assert node.begin("item-1") == "received"
     assert _event_types(node) == [f"{node.noun}.received"]
-    node.advance("item-1", "error", {"failure_reason": "validation_error", "field": "x",
-                                     "message": "bad"})
+    node.advance("item-1", "error", _error(node, "x", "bad"))
     assert node.begin("item-1") == "error"
     assert [e.stream for e in node.ledger.events()] == [f"{node.noun}:item-1"] * 2
 
@@ -115,11 +128,10 @@ def test_record_validation__a_reused_tan_is_an_error_naming_the_first_item(
     node = node_class(config, GRZ if node_class is GenomeCenter else KDK)
     for key in ("first", "second"):
         node.begin(key)
-    assert node.record_validation("first", "same-hash", FIELDS, lambda first: {})
+    assert node.record_validation("first", "same-hash", _fields(node), lambda first: {})
     reused = node.record_validation(
-        "second", "same-hash", FIELDS,
-        lambda first: {"failure_reason": "duplicate", "field": "tan",
-                       "message": f"already used by {first}"})
+        "second", "same-hash", _fields(node),
+        lambda first: _error(node, "tan", f"already used by {first}"))
     assert reused is False
     rows = {row[node.key]: row for row in node.list_items()}
     assert (rows["first"]["state"], rows["second"]["state"]) == ("validated", "error")
