@@ -130,7 +130,7 @@ def test_run_due__failure_recorded_and_others_run(
     result = CliRunner().invoke(main, ["--config", str(cfg), "reports", "run-due",
                                        "--schedule", str(schedule), "--now", NOW.isoformat()])
     assert result.exit_code == 1
-    assert "1 report(s) failed: broken@2026-11-22T06:00Z" in result.output
+    assert result.output.splitlines()[-1] == "Error: 1 report(s) failed: broken@2026-11-22T06:00Z"
     runs = {r["name"]: r for r in get_run_history(config)}
     assert runs["broken"]["status"] == "failed"
     assert "source table missing" in runs["broken"]["reasons"][0]
