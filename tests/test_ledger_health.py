@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import polars as pl
 import pytest
+from bs4 import BeautifulSoup
 
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.ledger_health import compute_ledger_health
 from genomlab.db import dispose_engines
 from genomlab.institution import Institution
 from genomlab.ledgers import open_ledger
+from tests.browser_checks import read_page_table
 from tests.conftest import write_config_file
+from tests.html_tables import parse_html_tables
+
+SUMMARY = re.compile(r"3 institutions, 20 events, all verified \(checked [0-9T:-]+\)")
+"""The summary line of :func:`busy_home` (the check time varies)."""
+
+
+def _as_shown(health: pl.DataFrame) -> list[dict[str, str]]:
+    """The health table's rows as the page shows them (text; nothing for a missing value)."""
+    return [{key: "" if value is None else str(value) for key, value in row.items()}
+            for row in health.iter_rows(named=True)]
 
 
 @pytest.fixture
@@ -50,8 +64,12 @@ def test_ledger_health_notebook__runs_under_papermill(
     nb = nbformat.read(out, as_version=4)
     states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     html = "".join(str(w["state"].get("value", "")) for w in states.values())
-    assert "3 institutions, 20 events, all verified" in html
-    assert 'data-institution="grz:GRZK00001"><td>grz:GRZK00001</td><td>5</td>' in html
+    summary = BeautifulSoup(html, "html.parser").select_one("p.genomlab-summary")
+    assert summary is not None
+    assert SUMMARY.fullmatch(summary.get_text())
+    [table] = parse_html_tables(html)
+    assert table.to_dict("records") == _as_shown(compute_ledger_health(busy_home))
+    assert table.set_index("institution").loc["grz:GRZK00001", "events"] == "5"
     images = [o for c in nb.cells for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "the activity plot is missing"
@@ -65,12 +83,11 @@ def test_ledger_health_dashboard__shows_real_numbers_in_chromium(
     url = voila("ledger_health.ipynb", env={"GENOMLAB_CONFIG": str(cfg)})
     page.goto(url, timeout=120_000)
     page.wait_for_selector("table.genomlab-ledger-health", timeout=120_000)
-    summary = page.inner_text(".genomlab-summary")
-    assert "3 institutions, 20 events, all verified" in summary
-    row = page.inner_text('tr[data-institution="platform"]')
-    assert "12" in row
-    assert "ok" in row
+    assert SUMMARY.fullmatch(page.inner_text(".genomlab-summary"))
+    table = read_page_table(page, "table.genomlab-ledger-health")
+    assert table.to_dict("records") == _as_shown(compute_ledger_health(busy_home))
+    platform = table.set_index("institution").loc["platform"]
+    assert (platform["events"], platform["status"]) == ("12", "ok")
     content = page.content()
     assert "Error displaying widget" not in content
     assert "Failed to load model" not in content
-    page.screenshot(path=str(tmp_path / "ledger_health.png"))

@@ -62,4 +62,3 @@ def test_airlock_dashboard__two_checkers_release_author_cannot(
     reviewers = [e.actor for e in open_airlock_ledger(project.config).events(
         type="airlock.review.recorded")]
     assert reviewers == ["hanna", "ute"]
-    page.screenshot(path=str(tmp_path / "airlock.png"))

@@ -49,7 +49,8 @@ def test_submit_request__failing_output_needs_justification(project: Project) ->
                                 ["small.csv"], justification="M is a structural total")
     detail = get_request_detail(project.config, request_id)
     assert detail.files[0]["check_status"] == "fail"
-    assert "n = 4" in detail.files[0]["results"][0].reasons[0]
+    assert detail.files[0]["results"][0].reasons == [
+        "row 1 (sex=M): n = 4 is below the minimum cell count 10"]
 
 
 def test_submit_request__outsider_and_path_escape_refused(project: Project) -> None:
@@ -136,8 +137,12 @@ def test_submit_request__differencing_with_earlier_release(project: Project) -> 
     detail = get_request_detail(cfg, second)
     assert detail.files[0]["check_status"] == "pass"  # safe alone
     assert detail.differencing.status == "fail"
-    assert f"{first}/by_sex.csv" in detail.differencing.reasons[0]
-    assert "differs by 3" in detail.differencing.reasons[0]
+    earlier = f"{first}/by_sex.csv"
+    assert detail.differencing.reasons == [
+        f"adults_by_sex.csv row 0 (sex=F) and {earlier}: n differs by 3 (57 vs 60); "
+        "if one population contains the other, the difference is a cell below 10",
+        f"adults_by_sex.csv and {earlier}: the totals of n differ by 3 (112 vs 115); "
+        "nested populations would reveal a group below 10"]
 
 
 def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
@@ -150,22 +155,24 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
 
     checked = run("alice", "check", project.project, "by_sex.csv")
     assert checked.exit_code == 0, checked.output
-    assert "by_sex.csv: pass" in checked.output
+    assert checked.output.splitlines() == ["by_sex.csv: pass", "differencing: pass"]
     submitted = run("alice", "request", project.project, "by_sex.csv")
     assert submitted.exit_code == 0, submitted.output
-    assert "AR-000001" in submitted.output
+    assert submitted.output.splitlines() == [
+        "AR-000001: submitted, checks pass; waiting for two reviewers"]
     refused = run("alice", "review", "AR-000001", "approve", "--reason", "mine")
     assert refused.exit_code == 1
     assert "not an output checker" in refused.output
     assert run("hanna", "review", "AR-000001", "approve", "--reason", "ok").exit_code == 0
     assert run("ute", "review", "AR-000001", "approve", "--reason", "ok").exit_code == 0
     queue = run("hanna", "queue", "--all")
-    assert "AR-000001" in queue.output
-    assert "released" in queue.output
+    [listed] = [line.split() for line in queue.output.splitlines()]
+    assert listed[:7] == ["AR-000001", project.project, "alice", "released", "checks", "pass",
+                          "2"]
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
     again = run("hanna", "release", "AR-000001")
     assert again.exit_code == 0
-    assert "AR-000001: already released" in again.output
+    assert again.output.splitlines() == ["AR-000001: already released"]
 
 
 def test_record_review__author_who_is_a_checker_cannot_review(config) -> None:

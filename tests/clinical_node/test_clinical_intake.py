@@ -103,20 +103,29 @@ def test_kdk_intake__all_records_finished_and_tables_keyed_by_pseudonym(kdk_inta
         assert kdk.ledger.verify().ok
 
 
+STORES = ("consented", "nonconsented")
+
+
+def _count_rows_by_store_and_table(kdk: ClinicalNode) -> dict[tuple[str, str], int]:
+    """Rows of the cases and diagnoses tables in each of the node's two stores."""
+    return {(s, t): kdk.read_table(t, store_name=s).height for s in STORES
+            for t in ("cases", "diagnoses")}
+
+
 def test_kdk_intake__rerun_duplicates_nothing_and_reused_tan_refused(kdk_intake, tmp_path):
     from genomlab.intake import run_kdk_intake
 
     config, world, _ = kdk_intake
     node = "KDKTUE005"
     kdk = ClinicalNode(config, node)
-    before = {t: kdk.read_table(t, store_name=s).height for t in ("cases", "diagnoses")
-              for s in ("consented", "nonconsented")}
+    before = _count_rows_by_store_and_table(kdk)
+    assert set(before) == {(s, t) for s in STORES for t in ("cases", "diagnoses")}
+    assert all(before.values())
     events = kdk.ledger.head()[0]
     again = run_kdk_intake(config, [world / "kdk" / node / "records"])
     assert set(again[node].values()) == {"finished"}
     assert kdk.ledger.head()[0] == events
-    assert before == {t: kdk.read_table(t, store_name=s).height for t in ("cases", "diagnoses")
-                      for s in ("consented", "nonconsented")}
+    assert _count_rows_by_store_and_table(kdk) == before
     source = sorted((world / "kdk" / node / "records").glob("*.json"))[0]
     reused = tmp_path / "reused-tan.json"
     shutil.copy(source, reused)

@@ -1,7 +1,16 @@
-"""Fixtures: the 60-patient world enrolled once per session, copied into each test's home."""
+"""Fixtures: the committed world through the real intake once per session, copied per test.
+
+The world home is built as in production: ``genomlab.intake.run_world_intake`` takes
+``data_samples/world`` through the trust centre, the GRZs (genotypes into their Hail stores) and
+the KDKs; the platform then holds applications in every state, and the data service's
+feasibility index is built over the nodes' real readers (``genomlab.data_service.adapters``).
+Because GRZ intake stores genotypes with Hail, every test of the world home uses Hail.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -11,21 +20,18 @@ import pytest
 from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.data_service.adapters import ClinicalNodeReader, GenomeCenterReader, get_node_readers
 from genomlab.data_service.index import build_feasibility_index
 from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import ApplicationForm, Role, Workflow
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION
 from genomlab.platform.applications.store import read_platform
-from tests.conftest import config_for, copy_home
-from tests.data_service.world import (
-    WORLD,
-    EnrolledWorld,
-    WorldClinicalNode,
-    WorldGenomeNode,
-    compute_site_counts,
-    enrol_world,
-)
+from tests.conftest import REPO, config_for, copy_home
+
+WORLD = REPO / "data_samples" / "world"
+INDEXED_ON = date(2026, 11, 1)
+"""The day the session's feasibility index is built (age bands): fixed, never today."""
 
 STAFF = {"admin": (Role.ADMIN,), "hanna": (Role.HANDLER,), "dora": (Role.DECIDER,),
          "kurt": (Role.COMMITTEE,)}
@@ -93,68 +99,70 @@ def set_up_platform(config: GenomlabConfig) -> Applications:
     return Applications(individual, aggregated, revoked, expired, unapproved, projects)
 
 
+def is_consented(sample: dict[str, Any], consents: dict[str, dict[str, Any]]) -> bool:
+    """Research consent given and not withdrawn (per truth.json)."""
+    record = consents[sample["sample"]]
+    withdrawn = any(w["scope"] == "research" for w in record["withdrawals"])
+    return sample["research_consent"] == "permit" and not withdrawn
+
+
 @dataclass
 class WorldHome:
+    """The session's world home, the world's truth and the applications filed in it."""
+
     home: Path
-    world: EnrolledWorld
+    truth: dict[str, Any]
     applications: Applications
-    mt_paths: dict[str, Path]
+
+    @property
+    def consented_samples(self) -> list[dict[str, Any]]:
+        """The samples a data service may use: research consent given, not withdrawn."""
+        consents = {c["sample"]: c for c in self.truth["consents"]}
+        return [s for s in self.truth["samples"] if is_consented(s, consents)]
 
 
 @pytest.fixture(scope="session")
-def world_home(tmp_path_factory: pytest.TempPathFactory) -> WorldHome:
-    home = tmp_path_factory.mktemp("ds-world") / "home"
-    config = config_for(home)
-    world = enrol_world(config)
+def world_home(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> WorldHome:
+    """The committed world through the real intake, applications filed, the index built."""
+    from genomlab.intake import run_world_intake
+
+    base = tmp_path_factory.mktemp("ds-world")
+    world = base / "world"
+    shutil.copytree(WORLD, world)  # intake never writes into the repository
+    config = config_for(base / "home")
+    run_world_intake(config, world, progress=lambda _m: None, hail=lambda: hl)
     applications = set_up_platform(config)
-    return WorldHome(home, world, applications, {})
+    build_feasibility_index(config, *get_node_readers(config, hl), on=INDEXED_ON)
+    truth = json.loads((world / "truth.json").read_text())
+    return WorldHome(config.home, truth, applications)
 
 
 @pytest.fixture
 def world_config(world_home: WorldHome, tmp_path: Path) -> GenomlabConfig:
-    """A copy of the world home for one test."""
+    """A copy of the world home for one test (its stores, keys, genotypes and index)."""
     return copy_home(world_home.home, tmp_path / "home")
 
 
 @pytest.fixture
-def clinical_nodes(world_home: WorldHome) -> list[WorldClinicalNode]:
-    return [WorldClinicalNode(kdk, world_home.world)
-            for kdk in world_home.world.truth["institutions"]["kdk"]]
-
-
-@pytest.fixture(scope="session")
-def grz_mts(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
-    """Each GRZ's VCF as a MatrixTable (once per session) and its site counts."""
-    from genomlab.workspace.io import import_vcf_to_mt
-
-    out = tmp_path_factory.mktemp("grz-mts")
-    result = {}
-    for grz in ("GRZK00001", "GRZTUE002", "GRZHD0003"):
-        path = out / f"{grz}.mt"
-        import_vcf_to_mt(hl, WORLD / "genotypes" / f"{grz}.vcf.bgz", path, n_partitions=2)
-        result[grz] = (path, compute_site_counts(hl, path))
-    return result
+def genome_nodes(world_config: GenomlabConfig, hl: Any) -> list[GenomeCenterReader]:
+    """The real readers of the test home's GRZs."""
+    return get_node_readers(world_config, hl)[0]
 
 
 @pytest.fixture
-def genome_nodes(world_home: WorldHome, grz_mts: dict[str, tuple[Path, Any]]
-                 ) -> list[WorldGenomeNode]:
-    return [WorldGenomeNode(grz, world_home.world, path, sites)
-            for grz, (path, sites) in grz_mts.items()]
+def clinical_nodes(world_config: GenomlabConfig) -> list[ClinicalNodeReader]:
+    """The real readers of the test home's KDKs."""
+    return get_node_readers(world_config)[1]
 
 
-@pytest.fixture
-def indexed_config(world_config: GenomlabConfig, clinical_nodes: list[WorldClinicalNode],
-                   world_home: WorldHome) -> GenomlabConfig:
-    """The world home with a feasibility index over all nodes (GRZ sites left out: no Hail)."""
-    import polars as pl
+def get_dataset_pseudonyms(config: GenomlabConfig, truth: dict[str, Any]) -> set[str]:
+    """Every genome- and clinical-dataset pseudonym the world's nodes hold (either store)."""
+    from genomlab.clinical_node.intake import ClinicalNode
+    from genomlab.genome_center.intake import GenomeCenter
 
-    class NoSites(WorldGenomeNode):
-        def get_site_counts(self) -> pl.DataFrame:
-            return pl.DataFrame(schema={"variant": pl.String, "n_carriers": pl.Int64})
-
-    grzs = [NoSites(grz, world_home.world, Path("unused"), pl.DataFrame())
-            for grz in world_home.world.truth["institutions"]["grz"]]
-    build_feasibility_index(world_config, grzs, clinical_nodes, on=date(2026, 11, 1))
-    return world_config
-
+    nodes = truth["institutions"]
+    genome = {d["genome_pseudonym"] for node in nodes["grz"]
+              for d in GenomeCenter(config, node).get_donors()}
+    clinical = {r["clinical_pseudonym"] for node in nodes["kdk"]
+                for r in ClinicalNode(config, node).get_records() if r["clinical_pseudonym"]}
+    return genome | clinical

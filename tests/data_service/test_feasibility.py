@@ -1,4 +1,8 @@
-"""Feasibility: Beacon v2 answers from the index, matching truth.json, with every suppression."""
+"""Feasibility: Beacon v2 answers from the index, matching truth.json, with every suppression.
+
+The index is the one the world home's data service built over the nodes' real readers after the
+real intake, so a count is of research-consented genome datasets held by each GRZ.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,20 @@ from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.store import DataServiceProjection, open_data_service_ledger
+from genomlab.data_service.suppression import format_small
 from genomlab.errors import ValidationFailed
 from genomlab.ledger import projection_matches
 from tests.conftest import config_for
-from tests.data_service.conftest import WorldHome
+from tests.data_service.conftest import WorldHome, get_dataset_pseudonyms
+
+pytestmark = pytest.mark.hail  # the world home's GRZs hold their genotypes in Hail stores
 
 K = 10
 
 
 def _truth_counts(world_home: WorldHome, **where: str) -> Counter[str]:
-    return Counter(s["grz"] for s in world_home.world.samples
+    """Consented genome datasets per GRZ with the given truth.json values."""
+    return Counter(s["grz"] for s in world_home.consented_samples
                    if all(s[key] == value for key, value in where.items()))
 
 
@@ -35,54 +43,61 @@ def _cells(answer: dict[str, Any]) -> dict[str, Any]:
     return {r["id"]: r["resultsCount"] for r in answer["response"]["resultSets"]}
 
 
-def test_run_feasibility_query__genome_side_counts_match_truth(indexed_config: GenomlabConfig,
+def test_run_feasibility_query__genome_side_counts_match_truth(world_config: GenomlabConfig,
                                                                world_home: WorldHome) -> None:
-    answer = _ask(indexed_config, ["diseaseType:rare"])
+    answer = _ask(world_config, ["diseaseType:rare"])
     truth = _truth_counts(world_home, disease_type="rare")
+    shown = {node: n for node, n in truth.items() if n >= K}
+    assert 0 < len(shown) < len(truth)  # the committed world has shown and hidden rare cells
     assert set(answer) >= {"meta", "responseSummary", "response"}
     assert answer["meta"]["returnedGranularity"] == "count"
     assert answer["responseSummary"]["exists"] is True
-    for node, value in _cells(answer).items():
-        assert value == (truth[node] if truth[node] >= K else f"<{K}")
-    if all(n >= K for n in truth.values()):
-        assert answer["responseSummary"]["numTotalResults"] == sum(truth.values())
+    assert _cells(answer) == {node: n if n >= K else f"<{K}" for node, n in truth.items()}
+    assert answer["responseSummary"]["numTotalResults"] == f"≥{sum(shown.values())}"
+
+
+def test_run_feasibility_query__exact_total_when_no_cell_is_small(
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
+    truth = _truth_counts(world_home, disease_type="rare")
+    shown = sorted(node for node, n in truth.items() if n >= K)
+    answer = _ask(world_config, ["diseaseType:rare", *(f"node:{node}" for node in shown)])
+    assert _cells(answer) == {node: truth[node] for node in shown}
+    assert answer["responseSummary"]["numTotalResults"] == sum(truth[node] for node in shown)
 
 
 def test_run_feasibility_query__clinical_filters_counted_at_the_kdks(
-        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
-    answer = _ask(indexed_config, ["HP:0001250", "HP:0001252"])
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
+    answer = _ask(world_config, ["HP:0001250", "HP:0001252"])
     assert answer["info"]["countedUnit"] == "clinical datasets"
     assert {r["id"] for r in answer["response"]["resultSets"]} <= set(
-        world_home.world.truth["institutions"]["kdk"])
+        world_home.truth["institutions"]["kdk"])
     assert answer["responseSummary"]["exists"] is True
 
 
 def test_run_feasibility_query__small_cell_shown_below_threshold(
-        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
     # oncological at one GRZ: find a node whose true count is between 1 and 9
     truth = _truth_counts(world_home, disease_type="oncological")
-    node, small = next((n, c) for n, c in sorted(truth.items()) if 0 < c < K)
-    answer = _ask(indexed_config, ["diseaseType:oncological", f"node:{node}"])
+    node = next(n for n, c in sorted(truth.items()) if 0 < c < K)
+    answer = _ask(world_config, ["diseaseType:oncological", f"node:{node}"])
     assert answer["responseSummary"]["numTotalResults"] == f"<{K}"
     assert _cells(answer) == {node: f"<{K}"}
-    assert answer["responseSummary"]["exists"] is True
-    assert str(small) not in json.dumps(answer["responseSummary"])
+    assert answer["responseSummary"] == {"exists": True, "numTotalResults": f"<{K}"}
 
 
 def test_run_feasibility_query__total_withheld_when_a_node_is_suppressed(
-        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
     truth = _truth_counts(world_home, disease_type="oncological")
     assert any(0 < c < K for c in truth.values())
-    answer = _ask(indexed_config, ["diseaseType:oncological"])
-    shown = [v for v in _cells(answer).values() if isinstance(v, int)]
-    total = answer["responseSummary"]["numTotalResults"]
-    assert total != sum(truth.values())
-    assert total in (f"≥{sum(shown)}", f"<{K}")
+    answer = _ask(world_config, ["diseaseType:oncological"])
+    shown = [n for n in truth.values() if n >= K]
+    assert _cells(answer) == {node: n if n >= K else f"<{K}" for node, n in truth.items()}
+    assert answer["responseSummary"]["numTotalResults"] == f"≥{sum(shown)}"
 
 
 def test_run_feasibility_query__threshold_from_config(world_home: WorldHome,
-                                                      indexed_config: GenomlabConfig) -> None:
-    strict = config_for(indexed_config.home, GENOMLAB_DISCLOSURE__MIN_CELL_COUNT="1000")
+                                                      world_config: GenomlabConfig) -> None:
+    strict = config_for(world_config.home, GENOMLAB_DISCLOSURE__MIN_CELL_COUNT="1000")
     answer = _ask(strict, ["diseaseType:rare"])
     assert set(_cells(answer).values()) == {"<1000"}
     assert answer["responseSummary"]["numTotalResults"] == "<1000"
@@ -91,13 +106,15 @@ def test_run_feasibility_query__threshold_from_config(world_home: WorldHome,
 def _differencing_pair(world_home: WorldHome) -> tuple[list[str], list[str]]:
     """Query A and its refinement B (one more filter) whose difference is a small cell.
 
-    Chosen from truth.json: B alone shows a count >= K at every node, while A minus B holds
-    1 to K-1 persons at some node or overall.
+    Chosen from truth.json (consented samples; A may ask one node only): B alone shows a count
+    >= K at every node it asks, while A minus B holds 1 to K-1 persons at some node or overall.
     """
-    samples = world_home.world.samples
-    keys = {"diseaseType": "disease_type", "libraryType": "library_type"}
-    values = {k: sorted({s[f] for s in samples}) for k, f in keys.items()}
-    bases = [[]] + [[f"diseaseType:{v}"] for v in values["diseaseType"]]
+    samples = world_home.consented_samples
+    keys = {"diseaseType": "disease_type", "libraryType": "library_type", "node": "grz"}
+    values = {k: sorted({s[f] for s in samples}) for k, f in keys.items() if k != "node"}
+    nodes = [[]] + [[f"node:{n}"] for n in sorted({s["grz"] for s in samples})]
+    diseases = [[]] + [[f"diseaseType:{v}"] for v in values["diseaseType"]]
+    bases = [[*node, *disease] for node in nodes for disease in diseases]
     for base in bases:
         for kind, options in values.items():
             for value in options:
@@ -116,70 +133,72 @@ def _differencing_pair(world_home: WorldHome) -> tuple[list[str], list[str]]:
 
 
 def test_run_feasibility_query__differencing_attempt_is_suppressed(
-        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
     """A, then A refined by one filter that drops a small cell: the second answer is refused."""
     first_filters, second_filters = _differencing_pair(world_home)
-    first = _ask(indexed_config, first_filters, user="mallory")
+    first = _ask(world_config, first_filters, user="mallory")
     assert first["responseSummary"]["numTotalResults"] != "suppressed"
-    second = _ask(indexed_config, second_filters, user="mallory")
+    second = _ask(world_config, second_filters, user="mallory")
     assert second["responseSummary"]["numTotalResults"] == "suppressed"
     assert set(_cells(second).values()) <= {"suppressed", 0}
     assert any("differencing" in reason for reason in second["info"]["suppression"])
     assert second["responseSummary"]["exists"] is True
     # a colluding second user gains nothing: auditing is across users
-    third = _ask(indexed_config, second_filters, user="eve")
+    third = _ask(world_config, second_filters, user="eve")
     assert third["responseSummary"]["numTotalResults"] == "suppressed"
 
 
 def test_run_feasibility_query__refinement_alone_is_answered(
-        indexed_config: GenomlabConfig, world_home: WorldHome) -> None:
+        world_config: GenomlabConfig, world_home: WorldHome) -> None:
     _, second_filters = _differencing_pair(world_home)
-    answer = _ask(indexed_config, second_filters)
+    answer = _ask(world_config, second_filters)
     assert isinstance(answer["responseSummary"]["numTotalResults"], int)
     assert all(isinstance(v, int) for v in _cells(answer).values())
 
 
 def test_run_feasibility_query__boolean_granularity_has_no_counts(
-        indexed_config: GenomlabConfig) -> None:
-    answer = _ask(indexed_config, ["diseaseType:rare"], granularity="boolean")
+        world_config: GenomlabConfig) -> None:
+    answer = _ask(world_config, ["diseaseType:rare"], granularity="boolean")
     assert answer["responseSummary"] == {"exists": True}
     assert all("resultsCount" not in r for r in answer["response"]["resultSets"])
-    missing = _ask(indexed_config, ["ICD10GM:Z99"], granularity="boolean")
+    missing = _ask(world_config, ["ICD10GM:Z99"], granularity="boolean")
     assert missing["responseSummary"] == {"exists": False}
 
 
 @pytest.mark.parametrize("filters", [["ICD10GM:G40", "node:GRZK00001"],
                                      ["node:GRZK00001", "node:KDKHD0002"], ["colour:blue"]])
-def test_run_feasibility_query__unanswerable_filters_refused(indexed_config: GenomlabConfig,
+def test_run_feasibility_query__unanswerable_filters_refused(world_config: GenomlabConfig,
                                                              filters: list[str]) -> None:
     with pytest.raises(ValidationFailed, match=r"query\.filters"):
-        _ask(indexed_config, filters)
+        _ask(world_config, filters)
 
 
-def test_feasibility_ledger__projection_matches(indexed_config: GenomlabConfig) -> None:
-    _ask(indexed_config, ["diseaseType:rare"])
-    _ask(indexed_config, ["HP:0001250"], granularity="boolean")
-    ledger = open_data_service_ledger(indexed_config)
+def test_feasibility_ledger__projection_matches(world_config: GenomlabConfig) -> None:
+    _ask(world_config, ["diseaseType:rare"])
+    _ask(world_config, ["HP:0001250"], granularity="boolean")
+    ledger = open_data_service_ledger(world_config)
     types = [e.type for e in ledger.events()]
     assert types.count("feasibility.answered") == 2
     assert "feasibility.index_built" in types
     assert projection_matches(ledger, DataServiceProjection()) == []
 
 
-def test_feasibility_cli__prints_beacon_json(indexed_config: GenomlabConfig,
-                                             tmp_path: Any) -> None:
+def test_feasibility_cli__prints_beacon_json(world_config: GenomlabConfig,
+                                             world_home: WorldHome, tmp_path: Any) -> None:
     from click.testing import CliRunner
 
     from genomlab.cli import main
     from tests.conftest import write_config_file
 
-    config_file = write_config_file(indexed_config, tmp_path / "genomlab.toml")
+    config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
     result = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
                                        "feasibility", "--filter", "diseaseType:rare",
                                        "--user", "alice"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["responseSummary"]["exists"] is True
+    assert _cells(answer) == {node: format_small(n)
+                              for node, n in _truth_counts(world_home, disease_type="rare").items()}
     bad = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
                                     "feasibility", "--filter", "colour:blue"])
     assert bad.exit_code == 1
@@ -187,30 +206,28 @@ def test_feasibility_cli__prints_beacon_json(indexed_config: GenomlabConfig,
 
 
 @pytest.mark.notebook
-def test_feasibility_notebook__runs_and_shows_counts(indexed_config: GenomlabConfig,
-                                                     run_notebook: Any, tmp_path: Any) -> None:
-    import nbformat
-
+def test_feasibility_notebook__runs_and_shows_counts(world_config: GenomlabConfig,
+                                                     world_home: WorldHome, run_notebook: Any,
+                                                     tmp_path: Any) -> None:
     from tests.conftest import write_config_file
+    from tests.notebook_outputs import get_output_tables
 
-    config_file = write_config_file(indexed_config, tmp_path / "genomlab.toml")
+    config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
     out = run_notebook("feasibility.ipynb", config_path=str(config_file),
                        filters=["diseaseType:rare"], user="alice")
-    text = json.dumps(nbformat.read(out, as_version=4).cells[-2].outputs)
-    assert "GRZK00001" in text
-    assert "total" in text
+    [table] = get_output_tables(out)
+    truth = _truth_counts(world_home, disease_type="rare")
+    shown = sum(n for n in truth.values() if n >= K)
+    expected = {**{node: str(format_small(n)) for node, n in truth.items()},
+                "total": f"≥{shown}"}
+    assert {node.strip('"'): count.strip('"')
+            for node, count in zip(table["node"], table["count"], strict=True)} == expected
 
 
-@pytest.mark.hail
 def test_run_feasibility_query__variant_presence_from_site_index(
-        world_config: GenomlabConfig, genome_nodes: Any, clinical_nodes: Any) -> None:
-    from datetime import date
-
+        world_config: GenomlabConfig, genome_nodes: Any) -> None:
     import polars as pl
 
-    from genomlab.data_service.index import build_feasibility_index
-
-    build_feasibility_index(world_config, genome_nodes, clinical_nodes, on=date(2026, 11, 1))
     sites = pl.concat([n.get_site_counts().with_columns(node=pl.lit(n.node_id))
                        for n in genome_nodes])
     per_variant = sites.group_by("variant").agg(pl.col("n_carriers").min().alias("low"))
@@ -220,21 +237,22 @@ def test_run_feasibility_query__variant_presence_from_site_index(
                                                               granularity="count"), user="bob")
     assert answer["responseSummary"]["exists"] is True
     assert answer["info"]["countedUnit"] == "carriers"
-    for node, value in _cells(answer).items():
-        assert value == (truth[node] if truth[node] >= K else f"<{K}")
+    assert _cells(answer) == {node.node_id: format_small(truth.get(node.node_id, 0))
+                              for node in genome_nodes}
     unseen = run_feasibility_query(world_config, make_request(variant="chr1:1:A:C"), user="bob")
     assert unseen["responseSummary"] == {"exists": False}
 
 
-def test_build_feasibility_index__holds_no_pseudonym(indexed_config: GenomlabConfig,
+def test_build_feasibility_index__holds_no_pseudonym(world_config: GenomlabConfig,
                                                      world_home: WorldHome) -> None:
     import polars as pl
 
     from genomlab.data_service.index import get_index_dir
 
-    files = sorted(get_index_dir(indexed_config).glob("*.parquet"))
+    files = sorted(get_index_dir(world_config).glob("*.parquet"))
     assert len(files) == 3
     text = "\n".join(json.dumps(pl.read_parquet(f).to_dicts()) for f in files)
     assert "GRZK00001" in text
-    for pseudonym in (*world_home.world.genome.values(), *world_home.world.clinical.values()):
-        assert pseudonym not in text
+    pseudonyms = get_dataset_pseudonyms(world_config, world_home.truth)
+    assert pseudonyms
+    assert not [p for p in pseudonyms if p in text]

@@ -1,5 +1,9 @@
 """Release: only consented persons meeting the criteria, only project pseudonyms, only the
-requested fields; refusals; entitlement-checked opening; reproducible; withdrawal notices."""
+requested fields; refusals; entitlement-checked opening; reproducible; withdrawal notices.
+
+Every release reads the world home's nodes through their real readers
+(``genomlab.data_service.adapters``) after the real intake of the committed world.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,22 @@ from typing import Any
 
 import polars as pl
 import pytest
+from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.data_service.adapters import RELEASABLE_FIELDS
 from genomlab.data_service.release import release_application
 from genomlab.data_service.store import DataServiceProjection, open_data_service_ledger
 from genomlab.db import read_connection
 from genomlab.errors import PermissionDenied
 from genomlab.ledger import projection_matches
+from genomlab.trust_center import store as tc_store
+from genomlab.trust_center.identifiers import normalise_kvnr
 from genomlab.trust_center.service import TrustCenter
 from genomlab.workspace import open_release
-from tests.data_service.conftest import WorldHome
-from tests.data_service.world import CLINICAL_FIELDS, is_consented
+from tests.data_service.conftest import INDEXED_ON, WorldHome, get_dataset_pseudonyms
+
+pytestmark = pytest.mark.hail  # the world home's GRZs hold their genotypes in Hail stores
 
 
 def _release(config: GenomlabConfig, application_id: str, genome_nodes: Any,
@@ -29,20 +38,37 @@ def _release(config: GenomlabConfig, application_id: str, genome_nodes: Any,
                                linkage_service=TrustCenter(config), hl=hl)
 
 
-def _samples_of(config: GenomlabConfig, world_home: WorldHome, project: str,
-                pseudonyms: list[str]) -> set[str]:
-    """The world samples behind released project pseudonyms (the trust centre resolves them)."""
+def _released_persons(config: GenomlabConfig, project: str, pseudonyms: list[str]) -> set[str]:
+    """The trust centre's person ids behind released project pseudonyms."""
     tc = TrustCenter(config)
-    sample_of = {g: s for s, g in world_home.world.genome.items()}
     with read_connection(tc.ledger.engine) as conn:
-        persons = [tc.resolve_project_pseudonym(conn, project, p) for p in pseudonyms]
-    return {sample_of[tc.dataset_pseudonym(p, "genomic")] for p in persons}
+        return {tc.resolve_project_pseudonym(conn, project, p) for p in pseudonyms}
 
 
-def _expected_rare_consented(world_home: WorldHome) -> set[str]:
-    consents = world_home.world.consents
-    return {s["sample"] for s in world_home.world.samples
-            if s["disease_type"] == "rare" and is_consented(s, consents)}
+def _persons_of(config: GenomlabConfig, samples: list[dict[str, Any]]) -> set[str]:
+    """The trust centre's person ids of truth.json samples (found by their KVNR part)."""
+    tc = TrustCenter(config)
+    hashes = [tc.secrets.kvnr_hash(normalise_kvnr(s["kvnr"])) for s in samples]
+    with read_connection(tc.ledger.engine) as conn:
+        found = dict(conn.execute(select(tc_store.persons.c.kvnr_hash,
+                                         tc_store.persons.c.person_id)
+                                  .where(tc_store.persons.c.kvnr_hash.in_(hashes))).all())
+    assert len(found) == len(set(hashes))
+    return set(found.values())
+
+
+def _rare_consented(world_home: WorldHome) -> list[dict[str, Any]]:
+    return [s for s in world_home.consented_samples if s["disease_type"] == "rare"]
+
+
+def _birth_months(config: GenomlabConfig, world_home: WorldHome) -> set[str]:
+    """Every birth month the world's KDKs hold, in either store."""
+    from genomlab.clinical_node.intake import ClinicalNode
+
+    return {month for node in world_home.truth["institutions"]["kdk"]
+            for store_name in ("consented", "nonconsented")
+            for month in ClinicalNode(config, node).read_table(
+                "cases", store_name=store_name)["birth_month"].drop_nulls()}
 
 
 def _workspace_text(workspace: Path) -> str:
@@ -60,7 +86,6 @@ def _workspace_text(workspace: Path) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.hail
 def test_release_application__individual_cohort_equals_truth_and_nothing_else_leaks(
         hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
         clinical_nodes: Any) -> None:
@@ -70,8 +95,8 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
 
     mt = hl.read_matrix_table(str(result.path / "genotypes.mt"))
     columns = mt.s.collect()
-    expected = _expected_rare_consented(world_home)
-    assert _samples_of(world_config, world_home, project, columns) == expected
+    expected = _persons_of(world_config, _rare_consented(world_home))
+    assert _released_persons(world_config, project, columns) == expected
     assert result.manifest["counts"]["n_persons"] == len(expected)
     assert all(c.startswith("PP") for c in columns)
     assert set(mt.entry) <= {"GT", "AD", "DP", "GQ"}
@@ -89,13 +114,15 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
 
     workspace = world_config.workspace_dir(project)
     text = _workspace_text(workspace) + "\n".join(columns)
-    for pseudonym in (*world_home.world.genome.values(), *world_home.world.clinical.values()):
-        assert pseudonym not in text
+    pseudonyms = get_dataset_pseudonyms(world_config, world_home.truth)
+    assert pseudonyms
+    assert not [p for p in pseudonyms if p in text]
     tables = [pl.read_parquet(p) for p in workspace.rglob("*.parquet")]
     assert tables
-    assert not [c for t in tables for c in t.columns if c in set(CLINICAL_FIELDS) - requested]
-    birth_dates = {r["birth_date"] for node in clinical_nodes for r in node.records.to_dicts()}
-    assert not [d for d in birth_dates if f'"{d}"' in text]
+    assert not [c for t in tables for c in t.columns if c in set(RELEASABLE_FIELDS) - requested]
+    birth_months = _birth_months(world_config, world_home)
+    assert birth_months
+    assert not [d for d in birth_months if f'"{d}"' in text]
     assert not [p for p in workspace.iterdir() if p.name.startswith(".")]  # no staging left
     manifest = json.loads((result.path / "manifest.json").read_text())
     assert manifest["application_id"] == apps.individual
@@ -117,7 +144,6 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
     assert projection_matches(ledger, DataServiceProjection()) == []
 
 
-@pytest.mark.hail
 def test_release_application__reproducible_and_withdrawal_notified(
         hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
         clinical_nodes: Any) -> None:
@@ -131,11 +157,11 @@ def test_release_application__reproducible_and_withdrawal_notified(
 
     columns = hl.read_matrix_table(str(second.path / "genotypes.mt")).s.collect()
     leaving = sorted(columns)[0]
-    sample = next(iter(_samples_of(world_config, world_home, project, [leaving])))
-    person = next(s for s in world_home.world.samples if s["sample"] == sample)
+    [person_id] = _released_persons(world_config, project, [leaving])
+    person = next(s for s in _rare_consented(world_home)
+                  if _persons_of(world_config, [s]) == {person_id})
     TrustCenter(world_config).withdraw_research_consent(
-        kvnr=person["kvnr"], le_ik=person["hospital_ik"], actor="le",
-        withdrawn_on=None)  # the trust centre's own clock's date
+        kvnr=person["kvnr"], le_ik=person["hospital_ik"], actor="le", withdrawn_on=INDEXED_ON)
     third = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
     after = hl.read_matrix_table(str(third.path / "genotypes.mt")).s.collect()
     assert leaving not in after
@@ -149,7 +175,6 @@ def test_release_application__reproducible_and_withdrawal_notified(
     assert [e.payload["project_pseudonyms"] for e in events] == [[leaving]]
 
 
-@pytest.mark.hail
 def test_release_application__aggregated_level_gets_only_suppressed_aggregates(
         hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
         clinical_nodes: Any) -> None:

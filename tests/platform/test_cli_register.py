@@ -44,15 +44,18 @@ def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
     app, project = re.match(r"(APP-\d+) submitted as project (GDE-\d{4}-\d{4})",
                             new.output).groups()
     queue = _run(world, "review", "queue")
-    assert app in queue.output
-    assert "1 of 1" in queue.output
+    [listed, pager] = queue.output.splitlines()
+    assert listed.split()[:3] == [app, project, "submitted"]
+    assert pager == "1 of 1 (offset 0)"
     assert _run(world, "review", "assign", app, user="hanna").exit_code == 0
     approved = _run(world, "review", "approve", app, "--valid-until", "2027-01-31", user="dora")
     assert approved.exit_code == 0, approved.output
     assert f"approved as {project} for alice, tom until 2027-01-31" in approved.output
     entitled = _run(world, "users", "entitlements", "tom")
-    assert project in entitled.output
-    assert "1 active" in entitled.output
+    [entitlement, total] = entitled.output.splitlines()
+    assert entitlement.split()[:2] == [project, app]
+    assert entitlement.endswith(" – 2027-01-31")
+    assert total == "1 active"
     result = _run(world, "apply", "result", app, "--kind", "publication", "--title",
                   "Findings", "--reference", "doi:10.1/abc", user="tom")
     assert result.exit_code == 0, result.output

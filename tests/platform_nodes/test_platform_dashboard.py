@@ -13,6 +13,12 @@ from genomlab.errors import PermissionDenied
 from genomlab.platform.confirmations import receive_pruefbericht
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.quarterly import compute_node_activity, compute_node_overview
+from tests.browser_checks import (
+    MATPLOTLIB_BLUE,
+    MATPLOTLIB_ORANGE,
+    count_pixels_of,
+    read_page_table,
+)
 from tests.conftest import write_config_file
 
 EXAMPLE = json.loads(importlib.resources.files(examples)
@@ -60,14 +66,18 @@ def test_platform_dashboard__shows_real_numbers_in_chromium(busy_platform, voila
     page.goto(url, timeout=120_000)
     page.wait_for_selector("table.genomlab-platform-nodes", timeout=120_000)
     summary = page.inner_text(".genomlab-platform-summary")
-    assert "3 nodes (2 approved), 8 Meldebestätigungen issued, QC passed 88%" in summary
-    assert "1 Prüfberichte refused" in summary
-    row = page.inner_text('table.genomlab-platform-nodes tr[data-node="GRZK00001"]')
-    assert "Node <GRZK00001>" in row
-    assert "3" in row
+    assert summary == ("3 nodes (2 approved), 8 Meldebestätigungen issued, QC passed 88%, "
+                       "1 Prüfberichte refused")
+    nodes = read_page_table(page, "table.genomlab-platform-nodes")
+    overview = compute_node_overview(busy_platform)
+    assert nodes.to_dict("records") == [{key: str(value) for key, value in row.items()}
+                                        for row in overview.iter_rows(named=True)]
+    assert nodes.set_index("node_id").loc["GRZK00001", "confirmations"] == "3"
     content = page.content()
     assert "Node &lt;GRZK00001&gt;" in content
     assert "Error displaying widget" not in content
     assert "Failed to load model" not in content
-    assert page.locator("img").count() >= 1
-    page.screenshot(path=str(tmp_path / "platform.png"))
+    [plot] = page.locator("img").all()
+    drawn = plot.screenshot()  # the activity plot as Chromium shows it
+    assert count_pixels_of(drawn, MATPLOTLIB_BLUE) > 50  # first node's line
+    assert count_pixels_of(drawn, MATPLOTLIB_ORANGE) > 50  # second node's line

@@ -59,7 +59,9 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
     (tmp_path / "genomes.txt").write_text(pseudonyms["genomic"] + "\n")
     out = run("linkage-map", "issue", "--approval", str(approval), "--genome-pseudonyms",
               str(tmp_path / "genomes.txt"), "--out", str(tmp_path / "map.tsv"))
-    assert "1 rows" in out
+    assert out.split(": ", 1)[1] == (
+        "1 rows for project GDE-2026-001 (key version 1); 0 without research consent, "
+        f"0 unknown pseudonyms; written to {tmp_path / 'map.tsv'}\n")
     header, row = (tmp_path / "map.tsv").read_text().splitlines()
     assert header.split("\t") == ["project_pseudonym", "genome_pseudonym", "clinical_pseudonym"]
     project_pseudonym, genome, clinical = row.split("\t")
@@ -69,24 +71,27 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
                      project_pseudonym, "--reason", "actionable finding", "--kind",
                      "reIdentification", "--user", "rita").strip()
     assert "Error:" in run("reid", "approve", request_id, "--user", "rita", exit_code=1)
-    assert "1 of 2" in run("reid", "approve", request_id, "--user", "olga")
-    assert "2 of 2" in run("reid", "approve", request_id, "--user", "otto")
+    assert run("reid", "approve", request_id, "--user", "olga") == "approved (1 of 2)\n"
+    assert run("reid", "approve", request_id, "--user", "otto") == "approved (2 of 2)\n"
     assert "not the treating LE" in run("reid", "release", request_id, "--le-ik", OTHER_LE_IK,
                                         exit_code=1)
     assert run("reid", "release", request_id, "--le-ik", LE_IK).strip() == f"{LE_IK}\tAN-42"
 
     correction_id = run("correction", "request", "--pseudonym", pseudonyms["clinical"],
                         "--node", KDK, "--reason", "wrong diagnosis date").strip()
-    assert f"{LE_IK}\tAN-42" in run("correction", "release", correction_id, "--le-ik", LE_IK)
+    assert run("correction", "release", correction_id, "--le-ik", LE_IK).splitlines() == [
+        f"{KDK} (clinical): wrong diagnosis date", f"{LE_IK}\tAN-42"]
 
     notice = run("consent", "withdraw", "--kvnr", kvnr, "--le-ik", LE_IK)
-    assert f"GDE-2026-001\t{project_pseudonym}" in notice
-    assert "key version 2 created" in run("key", "rotate")
+    assert notice.splitlines()[0].endswith("; 1 project(s) to notify")
+    assert notice.splitlines()[1:] == [f"GDE-2026-001\t{project_pseudonym}"]
+    assert run("key", "rotate") == "key version 2 created\n"
     assert "ok:" in run("audit", "verify")
 
     dispose_engines()
     with Institution(config, "trust_center").engine().begin() as con:  # SQLite or PostgreSQL
         con.exec_driver_sql("UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
     out = run("audit", "verify", exit_code=1)
-    assert "BROKEN at seq 5" in out
-    assert "broken at seq 5" in out
+    assert out.splitlines() == [
+        "trust_center: BROKEN at seq 5: content does not match its hash (modified or moved)",
+        "Error: trust-centre ledger broken at seq 5"]

@@ -6,21 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
 from genomlab.config import GenomlabConfig
 from genomlab.workspace.qc.pipeline import QC_PLOTS
 from tests.conftest import NOTEBOOKS, write_config_file
+from tests.notebook_outputs import get_output_tables, get_png_outputs, get_printed_lines
 from tests.workspace.conftest import COMMITTED_WORLD
 
 pytestmark = [pytest.mark.notebook, pytest.mark.hail, pytest.mark.slow]
-
-
-def _png_outputs(path: Path) -> int:
-    nb = nbformat.read(path, as_version=4)
-    return sum("image/png" in out.get("data", {}) for cell in nb.cells
-               for out in cell.get("outputs", []))
 
 
 @pytest.mark.parametrize("name", ["cohort_qc.ipynb", "association.ipynb"])
@@ -34,20 +30,71 @@ def test_notebook__parameters_cell_is_first(name: str) -> None:
     assert all(not c.get("outputs") for c in code)
 
 
+def _table_with(tables: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    """The first displayed table that has ``column``."""
+    found = [table for table in tables if column in table.columns]
+    assert found, f"the notebook displayed no table with a {column!r} column"
+    return found[0]
+
+
+def _passing_samples(qc_dir: Path) -> pd.DataFrame:
+    sample_qc = pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t")
+    return sample_qc[sample_qc["pass"]].set_index("sample")
+
+
+def _check_qc_outputs(qc_nb: Path, qc_dir: Path) -> None:
+    """The QC notebook shows the counts, failing samples and plots of the run's own tables."""
+    sample_qc = pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t", keep_default_na=False)
+    failing = sample_qc[~sample_qc["pass"]]
+    assert len(failing) > 0
+    assert get_printed_lines(qc_nb) == [f"{len(sample_qc)} samples, {len(failing)} fail QC"]
+    shown = _table_with(get_output_tables(qc_nb), "heterozygosity_rate")
+    assert shown[["sample", "reasons"]].values.tolist() == failing[["sample", "reasons"]
+                                                                    ].values.tolist()
+    assert get_png_outputs(qc_nb) == [(qc_dir / name).read_bytes() for name in QC_PLOTS]
+
+
+def _check_association_outputs(gwas_nb: Path, qc_dir: Path, gwas_dir: Path) -> None:
+    """Hits, plots, frequencies by disease type and Fst: what the run computed, displayed."""
+    from genomlab.workspace.analysis.association import get_independent_hits
+    from genomlab.workspace.analysis.popgen import compute_pairwise_fst
+    from genomlab.workspace.qc.pipeline import read_qc_genotypes
+
+    tables = get_output_tables(gwas_nb)
+    leads = get_independent_hits(pd.read_csv(gwas_dir / "association.tsv", sep="\t"))
+    hits = _table_with(tables, "standard_error")
+    assert len(leads) > 0
+    assert hits["variant"].tolist() == leads["variant"].tolist()
+    assert [float(b) for b in hits["beta"]] == pytest.approx(list(leads["beta"]), rel=1e-5)
+    assert get_png_outputs(gwas_nb) == [(gwas_dir / name).read_bytes()
+                                        for name in ("manhattan.png", "qq.png")]
+
+    passing = _passing_samples(qc_dir)
+    info = pd.read_csv(COMMITTED_WORLD / "genotypes" / "samples.tsv", sep="\t",
+                       index_col="sample")
+    by_disease = info["disease_type"].reindex(passing.index).value_counts()
+    disease = _table_with(tables, "disease_type")
+    assert len(disease) > 0
+    assert {(d, int(n)) for d, n in zip(disease["disease_type"], disease["n_samples"],
+                                        strict=True)} <= set(by_disease.items())
+
+    groups = passing["ancestry_group"][passing["ancestry_group"] != "unassigned"]
+    expected = compute_pairwise_fst(read_qc_genotypes(qc_dir), groups)
+    fst = _table_with(tables, "fst")
+    assert fst[["group_1", "group_2"]].values.tolist() == expected[["group_1", "group_2"]
+                                                                   ].values.tolist()
+    assert len(expected) > 0
+    assert [float(v) for v in fst["fst"]] == pytest.approx(list(expected["fst"]), rel=1e-5)
+
+
 def test_notebooks__qc_then_association_run_and_plot(
         run_notebook: Callable[..., Path], config: GenomlabConfig, tmp_path: Path) -> None:
     cfg = str(write_config_file(config, tmp_path / "genomlab.toml"))
     vcf = str(COMMITTED_WORLD / "genotypes" / "cohort.vcf.bgz")
     qc_dir = tmp_path / "qc"
     qc_nb = run_notebook("cohort_qc.ipynb", config_path=cfg, vcf=vcf, out_dir=str(qc_dir))
-    for name in QC_PLOTS:
-        assert (qc_dir / name).stat().st_size > 0
-    assert _png_outputs(qc_nb) == len(QC_PLOTS)
+    _check_qc_outputs(qc_nb, qc_dir)
     gwas_dir = tmp_path / "gwas"
     gwas_nb = run_notebook("association.ipynb", config_path=cfg, vcf=vcf, qc_dir=str(qc_dir),
                            out_dir=str(gwas_dir), phenotype="quant_trait")
-    assert (gwas_dir / "association.tsv").stat().st_size > 0
-    assert _png_outputs(gwas_nb) == 2
-    text = gwas_nb.read_text()
-    assert "fst" in text
-    assert "disease_type" in text
+    _check_association_outputs(gwas_nb, qc_dir, gwas_dir)
