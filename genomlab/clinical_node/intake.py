@@ -40,12 +40,14 @@ from genomlab.messages import PseudonymService
 Reporter = Callable[[dict[str, Any]], str]
 """Hands a Prüfbericht to the platform; returns the confirmation id."""
 
-CASE_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "submission_date": str,
-               "submission_type": str, "disease_type": str, "coverage_type": str,
-               "library_type": str, "gender": str, "birth_month": str, "ags5": str,
-               "mv_sequencing": bool, "research_consented": bool}
-DIAGNOSIS_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
-PHENOTYPE_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
+CASE_SCHEMA: dict[str, type] = {
+    "record_id": str, "clinical_pseudonym": str, "submission_date": str,
+    "submission_type": str, "disease_type": str, "coverage_type": str,
+    "library_type": str, "gender": str, "birth_month": str, "ags5": str,
+    "mv_sequencing": bool, "research_consented": bool}
+DIAGNOSIS_SCHEMA: dict[str, type] = {
+    "record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
+PHENOTYPE_SCHEMA: dict[str, type] = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
 
 
 def _polars_schema(schema: dict[str, type]) -> dict[str, Any]:

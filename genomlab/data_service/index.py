@@ -126,7 +126,7 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
     replace_dir(staging, target)
     open_data_service_ledger(config).append("feasibility.index_built", {
         "build_id": secrets.token_hex(8),
-        "nodes": [n.node_id for n in (*genome_nodes, *clinical_nodes)],
+        "nodes": [n.node_id for n in genome_nodes] + [n.node_id for n in clinical_nodes],
         "n_genome_datasets": tables[0].height, "n_clinical_datasets": tables[1].height,
         "n_sites": tables[2].height, "digest": digest}, actor=actor)
     return digest

@@ -176,7 +176,8 @@ def _clinical_table(nodes: Sequence[ClinicalNodeReader], cohort: pl.DataFrame,
 
 def _genotypes(hl: Any, nodes: Sequence[GenomeNodeReader], cohort: pl.DataFrame
                ) -> tuple[Any | None, dict[str, dict[str, int]]]:
-    parts, counts = [], {}
+    parts = []
+    counts: dict[str, dict[str, int]] = {}
     for node in nodes:
         rows = cohort.filter(pl.col("genome_node") == node.node_id)
         if rows.is_empty():

@@ -255,11 +255,12 @@ class GenomeCenter:
                 & (store.submissions.c.inbox_id != inbox_id)
                 & (store.submissions.c.state != "error"))).first()
             if reused is not None:
-                exc = SubmissionRejected(source, "duplicate_tang", "submission.tanG",
-                                         f"tanG already used by submission {reused.inbox_id}")
+                duplicate = SubmissionRejected(
+                    source, "duplicate_tang", "submission.tanG",
+                    f"tanG already used by submission {reused.inbox_id}")
                 tx.append("submission.error", {
-                    "inbox_id": inbox_id, "failure_reason": exc.reason, "field": exc.field,
-                    "message": exc.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
+                    "inbox_id": inbox_id, "failure_reason": duplicate.reason,
+                    "field": duplicate.field, "message": duplicate.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
                 return None
             tx.append("submission.validated", {"inbox_id": inbox_id, "fields": {
                 "submission_id": model.submission_id, "tan_hash": digest,
@@ -285,7 +286,7 @@ class GenomeCenter:
             return
         model = checked.metadata
         day = model.submission.submission_date
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, donor in enumerate(model.donors):
             reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
                                              str(donor.relation))
@@ -378,9 +379,9 @@ class GenomeCenter:
                             inboxes_by_store[store_name]))
         pause_point("batch_written")
         with self.ledger.transaction() as tx:
-            for batch_id, path, store_name, n_samples, samples in written:
+            for batch_id, batch_path, store_name, n_samples, samples in written:
                 tx.append("genotypes.batch_stored", {
-                    "batch_id": batch_id, "store": store_name, "path": path,
+                    "batch_id": batch_id, "store": store_name, "path": batch_path,
                     "n_samples": n_samples, "samples": samples}, actor=self.actor)
             for directory in pending:
                 tx.append("submission.stored", {"inbox_id": directory.name}, actor=self.actor,

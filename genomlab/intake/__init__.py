@@ -165,8 +165,8 @@ def record_world_consents(config: GenomlabConfig, world: Path) -> int:
             key = f"{consent['sample']}:{scope}"
             if key.lower() in reported.entries:
                 continue
-            tc.record_consent(kvnr=kvnr, le_ik=ik, scope=scope,  # type: ignore[arg-type]
-                              decision=decision, actor=f"le:{ik}",  # type: ignore[arg-type]
+            tc.record_consent(kvnr=kvnr, le_ik=ik, scope=scope,
+                              decision=decision, actor=f"le:{ik}",
                               decided_on=date.fromisoformat(on))
             reported.add({key: f"{decision}@{on}"})  # at once: a rerun after a crash skips it
             n_reported += 1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:  # genomlab.cli imports this module; the context object comes 
     from genomlab.cli_context import CliContext
 
 
-def _source_options(command: click.Command) -> click.Command:
+def _source_options[F: Callable[..., Any]](command: F) -> F:
     options = [
         click.option("--vcf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Cohort VCF (bgzipped); converted once to a MatrixTable under OUT/work."),

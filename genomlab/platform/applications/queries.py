@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
@@ -60,7 +60,7 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
     (812, 50)
     """
     a = t.applications
-    where = [a.c.status.in_([str(s) for s in statuses])]
+    where: list[ColumnElement[bool]] = [a.c.status.in_([str(s) for s in statuses])]
     if purpose:
         where.append(a.c.purposes.like(f"%{purpose}%"))
     if handler:
