@@ -13,15 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from genomlab.config import GenomlabConfig
+from genomlab.config import GenomlabConfig, NodeKind
 from genomlab.errors import GenomlabError
 from genomlab.institution import Institution, existing_institutions
 
-DEMO_NODES = {"grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
+if TYPE_CHECKING:  # genomlab.cli puts it into ctx.obj
+    from genomlab.cli_context import CliContext
+
+DEMO_NODES: dict[NodeKind, tuple[str, ...]] = {
+    "grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +55,7 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
     """Give every institution its folder, keys and ledger (once)."""
     institutions = [Institution(ctx.config, kind) for kind in
                     ("platform", "trust_center", "data_service")]
-    institutions += [Institution(ctx.config, kind, node)  # type: ignore[arg-type]
+    institutions += [Institution(ctx.config, kind, node)
                      for kind, nodes in DEMO_NODES.items() for node in nodes]
     for inst in institutions:
         ledger = inst.ledger()
@@ -228,13 +232,13 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
               default=DEFAULT_WORLD, show_default=True,
               help="Synthetic world to run on (genomlab samples generate makes others).")
 @click.pass_obj
-def demo(cli: object, fresh: bool, master: str | None, no_hail: bool, world: Path) -> None:
+def demo(cli: CliContext, fresh: bool, master: str | None, no_hail: bool, world: Path) -> None:
     """Run the platform flow end to end on the embedded default and say where the results are.
 
     Uses the home of the configuration (GENOMLAB_HOME, default ./genomlab-home): SQLite stores,
     key files and Hail on local Spark. Safe to re-run; --fresh starts over.
     """
-    config: GenomlabConfig = cli.config  # type: ignore[attr-defined]
+    config: GenomlabConfig = cli.config
     if fresh and config.home.exists():
         shutil.rmtree(config.home)
     click.echo(f"genomlab demo: home {config.home}")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 from genomlab.errors import NotFoundError
+
+if TYPE_CHECKING:  # genomlab.cli puts it into ctx.obj
+    from genomlab.cli_context import CliContext
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARDS = {
@@ -45,7 +49,7 @@ def list_dashboards() -> None:
 @click.option("--pool-size", default=1, show_default=True,
               help="Preheated kernels (each has run the page before a visitor asks; 0: none).")
 @click.pass_obj
-def serve(cli: object, name: str, port: int, pool_size: int) -> None:
+def serve(cli: CliContext, name: str, port: int, pool_size: int) -> None:
     """Serve dashboard NAME with Voila on http://127.0.0.1:PORT/ until interrupted.
 
     The page uses this command's configuration (its home and stores); the viewer's identity is
@@ -55,10 +59,10 @@ def serve(cli: object, name: str, port: int, pool_size: int) -> None:
     if name not in available_dashboards():
         choices = ", ".join(available_dashboards())
         raise NotFoundError(f"no dashboard {name!r}; choose from {choices}")
-    config = cli.config  # type: ignore[attr-defined]
+    config = cli.config
     env = get_voila_environment({**os.environ, "GENOMLAB_HOME": str(config.home)})
-    if cli.config_path is not None:  # type: ignore[attr-defined]
-        env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())  # type: ignore[attr-defined]
+    if cli.config_path is not None:
+        env["GENOMLAB_CONFIG"] = str(cli.config_path.resolve())
     click.echo(f"serving {name} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
     preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
     subprocess.run(get_voila_command(NOTEBOOKS / f"{name}.ipynb", port, *preheat), env=env,

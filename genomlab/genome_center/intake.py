@@ -260,7 +260,8 @@ class GenomeCenter:
                     f"tanG already used by submission {reused.inbox_id}")
                 tx.append("submission.error", {
                     "inbox_id": inbox_id, "failure_reason": duplicate.reason,
-                    "field": duplicate.field, "message": duplicate.detail}, actor=self.actor, stream=f"submission:{inbox_id}")
+                    "field": duplicate.field, "message": duplicate.detail},
+                    actor=self.actor, stream=f"submission:{inbox_id}")
                 return None
             tx.append("submission.validated", {"inbox_id": inbox_id, "fields": {
                 "submission_id": model.submission_id, "tan_hash": digest,
