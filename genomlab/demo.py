@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from genomlab.config import GenomlabConfig, NodeKind
 from genomlab.errors import GenomlabError
+from genomlab.hail_session import HailModule
 from genomlab.institution import Institution, existing_institutions
 
 if TYPE_CHECKING:  # genomlab.cli puts it into ctx.obj
@@ -45,7 +46,7 @@ class DemoContext:
     project_id: str | None = None
     team: tuple[str, ...] = ()
 
-    def hail(self) -> Any:
+    def hail(self) -> HailModule:
         from genomlab.hail_session import init_hail
 
         return init_hail(self.config, master=self.master)

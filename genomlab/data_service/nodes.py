@@ -25,6 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
+from genomlab.hail_session import HailModule
+
 GENOME_ATTRIBUTES = pl.Schema({"pseudonym": pl.String, "disease_type": pl.String,
                                "library_type": pl.String})
 CLINICAL_ATTRIBUTES = pl.Schema({**GENOME_ATTRIBUTES, "sex": pl.String(),
@@ -49,7 +51,7 @@ class GenomeNodeReader(Protocol):
         """Carriers per allele over the node's datasets (columns of :data:`SITE_COLUMNS`)."""
         ...
 
-    def export_cohort_genotypes(self, hl: Any, pseudonyms: Sequence[str]) -> Any:
+    def export_cohort_genotypes(self, hl: HailModule, pseudonyms: Sequence[str]) -> Any:
         """A MatrixTable of only ``pseudonyms`` (column key ``s``), filtered at the node."""
         ...
 

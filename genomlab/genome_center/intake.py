@@ -55,6 +55,7 @@ from genomlab.genome_center.metadata import (
     validate_metadata_text,
 )
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.hail_session import HailModule
 from genomlab.institution import Institution
 from genomlab.ledger import Ledger
 from genomlab.messages import PseudonymService
@@ -152,7 +153,7 @@ class GenomeCenter:
                 select(store.batches.c.path).where(store.batches.c.store == store_name)
                 .order_by(store.batches.c.created_at, store.batches.c.batch_id)).scalars())
 
-    def read_genotypes(self, hl: Any, *, pseudonyms: Sequence[str] | None = None,
+    def read_genotypes(self, hl: HailModule, *, pseudonyms: Sequence[str] | None = None,
                        store_name: str = "consented") -> Any:
         """The GRZ's genotypes of one store as one MatrixTable (column key ``s`` = pseudonym).
 
@@ -187,7 +188,7 @@ class GenomeCenter:
             yield
 
     def submit(self, directories: Sequence[Path], service: PseudonymService, *,
-               reporter: Reporter, hail: Callable[[], Any],
+               reporter: Reporter, hail: Callable[[], HailModule],
                progress: Callable[[str], None] = lambda _msg: None) -> IntakeSummary:
         """Run (or resume) intake of ``directories``; see the module docstring for the steps.
 
@@ -348,7 +349,7 @@ class GenomeCenter:
         return [sources[i] for i in sorted(sources)]
 
     def _store_genotypes(self, directories: Sequence[Path], checked: dict[str, Any],
-                         service: PseudonymService, hail: Callable[[], Any]) -> list[str]:
+                         service: PseudonymService, hail: Callable[[], HailModule]) -> list[str]:
         pending = [Path(d) for d in directories
                    if checked.get(Path(d).name) is not None
                    and self._row(Path(d).name).state == "pseudonymised"]

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.hail_session import HailModule
 
 SAMPLE_COLUMNS = ("reported_sex", "family", "father", "mother")
 _BED_MAGIC = b"\x6c\x1b\x01"
@@ -69,7 +70,7 @@ def _as_indices(selection: np.ndarray) -> np.ndarray:
     return np.flatnonzero(selection) if selection.dtype == bool else selection
 
 
-def default_n_partitions(hl: Any, per_core: int = 3) -> int:
+def default_n_partitions(hl: HailModule, per_core: int = 3) -> int:
     """Partitions sized to the cores Spark runs on (2–4 per core keeps every core busy).
 
     Examples
@@ -80,7 +81,7 @@ def default_n_partitions(hl: Any, per_core: int = 3) -> int:
     return max(1, per_core * int(hl.spark_context().defaultParallelism))
 
 
-def import_vcf_to_mt(hl: Any, vcf: Path, mt_path: Path, *, n_partitions: int | None = None,
+def import_vcf_to_mt(hl: HailModule, vcf: Path, mt_path: Path, *, n_partitions: int | None = None,
                      reference_genome: str = "GRCh38", overwrite: bool = False) -> Any:
     """Convert a VCF to a MatrixTable once (multi-allelics split) and return it read back.
 
@@ -201,7 +202,7 @@ def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
     return read_fam(samples) if samples.suffix == ".fam" else read_samples_tsv(samples)
 
 
-def read_source(hl: Any, *, vcf: Path | None = None, release: Path | None = None,
+def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None = None,
                 samples: Path | None = None, work_dir: Path,
                 n_partitions: int | None = None) -> tuple[Any, pd.DataFrame]:
     """The MatrixTable and sample table of a VCF or a release directory.
@@ -241,7 +242,7 @@ def _fill_missing_samples(info: pd.DataFrame) -> pd.DataFrame:
     return info
 
 
-def get_qc_call_expr(hl: Any, mt: Any, *, min_gq: int | None = 20, min_dp: int | None = 10,
+def get_qc_call_expr(hl: HailModule, mt: Any, *, min_gq: int | None = 20, min_dp: int | None = 10,
                      min_het_ab: float | None = 0.2) -> Any:
     """GT with gnomAD's ADJ genotype filter applied (failing calls set missing), diploidised.
 
@@ -267,7 +268,7 @@ def get_qc_call_expr(hl: Any, mt: Any, *, min_gq: int | None = 20, min_dp: int |
     return hl.or_missing(keep, diploid)
 
 
-def export_genotype_matrix(hl: Any, mt: Any, call: Any, prefix: Path) -> GenotypeMatrix:
+def export_genotype_matrix(hl: HailModule, mt: Any, call: Any, prefix: Path) -> GenotypeMatrix:
     """Write ``call`` as PLINK ``prefix.{bed,bim,fam}`` (one parallel Hail pass) and read it.
 
     The same files serve plink2 for cross-checks.

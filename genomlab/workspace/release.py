@@ -16,6 +16,7 @@ from typing import Any
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.errors import NotFoundError, PermissionDenied
+from genomlab.hail_session import HailModule
 from genomlab.platform.applications import get_active_entitlements, get_team
 from genomlab.platform.applications.identity import get_current_user
 
@@ -33,7 +34,7 @@ class Release:
     def level(self) -> str:
         return str(self.manifest["level"])
 
-    def read_matrix_table(self, hl: Any) -> Any:
+    def read_matrix_table(self, hl: HailModule) -> Any:
         """``genotypes.mt`` (columns keyed by project pseudonym ``s``); individual level only."""
         path = self.path / "genotypes.mt"
         if not path.exists():

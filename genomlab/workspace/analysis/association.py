@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.hail_session import HailModule
 
 GENOME_WIDE_P = 5e-8  # the conventional genome-wide significance level (Pe'er et al. 2008)
 
@@ -66,7 +67,7 @@ def get_association_samples(info: pd.DataFrame, sample_qc: pd.DataFrame, scores:
     return table.dropna()
 
 
-def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: bool,
+def compute_association(hl: HailModule, mt: Any, covariates: pd.DataFrame, *, binary: bool,
                         call_field: str = "GT") -> pd.DataFrame:
     """Regress ``y`` on each row's alternate-allele count with the other columns as covariates.
 
@@ -124,7 +125,7 @@ def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: b
                    "p_value"]]
 
 
-def filter_association_variants(hl: Any, mt: Any, variant_qc: pd.DataFrame, *,
+def filter_association_variants(hl: HailModule, mt: Any, variant_qc: pd.DataFrame, *,
                                 min_maf: float = 0.01) -> Any:
     """Rows of ``mt`` that pass variant QC with MAF ≥ ``min_maf`` (Hail GWAS tutorial: 0.01)."""
     af = variant_qc["AF"].astype(float)
@@ -158,7 +159,7 @@ def get_independent_hits(results: pd.DataFrame, *, threshold: float = GENOME_WID
     return results.loc[leads]
 
 
-def run_association(hl: Any, out_dir: Path, *, qc_dir: Path, phenotype: str,
+def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: str,
                     vcf: Path | None = None, release: Path | None = None,
                     samples: Path | None = None, binary: bool | None = None,
                     n_pcs: int = 4) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
 from genomlab.workspace.qc.ancestry import (
     assign_ancestry_groups,
@@ -147,7 +148,7 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
     return out
 
 
-def compute_cohort_qc(hl: Any, mt: Any, info: pd.DataFrame, work_dir: Path, *,
+def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Path, *,
                       thresholds: QcThresholds | None = None,
                       progress: Callable[[str], None] | None = None) -> QcResult:
     """Run sample and variant QC on ``mt`` (columns keyed by ``s``) with sample table ``info``.
@@ -316,7 +317,7 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
     return written
 
 
-def run_cohort_qc(hl: Any, out_dir: Path, *, vcf: Path | None = None,
+def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, n_partitions: int | None = None,
                   progress: Callable[[str], None] | None = None) -> QcResult:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.variant_qc import compute_genotype_counts
 
@@ -99,7 +100,7 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
                         index=pd.Index(gm.samples, name="s"))
 
 
-def compute_entry_stats(hl: Any, mt: Any, call: Any) -> pd.DataFrame:
+def compute_entry_stats(hl: HailModule, mt: Any, call: Any) -> pd.DataFrame:
     """Per-sample statistics that need the entry fields, in one pass over ``mt``.
 
     - ``n_raw_called`` and ``n_filtered`` (calls the genotype filter ``call`` removed);
