@@ -122,7 +122,18 @@ def verify_release_approval(config: GenomlabConfig, application_id: str, *,
 
     Examples
     --------
-    >>> document, grant = verify_release_approval(config, "APP-000001")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> document, grant = verify_release_approval(config, demo.application_id)
+    >>> grant.project_id == demo.project_id, grant.data_categories
+    (True, ('genomic', 'clinical'))
+    >>> verify_release_approval(config, "APP-999999")
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: application APP-999999: not approved (no signed approval)
     """
     try:
         try:

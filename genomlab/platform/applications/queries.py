@@ -55,9 +55,16 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
 
     Examples
     --------
-    >>> page = get_queue_page(config, statuses=("submitted",), limit=50)  # doctest: +SKIP
-    >>> page.total, len(page.rows)  # doctest: +SKIP
-    (812, 50)
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> page = get_queue_page(config, statuses=("approved",), limit=50)
+    >>> page.total, [row["application_id"] for row in page.rows] == [demo.application_id]
+    (1, True)
+    >>> get_queue_page(config, statuses=("submitted",)).total
+    0
     """
     a = t.applications
     where: list[ColumnElement[bool]] = [a.c.status.in_([str(s) for s in statuses])]
