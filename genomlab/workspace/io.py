@@ -43,6 +43,23 @@ class GenotypeMatrix:
     samples: list[str]
     variants: pd.DataFrame
 
+    @classmethod
+    def from_counts(cls, n_alt: Any, *, contig: str = "chr1") -> GenotypeMatrix:
+        """A matrix of the counts ``n_alt`` (variants × samples) with samples ``S00001``, … and
+        A>G variants at positions 1, 2, … of ``contig``: small inputs for examples and tests.
+
+        Examples
+        --------
+        >>> gm = GenotypeMatrix.from_counts([[0, 1, 2], [-1, 0, 1]], contig="chrX")
+        >>> gm.samples, gm.variants["variant"].tolist(), gm.is_x.tolist()
+        (['S00001', 'S00002', 'S00003'], ['chrX:1:A:G', 'chrX:2:A:G'], [True, True])
+        """
+        counts = np.asarray(n_alt, dtype=np.int8)
+        positions = np.arange(1, counts.shape[0] + 1)
+        variants = pd.DataFrame({"contig": contig, "position": positions, "ref": "A", "alt": "G"})
+        variants["variant"] = [f"{contig}:{p}:A:G" for p in positions]
+        return cls(counts, [f"S{i:05d}" for i in range(1, counts.shape[1] + 1)], variants)
+
     def subset(self, rows: np.ndarray | None = None,
                cols: np.ndarray | None = None) -> GenotypeMatrix:
         """The matrix restricted to boolean/integer ``rows`` (variants) and ``cols`` (samples)."""
