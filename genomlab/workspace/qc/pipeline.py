@@ -126,8 +126,11 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
 
     Examples
     --------
-    >>> ok = np.ones(len(gm.samples), bool)  # doctest: +SKIP
-    >>> mask = get_qc_variant_mask(gm, ok, QcThresholds())  # doctest: +SKIP
+    The second variant is monomorphic, the third called in half the samples:
+
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, 1], [0, 0, 0, 0], [1, -1, -1, 1]])
+    >>> get_qc_variant_mask(gm, np.ones(4, bool), QcThresholds()).tolist()
+    [True, False, False]
     """
     counts = compute_genotype_counts(gm.n_alt[:, samples_ok], axis=1)
     n_ok = max(int(samples_ok.sum()), 1)
@@ -243,7 +246,17 @@ def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.nd
 
     Examples
     --------
-    >>> compute_group_hwe_min(gm, groups, passing, males)  # doctest: +SKIP
+    The first variant is fixed for different alleles in two groups: in equilibrium within each,
+    far from it pooled.
+
+    >>> from genomlab.workspace.qc.variant_qc import compute_variant_metrics
+    >>> rng = np.random.default_rng(0)
+    >>> gm = GenotypeMatrix.from_counts([np.repeat([0, 2], 20), rng.binomial(2, 0.5, 40)])
+    >>> groups, everyone = np.repeat(["G1", "G2"], 20), np.ones(40, bool)
+    >>> compute_group_hwe_min(gm, groups, everyone, ~everyone).round(3).tolist()
+    [0.5, 0.283]
+    >>> bool(compute_variant_metrics(gm)["p_value_hwe"][0] < 1e-10)
+    True
     """
     out = np.full(gm.n_alt.shape[0], np.nan)
     for label in np.unique(groups[passing]):
@@ -350,7 +363,11 @@ def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
 
     Examples
     --------
-    >>> gm = read_qc_genotypes(Path("qc"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> read_qc_genotypes(Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../work/qc_calls.bed: no QC export; run `genomlab qc run` ...
     """
     from genomlab.errors import NotFoundError
     from genomlab.workspace.io import read_bed
