@@ -28,7 +28,11 @@ def read_qc_outputs(qc_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 
     Examples
     --------
-    >>> samples, variants, scores = read_qc_outputs(Path("qc"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> read_qc_outputs(Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../sample_qc.tsv: QC output not found; run `genomlab qc run` ...
     """
     tables = []
     for name in ("sample_qc.tsv", "variant_qc.tsv", "pca_scores.tsv"):
@@ -50,7 +54,18 @@ def get_association_samples(info: pd.DataFrame, sample_qc: pd.DataFrame, scores:
 
     Examples
     --------
-    >>> cov = get_association_samples(info, sample_qc, scores, "quant_trait")  # doctest: +SKIP
+    S3 has no phenotype and S4 fails QC; S2's sex is unreported, so its genetic sex counts:
+
+    >>> samples = ["S1", "S2", "S3", "S4"]
+    >>> info = pd.DataFrame({"reported_sex": ["female", None, "male", "male"],
+    ...                      "quant_trait": [1.5, 0.2, None, 0.7]}, index=samples)
+    >>> sample_qc = pd.DataFrame({"sample": samples, "pass": [True, True, True, False],
+    ...                           "genetic_sex": ["female", "male", "male", "male"]})
+    >>> scores = pd.DataFrame({"sample": samples, "PC1": [0.1, -0.2, 0.3, 0.0],
+    ...                        "projected": False})
+    >>> cov = get_association_samples(info, sample_qc, scores, "quant_trait", n_pcs=1)
+    >>> cov.index.tolist(), cov.values.tolist()
+    (['S1', 'S2'], [[1.5, 1.0, 0.1], [0.2, 0.0, -0.2]])
     """
     if phenotype not in info.columns:
         raise ValidationFailed(f"sample table: no phenotype column {phenotype!r}")
