@@ -74,8 +74,21 @@ def open_release(project: str, *, user: str | None = None,
 
     Examples
     --------
-    >>> release = open_release("GDE-2026-0001")  # doctest: +SKIP
-    >>> mt = release.read_matrix_table(hl)  # doctest: +SKIP
+    In a notebook of the project, ``open_release(project).read_matrix_table(hl)`` opens the
+    genotypes. Before the data service has released anything, and for someone off the team:
+
+    >>> import tempfile
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> project = run_applications_demo(config).project_id
+    >>> open_release(project, user="alice", config=config)
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../manifest.json: nothing has been released to project ...
+    >>> open_release(project, user="mallory", config=config)
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: user 'mallory' is not on the approved team of project GDE-...
     """
     config = config or load_config()
     user = user or get_current_user(config)
