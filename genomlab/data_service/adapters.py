@@ -130,7 +130,15 @@ def get_node_readers(config: GenomlabConfig, hl: HailModule | None = None
 
     Examples
     --------
-    >>> grzs, kdks = get_node_readers(config)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.institution import parse_institution
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> for name in ("grz:GRZK00001", "kdk:KDKK00001"):
+    ...     parse_institution(config, name).directory.mkdir(parents=True)
+    >>> grzs, kdks = get_node_readers(config)
+    >>> [r.node_id for r in grzs], [r.node_id for r in kdks]
+    (['GRZK00001'], ['KDKK00001'])
     """
     from genomlab.institution import existing_institutions
 

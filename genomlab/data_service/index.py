@@ -111,7 +111,17 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
 
     Examples
     --------
-    >>> digest = build_feasibility_index(config, grz_readers, kdk_readers)  # doctest: +SKIP
+    ``genomlab.data_service.feasibility`` shows it on the committed world; here a KDK that has
+    not received records yet:
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.data_service.adapters import ClinicalNodeReader
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> digest = build_feasibility_index(config, [], [ClinicalNodeReader(config, "KDKK00001")])
+    >>> index = load_feasibility_index(config)
+    >>> index.digest == digest, index.clinical.height, index.clinical.columns[:4]
+    (True, 0, ['node', 'disease_type', 'library_type', 'sex'])
     """
     on = on or datetime.now(UTC).date()
     tables = collect_node_reports(genome_nodes, clinical_nodes, on=on)
