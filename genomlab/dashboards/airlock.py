@@ -85,12 +85,20 @@ def request_detail_html(detail: RequestDetail) -> str:
 
 
 def airlock_view(config: GenomlabConfig, *, user: str | None = None,
-                 directory: AirlockDirectory | None = None):
+                 directory: AirlockDirectory | None = None) -> Any:
     """An ipywidgets view: the queue, one request's outputs and checks, approve / reject.
 
     Examples
     --------
-    >>> airlock_view(config)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.dashboards.first_screen import get_static_html
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> _ = run_applications_demo(config)
+    >>> html = get_static_html(airlock_view(config, user="hanna"))
+    >>> "(output checker)" in html, "No open release requests." in html
+    (True, True)
     """
     import ipywidgets as widgets
 

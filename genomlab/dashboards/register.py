@@ -98,7 +98,14 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
 
     Examples
     --------
-    >>> register_view(load_config())  # in a notebook / Voila  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.dashboards.first_screen import get_static_html
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> _ = run_applications_demo(config)
+    >>> "1 applications: 1 approved" in get_static_html(register_view(config))
+    True
     """
     import ipywidgets as widgets
 
@@ -152,6 +159,12 @@ def show_register(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> None:
 
     Examples
     --------
-    >>> show_register(load_config())  # the register notebook  # doctest: +SKIP
+    Outside a notebook ``display`` prints what it shows: the snapshot, then the live box.
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> show_register(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+    <IPython.core.display.HTML object>
+    VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), VBox(...
     """
     show_with_first_screen(register_view(config, page_size=page_size))
