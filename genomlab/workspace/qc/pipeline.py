@@ -305,6 +305,8 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
 
     Examples
     --------
+    ``result`` comes from :func:`compute_cohort_qc`, which runs on Hail:
+
     >>> [p.name for p in write_qc_outputs(result, Path("qc"))][:2]  # doctest: +SKIP
     ['sample_qc.tsv', 'variant_qc.tsv']
     """
