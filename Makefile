@@ -19,6 +19,7 @@ test:
 	bash .ci/setup --test-tools
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 	PYTEST_POSTGRES="$$(bash .ci/postgres | tail -n 1)" .venv/bin/python -m pytest \
 		-m "not hail and not browser and not notebook" $(POSTGRES_TESTS)
@@ -26,3 +27,4 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
+	.venv/bin/mypy
