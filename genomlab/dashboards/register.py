@@ -98,14 +98,16 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
 
     Examples
     --------
+    The demo application once approved, in the summary line and as one row of the table:
+
     >>> import tempfile
     >>> from genomlab.config import load_config
-    >>> from genomlab.dashboards.first_screen import get_static_html
     >>> from genomlab.platform.applications.demo import run_applications_demo
     >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
-    >>> _ = run_applications_demo(config)
-    >>> "1 applications: 1 approved" in get_static_html(register_view(config))
-    True
+    >>> project = run_applications_demo(config).project_id
+    >>> header, _, table = register_view(config).children
+    >>> "1 applications: 1 approved" in header.value, table.value.count(project) > 0
+    (True, True)
     """
     import ipywidgets as widgets
 
