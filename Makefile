@@ -26,6 +26,7 @@ test:
 	bash .ci/setup --test-tools
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 	for at in $(SHIFTED_CLOCKS); do \
 		echo "shifted clock: $$at"; \
@@ -38,3 +39,4 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
+	.venv/bin/mypy

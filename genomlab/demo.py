@@ -12,17 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 
 from genomlab import clock
 from genomlab.cli_context import CliContext, pass_cli
-from genomlab.config import GenomlabConfig
+from genomlab.config import GenomlabConfig, NodeKind
 from genomlab.errors import GenomlabError
+from genomlab.hail_session import HailModule
 from genomlab.institution import Institution, existing_institutions
 
-DEMO_NODES = {"grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
+DEMO_NODES: dict[NodeKind, tuple[str, ...]] = {
+    "grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ class DemoContext:
     project_id: str | None = None
     team: tuple[str, ...] = ()
 
-    def hail(self) -> Any:
+    def hail(self) -> HailModule:
         from genomlab.hail_session import init_hail
 
         return init_hail(self.config, master=self.master)
@@ -54,7 +55,7 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
 
     institutions = [Institution(ctx.config, kind) for kind in
                     ("platform", "trust_center", "data_service")]
-    institutions += [Institution(ctx.config, kind, node)  # type: ignore[arg-type]
+    institutions += [Institution(ctx.config, kind, node)
                      for kind, nodes in DEMO_NODES.items() for node in nodes]
     for inst in institutions:
         ledger = open_ledger(inst)

@@ -22,6 +22,11 @@ from genomlab.errors import GenomlabError
 log = logging.getLogger(__name__)
 _started: str | None = None
 
+type HailModule = ModuleType
+"""The ``hail`` module that :func:`init_hail` returns, handed on as ``hl``. Hail ships no type
+information, so its attributes are ``Any``; the alias still keeps a table or a path from being
+passed where the module is expected."""
+
 
 def java_version() -> int | None:
     """The major version of the ``java`` on PATH (or under ``$JAVA_HOME``), or ``None``."""
@@ -67,7 +72,7 @@ def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:
     return conf
 
 
-def init_hail(config: GenomlabConfig, *, master: str | None = None) -> ModuleType:
+def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModule:
     """Start Hail once for this process and return the ``hail`` module.
 
     Parameters

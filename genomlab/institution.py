@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from genomlab.config import GenomlabConfig, InstitutionKind
+from genomlab.config import GenomlabConfig, InstitutionKind, NodeKind
 from genomlab.db import get_engine
 from genomlab.events import LedgerSpec
 from genomlab.keys import FileKeyProvider
@@ -18,6 +18,8 @@ SINGLETON_KINDS: tuple[InstitutionKind, ...] = (
     "platform", "trust_center", "data_service", "airlock", "reports")
 """Kinds with one instance per home. The airlock and the report runner are no institutions of
 § 64e, but they keep signed ledgers and stores the same way, so they are handled alike."""
+NODE_KINDS: tuple[NodeKind, ...] = ("grz", "kdk")
+"""Kinds with one instance per node id (``grz:<GRZ id>``, ``kdk:<KDK id>``)."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,10 @@ def parse_institution(config: GenomlabConfig, name: str) -> Institution:
     """``platform``, ``trust_center``, ``data_service``, ``grz:GRZK00001`` or ``kdk:KDKTUE005``."""
     kind, _, node_id = name.partition(":")
     if kind in SINGLETON_KINDS and not node_id:
-        return Institution(config, kind)  # type: ignore[arg-type]
-    if kind in ("grz", "kdk") and node_id:
+        return Institution(config, kind)
+    if kind in NODE_KINDS and node_id:
         config.store_url(kind, node_id)  # validates the id format
-        return Institution(config, kind, node_id)  # type: ignore[arg-type]
+        return Institution(config, kind, node_id)
     raise ValueError(
         f"unknown institution {name!r}: expected {', '.join(SINGLETON_KINDS)}, "
         "grz:<GRZ id> or kdk:<KDK id>"

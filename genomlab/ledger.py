@@ -529,14 +529,14 @@ def verify_ledger(
                         return VerifyReport(n_events, n_checkpoints, *bad)
                     segment.clear()
             if fault is not None:
-                bad = _first_bad_signature(segment, public_keys)
-                return VerifyReport(n_events, n_checkpoints, *(bad or (expected_seq, fault)))
+                first_bad = _first_bad_signature(segment, public_keys)
+                return VerifyReport(n_events, n_checkpoints, *(first_bad or (expected_seq, fault)))
             prev_hash, n_events, expected_seq = row.hash, n_events + 1, row.seq + 1
         if segment:
             seq, kid, signature, digest = segment[-1]
             if _signature_fault(kid, signature, digest, public_keys) is not None:
-                bad = _first_bad_signature(segment, public_keys)
-                return VerifyReport(n_events, n_checkpoints, *(bad or (seq, "head unsigned")))
+                first_bad = _first_bad_signature(segment, public_keys)
+                return VerifyReport(n_events, n_checkpoints, *(first_bad or (seq, "head unsigned")))
 
     for seq, checkpoint in checkpoints.items():
         key = public_keys.get(checkpoint.key_id)

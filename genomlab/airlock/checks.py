@@ -251,7 +251,7 @@ def _as_numbers(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     else:
         suppressed = pl.Series([False] * len(series))
     values = series.cast(pl.Float64, strict=False)
-    values = values.set(values.is_nan().fill_null(False), None)  # type: ignore[arg-type]
+    values = values.set(values.is_nan().fill_null(False), None)
     return values, suppressed
 
 

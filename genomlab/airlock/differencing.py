@@ -71,7 +71,7 @@ def _compare(
                         f"{name_a} row {row['_row']} ({labels}) and {name_b}: {column} differs "
                         f"by {difference:g} ({row['_a']:g} vs {row['_b']:g}); if one population "
                         f"contains the other, the difference is a cell below {threshold}")))
-        total_a, total_b = left["_a"].sum(), right["_b"].sum()
+        total_a, total_b = float(left["_a"].sum()), float(right["_b"].sum())
         difference = abs(total_a - total_b)
         if 0 < difference < threshold:
             flagged.append(("review", Cell(None, column, total_a, name_a), (

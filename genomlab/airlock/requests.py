@@ -20,6 +20,29 @@ States (after OpenSAFELY Airlock): ``submitted`` → ``partially_reviewed`` (one
 
 Everything is an event in the airlock ledger (``<home>/airlock/airlock.db``); the tables of
 :class:`AirlockProjection` are current state.
+
+Examples
+--------
+Alice, on the team of the demo application, asks to release a table; two output checkers
+approve it:
+
+>>> import tempfile
+>>> from genomlab.airlock.directory import PlatformDirectory
+>>> from genomlab.config import load_config
+>>> from genomlab.platform.applications.demo import run_applications_demo
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> project = run_applications_demo(config).project_id
+>>> outputs = get_outputs_dir(config, project)
+>>> outputs.mkdir(parents=True)
+>>> _ = (outputs / "by_sex.csv").write_text("sex,n_persons\\nfemale,12\\nmale,15\\n")
+>>> directory = PlatformDirectory(config)
+>>> request_id = submit_request(config, directory, "alice", project, ["by_sex.csv"])
+>>> request_id
+'AR-000001'
+>>> record_review(config, directory, "hanna", request_id, "approve", "counts ≥ 10")
+'partially_reviewed'
+>>> record_review(config, directory, "otto", request_id, "approve", "no identifiers")
+'released'
 """
 
 from __future__ import annotations
@@ -238,9 +261,17 @@ def check_files(config: GenomlabConfig, project: str, folder: Path,
 
     Examples
     --------
-    >>> checks = check_files(config, "GDE-2026-0001", outputs, ["by_sex.csv"])  # doctest: +SKIP
-    >>> checks.status  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "by_sex.csv").write_text("sex,n_persons\\nfemale,12\\nmale,15\\n")
+    >>> _ = (folder / "small.csv").write_text("sex,n_persons\\nfemale,3\\nmale,24\\n")
+    >>> check_files(config, "GDE-2026-0001", folder, ["by_sex.csv"]).status
     'pass'
+    >>> checks = check_files(config, "GDE-2026-0001", folder, ["small.csv"])
+    >>> checks.status, [(r.check, r.status) for r in checks.files[0].results][0]
+    ('fail', ('group_sizes', 'fail'))
     """
     file_checks = [check_output_file(folder / n, config.disclosure, name=n) for n in names]
     tables = {n: read_output_table(folder / n) for n in names
@@ -270,9 +301,17 @@ def submit_request(
 
     Examples
     --------
+    The module example shows a request that is released. Without an approved project:
+
+    >>> import tempfile
+    >>> from genomlab.airlock.directory import PlatformDirectory
+    >>> from genomlab.config import load_config
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
     >>> submit_request(config, PlatformDirectory(config), "alice", "GDE-2026-0001",
-    ...                ["by_sex.csv"])  # doctest: +SKIP
-    'AR-000001'
+    ...                ["by_sex.csv"])
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: release request: alice is not an entitled member of GDE-...
     """
     if not names:
         raise ValidationFailed(f"release request for {project}: no files named")
@@ -340,9 +379,17 @@ def record_review(
 
     Examples
     --------
-    >>> record_review(config, directory, "hanna", "AR-000001", "approve",
-    ...               "counts ≥ 10, no identifiers")  # doctest: +SKIP
-    'partially_reviewed'
+    The module example shows two approvals. Someone without the output-checker role:
+
+    >>> import tempfile
+    >>> from genomlab.airlock.directory import PlatformDirectory
+    >>> from genomlab.config import load_config
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> record_review(config, PlatformDirectory(config), "alice", "AR-000001", "approve",
+    ...               "counts ≥ 10, no identifiers")
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: review AR-000001: alice is not an output checker
     """
     if decision not in ("approve", "reject"):
         raise ValidationFailed(f"{request_id}: decision: expected approve or reject, "

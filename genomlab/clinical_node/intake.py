@@ -33,12 +33,14 @@ from genomlab.clinical_node.records import ClinicalRecord, RecordRejected, valid
 from genomlab.messages import PseudonymService
 from genomlab.node_intake import OPEN_STATES, IntakeKind, NodeIntake, Reporter, is_due
 
-CASE_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "submission_date": str,
-               "submission_type": str, "disease_type": str, "coverage_type": str,
-               "library_type": str, "gender": str, "birth_month": str, "ags5": str,
-               "mv_sequencing": bool, "research_consented": bool}
-DIAGNOSIS_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
-PHENOTYPE_SCHEMA = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
+CASE_SCHEMA: dict[str, type] = {
+    "record_id": str, "clinical_pseudonym": str, "submission_date": str,
+    "submission_type": str, "disease_type": str, "coverage_type": str,
+    "library_type": str, "gender": str, "birth_month": str, "ags5": str,
+    "mv_sequencing": bool, "research_consented": bool}
+DIAGNOSIS_SCHEMA: dict[str, type] = {
+    "record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
+PHENOTYPE_SCHEMA: dict[str, type] = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
 
 
 def _polars_schema(schema: dict[str, type]) -> dict[str, Any]:

@@ -85,12 +85,20 @@ def request_detail_html(detail: RequestDetail) -> str:
 
 
 def airlock_view(config: GenomlabConfig, *, user: str | None = None,
-                 directory: AirlockDirectory | None = None):
+                 directory: AirlockDirectory | None = None) -> Any:
     """An ipywidgets view: the queue, one request's outputs and checks, approve / reject.
 
     Examples
     --------
-    >>> airlock_view(config)  # doctest: +SKIP
+    On a home where nobody holds the output-checker role yet:
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.dashboards.first_screen import get_static_html
+    >>> view = airlock_view(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}), user="eve")
+    >>> html = get_static_html(view)
+    >>> "(not an output checker)" in html, "No open release requests." in html
+    (True, True)
     """
     import ipywidgets as widgets
 

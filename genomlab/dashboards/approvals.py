@@ -286,7 +286,15 @@ def approvals_view(config: GenomlabConfig, user: str | None = None,
 
     Examples
     --------
-    >>> approvals_view(load_config())  # in a notebook / Voila  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.dashboards.first_screen import get_static_html
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> _ = run_applications_demo(config)
+    >>> html = get_static_html(approvals_view(config, user="hanna"))
+    >>> "Signed in as <b>hanna</b> (handler, output_checker)" in html
+    True
     """
     return ApprovalsDashboard(config, user or get_current_user(config), page_size).widget
 
@@ -298,6 +306,12 @@ def show_approvals(config: GenomlabConfig, user: str | None = None,
 
     Examples
     --------
-    >>> show_approvals(load_config())  # the approvals notebook  # doctest: +SKIP
+    Outside a notebook ``display`` prints what it shows: the snapshot, then the live box.
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> show_approvals(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}), user="eve")
+    <IPython.core.display.HTML object>
+    VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), VBox(...
     """
     show_with_first_screen(approvals_view(config, user=user, page_size=page_size))

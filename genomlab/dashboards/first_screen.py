@@ -54,7 +54,12 @@ def show_with_first_screen(widget: Any) -> None:
 
     Examples
     --------
-    >>> show_with_first_screen(register_view(load_config()))  # in Voila  # doctest: +SKIP
+    Outside a notebook ``display`` prints what it shows:
+
+    >>> import ipywidgets as widgets
+    >>> show_with_first_screen(widgets.HTML("<p>register</p>"))
+    <IPython.core.display.HTML object>
+    VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), HTML(...
     """
     import ipywidgets as widgets
     from IPython.display import HTML, display

@@ -98,7 +98,16 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
 
     Examples
     --------
-    >>> register_view(load_config())  # in a notebook / Voila  # doctest: +SKIP
+    The demo application once approved, in the summary line and as one row of the table:
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> project = run_applications_demo(config).project_id
+    >>> header, _, table = register_view(config).children
+    >>> "1 applications: 1 approved" in header.value, table.value.count(project) > 0
+    (True, True)
     """
     import ipywidgets as widgets
 
@@ -152,6 +161,12 @@ def show_register(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> None:
 
     Examples
     --------
-    >>> show_register(load_config())  # the register notebook  # doctest: +SKIP
+    Outside a notebook ``display`` prints what it shows: the snapshot, then the live box.
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> show_register(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+    <IPython.core.display.HTML object>
+    VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), VBox(...
     """
     show_with_first_screen(register_view(config, page_size=page_size))

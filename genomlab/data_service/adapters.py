@@ -16,6 +16,7 @@ import polars as pl
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.nodes import CLINICAL_ATTRIBUTES, GENOME_ATTRIBUTES, SITE_COLUMNS
 from genomlab.errors import ValidationFailed
+from genomlab.hail_session import HailModule
 
 CONSENTED = "consented"
 CASE_FIELDS = {"sex": "gender", "birth_month": "birth_month", "disease_type": "disease_type",
@@ -33,7 +34,7 @@ class GenomeCenterReader:
     ``hl`` is needed for the allele index and exports only (not for dataset attributes).
     """
 
-    def __init__(self, config: GenomlabConfig, node_id: str, hl: Any | None = None) -> None:
+    def __init__(self, config: GenomlabConfig, node_id: str, hl: HailModule | None = None) -> None:
         from genomlab.genome_center.intake import GenomeCenter
 
         self.node_id = node_id
@@ -69,10 +70,10 @@ class GenomeCenterReader:
         frame = pl.from_pandas(rows.key_by().select("variant", "n_carriers").to_pandas())
         return frame.filter(pl.col("n_carriers") > 0).cast(SITE_COLUMNS)
 
-    def export_cohort_genotypes(self, hl: Any, pseudonyms: Sequence[str]) -> Any:
+    def export_cohort_genotypes(self, hl: HailModule, pseudonyms: Sequence[str]) -> Any:
         return self._grz.read_genotypes(hl, pseudonyms=list(pseudonyms), store_name=CONSENTED)
 
-    def _require_hail(self) -> Any:
+    def _require_hail(self) -> HailModule:
         if self._hl is None:
             from genomlab.hail_session import init_hail
 
@@ -123,13 +124,21 @@ class ClinicalNodeReader:
                             *(pl.col(CASE_FIELDS.get(f, f)).alias(f) for f in fields))
 
 
-def get_node_readers(config: GenomlabConfig, hl: Any | None = None
+def get_node_readers(config: GenomlabConfig, hl: HailModule | None = None
                      ) -> tuple[list[GenomeCenterReader], list[ClinicalNodeReader]]:
     """Readers for every GRZ and KDK that has a folder under the home.
 
     Examples
     --------
-    >>> grzs, kdks = get_node_readers(config)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.institution import parse_institution
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> for name in ("grz:GRZK00001", "kdk:KDKK00001"):
+    ...     parse_institution(config, name).directory.mkdir(parents=True)
+    >>> grzs, kdks = get_node_readers(config)
+    >>> [r.node_id for r in grzs], [r.node_id for r in kdks]
+    (['GRZK00001'], ['KDKK00001'])
     """
     from genomlab.institution import existing_institutions
 

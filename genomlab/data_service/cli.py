@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from genomlab.cli_context import CliContext, pass_cli, user_option
 from genomlab.errors import GenomlabError
+
+if TYPE_CHECKING:  # --granularity's choices are its values
+    from genomlab.data_service.beacon import Granularity
 
 
 @click.group("data-service")
@@ -31,7 +35,7 @@ def data_service() -> None:
 @user_option("Asking user (default: $JUPYTERHUB_USER, else local_user).")
 @pass_cli
 def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | None,
-                    granularity: str, request_file: Path | None, user: str | None) -> None:
+                    granularity: Granularity, request_file: Path | None, user: str | None) -> None:
     """Count persons (or carriers of an allele) across all nodes; small counts suppressed.
 
     Prints a GA4GH Beacon v2 response (JSON). Counts of 1 to min_cell_count-1 show as "<10";
@@ -49,7 +53,7 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
                                 ) from exc
     else:
         request = make_request(list(filters), variant=variant,
-                               granularity=granularity)  # type: ignore[arg-type]
+                               granularity=granularity)
     answer = run_feasibility_query(cli.config, request,
                                    user=user or get_current_user(cli.config))
     click.echo(json.dumps(answer, indent=1, ensure_ascii=False))

@@ -17,6 +17,7 @@ from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.index import build_feasibility_index
 from genomlab.data_service.release import ReleaseResult, release_application
+from genomlab.hail_session import HailModule
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class DataServiceDemo:
     release: ReleaseResult
 
 
-def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Any,
+def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: HailModule,
                           user: str = "alice") -> DataServiceDemo:
     """Index the nodes, answer one feasibility query, release ``application_id``.
 

@@ -14,12 +14,27 @@ A variant is answered from the GRZs' site indexes and combines only with GRZ nod
 
 Examples
 --------
+The committed world's clinical records through the KDKs' intake, indexed, then asked how many
+women there are (the clinical side holds sex; 17 or more, the exact count withheld):
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from genomlab import intake
+>>> from genomlab.config import load_config
+>>> from genomlab.data_service.adapters import get_node_readers
 >>> from genomlab.data_service.beacon import make_request
->>> answer = run_feasibility_query(config, make_request(["diseaseType:rare"],
-...                                                     granularity="count"), user="alice")
-... # doctest: +SKIP
->>> answer["responseSummary"]  # doctest: +SKIP
-{'exists': True, 'numTotalResults': 41}
+>>> from genomlab.data_service.index import build_feasibility_index
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> world = Path("data_samples/world")
+>>> _ = intake.register_world_nodes(config, world, actor="intake")
+>>> _ = intake.request_world_case_numbers(config, world)
+>>> _ = intake.record_world_consents(config, world)
+>>> _ = intake.run_kdk_intake(config, sorted((world / "kdk").glob("*/records")))
+>>> _ = build_feasibility_index(config, [], get_node_readers(config)[1])
+>>> answer = run_feasibility_query(config, make_request(["NCIT:C16576"], granularity="count"),
+...                                user="alice")
+>>> answer["responseSummary"]
+{'exists': True, 'numTotalResults': '≥17'}
 """
 
 from __future__ import annotations
@@ -185,9 +200,15 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
 
     Examples
     --------
+    >>> import tempfile
+    >>> from genomlab.config import load_config
     >>> from genomlab.data_service.beacon import make_request
-    >>> run_feasibility_query(config, make_request(variant="chr1:10:A:C"), user="bob")
-    ... # doctest: +SKIP
+    >>> from genomlab.data_service.index import build_feasibility_index
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> _ = build_feasibility_index(config, [], [])  # no node has reported yet
+    >>> answer = run_feasibility_query(config, make_request(variant="chr1:10:A:C"), user="bob")
+    >>> answer["responseSummary"], answer["info"]["countedUnit"]
+    ({'exists': False}, 'carriers')
     """
     query = parse_request(request)
     side = choose_side(query)

@@ -25,12 +25,13 @@ import polars as pl
 
 from genomlab.data_service.files import compute_file_sha256
 from genomlab.data_service.suppression import format_small
+from genomlab.hail_session import HailModule
 
 ENTRY_FIELDS = ("GT", "AD", "DP", "GQ")
 """Entry fields a release keeps when every centre has them (QC's ADJ filter reads AD/DP/GQ)."""
 
 
-def relabel_columns(hl: Any, mt: Any, project_of: Mapping[str, str],
+def relabel_columns(hl: HailModule, mt: Any, project_of: Mapping[str, str],
                     fields: Sequence[str]) -> Any:
     """``mt`` keyed by project pseudonym ``s``, with only ``fields`` per entry and no annotations.
 
@@ -47,7 +48,7 @@ def relabel_columns(hl: Any, mt: Any, project_of: Mapping[str, str],
     return mt.select_cols()
 
 
-def union_centres(hl: Any, parts: Sequence[Any]) -> Any:
+def union_centres(hl: HailModule, parts: Sequence[Any]) -> Any:
     """Outer column-wise union of the centres' MatrixTables, columns sorted by ``s``."""
     mt = parts[0]
     for other in parts[1:]:
@@ -67,7 +68,7 @@ def get_shared_entry_fields(parts: Sequence[Any]) -> list[str]:
     return shared
 
 
-def compute_genotype_digest(hl: Any, mt: Any, work: Path) -> str:
+def compute_genotype_digest(hl: HailModule, mt: Any, work: Path) -> str:
     """sha256 of the canonical export of ``mt`` (see the module text); ``work`` is removed."""
     work.mkdir(parents=True, exist_ok=True)
     call = hl.if_else(mt.GT.ploidy == 1, hl.call(mt.GT[0], mt.GT[0]), mt.GT)
@@ -87,7 +88,7 @@ def compute_genotype_digest(hl: Any, mt: Any, work: Path) -> str:
     return digest.hexdigest()
 
 
-def compute_allele_frequencies(hl: Any, mt: Any, groups: Mapping[str, str], *,
+def compute_allele_frequencies(hl: HailModule, mt: Any, groups: Mapping[str, str], *,
                                min_allele_count: int = 10, min_group_size: int = 10
                                ) -> pl.DataFrame:
     """Allele counts and frequencies per variant for ``all`` and per group, suppressed.

@@ -112,7 +112,17 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
 
     Examples
     --------
-    >>> digest = build_feasibility_index(config, grz_readers, kdk_readers)  # doctest: +SKIP
+    ``genomlab.data_service.feasibility`` shows it on the committed world; here a KDK that has
+    not received records yet:
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.data_service.adapters import ClinicalNodeReader
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> digest = build_feasibility_index(config, [], [ClinicalNodeReader(config, "KDKK00001")])
+    >>> index = load_feasibility_index(config)
+    >>> index.digest == digest, index.clinical.height, index.clinical.columns[:4]
+    (True, 0, ['node', 'disease_type', 'library_type', 'sex'])
     """
     on = on or clock.today()
     tables = collect_node_reports(genome_nodes, clinical_nodes, on=on)
@@ -127,7 +137,7 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
     replace_dir(staging, target)
     open_data_service_ledger(config).append("feasibility.index_built", {
         "build_id": secrets.token_hex(8),
-        "nodes": [n.node_id for n in (*genome_nodes, *clinical_nodes)],
+        "nodes": [n.node_id for n in genome_nodes] + [n.node_id for n in clinical_nodes],
         "n_genome_datasets": tables[0].height, "n_clinical_datasets": tables[1].height,
         "n_sites": tables[2].height, "digest": digest}, actor=actor)
     return digest

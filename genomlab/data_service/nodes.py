@@ -25,12 +25,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
-GENOME_ATTRIBUTES: dict[str, Any] = {"pseudonym": pl.String, "disease_type": pl.String,
-                                     "library_type": pl.String}
-CLINICAL_ATTRIBUTES: dict[str, Any] = {**GENOME_ATTRIBUTES, "sex": pl.String,
-                                       "birth_date": pl.String, "icd10gm": pl.List(pl.String),
-                                       "hpo": pl.List(pl.String)}
-SITE_COLUMNS: dict[str, Any] = {"variant": pl.String, "n_carriers": pl.Int64}
+from genomlab.hail_session import HailModule
+
+GENOME_ATTRIBUTES = pl.Schema({"pseudonym": pl.String, "disease_type": pl.String,
+                               "library_type": pl.String})
+CLINICAL_ATTRIBUTES = pl.Schema({**GENOME_ATTRIBUTES, "sex": pl.String(),
+                                 "birth_date": pl.String(), "icd10gm": pl.List(pl.String),
+                                 "hpo": pl.List(pl.String)})
+SITE_COLUMNS = pl.Schema({"variant": pl.String, "n_carriers": pl.Int64})
 AGE_BAND_YEARS = 10
 """Width of an age band (``40-49``): coarse enough that age is not an identifier on its own."""
 
@@ -49,7 +51,7 @@ class GenomeNodeReader(Protocol):
         """Carriers per allele over the node's datasets (columns of :data:`SITE_COLUMNS`)."""
         ...
 
-    def export_cohort_genotypes(self, hl: Any, pseudonyms: Sequence[str]) -> Any:
+    def export_cohort_genotypes(self, hl: HailModule, pseudonyms: Sequence[str]) -> Any:
         """A MatrixTable of only ``pseudonyms`` (column key ``s``), filtered at the node."""
         ...
 

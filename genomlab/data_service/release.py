@@ -66,6 +66,7 @@ from genomlab.data_service.nodes import (
 from genomlab.data_service.selection import check_selectable, filter_datasets, select_cohort_rows
 from genomlab.data_service.store import get_released_persons, open_data_service_ledger
 from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied, ValidationFailed
+from genomlab.hail_session import HailModule
 from genomlab.messages import ApprovalGrant, SignedDocument
 from genomlab.platform.applications import get_signed_approval, get_signed_revocation
 from genomlab.trust_center.approvals import (
@@ -122,7 +123,18 @@ def verify_release_approval(config: GenomlabConfig, application_id: str, *,
 
     Examples
     --------
-    >>> document, grant = verify_release_approval(config, "APP-000001")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> document, grant = verify_release_approval(config, demo.application_id)
+    >>> grant.project_id == demo.project_id, grant.data_categories
+    (True, ('genomic', 'clinical'))
+    >>> verify_release_approval(config, "APP-999999")
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: application APP-999999: not approved (no signed approval)
     """
     try:
         try:
@@ -175,9 +187,10 @@ def _clinical_table(nodes: Sequence[ClinicalNodeReader], cohort: pl.DataFrame,
     return pl.concat(parts, how="diagonal_relaxed").sort("s")
 
 
-def _genotypes(hl: Any, nodes: Sequence[GenomeNodeReader], cohort: pl.DataFrame
+def _genotypes(hl: HailModule, nodes: Sequence[GenomeNodeReader], cohort: pl.DataFrame
                ) -> tuple[Any | None, dict[str, dict[str, int]]]:
-    parts, counts = [], {}
+    parts = []
+    counts: dict[str, dict[str, int]] = {}
     for node in nodes:
         rows = cohort.filter(pl.col("genome_node") == node.node_id)
         if rows.is_empty():
@@ -238,7 +251,7 @@ def _notify_withdrawals(config: GenomlabConfig, grant: ApprovalGrant, release_id
 def release_application(config: GenomlabConfig, application_id: str, *,
                         genome_nodes: Sequence[GenomeNodeReader],
                         clinical_nodes: Sequence[ClinicalNodeReader],
-                        linkage_service: LinkageService, hl: Any | None = None,
+                        linkage_service: LinkageService, hl: HailModule | None = None,
                         today: date | None = None,
                         progress: Callable[[str], None] | None = None) -> ReleaseResult:
     """Release an approved application's data into its project's workspace.
@@ -352,7 +365,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
 
 def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.DataFrame,
                    staging: Path, genome_nodes: Sequence[GenomeNodeReader],
-                   clinical_nodes: Sequence[ClinicalNodeReader], hl: Any,
+                   clinical_nodes: Sequence[ClinicalNodeReader], hl: HailModule | None,
                    step: Callable[[str], None]) -> dict[str, Any]:
     """Write the data files of one release into ``staging``; return sources and hashes."""
     disclosure = config.disclosure
@@ -367,6 +380,7 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
             cohort.drop_nulls("clinical_node").group_by("clinical_node").len().rows()}
     mt = None
     if "genomic" in grant.data_categories:
+        assert hl is not None, "release_application refuses a genomic release without Hail"
         step("extracting the cohort's genotypes at the genome data centres")
         mt, sources["genome_centres"] = _genotypes(hl, genome_nodes, cohort)
     if grant.level == "individual":
@@ -374,14 +388,14 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
             _write_parquet(clinical, staging / "clinical" / "persons.parquet")
             hashes["clinical/persons.parquet"] = compute_file_sha256(
                 staging / "clinical" / "persons.parquet")
-        if mt is not None:
+        if mt is not None and hl is not None:
             step("writing genotypes.mt")
             mt.write(str(staging / "genotypes.mt"))
             mt = hl.read_matrix_table(str(staging / "genotypes.mt"))
             hashes["genotypes.mt"] = compute_genotype_digest(hl, mt, staging / ".canonical")
     else:
         step("computing suppressed aggregate tables")
-        if mt is not None:
+        if mt is not None and hl is not None:
             sex = dict(zip(cohort["project_pseudonym"].to_list(),
                            _sex_of(cohort, clinical_nodes), strict=True))
             frequencies = compute_allele_frequencies(

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from genomlab.errors import ValidationFailed
+from genomlab.hail_session import HailModule
 
 STORES = ("consented", "nonconsented")
 _CONTIG = re.compile(r"^##contig=<ID=([^,>]+)")
@@ -126,7 +127,7 @@ def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
     return len(order)
 
 
-def write_batch(hl: Any, sources: Sequence[SampleSource], store_dir: Path, batch_id: str,
+def write_batch(hl: HailModule, sources: Sequence[SampleSource], store_dir: Path, batch_id: str,
                 scratch: Path) -> Path:
     """Write one batch MatrixTable for ``sources`` (temp folder, then rename); return its path."""
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,7 @@ def remove_unindexed_batches(store_dir: Path, indexed: Iterable[str]) -> list[st
     return removed
 
 
-def union_batches(hl: Any, paths: Sequence[str]) -> Any:
+def union_batches(hl: HailModule, paths: Sequence[str]) -> Any:
     """The union of batch MatrixTables (outer join on sites; columns appended in order)."""
     if not paths:
         raise ValidationFailed("genotype store is empty: no batch stored yet")

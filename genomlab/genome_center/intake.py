@@ -54,6 +54,7 @@ from genomlab.genome_center.metadata import (
     validate_metadata_text,
 )
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.hail_session import HailModule
 from genomlab.messages import PseudonymService
 from genomlab.node_intake import (
     OPEN_STATES,
@@ -147,7 +148,7 @@ class GenomeCenter(NodeIntake):
                 select(store.batches.c.path).where(store.batches.c.store == store_name)
                 .order_by(store.batches.c.created_at, store.batches.c.batch_id)).scalars())
 
-    def read_genotypes(self, hl: Any, *, pseudonyms: Sequence[str] | None = None,
+    def read_genotypes(self, hl: HailModule, *, pseudonyms: Sequence[str] | None = None,
                        store_name: str = "consented") -> Any:
         """The GRZ's genotypes of one store as one MatrixTable (column key ``s`` = pseudonym).
 
@@ -172,7 +173,7 @@ class GenomeCenter(NodeIntake):
     # --- intake -----------------------------------------------------------------------
 
     def submit(self, directories: Sequence[Path], service: PseudonymService, *,
-               reporter: Reporter, hail: Callable[[], Any],
+               reporter: Reporter, hail: Callable[[], HailModule],
                progress: Callable[[str], None] = lambda _msg: None) -> IntakeSummary:
         """Run (or resume) intake of ``directories``; see the module docstring for the steps.
 
@@ -255,7 +256,7 @@ class GenomeCenter(NodeIntake):
             return
         model = checked.metadata
         day = model.submission.submission_date
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, donor in enumerate(model.donors):
             reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
                                              str(donor.relation))
@@ -315,7 +316,7 @@ class GenomeCenter(NodeIntake):
         return [sources[i] for i in sorted(sources)]
 
     def _store_genotypes(self, directories: Sequence[Path], checked: dict[str, Any],
-                         service: PseudonymService, hail: Callable[[], Any]) -> list[str]:
+                         service: PseudonymService, hail: Callable[[], HailModule]) -> list[str]:
         pending = [Path(d) for d in directories
                    if checked.get(Path(d).name) is not None
                    and is_due(self.get_state(Path(d).name), "store")]
@@ -347,9 +348,9 @@ class GenomeCenter(NodeIntake):
                             inboxes_by_store[store_name]))
         pause_point("batch_written")
         with self.ledger.transaction() as tx:
-            for batch_id, path, store_name, n_samples, samples in written:
+            for batch_id, batch_path, store_name, n_samples, samples in written:
                 tx.append("genotypes.batch_stored", {
-                    "batch_id": batch_id, "store": store_name, "path": path,
+                    "batch_id": batch_id, "store": store_name, "path": batch_path,
                     "n_samples": n_samples, "samples": samples}, actor=self.actor)
             for directory in pending:
                 self.advance(directory.name, "stored", tx=tx)

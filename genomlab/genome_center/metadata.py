@@ -194,13 +194,14 @@ def validate_metadata_text(text: str, *, source: str) -> CheckedMetadata:
 
 def _require_index_vcf(model: GrzSubmissionMetadata, source: str) -> None:
     index = next(i for i, donor in enumerate(model.donors) if donor.relation == "index")
-    dna = [(j, lab) for j, lab in enumerate(model.donors[index].lab_data)
+    dna = [(j, lab.lab_data_name, lab.sequence_data.files)
+           for j, lab in enumerate(model.donors[index].lab_data)
            if lab.sequence_data is not None and lab.sequence_type == "dna"]
-    if dna and not any(f.file_type == "vcf" for _, lab in dna for f in lab.sequence_data.files):
-        j, lab = dna[0]
+    if dna and not any(f.file_type == "vcf" for _, _, files in dna for f in files):
+        j, lab_data_name, _ = dna[0]
         raise SubmissionRejected(
             source, "validation_error", f"donors[{index}].labData[{j}].sequenceData.files",
-            f"no VCF for any DNA lab datum of the index donor ({lab.lab_data_name!r} …); this "
+            f"no VCF for any DNA lab datum of the index donor ({lab_data_name!r} …); this "
             "GRZ builds its genotype store from VCFs")
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.hail_session import HailModule
 from genomlab.messages import DatasetDomain
 
 BOOK_NAME = "case_book.json"
@@ -165,8 +166,8 @@ def record_world_consents(config: GenomlabConfig, world: Path) -> int:
             key = f"{consent['sample']}:{scope}"
             if key.lower() in reported.entries:
                 continue
-            tc.record_consent(kvnr=kvnr, le_ik=ik, scope=scope,  # type: ignore[arg-type]
-                              decision=decision, actor=f"le:{ik}",  # type: ignore[arg-type]
+            tc.record_consent(kvnr=kvnr, le_ik=ik, scope=scope,
+                              decision=decision, actor=f"le:{ik}",
                               decided_on=date.fromisoformat(on))
             reported.add({key: f"{decision}@{on}"})  # at once: a rerun after a crash skips it
             n_reported += 1
@@ -222,7 +223,7 @@ def get_named_grz(directory: Path) -> str | None:
 
 def run_grz_intake(config: GenomlabConfig, directories: Sequence[Path], *,
                    node_id: str | None = None, progress: Callable[[str], None] = print,
-                   hail: Callable[[], Any] | None = None) -> dict[str, Any]:
+                   hail: Callable[[], HailModule] | None = None) -> dict[str, Any]:
     """Submit folders to their GRZ (``node_id``, else the one each metadata names).
 
     Hail starts once, and only if some genotypes are to be stored. Returns per node the
@@ -246,8 +247,8 @@ def run_grz_intake(config: GenomlabConfig, directories: Sequence[Path], *,
         progress=progress) for node, dirs in sorted(groups.items())}
 
 
-def _hail_starter(config: GenomlabConfig) -> Callable[[], Any]:
-    def start() -> Any:
+def _hail_starter(config: GenomlabConfig) -> Callable[[], HailModule]:
+    def start() -> HailModule:
         from genomlab.hail_session import init_hail
 
         return init_hail(config)
@@ -299,7 +300,7 @@ def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> 
 
 def run_world_intake(config: GenomlabConfig, world: Path, *,
                      progress: Callable[[str], None] = print,
-                     hail: Callable[[], Any] | None = None) -> dict[str, Any]:
+                     hail: Callable[[], HailModule] | None = None) -> dict[str, Any]:
     """The whole synthetic world through intake: nodes, case numbers, GRZ and KDK submissions.
 
     Bad submissions go to the inbox of the GRZ their original was sent to. Idempotent.

@@ -109,10 +109,11 @@ def upgrade_home(config: GenomlabConfig) -> list[StoreUpgrade]:
 
     Examples
     --------
+    >>> import tempfile
     >>> from genomlab.config import load_config
-    >>> home = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
-    >>> (home.home / "platform").mkdir()
-    >>> [(u.institution, u.before, u.after) for u in upgrade_home(home)]
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> (config.home / "platform").mkdir()
+    >>> [(u.institution, u.before, u.after) for u in upgrade_home(config)]
     [('platform', None, '0002')]
     """
     done = []

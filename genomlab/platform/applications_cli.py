@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -364,11 +364,11 @@ def register() -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None,
               help="Default: from the file suffix (.csv, else JSON).")
 @pass_cli
-def register_export(cli: CliContext, out: Path, fmt: str | None) -> None:
+def register_export(cli: CliContext, out: Path, fmt: Literal["json", "csv"] | None) -> None:
     """Export the register as JSON or CSV (schema: docs/register-schema.md)."""
     from genomlab.platform.applications.register import export_register
 
-    n = export_register(cli.config, out, fmt)  # type: ignore[arg-type]
+    n = export_register(cli.config, out, fmt)
     click.echo(f"{n} entries written to {out}")
 
 

@@ -29,9 +29,9 @@ from genomlab.platform.nodes import (
 )
 
 Period = Literal["month", "quarter"]
-ACTIVITY_SCHEMA = {"node_id": pl.String, "period": pl.String, "confirmations": pl.Int64,
-                   "qc_passed": pl.Int64, "qc_pass_rate": pl.Float64, "refused": pl.Int64,
-                   "genomic": pl.Int64, "clinical": pl.Int64}
+ACTIVITY_SCHEMA = pl.Schema({"node_id": pl.String, "period": pl.String, "confirmations": pl.Int64,
+                             "qc_passed": pl.Int64, "qc_pass_rate": pl.Float64,
+                             "refused": pl.Int64, "genomic": pl.Int64, "clinical": pl.Int64})
 
 
 def _period(column: str, period: Period) -> pl.Expr:
@@ -71,7 +71,7 @@ def compute_node_activity(config: GenomlabConfig, *, period: Period = "month") -
         .with_columns(pl.when(pl.col("confirmations") > 0)
                       .then(pl.col("qc_passed") / pl.col("confirmations"))
                       .otherwise(None).alias("qc_pass_rate"))
-        .select(list(ACTIVITY_SCHEMA)).cast(ACTIVITY_SCHEMA)  # type: ignore[arg-type]
+        .select(list(ACTIVITY_SCHEMA)).cast(ACTIVITY_SCHEMA)
         .sort("node_id", "period"))
 
 

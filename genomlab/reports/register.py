@@ -12,8 +12,8 @@ import polars as pl
 from genomlab.config import GenomlabConfig
 from genomlab.platform.applications.register import get_register_page
 
-_SCHEMA = {"quarter": pl.String, "status": pl.String, "purposes": pl.List(pl.String),
-           "level": pl.String}
+_SCHEMA = pl.Schema({"quarter": pl.String(), "status": pl.String(),
+                     "purposes": pl.List(pl.String), "level": pl.String()})
 
 
 def get_register_frame(config: GenomlabConfig) -> pl.DataFrame:

@@ -153,10 +153,20 @@ def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: d
 
     Examples
     --------
-    >>> spec = load_schedule(Path("reports/schedule.toml"))[0]  # doctest: +SKIP
-    >>> run_report(config, open_reports_ledger(config), spec, spec.latest_slot(now),
-    ...            actor="cron").status  # doctest: +SKIP
-    'published'
+    The platform-activity report of ``reports/schedule.toml`` (a notebook run, ~10 s) for
+    the July 2026 slot, then the same slot again:
+
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.reports.schedule import load_schedule
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> spec = load_schedule(Path("reports/schedule.toml"))[0]
+    >>> slot = spec.latest_slot(datetime(2026, 7, 1, 12, tzinfo=UTC))
+    >>> outcome = run_report(config, open_reports_ledger(config), spec, slot, actor="cron")
+    >>> outcome.key, outcome.status, [name for name in outcome.outputs if "tables/" in name]
+    ('platform-activity@2026-07-01T06:00Z', 'published', ['tables/activity_by_month.csv', ...])
+    >>> run_report(config, open_reports_ledger(config), spec, slot, actor="cron") is None
+    True
     """
     key = run_key(spec.name, slot)
     runs = ReportRunsProjection.runs
@@ -215,12 +225,18 @@ def run_due_reports(
 
     Examples
     --------
+    :func:`run_report` shows a published run. A report whose notebook is missing fails, is
+    recorded, and is not run again for the same slot:
+
+    >>> import tempfile
     >>> from genomlab.config import load_config
-    >>> from genomlab.reports.schedule import load_schedule
-    >>> config = load_config()  # doctest: +SKIP
-    >>> specs = load_schedule(Path("reports/schedule.toml"))  # doctest: +SKIP
-    >>> [o.status for o in run_due_reports(config, specs, datetime.now(UTC))]  # doctest: +SKIP
-    ['published']
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> spec = ReportSpec(name="missing", cron="0 6 * * *", notebook=Path("no-such.ipynb"))
+    >>> now = datetime(2026, 7, 1, tzinfo=UTC)
+    >>> [(o.key, o.status) for o in run_due_reports(config, [spec], now)]
+    [('missing@2026-06-30T06:00Z', 'failed')]
+    >>> run_due_reports(config, [spec], now)
+    []
     """
     ledger = open_reports_ledger(config)
     outcomes = []

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def _consent_record(rng: np.random.Generator, person_id: str, sample: str, relat
                   else "deny", "date": presented.isoformat()} for d in MV_DOMAINS]
     roll = rng.random()
     research = "permit" if roll < 0.78 else "deny" if roll < 0.9 else "missing"
-    record = {
+    record: dict[str, Any] = {
         "person": person_id, "sample": sample, "relation": relation,
         "mv_consent": {"presentation_date": presented.isoformat(), "scopes": mv_scopes},
         "research_consent": research, "research_presentation_date": presented.isoformat(),

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -170,7 +171,7 @@ def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic:
         files.append(_file_entry(root, f"{donor_dir}/{kind}.vcf.gz", vcf, "vcf"))
     if library == "wes":
         files.append(_file_entry(root, f"{donor_dir}/targets.bed", bed, "bed"))
-    datum = {
+    datum: dict[str, Any] = {
         "labDataName": "Tumor DNA" if somatic else "Blood DNA normal",
         "tissueOntology": {"name": "UBERON", "version": "2025-05-28"},
         "tissueTypeId": "UBERON:0000479" if somatic else "UBERON:0000178",
@@ -328,7 +329,7 @@ def write_submissions(rng: np.random.Generator, out: Path, cohort: Cohort, paper
     >>> sorted({b["reason"] for b in bad}) == sorted(BAD_REASONS)
     True
     """
-    written = []
+    written: list[dict[str, Any]] = []
     n_sub = len(cohort.submissions)
     corrected = set(range(0, n_sub, max(1, n_sub // 3))[:3])
     for sub_i, sub in enumerate(cohort.submissions):

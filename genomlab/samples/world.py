@@ -162,7 +162,7 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
     faults["call_rate_fail_variants"] = [sites.variant_id(int(v)) for v in genetics.call_rate_fail]
     true_pedigree = []
     for p in cohort.persons:
-        if p.father is not None:
+        if p.father is not None and p.mother is not None:
             true_pedigree.append({"child": p.person_id,
                                   "father": cohort.persons[p.father].person_id,
                                   "mother": cohort.persons[p.mother].person_id})

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from genomlab.cli_context import CliContext, node_option, pass_cli, user_option
 from genomlab.errors import GenomlabError
 
-if TYPE_CHECKING:
-    from genomlab.trust_center.service import TrustCenter
+if TYPE_CHECKING:  # the choices of the options below are these types' values
+    from genomlab.messages import DatasetDomain
+    from genomlab.trust_center.reidentification import ReidKind
+    from genomlab.trust_center.service import ConsentScope, SubmissionType, TrustCenter
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -75,11 +77,11 @@ def case_numbers() -> None:
 @user_option()
 @pass_cli
 def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
-                submission_type: str, user: str | None) -> None:
+                submission_type: SubmissionType, user: str | None) -> None:
     """Issue a VNg and a VNk for one patient; prints them as JSON."""
     numbers = _tc(cli).request_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
-        submission_type=submission_type, actor=_actor(cli, user))  # type: ignore[arg-type]
+        submission_type=submission_type, actor=_actor(cli, user))
     click.echo(json.dumps({"vng": numbers.genomic, "vnk": numbers.clinical}))
 
 
@@ -96,12 +98,12 @@ def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_n
 @user_option()
 @pass_cli
 def register_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
-                 tan_g: str | None, tan_c: str | None, submission_type: str,
+                 tan_g: str | None, tan_c: str | None, submission_type: SubmissionType,
                  user: str | None) -> None:
     """Register TANs the LE generated itself (tanG/tanC) with the patient's identity."""
     _tc(cli).register_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name, genomic=tan_g,
-        clinical=tan_c, submission_type=submission_type,  # type: ignore[arg-type]
+        clinical=tan_c, submission_type=submission_type,
         actor=_actor(cli, user))
     click.echo("case numbers registered")
 
@@ -111,10 +113,11 @@ def register_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_
 @node_option("GRZ… for a VNg, KDK… for a VNk.")
 @click.option("--domain", required=True, type=click.Choice(["genomic", "clinical"]))
 @pass_cli
-def exchange_cmd(cli: CliContext, case_number: str, node_id: str, domain: str) -> None:
+def exchange_cmd(cli: CliContext, case_number: str, node_id: str,
+                 domain: DatasetDomain) -> None:
     """Exchange a VN for the node's dataset pseudonym (prints it)."""
     click.echo(_tc(cli).exchange_case_number(case_number, node_id=node_id,
-                                             domain=domain))  # type: ignore[arg-type]
+                                             domain=domain))
 
 
 @case_numbers.command("confirm")
@@ -142,11 +145,11 @@ def consent() -> None:
 @click.option("--date", "decided_on", type=_DATE, default=None, help="YYYY-MM-DD (default today).")
 @user_option()
 @pass_cli
-def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: str, decision: str,
-                   decided_on: Any, user: str | None) -> None:
+def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: ConsentScope,
+                   decision: Literal["permit", "deny"], decided_on: Any,
+                   user: str | None) -> None:
     """Record a consent decision for one scope."""
-    _tc(cli).record_consent(kvnr=kvnr, le_ik=le_ik, scope=scope,  # type: ignore[arg-type]
-                            decision=decision,  # type: ignore[arg-type]
+    _tc(cli).record_consent(kvnr=kvnr, le_ik=le_ik, scope=scope, decision=decision,
                             decided_on=decided_on.date() if decided_on else None,
                             actor=_actor(cli, user))
     click.echo(f"consent recorded: {scope} {decision}")
@@ -254,15 +257,14 @@ def reid() -> None:
                                                           "caseIdentification"]))
 @user_option("Requester (default: local_user).")
 @pass_cli
-def reid_request(cli: CliContext, project_id: str, pseudonym: str, reason: str, kind: str,
-                 user: str | None) -> None:
+def reid_request(cli: CliContext, project_id: str, pseudonym: str, reason: str,
+                 kind: ReidKind, user: str | None) -> None:
     """Open a request; prints its id."""
     from genomlab.trust_center.reidentification import request_reidentification
 
     click.echo(request_reidentification(_tc(cli), project_id=project_id,
                                         project_pseudonym=pseudonym, reason=reason,
-                                        kind=kind,  # type: ignore[arg-type]
-                                        requester=_actor(cli, user)))
+                                        kind=kind, requester=_actor(cli, user)))
 
 
 @reid.command("approve")

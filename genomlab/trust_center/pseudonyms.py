@@ -106,7 +106,7 @@ def decode_hex(names: Sequence[str] | np.ndarray, prefix: str) -> np.ndarray:
     char_size = 1 if values.dtype.kind == "S" else 4
     if values.dtype.itemsize // char_size < width:  # every entry is too short: pad to show which
         values = values.astype(f"{values.dtype.kind}{width}")
-    char_type = np.uint8 if char_size == 1 else np.dtype("<u4")
+    char_type = np.dtype(np.uint8) if char_size == 1 else np.dtype("<u4")
     chars = np.ascontiguousarray(values).view(char_type).reshape(values.size, -1)
     body = chars[:, len(prefix):width]
     nibbles = _CHAR_TO_NIBBLE[body.astype(np.uint8)]  # wraps above 255: checked next line

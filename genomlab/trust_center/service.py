@@ -574,7 +574,8 @@ class TrustCenter:
         """
         try:
             grant = check_approval(approval, self.platform_key, today=self.today())
-            requested = {"genomic": genome_pseudonyms, "clinical": clinical_pseudonyms}
+            requested: dict[DatasetDomain, Sequence[str] | np.ndarray] = {
+                "genomic": genome_pseudonyms, "clinical": clinical_pseudonyms}
             for domain, names in requested.items():
                 if len(names) and domain not in grant.data_categories:
                     raise PermissionDenied(f"approval {grant.application_id}: {domain} data are "
@@ -600,7 +601,7 @@ class TrustCenter:
         return ids_from_hex(list(conn.execute(query).scalars()))
 
     def _build_linkage_map(self, tx: LedgerTransaction, application_id: str, project_id: str,
-                           categories: Sequence[str], ids: dict[str, np.ndarray],
+                           categories: Sequence[str], ids: dict[DatasetDomain, np.ndarray],
                            actor: str) -> LinkageMap:
         conn = tx.conn
         delivered = {domain: self._load_ids(conn, select(store.deliveries.c.person_id)

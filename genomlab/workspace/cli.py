@@ -3,7 +3,9 @@ GWAS from the shell."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,7 +13,7 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import ValidationFailed
 
 
-def _source_options(command: click.Command) -> click.Command:
+def _source_options[F: Callable[..., Any]](command: F) -> F:
     options = [
         click.option("--vcf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Cohort VCF (bgzipped); converted once to a MatrixTable under OUT/work."),

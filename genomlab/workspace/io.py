@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.hail_session import HailModule
 
 SAMPLE_COLUMNS = ("reported_sex", "family", "father", "mother")
 # GRCh38 pseudo-autosomal regions of chrX (1-based, inclusive), as plink2 ``--split-par hg38``.
@@ -43,6 +44,23 @@ class GenotypeMatrix:
     n_alt: np.ndarray
     samples: list[str]
     variants: pd.DataFrame
+
+    @classmethod
+    def from_counts(cls, n_alt: Any, *, contig: str = "chr1") -> GenotypeMatrix:
+        """A matrix of the counts ``n_alt`` (variants × samples) with samples ``S00001``, … and
+        A>G variants at positions 1, 2, … of ``contig``: small inputs for examples and tests.
+
+        Examples
+        --------
+        >>> gm = GenotypeMatrix.from_counts([[0, 1, 2], [-1, 0, 1]], contig="chrX")
+        >>> gm.samples, gm.variants["variant"].tolist(), gm.is_x.tolist()
+        (['S00001', 'S00002', 'S00003'], ['chrX:1:A:G', 'chrX:2:A:G'], [True, True])
+        """
+        counts = np.asarray(n_alt, dtype=np.int8)
+        positions = np.arange(1, counts.shape[0] + 1)
+        variants = pd.DataFrame({"contig": contig, "position": positions, "ref": "A", "alt": "G"})
+        variants["variant"] = [f"{contig}:{p}:A:G" for p in positions]
+        return cls(counts, [f"S{i:05d}" for i in range(1, counts.shape[1] + 1)], variants)
 
     def subset(self, rows: np.ndarray | None = None,
                cols: np.ndarray | None = None) -> GenotypeMatrix:
@@ -84,7 +102,7 @@ def _as_indices(selection: np.ndarray) -> np.ndarray:
     return np.flatnonzero(selection) if selection.dtype == bool else selection
 
 
-def default_n_partitions(hl: Any, per_core: int = 3) -> int:
+def default_n_partitions(hl: HailModule, per_core: int = 3) -> int:
     """Partitions sized to the cores Spark runs on (2–4 per core keeps every core busy).
 
     Examples
@@ -95,7 +113,7 @@ def default_n_partitions(hl: Any, per_core: int = 3) -> int:
     return max(1, per_core * int(hl.spark_context().defaultParallelism))
 
 
-def import_vcf_to_mt(hl: Any, vcf: Path, mt_path: Path, *, n_partitions: int | None = None,
+def import_vcf_to_mt(hl: HailModule, vcf: Path, mt_path: Path, *, n_partitions: int | None = None,
                      reference_genome: str = "GRCh38", overwrite: bool = False) -> Any:
     """Convert a VCF to a MatrixTable once (multi-allelics split) and return it read back.
 
@@ -139,8 +157,9 @@ def read_samples_tsv(path: Path) -> pd.DataFrame:
 
     Examples
     --------
-    >>> read_samples_tsv(Path("genotypes/samples.tsv")).columns[:2].tolist()  # doctest: +SKIP
-    ['reported_sex', 'family']
+    >>> info = read_samples_tsv(Path("data_samples/world/genotypes/samples.tsv"))
+    >>> info.columns[:2].tolist(), info.loc["S00002", ["family", "father", "mother"]].tolist()
+    (['reported_sex', 'family'], ['F00002', '0', 'S00003'])
     """
     if not path.exists():
         raise NotFoundError(f"{path}: sample table not found")
@@ -201,7 +220,9 @@ def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
 
     Examples
     --------
-    >>> read_sample_info(vcf=Path("world/genotypes/cohort.vcf.bgz"))  # doctest: +SKIP
+    >>> info = read_sample_info(vcf=Path("data_samples/world/genotypes/cohort.vcf.bgz"))
+    >>> len(info), info["reported_sex"].value_counts().to_dict()
+    (114, {'male': 59, 'female': 55})
     """
     if (vcf is None) == (release is None):
         raise ValidationFailed("give exactly one of --vcf or --release")
@@ -216,7 +237,7 @@ def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
     return read_fam(samples) if samples.suffix == ".fam" else read_samples_tsv(samples)
 
 
-def read_source(hl: Any, *, vcf: Path | None = None, release: Path | None = None,
+def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None = None,
                 samples: Path | None = None, work_dir: Path,
                 n_partitions: int | None = None) -> tuple[Any, pd.DataFrame]:
     """The MatrixTable and sample table of a VCF or a release directory.
@@ -256,7 +277,7 @@ def _fill_missing_samples(info: pd.DataFrame) -> pd.DataFrame:
     return info
 
 
-def get_qc_call_expr(hl: Any, mt: Any, *, min_gq: int | None = 20, min_dp: int | None = 10,
+def get_qc_call_expr(hl: HailModule, mt: Any, *, min_gq: int | None = 20, min_dp: int | None = 10,
                      min_het_ab: float | None = 0.2) -> Any:
     """GT with gnomAD's ADJ genotype filter applied (failing calls set missing), diploidised.
 
@@ -282,7 +303,7 @@ def get_qc_call_expr(hl: Any, mt: Any, *, min_gq: int | None = 20, min_dp: int |
     return hl.or_missing(keep, diploid)
 
 
-def export_genotype_matrix(hl: Any, mt: Any, call: Any, prefix: Path) -> GenotypeMatrix:
+def export_genotype_matrix(hl: HailModule, mt: Any, call: Any, prefix: Path) -> GenotypeMatrix:
     """Write ``call`` as PLINK ``prefix.{bed,bim,fam}`` (one parallel Hail pass) and read it.
 
     The same files serve plink2 for cross-checks.

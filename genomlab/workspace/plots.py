@@ -44,7 +44,13 @@ def plot_call_rate(sample_qc: pd.DataFrame, *, threshold: float = 0.97,
 
     Examples
     --------
-    >>> save_figure(plot_call_rate(result.sample_qc), Path("call_rate.png"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> fig = plot_call_rate(pd.DataFrame({"raw_call_rate": [0.99, 0.995, 0.93]}))
+    >>> ax = fig.axes[0]
+    >>> int(sum(bar.get_height() for bar in ax.patches)), ax.get_legend_handles_labels()[1]
+    (3, ['threshold 0.97'])
+    >>> save_figure(fig, Path(tempfile.mkdtemp()) / "call_rate.png").read_bytes()[1:4]
+    b'PNG'
     """
     fig, ax = _axes(6, 4)
     ax.hist(sample_qc[column].dropna(), bins=40, color="#4c72b0")

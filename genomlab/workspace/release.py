@@ -16,6 +16,7 @@ from typing import Any
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.errors import NotFoundError, PermissionDenied
+from genomlab.hail_session import HailModule
 from genomlab.platform.applications import get_active_entitlements, get_team
 from genomlab.platform.applications.identity import get_current_user
 
@@ -33,7 +34,7 @@ class Release:
     def level(self) -> str:
         return str(self.manifest["level"])
 
-    def read_matrix_table(self, hl: Any) -> Any:
+    def read_matrix_table(self, hl: HailModule) -> Any:
         """``genotypes.mt`` (columns keyed by project pseudonym ``s``); individual level only."""
         path = self.path / "genotypes.mt"
         if not path.exists():
@@ -73,8 +74,21 @@ def open_release(project: str, *, user: str | None = None,
 
     Examples
     --------
-    >>> release = open_release("GDE-2026-0001")  # doctest: +SKIP
-    >>> mt = release.read_matrix_table(hl)  # doctest: +SKIP
+    In a notebook of the project, ``open_release(project).read_matrix_table(hl)`` opens the
+    genotypes. Before the data service has released anything, and for someone off the team:
+
+    >>> import tempfile
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> project = run_applications_demo(config).project_id
+    >>> open_release(project, user="alice", config=config)
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../manifest.json: nothing has been released to project ...
+    >>> open_release(project, user="mallory", config=config)
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: user 'mallory' is not on the approved team of project GDE-...
     """
     config = config or load_config()
     user = user or get_current_user(config)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.models import (
     TERMS_OF_USE_VERSION,
@@ -92,7 +93,7 @@ def run_applications_demo(config: GenomlabConfig, *,
             purposes=("research",), duo_permission="HMB", duo_modifiers=("PUB",),
             data_categories=("genomic", "clinical"),
             clinical_fields=("sex", "diagnosis", "hpo_terms"),
-            criteria={"disease_types": ("rare",)}, duration_months=12,
+            criteria=CohortCriteria(disease_types=("rare",)), duration_months=12,
             level="individual",
             individual_justification=(
                 "Sample QC, relatedness and regression on genotypes need individual records; "

@@ -132,7 +132,7 @@ def is_disease_within(requested: str, allowed: str) -> bool | None:
 
 def _worst(parts: Iterable[tuple[Verdict, str]], subject: str) -> MatchVerdict:
     parts = list(parts)
-    verdict = max((v for v, _ in parts), key=_SEVERITY.__getitem__, default="allowed")
+    verdict: Verdict = max((v for v, _ in parts), key=_SEVERITY.__getitem__, default="allowed")
     return MatchVerdict(subject, verdict, tuple(reason for _, reason in parts))
 
 

@@ -51,9 +51,18 @@ def get_signed_approval(config: GenomlabConfig, application_id: str) -> SignedDo
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from genomlab.config import load_config
+    >>> from genomlab.keys import load_public_key
     >>> from genomlab.messages import verify_document, APPROVAL_KIND
-    >>> doc = get_signed_approval(config, "APP-000001")  # doctest: +SKIP
-    >>> verify_document(doc, approval_public_key, kind=APPROVAL_KIND)  # doctest: +SKIP
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> doc = get_signed_approval(config, demo.application_id)
+    >>> key = load_public_key(Path(get_approval_public_key_path(config)).read_bytes())
+    >>> verify_document(doc, key, kind=APPROVAL_KIND)["project_id"] == demo.project_id
+    True
     """
     with read_platform(config) as conn:
         text = conn.execute(select(t.applications.c.approval)
@@ -82,8 +91,15 @@ def get_active_entitlements(config: GenomlabConfig, user: str,
 
     Examples
     --------
-    >>> get_active_entitlements(config, "alice")  # doctest: +SKIP
-    [Entitlement(application_id='APP-000001', project_id='GDE-2026-0001', ...)]
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> [e.project_id for e in get_active_entitlements(config, "alice")] == [demo.project_id]
+    True
+    >>> get_active_entitlements(config, "mallory")
+    []
     """
     instant = _instant(at)
     day = instant.date().isoformat()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
@@ -56,12 +56,19 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
 
     Examples
     --------
-    >>> page = get_queue_page(config, statuses=("submitted",), limit=50)  # doctest: +SKIP
-    >>> page.total, len(page.rows)  # doctest: +SKIP
-    (812, 50)
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> page = get_queue_page(config, statuses=("approved",), limit=50)
+    >>> page.total, [row["application_id"] for row in page.rows] == [demo.application_id]
+    (1, True)
+    >>> get_queue_page(config, statuses=("submitted",)).total
+    0
     """
     a = t.applications
-    where = [a.c.status.in_([str(s) for s in statuses])]
+    where: list[ColumnElement[bool]] = [a.c.status.in_([str(s) for s in statuses])]
     if purpose:
         where.append(a.c.purposes.like(f"%{purpose}%"))
     if handler:

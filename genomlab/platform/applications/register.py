@@ -71,9 +71,16 @@ def get_register_page(config: GenomlabConfig, *, search: str | None = None,
 
     Examples
     --------
-    >>> page = get_register_page(config, search="BRCA")  # doctest: +SKIP
-    >>> page.entries[0]["project_id"]  # doctest: +SKIP
-    'GDE-2026-0001'
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> demo = run_applications_demo(config)
+    >>> page = get_register_page(config, search="rare diseases")
+    >>> page.total, page.entries[0]["project_id"] == demo.project_id
+    (1, True)
+    >>> get_register_page(config, search="BRCA").total
+    0
     """
     texts, total = _texts(config, "entry", search, status, offset, limit)
     return RegisterPage([json.loads(text) for text in texts], total)
@@ -102,8 +109,15 @@ def export_register(config: GenomlabConfig, path: str | os.PathLike[str],
 
     Examples
     --------
-    >>> export_register(config, "register.csv")  # doctest: +SKIP
-    10000
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> _ = run_applications_demo(config)
+    >>> export_register(config, config.home / "register.csv")
+    1
+    >>> (config.home / "register.csv").read_text().splitlines()[0].split(",")[:2]
+    ['project_id', 'application_id']
     """
     target = Path(path)
     fmt = fmt or ("csv" if target.suffix.lower() == ".csv" else "json")

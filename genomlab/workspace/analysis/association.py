@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.hail_session import HailModule
 
 GENOME_WIDE_P = 5e-8  # the conventional genome-wide significance level (Pe'er et al. 2008)
 
@@ -27,7 +28,11 @@ def read_qc_outputs(qc_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 
     Examples
     --------
-    >>> samples, variants, scores = read_qc_outputs(Path("qc"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> read_qc_outputs(Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../sample_qc.tsv: QC output not found; run ...
     """
     tables = []
     for name in ("sample_qc.tsv", "variant_qc.tsv", "pca_scores.tsv"):
@@ -50,7 +55,18 @@ def get_association_samples(info: pd.DataFrame, sample_qc: pd.DataFrame, scores:
 
     Examples
     --------
-    >>> cov = get_association_samples(info, sample_qc, scores, "quant_trait")  # doctest: +SKIP
+    S3 has no phenotype and S4 fails QC; S2's sex is unreported, so its genetic sex counts:
+
+    >>> samples = ["S1", "S2", "S3", "S4"]
+    >>> info = pd.DataFrame({"reported_sex": ["female", None, "male", "male"],
+    ...                      "quant_trait": [1.5, 0.2, None, 0.7]}, index=samples)
+    >>> sample_qc = pd.DataFrame({"sample": samples, "pass": [True, True, True, False],
+    ...                           "genetic_sex": ["female", "male", "male", "male"]})
+    >>> scores = pd.DataFrame({"sample": samples, "PC1": [0.1, -0.2, 0.3, 0.0],
+    ...                        "projected": False})
+    >>> cov = get_association_samples(info, sample_qc, scores, "quant_trait", n_pcs=1)
+    >>> cov.index.tolist(), cov.values.tolist()
+    (['S1', 'S2'], [[1.5, 1.0, 0.1], [0.2, 0.0, -0.2]])
     """
     if phenotype not in info.columns:
         raise ValidationFailed(f"sample table: no phenotype column {phenotype!r}")
@@ -67,7 +83,7 @@ def get_association_samples(info: pd.DataFrame, sample_qc: pd.DataFrame, scores:
     return table.dropna()
 
 
-def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: bool,
+def compute_association(hl: HailModule, mt: Any, covariates: pd.DataFrame, *, binary: bool,
                         call_field: str = "GT") -> pd.DataFrame:
     """Regress ``y`` on each row's alternate-allele count with the other columns as covariates.
 
@@ -125,7 +141,7 @@ def compute_association(hl: Any, mt: Any, covariates: pd.DataFrame, *, binary: b
                    "p_value"]]
 
 
-def filter_association_variants(hl: Any, mt: Any, variant_qc: pd.DataFrame, *,
+def filter_association_variants(hl: HailModule, mt: Any, variant_qc: pd.DataFrame, *,
                                 min_maf: float = 0.01) -> Any:
     """Rows of ``mt`` that pass variant QC with MAF ≥ ``min_maf`` (Hail GWAS tutorial: 0.01)."""
     af = variant_qc["AF"].astype(float)
@@ -159,7 +175,7 @@ def get_independent_hits(results: pd.DataFrame, *, threshold: float = GENOME_WID
     return results.loc[leads]
 
 
-def run_association(hl: Any, out_dir: Path, *, qc_dir: Path, phenotype: str,
+def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: str,
                     vcf: Path | None = None, release: Path | None = None,
                     samples: Path | None = None, binary: bool | None = None,
                     n_pcs: int = 4) -> pd.DataFrame:

@@ -14,8 +14,10 @@ def compute_group_allele_counts(gm: GenotypeMatrix, groups: pd.Series) -> dict[s
 
     Examples
     --------
-    >>> counts = compute_group_allele_counts(gm, sample_qc.set_index("sample")["ancestry_group"])
-    ... # doctest: +SKIP
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, -1], [2, 2, 0, 1]])
+    >>> groups = pd.Series({"S00001": "rare", "S00002": "rare", "S00003": "oncological"})
+    >>> {name: counts.tolist() for name, counts in compute_group_allele_counts(gm, groups).items()}
+    {'oncological': [[0, 2], [2, 0]], 'rare': [[3, 1], [0, 4]]}
     """
     labels = groups.reindex(gm.samples)
     out = {}
@@ -36,8 +38,11 @@ def compute_allele_frequency_table(gm: GenotypeMatrix, groups: pd.Series, *,
 
     Examples
     --------
-    >>> table = compute_allele_frequency_table(gm, info["disease_type"], by="disease_type")
-    ... # doctest: +SKIP
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, -1], [2, 2, 0, 1]])
+    >>> groups = pd.Series({"S00001": "rare", "S00002": "rare", "S00003": "oncological"})
+    >>> table = compute_allele_frequency_table(gm, groups, by="disease_type", min_samples=2)
+    >>> table.values.tolist()
+    [['chr1:1:A:G', 'rare', 2, 1, 4, 0.25], ['chr1:2:A:G', 'rare', 2, 4, 4, 1.0]]
     """
     labels = groups.reindex(gm.samples)
     sizes = labels.value_counts()

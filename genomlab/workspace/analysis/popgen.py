@@ -20,7 +20,15 @@ def compute_pairwise_fst(gm: GenotypeMatrix, groups: pd.Series, *,
 
     Examples
     --------
-    >>> compute_pairwise_fst(gm, groups)[["group_1", "group_2", "fst"]]  # doctest: +SKIP
+    Groups A and B are drawn from the same allele frequencies, C from others:
+
+    >>> rng = np.random.default_rng(0)
+    >>> af = rng.uniform(0.05, 0.95, (2, 1000, 1))
+    >>> n_alt = np.hstack([rng.binomial(2, af[k], (1000, 20)) for k in (0, 0, 1)])
+    >>> gm = GenotypeMatrix.from_counts(n_alt)
+    >>> fst = compute_pairwise_fst(gm, pd.Series(np.repeat(["A", "B", "C"], 20), index=gm.samples))
+    >>> fst[["group_1", "group_2"]].values.tolist(), (fst["fst"] > 0.1).tolist()
+    ([['A', 'B'], ['A', 'C'], ['B', 'C']], [False, True, True])
     """
     auto = gm.subset(rows=gm.is_autosomal)
     counts = compute_group_allele_counts(auto, groups)
@@ -46,7 +54,14 @@ def compute_diversity(gm: GenotypeMatrix, groups: pd.Series) -> pd.DataFrame:
 
     Examples
     --------
-    >>> compute_diversity(gm, groups).set_index("group")["pi"]  # doctest: +SKIP
+    Group B carries only reference alleles:
+
+    >>> rng = np.random.default_rng(0)
+    >>> n_alt = np.hstack([rng.binomial(2, 0.5, (200, 10)), np.zeros((200, 10), int)])
+    >>> gm = GenotypeMatrix.from_counts(n_alt)
+    >>> table = compute_diversity(gm, pd.Series(np.repeat(["A", "B"], 10), index=gm.samples))
+    >>> table.set_index("group")[["n_segregating", "pi"]].round(2).to_dict("index")
+    {'A': {'n_segregating': 200, 'pi': 0.5}, 'B': {'n_segregating': 0, 'pi': 0.0}}
     """
     auto = gm.subset(rows=gm.is_autosomal)
     labels = groups.reindex(auto.samples)

@@ -35,7 +35,16 @@ def compute_pca_with_relateds(gm: GenotypeMatrix, unrelated: np.ndarray, *,
 
     Examples
     --------
-    >>> scores, eigenvalues = compute_pca_with_relateds(gm, unrelated_mask, k=10)  # doctest: +SKIP
+    Two populations (15 and 10 samples) with their own allele frequencies; S00001 is projected:
+
+    >>> rng = np.random.default_rng(0)
+    >>> af = rng.uniform(0.05, 0.95, (2, 500, 1))
+    >>> n_alt = np.hstack([rng.binomial(2, af[0], (500, 15)), rng.binomial(2, af[1], (500, 10))])
+    >>> gm = GenotypeMatrix.from_counts(n_alt)
+    >>> scores, eigenvalues = compute_pca_with_relateds(gm, np.arange(25) > 0, k=4)
+    >>> r = np.corrcoef(scores["PC1"], np.repeat([0, 1], [15, 10]))[0, 1]  # PC1 ~ population
+    >>> int(scores["projected"].sum()), bool(abs(r) > 0.99)
+    (1, True)
     """
     g = gm.n_alt
     sub = g[:, unrelated]
@@ -80,7 +89,11 @@ def assign_ancestry_groups(scores: pd.DataFrame, *, n_pcs: int = 4, max_groups: 
 
     Examples
     --------
-    >>> assign_ancestry_groups(scores).value_counts()  # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> centres = np.repeat([[5.0, 0.0], [-5.0, 1.0]], [30, 20], axis=0)
+    >>> scores = pd.DataFrame(centres + rng.normal(0, 0.3, (50, 2)), columns=["PC1", "PC2"])
+    >>> assign_ancestry_groups(scores).value_counts().to_dict()
+    {'G1': 30, 'G2': 20}
     """
     columns = [c for c in scores.columns if c.startswith("PC")][:n_pcs]
     points = scores[columns].to_numpy()  # U·S: each PC weighted by its singular value
@@ -114,8 +127,12 @@ def get_ancestry_outliers(scores: pd.DataFrame, groups: pd.Series, *, min_group_
 
     Examples
     --------
-    >>> get_ancestry_outliers(scores, groups).sum()  # doctest: +SKIP
-    6
+    >>> rng = np.random.default_rng(0)
+    >>> scores = pd.DataFrame(rng.normal(0, 1, (40, 2)), columns=["PC1", "PC2"])
+    >>> scores.loc[39] = [30.0, 30.0]
+    >>> outliers = get_ancestry_outliers(scores, pd.Series("G1", index=scores.index))
+    >>> outliers[outliers].index.tolist()
+    [39]
     """
     pcs = scores[[c for c in scores.columns if c.startswith("PC")]]
     outlier = pd.Series(False, index=scores.index, name="ancestry_outlier")

@@ -88,8 +88,17 @@ def get_heterozygosity_failures(metrics: pd.DataFrame, groups: pd.Series, *,
 
     Examples
     --------
-    >>> get_heterozygosity_failures(metrics, groups).sum()  # doctest: +SKIP
-    6
+    S00007 is too heterozygous for its group, S00012's reads are contaminated:
+
+    >>> rng = np.random.default_rng(0)
+    >>> metrics = pd.DataFrame({"heterozygosity_rate": rng.normal(0.30, 0.005, 30),
+    ...                         "f_het": rng.normal(0, 0.01, 30), "contamination": 0.001},
+    ...                        index=[f"S{i:05d}" for i in range(1, 31)])
+    >>> metrics.loc["S00007", "heterozygosity_rate"] = 0.40
+    >>> metrics.loc["S00012", "contamination"] = 0.05
+    >>> failed = get_heterozygosity_failures(metrics, pd.Series("G1", index=metrics.index))
+    >>> failed[failed].index.tolist()
+    ['S00007', 'S00012']
     """
     assigned = groups[groups != "unassigned"]
     flags = [get_stratified_outliers(metrics.loc[assigned.index, c], assigned, lower_mad=n_mad,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
 from genomlab.workspace.qc.ancestry import (
     assign_ancestry_groups,
@@ -125,8 +126,11 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
 
     Examples
     --------
-    >>> ok = np.ones(len(gm.samples), bool)  # doctest: +SKIP
-    >>> mask = get_qc_variant_mask(gm, ok, QcThresholds())  # doctest: +SKIP
+    The second variant is monomorphic, the third called in half the samples:
+
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, 1], [0, 0, 0, 0], [1, -1, -1, 1]])
+    >>> get_qc_variant_mask(gm, np.ones(4, bool), QcThresholds()).tolist()
+    [True, False, False]
     """
     counts = compute_genotype_counts(gm.n_alt[:, samples_ok], axis=1)
     n_ok = max(int(samples_ok.sum()), 1)
@@ -147,7 +151,7 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
     return out
 
 
-def compute_cohort_qc(hl: Any, mt: Any, info: pd.DataFrame, work_dir: Path, *,
+def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Path, *,
                       thresholds: QcThresholds | None = None,
                       progress: Callable[[str], None] | None = None) -> QcResult:
     """Run sample and variant QC on ``mt`` (columns keyed by ``s``) with sample table ``info``.
@@ -242,7 +246,17 @@ def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.nd
 
     Examples
     --------
-    >>> compute_group_hwe_min(gm, groups, passing, males)  # doctest: +SKIP
+    The first variant is fixed for different alleles in two groups: in equilibrium within each,
+    far from it pooled.
+
+    >>> from genomlab.workspace.qc.variant_qc import compute_variant_metrics
+    >>> rng = np.random.default_rng(0)
+    >>> gm = GenotypeMatrix.from_counts([np.repeat([0, 2], 20), rng.binomial(2, 0.5, 40)])
+    >>> groups, everyone = np.repeat(["G1", "G2"], 20), np.ones(40, bool)
+    >>> compute_group_hwe_min(gm, groups, everyone, ~everyone).round(3).tolist()
+    [0.5, 0.283]
+    >>> bool(compute_variant_metrics(gm)["p_value_hwe"][0] < 1e-10)
+    True
     """
     out = np.full(gm.n_alt.shape[0], np.nan)
     for label in np.unique(groups[passing]):
@@ -291,6 +305,8 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
 
     Examples
     --------
+    ``result`` comes from :func:`compute_cohort_qc`, which runs on Hail:
+
     >>> [p.name for p in write_qc_outputs(result, Path("qc"))][:2]  # doctest: +SKIP
     ['sample_qc.tsv', 'variant_qc.tsv']
     """
@@ -316,7 +332,7 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
     return written
 
 
-def run_cohort_qc(hl: Any, out_dir: Path, *, vcf: Path | None = None,
+def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, n_partitions: int | None = None,
                   progress: Callable[[str], None] | None = None) -> QcResult:
@@ -349,7 +365,11 @@ def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
 
     Examples
     --------
-    >>> gm = read_qc_genotypes(Path("qc"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> read_qc_genotypes(Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: .../work/qc_calls.bed: no QC export; run ...
     """
     from genomlab.errors import NotFoundError
     from genomlab.workspace.io import read_bed

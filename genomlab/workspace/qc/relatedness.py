@@ -31,7 +31,15 @@ def compute_king(gm: GenotypeMatrix, *, chunk: int = 8192) -> tuple[np.ndarray, 
 
     Examples
     --------
-    >>> kinship, ibs0 = compute_king(gm.subset(rows=gm.is_autosomal))  # doctest: +SKIP
+    A father, a mother, their child (one allele from each) and a stranger:
+
+    >>> rng = np.random.default_rng(1)
+    >>> father, mother, stranger = rng.binomial(2, 0.3, (3, 2000))
+    >>> child = (father + rng.integers(0, 2, 2000)) // 2 + (mother + rng.integers(0, 2, 2000)) // 2
+    >>> gm = GenotypeMatrix.from_counts(np.stack([father, mother, child, stranger], axis=1))
+    >>> kinship, ibs0 = compute_king(gm)
+    >>> get_relationship(kinship[2, [0, 1, 3]]).tolist(), float(ibs0[2, 0])
+    (['first_degree', 'first_degree', 'unrelated'], 0.0)
     """
     n = gm.n_alt.shape[1]
     het_het = np.zeros((n, n), dtype=np.float64)
@@ -100,7 +108,11 @@ def get_related_pairs(kinship: np.ndarray, ibs0: np.ndarray, samples: list[str],
 
     Examples
     --------
-    >>> pairs = get_related_pairs(kinship, ibs0, gm.samples, info["family"])  # doctest: +SKIP
+    >>> kinship = np.array([[0.5, 0.25, 0.0], [0.25, 0.5, 0.01], [0.0, 0.01, 0.5]])
+    >>> families = pd.Series({"S1": "F1", "S2": "F2", "S3": "F3"})
+    >>> pairs = get_related_pairs(kinship, np.zeros((3, 3)), ["S1", "S2", "S3"], families)
+    >>> pairs[["i", "j", "relationship", "declared"]].values.tolist()  # undeclared relatives
+    [['S1', 'S2', 'first_degree', False]]
     """
     i, j = np.nonzero(np.triu(kinship > min_kinship, k=1))
     fam = families.reindex(samples).to_numpy()
@@ -132,7 +144,14 @@ def get_pedigree_failures(info: pd.DataFrame, kinship: pd.DataFrame, trios: pd.D
 
     Examples
     --------
-    >>> pairs, failed = get_pedigree_failures(info, kinship_frame, trios)  # doctest: +SKIP
+    S3 declares S1 as its father, but their kinship is that of strangers:
+
+    >>> info = pd.DataFrame({"father": ["0", "0", "S1"], "mother": ["0", "0", "0"]},
+    ...                     index=["S1", "S2", "S3"])
+    >>> kinship = pd.DataFrame(0.0, index=info.index, columns=info.index)
+    >>> pairs, failed = get_pedigree_failures(info, kinship, pd.DataFrame({"child": []}))
+    >>> pairs[["child", "parent", "consistent"]].values.tolist(), failed
+    ([['S3', 'S1', False]], {'S3'})
     """
     pairs = get_pedigree_pairs(info)
     pairs["kinship"] = [float(kinship.loc[c, p])
@@ -166,7 +185,13 @@ def compute_mendel_errors(gm: GenotypeMatrix, info: pd.DataFrame) -> pd.DataFram
 
     Examples
     --------
-    >>> compute_mendel_errors(gm, info)[["child", "n_errors"]].head()  # doctest: +SKIP
+    Father S00001, mother S00002, child S00003; the first and last variants cannot be inherited:
+
+    >>> gm = GenotypeMatrix.from_counts([[0, 0, 1], [2, 2, 2], [0, 2, 1], [0, 0, 2]])
+    >>> info = pd.DataFrame({"father": ["0", "0", "S00001"], "mother": ["0", "0", "S00002"]},
+    ...                     index=gm.samples)
+    >>> compute_mendel_errors(gm, info)[["child", "n_errors", "n_called"]].values.tolist()
+    [['S00003', 2, 4]]
     """
     index = {s: k for k, s in enumerate(gm.samples)}
     auto = gm.n_alt[gm.is_autosomal]
@@ -200,8 +225,14 @@ def get_mendel_failures(trios: pd.DataFrame, kinship: pd.DataFrame, *,
 
     Examples
     --------
-    >>> get_mendel_failures(trios, kinship_frame)  # doctest: +SKIP
-    {'S00003': 'mendel'}
+    The child is first degree to its father but not to its declared mother:
+
+    >>> trios = pd.DataFrame({"child": ["S3"], "father": ["S1"], "mother": ["S2"],
+    ...                       "error_rate": [0.3]})
+    >>> kinship = pd.DataFrame([[0.5, 0.0, 0.25], [0.0, 0.5, 0.0], [0.25, 0.0, 0.5]],
+    ...                        index=["S1", "S2", "S3"], columns=["S1", "S2", "S3"])
+    >>> get_mendel_failures(trios, kinship)
+    {'S2': 'mendel'}
     """
     flagged: dict[str, str] = {}
     for row in trios.itertuples():
