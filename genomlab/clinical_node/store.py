@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text, insert, update
+from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text
 
 from genomlab.clinical_node.events import CLINICAL_NODE_EVENTS
 from genomlab.config import GenomlabConfig
 from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.node_intake_store import get_intake_item_handlers, get_item_state_handler, set_items
 
 STORES = ("consented", "nonconsented")
 TABLES = ("cases", "diagnoses", "phenotypes")
@@ -57,44 +58,24 @@ records = Table(
 )
 
 
-def _set_records(conn: Connection, event: Event, record_ids: list[str], **values: Any) -> None:
-    conn.execute(update(records).where(records.c.record_id.in_(record_ids))
-                 .values(updated_at=event.recorded_at, **values))
-
-
-def _set_record(state: str, **columns: str) -> EventHandler:
-    """A handler that sets the record's state and ``columns`` (column → payload key)."""
-    def apply(conn: Connection, event: Event) -> None:
-        p = event.payload
-        _set_records(conn, event, [p["record_id"]], state=state,
-                     **{column: p[key] for column, key in columns.items()})
-    return apply
-
-
-def _received(conn: Connection, event: Event) -> None:
-    conn.execute(insert(records).values(record_id=event.payload["record_id"], state="received",
-                                        received_at=event.recorded_at,
-                                        updated_at=event.recorded_at))
-
-
 def _validated(conn: Connection, event: Event) -> None:
-    _set_records(conn, event, [event.payload["record_id"]], state="validated",
-                 **event.payload["fields"])
+    set_items(conn, records, "record_id", event, [event.payload["record_id"]], state="validated",
+              **event.payload["fields"])
 
 
 def _stored(conn: Connection, event: Event) -> None:
-    _set_records(conn, event, event.payload["record_ids"], state="stored")
+    set_items(conn, records, "record_id", event, event.payload["record_ids"], state="stored")
 
 
 HANDLERS: dict[str, EventHandler] = {
-    "record.received": _received,
+    **get_intake_item_handlers(records, "record_id", "record"),
     "record.validated": _validated,
-    "record.error": _set_record("error", failure_field="field", failure_message="message"),
-    "record.pseudonymised": _set_record("pseudonymised", clinical_pseudonym="clinical_pseudonym",
-                                        store="store"),
+    "record.error": get_item_state_handler(records, "record_id", "error", failure_field="field",
+                                           failure_message="message"),
+    "record.pseudonymised": get_item_state_handler(records, "record_id", "pseudonymised",
+                                                   clinical_pseudonym="clinical_pseudonym",
+                                                   store="store"),
     "record.stored": _stored,
-    "record.reported": _set_record("reported", confirmation_id="confirmation_id"),
-    "record.finished": _set_record("finished"),
 }
 
 

@@ -37,6 +37,7 @@ from genomlab.events import LedgerSpec
 from genomlab.genome_center.events import GENOME_CENTER_EVENTS
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.node_intake_store import get_intake_item_handlers, get_item_state_handler, set_items
 
 metadata = MetaData()
 submissions = Table(
@@ -95,25 +96,8 @@ withdrawals = Table(
     Column("recorded_at", String(32), nullable=False),
 )
 
-STATES = ("received", "validated", "pseudonymised", "stored", "reported", "qc_selected",
-          "finished", "error")
-
-
 def _set_submission(conn: Connection, event: Event, **values: Any) -> None:
-    conn.execute(update(submissions).where(submissions.c.inbox_id == event.payload["inbox_id"])
-                 .values(updated_at=event.recorded_at, **values))
-
-
-def _state(state: str) -> EventHandler:
-    def apply(conn: Connection, event: Event) -> None:
-        _set_submission(conn, event, state=state)
-    return apply
-
-
-def _received(conn: Connection, event: Event) -> None:
-    conn.execute(insert(submissions).values(inbox_id=event.payload["inbox_id"], state="received",
-                                            received_at=event.recorded_at,
-                                            updated_at=event.recorded_at))
+    set_items(conn, submissions, "inbox_id", event, [event.payload["inbox_id"]], **values)
 
 
 def _validated(conn: Connection, event: Event) -> None:
@@ -152,15 +136,6 @@ def _batch_stored(conn: Connection, event: Event) -> None:
                      .values(batch_id=p["batch_id"]))
 
 
-def _reported(conn: Connection, event: Event) -> None:
-    _set_submission(conn, event, state="reported",
-                    confirmation_id=event.payload["confirmation_id"])
-
-
-def _failure_reported(conn: Connection, event: Event) -> None:
-    _set_submission(conn, event, confirmation_id=event.payload["confirmation_id"])
-
-
 def _qc_sampled(conn: Connection, event: Event) -> None:
     selected = event.payload["selected"]
     _set_submission(conn, event, state="qc_selected" if selected else "reported",
@@ -168,17 +143,16 @@ def _qc_sampled(conn: Connection, event: Event) -> None:
 
 
 HANDLERS: dict[str, EventHandler] = {
-    "submission.received": _received,
+    **get_intake_item_handlers(submissions, "inbox_id", "submission"),
     "submission.validated": _validated,
     "submission.error": _error,
     "submission.pseudonymised": _pseudonymised,
     "donor.research_withdrawn": _research_withdrawn,
     "genotypes.batch_stored": _batch_stored,
-    "submission.stored": _state("stored"),
-    "submission.reported": _reported,
-    "submission.failure_reported": _failure_reported,
+    "submission.stored": get_item_state_handler(submissions, "inbox_id", "stored"),
+    "submission.failure_reported": get_item_state_handler(submissions, "inbox_id", None,
+                                                          confirmation_id="confirmation_id"),
     "submission.qc_sampled": _qc_sampled,
-    "submission.finished": _state("finished"),
 }
 
 
