@@ -13,8 +13,9 @@ genomlab_test`` (the URL ``bash .ci/postgres`` prints) every institution store o
 is a schema of its own in that database (``gl<home_id>_platform``, ``gl<home_id>_grz_<node>``, ...).
 The stores are set in ``os.environ`` too, so CLI runs and subprocesses of a test see the same
 stores; each home's schemas are dropped when the test session ends. In that pass a test that
-opens a SQLite database fails (:class:`tests.engines.SqliteGuard`), and every run ends with a
-line ``engine sqlite: N passed, ...`` or ``engine postgresql: ...``.
+opens a SQLite file fails (:class:`tests.engines.SqliteGuard`; a test of the default SQLite
+set-up is marked ``sqlite_only`` and skipped there), and every run ends with a
+line ``engine sqlite: N selected: ...`` or ``engine postgresql: ...``.
 
 - ``store_url``: the URL of a store on the engine under test, for tests of the ledger itself.
 """
@@ -155,6 +156,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _SQLITE_GUARD.allowed = item.get_closest_marker("sqlite_reference") is not None
+    if ENGINE == "postgresql" and item.get_closest_marker("sqlite_only"):
+        pytest.skip("shows the default set-up (SQLite stores): not a PostgreSQL test")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
