@@ -17,7 +17,7 @@ demo: install
 POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_health.py \
 	tests/test_config.py tests/platform tests/platform_nodes tests/trust_center \
 	tests/genome_center tests/clinical_node tests/data_service tests/airlock tests/reports \
-	tests/postgres tests/migrations
+	tests/postgres tests/migrations tests/test_demo.py
 
 test:
 	bash .ci/setup --test-tools

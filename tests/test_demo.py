@@ -54,7 +54,7 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
 
 
 def test_cli_demo__no_hail_prints_where_things_are(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+    home = config_for(tmp_path / "home").home  # PYTEST_POSTGRES: its schemas dropped at the end
     result = CliRunner().invoke(main, ["demo", "--no-hail"], env={"GENOMLAB_HOME": str(home)})
     assert result.exit_code == 0, result.output
     assert f"home (stores, keys, ledgers): {home}" in result.output
