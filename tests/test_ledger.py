@@ -13,18 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import (
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.sql import text
 
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
