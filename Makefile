@@ -11,10 +11,14 @@ install:
 demo: install
 	.venv/bin/genomlab demo
 
-# The PostgreSQL pass runs the store, workflow, ledger and trust-centre suites again against a
-# throw-away PostgreSQL cluster on 127.0.0.1 (.ci/postgres installs and starts it).
-POSTGRES_TESTS = tests/test_ledger.py tests/test_config.py tests/test_ledger_health.py \
-	tests/trust_center tests/platform tests/postgres tests/migrations tests/airlock tests/reports
+# The PostgreSQL pass runs the tests of every institution store and of the ledger again against
+# a throw-away PostgreSQL cluster on 127.0.0.1 (.ci/postgres installs and starts it); each store
+# of a test home is a PostgreSQL schema, and a test that opens a SQLite file fails the pass
+# (tests/engines.py). Each pass ends with its line "engine sqlite: ..." / "engine postgresql: ...".
+POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_health.py \
+	tests/test_config.py tests/platform tests/platform_nodes tests/trust_center \
+	tests/genome_center tests/clinical_node tests/data_service tests/airlock tests/reports \
+	tests/postgres tests/migrations tests/test_demo.py
 
 # The shifted-clock pass runs the fast tests again with the machine's clock moved (Debian's
 # faketime), to a mid-2027 day and to the last evening of February 2030, so that no test or code
@@ -33,7 +37,10 @@ test:
 		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@$${at/T/ }" \
 			.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST_TESTS) || exit 1; \
 	done
-	PYTEST_POSTGRES="$$(bash .ci/postgres | tail -n 1)" .venv/bin/python -m pytest \
+	url="$$(bash .ci/postgres | tail -n 1)" && case "$$url" in postgresql*) ;; \
+		*) echo "make test: .ci/postgres gave no PostgreSQL URL: '$$url'" >&2; exit 1;; esac && \
+	echo "== the PostgreSQL pass: the store and ledger tests again, on $$url ==" && \
+	PYTEST_POSTGRES="$$url" .venv/bin/python -m pytest \
 		-m "not hail and not browser and not notebook" $(POSTGRES_TESTS)
 
 lint:

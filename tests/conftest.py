@@ -12,7 +12,12 @@ with ``PYTEST_POSTGRES=postgresql+psycopg://genomlab@127.0.0.1:55432/
 genomlab_test`` (the URL ``bash .ci/postgres`` prints) every institution store of every test home
 is a schema of its own in that database (``gl<home_id>_platform``, ``gl<home_id>_grz_<node>``, ...).
 The stores are set in ``os.environ`` too, so CLI runs and subprocesses of a test see the same
-stores; each home's schemas are dropped when the test session ends.
+stores; each home's schemas are dropped when the test session ends. In that pass a test that
+opens a SQLite file fails (:class:`tests.engines.SqliteGuard`; a test of the default SQLite
+set-up is marked ``sqlite_only`` and skipped there), and every run ends with a
+line ``engine sqlite: N selected: ...`` or ``engine postgresql: ...``.
+
+- ``store_url``: the URL of a store on the engine under test, for tests of the ledger itself.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import pytest
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
+from tests.engines import SqliteGuard, format_engine_counts, get_engine_name
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -42,7 +48,10 @@ CHROMIUM_ARGS = [
 
 
 TEST_POSTGRES = os.environ.get("PYTEST_POSTGRES", "")
+ENGINE = get_engine_name(TEST_POSTGRES)  # refuses a PYTEST_POSTGRES that is no PostgreSQL URL
 _POSTGRES_HOMES: set[str] = set()  # home ids whose schemas the session drops at its end
+_SQLITE_GUARD = SqliteGuard()
+_SELECTED = pytest.StashKey[int]()  # tests selected by this run (after -m / -k deselection)
 
 
 def postgres_store_env(server_url: str) -> dict[str, str]:
@@ -123,6 +132,39 @@ def copy_home(source: Path, home: Path) -> GenomlabConfig:
     return config
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if ENGINE == "postgresql":
+        _SQLITE_GUARD.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Uninstall the guard; end the output with the engine's count line (after pytest's own)."""
+    _SQLITE_GUARD.uninstall()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        for opened in _SQLITE_GUARD.opened:
+            reporter.write_line(f"SQLite opened in the PostgreSQL pass: {opened}", red=True)
+        reporter.write_line(format_engine_counts(ENGINE, config.stash.get(_SELECTED, 0),
+                                                 reporter.stats),
+                            bold=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_SELECTED] = len(session.items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _SQLITE_GUARD.allowed = item.get_closest_marker("sqlite_reference") is not None
+    if ENGINE == "postgresql" and item.get_closest_marker("sqlite_only"):
+        pytest.skip("shows the default set-up (SQLite stores): not a PostgreSQL test")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _SQLITE_GUARD.opened:  # also when the code under test swallowed the refusal
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_postgres_test_stores() -> Iterator[None]:
     yield
@@ -133,6 +175,13 @@ def _drop_postgres_test_stores() -> Iterator[None]:
 @pytest.fixture
 def config(tmp_path: Path) -> GenomlabConfig:
     return config_for(tmp_path / "home")
+
+
+@pytest.fixture
+def store_url(config: GenomlabConfig) -> str:
+    """A store on the engine under test: the test home's (empty) platform store, a SQLite file
+    under ``tmp_path`` or, under ``PYTEST_POSTGRES``, a PostgreSQL schema of that home."""
+    return config.store_url("platform")
 
 
 @pytest.fixture(scope="session")

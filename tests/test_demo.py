@@ -59,7 +59,7 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
 @pytest.mark.parametrize("year", [2026, 2031])
 def test_cli_demo__no_hail_prints_where_things_are(tmp_path: Path, year: int) -> None:
     """The project id's year is the injected clock's, whatever today's date is."""
-    home = tmp_path / "home"
+    home = config_for(tmp_path / "home").home  # PYTEST_POSTGRES: its schemas dropped at the end
     with use_clock(ticking_from(datetime(year, 12, 31, 23, 0, tzinfo=UTC))):
         result = CliRunner().invoke(main, ["demo", "--no-hail"],
                                     env={"GENOMLAB_HOME": str(home)})

@@ -1,14 +1,21 @@
-"""The signed ledger: tamper detection, checkpoints, concurrency, projections."""
+"""The signed ledger: tamper detection, checkpoints, concurrency, projections.
+
+Every test runs on the engine under test (``store_url``: SQLite, or PostgreSQL under
+``PYTEST_POSTGRES``). Tampering goes through the ledger's own engine, as an intruder with write
+access to the store would.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.sql import text
 
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
@@ -39,9 +46,10 @@ TEST_EVENTS = declare("test", {"thing.happened": ThingHappened, "concurrent": Co
                                "a": Empty, "b": Empty})
 
 
-def _open(tmp_path: Path, projections: tuple[Projection, ...] = (), **kwargs) -> Ledger:
-    return Ledger.open(f"sqlite:///{tmp_path}/l.db", FileKeyProvider(tmp_path / "keys"), "test",
-                       LedgerSpec.of(TEST_EVENTS, projections), **kwargs)
+def _open(store_url: str, tmp_path: Path, projections: Sequence[Projection] = (),
+          **kwargs: Any) -> Ledger:
+    return Ledger.open(store_url, FileKeyProvider(tmp_path / "keys"), "test",
+                       LedgerSpec.of(TEST_EVENTS, tuple(projections)), **kwargs)
 
 
 def _fill(ledger: Ledger, n: int) -> None:
@@ -51,15 +59,19 @@ def _fill(ledger: Ledger, n: int) -> None:
                       stream=f"s{i % 4}")
 
 
-def _sql(tmp_path: Path, statement: str, *args: object) -> None:
-    dispose_engines()
-    with sqlite3.connect(tmp_path / "l.db") as con:
-        con.execute(statement, args)
+def _sql(ledger: Ledger, statement: str, **params: object) -> None:
+    """Change the store behind the ledger's back (one transaction on its engine)."""
+    with ledger.engine.begin() as con:
+        con.execute(text(statement), params)
+
+
+def _scalar(con: Connection, statement: str, **params: object) -> Any:
+    return con.execute(text(statement), params).scalar_one()
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> Ledger:
-    ledger = _open(tmp_path, checkpoint_every=50)
+def filled(store_url: str, tmp_path: Path) -> Ledger:
+    ledger = _open(store_url, tmp_path, checkpoint_every=50)
     _fill(ledger, 120)
     return ledger
 
@@ -71,56 +83,58 @@ def test_verify__intact_ledger_is_ok(filled: Ledger) -> None:
     assert report.n_checkpoints == 2
 
 
-def test_verify__modified_payload_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
-    _sql(tmp_path, "UPDATE ledger_events SET payload = ? WHERE seq = 37", '{"i":999}')
+def test_verify__modified_payload_names_its_seq(filled: Ledger) -> None:
+    _sql(filled, "UPDATE ledger_events SET payload = :p WHERE seq = 37", p='{"i":999}')
     report = filled.verify()
     assert report.first_bad_seq == 37
     assert "hash" in report.reason
 
 
-def test_verify__modified_actor_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
-    _sql(tmp_path, "UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
+def test_verify__modified_actor_names_its_seq(filled: Ledger) -> None:
+    _sql(filled, "UPDATE ledger_events SET actor = 'mallory' WHERE seq = 5")
     assert filled.verify().first_bad_seq == 5
 
 
-def test_verify__deleted_event_names_the_gap(filled: Ledger, tmp_path: Path) -> None:
-    _sql(tmp_path, "DELETE FROM ledger_events WHERE seq = 64")
+def test_verify__deleted_event_names_the_gap(filled: Ledger) -> None:
+    _sql(filled, "DELETE FROM ledger_events WHERE seq = 64")
     report = filled.verify()
     assert report.first_bad_seq == 64
     assert "missing" in report.reason
 
 
-def test_verify__deleted_tail_is_caught_by_checkpoint(filled: Ledger, tmp_path: Path) -> None:
-    _sql(tmp_path, "DELETE FROM ledger_events WHERE seq > 90")
+def test_verify__deleted_tail_is_caught_by_checkpoint(filled: Ledger) -> None:
+    _sql(filled, "DELETE FROM ledger_events WHERE seq > 90")
     report = filled.verify()
     assert report.first_bad_seq == 91
     assert "checkpoint" in report.reason
 
 
-def test_verify__reordered_events_name_the_first_moved(filled: Ledger, tmp_path: Path) -> None:
-    dispose_engines()
-    with sqlite3.connect(tmp_path / "l.db") as con:
-        cols = "recorded_at, actor, type, stream, payload, prev_hash, hash, key_id, signature"
-        a = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 20").fetchone()
-        b = con.execute(f"SELECT {cols} FROM ledger_events WHERE seq = 21").fetchone()
-        sets = ", ".join(f"{c.strip()} = ?" for c in cols.split(","))
-        con.execute("UPDATE ledger_events SET hash = 'x' WHERE seq = 20")
-        con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 21", a)
-        con.execute(f"UPDATE ledger_events SET {sets} WHERE seq = 20", b)
+def test_verify__reordered_events_name_the_first_moved(filled: Ledger) -> None:
+    with filled.engine.begin() as con:
+        cols = ("recorded_at", "actor", "type", "stream", "payload", "prev_hash", "hash",
+                "key_id", "signature")
+        select_row = f"SELECT {', '.join(cols)} FROM ledger_events WHERE seq = :seq"
+        a = con.execute(text(select_row), {"seq": 20}).one()._asdict()
+        b = con.execute(text(select_row), {"seq": 21}).one()._asdict()
+        sets = ", ".join(f"{c} = :{c}" for c in cols)
+        con.execute(text("UPDATE ledger_events SET hash = 'x' WHERE seq = 20"))
+        con.execute(text(f"UPDATE ledger_events SET {sets} WHERE seq = 21"), a)
+        con.execute(text(f"UPDATE ledger_events SET {sets} WHERE seq = 20"), b)
     report = filled.verify()
     assert report.first_bad_seq == 20
 
 
-def test_verify__inserted_event_names_its_seq(filled: Ledger, tmp_path: Path) -> None:
+def test_verify__inserted_event_names_its_seq(filled: Ledger) -> None:
     """Shift events 31.. up by one and forge an event at 31 with a correct hash link."""
-    dispose_engines()
-    with sqlite3.connect(tmp_path / "l.db") as con:
-        con.execute("UPDATE ledger_events SET seq = -seq WHERE seq >= 31")
-        con.execute("UPDATE ledger_events SET seq = -seq + 1 WHERE seq < 0")
-        prev = con.execute("SELECT hash FROM ledger_events WHERE seq = 30").fetchone()[0]
-        con.execute(
-            "INSERT INTO ledger_events VALUES (31, '2026-01-01T00:00:00+00:00', 'mallory', "
-            "'forged', NULL, '{}', ?, ?, 'k', 'c2ln')", (prev, "f" * 64))
+    with filled.engine.begin() as con:
+        con.execute(text("UPDATE ledger_events SET seq = -seq WHERE seq >= 31"))
+        con.execute(text("UPDATE ledger_events SET seq = -seq + 1 WHERE seq < 0"))
+        prev = _scalar(con, "SELECT hash FROM ledger_events WHERE seq = 30")
+        con.execute(text(
+            "INSERT INTO ledger_events (seq, recorded_at, actor, type, stream, payload, "
+            "prev_hash, hash, key_id, signature) VALUES (31, '2026-01-01T00:00:00+00:00', "
+            "'mallory', 'forged', NULL, '{}', :prev, :hash, 'k', 'c2ln')"),
+            {"prev": prev, "hash": "f" * 64})
     report = filled.verify()
     assert report.first_bad_seq == 31
 
@@ -137,34 +151,33 @@ def test_verify__other_key_is_refused(filled: Ledger) -> None:
     assert filled.verify({key_id(stranger): stranger}).first_bad_seq == 1
 
 
-def test_verify__rewritten_and_rehashed_suffix_names_first_forged(
-    filled: Ledger, tmp_path: Path
-) -> None:
+def test_verify__rewritten_and_rehashed_suffix_names_first_forged(filled: Ledger) -> None:
     """A forger changes event 70 and recomputes every later hash and link: the signatures fail."""
     from genomlab.ledger import _event_digest
 
-    dispose_engines()
-    with sqlite3.connect(tmp_path / "l.db") as con:
-        rows = con.execute("SELECT seq, recorded_at, actor, type, stream, payload, prev_hash, "
-                           "key_id FROM ledger_events WHERE seq >= 70 ORDER BY seq").fetchall()
-        prev = con.execute("SELECT hash FROM ledger_events WHERE seq = 69").fetchone()[0]
+    with filled.engine.begin() as con:
+        rows = con.execute(text(
+            "SELECT seq, recorded_at, actor, type, stream, payload, prev_hash, key_id "
+            "FROM ledger_events WHERE seq >= 70 ORDER BY seq")).all()
+        prev = _scalar(con, "SELECT hash FROM ledger_events WHERE seq = 69")
         for seq, at, actor, type_, stream, payload, _prev, kid in rows:
             if seq == 70:
                 payload = '{"i":-1}'
             digest = _event_digest(seq, at, actor, type_, stream, prev, kid, payload).hex()
-            con.execute("UPDATE ledger_events SET payload = ?, prev_hash = ?, hash = ? "
-                        "WHERE seq = ?", (payload, prev, digest, seq))
+            con.execute(text("UPDATE ledger_events SET payload = :payload, prev_hash = :prev, "
+                             "hash = :hash WHERE seq = :seq"),
+                        {"payload": payload, "prev": prev, "hash": digest, "seq": seq})
             prev = digest
-        con.execute("UPDATE ledger_checkpoints SET hash = ? WHERE seq = 100",
-                    (con.execute("SELECT hash FROM ledger_events WHERE seq = 100").fetchone()))
+        con.execute(text("UPDATE ledger_checkpoints SET hash = :hash WHERE seq = 100"),
+                    {"hash": _scalar(con, "SELECT hash FROM ledger_events WHERE seq = 100")})
     report = filled.verify()
     assert report.first_bad_seq == 70
     assert report.reason == "signature invalid"
 
 
-def test_verify__full_mode_checks_every_signature(filled: Ledger, tmp_path: Path) -> None:
+def test_verify__full_mode_checks_every_signature(filled: Ledger) -> None:
     """Only the signature of event 30 is damaged; its content is proven by checkpoint 50."""
-    _sql(tmp_path, "UPDATE ledger_events SET signature = ? WHERE seq = 30", "A" * 86 + "==")
+    _sql(filled, "UPDATE ledger_events SET signature = :s WHERE seq = 30", s="A" * 86 + "==")
     assert filled.verify().ok
     report = filled.verify(full=True)
     assert report.first_bad_seq == 30
@@ -177,18 +190,17 @@ def _append_many(url: str, keydir: str, n: int, worker: int) -> None:
         ledger.append("concurrent", {"worker": worker, "i": i}, actor=f"w{worker}")
 
 
-def test_append__two_processes_lose_no_event(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/l.db"
-    _open(tmp_path)  # create tables and key before the race
+def test_append__two_processes_lose_no_event(store_url: str, tmp_path: Path) -> None:
+    _open(store_url, tmp_path)  # create tables and key before the race
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_many, args=(url, str(tmp_path / "keys"), 300, w))
+    procs = [ctx.Process(target=_append_many, args=(store_url, str(tmp_path / "keys"), 300, w))
              for w in range(2)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(120)
         assert proc.exitcode == 0
-    ledger = _open(tmp_path)
+    ledger = _open(store_url, tmp_path)
     events = list(ledger.events())
     assert len(events) == 600
     assert {(e.payload["worker"], e.payload["i"]) for e in events} == {
@@ -213,19 +225,20 @@ class CountsProjection:
                          .values(n=n + 1))
 
 
-def test_projection__rebuild_equals_live(tmp_path: Path) -> None:
+def test_projection__rebuild_equals_live(store_url: str, tmp_path: Path) -> None:
     projection = CountsProjection()
-    ledger = _open(tmp_path, projections=(projection,))
+    ledger = _open(store_url, tmp_path, projections=[projection])
     _fill(ledger, 40)
     assert rebuild_projection(ledger, projection)["counts"] == [
         ("s0", 10), ("s1", 10), ("s2", 10), ("s3", 10)]
     assert projection_matches(ledger, projection) == []
-    _sql(tmp_path, "UPDATE counts SET n = 11 WHERE stream = 's2'")
-    assert projection_matches(_open(tmp_path, projections=(projection,)), projection) == ["counts"]
+    _sql(ledger, "UPDATE counts SET n = 11 WHERE stream = 's2'")
+    assert projection_matches(_open(store_url, tmp_path, projections=[projection]),
+                              projection) == ["counts"]
 
 
-def test_transaction__failure_appends_nothing(tmp_path: Path) -> None:
-    ledger = _open(tmp_path)
+def test_transaction__failure_appends_nothing(store_url: str, tmp_path: Path) -> None:
+    ledger = _open(store_url, tmp_path)
     def crash_between_appends() -> None:
         with ledger.transaction() as tx:
             tx.append("a", {}, actor="x")

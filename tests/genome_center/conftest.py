@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,16 @@ import pytest
 
 from genomlab.config import GenomlabConfig
 from tests.conftest import REPO, config_for
+
+EXPECTED_REASON = {"schema_violation": "validation_error", "checksum_mismatch": "validation_error",
+                   "below_threshold_coverage": "validation_error",
+                   "reused_tanG": "duplicate_tang"}
+"""The GRZ's failure reason for each kind of bad submission of ``truth.json``."""
+
+
+def get_any_donor_field(field: str) -> str:
+    """A field path with the donor named by ``*`` (truth says ``donors[index]``, GRZ ``[0]``)."""
+    return re.sub(r"donors\[[^\]]+\]", "donors[*]", field)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,16 +13,9 @@ from genomlab.genome_center.intake import GenomeCenter
 from genomlab.genome_center.store import PROJECTION as GRZ_PROJECTION
 from genomlab.institution import existing_institutions
 from genomlab.ledger import projection_matches
+from tests.genome_center.conftest import EXPECTED_REASON, get_any_donor_field
 
 pytestmark = [pytest.mark.hail, pytest.mark.slow]
-
-EXPECTED_REASON = {"schema_violation": "validation_error", "checksum_mismatch": "validation_error",
-                   "below_threshold_coverage": "validation_error",
-                   "reused_tanG": "duplicate_tang"}
-
-
-def _any_donor(field: str) -> str:
-    return re.sub(r"donors\[[^\]]+\]", "donors[*]", field)
 
 
 def test_world_intake__valid_submissions_accepted_per_node(world_intake):
@@ -46,7 +38,8 @@ def test_world_intake__bad_submissions_rejected_with_truth_reason_and_field(worl
     for entry in bad:
         row = rows[Path(entry["path"]).name]
         assert row["failure_reason"] == EXPECTED_REASON[entry["reason"]], entry
-        assert _any_donor(row["failure_field"]) == _any_donor(entry["field"]), entry
+        assert get_any_donor_field(row["failure_field"]) == get_any_donor_field(entry["field"]), (
+            entry)
 
 
 def test_world_intake__relative_below_threshold_is_a_warning(world_intake):

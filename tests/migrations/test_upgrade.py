@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, inspect, select
 
@@ -66,6 +67,7 @@ def test_upgrade_home__release1_home_upgrades_in_place(release1_home: GenomlabCo
     assert projection_matches(tc.ledger, TrustCenterProjection()) == []
 
 
+@pytest.mark.sqlite_reference  # the release-1 schema as shipped: a SQLite file, no store
 def test_upgrade_store__migration_0001_recreates_the_release1_schema(tmp_path: Path,
                                                                      config: GenomlabConfig
                                                                      ) -> None:

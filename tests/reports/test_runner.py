@@ -30,6 +30,7 @@ from tests.reports.conftest import ACTIVITY, REPO, add_platform_events, write_sc
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 
+@pytest.mark.sqlite_only  # the examples build a default home: SQLite stores
 @pytest.mark.parametrize("module", [genomlab.reports.schedule, genomlab.reports.activity,
                                     genomlab.reports.register])
 def test_docstring_examples__run(module) -> None:
