@@ -5,11 +5,18 @@ the wrong folder (``~``, a project folder) must never wipe it, so a home that ge
 carries a marker file, :data:`HOME_MARKER` (JSON with the home format version), and only a
 folder with that marker is ever deleted. A missing or empty folder becomes a home and gets the
 marker; a non-empty folder without it is used as it is, but never deleted.
+
+Everything genomlab writes under a home is for its owner only: :func:`restrict_file_modes`
+sets the process umask to 077 (files 0600, folders 0700) whenever a home is opened, in the CLI
+and before Hail starts, so stores (SQLite files with their ``-wal``/``-shm``), Parquet tables,
+MatrixTables, workspaces and releases are never readable by other local accounts. Processes
+genomlab starts (Spark's JVM, papermill and Voila kernels) inherit the umask.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +26,13 @@ HOME_MARKER = ".genomlab-home"
 """Name of the marker file at the top of a home genomlab created."""
 HOME_FORMAT_VERSION = 1
 """Format version written into the marker."""
+HOME_UMASK = 0o077
+"""The umask of every genomlab process: nothing it writes is open to group or others."""
+
+
+def restrict_file_modes() -> None:
+    """Owner-only modes (umask 077) for all this process and its children create from now on."""
+    os.umask(HOME_UMASK)
 
 
 def is_marked_home(home: Path) -> bool:
@@ -33,7 +47,7 @@ def is_marked_home(home: Path) -> bool:
 
 
 def ensure_home(home: Path) -> Path:
-    """Create ``home`` if needed; a new or empty home gets the marker. Returns ``home``.
+    """Create ``home`` if needed (umask 077 from now on); a new or empty home gets the marker.
 
     Examples
     --------
@@ -42,6 +56,7 @@ def ensure_home(home: Path) -> Path:
     >>> is_marked_home(home), (home / HOME_MARKER).read_text()
     (True, '{"format": 1}\\n')
     """
+    restrict_file_modes()
     if (home / HOME_MARKER).is_file():
         return home
     home.mkdir(parents=True, exist_ok=True)

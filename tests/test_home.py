@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,10 @@ from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.home import HOME_MARKER, clear_home, ensure_home, is_marked_home
 from genomlab.institution import Institution
+from tests.conftest import REPO, config_for
+from tests.file_modes import list_open_to_others
+
+WORLD = REPO / "data_samples" / "world"
 
 
 def _folder_with_unrelated_file(tmp_path: Path) -> tuple[Path, Path]:
@@ -79,3 +86,28 @@ def test_cli_demo_fresh__refuses_an_unmarked_folder_before_any_work(tmp_path: Pa
         "it -- set GENOMLAB_HOME to another folder"]
     assert sorted(p.name for p in folder.iterdir()) == ["thesis.tex"]
     assert precious.read_text() == "years of work"
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """A login's usual umask (022), so the test shows what genomlab sets, then the old one."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_home__stores_and_tables_of_a_small_home_are_owner_only(tmp_path: Path) -> None:
+    from genomlab.intake import register_world_nodes, request_world_case_numbers, run_kdk_intake
+
+    world = tmp_path / "world"
+    shutil.copytree(WORLD, world)
+    config = config_for(tmp_path / "home")
+    register_world_nodes(config, world, actor="test")  # platform
+    request_world_case_numbers(config, world)  # trust centre
+    run_kdk_intake(config, [world / "kdk"])  # KDK stores and Parquet tables
+    written = {p.name.split(".", 1)[-1] for p in config.home.rglob("*") if p.is_file()}
+    assert "parquet" in written
+    if config.store_url("platform").startswith("sqlite"):
+        assert {"db", "db-wal", "db-shm"} <= written
+    assert list_open_to_others(config.home) == []
