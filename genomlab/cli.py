@@ -24,6 +24,7 @@ from genomlab import __version__
 from genomlab.cli_context import CliContext, pass_cli
 from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
+from genomlab.home import restrict_file_modes
 
 COMMAND_PACKAGES = (
     "genomlab.samples",
@@ -68,6 +69,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     Institutions keep separate stores and keys under one home (GENOMLAB_HOME); every state
     change is an event in the institution's signed ledger.
     """
+    restrict_file_modes()  # what a command writes (stores, outputs, exports) is owner-only
     ctx.obj = CliContext(config_path)
 
 

@@ -7,7 +7,6 @@ is idempotent: running the demo twice on the same home appends nothing it alread
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.config import GenomlabConfig, NodeKind
 from genomlab.errors import GenomlabError
 from genomlab.hail_session import HailModule
+from genomlab.home import clear_home, ensure_home
 from genomlab.institution import Institution, existing_institutions
 
 DEMO_NODES: dict[NodeKind, tuple[str, ...]] = {
@@ -207,7 +207,7 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     ctx = DemoContext(config, master, use_hail, world)
-    config.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(config.home)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   transient=True) as progress:
         task = progress.add_task("demo", total=len(STEPS))
@@ -224,7 +224,7 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
 
 
 @click.command()
-@click.option("--fresh", is_flag=True, help="Delete the home directory first.")
+@click.option("--fresh", is_flag=True, help="Delete the home first (only a home genomlab created).")
 @click.option("--master", default=None,
               help="Spark master for this run (default: spark.master of the configuration).")
 @click.option("--no-hail", is_flag=True, help="Skip the steps that need Hail/Spark.")
@@ -239,8 +239,8 @@ def demo(cli: CliContext, fresh: bool, master: str | None, no_hail: bool, world:
     key files and Hail on local Spark. Safe to re-run; --fresh starts over.
     """
     config = cli.config
-    if fresh and config.home.exists():
-        shutil.rmtree(config.home)
+    if fresh:
+        clear_home(config.home)
     click.echo(f"genomlab demo: home {config.home}")
     ctx = run_demo(config, master=master, use_hail=not no_hail, world=world)
     click.echo("\nResults")

@@ -18,6 +18,7 @@ from types import ModuleType
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
+from genomlab.home import ensure_home
 
 log = logging.getLogger(__name__)
 _started: str | None = None
@@ -56,6 +57,8 @@ def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "8",
+        # Hadoop applies its own umask (022) to the files it creates: owner-only, as the home.
+        "spark.hadoop.fs.permissions.umask-mode": "077",
     }
     if master.startswith("local"):
         conf |= {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
@@ -100,6 +103,7 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
         raise GenomlabError(
             f"Hail needs Java 11 or 17 (found {version or 'no java'}); install openjdk-17-jre"
         )
+    ensure_home(config.home)  # umask 077 before the JVM starts: it inherits it
     for folder in ("hail", "local"):
         (config.tmp_dir / folder).mkdir(parents=True, exist_ok=True)
     (config.home / "logs").mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from genomlab.config import GenomlabConfig, InstitutionKind, NodeKind
 from genomlab.db import get_engine
 from genomlab.events import LedgerSpec
+from genomlab.home import ensure_home
 from genomlab.keys import FileKeyProvider
 from genomlab.ledger import Ledger
 
@@ -51,6 +52,7 @@ class Institution:
         return self.config.store_url(self.kind, self.node_id)
 
     def engine(self) -> Engine:
+        ensure_home(self.config.home)
         self.directory.mkdir(parents=True, exist_ok=True)
         return get_engine(self.store_url)
 

@@ -14,6 +14,7 @@ from genomlab.clock import ticking_from, use_clock
 from genomlab.demo import run_demo
 from genomlab.institution import existing_institutions
 from tests.conftest import config_for
+from tests.file_modes import list_open_to_others
 
 
 def test_cli_help__lists_the_command_groups() -> None:
@@ -53,6 +54,9 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert {inst.name: inst.ledger().head() for inst in existing_institutions(config)} == heads
     key = config.home / "trust_center" / "keys" / "ledger.ed25519.pem"
     assert key.stat().st_mode & 0o777 == 0o600
+    # stores, MatrixTables (written by Spark's JVM), the release and the workspace: owner-only
+    assert list(workspace.glob("release/**/*.mt"))
+    assert list_open_to_others(config.home) == []
 
 
 @pytest.mark.notebook  # the demo's report step runs the scheduled reports with papermill

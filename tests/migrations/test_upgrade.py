@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, inspect, select
+from sqlalchemy import Engine, create_engine, inspect, select, update
 
 from genomlab.admin.cli import db
 from genomlab.cli_context import CliContext
 from genomlab.config import GenomlabConfig
-from genomlab.db import read_connection
+from genomlab.db import get_engine, read_connection
 from genomlab.institution import Institution
 from genomlab.ledger import projection_matches
 from genomlab.migrations import (
@@ -23,6 +24,7 @@ from genomlab.migrations import (
 )
 from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.projection import PROJECTION, register
+from genomlab.platform.applications.register import export_register
 from genomlab.trust_center.service import TrustCenter
 from genomlab.trust_center.store import TrustCenterProjection
 from tests.conftest import write_config_file
@@ -118,3 +120,24 @@ def test_cli_db_upgrade__reports_each_store(release1_home: GenomlabConfig,
     assert f"trust_center\t{FIRST_REVISION} -> {get_head_revision()}" in upgraded.output
     after = runner.invoke(db, ["status"], obj=context)
     assert after.output.count("up to date") == 2
+
+
+def test_upgrade_store__0003_escapes_formulas_in_register_lines_of_a_release2_store(
+        config: GenomlabConfig, tmp_path: Path) -> None:
+    title = '=HYPERLINK("http://127.0.0.1/x","click")'
+    workflow = Workflow(config)
+    workflow.bootstrap_admin("root", institution="BfArM")
+    workflow.register_user("root", "alice", institution="Uni Tübingen", name="Alice")
+    app = workflow.create_draft("alice", make_form(title=title, team=()))
+    workflow.submit("alice", app)
+    url = config.store_url("platform")
+    upgrade_store(url, "platform", "0002")
+    with get_engine(url).begin() as conn:  # the line as release 2 rendered it: unescaped
+        escaped = conn.execute(select(register.c.csv)).scalar_one()
+        conn.execute(update(register).values(csv=escaped.replace("'=HYPERLINK", "=HYPERLINK")))
+    assert upgrade_store(url, "platform") == ("0002", get_head_revision())
+    export_register(config, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["title"] == "'" + title
+    assert projection_matches(workflow.ledger, PROJECTION) == []

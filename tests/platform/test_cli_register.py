@@ -129,6 +129,20 @@ def test_export_register__json_and_csv_follow_the_documented_schema(world: World
     assert json.loads(by_id[approved]["results"])[0]["title"] == "Penetrance, finally"
 
 
+def test_export_register__csv_escapes_a_formula_title_and_json_stays_exact(
+        world: World, tmp_path: Path) -> None:
+    title = '=HYPERLINK("http://127.0.0.1/x","click")'
+    world.submitted(title=title, lay_summary="@SUM(1+1) in a lay summary")
+    export_register(world.config, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["title"] == "'" + title  # a spreadsheet shows it as text, never runs it
+    assert row["lay_summary"] == "'@SUM(1+1) in a lay summary"
+    export_register(world.config, tmp_path / "r.json")
+    [entry] = json.loads((tmp_path / "r.json").read_text())["entries"]
+    assert entry["title"] == title
+
+
 def test_register_schema_doc__lists_every_field() -> None:
     doc = (REPO / "docs" / "register-schema.md").read_text()
     documented = re.findall(r"^\| `(\w+)` \|", doc, flags=re.MULTILINE)

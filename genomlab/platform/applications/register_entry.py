@@ -7,11 +7,10 @@ of ``docs/register-schema.md``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
+from genomlab.people_csv import render_people_csv_row
 from genomlab.platform.applications.duo import get_duo_terms
 
 REGISTER_SCHEMA_VERSION = "1.0"
@@ -103,11 +102,7 @@ def _csv_value(value: Any) -> str:
 
 
 def render_csv_line(entry: dict[str, Any] | None) -> str:
-    """One CSV line (with its line end) of an entry; ``None`` gives the header line."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    """One CSV line (with its line end) of an entry, formulas escaped; ``None``: the header."""
     if entry is None:
-        writer.writerow([name for name, _ in REGISTER_FIELDS])
-    else:
-        writer.writerow([_csv_value(entry[name]) for name, _ in REGISTER_FIELDS])
-    return buffer.getvalue()
+        return render_people_csv_row([name for name, _ in REGISTER_FIELDS])
+    return render_people_csv_row([_csv_value(entry[name]) for name, _ in REGISTER_FIELDS])
