@@ -23,12 +23,15 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
 from genomlab.messages import DatasetDomain
+
+if TYPE_CHECKING:
+    from genomlab.clinical_node.intake import FileOutcome
 
 BOOK_NAME = "case_book.json"
 
@@ -266,8 +269,11 @@ def get_named_kdk(path: Path) -> str | None:
 
 
 def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
-                   node_id: str | None = None) -> dict[str, dict[str, str]]:
-    """Submit record files to their KDK (``node_id``, else the one each record names)."""
+                   node_id: str | None = None) -> dict[str, dict[str, FileOutcome]]:
+    """Submit record files to their KDK (``node_id``, else the one each record names).
+
+    Returns per node each file's :class:`genomlab.clinical_node.intake.FileOutcome`.
+    """
     from genomlab.clinical_node.intake import ClinicalNode
     from genomlab.platform.nodes import NODE_ID_PATTERNS
 
