@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ from genomlab.node_intake import (
     Reporter,
     is_due,
 )
+from genomlab.strict_json import JsonRefused, load_strict_json
 
 CASE_SCHEMA: dict[str, type] = {
     "record_id": str, "clinical_pseudonym": str, "submission_date": str,
@@ -106,13 +106,18 @@ def get_tan_hash(tan_c: str) -> str:
 def read_record_file(path: Path) -> tuple[Any, str]:
     """A record file's parsed JSON and the sha256 of its bytes.
 
-    Raises :class:`RecordRejected` (field ``record``) if it cannot be read as UTF-8 JSON.
+    Raises :class:`RecordRejected` (field ``record``, or the duplicated key) if it cannot be
+    read as JSON the way :func:`genomlab.strict_json.load_strict_json` reads it.
     """
     try:
         data = path.read_bytes()
-        return json.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
-    except (OSError, ValueError, RecursionError) as exc:
-        raise RecordRejected(path.name, "record", f"cannot read JSON: {exc}") from exc
+    except OSError as exc:
+        raise RecordRejected(path.name, "record", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return load_strict_json(data), hashlib.sha256(data).hexdigest()
+    except JsonRefused as exc:
+        raise RecordRejected(path.name, "record" if exc.field == "document" else exc.field,
+                             exc.detail) from exc
 
 
 def read_tan_c(raw: Any, source: str) -> str:

@@ -27,6 +27,8 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
     """Validate, pseudonymise, store and report submission folders (DIR or a folder of DIRs).
 
     Resumes where a previous run stopped. Hail starts once, only if genotypes are stored.
+    A folder whose metadata cannot be read, whose ``files/`` is a link, or whose inbox id names
+    another submission is refused (nothing recorded) and the command fails.
     """
     from rich.progress import Progress
 
@@ -41,13 +43,19 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
                        description=message[:60])
 
         results = run_grz_intake(cli.config, dirs, node_id=node_id, progress=step)
-    failed = 0
+    failed, refused = 0, []
     for node, summary in results.items():
         click.echo(f"{node}: {summary.n_accepted} accepted, {len(summary.errors)} rejected, "
-                   f"{len(summary.batches)} genotype batch(es) written")
+                   f"{len(summary.refused)} refused, {len(summary.batches)} genotype batch(es) "
+                   "written")
         for inbox_id, reason in summary.errors.items():
             click.echo(f"  rejected {inbox_id}: {reason}")
+        for reason in summary.refused.values():
+            click.echo(f"  refused {reason}")
         failed += len(summary.errors)
+        refused += summary.refused.values()
+    if refused:
+        raise GenomlabError(refused[0])
     if failed and len(dirs) == 1:
         raise GenomlabError(next(iter(next(s for s in results.values() if s.errors)
                                       .errors.values())))

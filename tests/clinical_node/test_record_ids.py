@@ -113,12 +113,18 @@ def test_kdk_submit__malformed_file_with_a_finished_records_tanc_refused(home, t
     assert {r["tan_hash"]: r for r in node.get_records()} == rows
 
 
-@pytest.mark.parametrize(("name", "data", "field"), [
-    ("latin1.json", "{\"metaData\": {\"tanC\": \"K\u00f6ln\"}}".encode("latin-1"), "record"),
-    ("deep.json", b"[" * 200_000 + b"]" * 200_000, "record"),
-    ("no-tan.json", b"{\"metaData\": {}}", "metaData.tanC"),
+TWO_TANS = ('{"metaData": {"tanC": "' + "a" * 64 + '", "tanC": "' + "b" * 64 + '"}}').encode()
+
+
+@pytest.mark.parametrize(("name", "data", "field", "detail"), [
+    ("latin1.json", "{\"metaData\": {\"tanC\": \"K\u00f6ln\"}}".encode("latin-1"), "record",
+     "not UTF-8"),
+    ("deep.json", b"[" * 200_000 + b"]" * 200_000, "record", "nested 200000 levels"),
+    ("no-tan.json", b"{\"metaData\": {}}", "metaData.tanC", "not a valid tanC"),
+    ("two-tans.json", TWO_TANS, "metaData.tanC", "duplicate key 'tanC'"),
 ])
-def test_submit__unreadable_file_refused_without_a_record(home, tmp_path, name, data, field):
+def test_submit__unreadable_file_refused_without_a_record(home, tmp_path, name, data, field,
+                                                          detail):
     node = ClinicalNode(home, NODE)
     path = tmp_path / name
     path.write_bytes(data)
@@ -129,6 +135,7 @@ def test_submit__unreadable_file_refused_without_a_record(home, tmp_path, name, 
                           reporter=lambda _: pytest.fail("nothing to report"))[str(path)]
     assert (outcome.record_id, outcome.state) == (None, "refused")
     assert outcome.message.startswith(f"{name}: field {field}: ")
+    assert detail in outcome.message
     assert "\n" not in outcome.message
     assert node.ledger.head() == head
 
