@@ -149,3 +149,20 @@ def test_submit__release2_row_named_after_the_file_resumes(home, tmp_path):
     outcome = run_kdk_intake(home, [RECORDS[6]])[NODE][str(RECORDS[6])]
     assert (outcome.record_id, outcome.state) == (RECORDS[6].stem, "finished")
     assert projection_matches(node.ledger, PROJECTION) == []
+
+
+def test_submit__corrected_file_after_a_failed_record_goes_through(home, tmp_path):
+    from genomlab.intake import run_kdk_intake
+
+    node = ClinicalNode(home, NODE)
+    record = json.loads(RECORDS[7].read_text())
+    record["metaData"]["submission"]["date"] = "2025-13-01"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(record))
+    failed = run_kdk_intake(home, [broken])[NODE][str(broken)]
+    assert failed.state == "error"
+    head = node.ledger.head()
+    assert run_kdk_intake(home, [broken])[NODE][str(broken)] == failed  # again: nothing new
+    assert node.ledger.head() == head
+    corrected = run_kdk_intake(home, [RECORDS[7]])[NODE][str(RECORDS[7])]
+    assert (corrected.record_id, corrected.state) == (f"{failed.record_id}-2", "finished")
