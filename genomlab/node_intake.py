@@ -1,8 +1,8 @@
 """The intake state machine that a genome data centre (GRZ) and a clinical data node (KDK) share.
 
-A GRZ takes in submissions (keyed by inbox folder), a KDK clinical records (keyed by file
-name); both are *items* here. Every item moves through the same states, each entered by one
-ledger event ``<noun>.<state>`` on the item's stream ``<noun>:<key>``::
+A GRZ takes in submissions (keyed by inbox folder), a KDK clinical records (keyed by a keyed
+hash of the tanC); both are *items* here. Every item moves through the same states, each
+entered by one ledger event ``<noun>.<state>`` on the item's stream ``<noun>:<key>``::
 
     received → validated → pseudonymised → stored → reported → [qc_selected] → finished
          ╰──────────┴──────────────┴───────────┴──→ error
@@ -212,11 +212,12 @@ class NodeIntake:
         tx.append(f"{self.noun}.{event}", {self.key: key, **(payload or {})},
                   actor=self.actor, stream=f"{self.noun}:{key}")
 
-    def begin(self, key: str) -> IntakeState:
-        """Record ``received`` for an item intake has not seen; return the item's state."""
+    def begin(self, key: str, payload: Mapping[str, Any] | None = None) -> IntakeState:
+        """Record ``received`` (with ``payload``) for an item intake has not seen; return the
+        item's state."""
         state = self.get_state(key)
         if state is None:
-            self.advance(key, "received")
+            self.advance(key, "received", payload)
             return "received"
         return state
 

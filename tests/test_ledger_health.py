@@ -21,7 +21,8 @@ from tests.browser_checks import read_page_table
 from tests.conftest import write_config_file
 from tests.html_tables import parse_html_tables
 
-SUMMARY = re.compile(r"3 institutions, 20 events, all verified \(checked \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)")
+SUMMARY = re.compile(r"3 institutions, 20 events, all verified "
+                     r"\(checked \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)")
 """The summary line of :func:`busy_home` (the check time varies)."""
 
 

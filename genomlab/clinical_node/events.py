@@ -9,9 +9,17 @@ from genomlab.events import EventPayload, SubmittedCaseFields, declare
 
 
 class RecordRef(EventPayload):
-    """``record.received``, ``record.finished``: the record id only."""
+    """``record.finished``: the record id only."""
 
     record_id: str
+
+
+class RecordReceived(EventPayload):
+    """``record.received``: the record id and the sha256 of the file's bytes (what tells a rerun
+    of the same file from another file with the same tanC; absent in events of older homes)."""
+
+    record_id: str
+    source_digest: str | None = None
 
 
 class RecordError(EventPayload):
@@ -48,7 +56,7 @@ class RecordReported(EventPayload):
 
 
 CLINICAL_NODE_EVENTS = declare("kdk", {
-    "record.received": RecordRef,
+    "record.received": RecordReceived,
     "record.validated": RecordValidated,
     "record.error": RecordError,
     "record.pseudonymised": RecordPseudonymised,

@@ -7,6 +7,13 @@ tanC is exchanged for the clinical-dataset pseudonym through the
 :mod:`genomlab.clinical_node.store`; delivery then confirmed) → ``record.reported`` (Prüfbericht
 handed to a ``reporter``) → ``record.finished``. Rerunning after a crash resumes each record.
 
+A record's id is a keyed hash of its tanC (:func:`get_record_id`, HMAC with a node-local
+secret), never the file's name: a sender picks file names and reuses them (the synthetic world
+names files after 16 hex digits of the tanC, so a name-based id would even be a join key). The
+file's sha256 is kept with the record, so the same file again resumes it, while another file with
+the tanC of a record that did not fail is refused without touching the record (a collision),
+as is a file that cannot be read or names no valid tanC.
+
 The states, their allowed moves and the resume rule are the ones a GRZ's submissions follow too
 (:mod:`genomlab.node_intake`); a KDK does not sample for detailed QC, so a reported record is
 finished at once.
@@ -23,15 +30,32 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from genomlab.clinical_node import store
-from genomlab.clinical_node.records import ClinicalRecord, RecordRejected, validate_clinical_record
+from genomlab.clinical_node.records import (
+    TAN,
+    ClinicalRecord,
+    RecordRejected,
+    validate_clinical_record,
+)
+from genomlab.db import read_connection
 from genomlab.messages import PseudonymService
-from genomlab.node_intake import OPEN_STATES, IntakeKind, NodeIntake, Reporter, is_due
+from genomlab.node_intake import (
+    OPEN_STATES,
+    IntakeKind,
+    IntakeState,
+    NodeIntake,
+    Reporter,
+    is_due,
+)
+from genomlab.strict_json import JsonRefused, load_strict_json
 
 CASE_SCHEMA: dict[str, type] = {
     "record_id": str, "clinical_pseudonym": str, "submission_date": str,
@@ -41,6 +65,70 @@ CASE_SCHEMA: dict[str, type] = {
 DIAGNOSIS_SCHEMA: dict[str, type] = {
     "record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
 PHENOTYPE_SCHEMA: dict[str, type] = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
+
+
+RECORD_ID_SECRET = "record-id"
+"""The node-local secret (in the KDK's key folder) that record ids are keyed with."""
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What intake made of one record file: its record (``None`` if refused) and the record's
+    state, or ``refused`` with ``message`` (no record changed)."""
+
+    record_id: str | None
+    state: str
+    message: str = ""
+
+
+def get_record_id(secret: bytes, tan_c: str) -> str:
+    """A KDK's record id of a tanC: ``rec-`` and 32 hex digits of HMAC-SHA256(secret, tanC).
+
+    Not the file name (which a sender picks and may reuse), and not a plain hash of the tanC
+    either: keyed with a node-local secret, it is no join key for anyone else who knows the tanC.
+
+    Examples
+    --------
+    >>> get_record_id(b"k" * 32, "AB" * 32) == get_record_id(b"k" * 32, "ab" * 32)
+    True
+    >>> get_record_id(b"k" * 32, "ab" * 32) != get_record_id(b"j" * 32, "ab" * 32)
+    True
+    """
+    digest = hmac.new(secret, tan_c.lower().encode(), hashlib.sha256).hexdigest()
+    return f"rec-{digest[:32]}"
+
+
+def get_tan_hash(tan_c: str) -> str:
+    """The sha256 of a tanC (lower case), as ``kdk_records.tan_hash`` keeps it."""
+    return hashlib.sha256(tan_c.lower().encode()).hexdigest()
+
+
+def read_record_file(path: Path) -> tuple[Any, str]:
+    """A record file's parsed JSON and the sha256 of its bytes.
+
+    Raises :class:`RecordRejected` (field ``record``, or the duplicated key) if it cannot be
+    read as JSON the way :func:`genomlab.strict_json.load_strict_json` reads it.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RecordRejected(path.name, "record", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return load_strict_json(data), hashlib.sha256(data).hexdigest()
+    except JsonRefused as exc:
+        raise RecordRejected(path.name, "record" if exc.field == "document" else exc.field,
+                             exc.detail) from exc
+
+
+def read_tan_c(raw: Any, source: str) -> str:
+    """The record's tanC (lower case); :class:`RecordRejected` naming ``metaData.tanC`` if it
+    has none or not 64 hex digits."""
+    meta = raw.get("metaData") if isinstance(raw, dict) else None
+    tan_c = meta.get("tanC") if isinstance(meta, dict) else None
+    if not isinstance(tan_c, str) or not TAN.match(tan_c):
+        raise RecordRejected(source, "metaData.tanC",
+                             f"{tan_c!r} is not a valid tanC (64 hex digits)")
+    return tan_c.lower()
 
 
 def _polars_schema(schema: dict[str, type]) -> dict[str, Any]:
@@ -76,12 +164,24 @@ class ClinicalNode(NodeIntake):
         return frame
 
     def submit(self, files: Sequence[Path], service: PseudonymService, *,
-               reporter: Reporter) -> dict[str, str]:
-        """Run (or resume) intake of record files; returns record id → final state."""
+               reporter: Reporter) -> dict[str, FileOutcome]:
+        """Run (or resume) intake of record files; returns each file (as given) → its outcome.
+
+        A file is refused, and no record changes, if it cannot be read, names no valid tanC, or
+        its tanC belongs to a record that came from another file (a collision).
+        """
         with self.intake_lock():
+            outcomes: dict[str, FileOutcome] = {}
             parsed: dict[str, ClinicalRecord | None] = {}
             for path in files:
-                parsed[Path(path).stem] = self._validate(Path(path))
+                try:
+                    record_id, record = self._admit(Path(path))
+                except RecordRejected as exc:
+                    outcomes[str(path)] = FileOutcome(None, "refused", str(exc))
+                    continue
+                outcomes[str(path)] = FileOutcome(record_id, "received")
+                if parsed.get(record_id) is None:
+                    parsed[record_id] = record
             for record_id, record in parsed.items():
                 if record is not None:
                     self._pseudonymise(record_id, record, service)
@@ -89,36 +189,79 @@ class ClinicalNode(NodeIntake):
             for record_id, record in parsed.items():
                 if record is not None:
                     self.report(record_id, record.tan_c, reporter)
-            return {record_id: str(self.get_state(record_id)) for record_id in parsed}
+            return {path: outcome if outcome.record_id is None
+                    else FileOutcome(outcome.record_id, str(self.get_state(outcome.record_id)))
+                    for path, outcome in outcomes.items()}
 
-    def _validate(self, path: Path) -> ClinicalRecord | None:
-        """The record of ``path`` if a later step still needs it, after recording its checks."""
-        record_id = path.stem
-        state = self.begin(record_id)
+    def get_record_id(self, tan_c: str) -> str:
+        """The record id of a tanC: a keyed hash with this node's secret (see :func:`
+        get_record_id`)."""
+        return get_record_id(self.institution.keys().secret(RECORD_ID_SECRET), tan_c)
+
+    def _admit(self, path: Path) -> tuple[str, ClinicalRecord | None]:
+        """The id of the record ``path`` belongs to and, if a later step still needs it, the
+        validated record (after recording ``received`` and the checks).
+
+        Raises :class:`RecordRejected` (and records nothing) if the file cannot be read, names no
+        valid tanC, or another file already brought a record with its tanC.
+        """
+        raw, digest = read_record_file(path)
+        tan_c = read_tan_c(raw, path.name)
+        record_id, state = self._find_record(path, tan_c, digest)
+        if state is None:
+            state = self.begin(record_id, {"source_digest": digest})
         if state not in OPEN_STATES:
-            return None
+            return record_id, None
         try:
-            try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise RecordRejected(path.name, "record", f"cannot read JSON: {exc}") from exc
             record = validate_clinical_record(raw, source=f"{path.name} (record {record_id})")
             if record.node_id != self.node_id:
                 raise RecordRejected(path.name, "metaData.submission.clinicalDataNodeId",
                                      f"names {record.node_id}, but this is {self.node_id}")
         except RecordRejected as exc:
             self.advance(record_id, "error", {"field": exc.field, "message": exc.detail})
-            return None
+            return record_id, None
         if not is_due(state, "validate"):
-            return record
+            return record_id, record
         validated = self.record_validation(
-            record_id, hashlib.sha256(record.tan_c.encode()).hexdigest(), {
+            record_id, get_tan_hash(tan_c), {
                 "submitter_id": record.submitter_id, "submission_date": record.submission_date,
                 "submission_type": record.submission_type, "disease_type": record.disease_type,
                 "coverage_type": record.coverage_type, "library_type": record.library_type,
                 "research_consented": record.research_consented},
             lambda first: {"field": "metaData.tanC", "message": f"tanC already used by {first}"})
-        return record if validated else None
+        return record_id, record if validated else None
+
+    def _find_record(self, path: Path, tan_c: str, digest: str) -> tuple[str, IntakeState | None]:
+        """The record a file with ``tan_c`` and content ``digest`` belongs to, and its state
+        (``None``: a new record under that id).
+
+        The same file again (same digest) resumes its record; so does, in a home made before
+        record ids were keyed hashes, the file a row is named after. Another file with the tanC
+        of a record that did not fail is a collision and refused; after a failed one it starts
+        a new record (``<id>-2``, …), so a corrected file goes through.
+        """
+        base, tan_hash, key = self.get_record_id(tan_c), get_tan_hash(tan_c), self.items.c.record_id
+        with read_connection(self.ledger.engine) as conn:
+            rows = conn.execute(select(self.items).where(
+                (self.items.c.tan_hash == tan_hash) | (key == base) | key.like(f"{base}-%")
+                | ((key == path.stem) & self.items.c.source_digest.is_(None))
+            ).order_by(self.items.c.received_at)).all()
+        for row in rows:
+            if row.source_digest == digest or (
+                    row.source_digest is None and row.record_id == path.stem
+                    and (row.tan_hash == tan_hash
+                         or (row.tan_hash is None and row.state in OPEN_STATES))):
+                return row.record_id, row.state
+        mine = [row for row in rows if row.tan_hash == tan_hash
+                or row.record_id == base or row.record_id.startswith(f"{base}-")]
+        live = [row for row in mine if row.state != "error"]
+        if live:
+            raise RecordRejected(
+                path.name, "metaData.tanC", f"record {live[0].record_id} ({live[0].state}) "
+                "already came from another file with this tanC; file refused, record unchanged")
+        taken = {row.record_id for row in mine}
+        return next(rid for n in range(1, len(taken) + 2)
+                    if (rid := base if n == 1 else f"{base}-{n}") not in taken), None
 
     def _pseudonymise(self, record_id: str, record: ClinicalRecord,
                       service: PseudonymService) -> None:

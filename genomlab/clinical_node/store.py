@@ -1,8 +1,10 @@
 """A clinical node's ledger projection and its Parquet tables.
 
-Ledger tables: ``kdk_records`` (one row per record file: state ``received → validated →
+Ledger tables: ``kdk_records`` (one row per record, keyed by a keyed hash of its tanC, see
+:func:`genomlab.clinical_node.intake.get_record_id`; state ``received → validated →
 pseudonymised → stored → reported → finished`` or ``error`` with the field; the tanC only as a
-sha256; the clinical-dataset pseudonym once exchanged).
+sha256; the sha256 of the file the record came from; the clinical-dataset pseudonym once
+exchanged).
 
 Clinical tables (Parquet, keyed by ``clinical_pseudonym``), one set per consent store so that
 research-consented and non-consented data never share a file::
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Text, insert
 
 from genomlab.clinical_node.events import CLINICAL_NODE_EVENTS
 from genomlab.config import GenomlabConfig
@@ -53,9 +55,17 @@ records = Table(
     Column("clinical_pseudonym", String(80), nullable=True, index=True),
     Column("store", String(20), nullable=True),
     Column("confirmation_id", String(40), nullable=True),
+    Column("source_digest", String(64), nullable=True),
     Column("received_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+
+
+def _received(conn: Connection, event: Event) -> None:
+    conn.execute(insert(records).values(
+        record_id=event.payload["record_id"], state="received",
+        source_digest=event.payload.get("source_digest"), received_at=event.recorded_at,
+        updated_at=event.recorded_at))
 
 
 def _validated(conn: Connection, event: Event) -> None:
@@ -69,6 +79,7 @@ def _stored(conn: Connection, event: Event) -> None:
 
 HANDLERS: dict[str, EventHandler] = {
     **get_intake_item_handlers(records, "record_id", "record"),
+    "record.received": _received,
     "record.validated": _validated,
     "record.error": get_item_state_handler(records, "record_id", "error", failure_field="field",
                                            failure_message="message"),

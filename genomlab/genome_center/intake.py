@@ -2,6 +2,11 @@
 
 :class:`GenomeCenter` processes inbox folders (``<dir>/metadata/metadata.json`` + ``files/``):
 
+0. a folder is refused, with one line and nothing recorded, if its ``metadata.json`` cannot be
+   read (missing, not UTF-8, nested too deep, a duplicate key, not JSON:
+   :mod:`genomlab.strict_json`), its ``files/`` is a link (it would bring another
+   submission's files), or its inbox id already names a validated submission with another
+   tanG (a folder named like an old one must not resume it);
 1. ``submission.received``;
 2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
    thresholds, files, a reused tanG → ``duplicate_tang``), else ``submission.error``;
@@ -20,10 +25,10 @@
    re-computation from reads), which genomlab does not run.
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
-from its last recorded state (a batch written but not indexed is deleted and rewritten), so
-nothing is duplicated or lost. One intake per GRZ runs at a time (a lock file). The states, their
-allowed moves and the resume rule are the ones a KDK's records follow too
-(:mod:`genomlab.node_intake`).
+from its last recorded state, its files checked again (a batch written but not indexed is
+deleted and rewritten), so nothing is duplicated or lost. One intake per GRZ runs at a time (a
+lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
+follow too (:mod:`genomlab.node_intake`).
 
 The case reference of a donor is the submission's tanG for the index donor and
 ``<tanG>:<donorPseudonym>`` for a relative (the metadata carries one TAN per submission).
@@ -49,9 +54,11 @@ from genomlab.errors import ConflictError
 from genomlab.genome_center import genotypes, store
 from genomlab.genome_center.metadata import (
     SubmissionRejected,
+    check_files_folder,
     check_submission_files,
     get_index_library_type,
-    validate_metadata_text,
+    read_metadata_json,
+    validate_metadata,
 )
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from genomlab.hail_session import HailModule
@@ -106,6 +113,8 @@ class IntakeSummary:
     states: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     batches: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    """Folder → one-line reason, for folders refused before anything was recorded."""
 
     @property
     def n_accepted(self) -> int:
@@ -183,21 +192,26 @@ class GenomeCenter(NodeIntake):
         summary = IntakeSummary()
         with self.intake_lock():
             checked: dict[str, Any] = {}
-            for directory in directories:
-                inbox_id = Path(directory).name
-                progress(f"validate {inbox_id}")
-                checked[inbox_id] = self._receive_and_validate(Path(directory))
-                if checked[inbox_id] is not None:
-                    self._pseudonymise(inbox_id, checked[inbox_id], service)
+            admitted: list[Path] = []
+            for directory in map(Path, directories):
+                progress(f"validate {directory.name}")
+                try:
+                    checked[directory.name] = self._receive_and_validate(directory)
+                except SubmissionRejected as exc:  # refused: nothing recorded
+                    summary.refused[str(directory)] = str(exc)
+                    continue
+                admitted.append(directory)
+                if checked[directory.name] is not None:
+                    self._pseudonymise(directory.name, checked[directory.name], service)
             pause_point("pseudonymised")
-            summary.batches = self._store_genotypes(directories, checked, service, hail)
-            for directory in directories:
-                inbox_id = Path(directory).name
+            summary.batches = self._store_genotypes(admitted, checked, service, hail)
+            for directory in admitted:
+                inbox_id = directory.name
                 if checked.get(inbox_id) is not None:
                     self.report(inbox_id, checked[inbox_id].metadata.submission.tan_g, reporter)
-                self._report_failure(Path(directory), reporter)
+                self._report_failure(directory, reporter)
             self._sample_and_finish()
-            for inbox_id in (Path(d).name for d in directories):
+            for inbox_id in (d.name for d in admitted):
                 row = self.get_item(inbox_id)
                 assert row is not None  # every directory was received above
                 summary.states[inbox_id] = row.state
@@ -207,26 +221,40 @@ class GenomeCenter(NodeIntake):
         return summary
 
     def _receive_and_validate(self, directory: Path) -> Any:
-        """The checked metadata if a later step still needs it, after recording the checks."""
+        """The checked metadata if a later step still needs it, after recording the checks.
+
+        Raises :class:`SubmissionRejected`, before anything is recorded, if the metadata cannot
+        be read (missing, not UTF-8, too deep, a duplicate key, not JSON), ``files/`` is a link,
+        or the inbox id already names a submission with another tanG; a resumed submission's
+        files are checked again (a refusal leaves it where it was).
+        """
         inbox_id = directory.name
+        source = f"{inbox_id}/metadata/metadata.json"
+        try:
+            data = (directory / "metadata" / "metadata.json").read_bytes()
+        except OSError as exc:
+            raise SubmissionRejected(source, "incomplete_submission", "metadata",
+                                     f"cannot read: {exc.strerror or exc}") from exc
+        raw = read_metadata_json(data, source=source)
+        check_files_folder(directory, source=f"{inbox_id}/files")
+        self._check_same_submission(inbox_id, raw, source)
         state = self.begin(inbox_id)
         if state not in OPEN_STATES:
             return None
-        source = f"{inbox_id}/metadata/metadata.json"
         try:
-            text = (directory / "metadata" / "metadata.json").read_text(encoding="utf-8")
-        except OSError as exc:
-            return self._reject(inbox_id, SubmissionRejected(source, "incomplete_submission",
-                                                             "metadata", str(exc)))
-        try:
-            checked = validate_metadata_text(text, source=source)
+            checked = validate_metadata(raw, source=source)
             named = checked.metadata.submission.genomic_data_center_id
             if named != self.node_id:
                 raise SubmissionRejected(source, "validation_error",
                                          "submission.genomicDataCenterId",
                                          f"names {named}, but this is {self.node_id}")
-            if not is_due(state, "validate"):
-                return checked
+        except SubmissionRejected as exc:
+            return self._reject(inbox_id, exc)
+        if not is_due(state, "validate"):
+            check_submission_files(checked.metadata, directory / "files",
+                                   source=f"{inbox_id}/files")
+            return checked
+        try:
             size = check_submission_files(checked.metadata, directory / "files",
                                           source=f"{inbox_id}/files")
         except SubmissionRejected as exc:
@@ -247,6 +275,20 @@ class GenomeCenter(NodeIntake):
                 source, "duplicate_tang", "submission.tanG",
                 f"tanG already used by submission {first}")))
         return checked if validated else None
+
+    def _check_same_submission(self, inbox_id: str, raw: Any, source: str) -> None:
+        """Refuse metadata whose tanG is not the one of the validated submission that already
+        has ``inbox_id`` (a folder named like an old one must not resume it)."""
+        row = self.get_item(inbox_id)
+        if row is None or row.tan_hash is None:
+            return
+        submission = raw.get("submission") if isinstance(raw, dict) else None
+        tan_g = submission.get("tanG") if isinstance(submission, dict) else None
+        if not isinstance(tan_g, str) or tan_digest(tan_g) != row.tan_hash:
+            raise SubmissionRejected(
+                source, "validation_error", "submission.tanG",
+                f"inbox id {inbox_id} is already submission {row.submission_id} ({row.state}) "
+                "with another tanG; folder refused, that submission unchanged")
 
     def _reject(self, inbox_id: str, exc: SubmissionRejected) -> None:
         self.advance(inbox_id, "error", _error_payload(exc))

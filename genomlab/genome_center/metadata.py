@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from genomlab.errors import ValidationFailed
+from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
     from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
@@ -160,23 +161,47 @@ def _collect_threshold_warnings() -> Iterator[_WarningCollector]:
         logger.removeHandler(handler)
 
 
+def read_metadata_json(data: bytes, *, source: str) -> Any:
+    """The parsed ``metadata.json``: UTF-8, no duplicate key, not nested deeper than
+    :data:`genomlab.strict_json.MAX_DEPTH`, JSON (:func:`genomlab.strict_json.load_strict_json`).
+
+    Raises :class:`SubmissionRejected` (``validation_error``; field ``metadata`` or the
+    duplicated key) otherwise.
+    """
+    try:
+        return load_strict_json(data)
+    except JsonRefused as exc:
+        field_path = "metadata" if exc.field == "document" else exc.field
+        raise SubmissionRejected(source, "validation_error", field_path, exc.detail) from exc
+
+
+def check_files_folder(directory: Path, *, source: str) -> None:
+    """Refuse a submission whose ``files/`` is a symlink or lies outside its folder (it would
+    check and store the files of another submission)."""
+    files_dir = directory / "files"
+    if files_dir.is_symlink() or (files_dir.exists()
+                                  and directory.resolve() not in files_dir.resolve().parents):
+        raise SubmissionRejected(source, "validation_error", "files",
+                                 f"files/ is a link to {files_dir.resolve()}; the files must "
+                                 "be in the submission folder itself")
+
+
 def validate_metadata_text(text: str, *, source: str) -> CheckedMetadata:
-    """Validate ``metadata.json`` text with grz-pydantic-models plus this GRZ's VCF rule.
+    """Validate ``metadata.json`` text (see :func:`validate_metadata`)."""
+    return validate_metadata(read_metadata_json(text.encode("utf-8"), source=source),
+                             source=source)
+
+
+def validate_metadata(raw: Any, *, source: str) -> CheckedMetadata:
+    """Validate parsed ``metadata.json`` with grz-pydantic-models plus this GRZ's VCF rule.
 
     Raises
     ------
     SubmissionRejected
         ``validation_error`` with the field path and the model's message.
     """
-    import json
-
     from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
 
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise SubmissionRejected(source, "validation_error", "metadata",
-                                 f"not JSON: {exc}") from exc
     with _collect_threshold_warnings() as collected:
         try:
             model = GrzSubmissionMetadata.model_validate(raw)

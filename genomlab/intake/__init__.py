@@ -23,12 +23,16 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
 from genomlab.messages import DatasetDomain
+from genomlab.strict_json import JsonRefused, load_strict_json
+
+if TYPE_CHECKING:
+    from genomlab.clinical_node.intake import FileOutcome
 
 BOOK_NAME = "case_book.json"
 
@@ -202,22 +206,44 @@ def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[di
 
 
 def list_submission_dirs(paths: Sequence[Path]) -> list[Path]:
-    """Submission folders: each path is one (has ``metadata/``) or a folder of them."""
+    """Submission folders: each path is one (has ``metadata/``) or a folder of them.
+
+    Raises :class:`ValidationFailed` for a folder that is neither (it would be skipped
+    silently).
+    """
     found: list[Path] = []
     for path in paths:
-        if (path / "metadata" / "metadata.json").exists() or not path.is_dir():
+        if (path / "metadata").is_dir() or not path.is_dir():
             found.append(path)
-        else:
-            found += sorted(p for p in path.iterdir() if (p / "metadata").is_dir())
+            continue
+        inner = sorted(p for p in path.iterdir() if (p / "metadata").is_dir())
+        if not inner:
+            raise ValidationFailed(f"{path}/metadata/metadata.json: not found; {path} is "
+                                   "neither a submission folder nor a folder of them")
+        found += inner
     return found
 
 
-def get_named_grz(directory: Path) -> str | None:
-    """The ``genomicDataCenterId`` a submission's metadata names (``None`` if unreadable)."""
+def read_sent_json(path: Path) -> Any:
+    """A metadata or record file, read as intake reads it (:mod:`genomlab.strict_json`).
+
+    Raises :class:`ValidationFailed` with one line naming the file (and the key) if it cannot
+    be read.
+    """
     try:
-        raw = json.loads((directory / "metadata" / "metadata.json").read_text())
+        return load_strict_json(path.read_bytes())
+    except OSError as exc:
+        raise ValidationFailed(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except JsonRefused as exc:
+        raise ValidationFailed(f"{path}: {exc}") from exc
+
+
+def get_named_grz(directory: Path) -> str | None:
+    """The ``genomicDataCenterId`` a submission's metadata names (``None`` if it names none)."""
+    raw = read_sent_json(directory / "metadata" / "metadata.json")
+    try:
         return str(raw["submission"]["genomicDataCenterId"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
@@ -257,17 +283,20 @@ def _hail_starter(config: GenomlabConfig) -> Callable[[], HailModule]:
 
 
 def get_named_kdk(path: Path) -> str | None:
-    """The ``clinicalDataNodeId`` a record names (``None`` if unreadable)."""
+    """The ``clinicalDataNodeId`` a record names (``None`` if it names none)."""
+    raw = read_sent_json(path)
     try:
-        raw = json.loads(path.read_text())
         return str(raw["metaData"]["submission"]["clinicalDataNodeId"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
 def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
-                   node_id: str | None = None) -> dict[str, dict[str, str]]:
-    """Submit record files to their KDK (``node_id``, else the one each record names)."""
+                   node_id: str | None = None) -> dict[str, dict[str, FileOutcome]]:
+    """Submit record files to their KDK (``node_id``, else the one each record names).
+
+    Returns per node each file's :class:`genomlab.clinical_node.intake.FileOutcome`.
+    """
     from genomlab.clinical_node.intake import ClinicalNode
     from genomlab.platform.nodes import NODE_ID_PATTERNS
 

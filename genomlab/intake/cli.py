@@ -27,6 +27,8 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
     """Validate, pseudonymise, store and report submission folders (DIR or a folder of DIRs).
 
     Resumes where a previous run stopped. Hail starts once, only if genotypes are stored.
+    A folder whose metadata cannot be read, whose ``files/`` is a link, or whose inbox id names
+    another submission is refused (nothing recorded) and the command fails.
     """
     from rich.progress import Progress
 
@@ -41,13 +43,19 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
                        description=message[:60])
 
         results = run_grz_intake(cli.config, dirs, node_id=node_id, progress=step)
-    failed = 0
+    failed, refused = 0, []
     for node, summary in results.items():
         click.echo(f"{node}: {summary.n_accepted} accepted, {len(summary.errors)} rejected, "
-                   f"{len(summary.batches)} genotype batch(es) written")
+                   f"{len(summary.refused)} refused, {len(summary.batches)} genotype batch(es) "
+                   "written")
         for inbox_id, reason in summary.errors.items():
             click.echo(f"  rejected {inbox_id}: {reason}")
+        for reason in summary.refused.values():
+            click.echo(f"  refused {reason}")
         failed += len(summary.errors)
+        refused += summary.refused.values()
+    if refused:
+        raise GenomlabError(refused[0])
     if failed and len(dirs) == 1:
         raise GenomlabError(next(iter(next(s for s in results.values() if s.errors)
                                       .errors.values())))
@@ -59,22 +67,32 @@ def grz_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
 @node_option("KDK the records go to (default: the one each record names).", required=False)
 @pass_cli
 def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) -> None:
-    """Validate, pseudonymise, store (Parquet) and report clinical record files (or folders)."""
+    """Validate, pseudonymise, store (Parquet) and report clinical record files (or folders).
+
+    A file that cannot be read, names no valid tanC, or carries the tanC of a record another
+    file brought is refused (no record changes) and the command fails.
+    """
     from genomlab.clinical_node.intake import ClinicalNode
     from genomlab.intake import run_kdk_intake
 
     results = run_kdk_intake(cli.config, list(paths), node_id=node_id)
-    errors = []
-    for node, states in results.items():
-        bad = [rid for rid, state in states.items() if state == "error"]
-        click.echo(f"{node}: {len(states) - len(bad)} accepted, {len(bad)} rejected")
+    errors, refused = [], []
+    for node, outcomes in results.items():
+        bad = [(path, o) for path, o in outcomes.items() if o.state in ("error", "refused")]
+        click.echo(f"{node}: {len(outcomes) - len(bad)} accepted, {len(bad)} rejected")
         rows = {r["record_id"]: r for r in ClinicalNode(cli.config, node).get_records()}
-        for rid in bad:
-            line = f"{rid}: field {rows[rid]['failure_field']}: {rows[rid]['failure_message']}"
+        for path, outcome in bad:
+            if outcome.record_id is None:
+                line = outcome.message
+                refused.append(line)
+            else:
+                row = rows[outcome.record_id]
+                line = (f"{Path(path).name} (record {outcome.record_id}): field "
+                        f"{row['failure_field']}: {row['failure_message']}")
+                errors.append(line)
             click.echo(f"  rejected {line}")
-            errors.append(line)
-    if errors and sum(len(s) for s in results.values()) == 1:
-        raise GenomlabError(errors[0])
+    if refused or (errors and sum(len(s) for s in results.values()) == 1):
+        raise GenomlabError((refused or errors)[0])
 
 
 commands: list[click.Command] = [grz, kdk]

@@ -93,7 +93,8 @@ def test_kdk_intake__all_records_finished_and_tables_keyed_by_pseudonym(kdk_inta
     truth = json.loads((world / "truth.json").read_text())
     for node in truth["institutions"]["kdk"]:
         files = sorted((world / "kdk" / node / "records").glob("*.json"))
-        assert first[node] == {p.stem: "finished" for p in files}
+        assert {path: o.state for path, o in first[node].items()} == {
+            str(p): "finished" for p in files}
         kdk = ClinicalNode(config, node)
         cases = kdk.read_table("cases")
         rows = {r["record_id"]: r for r in kdk.get_records()}
@@ -123,15 +124,19 @@ def test_kdk_intake__rerun_duplicates_nothing_and_reused_tan_refused(kdk_intake,
     assert all(before.values())
     events = kdk.ledger.head()[0]
     again = run_kdk_intake(config, [world / "kdk" / node / "records"])
-    assert set(again[node].values()) == {"finished"}
+    assert {o.state for o in again[node].values()} == {"finished"}
     assert kdk.ledger.head()[0] == events
     assert _count_rows_by_store_and_table(kdk) == before
     source = sorted((world / "kdk" / node / "records").glob("*.json"))[0]
     reused = tmp_path / "reused-tan.json"
-    shutil.copy(source, reused)
+    record = json.loads(source.read_text())
+    record["metaData"]["submission"]["date"] = "2025-13-01"
+    reused.write_text(json.dumps(record))
     result = run_kdk_intake(config, [reused])
-    assert result[node] == {"reused-tan": "error"}
-    row = next(r for r in kdk.get_records() if r["record_id"] == "reused-tan")
-    assert row["failure_field"] == "metaData.tanC"
-    assert source.stem in row["failure_message"]
+    outcome = result[node][str(reused)]
+    assert (outcome.record_id, outcome.state) == (None, "refused")
+    owner = again[node][str(source)].record_id
+    assert outcome.message.startswith(f"reused-tan.json: field metaData.tanC: record {owner} "
+                                      "(finished) already came from another file")
+    assert kdk.ledger.head()[0] == events
     assert Path(config.home / "kdk" / node / "clinical" / "consented" / "cases.parquet").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -97,7 +98,9 @@ def test_world_intake__clinical_records_stored_by_consent(world_intake):
     for node in truth["institutions"]["kdk"]:
         kdk = ClinicalNode(world_intake.config, node)
         records = kdk.get_records()
-        files = {Path(p).stem: s for p, s in index.items() if s["kdk"] == node}
+        files = {kdk.get_record_id(  # records are keyed by a keyed hash of their tanC
+            json.loads((world_intake.world / p).read_text())["metaData"]["tanC"]): s
+            for p, s in index.items() if s["kdk"] == node}
         assert {r["record_id"] for r in records if r["state"] == "finished"} == set(files)
         consented = kdk.read_table("cases")
         expected = {rid for rid, s in files.items() if s["research_consent"] == "permit"}

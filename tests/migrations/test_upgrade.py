@@ -141,3 +141,26 @@ def test_upgrade_store__0003_escapes_formulas_in_register_lines_of_a_release2_st
         [row] = list(csv.DictReader(handle))
     assert row["title"] == "'" + title
     assert projection_matches(workflow.ledger, PROJECTION) == []
+
+
+def test_upgrade_store__release2_kdk_records_gain_source_digest(config: GenomlabConfig) -> None:
+    from sqlalchemy import MetaData, Table
+
+    from genomlab.clinical_node.intake import ClinicalNode
+    from genomlab.clinical_node.store import PROJECTION as KDK_PROJECTION
+    from genomlab.clinical_node.store import records
+    from genomlab.ledger import ledger_metadata
+
+    institution = Institution(config, "kdk", "KDKTUE005")
+    engine = institution.engine()
+    release2 = MetaData()  # kdk_records as release 2 created it: no source_digest
+    Table("kdk_records", release2,
+          *[c._copy() for c in records.columns if c.name != "source_digest"])
+    ledger_metadata.create_all(engine)
+    release2.create_all(engine)
+    assert upgrade_store(institution.store_url, "kdk") == (FIRST_REVISION, get_head_revision())
+    assert "source_digest" in {c["name"] for c in inspect(engine).get_columns("kdk_records")}
+    node = ClinicalNode(config, "KDKTUE005")
+    node.begin("1155d5ed4d4f7219", {"source_digest": "0" * 64})
+    assert node.get_records()[0]["source_digest"] == "0" * 64
+    assert projection_matches(node.ledger, KDK_PROJECTION) == []
