@@ -17,6 +17,9 @@ from _pytest.doctest import DoctestItem, DoctestModule
 REPO = Path(__file__).resolve().parent
 PACKAGE = REPO / "genomlab"
 RUN_BY_ALEMBIC_ONLY = {PACKAGE / "migrations" / "env.py"}  # reads alembic's migration context
+NOTEBOOK_EXAMPLES = {"genomlab.reports.runner.run_report"}
+"""Examples that execute a notebook with papermill: marked ``notebook`` like such tests (the
+shifted-clock pass leaves them out, since a kernel under faketime does not start)."""
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DoctestModule | None:
@@ -25,6 +28,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DoctestMod
             and not parent.config.option.doctestmodules):  # that option collects them itself
         return DoctestModule.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, DoctestItem) and item.name in NOTEBOOK_EXAMPLES:
+            item.add_marker(pytest.mark.notebook)
 
 
 @pytest.fixture(autouse=True)
