@@ -25,13 +25,9 @@ def check(cli: CliContext, project: str, files: tuple[str, ...]) -> None:
     FILES are relative to the workspace's outputs/ folder. Exits 1 if any check fails.
     """
     from genomlab.airlock.requests import check_files, get_outputs_dir
-    from genomlab.errors import GenomlabError, NotFoundError
+    from genomlab.errors import GenomlabError
 
-    outputs = get_outputs_dir(cli.config, project)
-    missing = [f for f in files if not (outputs / f).is_file()]
-    if missing:
-        raise NotFoundError(f"{outputs / missing[0]}: no such output file")
-    checks = check_files(cli.config, project, outputs, list(files))
+    checks = check_files(cli.config, project, get_outputs_dir(cli.config, project), list(files))
     for file_check in checks.files:
         click.echo(f"{file_check.path}: {file_check.status}")
         for result in file_check.results:

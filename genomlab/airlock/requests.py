@@ -206,12 +206,34 @@ def get_released_dir(config: GenomlabConfig, project: str) -> Path:
     return airlock_dir(config) / "released" / project
 
 
-def _resolve_output(outputs: Path, name: str) -> Path:
-    path = (outputs / name).resolve()
-    if not path.is_relative_to(outputs.resolve()):
-        raise PermissionDenied(f"{name}: only files under {outputs} can be released")
+def _confine(outputs: Path, name: str, path: Path) -> Path:
+    """``path`` resolved (symlinks followed), if it stays under ``outputs``; else refuse."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(outputs.resolve()):
+        raise PermissionDenied(f"{name}: outside {outputs}; only files under it can be checked "
+                               "or released")
+    return resolved
+
+
+def resolve_output(outputs: Path, name: str) -> Path:
+    """The output file ``name`` under ``outputs`` (resolved), before anything of it is read.
+
+    Refuses ``..``, absolute paths elsewhere and symlinks leaving ``outputs`` -- also for the
+    data file beside a figure, which is read with it.
+
+    Raises
+    ------
+    PermissionDenied
+        The file, or its figure's data file, resolves outside ``outputs``.
+    NotFoundError
+        There is no such file.
+    """
+    path = _confine(outputs, name, outputs / name)
     if not path.is_file():
         raise NotFoundError(f"{outputs / name}: no such output file")
+    data = find_figure_data(path) if path.suffix.lower() in FIGURE_SUFFIXES else None
+    if data is not None:
+        _confine(outputs, f"{name} (its data {data.name})", data)
     return path
 
 
@@ -231,9 +253,9 @@ def _snapshot(outputs: Path, names: Sequence[str], target: Path) -> list[str]:
     """Copy the files (and each figure's data file) into ``target``; the names copied."""
     copied: list[str] = []
     for name in names:
-        source = _resolve_output(outputs, name)
+        source = resolve_output(outputs, name)
         extra = [find_figure_data(source)] if source.suffix.lower() in FIGURE_SUFFIXES else []
-        for path in [source, *[p for p in extra if p is not None]]:
+        for path in [source, *[p.resolve() for p in extra if p is not None]]:
             relative = str(path.relative_to(outputs.resolve()))
             if relative in copied:
                 continue
@@ -257,7 +279,8 @@ class RequestChecks:
 
 def check_files(config: GenomlabConfig, project: str, folder: Path,
                 names: Sequence[str]) -> RequestChecks:
-    """Run every automatic check on files in ``folder`` (a snapshot or the outputs folder).
+    """Run every automatic check on files in ``folder`` (a snapshot or the outputs folder);
+    a name resolving outside ``folder`` is refused (:func:`resolve_output`) before any read.
 
     Examples
     --------
@@ -273,9 +296,9 @@ def check_files(config: GenomlabConfig, project: str, folder: Path,
     >>> checks.status, [(r.check, r.status) for r in checks.files[0].results][0]
     ('fail', ('group_sizes', 'fail'))
     """
-    file_checks = [check_output_file(folder / n, config.disclosure, name=n) for n in names]
-    tables = {n: read_output_table(folder / n) for n in names
-              if Path(n).suffix in TABLE_SUFFIXES}
+    paths = {n: resolve_output(folder, n) for n in names}
+    file_checks = [check_output_file(paths[n], config.disclosure, name=n) for n in names]
+    tables = {n: read_output_table(paths[n]) for n in names if Path(n).suffix in TABLE_SUFFIXES}
     differencing = check_differencing(tables, get_released_tables(config, project),
                                       threshold=config.disclosure.min_cell_count)
     return RequestChecks(file_checks, differencing)
