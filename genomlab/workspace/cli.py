@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.config import GenomlabConfig
 from genomlab.errors import ValidationFailed
 
 
@@ -33,12 +34,18 @@ def _source_options[F: Callable[..., Any]](command: F) -> F:
     return command
 
 
-def _check_source(vcf: Path | None, release: Path | None, samples: Path | None,
-                  fam: Path | None) -> Path | None:
+def _check_source(config: GenomlabConfig, vcf: Path | None, release: Path | None,
+                  samples: Path | None, fam: Path | None) -> Path | None:
+    """The sample file, after refusing bad combinations and a release the user may not read
+    (the entitlement check of :func:`~genomlab.workspace.release.open_release`)."""
     if (vcf is None) == (release is None):
         raise ValidationFailed("give exactly one of --vcf or --release")
     if samples is not None and fam is not None:
         raise ValidationFailed("give at most one of --samples and --fam")
+    if release is not None:
+        from genomlab.workspace.release import open_release_folder
+
+        open_release_folder(release, config=config)
     return samples or fam
 
 
@@ -69,7 +76,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
     from genomlab.hail_session import init_hail
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
-    sample_file = _check_source(vcf, release, samples, fam)
+    sample_file = _check_source(cli.config, vcf, release, samples, fam)
     hl = init_hail(cli.config, master=spark_master)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   transient=True) as bar:
@@ -110,7 +117,7 @@ def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None
     from genomlab.hail_session import init_hail
     from genomlab.workspace.analysis.association import run_association
 
-    sample_file = _check_source(vcf, release, samples, fam)
+    sample_file = _check_source(cli.config, vcf, release, samples, fam)
     hl = init_hail(cli.config, master=spark_master)
     result = run_association(hl, out_dir, qc_dir=qc_dir, phenotype=phenotype, vcf=vcf,
                              release=release, samples=sample_file, binary=binary, n_pcs=n_pcs)

@@ -102,3 +102,23 @@ def open_release(project: str, *, user: str | None = None,
     if not manifest.exists():
         raise NotFoundError(f"{manifest}: nothing has been released to project {project} yet")
     return Release(project, user, path, json.loads(manifest.read_text()))
+
+
+def open_release_folder(folder: Path, *, user: str | None = None,
+                        config: GenomlabConfig | None = None,
+                        at: datetime | None = None) -> Release:
+    """The release in ``folder`` (``<home>/workspaces/<project>/release``) after the same
+    entitlement check as :func:`open_release`; nothing in the folder is read before it.
+
+    Raises
+    ------
+    PermissionDenied
+        ``folder`` is not a project's release folder, or :func:`open_release` refuses the user.
+    """
+    config = config or load_config()
+    resolved = folder.resolve()
+    project = resolved.parent.name
+    if resolved != (config.workspace_dir(project) / "release").resolve():
+        raise PermissionDenied(f"{folder}: not a project's release; only "
+                               f"{config.workspace_dir('<project>')}/release can be read")
+    return open_release(project, user=user, config=config, at=at)

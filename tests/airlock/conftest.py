@@ -14,8 +14,7 @@ import pytest
 from genomlab.airlock.directory import PlatformDirectory
 from genomlab.airlock.requests import get_outputs_dir
 from genomlab.config import GenomlabConfig
-from genomlab.platform.applications import Workflow
-from tests.platform.conftest import make_form, populate
+from tests.platform.conftest import approve_application
 
 
 @dataclass
@@ -35,12 +34,7 @@ class Project:
 
 @pytest.fixture
 def project(config: GenomlabConfig) -> Project:
-    wf = Workflow(config)
-    populate(wf)
-    application_id = wf.create_draft("alice", make_form())
-    project_id = wf.submit("alice", application_id)
-    wf.assign_handler("hanna", application_id)
-    wf.approve("dora", application_id)
+    project_id, application_id = approve_application(config)
     outputs = get_outputs_dir(config, project_id)
     outputs.mkdir(parents=True)
     return Project(config, PlatformDirectory(config), project_id, application_id, outputs)

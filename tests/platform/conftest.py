@@ -100,6 +100,18 @@ def populate(wf: Workflow) -> None:
                                        duo_modifiers=("PUB",)))
 
 
+def approve_application(config: GenomlabConfig) -> tuple[str, str]:
+    """(project id, application id) of a freshly approved application in ``config``'s home:
+    alice applied with tom on the team (:func:`populate`), hanna handled it, dora approved."""
+    wf = Workflow(config)
+    populate(wf)
+    application_id = wf.create_draft("alice", make_form())
+    project_id = wf.submit("alice", application_id)
+    wf.assign_handler("hanna", application_id)
+    wf.approve("dora", application_id)
+    return project_id, application_id
+
+
 @pytest.fixture
 def world(config: GenomlabConfig) -> World:
     clock = Clock()

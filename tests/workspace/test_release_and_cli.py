@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.workspace.io import read_release_samples, read_samples_tsv
 from tests.conftest import write_config_file
+from tests.platform.conftest import approve_application
 from tests.workspace.conftest import COMMITTED_WORLD
 
 pytestmark = [pytest.mark.hail, pytest.mark.slow]
@@ -39,13 +41,17 @@ def test_read_release_samples__takes_sex_from_parquet(release: Path) -> None:
     assert (info["family"] == info.index).all()
 
 
-def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig,
-                                      tmp_path: Path) -> None:
+def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     truth = json.loads((COMMITTED_WORLD / "truth.json").read_text())
+    workspace_release = config.workspace_dir(approve_application(config)[0]) / "release"
+    shutil.copytree(release, workspace_release)
+    (workspace_release / "manifest.json").write_text('{"level": "individual"}')
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
     out = tmp_path / "qc"
     result = CliRunner().invoke(main, ["--config", str(cfg), "workspace", "qc", "run", "--release",
-                                       str(release), "--out", str(out),
+                                       str(workspace_release), "--out", str(out),
                                        "--spark-master", "local[2]"])
     assert result.exit_code == 0, result.output
     assert "samples" in result.output
