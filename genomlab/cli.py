@@ -24,6 +24,7 @@ from genomlab import __version__
 from genomlab.cli_context import CliContext, pass_cli
 from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
+from genomlab.faults import describe_fault
 from genomlab.home import restrict_file_modes
 
 COMMAND_PACKAGES = (
@@ -45,13 +46,22 @@ COMMAND_PACKAGES = (
 
 
 class GenomlabGroup(click.Group):
-    """Turns genomlab's own errors into click's one-line ``Error:`` and exit status 1."""
+    """Turns genomlab's own errors and resource faults into a one-line ``Error:`` and exit 1.
+
+    Resource faults (disk full, quota, open files, read-only, permission on a path, memory) are
+    named by :func:`genomlab.faults.describe_fault`; any other exception keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (GenomlabError, ConfigError) as exc:
             raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+        except Exception as exc:
+            fault = describe_fault(exc)
+            if fault is None:
+                raise
+            raise click.ClickException(fault) from exc
 
 
 @click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]})
