@@ -103,9 +103,10 @@ def test_workflow__8_processes_x_500_commands_lose_nothing(config: GenomlabConfi
     assert (done["decide"], done["conflict"]) == (len(contested), per_kind - len(contested))
 
     new = Counter(e.type for e in workflow.ledger.events(since=before))
-    assert new == {"application.drafted": per_kind, "application.submitted": per_kind,
-                   "application.approved": new["application.approved"],
-                   "application.rejected": len(contested) - new["application.approved"]}
+    # Counter == Counter treats a missing type as 0 (every race may go to the rejecters)
+    assert new == Counter({"application.drafted": per_kind, "application.submitted": per_kind,
+                           "application.approved": new["application.approved"],
+                           "application.rejected": len(contested) - new["application.approved"]})
     drafted = [app for *_, drafts, _, _ in reports for app in drafts]
     assert len(set(drafted)) == per_kind  # no two workers got the same application id
     decided = Counter(e.stream for e in workflow.ledger.events(since=before)
