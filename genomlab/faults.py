@@ -36,6 +36,17 @@ FAULT_BY_ERRNO: Final[Mapping[int, Fault]] = {
 PATH_ONLY_ERRNOS: Final = frozenset({errno.EACCES, errno.EPERM})
 SQLITE_FULL_MESSAGE: Final = "database or disk is full"
 
+JAVA_FAULT_BY_MESSAGE: Final[Mapping[str, Fault]] = {
+    "No space left on device": Fault("disk full", "writing"),
+    "Disk quota exceeded": Fault("disk quota exceeded", "writing"),
+    "Too many open files": Fault("too many open files", "opening"),
+    "Read-only file system": Fault("read-only file system", "writing"),
+}
+"""The JVM's (Hail, Spark, Hadoop) words for the same faults: its ``IOException`` carries the
+C library's message but no errno, and Hail raises it inside a ``FatalError`` of ~270 lines."""
+JAVA_OUT_OF_MEMORY: Final = "java.lang.OutOfMemoryError"
+JAVA_EXCEPTION_TYPES: Final = frozenset({"FatalError", "Py4JJavaError", "Py4JError"})
+
 
 def describe_fault(exc: BaseException) -> str | None:
     """One line naming what ran out and where, or ``None`` if ``exc`` is no resource fault.
@@ -59,6 +70,8 @@ def describe_fault(exc: BaseException) -> str | None:
         return "out of memory"
     if isinstance(exc, OSError):
         return _describe_os_error(exc)
+    if type(exc).__name__ in JAVA_EXCEPTION_TYPES:
+        return _describe_java_error(str(exc))
     # SQLAlchemy wraps the driver's error in ``orig``; sqlite3 raises it directly.
     driver_error = getattr(exc, "orig", exc)
     if (isinstance(driver_error, sqlite3.OperationalError)
@@ -77,3 +90,20 @@ def _describe_os_error(exc: OSError) -> str | None:
     reason = (exc.strerror or os.strerror(exc.errno or 0)).lower()
     where = f" while {fault.action} {filename}" if filename else ""
     return f"{fault.what}{where} ({reason})"
+
+
+def _describe_java_error(text: str) -> str | None:
+    """The fault a JVM error's text names (Hail/Spark write on a full disk), or ``None``.
+
+    >>> _describe_java_error("Error summary: IOException: No space left on device")
+    'disk full while Hail/Spark was writing (java.io.IOException: No space left on device)'
+    >>> _describe_java_error("Error summary: HailException: invalid locus") is None
+    True
+    """
+    if JAVA_OUT_OF_MEMORY in text:
+        return f"out of memory in Hail/Spark's JVM ({JAVA_OUT_OF_MEMORY})"
+    for message, fault in JAVA_FAULT_BY_MESSAGE.items():
+        if message in text:
+            return (f"{fault.what} while Hail/Spark was {fault.action} "
+                    f"(java.io.IOException: {message})")
+    return None

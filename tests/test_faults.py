@@ -7,7 +7,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -66,3 +68,36 @@ def test_cli__writing_to_a_full_device_is_one_error_line(tmp_path: Path) -> None
     assert len(lines) == 1, lines
     assert lines[0].startswith("Error: disk full"), lines
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real, tiny file system (256 KiB tmpfs) that fills up; needs root (CI runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
+                   check=True)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=True)
+
+
+@pytest.mark.hail
+def test_describe_fault__hail_write_on_a_full_disk_is_one_line(hl: Any, full_tmpfs: Path
+                                                               ) -> None:
+    """Hail raises a ~270-line ``FatalError`` for a full disk; it becomes one line."""
+    mt = hl.utils.range_matrix_table(2000, 200).annotate_entries(x=hl.rand_norm())
+    with pytest.raises(Exception, match="No space left on device") as raised:
+        mt.write(str(full_tmpfs / "x.mt"))
+    assert len(str(raised.value).splitlines()) > 50  # what the user saw before
+    assert describe_fault(raised.value) == (
+        "disk full while Hail/Spark was writing (java.io.IOException: No space left on device)")
+
+
+def test_describe_fault__other_java_errors_are_left_alone() -> None:
+    from hail.utils.java import FatalError
+
+    assert describe_fault(FatalError("Error summary: HailException: invalid locus")) is None
