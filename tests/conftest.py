@@ -18,17 +18,23 @@ set-up is marked ``sqlite_only`` and skipped there), and every run ends with a
 line ``engine sqlite: N selected: ...`` or ``engine postgresql: ...``.
 
 - ``store_url``: the URL of a store on the engine under test, for tests of the ledger itself.
+- ``world_intake``: the committed world (``data_samples/world``) through GRZ and KDK intake once
+  per session; the GRZ tests read it and the data-service tests copy its home (one intake, not
+  two: it is the slowest set-up of the suite).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +198,39 @@ def hl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     hail = init_hail(config_for(home, GENOMLAB_SPARK__DRIVER_MEMORY="6g"), master="local[2]")
     yield hail
     stop_hail()
+
+
+@dataclass
+class WorldIntake:
+    """The session's world intake: its home, the world copy it read and what intake returned."""
+
+    config: GenomlabConfig
+    world: Path
+    truth: dict[str, Any]
+    results: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def world_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of ``data_samples/world`` (tests never write into the repository)."""
+    target = tmp_path_factory.mktemp("world") / "world"
+    shutil.copytree(REPO / "data_samples" / "world", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def world_intake(world_copy: Path, hl: Any,
+                 tmp_path_factory: pytest.TempPathFactory) -> WorldIntake:
+    """The whole world through GRZ and KDK intake once (Hail from the session fixture).
+
+    Tests only read this home; a test that changes a home works on ``copy_home`` of it.
+    """
+    from genomlab.intake import run_world_intake
+
+    config = config_for(tmp_path_factory.mktemp("intake") / "home")
+    results = run_world_intake(config, world_copy, progress=lambda _m: None, hail=lambda: hl)
+    truth = json.loads((world_copy / "truth.json").read_text())
+    return WorldIntake(config, world_copy, truth, results)
 
 
 def free_port() -> int:

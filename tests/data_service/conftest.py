@@ -1,6 +1,7 @@
 """Fixtures: the committed world through the real intake once per session, copied per test.
 
-The world home is built as in production: ``genomlab.intake.run_world_intake`` takes
+The world home is built as in production: ``genomlab.intake.run_world_intake`` (the session's
+``world_intake`` of tests/conftest.py, copied here) takes
 ``data_samples/world`` through the trust centre, the GRZs (genotypes into their Hail stores) and
 the KDKs; the platform then holds applications in every state, and the data service's
 feasibility index is built over the nodes' real readers (``genomlab.data_service.adapters``).
@@ -9,8 +10,6 @@ Because GRZ intake stores genotypes with Hail, every test of the world home uses
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,9 +26,8 @@ from genomlab.platform.applications import ApplicationForm, Role, Workflow
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION
 from genomlab.platform.applications.store import read_platform
-from tests.conftest import REPO, config_for, copy_home
+from tests.conftest import WorldIntake, copy_home
 
-WORLD = REPO / "data_samples" / "world"
 INDEXED_ON = date(2026, 11, 1)
 """The day the session's feasibility index is built (age bands): fixed, never today."""
 
@@ -122,19 +120,13 @@ class WorldHome:
 
 
 @pytest.fixture(scope="session")
-def world_home(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> WorldHome:
-    """The committed world through the real intake, applications filed, the index built."""
-    from genomlab.intake import run_world_intake
-
-    base = tmp_path_factory.mktemp("ds-world")
-    world = base / "world"
-    shutil.copytree(WORLD, world)  # intake never writes into the repository
-    config = config_for(base / "home")
-    run_world_intake(config, world, progress=lambda _m: None, hail=lambda: hl)
+def world_home(world_intake: WorldIntake, hl: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> WorldHome:
+    """The session's world intake (copied), applications filed, the index built."""
+    config = copy_home(world_intake.config.home, tmp_path_factory.mktemp("ds-world") / "home")
     applications = set_up_platform(config)
     build_feasibility_index(config, *get_node_readers(config, hl), on=INDEXED_ON)
-    truth = json.loads((world / "truth.json").read_text())
-    return WorldHome(config.home, truth, applications)
+    return WorldHome(config.home, world_intake.truth, applications)
 
 
 @pytest.fixture
