@@ -129,11 +129,16 @@ def ledger_verify(
     Exits 1 if any ledger is broken.
     """
     from genomlab.db import get_engine
-    from genomlab.institution import existing_institutions, parse_institution
+    from genomlab.institution import (
+        existing_institutions,
+        get_existing_institution,
+        parse_institution,
+    )
     from genomlab.keys import key_id, load_public_key
     from genomlab.ledger import verify_ledger
 
-    institutions = ([parse_institution(cli.config, n) for n in names] if names
+    institutions = ([get_existing_institution(parse_institution(cli.config, n)) for n in names]
+                    if names
                     else existing_institutions(cli.config))
     if not institutions:
         raise GenomlabError(f"no institution found under {cli.config.home}")
@@ -163,9 +168,9 @@ def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> Non
     """Print the latest events of one institution's ledger."""
     from collections import deque
 
-    from genomlab.institution import parse_institution
+    from genomlab.institution import get_existing_institution, parse_institution
 
-    inst = parse_institution(cli.config, name)
+    inst = get_existing_institution(parse_institution(cli.config, name))
     events = deque(inst.ledger().events(type=type_), maxlen=tail)
     for event in events:
         click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.actor:<20} {event.type:<32} "

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from genomlab.config import GenomlabConfig, load_config
+from genomlab.config import GenomlabConfig, NodeKind, load_config
 
 USER_OPTION = "--user"
 """The one spelling of the acting person's option, in every command group."""
@@ -52,6 +52,15 @@ def user_option(
 ) -> Callable[[CommandFunction], CommandFunction]:
     """``--user NAME``, passed as ``user`` (``None`` when not given)."""
     return click.option(USER_OPTION, "user", default=None, help=help_text)
+
+
+def require_node(cli: CliContext, kind: NodeKind, node_id: str) -> str:
+    """``node_id`` if that node exists under the home; otherwise a one-line refusal listing the
+    known ones (commands that read call this first, so a typo creates no store or key)."""
+    from genomlab.institution import Institution, get_existing_institution
+
+    get_existing_institution(Institution(cli.config, kind, node_id))
+    return node_id
 
 
 def node_option(

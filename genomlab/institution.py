@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from genomlab.config import GenomlabConfig, InstitutionKind, NodeKind
 from genomlab.db import get_engine
+from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.events import LedgerSpec
 from genomlab.home import ensure_home
 from genomlab.keys import FileKeyProvider
@@ -79,10 +80,35 @@ def parse_institution(config: GenomlabConfig, name: str) -> Institution:
     if kind in NODE_KINDS and node_id:
         config.store_url(kind, node_id)  # validates the id format
         return Institution(config, kind, node_id)
-    raise ValueError(
+    raise ValidationFailed(
         f"unknown institution {name!r}: expected {', '.join(SINGLETON_KINDS)}, "
         "grz:<GRZ id> or kdk:<KDK id>"
     )
+
+
+def get_existing_institution(institution: Institution) -> Institution:
+    """``institution`` if it has a folder under the home; otherwise refuse, naming the known ones.
+
+    Commands that only read call this before anything opens a store, so a mistyped id creates
+    no folder, store or signing key.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from genomlab.config import load_config
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> Institution(config, "grz", "GRZK00001").directory.mkdir(parents=True)
+    >>> get_existing_institution(Institution(config, "grz", "GRZK99999"))
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.NotFoundError: unknown grz:GRZK99999 (known: grz:GRZK00001)
+    """
+    if institution.directory.is_dir():
+        return institution
+    known = [i.name for i in existing_institutions(institution.config)
+             if i.kind == institution.kind]
+    raise NotFoundError(f"unknown {institution.name} "
+                        f"(known: {', '.join(known) if known else 'none under this home'})")
 
 
 def existing_institutions(config: GenomlabConfig) -> list[Institution]:

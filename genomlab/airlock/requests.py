@@ -509,9 +509,29 @@ def release_request(config: GenomlabConfig, directory: AirlockDirectory, request
     return released
 
 
+def get_known_projects(config: GenomlabConfig) -> list[str]:
+    """Projects the airlock knows: a workspace under the home, or any request ever made.
+
+    Reads only: a home without an airlock store gets none.
+    """
+    workspaces = config.home / "workspaces"
+    known = {p.name for p in workspaces.iterdir() if p.is_dir()} if workspaces.is_dir() else set()
+    if Institution(config, "airlock").directory.is_dir():
+        with read_connection(open_airlock_ledger(config).engine) as conn:
+            known |= set(conn.execute(select(PROJECTION.requests.c.project).distinct())
+                         .scalars())
+    return sorted(known)
+
+
 def get_queue(config: GenomlabConfig, *, statuses: Sequence[str] | None = None,
               project: str | None = None) -> list[dict[str, Any]]:
-    """Requests, oldest first, with their review count (for the dashboard and the CLI)."""
+    """Requests, oldest first, with their review count (for the dashboard and the CLI).
+
+    A ``project`` the airlock does not know (:func:`get_known_projects`) is refused, naming
+    the known ones.
+    """
+    if project is not None and project not in (known := get_known_projects(config)):
+        raise NotFoundError(f"unknown project {project!r} (known: {', '.join(known) or 'none'})")
     req, reviews = PROJECTION.requests, PROJECTION.reviews
     n_reviews = (select(func.count()).where(reviews.c.request_id == req.c.request_id)
                  .scalar_subquery())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from genomlab.cli_context import CliContext, node_option, pass_cli
+from genomlab.cli_context import CliContext, node_option, pass_cli, require_node
 
 
 @click.group()
@@ -23,7 +23,7 @@ def status_cmd(cli: CliContext, node_id: str) -> None:
     """List the node's records with state and, for errors, the field."""
     from genomlab.clinical_node.intake import ClinicalNode
 
-    rows = ClinicalNode(cli.config, node_id).get_records()
+    rows = ClinicalNode(cli.config, require_node(cli, "kdk", node_id)).get_records()
     for row in rows:
         failure = f"  {row['failure_field']}" if row["state"] == "error" else ""
         click.echo(f"{row['record_id']:<24} {row['state']:<12}{failure}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from genomlab.cli_context import CliContext, node_option, pass_cli
+from genomlab.cli_context import CliContext, node_option, pass_cli, require_node
 
 grz_option = node_option("GRZ id, e.g. GRZK00001.")
 
@@ -28,7 +28,7 @@ def status_cmd(cli: CliContext, node_id: str, only_errors: bool) -> None:
     """List the GRZ's submissions with state, failure reason and field."""
     from genomlab.genome_center.intake import GenomeCenter
 
-    rows = GenomeCenter(cli.config, node_id).get_submissions()
+    rows = GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()
     for row in rows:
         if only_errors and row["state"] != "error":
             continue
@@ -45,7 +45,7 @@ def select_qc_cmd(cli: CliContext, node_id: str) -> None:
     """List the submissions selected for detailed QC (BfArM's 2 % sampling rule)."""
     from genomlab.genome_center.intake import GenomeCenter
 
-    rows = [r for r in GenomeCenter(cli.config, node_id).get_submissions()
+    rows = [r for r in GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()
             if r["selected_for_qc"]]
     for row in rows:
         click.echo(f"{row['inbox_id']}  {row['submitter_id']}  {row['submission_date']}")
@@ -63,6 +63,7 @@ def report_cmd(cli: CliContext, node_id: str, year: int, quarter: int, out_dir: 
     """Write the quarterly report's three TSVs (overview, per-dataset infos, detailed QC)."""
     from genomlab.genome_center.quarterly import write_quarterly_tsvs
 
+    node_id = require_node(cli, "grz", node_id)
     for path in write_quarterly_tsvs(cli.config, node_id, year=year, quarter=quarter,
                                      out_dir=out_dir):
         click.echo(str(path))

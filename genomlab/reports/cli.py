@@ -9,7 +9,8 @@ import click
 
 from genomlab import clock
 from genomlab.cli_context import CliContext, pass_cli
-from genomlab.errors import GenomlabError, ValidationFailed
+from genomlab.errors import GenomlabError, NotFoundError, ValidationFailed
+from genomlab.institution import Institution
 
 DEFAULT_SCHEDULE = Path("reports/schedule.toml")
 schedule_option = click.option(
@@ -88,14 +89,32 @@ def list_reports(schedule_path: Path, now_text: str | None) -> None:
 
 
 @reports.command("history")
-@click.option("--name", default=None, help="Only this report.")
+@click.option("--name", default=None, help="Only this report (a name of the schedule).")
 @click.option("--limit", default=20, show_default=True, help="How many runs.")
+@schedule_option
 @pass_cli
-def history(cli: CliContext, name: str | None, limit: int) -> None:
-    """Show recorded runs: slot, status, duration, outputs and reasons."""
-    from genomlab.reports.runner import get_run_history
+def history(cli: CliContext, name: str | None, limit: int, schedule_path: Path) -> None:
+    """Show recorded runs: slot, status, duration, outputs and reasons.
 
-    for run in get_run_history(cli.config, name)[:limit]:
+    Reads only: a home without reports shows no runs and gets no reports store; a ``--name``
+    that is neither scheduled nor ever run is refused, naming the known reports.
+    """
+    from genomlab.reports.runner import get_run_history
+    from genomlab.reports.schedule import load_schedule
+
+    has_runs = Institution(cli.config, "reports").directory.is_dir()
+    runs = get_run_history(cli.config) if has_runs else []
+    if name is not None:
+        known = {run["name"] for run in runs}
+        if schedule_path.is_file():
+            known |= {spec.name for spec in load_schedule(schedule_path)}
+        if name not in known:
+            raise NotFoundError(f"no report named {name!r} (known: "
+                                f"{', '.join(sorted(known)) or 'none'})")
+        runs = [run for run in runs if run["name"] == name]
+    if not runs:
+        click.echo("no runs")
+    for run in runs[:limit]:
         duration = "" if run["duration_s"] is None else f"{run['duration_s']:.1f}s"
         click.echo(f"{run['key']:<48} {run['status']:<10} {duration:>8}  "
                    f"{len(run['outputs'])} files  {run['output_dir'] or ''}")
