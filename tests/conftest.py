@@ -233,6 +233,23 @@ def world_intake(world_copy: Path, hl: Any,
     return WorldIntake(config, world_copy, truth, results)
 
 
+def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen[Any] | None = None,
+                  log: Path | None = None) -> str:
+    """``url`` once a server answers there (any HTTP status); fails if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text() if log else process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return url
+        except urllib.error.HTTPError:
+            return url  # it answers: up (the page itself is checked by the test)
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"no server answered on {url}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -277,19 +294,8 @@ def voila(tmp_path: Path) -> Iterator[Callable[..., str]]:
             stderr=subprocess.STDOUT, cwd=tmp_path,
         )
         servers.append(proc)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited: {(tmp_path / f'voila-{port}.log').read_text()}")
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                return url
-            except urllib.error.HTTPError:
-                return url  # it answers: up (the page itself is checked by the test)
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"voila did not start on {url}")
+        return wait_for_http(f"http://127.0.0.1:{port}/", timeout=timeout, process=proc,
+                             log=tmp_path / f"voila-{port}.log")
 
     yield serve
     for proc in servers:

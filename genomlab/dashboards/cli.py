@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -40,6 +41,33 @@ def list_dashboards() -> None:
         click.echo(f"{name:<15} {text}")
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""Signals that stop a served dashboard: passed on to Voila, which shuts its kernels down."""
+
+
+def run_until_signalled(command: list[str], env: dict[str, str]) -> tuple[int, int | None]:
+    """Run ``command``; pass on a stop signal to it and wait until it has ended.
+
+    Returns its exit status and the stop signal received, if any. Without this, SIGTERM (what
+    systemd, Docker and ``kill`` send) ended this process alone and left Voila and its
+    preheated kernels running, holding the port.
+    """
+    child = subprocess.Popen(command, env=env)
+    received: list[int] = []
+
+    def pass_on(signum: int, _frame: object) -> None:
+        received.append(signum)
+        child.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, pass_on) for s in STOP_SIGNALS}
+    try:
+        returncode = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return returncode, (received[0] if received else None)
+
+
 @dashboards.command("serve")
 @click.argument("name")
 @click.option("--port", default=8866, show_default=True, help="Port on 127.0.0.1.")
@@ -52,6 +80,7 @@ def serve(cli: CliContext, name: str, port: int, pool_size: int) -> None:
     The page uses this command's configuration (its home and stores); the viewer's identity is
     JUPYTERHUB_USER, else local_user of the configuration. Kernels are preheated by default,
     so a visitor does not wait for a kernel to start; each page has a refresh button.
+    SIGTERM, SIGINT or SIGHUP stop Voila and its kernels before this command ends.
 
     Exits 1 when Voila fails, for example when PORT is taken (Voila is told not to move to
     another port, so the page is where this command says it is).
@@ -66,7 +95,10 @@ def serve(cli: CliContext, name: str, port: int, pool_size: int) -> None:
     preheat = (["--preheat_kernel=True", f"--pool_size={pool_size}"] if pool_size > 0 else [])
     command = get_voila_command(NOTEBOOKS / f"{name}.ipynb", port, "--Voila.port_retries=0",
                                 *preheat)
-    returncode = subprocess.run(command, env=env, check=False).returncode
+    returncode, stopped_by = run_until_signalled(command, env)
+    if stopped_by is not None:
+        click.echo(f"stopped {name} ({signal.Signals(stopped_by).name})")
+        return
     if returncode != 0:
         raise GenomlabError(f"voila stopped with exit status {returncode} while serving {name} "
                             f"on port {port} (its log is above)")
