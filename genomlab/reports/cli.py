@@ -12,7 +12,9 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.errors import GenomlabError, NotFoundError, ValidationFailed
 from genomlab.institution import Institution
 
-DEFAULT_SCHEDULE = Path("reports/schedule.toml")
+DEFAULT_SCHEDULE = Path(__file__).resolve().parents[2] / "reports" / "schedule.toml"
+"""The schedule shipped with genomlab; found from any working directory (a ``--schedule``
+a user types stays relative to where they are)."""
 schedule_option = click.option(
     "--schedule", "schedule_path", type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_SCHEDULE, show_default=True, help="The report schedule (TOML).")

@@ -70,6 +70,15 @@ def test_load_schedule__shipped_schedule_is_valid() -> None:
                                                 "next", "2026-12-01T06:00+00:00"]
 
 
+def test_reports_list__default_schedule_found_from_any_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository: no reports/schedule.toml here
+    listed = CliRunner().invoke(main, ["reports", "list", "--now", "2026-11-22T09:30"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[0] for line in listed.output.splitlines()] == [
+        "platform-activity", "airlock-activity", "register-statistics"]
+
+
 def test_load_schedule__bad_cron_names_entry_and_field(tmp_path: Path) -> None:
     path = write_schedule(tmp_path / "s.toml", {"name": "x", "cron": "every day",
                                                  "notebook": str(ACTIVITY)})
