@@ -149,17 +149,33 @@ def apply_submit(cli: CliContext, application_id: str, user: str | None) -> None
 @click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_cli
 def apply_check(cli: CliContext, form_path: Path) -> None:
-    """Check a form against consent scope and dataset DUO tags before filing it."""
+    """Check a form before filing it: the rules ``apply submit`` enforces (terms, justification,
+    ethics vote, registered team), then consent scope and dataset DUO tags.
+
+    Lists every problem; exits 1 if ``apply submit`` would refuse the form.
+    """
     from genomlab.platform.applications.duo import get_overall_verdict, match_application
-    from genomlab.platform.applications.queries import get_dataset_tags
+    from genomlab.platform.applications.models import find_submission_problems
+    from genomlab.platform.applications.queries import (
+        get_dataset_tags,
+        get_unregistered_members,
+    )
     from genomlab.platform.applications.store import read_platform
 
     form = _read_form(form_path)
     with read_platform(cli.config) as conn:
+        problems = find_submission_problems(form) + [
+            ("team", f"{member} is not a registered platform user")
+            for member in get_unregistered_members(conn, form.team)]
         verdicts = match_application(form, get_dataset_tags(conn))
+    for field, problem in problems:
+        click.echo(f"[refused] {field}: {problem}")
     for verdict in verdicts:
         click.echo(f"[{verdict.verdict}] {verdict.subject}: {'; '.join(verdict.reasons)}")
     click.echo(f"overall: {get_overall_verdict(verdicts)}")
+    if problems:
+        raise ValidationFailed(f"{form_path}: {len(problems)} problem(s) that apply submit "
+                               "refuses (listed above)")
 
 
 @apply.command("show")

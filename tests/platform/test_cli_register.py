@@ -64,6 +64,31 @@ def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
     assert "result_added" in shown.output
 
 
+def test_cli_apply_check__refuses_what_apply_submit_refuses(world: World, tmp_path: Path
+                                                            ) -> None:
+    form = json.loads(_run(world, "apply", "template").output)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(form))
+    passed = _run(world, "apply", "check", str(good))
+    assert passed.exit_code == 0, passed.output
+    assert "[refused]" not in passed.output
+    form.update(team=["nobody"], accepted_terms="", level="individual",
+                individual_justification="too short")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(form))
+    checked = _run(world, "apply", "check", str(bad))
+    assert checked.exit_code == 1, checked.output
+    refused = [line.split(":")[0] for line in checked.output.splitlines()
+               if line.startswith("[refused]")]
+    assert refused == ["[refused] accepted_terms", "[refused] individual_justification",
+                       "[refused] team"]
+    assert checked.output.splitlines()[-1] == (
+        f"Error: {bad}: 3 problem(s) that apply submit refuses (listed above)")
+    submitted = _run(world, "apply", "new", str(bad), "--submit", user="alice")
+    assert submitted.exit_code == 1
+    assert ": accepted_terms: accept the terms of use" in submitted.output
+
+
 def test_cli__refusals_are_one_line_errors(world: World) -> None:
     app = world.under_review()
     denied = _run(world, "review", "approve", app, user="hanna")

@@ -152,13 +152,41 @@ def parse_form(data: dict, *, source: str = "application form") -> ApplicationFo
         raise ValidationFailed(f"{source}: {field}: {message}") from None
 
 
-def check_submittable(form: ApplicationForm, application_id: str) -> None:
-    """Rules a submission must meet beyond the form's structure; raise :class:`ValidationFailed`.
+def find_submission_problems(form: ApplicationForm) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each rule a submission breaks beyond the form's structure.
 
     - the current terms of use are accepted;
     - individual-level data come with a § 64e (11a) justification of at least
       ``MIN_INDIVIDUAL_JUSTIFICATION`` characters;
     - research (§ 64e (9) no. 4) and the IRB modifier need an ethics vote reference.
+
+    ``apply check`` lists them all; :func:`check_submittable` refuses a submission on the first.
+
+    Examples
+    --------
+    >>> form = ApplicationForm(title="t t", lay_summary="l", scientific_abstract="a",
+    ...     purposes=("research",), duo_permission="HMB", data_categories=("clinical",))
+    >>> [field for field, _ in find_submission_problems(form)]
+    ['accepted_terms', 'ethics_vote_reference']
+    """
+    problems = []
+    if form.accepted_terms != TERMS_OF_USE_VERSION:
+        problems.append(("accepted_terms",
+                         f"accept the terms of use {TERMS_OF_USE_VERSION} before submitting"))
+    justification = (form.individual_justification or "").strip()
+    if form.level == "individual" and len(justification) < MIN_INDIVIDUAL_JUSTIFICATION:
+        problems.append(("individual_justification",
+                         "individual records need a § 64e (11a) justification of at least "
+                         f"{MIN_INDIVIDUAL_JUSTIFICATION} characters"))
+    if ("research" in form.purposes or "IRB" in form.duo_modifiers) and not (
+            form.ethics_vote_reference or "").strip():
+        problems.append(("ethics_vote_reference",
+                         "research use needs the reference of an ethics committee vote"))
+    return problems
+
+
+def check_submittable(form: ApplicationForm, application_id: str) -> None:
+    """Raise :class:`ValidationFailed` on the first of :func:`find_submission_problems`.
 
     Examples
     --------
@@ -170,18 +198,8 @@ def check_submittable(form: ApplicationForm, application_id: str) -> None:
     ...     print(str(exc)[:42])
     APP-1: accepted_terms: accept the terms of
     """
-    if form.accepted_terms != TERMS_OF_USE_VERSION:
-        raise ValidationFailed(f"{application_id}: accepted_terms: accept the terms of use "
-                               f"{TERMS_OF_USE_VERSION} before submitting")
-    justification = (form.individual_justification or "").strip()
-    if form.level == "individual" and len(justification) < MIN_INDIVIDUAL_JUSTIFICATION:
-        raise ValidationFailed(
-            f"{application_id}: individual_justification: individual records need a § 64e (11a) "
-            f"justification of at least {MIN_INDIVIDUAL_JUSTIFICATION} characters")
-    if ("research" in form.purposes or "IRB" in form.duo_modifiers) and not (
-            form.ethics_vote_reference or "").strip():
-        raise ValidationFailed(f"{application_id}: ethics_vote_reference: research use needs the "
-                               "reference of an ethics committee vote")
+    for field, problem in find_submission_problems(form):
+        raise ValidationFailed(f"{application_id}: {field}: {problem}")
 
 
 class DatasetTags(_Frozen):

@@ -90,6 +90,13 @@ def get_queue_page(config: GenomlabConfig, *, statuses: tuple[str, ...] = OPEN_S
                       for row in rows], total, offset, limit)
 
 
+def get_unregistered_members(conn: Connection, team: tuple[str, ...]) -> list[str]:
+    """The members of ``team`` who are no registered platform user (a submission needs all)."""
+    registered = set(conn.execute(select(t.users.c.user_id)
+                                  .where(t.users.c.user_id.in_(list(team)))).scalars())
+    return [member for member in team if member not in registered]
+
+
 def get_dataset_tags(conn: Connection) -> list[DatasetTags]:
     """Every dataset's DUO tags."""
     return [DatasetTags.model_validate_json(text) for text in

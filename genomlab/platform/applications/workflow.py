@@ -63,6 +63,7 @@ from genomlab.platform.applications.models import (
     Vote,
     check_submittable,
 )
+from genomlab.platform.applications.queries import get_unregistered_members
 from genomlab.platform.applications.store import APPROVAL_KEY, open_platform_ledger
 
 EXPIRER = "platform-expirer"
@@ -295,11 +296,9 @@ class Workflow:
             self._require_status(app, (Status.DRAFT, Status.RETURNED), "submit")
             form = ApplicationForm.model_validate_json(app.form)
             check_submittable(form, application_id)
-            for member in form.team:
-                if tx.conn.execute(select(t.users.c.user_id)
-                                   .where(t.users.c.user_id == member)).first() is None:
-                    raise ValidationFailed(f"{application_id}: team: {member} is not a "
-                                           "registered platform user")
+            for member in get_unregistered_members(tx.conn, form.team):
+                raise ValidationFailed(f"{application_id}: team: {member} is not a "
+                                       "registered platform user")
             project_id = app.project_id or self._next_project_id(tx.conn)
             tx.append("application.submitted",
                       {"application_id": application_id, "project_id": project_id,
