@@ -16,7 +16,6 @@ from genomlab.data_service.index import (
     collect_node_reports,
     load_feasibility_index,
 )
-from genomlab.data_service.index_tables import clinical_rows, site_rows
 from genomlab.data_service.store import index_builds, open_data_service_ledger
 from genomlab.db import read_connection
 from genomlab.errors import ValidationFailed
@@ -46,7 +45,7 @@ def _make_legacy_index(config: GenomlabConfig) -> list[Path]:
     service = config.institution_dir("data_service")
     legacy = [service / "feasibility", service / ".feasibility.staging-0123456789ab"]
     for folder in legacy:
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         pl.DataFrame({"node": ["KDKK00001"], "sex": ["female"], "hpo": [["HP:0000001"]]}
                      ).write_parquet(folder / "clinical_datasets.parquet")
     (legacy[0] / "DIGEST").write_text("0" * 64 + "\n")
@@ -75,6 +74,8 @@ def test_build_feasibility_index__rows_only_in_the_store(
     assert index.clinical.equals(expected[1])
     assert index.sites.equals(expected[2])
     assert index.clinical.height == 241
+    from genomlab.data_service.index_tables import clinical_rows, site_rows
+
     engine = open_data_service_ledger(config).engine
     with read_connection(engine) as conn:
         assert conn.execute(select(func.count()).select_from(clinical_rows)).scalar() == 241
