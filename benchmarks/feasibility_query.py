@@ -3,11 +3,12 @@
 Run: ``.venv/bin/python benchmarks/feasibility_query.py [n_persons] [n_variants]``
 (defaults 2000 and 100000, three GRZs and three KDKs).
 
-genomlab answers from the feasibility index (Parquet, built once when the nodes report) with
-cached numpy masks, audits the answer against every earlier answer (differencing) and records
-it in the data service's ledger. The naive reference does what a service without an index does
-per query: read every clinical record (JSON) and, for a variant, each GRZ's genotype matrix
-from disk. Both must give the same counts.
+genomlab answers from the feasibility index (in the data service's store, built once when the
+nodes report) with cached numpy masks, audits the answer against every earlier answer of the
+requester (pairs and three-query combinations) and records it in the data service's ledger.
+The naive reference does what a service without an index does per query: read every clinical
+record (JSON) and, for a variant, each GRZ's genotype matrix from disk. Both must give the
+same counts.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ def timed(fn: Any, repeat: int = 5) -> tuple[float, Any]:
 def main(n: int = 2000, n_variants: int = 100_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        config = load_config(environ={"GENOMLAB_HOME": str(out / "home")})
+        # one requester asks 200+ queries: above the default budget (100 per 30 days)
+        config = load_config(environ={"GENOMLAB_HOME": str(out / "home"),
+                                      "GENOMLAB_DISCLOSURE__FEASIBILITY_BUDGET": "1000"})
         genomes, clinicals, record_files, variants = make_world(n, n_variants, out)
         start = time.perf_counter()
         build_feasibility_index(config, genomes, clinicals, on=date(2026, 11, 1))

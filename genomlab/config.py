@@ -120,6 +120,11 @@ class DisclosureConfig(_Section):
     min_allele_count: int = Field(default=10, ge=1)
     min_carrier_count: int = Field(default=10, ge=1)
     min_group_size: int = Field(default=10, ge=1)
+    feasibility_budget: int = Field(
+        default=100, ge=1, description="Answered feasibility queries per requester and period "
+        "(over it: refused); bounds what colluding requesters can difference.")
+    feasibility_budget_days: int = Field(default=30, ge=1,
+                                         description="Length of that period (rolling), in days.")
 
 
 class StoresConfig(_Section):

@@ -39,7 +39,10 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     """Count persons (or carriers of an allele) across all nodes; small counts suppressed.
 
     Prints a GA4GH Beacon v2 response (JSON). Counts of 1 to min_cell_count-1 show as "<10";
-    answers that would reveal a small cell by difference with an earlier answer are suppressed.
+    answers that would reveal a small cell by difference with the user's earlier answers (or a
+    union/intersection of two of them) are suppressed. Each user has a budget of
+    disclosure.feasibility_budget answered queries per disclosure.feasibility_budget_days days
+    (default 100 per 30); beyond it the query is refused.
     """
     from genomlab.data_service.beacon import make_request
     from genomlab.data_service.feasibility import run_feasibility_query
@@ -65,7 +68,8 @@ def index_cmd(cli: CliContext) -> None:
     """Rebuild the feasibility index from every GRZ and KDK under the home (after intake).
 
     Reads each node's consented datasets and each GRZ's allele sites (one Hail pass per GRZ);
-    no pseudonym or genotype is kept in the index.
+    no pseudonym or genotype is kept in the index. The index replaces the previous one inside
+    the data service's store (no files of its own).
     """
     from genomlab.data_service.adapters import get_node_readers
     from genomlab.data_service.index import build_feasibility_index, load_feasibility_index

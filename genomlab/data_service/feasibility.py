@@ -6,6 +6,16 @@ at the KDKs, or the GRZs' allele sites), counts with precomputed numpy masks, ap
 suppression rules of :mod:`~genomlab.data_service.suppression` and records the answer as a
 ``feasibility.answered`` event. A query never touches genotypes.
 
+Each requester's answers are audited against that requester's own earlier answers (pairs and
+three-query combinations, rule 3 of :mod:`~genomlab.data_service.suppression`), and each
+requester has a **query budget**: at most ``disclosure.feasibility_budget`` answered queries
+(default 100, any granularity, suppressed answers included) in any
+``disclosure.feasibility_budget_days`` days (default 30, a rolling window on
+:mod:`genomlab.clock`). A query over the budget is refused with
+:class:`~genomlab.errors.PermissionDenied` naming the budget and when the next answer is
+possible; nothing is recorded. The budget is what bounds colluding requesters, who could
+otherwise split a differencing attack between accounts.
+
 Before an approval there is no linkage, so a query mixes only filters one side holds: the
 genome side knows disease type, library type and its GRZ; the clinical side knows those plus
 sex, ICD-10-GM codes, HPO terms and the age band, and its KDK. Filters both sides hold are
@@ -41,22 +51,28 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import API_VERSION, BEACON_ID, FeasibilityQuery, parse_request
 from genomlab.data_service.index import FeasibilityIndex, load_feasibility_index
-from genomlab.data_service.store import get_answered_queries, open_data_service_ledger
+from genomlab.data_service.store import (
+    get_answer_times,
+    get_answered_queries,
+    open_data_service_ledger,
+)
 from genomlab.data_service.suppression import (
     SuppressedCounts,
-    find_small_differences,
+    find_differencing,
     suppress_all,
     suppress_counts,
 )
-from genomlab.errors import ValidationFailed
+from genomlab.errors import PermissionDenied, ValidationFailed
 
 GENOME_KINDS = frozenset({"disease_type", "library_type", "node"})
 CLINICAL_KINDS = GENOME_KINDS | {"sex", "icd10gm", "hpo", "age_band"}
@@ -134,22 +150,39 @@ def _count_cells(index: FeasibilityIndex, query: FeasibilityQuery, side: str
              if "node" not in query.filters or node in query.filters["node"]}, mask, groups)
 
 
+def check_query_budget(config: GenomlabConfig, conn: Any, user: str) -> None:
+    """Refuse (:class:`PermissionDenied`) if ``user`` has used up the query budget.
+
+    ``disclosure.feasibility_budget`` answered queries in the last
+    ``disclosure.feasibility_budget_days`` days (rolling, on :func:`genomlab.clock.now`).
+    """
+    budget, days = (config.disclosure.feasibility_budget,
+                    config.disclosure.feasibility_budget_days)
+    since = clock.now() - timedelta(days=days)
+    times = get_answer_times(conn, user, since.astimezone(UTC).isoformat(timespec="microseconds"))
+    if len(times) >= budget:
+        again = datetime.fromisoformat(times[len(times) - budget]) + timedelta(days=days)
+        raise PermissionDenied(
+            f"feasibility query budget used up: {user} has had {len(times)} of {budget} "
+            f"answered queries in {days} days (disclosure.feasibility_budget); the next answer "
+            f"is possible from {again.isoformat(timespec='seconds')}")
+
+
 def _audit(config: GenomlabConfig, index: FeasibilityIndex, query: FeasibilityQuery, side: str,
            counts: SuppressedCounts, total: int, mask: np.ndarray | None,
-           groups: np.ndarray | None, conn: Any) -> SuppressedCounts:
+           groups: np.ndarray | None, conn: Any, user: str) -> SuppressedCounts:
     k = config.disclosure.min_cell_count
-    earlier = get_answered_queries(conn, side)
+    earlier = get_answered_queries(conn, side, user)
     key = json.dumps(query.filters, sort_keys=True)
     for row in earlier:
         if row.filters == key and row.variant == query.variant and 0 < abs(row.total - total) < k:
             return suppress_all(counts, "differencing: the same query changed by a small count")
     if mask is None or groups is None:
         return counts
-    masks = (compute_mask(index, side, {kind: tuple(v) for kind, v in
-                                        json.loads(row.filters).items()}) for row in earlier)
-    if find_small_differences(mask, masks, groups, min_cell_count=k) is not None:
-        return suppress_all(counts, "differencing: differs from an earlier answer by a small cell")
-    return counts
+    masks = [compute_mask(index, side, {kind: tuple(v) for kind, v in
+                                        json.loads(row.filters).items()}) for row in earlier]
+    found = find_differencing(mask, masks, groups, min_cell_count=k)
+    return counts if found is None else suppress_all(counts, found.describe())
 
 
 def build_response(query: FeasibilityQuery, side: str, counts: SuppressedCounts,
@@ -194,7 +227,8 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
     request:
         A Beacon v2 request body (see :func:`genomlab.data_service.beacon.make_request`).
     user:
-        Who asks (recorded with the answer; auditing is across all users).
+        Who asks: the answer is audited against this requester's earlier answers and counted
+        against their query budget (:func:`check_query_budget`), then recorded.
     index:
         The feasibility index; loaded (and cached) from the home when not given.
 
@@ -219,8 +253,10 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
                              suppress_zeros=config.disclosure.suppress_zeros)
     ledger = open_data_service_ledger(config)
     with ledger.transaction() as tx:
+        check_query_budget(config, tx.conn, user)
         if query.granularity == "count":
-            counts = _audit(config, index, query, side, counts, total, mask, groups, tx.conn)
+            counts = _audit(config, index, query, side, counts, total, mask, groups, tx.conn,
+                            user)
         tx.append("feasibility.answered", {
             "query_id": secrets.token_hex(8), "user": user, "side": side,
             "filters": {k: list(v) for k, v in query.filters.items()}, "variant": query.variant,

@@ -1,36 +1,50 @@
 """The feasibility index: what the nodes report, kept by the data service for fast counting.
 
-When nodes report (:func:`build_feasibility_index`), the data service stores three Parquet tables
-under ``<home>/data_service/feasibility/``, sorted so that row order carries no information, and
-with **no pseudonym and no genotype**:
+**Why it exists.** Before an application is filed, a researcher asks how many persons fit
+(§ 64e: feasibility before access). Answering each query at the nodes would reach every GRZ's
+genotypes and every KDK's records per question, keep the nodes on-line for every query and
+leave each query visible at every node. Instead the nodes report once (when their data change)
+and the data service counts from its own copy of what they reported, in milliseconds, auditing
+each answer (:mod:`genomlab.data_service.feasibility`).
 
-- ``genome_datasets.parquet`` — ``node``, ``disease_type``, ``library_type``;
-- ``clinical_datasets.parquet`` — the same plus ``sex``, ``age_band`` and the ``icd10gm`` and
-  ``hpo`` lists;
-- ``sites.parquet`` — ``node``, ``variant``, ``n_carriers`` (each GRZ's allele index).
+**What it holds.** When nodes report (:func:`build_feasibility_index`), the data service keeps
+three tables, sorted so that row order carries no information, with **no pseudonym and no
+genotype**, but row-level all the same (one row per dataset; see issue 21):
 
-A query (:mod:`genomlab.data_service.feasibility`) reads only these tables, never genotypes.
+- genome datasets — ``node``, ``disease_type``, ``library_type``;
+- clinical datasets — the same plus ``sex``, ``age_band`` and the ``icd10gm`` and ``hpo`` lists;
+- sites — ``node``, ``variant``, ``n_carriers`` (each GRZ's exact carrier count per allele).
+
+**Where.** In the data service's own store (:mod:`genomlab.data_service.index_tables`): the same
+SQLite file (owner-only mode) or PostgreSQL database, and so the same permissions, as its ledger
+and releases; never as files of their own. A build replaces all rows in one transaction with
+its ``feasibility.index_built`` event; the Parquet folder of older releases
+(``<home>/data_service/feasibility``) is removed by the next build and by migration ``0007``.
+
+A query reads only these tables, never genotypes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
-from genomlab.data_service.files import (
-    compute_digest,
-    compute_file_sha256,
-    make_staging_dir,
-    replace_dir,
+from genomlab.data_service.files import compute_digest
+from genomlab.data_service.index_tables import (
+    create_index_tables,
+    read_index_digest,
+    read_index_frames,
+    remove_legacy_index_files,
+    replace_index_rows,
 )
 from genomlab.data_service.nodes import (
     CLINICAL_ATTRIBUTES,
@@ -42,9 +56,11 @@ from genomlab.data_service.nodes import (
     compute_age_bands,
 )
 from genomlab.data_service.store import open_data_service_ledger
+from genomlab.db import get_engine
 from genomlab.errors import NotFoundError
+from genomlab.institution import Institution
 
-INDEX_FILES = ("genome_datasets.parquet", "clinical_datasets.parquet", "sites.parquet")
+INDEX_NAMES = ("genome_datasets", "clinical_datasets", "sites")
 
 
 @dataclass(frozen=True)
@@ -63,11 +79,6 @@ class FeasibilityIndex:
     def nodes(self) -> dict[str, list[str]]:
         return {"genomic": sorted(set(self.genome["node"])),
                 "clinical": sorted(set(self.clinical["node"]))}
-
-
-def get_index_dir(config: GenomlabConfig) -> Path:
-    """Where the feasibility index lives."""
-    return config.institution_dir("data_service") / "feasibility"
 
 
 def collect_node_reports(genome_nodes: Sequence[GenomeNodeReader],
@@ -107,8 +118,9 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
                             on: date | None = None, actor: str = "data_service") -> str:
     """Rebuild the feasibility index from the nodes' reports; returns its content digest.
 
-    Written aside and moved into place (a query sees the old index or the new one), then
-    recorded as ``feasibility.index_built``.
+    All rows are replaced in the data service's store in one transaction with the
+    ``feasibility.index_built`` event (a query sees the old index or the new one); a Parquet
+    index left by an older release is removed afterwards.
 
     Examples
     --------
@@ -126,35 +138,32 @@ def build_feasibility_index(config: GenomlabConfig, genome_nodes: Sequence[Genom
     """
     on = on or clock.today()
     tables = collect_node_reports(genome_nodes, clinical_nodes, on=on)
-    target = get_index_dir(config)
-    staging = make_staging_dir(target)
-    hashes = {}
-    for name, table in zip(INDEX_FILES, tables, strict=True):
-        table.write_parquet(staging / name, statistics=False)
-        hashes[name] = compute_file_sha256(staging / name)
-    digest = compute_digest(hashes)
-    (staging / "DIGEST").write_text(digest + "\n")
-    replace_dir(staging, target)
-    open_data_service_ledger(config).append("feasibility.index_built", {
-        "build_id": secrets.token_hex(8),
-        "nodes": [n.node_id for n in genome_nodes] + [n.node_id for n in clinical_nodes],
-        "n_genome_datasets": tables[0].height, "n_clinical_datasets": tables[1].height,
-        "n_sites": tables[2].height, "digest": digest}, actor=actor)
+    digest = compute_digest({name: hashlib.sha256(table.write_ndjson().encode()).hexdigest()
+                             for name, table in zip(INDEX_NAMES, tables, strict=True)})
+    ledger = open_data_service_ledger(config)
+    create_index_tables(ledger.engine)
+    with ledger.transaction() as tx:
+        replace_index_rows(tx.conn, tables, digest)
+        tx.append("feasibility.index_built", {
+            "build_id": secrets.token_hex(8),
+            "nodes": [n.node_id for n in genome_nodes] + [n.node_id for n in clinical_nodes],
+            "n_genome_datasets": tables[0].height, "n_clinical_datasets": tables[1].height,
+            "n_sites": tables[2].height, "digest": digest}, actor=actor)
+    remove_legacy_index_files(config.institution_dir("data_service"))
     return digest
 
 
 def load_feasibility_index(config: GenomlabConfig) -> FeasibilityIndex:
     """The current index (cached per process until a rebuild changes its digest)."""
-    directory = get_index_dir(config)
-    marker = directory / "DIGEST"
-    if not marker.exists():
-        raise NotFoundError(f"{directory}: no feasibility index yet (run "
+    institution = Institution(config, "data_service")
+    digest = read_index_digest(institution.engine())
+    if digest is None:
+        raise NotFoundError(f"{institution.name}: no feasibility index yet (run "
                             "`genomlab data-service index` after the nodes have reported)")
-    return _load(str(directory), marker.read_text().strip())
+    return _load(institution.store_url, digest)
 
 
 @lru_cache(maxsize=4)
-def _load(directory: str, digest: str) -> FeasibilityIndex:
-    path = Path(directory)
-    genome, clinical, sites = (pl.read_parquet(path / name) for name in INDEX_FILES)
+def _load(store_url: str, digest: str) -> FeasibilityIndex:
+    genome, clinical, sites = read_index_frames(get_engine(store_url))
     return FeasibilityIndex(genome=genome, clinical=clinical, sites=sites, digest=digest)

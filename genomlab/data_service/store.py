@@ -178,8 +178,18 @@ def get_released_persons(conn: Connection, project_id: str) -> list[str]:
                              .order_by(release_persons.c.project_pseudonym)).scalars())
 
 
-def get_answered_queries(conn: Connection, side: str) -> Sequence[Any]:
-    """Earlier count answers on one side (``genomic``/``clinical``/``variant``), oldest first."""
+def get_answered_queries(conn: Connection, side: str, user: str) -> Sequence[Any]:
+    """``user``'s earlier count answers on one side (``genomic``/``clinical``/``variant``),
+    oldest first (the differencing audit compares a requester only with their own history)."""
     return conn.execute(select(queries).where(queries.c.side == side,
+                                              queries.c.user_id == user,
                                               queries.c.granularity == "count")
                         .order_by(queries.c.seq)).all()
+
+
+def get_answer_times(conn: Connection, user: str, since: str) -> list[str]:
+    """When ``user``'s queries answered at or after ``since`` (ISO time, UTC) were answered,
+    oldest first (any granularity: what the query budget counts)."""
+    return list(conn.execute(select(queries.c.answered_at).where(
+        queries.c.user_id == user, queries.c.answered_at >= since).order_by(queries.c.seq)
+    ).scalars())

@@ -8,19 +8,31 @@ Three rules, each a test in ``tests/data_service/test_suppression.py``:
    shown either; the total becomes ``"≥N"`` with N the sum of the shown cells, so no equation
    links the hidden cells to what is shown. (Complementary cell suppression with an exact total
    still leaks at the edges, e.g. two hidden cells of 9 whose sum 18 is visible.)
-3. **Differencing across queries** (query auditing, :func:`find_small_differences`): every
-   count answer is recorded with its filters. A new query's result set is compared with each
-   earlier answered query's result set on the *current* index, overall and per node; if a set
-   difference ``Q \\ P`` or ``P \\ Q`` holds 1 to ``min_cell_count - 1`` datasets, all counts of
-   the new answer are suppressed (``exists`` is still given). The same filters asked again after
-   the index changed by a small count are suppressed as well. Auditing is global (not per user),
-   so colluding users gain nothing from splitting queries between them. Combining three or more
-   queries is not audited (a known limit of pairwise auditing).
+3. **Differencing across queries** (query auditing, :func:`find_differencing`): every count
+   answer is recorded with its requester and filters. A new query's result set ``N`` is
+   compared, on the *current* index, overall and per node, with each set ``S`` built from one
+   or two of the **same requester's** earlier answered sets ``P`` and ``Q``: ``P`` itself,
+   ``P ∪ Q``, ``P ∩ Q``, ``P \\ Q`` and ``P △ Q`` (three-query differencing such as
+   ``R \\ (P ∪ Q)``). If ``N \\ S`` or ``S \\ N`` holds 1 to ``min_cell_count - 1``
+   datasets while ``N`` and ``S`` overlap (disjoint sets tell nothing about each other), all
+   counts of the new answer are suppressed (``exists`` is still given). The same filters asked
+   again after the index changed by a small count are suppressed as well. All pairs are
+   checked at once with Gram matrices of the boolean masks (cost ~ m² · rows for m earlier
+   answers of the requester).
+
+   Auditing is **per requester**, so no one's narrow queries can suppress anyone else's
+   answers (issue 21: one user's 21 narrow queries made another user's 10 ordinary ones
+   suppressed). Colluding requesters can difference *across* their histories; what bounds them
+   is the per-requester **query budget** (:mod:`genomlab.data_service.feasibility`): c
+   colluders get at most c × budget answers per period, as one requester with a c-times budget
+   would, and each account is a registered, identified user bound by the terms of use.
+   Known limit: combinations of three or more earlier sets (four-query differencing and
+   beyond, or linear combinations of counts with more terms) are not audited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,26 +97,81 @@ def suppress_all(counts: SuppressedCounts, reason: str) -> SuppressedCounts:
     return SuppressedCounts(cells, "suppressed", (*counts.reasons, reason))
 
 
-def find_small_differences(new: np.ndarray, earlier: Iterable[np.ndarray],
-                           groups: np.ndarray, *, min_cell_count: int = 10) -> int | None:
-    """Index of the first earlier result set that differs from ``new`` by a small cell.
+COMBINATIONS: dict[str, tuple[bool, bool, bool]] = {
+    "intersection": (True, False, False),
+    "union": (True, True, True),
+    "difference": (False, True, False),
+    "symmetric difference": (False, True, True),
+}
+"""Sets built from two earlier sets P and Q: is a row in P∩Q, in P only, in Q only in it?
+(P itself is the intersection of P with P; Q \\ P is the difference of the pair (Q, P).)"""
+
+
+@dataclass(frozen=True)
+class Differencing:
+    """Earlier answers ``first`` and ``second`` (positions; equal for a pair of queries) whose
+    ``combination`` differs from a new result set by a small cell."""
+
+    first: int
+    second: int
+    combination: str
+
+    def describe(self) -> str:
+        if self.first == self.second:
+            return "differencing: differs from an earlier answer by a small cell"
+        return (f"differencing: differs by a small cell from the {self.combination} of two "
+                "earlier answers")
+
+
+def _pair_regions(earlier: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Counts over ``rows`` of (in both, in the first only, in the second only), shape
+    (3, m, m), for every ordered pair of earlier sets."""
+    part = earlier[:, rows].astype(np.float64)  # exact integer counts up to 2**53 rows
+    both = part @ part.T
+    sizes = part.sum(axis=1)
+    return np.stack([both, sizes[:, None] - both, sizes[None, :] - both])
+
+
+def find_differencing(new: np.ndarray, earlier: Sequence[np.ndarray], groups: np.ndarray, *,
+                      min_cell_count: int = 10) -> Differencing | None:
+    """The first earlier answer or pair of answers whose combination differs from ``new`` by a
+    small cell, else ``None`` (rule 3).
 
     ``new`` and each earlier mask are boolean over the index rows; ``groups`` gives each row's
-    node, so differences are checked overall and within each node (rule 3).
+    node, so differences are checked overall and within each node.
 
     Examples
     --------
-    >>> rows = np.array([True] * 40 + [False] * 10)
-    >>> fewer = rows.copy(); fewer[:3] = False
-    >>> find_small_differences(fewer, [rows], np.array(["A"] * 50))
-    0
+    Women and men asked, then everyone: the one person of neither sex is their union's
+    complement (pairwise, everyone differs from either by 41):
+
+    >>> women = np.array([True] * 40 + [False] * 41)
+    >>> men = np.array([False] * 40 + [True] * 40 + [False])
+    >>> everyone = np.ones(81, dtype=bool)
+    >>> find_differencing(everyone, [women], np.array(["A"] * 81)) is None
+    True
+    >>> find_differencing(everyone, [women, men], np.array(["A"] * 81))
+    Differencing(first=0, second=1, combination='union')
     """
-    codes = np.unique(groups, return_inverse=True)[1]
-    n_groups = int(codes.max()) + 1 if codes.size else 0
-    for position, mask in enumerate(earlier):
-        for diff in (new & ~mask, mask & ~new):
-            per_group = np.bincount(codes[diff], minlength=n_groups)
-            sizes = np.append(per_group, diff.sum())
-            if ((sizes > 0) & (sizes < min_cell_count)).any():
-                return position
+    if not len(earlier):
+        return None
+    matrix = np.vstack(earlier)
+    weights = np.array(list(COMBINATIONS.values()), dtype=np.float64)  # (combination, region)
+    levels = [groups == group for group in np.unique(groups)] + [np.ones_like(new)]
+    flagged = np.zeros((len(COMBINATIONS), len(earlier), len(earlier)), dtype=bool)
+    for rows in levels:  # each node, then overall
+        inside = np.einsum("cr,rij->cij", weights, _pair_regions(matrix, rows & new))  # |N∩S|
+        missing = (rows & new).sum() - inside  # |N \ S|
+        extra = np.einsum("cr,rij->cij", weights, _pair_regions(matrix, rows & ~new))  # |S \ N|
+        flagged |= (inside > 0) & (_is_small(missing, min_cell_count)
+                                   | _is_small(extra, min_cell_count))
+    for position, name in enumerate(COMBINATIONS):
+        hits = np.argwhere(flagged[position])
+        if hits.size:
+            first, second = (int(v) for v in hits[0])
+            return Differencing(first, second, name)
     return None
+
+
+def _is_small(counts: np.ndarray, min_cell_count: int) -> np.ndarray:
+    return (counts > 0) & (counts < min_cell_count)

@@ -19,9 +19,9 @@ Examples
 >>> import tempfile
 >>> url = f"sqlite:///{tempfile.mkdtemp()}/platform.db"
 >>> upgrade_store(url, "platform")
-(None, '0004')
+(None, '0007')
 >>> get_store_revision(url)
-'0004'
+'0007'
 """
 
 from __future__ import annotations
@@ -53,11 +53,13 @@ class StoreUpgrade:
     after: str
 
 
-def _alembic_config(conn: Connection, kind: InstitutionKind) -> Config:
+def _alembic_config(conn: Connection, kind: InstitutionKind, directory: Path | None
+                    ) -> Config:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent))
     config.attributes["connection"] = conn
     config.attributes["kind"] = kind
+    config.attributes["directory"] = directory
     return config
 
 
@@ -82,9 +84,12 @@ def get_store_revision(url: str) -> str | None:
         return revision
 
 
-def upgrade_store(url: str, kind: InstitutionKind, revision: str = "head"
-                  ) -> tuple[str | None, str]:
+def upgrade_store(url: str, kind: InstitutionKind, revision: str = "head", *,
+                  directory: Path | None = None) -> tuple[str | None, str]:
     """Bring one institution's store to ``revision`` (default: the newest); returns (before, after).
+
+    ``directory`` is the institution's folder under the home, for revisions that tidy files
+    there (``context.config.attributes["directory"]``; ``None``: files are left alone).
 
     Runs in one transaction (PostgreSQL and SQLite both have transactional DDL) under the same
     lock the ledger's writers take, so commands wait for the upgrade instead of seeing half of it.
@@ -94,7 +99,7 @@ def upgrade_store(url: str, kind: InstitutionKind, revision: str = "head"
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('genomlab.ledger'))"))
         before = _current(conn)
-        config = _alembic_config(conn, kind)
+        config = _alembic_config(conn, kind, directory)
         if before is None and inspect(conn).has_table("ledger_events"):
             before = FIRST_REVISION  # made by release 1, before migrations existed
             command.stamp(config, FIRST_REVISION)
@@ -114,10 +119,11 @@ def upgrade_home(config: GenomlabConfig) -> list[StoreUpgrade]:
     >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
     >>> (config.home / "platform").mkdir()
     >>> [(u.institution, u.before, u.after) for u in upgrade_home(config)]
-    [('platform', None, '0004')]
+    [('platform', None, '0007')]
     """
     done = []
     for institution in existing_institutions(config):
-        before, after = upgrade_store(institution.store_url, institution.kind)
+        before, after = upgrade_store(institution.store_url, institution.kind,
+                                      directory=institution.directory)
         done.append(StoreUpgrade(institution.name, institution.store_url, before, after))
     return done

@@ -143,9 +143,10 @@ def test_run_feasibility_query__differencing_attempt_is_suppressed(
     assert set(_cells(second).values()) <= {"suppressed", 0}
     assert any("differencing" in reason for reason in second["info"]["suppression"])
     assert second["responseSummary"]["exists"] is True
-    # a colluding second user gains nothing: auditing is across users
+    # auditing is per requester (issue 21): mallory's history does not suppress eve's answer;
+    # colluders are bounded by the query budget (test_feasibility_audit.py)
     third = _ask(world_config, second_filters, user="eve")
-    assert third["responseSummary"]["numTotalResults"] == "suppressed"
+    assert isinstance(third["responseSummary"]["numTotalResults"], int)
 
 
 def test_run_feasibility_query__refinement_alone_is_answered(
@@ -245,13 +246,12 @@ def test_run_feasibility_query__variant_presence_from_site_index(
 
 def test_build_feasibility_index__holds_no_pseudonym(world_config: GenomlabConfig,
                                                      world_home: WorldHome) -> None:
-    import polars as pl
+    from genomlab.data_service.index import load_feasibility_index
 
-    from genomlab.data_service.index import get_index_dir
-
-    files = sorted(get_index_dir(world_config).glob("*.parquet"))
-    assert len(files) == 3
-    text = "\n".join(json.dumps(pl.read_parquet(f).to_dicts()) for f in files)
+    index = load_feasibility_index(world_config)
+    assert min(index.genome.height, index.clinical.height, index.sites.height) > 0
+    text = "\n".join(json.dumps(table.to_dicts())
+                     for table in (index.genome, index.clinical, index.sites))
     assert "GRZK00001" in text
     pseudonyms = get_dataset_pseudonyms(world_config, world_home.truth)
     assert pseudonyms
