@@ -49,6 +49,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from genomlab import clock
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
 from genomlab.genome_center import genotypes, store
@@ -383,7 +384,7 @@ class GenomeCenter(NodeIntake):
             genotypes.remove_unindexed_batches(store_dir, self.get_batch_paths(store_name))
             if store_name not in by_store:
                 continue
-            batch_id = f"b{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+            batch_id = f"b{clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
             path = genotypes.write_batch(hail(), by_store[store_name], store_dir, batch_id,
                                          self.config.tmp_dir / "grz" / self.node_id)
             written.append((batch_id, str(path), store_name, len(by_store[store_name]),

@@ -106,7 +106,7 @@ class Workflow:
     config:
         Where the platform store and keys are.
     clock:
-        The time the events record (tests pass a fixed clock); ``datetime.now(UTC)`` by default.
+        The time the events record (tests pass a fixed clock); ``genomlab.clock.now()`` by default.
 
     Examples
     --------
