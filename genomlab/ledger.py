@@ -111,6 +111,12 @@ head_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    # The head is signed at every committed transaction, so cutting the newest events off (and
+    # setting the head back) needs the institution's key. Empty only in stores of releases
+    # before the signed head (migration 0009 signs them) and in an empty ledger.
+    Column("recorded_at", String(32), nullable=True),
+    Column("key_id", String(16), nullable=True),
+    Column("signature", String(88), nullable=True),
 )
 
 
@@ -139,6 +145,20 @@ def _event_digest(
 
 def _checkpoint_message(seq: int, event_hash: str, recorded_at: str) -> bytes:
     return f"checkpoint\n{seq}\n{event_hash}\n{recorded_at}".encode()
+
+
+def get_head_message(seq: int, event_hash: str, recorded_at: str) -> bytes:
+    """The bytes a signed head signs (another domain than a checkpoint's)."""
+    return f"head\n{seq}\n{event_hash}\n{recorded_at}".encode()
+
+
+def sign_head(signing_key: Ed25519PrivateKey, seq: int, event_hash: str,
+              recorded_at: str) -> dict[str, Any]:
+    """The ``ledger_head`` values of a signed head at ``seq``/``event_hash``."""
+    signature = signing_key.sign(get_head_message(seq, event_hash, recorded_at))
+    return {"seq": seq, "hash": event_hash, "recorded_at": recorded_at,
+            "key_id": key_id(signing_key.public_key()),
+            "signature": base64.b64encode(signature).decode()}
 
 
 @dataclass(frozen=True)
@@ -208,7 +228,8 @@ class VerifyReport:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"ok: {self.n_events} events, {self.n_checkpoints} checkpoints verified"
+            return (f"ok: {self.n_events} events, {self.n_checkpoints} checkpoints and the "
+                    "signed head verified")
         return f"BROKEN at seq {self.first_bad_seq}: {self.reason}"
 
 
@@ -350,10 +371,12 @@ class Ledger:
                 tx = LedgerTransaction(self, conn, row.seq, row.hash)
                 yield tx
                 if tx.appended:
+                    recorded_at = tx.appended[-1].recorded_at
                     conn.execute(
                         update(head_table)
                         .where(head_table.c.id == 1)
-                        .values(seq=tx.head_seq, hash=tx.head_hash)
+                        .values(**sign_head(self._signing_key, tx.head_seq, tx.head_hash,
+                                            recorded_at))
                     )
         except OperationalError as exc:
             # A lost race the database reports (PostgreSQL serialization failure or deadlock,
@@ -508,6 +531,7 @@ def verify_ledger(
     sequence number) and an inserted event (its signature or the next link fails).
     """
     with read_connection(engine) as conn:
+        head = conn.execute(select(head_table).where(head_table.c.id == 1)).first()
         checkpoints = {
             row.seq: row for row in conn.execute(select(checkpoints_table).order_by("seq"))
         }
@@ -553,7 +577,36 @@ def verify_ledger(
             return VerifyReport(n_events, n_checkpoints, expected_seq,
                                 f"event {expected_seq} is missing (a signed checkpoint covers "
                                 f"events up to {seq})")
+    head_fault = _head_fault(head, expected_seq - 1, prev_hash, public_keys)
+    if head_fault is not None:
+        return VerifyReport(n_events, n_checkpoints, *head_fault)
     return VerifyReport(n_events, n_checkpoints)
+
+
+def _head_fault(head: Any, last_seq: int, last_hash: str,
+                public_keys: Mapping[str, Ed25519PublicKey]) -> tuple[int, str] | None:
+    """``(seq, reason)`` if the signed head does not vouch for exactly the stored events."""
+    if head is None or (head.seq == 0 and last_seq == 0):
+        return None  # an empty ledger
+    if head.signature is None:
+        return head.seq, ("the head is not signed (a store of an older release: run "
+                          "'genomlab db upgrade')")
+    key = public_keys.get(head.key_id)
+    try:
+        if key is None:
+            raise InvalidSignature
+        key.verify(base64.b64decode(head.signature),
+                   get_head_message(head.seq, head.hash, head.recorded_at))
+    except (InvalidSignature, ValueError):
+        return head.seq, "the signed head's signature is invalid"
+    if head.seq > last_seq:
+        return last_seq + 1, (f"events {last_seq + 1} to {head.seq} are missing (the signed "
+                              f"head covers events up to {head.seq})")
+    if head.seq < last_seq or head.hash != last_hash:
+        return head.seq + 1 if head.seq < last_seq else head.seq, (
+            f"the stored events end at {last_seq}, the signed head at {head.seq}: events were "
+            "added or changed without the ledger's transaction")
+    return None
 
 
 def rebuild_projection(ledger: Ledger, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:

@@ -109,6 +109,36 @@ def test_verify__deleted_tail_is_caught_by_checkpoint(filled: Ledger) -> None:
     assert "checkpoint" in report.reason
 
 
+def test_verify__deleted_newest_events_without_a_checkpoint_are_caught_by_the_signed_head(
+        filled: Ledger) -> None:
+    """Events 101-120 have no checkpoint yet; only the signed head vouches for them."""
+    _sql(filled, "DELETE FROM ledger_events WHERE seq > 110")
+    report = filled.verify()
+    assert report.first_bad_seq == 111
+    assert report.reason == ("events 111 to 120 are missing (the signed head covers events up "
+                             "to 120)")
+
+
+def test_verify__head_set_back_without_the_key_is_caught(filled: Ledger) -> None:
+    """Deleting the newest events and moving the head back needs a new head signature."""
+    with filled.engine.begin() as con:
+        last = _scalar(con, "SELECT hash FROM ledger_events WHERE seq = 110")
+    _sql(filled, "DELETE FROM ledger_events WHERE seq > 110")
+    _sql(filled, "UPDATE ledger_head SET seq = 110, hash = :h", h=last)
+    report = filled.verify()
+    assert report.first_bad_seq == 110
+    assert report.reason == "the signed head's signature is invalid"
+
+
+def test_verify__head_signed_at_every_transaction(filled: Ledger) -> None:
+    with filled.transaction() as tx:
+        event = tx.append("a", {}, actor="x")
+    with filled.engine.begin() as con:
+        head = con.execute(text("SELECT seq, hash, key_id FROM ledger_head")).one()
+    assert (head.seq, head.hash, head.key_id) == (121, event.hash, filled.key_id)
+    assert filled.verify().ok
+
+
 def test_verify__reordered_events_name_the_first_moved(filled: Ledger) -> None:
     with filled.engine.begin() as con:
         cols = ("recorded_at", "actor", "type", "stream", "payload", "prev_hash", "hash",
@@ -260,7 +290,8 @@ def test_cli_ledger_verify__names_first_bad_seq(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["ledger", "verify"], env=env)
     assert ok.exit_code == 0, ok.output
-    assert "grz:GRZK00001: ok: 10 events, 0 checkpoints verified" in ok.output.splitlines()
+    assert ("grz:GRZK00001: ok: 10 events, 0 checkpoints and the signed head verified"
+            in ok.output.splitlines())
     dispose_engines()
     with inst.engine().begin() as con:  # the configured store: SQLite or PostgreSQL
         con.exec_driver_sql("UPDATE ledger_events SET payload = '{\"inbox_id\":\"s0\"}' "

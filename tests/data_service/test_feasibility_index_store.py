@@ -20,7 +20,7 @@ from genomlab.data_service.store import index_builds, open_data_service_ledger
 from genomlab.db import read_connection
 from genomlab.errors import ValidationFailed
 from genomlab.institution import Institution
-from genomlab.migrations import get_store_revision, upgrade_home
+from genomlab.migrations import get_head_revision, get_store_revision, upgrade_home
 from tests.conftest import config_for
 from tests.data_service.reported_nodes import (
     INDEXED_ON,
@@ -122,6 +122,6 @@ def test_upgrade_home__removes_the_parquet_index_of_an_older_release(
     build_feasibility_index(config, [], nodes, on=INDEXED_ON)
     legacy = _make_legacy_index(config)
     upgrade_home(config)
-    assert get_store_revision(config.store_url("data_service")) == "0007"
+    assert get_store_revision(config.store_url("data_service")) == get_head_revision()
     assert [p for p in legacy if p.exists()] == []
     assert load_feasibility_index(config).clinical.height == 241
