@@ -124,7 +124,9 @@ def ledger() -> None:
 def ledger_verify(
     cli: CliContext, names: tuple[str, ...], public_key: Path | None, full: bool
 ) -> None:
-    """Check hash links, hashes, signatures and checkpoints; name the first bad event.
+    """Check hash links, hashes, signatures, checkpoints and the signed head; name the first bad
+    event; then replay each ledger and compare the current-state tables with what it implies;
+    for the whole home, check every anchor (``ledger anchor``) against the anchored ledger.
 
     Exits 1 if any ledger is broken.
     """
@@ -135,7 +137,8 @@ def ledger_verify(
         parse_institution,
     )
     from genomlab.keys import key_id, load_public_key
-    from genomlab.ledger import verify_ledger
+    from genomlab.ledger import projection_matches, verify_ledger
+    from genomlab.ledgers import LEDGER_SPECS
 
     institutions = ([get_existing_institution(parse_institution(cli.config, n)) for n in names]
                     if names
@@ -151,12 +154,41 @@ def ledger_verify(
             if not pub_path.exists():
                 raise GenomlabError(f"{inst.name}: no ledger public key at {pub_path}")
             pub = load_public_key(pub_path.read_bytes())
-        report = verify_ledger(get_engine(inst.store_url), {key_id(pub): pub}, full=full)
+        engine = get_engine(inst.store_url)
+        report = verify_ledger(engine, {key_id(pub): pub}, full=full)
         click.echo(f"{inst.name}: {report}")
         if not report.ok:
             broken.append(f"{inst.name} at seq {report.first_bad_seq}")
+            continue
+        differing = [table for projection in LEDGER_SPECS[inst.kind].projections
+                     for table in projection_matches(engine, projection)]
+        if differing:
+            click.echo(f"{inst.name}: BROKEN: tables differ from what the events imply: "
+                       f"{', '.join(differing)}")
+            broken.append(f"{inst.name} tables {', '.join(differing)}")
+    if not names:  # the whole home: every anchor any institution recorded must still hold
+        from genomlab.anchors import find_anchor_faults
+
+        faults = find_anchor_faults(cli.config)
+        for fault in faults:
+            click.echo(f"BROKEN anchor: {fault}")
+        broken += [f"{len(faults)} anchor(s)"] if faults else []
     if broken:
         raise GenomlabError("ledger broken: " + ", ".join(broken))
+
+
+@ledger.command("anchor")
+@pass_cli
+def ledger_anchor(cli: CliContext) -> None:
+    """Record every institution's signed head in its partner's ledger (the platform anchors
+    everyone, the trust centre anchors the platform), so a rewritten history is caught by
+    ``ledger verify`` even when it is signed again. Run it after each batch of work (cron)."""
+    from genomlab.anchors import anchor_heads
+
+    anchors = anchor_heads(cli.config)
+    for anchor in anchors:
+        click.echo(f"{anchor.institution}: head {anchor.seq} anchored in {anchor.partner}")
+    click.echo(f"{len(anchors)} head(s) anchored")
 
 
 @ledger.command("show")

@@ -171,8 +171,12 @@ def step_reports(ctx: DemoContext) -> None:
 
 
 def step_verify_ledgers(ctx: DemoContext) -> None:
-    """Verify every institution's ledger with its public key."""
-    bad = []
+    """Anchor every institution's head with its partner, then verify every ledger with its
+    public key and every anchor."""
+    from genomlab.anchors import anchor_heads, find_anchor_faults
+
+    ctx.figures["ledger heads anchored"] = str(len(anchor_heads(ctx.config)))
+    bad = find_anchor_faults(ctx.config)
     total = 0
     for inst in existing_institutions(ctx.config):
         report = inst.ledger().verify()

@@ -65,8 +65,23 @@ class InstitutionInitialised(EventPayload):
     store: str
 
 
+class LedgerAnchored(EventPayload):
+    """``ledger.anchored``: another institution's signed ledger head, as this one received it.
+
+    An institution that rewrote its own history (even re-signed with its own key, or with a
+    swapped key) no longer matches the heads its partner recorded (:mod:`genomlab.anchors`).
+    """
+
+    institution: str
+    seq: int
+    hash: str
+    key_id: str
+    recorded_at: str
+
+
 COMMON_EVENTS: dict[str, type[EventPayload]] = {
     "institution.initialised": InstitutionInitialised,
+    "ledger.anchored": LedgerAnchored,
 }
 """Events every institution's ledger accepts."""
 

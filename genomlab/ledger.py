@@ -64,6 +64,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -326,6 +327,7 @@ class Ledger:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('genomlab.ledger'))"))
             ledger_metadata.create_all(conn)
+            require_current_ledger_schema(conn, institution)
             for projection in self.projections:
                 projection.metadata.create_all(conn)
             if conn.execute(select(head_table.c.id)).first() is None:
@@ -424,14 +426,7 @@ class Ledger:
         self, *, since: int = 0, type: str | None = None, stream: str | None = None
     ) -> Iterator[Event]:
         """Events with ``seq > since`` in order, optionally of one type or stream."""
-        query = select(events_table).where(events_table.c.seq > since).order_by(events_table.c.seq)
-        if type is not None:
-            query = query.where(events_table.c.type == type)
-        if stream is not None:
-            query = query.where(events_table.c.stream == stream)
-        with read_connection(self.engine) as conn:
-            for row in conn.execute(query).yield_per(5000):
-                yield _row_to_event(row)
+        return iter_events(self.engine, since=since, type=type, stream=stream)
 
     def head(self) -> tuple[int, str]:
         with read_connection(self.engine) as conn:
@@ -459,6 +454,37 @@ def _is_lost_race(exc: OperationalError) -> bool:
 
 def _first_line(exc: OperationalError) -> str:
     return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+
+
+def iter_events(engine: Engine, *, since: int = 0, type: str | None = None,
+                stream: str | None = None) -> Iterator[Event]:
+    """The ledger events in the store of ``engine`` with ``seq > since``, in order."""
+    query = select(events_table).where(events_table.c.seq > since).order_by(events_table.c.seq)
+    if type is not None:
+        query = query.where(events_table.c.type == type)
+    if stream is not None:
+        query = query.where(events_table.c.stream == stream)
+    with read_connection(engine) as conn:
+        for row in conn.execute(query).yield_per(5000):
+            yield _row_to_event(row)
+
+
+def get_event(engine: Engine, seq: int) -> Event | None:
+    """The stored event ``seq`` of the ledger in ``engine``'s store, if there is one."""
+    with read_connection(engine) as conn:
+        row = conn.execute(select(events_table).where(events_table.c.seq == seq)).first()
+    return None if row is None else _row_to_event(row)
+
+
+def get_signed_head(engine: Engine) -> dict[str, Any] | None:
+    """The signed head (``seq``, ``hash``, ``recorded_at``, ``key_id``, ``signature``), or
+    ``None`` for an empty ledger or an unsigned head of an older release."""
+    with read_connection(engine) as conn:
+        row = conn.execute(select(head_table).where(head_table.c.id == 1)).first()
+    if row is None or row.seq == 0 or row.signature is None:
+        return None
+    return {"seq": row.seq, "hash": row.hash, "recorded_at": row.recorded_at,
+            "key_id": row.key_id, "signature": row.signature}
 
 
 def _row_to_event(row: Any) -> Event:
@@ -531,6 +557,7 @@ def verify_ledger(
     sequence number) and an inserted event (its signature or the next link fails).
     """
     with read_connection(engine) as conn:
+        require_current_ledger_schema(conn, engine.url.render_as_string(hide_password=True))
         head = conn.execute(select(head_table).where(head_table.c.id == 1)).first()
         checkpoints = {
             row.seq: row for row in conn.execute(select(checkpoints_table).order_by("seq"))
@@ -583,6 +610,14 @@ def verify_ledger(
     return VerifyReport(n_events, n_checkpoints)
 
 
+def require_current_ledger_schema(conn: Connection, where: str) -> None:
+    """Refuse, in one line, a ledger store that an older release made and nobody upgraded."""
+    columns = {column["name"] for column in inspect(conn).get_columns("ledger_head")}
+    if "signature" not in columns:
+        raise GenomlabError(f"{where}: the ledger store is older than this genomlab "
+                            "(no signed head); run 'genomlab db upgrade'")
+
+
 def _head_fault(head: Any, last_seq: int, last_hash: str,
                 public_keys: Mapping[str, Ed25519PublicKey]) -> tuple[int, str] | None:
     """``(seq, reason)`` if the signed head does not vouch for exactly the stored events."""
@@ -609,27 +644,37 @@ def _head_fault(head: Any, last_seq: int, last_hash: str,
     return None
 
 
-def rebuild_projection(ledger: Ledger, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+def rebuild_projection(ledger: Ledger | Engine, projection: Projection
+                       ) -> dict[str, list[tuple[Any, ...]]]:
     """Replay every event into a fresh in-memory database; return each table's sorted rows."""
+    engine = ledger.engine if isinstance(ledger, Ledger) else ledger
     scratch = create_engine("sqlite://")
     projection.metadata.create_all(scratch)
     with scratch.begin() as conn:
-        for event in ledger.events():
+        for event in iter_events(engine):
             projection.apply(conn, event)
     return projection_rows(scratch, projection)
 
 
 def projection_rows(engine: Engine, projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
-    """Each projection table's rows, sorted, for comparison."""
+    """Each projection table's rows, sorted, for comparison (a table never created: none)."""
     with engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
         return {
             name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            if name in present else []
             for name, table in projection.metadata.tables.items()
         }
 
 
-def projection_matches(ledger: Ledger, projection: Projection) -> list[str]:
-    """Names of the projection tables whose live rows differ from a rebuild from events."""
-    live = projection_rows(ledger.engine, projection)
-    rebuilt = rebuild_projection(ledger, projection)
+def projection_matches(ledger: Ledger | Engine, projection: Projection) -> list[str]:
+    """Names of the projection tables whose live rows differ from a rebuild from events.
+
+    ``genomlab ledger verify`` runs it for every projection of every institution: the tables
+    that authorisation reads (roles, approvals, entitlements) must be what the signed events
+    imply, so a row inserted behind the ledger's back is caught.
+    """
+    engine = ledger.engine if isinstance(ledger, Ledger) else ledger
+    live = projection_rows(engine, projection)
+    rebuilt = rebuild_projection(engine, projection)
     return [name for name in live if live[name] != rebuilt.get(name)]

@@ -1,0 +1,124 @@
+"""Each institution's ledger head, anchored in another institution's ledger.
+
+A signed ledger proves its history only to someone who trusts its key. An institution (or an
+intruder holding its key) could rewrite its own history and sign it again, or swap the key and
+sign everything anew; every local check would pass. So each institution's signed head is
+recorded as a ``ledger.anchored`` event in a *partner's* ledger, which the rewriter does not
+control: BfArM's platform anchors every other institution, and the trust centre anchors the
+platform (the law keeps those two apart). :func:`find_anchor_faults` then checks every recorded
+anchor against the anchored ledger as it is now: the event at the anchored sequence number must
+still be there with the anchored hash (the hash covers the key id, so a swapped key shows too).
+
+Anchoring runs after a batch of work (``genomlab ledger anchor``; the demo does it before it
+verifies; in production from cron, like checkpoints). What happened after the last anchor is
+protected by the signed head only. Like :mod:`genomlab.ledgers` this is a composition root: it
+opens every institution's ledger.
+
+Examples
+--------
+>>> import tempfile
+>>> from genomlab.config import load_config
+>>> from genomlab.ledgers import open_ledger
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> for kind in ("platform", "trust_center", "data_service"):
+...     _ = open_ledger(Institution(config, kind)).append(
+...         "institution.initialised", {"institution": kind, "store": "sqlite"}, actor="op")
+>>> [(a.institution, a.partner, a.seq) for a in anchor_heads(config)]
+[('trust_center', 'platform', 1), ('data_service', 'platform', 1), ('platform', 'trust_center', 3)]
+>>> anchor_heads(config)  # nothing new to anchor
+[]
+>>> find_anchor_faults(config)
+[]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from genomlab.config import GenomlabConfig
+from genomlab.db import get_engine
+from genomlab.institution import Institution, existing_institutions
+from genomlab.ledger import get_event, get_signed_head, iter_events
+from genomlab.ledgers import open_ledger
+
+ANCHOR_EVENT = "ledger.anchored"
+ANCHOR_ACTOR = "ledger-anchor"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``institution``'s head at ``seq``/``hash`` as recorded in ``partner``'s ledger."""
+
+    institution: str
+    partner: str
+    seq: int
+    hash: str
+
+
+def get_anchor_partner(institution: Institution) -> Institution:
+    """Who anchors ``institution``: the trust centre for the platform, else the platform."""
+    if institution.kind == "platform":
+        return Institution(institution.config, "trust_center")
+    return Institution(institution.config, "platform")
+
+
+def anchor_heads(config: GenomlabConfig) -> list[Anchor]:
+    """Record every institution's current signed head in its partner's ledger.
+
+    The platform's head is anchored last (its ledger has just grown by the others' anchors).
+    An institution with nothing but anchors since its last anchored head is skipped, so running
+    this again is harmless.
+    """
+    institutions = sorted(existing_institutions(config), key=lambda i: i.kind == "platform")
+    done = []
+    for institution in institutions:
+        partner = get_anchor_partner(institution)
+        if not partner.directory.is_dir():
+            continue  # no partner in this home (a node-only home): nothing to anchor with
+        engine = get_engine(institution.store_url)
+        head = get_signed_head(engine)
+        if head is None or _is_anchored(engine, _latest_anchored_seq(partner, institution.name)):
+            continue
+        open_ledger(partner).append(ANCHOR_EVENT, {
+            "institution": institution.name, "seq": head["seq"], "hash": head["hash"],
+            "key_id": head["key_id"], "recorded_at": head["recorded_at"]},
+            actor=ANCHOR_ACTOR, stream=institution.name)
+        done.append(Anchor(institution.name, partner.name, head["seq"], head["hash"]))
+    return done
+
+
+def _is_anchored(engine: Engine, anchored_seq: int | None) -> bool:
+    """True if nothing but anchors of other ledgers came after ``anchored_seq`` (anchoring
+    those would make two partners anchor each other's anchors for ever)."""
+    if anchored_seq is None:
+        return False
+    return all(e.type == ANCHOR_EVENT for e in iter_events(engine, since=anchored_seq))
+
+
+def _latest_anchored_seq(partner: Institution, name: str) -> int | None:
+    anchors = list(iter_events(get_engine(partner.store_url), type=ANCHOR_EVENT, stream=name))
+    return int(anchors[-1].payload["seq"]) if anchors else None
+
+
+def find_anchor_faults(config: GenomlabConfig) -> list[str]:
+    """One line per anchor that the anchored ledger no longer matches (empty: all hold)."""
+    by_name = {i.name: i for i in existing_institutions(config)}
+    faults = []
+    for partner in by_name.values():
+        for event in iter_events(get_engine(partner.store_url), type=ANCHOR_EVENT):
+            anchored = event.payload
+            institution = by_name.get(anchored["institution"])
+            where = (f"{anchored['institution']}: the head anchored by {partner.name} "
+                     f"(its event {event.seq}, {event.recorded_at[:19]}) at seq {anchored['seq']}")
+            if institution is None:
+                faults.append(f"{where}: the institution's store is gone")
+                continue
+            now = get_event(get_engine(institution.store_url), anchored["seq"])
+            if now is None:
+                faults.append(f"{where}: that event is missing now")
+            elif now.hash != anchored["hash"]:
+                faults.append(f"{where}: the event there differs now (history rewritten"
+                              + (", key changed)" if now.key_id != anchored["key_id"] else ")"))
+    return faults
