@@ -154,15 +154,17 @@ def write_batch(hl: HailModule, sources: Sequence[SampleSource], store_dir: Path
     store_dir.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
     merged = scratch / f"{batch_id}.vcf"
-    merge_vcfs(sources, merged)
     final = store_dir / f"{batch_id}.mt"
     tmp = store_dir / f"{batch_id}.mt.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    mt = hl.import_vcf(str(merged), reference_genome=REFERENCE_GENOME, force=True)
-    mt = mt.select_rows().select_cols()
-    mt.write(str(tmp), overwrite=True)
+    try:  # the merged VCF holds genotypes: never left behind, also not by a failed import
+        merge_vcfs(sources, merged)
+        mt = hl.import_vcf(str(merged), reference_genome=REFERENCE_GENOME, force=True)
+        mt = mt.select_rows().select_cols()
+        mt.write(str(tmp), overwrite=True)
+    finally:
+        merged.unlink(missing_ok=True)
     tmp.rename(final)
-    merged.unlink(missing_ok=True)
     return final
 
 

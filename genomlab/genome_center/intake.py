@@ -9,13 +9,16 @@
    tanG (a folder named like an old one must not resume it);
 1. ``submission.received``;
 2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
-   thresholds, files, a reused tanG → ``duplicate_tang``), else ``submission.error``;
+   thresholds, files; :mod:`genomlab.genome_center.vcf_check`: every VCF's compression,
+   contigs, records and donor columns; a tanG held by a submission that did not fail →
+   ``duplicate_tang``), else ``submission.error``;
 3. ``submission.pseudonymised``: each donor's case reference is exchanged for its
    genome-dataset pseudonym through the :class:`genomlab.messages.PseudonymService` the caller
    passes in (the GRZ never sees the trust centre's code);
 4. ``genotypes.batch_stored`` + ``submission.stored``: one new MatrixTable per consent store for
    all submissions of the run (:mod:`genomlab.genome_center.genotypes`), then the delivery is
-   confirmed to the trust centre;
+   confirmed to the trust centre; a submission whose genotypes fail to import goes to
+   ``submission.error`` alone (:mod:`genomlab.genome_center.batches`);
 5. ``submission.reported``: the Prüfbericht (BfArM model) is handed to a ``reporter`` callable
    (the platform, wired by the composition root) that returns the Meldebestätigung; a rejected
    submission whose metadata still gives a Prüfbericht is reported with
@@ -25,9 +28,11 @@
    re-computation from reads), which genomlab does not run.
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
-from its last recorded state, its files checked again (a batch written but not indexed is
-deleted and rewritten), so nothing is duplicated or lost. One intake per GRZ runs at a time (a
-lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
+from its last recorded state, its files checked again (a changed file refuses the folder, a VCF
+whose content fails the checks moves the submission to ``error``; a batch written but not
+indexed is deleted and rewritten), so nothing is duplicated or lost. A failed submission frees
+its tanG: a corrected resubmission in a new folder goes through. One intake per GRZ runs at a
+time (a lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
 follow too (:mod:`genomlab.node_intake`).
 
 The case reference of a donor is the submission's tanG for the index donor and

@@ -26,6 +26,29 @@ def get_any_donor_field(field: str) -> str:
     return re.sub(r"donors\[[^\]]+\]", "donors[*]", field)
 
 
+class HailStarted(Exception):
+    """Raised by the Hail starter of a run that is to stop before genotypes are stored."""
+
+
+def stop_at_hail() -> Any:
+    """A Hail starter that stops the run where genotype storage would begin."""
+    raise HailStarted
+
+
+def refuse_hail() -> Any:
+    """A Hail starter that fails the test: the run must end before genotype storage."""
+    raise AssertionError("this run must not reach Hail")
+
+
+@pytest.fixture
+def world(config: GenomlabConfig, world_copy: Path) -> dict[str, Any]:
+    """``truth.json`` of the world, its institutions registered in the test home."""
+    from genomlab.intake import register_world_nodes
+
+    register_world_nodes(config, world_copy, actor="test")
+    return dict(json.loads((world_copy / "truth.json").read_text()))
+
+
 @dataclass
 class WorldIntake:
     config: GenomlabConfig

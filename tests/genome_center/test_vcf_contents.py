@@ -23,33 +23,22 @@ import pytest
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.genotypes import STORES
 from genomlab.genome_center.intake import GenomeCenter
-from genomlab.intake import register_world_nodes, request_world_case_numbers, run_grz_intake
+from genomlab.intake import request_world_case_numbers, run_grz_intake
 from genomlab.platform.confirmations import (
     get_confirmation_public_key_pem,
     verify_confirmation_bytes,
 )
 from genomlab.samples.vcf import compress_bgzf
+from tests.genome_center.conftest import HailStarted, refuse_hail, stop_at_hail
 
 GRZ = "GRZK00001"
 
 
-def _refuse_hail() -> Any:
-    raise AssertionError("a submission with a bad VCF must not start Hail")
-
-
-class HailStarted(Exception):
-    """Raised by the Hail starter of a run that is to stop before genotypes are stored."""
-
-
-def _stop_at_hail() -> Any:
-    raise HailStarted
-
-
 @pytest.fixture
-def world(config: GenomlabConfig, world_copy: Path) -> dict[str, Any]:
-    register_world_nodes(config, world_copy, actor="test")
+def vns(config: GenomlabConfig, world_copy: Path, world: dict[str, Any]) -> dict[str, Any]:
+    """The world registered, its case numbers issued (the hospitals' book filled)."""
     request_world_case_numbers(config, world_copy)
-    return json.loads((world_copy / "truth.json").read_text())
+    return world
 
 
 def _copy_submission(world_copy: Path, world: dict[str, Any], n: int, target: Path) -> Path:
@@ -102,7 +91,7 @@ def _contig_without_chr(lines: list[str]) -> list[str]:
     return [line.removeprefix("chr") for line in lines]
 
 
-def _intake(config: GenomlabConfig, folders: list[Path], hail: Any = _refuse_hail) -> Any:
+def _intake(config: GenomlabConfig, folders: list[Path], hail: Any = refuse_hail) -> Any:
     return run_grz_intake(config, folders, node_id=GRZ, hail=hail, progress=lambda _m: None)[GRZ]
 
 
@@ -122,8 +111,8 @@ def _row(config: GenomlabConfig, inbox_id: str) -> dict[str, Any]:
     (_contig_without_chr, "contig '1' is not a GRCh38 contig"),
 ])
 def test_grz_submit__bad_vcf_content_is_an_error_with_failure_pruefbericht(
-        config, world, world_copy, tmp_path, change, problem):
-    folder = _copy_submission(world_copy, world, 0, tmp_path / "inbox-1")
+        config, vns, world_copy, tmp_path, change, problem):
+    folder = _copy_submission(world_copy, vns, 0, tmp_path / "inbox-1")
     vcf, field = _rewrite_vcf(folder, change)
     summary = _intake(config, [folder])
     assert summary.states == {"inbox-1": "error"}
@@ -137,8 +126,8 @@ def test_grz_submit__bad_vcf_content_is_an_error_with_failure_pruefbericht(
     assert confirmation["confirmation_id"] == row["confirmation_id"]
 
 
-def test_grz_submit__contig_1_named_in_the_error(config, world, world_copy, tmp_path):
-    folder = _copy_submission(world_copy, world, 1, tmp_path / "inbox-2")
+def test_grz_submit__contig_1_named_in_the_error(config, vns, world_copy, tmp_path):
+    folder = _copy_submission(world_copy, vns, 1, tmp_path / "inbox-2")
     lines = gzip.decompress(_index_vcf(folder)[0].read_bytes()).decode().splitlines()
     first_record = next(i for i, line in enumerate(lines, start=1) if not line.startswith("#"))
     _rewrite_vcf(folder, _contig_without_chr)
@@ -149,13 +138,13 @@ def test_grz_submit__contig_1_named_in_the_error(config, world, world_copy, tmp_
 
 
 def test_grz_submit__truncated_gz_errors_the_valid_one_beside_it_goes_on(
-        config, world, world_copy, tmp_path):
-    good = _copy_submission(world_copy, world, 2, tmp_path / "inbox" / "good")
-    bad = _copy_submission(world_copy, world, 3, tmp_path / "inbox" / "bad")
+        config, vns, world_copy, tmp_path):
+    good = _copy_submission(world_copy, vns, 2, tmp_path / "inbox" / "good")
+    bad = _copy_submission(world_copy, vns, 3, tmp_path / "inbox" / "bad")
     vcf, field = _index_vcf(bad)
     _resend(bad, vcf, vcf.read_bytes()[:-40])  # sent truncated: checksum of the cut file
     with pytest.raises(HailStarted):  # only the good one is left to store
-        _intake(config, [good, bad], hail=_stop_at_hail)
+        _intake(config, [good, bad], hail=stop_at_hail)
     row = _row(config, "bad")
     assert (row["state"], row["failure_field"]) == ("error", field)
     assert row["failure_message"].endswith(
@@ -164,32 +153,32 @@ def test_grz_submit__truncated_gz_errors_the_valid_one_beside_it_goes_on(
 
 
 def test_grz_submit__stuck_submission_errors_on_rerun_and_frees_its_tan(
-        config, world, world_copy, tmp_path):
+        config, vns, world_copy, tmp_path):
     """A submission an older intake let through (pseudonymised, header-only VCF) is moved to
     ``error`` when rerun; a corrected resubmission with the same tanG is then taken."""
-    stuck = _copy_submission(world_copy, world, 4, tmp_path / "run1" / "inbox-9")
+    stuck = _copy_submission(world_copy, vns, 4, tmp_path / "run1" / "inbox-9")
     with pytest.raises(HailStarted):
-        _intake(config, [stuck], hail=_stop_at_hail)
+        _intake(config, [stuck], hail=stop_at_hail)
     assert _row(config, "inbox-9")["state"] == "pseudonymised"
     _rewrite_vcf(stuck, _header_only)  # what the older intake had accepted
     assert _intake(config, [stuck]).states == {"inbox-9": "error"}
     assert "header-only" in _row(config, "inbox-9")["failure_message"]
     assert [c["complete"] for c in _meldebestaetigungen(config)] == [False]
-    corrected = _copy_submission(world_copy, world, 4, tmp_path / "run2" / "inbox-10")
+    corrected = _copy_submission(world_copy, vns, 4, tmp_path / "run2" / "inbox-10")
     with pytest.raises(HailStarted):  # validated with the same tanG, on to storage
-        _intake(config, [corrected], hail=_stop_at_hail)
+        _intake(config, [corrected], hail=stop_at_hail)
     row = _row(config, "inbox-10")
     assert (row["state"], row["tan_hash"]) == ("pseudonymised", _row(config, "inbox-9")["tan_hash"])
     taken = GenomeCenter(config, GRZ).get_donors()
     assert {d["inbox_id"] for d in taken} == {"inbox-9", "inbox-10"}
 
 
-def test_grz_submit__tan_of_a_stored_submission_still_refused(config, world, world_copy,
+def test_grz_submit__tan_held_by_a_submission_not_failed_still_refused(config, vns, world_copy,
                                                              tmp_path):
-    first = _copy_submission(world_copy, world, 5, tmp_path / "run1" / "inbox-11")
+    first = _copy_submission(world_copy, vns, 5, tmp_path / "run1" / "inbox-11")
     with pytest.raises(HailStarted):
-        _intake(config, [first], hail=_stop_at_hail)
-    again = _copy_submission(world_copy, world, 5, tmp_path / "run2" / "inbox-12")
+        _intake(config, [first], hail=stop_at_hail)
+    again = _copy_submission(world_copy, vns, 5, tmp_path / "run2" / "inbox-12")
     assert _intake(config, [again]).states == {"inbox-12": "error"}
     assert _row(config, "inbox-12")["failure_reason"] == "duplicate_tang"
 
@@ -207,12 +196,12 @@ def _bad_depth(lines: list[str]) -> list[str]:
 @pytest.mark.hail
 @pytest.mark.slow
 def test_grz_submit__bad_files_fail_alone_and_the_corrected_one_is_stored(
-        config, world, world_copy, tmp_path, hl, capfd):
-    good = _copy_submission(world_copy, world, 6, tmp_path / "run1" / "good")
-    truncated = _copy_submission(world_copy, world, 7, tmp_path / "run1" / "truncated")
+        config, vns, world_copy, tmp_path, hl, capfd):
+    good = _copy_submission(world_copy, vns, 6, tmp_path / "run1" / "good")
+    truncated = _copy_submission(world_copy, vns, 7, tmp_path / "run1" / "truncated")
     vcf, _ = _index_vcf(truncated)
     _resend(truncated, vcf, vcf.read_bytes()[:-40])
-    unparsable = _copy_submission(world_copy, world, 8, tmp_path / "run1" / "unparsable")
+    unparsable = _copy_submission(world_copy, vns, 8, tmp_path / "run1" / "unparsable")
     _, field = _rewrite_vcf(unparsable, _bad_depth)
     capfd.readouterr()
     summary = _intake(config, [good, truncated, unparsable], hail=lambda: hl)
@@ -230,7 +219,8 @@ def test_grz_submit__bad_files_fail_alone_and_the_corrected_one_is_stored(
                   for s in hl.read_matrix_table(path).s.collect()}
     assert in_batches == {d["genome_pseudonym"] for d in grz.get_donors()
                           if d["inbox_id"] == "good"}
-    corrected = _copy_submission(world_copy, world, 7, tmp_path / "run2" / "corrected")
+    assert list((config.tmp_dir / "grz" / GRZ).rglob("*.vcf")) == []  # no merged VCF left
+    corrected = _copy_submission(world_copy, vns, 7, tmp_path / "run2" / "corrected")
     assert _intake(config, [corrected], hail=lambda: hl).states["corrected"] in (
         "finished", "qc_selected")
     tan = json.loads((corrected / "metadata" / "metadata.json").read_text())["submission"]["tanG"]
