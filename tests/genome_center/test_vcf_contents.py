@@ -91,6 +91,16 @@ def _contig_without_chr(lines: list[str]) -> list[str]:
     return [line.removeprefix("chr") for line in lines]
 
 
+def _extra_column(lines: list[str]) -> list[str]:
+    """A sample column no donor of the submission has (a copy of the last one)."""
+    def widen(line: str) -> str:
+        if line.startswith("##"):
+            return line
+        fields = line.rstrip("\n").split("\t")
+        return "\t".join([*fields, "NOT_A_DONOR" if line.startswith("#") else fields[-1]]) + "\n"
+    return [widen(line) for line in lines]
+
+
 def _intake(config: GenomlabConfig, folders: list[Path], hail: Any = refuse_hail) -> Any:
     return run_grz_intake(config, folders, node_id=GRZ, hail=hail, progress=lambda _m: None)[GRZ]
 
@@ -109,6 +119,7 @@ def _row(config: GenomlabConfig, inbox_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("change", "problem"), [
     (_header_only, "no variant record: a header-only VCF holds no genotypes"),
     (_contig_without_chr, "contig '1' is not a GRCh38 contig"),
+    (_extra_column, "no column for donor 'index' (columns: "),
 ])
 def test_grz_submit__bad_vcf_content_is_an_error_with_failure_pruefbericht(
         config, vns, world_copy, tmp_path, change, problem):
@@ -212,6 +223,9 @@ def test_grz_submit__bad_files_fail_alone_and_the_corrected_one_is_stored(
     assert row["failure_field"] == field
     assert row["failure_message"].startswith("normal.vcf.gz: genotype import failed: ")
     assert "\n" not in row["failure_message"]
+    (failure,) = [c for c in _meldebestaetigungen(config)
+                  if c["confirmation_id"] == row["confirmation_id"]]
+    assert failure["complete"] is False  # the import failure was reported, not billable
     out = capfd.readouterr()
     assert "\tat is.hail" not in out.out + out.err  # no Java stack trace on the console
     grz = GenomeCenter(config, GRZ)
