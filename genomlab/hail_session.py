@@ -8,13 +8,18 @@ Start-up costs ~20 s on two cores, so a process starts Hail once and reuses it.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import os
 import shutil
 import subprocess
 import warnings
+import zipfile
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
@@ -45,9 +50,34 @@ def java_version() -> int | None:
 
 
 def hail_jar() -> Path:
-    import hail
+    """Hail's jar, found without importing (or starting) Hail."""
+    spec = importlib.util.find_spec("hail")
+    if spec is None or not spec.submodule_search_locations:
+        raise GenomlabError("hail: not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "backend" / "hail-all-spark.jar"
 
-    return Path(hail.__file__).parent / "backend" / "hail-all-spark.jar"
+
+@cache
+def get_reference_contig_lengths(reference: str) -> Mapping[str, int]:
+    """Contig name → length of one of Hail's built-in reference genomes (``GRCh38``, …).
+
+    Read from the JSON Hail itself loads from its jar, so it is exactly the contig set an
+    import with that reference accepts; no JVM is started.
+
+    Examples
+    --------
+    >>> lengths = get_reference_contig_lengths("GRCh38")
+    >>> lengths["chr1"], "1" in lengths
+    (248956422, False)
+    """
+    path = f"reference/{reference.lower()}.json"
+    try:
+        with zipfile.ZipFile(hail_jar()) as jar:
+            config = json.loads(jar.read(path))
+    except (OSError, KeyError) as exc:
+        raise GenomlabError(f"{hail_jar()}: field {path}: no reference genome {reference!r}"
+                            ) from exc
+    return MappingProxyType({c["name"]: int(c["length"]) for c in config["contigs"]})
 
 
 def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:

@@ -14,7 +14,8 @@ finishes a record as soon as it is reported. :data:`TRANSITIONS` is the whole ma
 Rerunning intake after a crash resumes every item: a step acts only on items in the state it
 starts from (:func:`is_due`), so no event is recorded twice and nothing is lost. An item that
 failed stays failed (a corrected file is a new submission), and an item already reported needs
-its file no more.
+its file no more. A failed item holds no TAN (:meth:`NodeIntake.find_tan_owner`): the corrected
+item may bring the same TAN again, while an item that did not fail keeps it.
 
 This module is neutral: :mod:`genomlab.genome_center` and :mod:`genomlab.clinical_node` both
 build on it and still never import each other.

@@ -30,12 +30,14 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from genomlab.errors import ValidationFailed
 from genomlab.hail_session import HailModule
 
 STORES = ("consented", "nonconsented")
+REFERENCE_GENOME = "GRCh38"
+"""The reference genome of every batch: VCF contigs are named as in it (``chr1``)."""
 _CONTIG = re.compile(r"^##contig=<ID=([^,>]+)")
 
 
@@ -47,6 +49,8 @@ class SampleSource:
     column: str
     pseudonym: str
     store: str
+    field: str = "files"
+    """The metadata field path of the VCF (``donors[0].labData[0].sequenceData.files[2]``)."""
 
 
 def get_store_dir(grz_dir: Path, store: str) -> Path:
@@ -56,10 +60,27 @@ def get_store_dir(grz_dir: Path, store: str) -> Path:
     return grz_dir / "genotypes" / store / "batches"
 
 
+def is_compressed_vcf(vcf: Path) -> bool:
+    """Whether a VCF is (b)gzipped, by its name (``.vcf.gz``, ``.vcf.bgz``).
+
+    Examples
+    --------
+    >>> is_compressed_vcf(Path("a.vcf.gz")), is_compressed_vcf(Path("a.vcf"))
+    (True, False)
+    """
+    return vcf.suffix in (".gz", ".bgz")
+
+
+def open_vcf_text(vcf: Path) -> TextIO:
+    """A (gzipped or plain) VCF opened as UTF-8 text."""
+    if is_compressed_vcf(vcf):
+        return gzip.open(vcf, "rt", encoding="utf-8")
+    return vcf.open(encoding="utf-8")
+
+
 def read_vcf_columns(vcf: Path) -> list[str]:
     """Sample names of a (gzipped or plain) VCF."""
-    opener = gzip.open if vcf.suffix in (".gz", ".bgz") else open
-    with opener(vcf, "rt") as handle:
+    with open_vcf_text(vcf) as handle:
         for line in handle:
             if line.startswith("#CHROM"):
                 return line.rstrip("\n").split("\t")[9:]
@@ -92,7 +113,7 @@ def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
     for source in sources:
         by_file.setdefault(source.vcf, []).append(source)
     for vcf, wanted in by_file.items():
-        with gzip.open(vcf, "rt") as handle:
+        with open_vcf_text(vcf) as handle:
             positions: dict[str, int] = {}
             for line in handle:
                 if line.startswith("##"):
@@ -133,15 +154,17 @@ def write_batch(hl: HailModule, sources: Sequence[SampleSource], store_dir: Path
     store_dir.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
     merged = scratch / f"{batch_id}.vcf"
-    merge_vcfs(sources, merged)
     final = store_dir / f"{batch_id}.mt"
     tmp = store_dir / f"{batch_id}.mt.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    mt = hl.import_vcf(str(merged), reference_genome="GRCh38", force=True)
-    mt = mt.select_rows().select_cols()
-    mt.write(str(tmp), overwrite=True)
+    try:  # the merged VCF holds genotypes: never left behind, also not by a failed import
+        merge_vcfs(sources, merged)
+        mt = hl.import_vcf(str(merged), reference_genome=REFERENCE_GENOME, force=True)
+        mt = mt.select_rows().select_cols()
+        mt.write(str(tmp), overwrite=True)
+    finally:
+        merged.unlink(missing_ok=True)
     tmp.rename(final)
-    merged.unlink(missing_ok=True)
     return final
 
 

@@ -9,13 +9,16 @@
    tanG (a folder named like an old one must not resume it);
 1. ``submission.received``;
 2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
-   thresholds, files, a reused tanG → ``duplicate_tang``), else ``submission.error``;
+   thresholds, files; :mod:`genomlab.genome_center.vcf_check`: every VCF's compression,
+   contigs, records and donor columns; a tanG held by a submission that did not fail →
+   ``duplicate_tang``), else ``submission.error``;
 3. ``submission.pseudonymised``: each donor's case reference is exchanged for its
    genome-dataset pseudonym through the :class:`genomlab.messages.PseudonymService` the caller
    passes in (the GRZ never sees the trust centre's code);
 4. ``genotypes.batch_stored`` + ``submission.stored``: one new MatrixTable per consent store for
    all submissions of the run (:mod:`genomlab.genome_center.genotypes`), then the delivery is
-   confirmed to the trust centre;
+   confirmed to the trust centre; a submission whose genotypes fail to import goes to
+   ``submission.error`` alone (:mod:`genomlab.genome_center.batches`);
 5. ``submission.reported``: the Prüfbericht (BfArM model) is handed to a ``reporter`` callable
    (the platform, wired by the composition root) that returns the Meldebestätigung; a rejected
    submission whose metadata still gives a Prüfbericht is reported with
@@ -25,9 +28,11 @@
    re-computation from reads), which genomlab does not run.
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
-from its last recorded state, its files checked again (a batch written but not indexed is
-deleted and rewritten), so nothing is duplicated or lost. One intake per GRZ runs at a time (a
-lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
+from its last recorded state, its files checked again (a changed file refuses the folder, a VCF
+whose content fails the checks moves the submission to ``error``; a batch written but not
+indexed is deleted and rewritten), so nothing is duplicated or lost. A failed submission frees
+its tanG: a corrected resubmission in a new folder goes through. One intake per GRZ runs at a
+time (a lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
 follow too (:mod:`genomlab.node_intake`).
 
 The case reference of a donor is the submission's tanG for the index donor and
@@ -39,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,10 +53,10 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from genomlab import clock
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
 from genomlab.genome_center import genotypes, store
+from genomlab.genome_center.batches import BatchWriter
 from genomlab.genome_center.metadata import (
     SubmissionRejected,
     check_files_folder,
@@ -62,6 +66,7 @@ from genomlab.genome_center.metadata import (
     validate_metadata,
 )
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.genome_center.vcf_check import check_submission_vcfs
 from genomlab.hail_session import HailModule
 from genomlab.messages import PseudonymService
 from genomlab.node_intake import (
@@ -251,13 +256,17 @@ class GenomeCenter(NodeIntake):
                                          f"names {named}, but this is {self.node_id}")
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)
+        files = directory / "files"
         if not is_due(state, "validate"):
-            check_submission_files(checked.metadata, directory / "files",
-                                   source=f"{inbox_id}/files")
+            check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
+            try:  # the files are the ones validated; a bad content is the submission's error
+                check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
+            except SubmissionRejected as exc:
+                return self._reject(inbox_id, exc)
             return checked
         try:
-            size = check_submission_files(checked.metadata, directory / "files",
-                                          source=f"{inbox_id}/files")
+            size = check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
+            check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)
         model = checked.metadata
@@ -323,9 +332,11 @@ class GenomeCenter(NodeIntake):
 
     @staticmethod
     def _consented_before(conn: Any, pseudonym: str) -> bool:
-        consented = conn.execute(select(store.donors.c.inbox_id).where(
+        consented = conn.execute(select(store.donors.c.inbox_id).join(
+            store.submissions, store.submissions.c.inbox_id == store.donors.c.inbox_id).where(
             (store.donors.c.genome_pseudonym == pseudonym)
-            & (store.donors.c.store == "consented"))).first()
+            & (store.donors.c.store == "consented")
+            & (store.submissions.c.state != "error"))).first()
         withdrawn = conn.execute(select(store.withdrawals.c.genome_pseudonym).where(
             store.withdrawals.c.genome_pseudonym == pseudonym)).first()
         return consented is not None and withdrawn is None
@@ -341,11 +352,11 @@ class GenomeCenter(NodeIntake):
         names = [d.donor_pseudonym for d in model.donors]
         index = next(i for i, d in enumerate(model.donors) if d.relation == "index")
         sources: dict[int, genotypes.SampleSource] = {}
-        for donor in model.donors:
-            for lab in donor.lab_data:
+        for i, donor in enumerate(model.donors):
+            for j, lab in enumerate(donor.lab_data):
                 if lab.sequence_data is None or lab.sequence_subtype != "germline":
                     continue
-                for entry in lab.sequence_data.files:
+                for k, entry in enumerate(lab.sequence_data.files):
                     if entry.file_type != "vcf":
                         continue
                     vcf = directory / "files" / entry.file_path
@@ -355,56 +366,53 @@ class GenomeCenter(NodeIntake):
                         if position not in sources:
                             row = donor_rows[position]
                             sources[position] = genotypes.SampleSource(
-                                vcf, column, row["genome_pseudonym"], row["store"])
+                                vcf, column, row["genome_pseudonym"], row["store"],
+                                f"donors[{i}].labData[{j}].sequenceData.files[{k}]")
         return [sources[i] for i in sorted(sources)]
 
     def _store_genotypes(self, directories: Sequence[Path], checked: dict[str, Any],
                          service: PseudonymService, hail: Callable[[], HailModule]) -> list[str]:
+        """Write the run's batches, index them and record ``stored``, or ``error`` for a
+        submission whose genotypes fail to import (:mod:`genomlab.genome_center.batches`)."""
         pending = [Path(d) for d in directories
                    if checked.get(Path(d).name) is not None
                    and is_due(self.get_state(Path(d).name), "store")]
         donors_by_inbox: dict[str, list[dict[str, Any]]] = {}
         for row in self.get_donors():
             donors_by_inbox.setdefault(row["inbox_id"], []).append(row)
-        written: list[tuple[str, str, str, int, list[tuple[str, str]]]] = []
-        by_store: dict[str, list[genotypes.SampleSource]] = {}
-        inboxes_by_store: dict[str, list[tuple[str, str]]] = {}
         stored = {r["genome_pseudonym"] for r in self.get_donors() if r["batch_id"]}
-        for directory in pending:
-            rows = donors_by_inbox[directory.name]
-            for source in self._sources_of(directory, checked[directory.name], rows):
-                if source.pseudonym in stored:
-                    continue  # a follow-up of a person whose genotypes are stored already
-                stored.add(source.pseudonym)
-                by_store.setdefault(source.store, []).append(source)
-                inboxes_by_store.setdefault(source.store, []).append(
-                    (directory.name, source.pseudonym))
-        for store_name in genotypes.STORES:
-            store_dir = genotypes.get_store_dir(self.institution.directory, store_name)
-            genotypes.remove_unindexed_batches(store_dir, self.get_batch_paths(store_name))
-            if store_name not in by_store:
-                continue
-            batch_id = f"b{clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-            path = genotypes.write_batch(hail(), by_store[store_name], store_dir, batch_id,
-                                         self.config.tmp_dir / "grz" / self.node_id)
-            written.append((batch_id, str(path), store_name, len(by_store[store_name]),
-                            inboxes_by_store[store_name]))
+        sources = {directory.name: [  # a follow-up's person may be stored already: skipped
+            source for source in self._sources_of(directory, checked[directory.name],
+                                                  donors_by_inbox[directory.name])
+            if source.pseudonym not in stored] for directory in pending}
+        writer = BatchWriter(hail, self.institution.directory,
+                             self.config.tmp_dir / "grz" / self.node_id, self.get_batch_paths)
+        outcome = writer.write(sources)
         pause_point("batch_written")
         with self.ledger.transaction() as tx:
-            for batch_id, batch_path, store_name, n_samples, samples in written:
+            for batch in outcome.batches:
                 tx.append("genotypes.batch_stored", {
-                    "batch_id": batch_id, "store": store_name, "path": batch_path,
-                    "n_samples": n_samples, "samples": samples}, actor=self.actor)
+                    "batch_id": batch.batch_id, "store": batch.store, "path": str(batch.path),
+                    "n_samples": len(batch.samples), "samples": list(batch.samples)},
+                    actor=self.actor)
             for directory in pending:
-                self.advance(directory.name, "stored", tx=tx)
+                if directory.name in outcome.failures:
+                    field_path, message = outcome.failures[directory.name]
+                    self.advance(directory.name, "error", _error_payload(SubmissionRejected(
+                        f"{directory.name}/files", "validation_error", field_path, message)),
+                        tx=tx)
+                else:
+                    self.advance(directory.name, "stored", tx=tx)
         pause_point("stored")
         for directory in pending:
+            if directory.name in outcome.failures:
+                continue
             model = checked[directory.name].metadata
             for donor, row in zip(model.donors, donors_by_inbox[directory.name], strict=True):
                 reference = donor_case_reference(model.submission.tan_g, donor.donor_pseudonym,
                                                  str(donor.relation))
                 self.confirm_delivery(service, reference, row["genome_pseudonym"])
-        return [w[0] for w in written]
+        return [batch.batch_id for batch in outcome.batches]
 
     def get_quality_check_passed(self, row: Row[Any]) -> bool:
         """``dataQualityCheckPassed`` of a stored submission: whether it passed basic QC."""

@@ -7,7 +7,9 @@ field from the message. On top of that this GRZ requires:
 
 - every file listed exists under ``files/`` with the stated size and sha256;
 - the index donor has at least one VCF (the genotype store is built from VCFs; BfArM only
-  recommends one, so ``grz-pydantic-models-testing``'s ``missing-vcf-file`` is refused here).
+  recommends one, so ``grz-pydantic-models-testing``'s ``missing-vcf-file`` is refused here);
+- every VCF's content can be stored (:mod:`genomlab.genome_center.vcf_check`, run by intake
+  after these checks).
 
 Every refusal is a :class:`SubmissionRejected` with a grzctl ``failure_reason``, the field path
 (``donors[0].labData[1].sequenceData.files[2].fileChecksum``) and a one-line message naming it.

@@ -11,7 +11,9 @@ what the hospital needs to bill (TAN, IK, node) and the IBE string of the known 
 
 The platform keeps only a sha256 of the TAN (the VN is not stored: GenDV § 6(5)). Handing in the
 same Prüfbericht again returns the same document (Ed25519 is deterministic), so a node that
-crashed after sending may resend; a different report for a confirmed TAN is a conflict.
+crashed after sending may resend; a different report for a confirmed TAN is a conflict, except
+a passed report from the same node after a failed one (a corrected resubmission): it gets a new,
+complete Meldebestätigung that replaces the incomplete one (``replaces`` in the event).
 
 A health insurer verifies a Meldebestätigung with only the platform's public key
 (``<home>/platform/keys/confirmation.pub.pem``): :func:`verify_confirmation_bytes`. The file is
@@ -137,6 +139,23 @@ def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str,
     }
 
 
+def is_correction_of(confirmed: Any, fields: dict[str, Any]) -> bool:
+    """Whether a report with ``fields`` is a corrected resubmission of the ``confirmed`` one:
+    the same node, the earlier one failed QC (an incomplete Meldebestätigung) and this passed.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> failed = SimpleNamespace(node_id="GRZK00001", qc_passed=False)
+    >>> is_correction_of(failed, {"node_id": "GRZK00001", "qc_passed": True})
+    True
+    >>> is_correction_of(failed, {"node_id": "GRZK00002", "qc_passed": True})
+    False
+    """
+    return (confirmed.node_id == fields["node_id"] and not confirmed.qc_passed
+            and bool(fields["qc_passed"]))
+
+
 def _refuse(config: GenomlabConfig, node_id: str, reason: str, error: GenomlabError,
             actor: str) -> GenomlabError:
     open_registry_ledger(config).append("pruefbericht.refused",
@@ -176,16 +195,17 @@ def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str,
                       "submitter_id": case["submitterId"], "disease_type": case["diseaseType"],
                       "library_type": case["libraryType"], "coverage_type": case["coverageType"],
                       "qc_passed": bool(case["dataQualityCheckPassed"])}
-            if row is not None:
+            if row is not None and not is_correction_of(row, fields):
                 if any(getattr(row, key) != value for key, value in fields.items()):
                     raise ConflictError(f"Prüfbericht from {node_id}: field SubmittedCase.tan "
                                         "was already confirmed with other content")
                 confirmation_id, issued_on = row.confirmation_id, row.issued_at[:10]
             else:
                 confirmation_id = "MB" + secrets.token_hex(8).upper()
+                replaces = {} if row is None else {"replaces": row.confirmation_id}
                 event = tx.append("pruefbericht.confirmed", {
                     "confirmation_id": confirmation_id, "tan_hash": digest, **fields,
-                }, actor=actor, stream=f"node:{node_id}")
+                    **replaces}, actor=actor, stream=f"node:{node_id}")
                 issued_on = event.recorded_at[:10]
     except GenomlabError as exc:
         raise _refuse(config, node_id, str(exc), exc, actor) from exc

@@ -45,6 +45,8 @@ class PruefberichtConfirmed(SubmittedCaseFields):
     node_id: str
     data_category: str
     qc_passed: bool
+    replaces: str | None = None
+    """The confirmation of a failed report for the same TAN that a passed one supersedes."""
 
 
 class PruefberichtRefused(EventPayload):

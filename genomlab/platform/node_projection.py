@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, insert, update
+from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, delete, insert, update
 
 from genomlab.ledger import DispatchProjection, Event, EventHandler
 
@@ -75,7 +75,10 @@ def _transition(conn: Connection, event: Event) -> None:
 
 
 def _confirmed(conn: Connection, event: Event) -> None:
+    """A TAN's confirmation; a passed report replaces the row of a failed one (``replaces``)."""
     p = event.payload
+    conn.execute(delete(confirmations_table).where(
+        confirmations_table.c.tan_hash == p["tan_hash"]))
     conn.execute(insert(confirmations_table).values(
         **{c: p[c] for c in CONFIRMATION_FIELDS}, issued_at=event.recorded_at))
 

@@ -6,7 +6,6 @@ that fails the test if called, because a refused folder must never reach genotyp
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,28 +16,11 @@ from click.testing import CliRunner
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.intake import GenomeCenter
-from genomlab.intake import register_world_nodes, request_world_case_numbers, run_grz_intake
+from genomlab.intake import request_world_case_numbers, run_grz_intake
 from tests.conftest import write_config_file
+from tests.genome_center.conftest import HailStarted, refuse_hail, stop_at_hail
 
 GRZ = "GRZK00001"
-
-
-def _refuse_hail() -> Any:
-    raise AssertionError("a refused folder must not start Hail")
-
-
-class HailStarted(Exception):
-    """Raised by the Hail starter of a run that is to stop before genotypes are stored."""
-
-
-def _stop_at_hail() -> Any:
-    raise HailStarted
-
-
-@pytest.fixture
-def world(config: GenomlabConfig, world_copy: Path) -> dict[str, Any]:
-    register_world_nodes(config, world_copy, actor="test")
-    return json.loads((world_copy / "truth.json").read_text())
 
 
 def _submission(world_copy: Path, world: dict[str, Any], n: int) -> Path:
@@ -51,7 +33,7 @@ def _copy(source: Path, target: Path) -> Path:
     return target
 
 
-def _intake(config: GenomlabConfig, folder: Path, hail: Any = _refuse_hail) -> Any:
+def _intake(config: GenomlabConfig, folder: Path, hail: Any = refuse_hail) -> Any:
     return run_grz_intake(config, [folder], node_id=GRZ, hail=hail,
                           progress=lambda _m: None)[GRZ]
 
@@ -130,7 +112,7 @@ def test_run_grz_intake__inbox_id_of_an_older_submission_refused(config, world, 
     request_world_case_numbers(config, world_copy)
     first = _copy(_submission(world_copy, world, 3), tmp_path / "run1" / "inbox-7")
     with pytest.raises(HailStarted):  # stops after pseudonymising, as a crash would
-        _intake(config, first, hail=_stop_at_hail)
+        _intake(config, first, hail=stop_at_hail)
     grz_node = GenomeCenter(config, GRZ)
     (old,) = grz_node.get_submissions()
     assert old["state"] == "pseudonymised"
@@ -152,7 +134,7 @@ def test_run_grz_intake__resumed_submission_files_checked_again(config, world, w
     request_world_case_numbers(config, world_copy)
     folder = _copy(_submission(world_copy, world, 5), tmp_path / "inbox-8")
     with pytest.raises(HailStarted):
-        _intake(config, folder, hail=_stop_at_hail)
+        _intake(config, folder, hail=stop_at_hail)
     grz_node = GenomeCenter(config, GRZ)
     (before,) = grz_node.get_submissions()
     head = grz_node.ledger.head()

@@ -62,6 +62,27 @@ def test_receive_pruefbericht__same_report_twice_gives_same_document(config, reg
         receive_pruefbericht(config, NODE, _report(dataQualityCheckPassed=False), actor="n")
 
 
+def test_receive_pruefbericht__passed_report_after_a_failed_one_confirmed_complete(config,
+                                                                                 registry):
+    """A corrected resubmission (same TAN, same node) after an incomplete confirmation."""
+    registry.approve(NODE, actor="bfarm")
+    pem = get_confirmation_public_key_pem(config)
+    failed = receive_pruefbericht(config, NODE, _report(dataQualityCheckPassed=False), actor="n")
+    corrected = receive_pruefbericht(config, NODE, EXAMPLE, actor="n")
+    first, second = (verify_confirmation_bytes(confirmation_bytes(d), pem)
+                     for d in (failed, corrected))
+    assert (first["complete"], second["complete"]) == (False, True)
+    assert second["confirmation_id"] != first["confirmation_id"]
+    (event,) = [e for e in registry.ledger.events(type="pruefbericht.confirmed")
+                if e.payload["qc_passed"]]
+    assert event.payload["replaces"] == first["confirmation_id"]
+    assert confirmation_bytes(receive_pruefbericht(config, NODE, EXAMPLE, actor="n")) == \
+        confirmation_bytes(corrected)
+    with pytest.raises(ConflictError, match="tan"):  # a passed TAN never fails afterwards
+        receive_pruefbericht(config, NODE, _report(dataQualityCheckPassed=False), actor="n")
+    assert projection_matches(registry.ledger, NODE_PROJECTION) == []
+
+
 @pytest.mark.parametrize("decision", ["applied", "suspend", "revoke"])
 def test_receive_pruefbericht__node_not_approved_refused_and_recorded(config, registry, decision):
     if decision != "applied":
