@@ -29,6 +29,7 @@ from genomlab.errors import ConflictError, GenomlabError, NotFoundError, Validat
 from genomlab.platform.access_tokens import AccessTokenAuthority, InsufficientScope, InvalidToken
 from genomlab.platform.confirmations import receive_pruefbericht
 from genomlab.platform.oauth_clients import InvalidClient, authenticate_client
+from genomlab.platform.store import open_platform_ledger
 from genomlab.services.oauth_http import (
     OAuthError,
     bearer_error,
@@ -57,6 +58,7 @@ def _error_status(exc: GenomlabError) -> int:
 def create_platform_app(config: GenomlabConfig) -> FastAPI:
     """The platform's ASGI app over ``config``'s platform store and keys."""
     authority = AccessTokenAuthority(config)
+    ledger = open_platform_ledger(config)  # opened once: the process owns the platform store
     app = FastAPI(title="genomlab platform (BfArM)", docs_url=None, redoc_url=None,
                   openapi_url=None)
 
@@ -87,33 +89,40 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             return _oauth_response(error)
         return JSONResponse(grant, headers=NO_STORE)
 
-    @app.post(PRUEFBERICHT_BASE_PATH + "/upload")
-    async def upload(request: Request) -> JSONResponse:
+    def verified_upload(bearer: str, report: Any) -> JSONResponse:
+        """Token check and Prüfbericht in one worker-thread hop (the blocking part)."""
         try:
-            bearer = get_bearer_token(request.headers.get("authorization"))
             try:
-                client = await in_thread(authority.verify, bearer, scope=UPLOAD_SCOPE)
+                client = authority.verify(bearer, scope=UPLOAD_SCOPE)
             except InvalidToken as exc:
                 raise bearer_error(401, "invalid_token", str(exc)) from exc
             except InsufficientScope as exc:
                 raise bearer_error(403, "insufficient_scope", str(exc)) from exc
         except OAuthError as error:
             return _oauth_response(error)
-        try:
-            report = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "invalid_request",
-                                 "error_description": "body is not JSON"}, status_code=400)
         if not isinstance(report, dict):
             return JSONResponse({"error": "invalid_request",
                                  "error_description": "body is not a JSON object"},
                                 status_code=400)
         try:
-            document = await in_thread(receive_pruefbericht, config, client.node_id, report,
-                                       actor=client.client_id)
+            document = receive_pruefbericht(config, client.node_id, report,
+                                            actor=client.client_id, ledger=ledger)
         except GenomlabError as exc:
             return JSONResponse({"error": "refused", "error_description": str(exc)},
                                 status_code=_error_status(exc))
         return JSONResponse(document.model_dump(mode="json"))
+
+    @app.post(PRUEFBERICHT_BASE_PATH + "/upload")
+    async def upload(request: Request) -> JSONResponse:
+        try:
+            bearer = get_bearer_token(request.headers.get("authorization"))
+        except OAuthError as error:
+            return _oauth_response(error)
+        try:
+            report = await request.json()
+        except ValueError:
+            report = None  # refused after the token check, so a stranger learns nothing
+        response: JSONResponse = await in_thread(verified_upload, bearer, report)
+        return response
 
     return app

@@ -8,12 +8,7 @@ up nodes and clients through the same service functions the CLI calls, in the sa
 
 from __future__ import annotations
 
-import json
-import os
 import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +21,8 @@ from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.oauth_clients import IssuedClient, issue_client
+from genomlab.services.process import running_service
 from tests.conftest import REPO, config_for
-
-STARTUP_SECONDS = 90  # the 2-core CI machine is shared; the service itself starts in a few s
 
 
 @dataclass(frozen=True)
@@ -38,7 +32,6 @@ class RunningService:
     url: str
     ca: Path
     config: GenomlabConfig
-    process: subprocess.Popen[bytes]
 
     def client(self) -> httpx.Client:
         """An HTTPS client that trusts only the service's CA."""
@@ -46,44 +39,13 @@ class RunningService:
             cafile=str(self.ca)), timeout=30)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], record: Path, log: Path) -> dict:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"service exited with {process.returncode}: {log.read_text()[-2000:]}")
-        if record.exists():
-            info = json.loads(record.read_text())
-            if info["pid"] == process.pid:
-                context = ssl.create_default_context(cafile=info["ca"])
-                try:
-                    if httpx.get(info["url"] + "/healthz", verify=context).status_code == 200:
-                        return info
-                except httpx.TransportError:
-                    pass
-        time.sleep(0.2)
-    pytest.fail(f"service not ready after {STARTUP_SECONDS} s: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def platform_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     base = tmp_path_factory.mktemp("platform-service")
     config = config_for(base / "home")
-    log = base / "service.log"
-    env = {**os.environ, "GENOMLAB_HOME": str(config.home), "PYTHONPATH": str(REPO)}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "genomlab.cli", "serve", "platform", "--port", "0"],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        info = _wait_until_ready(process, config.home / "services" / "platform.json", log)
-        yield RunningService(info["url"], Path(info["ca"]), config, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_service(config, "platform", log=base / "service.log",
+                         env={"PYTHONPATH": str(REPO)}) as service:
+        yield RunningService(service.url, service.ca, config)
 
 
 def approved_node_client(config: GenomlabConfig, node_id: str) -> IssuedClient:
