@@ -218,6 +218,10 @@ def test_upload__report_for_another_node_refused_and_recorded(platform_service):
                            _pruefbericht("GRZT03007", "o1"))
     assert status == 400
     assert "dataNodeId names GRZT03007" in body["error_description"]
+    refusals = [(e.actor, e.payload["node_id"]) for e in Institution(config, "platform")
+                .ledger().events() if e.type == "pruefbericht.refused"
+                and "GRZT03007" in e.payload["reason"]]
+    assert refusals == [(client.client_id, "GRZT03006")]
 
 
 # --- the official grzctl ------------------------------------------------------------------------
