@@ -18,6 +18,13 @@ def _run(config, *args: str):
     return CliRunner().invoke(main, list(args), env={"GENOMLAB_HOME": str(config.home)})
 
 
+def _client_of(output: str) -> tuple[str, str]:
+    """``(client_id, client_secret)`` as ``issue-client`` prints them."""
+    found = re.search(r"client_id: (\S+)\nclient_secret: (\S+)\n", output)
+    assert found is not None, output
+    return found.group(1), found.group(2)
+
+
 def test_issue_client__only_approved_node_once_secret_shown_once(config):
     refused = _run(config, "platform", "nodes", "issue-client", "GRZC01001")
     assert refused.exit_code == 1
@@ -26,8 +33,7 @@ def test_issue_client__only_approved_node_once_secret_shown_once(config):
     NodeRegistry(config).ensure_approved("GRZC01001", name="GRZ", actor="op")
     issued = _run(config, "platform", "nodes", "issue-client", "GRZC01001")
     assert issued.exit_code == 0, issued.output
-    client_id = re.search(r"client_id: (\S+)", issued.output).group(1)
-    secret = re.search(r"client_secret: (\S+)", issued.output).group(1)
+    client_id, secret = _client_of(issued.output)
     assert authenticate_client(config, client_id, secret).node_id == "GRZC01001"
     again = _run(config, "platform", "nodes", "issue-client", "GRZC01001")
     assert again.exit_code == 1
@@ -40,8 +46,7 @@ def test_issue_client__only_approved_node_once_secret_shown_once(config):
 def test_revoke_client__then_no_authentication(config):
     NodeRegistry(config).ensure_approved("GRZC01002", name="GRZ", actor="op")
     issued = _run(config, "platform", "nodes", "issue-client", "GRZC01002")
-    client_id = re.search(r"client_id: (\S+)", issued.output).group(1)
-    secret = re.search(r"client_secret: (\S+)", issued.output).group(1)
+    client_id, secret = _client_of(issued.output)
     revoked = _run(config, "platform", "nodes", "revoke-client", client_id, "--reason", "leak")
     assert (revoked.exit_code, revoked.output.strip()) == (0, f"{client_id}: revoked")
     with pytest.raises(PermissionDenied, match="not an active client"):

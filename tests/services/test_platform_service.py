@@ -68,6 +68,13 @@ def _upload(service: RunningService, token: str, report: dict) -> tuple[int, dic
     return answer.status_code, answer.json()
 
 
+def _upload_as_new_node(service: RunningService, node_id: str,
+                        report: dict) -> tuple[IssuedClient, int, dict]:
+    """Approve ``node_id``, issue its client, take a token by form fields and upload ``report``."""
+    client = approved_node_client(service.config, node_id)
+    return client, *_upload(service, _form_token(service, client), report)
+
+
 # --- token endpoint -----------------------------------------------------------------------------
 
 
@@ -93,9 +100,8 @@ def test_token__approved_client_by_basic_gets_rfc9068_jwt(platform_service):
 
 
 def test_token__form_fields_authenticate_as_grzctl_sends_them(platform_service):
-    client = approved_node_client(platform_service.config, "GRZT01002")
-    status, body = _upload(platform_service, _form_token(platform_service, client),
-                           _pruefbericht("GRZT01002", "form"))
+    _, status, body = _upload_as_new_node(platform_service, "GRZT01002",
+                                          _pruefbericht("GRZT01002", "form"))
     assert status == 200, body
 
 
@@ -205,17 +211,15 @@ def test_upload__forged_or_foreign_tokens_refused(platform_service):
 
 
 def test_upload__token_without_upload_scope_forbidden(platform_service):
-    client = approved_node_client(platform_service.config, "DSTEST01")
-    status, body = _upload(platform_service, _form_token(platform_service, client),
-                           _pruefbericht("GRZT03005", "d1"))
+    _, status, body = _upload_as_new_node(platform_service, "DSTEST01",
+                                          _pruefbericht("GRZT03005", "d1"))
     assert (status, body.get("error")) == (403, "insufficient_scope")
 
 
 def test_upload__report_for_another_node_refused_and_recorded(platform_service):
     config = platform_service.config
-    client = approved_node_client(config, "GRZT03006")
-    status, body = _upload(platform_service, _form_token(platform_service, client),
-                           _pruefbericht("GRZT03007", "o1"))
+    client, status, body = _upload_as_new_node(platform_service, "GRZT03006",
+                                               _pruefbericht("GRZT03007", "o1"))
     assert status == 400
     assert "dataNodeId names GRZT03007" in body["error_description"]
     refusals = [(e.actor, e.payload["node_id"]) for e in Institution(config, "platform")
@@ -284,9 +288,8 @@ def test_grzctl_submit__approved_grz_gets_meldebestaetigung(platform_service, tm
 
 def test_upload__answer_is_the_meldebestaetigung_a_health_insurer_verifies(platform_service):
     config = platform_service.config
-    client = approved_node_client(config, "GRZT04002")
-    status, document = _upload(platform_service, _form_token(platform_service, client),
-                               _pruefbericht("GRZT04002", "insurer"))
+    _, status, document = _upload_as_new_node(platform_service, "GRZT04002",
+                                              _pruefbericht("GRZT04002", "insurer"))
     assert status == 200
     pem = Institution(config, "platform").keys().public_key_path("confirmation").read_bytes()
     body = verify_confirmation_bytes(canonical_json(document).encode(), pem)
