@@ -11,6 +11,7 @@ import os
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +41,22 @@ class ServiceProcess:
         return ssl.create_default_context(cafile=str(self.ca))
 
 
+def _pause(seconds: float) -> None:
+    """Wait ``seconds`` (an Event wait: ``time.sleep`` fails under libfaketime, which CI uses)."""
+    threading.Event().wait(seconds)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended after ``timeout`` seconds."""
+    process.terminate()
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        _pause(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def _answers(url: str, context: ssl.SSLContext) -> bool:
     try:
         with urllib.request.urlopen(url + "/healthz", context=context, timeout=5) as answer:
@@ -60,7 +77,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], record: Path, log: Path,
             if info["pid"] == process.pid and _answers(
                     info["url"], ssl.create_default_context(cafile=info["ca"])):
                 return dict(info)
-        time.sleep(0.1)
+        _pause(0.1)
     raise GenomlabError(f"service not ready after {timeout:.0f} s: "
                         f"{log.read_text(errors='replace')[-2000:]}")
 
@@ -86,9 +103,4 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
                                  startup_timeout)
         yield ServiceProcess(institution.name, info["url"], Path(info["ca"]), process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
