@@ -31,7 +31,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied
@@ -115,17 +115,24 @@ def revoke_client(config: GenomlabConfig, client_id: str, *, actor: str, reason:
                   actor=actor, stream=f"node:{row.node_id}")
 
 
+_CLIENT_AND_NODE = select(
+    clients_table.c.client_id, clients_table.c.node_id, clients_table.c.scope,
+    clients_table.c.status, nodes_table.c.status.label("node_status"), nodes_table.c.changed_at,
+).select_from(clients_table.outerjoin(nodes_table, clients_table.c.node_id
+                                      == nodes_table.c.node_id)
+              ).where(clients_table.c.client_id == bindparam("client_id"))
+"""One query per request: the client's state and its node's (built once)."""
+
+
 def require_usable_client(conn: Connection, client_id: str) -> ClientIdentity:
     """The identity of ``client_id`` if it is active and its node approved; else InvalidClient."""
-    row = conn.execute(select(clients_table).where(clients_table.c.client_id == client_id)
-                       ).first()
+    row = conn.execute(_CLIENT_AND_NODE, {"client_id": client_id}).first()
     if row is None or row.status != "active":
         raise InvalidClient(f"client {client_id} is not an active client of the platform")
-    node = conn.execute(select(nodes_table).where(nodes_table.c.node_id == row.node_id)).first()
-    if node is None or node.status != "approved":
-        status = "unknown" if node is None else node.status
+    if row.node_status != "approved":
+        status = row.node_status or "unknown"
         raise InvalidClient(f"client {client_id}: node {row.node_id} is {status}, not approved")
-    return ClientIdentity(row.client_id, row.node_id, row.scope, node.changed_at)
+    return ClientIdentity(row.client_id, row.node_id, row.scope, row.changed_at)
 
 
 def authenticate_client(config: GenomlabConfig, client_id: str,
