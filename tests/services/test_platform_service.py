@@ -146,6 +146,17 @@ def test_token__other_grant_type_and_missing_grant_refused(platform_service):
     assert (missing.status_code, missing.json().get("error")) == (400, "invalid_request")
 
 
+def test_token__scope_may_narrow_never_widen(platform_service):
+    client = approved_node_client(platform_service.config, "GRZT02007")
+    asked = {"grant_type": "client_credentials", "client_id": client.client_id,
+             "client_secret": client.client_secret}
+    with platform_service.client() as http:
+        narrowed = http.post(TOKEN, data={**asked, "scope": "pruefbericht:upload"})
+        widened = http.post(TOKEN, data={**asked, "scope": "pruefbericht:upload linkage:map"})
+    assert (narrowed.status_code, narrowed.json().get("scope")) == (200, "pruefbericht:upload")
+    assert (widened.status_code, widened.json().get("error")) == (400, "invalid_scope")
+
+
 # --- bearer tokens at the upload ----------------------------------------------------------------
 
 
