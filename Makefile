@@ -19,7 +19,7 @@ POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_he
 	tests/test_config.py tests/platform tests/platform_nodes tests/trust_center \
 	tests/genome_center tests/clinical_node tests/data_service tests/airlock tests/reports \
 	tests/postgres tests/migrations tests/test_demo.py tests/test_events.py tests/test_node_intake.py \
-	tests/test_ledger_completeness.py tests/test_cli_read_commands.py
+	tests/test_ledger_completeness.py tests/test_cli_read_commands.py tests/services
 
 # The shifted-clock pass runs the fast tests again with the machine's clock moved (Debian's
 # faketime), to a mid-2027 day and to the last evening of February 2030, so that no test or code

@@ -40,6 +40,7 @@ COMMAND_PACKAGES = (
     "genomlab.dashboards",
     "genomlab.intake",
     "genomlab.admin",
+    "genomlab.services",
 )
 
 

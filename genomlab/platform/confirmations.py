@@ -51,7 +51,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError, GenomlabError, ValidationFailed
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
-from genomlab.ledger import canonical_json
+from genomlab.ledger import Ledger, canonical_json
 from genomlab.messages import SignatureError, SignedDocument, sign_document, verify_document
 from genomlab.platform.nodes import (
     confirmations_table,
@@ -156,22 +156,22 @@ def is_correction_of(confirmed: Any, fields: dict[str, Any]) -> bool:
             and bool(fields["qc_passed"]))
 
 
-def _refuse(config: GenomlabConfig, node_id: str, reason: str, error: GenomlabError,
+def _refuse(ledger: Ledger, node_id: str, reason: str, error: GenomlabError,
             actor: str) -> GenomlabError:
-    open_registry_ledger(config).append("pruefbericht.refused",
-                                        {"node_id": node_id, "reason": reason},
-                                        actor=actor, stream=f"node:{node_id}")
+    ledger.append("pruefbericht.refused", {"node_id": node_id, "reason": reason},
+                  actor=actor, stream=f"node:{node_id}")
     return error
 
 
 def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str, Any], *,
-                         actor: str) -> SignedDocument:
+                         actor: str, ledger: Ledger | None = None) -> SignedDocument:
     """Check a Prüfbericht from ``node_id`` and return the signed Meldebestätigung.
 
     Refusals (node not approved, invalid report, wrong node or category, redacted TAN) are
-    recorded as ``pruefbericht.refused`` and raised.
+    recorded as ``pruefbericht.refused`` and raised. A long-lived caller (the platform service)
+    passes the platform ledger it holds open; otherwise it is opened here.
     """
-    ledger = open_registry_ledger(config)
+    ledger = ledger or open_registry_ledger(config)
     try:
         case = parse_pruefbericht(report, source=f"Prüfbericht from {node_id}")
         if case["dataNodeId"] != node_id:
@@ -208,7 +208,7 @@ def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str,
                     **replaces}, actor=actor, stream=f"node:{node_id}")
                 issued_on = event.recorded_at[:10]
     except GenomlabError as exc:
-        raise _refuse(config, node_id, str(exc), exc, actor) from exc
+        raise _refuse(ledger, node_id, str(exc), exc, actor) from exc
     key = Institution(config, "platform").keys().signing_key(CONFIRMATION_KEY)
     body = build_confirmation_body(case, confirmation_id=confirmation_id, issued_on=issued_on)
     return sign_document(CONFIRMATION_KIND, body, key)

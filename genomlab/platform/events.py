@@ -54,6 +54,22 @@ class PruefberichtRefused(EventPayload):
     reason: str
 
 
+class OAuthClientIssued(EventPayload):
+    """``oauth.client.issued``: one machine client of a node; only the secret's sha256 is kept."""
+
+    client_id: str
+    node_id: str
+    secret_hash: str
+    scope: str
+
+
+class OAuthClientRevoked(EventPayload):
+    """``oauth.client.revoked``: the client gets no token and its tokens stop working."""
+
+    client_id: str
+    reason: str
+
+
 # --- users, roles, datasets -------------------------------------------------------------------
 
 
@@ -173,6 +189,8 @@ PLATFORM_EVENTS = declare("platform", {
     "node.revoked": NodeDecided,
     "pruefbericht.confirmed": PruefberichtConfirmed,
     "pruefbericht.refused": PruefberichtRefused,
+    "oauth.client.issued": OAuthClientIssued,
+    "oauth.client.revoked": OAuthClientRevoked,
     "platform.user.registered": UserRegistered,
     "platform.role.granted": RoleChanged,
     "platform.role.withdrawn": RoleChanged,

@@ -2,7 +2,9 @@
 
 ``platform_nodes`` holds each node's current state, ``platform_confirmations`` the issued
 Meldebestätigungen (TAN only as sha256), ``platform_pruefbericht_refusals`` the refused
-Prüfberichte. :mod:`genomlab.platform.nodes` writes the events; this module only projects them.
+Prüfberichte, ``platform_oauth_clients`` the machine clients the platform issued to nodes (secret
+only as sha256). :mod:`genomlab.platform.nodes` and :mod:`genomlab.platform.oauth_clients` write
+the events; this module only projects them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ refusals_table = Table(
     Column("refused_at", String(32), nullable=False),
 )
 
+clients_table = Table(
+    "platform_oauth_clients", metadata,
+    Column("client_id", String(40), primary_key=True),
+    Column("node_id", String(20), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("issued_at", String(32), nullable=False),
+    Column("changed_at", String(32), nullable=False),
+    Column("reason", String(500), nullable=False),
+)
+
 
 def _applied(conn: Connection, event: Event) -> None:
     p = event.payload
@@ -90,16 +104,32 @@ def _refused(conn: Connection, event: Event) -> None:
         refused_at=event.recorded_at))
 
 
+def _client_issued(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(clients_table).values(
+        client_id=p["client_id"], node_id=p["node_id"], secret_hash=p["secret_hash"],
+        scope=p["scope"], status="active", issued_at=event.recorded_at,
+        changed_at=event.recorded_at, reason=""))
+
+
+def _client_revoked(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(update(clients_table).where(clients_table.c.client_id == p["client_id"]).values(
+        status="revoked", changed_at=event.recorded_at, reason=p["reason"]))
+
+
 NODE_HANDLERS: dict[str, EventHandler] = {
     "node.applied": _applied,
     **dict.fromkeys(TRANSITIONS, _transition),
     "pruefbericht.confirmed": _confirmed,
     "pruefbericht.refused": _refused,
+    "oauth.client.issued": _client_issued,
+    "oauth.client.revoked": _client_revoked,
 }
 
 
 class NodeProjection(DispatchProjection):
-    """Applies ``node.*``, ``pruefbericht.*`` events to the registry tables."""
+    """Applies ``node.*``, ``pruefbericht.*``, ``oauth.client.*`` events to the registry tables."""
 
     metadata = metadata
     handlers = NODE_HANDLERS

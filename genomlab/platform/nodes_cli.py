@@ -65,6 +65,45 @@ def nodes_list(cli: CliContext) -> None:
         click.echo(f"{row['node_id']:<12} {row['kind']:<13} {row['status']:<10} {row['name']}")
 
 
+@nodes.command("issue-client")
+@click.argument("node_id")
+@click.option("--replace", is_flag=True, help="Revoke the node's current client and issue anew.")
+@acting_user_option
+@pass_cli
+def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, user: str | None) -> None:
+    """Issue the OAuth client of approved NODE_ID; the secret is shown only this once."""
+    from genomlab.platform.oauth_clients import issue_client
+
+    issued = issue_client(cli.config, node_id, actor=user or cli.config.local_user,
+                          replace=replace)
+    click.echo(f"client_id: {issued.client_id}\nclient_secret: {issued.client_secret}\n"
+               f"scope: {issued.scope}")
+
+
+@nodes.command("revoke-client")
+@click.argument("client_id")
+@click.option("--reason", required=True, help="Why (recorded in the platform ledger).")
+@acting_user_option
+@pass_cli
+def nodes_revoke_client(cli: CliContext, client_id: str, reason: str, user: str | None) -> None:
+    """Revoke CLIENT_ID: no more tokens, and its unexpired tokens stop working."""
+    from genomlab.platform.oauth_clients import revoke_client
+
+    revoke_client(cli.config, client_id, actor=user or cli.config.local_user, reason=reason)
+    click.echo(f"{client_id}: revoked")
+
+
+@nodes.command("clients")
+@pass_cli
+def nodes_clients(cli: CliContext) -> None:
+    """List the OAuth clients issued to nodes (never their secrets)."""
+    from genomlab.platform.oauth_clients import list_clients
+
+    for row in list_clients(cli.config):
+        click.echo(f"{row['client_id']:<24} {row['node_id']:<12} {row['status']:<8} "
+                   f"{row['scope']}")
+
+
 @click.command("confirmation-key")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the PEM here (default: print it).")

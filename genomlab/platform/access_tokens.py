@@ -1,0 +1,129 @@
+"""Access tokens of the platform's authorization server: signed JWTs in the RFC 9068 profile.
+
+The platform is BfArM's authorization server for machine-to-machine calls. For a client that
+authenticated (:mod:`genomlab.platform.oauth_clients`) it issues a JWT (PyJWT, EdDSA with the
+platform key ``oauth``; header ``typ: at+jwt``) with ``iss``, ``sub`` = ``client_id``, ``aud``,
+``scope``, ``iat``, ``exp`` (5 minutes), ``jti`` and the node it speaks for. Times come from
+:func:`genomlab.clock.now`, so a test injects its clock.
+
+:meth:`AccessTokenAuthority.verify` checks the signature, type, issuer, audience and expiry, and
+then, at every request, the platform's records: the client must still be active, its node still
+approved, and approved *by the same decision* as when the token was issued (claim
+``node_approved_at``). So a suspended or revoked node's tokens stop working at once, and a token
+issued before a suspension stays dead after the node is approved again.
+
+Examples
+--------
+>>> import tempfile
+>>> from genomlab.config import load_config
+>>> from genomlab.platform.nodes import NodeRegistry
+>>> from genomlab.platform.oauth_clients import authenticate_client, issue_client
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> NodeRegistry(config).ensure_approved("GRZK00001", name="GRZ", actor="op")
+>>> issued = issue_client(config, "GRZK00001", actor="op")
+>>> authority = AccessTokenAuthority(config)
+>>> grant = authority.issue(authenticate_client(config, issued.client_id, issued.client_secret))
+>>> grant["token_type"], grant["expires_in"]
+('Bearer', 300)
+>>> authority.verify(grant["access_token"], scope="pruefbericht:upload").node_id
+'GRZK00001'
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from genomlab import clock
+from genomlab.config import GenomlabConfig
+from genomlab.errors import PermissionDenied
+from genomlab.institution import Institution
+from genomlab.platform.oauth_clients import ClientIdentity, InvalidClient, require_usable_client
+from genomlab.platform.store import read_platform
+
+TOKEN_KEY = "oauth"
+"""Platform key that signs access tokens (public: ``platform/keys/oauth.pub.pem``)."""
+ISSUER = "urn:genomlab:platform"
+PLATFORM_AUDIENCE = "urn:genomlab:platform"
+"""``aud`` of tokens for the platform's own APIs (the Prüfbericht upload)."""
+TOKEN_LIFETIME = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(seconds=30)
+TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "node_id",
+                   "node_approved_at"]
+
+
+class InvalidToken(PermissionDenied):
+    """The bearer token is missing, malformed, forged, expired or no longer backed (HTTP 401)."""
+
+
+class InsufficientScope(PermissionDenied):
+    """The token is valid but lacks the scope the request needs (HTTP 403)."""
+
+
+class AccessTokenAuthority:
+    """Issues and verifies the platform's access tokens (keys loaded once per instance)."""
+
+    def __init__(self, config: GenomlabConfig, *, audience: str = PLATFORM_AUDIENCE) -> None:
+        self.config = config
+        self.audience = audience
+        self._private_key = Institution(config, "platform").keys().signing_key(TOKEN_KEY)
+        self._public_key = self._private_key.public_key()
+
+    def issue(self, client: ClientIdentity, scope: str | None = None) -> dict[str, Any]:
+        """The token response (RFC 6749 §5.1) for an authenticated ``client``.
+
+        ``scope`` (space-separated) narrows the client's scope; asking for more raises
+        :class:`InsufficientScope` (``invalid_scope``).
+        """
+        granted = client.scope if scope is None else " ".join(sorted(set(scope.split())))
+        if not set(granted.split()) <= set(client.scope.split()):
+            raise InsufficientScope(f"client {client.client_id}: scope {scope!r} not allowed")
+        issued_at = int(clock.now().timestamp())
+        lifetime = int(TOKEN_LIFETIME.total_seconds())
+        claims = {"iss": ISSUER, "sub": client.client_id, "client_id": client.client_id,
+                  "aud": self.audience, "scope": granted, "iat": issued_at,
+                  "exp": issued_at + lifetime, "jti": secrets.token_hex(16),
+                  "node_id": client.node_id, "node_approved_at": client.node_approved_at}
+        token = jwt.encode(claims, self._private_key, algorithm="EdDSA",
+                           headers={"typ": "at+jwt"})
+        return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
+                "scope": granted}
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        try:
+            if str(jwt.get_unverified_header(token).get("typ", "")).lower() not in TOKEN_TYPES:
+                raise InvalidToken("access token: header typ is not at+jwt")
+            # expiry is checked below against genomlab.clock, not PyJWT's wall clock
+            return jwt.decode(token, self._public_key, algorithms=["EdDSA"],
+                              audience=self.audience, issuer=ISSUER,
+                              options={"require": REQUIRED_CLAIMS, "verify_exp": False,
+                                       "verify_iat": False, "verify_nbf": False})
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"access token: {exc}") from exc
+
+    def verify(self, token: str, *, scope: str) -> ClientIdentity:
+        """The identity behind ``token`` if it is valid now and carries ``scope``.
+
+        Raises :class:`InvalidToken` (401) or :class:`InsufficientScope` (403).
+        """
+        claims = self._decode(token)
+        now = clock.now().timestamp()
+        if claims["exp"] <= now:
+            raise InvalidToken("access token: expired")
+        if claims["iat"] > now + CLOCK_SKEW.total_seconds():
+            raise InvalidToken("access token: issued in the future")
+        try:
+            with read_platform(self.config) as conn:
+                identity = require_usable_client(conn, claims["client_id"])
+        except InvalidClient as exc:
+            raise InvalidToken(f"access token: {exc}") from exc
+        if identity.node_approved_at != claims["node_approved_at"]:
+            raise InvalidToken(f"access token: issued before node {identity.node_id}'s current "
+                               "approval")
+        if scope not in str(claims["scope"]).split():
+            raise InsufficientScope(f"access token: scope {scope} not granted")
+        return identity

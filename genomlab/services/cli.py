@@ -1,0 +1,25 @@
+"""``genomlab serve KIND [--node ID] [--port P]``: run an institution instance as a service."""
+
+from __future__ import annotations
+
+import click
+
+from genomlab.cli_context import CliContext, node_option, pass_cli
+
+
+@click.command("serve")
+@click.argument("kind", type=click.Choice(["platform"]))
+@node_option("GRZ…/KDK… id of the node instance to serve (node kinds only).", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port to listen on (0: a free port, recorded in <home>/services/).")
+@pass_cli
+def serve(cli: CliContext, kind: str, node_id: str | None, host: str, port: int) -> None:
+    """Serve institution KIND over HTTPS until interrupted (Ctrl-C or SIGTERM)."""
+    from genomlab.services.runner import serve as run_service
+
+    run_service(cli.config, kind, node_id, host=host, port=port,
+                announce=lambda line: click.echo(line, err=False))
+
+
+commands: list[click.Command] = [serve]

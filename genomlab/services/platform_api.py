@@ -1,0 +1,128 @@
+"""The platform (BfArM) as an HTTP service: OAuth token endpoint and Prüfbericht upload.
+
+Shaped like BfArM's real interface, which the official ``grzctl pruefbericht submit`` calls:
+
+- ``POST /oauth2/token``: form-encoded ``grant_type=client_credentials``; the client
+  authenticates by HTTP Basic or by ``client_id``/``client_secret`` form fields (RFC 6749
+  §4.4). Answer: ``{"access_token", "token_type": "Bearer", "expires_in", "scope"}``.
+- ``POST /api/pruefbericht/upload`` (``api_base_url`` = ``…/api/pruefbericht``): the
+  Prüfbericht JSON with ``Authorization: bearer <token>``; 200 with the signed
+  Meldebestätigung, 401 for a missing, expired or no longer backed token (a suspended or
+  revoked node, a revoked client), 403 for a token without scope ``pruefbericht:upload``, 400
+  or 409 for a refused report (recorded as ``pruefbericht.refused`` as on the CLI path).
+- ``GET /healthz``: readiness.
+
+The ledger's actor of an upload is the verified client id, never a name the caller sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
+from genomlab.platform.access_tokens import AccessTokenAuthority, InsufficientScope, InvalidToken
+from genomlab.platform.confirmations import receive_pruefbericht
+from genomlab.platform.oauth_clients import InvalidClient, authenticate_client
+from genomlab.platform.store import open_platform_ledger
+from genomlab.services.oauth_http import (
+    OAuthError,
+    bearer_error,
+    get_bearer_token,
+    parse_token_request,
+)
+
+TOKEN_PATH = "/oauth2/token"
+PRUEFBERICHT_BASE_PATH = "/api/pruefbericht"
+UPLOAD_SCOPE = "pruefbericht:upload"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+STATUS_BY_ERROR: dict[type[GenomlabError], int] = {
+    ValidationFailed: 400, NotFoundError: 404, ConflictError: 409}
+
+
+def _oauth_response(error: OAuthError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status,
+                        headers={**NO_STORE, **error.headers})
+
+
+def _error_status(exc: GenomlabError) -> int:
+    return next((status for kind, status in STATUS_BY_ERROR.items() if isinstance(exc, kind)),
+                403)
+
+
+def create_platform_app(config: GenomlabConfig) -> FastAPI:
+    """The platform's ASGI app over ``config``'s platform store and keys."""
+    authority = AccessTokenAuthority(config)
+    ledger = open_platform_ledger(config)  # opened once: the process owns the platform store
+    app = FastAPI(title="genomlab platform (BfArM)", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "platform"}
+
+    @app.post(TOKEN_PATH)
+    async def token(request: Request) -> JSONResponse:
+        try:
+            asked = parse_token_request(request.headers.get("content-type"),
+                                        await request.body(),
+                                        request.headers.get("authorization"))
+            try:
+                client = await in_thread(authenticate_client, config, asked.client_id,
+                                         asked.client_secret)
+                grant = authority.issue(client, asked.scope)
+            except InvalidClient as exc:
+                basic = "authorization" in request.headers
+                headers = {"WWW-Authenticate": 'Basic realm="genomlab"'} if basic else {}
+                raise OAuthError(401, "invalid_client", str(exc), headers) from exc
+            except InsufficientScope as exc:
+                raise OAuthError(400, "invalid_scope", str(exc)) from exc
+        except OAuthError as error:
+            return _oauth_response(error)
+        return JSONResponse(grant, headers=NO_STORE)
+
+    def verified_upload(bearer: str, report: Any) -> JSONResponse:
+        """Token check and Prüfbericht in one worker-thread hop (the blocking part)."""
+        try:
+            try:
+                client = authority.verify(bearer, scope=UPLOAD_SCOPE)
+            except InvalidToken as exc:
+                raise bearer_error(401, "invalid_token", str(exc)) from exc
+            except InsufficientScope as exc:
+                raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+        except OAuthError as error:
+            return _oauth_response(error)
+        if not isinstance(report, dict):
+            return JSONResponse({"error": "invalid_request",
+                                 "error_description": "body is not a JSON object"},
+                                status_code=400)
+        try:
+            document = receive_pruefbericht(config, client.node_id, report,
+                                            actor=client.client_id, ledger=ledger)
+        except GenomlabError as exc:
+            return JSONResponse({"error": "refused", "error_description": str(exc)},
+                                status_code=_error_status(exc))
+        return JSONResponse(document.model_dump(mode="json"))
+
+    @app.post(PRUEFBERICHT_BASE_PATH + "/upload")
+    async def upload(request: Request) -> JSONResponse:
+        try:
+            bearer = get_bearer_token(request.headers.get("authorization"))
+        except OAuthError as error:
+            return _oauth_response(error)
+        try:
+            report = await request.json()
+        except ValueError:
+            report = None  # refused after the token check, so a stranger learns nothing
+        response: JSONResponse = await in_thread(verified_upload, bearer, report)
+        return response
+
+    return app

@@ -1,0 +1,106 @@
+"""Start a ``genomlab serve`` subprocess, wait until it answers, stop it at the end.
+
+What the tests, the benchmark and (next) ``make demo`` use to run an institution instance as the
+separate process it is in a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import GenomlabError
+from genomlab.institution import Institution
+from genomlab.services.runner import get_service_record_path
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """A running service: its URL, the CA its certificate chains to, the process and its log."""
+
+    name: str
+    url: str
+    ca: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A TLS context that trusts only this service's CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def _pause(seconds: float) -> None:
+    """Wait ``seconds`` (an Event wait: ``time.sleep`` fails under libfaketime, which CI uses)."""
+    threading.Event().wait(seconds)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended after ``timeout`` seconds."""
+    process.terminate()
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        _pause(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _answers(url: str, context: ssl.SSLContext) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", context=context, timeout=5) as answer:
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], record: Path, log: Path,
+                      timeout: float) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise GenomlabError(f"service exited with {process.returncode}: "
+                                f"{log.read_text(errors='replace')[-2000:]}")
+        if record.exists():
+            info = json.loads(record.read_text())
+            if info["pid"] == process.pid and _answers(
+                    info["url"], ssl.create_default_context(cafile=info["ca"])):
+                return dict(info)
+        _pause(0.1)
+    raise GenomlabError(f"service not ready after {timeout:.0f} s: "
+                        f"{log.read_text(errors='replace')[-2000:]}")
+
+
+@contextmanager
+def running_service(config: GenomlabConfig, kind: str, node_id: str | None = None, *,
+                    log: Path, env: Mapping[str, str] | None = None,
+                    startup_timeout: float = 90.0) -> Iterator[ServiceProcess]:
+    """Run ``genomlab serve KIND`` on a free loopback port for the duration of the block.
+
+    The child gets this process's environment, ``GENOMLAB_HOME`` of ``config`` and ``env``.
+    """
+    institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
+    command = [sys.executable, "-m", "genomlab.cli", "serve", kind, "--port", "0"]
+    if node_id is not None:
+        command += ["--node", node_id]
+    child_env = {**os.environ, "GENOMLAB_HOME": str(config.home), **(env or {})}
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=child_env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        info = _wait_until_ready(process, get_service_record_path(config, institution), log,
+                                 startup_timeout)
+        yield ServiceProcess(institution.name, info["url"], Path(info["ca"]), process, log)
+    finally:
+        _stop(process)

@@ -1,0 +1,94 @@
+"""Run one institution instance as an HTTPS service on a port, recorded in the home.
+
+:func:`serve` binds the port itself (``0`` picks a free one), writes
+``<home>/services/<instance>.json`` (``url``, ``ca``, ``pid``) so clients and ``make demo`` find
+it, runs uvicorn until SIGINT/SIGTERM and removes the record again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import ValidationFailed
+from genomlab.home import ensure_home
+from genomlab.institution import Institution
+from genomlab.services.tls import TlsFiles, ensure_tls_files
+
+SERVICE_KINDS = ("platform",)
+"""Institution kinds that run as a service in this release (the others follow, issue 15)."""
+
+
+def _platform_app(config: GenomlabConfig, node_id: str | None) -> Any:
+    from genomlab.services.platform_api import create_platform_app
+
+    return create_platform_app(config)
+
+
+APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
+    "platform": _platform_app,
+}
+
+
+def get_service_record_path(config: GenomlabConfig, institution: Institution) -> Path:
+    """Where a running instance records its URL: ``<home>/services/<kind>[-<node>].json``."""
+    return config.home / "services" / (institution.name.replace(":", "-") + ".json")
+
+
+def read_service_record(config: GenomlabConfig, institution: Institution) -> dict[str, Any]:
+    """The record of a running instance (``url``, ``ca``, ``pid``); FileNotFoundError if none."""
+    return json.loads(get_service_record_path(config, institution).read_text())
+
+
+def _write_record(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(path)
+
+
+def bind_loopback(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0: a free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValidationFailed(f"serve: field port: cannot bind {host}:{port}: "
+                               f"{exc.strerror}") from exc
+    sock.listen(128)
+    return sock
+
+
+def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, port: int,
+          announce: Callable[[str], None]) -> None:
+    """Serve institution ``kind`` (``node_id``) until stopped; ``announce`` gets the URL line."""
+    import uvicorn
+
+    if kind not in APP_FACTORIES:
+        raise ValidationFailed(f"serve: field KIND: {kind!r} is not a service yet "
+                               f"(available: {', '.join(SERVICE_KINDS)})")
+    ensure_home(config.home)
+    institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
+    app = APP_FACTORIES[kind](config, node_id)
+    tls: TlsFiles = ensure_tls_files(institution.directory / "tls", institution.name)
+    sock = bind_loopback(host, port)
+    url = f"https://{host}:{sock.getsockname()[1]}"
+    record = get_service_record_path(config, institution)
+    _write_record(record, {"service": institution.name, "url": url, "ca": str(tls.ca),
+                           "pid": os.getpid()})
+    server = uvicorn.Server(uvicorn.Config(
+        app, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key), log_level="warning",
+        access_log=False, lifespan="off", server_header=False))
+    announce(f"{institution.name}: serving on {url} (CA {tls.ca})")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        record.unlink(missing_ok=True)
+        sock.close()

@@ -1,0 +1,67 @@
+"""One platform service per test module: a real ``genomlab serve platform`` subprocess.
+
+``platform_service`` starts the service on 127.0.0.1 (a free port, read from the record the
+service writes into its home), waits until ``/healthz`` answers over TLS, hands the tests its URL,
+CA file and the home's configuration, and stops the process at the end of the module. Tests set
+up nodes and clients through the same service functions the CLI calls, in the same home.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, inspect, select, table
+
+from genomlab.config import GenomlabConfig
+from genomlab.institution import Institution
+from genomlab.platform.nodes import NodeRegistry
+from genomlab.platform.oauth_clients import IssuedClient, issue_client
+from genomlab.services.process import running_service
+from tests.conftest import REPO, config_for
+
+
+@dataclass(frozen=True)
+class RunningService:
+    """A service process and what a client needs to reach it."""
+
+    url: str
+    ca: Path
+    config: GenomlabConfig
+
+    def client(self) -> httpx.Client:
+        """An HTTPS client that trusts only the service's CA."""
+        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(
+            cafile=str(self.ca)), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def platform_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    base = tmp_path_factory.mktemp("platform-service")
+    config = config_for(base / "home")
+    with running_service(config, "platform", log=base / "service.log",
+                         env={"PYTHONPATH": str(REPO)}) as service:
+        yield RunningService(service.url, service.ca, config)
+
+
+def approved_node_client(config: GenomlabConfig, node_id: str) -> IssuedClient:
+    """Register and approve ``node_id`` and issue its OAuth client (what the CLI does)."""
+    NodeRegistry(config).ensure_approved(node_id, name=f"{node_id} test node", actor="bfarm-op")
+    return issue_client(config, node_id, actor="bfarm-op")
+
+
+def platform_state(config: GenomlabConfig) -> dict[str, int]:
+    """Row count of every platform table (ledger included): what "nothing changed" compares."""
+    engine = Institution(config, "platform").engine()
+    with engine.connect() as conn:
+        return {name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+                for name in sorted(inspect(engine).get_table_names())}
+
+
+def platform_ledger_report(config: GenomlabConfig) -> str:
+    """The platform ledger's full verification, as ``genomlab ledger verify --full`` prints it."""
+    return str(Institution(config, "platform").ledger().verify(full=True))

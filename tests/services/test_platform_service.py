@@ -1,0 +1,323 @@
+"""The platform as a service: OAuth client credentials, RFC 9068 tokens, BfArM's Prüfbericht API.
+
+All requests go over HTTPS to the real ``genomlab serve platform`` subprocess of
+:func:`tests.services.conftest.platform_service`; nodes are approved and suspended through the
+same service functions the CLI calls. Each test uses nodes of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from genomlab import clock
+from genomlab.institution import Institution
+from genomlab.keys import load_public_key
+from genomlab.ledger import canonical_json
+from genomlab.platform.access_tokens import PLATFORM_AUDIENCE, TOKEN_KEY, AccessTokenAuthority
+from genomlab.platform.confirmations import tan_hash, verify_confirmation_bytes
+from genomlab.platform.node_projection import confirmations_table
+from genomlab.platform.nodes import NodeRegistry
+from genomlab.platform.oauth_clients import IssuedClient, authenticate_client, issue_client
+from genomlab.platform.store import read_platform
+from tests.conftest import REPO
+from tests.services.conftest import (
+    RunningService,
+    approved_node_client,
+    platform_ledger_report,
+    platform_state,
+)
+
+TOKEN = "/oauth2/token"
+UPLOAD = "/api/pruefbericht/upload"
+
+
+def _pruefbericht(node_id: str, tan_seed: str) -> dict:
+    """A BfArM Prüfbericht of ``node_id`` with a TAN of its own (64 hex digits)."""
+    return {"SubmittedCase": {
+        "submissionDate": "2024-10-01", "submissionType": "initial",
+        "tan": hashlib.sha256(tan_seed.encode()).hexdigest().upper(),
+        "submitterId": "260914050", "dataNodeId": node_id, "diseaseType": "oncological",
+        "dataCategory": "genomic" if node_id.startswith("GRZ") else "clinical",
+        "libraryType": "wes", "coverageType": "GKV", "dataQualityCheckPassed": True}}
+
+
+def _form_token(service: RunningService, client: IssuedClient) -> str:
+    with service.client() as http:
+        answer = http.post(TOKEN, data={"grant_type": "client_credentials",
+                                        "client_id": client.client_id,
+                                        "client_secret": client.client_secret})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def _upload(service: RunningService, token: str, report: dict) -> tuple[int, dict]:
+    with service.client() as http:
+        answer = http.post(UPLOAD, json=report, headers={"Authorization": f"bearer {token}"})
+    return answer.status_code, answer.json()
+
+
+def _upload_as_new_node(service: RunningService, node_id: str,
+                        report: dict) -> tuple[IssuedClient, int, dict]:
+    """Approve ``node_id``, issue its client, take a token by form fields and upload ``report``."""
+    client = approved_node_client(service.config, node_id)
+    return client, *_upload(service, _form_token(service, client), report)
+
+
+# --- token endpoint -----------------------------------------------------------------------------
+
+
+def test_token__approved_client_by_basic_gets_rfc9068_jwt(platform_service):
+    client = approved_node_client(platform_service.config, "GRZT01001")
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+    with platform_service.client() as http:
+        answer = http.post(TOKEN, data={"grant_type": "client_credentials"},
+                           headers={"Authorization": f"Basic {basic}"})
+    assert answer.status_code == 200, answer.text
+    grant = answer.json()
+    assert (grant["token_type"], grant["expires_in"], grant["scope"]) == (
+        "Bearer", 300, "pruefbericht:upload")
+    assert answer.headers["cache-control"] == "no-store"
+    pem = Institution(platform_service.config, "platform").keys().public_key_path(TOKEN_KEY)
+    token = grant["access_token"]
+    claims = jwt.decode(token, load_public_key(pem.read_bytes()), algorithms=["EdDSA"],
+                        audience=PLATFORM_AUDIENCE, options={"verify_exp": False})
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    assert (claims["sub"], claims["client_id"], claims["node_id"]) == (
+        client.client_id, client.client_id, "GRZT01001")
+    assert claims["exp"] - claims["iat"] == 300
+
+
+def test_token__form_fields_authenticate_as_grzctl_sends_them(platform_service):
+    _, status, body = _upload_as_new_node(platform_service, "GRZT01002",
+                                          _pruefbericht("GRZT01002", "form"))
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("case", ["unknown client", "wrong secret", "suspended node",
+                                  "revoked node", "revoked client"])
+def test_token__refused_without_change(platform_service, case):
+    config = platform_service.config
+    node = {"unknown client": "GRZT02001", "wrong secret": "GRZT02002",
+            "suspended node": "GRZT02003", "revoked node": "GRZT02004",
+            "revoked client": "GRZT02005"}[case]
+    client = approved_node_client(config, node)
+    client_id, secret = client.client_id, client.client_secret
+    if case == "unknown client":
+        client_id = "grzt02001-000000000000"
+    elif case == "wrong secret":
+        secret = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    elif case == "suspended node":
+        NodeRegistry(config).suspend(node, actor="bfarm-op", reason="audit finding")
+    elif case == "revoked node":
+        NodeRegistry(config).revoke(node, actor="bfarm-op", reason="closed")
+    else:
+        issue_client(config, node, actor="bfarm-op", replace=True)
+    before = platform_state(config)
+    with platform_service.client() as http:
+        answer = http.post(TOKEN, data={"grant_type": "client_credentials",
+                                        "client_id": client_id, "client_secret": secret})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "invalid_client"
+    assert platform_state(config) == before
+    assert platform_ledger_report(config).startswith("ok")
+
+
+def test_token__other_grant_type_and_missing_grant_refused(platform_service):
+    client = approved_node_client(platform_service.config, "GRZT02006")
+    with platform_service.client() as http:
+        password = http.post(TOKEN, data={"grant_type": "password", "username": "x",
+                                          "client_id": client.client_id,
+                                          "client_secret": client.client_secret})
+        missing = http.post(TOKEN, data={"client_id": client.client_id,
+                                         "client_secret": client.client_secret})
+    assert (password.status_code, password.json().get("error")) == (400, "unsupported_grant_type")
+    assert (missing.status_code, missing.json().get("error")) == (400, "invalid_request")
+
+
+def test_token__scope_may_narrow_never_widen(platform_service):
+    client = approved_node_client(platform_service.config, "GRZT02007")
+    asked = {"grant_type": "client_credentials", "client_id": client.client_id,
+             "client_secret": client.client_secret}
+    with platform_service.client() as http:
+        narrowed = http.post(TOKEN, data={**asked, "scope": "pruefbericht:upload"})
+        widened = http.post(TOKEN, data={**asked, "scope": "pruefbericht:upload linkage:map"})
+    assert (narrowed.status_code, narrowed.json().get("scope")) == (200, "pruefbericht:upload")
+    assert (widened.status_code, widened.json().get("error")) == (400, "invalid_scope")
+
+
+# --- bearer tokens at the upload ----------------------------------------------------------------
+
+
+def test_upload__token_issued_before_suspension_stops_working_even_after_reapproval(
+        platform_service):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03001")
+    token = _form_token(platform_service, client)
+    assert _upload(platform_service, token, _pruefbericht("GRZT03001", "s1"))[0] == 200
+    NodeRegistry(config).suspend("GRZT03001", actor="bfarm-op", reason="audit finding")
+    before = platform_state(config)
+    status, body = _upload(platform_service, token, _pruefbericht("GRZT03001", "s2"))
+    assert (status, body.get("error")) == (401, "invalid_token")
+    assert "suspended" in body["error_description"]
+    assert platform_state(config) == before
+    NodeRegistry(config).approve("GRZT03001", actor="bfarm-op", reason="fixed")
+    status, body = _upload(platform_service, token, _pruefbericht("GRZT03001", "s2"))
+    assert (status, body.get("error")) == (401, "invalid_token")  # the replayed old token
+    assert "current approval" in body["error_description"]
+    fresh = _form_token(platform_service, client)
+    assert _upload(platform_service, fresh, _pruefbericht("GRZT03001", "s2"))[0] == 200
+
+
+def test_upload__expired_token_refused(platform_service):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03002")
+    identity = authenticate_client(config, client.client_id, client.client_secret)
+    issued_at = clock.now() - timedelta(minutes=6)
+    with clock.use_clock(lambda: issued_at):
+        old = AccessTokenAuthority(config).issue(identity)["access_token"]
+    before = platform_state(config)
+    status, body = _upload(platform_service, old, _pruefbericht("GRZT03002", "e1"))
+    assert (status, body.get("error"), body.get("error_description")) == (
+        401, "invalid_token", "access token: expired")
+    assert platform_state(config) == before
+
+
+def test_upload__token_of_a_replaced_client_refused(platform_service):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03003")
+    token = _form_token(platform_service, client)
+    issue_client(config, "GRZT03003", actor="bfarm-op", replace=True)
+    status, body = _upload(platform_service, token, _pruefbericht("GRZT03003", "r1"))
+    assert (status, body.get("error")) == (401, "invalid_token")
+
+
+def test_upload__forged_or_foreign_tokens_refused(platform_service):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03004")
+    token = _form_token(platform_service, client)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["node_id"] = "GRZT03999"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    identity = authenticate_client(config, client.client_id, client.client_secret)
+    foreign = AccessTokenAuthority(config, audience="urn:genomlab:trust_center").issue(identity)
+    own_key = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA",
+                         headers={"typ": "at+jwt"})
+    for bad in (f"{header}.{forged_payload}.{signature}", foreign["access_token"], own_key,
+                "x.y.z"):
+        status, body = _upload(platform_service, bad, _pruefbericht("GRZT03004", "f1"))
+        assert status == 401, (bad, body)
+
+
+def test_upload__token_without_upload_scope_forbidden(platform_service):
+    _, status, body = _upload_as_new_node(platform_service, "DSTEST01",
+                                          _pruefbericht("GRZT03005", "d1"))
+    assert (status, body.get("error")) == (403, "insufficient_scope")
+
+
+def test_upload__report_for_another_node_refused_and_recorded(platform_service):
+    config = platform_service.config
+    client, status, body = _upload_as_new_node(platform_service, "GRZT03006",
+                                               _pruefbericht("GRZT03007", "o1"))
+    assert status == 400
+    assert "dataNodeId names GRZT03007" in body["error_description"]
+    refusals = [(e.actor, e.payload["node_id"]) for e in Institution(config, "platform")
+                .ledger().events() if e.type == "pruefbericht.refused"
+                and "GRZT03007" in e.payload["reason"]]
+    assert refusals == [(client.client_id, "GRZT03006")]
+
+
+# --- the official grzctl ------------------------------------------------------------------------
+
+
+def _grzctl() -> str:
+    """BfArM's ``grzctl`` (own venv: ``.ci/setup --test-tools``; or ``$PYTEST_GRZCTL``)."""
+    for candidate in (os.environ.get("PYTEST_GRZCTL"), str(REPO / ".grzctl-venv/bin/grzctl"),
+                      shutil.which("grzctl")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail("grzctl not found: run .ci/setup --test-tools or set PYTEST_GRZCTL")
+
+
+def _run_grzctl_submit(service: RunningService, client: IssuedClient, report: dict,
+                       folder: Path) -> subprocess.CompletedProcess[str]:
+    """``grzctl pruefbericht submit`` as a GRZ runs it, configured with ``client``."""
+    key = folder / "inbox.key"
+    key.write_text("unused by pruefbericht submit\n")
+    c4gh = "-----BEGIN CRYPT4GH PUBLIC KEY-----\nAAAA\n-----END CRYPT4GH PUBLIC KEY-----"
+    config = {
+        "leistungserbringer": {"260914050": {"inbox_buckets": {"inbox": {
+            "private_key_path": str(key)}}}},
+        "archives": {"consented": {"s3": {"bucket": "consented"}, "public_key": c4gh},
+                     "non_consented": {"s3": {"bucket": "non-consented"}, "public_key": c4gh}},
+        "db": {"database_url": f"sqlite:///{folder / 'grz.sqlite'}",
+               "author": {"name": "grz-admin"}},
+        "pruefbericht": {"authorization_url": service.url + TOKEN,
+                         "api_base_url": service.url + "/api/pruefbericht",
+                         "client_id": client.client_id, "client_secret": client.client_secret},
+        "identifiers": {"grz": report["SubmittedCase"]["dataNodeId"]},
+    }
+    (folder / "grzctl.yaml").write_text(json.dumps(config))  # YAML is a superset of JSON
+    (folder / "pruefbericht.json").write_text(json.dumps(report))
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": str(service.ca)}
+    # no timeout= here: subprocess waits with time.sleep, which fails under libfaketime (the
+    # shifted-clock CI pass); pytest-timeout bounds the test instead
+    return subprocess.run(
+        [_grzctl(), "--config", str(folder / "grzctl.yaml"), "pruefbericht", "submit",
+         "--pruefbericht-file", str(folder / "pruefbericht.json"),
+         "--submission-id", "260914050_2024-10-01_0a7b84e9", "--no-update-db"],
+        env=env, capture_output=True, text=True, check=False)
+
+
+def test_grzctl_submit__approved_grz_gets_meldebestaetigung(platform_service, tmp_path):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT04001")
+    report = _pruefbericht("GRZT04001", "grzctl-accepted")
+    result = _run_grzctl_submit(platform_service, client, report, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Prüfbericht submitted successfully" in result.stderr
+    with read_platform(config) as conn:
+        row = conn.execute(select(confirmations_table).where(
+            confirmations_table.c.tan_hash == tan_hash(report["SubmittedCase"]["tan"]))).one()
+    assert (row.node_id, row.data_category) == ("GRZT04001", "genomic")
+    events = [e for e in Institution(config, "platform").ledger().events()
+              if e.type == "pruefbericht.confirmed"
+              and e.payload["confirmation_id"] == row.confirmation_id]
+    assert [e.actor for e in events] == [client.client_id]
+    assert platform_ledger_report(config).startswith("ok")
+
+
+def test_upload__answer_is_the_meldebestaetigung_a_health_insurer_verifies(platform_service):
+    config = platform_service.config
+    _, status, document = _upload_as_new_node(platform_service, "GRZT04002",
+                                              _pruefbericht("GRZT04002", "insurer"))
+    assert status == 200
+    pem = Institution(config, "platform").keys().public_key_path("confirmation").read_bytes()
+    body = verify_confirmation_bytes(canonical_json(document).encode(), pem)
+    assert body["data_node_id"] == "GRZT04002"
+
+
+def test_grzctl_submit__suspended_grz_refused_and_nothing_changes(platform_service, tmp_path):
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT04003")
+    NodeRegistry(config).suspend("GRZT04003", actor="bfarm-op", reason="audit finding")
+    before = platform_state(config)
+    result = _run_grzctl_submit(platform_service, client,
+                                _pruefbericht("GRZT04003", "grzctl-refused"), tmp_path)
+    assert result.returncode != 0
+    assert "401" in result.stderr
+    assert "submitted successfully" not in result.stderr
+    assert platform_state(config) == before
+    assert platform_ledger_report(config).startswith("ok")
