@@ -190,3 +190,16 @@ def test_report__a_kdk_record_finishes_a_grz_submission_waits_for_sampling(
     assert [(c["node_id"], c["data_category"], c["qc_passed"]) for c in confirmed] == [
         (GRZ, "genomic", True), (KDK, "clinical", True)]
     assert {c["submission_date"] for c in confirmed} == {"2026-03-02"}  # the file's, exact
+
+
+def test_record_validation__a_grz_records_the_month_not_both_month_and_day(
+        config: GenomlabConfig) -> None:
+    from genomlab.errors import EventRefused
+
+    node = GenomeCenter(config, GRZ)
+    node.begin("item-1")
+    for fields in ({**GRZ_FIELDS, "submission_date": "2026-03-02"},
+                   {k: v for k, v in GRZ_FIELDS.items() if k != "submission_month"}):
+        with pytest.raises(EventRefused, match="needs submission_month"):
+            node.record_validation("item-1", "hash", fields, lambda first: {})
+    assert node.get_state("item-1") == "received"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from genomlab.events import EventPayload, declare
 
@@ -42,6 +42,12 @@ class ValidatedSubmission(EventPayload):
     research_consented: bool
     submission_size: int
     warnings: str
+
+    @model_validator(mode="after")
+    def _has_a_month(self) -> ValidatedSubmission:
+        if (self.submission_month is None) == (self.submission_date is None):
+            raise ValueError("needs submission_month (or, in older events, submission_date)")
+        return self
 
 
 class SubmissionValidated(EventPayload):
