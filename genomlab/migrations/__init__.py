@@ -19,9 +19,9 @@ Examples
 >>> import tempfile
 >>> url = f"sqlite:///{tempfile.mkdtemp()}/platform.db"
 >>> upgrade_store(url, "platform")
-(None, '0004')
+(None, '0005')
 >>> get_store_revision(url)
-'0004'
+'0005'
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def upgrade_home(config: GenomlabConfig) -> list[StoreUpgrade]:
     >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
     >>> (config.home / "platform").mkdir()
     >>> [(u.institution, u.before, u.after) for u in upgrade_home(config)]
-    [('platform', None, '0004')]
+    [('platform', None, '0005')]
     """
     done = []
     for institution in existing_institutions(config):

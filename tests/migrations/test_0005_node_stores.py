@@ -45,6 +45,10 @@ def _columns(node: NodeIntake) -> set[str]:
     return {c["name"] for c in inspect(node.ledger.engine).get_columns(node.items.name)}
 
 
+def _indexes(node: NodeIntake) -> set[str]:
+    return {i["name"] for i in inspect(node.ledger.engine).get_indexes(node.items.name)}
+
+
 def test_upgrade_store__0005_keeps_a_grz_submission_date_to_its_month(
         config: GenomlabConfig) -> None:
     node = GenomeCenter(config, "GRZK00001")
@@ -61,6 +65,7 @@ def test_upgrade_store__0005_keeps_a_grz_submission_date_to_its_month(
 
     assert upgrade_store(node.institution.store_url, "grz") == ("0004", get_head_revision())
     assert "submission_date" not in _columns(node)
+    assert _indexes(node) == {str(i.name) for i in node.items.indexes}
     [row] = node.list_items()
     assert (row["submission_month"], row["state"], row["disease_type"]) == (
         "2026-03", "validated", "rare")
@@ -78,6 +83,7 @@ def test_upgrade_store__0005_drops_a_kdk_records_case_fields(config: GenomlabCon
 
     assert upgrade_store(node.institution.store_url, "kdk") == ("0004", get_head_revision())
     assert not set(CASE) & _columns(node)
+    assert _indexes(node) == {str(i.name) for i in node.items.indexes}
     [row] = node.list_items()
     assert (row["record_id"], row["state"], row["research_consented"], row["source_digest"]) == (
         "rec-1", "validated", True, "0" * 64)

@@ -7,10 +7,10 @@ month (``submission_month``: what BfArM's sampling rule and the quarterly report
 keeps none of these fields in ``kdk_records`` (they go to the platform in the Prüfbericht, read
 from the file at intake).
 
-This revision recreates the GRZ's ``grz_submissions`` (``submission_date`` becomes
-``submission_month``) and the KDK's ``kdk_records`` (the case fields dropped) and refills every
-table of the node's projection from its ledger; the projection keeps a day's month and ignores
-the case fields in events of older homes, so the rows equal what new code writes.
+This revision changes the tables in place: ``grz_submissions.submission_date`` becomes
+``submission_month`` (its first seven characters), and ``kdk_records`` loses the case fields.
+The rows then equal a replay of the ledger, since the projection keeps a day's month and ignores
+the case fields in events of older homes.
 
 What stays: ledger events are hash-chained and signed, so the ``submission.validated`` and
 ``record.validated`` events an older home recorded keep the exact date and the case fields in
@@ -30,26 +30,48 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context, op
 
-from genomlab.migrations.replay import replay_projection
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+KDK_CASE_FIELDS = ("submitter_id", "submission_date", "submission_type", "disease_type",
+                   "coverage_type", "library_type")
+"""The ``kdk_records`` columns this revision drops."""
+
+
+def _columns(table: str) -> set[str] | None:
+    """The table's column names, or ``None`` if it does not exist yet (the node's code creates
+    it, in its current shape, when it opens the store)."""
+    inspector = sa.inspect(op.get_bind())
+    if table not in inspector.get_table_names():
+        return None
+    return {c["name"] for c in inspector.get_columns(table)}
+
+
+def _month_of_submission_date() -> None:
+    columns = _columns("grz_submissions")
+    if columns is None or "submission_date" not in columns:
+        return
+    with op.batch_alter_table("grz_submissions") as batch:
+        batch.add_column(sa.Column("submission_month", sa.String(length=7), nullable=True))
+    op.execute("UPDATE grz_submissions SET submission_month = substr(submission_date, 1, 7)")
+    with op.batch_alter_table("grz_submissions") as batch:
+        batch.drop_column("submission_date")
+
+
+def _drop_kdk_case_fields() -> None:
+    columns = _columns("kdk_records")
+    present = [c for c in KDK_CASE_FIELDS if columns is not None and c in columns]
+    if present:
+        with op.batch_alter_table("kdk_records") as batch:
+            for column in present:
+                batch.drop_column(column)
+
 
 def upgrade() -> None:
-    from genomlab.clinical_node import store as kdk
-    from genomlab.genome_center import store as grz
-
     kind = context.config.attributes["kind"]
-    if kind not in ("grz", "kdk"):
-        return
-    table, projection = ((grz.submissions, grz.PROJECTION) if kind == "grz"
-                         else (kdk.records, kdk.PROJECTION))
-    conn = op.get_bind()
-    if table.name not in sa.inspect(conn).get_table_names():
-        return  # the node's code creates its tables when it opens the store
-    op.drop_table(table.name)
-    table.create(conn)
-    replay_projection(conn, projection)
+    if kind == "grz":
+        _month_of_submission_date()
+    elif kind == "kdk":
+        _drop_kdk_case_fields()
