@@ -47,8 +47,8 @@ class EventPayload(BaseModel):
 
 
 class SubmittedCaseFields(EventPayload):
-    """The Prüfbericht's case fields: what a GRZ or KDK records when it validates a submission
-    and the platform when it confirms one (``SubmittedCase`` of BfArM's model, snake case)."""
+    """The Prüfbericht's case fields: what a GRZ or KDK reports from the file it takes in and the
+    platform records when it confirms one (``SubmittedCase`` of BfArM's model, snake case)."""
 
     submitter_id: str
     submission_date: str

@@ -114,7 +114,7 @@ head_table = Table(
     Column("hash", String(64), nullable=False),
     # The head is signed at every committed transaction, so cutting the newest events off (and
     # setting the head back) needs the institution's key. Empty only in stores of releases
-    # before the signed head (migration 0009 signs them) and in an empty ledger.
+    # before the signed head (migration 0007 signs them) and in an empty ledger.
     Column("recorded_at", String(32), nullable=True),
     Column("key_id", String(16), nullable=True),
     Column("signature", String(88), nullable=True),

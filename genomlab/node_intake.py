@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Row, Table, select
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
-from genomlab.events import LedgerSpec
+from genomlab.events import LedgerSpec, SubmittedCaseFields
 from genomlab.institution import Institution
 from genomlab.ledger import Ledger, LedgerTransaction
 from genomlab.messages import PseudonymService
@@ -255,30 +255,37 @@ class NodeIntake:
             if "already used" not in str(exc):
                 raise
 
-    def build_pruefbericht(self, key: str, tan: str) -> dict[str, Any]:
-        """The Prüfbericht of a stored item (BfArM model), from its validated fields."""
+    def build_pruefbericht(self, key: str, tan: str, case: SubmittedCaseFields
+                           ) -> dict[str, Any]:
+        """The Prüfbericht of a stored item (BfArM model) with the case fields of its file.
+
+        The case fields come from the file being taken in, not from the node's store: the store
+        keeps them coarsened (a GRZ: the month) or not at all (a KDK), so that they cannot link
+        the node's items to another node's.
+        """
         row = self.get_item(key)
         if row is None:
             raise ConflictError(f"{key}: no such {self.noun} at {self.actor}")
         return validate_pruefbericht({
-            "submissionDate": row.submission_date, "submissionType": row.submission_type,
-            "tan": tan, "submitterId": row.submitter_id, "dataNodeId": self.node_id,
-            "diseaseType": row.disease_type, "dataCategory": self.intake_kind.data_category,
-            "libraryType": row.library_type, "coverageType": row.coverage_type,
+            "submissionDate": case.submission_date, "submissionType": case.submission_type,
+            "tan": tan, "submitterId": case.submitter_id, "dataNodeId": self.node_id,
+            "diseaseType": case.disease_type, "dataCategory": self.intake_kind.data_category,
+            "libraryType": case.library_type, "coverageType": case.coverage_type,
             "dataQualityCheckPassed": self.get_quality_check_passed(row)})
 
     def get_quality_check_passed(self, row: Row[Any]) -> bool:
         """``dataQualityCheckPassed`` of a stored item's Prüfbericht (stored means passed)."""
         return True
 
-    def report(self, key: str, tan: str, reporter: Reporter) -> None:
-        """Hand a stored item's Prüfbericht to the platform and record ``reported``.
+    def report(self, key: str, tan: str, case: SubmittedCaseFields, reporter: Reporter) -> None:
+        """Hand a stored item's Prüfbericht (``case``: the fields of its file) to the platform
+        and record ``reported``.
 
         A node that does not sample for detailed QC finishes the item in the same transaction.
         """
         if not is_due(self.get_state(key), "report"):
             return
-        confirmation_id = reporter(self.build_pruefbericht(key, tan))
+        confirmation_id = reporter(self.build_pruefbericht(key, tan, case))
         with self.ledger.transaction() as tx:
             self.advance(key, "reported", {"confirmation_id": confirmation_id}, tx=tx)
             if not self.intake_kind.samples_for_detailed_qc:

@@ -11,6 +11,7 @@ import pytest
 from genomlab.clinical_node.intake import ClinicalNode
 from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError
+from genomlab.events import SubmittedCaseFields
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.node_intake import (
     INTAKE_STATES,
@@ -22,12 +23,15 @@ from genomlab.node_intake import (
 )
 
 GRZ, KDK = "GRZK00001", "KDKTUE005"
-FIELDS = {"submitter_id": "260840108", "submission_date": "2026-03-02",
-          "submission_type": "initial", "disease_type": "rare", "coverage_type": "GKV",
-          "library_type": "wgs", "research_consented": True}
-GRZ_FIELDS = {**FIELDS, "submission_id": "S-1", "genomic_study_type": "single",
-              "genomic_study_subtype": "germline-only", "n_donors": 1, "submission_size": 1,
-              "warnings": ""}
+CASE = SubmittedCaseFields(submitter_id="260840108", submission_date="2026-03-02",
+                           submission_type="initial", disease_type="rare", coverage_type="GKV",
+                           library_type="wgs")
+"""The case fields of the file a node takes in (its Prüfbericht's)."""
+FIELDS = {"research_consented": True}
+GRZ_FIELDS = {**FIELDS, **CASE.model_dump(exclude={"submission_date"}),
+              "submission_month": "2026-03", "submission_id": "S-1",
+              "genomic_study_type": "single", "genomic_study_subtype": "germline-only",
+              "n_donors": 1, "submission_size": 1, "warnings": ""}
 
 
 def _fields(node: NodeIntake) -> dict[str, object]:
@@ -174,7 +178,7 @@ def test_report__a_kdk_record_finishes_a_grz_submission_waits_for_sampling(
         registry.ensure_approved(node.node_id, name=f"test {node.node_id}", actor="admin")
         _stored(node, "item-1")
         for _ in range(2):  # the second run finds nothing due
-            node.report("item-1", tan, make_platform_reporter(config, node.node_id))
+            node.report("item-1", tan, CASE, make_platform_reporter(config, node.node_id))
     grz, kdk = nodes
     assert grz.get_state("item-1") == "reported"
     assert kdk.get_state("item-1") == "finished"
@@ -185,3 +189,17 @@ def test_report__a_kdk_record_finishes_a_grz_submission_waits_for_sampling(
                  if e.type == "pruefbericht.confirmed"]
     assert [(c["node_id"], c["data_category"], c["qc_passed"]) for c in confirmed] == [
         (GRZ, "genomic", True), (KDK, "clinical", True)]
+    assert {c["submission_date"] for c in confirmed} == {"2026-03-02"}  # the file's, exact
+
+
+def test_record_validation__a_grz_records_the_month_not_both_month_and_day(
+        config: GenomlabConfig) -> None:
+    from genomlab.errors import EventRefused
+
+    node = GenomeCenter(config, GRZ)
+    node.begin("item-1")
+    for fields in ({**GRZ_FIELDS, "submission_date": "2026-03-02"},
+                   {k: v for k, v in GRZ_FIELDS.items() if k != "submission_month"}):
+        with pytest.raises(EventRefused, match="needs submission_month"):
+            node.record_validation("item-1", "hash", fields, lambda first: {})
+    assert node.get_state("item-1") == "received"

@@ -5,7 +5,7 @@ identity field is declared.
 
 from __future__ import annotations
 
-from genomlab.events import EventPayload, SubmittedCaseFields, declare
+from genomlab.events import EventPayload, declare
 
 
 class RecordRef(EventPayload):
@@ -28,11 +28,23 @@ class RecordError(EventPayload):
     message: str
 
 
-class ValidatedRecord(SubmittedCaseFields):
-    """The ``kdk_records`` columns a validated record fills."""
+class ValidatedRecord(EventPayload):
+    """The ``kdk_records`` columns a validated record fills: the tanC's sha256 and the consent.
+
+    The Prüfbericht's case fields (submitter, submission date and type, disease, coverage and
+    library type) go to the platform at intake and are not recorded: together they linked a
+    KDK's records to a GRZ's submissions (issue 21). Events of homes made before revision 0005
+    still carry them; the projection ignores them.
+    """
 
     tan_hash: str
     research_consented: bool
+    submitter_id: str | None = None
+    submission_date: str | None = None
+    submission_type: str | None = None
+    disease_type: str | None = None
+    coverage_type: str | None = None
+    library_type: str | None = None
 
 
 class RecordValidated(EventPayload):

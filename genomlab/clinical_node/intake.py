@@ -46,6 +46,7 @@ from genomlab.clinical_node.records import (
     validate_clinical_record,
 )
 from genomlab.db import read_connection
+from genomlab.events import SubmittedCaseFields
 from genomlab.messages import PseudonymService
 from genomlab.node_intake import (
     OPEN_STATES,
@@ -58,10 +59,11 @@ from genomlab.node_intake import (
 from genomlab.strict_json import JsonRefused, load_strict_json
 
 CASE_SCHEMA: dict[str, type] = {
-    "record_id": str, "clinical_pseudonym": str, "submission_date": str,
-    "submission_type": str, "disease_type": str, "coverage_type": str,
-    "library_type": str, "gender": str, "birth_month": str, "ags5": str,
-    "mv_sequencing": bool, "research_consented": bool}
+    "record_id": str, "clinical_pseudonym": str, "disease_type": str, "library_type": str,
+    "gender": str, "birth_month": str, "ags5": str, "research_consented": bool}
+"""A ``cases`` row: what the data service reads. Not the submitter, submission date and type,
+coverage type or model-project consent: the data service needs none of them, and the first four
+(which a GRZ keeps too) linked a KDK's records to a GRZ's submissions (issue 21)."""
 DIAGNOSIS_SCHEMA: dict[str, type] = {
     "record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
 PHENOTYPE_SCHEMA: dict[str, type] = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
@@ -101,6 +103,14 @@ def get_record_id(secret: bytes, tan_c: str) -> str:
 def get_tan_hash(tan_c: str) -> str:
     """The sha256 of a tanC (lower case), as ``kdk_records.tan_hash`` keeps it."""
     return hashlib.sha256(tan_c.lower().encode()).hexdigest()
+
+
+def get_case_fields(record: ClinicalRecord) -> SubmittedCaseFields:
+    """The Prüfbericht's case fields of a validated record (reported, not kept)."""
+    return SubmittedCaseFields(
+        submitter_id=record.submitter_id, submission_date=record.submission_date,
+        submission_type=record.submission_type, disease_type=record.disease_type,
+        coverage_type=record.coverage_type, library_type=record.library_type)
 
 
 def read_record_file(path: Path) -> tuple[Any, str]:
@@ -149,16 +159,18 @@ class ClinicalNode(NodeIntake):
 
     def read_table(self, table: str, *, pseudonyms: Sequence[str] | None = None,
                    store_name: str = "consented") -> Any:
-        """A clinical table as a polars DataFrame, optionally only some clinical pseudonyms.
+        """A clinical table as a polars DataFrame, optionally only some clinical pseudonyms, in
+        write order (columns an older home's file still has are not read).
 
         ``store_name="consented"`` (research-consented records) is what a data service reads.
         """
         import polars as pl
 
         path = store.get_table_path(self.institution.directory, store_name, table)
-        frame = pl.read_parquet(path) if path.exists() else pl.DataFrame(
-            schema=_polars_schema({"cases": CASE_SCHEMA, "diagnoses": DIAGNOSIS_SCHEMA,
-                                   "phenotypes": PHENOTYPE_SCHEMA}[table]))
+        schema = {"cases": CASE_SCHEMA, "diagnoses": DIAGNOSIS_SCHEMA,
+                  "phenotypes": PHENOTYPE_SCHEMA}[table]
+        frame = (pl.read_parquet(path).select(list(schema)) if path.exists()
+                 else pl.DataFrame(schema=_polars_schema(schema)))
         if pseudonyms is not None:
             frame = frame.filter(pl.col("clinical_pseudonym").is_in(list(pseudonyms)))
         return frame
@@ -188,7 +200,7 @@ class ClinicalNode(NodeIntake):
             self._store(parsed, service)
             for record_id, record in parsed.items():
                 if record is not None:
-                    self.report(record_id, record.tan_c, reporter)
+                    self.report(record_id, record.tan_c, get_case_fields(record), reporter)
             return {path: outcome if outcome.record_id is None
                     else FileOutcome(outcome.record_id, str(self.get_state(outcome.record_id)))
                     for path, outcome in outcomes.items()}
@@ -223,11 +235,7 @@ class ClinicalNode(NodeIntake):
         if not is_due(state, "validate"):
             return record_id, record
         validated = self.record_validation(
-            record_id, get_tan_hash(tan_c), {
-                "submitter_id": record.submitter_id, "submission_date": record.submission_date,
-                "submission_type": record.submission_type, "disease_type": record.disease_type,
-                "coverage_type": record.coverage_type, "library_type": record.library_type,
-                "research_consented": record.research_consented},
+            record_id, get_tan_hash(tan_c), {"research_consented": record.research_consented},
             lambda first: {"field": "metaData.tanC", "message": f"tanC already used by {first}"})
         return record_id, record if validated else None
 

@@ -3,13 +3,16 @@
 Ledger tables: ``kdk_records`` (one row per record, keyed by a keyed hash of its tanC, see
 :func:`genomlab.clinical_node.intake.get_record_id`; state ``received → validated →
 pseudonymised → stored → reported → finished`` or ``error`` with the field; the tanC only as a
-sha256; the sha256 of the file the record came from; the clinical-dataset pseudonym once
-exchanged).
+sha256; the research consent; the sha256 of the file the record came from; the clinical-dataset
+pseudonym once exchanged). The Prüfbericht's case fields (submitter, submission date and type,
+disease, coverage and library type) go to the platform at intake and are not kept here: they
+would link the record to the GRZ's submission without the trust centre.
 
 Clinical tables (Parquet, keyed by ``clinical_pseudonym``), one set per consent store so that
 research-consented and non-consented data never share a file::
 
-    <kdk>/clinical/<consented|nonconsented>/cases.parquet       one row per record
+    <kdk>/clinical/<consented|nonconsented>/cases.parquet       one row per record: what the
+        data service reads (disease and library type, sex, birth month, AGS, consent)
     <kdk>/clinical/<consented|nonconsented>/diagnoses.parquet   system, code
     <kdk>/clinical/<consented|nonconsented>/phenotypes.parquet  hpo
 
@@ -45,12 +48,6 @@ records = Table(
     Column("failure_field", String(200), nullable=True),
     Column("failure_message", Text, nullable=True),
     Column("tan_hash", String(64), nullable=True, index=True),
-    Column("submitter_id", String(9), nullable=True),
-    Column("submission_date", String(10), nullable=True),
-    Column("submission_type", String(20), nullable=True),
-    Column("disease_type", String(20), nullable=True),
-    Column("coverage_type", String(5), nullable=True),
-    Column("library_type", String(10), nullable=True),
     Column("research_consented", Boolean, nullable=True),
     Column("clinical_pseudonym", String(80), nullable=True, index=True),
     Column("store", String(20), nullable=True),
@@ -69,8 +66,9 @@ def _received(conn: Connection, event: Event) -> None:
 
 
 def _validated(conn: Connection, event: Event) -> None:
+    fields = event.payload["fields"]  # older homes' events carry case fields too: not kept
     set_items(conn, records, "record_id", event, [event.payload["record_id"]], state="validated",
-              **event.payload["fields"])
+              tan_hash=fields["tan_hash"], research_consented=fields["research_consented"])
 
 
 def _stored(conn: Connection, event: Event) -> None:
@@ -116,15 +114,16 @@ def get_table_path(node_dir: Path, store: str, table: str) -> Path:
 
 
 def replace_rows(path: Path, rows: Sequence[dict[str, Any]], schema: dict[str, Any]) -> int:
-    """Replace the rows of ``rows``' record ids in the Parquet table (temp + rename).
+    """Replace the rows of ``rows``' record ids in the Parquet table (temp + rename), keeping
+    only the columns of ``schema``; a record's rows go last, so file order is write order.
 
     Returns the table's row count afterwards.
     """
     import polars as pl
 
     new = pl.DataFrame(list(rows), schema=schema)
-    if path.exists():
-        old = pl.read_parquet(path)
+    if path.exists():  # a column the schema no longer has (older homes) is not written again
+        old = pl.read_parquet(path).select(list(schema))
         new = pl.concat([old.filter(~pl.col("record_id").is_in(new["record_id"].unique())
                                     ), new])
     path.parent.mkdir(parents=True, exist_ok=True)

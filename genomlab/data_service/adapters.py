@@ -20,8 +20,7 @@ from genomlab.hail_session import HailModule
 
 CONSENTED = "consented"
 CASE_FIELDS = {"sex": "gender", "birth_month": "birth_month", "disease_type": "disease_type",
-               "library_type": "library_type", "coverage_type": "coverage_type",
-               "submission_date": "submission_date"}
+               "library_type": "library_type"}
 """Releasable clinical fields read from a KDK's ``cases`` table (release name → column)."""
 LIST_FIELDS = ("diagnosis", "hpo_terms")
 """Releasable list fields: ICD-10-GM codes (``diagnoses``) and HPO terms (``phenotypes``)."""
@@ -103,7 +102,7 @@ class ClinicalNodeReader:
 
     def _cases(self, pseudonyms: Sequence[str] | None) -> pl.DataFrame:
         cases = self._kdk.read_table("cases", pseudonyms=pseudonyms, store_name=CONSENTED)
-        latest = cases.sort("submission_date").group_by("clinical_pseudonym").last()
+        latest = cases.group_by("clinical_pseudonym", maintain_order=True).last()  # written last
         return latest.join(self._lists(pseudonyms), on="clinical_pseudonym", how="left")
 
     def get_dataset_attributes(self) -> pl.DataFrame:

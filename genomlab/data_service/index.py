@@ -19,7 +19,7 @@ genotype**, but row-level all the same (one row per dataset; see issue 21):
 SQLite file (owner-only mode) or PostgreSQL database, and so the same permissions, as its ledger
 and releases; never as files of their own. A build replaces all rows in one transaction with
 its ``feasibility.index_built`` event; the Parquet folder of older releases
-(``<home>/data_service/feasibility``) is removed by the next build and by migration ``0007``.
+(``<home>/data_service/feasibility``) is removed by the next build and by migration ``0006``.
 
 A query reads only these tables, never genotypes.
 """

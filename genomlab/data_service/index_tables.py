@@ -39,7 +39,7 @@ from genomlab.db import read_connection
 
 LEGACY_INDEX_DIR = "feasibility"
 """The folder under ``<home>/data_service`` where releases before issue 21 kept the index as
-Parquet files; removed by the next build and by migration ``0007``."""
+Parquet files; removed by the next build and by migration ``0006``."""
 
 index_metadata = MetaData()
 index_state = Table(

@@ -48,7 +48,7 @@ def select_qc_cmd(cli: CliContext, node_id: str) -> None:
     rows = [r for r in GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()
             if r["selected_for_qc"]]
     for row in rows:
-        click.echo(f"{row['inbox_id']}  {row['submitter_id']}  {row['submission_date']}")
+        click.echo(f"{row['inbox_id']}  {row['submitter_id']}  {row['submission_month']}")
     click.echo(f"{len(rows)} selected")
 
 

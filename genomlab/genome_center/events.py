@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from genomlab.events import EventPayload, SubmittedCaseFields, declare
+from genomlab.events import EventPayload, declare
 
 
 class SubmissionRef(EventPayload):
@@ -18,9 +18,22 @@ class SubmissionRef(EventPayload):
     inbox_id: str
 
 
-class ValidatedSubmission(SubmittedCaseFields):
-    """The ``grz_submissions`` columns a validated submission fills."""
+class ValidatedSubmission(EventPayload):
+    """The ``grz_submissions`` columns a validated submission fills.
 
+    The submission date only to the month (``submission_month``, ``YYYY-MM``: what BfArM's
+    sampling rule and the quarterly report need); the exact date goes to the platform in the
+    Prüfbericht and is kept nowhere at the GRZ. ``submission_date`` (the day) is only in events
+    of homes made before revision 0005; the projection keeps its month.
+    """
+
+    submitter_id: str
+    submission_month: str | None = None
+    submission_date: str | None = None
+    submission_type: str
+    disease_type: str
+    coverage_type: str
+    library_type: str
     submission_id: str
     tan_hash: str
     genomic_study_type: str
@@ -29,6 +42,12 @@ class ValidatedSubmission(SubmittedCaseFields):
     research_consented: bool
     submission_size: int
     warnings: str
+
+    @model_validator(mode="after")
+    def _has_a_month(self) -> ValidatedSubmission:
+        if (self.submission_month is None) == (self.submission_date is None):
+            raise ValueError("needs submission_month (or, in older events, submission_date)")
+        return self
 
 
 class SubmissionValidated(EventPayload):

@@ -55,6 +55,7 @@ from sqlalchemy import Row, select
 
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
+from genomlab.events import SubmittedCaseFields
 from genomlab.genome_center import genotypes, store
 from genomlab.genome_center.batches import BatchWriter
 from genomlab.genome_center.metadata import (
@@ -105,6 +106,15 @@ def donor_case_reference(tan_g: str, donor_pseudonym: str, relation: str) -> str
 def tan_digest(tan_g: str) -> str:
     """sha256 of the lower-case tanG: what the GRZ keeps to refuse a reused TAN."""
     return hashlib.sha256(tan_g.lower().encode()).hexdigest()
+
+
+def get_case_fields(model: Any) -> SubmittedCaseFields:
+    """The Prüfbericht's case fields of a validated submission's metadata (the exact date)."""
+    sub = model.submission
+    return SubmittedCaseFields(
+        submitter_id=sub.submitter_id, submission_date=sub.submission_date.isoformat(),
+        submission_type=str(sub.submission_type), disease_type=str(sub.disease_type),
+        coverage_type=str(sub.coverage_type), library_type=get_index_library_type(model))
 
 
 def _error_payload(exc: SubmissionRejected) -> dict[str, str]:
@@ -214,7 +224,9 @@ class GenomeCenter(NodeIntake):
             for directory in admitted:
                 inbox_id = directory.name
                 if checked.get(inbox_id) is not None:
-                    self.report(inbox_id, checked[inbox_id].metadata.submission.tan_g, reporter)
+                    model = checked[inbox_id].metadata
+                    self.report(inbox_id, model.submission.tan_g, get_case_fields(model),
+                                reporter)
                 self._report_failure(directory, reporter)
             self._sample_and_finish()
             for inbox_id in (d.name for d in admitted):
@@ -271,14 +283,13 @@ class GenomeCenter(NodeIntake):
             return self._reject(inbox_id, exc)
         model = checked.metadata
         sub = model.submission
+        case = get_case_fields(model)
         validated = self.record_validation(inbox_id, tan_digest(sub.tan_g), {
-            "submission_id": model.submission_id, "submitter_id": sub.submitter_id,
-            "submission_date": sub.submission_date.isoformat(),
-            "submission_type": str(sub.submission_type),
-            "disease_type": str(sub.disease_type), "coverage_type": str(sub.coverage_type),
+            **case.model_dump(exclude={"submission_date"}), "submission_id": model.submission_id,
+            "submission_month": case.submission_date[:7],
             "genomic_study_type": str(sub.genomic_study_type),
             "genomic_study_subtype": str(sub.genomic_study_subtype),
-            "library_type": get_index_library_type(model), "n_donors": len(model.donors),
+            "n_donors": len(model.donors),
             "research_consented": model.consents_to_research(sub.submission_date),
             "submission_size": size, "warnings": "\n".join(checked.warnings)},
             lambda first: _error_payload(SubmissionRejected(
@@ -457,8 +468,9 @@ class GenomeCenter(NodeIntake):
         rows = [r for r in self.get_submissions()
                 if r["basic_qc_passed"] and r["submission_type"] == "initial"]
         rows.sort(key=lambda r: (r["validated_at"], r["inbox_id"]))
-        selected = select_for_detailed_qc([
-            QcCandidate(r["inbox_id"], r["submitter_id"], date.fromisoformat(r["submission_date"]))
+        selected = select_for_detailed_qc([  # the rule looks at month and quarter only
+            QcCandidate(r["inbox_id"], r["submitter_id"],
+                        date.fromisoformat(f"{r['submission_month']}-01"))
             for r in rows])
         for row in self.get_submissions():
             inbox_id = row["inbox_id"]

@@ -7,9 +7,10 @@
 3. ``3-Detailprüfung_{grz}_Q{q}_{year}.tsv``: the submissions selected for detailed QC and their
    status (``pending``: genomlab does not run GRZ_QC_Workflow's re-computation).
 
-A submission belongs to the quarter of its submission date; a rejected one without a readable
-date to the quarter it was received in. Consent revocations are not tracked by the intake and
-are therefore not reported (no column rather than a made-up zero).
+A submission belongs to the quarter of its submission month (the GRZ keeps the date to the month
+only); a rejected one without a readable date to the quarter it was received in. Consent
+revocations are not tracked by the intake and are therefore not reported (no column rather than
+a made-up zero).
 
 Examples
 --------
@@ -35,8 +36,8 @@ def get_quarter_bounds(year: int, quarter: int) -> tuple[str, str]:
 
 
 def _in_quarter(row: dict[str, Any], bounds: tuple[str, str]) -> bool:
-    day = row.get("submission_date") or str(row["received_at"])[:10]
-    return bounds[0] <= day < bounds[1]
+    month = row.get("submission_month") or str(row["received_at"])[:7]
+    return bounds[0] <= f"{month}-01" < bounds[1]
 
 
 def compute_quarterly_tables(config: GenomlabConfig, node_id: str, *, year: int,
@@ -69,7 +70,7 @@ def compute_quarterly_tables(config: GenomlabConfig, node_id: str, *, year: int,
         "research_consented": bool(d["research_consented"]),
     } for d in grz.get_donors() if d["inbox_id"] in by_inbox]
     detailed = [{"submission_id": r["submission_id"], "submitter_id": r["submitter_id"],
-                 "submission_date": r["submission_date"], "library_type": r["library_type"],
+                 "submission_month": r["submission_month"], "library_type": r["library_type"],
                  "status": "pending"} for r in ok if r["selected_for_qc"]]
     return {"overview": overview, "datasets": datasets, "detailed_qc": detailed}
 

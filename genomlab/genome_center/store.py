@@ -4,8 +4,10 @@ Tables (portable SQL, one store per GRZ):
 
 - ``grz_submissions``: one row per inbox submission (key = inbox folder name) with its state
   (``received → validated → pseudonymised → stored → reported → [qc_selected] → finished`` or
-  ``error`` with ``failure_reason``/``failure_field``), the Prüfbericht fields and the
-  quarterly-report fields. The tanG is kept only as a sha256 (``tan_hash``) to refuse reuse.
+  ``error`` with ``failure_reason``/``failure_field``) and what BfArM's detailed-QC sampling and
+  the quarterly report need: submitter, case fields, and the submission date only to the month
+  (``submission_month``; the exact date goes to the platform in the Prüfbericht). The tanG is
+  kept only as a sha256 (``tan_hash``) to refuse reuse.
 - ``grz_donors``: per donor of a submission: relation, genome-dataset pseudonym, consents,
   library types, and the store (``consented``/``nonconsented``) its genotypes went to.
 - ``grz_batches``: the index of genotype batches (one Hail MatrixTable each) per store;
@@ -50,7 +52,7 @@ submissions = Table(
     Column("failure_message", Text, nullable=True),
     Column("tan_hash", String(64), nullable=True, index=True),
     Column("submitter_id", String(9), nullable=True),
-    Column("submission_date", String(10), nullable=True),
+    Column("submission_month", String(7), nullable=True),
     Column("submission_type", String(20), nullable=True),
     Column("disease_type", String(20), nullable=True),
     Column("coverage_type", String(5), nullable=True),
@@ -100,16 +102,32 @@ def _set_submission(conn: Connection, event: Event, **values: Any) -> None:
     set_items(conn, submissions, "inbox_id", event, [event.payload["inbox_id"]], **values)
 
 
+def get_submission_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``grz_submissions`` values of validated fields: a submission date (events of homes
+    made before revision 0005) is kept to its month.
+
+    Examples
+    --------
+    >>> get_submission_columns({"submission_date": "2026-03-02", "disease_type": "rare"})
+    {'disease_type': 'rare', 'submission_month': '2026-03'}
+    """
+    columns = {k: v for k, v in fields.items() if k != "submission_date"}
+    if fields.get("submission_date"):
+        columns["submission_month"] = fields["submission_date"][:7]
+    return columns
+
+
 def _validated(conn: Connection, event: Event) -> None:
     _set_submission(conn, event, state="validated", basic_qc_passed=True,
-                    validated_at=event.recorded_at, **event.payload["fields"])
+                    validated_at=event.recorded_at,
+                    **get_submission_columns(event.payload["fields"]))
 
 
 def _error(conn: Connection, event: Event) -> None:
     p = event.payload
     _set_submission(conn, event, state="error", basic_qc_passed=False,
                     failure_reason=p["failure_reason"], failure_field=p["field"],
-                    failure_message=p["message"], **p.get("fields", {}))
+                    failure_message=p["message"], **get_submission_columns(p.get("fields", {})))
 
 
 def _pseudonymised(conn: Connection, event: Event) -> None:

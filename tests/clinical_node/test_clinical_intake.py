@@ -140,3 +140,33 @@ def test_kdk_intake__rerun_duplicates_nothing_and_reused_tan_refused(kdk_intake,
                                       "(finished) already came from another file")
     assert kdk.ledger.head()[0] == events
     assert Path(config.home / "kdk" / node / "clinical" / "consented" / "cases.parquet").exists()
+
+
+def test_kdk_intake__older_cases_table_loses_the_columns_it_no_longer_keeps(tmp_path):
+    """An older home's ``cases.parquet`` (with submission date and type, coverage type and
+    model-project consent, issue 21) is never read with them, and the next write drops them."""
+    import polars as pl
+
+    from genomlab.clinical_node.intake import CASE_SCHEMA
+    from genomlab.clinical_node.store import get_table_path
+    from genomlab.intake import register_world_nodes, request_world_case_numbers, run_kdk_intake
+    from tests.conftest import config_for
+
+    config = config_for(tmp_path / "home")
+    register_world_nodes(config, WORLD, actor="test")
+    request_world_case_numbers(config, WORLD)
+    kdk = ClinicalNode(config, "KDKTUE005")
+    path = get_table_path(kdk.institution.directory, "consented", "cases")
+    path.parent.mkdir(parents=True)
+    old = {"record_id": "old-1", "clinical_pseudonym": "CDP-old", "disease_type": "rare",
+           "library_type": "wgs", "gender": "female", "birth_month": "1980-01", "ags5": "08416",
+           "research_consented": True, "submission_date": "2025-03-04",
+           "submission_type": "initial", "coverage_type": "GKV", "mv_sequencing": True}
+    pl.DataFrame([old]).write_parquet(path)
+    assert kdk.read_table("cases").columns == list(CASE_SCHEMA)
+
+    run_kdk_intake(config, [WORLD / "kdk" / "KDKTUE005"])
+    written = pl.read_parquet(path)
+    assert written.columns == list(CASE_SCHEMA)
+    assert written.filter(pl.col("record_id") == "old-1").height == 1
+    assert written.height > 1

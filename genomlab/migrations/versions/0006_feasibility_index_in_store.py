@@ -7,8 +7,8 @@ counts) in files beside the store. The index now lives in the store's ``ds_index
 store); this revision removes the old folder. The index is derived from the nodes' reports:
 ``genomlab data-service index`` rebuilds it. No event is touched.
 
-Revision ID: 0007
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -18,8 +18,8 @@ from alembic import context
 
 from genomlab.data_service.index_tables import remove_legacy_index_files
 
-revision = "0007"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,8 @@ use, so run the upgrade before the store leaves the institution's hands, and anc
 (``genomlab ledger anchor``). Without the folder the head stays unsigned and ``ledger verify``
 says so. No event is touched.
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0009"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
