@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from genomlab.workspace.qc.filtering import SAMPLE_REASONS
 from genomlab.workspace.qc.pipeline import QC_PLOTS, QC_TABLES
+from genomlab.workspace.qc.provenance import QC_PROVENANCE
 from tests.workspace.truth import PAIR_FAULTS, SAMPLE_FAULTS, score_qc
 
 pytestmark = [pytest.mark.hail, pytest.mark.slow]
@@ -41,7 +43,7 @@ def test_run_cohort_qc__flags_injected_variant_faults(qc_run: tuple[Any, Path],
         assert len(found & expected) / len(found) >= 0.95, kind
 
 
-def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
+def test_run_cohort_qc__writes_stable_tables_and_plots(hl: Any, qc_run: tuple[Any, Path],
                                                        truth: dict) -> None:
     result, out = qc_run
     for name in (*QC_TABLES, *QC_PLOTS):
@@ -62,6 +64,11 @@ def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
     assert {"sample", "PC1", "PC10", "projected", "ancestry_group"} <= set(scores.columns)
     assert len(_tsv(out / "variant_qc.tsv")) == truth["n_variants"]
     assert set(result.timings) >= {"export genotypes (Hail pass 1)", "KING kinship"}
+    provenance = json.loads((out / QC_PROVENANCE).read_text())
+    assert provenance["ancestry"]["method"] == "reference"
+    assert provenance["ancestry"]["reference"]["name"] == "reference_panel"
+    assert provenance["thresholds"]["ancestry_min_prob"] == 0.75
+    assert provenance["software"]["hail"] == hl.version()
 
 
 def test_run_cohort_qc__ancestry_groups_match_truth(qc_run: tuple[Any, Path],

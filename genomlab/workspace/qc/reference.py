@@ -80,6 +80,28 @@ def hwe_standardise(n_alt: np.ndarray, af: np.ndarray, n_variants: int) -> np.nd
     return x
 
 
+def compute_top_pcs(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues ``s²`` and loadings ``(variants, k)`` of the leading ``k`` PCs of ``x``
+    (variants × samples) from the samples' Gram matrix: an ``n × n`` eigenproblem instead of an
+    SVD of the whole matrix (far cheaper when variants outnumber samples).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=(50, 8))
+    >>> eigenvalues, loadings = compute_top_pcs(x, 3)
+    >>> s = np.linalg.svd(x, compute_uv=False)
+    >>> orthonormal = np.allclose(loadings.T @ loadings, np.eye(3))
+    >>> bool(np.allclose(eigenvalues, s[:3] ** 2)), bool(orthonormal)
+    (True, True)
+    """
+    gram = x.T.astype(np.float64) @ x
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:k]
+    values, vectors = np.clip(values[order], 0, None), vectors[:, order]
+    loadings = (x @ vectors) / np.sqrt(np.where(values > 0, values, 1.0))
+    return values, loadings
+
+
 def compute_out_of_fold_scores(x: np.ndarray, loadings: np.ndarray, *,
                                n_folds: int = 5) -> np.ndarray:
     """Scores ``(n_samples, k)`` of the columns of ``x`` (standardised variants × samples) as a
@@ -95,9 +117,9 @@ def compute_out_of_fold_scores(x: np.ndarray, loadings: np.ndarray, *,
     >>> g = np.hstack([rng.binomial(2, af[0], (2000, 30)), rng.binomial(2, af[1], (2000, 30))])
     >>> p = g.mean(axis=1) / 2
     >>> x = hwe_standardise(g, p, 2000)
-    >>> u, s, vt = np.linalg.svd(x.T, full_matrices=False)
-    >>> oof = compute_out_of_fold_scores(x, vt[:3].T)
-    >>> inflation = np.abs(u[:, :3] * s[:3]).mean(axis=0) / np.abs(oof).mean(axis=0)
+    >>> eigenvalues, loadings = compute_top_pcs(x, 3)
+    >>> oof = compute_out_of_fold_scores(x, loadings)
+    >>> inflation = np.abs(x.T @ loadings).mean(axis=0) / np.abs(oof).mean(axis=0)
     >>> bool(inflation[0] < 1.1), bool(inflation[2] > 2)
     (True, True)
     """
@@ -106,8 +128,7 @@ def compute_out_of_fold_scores(x: np.ndarray, loadings: np.ndarray, *,
     fold = np.arange(n) % n_folds
     for f in range(n_folds):
         held = fold == f
-        _, _, vt = np.linalg.svd(x[:, ~held].T, full_matrices=False)
-        fold_loadings = vt[:k].T
+        _, fold_loadings = compute_top_pcs(x[:, ~held], k)
         scores[held] = (x[:, held].T @ fold_loadings) @ (fold_loadings.T @ loadings)
     return scores
 
@@ -137,8 +158,7 @@ def compute_reference_pca(gm: GenotypeMatrix, labels: pd.Series, *, k: int = 10,
     gm, af = gm.subset(rows=keep), af[keep]
     x = hwe_standardise(gm.n_alt, af, len(af))
     k = min(k, x.shape[1] - 1, x.shape[0])
-    _, s, vt = np.linalg.svd(x.T, full_matrices=False)
-    loadings = vt[:k].T
+    eigenvalues, loadings = compute_top_pcs(x, k)
     scores = pd.DataFrame(compute_out_of_fold_scores(x, loadings), columns=_pc_columns(k),
                           index=pd.Index(gm.samples, name="sample"))
     missing = sorted(set(gm.samples) - set(labels.index))
@@ -146,7 +166,7 @@ def compute_reference_pca(gm: GenotypeMatrix, labels: pd.Series, *, k: int = 10,
         raise ValidationFailed(f"reference labels: no population for sample {missing[0]}")
     scores.insert(0, "population", labels.reindex(scores.index).to_numpy())
     return ReferencePca(name, sha256, pd.Index(gm.variants["variant"]), af, loadings, scores,
-                        s[:k] ** 2)
+                        eigenvalues)
 
 
 def read_reference(path: Path, *, k: int = 10) -> ReferencePca:
