@@ -31,20 +31,6 @@ SMALL_GROUP_POLICY = ("cohort-only: members of k-means groups smaller than max(m
                       "samples below min_prob are unassigned and flagged ancestry_outlier")
 
 
-@dataclass(frozen=True)
-class AncestrySettings:
-    """Thresholds of the ancestry step (see :class:`.pipeline.QcThresholds` for sources)."""
-
-    n_pcs: int = 10
-    min_prob: float = GNOMAD_MIN_PROB
-    min_samples: int = 50
-    min_group_size: int = 10
-    small_group_share: float = 0.05
-    n_mad: float = 6.0
-    max_outlier_share: float = 0.10
-    min_reference_overlap: float = 0.5
-
-
 @dataclass
 class AncestryResult:
     """PC scores (``PC1..``, ``projected``), groups, outlier flags, eigenvalues and the record
@@ -62,8 +48,11 @@ def _group_counts(groups: pd.Series) -> dict[str, int]:
 
 
 def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.ndarray,
-                      reference: ReferencePca | None,
-                      settings: AncestrySettings | None = None, *,
+                      reference: ReferencePca | None, *, n_pcs: int = 10,
+                      min_prob: float = GNOMAD_MIN_PROB, min_samples: int = 50,
+                      min_group_size: int = 10, small_group_share: float = 0.05,
+                      n_mad: float = 6.0, max_outlier_share: float = 0.10,
+                      min_reference_overlap: float = 0.5,
                       judged: np.ndarray | None = None) -> AncestryResult:
     """Ancestry groups and outliers of the samples of ``gm``.
 
@@ -77,6 +66,10 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
         The labelled reference, or None for the fallback.
     judged
         Samples that may be flagged (default all): hard-filtered samples are not judged.
+    n_pcs, min_prob, min_samples, min_group_size, small_group_share, n_mad, max_outlier_share
+        Thresholds, see :class:`.pipeline.QcThresholds` and :func:`.ancestry.get_cohort_ancestry`.
+    min_reference_overlap
+        Least share of the reference variants present in ``gm``.
 
     Examples
     --------
@@ -88,36 +81,35 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
     >>> result.provenance["method"], int(result.outliers.sum())
     ('cohort', 0)
     """
-    s = settings or AncestrySettings()
     if reference is None:
-        scores, eigenvalues = compute_pca_with_relateds(qc_gm, unrelated, k=s.n_pcs)
+        scores, eigenvalues = compute_pca_with_relateds(qc_gm, unrelated, k=n_pcs)
         groups, outliers, status = get_cohort_ancestry(
-            scores, min_samples=s.min_samples, min_group_size=s.min_group_size,
-            small_group_share=s.small_group_share, n_mad=s.n_mad,
-            max_outlier_share=s.max_outlier_share)
+            scores, min_samples=min_samples, min_group_size=min_group_size,
+            small_group_share=small_group_share, n_mad=n_mad,
+            max_outlier_share=max_outlier_share)
         record: dict[str, Any] = {"method": "cohort", "reference": None}
     else:
         scores, overlap = project_onto_reference(gm, reference)
-        if overlap < s.min_reference_overlap:
+        if overlap < min_reference_overlap:
             raise ValidationFailed(
                 f"reference {reference.name}: only {overlap:.0%} of its variants are in the "
-                f"cohort (need {s.min_reference_overlap:.0%}); wrong genome build or panel?")
+                f"cohort (need {min_reference_overlap:.0%}); wrong genome build or panel?")
         eigenvalues = reference.eigenvalues
-        n_pcs = min(s.n_pcs, count_informative_pcs(eigenvalues, len(reference.scores),
+        n_pcs = min(n_pcs, count_informative_pcs(eigenvalues, len(reference.scores),
                                                    len(reference.af)))
         assigned = assign_ancestry_from_reference(scores, reference, n_pcs=n_pcs,
-                                                  min_prob=s.min_prob)
+                                                  min_prob=min_prob)
         ratio = get_reference_distance_ratio(scores, assigned["ancestry_group"], reference,
-                                             n_pcs=n_pcs, n_mad=s.n_mad)
+                                             n_pcs=n_pcs, n_mad=n_mad)
         far = ratio > 1
         groups = assigned["ancestry_group"].where(~far, UNASSIGNED).rename("ancestry_group")
         outliers = (groups == UNASSIGNED).rename("ancestry_outlier")
         status = (f"assessed: {int(outliers.sum())} samples unassigned ({int(far.sum())} far "
                   "from their population's reference samples)")
-        if outliers.mean() > s.max_outlier_share:
+        if outliers.mean() > max_outlier_share:
             outliers[:] = False
             status = (f"not flagged: {groups.eq(UNASSIGNED).mean():.0%} of samples unassigned "
-                      f"(more than {s.max_outlier_share:.0%}); the reference does not represent "
+                      f"(more than {max_outlier_share:.0%}); the reference does not represent "
                       "this cohort")
         scores = scores.assign(projected=True).join(
             assigned.drop(columns="ancestry_group")).join(ratio)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
-from genomlab.workspace.qc.ancestry_step import AncestrySettings, estimate_ancestry
+from genomlab.workspace.qc.ancestry_step import estimate_ancestry
 from genomlab.workspace.qc.filtering import (
     get_call_rate_failures,
     get_heterozygosity_failures,
@@ -72,7 +72,7 @@ class QcThresholds:
     - ``qc_min_variant_call_rate`` 0.99, ``qc_min_af`` 0.001 and ``qc_min_p_hwe`` 1e-8: gnomAD
       ``get_qc_mt``; ``qc_max_variants`` thins the QC set evenly (a stand-in for LD pruning).
     - ``variant_min_call_rate`` 0.95 / ``variant_min_p_hwe`` 1e-6: see ``annotate_variant_filters``.
-    - Ancestry (``ancestry_step.AncestrySettings``): ``ancestry_min_prob`` 0.75 (gnomAD v3.1/v4
+    - Ancestry (``ancestry_step.estimate_ancestry``): ``ancestry_min_prob`` 0.75 (gnomAD v3.1/v4
       ``--min-pop-prob``) with a reference; without one the cohort-only fallback needs
       ``ancestry_min_samples`` 50 unrelated samples (else "not assessable"), flags k-means groups
       smaller than max(``min_group_size``, ``ancestry_small_group_share`` 5 % of the cohort)
@@ -103,15 +103,6 @@ class QcThresholds:
     ancestry_small_group_share: float = 0.05
     ancestry_max_outlier_share: float = 0.10
     max_contamination: float = 0.015
-
-    @property
-    def ancestry(self) -> AncestrySettings:
-        """The settings of the ancestry step."""
-        return AncestrySettings(
-            n_pcs=self.n_pcs, min_prob=self.ancestry_min_prob,
-            min_samples=self.ancestry_min_samples, min_group_size=self.min_group_size,
-            small_group_share=self.ancestry_small_group_share, n_mad=self.ancestry_n_mad,
-            max_outlier_share=self.ancestry_max_outlier_share)
 
 
 @dataclass
@@ -227,9 +218,12 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
         # ancestry, as in gnomAD: their missing or foreign calls move them in PC space.
         hard = flags["call_rate"] | (metrics["contamination"] > t.max_contamination
                                      if "contamination" in metrics else False)
-        ancestry = estimate_ancestry(gm.subset(rows=gm.is_autosomal), qc_gm,
-                                     get_unrelated_mask(gm.samples, drop), ref, t.ancestry,
-                                     judged=~hard.to_numpy())
+        ancestry = estimate_ancestry(
+            gm.subset(rows=gm.is_autosomal), qc_gm, get_unrelated_mask(gm.samples, drop), ref,
+            n_pcs=t.n_pcs, min_prob=t.ancestry_min_prob, min_samples=t.ancestry_min_samples,
+            min_group_size=t.min_group_size, small_group_share=t.ancestry_small_group_share,
+            n_mad=t.ancestry_n_mad, max_outlier_share=t.ancestry_max_outlier_share,
+            judged=~hard.to_numpy())
         scores, eigenvalues, groups = ancestry.scores, ancestry.eigenvalues, ancestry.groups
         flags["ancestry_outlier"] = ancestry.outliers
 

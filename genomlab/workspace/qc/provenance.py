@@ -5,30 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, is_dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from genomlab.versions import get_installed_versions
 
 #: Distributions whose versions go into ``qc_provenance.json`` (plink2 is not used by the run).
 SOFTWARE = ("genomlab", "hail", "numpy", "pandas", "scipy", "scikit-learn", "gnomad")
 QC_PROVENANCE = "qc_provenance.json"
-
-
-def get_software_versions() -> dict[str, str]:
-    """Installed version of each of :data:`SOFTWARE` (``"not installed"`` if absent).
-
-    Examples
-    --------
-    >>> sorted(get_software_versions()) == sorted(SOFTWARE)
-    True
-    """
-    versions = {}
-    for name in SOFTWARE:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def get_qc_provenance(thresholds: Any, ancestry: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +30,8 @@ def get_qc_provenance(thresholds: Any, ancestry: dict[str, Any]) -> dict[str, An
     """
     values = asdict(thresholds) if is_dataclass(thresholds) and not isinstance(
         thresholds, type) else dict(thresholds)
-    return {"thresholds": values, "ancestry": ancestry, "software": get_software_versions()}
+    return {"thresholds": values, "ancestry": ancestry,
+            "software": get_installed_versions(SOFTWARE, missing="not installed")}
 
 
 def write_qc_provenance(provenance: dict[str, Any], out_dir: Path) -> Path:
