@@ -31,6 +31,7 @@ from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc
 from genomlab.workspace.qc.ancestry_step import estimate_ancestry
 from genomlab.workspace.qc.filtering import (
     get_call_rate_failures,
+    get_contamination_evidence,
     get_heterozygosity_failures,
     get_unrelated_mask,
     summarise_sample_flags,
@@ -216,8 +217,8 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
         ref = None if reference is None else read_reference(reference, k=t.n_pcs)
         # Hard-filtered samples (call rate, read-based contamination) are not judged for
         # ancestry, as in gnomAD: their missing or foreign calls move them in PC space.
-        hard = flags["call_rate"] | (metrics["contamination"] > t.max_contamination
-                                     if "contamination" in metrics else False)
+        hard = flags["call_rate"] | get_contamination_evidence(
+            metrics, max_contamination=t.max_contamination)
         ancestry = estimate_ancestry(
             gm.subset(rows=gm.is_autosomal), qc_gm, get_unrelated_mask(gm.samples, drop), ref,
             n_pcs=t.n_pcs, min_prob=t.ancestry_min_prob, min_samples=t.ancestry_min_samples,
