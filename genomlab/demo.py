@@ -119,7 +119,9 @@ def step_cohort_qc(ctx: DemoContext) -> None:
     workspace = ctx.config.workspace_dir(ctx.project_id)
     out = workspace / "qc"
     if not (out / "sample_qc.tsv").exists():
-        run_cohort_qc(ctx.hail(), out, release=workspace / "release")
+        panel = ctx.world / "reference_panel"  # stands in for gnomAD's published loadings
+        run_cohort_qc(ctx.hail(), out, release=workspace / "release",
+                      reference=panel if panel.is_dir() else None)
     import polars as pl
 
     sample_qc = pl.read_csv(out / "sample_qc.tsv", separator="\t", columns=["sample", "pass"])

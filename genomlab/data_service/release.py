@@ -33,7 +33,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,6 +74,7 @@ from genomlab.trust_center.approvals import (
     load_platform_approval_key,
 )
 from genomlab.trust_center.service import LinkageMap, verify_linkage_map
+from genomlab.versions import get_installed_versions
 
 ACTOR = "data_service"
 SOFTWARE = ("genomlab", "hail", "polars", "pyarrow")
@@ -212,13 +212,7 @@ def _genotypes(hl: HailModule, nodes: Sequence[GenomeNodeReader], cohort: pl.Dat
 
 
 def _software_versions() -> dict[str, str]:
-    versions = {"python": python_platform.python_version()}
-    for name in SOFTWARE:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "unknown"
-    return versions
+    return {"python": python_platform.python_version(), **get_installed_versions(SOFTWARE)}
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -17,6 +17,20 @@ ANCESTRY_F: dict[str, float] = {"EUR": 0.05, "AFR": 0.08, "EAS": 0.07, "OCE": 0.
 #: Share of index patients per main group; "OCE" appears only as planted ancestry outliers.
 ANCESTRY_SHARE: dict[str, float] = {"EUR": 0.6, "AFR": 0.2, "EAS": 0.2}
 OUTLIER_ANCESTRY = "OCE"
+#: Planted admixed persons (option ``admixed_share``) carry one haplotype set from each group.
+ADMIXED_ANCESTRY = "AFR+EUR"
+
+
+def get_haplotype_ancestries(ancestry: str) -> tuple[str, str]:
+    """The groups of a person's paternal and maternal founder haplotypes.
+
+    Examples
+    --------
+    >>> get_haplotype_ancestries("EUR"), get_haplotype_ancestries("AFR+EUR")
+    (('EUR', 'EUR'), ('AFR', 'EUR'))
+    """
+    first, _, second = ancestry.partition("+")
+    return first, second or first
 
 HOSPITALS: tuple[tuple[str, str], ...] = (
     ("260530103", "Synthetisches Universitätsklinikum Süd"),
@@ -94,7 +108,8 @@ def _pick(rng: np.random.Generator, shares: dict[str, float]) -> str:
     return keys[int(rng.choice(len(keys), p=np.array(list(shares.values()))))]
 
 
-def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
+def build_cohort(rng: np.random.Generator, n_patients: int, *,
+                 distant_share: float = 0.02, admixed_share: float = 0.0) -> Cohort:
     """Draw the families, samples, institutions and planted sample faults of a world.
 
     Parameters
@@ -103,6 +118,12 @@ def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
         The world's generator.
     n_patients
         Number of index patients (one initial submission each).
+    distant_share
+        Share of index patients of the distant population (:data:`OUTLIER_ANCESTRY`, planted
+        as ``ancestry_outlier``; at least one). Every other fault kind is planted in 2 %.
+    admixed_share
+        Share of index patients who are first-generation admixed (:data:`ADMIXED_ANCESTRY`,
+        male singles), also planted as ``ancestry_outlier``; none by default.
 
     Returns
     -------
@@ -140,9 +161,11 @@ def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
 
     # Fault slots among single-study index patients, so a fault never touches a declared family.
     n_fault = _n_faulty(n_patients)
+    n_distant = _n_faulty(n_patients, distant_share)
     single_roles = (["low_call_rate"] * n_fault + ["contamination"] * n_fault
-                    + ["sex_mismatch"] * n_fault + ["ancestry_outlier"] * n_fault
-                    + ["duplicate"] * n_fault + ["cryptic"] * (2 * n_fault))
+                    + ["sex_mismatch"] * n_fault + ["ancestry_outlier"] * n_distant
+                    + ["duplicate"] * n_fault + ["cryptic"] * (2 * n_fault)
+                    + ["admixed"] * round(n_patients * admixed_share))
     n_single_min = len(single_roles) + 4
     study_types = [_pick(rng, STUDY_TYPE_SHARE) for _ in range(n_patients)]
     single_slots = [i for i, t in enumerate(study_types) if t == "single"]
@@ -173,6 +196,8 @@ def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
         role = role_of.get(i)
         if role == "ancestry_outlier":
             ancestry = OUTLIER_ANCESTRY
+        elif role == "admixed":
+            ancestry = ADMIXED_ANCESTRY
         submissions.append(Submission(
             index=-1, family=f"F{i + 1:05d}", hospital_ik=HOSPITALS[hosp][0],
             grz=GRZ_IDS[hosp % len(GRZ_IDS)], kdk=KDK_IDS[hosp % len(KDK_IDS)],
@@ -185,7 +210,7 @@ def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
                 father, mother = sibling_parents
                 ancestry = persons[father].ancestry
                 person = new_person(sex(), ancestry, father, mother)
-            elif role == "ancestry_outlier":
+            elif role in ("ancestry_outlier", "admixed"):
                 # Male, so its population's drift cannot blur the chrX heterozygosity sex check.
                 person = new_person("male", ancestry)
             else:
@@ -208,6 +233,8 @@ def build_cohort(rng: np.random.Generator, n_patients: int) -> Cohort:
                 faults["contamination"].append(samples[idx].sample)
             elif role in ("low_call_rate", "ancestry_outlier"):
                 faults[role].append(samples[idx].sample)
+            elif role == "admixed":
+                faults["ancestry_outlier"].append(samples[idx].sample)
             elif role == "duplicate":
                 duplicate_of[idx] = person
         else:

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import ndtri
 
-from genomlab.samples.cohort import ANCESTRY_F, Cohort
+from genomlab.samples.cohort import ANCESTRY_F, Cohort, get_haplotype_ancestries
 
 CONTIGS: tuple[tuple[str, int], ...] = (
     ("chr1", 248956422), ("chr2", 242193529), ("chr3", 198295559), ("chr4", 190214555),
@@ -186,7 +186,7 @@ class WorldGenetics:
 
     groups: list[str]
     founder: np.ndarray  # person indices of founders
-    founder_group: np.ndarray
+    founder_group: np.ndarray  # (n_founders, 2) group of each founder haplotype
     generations: list[np.ndarray]  # children grouped so parents come in earlier groups
     father_of: np.ndarray  # per person, -1 for founders
     mother_of: np.ndarray
@@ -251,7 +251,8 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
     persons = cohort.persons
     groups = list(ANCESTRY_F)
     founder = np.array([i for i, p in enumerate(persons) if p.father is None])
-    founder_group = np.array([groups.index(persons[i].ancestry) for i in founder])
+    founder_group = np.array([[groups.index(a) for a in get_haplotype_ancestries(
+        persons[i].ancestry)] for i in founder]).reshape(len(founder), 2)
     father_of = np.array([-1 if p.father is None else p.father for p in persons])
     mother_of = np.array([-1 if p.mother is None else p.mother for p in persons])
     generation = np.where(father_of < 0, 0, -1)
@@ -294,7 +295,8 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
 
 
 def _founder_haplotypes(rng: np.random.Generator, sites: VariantSites, lo: int, hi: int,
-                        g: WorldGenetics) -> np.ndarray:
+                        g: WorldGenetics) -> tuple[np.ndarray, np.ndarray]:
+    """Founder haplotypes of sites [lo, hi) and the group allele frequencies they come from."""
     p_anc = sites.p_anc[lo:hi]
     freqs = np.empty((len(g.groups), hi - lo))
     for k, group in enumerate(g.groups):
@@ -310,7 +312,7 @@ def _founder_haplotypes(rng: np.random.Generator, sites: VariantSites, lo: int, 
     shared = rng.standard_normal((n_f, 2, len(rho)), dtype=np.float32)
     own = rng.standard_normal((n_f, 2, hi - lo), dtype=np.float32)
     latent = rho[block] * shared[:, :, block] + np.sqrt(1 - rho[block] ** 2) * own
-    return latent < threshold[g.founder_group][:, None, :]
+    return latent < threshold[g.founder_group], freqs
 
 
 def _transmit(parents: np.ndarray, pos: np.ndarray, crossover: np.ndarray,
@@ -322,8 +324,9 @@ def _transmit(parents: np.ndarray, pos: np.ndarray, crossover: np.ndarray,
 
 
 def compute_person_haplotypes(rng: np.random.Generator, sites: VariantSites, lo: int, hi: int,
-                              cohort: Cohort, g: WorldGenetics) -> np.ndarray:
-    """Haplotypes ``(n_persons, 2, hi - lo)`` (0 = paternal, 1 = maternal) of sites [lo, hi).
+                              cohort: Cohort, g: WorldGenetics) -> tuple[np.ndarray, np.ndarray]:
+    """Haplotypes ``(n_persons, 2, hi - lo)`` (0 = paternal, 1 = maternal) of sites [lo, hi),
+    and the allele frequencies ``(n_groups, hi - lo)`` of the ancestry groups (``g.groups``).
 
     Examples
     --------
@@ -332,11 +335,12 @@ def compute_person_haplotypes(rng: np.random.Generator, sites: VariantSites, lo:
     >>> cohort = build_cohort(rng, 60)
     >>> sites = get_variant_sites(rng, 500)
     >>> g = get_world_genetics(rng, cohort, sites)
-    >>> compute_person_haplotypes(rng, sites, 0, 100, cohort, g).shape[1:]
-    (2, 100)
+    >>> haps, freqs = compute_person_haplotypes(rng, sites, 0, 100, cohort, g)
+    >>> haps.shape[1:], freqs.shape
+    ((2, 100), (4, 100))
     """
     haps = np.zeros((len(cohort.persons), 2, hi - lo), dtype=bool)
-    haps[g.founder] = _founder_haplotypes(rng, sites, lo, hi, g)
+    haps[g.founder], freqs = _founder_haplotypes(rng, sites, lo, hi, g)
     contig = int(sites.contig[lo])
     pos = sites.pos[lo:hi]
     nonpar = sites.kind[lo:hi] == KIND_X_NONPAR
@@ -354,7 +358,7 @@ def compute_person_haplotypes(rng: np.random.Generator, sites: VariantSites, lo:
         elif contig == CHR_Y:
             from_father = father[:, 0]
         haps[kids, 0], haps[kids, 1] = from_father, from_mother
-    return haps
+    return haps, freqs
 
 
 def compute_person_states(haps: np.ndarray, kind: np.ndarray, male: np.ndarray) -> np.ndarray:
@@ -377,12 +381,14 @@ def compute_person_states(haps: np.ndarray, kind: np.ndarray, male: np.ndarray) 
 
 @dataclass
 class ChunkGenotypes:
-    """One chunk: the cell codes of every sample and the person dosages of planted sites."""
+    """One chunk: the cell codes of every sample, the person dosages of planted sites and the
+    allele frequencies of each ancestry group (what a reference panel is drawn from)."""
 
     lo: int
     hi: int
     cells: np.ndarray  # (n_sites, n_samples) int32 cell codes
     planted_dosage: dict[int, np.ndarray]  # site index -> per-person alt dosage
+    group_freqs: np.ndarray  # (n_groups, n_sites) founder allele frequencies per group
 
 
 def generate_chunk(rng: np.random.Generator, sites: VariantSites, lo: int, hi: int,
@@ -399,7 +405,7 @@ def generate_chunk(rng: np.random.Generator, sites: VariantSites, lo: int, hi: i
     >>> generate_chunk(rng, sites, 0, 100, cohort, g).cells.shape == (100, len(cohort.samples))
     True
     """
-    haps = compute_person_haplotypes(rng, sites, lo, hi, cohort, g)
+    haps, freqs = compute_person_haplotypes(rng, sites, lo, hi, cohort, g)
     kind = sites.kind[lo:hi]
     person_states = compute_person_states(haps, kind, g.male)
     states = person_states[g.sample_person]
@@ -442,4 +448,4 @@ def generate_chunk(rng: np.random.Generator, sites: VariantSites, lo: int, hi: i
     cells = states.astype(np.int32) * 10000 + np.where(called, depth * 100 + alt, 0)
     planted_dosage = {int(v): (person_states[:, v - lo] - HOM_REF).astype(np.int8)
                       for v in g.planted[(g.planted >= lo) & (g.planted < hi)]}
-    return ChunkGenotypes(lo, hi, np.ascontiguousarray(cells.T), planted_dosage)
+    return ChunkGenotypes(lo, hi, np.ascontiguousarray(cells.T), planted_dosage, freqs)

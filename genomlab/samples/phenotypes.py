@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genomlab.samples.cohort import Cohort
+from genomlab.samples.cohort import Cohort, get_haplotype_ancestries
 
 PLANTED_HPO = ("HP:0001250", "Seizure")
 #: Per-allele effects on ``quant_trait`` (residual SD 1) and odds ratios for the HPO term.
@@ -70,7 +70,8 @@ def compute_phenotypes(rng: np.random.Generator, cohort: Cohort, planted: list[s
     """
     n_q = len(QUANT_BETAS)
     male = np.array([p.genetic_sex == "male" for p in cohort.persons], dtype=float)
-    shift = np.array([ANCESTRY_EFFECT[p.ancestry] for p in cohort.persons])
+    shift = np.array([np.mean([ANCESTRY_EFFECT[a] for a in get_haplotype_ancestries(p.ancestry)])
+                      for p in cohort.persons])
     centred = [d - 2 * planted_p for d in dosages]
     var_g = 2 * planted_p * (1 - planted_p)
     genetic_q = sum(b * c for b, c in zip(QUANT_BETAS, centred[:n_q], strict=True))

@@ -2,8 +2,10 @@
 
 The layout is the world contract (see ``data_samples/README.md``): ``truth.json``,
 ``genotypes/`` (cohort and per-GRZ VCFs, ``cohort.fam``, ``samples.tsv``), ``submissions/``,
-``hospitals/`` and ``kdk/``. Independent random streams (``default_rng([seed, k])``) feed the
-cohort, the genotypes, the phenotypes and the paperwork, so the same seed gives the same bytes.
+``hospitals/``, ``kdk/`` and ``reference_panel/`` (labelled ancestry reference, see
+:mod:`genomlab.samples.reference_panel`). Independent random streams (``default_rng([seed, k])``)
+feed the cohort, the genotypes, the phenotypes, the paperwork and the reference panel, so the same
+seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from genomlab.samples.clinical import write_clinical_records
 from genomlab.samples.cohort import GRZ_IDS, HOSPITALS, KDK_IDS, Cohort, build_cohort
 from genomlab.samples.files import write_json, write_text
 from genomlab.samples.genotypes import (
+    CHR_X,
     HAP_ALT,
     HET,
     HOM_ALT,
@@ -31,6 +34,7 @@ from genomlab.samples.genotypes import (
 )
 from genomlab.samples.paperwork import Paperwork, draw_paperwork, write_identity_inputs
 from genomlab.samples.phenotypes import Phenotypes, compute_phenotypes
+from genomlab.samples.reference_panel import write_reference_panel
 from genomlab.samples.submissions import SubmissionFiles, write_submissions
 from genomlab.samples.vcf import (
     BgzfVcfWriter,
@@ -69,7 +73,7 @@ class _SubmissionSites:
 def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites: Any,
                      genetics: Any, chunk_size: int, threads: int,
                      progress: Callable[[int], None] | None,
-                     subset: _SubmissionSites) -> list[np.ndarray]:
+                     subset: _SubmissionSites) -> tuple[list[np.ndarray], np.ndarray]:
     names = [s.sample for s in cohort.samples]
     by_grz = {grz: np.array([i for i, s in enumerate(cohort.samples) if s.grz == grz])
               for grz in GRZ_IDS}
@@ -80,6 +84,7 @@ def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites:
     for grz, cols in by_grz.items():
         writers[grz] = BgzfVcfWriter(geno / f"{grz}.vcf.bgz", [names[i] for i in cols])
     planted: dict[int, np.ndarray] = {}
+    freqs = np.empty((len(genetics.groups), len(sites)))
     for lo, hi in get_chunks(sites, chunk_size):
         chunk = generate_chunk(rng, sites, lo, hi, cohort, genetics)
         prefixes = get_line_prefixes(sites, lo, hi)
@@ -87,6 +92,7 @@ def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites:
         for grz, cols in by_grz.items():
             writers[grz].write(format_vcf_lines(prefixes, chunk.cells[:, cols]))
         planted.update(chunk.planted_dosage)
+        freqs[:, lo:hi] = chunk.group_freqs
         keep = np.flatnonzero((np.arange(lo, hi) % subset.stride == 0)
                               | np.isin(np.arange(lo, hi), genetics.planted))
         subset.prefixes += [prefixes[k] for k in keep]
@@ -96,7 +102,7 @@ def _write_genotypes(out: Path, rng: np.random.Generator, cohort: Cohort, sites:
             progress(hi - lo)
     for writer in writers.values():
         writer.close()
-    return [planted[int(v)] for v in genetics.planted]
+    return [planted[int(v)] for v in genetics.planted], freqs
 
 
 def _write_fam_and_tsv(out: Path, cohort: Cohort, pheno: Phenotypes) -> None:
@@ -191,6 +197,7 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
 
 def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int = 5000,
                    seed: int = 1, chunk_size: int = 2000, threads: int = 2,
+                   distant_share: float = 0.02, admixed_share: float = 0.0,
                    progress: Callable[[int], None] | None = None) -> WorldSummary:
     """Generate a synthetic genomDE world (genotypes, submissions, records, truth) in ``out_dir``.
 
@@ -208,6 +215,10 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         Sites generated at once (memory ~ chunk_size x samples x 40 bytes).
     threads
         bgzip threads for the cohort VCF.
+    distant_share
+        Share of index patients from the distant population (planted ancestry outliers).
+    admixed_share
+        Share of index patients who are admixed (AFR+EUR; also planted ancestry outliers).
     progress
         Called with the number of sites after each chunk.
 
@@ -228,7 +239,8 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     if n_variants < 1000:
         raise GenomlabError(f"n_variants={n_variants}: need at least 1000 sites")
     try:
-        cohort = build_cohort(np.random.default_rng([seed, 1]), n_patients)
+        cohort = build_cohort(np.random.default_rng([seed, 1]), n_patients,
+                              distant_share=distant_share, admixed_share=admixed_share)
     except ValueError as exc:
         raise GenomlabError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
@@ -236,8 +248,11 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     sites = get_variant_sites(geno_rng, n_variants)
     genetics = get_world_genetics(geno_rng, cohort, sites)
     subset = _SubmissionSites(stride=max(1, n_variants // 400))
-    dosages = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size, threads,
-                               progress, subset)
+    dosages, freqs = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size,
+                                      threads, progress, subset)
+    autosomal = np.flatnonzero(sites.contig < CHR_X)
+    write_reference_panel(out, np.random.default_rng([seed, 7]), freqs[:, autosomal],
+                          genetics.groups, [sites.variant_id(int(v)) for v in autosomal])
     pheno = compute_phenotypes(np.random.default_rng([seed, 3]), cohort,
                                [sites.variant_id(int(v)) for v in genetics.planted], dosages,
                                genetics.planted_p)

@@ -61,15 +61,22 @@ def qc() -> None:
 
 @qc.command("run")
 @_source_options
+@click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None,
+              help="Labelled ancestry reference: published loadings (loadings.tsv, "
+                   "reference_scores.tsv, eigenvalues.tsv) or a panel (panel.bed + labels.tsv, "
+                   "as a world's reference_panel/). Without it ancestry is cohort-only.")
 @pass_cli
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
-           fam: Path | None, out_dir: Path, spark_master: str | None) -> None:
+           fam: Path | None, out_dir: Path, spark_master: str | None,
+           reference: Path | None) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
     pca_scores.tsv, mendel.tsv, pedigree.tsv and PNG plots to OUT.
 
     sample_qc.tsv has one row per sample with `sample`, `pass` (true/false) and `reasons`
     (semicolon list of call_rate, heterozygosity, sex_mismatch, duplicate, relatedness, mendel,
-    ancestry_outlier), followed by the metrics.
+    ancestry_outlier), followed by the metrics; qc_provenance.json records the thresholds, the
+    ancestry method and reference and the software versions.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -82,6 +89,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
                   transient=True) as bar:
         task = bar.add_task("starting", total=None)
         result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
+                               reference=reference,
                                progress=lambda step: bar.update(task, description=step))
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "

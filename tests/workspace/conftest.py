@@ -32,11 +32,13 @@ def truth(world: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def qc_run(hl: Any, world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
-    """(QcResult, output directory) of ``run_cohort_qc`` on :func:`world`."""
+    """(QcResult, output directory) of ``run_cohort_qc`` on :func:`world`, with ancestry
+    against the world's labelled reference panel."""
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
     out = tmp_path_factory.mktemp("qc")
-    return run_cohort_qc(hl, out, vcf=world / "genotypes" / "cohort.vcf.bgz"), out
+    return run_cohort_qc(hl, out, vcf=world / "genotypes" / "cohort.vcf.bgz",
+                         reference=world / "reference_panel"), out
 
 
 @pytest.fixture(scope="session")

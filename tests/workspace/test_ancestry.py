@@ -1,11 +1,27 @@
-"""Ancestry groups depend on the genotypes only: not on sample names, order or PC signs."""
+"""Ancestry: groups depend on the genotypes only (not on sample names, order or PC signs); the
+reference-based assignment and the cohort-only fallback scored against generated worlds."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from genomlab.workspace.qc.ancestry import assign_ancestry_groups
+from genomlab.samples import generate_world, load_truth
+from genomlab.samples.reference_panel import REFERENCE_POPULATIONS
+from genomlab.workspace.qc.ancestry import (
+    NOT_ASSESSABLE,
+    assign_ancestry_groups,
+    get_cohort_ancestry,
+)
+from genomlab.workspace.qc.ancestry_step import AncestryResult, estimate_ancestry
+from genomlab.workspace.qc.reference import read_reference
+from tests.workspace.truth import score
+from tests.workspace.world_genotypes import get_hard_filter_mask, read_world_genotypes
 
 
 def _three_overlapping_populations(seed: int = 0) -> pd.DataFrame:
@@ -30,3 +46,109 @@ def test_assign_ancestry_groups__independent_of_sample_order_and_pc_signs() -> N
         shuffled = scores.iloc[rng.permutation(len(scores))].copy()
         shuffled[["PC1", "PC3"]] *= -1  # an SVD may return either sign
         assert _partition(assign_ancestry_groups(shuffled)) == reference
+
+
+# --- ancestry against a labelled reference, and the cohort-only fallback on generated worlds ---
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED_WORLD = REPO / "data_samples" / "world"
+#: (n_patients, seed, distant_share, admixed_share): a world with admixed persons, one with a
+#: distant minority of about 2 % of ~600 samples, and the committed 114-sample world.
+WORLDS = {"admixed-150": (150, 8, 0.02, 0.02), "distant-350": (350, 5, 0.03, 0.0),
+          "committed-60": (60, 1, 0.02, 0.0)}
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, dict]]:
+    """(directory, truth) of a world of :data:`WORLDS`, generated once on first use."""
+    made: dict[str, tuple[Path, dict]] = {}
+
+    def get(name: str) -> tuple[Path, dict]:
+        if name not in made:
+            n_patients, seed, distant, admixed = WORLDS[name]
+            out = COMMITTED_WORLD
+            if not name.startswith("committed"):
+                out = tmp_path_factory.mktemp(name) / "w"
+                generate_world(out, n_patients=n_patients, n_variants=3000, seed=seed,
+                               distant_share=distant, admixed_share=admixed)
+            made[name] = (out, load_truth(out))
+        return made[name]
+    return get
+
+
+@pytest.fixture(params=sorted(WORLDS))
+def world_case(request: pytest.FixtureRequest,
+               worlds: Callable[[str], tuple[Path, dict]]) -> tuple[str, Path, dict]:
+    return request.param, *worlds(request.param)
+
+
+def _truth_ancestry(truth: dict, samples: list[str]) -> pd.Series:
+    return pd.Series({s["sample"]: s["ancestry"] for s in truth["samples"]}).loc[samples]
+
+
+def _run(world: Path, truth: dict, *, reference: bool,
+         samples: list[str] | None = None) -> tuple[AncestryResult, list[str]]:
+    gm = read_world_genotypes(world)
+    if samples is not None:
+        gm = gm.subset(cols=np.isin(gm.samples, samples))
+    gm = gm.subset(rows=gm.is_autosomal)
+    judged = get_hard_filter_mask(gm, truth)
+    ref = read_reference(world / "reference_panel") if reference else None
+    return estimate_ancestry(gm, gm, judged, ref, judged=judged), gm.samples
+
+
+def test_estimate_ancestry__reference_recovers_populations_and_flags_planted_outliers(
+        world_case: tuple[str, Path, dict]) -> None:
+    name, world, truth = world_case
+    result, samples = _run(world, truth, reference=True)
+    ancestry = _truth_ancestry(truth, samples)
+    in_panel = ancestry.isin(REFERENCE_POPULATIONS)
+    accuracy = (result.groups[in_panel] == ancestry[in_panel]).mean()
+    assert accuracy >= 0.98, (name, accuracy)
+    planted = set(truth["faults"]["ancestry_outlier"])
+    assert planted == set(ancestry.index[~in_panel])  # OCE and AFR+EUR persons
+    recall, precision = score(set(result.outliers.index[result.outliers]), planted)
+    assert (recall, precision) >= (0.95, 0.95), (name, recall, precision)
+    reference = result.provenance["reference"]
+    assert result.provenance["method"] == "reference"
+    assert reference["populations"] == sorted(REFERENCE_POPULATIONS)
+    panel = world / "reference_panel"
+    files = [panel / name for name in ("panel.bed", "panel.bim", "panel.fam", "labels.tsv")]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    assert reference["sha256"] == digest
+
+
+def test_estimate_ancestry__cohort_fallback_reports_a_distant_minority(
+        worlds: Callable[[str], tuple[Path, dict]]) -> None:
+    world, truth = worlds("distant-350")
+    result, samples = _run(world, truth, reference=False)
+    distant = set(truth["faults"]["ancestry_outlier"])
+    assert 0.01 <= len(distant) / len(samples) <= 0.03
+    recall, precision = score(set(result.outliers.index[result.outliers]), distant)
+    assert (recall, precision) >= (0.95, 0.95), (recall, precision)
+    assert result.provenance["method"] == "cohort"
+    assert f"{len(distant)} samples in groups smaller than" in result.provenance["status"]
+
+
+def test_estimate_ancestry__a_36_person_release_is_not_failed_wholesale() -> None:
+    truth = load_truth(COMMITTED_WORLD)
+    release = [s["sample"] for s in truth["samples"] if s["relation"] == "index"][:36]
+    planted = set(truth["faults"]["ancestry_outlier"]) & set(release)
+    cohort_only, _ = _run(COMMITTED_WORLD, truth, reference=False, samples=release)
+    assert int(cohort_only.outliers.sum()) == 0
+    assert set(cohort_only.groups) == {NOT_ASSESSABLE}
+    assert cohort_only.provenance["status"].startswith("not assessable: ")
+    assert cohort_only.provenance["status"].endswith("unrelated samples, fewer than 50")
+    with_reference, _ = _run(COMMITTED_WORLD, truth, reference=True, samples=release)
+    assert set(with_reference.outliers.index[with_reference.outliers]) == planted
+
+
+def test_get_cohort_ancestry__flags_nobody_when_the_grouping_would_fail_many() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.repeat([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [-8.0, 0.0], [0.0, -8.0]],
+                        [60, 6, 6, 6, 6], axis=0)
+    scores = pd.DataFrame(centres + rng.normal(0, 0.3, centres.shape), columns=["PC1", "PC2"])
+    groups, outliers, status = get_cohort_ancestry(scores)
+    assert groups.nunique() >= 2
+    assert int(outliers.sum()) == 0
+    assert status.startswith("not assessable: the grouping would flag 29%")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from genomlab.workspace.qc.filtering import SAMPLE_REASONS
 from genomlab.workspace.qc.pipeline import QC_PLOTS, QC_TABLES
+from genomlab.workspace.qc.provenance import QC_PROVENANCE
 from tests.workspace.truth import PAIR_FAULTS, SAMPLE_FAULTS, score_qc
 
 pytestmark = [pytest.mark.hail, pytest.mark.slow]
@@ -41,7 +43,7 @@ def test_run_cohort_qc__flags_injected_variant_faults(qc_run: tuple[Any, Path],
         assert len(found & expected) / len(found) >= 0.95, kind
 
 
-def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
+def test_run_cohort_qc__writes_stable_tables_and_plots(hl: Any, qc_run: tuple[Any, Path],
                                                        truth: dict) -> None:
     result, out = qc_run
     for name in (*QC_TABLES, *QC_PLOTS):
@@ -62,6 +64,11 @@ def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
     assert {"sample", "PC1", "PC10", "projected", "ancestry_group"} <= set(scores.columns)
     assert len(_tsv(out / "variant_qc.tsv")) == truth["n_variants"]
     assert set(result.timings) >= {"export genotypes (Hail pass 1)", "KING kinship"}
+    provenance = json.loads((out / QC_PROVENANCE).read_text())
+    assert provenance["ancestry"]["method"] == "reference"
+    assert provenance["ancestry"]["reference"]["name"] == "reference_panel"
+    assert provenance["thresholds"]["ancestry_min_prob"] == 0.75
+    assert hl.version().startswith(provenance["software"]["hail"])
 
 
 def test_run_cohort_qc__ancestry_groups_match_truth(qc_run: tuple[Any, Path],
@@ -117,3 +124,28 @@ def test_import_vcf_to_mt__splits_multiallelic_sites_only_when_present(
     if len(expected) == 3:  # the 1/2 call becomes het for each alternate allele
         assert mt.GT.collect()[:4] == [hl.Call([0, 1]), hl.Call([0, 0])] * 2
     assert sorted(p.name for p in tmp_path.iterdir() if "x.mt" in p.name) == ["x.mt"]
+
+
+@pytest.fixture(scope="module")
+def other_world_qc(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """(truth, QC output) of another seed and size: 300 patients (~550 samples), seed 8, with
+    admixed AFR+EUR persons besides the distant ones among the planted ancestry outliers."""
+    from genomlab.samples import generate_world, load_truth
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    world = tmp_path_factory.mktemp("other-world") / "w"
+    generate_world(world, n_patients=300, n_variants=4000, seed=8, admixed_share=0.02)
+    out = tmp_path_factory.mktemp("other-qc")
+    run_cohort_qc(hl, out, vcf=world / "genotypes" / "cohort.vcf.bgz",
+                  reference=world / "reference_panel")
+    return load_truth(world), out
+
+
+def test_run_cohort_qc__flags_injected_faults_on_another_seed_and_size(
+        other_world_qc: tuple[dict, Path]) -> None:
+    truth, out = other_world_qc
+    scores = score_qc(truth, _tsv(out / "sample_qc.tsv"), _tsv(out / "relatedness.tsv"))
+    assert any("+" in s["ancestry"] for s in truth["samples"])  # admixed persons are planted
+    for kind, (recall, precision) in scores.items():
+        assert recall >= 0.95, (kind, recall)
+        assert precision >= 0.95, (kind, precision)

@@ -1,10 +1,12 @@
-"""Ancestry PCA on unrelated samples with relateds projected, groups and ancestry outliers.
+"""Cohort-only ancestry (the fallback): PCA on unrelated samples with relateds projected,
+k-means groups and outliers.
 
 The PCA is Hail's ``hwe_normalized_pca`` in numpy: genotypes centred by 2p and scaled by
 sqrt(2p(1−p)·M), missing calls set to the mean; relateds are projected onto the loadings with
 the unrelated samples' frequencies, as gnomAD's ``run_pca_with_relateds`` / ``pc_project`` do.
-Groups are k-means clusters of the leading PCs (k by silhouette), since the clinical side
-reports no ancestry to train gnomAD's random forest on.
+Groups are k-means clusters of the leading PCs (k by silhouette). With a labelled reference the
+pipeline uses :mod:`.ancestry_reference` instead; the rules here scale with the cohort (see
+:func:`get_cohort_ancestry`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import cdist
 
 from genomlab.workspace.io import GenotypeMatrix
+from genomlab.workspace.qc.reference import hwe_standardise as _standardise
 
-
-def _standardise(n_alt: np.ndarray, af: np.ndarray, n_variants: int) -> np.ndarray:
-    scale = np.sqrt(2 * af * (1 - af) * n_variants)
-    x = (n_alt.astype(np.float32) - (2 * af)[:, None]) / scale[:, None]
-    x[n_alt < 0] = 0.0
-    return x
+#: ``ancestry_group`` of every sample when the cohort is too small to assess ancestry.
+NOT_ASSESSABLE = "not_assessable"
+UNASSIGNED = "unassigned"
 
 
 def compute_pca_with_relateds(gm: GenotypeMatrix, unrelated: np.ndarray, *,
@@ -147,3 +147,52 @@ def get_ancestry_outliers(scores: pd.DataFrame, groups: pd.Series, *, min_group_
         mad = (dist - median).abs().median() * 1.4826
         outlier[idx] = dist > median + n_mad * mad
     return outlier
+
+
+def get_cohort_ancestry(scores: pd.DataFrame, *, min_samples: int = 50, min_group_size: int = 10,
+                        small_group_share: float = 0.05, n_mad: float = 6.0,
+                        max_outlier_share: float = 0.10,
+                        seed: int = 0) -> tuple[pd.Series, pd.Series, str]:
+    """Cohort-only groups and outliers with rules that scale with the cohort.
+
+    - Fewer than ``min_samples`` unprojected (unrelated) samples: every group is
+      :data:`NOT_ASSESSABLE` and nobody is an outlier (k-means on a few dozen people splits
+      families and chance, not ancestry).
+    - A k-means group smaller than ``max(min_group_size, small_group_share · n)`` is a small
+      distant-ancestry minority: its members are flagged ``ancestry_outlier`` (they cannot carry
+      per-group MAD filters of their own) rather than merged or passed silently.
+    - Members of larger groups beyond median + ``n_mad`` MADs of their group's distances are
+      outliers (:func:`get_ancestry_outliers`).
+    - If all that would flag more than ``max_outlier_share`` of the cohort, the grouping is not
+      trusted: nobody is flagged and the status says so.
+
+    Returns
+    -------
+    (groups, outliers, status):
+        ``groups`` with :data:`UNASSIGNED` for outliers; ``status`` one line for the outputs.
+
+    Examples
+    --------
+    A 36-person cohort is not assessed:
+
+    >>> rng = np.random.default_rng(0)
+    >>> scores = pd.DataFrame(rng.normal(0, 1, (36, 2)), columns=["PC1", "PC2"])
+    >>> groups, outliers, status = get_cohort_ancestry(scores)
+    >>> groups.unique().tolist(), int(outliers.sum()), status
+    (['not_assessable'], 0, 'not assessable: 36 unrelated samples, fewer than 50')
+    """
+    n = int((~scores["projected"]).sum()) if "projected" in scores.columns else len(scores)
+    no_flags = pd.Series(False, index=scores.index, name="ancestry_outlier")
+    if n < min_samples:
+        groups = pd.Series(NOT_ASSESSABLE, index=scores.index, name="ancestry_group")
+        return groups, no_flags, f"not assessable: {n} unrelated samples, fewer than {min_samples}"
+    groups = assign_ancestry_groups(scores, seed=seed)
+    min_size = max(min_group_size, int(np.ceil(small_group_share * len(scores))))
+    outliers = get_ancestry_outliers(scores, groups, min_group_size=min_size, n_mad=n_mad)
+    small = groups.map(groups.value_counts()) < min_size
+    if outliers.mean() > max_outlier_share:
+        return groups, no_flags, (f"not assessable: the grouping would flag {outliers.mean():.0%}"
+                                  f" of samples (more than {max_outlier_share:.0%})")
+    status = (f"assessed: {groups[~outliers].nunique()} groups; {int(small.sum())} samples in "
+              f"groups smaller than {min_size} flagged as ancestry outliers")
+    return groups.where(~outliers, UNASSIGNED), outliers, status

@@ -115,6 +115,28 @@ def get_heterozygosity_failures(metrics: pd.DataFrame, groups: pd.Series, *,
     return out
 
 
+def get_contamination_evidence(metrics: pd.DataFrame, *, max_contamination: float = 0.015,
+                               min_het_low_ab_fraction: float = 0.02) -> pd.Series:
+    """True where the reads suggest contamination whatever the ancestry: the read-based
+    ``contamination`` estimate above ``max_contamination`` (gnomAD v4 hard filter) or a share of
+    allele-imbalanced het calls (``het_low_ab_fraction``) above ``min_het_low_ab_fraction``
+    (clean samples sit at ~0). Such samples are not judged for ancestry: gnomAD hard-filters
+    contamination before inferring ancestry, and foreign reads move a sample in PC space.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"contamination": [0.0, 0.05, 0.0], "het_low_ab_fraction": [0, 0, 0.08]})
+    >>> get_contamination_evidence(m).tolist()
+    [False, True, True]
+    """
+    evidence = pd.Series(False, index=metrics.index)
+    if "contamination" in metrics.columns:
+        evidence |= metrics["contamination"] > max_contamination
+    if "het_low_ab_fraction" in metrics.columns:
+        evidence |= metrics["het_low_ab_fraction"] > min_het_low_ab_fraction
+    return evidence
+
+
 def get_unrelated_mask(samples: list[str], removed: set[str]) -> np.ndarray:
     """Boolean mask of samples not in ``removed``."""
     return np.array([s not in removed for s in samples])

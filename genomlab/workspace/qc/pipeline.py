@@ -28,17 +28,16 @@ import pandas as pd
 
 from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
-from genomlab.workspace.qc.ancestry import (
-    assign_ancestry_groups,
-    compute_pca_with_relateds,
-    get_ancestry_outliers,
-)
+from genomlab.workspace.qc.ancestry_step import estimate_ancestry
 from genomlab.workspace.qc.filtering import (
     get_call_rate_failures,
+    get_contamination_evidence,
     get_heterozygosity_failures,
     get_unrelated_mask,
     summarise_sample_flags,
 )
+from genomlab.workspace.qc.provenance import get_qc_provenance, write_qc_provenance
+from genomlab.workspace.qc.reference import read_reference
 from genomlab.workspace.qc.relatedness import (
     KING_DUPLICATE,
     KING_SECOND_DEGREE,
@@ -74,6 +73,14 @@ class QcThresholds:
     - ``qc_min_variant_call_rate`` 0.99, ``qc_min_af`` 0.001 and ``qc_min_p_hwe`` 1e-8: gnomAD
       ``get_qc_mt``; ``qc_max_variants`` thins the QC set evenly (a stand-in for LD pruning).
     - ``variant_min_call_rate`` 0.95 / ``variant_min_p_hwe`` 1e-6: see ``annotate_variant_filters``.
+    - Ancestry (``ancestry_step.estimate_ancestry``): ``ancestry_min_prob`` 0.75 (gnomAD v3.1/v4
+      ``--min-pop-prob``) with a reference; without one the cohort-only fallback needs
+      ``ancestry_min_samples`` 50 unrelated samples (else "not assessable"), flags k-means groups
+      smaller than max(``min_group_size``, ``ancestry_small_group_share`` 5 % of the cohort)
+      and flags nobody if that would exceed ``ancestry_max_outlier_share`` 10 % (genomlab's
+      choices, so a small cohort is never failed wholesale); ``ancestry_n_mad`` 6 (distance
+      rule of both paths).
+    - ``max_contamination`` 0.015: gnomAD v4 hard filter on the read-based estimate.
     """
 
     min_gq: int | None = 20
@@ -92,11 +99,17 @@ class QcThresholds:
     min_group_size: int = 10
     variant_min_call_rate: float = 0.95
     variant_min_p_hwe: float = 1e-6
+    ancestry_min_prob: float = 0.75
+    ancestry_min_samples: int = 50
+    ancestry_small_group_share: float = 0.05
+    ancestry_max_outlier_share: float = 0.10
+    max_contamination: float = 0.015
 
 
 @dataclass
 class QcResult:
-    """Tables of one QC run; ``timings`` holds seconds per step."""
+    """Tables of one QC run; ``timings`` holds seconds per step, ``provenance`` what was used
+    (thresholds, ancestry method and reference, software versions)."""
 
     sample_qc: pd.DataFrame
     variant_qc: pd.DataFrame
@@ -106,6 +119,7 @@ class QcResult:
     pedigree: pd.DataFrame
     eigenvalues: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -152,7 +166,7 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
 
 
 def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Path, *,
-                      thresholds: QcThresholds | None = None,
+                      thresholds: QcThresholds | None = None, reference: Path | None = None,
                       progress: Callable[[str], None] | None = None) -> QcResult:
     """Run sample and variant QC on ``mt`` (columns keyed by ``s``) with sample table ``info``.
 
@@ -162,6 +176,8 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
         Indexed by ``s``; ``reported_sex``, ``family``, ``father``, ``mother`` (see ``io``).
     work_dir:
         Scratch for the exported ``.bed``.
+    reference:
+        A labelled ancestry reference (see ``reference.read_reference``); None: cohort-only.
 
     Examples
     --------
@@ -198,15 +214,23 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
         drop = get_maximal_independent_set(
             gm.samples, list(zip(close["i"], close["j"], strict=True)), metrics["call_rate"])
         drop |= set(metrics.index[flags["call_rate"]])
-        scores, eigenvalues = compute_pca_with_relateds(
-            qc_gm, get_unrelated_mask(gm.samples, drop), k=t.n_pcs)
-        groups = assign_ancestry_groups(scores)
-        flags["ancestry_outlier"] = get_ancestry_outliers(
-            scores, groups, min_group_size=t.min_group_size, n_mad=t.ancestry_n_mad)
-        groups = groups.where(~flags["ancestry_outlier"], "unassigned")
+        ref = None if reference is None else read_reference(reference, k=t.n_pcs)
+        # Hard-filtered samples (call rate, read-based contamination) are not judged for
+        # ancestry, as in gnomAD: their missing or foreign calls move them in PC space.
+        hard = flags["call_rate"] | get_contamination_evidence(
+            metrics, max_contamination=t.max_contamination)
+        ancestry = estimate_ancestry(
+            gm.subset(rows=gm.is_autosomal), qc_gm, get_unrelated_mask(gm.samples, drop), ref,
+            n_pcs=t.n_pcs, min_prob=t.ancestry_min_prob, min_samples=t.ancestry_min_samples,
+            min_group_size=t.min_group_size, small_group_share=t.ancestry_small_group_share,
+            n_mad=t.ancestry_n_mad, max_outlier_share=t.ancestry_max_outlier_share,
+            judged=~hard.to_numpy())
+        scores, eigenvalues, groups = ancestry.scores, ancestry.eigenvalues, ancestry.groups
+        flags["ancestry_outlier"] = ancestry.outliers
 
     with _timed(timings, "outliers, relatedness, pedigree", progress):
-        flags["heterozygosity"] = get_heterozygosity_failures(metrics, groups, n_mad=t.het_n_mad)
+        flags["heterozygosity"] = get_heterozygosity_failures(
+            metrics, groups, n_mad=t.het_n_mad, max_contamination=t.max_contamination)
         noise = get_kinship_noise_threshold(kinship, groups.reindex(gm.samples).to_numpy())
         pairs = _annotate_findings(pairs, flags, max(t.min_related_kinship, noise))
         for finding, reason in (("duplicate", "duplicate"), ("undeclared", "relatedness")):
@@ -236,7 +260,7 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
     scores = scores.join(groups)
     return QcResult(sample_qc.reset_index(drop=True), variant_qc, pairs,
                     scores.rename_axis("sample").reset_index(), trios, pedigree, eigenvalues,
-                    timings)
+                    timings, get_qc_provenance(t, ancestry.provenance))
 
 
 def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.ndarray,
@@ -329,12 +353,14 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
                plot_kinship(result.relatedness))
     written += [save_figure(fig, out_dir / name)
                 for fig, name in zip(figures, QC_PLOTS, strict=True)]
+    written.append(write_qc_provenance(result.provenance, out_dir))
     return written
 
 
 def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
-                  thresholds: QcThresholds | None = None, n_partitions: int | None = None,
+                  thresholds: QcThresholds | None = None, reference: Path | None = None,
+                  n_partitions: int | None = None,
                   progress: Callable[[str], None] | None = None) -> QcResult:
     """VCF (or release) in, QC tables and plots in ``out_dir`` out.
 
@@ -353,7 +379,8 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
     with _timed(timings, "read input (VCF → MatrixTable once)", progress):
         mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
                                n_partitions=n_partitions)
-    result = compute_cohort_qc(hl, mt, info, work, thresholds=thresholds, progress=progress)
+    result = compute_cohort_qc(hl, mt, info, work, thresholds=thresholds, reference=reference,
+                               progress=progress)
     with _timed(timings, "write tables and plots", progress):
         write_qc_outputs(result, out_dir, thresholds=thresholds)
     result.timings = {**timings, **result.timings}
