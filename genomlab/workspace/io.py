@@ -264,10 +264,22 @@ def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None
     else:
         assert vcf is not None
         mt = import_vcf_to_mt(hl, vcf, work_dir / "cohort.mt", n_partitions=n_partitions)
-    columns = mt.s.collect()
+    return mt, align_sample_info(info, mt.s.collect(), vcf or Path())
+
+
+def align_sample_info(info: pd.DataFrame | None, samples: list[str],
+                      source: Path) -> pd.DataFrame:
+    """``info`` in the order of the genotyped ``samples``; samples it lacks get no sex, no
+    parents and a family of their own (``info`` ``None``: all of them).
+
+    Examples
+    --------
+    >>> align_sample_info(None, ["S1", "S2"], Path("x.vcf"))["family"].tolist()
+    ['S1', 'S2']
+    """
     if info is None:
-        info = _normalise(pd.DataFrame(index=pd.Index(columns, name="s")), vcf or Path())
-    return mt, info.reindex(pd.Index(columns, name="s")).pipe(_fill_missing_samples)
+        info = _normalise(pd.DataFrame(index=pd.Index(samples, name="s")), source)
+    return info.reindex(pd.Index(samples, name="s")).pipe(_fill_missing_samples)
 
 
 def _fill_missing_samples(info: pd.DataFrame) -> pd.DataFrame:
@@ -314,11 +326,19 @@ def export_genotype_matrix(hl: HailModule, mt: Any, call: Any, prefix: Path) -> 
     >>> gm.n_alt.shape  # doctest: +SKIP
     (3000, 300)
     """
+    export_plink_calls(hl, mt, call, prefix)
+    return read_bed(prefix)
+
+
+def export_plink_calls(hl: HailModule, mt: Any, call: Any, prefix: Path) -> Path:
+    """Write ``call`` as PLINK ``prefix.{bed,bim,fam}`` in one parallel Hail pass (on the
+    executors of a cluster); variant ids ``contig:position:ref:alt``, A1 the alternate allele.
+    """
     prefix.parent.mkdir(parents=True, exist_ok=True)
     varid = hl.delimit([mt.locus.contig, hl.str(mt.locus.position), mt.alleles[0], mt.alleles[1]],
                        ":")
     hl.export_plink(mt, str(prefix), call=call, ind_id=mt.s, varid=varid)
-    return read_bed(prefix)
+    return prefix
 
 
 def read_bed(prefix: Path) -> GenotypeMatrix:

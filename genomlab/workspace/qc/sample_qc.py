@@ -37,6 +37,12 @@ def _allele_sums(n_alt: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.where(sub > 0, sub, 0).sum(axis=0, dtype=np.int64)
 
 
+# Columns of :func:`count_sample_totals` that add up over blocks of variants.
+SAMPLE_TOTALS = ("n_variants", "n_called", "n_hom_ref", "n_het", "n_hom_var", "n_singleton",
+                 "n_transition", "n_transversion", "n_insertion", "n_deletion", "o_hom", "e_hom",
+                 "n_het_sites")
+
+
 def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
     """One row per sample with Hail's ``sample_qc`` counts plus ``heterozygosity_rate``, ``f_het``.
 
@@ -47,20 +53,48 @@ def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
     >>> metrics["call_rate"].round(3).tolist(), metrics["n_het"].tolist()
     ([1.0, 1.0, 1.0, 0.667], [1, 3, 0, 0])
     """
+    return finish_sample_metrics(count_sample_totals(gm))
+
+
+def count_sample_totals(gm: GenotypeMatrix) -> pd.DataFrame:
+    """Per sample, the counts behind :func:`compute_sample_metrics` (:data:`SAMPLE_TOTALS`).
+
+    Every column is a sum over variants, so the totals of blocks of variants add up to the
+    totals of the whole matrix: ``finish_sample_metrics(sum of block totals)`` is
+    ``compute_sample_metrics`` of the whole, without holding it in memory.
+
+    Examples
+    --------
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, -1], [1, 1, 0, 0], [2, 1, 0, 0]])
+    >>> whole = finish_sample_metrics(count_sample_totals(gm))
+    >>> halves = count_sample_totals(gm.subset(rows=[0])) + count_sample_totals(
+    ...     gm.subset(rows=[1, 2]))
+    >>> bool(np.allclose(finish_sample_metrics(halves), whole, equal_nan=True))
+    True
+    """
     n_alt = gm.n_alt
     counts = compute_genotype_counts(n_alt, axis=0)
     variant_counts = compute_genotype_counts(n_alt, axis=1)
     ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
     kinds = get_allele_types(gm.variants).to_numpy()
     table = pd.DataFrame(index=pd.Index(gm.samples, name="s"))
-    table["call_rate"] = counts["n_called"] / max(n_alt.shape[0], 1)
+    table["n_variants"] = np.full(len(gm.samples), n_alt.shape[0], dtype=np.int64)
     for name in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
         table[name] = counts[name]
-    table["n_not_called"] = n_alt.shape[0] - counts["n_called"]
-    table["n_non_ref"] = counts["n_het"] + counts["n_hom_var"]
     table["n_singleton"] = (n_alt[ac == 1] == 1).sum(axis=0)
     for kind in ("transition", "transversion", "insertion", "deletion"):
         table[f"n_{kind}"] = _allele_sums(n_alt, kinds == kind)
+    het = compute_inbreeding_f(gm.subset(rows=gm.is_autosomal))
+    return table.join(het[["o_hom", "e_hom", "n_het_sites"]])
+
+
+def finish_sample_metrics(totals: pd.DataFrame) -> pd.DataFrame:
+    """Rates and ratios of :func:`compute_sample_metrics` from (summed) sample totals."""
+    table = totals.drop(columns=["n_variants", "o_hom", "e_hom", "n_het_sites"])
+    n_variants = totals["n_variants"].to_numpy()
+    table.insert(0, "call_rate", totals["n_called"] / np.maximum(n_variants, 1))
+    table.insert(5, "n_not_called", n_variants - totals["n_called"])
+    table.insert(6, "n_non_ref", totals["n_het"] + totals["n_hom_var"])
     table["n_snp"] = table["n_transition"] + table["n_transversion"]
     with np.errstate(divide="ignore", invalid="ignore"):
         table["r_ti_tv"] = table["n_transition"] / table["n_transversion"].replace(0, np.nan)
@@ -68,8 +102,7 @@ def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
         table["r_insertion_deletion"] = table["n_insertion"] / table["n_deletion"].replace(
             0, np.nan)
         table["heterozygosity_rate"] = table["n_het"] / table["n_called"].replace(0, np.nan)
-    het = compute_inbreeding_f(gm.subset(rows=gm.is_autosomal))
-    return table.join(het)
+    return table.join(finish_inbreeding_f(totals[["o_hom", "e_hom", "n_het_sites"]]))
 
 
 def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd.DataFrame:
@@ -77,6 +110,8 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
 
     Uses variants with a defined, non-monomorphic frequency. ``af`` defaults to the
     alternate-allele frequency of the samples themselves, as plink2 computes it.
+    ``o_hom``, ``e_hom`` and ``n_het_sites`` add up over blocks of variants
+    (:func:`finish_inbreeding_f` gives F of the sums).
 
     Examples
     --------
@@ -96,10 +131,16 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
     obs_hom = ((sub == 0) | (sub == 2)).sum(axis=0)
     n_called = called.sum(axis=0)
     exp_hom = exp_hom_per_variant @ called
+    totals = pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called},
+                          index=pd.Index(gm.samples, name="s"))
+    return finish_inbreeding_f(totals)
+
+
+def finish_inbreeding_f(totals: pd.DataFrame) -> pd.DataFrame:
+    """``totals`` (``o_hom``, ``e_hom``, ``n_het_sites``) with F = (O − E) / (N − E) added."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = (obs_hom - exp_hom) / (n_called - exp_hom)
-    return pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called, "f_het": f},
-                        index=pd.Index(gm.samples, name="s"))
+        f = (totals["o_hom"] - totals["e_hom"]) / (totals["n_het_sites"] - totals["e_hom"])
+    return totals.assign(f_het=f)
 
 
 def compute_entry_stats(hl: HailModule, mt: Any, call: Any) -> pd.DataFrame:
