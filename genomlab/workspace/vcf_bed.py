@@ -32,6 +32,8 @@ from genomlab.workspace.bed import pack_bed_rows
 from genomlab.workspace.io import _BED_MAGIC
 
 BCFTOOLS = "bcftools"
+PLINK2 = "plink2"
+ENTRY_FIELDS = {"DP", "GQ", "AD"}  # FORMAT fields the ADJ filter and the entry stats read
 _TYPES: dict[int, np.dtype[Any]] = {1: np.dtype("<i1"), 2: np.dtype("<i2"),
                                     3: np.dtype("<i4"), 7: np.dtype("u1")}
 _MISSING = {1: -128, 2: -32768, 3: -(2**31)}  # this value and the vector end (+1) are missing
@@ -307,6 +309,8 @@ def convert_vcf_to_bed(vcf: Path, prefix: Path, *, adj: AdjFilter | None = None,
     """Write the ADJ-filtered calls of ``vcf`` as ``prefix.{bed,bim,fam}`` and return the
     per-sample entry statistics (the table of ``compute_entry_stats``).
 
+    A VCF without DP/GQ/AD (nothing to filter, no entry statistics) is converted by
+    ``plink2 --make-bed`` (same ``.bed``, faster); the returned table then has no columns.
     The three files appear together when the conversion succeeded (written under temporary
     names, then renamed); on any error none is left behind.
 
@@ -322,6 +326,9 @@ def convert_vcf_to_bed(vcf: Path, prefix: Path, *, adj: AdjFilter | None = None,
     adj = adj or AdjFilter()
     prefix.parent.mkdir(parents=True, exist_ok=True)
     tmp = {ext: prefix.with_name(f".{prefix.name}.{ext}.tmp") for ext in ("bed", "bim", "fam")}
+    header = _read_vcf_header(vcf)
+    if not header.formats & ENTRY_FIELDS and recode_grch38 and _convert_with_plink2(vcf, prefix):
+        return pd.DataFrame(index=pd.Index(header.samples, name="s"))
     proc = subprocess.Popen([BCFTOOLS, "view", "--no-version", "-Ou", str(vcf)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
@@ -342,6 +349,38 @@ def convert_vcf_to_bed(vcf: Path, prefix: Path, *, adj: AdjFilter | None = None,
     for ext, path in tmp.items():
         os.replace(path, f"{prefix}.{ext}")
     return entry_stats
+
+
+def _read_vcf_header(vcf: Path) -> _Header:
+    done = subprocess.run([BCFTOOLS, "view", "--no-version", "-h", str(vcf)],
+                          capture_output=True)
+    if done.returncode != 0:
+        raise ValidationFailed(f"{vcf}: bcftools: {_first_line(done.stderr)}")
+    return _parse_header(done.stdout.decode(errors="replace"))
+
+
+def _convert_with_plink2(vcf: Path, prefix: Path) -> bool:
+    """``plink2 --make-bed`` of a GT-only VCF as Hail's export writes it (``chr`` contigs,
+    ids ``contig:pos:ref:alt``, A1 = ALT, half-missing calls missing, haploid calls
+    homozygous); ``False`` (nothing written) when plink2 refuses the VCF for a reason other
+    than a multi-allelic site, e.g. unsorted contigs, which the BCF reader takes."""
+    tmp = prefix.with_name(f".{prefix.name}.plink2")
+    done = subprocess.run(
+        [PLINK2, "--vcf", str(vcf), "--vcf-half-call", "missing", "--output-chr", "chrM",
+         "--allow-extra-chr", "--set-all-var-ids", "@:#:$r:$a", "--new-id-max-allele-len",
+         "100000", "--memory", "1024", "--make-bed", "--out", str(tmp)],
+        capture_output=True, text=True)
+    outputs = [Path(f"{tmp}.{ext}") for ext in ("bed", "bim", "fam")]
+    Path(f"{tmp}.log").unlink(missing_ok=True)
+    if done.returncode != 0:
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        if "multiallelic" in done.stdout + done.stderr:
+            raise MultiallelicSite(f"{vcf}: multi-allelic sites (plink2: .bed cannot hold them)")
+        return False
+    for path, ext in zip(outputs, ("bed", "bim", "fam"), strict=True):
+        os.replace(path, f"{prefix}.{ext}")
+    return True
 
 
 def _first_line(stderr: bytes) -> str:

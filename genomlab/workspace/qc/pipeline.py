@@ -229,6 +229,8 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
     with _timed(timings, "sample metrics (pass over the .bed)", progress):
         totals = run_sample_pass(bed, info)
         metrics = finish_sample_metrics(totals.samples).join(entry_stats)
+        if "n_raw_called" not in metrics.columns:  # no entry fields: no call was filtered
+            metrics["n_raw_called"], metrics["n_filtered"] = metrics["n_called"], 0
         metrics["raw_call_rate"] = metrics["n_raw_called"] / max(bed.n_variants, 1)
         flags = pd.DataFrame(index=metrics.index)
         flags["call_rate"] = get_call_rate_failures(metrics["raw_call_rate"],

@@ -130,7 +130,10 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
     exp_hom_per_variant = 1 - 2 * af[usable] * (1 - af[usable])
     obs_hom = ((sub == 0) | (sub == 2)).sum(axis=0)
     n_called = called.sum(axis=0)
-    exp_hom = exp_hom_per_variant @ called
+    # Σ over called variants = Σ over all − Σ over missing calls (few): no float matrix
+    missing_rows, missing_cols = np.nonzero(~called)
+    exp_hom = exp_hom_per_variant.sum() - np.bincount(
+        missing_cols, weights=exp_hom_per_variant[missing_rows], minlength=sub.shape[1])
     totals = pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called},
                           index=pd.Index(gm.samples, name="s"))
     return finish_inbreeding_f(totals)
