@@ -24,11 +24,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
+from genomlab.process_memory import PeakTreeRss
 
 PLINK2 = "/usr/bin/plink2"
 THREADS = ["--threads", "2", "--memory", "4000"]
@@ -55,42 +54,11 @@ def make_vcf(folder: Path, n_samples: int, n_variants: int) -> Path:
     return Path(f"{vcf}.vcf.gz")
 
 
-class PeakRss:
-    """Samples the summed RSS of a process and its descendants until stopped."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.peak = 0
-        self._root = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                procs = [self._root, *self._root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            total = 0
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.NoSuchProcess:
-                    continue
-            self.peak = max(self.peak, total)
-            time.sleep(interval)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-
 def run_measured(cmd: list[str]) -> tuple[float, int, str]:
     """(wall seconds, peak tree RSS in bytes, stdout) of ``cmd``."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = PeakRss(proc.pid)
+    sampler = PeakTreeRss(proc.pid)
     out, err = proc.communicate()
     seconds, peak = time.perf_counter() - start, sampler.stop()
     if proc.returncode != 0:

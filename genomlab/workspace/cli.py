@@ -61,9 +61,13 @@ def qc() -> None:
 
 @qc.command("run")
 @_source_options
+@click.option("--engine", type=click.Choice(["auto", "hail", "stream"]), default="auto",
+              show_default=True,
+              help="How genotypes reach the QC: auto = a VCF on a local master without Hail "
+                   "(bcftools/plink2 + numpy, streamed), else Hail (cluster executors).")
 @pass_cli
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
-           fam: Path | None, out_dir: Path, spark_master: str | None) -> None:
+           fam: Path | None, out_dir: Path, spark_master: str | None, engine: str) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
     pca_scores.tsv, mendel.tsv, pedigree.tsv and PNG plots to OUT.
 
@@ -82,7 +86,8 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
                   transient=True) as bar:
         task = bar.add_task("starting", total=None)
         result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
-                               progress=lambda step: bar.update(task, description=step))
+                               progress=lambda step: bar.update(task, description=step),
+                               engine=engine)
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
                f"{int((~result.variant_qc['pass']).sum())} of {len(result.variant_qc)} variants "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,14 @@ def test_run_cohort_qc__writes_stable_tables_and_plots(qc_run: tuple[Any, Path],
     assert len(_tsv(out / "variant_qc.tsv")) == truth["n_variants"]
     assert set(result.timings) >= {"read VCF → .bed (bcftools + numpy, streamed)",
                                    "KING kinship"}
+    run = json.loads((out / "qc_run.json").read_text())
+    assert run["engine"] == "stream"
+    assert run["spark_master"].startswith("local")
+    assert run["thresholds"]["min_gq"] == 20
+    assert run["thresholds"]["qc_max_variants"] == 20_000
+    assert run["software"]["hail"] == "0.2.139"
+    assert run["software"]["bcftools"].startswith(
+        "bcftools 1.")
 
 
 def test_run_cohort_qc__ancestry_groups_match_truth(qc_run: tuple[Any, Path],

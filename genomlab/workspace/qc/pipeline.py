@@ -418,21 +418,28 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
 
     if engine not in ("auto", "hail", "stream"):
         raise ValueError(f"engine must be auto, hail or stream, not {engine!r}")
+    from genomlab.workspace.qc.provenance import write_qc_provenance
+
     t = thresholds or QcThresholds()
     timings: dict[str, float] = {}
     work = out_dir / "work"
+    master = str(hl.spark_context().master)
     result = None
-    if vcf is not None and (engine == "stream" or (
-            engine == "auto" and str(hl.spark_context().master).startswith("local"))):
+    used = "stream"
+    if vcf is not None and (engine == "stream" or (engine == "auto"
+                                                   and master.startswith("local"))):
         result = _run_streamed_qc(vcf, samples, work, t, timings, progress,
                                   fall_back=engine == "auto")
     if result is None:
+        used = "hail"
         with _timed(timings, "read input (VCF → MatrixTable once)", progress):
             mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
                                    n_partitions=n_partitions)
         result = compute_cohort_qc(hl, mt, info, work, thresholds=t, progress=progress)
     with _timed(timings, "write tables and plots", progress):
         write_qc_outputs(result, out_dir, thresholds=t)
+        write_qc_provenance(out_dir, thresholds=t, engine=used, spark_master=master,
+                            inputs={"vcf": vcf, "release": release, "samples": samples})
     result.timings = {**timings, **result.timings}
     return result
 
