@@ -17,16 +17,25 @@ from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.variant_qc import compute_genotype_counts
 
-_TRANSITIONS = {frozenset("AG"), frozenset("CT")}
+_TRANSITIONS = ["AG", "GA", "CT", "TC"]
 
 
 def get_allele_types(variants: pd.DataFrame) -> pd.Series:
-    """``transition``, ``transversion``, ``insertion``, ``deletion`` or ``complex`` per variant."""
+    """``transition``, ``transversion``, ``insertion``, ``deletion`` or ``complex`` per variant.
+
+    Examples
+    --------
+    >>> variants = pd.DataFrame({"ref": ["A", "c", "A", "AT", "AT"], "alt": ["G", "A", "AT", "A",
+    ...                                                                     "GC"]})
+    >>> get_allele_types(variants).tolist()
+    ['transition', 'transversion', 'insertion', 'deletion', 'complex']
+    """
     ref, alt = variants["ref"].str.upper(), variants["alt"].str.upper()
-    snp = (ref.str.len() == 1) & (alt.str.len() == 1)
-    pair = [frozenset((r, a)) for r, a in zip(ref, alt, strict=True)]
-    ti = snp & pd.Series([p in _TRANSITIONS for p in pair], index=variants.index)
-    kind = np.select([ti, snp, alt.str.len() > ref.str.len(), alt.str.len() < ref.str.len()],
+    snp = ((ref.str.len() == 1) & (alt.str.len() == 1)).to_numpy(dtype=bool)
+    ti = snp & (ref + alt).isin(_TRANSITIONS).to_numpy(dtype=bool)
+    longer = (alt.str.len() > ref.str.len()).to_numpy(dtype=bool)
+    shorter = (alt.str.len() < ref.str.len()).to_numpy(dtype=bool)
+    kind = np.select([ti, snp, longer, shorter],
                      ["transition", "transversion", "insertion", "deletion"], "complex")
     return pd.Series(kind, index=variants.index)
 
