@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
-from genomlab.workspace.io import _BED_MAGIC, _BYTE_TO_CALLS, GenotypeMatrix
+from genomlab.workspace.io import _BED_MAGIC, GenotypeMatrix, decode_bed_rows
 
 DEFAULT_BLOCK_CALLS = 1 << 24  # ~16 M calls (16 MB as int8) per block
 # n_alt (0, 1, 2, missing as -1 → index 3) to the 2-bit .bed code (A1 = alternate allele)
@@ -71,9 +71,7 @@ class BedFile:
         return max(1, max_calls // max(len(self.samples), 1))
 
     def _decode(self, packed: np.ndarray, rows: np.ndarray) -> GenotypeMatrix:
-        n = len(self.samples)
-        calls = _BYTE_TO_CALLS[packed].reshape(len(packed), -1)[:, :n]
-        return GenotypeMatrix(np.ascontiguousarray(calls), self.samples,
+        return GenotypeMatrix(decode_bed_rows(packed, len(self.samples)), self.samples,
                               self.variants.iloc[rows].reset_index(drop=True))
 
     def iter_blocks(self, max_calls: int = DEFAULT_BLOCK_CALLS

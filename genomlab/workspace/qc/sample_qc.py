@@ -40,10 +40,21 @@ def get_allele_types(variants: pd.DataFrame) -> pd.Series:
     return pd.Series(kind, index=variants.index)
 
 
-def _allele_sums(n_alt: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Per sample, the number of alternate alleles carried at ``rows``."""
-    sub = n_alt[rows]
-    return np.where(sub > 0, sub, 0).sum(axis=0, dtype=np.int64)
+_KINDS = ("transition", "transversion", "insertion", "deletion")
+_EXACT_ROWS = 1 << 20  # float32 sums of 0/1 stay exact far below 2**24 rows
+
+
+def _count_by_row_groups(n_alt: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``out[c, g, s]``: calls with ``n_alt == c`` (c = 0, 1, 2) of sample ``s`` over the rows
+    where ``groups[:, g]`` is set: a few BLAS products instead of a pass per group."""
+    out = np.zeros((3, groups.shape[1], n_alt.shape[1]), dtype=np.int64)
+    for start in range(0, n_alt.shape[0], _EXACT_ROWS):
+        rows = slice(start, start + _EXACT_ROWS)
+        weights = groups[rows].T.astype(np.float32)
+        for code in range(3):
+            out[code] += np.rint(weights @ (n_alt[rows] == code).astype(np.float32)).astype(
+                np.int64)
+    return out
 
 
 # Columns of :func:`count_sample_totals` that add up over blocks of variants.
@@ -82,19 +93,40 @@ def count_sample_totals(gm: GenotypeMatrix) -> pd.DataFrame:
     True
     """
     n_alt = gm.n_alt
-    counts = compute_genotype_counts(n_alt, axis=0)
     variant_counts = compute_genotype_counts(n_alt, axis=1)
     ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
     kinds = get_allele_types(gm.variants).to_numpy()
+    af = _get_alt_frequency(variant_counts)
+    usable = gm.is_autosomal & np.isfinite(af) & (af > 0) & (af < 1)  # for --het
+    groups = np.column_stack([np.ones(len(ac), dtype=bool), ac == 1, usable,
+                              *(kinds == kind for kind in _KINDS)])
+    by_code = _count_by_row_groups(n_alt, groups)  # [code, group, sample]
     table = pd.DataFrame(index=pd.Index(gm.samples, name="s"))
     table["n_variants"] = np.full(len(gm.samples), n_alt.shape[0], dtype=np.int64)
-    for name in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
-        table[name] = counts[name]
-    table["n_singleton"] = (n_alt[ac == 1] == 1).sum(axis=0)
-    for kind in ("transition", "transversion", "insertion", "deletion"):
-        table[f"n_{kind}"] = _allele_sums(n_alt, kinds == kind)
-    het = compute_inbreeding_f(gm.subset(rows=gm.is_autosomal))
-    return table.join(het[["o_hom", "e_hom", "n_het_sites"]])
+    table["n_called"] = by_code[:, 0].sum(axis=0)
+    table["n_hom_ref"], table["n_het"], table["n_hom_var"] = by_code[:, 0]
+    table["n_singleton"] = by_code[1, 1]
+    for k, kind in enumerate(_KINDS):
+        table[f"n_{kind}"] = by_code[1, 3 + k] + 2 * by_code[2, 3 + k]
+    table["o_hom"] = by_code[0, 2] + by_code[2, 2]
+    table["e_hom"] = _expected_homozygous(n_alt[usable], af[usable])
+    table["n_het_sites"] = by_code[:, 2].sum(axis=0)
+    return table
+
+
+def _get_alt_frequency(variant_counts: dict[str, np.ndarray]) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]) / (
+            2 * variant_counts["n_called"])
+
+
+def _expected_homozygous(n_alt: np.ndarray, af: np.ndarray) -> np.ndarray:
+    """Per sample, Σ over its called variants of 1 − 2p(1 − p): the sum over all variants
+    minus the sum over its missing calls (few), so no float copy of the matrix is made."""
+    per_variant = 1 - 2 * af * (1 - af)
+    missing_rows, missing_cols = np.nonzero(n_alt < 0)
+    return per_variant.sum() - np.bincount(missing_cols, weights=per_variant[missing_rows],
+                                           minlength=n_alt.shape[1])
 
 
 def finish_sample_metrics(totals: pd.DataFrame) -> pd.DataFrame:
@@ -130,20 +162,12 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
     """
     n_alt = gm.n_alt
     if af is None:
-        vc = compute_genotype_counts(n_alt, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            af = (vc["n_het"] + 2 * vc["n_hom_var"]) / (2 * vc["n_called"])
+        af = _get_alt_frequency(compute_genotype_counts(n_alt, axis=1))
     usable = np.isfinite(af) & (af > 0) & (af < 1)
     sub = n_alt[usable]
-    called = sub >= 0
-    exp_hom_per_variant = 1 - 2 * af[usable] * (1 - af[usable])
-    obs_hom = ((sub == 0) | (sub == 2)).sum(axis=0)
-    n_called = called.sum(axis=0)
-    # Σ over called variants = Σ over all − Σ over missing calls (few): no float matrix
-    missing_rows, missing_cols = np.nonzero(~called)
-    exp_hom = exp_hom_per_variant.sum() - np.bincount(
-        missing_cols, weights=exp_hom_per_variant[missing_rows], minlength=sub.shape[1])
-    totals = pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called},
+    totals = pd.DataFrame({"o_hom": ((sub == 0) | (sub == 2)).sum(axis=0),
+                           "e_hom": _expected_homozygous(sub, af[usable]),
+                           "n_het_sites": (sub >= 0).sum(axis=0)},
                           index=pd.Index(gm.samples, name="s"))
     return finish_inbreeding_f(totals)
 
