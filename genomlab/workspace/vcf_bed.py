@@ -368,7 +368,7 @@ def _convert_with_plink2(vcf: Path, prefix: Path) -> bool:
     done = subprocess.run(
         [PLINK2, "--vcf", str(vcf), "--vcf-half-call", "missing", "--output-chr", "chrM",
          "--allow-extra-chr", "--set-all-var-ids", "@:#:$r:$a", "--new-id-max-allele-len",
-         "100000", "--memory", "1024", "--make-bed", "--out", str(tmp)],
+         "10000", "--memory", "1024", "--make-bed", "--out", str(tmp)],
         capture_output=True, text=True)
     outputs = [Path(f"{tmp}.{ext}") for ext in ("bed", "bim", "fam")]
     Path(f"{tmp}.log").unlink(missing_ok=True)
