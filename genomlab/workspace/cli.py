@@ -66,10 +66,14 @@ def qc() -> None:
               help="Labelled ancestry reference: published loadings (loadings.tsv, "
                    "reference_scores.tsv, eigenvalues.tsv) or a panel (panel.bed + labels.tsv, "
                    "as a world's reference_panel/). Without it ancestry is cohort-only.")
+@click.option("--engine", type=click.Choice(["auto", "hail", "stream"]), default="auto",
+              show_default=True,
+              help="How genotypes reach the QC: auto = a VCF on a local master without Hail "
+                   "(bcftools/plink2 + numpy, streamed), else Hail (cluster executors).")
 @pass_cli
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
            fam: Path | None, out_dir: Path, spark_master: str | None,
-           reference: Path | None) -> None:
+           reference: Path | None, engine: str) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
     pca_scores.tsv, mendel.tsv, pedigree.tsv and PNG plots to OUT.
 
@@ -90,7 +94,8 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
         task = bar.add_task("starting", total=None)
         result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
                                reference=reference,
-                               progress=lambda step: bar.update(task, description=step))
+                               progress=lambda step: bar.update(task, description=step),
+                               engine=engine)
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
                f"{int((~result.variant_qc['pass']).sum())} of {len(result.variant_qc)} variants "

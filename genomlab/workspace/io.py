@@ -31,6 +31,19 @@ _BED_MAGIC = b"\x6c\x1b\x01"
 # 10 het, 11 hom A2.
 _BED_TO_N_ALT = np.array([2, -1, 1, 0], dtype=np.int8)
 _BYTE_TO_CALLS = np.stack([_BED_TO_N_ALT[(np.arange(256) >> (2 * k)) & 3] for k in range(4)], 1)
+_BYTE_TO_4_CALLS = np.ascontiguousarray(_BYTE_TO_CALLS).view(np.uint32).ravel()  # one take
+
+
+def decode_bed_rows(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """``n_alt[variant, sample]`` (int8, -1 missing) of packed ``.bed`` rows (uint8).
+
+    Examples
+    --------
+    >>> decode_bed_rows(np.array([[0x78, 0x03]], dtype=np.uint8), 5).tolist()
+    [[2, 1, 0, -1, 0]]
+    """
+    calls = _BYTE_TO_4_CALLS[packed].view(np.int8).reshape(len(packed), -1)
+    return calls if calls.shape[1] == n_samples else np.ascontiguousarray(calls[:, :n_samples])
 
 
 @dataclass(frozen=True)
@@ -264,10 +277,22 @@ def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None
     else:
         assert vcf is not None
         mt = import_vcf_to_mt(hl, vcf, work_dir / "cohort.mt", n_partitions=n_partitions)
-    columns = mt.s.collect()
+    return mt, align_sample_info(info, mt.s.collect(), vcf or Path())
+
+
+def align_sample_info(info: pd.DataFrame | None, samples: list[str],
+                      source: Path) -> pd.DataFrame:
+    """``info`` in the order of the genotyped ``samples``; samples it lacks get no sex, no
+    parents and a family of their own (``info`` ``None``: all of them).
+
+    Examples
+    --------
+    >>> align_sample_info(None, ["S1", "S2"], Path("x.vcf"))["family"].tolist()
+    ['S1', 'S2']
+    """
     if info is None:
-        info = _normalise(pd.DataFrame(index=pd.Index(columns, name="s")), vcf or Path())
-    return mt, info.reindex(pd.Index(columns, name="s")).pipe(_fill_missing_samples)
+        info = _normalise(pd.DataFrame(index=pd.Index(samples, name="s")), source)
+    return info.reindex(pd.Index(samples, name="s")).pipe(_fill_missing_samples)
 
 
 def _fill_missing_samples(info: pd.DataFrame) -> pd.DataFrame:
@@ -314,11 +339,19 @@ def export_genotype_matrix(hl: HailModule, mt: Any, call: Any, prefix: Path) -> 
     >>> gm.n_alt.shape  # doctest: +SKIP
     (3000, 300)
     """
+    export_plink_calls(hl, mt, call, prefix)
+    return read_bed(prefix)
+
+
+def export_plink_calls(hl: HailModule, mt: Any, call: Any, prefix: Path) -> Path:
+    """Write ``call`` as PLINK ``prefix.{bed,bim,fam}`` in one parallel Hail pass (on the
+    executors of a cluster); variant ids ``contig:position:ref:alt``, A1 the alternate allele.
+    """
     prefix.parent.mkdir(parents=True, exist_ok=True)
     varid = hl.delimit([mt.locus.contig, hl.str(mt.locus.position), mt.alleles[0], mt.alleles[1]],
                        ":")
     hl.export_plink(mt, str(prefix), call=call, ind_id=mt.s, varid=varid)
-    return read_bed(prefix)
+    return prefix
 
 
 def read_bed(prefix: Path) -> GenotypeMatrix:
@@ -336,6 +369,5 @@ def read_bed(prefix: Path) -> GenotypeMatrix:
         raise ValidationFailed(f"{prefix}.bed: not a variant-major PLINK bed file")
     per_variant = (n_samples + 3) // 4
     packed = raw[3:].reshape(n_variants, per_variant)
-    n_alt = _BYTE_TO_CALLS[packed].reshape(n_variants, per_variant * 4)[:, :n_samples]
     variants = bim[["contig", "position", "ref", "alt", "variant"]].copy()
-    return GenotypeMatrix(np.ascontiguousarray(n_alt), fam[1].tolist(), variants)
+    return GenotypeMatrix(decode_bed_rows(packed, n_samples), fam[1].tolist(), variants)

@@ -1,4 +1,5 @@
-"""A real Spark standalone cluster on 127.0.0.1: a master and a worker from the installed pyspark.
+"""A real Spark standalone cluster on 127.0.0.1: a master and two workers from the installed
+pyspark.
 
 The fixture starts both JVMs with ``$SPARK_HOME/bin/spark-class`` in process groups of their own,
 waits until the worker has registered, yields the master URL and kills both groups (with the
@@ -19,15 +20,16 @@ import pytest
 
 from tests.conftest import free_port
 
-WORKER_CORES = 2  # as many as local[2], so Spark splits the VCF into the same partitions
-WORKER_MEMORY = "3g"
-EXECUTOR_MEMORY = "2g"  # must fit into the worker's memory, or no executor ever starts
+N_WORKERS = 2
+WORKER_CORES = 1  # two workers of one core: as many as local[2], the VCF splits the same way
+WORKER_MEMORY = "2g"
+EXECUTOR_MEMORY = "1g"  # must fit into the worker's memory, or no executor ever starts
 
 
 @dataclass(frozen=True)
 class SparkCluster:
     master_url: str
-    work_dir: Path  # the worker keeps one folder per application (executor logs)
+    work_dir: Path  # worker<k>/ of each worker: one folder per application (executor logs)
     env: dict[str, str]  # what a driver process on this machine needs (SPARK_LOCAL_IP, ...)
 
 
@@ -46,6 +48,18 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: floa
             raise RuntimeError(f"{log.name}: exited with {proc.returncode}:\n{log.read_text()}")
         time.sleep(0.5)
     raise TimeoutError(f"{log}: no {text!r} after {timeout:.0f} s")
+
+
+def _wait_for_count(log: Path, text: str, count: int, proc: subprocess.Popen[bytes],
+                    timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text(errors="replace").count(text) >= count:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{log.name}: exited with {proc.returncode}:\n{log.read_text()}")
+        time.sleep(0.5)
+    raise TimeoutError(f"{log}: fewer than {count} × {text!r} after {timeout:.0f} s")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -76,9 +90,12 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkClu
     commands = {
         "master": [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                    "--port", str(port), "--webui-port", "0"],
-        "worker": [spark_class, "org.apache.spark.deploy.worker.Worker", master_url,
-                   "--host", "127.0.0.1", "--cores", str(WORKER_CORES), "--memory",
-                   WORKER_MEMORY, "--webui-port", "0", "--work-dir", str(base / "work")],
+    } | {
+        f"worker{k}": [spark_class, "org.apache.spark.deploy.worker.Worker", master_url,
+                       "--host", "127.0.0.1", "--cores", str(WORKER_CORES), "--memory",
+                       WORKER_MEMORY, "--webui-port", "0", "--work-dir",
+                       str(base / "work" / f"worker{k}")]
+        for k in range(1, N_WORKERS + 1)
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -88,7 +105,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkClu
                                               stderr=subprocess.STDOUT, start_new_session=True))
             if name == "master":
                 _wait_for(base / "master.log", "I have been elected leader", procs[0], 180)
-        _wait_for(base / "master.log", "Registering worker", procs[0], 180)
+        _wait_for_count(base / "master.log", "Registering worker", N_WORKERS, procs[0], 180)
         yield SparkCluster(master_url, base / "work",
                            {"SPARK_LOCAL_IP": "127.0.0.1",
                             "GENOMLAB_SPARK__EXECUTOR_MEMORY": EXECUTOR_MEMORY})

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from genomlab.hail_session import HailModule
-from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
+from genomlab.workspace.bed import BedFile
+from genomlab.workspace.io import GenotypeMatrix, export_plink_calls, get_qc_call_expr
 from genomlab.workspace.qc.ancestry_step import estimate_ancestry
 from genomlab.workspace.qc.filtering import (
     get_call_rate_failures,
@@ -42,21 +43,23 @@ from genomlab.workspace.qc.relatedness import (
     KING_DUPLICATE,
     KING_SECOND_DEGREE,
     compute_king,
-    compute_mendel_errors,
     get_kinship_noise_threshold,
     get_maximal_independent_set,
     get_mendel_failures,
     get_pedigree_failures,
     get_related_pairs,
 )
-from genomlab.workspace.qc.sample_qc import compute_entry_stats, compute_sample_metrics
-from genomlab.workspace.qc.sex import compute_sex_check
+from genomlab.workspace.qc.sample_qc import compute_entry_stats, finish_sample_metrics
+from genomlab.workspace.qc.sex import call_genetic_sex
+from genomlab.workspace.qc.streaming import concat_rows, run_sample_pass, select_rows
 from genomlab.workspace.qc.variant_qc import (
     annotate_variant_filters,
     compute_genotype_counts,
     compute_hwe_midp,
     compute_variant_metrics,
 )
+
+QC_CALLS = "qc_calls"  # the .bed of ADJ-filtered calls in the work folder
 
 
 @dataclass(frozen=True)
@@ -146,20 +149,41 @@ def get_qc_variant_mask(gm: GenotypeMatrix, samples_ok: np.ndarray,
     >>> get_qc_variant_mask(gm, np.ones(4, bool), QcThresholds()).tolist()
     [True, False, False]
     """
+    return thin_evenly(get_qc_variant_candidates(gm, samples_ok, thresholds),
+                       thresholds.qc_max_variants)
+
+
+def get_qc_variant_candidates(gm: GenotypeMatrix, samples_ok: np.ndarray,
+                              thresholds: QcThresholds) -> np.ndarray:
+    """:func:`get_qc_variant_mask` before thinning: a decision per variant, so it can be
+    taken block by block."""
     counts = compute_genotype_counts(gm.n_alt[:, samples_ok], axis=1)
     n_ok = max(int(samples_ok.sum()), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         af = (counts["n_het"] + 2 * counts["n_hom_var"]) / (2 * counts["n_called"])
     snv = (gm.variants["ref"].str.len() == 1) & (gm.variants["alt"].str.len() == 1)
-    mask = (gm.is_autosomal & snv.to_numpy()
+    mask = (gm.is_autosomal & snv.to_numpy(dtype=bool)
             & (counts["n_called"] / n_ok > thresholds.qc_min_variant_call_rate)
             & (np.minimum(af, 1 - af) > thresholds.qc_min_af))
     idx = np.flatnonzero(mask)
     hwe = compute_hwe_midp(counts["n_hom_ref"][idx], counts["n_het"][idx],
                            counts["n_hom_var"][idx])
-    idx = idx[hwe > thresholds.qc_min_p_hwe]
-    if len(idx) > thresholds.qc_max_variants:
-        idx = idx[np.linspace(0, len(idx) - 1, thresholds.qc_max_variants).astype(int)]
+    out = np.zeros(len(mask), dtype=bool)
+    out[idx[hwe > thresholds.qc_min_p_hwe]] = True
+    return out
+
+
+def thin_evenly(mask: np.ndarray, max_variants: int) -> np.ndarray:
+    """``mask`` with at most ``max_variants`` of its selected variants, evenly spaced.
+
+    Examples
+    --------
+    >>> thin_evenly(np.array([True, True, False, True, True]), 2).tolist()
+    [True, False, False, False, True]
+    """
+    idx = np.flatnonzero(mask)
+    if len(idx) > max_variants:
+        idx = idx[np.linspace(0, len(idx) - 1, max_variants).astype(int)]
     out = np.zeros(len(mask), dtype=bool)
     out[idx] = True
     return out
@@ -188,39 +212,72 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
     timings: dict[str, float] = {}
     with _timed(timings, "export genotypes (Hail pass 1)", progress):
         call = get_qc_call_expr(hl, mt, min_gq=t.min_gq, min_dp=t.min_dp, min_het_ab=t.min_het_ab)
-        gm = export_genotype_matrix(hl, mt, call, work_dir / "qc_calls")
+        prefix = export_plink_calls(hl, mt, call, work_dir / QC_CALLS)
     with _timed(timings, "DP/GQ stats (Hail pass 2)", progress):
         entry_stats = compute_entry_stats(hl, mt, call)
-    info = info.reindex(pd.Index(gm.samples, name="s"))
+    result = compute_qc_from_bed(BedFile.open(prefix), entry_stats, info, thresholds=t,
+                                 reference=reference, progress=progress)
+    result.timings = {**timings, **result.timings}
+    return result
 
-    with _timed(timings, "sample metrics", progress):
-        metrics = compute_sample_metrics(gm).join(entry_stats)
-        metrics["raw_call_rate"] = metrics["n_raw_called"] / max(gm.n_alt.shape[0], 1)
+
+def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFrame, *,
+                        thresholds: QcThresholds | None = None, reference: Path | None = None,
+                        progress: Callable[[str], None] | None = None) -> QcResult:
+    """Sample and variant QC of the ADJ-filtered calls in ``bed``, streamed in blocks.
+
+    Parameters
+    ----------
+    entry_stats:
+        Per-sample statistics of the entry fields (``compute_entry_stats`` or
+        ``convert_vcf_to_bed``), indexed by ``s``.
+    info:
+        Indexed by ``s``; ``reported_sex``, ``family``, ``father``, ``mother`` (see ``io``).
+
+    Three passes over ``bed`` (sample totals; QC-variant selection; variant metrics) and one
+    read of the QC variants: peak memory follows samples × ``qc_max_variants``.
+    """
+    t = thresholds or QcThresholds()
+    timings: dict[str, float] = {}
+    info = info.reindex(pd.Index(bed.samples, name="s"))
+    samples = bed.samples
+
+    with _timed(timings, "sample metrics (pass over the .bed)", progress):
+        totals = run_sample_pass(bed, info)
+        metrics = finish_sample_metrics(totals.samples).join(entry_stats)
+        if "n_raw_called" not in metrics.columns:  # no entry fields: no call was filtered
+            metrics["n_raw_called"], metrics["n_filtered"] = metrics["n_called"], 0
+        metrics["raw_call_rate"] = metrics["n_raw_called"] / max(bed.n_variants, 1)
         flags = pd.DataFrame(index=metrics.index)
         flags["call_rate"] = get_call_rate_failures(metrics["raw_call_rate"],
                                                     min_call_rate=t.min_call_rate)
-        sex = compute_sex_check(gm, info["reported_sex"])
+        sex = call_genetic_sex(totals.x_homozygosity, info["reported_sex"])
         flags["sex_mismatch"] = sex["sex_mismatch"]
 
     with _timed(timings, "KING kinship", progress):
         samples_ok = ~flags["call_rate"].to_numpy()
-        qc_gm = gm.subset(rows=get_qc_variant_mask(gm, samples_ok, t))
+        candidates = select_rows(bed, lambda block: get_qc_variant_candidates(
+            block, samples_ok, t))
+        qc_gm = bed.read_rows(thin_evenly(candidates, t.qc_max_variants))
         kinship, ibs0 = compute_king(qc_gm)
-        kin = pd.DataFrame(kinship, index=gm.samples, columns=gm.samples)
-        pairs = get_related_pairs(kinship, ibs0, gm.samples, info["family"])
+        kin = pd.DataFrame(kinship, index=samples, columns=samples)
+        pairs = get_related_pairs(kinship, ibs0, samples, info["family"])
 
     with _timed(timings, "ancestry PCA", progress):
         close = pairs[pairs["kinship"] > t.min_related_kinship]
         drop = get_maximal_independent_set(
-            gm.samples, list(zip(close["i"], close["j"], strict=True)), metrics["call_rate"])
+            samples, list(zip(close["i"], close["j"], strict=True)), metrics["call_rate"])
         drop |= set(metrics.index[flags["call_rate"]])
         ref = None if reference is None else read_reference(reference, k=t.n_pcs)
         # Hard-filtered samples (call rate, read-based contamination) are not judged for
         # ancestry, as in gnomAD: their missing or foreign calls move them in PC space.
         hard = flags["call_rate"] | get_contamination_evidence(
             metrics, max_contamination=t.max_contamination)
+        # Only the reference's variants are read for the projection (bounded by the panel).
+        at_reference = (bed.variants["variant"].isin(ref.variants).to_numpy()
+                        if ref is not None else np.zeros(bed.n_variants, dtype=bool))
         ancestry = estimate_ancestry(
-            gm.subset(rows=gm.is_autosomal), qc_gm, get_unrelated_mask(gm.samples, drop), ref,
+            bed.read_rows(at_reference), qc_gm, get_unrelated_mask(samples, drop), ref,
             n_pcs=t.n_pcs, min_prob=t.ancestry_min_prob, min_samples=t.ancestry_min_samples,
             min_group_size=t.min_group_size, small_group_share=t.ancestry_small_group_share,
             n_mad=t.ancestry_n_mad, max_outlier_share=t.ancestry_max_outlier_share,
@@ -231,28 +288,33 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
     with _timed(timings, "outliers, relatedness, pedigree", progress):
         flags["heterozygosity"] = get_heterozygosity_failures(
             metrics, groups, n_mad=t.het_n_mad, max_contamination=t.max_contamination)
-        noise = get_kinship_noise_threshold(kinship, groups.reindex(gm.samples).to_numpy())
+        noise = get_kinship_noise_threshold(kinship, groups.reindex(samples).to_numpy())
         pairs = _annotate_findings(pairs, flags, max(t.min_related_kinship, noise))
         for finding, reason in (("duplicate", "duplicate"), ("undeclared", "relatedness")):
             found = pairs[pairs["finding"] == finding]
             removed = get_maximal_independent_set(
-                gm.samples, list(zip(found["i"], found["j"], strict=True)), metrics["call_rate"])
+                samples, list(zip(found["i"], found["j"], strict=True)), metrics["call_rate"])
             flags[reason] = metrics.index.isin(sorted(removed))
-        trios = compute_mendel_errors(gm, info)
+        trios = totals.trios
         mendel = get_mendel_failures(trios, kin, max_error_rate=t.max_mendel_error_rate)
         flags["mendel"] = metrics.index.isin(sorted(mendel))
         pedigree, unrelated_children = get_pedigree_failures(info, kin, trios)
         flags["relatedness"] |= metrics.index.isin(sorted(unrelated_children))
 
-    with _timed(timings, "variant metrics", progress):
+    with _timed(timings, "variant metrics (pass over the .bed)", progress):
         passing = summarise_sample_flags(flags)["pass"].to_numpy()
         males = (sex["genetic_sex"] == "male").to_numpy()
-        variant_qc = compute_variant_metrics(gm.subset(cols=passing), males=males[passing])
-        variant_qc["p_value_hwe_min_group"] = compute_group_hwe_min(
-            gm, groups.reindex(gm.samples).to_numpy(), passing, males,
-            min_group_size=t.min_group_size)
-        variant_qc = annotate_variant_filters(variant_qc, min_call_rate=t.variant_min_call_rate,
-                                              min_p_value_hwe=t.variant_min_p_hwe)
+        group_labels = groups.reindex(samples).to_numpy()
+
+        def variant_table(block: GenotypeMatrix) -> pd.DataFrame:
+            table = compute_variant_metrics(block.subset(cols=passing), males=males[passing])
+            table["p_value_hwe_min_group"] = compute_group_hwe_min(
+                block, group_labels, passing, males, min_group_size=t.min_group_size)
+            return table
+
+        variant_qc = annotate_variant_filters(
+            concat_rows(bed, variant_table), min_call_rate=t.variant_min_call_rate,
+            min_p_value_hwe=t.variant_min_p_hwe)
 
     sample_qc = summarise_sample_flags(flags).join(metrics).join(
         sex[["x_f_stat", "genetic_sex", "reported_sex"]]).join(groups)
@@ -361,10 +423,19 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, reference: Path | None = None,
                   n_partitions: int | None = None,
-                  progress: Callable[[str], None] | None = None) -> QcResult:
+                  progress: Callable[[str], None] | None = None,
+                  engine: str = "auto") -> QcResult:
     """VCF (or release) in, QC tables and plots in ``out_dir`` out.
 
-    The converted MatrixTable and the exported ``.bed`` stay in ``out_dir/work`` and are reused.
+    ``engine`` decides how the genotypes reach the ``.bed`` the QC streams over:
+
+    - ``"auto"``: a VCF on a local Spark master is converted without Hail
+      (:func:`~genomlab.workspace.vcf_bed.convert_vcf_to_bed`: bcftools and numpy, streamed,
+      no MatrixTable); a release, a cluster master (the passes run on its executors) or a VCF
+      with multi-allelic sites (Hail splits them) go through Hail;
+    - ``"hail"``: always Hail; ``"stream"``: always the converter (multi-allelic sites fail).
+
+    The converted MatrixTable and the exported ``.bed`` stay in ``out_dir/work``.
 
     Examples
     --------
@@ -374,17 +445,55 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
     """
     from genomlab.workspace.io import read_source
 
+    if engine not in ("auto", "hail", "stream"):
+        raise ValueError(f"engine must be auto, hail or stream, not {engine!r}")
+    t = thresholds or QcThresholds()
     timings: dict[str, float] = {}
     work = out_dir / "work"
-    with _timed(timings, "read input (VCF → MatrixTable once)", progress):
-        mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
-                               n_partitions=n_partitions)
-    result = compute_cohort_qc(hl, mt, info, work, thresholds=thresholds, reference=reference,
-                               progress=progress)
+    master = str(hl.spark_context().master)
+    result = None
+    used = "stream"
+    if vcf is not None and (engine == "stream" or (engine == "auto"
+                                                   and master.startswith("local"))):
+        result = _run_streamed_qc(vcf, samples, work, t, timings, progress,
+                                  fall_back=engine == "auto", reference=reference)
+    if result is None:
+        used = "hail"
+        with _timed(timings, "read input (VCF → MatrixTable once)", progress):
+            mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
+                                   n_partitions=n_partitions)
+        result = compute_cohort_qc(hl, mt, info, work, thresholds=t, reference=reference,
+                                   progress=progress)
     with _timed(timings, "write tables and plots", progress):
-        write_qc_outputs(result, out_dir, thresholds=thresholds)
+        result.provenance.update(
+            engine=used, spark_master=master,
+            inputs={name: None if path is None else str(path)
+                    for name, path in (("vcf", vcf), ("release", release), ("samples", samples))})
+        write_qc_outputs(result, out_dir, thresholds=t)
     result.timings = {**timings, **result.timings}
     return result
+
+
+def _run_streamed_qc(vcf: Path, samples: Path | None, work: Path, t: QcThresholds,
+                     timings: dict[str, float], progress: Callable[[str], None] | None, *,
+                     fall_back: bool, reference: Path | None = None) -> QcResult | None:
+    """QC of ``vcf`` through :func:`convert_vcf_to_bed`; ``None`` (the caller takes Hail) at
+    a multi-allelic site when ``fall_back``."""
+    from genomlab.workspace.io import align_sample_info, read_sample_info
+    from genomlab.workspace.vcf_bed import AdjFilter, MultiallelicSite, convert_vcf_to_bed
+
+    info = read_sample_info(vcf=vcf, samples=samples)
+    with _timed(timings, "read VCF → .bed (bcftools + numpy, streamed)", progress):
+        try:
+            entry_stats = convert_vcf_to_bed(vcf, work / QC_CALLS, adj=AdjFilter(
+                min_gq=t.min_gq, min_dp=t.min_dp, min_het_ab=t.min_het_ab))
+        except MultiallelicSite:
+            if not fall_back:
+                raise
+            return None
+    bed = BedFile.open(work / QC_CALLS)
+    return compute_qc_from_bed(bed, entry_stats, align_sample_info(info, bed.samples, vcf),
+                               thresholds=t, reference=reference, progress=progress)
 
 
 def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
@@ -401,7 +510,7 @@ def read_qc_genotypes(out_dir: Path) -> GenotypeMatrix:
     from genomlab.errors import NotFoundError
     from genomlab.workspace.io import read_bed
 
-    prefix = out_dir / "work" / "qc_calls"
+    prefix = out_dir / "work" / QC_CALLS
     if not prefix.with_suffix(".bed").exists():
         raise NotFoundError(f"{prefix}.bed: no QC export; run `genomlab workspace qc run` first")
     return read_bed(prefix)

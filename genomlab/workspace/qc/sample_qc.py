@@ -17,24 +17,50 @@ from genomlab.hail_session import HailModule
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.variant_qc import compute_genotype_counts
 
-_TRANSITIONS = {frozenset("AG"), frozenset("CT")}
+_TRANSITIONS = ["AG", "GA", "CT", "TC"]
 
 
 def get_allele_types(variants: pd.DataFrame) -> pd.Series:
-    """``transition``, ``transversion``, ``insertion``, ``deletion`` or ``complex`` per variant."""
+    """``transition``, ``transversion``, ``insertion``, ``deletion`` or ``complex`` per variant.
+
+    Examples
+    --------
+    >>> variants = pd.DataFrame({"ref": ["A", "c", "A", "AT", "AT"], "alt": ["G", "A", "AT", "A",
+    ...                                                                     "GC"]})
+    >>> get_allele_types(variants).tolist()
+    ['transition', 'transversion', 'insertion', 'deletion', 'complex']
+    """
     ref, alt = variants["ref"].str.upper(), variants["alt"].str.upper()
-    snp = (ref.str.len() == 1) & (alt.str.len() == 1)
-    pair = [frozenset((r, a)) for r, a in zip(ref, alt, strict=True)]
-    ti = snp & pd.Series([p in _TRANSITIONS for p in pair], index=variants.index)
-    kind = np.select([ti, snp, alt.str.len() > ref.str.len(), alt.str.len() < ref.str.len()],
+    snp = ((ref.str.len() == 1) & (alt.str.len() == 1)).to_numpy(dtype=bool)
+    ti = snp & (ref + alt).isin(_TRANSITIONS).to_numpy(dtype=bool)
+    longer = (alt.str.len() > ref.str.len()).to_numpy(dtype=bool)
+    shorter = (alt.str.len() < ref.str.len()).to_numpy(dtype=bool)
+    kind = np.select([ti, snp, longer, shorter],
                      ["transition", "transversion", "insertion", "deletion"], "complex")
     return pd.Series(kind, index=variants.index)
 
 
-def _allele_sums(n_alt: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Per sample, the number of alternate alleles carried at ``rows``."""
-    sub = n_alt[rows]
-    return np.where(sub > 0, sub, 0).sum(axis=0, dtype=np.int64)
+_KINDS = ("transition", "transversion", "insertion", "deletion")
+_EXACT_ROWS = 1 << 20  # float32 sums of 0/1 stay exact far below 2**24 rows
+
+
+def _count_by_row_groups(n_alt: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``out[c, g, s]``: calls with ``n_alt == c`` (c = 0, 1, 2) of sample ``s`` over the rows
+    where ``groups[:, g]`` is set: a few BLAS products instead of a pass per group."""
+    out = np.zeros((3, groups.shape[1], n_alt.shape[1]), dtype=np.int64)
+    for start in range(0, n_alt.shape[0], _EXACT_ROWS):
+        rows = slice(start, start + _EXACT_ROWS)
+        weights = groups[rows].T.astype(np.float32)
+        for code in range(3):
+            out[code] += np.rint(weights @ (n_alt[rows] == code).astype(np.float32)).astype(
+                np.int64)
+    return out
+
+
+# Columns of :func:`count_sample_totals` that add up over blocks of variants.
+SAMPLE_TOTALS = ("n_variants", "n_called", "n_hom_ref", "n_het", "n_hom_var", "n_singleton",
+                 "n_transition", "n_transversion", "n_insertion", "n_deletion", "o_hom", "e_hom",
+                 "n_het_sites")
 
 
 def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
@@ -47,20 +73,69 @@ def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
     >>> metrics["call_rate"].round(3).tolist(), metrics["n_het"].tolist()
     ([1.0, 1.0, 1.0, 0.667], [1, 3, 0, 0])
     """
+    return finish_sample_metrics(count_sample_totals(gm))
+
+
+def count_sample_totals(gm: GenotypeMatrix) -> pd.DataFrame:
+    """Per sample, the counts behind :func:`compute_sample_metrics` (:data:`SAMPLE_TOTALS`).
+
+    Every column is a sum over variants, so the totals of blocks of variants add up to the
+    totals of the whole matrix: ``finish_sample_metrics(sum of block totals)`` is
+    ``compute_sample_metrics`` of the whole, without holding it in memory.
+
+    Examples
+    --------
+    >>> gm = GenotypeMatrix.from_counts([[0, 1, 2, -1], [1, 1, 0, 0], [2, 1, 0, 0]])
+    >>> whole = finish_sample_metrics(count_sample_totals(gm))
+    >>> halves = count_sample_totals(gm.subset(rows=[0])) + count_sample_totals(
+    ...     gm.subset(rows=[1, 2]))
+    >>> bool(np.allclose(finish_sample_metrics(halves), whole, equal_nan=True))
+    True
+    """
     n_alt = gm.n_alt
-    counts = compute_genotype_counts(n_alt, axis=0)
     variant_counts = compute_genotype_counts(n_alt, axis=1)
     ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
     kinds = get_allele_types(gm.variants).to_numpy()
+    af = _get_alt_frequency(variant_counts)
+    usable = gm.is_autosomal & np.isfinite(af) & (af > 0) & (af < 1)  # for --het
+    groups = np.column_stack([np.ones(len(ac), dtype=bool), ac == 1, usable,
+                              *(kinds == kind for kind in _KINDS)])
+    by_code = _count_by_row_groups(n_alt, groups)  # [code, group, sample]
     table = pd.DataFrame(index=pd.Index(gm.samples, name="s"))
-    table["call_rate"] = counts["n_called"] / max(n_alt.shape[0], 1)
-    for name in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
-        table[name] = counts[name]
-    table["n_not_called"] = n_alt.shape[0] - counts["n_called"]
-    table["n_non_ref"] = counts["n_het"] + counts["n_hom_var"]
-    table["n_singleton"] = (n_alt[ac == 1] == 1).sum(axis=0)
-    for kind in ("transition", "transversion", "insertion", "deletion"):
-        table[f"n_{kind}"] = _allele_sums(n_alt, kinds == kind)
+    table["n_variants"] = np.full(len(gm.samples), n_alt.shape[0], dtype=np.int64)
+    table["n_called"] = by_code[:, 0].sum(axis=0)
+    table["n_hom_ref"], table["n_het"], table["n_hom_var"] = by_code[:, 0]
+    table["n_singleton"] = by_code[1, 1]
+    for k, kind in enumerate(_KINDS):
+        table[f"n_{kind}"] = by_code[1, 3 + k] + 2 * by_code[2, 3 + k]
+    table["o_hom"] = by_code[0, 2] + by_code[2, 2]
+    table["e_hom"] = _expected_homozygous(n_alt[usable], af[usable])
+    table["n_het_sites"] = by_code[:, 2].sum(axis=0)
+    return table
+
+
+def _get_alt_frequency(variant_counts: dict[str, np.ndarray]) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]) / (
+            2 * variant_counts["n_called"])
+
+
+def _expected_homozygous(n_alt: np.ndarray, af: np.ndarray) -> np.ndarray:
+    """Per sample, Σ over its called variants of 1 − 2p(1 − p): the sum over all variants
+    minus the sum over its missing calls (few), so no float copy of the matrix is made."""
+    per_variant = 1 - 2 * af * (1 - af)
+    missing_rows, missing_cols = np.nonzero(n_alt < 0)
+    return per_variant.sum() - np.bincount(missing_cols, weights=per_variant[missing_rows],
+                                           minlength=n_alt.shape[1])
+
+
+def finish_sample_metrics(totals: pd.DataFrame) -> pd.DataFrame:
+    """Rates and ratios of :func:`compute_sample_metrics` from (summed) sample totals."""
+    table = totals.drop(columns=["n_variants", "o_hom", "e_hom", "n_het_sites"])
+    n_variants = totals["n_variants"].to_numpy()
+    table.insert(0, "call_rate", totals["n_called"] / np.maximum(n_variants, 1))
+    table.insert(5, "n_not_called", n_variants - totals["n_called"])
+    table.insert(6, "n_non_ref", totals["n_het"] + totals["n_hom_var"])
     table["n_snp"] = table["n_transition"] + table["n_transversion"]
     with np.errstate(divide="ignore", invalid="ignore"):
         table["r_ti_tv"] = table["n_transition"] / table["n_transversion"].replace(0, np.nan)
@@ -68,8 +143,7 @@ def compute_sample_metrics(gm: GenotypeMatrix) -> pd.DataFrame:
         table["r_insertion_deletion"] = table["n_insertion"] / table["n_deletion"].replace(
             0, np.nan)
         table["heterozygosity_rate"] = table["n_het"] / table["n_called"].replace(0, np.nan)
-    het = compute_inbreeding_f(gm.subset(rows=gm.is_autosomal))
-    return table.join(het)
+    return table.join(finish_inbreeding_f(totals[["o_hom", "e_hom", "n_het_sites"]]))
 
 
 def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd.DataFrame:
@@ -77,6 +151,8 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
 
     Uses variants with a defined, non-monomorphic frequency. ``af`` defaults to the
     alternate-allele frequency of the samples themselves, as plink2 computes it.
+    ``o_hom``, ``e_hom`` and ``n_het_sites`` add up over blocks of variants
+    (:func:`finish_inbreeding_f` gives F of the sums).
 
     Examples
     --------
@@ -86,20 +162,21 @@ def compute_inbreeding_f(gm: GenotypeMatrix, af: np.ndarray | None = None) -> pd
     """
     n_alt = gm.n_alt
     if af is None:
-        vc = compute_genotype_counts(n_alt, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            af = (vc["n_het"] + 2 * vc["n_hom_var"]) / (2 * vc["n_called"])
+        af = _get_alt_frequency(compute_genotype_counts(n_alt, axis=1))
     usable = np.isfinite(af) & (af > 0) & (af < 1)
     sub = n_alt[usable]
-    called = sub >= 0
-    exp_hom_per_variant = 1 - 2 * af[usable] * (1 - af[usable])
-    obs_hom = ((sub == 0) | (sub == 2)).sum(axis=0)
-    n_called = called.sum(axis=0)
-    exp_hom = exp_hom_per_variant @ called
+    totals = pd.DataFrame({"o_hom": ((sub == 0) | (sub == 2)).sum(axis=0),
+                           "e_hom": _expected_homozygous(sub, af[usable]),
+                           "n_het_sites": (sub >= 0).sum(axis=0)},
+                          index=pd.Index(gm.samples, name="s"))
+    return finish_inbreeding_f(totals)
+
+
+def finish_inbreeding_f(totals: pd.DataFrame) -> pd.DataFrame:
+    """``totals`` (``o_hom``, ``e_hom``, ``n_het_sites``) with F = (O − E) / (N − E) added."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        f = (obs_hom - exp_hom) / (n_called - exp_hom)
-    return pd.DataFrame({"o_hom": obs_hom, "e_hom": exp_hom, "n_het_sites": n_called, "f_het": f},
-                        index=pd.Index(gm.samples, name="s"))
+        f = (totals["o_hom"] - totals["e_hom"]) / (totals["n_het_sites"] - totals["e_hom"])
+    return totals.assign(f_het=f)
 
 
 def compute_entry_stats(hl: HailModule, mt: Any, call: Any) -> pd.DataFrame:

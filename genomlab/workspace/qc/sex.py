@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genomlab.workspace.io import GenotypeMatrix
-from genomlab.workspace.qc.sample_qc import compute_inbreeding_f
+from genomlab.workspace.qc.sample_qc import compute_inbreeding_f, finish_inbreeding_f
 
 
 def compute_sex_check(gm: GenotypeMatrix, reported_sex: pd.Series, *,
@@ -38,17 +38,30 @@ def compute_sex_check(gm: GenotypeMatrix, reported_sex: pd.Series, *,
     >>> check["genetic_sex"].tolist(), check.index[check["sex_mismatch"]].tolist()
     (['female', 'female', 'female', 'male', 'male'], ['S00005'])
     """
+    return call_genetic_sex(count_x_homozygosity(gm, aaf_threshold=aaf_threshold), reported_sex,
+                            female_threshold=female_threshold, male_threshold=male_threshold)
+
+
+def count_x_homozygosity(gm: GenotypeMatrix, *, aaf_threshold: float = 0.0) -> pd.DataFrame:
+    """Per sample, observed/expected homozygous counts on non-PAR chrX (``o_hom``, ``e_hom``,
+    ``n_het_sites``): sums over variants, so blocks of variants add up."""
     x = gm.subset(rows=gm.is_x_nonpar)
     vc = x.n_alt
     called = vc >= 0
     with np.errstate(divide="ignore", invalid="ignore"):
         af = np.where(vc >= 0, vc, 0).sum(axis=1) / (2 * called.sum(axis=1))
     af = np.where((af > aaf_threshold) & (af < 1 - aaf_threshold), af, np.nan)
-    f = compute_inbreeding_f(x, af=af)["f_het"]
+    return compute_inbreeding_f(x, af=af)[["o_hom", "e_hom", "n_het_sites"]]
+
+
+def call_genetic_sex(x_totals: pd.DataFrame, reported_sex: pd.Series, *,
+                     female_threshold: float = 0.2, male_threshold: float = 0.8) -> pd.DataFrame:
+    """:func:`compute_sex_check`'s table from (summed) :func:`count_x_homozygosity` totals."""
+    f = finish_inbreeding_f(x_totals)["f_het"]
     genetic = np.select([f < female_threshold, f > male_threshold], ["female", "male"],
                         "undetermined")
     table = pd.DataFrame({"x_f_stat": f.to_numpy(), "genetic_sex": genetic},
-                         index=pd.Index(gm.samples, name="s"))
+                         index=pd.Index(x_totals.index, name="s"))
     reported = reported_sex.reindex(table.index)
     table["reported_sex"] = reported
     determined = table["genetic_sex"] != "undetermined"
