@@ -26,7 +26,7 @@ UNASSIGNED = "unassigned"
 
 def compute_pca_with_relateds(gm: GenotypeMatrix, unrelated: np.ndarray, *,
                               k: int = 10) -> tuple[pd.DataFrame, np.ndarray]:
-    """PC scores of all samples: SVD on ``unrelated`` (boolean mask), the rest projected.
+    """PC scores of all samples: PCA on ``unrelated`` (boolean mask), the rest projected.
 
     Returns
     -------
@@ -53,12 +53,19 @@ def compute_pca_with_relateds(gm: GenotypeMatrix, unrelated: np.ndarray, *,
         af = np.where(called, sub, 0).sum(axis=1) / (2 * called.sum(axis=1))
     keep = np.isfinite(af) & (af > 0) & (af < 1)
     g, af = g[keep], af[keep]
-    x = _standardise(g[:, unrelated], af, int(keep.sum()))
+    x = np.asarray(_standardise(g[:, unrelated], af, int(keep.sum())), dtype=np.float64)
     k = min(k, x.shape[1] - 1, x.shape[0])
-    u, s, vt = np.linalg.svd(x.T, full_matrices=False)  # samples × variants
-    loadings = vt[:k].T
+    # The SVD of X' (samples × variants) through the samples' Gram matrix X'X = U S² U': one
+    # n × n eigendecomposition instead of an SVD over all QC variants (300 × 20,000: 1 s instead
+    # of 42 s on the 2-core machine, same scores up to sign).
+    eigenvalues, vectors = np.linalg.eigh(x.T @ x)
+    order = np.argsort(eigenvalues)[::-1][:k]
+    s = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
+    u = vectors[:, order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loadings = np.where(s > 0, (x @ u) / s, 0.0)
     scores = np.empty((g.shape[1], k))
-    scores[unrelated] = u[:, :k] * s[:k]
+    scores[unrelated] = u * s
     if (~unrelated).any():
         scores[~unrelated] = _standardise(g[:, ~unrelated], af, int(keep.sum())).T @ loadings
     table = pd.DataFrame(scores, columns=[f"PC{i + 1}" for i in range(k)],
