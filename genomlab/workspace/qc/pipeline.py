@@ -273,11 +273,12 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
         # ancestry, as in gnomAD: their missing or foreign calls move them in PC space.
         hard = flags["call_rate"] | get_contamination_evidence(
             metrics, max_contamination=t.max_contamination)
-        # Only the reference's variants are read for the projection (bounded by the panel).
-        at_reference = (bed.variants["variant"].isin(ref.variants).to_numpy()
-                        if ref is not None else np.zeros(bed.n_variants, dtype=bool))
+        # Only the reference's variants are read for the projection (bounded by the panel);
+        # the cohort-only fallback works on the QC variants.
+        at_reference = (qc_gm if ref is None else
+                        bed.read_rows(bed.variants["variant"].isin(ref.variants).to_numpy()))
         ancestry = estimate_ancestry(
-            bed.read_rows(at_reference), qc_gm, get_unrelated_mask(samples, drop), ref,
+            at_reference, qc_gm, get_unrelated_mask(samples, drop), ref,
             n_pcs=t.n_pcs, min_prob=t.ancestry_min_prob, min_samples=t.ancestry_min_samples,
             min_group_size=t.min_group_size, small_group_share=t.ancestry_small_group_share,
             n_mad=t.ancestry_n_mad, max_outlier_share=t.ancestry_max_outlier_share,
