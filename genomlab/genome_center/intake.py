@@ -49,6 +49,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
 from genomlab.genome_center import genotypes, store
@@ -80,6 +81,7 @@ intake prints ``PAUSED <step>`` and sleeps, so a test can kill it there (``pseud
 
 def pause_point(step: str) -> None:
     """Sleep at ``step`` if the test hook asks for it (see :data:`PAUSE_ENV`)."""
+    crashpoint(f"grz.{step}")
     if os.environ.get(PAUSE_ENV) == step:
         print(f"PAUSED {step}", flush=True)
         time.sleep(3600)
@@ -385,7 +387,7 @@ class GenomeCenter(NodeIntake):
                 continue
             batch_id = f"b{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
             path = genotypes.write_batch(hail(), by_store[store_name], store_dir, batch_id,
-                                         self.config.tmp_dir / "grz" / self.node_id)
+                                         self.institution.directory / "tmp")
             written.append((batch_id, str(path), store_name, len(by_store[store_name]),
                             inboxes_by_store[store_name]))
         pause_point("batch_written")
