@@ -119,7 +119,8 @@ def step_cohort_qc(ctx: DemoContext) -> None:
     workspace = ctx.config.workspace_dir(ctx.project_id)
     out = workspace / "qc"
     if not (out / "sample_qc.tsv").exists():
-        run_cohort_qc(ctx.hail(), out, release=workspace / "release")
+        run_cohort_qc(ctx.hail(), out, release=workspace / "release", config=ctx.config,
+                      user=ctx.team[0])
     import polars as pl
 
     sample_qc = pl.read_csv(out / "sample_qc.tsv", separator="\t", columns=["sample", "pass"])

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.hail_session import HailModule
+from genomlab.leftovers import make_owned_tmp_path
 from genomlab.workspace.io import GenotypeMatrix, export_genotype_matrix, get_qc_call_expr
 from genomlab.workspace.qc.ancestry import (
     assign_ancestry_groups,
@@ -173,6 +176,7 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
     with _timed(timings, "export genotypes (Hail pass 1)", progress):
         call = get_qc_call_expr(hl, mt, min_gq=t.min_gq, min_dp=t.min_dp, min_het_ab=t.min_het_ab)
         gm = export_genotype_matrix(hl, mt, call, work_dir / "qc_calls")
+        crashpoint("qc.exported")
     with _timed(timings, "DP/GQ stats (Hail pass 2)", progress):
         entry_stats = compute_entry_stats(hl, mt, call)
     info = info.reindex(pd.Index(gm.samples, name="s"))
@@ -289,13 +293,17 @@ QC_PLOTS = ("call_rate.png", "heterozygosity.png", "pca.png", "kinship.png")
 
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = make_owned_tmp_path(path)
     out = table.copy()
     for col in out.columns:
         if out[col].dtype == bool:
             out[col] = out[col].map({True: "true", False: "false"})
-    out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
-    os.replace(tmp, path)
+    try:
+        out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
+        crashpoint("qc.table_written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -324,6 +332,7 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
               result.trios, result.pedigree)
     written = [_write_tsv(table, out_dir / name)
                for table, name in zip(tables, QC_TABLES, strict=True)]
+    crashpoint("qc.tables_written")
     figures = (plot_call_rate(result.sample_qc, threshold=t.min_call_rate),
                plot_heterozygosity(result.sample_qc), plot_pca(result.pca_scores),
                plot_kinship(result.relatedness))
@@ -335,10 +344,13 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
 def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, n_partitions: int | None = None,
-                  progress: Callable[[str], None] | None = None) -> QcResult:
+                  progress: Callable[[str], None] | None = None,
+                  config: GenomlabConfig | None = None, user: str | None = None) -> QcResult:
     """VCF (or release) in, QC tables and plots in ``out_dir`` out.
 
     The converted MatrixTable and the exported ``.bed`` stay in ``out_dir/work`` and are reused.
+    A release is read only after the entitlement check of ``open_release`` for ``user`` (default
+    the current user) in ``config``'s home (default the environment's configuration).
 
     Examples
     --------
@@ -352,7 +364,7 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
     work = out_dir / "work"
     with _timed(timings, "read input (VCF → MatrixTable once)", progress):
         mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
-                               n_partitions=n_partitions)
+                               n_partitions=n_partitions, config=config, user=user)
     result = compute_cohort_qc(hl, mt, info, work, thresholds=thresholds, progress=progress)
     with _timed(timings, "write tables and plots", progress):
         write_qc_outputs(result, out_dir, thresholds=thresholds)
