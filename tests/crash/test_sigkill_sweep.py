@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,12 @@ def test_airlock__killed_at_four_points_rerun_releases_once(
     assert_ledgers_verify(config)
 
 
+def hail_stage(test: Callable[..., None]) -> Callable[..., None]:
+    """Mark a Hail stage's test ``hail`` and ``slow``, with a timeout for its set-up of three
+    Spark starts (minutes each on a machine under load)."""
+    return pytest.mark.hail(pytest.mark.slow(pytest.mark.timeout(1800)(test)))
+
+
 @dataclass
 class HailHome:
     """The home the Hail stages build up, and the kills of each stage so far."""
@@ -254,6 +261,10 @@ class HailHome:
     project: str
     application_id: str
     kills: dict[str, list[Kill]]
+
+    def get_leftovers(self, stage: str) -> dict[str, tuple[str, ...]]:
+        """Each kill point of ``stage`` → the leftovers right after that kill."""
+        return {k.point: k.leftovers for k in self.kills[stage]}
 
 
 @pytest.fixture(scope="module")
@@ -291,18 +302,14 @@ def qc_stage(release_stage: HailHome) -> HailHome:
     return release_stage
 
 
-@pytest.mark.hail
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # one stage: 3 Spark starts, minutes each on a machine under load
+@hail_stage
 def test_grz_submit__killed_at_three_points_rerun_stores_each_genome_once(
         world: Path, grz_stage: HailHome) -> None:
     from genomlab.genome_center import genotypes
     from genomlab.genome_center.intake import GenomeCenter
     from genomlab.genome_center.store import PROJECTION
 
-    stage = grz_stage
-    config = stage.config
-    kills = {k.point: k.leftovers for k in stage.kills["grz"]}
+    config, kills = grz_stage.config, grz_stage.get_leftovers("grz")
     assert any(p.startswith("tmp/") or "/tmp/merge-" in p for p in kills["grz.merged"]), kills
     assert find_leftovers(config.home) == []
     truth = json.loads((world / "truth.json").read_text())
@@ -327,15 +334,12 @@ def test_grz_submit__killed_at_three_points_rerun_stores_each_genome_once(
     assert_ledgers_verify(config)
 
 
-@pytest.mark.hail
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # one stage: 3 Spark starts, minutes each on a machine under load
+@hail_stage
 def test_release__killed_at_its_points_rerun_completes_once(release_stage: HailHome) -> None:
     from genomlab.data_service.store import open_data_service_ledger
 
-    stage = release_stage
+    stage, kills = release_stage, release_stage.get_leftovers("release")
     config = stage.config
-    kills = {k.point: k.leftovers for k in stage.kills["release"]}
     assert any(".release.staging-" in p and "persons.parquet" in p
                for p in kills["release.staging"]), kills
     assert find_leftovers(config.home) == []
@@ -351,17 +355,14 @@ def test_release__killed_at_its_points_rerun_completes_once(release_stage: HailH
     assert_ledgers_verify(config)
 
 
-@pytest.mark.hail
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # one stage: 3 Spark starts, minutes each on a machine under load
+@hail_stage
 def test_qc_run__killed_at_its_points_rerun_writes_every_output(qc_stage: HailHome) -> None:
     import pandas as pd
 
     from genomlab.workspace.qc.pipeline import QC_PLOTS, QC_TABLES
 
-    stage = qc_stage
+    stage, kills = qc_stage, qc_stage.get_leftovers("qc")
     config = stage.config
-    kills = {k.point: k.leftovers for k in stage.kills["qc"]}
     assert any(".sample_qc.tsv.tmp-" in p for p in kills["qc.table_written"]), kills
     assert any(p.startswith("tmp/local/session-")
                for p in kills["qc.table_written"]), kills  # the killed process's Spark scratch
