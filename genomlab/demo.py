@@ -121,7 +121,8 @@ def step_cohort_qc(ctx: DemoContext) -> None:
     if not (out / "sample_qc.tsv").exists():
         panel = ctx.world / "reference_panel"  # stands in for gnomAD's published loadings
         run_cohort_qc(ctx.hail(), out, release=workspace / "release",
-                      reference=panel if panel.is_dir() else None)
+                      reference=panel if panel.is_dir() else None, config=ctx.config,
+                      user=ctx.team[0])
     import polars as pl
 
     sample_qc = pl.read_csv(out / "sample_qc.tsv", separator="\t", columns=["sample", "pass"])

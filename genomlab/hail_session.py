@@ -8,6 +8,7 @@ Start-up costs ~20 s on two cores, so a process starts Hail once and reuses it.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import logging
@@ -24,6 +25,7 @@ from types import MappingProxyType, ModuleType
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.home import ensure_home
+from genomlab.leftovers import make_owned_name, sweep_leftovers
 
 log = logging.getLogger(__name__)
 _started: str | None = None
@@ -105,6 +107,23 @@ def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:
     return conf
 
 
+def make_session_scratch(config: GenomlabConfig) -> tuple[Path, Path]:
+    """This process's Hail ``tmp_dir`` and ``local_tmpdir``: ``home/tmp/{hail,local}/
+    session-<pid>-<random>``, removed when the process exits.
+
+    Spark's shuffle and block files and Hail's temporary tables hold genotypes. A process killed
+    with SIGKILL cannot remove its folders, so every start first sweeps the folders of
+    processes that are gone (:func:`genomlab.leftovers.sweep_leftovers`).
+    """
+    name = make_owned_name("session")
+    folders = (config.tmp_dir / "hail" / name, config.tmp_dir / "local" / name)
+    for folder in folders:
+        sweep_leftovers(folder.parent, "session")
+        folder.mkdir(parents=True, mode=0o700)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folders
+
+
 def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModule:
     """Start Hail once for this process and return the ``hail`` module.
 
@@ -134,8 +153,7 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
             f"Hail needs Java 11 or 17 (found {version or 'no java'}); install openjdk-17-jre"
         )
     ensure_home(config.home)  # umask 077 before the JVM starts: it inherits it
-    for folder in ("hail", "local"):
-        (config.tmp_dir / folder).mkdir(parents=True, exist_ok=True)
+    tmp_dir, local_tmpdir = make_session_scratch(config)
     (config.home / "logs").mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", message=".*Java 11.*")
     import hail as hl
@@ -147,8 +165,8 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
     hl.init(
         **location,
         app_name="genomlab",
-        tmp_dir=str(config.tmp_dir / "hail"),
-        local_tmpdir=str(config.tmp_dir / "local"),
+        tmp_dir=str(tmp_dir),
+        local_tmpdir=str(local_tmpdir),
         log=str(config.home / "logs" / "hail.log"),
         quiet=True,
         min_block_size=config.spark.min_block_size,

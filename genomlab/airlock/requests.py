@@ -48,7 +48,6 @@ approve it:
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,11 +82,13 @@ from genomlab.airlock.files import (
     sha256_file,
 )
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.leftovers import make_owned_dir
 
 REQUIRED_REVIEWS = 2
 OPEN_STATES = ("submitted", "partially_reviewed")
@@ -341,10 +342,10 @@ def submit_request(
     if not directory.is_team_member(author, project):
         raise PermissionDenied(f"release request: {author} is not an entitled member of {project}")
     outputs = get_outputs_dir(config, project)
-    staging = airlock_dir(config) / "requests" / f".staging-{secrets.token_hex(8)}"
-    staging.mkdir(parents=True)
+    staging = make_owned_dir(airlock_dir(config) / "requests", ".staging")
     try:
         copied = _snapshot(outputs, names, staging)
+        crashpoint("airlock.copied")
         checks = check_files(config, project, staging, copied)
         failing = [f.path for f in checks.files if f.status == "fail"]
         if checks.differencing.status == "fail":
@@ -366,7 +367,11 @@ def submit_request(
                 "differencing": checks.differencing.to_dict(), "check_status": checks.status,
                 "criteria": config.disclosure.model_dump(),
                 "justification": justification.strip()}, actor=author, stream=request_id)
-            staging.rename(airlock_dir(config) / "requests" / request_id)
+            snapshot = airlock_dir(config) / "requests" / request_id
+            if snapshot.exists():  # a killed run's, whose event never committed: not a request
+                shutil.rmtree(snapshot)
+            staging.rename(snapshot)
+            crashpoint("airlock.renamed")
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -494,12 +499,14 @@ def release_request(config: GenomlabConfig, directory: AirlockDirectory, request
             raise ConflictError(f"release {request_id}: {f.name} changed since it was checked "
                                 f"(sha256 {digest} != {f.sha256})")
         tmp.replace(destination)
+        crashpoint("airlock.copied_out")
         released.append({"name": f.name, "sha256": digest, "released_path": str(destination)})
     reference = f"airlock:{request_id} " + " ".join(
         f"{r['name']}#sha256={r['sha256']}" for r in released)
     entry = directory.record_release(request.project, request.author,
                                      f"Outputs released through the airlock ({request_id})",
                                      reference)
+    crashpoint("airlock.registered")
     with ledger.transaction() as tx:
         if _get_request(tx.conn, request_id).status == "released":
             return released

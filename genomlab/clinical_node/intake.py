@@ -45,6 +45,7 @@ from genomlab.clinical_node.records import (
     RecordRejected,
     validate_clinical_record,
 )
+from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.events import SubmittedCaseFields
 from genomlab.messages import PseudonymService
@@ -194,6 +195,7 @@ class ClinicalNode(NodeIntake):
                 outcomes[str(path)] = FileOutcome(record_id, "received")
                 if parsed.get(record_id) is None:
                     parsed[record_id] = record
+            crashpoint("kdk.received")
             for record_id, record in parsed.items():
                 if record is not None:
                     self._pseudonymise(record_id, record, service)
@@ -303,6 +305,7 @@ class ClinicalNode(NodeIntake):
                 store.replace_rows(store.get_table_path(self.institution.directory, store_name,
                                                         table),
                                    rows or [], _polars_schema(schema))
+        crashpoint("kdk.stored")
         if pending:
             self.ledger.append("record.stored", {"record_ids": sorted(pending)},
                                actor=self.actor)

@@ -32,9 +32,11 @@ from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, Tex
 
 from genomlab.clinical_node.events import CLINICAL_NODE_EVENTS
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.events import LedgerSpec
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
+from genomlab.leftovers import make_owned_tmp_path
 from genomlab.node_intake_store import get_intake_item_handlers, get_item_state_handler, set_items
 
 STORES = ("consented", "nonconsented")
@@ -127,7 +129,11 @@ def replace_rows(path: Path, rows: Sequence[dict[str, Any]], schema: dict[str, A
         new = pl.concat([old.filter(~pl.col("record_id").is_in(new["record_id"].unique())
                                     ), new])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    new.write_parquet(tmp)
-    os.replace(tmp, path)
+    tmp = make_owned_tmp_path(path)
+    try:
+        new.write_parquet(tmp)
+        crashpoint("kdk.parquet_written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return new.height

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import uuid
 from pathlib import Path
+
+from genomlab.leftovers import make_owned_dir, make_owned_name, sweep_leftovers
 
 
 def compute_file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -33,11 +34,15 @@ def compute_digest(hashes: dict[str, str]) -> str:
 
 
 def make_staging_dir(target: Path) -> Path:
-    """A fresh folder next to ``target`` to write into before :func:`replace_dir`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.staging-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    return staging
+    """A fresh folder next to ``target`` to write into before :func:`replace_dir`.
+
+    First deletes what killed runs for ``target`` left next to it: their staging folders
+    (``.<name>.staging-<pid>-…``) and the old ``target`` a crash between the two renames of
+    :func:`replace_dir` kept (``.<name>.old-<pid>-…``). The caller deletes the new folder in a
+    ``finally`` block if it does not reach :func:`replace_dir`.
+    """
+    sweep_leftovers(target.parent, f".{target.name}.old")
+    return make_owned_dir(target.parent, f".{target.name}.staging")
 
 
 def replace_dir(staging: Path, target: Path) -> None:
@@ -46,7 +51,7 @@ def replace_dir(staging: Path, target: Path) -> None:
     Both renames are on one file system, so a reader sees the old folder or the new one, never
     a half-written one (between the two renames ``target`` is briefly absent).
     """
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+    old = target.parent / make_owned_name(f".{target.name}.old")
     if target.exists():
         os.replace(target, old)
     os.replace(staging, target)

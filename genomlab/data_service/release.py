@@ -41,6 +41,7 @@ import polars as pl
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.data_service.files import (
     compute_digest,
     compute_file_sha256,
@@ -338,10 +339,12 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         manifest_sha = compute_file_sha256(staging / "manifest.json")
+        crashpoint("release.staged")
         replace_dir(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    crashpoint("release.replaced")
 
     persons = cohort["project_pseudonym"].to_list()
     with ledger.transaction() as tx:
@@ -382,6 +385,7 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
             _write_parquet(clinical, staging / "clinical" / "persons.parquet")
             hashes["clinical/persons.parquet"] = compute_file_sha256(
                 staging / "clinical" / "persons.parquet")
+            crashpoint("release.staging")
         if mt is not None and hl is not None:
             step("writing genotypes.mt")
             mt.write(str(staging / "genotypes.mt"))

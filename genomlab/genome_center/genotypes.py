@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from genomlab.crashpoints import crashpoint
 from genomlab.errors import ValidationFailed
 from genomlab.hail_session import HailModule
+from genomlab.leftovers import make_owned_dir
 
 STORES = ("consented", "nonconsented")
 REFERENCE_GENOME = "GRCh38"
@@ -150,21 +152,26 @@ def merge_vcfs(sources: Sequence[SampleSource], out: Path) -> int:
 
 def write_batch(hl: HailModule, sources: Sequence[SampleSource], store_dir: Path, batch_id: str,
                 scratch: Path) -> Path:
-    """Write one batch MatrixTable for ``sources`` (temp folder, then rename); return its path."""
+    """Write one batch MatrixTable for ``sources`` (temp folder, then rename); return its path.
+
+    The merged VCF lives in a folder of its own under ``scratch`` (the GRZ's ``tmp/``), deleted
+    when the batch is written or fails; one a killed run left is swept by the next run.
+    """
     store_dir.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
-    merged = scratch / f"{batch_id}.vcf"
+    work = make_owned_dir(scratch, "merge")
     final = store_dir / f"{batch_id}.mt"
     tmp = store_dir / f"{batch_id}.mt.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:  # the merged VCF holds genotypes: never left behind, also not by a failed import
+        merged = work / f"{batch_id}.vcf"
         merge_vcfs(sources, merged)
+        crashpoint("grz.merged")
         mt = hl.import_vcf(str(merged), reference_genome=REFERENCE_GENOME, force=True)
         mt = mt.select_rows().select_cols()
         mt.write(str(tmp), overwrite=True)
+        tmp.rename(final)
     finally:
-        merged.unlink(missing_ok=True)
-    tmp.rename(final)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

@@ -53,6 +53,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError
 from genomlab.events import SubmittedCaseFields
@@ -87,6 +88,7 @@ intake prints ``PAUSED <step>`` and sleeps, so a test can kill it there (``pseud
 
 def pause_point(step: str) -> None:
     """Sleep at ``step`` if the test hook asks for it (see :data:`PAUSE_ENV`)."""
+    crashpoint(f"grz.{step}")
     if os.environ.get(PAUSE_ENV) == step:
         print(f"PAUSED {step}", flush=True)
         time.sleep(3600)
@@ -397,7 +399,7 @@ class GenomeCenter(NodeIntake):
                                                   donors_by_inbox[directory.name])
             if source.pseudonym not in stored] for directory in pending}
         writer = BatchWriter(hail, self.institution.directory,
-                             self.config.tmp_dir / "grz" / self.node_id, self.get_batch_paths)
+                             self.institution.directory / "tmp", self.get_batch_paths)
         outcome = writer.write(sources)
         pause_point("batch_written")
         with self.ledger.transaction() as tx:

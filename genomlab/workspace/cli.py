@@ -95,7 +95,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
         result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
                                reference=reference,
                                progress=lambda step: bar.update(task, description=step),
-                               engine=engine)
+                               engine=engine, config=cli.config)
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
                f"{int((~result.variant_qc['pass']).sum())} of {len(result.variant_qc)} variants "
@@ -133,7 +133,8 @@ def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None
     sample_file = _check_source(cli.config, vcf, release, samples, fam)
     hl = init_hail(cli.config, master=spark_master)
     result = run_association(hl, out_dir, qc_dir=qc_dir, phenotype=phenotype, vcf=vcf,
-                             release=release, samples=sample_file, binary=binary, n_pcs=n_pcs)
+                             release=release, samples=sample_file, binary=binary, n_pcs=n_pcs,
+                             config=cli.config)
     hits = result[result["p_value"] < 5e-8]
     click.echo(f"{len(result)} variants tested, {len(hits)} at p < 5e-8; results in {out_dir}")
     for row in hits.sort_values("p_value").head(20).itertuples():

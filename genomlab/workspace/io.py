@@ -4,7 +4,10 @@ Two sources give the same pair, a Hail MatrixTable keyed by ``s`` and a sample t
 
 - a VCF with a ``samples.tsv`` (contract of ``genomlab.samples``) or a PLINK ``.fam``;
 - a release directory holding ``genotypes.mt`` (columns keyed by the project pseudonym ``s``)
-  and clinical Parquet keyed by the same ``s`` (``sex`` plus phenotype columns).
+  and clinical Parquet keyed by the same ``s`` (``sex`` plus phenotype columns). A release is
+  read only after the entitlement check of :func:`~genomlab.workspace.release.open_release`
+  (:func:`check_release_access`): only ``<home>/workspaces/<project>/release``, only for a
+  member of the project's approved team with an active entitlement.
 
 For the numeric QC steps the genotypes leave Hail once, as a PLINK ``.bed`` (2 bits per call,
 written by Hail in parallel), and are read into an ``int8`` matrix of alternate-allele counts.
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
 
@@ -196,12 +200,33 @@ def read_fam(path: Path) -> pd.DataFrame:
     return _normalise(fam.drop(columns=["sex"]).set_index("s"), path)
 
 
-def read_release_samples(release: Path) -> pd.DataFrame:
-    """The clinical Parquet of a release (keyed by the project pseudonym ``s``) as a sample table.
+def check_release_access(release: Path, *, config: GenomlabConfig | None = None,
+                         user: str | None = None) -> Path:
+    """``release`` if the current user (or ``user``) may read it now; else raise.
+
+    The one entitlement check of every reader of a release folder: that of
+    :func:`~genomlab.workspace.release.open_release_folder` (``config`` default: the
+    environment's configuration; ``user`` default: ``$JUPYTERHUB_USER`` or the local user).
+
+    Raises
+    ------
+    PermissionDenied
+        Not a project's release folder, a user off the team, or no active entitlement.
+    """
+    from genomlab.workspace.release import open_release_folder
+
+    return open_release_folder(release, config=config, user=user).path
+
+
+def read_release_samples(release: Path, *, config: GenomlabConfig | None = None,
+                         user: str | None = None) -> pd.DataFrame:
+    """The clinical Parquet of a release (keyed by the project pseudonym ``s``) as a sample table,
+    after :func:`check_release_access`.
 
     Every ``*.parquet`` file directly in ``release`` (or in ``release/clinical``) that has an
     ``s`` column is joined on ``s``; ``sex`` is taken as the reported sex.
     """
+    release = check_release_access(release, config=config, user=user)
     files = sorted([*release.glob("*.parquet"), *release.glob("clinical/*.parquet")])
     tables = [t.set_index("s") for f in files if "s" in (t := pd.read_parquet(f)).columns]
     if not tables:
@@ -227,9 +252,11 @@ def _normalise(table: pd.DataFrame, source: Path) -> pd.DataFrame:
 
 
 def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
-                     samples: Path | None = None) -> pd.DataFrame | None:
+                     samples: Path | None = None, config: GenomlabConfig | None = None,
+                     user: str | None = None) -> pd.DataFrame | None:
     """The sample table of a release, or of a VCF (``samples`` or the ``samples.tsv`` /
-    ``cohort.fam`` next to it); ``None`` when a VCF has none.
+    ``cohort.fam`` next to it); ``None`` when a VCF has none. A release is read after
+    :func:`check_release_access` (with ``config`` and ``user``).
 
     Examples
     --------
@@ -240,7 +267,7 @@ def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
     if (vcf is None) == (release is None):
         raise ValidationFailed("give exactly one of --vcf or --release")
     if release is not None:
-        return read_release_samples(release)
+        return read_release_samples(release, config=config, user=user)
     assert vcf is not None
     if samples is None:
         candidates = [vcf.parent / "samples.tsv", vcf.parent / "cohort.fam"]
@@ -252,7 +279,8 @@ def read_sample_info(*, vcf: Path | None = None, release: Path | None = None,
 
 def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None = None,
                 samples: Path | None = None, work_dir: Path,
-                n_partitions: int | None = None) -> tuple[Any, pd.DataFrame]:
+                n_partitions: int | None = None, config: GenomlabConfig | None = None,
+                user: str | None = None) -> tuple[Any, pd.DataFrame]:
     """The MatrixTable and sample table of a VCF or a release directory.
 
     Parameters
@@ -262,13 +290,18 @@ def read_source(hl: HailModule, *, vcf: Path | None = None, release: Path | None
     samples:
         For a VCF: ``samples.tsv`` or ``.fam``; default the ``samples.tsv`` or ``cohort.fam``
         next to the VCF, else reported sex and pedigree stay unknown.
+    config, user:
+        For a release: whose entitlement :func:`check_release_access` checks (default: the
+        environment's configuration and the current user).
 
     Examples
     --------
     >>> vcf = Path("cohort.vcf.bgz")
     >>> mt, info = read_source(hl, vcf=vcf, work_dir=Path("work"))  # doctest: +SKIP
     """
-    info = read_sample_info(vcf=vcf, release=release, samples=samples)
+    if release is not None:
+        release = check_release_access(release, config=config, user=user)
+    info = read_sample_info(vcf=vcf, release=release, samples=samples, config=config, user=user)
     if release is not None:
         mt_path = release / "genotypes.mt"
         if not mt_path.exists():

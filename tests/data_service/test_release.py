@@ -133,7 +133,8 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
     assert release.read_matrix_table(hl).count_cols() == len(expected)
     from genomlab.workspace.io import read_source
 
-    _, info = read_source(hl, release=result.path, work_dir=workspace / "work")
+    _, info = read_source(hl, release=result.path, work_dir=workspace / "work",
+                          config=world_config, user="tom")
     assert list(info.index) == columns
     assert info["reported_sex"].notna().sum() == clinical["sex"].is_not_null().sum()
     with pytest.raises(PermissionDenied, match="not on the approved team"):

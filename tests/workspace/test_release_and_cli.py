@@ -33,8 +33,12 @@ def release(small_mt: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_read_release_samples__takes_sex_from_parquet(release: Path) -> None:
-    info = read_release_samples(release)
+def test_read_release_samples__takes_sex_from_parquet(release: Path,
+                                                      config: GenomlabConfig) -> None:
+    workspace_release = config.workspace_dir(approve_application(config)[0]) / "release"
+    shutil.copytree(release, workspace_release)
+    (workspace_release / "manifest.json").write_text('{"level": "individual"}')
+    info = read_release_samples(workspace_release, config=config, user="alice")
     assert info.index.name == "s"
     assert set(info["reported_sex"].dropna()) == {"male", "female"}
     assert (info["father"] == "0").all()

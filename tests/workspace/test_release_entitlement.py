@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
+from genomlab.errors import PermissionDenied
 from tests.conftest import write_config_file
 from tests.platform.conftest import approve_application
 
@@ -92,3 +93,93 @@ def test_analysis_association__refuses_a_user_off_the_team_before_hail_starts(
     assert result.exit_code == 1, result.output
     assert "Error: user 'mallory' is not on the approved team" in result.output
     assert hail_starts == []
+
+
+class HailTrap:
+    """A stand-in ``hl`` whose first use raises :class:`HailStarted`: the check let it through."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise HailStarted(name)
+
+
+HAIL_TRAP: Any = HailTrap()
+
+
+def _clinical_parquet(folder: Path) -> Path:
+    """A release-like folder with a clinical table keyed by ``s`` (synthetic)."""
+    import polars as pl
+
+    (folder / "clinical").mkdir(parents=True, exist_ok=True)
+    (folder / "genotypes.mt").mkdir(exist_ok=True)  # empty: Hail would be the next to read
+    (folder / "manifest.json").write_text('{"level": "individual"}')
+    pl.DataFrame({"s": ["P1", "P2"], "sex": ["female", "male"]}).write_parquet(
+        folder / "clinical" / "persons.parquet")
+    return folder
+
+
+@pytest.fixture
+def home_env(config: GenomlabConfig, monkeypatch: pytest.MonkeyPatch) -> GenomlabConfig:
+    """``config``'s home as the environment's (what a notebook's ``load_config()`` finds)."""
+    monkeypatch.setenv("GENOMLAB_HOME", str(config.home))
+    monkeypatch.delenv("GENOMLAB_CONFIG", raising=False)
+    return config
+
+
+def test_read_release_samples__refuses_a_folder_outside_the_workspaces(
+        home_env: GenomlabConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlab.workspace.io import read_release_samples
+
+    approve_application(home_env)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    folder = _clinical_parquet(tmp_path / "copied-release")
+    with pytest.raises(PermissionDenied, match="copied-release: not a project's release"):
+        read_release_samples(folder)
+
+
+def test_read_sample_info__refuses_a_user_off_the_team(
+        home_env: GenomlabConfig, project_release: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlab.workspace.io import read_sample_info
+
+    _clinical_parquet(project_release)
+    monkeypatch.setenv("JUPYTERHUB_USER", "mallory")
+    with pytest.raises(PermissionDenied, match="user 'mallory' is not on the approved team"):
+        read_sample_info(release=project_release)
+
+
+def test_run_cohort_qc__refuses_a_user_off_the_team_before_hail(
+        home_env: GenomlabConfig, project_release: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    _clinical_parquet(project_release)
+    monkeypatch.setenv("JUPYTERHUB_USER", "mallory")
+    with pytest.raises(PermissionDenied, match="user 'mallory' is not on the approved team"):
+        run_cohort_qc(HAIL_TRAP, tmp_path / "qc", release=project_release)
+    assert not (tmp_path / "qc").exists()
+
+
+def test_run_association__refuses_a_folder_outside_the_workspaces_before_hail(
+        home_env: GenomlabConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlab.workspace.analysis.association import run_association
+
+    approve_application(home_env)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    folder = _clinical_parquet(tmp_path / "copied-release")
+    qc_dir = tmp_path / "qc"
+    qc_dir.mkdir()
+    with pytest.raises(PermissionDenied, match="copied-release: not a project's release"):
+        run_association(HAIL_TRAP, tmp_path / "gwas", qc_dir=qc_dir, phenotype="sex",
+                        release=folder)
+    assert not (tmp_path / "gwas").exists()
+
+
+def test_run_cohort_qc__lets_an_entitled_member_reach_hail(
+        home_env: GenomlabConfig, project_release: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    _clinical_parquet(project_release)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    with pytest.raises(HailStarted):
+        run_cohort_qc(HAIL_TRAP, tmp_path / "qc", release=project_release)

@@ -334,7 +334,11 @@ class Workflow:
 
     def add_result(self, actor: str, application_id: str, *, kind: ResultKind, title: str,
                    reference: str) -> None:
-        """Report a result (publication, report, returned dataset, software) for the register."""
+        """Report a result (publication, report, returned dataset, software) for the register.
+
+        Idempotent: the same result (kind, title and reference) again is not recorded twice, so a
+        rerun after a crash (the airlock's release killed after this call) adds no duplicate.
+        """
         if not title.strip() or not reference.strip():
             raise ValidationFailed(f"{application_id}: result: title and reference (DOI or URL) "
                                    "are required")
@@ -345,6 +349,12 @@ class Workflow:
                                        f"{application_id}")
             self._require_status(app, (Status.APPROVED, Status.CLOSED, Status.EXPIRED,
                                        Status.REVOKED), "add result")
+            results = t.results
+            if tx.conn.execute(select(results.c.seq).where(
+                    (results.c.application_id == application_id) & (results.c.kind == kind)
+                    & (results.c.title == title.strip())
+                    & (results.c.reference == reference.strip()))).first() is not None:
+                return
             tx.append("application.result_added",
                       {"application_id": application_id, "kind": kind, "title": title.strip(),
                        "reference": reference.strip()}, actor=actor, stream=application_id)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
 
@@ -178,9 +179,13 @@ def get_independent_hits(results: pd.DataFrame, *, threshold: float = GENOME_WID
 def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: str,
                     vcf: Path | None = None, release: Path | None = None,
                     samples: Path | None = None, binary: bool | None = None,
-                    n_pcs: int = 4) -> pd.DataFrame:
+                    n_pcs: int = 4, config: GenomlabConfig | None = None,
+                    user: str | None = None) -> pd.DataFrame:
     """Association of ``phenotype`` on QC'd data; writes ``association.tsv``, ``manhattan.png``
     and ``qq.png`` to ``out_dir`` and returns the results.
+
+    A release is read only after the entitlement check of ``open_release`` (``config``,
+    ``user``: see :func:`genomlab.workspace.io.read_source`).
 
     Examples
     --------
@@ -190,9 +195,9 @@ def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: s
     from genomlab.workspace.io import get_qc_call_expr, read_source
     from genomlab.workspace.plots import plot_manhattan, plot_qq, save_figure
 
-    sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
     mt, info = read_source(hl, vcf=vcf, release=release, samples=samples,
-                           work_dir=qc_dir / "work")
+                           work_dir=qc_dir / "work", config=config, user=user)
+    sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
     covariates = get_association_samples(info, sample_qc, scores, phenotype, n_pcs=n_pcs)
     if binary is None:
         binary = bool(covariates["y"].isin([0, 1]).all())

@@ -26,7 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.hail_session import HailModule
+from genomlab.leftovers import make_owned_tmp_path
 from genomlab.workspace.bed import BedFile
 from genomlab.workspace.io import GenotypeMatrix, export_plink_calls, get_qc_call_expr
 from genomlab.workspace.qc.ancestry_step import estimate_ancestry
@@ -213,6 +216,7 @@ def compute_cohort_qc(hl: HailModule, mt: Any, info: pd.DataFrame, work_dir: Pat
     with _timed(timings, "export genotypes (Hail pass 1)", progress):
         call = get_qc_call_expr(hl, mt, min_gq=t.min_gq, min_dp=t.min_dp, min_het_ab=t.min_het_ab)
         prefix = export_plink_calls(hl, mt, call, work_dir / QC_CALLS)
+        crashpoint("qc.exported")
     with _timed(timings, "DP/GQ stats (Hail pass 2)", progress):
         entry_stats = compute_entry_stats(hl, mt, call)
     result = compute_qc_from_bed(BedFile.open(prefix), entry_stats, info, thresholds=t,
@@ -376,13 +380,17 @@ QC_PLOTS = ("call_rate.png", "heterozygosity.png", "pca.png", "kinship.png")
 
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = make_owned_tmp_path(path)
     out = table.copy()
     for col in out.columns:
         if out[col].dtype == bool:
             out[col] = out[col].map({True: "true", False: "false"})
-    out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
-    os.replace(tmp, path)
+    try:
+        out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
+        crashpoint("qc.table_written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -411,6 +419,7 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
               result.trios, result.pedigree)
     written = [_write_tsv(table, out_dir / name)
                for table, name in zip(tables, QC_TABLES, strict=True)]
+    crashpoint("qc.tables_written")
     figures = (plot_call_rate(result.sample_qc, threshold=t.min_call_rate),
                plot_heterozygosity(result.sample_qc), plot_pca(result.pca_scores),
                plot_kinship(result.relatedness))
@@ -425,7 +434,8 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   thresholds: QcThresholds | None = None, reference: Path | None = None,
                   n_partitions: int | None = None,
                   progress: Callable[[str], None] | None = None,
-                  engine: str = "auto") -> QcResult:
+                  engine: str = "auto", config: GenomlabConfig | None = None,
+                  user: str | None = None) -> QcResult:
     """VCF (or release) in, QC tables and plots in ``out_dir`` out.
 
     ``engine`` decides how the genotypes reach the ``.bed`` the QC streams over:
@@ -438,19 +448,24 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
 
     The converted MatrixTable and the exported ``.bed`` stay in ``out_dir/work``.
 
+    A release is read only after the entitlement check of ``open_release`` for ``user`` (default
+    the current user) in ``config``'s home (default the environment's configuration).
+
     Examples
     --------
     >>> result = run_cohort_qc(hl, Path("qc"), vcf=Path("cohort.vcf.bgz"))  # doctest: +SKIP
     >>> result.sample_qc["pass"].mean()  # doctest: +SKIP
     0.94
     """
-    from genomlab.workspace.io import read_source
+    from genomlab.workspace.io import check_release_access, read_source
 
     if engine not in ("auto", "hail", "stream"):
         raise ValueError(f"engine must be auto, hail or stream, not {engine!r}")
     t = thresholds or QcThresholds()
     timings: dict[str, float] = {}
     work = out_dir / "work"
+    if release is not None:  # before Spark is touched: a refused user starts nothing
+        check_release_access(release, config=config, user=user)
     master = str(hl.spark_context().master)
     result = None
     used = "stream"
@@ -462,7 +477,7 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
         used = "hail"
         with _timed(timings, "read input (VCF → MatrixTable once)", progress):
             mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
-                                   n_partitions=n_partitions)
+                                   n_partitions=n_partitions, config=config, user=user)
         result = compute_cohort_qc(hl, mt, info, work, thresholds=t, reference=reference,
                                    progress=progress)
     with _timed(timings, "write tables and plots", progress):
