@@ -13,7 +13,8 @@ import psutil
 
 
 class PeakTreeRss:
-    """Samples the summed RSS of process ``pid`` and its descendants until :meth:`stop`.
+    """Samples the summed RSS of process ``pid`` and its descendants until :meth:`stop`
+    (with ``only``: of those whose process name contains it, e.g. the driver's ``java``).
 
     Examples
     --------
@@ -23,8 +24,9 @@ class PeakTreeRss:
     True
     """
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.05, *, only: str | None = None) -> None:
         self.peak = 0
+        self._only = only  # count only processes whose name contains this (e.g. "java")
         self._root = psutil.Process(pid)
         self._stop = threading.Event()
         self._sample()
@@ -39,6 +41,8 @@ class PeakTreeRss:
         total = 0
         for proc in procs:
             try:
+                if self._only is not None and self._only not in proc.name():
+                    continue
                 total += proc.memory_info().rss
             except psutil.NoSuchProcess:
                 continue

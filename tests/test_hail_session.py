@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ def test_init_hail__local_session_is_loopback_and_quiet(hl: Any) -> None:
     assert conf["spark.driver.bindAddress"] == "127.0.0.1"
     assert conf["spark.driver.host"] == "127.0.0.1"
     assert conf["spark.ui.enabled"] == "false"
-    assert conf["spark.local.dir"].endswith("hail-home0/tmp/local")
+    local_dir = Path(conf["spark.local.dir"])  # one folder per process, removed at its exit
+    assert local_dir.parent.as_posix().endswith("hail-home0/tmp/local")
+    assert local_dir.name.startswith("session-")
     mt = hl.balding_nichols_model(2, 20, 300, n_partitions=2)
     qc = hl.sample_qc(mt).cols().collect()
     assert len(qc) == 20

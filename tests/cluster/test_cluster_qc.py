@@ -3,8 +3,10 @@ equals local mode, and the cluster's driver needs less memory than local mode's.
 
 Both runs are ``genomlab workspace qc run`` subprocesses (a process holds one Hail), so each
 driver's peak memory can be sampled: the resident memory of the CLI process and its children
-(the driver JVM). The cluster's master, workers and executors are not children of the CLI and
-are not counted. Local mode runs the same Hail passes (``--engine hail``) on ``local[2]``,
+(the driver JVM), and of the driver JVM alone. The cluster's master, workers and executors are
+not children of the CLI and are not counted. The driver JVM must need less in the cluster; the
+whole tree (dominated by the numpy passes both runs share) may not grow by more than 10 %.
+Local mode runs the same Hail passes (``--engine hail``) on ``local[2]``,
 where they all run inside the driver's JVM. Every QC table is compared.
 """
 
@@ -25,18 +27,19 @@ from tests.conftest import REPO
 WORLD = REPO / "data_samples" / "world" / "genotypes"
 
 
-def _run_qc(env: dict[str, str], out: Path, *extra: str) -> int:
-    """Run the QC CLI on the committed world; its driver's peak tree RSS in bytes."""
+def _run_qc(env: dict[str, str], out: Path, *extra: str) -> tuple[int, int]:
+    """Run the QC CLI on the committed world; peak RSS in bytes of its whole process tree and
+    of its driver JVM alone."""
     vcf, fam = WORLD / "cohort.vcf.bgz", WORLD / "cohort.fam"
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "genomlab"), "workspace", "qc", "run", "--vcf",
          str(vcf), "--fam", str(fam), "--out", str(out), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out.parent)
-    sampler = PeakTreeRss(proc.pid)
+    tree, jvm = PeakTreeRss(proc.pid), PeakTreeRss(proc.pid, only="java")
     output, _ = proc.communicate(timeout=1800)
-    peak = sampler.stop()
+    peaks = tree.stop(), jvm.stop()
     assert proc.returncode == 0, output
-    return peak
+    return peaks
 
 
 @pytest.mark.slow
@@ -55,7 +58,11 @@ def test_cohort_qc__spark_standalone_cluster_equals_local_mode_with_less_driver_
 
     local_peak = _run_qc({**env, "GENOMLAB_SPARK__MASTER": "local[2]"}, tmp_path / "local",
                          "--engine", "hail")
-    assert cluster_peak < local_peak, (cluster_peak / 2**20, local_peak / 2**20)
+    # The Python side (the streamed numpy passes) is the same in both runs; what the cluster
+    # takes off the driver is the Hail work its JVM does in local mode.
+    mib = [round(x / 2**20) for x in (*cluster_peak, *local_peak)]
+    assert cluster_peak[1] < local_peak[1], f"JVM peak MiB cluster {mib[1]} local {mib[3]}"
+    assert cluster_peak[0] < local_peak[0] * 1.1, f"tree peak MiB cluster {mib[0]} local {mib[2]}"
 
     tables = sorted(path.name for path in (tmp_path / "local").glob("*.tsv"))
     assert {"sample_qc.tsv", "variant_qc.tsv"} <= set(tables)

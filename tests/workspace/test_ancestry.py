@@ -143,6 +143,32 @@ def test_estimate_ancestry__a_36_person_release_is_not_failed_wholesale() -> Non
     assert set(with_reference.outliers.index[with_reference.outliers]) == planted
 
 
+def test_estimate_ancestry__a_reference_the_cohort_barely_covers_falls_back_to_the_cohort(
+        ) -> None:
+    """An exome or panel cohort holds few of a genome-wide panel's sites (the demo's release:
+    8 %): QC goes on cohort-only and says why, instead of failing the whole run."""
+    gm = read_world_genotypes(COMMITTED_WORLD)
+    ref = read_reference(COMMITTED_WORLD / "reference_panel")
+    covered = gm.variants["variant"].isin(ref.variants).to_numpy()
+    few = gm.subset(rows=~covered | (np.cumsum(covered) <= covered.sum() // 10))
+    everyone = np.ones(len(gm.samples), dtype=bool)
+    result = estimate_ancestry(few, gm, everyone, ref)
+    assert result.provenance["method"] == "cohort"
+    assert result.provenance["reference_refused"].startswith(
+        "reference reference_panel: only 10% of its variants are in the cohort (need 50%")
+
+
+def test_estimate_ancestry__projected_marks_the_related_samples_with_a_reference_too() -> None:
+    """Association keeps the unrelated samples by ``projected``; with a reference every sample
+    is projected onto it, but the column must still name the related ones."""
+    gm = read_world_genotypes(COMMITTED_WORLD)
+    unrelated = np.arange(len(gm.samples)) % 7 != 0
+    result = estimate_ancestry(gm, gm, unrelated, read_reference(
+        COMMITTED_WORLD / "reference_panel"))
+    assert result.provenance["method"] == "reference"
+    assert result.scores["projected"].tolist() == (~unrelated).tolist()
+
+
 def test_get_cohort_ancestry__flags_nobody_when_the_grouping_would_fail_many() -> None:
     rng = np.random.default_rng(0)
     centres = np.repeat([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [-8.0, 0.0], [0.0, -8.0]],

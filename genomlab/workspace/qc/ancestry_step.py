@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genomlab.errors import ValidationFailed
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.ancestry import (
     UNASSIGNED,
@@ -69,7 +68,8 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
     n_pcs, min_prob, min_samples, min_group_size, small_group_share, n_mad, max_outlier_share
         Thresholds, see :class:`.pipeline.QcThresholds` and :func:`.ancestry.get_cohort_ancestry`.
     min_reference_overlap
-        Least share of the reference variants present in ``gm``.
+        Least share of the reference variants present in ``gm``; below it the cohort-only
+        fallback runs and the record says why (``reference_refused``).
 
     Examples
     --------
@@ -81,6 +81,14 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
     >>> result.provenance["method"], int(result.outliers.sum())
     ('cohort', 0)
     """
+    refused = None
+    if reference is not None:
+        scores, overlap = project_onto_reference(gm, reference)
+        if overlap < min_reference_overlap:  # an exome/panel cohort, or another genome build
+            refused = (f"reference {reference.name}: only {overlap:.0%} of its variants are in "
+                       f"the cohort (need {min_reference_overlap:.0%}: an exome or panel "
+                       "cohort, or another genome build); cohort-only ancestry instead")
+            reference = None
     if reference is None:
         scores, eigenvalues = compute_pca_with_relateds(qc_gm, unrelated, k=n_pcs)
         groups, outliers, status = get_cohort_ancestry(
@@ -88,12 +96,9 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
             small_group_share=small_group_share, n_mad=n_mad,
             max_outlier_share=max_outlier_share)
         record: dict[str, Any] = {"method": "cohort", "reference": None}
+        if refused is not None:
+            record["reference_refused"] = refused
     else:
-        scores, overlap = project_onto_reference(gm, reference)
-        if overlap < min_reference_overlap:
-            raise ValidationFailed(
-                f"reference {reference.name}: only {overlap:.0%} of its variants are in the "
-                f"cohort (need {min_reference_overlap:.0%}); wrong genome build or panel?")
         eigenvalues = reference.eigenvalues
         n_pcs = min(n_pcs, count_informative_pcs(eigenvalues, len(reference.scores),
                                                    len(reference.af)))
@@ -111,7 +116,9 @@ def estimate_ancestry(gm: GenotypeMatrix, qc_gm: GenotypeMatrix, unrelated: np.n
             status = (f"not flagged: {groups.eq(UNASSIGNED).mean():.0%} of samples unassigned "
                       f"(more than {max_outlier_share:.0%}); the reference does not represent "
                       "this cohort")
-        scores = scores.assign(projected=True).join(
+        # ``projected`` keeps its meaning in pca_scores.tsv: a related sample (association
+        # uses the unrelated ones), although every sample is projected onto the reference.
+        scores = scores.assign(projected=~np.asarray(unrelated, dtype=bool)).join(
             assigned.drop(columns="ancestry_group")).join(ratio)
         record = {"method": "reference", "n_pcs_used": n_pcs,
                   "classifier": "gnomad.sample_qc.ancestry.assign_genetic_ancestry_pcs "
