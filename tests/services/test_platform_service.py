@@ -184,7 +184,10 @@ def test_upload__expired_token_refused(platform_service):
     config = platform_service.config
     client = approved_node_client(config, "GRZT03002")
     identity = authenticate_client(config, client.client_id, client.client_secret)
-    issued_at = clock.now() - timedelta(minutes=6)
+    # A day, not just past the 5-minute lifetime: under faketime (the shifted-clock pass) each
+    # process starts at the faked time, so the service's clock lags this one by the minutes
+    # the test session has run.
+    issued_at = clock.now() - timedelta(days=1)
     with clock.use_clock(lambda: issued_at):
         old = AccessTokenAuthority(config).issue(identity)["access_token"]
     before = platform_state(config)
