@@ -25,7 +25,7 @@ POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_he
 # faketime), to a mid-2027 day and to the last evening of February 2030, so that no test or code
 # path silently depends on today's date. Monotonic clocks stay real (timeouts keep working).
 SHIFTED_CLOCKS = 2027-07-15T10:00:00 2030-02-28T23:30:00
-FAST_TESTS = -m "not hail and not browser and not notebook"
+FAST_TESTS = -m "not hail and not browser and not notebook and not sigkill"
 
 test:
 	bash .ci/setup --test-tools

@@ -21,6 +21,8 @@ from genomlab.config import GenomlabConfig
 from tests.conftest import REPO
 from tests.platform.conftest import approve_application
 
+pytestmark = pytest.mark.sigkill  # real subprocess kills; see pyproject's markers
+
 
 def run_killed_child(code: str, *args: str, home: Path | None = None) -> None:
     """Run ``code`` in a child Python (this worktree's genomlab); it must die of SIGKILL."""

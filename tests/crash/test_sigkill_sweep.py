@@ -39,6 +39,8 @@ from genomlab.platform.applications.identity import IDENTITY_ENV
 from tests.conftest import REPO, config_for, copy_home
 from tests.platform.conftest import make_form, populate
 
+pytestmark = pytest.mark.sigkill  # real subprocess kills; see pyproject's markers
+
 FULL = os.environ.get("GL_SIGKILL_SWEEP") == "full"
 """Every Hail point (11 Spark starts, ~15 min on a busy 2-core machine) instead of the most
 telling ones (8 starts): ``GL_SIGKILL_SWEEP=full pytest tests/crash -m hail``."""
