@@ -25,6 +25,7 @@ line ``engine sqlite: N selected: ...`` or ``engine postgresql: ...``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,6 +53,22 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
+
+if "faketime" in os.environ.get("LD_PRELOAD", ""):  # the shifted-clock pass (Debian's faketime)
+    import select
+
+    _real_sleep = time.sleep
+
+    def _sleep_under_faketime(seconds: float) -> None:
+        """libfaketime's nanosleep sometimes fails with EINVAL; ``subprocess.wait(timeout=…)``
+        sleeps in a loop, so a test's wait on a child died with OSError. Wait with select."""
+        try:
+            _real_sleep(seconds)
+        except OSError:
+            with contextlib.suppress(OSError):  # else a short busy wait: the caller loops
+                select.select([], [], [], seconds)
+
+    time.sleep = _sleep_under_faketime
 
 TEST_POSTGRES = os.environ.get("PYTEST_POSTGRES", "")
 ENGINE = get_engine_name(TEST_POSTGRES)  # refuses a PYTEST_POSTGRES that is no PostgreSQL URL
