@@ -76,6 +76,18 @@ def verify_document(
     return document.body
 
 
+def compute_document_digest(document: SignedDocument) -> str:
+    """sha256 hex over the document's signed message and signature: which exact document it is.
+
+    Two issuances of the same body differ in nothing but may be told apart by the platform's
+    record of the current one; the digest lets a service compare without the whole document.
+    """
+    import hashlib
+
+    return hashlib.sha256(_message(document.kind, document.body)
+                          + document.signature.encode()).hexdigest()
+
+
 def _roundtrip(body: dict[str, Any]) -> dict[str, Any]:
     """The body as JSON would give it back (so signer and verifier hash the same value)."""
     import json

@@ -61,9 +61,13 @@ from genomlab.data_service.nodes import (
     GENOME_ATTRIBUTES,
     ClinicalNodeReader,
     GenomeNodeReader,
-    check_columns,
 )
-from genomlab.data_service.selection import check_selectable, filter_datasets, select_cohort_rows
+from genomlab.data_service.selection import (
+    check_selectable,
+    filter_datasets,
+    get_node_attributes,
+    select_cohort_rows,
+)
 from genomlab.data_service.store import get_released_persons, open_data_service_ledger
 from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.hail_session import HailModule
@@ -159,12 +163,6 @@ def verify_release_approval(config: GenomlabConfig, application_id: str, *,
             actor=ACTOR, stream=f"application:{application_id}")
         raise
     return document, grant
-
-
-def _attributes(nodes: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    frames = [check_columns(n.get_dataset_attributes(), schema, f"{n.node_id} datasets")
-              .with_columns(node=pl.lit(n.node_id)) for n in nodes]
-    return pl.concat(frames) if frames else pl.DataFrame(schema={**schema, "node": pl.String})
 
 
 def _clinical_table(nodes: Sequence[ClinicalNodeReader], cohort: pl.DataFrame,
@@ -289,9 +287,9 @@ def release_application(config: GenomlabConfig, application_id: str, *,
                   actor=ACTOR, stream=f"application:{application_id}")
 
     step("selecting datasets that meet the criteria")
-    genome_attrs = filter_datasets(_attributes(genome_nodes, GENOME_ATTRIBUTES), grant.criteria,
-                                   side="genomic")
-    clinical_attrs = filter_datasets(_attributes(clinical_nodes, CLINICAL_ATTRIBUTES),
+    genome_attrs = filter_datasets(get_node_attributes(genome_nodes, GENOME_ATTRIBUTES),
+                                   grant.criteria, side="genomic")
+    clinical_attrs = filter_datasets(get_node_attributes(clinical_nodes, CLINICAL_ATTRIBUTES),
                                      grant.criteria, side="clinical")
     step("obtaining the linkage map from the trust centre")
     linkage = linkage_service.issue_linkage_map(
@@ -412,7 +410,7 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
 
 def _sex_of(cohort: pl.DataFrame, clinical_nodes: Sequence[ClinicalNodeReader]) -> list[str]:
     """Each cohort member's sex as the clinical nodes record it (``unknown`` if none)."""
-    known = _attributes(clinical_nodes, CLINICAL_ATTRIBUTES).select("pseudonym", "sex")
+    known = get_node_attributes(clinical_nodes, CLINICAL_ATTRIBUTES).select("pseudonym", "sex")
     frame = cohort.select("clinical_pseudonym").join(
         known, left_on="clinical_pseudonym", right_on="pseudonym", how="left",
         maintain_order="left")

@@ -12,12 +12,20 @@ categories need.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from genomlab.data_service.nodes import (
+    CLINICAL_ATTRIBUTES,
+    GENOME_ATTRIBUTES,
+    ClinicalNodeReader,
+    GenomeNodeReader,
+    check_columns,
+)
 from genomlab.errors import PermissionDenied
-from genomlab.messages import CohortCriteria
+from genomlab.messages import ApprovalGrant, CohortCriteria
 
 CLINICAL_ONLY_CRITERIA = ("sexes", "icd10gm_prefixes", "hpo_terms")
 _COLUMN = {"disease_types": "disease_type", "library_types": "library_type"}
@@ -90,3 +98,31 @@ def select_cohort_rows(genome: np.ndarray, clinical: np.ndarray, *, genome_match
     if "genomic" not in categories or needs_clinical_match(criteria):
         keep &= np.isin(clinical, list(clinical_matches))
     return keep
+
+
+def get_node_attributes(nodes: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """Every node's dataset attributes (contract columns checked) plus its ``node`` id."""
+    frames = [check_columns(n.get_dataset_attributes(), schema, f"{n.node_id} datasets")
+              .with_columns(node=pl.lit(n.node_id)) for n in nodes]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={**schema, "node": pl.String})
+
+
+def compute_cohort_mask(grant: ApprovalGrant, genome: np.ndarray, clinical: np.ndarray, *,
+                        genome_nodes: Sequence[GenomeNodeReader],
+                        clinical_nodes: Sequence[ClinicalNodeReader]) -> np.ndarray:
+    """Boolean mask over linkage rows: the persons ``grant``'s criteria select, judged on the
+    nodes' dataset attributes (what the trust centre applies before it issues a map).
+
+    ``genome``/``clinical`` are the rows' dataset pseudonyms (text or bytes, empty if absent).
+    """
+    categories = grant.data_categories
+    check_selectable(grant.criteria, categories, grant.application_id)
+    genome_matches = filter_datasets(get_node_attributes(genome_nodes, GENOME_ATTRIBUTES),
+                                     grant.criteria, side="genomic")
+    clinical_matches = filter_datasets(get_node_attributes(clinical_nodes,
+                                                           CLINICAL_ATTRIBUTES),
+                                       grant.criteria, side="clinical")
+    return select_cohort_rows(np.asarray(genome).astype(str), np.asarray(clinical).astype(str),
+                              genome_matches=set(genome_matches["pseudonym"].to_list()),
+                              clinical_matches=set(clinical_matches["pseudonym"].to_list()),
+                              criteria=grant.criteria, categories=categories)

@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
@@ -48,7 +49,15 @@ TOKEN_KEY = "oauth"
 """Platform key that signs access tokens (public: ``platform/keys/oauth.pub.pem``)."""
 ISSUER = "urn:genomlab:platform"
 PLATFORM_AUDIENCE = "urn:genomlab:platform"
-"""``aud`` of tokens for the platform's own APIs (the Prüfbericht upload)."""
+"""``aud`` of tokens for the platform's own APIs (the Prüfbericht upload, status look-ups)."""
+TRUST_CENTER_AUDIENCE = "urn:genomlab:trust_center"
+"""``aud`` of tokens for the trust centre's APIs (pseudonyms, linkage maps)."""
+SCOPE_AUDIENCES = {
+    "pruefbericht:upload": PLATFORM_AUDIENCE, "approvals:read": PLATFORM_AUDIENCE,
+    "status:read": PLATFORM_AUDIENCE, "pseudonyms:request": TRUST_CENTER_AUDIENCE,
+    "linkage:request": TRUST_CENTER_AUDIENCE,
+}
+"""Which service a scope is for: a token carries scopes of one audience only."""
 TOKEN_LIFETIME = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(seconds=30)
 TOKEN_TYPES = ("at+jwt", "application/at+jwt")
@@ -77,15 +86,27 @@ class AccessTokenAuthority:
         """The token response (RFC 6749 §5.1) for an authenticated ``client``.
 
         ``scope`` (space-separated) narrows the client's scope; asking for more raises
-        :class:`InsufficientScope` (``invalid_scope``).
+        :class:`InsufficientScope` (``invalid_scope``). Without ``scope`` the token carries the
+        client's platform scopes (what ``grzctl`` expects). The token's ``aud`` is the service
+        its scopes are for (:data:`SCOPE_AUDIENCES`); scopes of two services in one request are
+        refused, so a token is good at one service only.
         """
-        granted = client.scope if scope is None else " ".join(sorted(set(scope.split())))
-        if not set(granted.split()) <= set(client.scope.split()):
+        allowed = client.scope.split()
+        if scope is None:
+            granted = " ".join(sorted(s for s in allowed
+                                      if SCOPE_AUDIENCES.get(s) == PLATFORM_AUDIENCE))
+        else:
+            granted = " ".join(sorted(set(scope.split())))
+        if not granted or not set(granted.split()) <= set(allowed):
             raise InsufficientScope(f"client {client.client_id}: scope {scope!r} not allowed")
+        audiences = {SCOPE_AUDIENCES.get(s, PLATFORM_AUDIENCE) for s in granted.split()}
+        if len(audiences) != 1:
+            raise InsufficientScope(f"client {client.client_id}: scope {scope!r} names scopes "
+                                    "of more than one service; ask for one service's at a time")
         issued_at = int(clock.now().timestamp())
         lifetime = int(TOKEN_LIFETIME.total_seconds())
         claims = {"iss": ISSUER, "sub": client.client_id, "client_id": client.client_id,
-                  "aud": self.audience, "scope": granted, "iat": issued_at,
+                  "aud": audiences.pop(), "scope": granted, "iat": issued_at,
                   "exp": issued_at + lifetime, "jti": secrets.token_hex(16),
                   "node_id": client.node_id, "node_approved_at": client.node_approved_at}
         token = jwt.encode(claims, self._private_key, algorithm="EdDSA",
@@ -93,29 +114,12 @@ class AccessTokenAuthority:
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": granted}
 
-    def _decode(self, token: str) -> dict[str, Any]:
-        try:
-            if str(jwt.get_unverified_header(token).get("typ", "")).lower() not in TOKEN_TYPES:
-                raise InvalidToken("access token: header typ is not at+jwt")
-            # expiry is checked below against genomlab.clock, not PyJWT's wall clock
-            return jwt.decode(token, self._public_key, algorithms=["EdDSA"],
-                              audience=self.audience, issuer=ISSUER,
-                              options={"require": REQUIRED_CLAIMS, "verify_exp": False,
-                                       "verify_iat": False, "verify_nbf": False})
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(f"access token: {exc}") from exc
-
     def verify(self, token: str, *, scope: str) -> ClientIdentity:
         """The identity behind ``token`` if it is valid now and carries ``scope``.
 
         Raises :class:`InvalidToken` (401) or :class:`InsufficientScope` (403).
         """
-        claims = self._decode(token)
-        now = clock.now().timestamp()
-        if claims["exp"] <= now:
-            raise InvalidToken("access token: expired")
-        if claims["iat"] > now + CLOCK_SKEW.total_seconds():
-            raise InvalidToken("access token: issued in the future")
+        claims = decode_access_token(token, self._public_key, audience=self.audience)
         try:
             with read_platform(self.config) as conn:
                 identity = require_usable_client(conn, claims["client_id"])
@@ -124,6 +128,38 @@ class AccessTokenAuthority:
         if identity.node_approved_at != claims["node_approved_at"]:
             raise InvalidToken(f"access token: issued before node {identity.node_id}'s current "
                                "approval")
-        if scope not in str(claims["scope"]).split():
-            raise InsufficientScope(f"access token: scope {scope} not granted")
+        check_scope(claims, scope)
         return identity
+
+
+def decode_access_token(token: str, public_key: Ed25519PublicKey, *,
+                        audience: str) -> dict[str, Any]:
+    """The claims of a platform access token for ``audience`` that is valid now; else raise.
+
+    Checks the signature (the platform's public ``oauth`` key), ``typ``, issuer, audience, the
+    required claims and, against :func:`genomlab.clock.now`, expiry and issue time. What the
+    platform's records say of the client and its node is the caller's second check (the
+    platform reads its store; another service asks the platform's status endpoint).
+    """
+    try:
+        if str(jwt.get_unverified_header(token).get("typ", "")).lower() not in TOKEN_TYPES:
+            raise InvalidToken("access token: header typ is not at+jwt")
+        # expiry is checked below against genomlab.clock, not PyJWT's wall clock
+        claims: dict[str, Any] = jwt.decode(
+            token, public_key, algorithms=["EdDSA"], audience=audience, issuer=ISSUER,
+            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": False})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"access token: {exc}") from exc
+    now = clock.now().timestamp()
+    if claims["exp"] <= now:
+        raise InvalidToken("access token: expired")
+    if claims["iat"] > now + CLOCK_SKEW.total_seconds():
+        raise InvalidToken("access token: issued in the future")
+    return claims
+
+
+def check_scope(claims: dict[str, Any], scope: str) -> None:
+    """Raise :class:`InsufficientScope` (403) unless the token's claims grant ``scope``."""
+    if scope not in str(claims["scope"]).split():
+        raise InsufficientScope(f"access token: scope {scope} not granted")

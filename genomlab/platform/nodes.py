@@ -42,14 +42,16 @@ from genomlab.platform.node_projection import (  # noqa: F401  (re-exported regi
 )
 from genomlab.platform.store import open_platform_ledger
 
-NodeKind = Literal["grz", "kdk", "data_service"]
+NodeKind = Literal["grz", "kdk", "data_service", "trust_center"]
 
 NODE_ID_PATTERNS: dict[NodeKind, re.Pattern[str]] = {
     "grz": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
     "kdk": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
     "data_service": re.compile(r"^DS[A-Z0-9]{1,12}$"),
+    "trust_center": re.compile(r"^VST[A-Z0-9]{1,12}$"),
 }
-"""Official GRZ/KDK id formats (grz-pydantic-models); data services are named ``DS…``."""
+"""Official GRZ/KDK id formats (grz-pydantic-models); data services are named ``DS…``, the
+trust centre (Vertrauensstelle, a client of the platform's status look-ups) ``VST…``."""
 
 def get_node_kind(node_id: str) -> NodeKind:
     """The kind a node id names, or :class:`ValidationFailed` naming the field.

@@ -39,9 +39,14 @@ from genomlab.platform.node_projection import clients_table, nodes_table
 from genomlab.platform.nodes import require_approved
 from genomlab.platform.store import open_platform_ledger, read_platform
 
-SCOPES_BY_KIND = {"grz": "pruefbericht:upload", "kdk": "pruefbericht:upload",
-                  "data_service": "approvals:read"}
-"""The scope a node kind's client may ask for (space-separated, RFC 6749 §3.3)."""
+SCOPES_BY_KIND = {"grz": "pruefbericht:upload pseudonyms:request",
+                  "kdk": "pruefbericht:upload pseudonyms:request",
+                  "data_service": "approvals:read linkage:request",
+                  "trust_center": "status:read"}
+"""The scopes a node kind's client may ask for (space-separated, RFC 6749 §3.3): nodes upload
+Prüfberichte (platform) and exchange case numbers (trust centre); the data service reads
+approvals (platform) and asks for linkage maps (trust centre); the trust centre looks up node and
+approval status at the platform."""
 
 
 class InvalidClient(PermissionDenied):
@@ -146,6 +151,27 @@ def authenticate_client(config: GenomlabConfig, client_id: str,
                 or row is None:
             raise InvalidClient("client authentication failed")
         return require_usable_client(conn, client_id)
+
+
+def get_node_status(config: GenomlabConfig, node_id: str) -> dict[str, Any]:
+    """A node's status now, when it was last decided and its active clients; NotFoundError.
+
+    What another service (the trust centre) asks the platform at each request it serves: a
+    token is honoured only while its client is active and its node approved by the same
+    decision (``approved_at`` equals the token's ``node_approved_at``).
+    """
+    with read_platform(config) as conn:
+        node = conn.execute(select(nodes_table.c.kind, nodes_table.c.status,
+                                   nodes_table.c.changed_at)
+                            .where(nodes_table.c.node_id == node_id)).first()
+        if node is None:
+            raise NotFoundError(f"node {node_id} is not registered with the platform")
+        active = conn.execute(select(clients_table.c.client_id).where(
+            clients_table.c.node_id == node_id, clients_table.c.status == "active")
+            .order_by(clients_table.c.client_id)).scalars().all()
+    return {"node_id": node_id, "kind": node.kind, "status": node.status,
+            "approved_at": node.changed_at if node.status == "approved" else None,
+            "active_clients": list(active)}
 
 
 def list_clients(config: GenomlabConfig) -> list[dict[str, Any]]:

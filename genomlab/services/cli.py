@@ -8,7 +8,7 @@ from genomlab.cli_context import CliContext, node_option, pass_cli
 
 
 @click.command("serve")
-@click.argument("kind", type=click.Choice(["platform"]))
+@click.argument("kind", type=click.Choice(["platform", "trust-center"]))
 @node_option("GRZ…/KDK… id of the node instance to serve (node kinds only).", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -18,7 +18,7 @@ def serve(cli: CliContext, kind: str, node_id: str | None, host: str, port: int)
     """Serve institution KIND over HTTPS until interrupted (Ctrl-C or SIGTERM)."""
     from genomlab.services.runner import serve as run_service
 
-    run_service(cli.config, kind, node_id, host=host, port=port,
+    run_service(cli.config, kind.replace("-", "_"), node_id, host=host, port=port,
                 announce=lambda line: click.echo(line, err=False))
 
 

@@ -10,6 +10,10 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   Meldebestätigung, 401 for a missing, expired or no longer backed token (a suspended or
   revoked node, a revoked client), 403 for a token without scope ``pruefbericht:upload``, 400
   or 409 for a refused report (recorded as ``pruefbericht.refused`` as on the CLI path).
+- ``GET /api/nodes/{node_id}/status`` and ``GET /api/approvals/{application_id}/status``: what
+  another service asks before it acts (the trust centre, at every request it serves): a node's
+  status, last decision and active clients; an approval's status and the digest of the current
+  signed approval. Bearer token with scope ``status:read`` (401/403 as above), 404 if unknown.
 - ``GET /healthz``: readiness.
 
 The ledger's actor of an upload is the verified client id, never a name the caller sends.
@@ -27,8 +31,14 @@ from starlette.concurrency import run_in_threadpool
 from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
 from genomlab.platform.access_tokens import AccessTokenAuthority, InsufficientScope, InvalidToken
+from genomlab.platform.applications.entitlements import get_approval_status
 from genomlab.platform.confirmations import receive_pruefbericht
-from genomlab.platform.oauth_clients import InvalidClient, authenticate_client
+from genomlab.platform.oauth_clients import (
+    ClientIdentity,
+    InvalidClient,
+    authenticate_client,
+    get_node_status,
+)
 from genomlab.platform.store import open_platform_ledger
 from genomlab.services.oauth_http import (
     OAuthError,
@@ -40,6 +50,7 @@ from genomlab.services.oauth_http import (
 TOKEN_PATH = "/oauth2/token"
 PRUEFBERICHT_BASE_PATH = "/api/pruefbericht"
 UPLOAD_SCOPE = "pruefbericht:upload"
+STATUS_SCOPE = "status:read"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_BY_ERROR: dict[type[GenomlabError], int] = {
     ValidationFailed: 400, NotFoundError: 404, ConflictError: 409}
@@ -89,15 +100,19 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             return _oauth_response(error)
         return JSONResponse(grant, headers=NO_STORE)
 
+    def verify_bearer(bearer: str, scope: str) -> ClientIdentity:
+        """The client behind ``bearer`` if it may act now with ``scope``; else OAuthError."""
+        try:
+            return authority.verify(bearer, scope=scope)
+        except InvalidToken as exc:
+            raise bearer_error(401, "invalid_token", str(exc)) from exc
+        except InsufficientScope as exc:
+            raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+
     def verified_upload(bearer: str, report: Any) -> JSONResponse:
         """Token check and Prüfbericht in one worker-thread hop (the blocking part)."""
         try:
-            try:
-                client = authority.verify(bearer, scope=UPLOAD_SCOPE)
-            except InvalidToken as exc:
-                raise bearer_error(401, "invalid_token", str(exc)) from exc
-            except InsufficientScope as exc:
-                raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+            client = verify_bearer(bearer, UPLOAD_SCOPE)
         except OAuthError as error:
             return _oauth_response(error)
         if not isinstance(report, dict):
@@ -123,6 +138,31 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
         except ValueError:
             report = None  # refused after the token check, so a stranger learns nothing
         response: JSONResponse = await in_thread(verified_upload, bearer, report)
+        return response
+
+    def verified_status(authorization: str | None, look_up: Callable[[], Any]) -> JSONResponse:
+        try:
+            verify_bearer(get_bearer_token(authorization), STATUS_SCOPE)
+        except OAuthError as error:
+            return _oauth_response(error)
+        try:
+            return JSONResponse(look_up(), headers=NO_STORE)
+        except NotFoundError as exc:
+            return JSONResponse({"error": "not_found", "error_description": str(exc)},
+                                status_code=404, headers=NO_STORE)
+
+    @app.get("/api/nodes/{node_id}/status")
+    async def node_status(node_id: str, request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            verified_status, request.headers.get("authorization"),
+            lambda: get_node_status(config, node_id))
+        return response
+
+    @app.get("/api/approvals/{application_id}/status")
+    async def approval_status(application_id: str, request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            verified_status, request.headers.get("authorization"),
+            lambda: get_approval_status(config, application_id))
         return response
 
     return app

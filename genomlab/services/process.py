@@ -91,7 +91,8 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
     The child gets this process's environment, ``GENOMLAB_HOME`` of ``config`` and ``env``.
     """
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
-    command = [sys.executable, "-m", "genomlab.cli", "serve", kind, "--port", "0"]
+    command = [sys.executable, "-m", "genomlab.cli", "serve", kind.replace("_", "-"),
+               "--port", "0"]
     if node_id is not None:
         command += ["--node", node_id]
     child_env = {**os.environ, "GENOMLAB_HOME": str(config.home), **(env or {})}

@@ -20,7 +20,7 @@ from genomlab.home import ensure_home
 from genomlab.institution import Institution
 from genomlab.services.tls import TlsFiles, ensure_tls_files
 
-SERVICE_KINDS = ("platform",)
+SERVICE_KINDS = ("platform", "trust_center")
 """Institution kinds that run as a service in this release (the others follow, issue 15)."""
 
 
@@ -30,8 +30,15 @@ def _platform_app(config: GenomlabConfig, node_id: str | None) -> Any:
     return create_platform_app(config)
 
 
+def _trust_center_app(config: GenomlabConfig, node_id: str | None) -> Any:
+    from genomlab.services.trust_center_api import create_trust_center_app
+
+    return create_trust_center_app(config)
+
+
 APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
     "platform": _platform_app,
+    "trust_center": _trust_center_app,
 }
 
 

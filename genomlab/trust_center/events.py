@@ -98,6 +98,7 @@ class LinkageMapIssued(EventPayload):
     n_excluded_no_consent: int
     n_unknown: int
     digest: str
+    n_outside_cohort: int = 0
 
 
 class LinkageMapRefused(EventPayload):

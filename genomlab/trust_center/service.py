@@ -49,6 +49,7 @@ from genomlab.institution import Institution
 from genomlab.keys import KeyProvider
 from genomlab.ledger import LedgerTransaction
 from genomlab.messages import (
+    ApprovalGrant,
     DatasetDomain,
     SignatureError,
     SignedDocument,
@@ -147,6 +148,8 @@ class LinkageMap:
     n_unknown: int
     digest: str
     receipt: SignedDocument
+    n_outside_cohort: int = 0
+    """Consented persons the caller asked for whom the approval's criteria do not select."""
 
     def __len__(self) -> int:
         return len(self.project_pseudonyms)
@@ -168,6 +171,36 @@ class LinkageMap:
             pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
             for c in ("genome_pseudonym", "clinical_pseudonym"))
 
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The map as JSON travels (HTTP answer of the trust-centre service)."""
+        texts = {name: getattr(self, name).astype(str).tolist() for name in
+                 ("project_pseudonyms", "genome_pseudonyms", "clinical_pseudonyms")}
+        return {"map_id": self.map_id, "application_id": self.application_id,
+                "project_id": self.project_id, "key_version": self.key_version, **texts,
+                "n_requested": self.n_requested,
+                "n_excluded_no_consent": self.n_excluded_no_consent,
+                "n_unknown": self.n_unknown, "n_outside_cohort": self.n_outside_cohort,
+                "digest": self.digest, "receipt": self.receipt.model_dump(mode="json")}
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> LinkageMap:
+        """The map of :meth:`to_json_dict`'s JSON (check it with :func:`verify_linkage_map`)."""
+        columns = {name: np.asarray(data[name], dtype=bytes) for name in
+                   ("project_pseudonyms", "genome_pseudonyms", "clinical_pseudonyms")}
+        return cls(map_id=str(data["map_id"]), application_id=str(data["application_id"]),
+                   project_id=str(data["project_id"]), key_version=int(data["key_version"]),
+                   **columns, n_requested=int(data["n_requested"]),
+                   n_excluded_no_consent=int(data["n_excluded_no_consent"]),
+                   n_unknown=int(data["n_unknown"]),
+                   n_outside_cohort=int(data["n_outside_cohort"]), digest=str(data["digest"]),
+                   receipt=SignedDocument.model_validate(data["receipt"]))
+
+
+CohortFilter = Callable[[ApprovalGrant, np.ndarray, np.ndarray], np.ndarray]
+"""Which linkage rows the approval's criteria select: given the grant and the rows' genome- and
+clinical-dataset pseudonyms (``b""`` where absent), a boolean mask. The trust-centre service
+builds it from the nodes' dataset attributes (:mod:`genomlab.services.trust_center_api`)."""
 
 LINKAGE_MAP_KIND = "linkage-map"
 """Kind of the trust centre's signed receipt over a linkage map (key ``linkage-map``)."""
@@ -551,6 +584,11 @@ class TrustCenter:
                       actor=actor, stream=f"application:{body['application_id']}")
         return str(body["application_id"])
 
+    def refuse_linkage_map(self, document: SignedDocument, reason: str, *, actor: str) -> None:
+        """Record a refused linkage-map request (the caller raises); see :meth:`issue_linkage_map`.
+        """
+        self._refuse_linkage(document, reason, actor)
+
     def _refuse_linkage(self, document: SignedDocument, reason: str, actor: str) -> None:
         self.ledger.append("linkage_map.refused", {
             "application_id": str(document.body.get("application_id", "")),
@@ -559,13 +597,16 @@ class TrustCenter:
 
     def issue_linkage_map(self, approval: SignedDocument, *, actor: str,
                           genome_pseudonyms: Sequence[str] | np.ndarray = (),
-                          clinical_pseudonyms: Sequence[str] | np.ndarray = ()) -> LinkageMap:
+                          clinical_pseudonyms: Sequence[str] | np.ndarray = (),
+                          cohort: CohortFilter | None = None) -> LinkageMap:
         """A linkage map for the requested persons that have research consent.
 
         The approval must verify with the platform's key, be in force today, not be revoked,
         and cover the requested data categories. Persons are requested by the dataset
         pseudonyms the caller holds; each row gives the person's project pseudonym (keyed PRF
-        with the project's key version, no table) and the dataset pseudonyms in scope.
+        with the project's key version, no table) and the dataset pseudonyms in scope. With
+        ``cohort``, only the persons the approval's criteria select are kept (the others are
+        counted in ``n_outside_cohort``): what the trust-centre service always passes.
 
         Examples
         --------
@@ -590,8 +631,7 @@ class TrustCenter:
             revoked = tx.conn.execute(select(store.revocations.c.revoked_at).where(
                 store.revocations.c.application_id == grant.application_id)).scalar()
             if revoked is None:
-                linkage = self._build_linkage_map(tx, grant.application_id, grant.project_id,
-                                                  grant.data_categories, ids, actor)
+                linkage = self._build_linkage_map(tx, grant, ids, actor, cohort)
         if revoked is not None:
             self._refuse_linkage(approval, f"approval revoked at {revoked}", actor)
             raise PermissionDenied(f"approval {grant.application_id}: revoked at {revoked}")
@@ -600,10 +640,12 @@ class TrustCenter:
     def _load_ids(self, conn: Connection, query: Any) -> np.ndarray:
         return ids_from_hex(list(conn.execute(query).scalars()))
 
-    def _build_linkage_map(self, tx: LedgerTransaction, application_id: str, project_id: str,
-                           categories: Sequence[str], ids: dict[DatasetDomain, np.ndarray],
-                           actor: str) -> LinkageMap:
+    def _build_linkage_map(self, tx: LedgerTransaction, grant: ApprovalGrant,
+                           ids: dict[DatasetDomain, np.ndarray], actor: str,
+                           cohort: CohortFilter | None) -> LinkageMap:
         conn = tx.conn
+        application_id, project_id = grant.application_id, grant.project_id
+        categories = grant.data_categories
         delivered = {domain: self._load_ids(conn, select(store.deliveries.c.person_id)
                                             .where(store.deliveries.c.domain == domain)
                                             .distinct())
@@ -615,22 +657,29 @@ class TrustCenter:
             store.consents.c.person_id).where((store.consents.c.scope == "research")
                                               & (store.consents.c.decision == "permit"))))
         rows = persons[consented]
-        version = self._project_key_version(conn, project_id)
-        project = compute_pseudonyms(self.secrets.project_key(project_id, version), rows,
-                                     prefix=project_prefix(version))
         columns = {}
         for domain in ("genomic", "clinical"):
             names = compute_pseudonyms(self.secrets.dataset_key(domain), rows,
                                        prefix=DATASET_PREFIX[domain])
             present = filter_ids_in(rows, delivered[domain]) & (domain in categories)
             columns[domain] = np.where(present, names, b"")
+        n_outside_cohort = 0
+        if cohort is not None:
+            selected = np.asarray(cohort(grant, columns["genomic"], columns["clinical"]),
+                                  dtype=bool)
+            n_outside_cohort = int((~selected).sum())
+            rows = rows[selected]
+            columns = {domain: column[selected] for domain, column in columns.items()}
+        version = self._project_key_version(conn, project_id)
+        project = compute_pseudonyms(self.secrets.project_key(project_id, version), rows,
+                                     prefix=project_prefix(version))
         digest = compute_map_digest(project, columns["genomic"], columns["clinical"])
         map_id = secrets.token_hex(16)
         tx.append("linkage_map.issued", {
             "map_id": map_id, "application_id": application_id, "project_id": project_id,
             "key_version": version, "persons": ids_to_hex(rows), "n_rows": len(rows),
             "n_requested": len(persons), "n_excluded_no_consent": int((~consented).sum()),
-            "n_unknown": n_unknown, "digest": digest,
+            "n_unknown": n_unknown, "n_outside_cohort": n_outside_cohort, "digest": digest,
         }, actor=actor, stream=f"application:{application_id}")
         receipt = sign_document(LINKAGE_MAP_KIND, {
             "map_id": map_id, "application_id": application_id, "project_id": project_id,
@@ -641,4 +690,4 @@ class TrustCenter:
                           genome_pseudonyms=columns["genomic"],
                           clinical_pseudonyms=columns["clinical"], n_requested=len(persons),
                           n_excluded_no_consent=int((~consented).sum()), n_unknown=n_unknown,
-                          digest=digest, receipt=receipt)
+                          digest=digest, receipt=receipt, n_outside_cohort=n_outside_cohort)

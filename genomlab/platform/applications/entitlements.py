@@ -20,7 +20,7 @@ from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.institution import Institution
-from genomlab.messages import SignedDocument
+from genomlab.messages import SignedDocument, compute_document_digest
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.models import Role
 from genomlab.platform.applications.store import APPROVAL_KEY, read_platform
@@ -78,6 +78,22 @@ def get_signed_revocation(config: GenomlabConfig, application_id: str) -> Signed
         text = conn.execute(select(t.applications.c.revocation)
                             .where(t.applications.c.application_id == application_id)).scalar()
     return None if text is None else SignedDocument.model_validate(json.loads(text))
+
+
+def get_approval_status(config: GenomlabConfig, application_id: str) -> dict[str, str | None]:
+    """What another service asks before acting on an approval: its status now and which signed
+    approval is the current one (``approval_digest``, see
+    :func:`genomlab.messages.compute_document_digest`); NotFoundError if never approved.
+    """
+    with read_platform(config) as conn:
+        row = conn.execute(select(t.applications.c.project_id, t.applications.c.status,
+                                  t.applications.c.approval)
+                           .where(t.applications.c.application_id == application_id)).first()
+    if row is None or row.approval is None:
+        raise NotFoundError(f"application {application_id} has no signed approval")
+    document = SignedDocument.model_validate(json.loads(row.approval))
+    return {"application_id": application_id, "project_id": row.project_id,
+            "status": row.status, "approval_digest": compute_document_digest(document)}
 
 
 def get_approval_public_key_path(config: GenomlabConfig) -> str:
