@@ -381,13 +381,13 @@ class TrustCenter:
                                                             "case_id": case_id}),
                 }, actor=actor)
 
-    def _refuse_case_number(self, vn_ref: str, node_id: str,
-                            refusal: Refusal | None) -> GenomlabError:
+    def _refuse_case_number(self, vn_ref: str, node_id: str, refusal: Refusal | None,
+                            actor: str) -> GenomlabError:
         """Record a refused exchange or confirmation; return the error to raise."""
         reason, error = refusal or ("refused", GenomlabError)
         self.ledger.append("case_number.refused",
                            {"vn_ref": vn_ref, "node_id": node_id, "reason": reason},
-                           actor=f"node:{node_id}")
+                           actor=actor)
         return error(f"case number refused for {node_id}: {reason}")
 
     def _live_case_number(self, conn: Connection, vn_ref: str) -> tuple[Any, Refusal | None]:
@@ -407,14 +407,16 @@ class TrustCenter:
             store.spent_case_numbers.c.vn_ref == vn_ref)).first() is not None
 
     def exchange_case_number(self, case_number: str, *, node_id: str,
-                             domain: DatasetDomain) -> str:
+                             domain: DatasetDomain, actor: str | None = None) -> str:
         """The dataset pseudonym for a VN presented by a data node (GenDV § 7(4)).
 
         A VNg is exchanged only by a GRZ for a genome-dataset pseudonym, a VNk only by a KDK for
         a clinical-dataset pseudonym. Repeating the call from the same node returns the same
         pseudonym until delivery is confirmed; another node, or any call after confirmation, is
-        refused (and recorded).
+        refused (and recorded). ``actor``: the verified caller (the service passes its OAuth
+        client id); ``node:<node_id>`` in-process.
         """
+        actor = actor or f"node:{node_id}"
         if domain not in NODE_PATTERN:
             raise GenomlabError(f"field domain: expected genomic or clinical, got {domain!r}")
         if not NODE_PATTERN[domain].match(node_id):
@@ -432,16 +434,19 @@ class TrustCenter:
                 person_id = open_binding(case_number, row.sealed_binding)["person_id"]
                 if row.state == "issued":
                     tx.append("case_number.exchanged", {"vn_ref": vn_ref, "node_id": node_id},
-                              actor=f"node:{node_id}")
+                              actor=actor)
                 return self.dataset_pseudonym(person_id, domain)
-        raise self._refuse_case_number(vn_ref, node_id, refusal)
+        raise self._refuse_case_number(vn_ref, node_id, refusal, actor)
 
-    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
+    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str,
+                         actor: str | None = None) -> None:
         """The node stored its data under ``pseudonym``: check it and delete the VN (as events).
 
         This is the trust centre's own check that the pseudonym reached the node correctly
         (GenDV § 7(5)). Afterwards the VN is unknown to the store and any reuse is refused.
+        ``actor`` as in :meth:`exchange_case_number`.
         """
+        actor = actor or f"node:{node_id}"
         case_number = normalise_case_number(case_number)
         vn_ref = self.secrets.vn_ref(case_number)
         with self.ledger.transaction() as tx:
@@ -454,13 +459,12 @@ class TrustCenter:
                     refusal = ("the confirmed pseudonym is not the one issued", ConflictError)
                 else:
                     tx.append("case_number.deleted", {"vn_ref": vn_ref, "domain": row.domain,
-                                                      "node_id": node_id},
-                              actor=f"node:{node_id}")
+                                                      "node_id": node_id}, actor=actor)
                     tx.append("dataset.delivered", {"person_id": person_id,
                                                     "domain": row.domain, "node_id": node_id},
-                              actor=f"node:{node_id}", stream=f"person:{person_id}")
+                              actor=actor, stream=f"person:{person_id}")
                     return
-        raise self._refuse_case_number(vn_ref, node_id, refusal)
+        raise self._refuse_case_number(vn_ref, node_id, refusal, actor)
 
     # --- consent --------------------------------------------------------------------------
 

@@ -215,7 +215,7 @@ def test_upload__forged_or_foreign_tokens_refused(platform_service):
     claims["node_id"] = "GRZT03999"
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     identity = authenticate_client(config, client.client_id, client.client_secret)
-    foreign = AccessTokenAuthority(config, audience="urn:genomlab:trust_center").issue(identity)
+    foreign = AccessTokenAuthority(config).issue(identity, "pseudonyms:request")  # trust centre's
     own_key = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA",
                          headers={"typ": "at+jwt"})
     for bad in (f"{header}.{forged_payload}.{signature}", foreign["access_token"], own_key,
