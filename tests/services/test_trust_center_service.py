@@ -163,7 +163,7 @@ def new_case_numbers(config: GenomlabConfig, i: int) -> tuple[str, str]:
 
 
 def clinical_pseudonyms(config: GenomlabConfig, *, disease_type: str | None = None) -> list[str]:
-    """The KDKs' consented clinical datasets (of ``disease_type``), as the data service sees them."""
+    """The KDKs' consented clinical datasets (of ``disease_type``) as the data service sees them."""
     _, kdks = get_node_readers(config)
     return sorted(p for kdk in kdks for p, d in kdk.get_dataset_attributes()
                   .select("pseudonym", "disease_type").rows()
@@ -179,7 +179,7 @@ def test_exchange_case_number__approved_grz_and_kdk_over_https(services):
     vng, vnk = new_case_numbers(config, 1)
     genome = grz.exchange_case_number(vng, node_id="GRZS01001", domain="genomic")
     clinical = kdk.exchange_case_number(vnk, node_id="KDKS01001", domain="clinical")
-    assert genome.startswith("GDP1-") and clinical.startswith("KDP1-"), (genome, clinical)
+    assert (genome[:5], clinical[:5]) == ("GDP1-", "KDP1-")
     grz.confirm_delivery(vng, node_id="GRZS01001", pseudonym=genome)
     actors = {e.actor for e in trust_center_events(config) if e.type in (
         "case_number.exchanged", "case_number.deleted") and e.payload.get("node_id") in (
