@@ -245,15 +245,15 @@ def create_trust_center_app(config: GenomlabConfig, *,
         domain = _field(body, "domain", str)
         if domain not in ("genomic", "clinical"):
             raise ValidationFailed("request: field domain: expected genomic or clinical")
-        pseudonym = tc.exchange_case_number(_field(body, "case_number", str),
-                                            node_id=str(claims["node_id"]), domain=domain,
-                                            actor=str(claims["client_id"]))
+        pseudonym = tc.exchange_case_number_as(str(claims["client_id"]),
+                                               _field(body, "case_number", str),
+                                               node_id=str(claims["node_id"]), domain=domain)
         return {"pseudonym": pseudonym}
 
     def confirm(claims: dict[str, Any], body: Any) -> dict[str, Any]:
-        tc.confirm_delivery(_field(body, "case_number", str), node_id=str(claims["node_id"]),
-                            pseudonym=_field(body, "pseudonym", str),
-                            actor=str(claims["client_id"]))
+        tc.confirm_delivery_as(str(claims["client_id"]), _field(body, "case_number", str),
+                               node_id=str(claims["node_id"]),
+                               pseudonym=_field(body, "pseudonym", str))
         return {"status": "confirmed"}
 
     async def handle(request: Request, scope: str,

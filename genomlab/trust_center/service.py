@@ -407,16 +407,21 @@ class TrustCenter:
             store.spent_case_numbers.c.vn_ref == vn_ref)).first() is not None
 
     def exchange_case_number(self, case_number: str, *, node_id: str,
-                             domain: DatasetDomain, actor: str | None = None) -> str:
+                             domain: DatasetDomain) -> str:
         """The dataset pseudonym for a VN presented by a data node (GenDV § 7(4)).
 
         A VNg is exchanged only by a GRZ for a genome-dataset pseudonym, a VNk only by a KDK for
         a clinical-dataset pseudonym. Repeating the call from the same node returns the same
         pseudonym until delivery is confirmed; another node, or any call after confirmation, is
-        refused (and recorded). ``actor``: the verified caller (the service passes its OAuth
-        client id); ``node:<node_id>`` in-process.
+        refused (and recorded). The ledger's actor is ``node:<node_id>``; the service calls
+        :meth:`exchange_case_number_as` with the verified client id.
         """
-        actor = actor or f"node:{node_id}"
+        return self.exchange_case_number_as(f"node:{node_id}", case_number, node_id=node_id,
+                                            domain=domain)
+
+    def exchange_case_number_as(self, actor: str, case_number: str, *, node_id: str,
+                                domain: DatasetDomain) -> str:
+        """:meth:`exchange_case_number` recorded with ``actor`` (the verified caller)."""
         if domain not in NODE_PATTERN:
             raise GenomlabError(f"field domain: expected genomic or clinical, got {domain!r}")
         if not NODE_PATTERN[domain].match(node_id):
@@ -438,15 +443,19 @@ class TrustCenter:
                 return self.dataset_pseudonym(person_id, domain)
         raise self._refuse_case_number(vn_ref, node_id, refusal, actor)
 
-    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str,
-                         actor: str | None = None) -> None:
+    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
         """The node stored its data under ``pseudonym``: check it and delete the VN (as events).
 
         This is the trust centre's own check that the pseudonym reached the node correctly
         (GenDV § 7(5)). Afterwards the VN is unknown to the store and any reuse is refused.
-        ``actor`` as in :meth:`exchange_case_number`.
+        Actor as in :meth:`exchange_case_number` (the service: :meth:`confirm_delivery_as`).
         """
-        actor = actor or f"node:{node_id}"
+        self.confirm_delivery_as(f"node:{node_id}", case_number, node_id=node_id,
+                                 pseudonym=pseudonym)
+
+    def confirm_delivery_as(self, actor: str, case_number: str, *, node_id: str,
+                            pseudonym: str) -> None:
+        """:meth:`confirm_delivery` recorded with ``actor`` (the verified caller)."""
         case_number = normalise_case_number(case_number)
         vn_ref = self.secrets.vn_ref(case_number)
         with self.ledger.transaction() as tx:
