@@ -84,8 +84,12 @@ def index_cmd(cli: CliContext) -> None:
 
 @data_service.command("release")
 @click.argument("application")
+@click.option("--via-trust-center-service", is_flag=True,
+              help="Ask the running trust-centre service (genomlab serve trust-center) for the "
+                   "linkage map with the data service's platform client "
+                   "(data_service/platform-client.json) instead of opening its store.")
 @pass_cli
-def release_cmd(cli: CliContext, application: str) -> None:
+def release_cmd(cli: CliContext, application: str, via_trust_center_service: bool) -> None:
     """Release APPLICATION's data into its project's workspace (verified, linked, atomic).
 
     Verifies the platform's signed approval, selects the consented cohort, gets the linkage map
@@ -95,8 +99,13 @@ def release_cmd(cli: CliContext, application: str) -> None:
     """
     from rich.console import Console
 
+    from genomlab.clients.trust_center import TrustCenterClient
     from genomlab.data_service.adapters import get_node_readers
-    from genomlab.data_service.release import release_application, verify_release_approval
+    from genomlab.data_service.release import (
+        LinkageService,
+        release_application,
+        verify_release_approval,
+    )
     from genomlab.hail_session import init_hail
     from genomlab.trust_center.service import TrustCenter
 
@@ -109,8 +118,11 @@ def release_cmd(cli: CliContext, application: str) -> None:
 
         hl = init_hail(cli.config)
         grzs, kdks = get_node_readers(cli.config, hl)
+        linkage: LinkageService = (
+            TrustCenterClient.for_instance(cli.config, "data_service")
+            if via_trust_center_service else TrustCenter(cli.config))
         result = release_application(cli.config, application, genome_nodes=grzs,
-                                     clinical_nodes=kdks, linkage_service=TrustCenter(cli.config),
+                                     clinical_nodes=kdks, linkage_service=linkage,
                                      hl=hl, progress=progress)
     counts = result.manifest["counts"]
     click.echo(f"release {result.release_id} of {application} ({result.manifest['level']}): "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 from sqlalchemy import func, inspect, select, table
 
@@ -331,3 +332,19 @@ def test_issue_linkage_map__after_revocation_at_platform_refused_without_being_t
     assert not [e for e in trust_center_events(config) if e.type == "approval.revoked"]
     _refused_once(services, approval, f"approval {application_id}: revoked at the platform")
     _refused_once(services, approval, "revoked at the platform")  # the replay
+
+
+def test_release_application__links_through_the_trust_center_service(services):
+    from genomlab.data_service.release import release_application
+
+    config = services.config
+    _, kdks = get_node_readers(config)
+    n_maps = sum(e.type == "linkage_map.issued" for e in trust_center_events(config))
+    result = release_application(config, services.application_id, genome_nodes=[],
+                                 clinical_nodes=kdks, linkage_service=services.data_service)
+    issued = [e for e in trust_center_events(config) if e.type == "linkage_map.issued"]
+    assert len(issued) == n_maps + 1
+    assert issued[-1].actor == services.data_service.credentials.client_id
+    released = pl.read_parquet(result.path / "clinical" / "persons.parquet")
+    assert result.manifest["counts"]["n_persons"] == issued[-1].payload["n_rows"] == \
+        released.height > 0
