@@ -324,3 +324,62 @@ def test_grzctl_submit__suspended_grz_refused_and_nothing_changes(platform_servi
     assert "submitted successfully" not in result.stderr
     assert platform_state(config) == before
     assert platform_ledger_report(config).startswith("ok")
+
+
+# --- status look-ups (what the trust centre asks) -----------------------------------------------
+
+
+def _status_token(service: RunningService, node_id: str) -> str:
+    """A ``status:read`` token of a trust-centre client (node ``VST…``)."""
+    return _form_token(service, approved_node_client(service.config, node_id))
+
+
+def _get(service: RunningService, path: str, token: str | None) -> tuple[int, dict]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    with service.client() as http:
+        answer = http.get(path, headers=headers)
+    return answer.status_code, answer.json()
+
+
+def test_node_status__follows_the_platforms_decisions(platform_service):
+    config = platform_service.config
+    token = _status_token(platform_service, "VSTT05001")
+    client = approved_node_client(config, "GRZT05001")
+    status, body = _get(platform_service, "/api/nodes/GRZT05001/status", token)
+    approved_at = NodeRegistry(config).get_node("GRZT05001")["changed_at"]
+    assert (status, body) == (200, {"node_id": "GRZT05001", "kind": "grz", "status": "approved",
+                                    "approved_at": approved_at,
+                                    "active_clients": [client.client_id]})
+    NodeRegistry(config).suspend("GRZT05001", actor="bfarm-op", reason="audit finding")
+    status, body = _get(platform_service, "/api/nodes/GRZT05001/status", token)
+    assert (status, body["status"], body["approved_at"]) == (200, "suspended", None)
+    assert _get(platform_service, "/api/nodes/GRZT05999/status", token)[0] == 404
+
+
+def test_node_status__needs_a_status_read_token(platform_service):
+    grz_token = _form_token(platform_service,
+                            approved_node_client(platform_service.config, "GRZT05002"))
+    status, body = _get(platform_service, "/api/nodes/GRZT05002/status", grz_token)
+    assert (status, body["error"]) == (403, "insufficient_scope")
+    status, body = _get(platform_service, "/api/nodes/GRZT05002/status", None)
+    assert status == 401
+
+
+def test_approval_status__names_the_current_approval_and_its_end(platform_service):
+    from genomlab.messages import compute_document_digest
+    from genomlab.platform.applications.demo import run_applications_demo
+    from genomlab.platform.applications.entitlements import get_signed_approval
+    from genomlab.platform.applications.workflow import Workflow
+
+    config = platform_service.config
+    token = _status_token(platform_service, "VSTT05002")
+    demo = run_applications_demo(config)
+    path = f"/api/approvals/{demo.application_id}/status"
+    digest = compute_document_digest(get_signed_approval(config, demo.application_id))
+    assert _get(platform_service, path, token) == (200, {
+        "application_id": demo.application_id, "project_id": demo.project_id,
+        "status": "approved", "approval_digest": digest})
+    Workflow(config).revoke("dora", demo.application_id, "breach of duties")
+    status, body = _get(platform_service, path, token)
+    assert (status, body["status"], body["approval_digest"]) == (200, "revoked", digest)
+    assert _get(platform_service, "/api/approvals/APP-999999/status", token)[0] == 404
