@@ -14,6 +14,7 @@ import shutil
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ import polars as pl
 import pytest
 from sqlalchemy import func, inspect, select, table
 
+from genomlab import clock
 from genomlab.clients.oauth import (
     ClientCredentials,
     InvalidCredentials,
@@ -40,12 +42,14 @@ from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
 from genomlab.messages import APPROVAL_KIND, CohortCriteria, SignedDocument, sign_document
+from genomlab.platform.access_tokens import TOKEN_KEY
 from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION, ApplicationForm
 from genomlab.platform.applications.store import APPROVAL_KEY
 from genomlab.platform.applications.workflow import Workflow
 from genomlab.platform.nodes import NodeRegistry
+from genomlab.platform.oauth_clients import issue_client
 from genomlab.services.process import running_service
 from genomlab.trust_center.service import TrustCenter, verify_linkage_map
 from tests.conftest import REPO, config_for
@@ -94,7 +98,10 @@ def _file_clinical_application(config: GenomlabConfig) -> str:
     wf.assign_handler("hanna", application_id)
     wf.request_committee_review("hanna", application_id, note="Standard review.")
     wf.record_vote("kurt", application_id, "approve", "Justified.")
-    wf.approve("dora", application_id, note="Committee in favour.")
+    # in force since yesterday: under faketime each service process starts at the faked time,
+    # so its date may lag this process's by one (a session that crosses midnight)
+    wf.approve("dora", application_id, valid_from=clock.today() - timedelta(days=1),
+               note="Committee in favour.")
     return application_id
 
 
@@ -123,8 +130,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         ClientCredentials(trust_center.client_id, trust_center.client_secret, TRUST_CENTER_NODE))
     data_service = approved_node_client(config, DATA_SERVICE_NODE)
     env = {"PYTHONPATH": str(REPO)}
-    with running_service(config, "platform", log=base / "platform.log", env=env) as platform, \
-            running_service(config, "trust_center", log=base / "tc.log", env=env) as tc:
+    Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # publishes oauth.pub.pem
+    # The trust centre starts first, so under faketime (each process starts at the faked time)
+    # its clock runs ahead of the platform's, never behind: the platform's tokens are then
+    # never "issued in the future" for it.
+    with running_service(config, "trust_center", log=base / "tc.log", env=env) as tc, \
+            running_service(config, "platform", log=base / "platform.log", env=env) as platform:
         client = TrustCenterClient(config, ClientCredentials(
             data_service.client_id, data_service.client_secret, DATA_SERVICE_NODE),
             scope=LINKAGE_SCOPE)
@@ -348,3 +359,25 @@ def test_release_application__links_through_the_trust_center_service(services):
     released = pl.read_parquet(result.path / "clinical" / "persons.parquet")
     assert result.manifest["counts"]["n_persons"] == issued[-1].payload["n_rows"] == \
         released.height > 0
+
+
+def test_exchange_case_number__token_of_a_replaced_client_or_an_earlier_approval_refused(
+        services):
+    config = services.config
+    replaced, suspended = node_client(services, "GRZS06001"), node_client(services, "GRZS06002")
+    vng, _ = new_case_numbers(config, 6)
+    replaced_token, suspended_token = replaced.tokens.get(), suspended.tokens.get()
+    issue_client(config, "GRZS06001", actor="bfarm-op", replace=True)
+    registry = NodeRegistry(config)
+    registry.suspend("GRZS06002", actor="bfarm-op", reason="audit finding")
+    registry.approve("GRZS06002", actor="bfarm-op", reason="fixed")
+    before = trust_center_state(config)
+    with services.http() as http:
+        answers = [http.post(EXCHANGE_PATH, json={"case_number": vng, "domain": "genomic"},
+                             headers={"Authorization": f"Bearer {token}"})
+                   for token in (replaced_token, suspended_token)]
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [
+        (401, "invalid_token"), (401, "invalid_token")]
+    assert "not an active client" in answers[0].json()["error_description"]
+    assert "current approval" in answers[1].json()["error_description"]
+    assert trust_center_state(config) == before
