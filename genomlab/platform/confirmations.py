@@ -48,6 +48,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.errors import ConflictError, GenomlabError, ValidationFailed
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
@@ -207,8 +208,10 @@ def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str,
                     "confirmation_id": confirmation_id, "tan_hash": digest, **fields,
                     **replaces}, actor=actor, stream=f"node:{node_id}")
                 issued_on = event.recorded_at[:10]
+                crashpoint("pruefbericht.appended")  # in the transaction, before the commit
     except GenomlabError as exc:
         raise _refuse(ledger, node_id, str(exc), exc, actor) from exc
+    crashpoint("pruefbericht.committed")  # recorded, not yet answered
     key = Institution(config, "platform").keys().signing_key(CONFIRMATION_KEY)
     body = build_confirmation_body(case, confirmation_id=confirmation_id, issued_on=issued_on)
     return sign_document(CONFIRMATION_KIND, body, key)
