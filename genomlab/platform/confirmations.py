@@ -67,13 +67,11 @@ CONFIRMATION_KEY = "confirmation"
 """Platform key that signs Meldebestätigungen (public: ``platform/keys/confirmation.pub.pem``)."""
 CONFIRMATION_KIND = "meldebestaetigung"
 
-MELDUNG_TYPES = {"initial": ("Erstmeldung", "0"), "followup": ("Verlaufsmeldung", "1"),
-                 "addition": ("Nachmeldung", "2"), "correction": ("Korrektur", "3"),
-                 "test": ("Test", "9")}
-"""Submission type → (Typ der Meldung, IBE code; only 0 = Erstmeldung is confirmed)."""
+MELDUNG_TYPES = {"initial": "Erstmeldung", "followup": "Verlaufsmeldung",
+                 "addition": "Nachmeldung", "correction": "Korrektur", "test": "Test"}
+"""Submission type → Typ der Meldung (the IBE codes are :mod:`genomlab.platform.mb_format`'s)."""
 SEQUENCING_TYPES = {"wgs": "WGS", "wgs_lr": "WGS long-read", "wes": "WES",
                     "panel": "large panel", "none": "none"}
-INDICATION_CODES = {"oncological": "O", "rare": "R", "hereditary": "H"}
 DATA_CATEGORY_BY_KIND = {"grz": "genomic", "kdk": "clinical"}
 
 
@@ -123,7 +121,7 @@ def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str, issue
     >>> body["ibe_string"].split("+")[2]
     '0000000001&20250702003&260530103&GRZK00001&0&R&9&1&G&1&1'
     """
-    label, _ = MELDUNG_TYPES[case["submissionType"]]
+    label = MELDUNG_TYPES[case["submissionType"]]
     code = confirmation_id[-10:]
     ibe = format_ibe_string(
         code=code, leistungsdatum=leistungsdatum or issued_on.replace("-", "") + "000",
