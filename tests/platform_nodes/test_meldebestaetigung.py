@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grz_pydantic_models_testing.example_pruefberichte as examples
 import pytest
 from click.testing import CliRunner
 
+from genomlab import clock
 from genomlab.cli import main
 from genomlab.errors import ConflictError, ValidationFailed
 from genomlab.intake import make_platform_reporter
@@ -29,6 +32,9 @@ EXAMPLE = json.loads(importlib.resources.files(examples)
                      .joinpath("submission_example.json").read_text())
 NODE = EXAMPLE["SubmittedCase"]["dataNodeId"]
 HOSPITAL, OTHER_HOSPITAL, INSURER = "260530103", "260840108", "108310400"
+START = datetime(2026, 1, 22, 9, 0, tzinfo=UTC)
+"""The platform's clock in these tests: one day, so the day's counter is what is tested (not
+the machine's date; the shifted-clock pass starts 30 minutes before a midnight)."""
 
 # The five rows of okohlbacher/genomde_mbcheck @ f4bd8c6e, Examples/Meldebestaetigung_*.csv
 # (comma-separated there; BfArM's real-format strings with test ids).
@@ -58,6 +64,12 @@ def _mvh_copy_mb_fields(ibe: str) -> dict[str, str]:
 def _report(tan: str, submitter: str = HOSPITAL, **changes: object) -> dict:
     return {"SubmittedCase": {**EXAMPLE["SubmittedCase"], "tan": tan, "submitterId": submitter,
                               **changes}}
+
+
+@pytest.fixture(autouse=True)
+def _platform_clock() -> Iterator[None]:
+    with clock.use_clock(clock.ticking_from(START)):
+        yield
 
 
 @pytest.fixture
@@ -105,8 +117,8 @@ def test_get_hospital_mb_csv__platform_confirmations_in_the_public_layout(config
     assert text.splitlines()[0] == "Vorgangsnummer;Meldebestaetigung"
     rows = parse_mb_csv(text, source="csv")
     assert [vn for vn, _ in rows] == tans
-    assert [p.fields["leistungsdatum_zaehler"][8:] for _, p in rows] == ["001", "002", "003"]
-    assert len({p.leistungsdatum for _, p in rows}) == 1
+    assert [p.fields["leistungsdatum_zaehler"] for _, p in rows] == [
+        "20260122001", "20260122002", "20260122003"]
     assert [_mvh_copy_mb_fields(line.split(";")[1]) for line in text.splitlines()[1:]] == [
         {"Typ der Meldung": "0", "Indikationsbereich": "O", "Art der Daten": "C",
          "Ergebnis QC": "1"},
@@ -118,7 +130,7 @@ def test_get_hospital_mb_csv__platform_confirmations_in_the_public_layout(config
     assert (last["leistungserbringer_id"], last["datenknoten_id"], last["kostentraeger"],
             last["art_der_sequenzierung"]) == (HOSPITAL, NODE, "2", "1")
     other = parse_mb_csv(get_hospital_mb_csv(config, OTHER_HOSPITAL), source="csv")
-    assert other[0][1].fields["leistungsdatum_zaehler"].endswith("001")
+    assert other[0][1].fields["leistungsdatum_zaehler"] == "20260122001"
 
 
 def test_receive_pruefbericht__corrected_report_gets_the_next_counter(config, approved):
