@@ -65,7 +65,7 @@ def nodes_list(cli: CliContext) -> None:
     from genomlab.platform.nodes import NodeRegistry
 
     for row in NodeRegistry(cli.config).list_nodes():
-        click.echo(f"{row['node_id']:<12} {row['kind']:<13} {row['status']:<10} {row['name']}")
+        click.echo(f"{row['node_id']:<16} {row['kind']:<13} {row['status']:<10} {row['name']}")
 
 
 @nodes.command("seed")
