@@ -84,16 +84,38 @@ def nodes_seed(cli: CliContext, user: str | None) -> None:
 @nodes.command("issue-client")
 @click.argument("node_id")
 @click.option("--replace", is_flag=True, help="Revoke the node's current client and issue anew.")
+@click.option("--save", is_flag=True,
+              help="Write the credentials into the node's instance folder in this home "
+                   "(<instance>/platform-client.json, 0600) instead of showing the secret: the "
+                   "embedded default, where one home holds every institution.")
 @acting_user_option
 @pass_cli
-def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, user: str | None) -> None:
+def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, save: bool,
+                       user: str | None) -> None:
     """Issue the OAuth client of approved NODE_ID; the secret is shown only this once."""
     from genomlab.platform.oauth_clients import issue_client
 
     issued = issue_client(cli.config, node_id, actor=user or cli.config.local_user,
                           replace=replace)
-    click.echo(f"client_id: {issued.client_id}\nclient_secret: {issued.client_secret}\n"
-               f"scope: {issued.scope}")
+    if not save:
+        click.echo(f"client_id: {issued.client_id}\nclient_secret: {issued.client_secret}\n"
+                   f"scope: {issued.scope}")
+        return
+    from genomlab.clients.oauth import (
+        ClientCredentials,
+        get_credentials_path,
+        save_client_credentials,
+    )
+    from genomlab.institution import Institution
+    from genomlab.platform.nodes import get_node_kind
+
+    kind = get_node_kind(node_id)
+    institution = (Institution(cli.config, kind, node_id) if kind in ("grz", "kdk")
+                   else Institution(cli.config, kind))
+    path = get_credentials_path(institution.directory)
+    save_client_credentials(path, ClientCredentials(issued.client_id, issued.client_secret,
+                                                    node_id))
+    click.echo(f"client_id: {issued.client_id}\nscope: {issued.scope}\nsaved to {path}")
 
 
 @nodes.command("revoke-client")

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from genomlab.cli import main
+from genomlab.clients.oauth import load_client_credentials
 from genomlab.errors import PermissionDenied
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.oauth_clients import authenticate_client
@@ -51,6 +52,21 @@ def test_revoke_client__then_no_authentication(config):
     assert (revoked.exit_code, revoked.output.strip()) == (0, f"{client_id}: revoked")
     with pytest.raises(PermissionDenied, match="not an active client"):
         authenticate_client(config, client_id, secret)
+
+
+@pytest.mark.parametrize(("node_id", "folder"), [("VSTC01", "trust_center"),
+                                                 ("GRZC01003", "grz/GRZC01003")])
+def test_issue_client__save_writes_the_instances_credentials_0600(config, node_id, folder):
+    NodeRegistry(config).ensure_approved(node_id, name="node", actor="op")
+    saved = _run(config, "platform", "nodes", "issue-client", node_id, "--save")
+    assert saved.exit_code == 0, saved.output
+    path = config.home / folder / "platform-client.json"
+    assert f"saved to {path}" in saved.output
+    credentials = load_client_credentials(path)
+    assert credentials.client_secret not in saved.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    identity = authenticate_client(config, credentials.client_id, credentials.client_secret)
+    assert (identity.node_id, credentials.node_id) == (node_id, node_id)
 
 
 def test_serve__unknown_kind_refused_in_one_line(config):

@@ -20,15 +20,12 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, table
 
 from genomlab import clock
-from genomlab.clients.oauth import (
-    ClientCredentials,
-    InvalidCredentials,
-    get_credentials_path,
-    save_client_credentials,
-)
+from genomlab.cli import main
+from genomlab.clients.oauth import ClientCredentials, InvalidCredentials
 from genomlab.clients.trust_center import (
     EXCHANGE_PATH,
     LINKAGE_PATH,
@@ -124,10 +121,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     run_kdk_intake(config, [world / "kdk"])
     run_applications_demo(config)
     application_id = _file_clinical_application(config)
-    trust_center = approved_node_client(config, TRUST_CENTER_NODE)
-    save_client_credentials(
-        get_credentials_path(Institution(config, "trust_center").directory),
-        ClientCredentials(trust_center.client_id, trust_center.client_secret, TRUST_CENTER_NODE))
+    NodeRegistry(config).ensure_approved(TRUST_CENTER_NODE, name="RKI", actor="bfarm-op")
+    saved = CliRunner().invoke(main, ["platform", "nodes", "issue-client", TRUST_CENTER_NODE,
+                                      "--save"], env={"GENOMLAB_HOME": str(config.home)})
+    assert saved.exit_code == 0, saved.output  # trust_center/platform-client.json
     data_service = approved_node_client(config, DATA_SERVICE_NODE)
     env = {"PYTHONPATH": str(REPO)}
     Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # publishes oauth.pub.pem
