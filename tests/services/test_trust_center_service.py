@@ -378,3 +378,23 @@ def test_exchange_case_number__token_of_a_replaced_client_or_an_earlier_approval
     assert "not an active client" in answers[0].json()["error_description"]
     assert "current approval" in answers[1].json()["error_description"]
     assert trust_center_state(config) == before
+
+
+def test_exchange_case_number__platform_not_reachable_refused_503_never_assumed(services):
+    config = services.config
+    grz = node_client(services, "GRZS07001")
+    vng, _ = new_case_numbers(config, 7)
+    token = grz.tokens.get()
+    record = config.home / "services" / "platform.json"  # what a stopped platform leaves
+    hidden = record.with_name("platform.json.hidden")
+    before = trust_center_state(config)
+    record.rename(hidden)
+    try:
+        with services.http() as http:
+            answer = http.post(EXCHANGE_PATH, json={"case_number": vng, "domain": "genomic"},
+                               headers={"Authorization": f"Bearer {token}"})
+    finally:
+        hidden.rename(record)
+    assert answer.status_code == 503, answer.text
+    assert "platform: not running" in answer.json()["error_description"]
+    assert trust_center_state(config) == before
