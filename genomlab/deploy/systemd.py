@@ -21,12 +21,12 @@ from genomlab.institution import Institution
 SYSTEMD_STATE_ROOT = Path("/var/lib")
 """Where ``StateDirectory=`` folders live."""
 PROTECTED_HOMES = (Path("/home"), Path("/root"), Path("/run/user"))
-"""What ``ProtectHome=yes`` hides: a genomlab home may not lie there."""
+"""What ``ProtectHome=`` hides: a genomlab home may not lie there; an interpreter there (pyenv
+under ``/root``) is shown read-only on an otherwise empty ``tmpfs``."""
 HARDENING = """\
 UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
-ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
 ProtectKernelTunables=yes
@@ -63,6 +63,13 @@ def render_unit(config: GenomlabConfig, institution: Institution, *,
     account = get_account_name(prefix, institution)
     folder = config.institution_dir(institution.kind, institution.node_id).resolve()
     command = [python, *get_serve_command(institution)[1:]]
+    interpreter = Path(python).resolve()
+    hidden = next((p for p in PROTECTED_HOMES if p in interpreter.parents), None)
+    if hidden is None:
+        protect_home = "ProtectHome=yes\n"
+    else:  # e.g. a pyenv Python under /root: show only its tree, read-only
+        entry = hidden / interpreter.relative_to(hidden).parts[0]
+        protect_home = f"ProtectHome=tmpfs\nBindReadOnlyPaths={entry}\n"
     if SYSTEMD_STATE_ROOT in folder.parents:
         state = (f"StateDirectory={folder.relative_to(SYSTEMD_STATE_ROOT)}\n"
                  "StateDirectoryMode=0700\n")
@@ -87,7 +94,7 @@ def render_unit(config: GenomlabConfig, institution: Institution, *,
         "Restart=on-failure\n"
         f"{state}"
         f"ReadWritePaths={home / 'services'}\n"
-        f"{HARDENING}\n"
+        f"{protect_home}{HARDENING}\n"
         "[Install]\n"
         "WantedBy=genomlab.target\n"
     )

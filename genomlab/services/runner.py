@@ -83,7 +83,15 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
     record = get_service_record_path(config, institution)
     _write_record(record, {"service": institution.name, "url": url, "ca": str(tls.ca),
                            "pid": os.getpid()})
-    server = uvicorn.Server(uvicorn.Config(
+    class RecordedServer(uvicorn.Server):
+        """Removes the record at shutdown: uvicorn re-raises SIGTERM/SIGINT after it, and the
+        default handler then ends the process before any ``finally`` below runs."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            record.unlink(missing_ok=True)
+
+    server = RecordedServer(uvicorn.Config(
         app, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key), log_level="warning",
         access_log=False, lifespan="off", server_header=False))
     announce(f"{institution.name}: serving on {url} (CA {tls.ca})")
