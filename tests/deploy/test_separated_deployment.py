@@ -236,7 +236,8 @@ def test_services__answer_healthz_under_their_own_uid(deployment: Deployment) ->
         status = Path(f"/proc/{record['pid']}/status").read_text()
         uids = next(line.split()[1:] for line in status.splitlines()
                     if line.startswith("Uid:"))
-        assert uid != 0 and uids == [str(uid)] * 4
+        assert uid != 0
+        assert uids == [str(uid)] * 4
         context = ssl.create_default_context(cafile=record["ca"])
         with urllib.request.urlopen(record["url"] + "/healthz", context=context,
                                     timeout=10) as answer:
