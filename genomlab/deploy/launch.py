@@ -33,9 +33,9 @@ from genomlab.institution import SINGLETON_KINDS, Institution, existing_institut
 from genomlab.services.process import _answers, _pause, _stop
 from genomlab.services.runner import SERVICE_KINDS, get_service_record_path
 
-PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "LD_PRELOAD", "FAKETIME",
-                      "FAKETIME_DONT_RESET", "FAKETIME_NO_CACHE", "DONT_FAKE_MONOTONIC")
-"""What a service inherits of the starting process's environment, besides ``GENOMLAB_*``."""
+PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "LD_PRELOAD")
+"""What a service inherits of the starting process's environment, besides ``GENOMLAB_*`` and
+``FAKETIME*`` (the shifted-clock test pass runs everything under libfaketime)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def get_service_environment(config: GenomlabConfig, environ: Mapping[str, str],
     """The environment of a service: ``GENOMLAB_*`` and :data:`PASSED_ENVIRONMENT` of
     ``environ``, ``GENOMLAB_HOME`` of ``config`` and ``HOME`` (the instance's folder)."""
     env = {k: v for k, v in environ.items()
-           if k.startswith("GENOMLAB_") or k in PASSED_ENVIRONMENT}
+           if k.startswith(("GENOMLAB_", "FAKETIME")) or k in PASSED_ENVIRONMENT}
     env["GENOMLAB_HOME"] = str(config.home)
     if home is not None:
         env["HOME"] = str(home)
