@@ -1,6 +1,6 @@
 """``genomlab deploy setup`` as root on a demo home, attacked from researchers' OS accounts.
 
-One set-up per module: the demo without Hail (every institution's folder, store, keys and
+One set-up per module: the demo's first steps (every institution's folder, store, keys and
 ledger, one approved project of alice and tom), a second approved project of bob, a release
 folder in each workspace (stand-in files: a manifest and a table; the test is about who may open
 them, not their content), throw-away OS accounts for alice, tom and bob, then ``deploy setup``.
@@ -123,17 +123,31 @@ def _delete_prefixed(prefix: str) -> None:
         subprocess.run(["groupdel", group], capture_output=True, check=False)
 
 
+def _demo_home(config: GenomlabConfig) -> str:
+    """The demo's institutions (folders, stores, keys, ledgers) and approved project, without
+    its Hail steps and its report step (papermill, not run under the shifted clock)."""
+    from genomlab.demo import DemoContext, step_application, step_initialise_institutions
+    from genomlab.ledgers import open_ledger
+
+    context = DemoContext(config, master=None, use_hail=False)
+    step_initialise_institutions(context)
+    step_application(context)
+    for kind in ("airlock", "reports"):
+        institution = Institution(config, kind)
+        open_ledger(institution)
+        institution.keys().signing_key()
+    assert context.project_id is not None
+    return context.project_id
+
+
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
-    from genomlab.demo import run_demo
-
     base = Path(tempfile.mkdtemp(prefix="genomlab-deploy-test-"))  # not pytest's 0700 tmp
     os.chmod(base, 0o711)
     prefix = f"genomlab-{secrets.token_hex(2)}-"
     config = config_for(base / "home")
     try:
-        own = run_demo(config, use_hail=False, echo=lambda _line: None).project_id
-        assert own is not None
+        own = _demo_home(config)
         other = _approve_bobs_project(config)
         for project in (own, other):
             _write_release(config, project)
