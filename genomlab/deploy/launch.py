@@ -100,8 +100,9 @@ def get_service_instances(config: GenomlabConfig) -> list[Institution]:
 
 
 def get_serve_command(institution: Institution) -> list[str]:
-    """``python -m genomlab.cli serve KIND [--node ID] --host 127.0.0.1 --port 0``."""
-    command = [sys.executable, "-m", "genomlab.cli", "serve", institution.kind,
+    """``python -m genomlab.cli serve KIND [--node ID] --host 127.0.0.1 --port 0`` (KIND as the
+    command line spells it: ``trust-center``)."""
+    command = [sys.executable, "-m", "genomlab.cli", "serve", institution.kind.replace("_", "-"),
                "--host", "127.0.0.1", "--port", "0"]
     return command + (["--node", institution.node_id] if institution.node_id else [])
 

@@ -9,7 +9,7 @@ from genomlab.services.runner import SERVICE_KINDS
 
 
 @click.command("serve")
-@click.argument("kind", type=click.Choice([*SERVICE_KINDS, "all"]))
+@click.argument("kind", type=click.Choice([*(k.replace("_", "-") for k in SERVICE_KINDS), "all"]))
 @node_option("GRZ…/KDK… id of the node instance to serve (node kinds only).", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -27,7 +27,7 @@ def serve(cli: CliContext, kind: str, node_id: str | None, host: str, port: int)
 
         serve_all(cli.config, announce=click.echo)
         return
-    run_service(cli.config, kind, node_id, host=host, port=port,
+    run_service(cli.config, kind.replace("-", "_"), node_id, host=host, port=port,
                 announce=lambda line: click.echo(line, err=False))
 
 
