@@ -54,6 +54,6 @@ def test_revoke_client__then_no_authentication(config):
 
 
 def test_serve__unknown_kind_refused_in_one_line(config):
-    result = _run(config, "serve", "trust_center")
+    result = _run(config, "serve", "airlock")
     assert result.exit_code == 2
-    assert "'trust_center' is not 'platform'" in result.output
+    assert "'airlock' is not one of 'platform'" in result.output
