@@ -8,6 +8,7 @@ accounts and groups the deployment made, and gives the home back to its former o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from genomlab.deploy.launch import (
     get_running_record,
     get_service_instances,
     start_service,
+    stop_services,
     wait_until_ready,
 )
 from genomlab.deploy.layout import Layout, TreeRule
@@ -146,12 +148,16 @@ def _service_step(config: GenomlabConfig, layout: Layout, environ: Mapping[str, 
     def start() -> None:
         logs = config.home / STATE_FOLDER / "logs"
         launched: list[Launched] = []
-        for institution in stopped:
-            account = accounts[institution.name]
-            launched.append(start_service(
-                config, institution, log=logs / f"{account}.log", environ=environ,
-                run_as=get_run_as(layout, account), detach=True))
-        wait_until_ready(config, launched, timeout=timeout)
+        try:
+            for institution in stopped:
+                account = accounts[institution.name]
+                launched.append(start_service(
+                    config, institution, log=logs / f"{account}.log", environ=environ,
+                    run_as=get_run_as(layout, account), detach=True))
+            wait_until_ready(config, launched, timeout=timeout)
+        except BaseException:
+            stop_services(launched)  # all or none: a half-started set is stopped again
+            raise
         state = read_state(config)
         state.setdefault("services", {}).update(
             {item.institution.name: {"pid": item.process.pid,
@@ -228,6 +234,25 @@ def stop_recorded_services(config: GenomlabConfig, *, timeout: float = 20.0) -> 
     return stopped
 
 
+def stop_processes_of(accounts: list[str], *, timeout: float = 20.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every process running under one of ``accounts``: ``userdel``
+    refuses an account with processes, and none should outlive its account."""
+    uids = {uid for uid in map(system.get_uid, accounts) if uid is not None}
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+            and set(system.get_process_uids(int(p.name)) or ()) & uids]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(system.get_process_uids(pid) is not None for pid in pids):
+        if time.monotonic() > deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        _pause(0.1)
+    return pids
+
+
 def teardown(config: GenomlabConfig, announce: Callable[[str], None]) -> None:
     """Stop the services, give the home back to its former owner (owner-only modes) and delete
     the accounts and groups the set-up created (and only those)."""
@@ -237,6 +262,8 @@ def teardown(config: GenomlabConfig, announce: Callable[[str], None]) -> None:
         return
     for name in stop_recorded_services(config):
         announce(f"stopped service      {name}")
+    for pid in stop_processes_of(state.get("created_accounts", [])):
+        announce(f"stopped process      {pid} (of an account the set-up made)")
     uid, gid = state["home_owner"]
     for entry in sorted(config.home.iterdir()):
         system.apply_tree(TreeRule(entry, None, None, 0o700, 0o600), system.Ids(uid, gid))

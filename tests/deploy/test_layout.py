@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from genomlab.config import GenomlabConfig
+from genomlab.deploy.launch import get_service_instances
 from genomlab.deploy.layout import (
     check_prefix,
     compute_layout,
@@ -16,7 +17,7 @@ from genomlab.deploy.layout import (
     get_project_group_name,
     parse_member_accounts,
 )
-from genomlab.deploy.systemd import render_unit, write_units
+from genomlab.deploy.systemd import get_unit_name, render_unit, write_units
 from genomlab.errors import ValidationFailed
 from genomlab.institution import Institution
 from tests.conftest import config_for
@@ -68,7 +69,9 @@ def test_write_units__one_hardened_unit_per_service_that_systemd_accepts(
         tmp_path: Path) -> None:
     config = config_for(Path("/var/lib/genomlab"))
     written = write_units(config, tmp_path, python="/usr/bin/python3")
-    assert [p.name for p in written] == ["genomlab-platform.service", "genomlab.target"]
+    services = [get_unit_name("genomlab-", i) for i in get_service_instances(config)]
+    assert [p.name for p in written] == [*services, "genomlab.target"]
+    assert services[0] == "genomlab-platform.service"
     unit = written[0].read_text()
     for line in ("User=genomlab-platform", "SupplementaryGroups=genomlab-services",
                  "StateDirectory=genomlab/platform", "StateDirectoryMode=0700",
@@ -76,9 +79,9 @@ def test_write_units__one_hardened_unit_per_service_that_systemd_accepts(
                  "ExecStart=/usr/bin/python3 -m genomlab.cli serve platform --host 127.0.0.1 "
                  "--port 0"):
         assert line in unit.splitlines()
-    assert "Wants=genomlab-platform.service" in written[1].read_text()
+    assert f"Wants={' '.join(services)}" in written[-1].read_text().splitlines()
     if shutil.which("systemd-analyze"):
-        check = subprocess.run(["systemd-analyze", "verify", str(written[0])],
+        check = subprocess.run(["systemd-analyze", "verify", *map(str, written[:-1])],
                                capture_output=True, text=True, check=False)
         assert (check.returncode, check.stderr) == (0, "")
 
