@@ -258,6 +258,18 @@ def test_services__answer_healthz_under_their_own_uid(deployment: Deployment) ->
             assert answer.status == 200
 
 
+def test_services__records_readable_by_other_services_not_by_researchers(
+        deployment: Deployment) -> None:
+    config = deployment.config
+    published = [path for i in get_service_instances(config)
+                 for path in (get_service_record_path(config, i),
+                              get_service_record_path(config, i).with_suffix(".ca.pem"))]
+    peer = get_account_name(deployment.prefix, Institution(config, "data_service"))
+    assert set(_try_read_as(peer, published).values()) == {"read"}
+    found = _try_read_as(deployment.researchers["alice"], published)
+    assert set(found.values()) == {"EACCES"}
+
+
 def test_setup__a_second_run_changes_nothing(deployment: Deployment) -> None:
     config = deployment.config
     before = _snapshot(config.home)
