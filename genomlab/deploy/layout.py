@@ -22,6 +22,7 @@ from pathlib import Path
 from genomlab.config import GenomlabConfig
 from genomlab.errors import ValidationFailed
 from genomlab.institution import Institution, existing_institutions
+from genomlab.services.runner import get_service_record_path
 
 DEFAULT_PREFIX = "genomlab-"
 """Every account and group the deployment makes starts with this (tests add a run tag)."""
@@ -101,6 +102,11 @@ class Layout:
                   for kind in sorted({i.institution.kind for i in self.instances
                                       if i.institution.node_id is not None})]
         rules += [TreeRule(i.folder, i.account, i.account, 0o700, 0o600) for i in self.instances]
+        for instance in self.instances:  # a record left by an earlier run: the account replaces it
+            record = get_service_record_path(instance.institution.config, instance.institution)
+            rules += [TreeRule(path, instance.account, instance.account, 0o700, 0o644,
+                               recursive=False)
+                      for path in (record, record.with_suffix(".ca.pem"))]
         data_service = self.account_of("data_service")
         if self.projects:
             rules.append(TreeRule(self.home / "workspaces", None, None, 0o711, 0o600,
