@@ -119,11 +119,13 @@ def _tree_steps(layout: Layout) -> list[Step]:
         if count:
             def run(r: TreeRule = rule) -> None:
                 system.apply_tree(r)
+            modes = (f"file {rule.file_mode:04o}" if rule.root.is_file() else
+                     f"folders {rule.dir_mode:04o}"
+                     + (f" files {rule.file_mode:04o}" if rule.recursive else ""))
             steps.append(Step("set owner and modes", str(rule.root),
                               f"{count} entr{'y' if count == 1 else 'ies'} -> "
                               f"{rule.owner or '(owner kept)'}:{rule.group or '(group kept)'} "
-                              f"folders {rule.dir_mode:04o}"
-                              + (f" files {rule.file_mode:04o}" if rule.recursive else ""), run))
+                              f"{modes}", run))
     return steps
 
 
