@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from genomlab.config import GenomlabConfig
 from genomlab.deploy.launch import get_service_instances
@@ -99,3 +102,35 @@ def test_render_unit__refuses_a_home_that_protecthome_hides() -> None:
     config = config_for(Path("/home/ada/genomlab-home"))
     with pytest.raises(ValidationFailed, match="ProtectHome"):
         render_unit(config, Institution(config, "platform"))
+
+
+def _deploy(config: GenomlabConfig, *args: str) -> Result:
+    from genomlab.cli import main
+
+    return CliRunner().invoke(main, ["deploy", *args], env={"GENOMLAB_HOME": str(config.home)})
+
+
+def test_deploy_setup__refused_in_one_line_without_root(config: GenomlabConfig,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    result = _deploy(config, "setup")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: deploy setup: must run as root (makes accounts and changes owners); --dry-run "
+        "shows the plan without"]
+    assert not config.home.exists()
+
+
+def test_deploy_setup__refuses_a_home_other_accounts_cannot_reach(
+        config: GenomlabConfig, tmp_path: Path) -> None:
+    Institution(config, "platform").engine()
+    tmp_path.chmod(0o700)  # as pytest's own temporary folders are
+    before = sorted(str(p) for p in config.home.rglob("*"))
+    result = _deploy(config, "setup", "--dry-run")
+    assert result.exit_code == 1
+    assert len(result.output.splitlines()) == 1
+    named = re.search(r"field home: (\S+) is not passable by other accounts", result.output)
+    assert named is not None
+    assert Path(named.group(1)) in config.home.parents
+    assert not Path(named.group(1)).stat().st_mode & stat.S_IXOTH
+    assert sorted(str(p) for p in config.home.rglob("*")) == before
