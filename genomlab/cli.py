@@ -41,6 +41,7 @@ COMMAND_PACKAGES = (
     "genomlab.intake",
     "genomlab.admin",
     "genomlab.services",
+    "genomlab.deploy",
 )
 
 

@@ -1,8 +1,9 @@
 """Run one institution instance as an HTTPS service on a port, recorded in the home.
 
 :func:`serve` binds the port itself (``0`` picks a free one), writes
-``<home>/services/<instance>.json`` (``url``, ``ca``, ``pid``) so clients and ``make demo`` find
-it, runs uvicorn until SIGINT/SIGTERM and removes the record again.
+``<home>/services/<instance>.json`` (``url``, ``ca``, ``pid``; ``ca`` is a copy of the service's CA
+certificate beside it, ``<instance>.ca.pem``; both 0644) so clients and ``make demo`` find it,
+runs uvicorn until SIGINT/SIGTERM and removes the record again.
 """
 
 from __future__ import annotations
@@ -52,11 +53,23 @@ def read_service_record(config: GenomlabConfig, institution: Institution) -> dic
     return json.loads(get_service_record_path(config, institution).read_text())
 
 
-def _write_record(path: Path, record: dict[str, Any]) -> None:
+def _publish(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, readable by all who may pass ``path``'s folder.
+
+    Records and CA certificates are what clients need and hold no secret; in a separated
+    deployment the other services reach them through ``<home>/services/`` (group
+    ``genomlab-services``), never through the instance's own folder (0700).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o644)
     tmp.replace(path)
+    return path
+
+
+def _write_record(path: Path, record: dict[str, Any]) -> None:
+    _publish(path, json.dumps(record, indent=2).encode())
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:
@@ -88,12 +101,22 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
     sock = bind_loopback(host, port)
     url = f"https://{host}:{sock.getsockname()[1]}"
     record = get_service_record_path(config, institution)
-    _write_record(record, {"service": institution.name, "url": url, "ca": str(tls.ca),
+    ca = _publish(record.with_suffix(".ca.pem"), tls.ca.read_bytes())
+    _write_record(record, {"service": institution.name, "url": url, "ca": str(ca),
                            "pid": os.getpid()})
-    server = uvicorn.Server(uvicorn.Config(
+
+    class RecordedServer(uvicorn.Server):
+        """Removes the record at shutdown: uvicorn re-raises SIGTERM/SIGINT after it, and the
+        default handler then ends the process before any ``finally`` below runs."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            record.unlink(missing_ok=True)
+
+    server = RecordedServer(uvicorn.Config(
         app, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key), log_level="warning",
         access_log=False, lifespan="off", server_header=False))
-    announce(f"{institution.name}: serving on {url} (CA {tls.ca})")
+    announce(f"{institution.name}: serving on {url} (CA {ca})")
     try:
         server.run(sockets=[sock])
     finally:

@@ -72,4 +72,4 @@ def test_issue_client__save_writes_the_instances_credentials_0600(config, node_i
 def test_serve__unknown_kind_refused_in_one_line(config):
     result = _run(config, "serve", "airlock")
     assert result.exit_code == 2
-    assert "'airlock' is not one of 'platform', 'trust-center'" in result.output
+    assert "'airlock' is not one of 'platform', 'trust-center', 'all'" in result.output

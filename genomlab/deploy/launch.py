@@ -1,0 +1,231 @@
+"""Start every service of a home as ``genomlab serve KIND`` processes, wait until they answer.
+
+Which instances run is data-driven: every institution instance under the home whose kind
+``genomlab serve`` offers (:data:`genomlab.services.runner.SERVICE_KINDS`), so a new service kind
+is picked up without a change here. Each process binds a free port on 127.0.0.1 and records it
+in ``<home>/services/<instance>.json``. They start together; :func:`wait_until_ready` waits for
+all of them, so start-up of the set is that of the slowest one.
+
+``genomlab serve all`` runs them as the current user in the foreground (:func:`serve_all`);
+``genomlab deploy setup`` starts them detached, each as its own account (``RunAs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genomlab.config import GenomlabConfig
+from genomlab.deploy.system import get_blocked_path, get_process_uids
+from genomlab.errors import GenomlabError
+from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
+from genomlab.services.process import _answers, _pause, _stop
+from genomlab.services.runner import SERVICE_KINDS, get_service_record_path
+
+PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "LD_PRELOAD")
+"""What a service inherits of the starting process's environment, besides ``GENOMLAB_*`` and
+``FAKETIME*`` (the shifted-clock test pass runs everything under libfaketime)."""
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The account a service process runs under (numeric ids, supplementary groups).
+
+    ``view`` is a root-owned 0755 folder for :func:`get_account_command` when the interpreter
+    lies under a folder the account cannot pass (a pyenv Python under ``/root``).
+    """
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    view: Path | None = None
+
+
+def get_account_command(command: list[str], run_as: RunAs) -> list[str]:
+    """``command`` run as ``run_as`` through ``setpriv`` (no new privileges, no capabilities).
+
+    If the interpreter lies under a folder the account cannot pass (``/root`` of a pyenv
+    Python), the service gets a mount namespace of its own in which that folder shows only the
+    interpreter's tree (``run_as.view``, bind-mounted over it), as systemd's ``ProtectHome`` with
+    ``BindReadOnlyPaths`` would; nothing changes outside that process.
+    """
+    setpriv = ["setpriv", f"--reuid={run_as.uid}", f"--regid={run_as.gid}",
+               f"--groups={','.join(map(str, run_as.groups))}", "--no-new-privs",
+               "--inh-caps=-all", "--", *command]
+    blocked = get_blocked_path(Path(command[0]))
+    if blocked is None:
+        return setpriv
+    if run_as.view is None:
+        raise GenomlabError(f"{command[0]}: {blocked[0]} is not passable by service accounts "
+                            "and no view folder was given")
+    folder, entry = blocked
+    shown = run_as.view / entry.name
+    shown.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(run_as.view, 0o755)
+    script = (f"mount --bind -o ro {shlex.quote(str(entry))} {shlex.quote(str(shown))} && "
+              f"mount --rbind {shlex.quote(str(run_as.view))} {shlex.quote(str(folder))} && "
+              f"exec {shlex.join(setpriv)}")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+@dataclass
+class Launched:
+    """A started service process and where its output goes."""
+
+    institution: Institution
+    process: subprocess.Popen[bytes]
+    log: Path
+    record: dict[str, Any] | None = None
+
+
+def get_service_instances(config: GenomlabConfig) -> list[Institution]:
+    """The instances to serve: each singleton kind ``genomlab serve`` offers, and each existing
+    node instance of an offered node kind."""
+    singletons = [Institution(config, kind) for kind in SERVICE_KINDS
+                  if kind in SINGLETON_KINDS]
+    nodes = [i for i in existing_institutions(config)
+             if i.node_id is not None and i.kind in SERVICE_KINDS]
+    return singletons + nodes
+
+
+def get_serve_command(institution: Institution) -> list[str]:
+    """``python -m genomlab.cli serve KIND [--node ID] --host 127.0.0.1 --port 0`` (KIND as the
+    command line spells it: ``trust-center``)."""
+    command = [sys.executable, "-m", "genomlab.cli", "serve", institution.kind.replace("_", "-"),
+               "--host", "127.0.0.1", "--port", "0"]
+    return command + (["--node", institution.node_id] if institution.node_id else [])
+
+
+def get_service_environment(config: GenomlabConfig, environ: Mapping[str, str],
+                            home: Path | None = None) -> dict[str, str]:
+    """The environment of a service: ``GENOMLAB_*`` and :data:`PASSED_ENVIRONMENT` of
+    ``environ``, ``GENOMLAB_HOME`` of ``config`` and ``HOME`` (the instance's folder)."""
+    env = {k: v for k, v in environ.items()
+           if k.startswith(("GENOMLAB_", "FAKETIME")) or k in PASSED_ENVIRONMENT}
+    env["GENOMLAB_HOME"] = str(config.home)
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+def start_service(config: GenomlabConfig, institution: Institution, *, log: Path,
+                  environ: Mapping[str, str], run_as: RunAs | None = None,
+                  detach: bool = False) -> Launched:
+    """Start ``genomlab serve`` for ``institution`` (as ``run_as`` if given; owner-only umask)."""
+    log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    command = get_serve_command(institution)
+    if run_as is not None:
+        command = get_account_command(command, run_as)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            cwd=institution.directory if run_as else None,
+            env=get_service_environment(config, environ,
+                                        institution.directory if run_as else None),
+            umask=0o077, start_new_session=detach)
+    return Launched(institution, process, log)
+
+
+def get_running_record(config: GenomlabConfig, institution: Institution,
+                       uid: int | None = None) -> dict[str, Any] | None:
+    """The record of ``institution``'s service if its process lives (under ``uid`` when given)
+    and answers ``/healthz``; else ``None``."""
+    try:
+        record: dict[str, Any] = json.loads(
+            get_service_record_path(config, institution).read_text())
+    except (OSError, ValueError):
+        return None
+    uids = get_process_uids(int(record.get("pid", 0)))
+    if uids is None or (uid is not None and set(uids) != {uid}):
+        return None
+    if not _answers(record["url"], ssl.create_default_context(cafile=record["ca"])):
+        return None
+    return record
+
+
+def wait_until_ready(config: GenomlabConfig, launched: Iterable[Launched], *,
+                     timeout: float = 90.0) -> None:
+    """Wait until every launched service recorded its URL and answers ``/healthz``.
+
+    Raises
+    ------
+    GenomlabError
+        A service exited or did not answer within ``timeout`` seconds (the end of its log).
+    """
+    waiting = list(launched)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for item in list(waiting):
+            if item.process.poll() is not None:
+                raise GenomlabError(f"{item.institution.name}: service exited with "
+                                    f"{item.process.returncode}: {_tail(item.log)}")
+            record = get_running_record(config, item.institution)
+            if record is not None and record["pid"] == item.process.pid:
+                item.record = record
+                waiting.remove(item)
+        if waiting and time.monotonic() > deadline:
+            raise GenomlabError(f"{waiting[0].institution.name}: not ready after {timeout:.0f} s: "
+                                f"{_tail(waiting[0].log)}")
+        if waiting:
+            _pause(0.1)
+
+
+def _tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def stop_services(launched: Iterable[Launched]) -> None:
+    """SIGTERM each process, SIGKILL what has not ended after 20 s."""
+    for item in launched:
+        _stop(item.process)
+
+
+def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
+              environ: Mapping[str, str] | None = None, timeout: float = 90.0) -> float:
+    """Run every service of the home as local processes until SIGTERM or SIGINT.
+
+    Prints one line per service (instance, URL) and the start-up time of the whole set, and
+    returns that time in seconds. A service that exits on its own stops the others.
+    """
+    instances = get_service_instances(config)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    started = time.perf_counter()
+    launched: list[Launched] = []
+    try:
+        for institution in instances:
+            log = config.home / "logs" / "services" / f"{institution.name.replace(':', '-')}.log"
+            launched.append(start_service(config, institution, log=log,
+                                          environ=os.environ if environ is None else environ))
+        wait_until_ready(config, launched, timeout=timeout)
+        seconds = time.perf_counter() - started
+        for item in launched:
+            assert item.record is not None
+            announce(f"{item.institution.name}: {item.record['url']} (pid {item.process.pid}, "
+                     f"log {item.log})")
+        announce(f"all {len(launched)} services ready in {seconds:.1f} s; SIGTERM or Ctrl-C "
+                 "stops them")
+        while not stop.is_set():
+            if any(item.process.poll() is not None for item in launched):
+                raise GenomlabError("a service exited: " + ", ".join(
+                    f"{i.institution.name} ({_tail(i.log)})" for i in launched
+                    if i.process.poll() is not None))
+            stop.wait(0.2)
+        return seconds
+    finally:
+        stop_services(launched)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

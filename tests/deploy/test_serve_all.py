@@ -1,0 +1,87 @@
+"""``genomlab serve all``: every service of the home as local processes, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from genomlab.config import GenomlabConfig
+from genomlab.deploy.launch import get_service_instances
+from genomlab.deploy.system import get_process_uids
+from genomlab.institution import Institution
+from genomlab.services.runner import get_service_record_path
+from tests.conftest import REPO, config_for
+
+GENOMLAB = str(Path(sys.executable).parent / "genomlab")
+READY = re.compile(r"^all (\d+) services ready in ([0-9.]+) s")
+
+
+def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def test_get_service_instances__follows_the_kinds_serve_offers(
+        config: GenomlabConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    Institution(config, "grz", "GRZK00001").directory.mkdir(parents=True)
+    assert [i.name for i in get_service_instances(config)] == ["platform"]
+    monkeypatch.setattr("genomlab.deploy.launch.SERVICE_KINDS", ("platform", "trust_center",
+                                                                 "grz"))
+    assert [i.name for i in get_service_instances(config)] == [
+        "platform", "trust_center", "grz:GRZK00001"]
+
+
+def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path) -> None:
+    config = config_for(tmp_path / "home")
+    instances = get_service_instances(config)
+    env = {**os.environ, "GENOMLAB_HOME": str(config.home), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([GENOMLAB, "serve", "all"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines = _lines(process)
+    output: list[str] = []
+    try:
+        while not (output and READY.match(output[-1])):
+            line = lines.get(timeout=120)
+            assert line or process.poll() is None, "\n".join(output)
+            output.append(line)
+        ready = READY.match(output[-1])
+        assert ready is not None
+        assert int(ready.group(1)) == len(instances)
+        print(f"serve all: {ready.group(1)} service(s) ready in {ready.group(2)} s")
+        pids = []
+        for institution in instances:
+            record = json.loads(get_service_record_path(config, institution).read_text())
+            assert record["url"].startswith("https://127.0.0.1:")
+            assert get_process_uids(record["pid"]) == (os.getuid(),) * 4
+            context = ssl.create_default_context(cafile=record["ca"])
+            with urllib.request.urlopen(record["url"] + "/healthz", context=context,
+                                        timeout=10) as answer:
+                assert answer.status == 200
+            pids.append(record["pid"])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not [p for p in pids if get_process_uids(p) is not None]
+        assert not [i for i in instances if get_service_record_path(config, i).exists()]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
