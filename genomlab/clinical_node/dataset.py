@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -152,3 +153,45 @@ def format_dataset_value(values: list[Any]) -> str | None:
         return values[0]
     single = values[0] if len(values) == 1 else values
     return json.dumps(single, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def get_dataset_columns(parts: Any, paths: Sequence[str]) -> Any:
+    """One row per clinical pseudonym (its record written last), one String column per path.
+
+    Parameters
+    ----------
+    parts
+        A ``parts`` table (polars DataFrame: record_id, clinical_pseudonym, part, json).
+    paths
+        Official dataset paths, each checked with :func:`check_dataset_path`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``clinical_pseudonym`` and each path (see :func:`format_dataset_value`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> parts = pl.DataFrame({"record_id": ["r1", "r2"], "clinical_pseudonym": ["K1", "K1"],
+    ...                       "part": ["case", "case"],
+    ...                       "json": ['{"diagnosisOd": {"grading": "1"}}',
+    ...                                '{"diagnosisOd": {"grading": "2"}}']})
+    >>> get_dataset_columns(parts, ["case.diagnosisOd.grading"]).rows()
+    [('K1', '2')]
+    """
+    import polars as pl
+
+    for path in paths:
+        check_dataset_path(path)
+    latest = parts.group_by("clinical_pseudonym", maintain_order=True).agg(
+        pl.col("record_id").last())
+    by_record: dict[str, dict[str, Any]] = {}
+    for record_id, part, text in parts.select("record_id", "part", "json").iter_rows():
+        by_record.setdefault(record_id, {})[part] = json.loads(text)
+    rows = [{"clinical_pseudonym": pseudonym,
+             **{p: format_dataset_value(get_dataset_values(by_record[record_id], p))
+                for p in paths}}
+            for pseudonym, record_id in latest.iter_rows()]
+    return pl.DataFrame(rows, schema={"clinical_pseudonym": pl.String,
+                                      **dict.fromkeys(paths, pl.String)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -241,13 +242,23 @@ def test_submit__refused_defect_stores_nothing(kdk_node):
     assert {s: kdk.read_table("parts", store_name=s).height for s in before} == before
 
 
-def test_kdk_status__error_line_names_field(kdk_node):
-    config, _, node = kdk_node
-    run = subprocess.run([str(Path(sys.executable).parent / "genomlab"), "kdk", "status",
-                          "--node", node], capture_output=True, text=True, check=False,
-                         env={**__import__("os").environ, "GENOMLAB_HOME": str(config.home)})
-    assert run.returncode == 0, run.stderr
-    assert "molecular.smallVariants[0]" in run.stdout
+def test_kdk_submit__defect_exits_nonzero_with_one_line_naming_schema_path(kdk_node, tmp_path):
+    config, world, node = kdk_node
+    bad = next(b for b in TRUTH["bad_kdk_records"] if b["field"].startswith("followUp"))
+    record = json.loads((world / bad["path"]).read_text())
+    record["metaData"]["submission"]["clinicalDataNodeId"] = node
+    record["metaData"]["tanC"] = "ef" * 32
+    target = tmp_path / "followup-defect.json"
+    target.write_text(json.dumps(record))
+    run = subprocess.run([str(Path(sys.executable).parent / "genomlab"), "kdk", "submit",
+                          str(target)], capture_output=True, text=True, check=False,
+                         env={**os.environ, "GENOMLAB_HOME": str(config.home)})
+    assert run.returncode != 0
+    lines = [line for line in (run.stdout + run.stderr).splitlines()
+             if "followup-defect.json (record rec-" in line and "rejected" not in line]
+    assert len(lines) == 1, run.stdout + run.stderr
+    assert f"field {bad['field']}: " in lines[0]
+    assert bad["schema_path"] in lines[0]
 
 
 def test_wheel__ships_the_kdk_schemas(tmp_path):
@@ -259,3 +270,38 @@ def test_wheel__ships_the_kdk_schemas(tmp_path):
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     shipped = {n.split("kdk_spec/", 1)[1] for n in names if "clinical_node/kdk_spec/" in n}
     assert {"Oncology.json", "data-types/Coding.json", "SOURCE.md", "CHANGELOG.md"} <= shipped
+
+
+def test_read_fields__default_fields_and_official_dataset_paths(kdk_node):
+    from genomlab.clinical_node.intake import ClinicalNode
+    from genomlab.data_service.adapters import ClinicalNodeReader
+
+    config, _world, node = kdk_node
+    cases = ClinicalNode(config, node).read_table("cases")
+    pseudonyms = cases["clinical_pseudonym"].to_list()
+    fields = ["sex", "diagnosis", "case.diagnosisOd.ecogPerformanceStatusScore",
+              "molecular.smallVariants.chromosome", "followUp.followUpOds.vitalStatus"]
+    frame = ClinicalNodeReader(config, node).read_fields(pseudonyms, fields)
+    assert frame.columns == ["pseudonym", *fields]
+    assert frame.height == len(pseudonyms) > 0
+    oncology = cases.filter(pl.col("disease_type") != "rare")["clinical_pseudonym"].to_list()
+    onc_rows = frame.filter(pl.col("pseudonym").is_in(oncology))
+    assert onc_rows.height > 0
+    assert set(onc_rows["case.diagnosisOd.ecogPerformanceStatusScore"]) <= {"0", "1", "2", "3"}
+    assert set(onc_rows["followUp.followUpOds.vitalStatus"]) == {"living"}
+    assert frame.filter(~pl.col("pseudonym").is_in(oncology))[
+        "case.diagnosisOd.ecogPerformanceStatusScore"].null_count() == frame.height - len(
+        oncology)
+    chromosomes = set(frame["molecular.smallVariants.chromosome"].drop_nulls())
+    assert chromosomes
+    assert chromosomes <= {str(c) for c in range(1, 23)} | {"X", "Y"}
+
+
+@pytest.mark.parametrize("field", ["metaData.tanC", "metaData.localCaseId",
+                                   "case.diagnosisOd.madeUp"])
+def test_read_fields__unstored_or_unknown_path_refused(kdk_node, field):
+    from genomlab.data_service.adapters import ClinicalNodeReader
+
+    config, _, node = kdk_node
+    with pytest.raises(ValidationFailed, match=f"{node}: clinical field '{field}'"):
+        ClinicalNodeReader(config, node).read_fields([], ["sex", field])
