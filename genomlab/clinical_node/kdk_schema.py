@@ -173,8 +173,15 @@ def get_kdk_errors(record: Any, *, disease_type: str | None = None) -> list[Sche
                                    relevance(e)))
     found = [SchemaError(format_json_path(e.absolute_path),
                          get_schema_location(entry, e.absolute_schema_path),
-                         _shorten(e.message)) for e in errors]
+                         _get_message(e)) for e in errors]
     return list(dict.fromkeys(found))  # a $ref reached twice reports the same failure twice
+
+
+def _get_message(error: ValidationError) -> str:
+    """The error's message; for a list of too few items, the count rather than the list."""
+    if error.validator == "minItems" and isinstance(error.instance, list):
+        return f"{len(error.instance)} item(s), at least {error.validator_value} required"
+    return _shorten(error.message)
 
 
 def _shorten(message: str, *, limit: int = 160) -> str:
