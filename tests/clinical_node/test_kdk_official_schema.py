@@ -261,6 +261,7 @@ def test_kdk_submit__defect_exits_nonzero_with_one_line_naming_schema_path(kdk_n
     assert bad["schema_path"] in lines[0]
 
 
+@pytest.mark.slow  # builds a wheel (about 10 s)
 def test_wheel__ships_the_kdk_schemas(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                           "-w", str(tmp_path), str(REPO)], capture_output=True, text=True,
