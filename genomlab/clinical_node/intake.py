@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,11 @@ coverage type or model-project consent: the data service needs none of them, and
 DIAGNOSIS_SCHEMA: dict[str, type] = {
     "record_id": str, "clinical_pseudonym": str, "system": str, "code": str}
 PHENOTYPE_SCHEMA: dict[str, type] = {"record_id": str, "clinical_pseudonym": str, "hpo": str}
+PART_SCHEMA: dict[str, type] = {
+    "record_id": str, "clinical_pseudonym": str, "part": str, "json": str}
+"""A ``parts`` row: one part of the official dataset as stored (sorted-key JSON)."""
+TABLE_SCHEMAS = {"cases": CASE_SCHEMA, "diagnoses": DIAGNOSIS_SCHEMA,
+                 "phenotypes": PHENOTYPE_SCHEMA, "parts": PART_SCHEMA}
 
 
 RECORD_ID_SECRET = "record-id"
@@ -168,8 +174,7 @@ class ClinicalNode(NodeIntake):
         import polars as pl
 
         path = store.get_table_path(self.institution.directory, store_name, table)
-        schema = {"cases": CASE_SCHEMA, "diagnoses": DIAGNOSIS_SCHEMA,
-                  "phenotypes": PHENOTYPE_SCHEMA}[table]
+        schema = TABLE_SCHEMAS[table]
         frame = (pl.read_parquet(path).select(list(schema)) if path.exists()
                  else pl.DataFrame(schema=_polars_schema(schema)))
         if pseudonyms is not None:
@@ -292,19 +297,20 @@ class ClinicalNode(NodeIntake):
             part = {rid: v for rid, v in pending.items() if v[1].store == store_name}
             if not part:
                 continue
-            cases, diagnoses, phenotypes = [], [], []
+            rows: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLE_SCHEMAS}
             for rid, (rec, row) in part.items():
                 key = {"record_id": rid, "clinical_pseudonym": row.clinical_pseudonym}
-                cases.append({**key, **{c: getattr(rec, c) for c in CASE_SCHEMA
-                                        if c not in key}})
-                diagnoses += [{**key, **d} for d in rec.diagnoses]
-                phenotypes += [{**key, "hpo": h} for h in rec.phenotypes]
-            for table, rows, schema in (("cases", cases, CASE_SCHEMA),
-                                        ("diagnoses", diagnoses, DIAGNOSIS_SCHEMA),
-                                        ("phenotypes", phenotypes, PHENOTYPE_SCHEMA)):
+                rows["cases"].append({**key, **{c: getattr(rec, c) for c in CASE_SCHEMA
+                                                if c not in key}})
+                rows["diagnoses"] += [{**key, **d} for d in rec.diagnoses]
+                rows["phenotypes"] += [{**key, "hpo": h} for h in rec.phenotypes]
+                rows["parts"] += [{**key, "part": name, "json": json.dumps(
+                    value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)}
+                    for name, value in rec.parts.items()]
+            for table, schema in TABLE_SCHEMAS.items():
                 store.replace_rows(store.get_table_path(self.institution.directory, store_name,
                                                         table),
-                                   rows or [], _polars_schema(schema))
+                                   rows[table], _polars_schema(schema))
         crashpoint("kdk.stored")
         if pending:
             self.ledger.append("record.stored", {"record_ids": sorted(pending)},

@@ -1,12 +1,16 @@
 """Validation of a clinical record of BfArM's KDK dataset (Oncology.json / RareDiseases.json).
 
-Checks structure, the code formats (ICD-10-GM, ICD-O-3 M and T, HPO, ORPHA, Alpha-ID), dates
-and consents (model-project consent and MII research consent, evaluated with grz-pydantic-models'
-consent models). Every refusal is a :class:`RecordRejected` naming the file, the record and the
-field (``metaData.submission.date``, ``case.diagnosisRd.diagnoses[0].orphacode``, …).
+First against BfArM's JSON schemas (:mod:`.kdk_schema`: every part, case, molecular findings,
+plan and follow-up), then what the schemas leave open: the code formats (ICD-10-GM, ICD-O-3 M
+and T, HPO, ORPHA, Alpha-ID), ids (IK, KDK, GRZ, tanC), dates in order and the consents
+(model-project consent and MII research consent, evaluated with grz-pydantic-models' consent
+models). Every refusal is a :class:`RecordRejected` naming the file, the record and the field
+(``metaData.submission.date``, ``case.diagnosisRd.diagnoses[1].code``, …), and for a schema
+failure the schema file and JSON pointer of the failing keyword.
 
-Only what the clinical store keeps is returned (:class:`ClinicalRecord`): identity fields of
-the record (the research consent's FHIR ``patient`` reference, the local case id) are dropped.
+Only what the clinical store keeps is returned (:class:`ClinicalRecord`): the derived columns
+and the parts of the official dataset as :func:`.dataset.get_stored_parts` keeps them (identity
+and linking fields dropped, exact dates coarsened).
 
 Examples
 --------
@@ -26,26 +30,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from genomlab.clinical_node.dataset import get_stored_parts
+from genomlab.clinical_node.kdk_schema import CODE_SYSTEMS, get_kdk_errors
 from genomlab.errors import ValidationFailed
 
 ICD10GM = re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?[+*!†]?$")
 ICDO3_M = re.compile(r"^[89][0-9]{3}/[0-9]$")
 ICDO3_T = re.compile(r"^C[0-9]{2}(\.[0-9])?$")
 HPO = re.compile(r"^HP:[0-9]{7}$")
-ORPHA = re.compile(r"^ORPHA:[0-9]{1,7}$")
 ALPHA_ID = re.compile(r"^I[0-9]{4,6}$")
 TAN = re.compile(r"^[A-Fa-f0-9]{64}$")
 IK = re.compile(r"^[0-9]{9}$")
 KDK_ID = re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$")
 GRZ_ID = re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$")
-AGS5 = re.compile(r"^[0-9]{5}$")
-YEAR_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
-SUBMISSION_TYPES = ("initial", "followup", "addition", "correction", "test")
-DISEASE_TYPES = ("oncological", "rare", "hereditary")
-COVERAGE_TYPES = ("GKV", "PKV", "BG", "SEL", "SOZ", "GPV", "PPV", "BEI", "SKT", "UNK")
-GENDERS = ("male", "female", "other", "unknown")
-LIBRARY_TYPES = ("panel", "wes", "wgs", "wgs_lr", "none")
 
 
 class RecordRejected(ValidationFailed):
@@ -77,6 +75,9 @@ class ClinicalRecord:
     research_consented: bool
     diagnoses: list[dict[str, str]] = field(default_factory=list)
     phenotypes: list[str] = field(default_factory=list)
+    parts: dict[str, Any] = field(default_factory=dict)
+    """Official dataset part (``metaData``, ``case``, ``molecular``, ``plan``, ``followUp``) →
+    its JSON as stored (see :func:`genomlab.clinical_node.dataset.get_stored_parts`)."""
 
 
 class _Checker:
@@ -103,16 +104,8 @@ class _Checker:
             raise self.fail(path, f"{value!r} is not a valid {what}")
         return value
 
-    def choice(self, path: str, allowed: tuple[str, ...]) -> str:
-        value = self.get(path)
-        if value not in allowed:
-            raise self.fail(path, f"{value!r} is not one of {', '.join(allowed)}")
-        return str(value)
-
-    def day(self, path: str, value: Any = None, *, partial: bool = False) -> str:
+    def day(self, path: str, value: Any = None) -> str:
         value = self.get(path) if value is None else value
-        if partial and isinstance(value, str) and YEAR_MONTH.match(value):
-            return value
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError as exc:
@@ -148,47 +141,63 @@ def _check_consents(c: _Checker, submitted: date) -> tuple[bool, bool]:
     return mv_sequencing, research
 
 
+def _check_coding(c: _Checker, path: str, coding: Any, pattern: re.Pattern[str],
+                  what: str) -> str:
+    return c.match(f"{path}.code", pattern, what, (coding or {}).get("code"))
+
+
 def _check_oncology(c: _Checker) -> tuple[list[dict[str, str]], list[str], str]:
     base = "case.diagnosisOd"
-    main = c.match(f"{base}.mainDiagnosis.code", ICD10GM, "ICD-10-GM code")
-    c.day(f"{base}.mainDiagnosis.date")
+    main = _check_coding(c, f"{base}.mainDiagnosis", c.get(f"{base}.mainDiagnosis"), ICD10GM,
+                         "ICD-10-GM code")
     diagnoses = [{"system": "ICD-10-GM", "code": main}]
-    if c.get(f"{base}.histology", required=False) is not None:
-        diagnoses.append({"system": "ICD-O-3-M", "code": c.match(
-            f"{base}.histology.code", ICDO3_M, "ICD-O-3 morphology code")})
-    if c.get(f"{base}.topography", required=False) is not None:
-        diagnoses.append({"system": "ICD-O-3-T", "code": c.match(
-            f"{base}.topography.code", ICDO3_T, "ICD-O-3 topography code")})
-    hpo = [c.match(f"{base}.hpoTerms[{i}].code", HPO, "HPO term", (t or {}).get("code"))
+    for name, system, pattern, what in (("histology", "ICD-O-3-M", ICDO3_M, "morphology"),
+                                        ("topography", "ICD-O-3-T", ICDO3_T, "topography")):
+        diagnoses.append({"system": system, "code": _check_coding(
+            c, f"{base}.{name}", c.get(f"{base}.{name}"), pattern, f"ICD-O-3 {what} code")})
+    hpo = [_check_coding(c, f"{base}.hpoTerms[{i}]", t, HPO, "HPO term")
            for i, t in enumerate(c.listed(f"{base}.hpoTerms"))]
-    library = c.choice(f"{base}.libraryType", LIBRARY_TYPES)
-    return diagnoses, hpo, library
+    return diagnoses, hpo, str(c.get(f"{base}.libraryType"))
+
+
+RARE_DIAGNOSIS_SYSTEMS = {  # system URI -> (stored system, code pattern, what)
+    CODE_SYSTEMS["ICD-10-GM"]["system"]: ("ICD-10-GM", ICD10GM, "ICD-10-GM code"),
+    CODE_SYSTEMS["ORPHA"]["system"]: ("ORPHA", re.compile(r"^[0-9]{1,7}$"), "ORPHAcode"),
+    CODE_SYSTEMS["Alpha-ID"]["system"]: ("Alpha-ID", ALPHA_ID, "Alpha-ID"),
+}
+"""RareDiseasesCase.json: "ICD10 mandatory, ORPHACode mandatory, Alpha ID mandatory"."""
 
 
 def _check_rare(c: _Checker) -> tuple[list[dict[str, str]], list[str], str]:
     base = "case.diagnosisRd"
     diagnoses = []
-    entries = c.listed(f"{base}.diagnoses")
-    if not entries:
-        raise c.fail(f"{base}.diagnoses", "at least one diagnosis is required")
-    for i, entry in enumerate(entries):
-        entry = entry or {}
-        where = f"{base}.diagnoses[{i}]"
-        diagnoses += [
-            {"system": "ICD-10-GM", "code": c.match(f"{where}.icd10gm", ICD10GM, "ICD-10-GM code",
-                                                    entry.get("icd10gm"))},
-            {"system": "ORPHA", "code": c.match(f"{where}.orphacode", ORPHA, "ORPHA code",
-                                                entry.get("orphacode"))},
-            {"system": "Alpha-ID", "code": c.match(f"{where}.alphaId", ALPHA_ID, "Alpha-ID",
-                                                   entry.get("alphaId"))},
-        ]
-    hpo = [c.match(f"{base}.phenotypes[{i}].code", HPO, "HPO term", (t or {}).get("code"))
+    for i, entry in enumerate(c.listed(f"{base}.diagnoses")):
+        known = RARE_DIAGNOSIS_SYSTEMS.get(entry.get("system"))
+        if known is None:
+            raise c.fail(f"{base}.diagnoses[{i}].system", f"{entry.get('system')!r} is not one "
+                         f"of {', '.join(RARE_DIAGNOSIS_SYSTEMS)}")
+        system, pattern, what = known
+        code = _check_coding(c, f"{base}.diagnoses[{i}]", entry, pattern, what)
+        diagnoses.append({"system": system, "code": f"ORPHA:{code}" if system == "ORPHA"
+                          else code})
+    missing = [s[0] for s in RARE_DIAGNOSIS_SYSTEMS.values()
+               if s[0] not in {d["system"] for d in diagnoses}]
+    if missing:
+        raise c.fail(f"{base}.diagnoses", f"no {' and no '.join(missing)} coding (all three "
+                     "code systems are mandatory)")
+    hpo = [_check_coding(c, f"{base}.phenotypes[{i}]", t, HPO, "HPO term")
            for i, t in enumerate(c.listed(f"{base}.phenotypes"))]
-    if c.get(f"{base}.symptomOnsetDate", required=False) is not None:
-        c.day(f"{base}.symptomOnsetDate", partial=True)
-    c.day(f"{base}.molecularBoardDecisionDate")
-    library = c.choice(f"{base}.libraryType", LIBRARY_TYPES)
-    return diagnoses, hpo, library
+    return diagnoses, hpo, str(c.get(f"{base}.libraryType"))
+
+
+def _check_schema(record: Any, source: str) -> None:
+    """Refuse the record at its first failure against BfArM's schemas."""
+    errors = get_kdk_errors(record)
+    if errors:
+        first = errors[0]
+        more = f"; {len(errors) - 1} more" if len(errors) > 1 else ""
+        raise RecordRejected(source, first.field,
+                             f"{first.message} (schema {first.schema_path}{more})")
 
 
 def validate_clinical_record(record: Any, *, source: str) -> ClinicalRecord:
@@ -196,31 +205,25 @@ def validate_clinical_record(record: Any, *, source: str) -> ClinicalRecord:
     c = _Checker(record if isinstance(record, dict) else {}, source)
     if not isinstance(record, dict):
         raise c.fail("record", "must be a JSON object")
+    _check_schema(record, source)
     sub = "metaData.submission"
     submitted = c.day(f"{sub}.date")
-    kind = c.choice(f"{sub}.type", SUBMISSION_TYPES)
     submitter = c.match(f"{sub}.submitterId", IK, "IK (9 digits)")
     node = c.match(f"{sub}.clinicalDataNodeId", KDK_ID, "KDK id")
-    disease = c.choice(f"{sub}.diseaseType", DISEASE_TYPES)
-    coverage = c.choice("metaData.coverageType", COVERAGE_TYPES)
     tan_c = c.match("metaData.tanC", TAN, "tanC (64 hex digits)")
-    gender = c.choice("metaData.gender", GENDERS)
-    birth = c.match("metaData.birthDate", YEAR_MONTH, "birth month (YYYY-MM)")
+    birth = str(c.get("metaData.birthDate"))
     if birth > submitted[:7]:
         raise c.fail("metaData.birthDate", f"{birth} is after the submission date {submitted}")
     ags = c.match("metaData.addressAGS", re.compile(r"^[0-9]{5}([0-9]{3})?$"), "AGS")[:5]
-    if not isinstance(c.get("metaData.decisionToInclude"), bool):
-        raise c.fail("metaData.decisionToInclude", "must be true or false")
-    c.day("metaData.molecularBoardDecisionDate")
     mv_sequencing, research = _check_consents(c, date.fromisoformat(submitted))
-    case = c.get("case")
-    if not isinstance(case, dict) or not ({"diagnosisOd", "diagnosisRd"} & case.keys()):
-        raise c.fail("case", "needs diagnosisOd (oncology) or diagnosisRd (rare diseases)")
-    diagnoses, hpo, library = (_check_oncology(c) if "diagnosisOd" in case else _check_rare(c))
+    diagnoses, hpo, library = (_check_oncology(c) if "diagnosisOd" in record["case"]
+                               else _check_rare(c))
     if library != "none":
         c.match(f"{sub}.genomicDataCenterId", GRZ_ID, "GRZ id")
     return ClinicalRecord(
         tan_c=tan_c.lower(), node_id=node, submitter_id=submitter, submission_date=submitted,
-        submission_type=kind, disease_type=disease, coverage_type=coverage, library_type=library,
-        gender=gender, birth_month=birth, ags5=ags, mv_sequencing=mv_sequencing,
-        research_consented=research, diagnoses=diagnoses, phenotypes=hpo)
+        submission_type=str(c.get(f"{sub}.type")), disease_type=str(c.get(f"{sub}.diseaseType")),
+        coverage_type=str(c.get("metaData.coverageType")), library_type=library,
+        gender=str(c.get("metaData.gender")), birth_month=birth, ags5=ags,
+        mv_sequencing=mv_sequencing, research_consented=research, diagnoses=diagnoses,
+        phenotypes=hpo, parts=get_stored_parts(record))

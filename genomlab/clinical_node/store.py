@@ -15,6 +15,10 @@ research-consented and non-consented data never share a file::
         data service reads (disease and library type, sex, birth month, AGS, consent)
     <kdk>/clinical/<consented|nonconsented>/diagnoses.parquet   system, code
     <kdk>/clinical/<consented|nonconsented>/phenotypes.parquet  hpo
+    <kdk>/clinical/<consented|nonconsented>/parts.parquet       part, json: every part of
+        BfArM's official dataset (case, molecular findings, plan, follow-up, a reduced
+        metaData) as validated and then stripped of linking fields, see
+        :mod:`genomlab.clinical_node.dataset`
 
 Each write replaces a table by writing a temp file and renaming it; rows of the records being
 written are replaced (key ``record_id``), so rerunning a crashed intake never duplicates a row.
@@ -40,7 +44,7 @@ from genomlab.leftovers import make_owned_tmp_path
 from genomlab.node_intake_store import get_intake_item_handlers, get_item_state_handler, set_items
 
 STORES = ("consented", "nonconsented")
-TABLES = ("cases", "diagnoses", "phenotypes")
+TABLES = ("cases", "diagnoses", "phenotypes", "parts")
 
 metadata = MetaData()
 records = Table(

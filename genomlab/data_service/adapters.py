@@ -25,6 +25,9 @@ CASE_FIELDS = {"sex": "gender", "birth_month": "birth_month", "disease_type": "d
 LIST_FIELDS = ("diagnosis", "hpo_terms")
 """Releasable list fields: ICD-10-GM codes (``diagnoses``) and HPO terms (``phenotypes``)."""
 RELEASABLE_FIELDS = (*CASE_FIELDS, *LIST_FIELDS)
+"""The default releasable fields. Besides these, an approval may name any path of BfArM's KDK
+dataset that a KDK stores (``case.diagnosisOd.ecogPerformanceStatusScore``,
+``molecular.smallVariants.gene.code``; see :mod:`genomlab.clinical_node.dataset`)."""
 
 
 class GenomeCenterReader:
@@ -114,13 +117,26 @@ class ClinicalNodeReader:
             pl.col("hpo_terms").fill_null([]).alias("hpo")).cast(CLINICAL_ATTRIBUTES)
 
     def read_fields(self, pseudonyms: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
-        unknown = [f for f in fields if f not in RELEASABLE_FIELDS]
-        if unknown:
-            raise ValidationFailed(f"{self.node_id}: clinical field {unknown[0]!r} is not held "
-                                   f"(releasable: {', '.join(RELEASABLE_FIELDS)})")
+        from genomlab.clinical_node.dataset import check_dataset_path, get_dataset_columns
+
+        paths = [f for f in fields if f not in RELEASABLE_FIELDS]
+        for path in paths:
+            try:
+                check_dataset_path(path)
+            except ValidationFailed as exc:
+                raise ValidationFailed(
+                    f"{self.node_id}: {exc} (releasable: {', '.join(RELEASABLE_FIELDS)} or a "
+                    "stored path of BfArM's KDK dataset)") from exc
         cases = self._cases(list(pseudonyms))
-        return cases.select(pl.col("clinical_pseudonym").alias("pseudonym"),
-                            *(pl.col(CASE_FIELDS.get(f, f)).alias(f) for f in fields))
+        frame = cases.select(pl.col("clinical_pseudonym").alias("pseudonym"),
+                             *(pl.col(CASE_FIELDS.get(f, f)).alias(f) for f in fields
+                               if f in RELEASABLE_FIELDS))
+        if paths:
+            parts = self._kdk.read_table("parts", pseudonyms=list(pseudonyms),
+                                         store_name=CONSENTED)
+            frame = frame.join(get_dataset_columns(parts, paths).rename(
+                {"clinical_pseudonym": "pseudonym"}), on="pseudonym", how="left")
+        return frame.select("pseudonym", *fields)
 
 
 def get_node_readers(config: GenomlabConfig, hl: HailModule | None = None

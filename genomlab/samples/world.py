@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from genomlab.errors import GenomlabError
-from genomlab.samples.clinical import write_clinical_records
+from genomlab.samples.clinical import write_bad_clinical_records, write_clinical_records
 from genomlab.samples.cohort import GRZ_IDS, HOSPITALS, KDK_IDS, Cohort, build_cohort
 from genomlab.samples.files import write_json, write_text
 from genomlab.samples.genotypes import (
@@ -262,9 +262,12 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     write_submissions(np.random.default_rng([seed, 5]), out, cohort, paper, genetics.mean_depth,
                       _submission_files(cohort, subset))
     records = write_clinical_records(np.random.default_rng([seed, 6]), out, cohort, paper, pheno,
-                                     _carried_by_index(cohort, subset))
+                                     _carried_by_index(cohort, subset),
+                                     np.random.default_rng([seed, 8]))
+    bad_records = write_bad_clinical_records(out, records)
     write_json(out / "truth.json",
-               _truth(seed, n_patients, cohort, sites, genetics, pheno, paper, records))
+               {**_truth(seed, n_patients, cohort, sites, genetics, pheno, paper, records),
+                "bad_kdk_records": bad_records})
     n_files = sum(1 for p in out.rglob("*") if p.is_file())
     return WorldSummary(out, seed, n_patients, len(cohort.samples), n_variants,
                         len(cohort.submissions), n_files)

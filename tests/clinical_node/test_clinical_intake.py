@@ -37,18 +37,18 @@ def test_validate_clinical_record__every_world_record_valid():
      "case.diagnosisOd.histology.code"),
     ("diagnosisOd", ["case", "diagnosisOd", "topography", "code"], "D34.1",
      "case.diagnosisOd.topography.code"),
-    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 0, "orphacode"], "ORPHA-355",
-     "case.diagnosisRd.diagnoses[0].orphacode"),
+    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 1, "code"], "ORPHA-355",
+     "case.diagnosisRd.diagnoses[1].code"),
     ("diagnosisRd", ["case", "diagnosisRd", "phenotypes", 0, "code"], "HP:12",
      "case.diagnosisRd.phenotypes[0].code"),
-    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 0, "icd10gm"], "e75.2",
-     "case.diagnosisRd.diagnoses[0].icd10gm"),
+    ("diagnosisRd", ["case", "diagnosisRd", "diagnoses", 0, "code"], "e75.2",
+     "case.diagnosisRd.diagnoses[0].code"),
     ("diagnosisRd", ["metaData", "submission", "date"], "2025-13-01",
      "metaData.submission.date"),
     ("diagnosisRd", ["metaData", "birthDate"], "2090-01", "metaData.birthDate"),
     ("diagnosisRd", ["metaData", "tanC"], "xyz", "metaData.tanC"),
     ("diagnosisRd", ["metaData", "mvConsent", "scope", 0, "type"], "maybe",
-     "metaData.mvConsent.scope.0.type"),
+     "metaData.mvConsent.scope[0].type"),
     ("diagnosisOd", ["metaData", "submission", "diseaseType"], "common",
      "metaData.submission.diseaseType"),
 ])
@@ -70,7 +70,7 @@ def test_validate_clinical_record__missing_case_and_research_consent_state():
     record["metaData"]["researchConsents"] = []
     assert validate_clinical_record(record, source="x").research_consented is False
     del record["case"]
-    with pytest.raises(RecordRejected, match="field case"):
+    with pytest.raises(RecordRejected, match="field record: 'case' is a required property"):
         validate_clinical_record(record, source="x")
 
 

@@ -3,7 +3,8 @@
 The attacker reads each store with plain SQL and plain Parquet (no genomlab API): for a GRZ one
 row per submission (``grz_submissions``, the index donor's ``grz_donors`` row and every ledger
 event payload on the submission's stream), for a KDK one row per record (``kdk_records``, the
-record's ledger event payloads and its ``cases`` row in either consent store). Nested payloads
+record's ledger event payloads, its ``cases`` row and its official-dataset ``parts`` in either
+consent store). Nested payloads
 are flattened (``event.submission.validated.fields.submission_date``); a value that starts like
 an ISO date also yields its month and quarter (``…~month``, ``…~quarter``), so a date kept to
 the day in one store still joins a month kept in another; a boolean is ``1`` or ``0``.
@@ -124,6 +125,10 @@ def read_kdk_rows(engine: Engine, node_dir: Path) -> Rows:
     for path in sorted(node_dir.glob("clinical/*/cases.parquet")):
         for case in pl.read_parquet(path).to_dicts():
             _flatten("cases", case, rows.setdefault(case["record_id"], {}))
+    for path in sorted(node_dir.glob("clinical/*/parts.parquet")):  # the official dataset
+        for part in pl.read_parquet(path).to_dicts():
+            _flatten(f"parts.{part['part']}", json.loads(part["json"]),
+                     rows.setdefault(part["record_id"], {}))
     return rows
 
 
