@@ -228,6 +228,11 @@ def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:
     return config.workspace_dir(project) / "outputs"
 
 
+def get_snapshot_file(config: GenomlabConfig, request_id: str, name: str) -> Path:
+    """The checked copy of a request's file: what reviewers see and the release copies."""
+    return airlock_dir(config) / "requests" / request_id / name
+
+
 def get_released_dir(config: GenomlabConfig, project: str) -> Path:
     """Where approved outputs of a project end up, outside the workspace."""
     return airlock_dir(config) / "released" / project
@@ -632,14 +637,13 @@ def release_request(config: GenomlabConfig, directory: AirlockDirectory, request
         return []
     if request.status != "approved":
         raise ConflictError(f"release {request_id}: the request is {request.status}")
-    snapshot = airlock_dir(config) / "requests" / request_id
     target = get_released_dir(config, request.project) / request_id
     released = []
     for f in files:
         destination = target / f.name
         destination.parent.mkdir(parents=True, exist_ok=True)
         tmp = destination.with_name(f".{destination.name}.tmp")
-        shutil.copy2(snapshot / f.name, tmp)
+        shutil.copy2(get_snapshot_file(config, request_id, f.name), tmp)
         digest = sha256_file(tmp)
         if digest != f.sha256:
             tmp.unlink()
