@@ -144,6 +144,32 @@ class ApplicationReasoned(EventPayload):
     reason: str
 
 
+class DocumentAttached(EventPayload):
+    """A document of the case file (ethics vote, data-protection concept, signed terms), stored
+    with the application under ``<home>/platform/attachments/<application>/``."""
+
+    application_id: str
+    kind: Literal["ethics_vote", "data_protection_concept", "signed_terms", "other"]
+    name: str
+    sha256: str
+    size: int
+
+
+class DecisionRequested(EventPayload):
+    """The handler's recommendation to the deciders, and the request to decide."""
+
+    application_id: str
+    recommendation: Literal["approve", "reject"]
+    note: str
+
+
+class ApplicantCommented(EventPayload):
+    """A comment of the platform's staff to the applicant (shown to them, kept in the case)."""
+
+    application_id: str
+    comment: str
+
+
 class ReviewRequested(EventPayload):
     application_id: str
     note: str = ""
@@ -202,6 +228,9 @@ PLATFORM_EVENTS = declare("platform", {
     "application.handler_assigned": HandlerAssigned,
     "application.returned": ApplicationReasoned,
     "application.review_requested": ReviewRequested,
+    "application.document_attached": DocumentAttached,
+    "application.decision_requested": DecisionRequested,
+    "application.commented": ApplicantCommented,
     "application.vote_recorded": VoteRecorded,
     "application.approved": ApplicationApproved,
     "application.rejected": ApplicationReasoned,

@@ -34,11 +34,13 @@ the platform's ``approval`` key and gives every team member an entitlement until
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 
@@ -88,6 +90,19 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+DocumentKind = Literal["ethics_vote", "data_protection_concept", "signed_terms", "other"]
+"""What a case-file document is (``application.document_attached``)."""
+DOCUMENT_KINDS: dict[str, str] = {"ethics_vote": "Ethics committee vote",
+                                  "data_protection_concept": "Data-protection concept",
+                                  "signed_terms": "Signed terms of use", "other": "Document"}
+
+
+def get_attachment_path(config: GenomlabConfig, application_id: str, sha256: str,
+                        name: str) -> Path:
+    """Where a case-file document of an application is stored."""
+    return config.home / "platform" / "attachments" / application_id / f"{sha256[:16]}-{name}"
 
 
 def _require_reason(reason: str | None, application_id: str, command: str) -> str:
@@ -402,6 +417,58 @@ class Workflow:
                                     "was already requested")
             tx.append("application.review_requested",
                       {"application_id": application_id, "note": note.strip()},
+                      actor=actor, stream=application_id)
+
+    def attach_document(self, actor: str, application_id: str, kind: DocumentKind, name: str,
+                        content: bytes) -> str:
+        """Store a document of the case file with the application (the applicant, or a handler
+        for what arrives by other ways); returns its sha256.
+
+        The file is written to ``<home>/platform/attachments/<application>/<sha256[:16]>-<name>``
+        before the event: a failed transaction leaves an unreferenced file, never a reference
+        without its file.
+        """
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValidationFailed(f"attach to {application_id}: name: a plain file name, "
+                                   f"got {name!r}")
+        digest = hashlib.sha256(content).hexdigest()
+        with self._tx() as tx:
+            app = self._application(tx.conn, application_id)
+            if actor != app.applicant:
+                self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,), "attach to")
+            self._require_status(app, (Status.DRAFT, Status.SUBMITTED, Status.RETURNED,
+                                       Status.UNDER_REVIEW), "attach a document")
+            path = get_attachment_path(self.config, application_id, digest, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            tx.append("application.document_attached",
+                      {"application_id": application_id, "kind": kind, "name": name,
+                       "sha256": digest, "size": len(content)},
+                      actor=actor, stream=application_id)
+        return digest
+
+    def request_decision(self, actor: str, application_id: str, recommendation: str,
+                         note: str) -> None:
+        """The handler's recommendation (with its reasons) and the request to the deciders."""
+        if recommendation not in ("approve", "reject"):
+            raise ValidationFailed(f"request decision on {application_id}: recommendation: "
+                                   f"expected approve or reject, got {recommendation!r}")
+        note = _require_reason(note, application_id, "request decision")
+        with self._tx() as tx:
+            app = self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,),
+                                  "request a decision on")
+            self._require_status(app, (Status.UNDER_REVIEW,), "request a decision")
+            tx.append("application.decision_requested",
+                      {"application_id": application_id, "recommendation": recommendation,
+                       "note": note}, actor=actor, stream=application_id)
+
+    def comment_to_applicant(self, actor: str, application_id: str, comment: str) -> None:
+        """A handler's comment to the applicant (a question, a missing document)."""
+        comment = _require_reason(comment, application_id, "comment")
+        with self._tx() as tx:
+            self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,), "comment on")
+            tx.append("application.commented", {"application_id": application_id,
+                                                "comment": comment},
                       actor=actor, stream=application_id)
 
     # --- committee ----------------------------------------------------------------------------
