@@ -1,0 +1,57 @@
+"""The deciders' case file: documents stored with the application, the handler's
+recommendation and request for a decision, comments to the applicant."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from genomlab.dashboards.approvals import detail_html
+from genomlab.errors import PermissionDenied, ValidationFailed
+from genomlab.ledger import projection_matches
+from genomlab.platform.applications.projection import PROJECTION
+from genomlab.platform.applications.queries import get_allowed_actions, get_application_detail
+from genomlab.platform.applications.store import open_platform_ledger
+from genomlab.platform.applications.workflow import get_attachment_path
+from tests.platform.conftest import World
+
+VOTE = b"SYNTHETIC: ethics committee vote, no objections\n"
+
+
+def test_attach_document__stored_with_the_application_and_listed(world: World) -> None:
+    app = world.submitted()
+    digest = world.wf.attach_document("alice", app, "ethics_vote", "vote.txt", VOTE)
+    assert digest == hashlib.sha256(VOTE).hexdigest()
+    assert get_attachment_path(world.config, app, digest, "vote.txt").read_bytes() == VOTE
+    with pytest.raises(PermissionDenied):
+        world.wf.attach_document("bob", app, "other", "x.txt", b"not his application")
+    with pytest.raises(ValidationFailed, match="name: a plain file name"):
+        world.wf.attach_document("alice", app, "other", "../escape.txt", b"x")
+    detail = get_application_detail(world.config, app)
+    [attached] = [h for h in detail.history if h["type"] == "document_attached"]
+    assert (attached["actor"], attached["detail"]["kind"], attached["detail"]["size"]) == (
+        "alice", "ethics_vote", len(VOTE))
+    rendered = detail_html(detail, world.config)
+    assert "Ethics committee vote" in rendered
+    assert 'download="vote.txt"' in rendered
+    assert projection_matches(open_platform_ledger(world.config), PROJECTION) == []
+
+
+def test_request_decision__only_the_handler_with_a_reason(world: World) -> None:
+    app = world.under_review()
+    assert "request_decision" in get_allowed_actions(
+        world.config, "hanna", get_application_detail(world.config, app))
+    with pytest.raises(PermissionDenied):
+        world.wf.request_decision("kurt", app, "approve", "committee member, not handler")
+    with pytest.raises(ValidationFailed, match="request decision needs a reason"):
+        world.wf.request_decision("hanna", app, "approve", "ok")
+    with pytest.raises(ValidationFailed, match="recommendation: expected approve or reject"):
+        world.wf.request_decision("hanna", app, "maybe", "cannot decide myself")
+    world.wf.request_decision("hanna", app, "reject", "No ethics vote attached yet.")
+    world.wf.comment_to_applicant("hanna", app, "Please attach the ethics vote.")
+    rendered = detail_html(get_application_detail(world.config, app), world.config)
+    assert "hanna recommends <b>reject</b>" in rendered
+    assert "No ethics vote attached yet." in rendered
+    assert "Please attach the ethics vote." in rendered
+    assert "no documents attached" in rendered
