@@ -48,8 +48,8 @@ def _png(width: int, height: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """A request of a table and a figure (with its data), already approved by ute; the
-    dashboard served for hanna, the second checker."""
+    """A request of a table and a figure (with its data); ute approved the two tables, not the
+    figure yet; the dashboard served for hanna, another checker."""
     tmp = tmp_path_factory.mktemp("airlock-dashboard")
     config = config_for(tmp / "home")
     project, _ = approve_application(config)
@@ -61,7 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = PlatformDirectory(config)
     request_id = submit_request(config, directory, "alice", project, ["by_region.csv",
                                                                       "plot.png"])
-    for name in ("by_region.csv", "plot.csv", "plot.png"):
+    for name in ("by_region.csv", "plot.csv"):
         record_file_review(config, directory, "ute", request_id, name, "approve",
                            f"ute: {name} aggregate")
     cfg = str(write_config_file(config, tmp / "genomlab.toml"))
@@ -104,27 +104,32 @@ def test_airlock_dashboard__checker_sees_each_output_and_decides_per_file(
     assert "min_cell_count: pass" in checks
     assert "ute: Approve — ute: by_region.csv aggregate" in checks
     assert page.locator(".genomlab-airlock-approve").count() == 3
+    assert "none yet" in _file_box(page, "plot.png").inner_text()
 
     violations = get_accessibility_violations(page)
     assert violations == [], "\n".join(violations)
 
-    first = _decide(page, "by_region.csv", "approve", "41 and 38 people, no identifiers")
-    assert first == f"by_region.csv: Approve recorded; {served.request_id} is partially_reviewed"
-    decided = _file_box(page, "by_region.csv")
-    assert decided.locator(".genomlab-airlock-approve").count() == 0  # hidden once decided
-    assert decided.locator(".genomlab-airlock-mine").inner_text() == "You decided: Approve"
+    first = _decide(page, "plot.png", "changes", CHANGES)
+    assert first == f"plot.png: Request changes recorded; {served.request_id} is partially_reviewed"
+    decided = _file_box(page, "plot.png")  # only hanna's decision so far: hidden from her
+    assert decided.locator(".genomlab-airlock-approve, .genomlab-airlock-reason").count() == 0
+    assert decided.locator(".genomlab-airlock-mine").inner_text() == "You decided: Request changes"
+    assert f"hanna: Request changes — {CHANGES}" in decided.inner_text()
     assert page.locator(".genomlab-airlock-approve").count() == 2
 
-    _decide(page, "plot.csv", "approve", "bins of 30 and 40")
-    last = _decide(page, "plot.png", "changes", CHANGES)
-    assert last == f"plot.png: Request changes recorded; {served.request_id} is changes_requested"
+    _decide(page, "by_region.csv", "approve", "41 and 38 people, no identifiers")
+    last = _decide(page, "plot.csv", "approve", "bins of 30 and 40")
+    assert last == f"plot.csv: Approve recorded; {served.request_id} is partially_reviewed"
     page.screenshot(path=str(Path(served.config.home).parent / "airlock.png"), full_page=True)
-    assert "changes_requested" in page.inner_text(".genomlab-airlock h2")
     assert page.locator(".genomlab-airlock-approve, .genomlab-airlock-reject").count() == 0
     assert not any(text in page.content() for text in BROKEN)
+    # the figure's second decision: hanna's request for changes decides the request
+    assert record_file_review(served.config, PlatformDirectory(served.config), "ute",
+                              served.request_id, "plot.png", "approve", "fine") == \
+        "changes_requested"
 
     detail = get_request_detail(served.config, served.request_id)
     png = next(f for f in detail.files if f["name"] == "plot.png")
     assert [(d["reviewer"], d["decision"], d["reason"]) for d in png["decisions"]] == [
-        ("ute", "approve", "ute: plot.png aggregate"), ("hanna", "changes", CHANGES)]
+        ("hanna", "changes", CHANGES), ("ute", "approve", "fine")]
     assert not get_released_dir(served.config, served.project).exists()
