@@ -15,6 +15,7 @@ from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.demo import attach_demo_documents, run_applications_demo
 from genomlab.platform.applications.queries import get_application_detail
 from tests.a11y import get_accessibility_violations
+from tests.browser_checks import read_page_table
 from tests.conftest import config_for, write_config_file
 from tests.platform.conftest import make_form
 from tests.voila_servers import render_url, serve_voila
@@ -49,6 +50,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     attach_demo_documents(wf, "alice", application_id)
     wf.submit("alice", application_id)
     wf.assign_handler("hanna", application_id)
+    wf.attach_feasibility("alice", application_id, "rare disease cases",
+                          {"GRZK00001": "≥17", "KDKK00001": "12"}, "≥29")
     wf.request_decision("hanna", application_id, "approve", RECOMMENDATION)
     cfg = str(write_config_file(config, tmp / "genomlab.toml"))
     with serve_voila(tmp, {"GENOMLAB_CONFIG": cfg, "JUPYTERHUB_USER": "dora"}) as base:
@@ -80,11 +83,15 @@ def test_approvals_dashboard__decider_sees_case_file_before_the_buttons(
     recommendation = page.inner_text(".genomlab-approvals .genomlab-recommendation")
     assert recommendation.startswith("hanna recommends approve")
     assert RECOMMENDATION in recommendation
+    feasibility = read_page_table(page, ".genomlab-approvals table.genomlab-feasibility")
+    assert feasibility.to_dict("list") == {"node": ["GRZK00001", "KDKK00001", "total"],
+                                           "persons": ["≥17", "12", "≥29"]}
     assert "Penetrance of BRCA1 variants" not in page.inner_text(".genomlab-earlier")
     assert "approved" in page.inner_text(".genomlab-earlier")  # the demo's earlier project
     assert "{" not in page.inner_text(".genomlab-detail")  # criteria in words, no dict
     # the case file and the labelled reason come before the buttons, in the page's order
     order = page.evaluate("""() => ['.genomlab-attachments', '.genomlab-recommendation',
+        '.genomlab-feasibility',
         '.genomlab-reason textarea', '.genomlab-action-approve'].map(
         s => document.querySelector(s).getBoundingClientRect().top)""")
     assert order == sorted(order), order

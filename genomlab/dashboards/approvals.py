@@ -59,6 +59,20 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _as_words(value: Any) -> str:
+    """A timeline value as text: a list of records as ``a b, c d``, not a Python literal.
+
+    Examples
+    --------
+    >>> _as_words([{"node": "GRZK00001", "count": "12"}]), _as_words(["sex", "age"])
+    ('GRZK00001 12', 'sex, age')
+    """
+    if isinstance(value, list):
+        return ", ".join(" ".join(str(x) for x in v.values()) if isinstance(v, dict) else str(v)
+                         for v in value)
+    return str(value)
+
+
 def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
     """The queue page as an escaped HTML table; rows older than ``overdue_days`` (EGA's two-week
     norm for answering a request) are marked.
@@ -150,6 +164,23 @@ def recommendation_html(detail: ApplicationDetail) -> str:
             f"<ul>{comments or '<li>none</li>'}</ul>")
 
 
+def feasibility_html(detail: ApplicationDetail) -> str:
+    """The expected cohort size per node from the latest attached feasibility answer."""
+    answers = [h for h in detail.history if h["type"] == "feasibility_attached"]
+    if not answers:
+        return ("<h3>Expected cohort size per node</h3><p class='genomlab-feasibility'>"
+                "No feasibility answer attached.</p>")
+    d = answers[-1]["detail"]
+    rows = "".join(f"<tr><td>{_e(n['node'])}</td><td>{_e(n['count'])}</td></tr>"
+                   for n in d["nodes"])
+    return (f"<h3>Expected cohort size per node</h3><table class='genomlab-feasibility'>"
+            f"<caption>Feasibility ({_e(d['query'])}; {_e(answers[-1]['at'][:10])}), counts "
+            f"as the data service answered them (suppressed)</caption>"
+            f"<thead><tr><th scope='col'>node</th><th scope='col'>persons</th></tr></thead>"
+            f"<tbody>{rows}<tr><td><b>total</b></td><td><b>{_e(d['total'])}</b></td></tr>"
+            f"</tbody></table>")
+
+
 def earlier_projects_html(config: GenomlabConfig, detail: ApplicationDetail) -> str:
     """The applicant's other applications, with their status and results; escaped."""
     page = get_queue_page(config, statuses=tuple(s.value for s in Status),
@@ -195,7 +226,7 @@ def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None)
              + _e(row["title"]) + "</h2>"]
     if config is not None:
         parts += [attachments_html(config, detail), recommendation_html(detail),
-                  earlier_projects_html(config, detail)]
+                  feasibility_html(detail), earlier_projects_html(config, detail)]
     parts.append("<h3>Application</h3><table>")
     parts += [f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in fields]
     parts.append("</table><h3>DUO matching</h3><table>")
@@ -209,9 +240,10 @@ def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None)
               f"<td>{_e(v['voted_at'][:16])}</td></tr>" for v in detail.votes] or [
         "<tr><td>no votes</td></tr>"]
     parts.append("</table><h3>Timeline</h3><table>")
-    parts += [f"<tr><td>{_e(h['at'][:16])}</td><td>{_e(h['type'])}</td><td>{_e(h['actor'])}</td>"
-              f"<td>{_e('; '.join(f'{k}: {v}' for k, v in h['detail'].items()))}</td></tr>"
-              for h in detail.history]
+    for h in detail.history:
+        said = "; ".join(f"{k}: {_as_words(v)}" for k, v in h["detail"].items())
+        parts.append(f"<tr><td>{_e(h['at'][:16])}</td><td>{_e(h['type'])}</td>"
+                     f"<td>{_e(h['actor'])}</td><td>{_e(said)}</td></tr>")
     parts.append("</table></div>")
     return "".join(parts)
 

@@ -155,6 +155,21 @@ class DocumentAttached(EventPayload):
     size: int
 
 
+class FeasibilityNode(BaseModel):
+    node: str
+    count: str
+
+
+class FeasibilityAttached(EventPayload):
+    """The answer of a feasibility query for the application's cohort (as the data service
+    gave it: per node, counts suppressed), so deciders see the expected cohort size."""
+
+    application_id: str
+    query: str
+    nodes: list[FeasibilityNode]
+    total: str
+
+
 class DecisionRequested(EventPayload):
     """The handler's recommendation to the deciders, and the request to decide."""
 
@@ -230,6 +245,7 @@ PLATFORM_EVENTS = declare("platform", {
     "application.review_requested": ReviewRequested,
     "application.document_attached": DocumentAttached,
     "application.decision_requested": DecisionRequested,
+    "application.feasibility_attached": FeasibilityAttached,
     "application.commented": ApplicantCommented,
     "application.vote_recorded": VoteRecorded,
     "application.approved": ApplicationApproved,

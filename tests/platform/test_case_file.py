@@ -55,3 +55,17 @@ def test_request_decision__only_the_handler_with_a_reason(world: World) -> None:
     assert "No ethics vote attached yet." in rendered
     assert "Please attach the ethics vote." in rendered
     assert "no documents attached" in rendered
+
+
+def test_attach_feasibility__expected_cohort_per_node_in_the_case_file(world: World) -> None:
+    app = world.submitted()
+    with pytest.raises(PermissionDenied):
+        world.wf.attach_feasibility("bob", app, "rare disease", {"GRZK00001": "12"}, "12")
+    world.wf.attach_feasibility("alice", app, "rare disease cases",
+                                {"KDKK00001": "≥17", "GRZK00001": "12"}, "≥29")
+    rendered = detail_html(get_application_detail(world.config, app), world.config)
+    table = rendered[rendered.index("<table class='genomlab-feasibility'>"):]
+    table = table[:table.index("</table>")]
+    assert table.index("GRZK00001</td><td>12") < table.index("KDKK00001</td><td>≥17")
+    assert "<b>total</b></td><td><b>≥29</b>" in table
+    assert projection_matches(open_platform_ledger(world.config), PROJECTION) == []

@@ -303,6 +303,7 @@ HANDLERS: dict[str, EventHandler] = {
     "application.document_attached": _case_file,
     "application.decision_requested": _case_file,
     "application.commented": _case_file,
+    "application.feasibility_attached": _case_file,
 }
 
 
@@ -335,7 +336,8 @@ def _refresh_register(conn: Connection, application_id: str) -> None:
 def _detail(event: Event) -> str:
     keep = {k: v for k, v in event.payload.items()
             if k in ("reason", "handler", "vote", "comment", "note", "valid_until", "title",
-                     "changed_fields", "kind", "name", "sha256", "size", "recommendation")}
+                     "changed_fields", "kind", "name", "sha256", "size", "recommendation", "query",
+                     "nodes", "total")}
     return json.dumps(keep, sort_keys=True, ensure_ascii=False)
 
 

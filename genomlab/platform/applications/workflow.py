@@ -447,6 +447,21 @@ class Workflow:
                       actor=actor, stream=application_id)
         return digest
 
+    def attach_feasibility(self, actor: str, application_id: str, query: str,
+                           nodes: dict[str, str], total: str) -> None:
+        """The expected cohort size per node: a feasibility answer for the application's
+        criteria (``query`` in words, ``nodes`` node → count as the data service gave it,
+        suppressed), attached by the applicant or a handler."""
+        with self._tx() as tx:
+            app = self._application(tx.conn, application_id)
+            if actor != app.applicant:
+                self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,),
+                                "attach feasibility to")
+            tx.append("application.feasibility_attached",
+                      {"application_id": application_id, "query": query,
+                       "nodes": [{"node": n, "count": c} for n, c in sorted(nodes.items())],
+                       "total": total}, actor=actor, stream=application_id)
+
     def request_decision(self, actor: str, application_id: str, recommendation: str,
                          note: str) -> None:
         """The handler's recommendation (with its reasons) and the request to the deciders."""
