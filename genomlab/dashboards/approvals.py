@@ -102,6 +102,13 @@ def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+def get_dataset_decisions(detail: ApplicationDetail) -> dict[str, dict[str, str]]:
+    """dataset id → the latest decider's decision on it (``decision``, ``by``, ``reason``)."""
+    return {h["detail"]["dataset_id"]: {"decision": h["detail"]["decision"], "by": h["actor"],
+                                        "reason": h["detail"].get("reason", "")}
+            for h in detail.history if h["type"] == "dataset_decided"}
+
+
 def describe_criteria(criteria: CohortCriteria) -> str:
     """Cohort criteria in words, as a decider reads them.
 
@@ -230,11 +237,16 @@ def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None)
     parts.append("<h3>Application</h3><table>")
     parts += [f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in fields]
     parts.append("</table><h3>DUO matching</h3><table>")
+    decided = get_dataset_decisions(detail)
     for verdict in detail.verdicts:
         colour = VERDICT_COLOURS[verdict.verdict]
+        decision = decided.get(verdict.subject)
+        said = (f"decided: {decision['decision']} by {decision['by']} — {decision['reason']}"
+                if decision else "")
         parts.append(f'<tr class="verdict-{_e(verdict.verdict)}"><td>{_e(verdict.subject)}</td>'
                      f'<td style="color:{colour}"><b>{_e(verdict.verdict)}</b></td>'
-                     f"<td>{'<br>'.join(_e(r) for r in verdict.reasons)}</td></tr>")
+                     f"<td>{'<br>'.join(_e(r) for r in verdict.reasons)}</td>"
+                     f'<td class="dataset-decision">{_e(said)}</td></tr>')
     parts.append("</table><h3>Committee votes</h3><table>")
     parts += [f"<tr><td>{_e(v['voter'])}</td><td>{_e(v['vote'])}</td><td>{_e(v['comment'])}</td>"
               f"<td>{_e(v['voted_at'][:16])}</td></tr>" for v in detail.votes] or [
@@ -376,6 +388,8 @@ class ApprovalsDashboard:
             rows.append(self.recommendation)
         if "vote" in allowed:
             rows.append(widgets.HBox([self.vote, self.vote_button]))
+        if "approve" in allowed:
+            rows += self._dataset_rows(detail)
         if buttons:
             rows.append(widgets.HBox(buttons))
         self.confirm.children = ()
@@ -383,6 +397,27 @@ class ApprovalsDashboard:
         if not allowed:
             rows.append(widgets.HTML("<i>No action available to you on this application.</i>"))
         self.action_box.children = rows
+
+    def _dataset_rows(self, detail: ApplicationDetail) -> list[Any]:
+        """Per requested dataset: approve or reject it (the reason field is the reason)."""
+        import ipywidgets as widgets
+
+        rows = []
+        for verdict in detail.verdicts:
+            if verdict.subject == "research-consent":
+                continue
+            label = widgets.HTML(f"<span>Dataset <b>{_e(verdict.subject)}</b> "
+                                 f"({_e(verdict.verdict)}):</span>")
+            buttons = []
+            for decision in ("approve", "reject"):
+                button = widgets.Button(description=f"{decision.title()} dataset",
+                                        tooltip=f"{decision.title()} {verdict.subject}")
+                button.add_class(f"genomlab-dataset-{decision}")
+                button.on_click(lambda _, s=verdict.subject, d=decision:
+                                self._run(f"dataset:{s}:{d}"))
+                buttons.append(button)
+            rows.append(widgets.HBox([label, *buttons]))
+        return rows
 
     def _ask(self, action: str) -> None:
         """Run ``action``, after a confirmation for approve and revoke."""
@@ -408,7 +443,10 @@ class ApprovalsDashboard:
         workflow = Workflow(self.config)
         reason = self.reason.value
         try:
-            if action == "approve":
+            if action.startswith("dataset:"):
+                dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+                workflow.decide_dataset(self.user, application_id, dataset_id, decision, reason)
+            elif action == "approve":
                 until = self.valid_until.value.strip()
                 workflow.approve(self.user, application_id,
                                  valid_until=date.fromisoformat(until) if until else None,
@@ -437,7 +475,8 @@ class ApprovalsDashboard:
         self.reason.value = ""
         status = get_application_detail(self.config, application_id).row["status"]
         self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>"
-                              f"{_e(ACTION_LABELS.get(action, action))}: {_e(application_id)} is "
+                              f"{_e(ACTION_LABELS.get(action, action.removeprefix('dataset:')))}: "
+                              f"{_e(application_id)} is "
                               f"now {_e(status)}</p>")
         self.refresh_queue()
         self._show_detail()

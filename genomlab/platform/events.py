@@ -170,6 +170,16 @@ class FeasibilityAttached(EventPayload):
     total: str
 
 
+class DatasetDecided(EventPayload):
+    """A decider's decision on one requested dataset (as a DAC decides per dataset); the
+    approval grants only the data categories of datasets not rejected."""
+
+    application_id: str
+    dataset_id: str
+    decision: Literal["approve", "reject"]
+    reason: str
+
+
 class DecisionRequested(EventPayload):
     """The handler's recommendation to the deciders, and the request to decide."""
 
@@ -245,6 +255,7 @@ PLATFORM_EVENTS = declare("platform", {
     "application.review_requested": ReviewRequested,
     "application.document_attached": DocumentAttached,
     "application.decision_requested": DecisionRequested,
+    "application.dataset_decided": DatasetDecided,
     "application.feasibility_attached": FeasibilityAttached,
     "application.commented": ApplicantCommented,
     "application.vote_recorded": VoteRecorded,

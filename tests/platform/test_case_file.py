@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from genomlab.dashboards.approvals import detail_html
-from genomlab.errors import PermissionDenied, ValidationFailed
+from genomlab.errors import NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.ledger import projection_matches
 from genomlab.platform.applications.projection import PROJECTION
 from genomlab.platform.applications.queries import get_allowed_actions, get_application_detail
@@ -69,3 +69,26 @@ def test_attach_feasibility__expected_cohort_per_node_in_the_case_file(world: Wo
     assert table.index("GRZK00001</td><td>12") < table.index("KDKK00001</td><td>≥17")
     assert "<b>total</b></td><td><b>≥29</b>" in table
     assert projection_matches(open_platform_ledger(world.config), PROJECTION) == []
+
+
+def test_decide_dataset__approval_grants_only_datasets_not_rejected(world: World) -> None:
+    app = world.under_review()
+    with pytest.raises(PermissionDenied):
+        world.wf.decide_dataset("hanna", app, "kdk-clinical", "reject", "handler, not decider")
+    with pytest.raises(NotFoundError, match=r"requested: grz-wgs, kdk-clinical"):
+        world.wf.decide_dataset("dora", app, "nope", "reject", "no such dataset here")
+    world.wf.decide_dataset("dora", app, "kdk-clinical", "reject", "Clinical data not needed.")
+    world.wf.decide_dataset("dora", app, "grz-wgs", "approve", "Genomes are necessary.")
+    rendered = detail_html(get_application_detail(world.config, app), world.config)
+    assert "decided: reject by dora — Clinical data not needed." in rendered
+    grant = world.wf.approve("dora", app).body
+    assert (grant["data_categories"], grant["clinical_fields"]) == (["genomic"], [])
+
+
+def test_decide_dataset__every_dataset_rejected_cannot_be_approved(world: World) -> None:
+    app = world.under_review()
+    for dataset in ("grz-wgs", "kdk-clinical"):
+        world.wf.decide_dataset("dora", app, dataset, "reject", "Not proportionate.")
+    with pytest.raises(ValidationFailed, match="every requested dataset was rejected"):
+        world.wf.approve("dora", app)
+    assert get_application_detail(world.config, app).row["status"] == "under_review"

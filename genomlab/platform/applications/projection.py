@@ -304,6 +304,7 @@ HANDLERS: dict[str, EventHandler] = {
     "application.decision_requested": _case_file,
     "application.commented": _case_file,
     "application.feasibility_attached": _case_file,
+    "application.dataset_decided": _case_file,
 }
 
 
@@ -337,7 +338,7 @@ def _detail(event: Event) -> str:
     keep = {k: v for k, v in event.payload.items()
             if k in ("reason", "handler", "vote", "comment", "note", "valid_until", "title",
                      "changed_fields", "kind", "name", "sha256", "size", "recommendation", "query",
-                     "nodes", "total")}
+                     "nodes", "total", "dataset_id", "decision")}
     return json.dumps(keep, sort_keys=True, ensure_ascii=False)
 
 

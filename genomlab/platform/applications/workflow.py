@@ -510,6 +510,45 @@ class Workflow:
 
     # --- decider ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _dataset_decisions(conn: Connection, application_id: str) -> dict[str, str]:
+        """dataset id → the latest decision on it."""
+        rows = conn.execute(select(t.history.c.detail)
+                            .where(t.history.c.application_id == application_id,
+                                   t.history.c.type == "dataset_decided")
+                            .order_by(t.history.c.seq)).scalars()
+        return {d["dataset_id"]: d["decision"] for d in map(json.loads, rows)}
+
+    def decide_dataset(self, actor: str, application_id: str, dataset_id: str, decision: str,
+                       reason: str) -> None:
+        """A decider's decision on one dataset of a requested data category (a later one
+        replaces it); the approval then grants only categories with a dataset not rejected."""
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed(f"decide {dataset_id} for {application_id}: decision: "
+                                   f"expected approve or reject, got {decision!r}")
+        reason = _require_reason(reason, application_id, "a dataset decision")
+        with self._tx() as tx:
+            app = self._staff_app(tx.conn, actor, application_id, (Role.DECIDER,),
+                                  f"decide {dataset_id} for")
+            self._require_status(app, (Status.UNDER_REVIEW,), "decide a dataset")
+            form = ApplicationForm.model_validate_json(app.form)
+            offered = self._requested_datasets(tx.conn, form)
+            if dataset_id not in offered:
+                known = ", ".join(sorted(offered)) or "none"
+                raise NotFoundError(f"decide for {application_id}: dataset {dataset_id!r} is not "
+                                    f"requested (requested: {known})")
+            tx.append("application.dataset_decided",
+                      {"application_id": application_id, "dataset_id": dataset_id,
+                       "decision": decision, "reason": reason},
+                      actor=actor, stream=application_id)
+
+    @staticmethod
+    def _requested_datasets(conn: Connection, form: ApplicationForm) -> dict[str, str]:
+        """The tagged datasets of the form's data categories: dataset id → data category."""
+        tags = [json.loads(r) for r in conn.execute(select(t.datasets.c.tags)).scalars()]
+        return {d["dataset_id"]: d["data_category"] for d in tags
+                if d["data_category"] in form.data_categories}
+
     def approve(self, actor: str, application_id: str, *, valid_from: date | None = None,
                 valid_until: date | None = None, note: str = "") -> SignedDocument:
         """Approve: sign the grant, give the team entitlements until ``valid_until``.
@@ -527,11 +566,13 @@ class Workflow:
             if end < start:
                 raise ValidationFailed(f"{application_id}: valid_until: {end} is before "
                                        f"valid_from {start}")
+            categories = self._granted_categories(tx.conn, application_id, form)
             grant = ApprovalGrant(
                 application_id=application_id, project_id=app.project_id, title=form.title,
                 purposes=form.purposes, duo_codes=(form.duo_permission, *form.duo_modifiers),
-                level=form.level, data_categories=form.data_categories,
-                clinical_fields=form.clinical_fields, criteria=form.criteria,
+                level=form.level, data_categories=categories,
+                clinical_fields=form.clinical_fields if "clinical" in categories else (),
+                criteria=form.criteria,
                 team=tuple(self._team(tx.conn, application_id)), valid_from=start,
                 valid_until=end, issued_at=now.isoformat(timespec="seconds"))
             document = sign_document(APPROVAL_KIND, grant.model_dump(mode="json"),
@@ -543,6 +584,20 @@ class Workflow:
                        "note": note.strip(), "approval": document.model_dump(mode="json")},
                       actor=actor, stream=application_id)
         return document
+
+    def _granted_categories(self, conn: Connection, application_id: str,
+                            form: ApplicationForm) -> Any:
+        """The form's data categories less those whose every dataset a decider rejected."""
+        decisions = self._dataset_decisions(conn, application_id)
+        datasets = self._requested_datasets(conn, form)
+        refused = {c for c in form.data_categories
+                   if (ids := [d for d, cat in datasets.items() if cat == c])
+                   and all(decisions.get(d) == "reject" for d in ids)}
+        categories = tuple(c for c in form.data_categories if c not in refused)
+        if not categories:
+            raise ValidationFailed(f"approve {application_id}: every requested dataset was "
+                                   "rejected; reject the application instead")
+        return categories
 
     def reject(self, actor: str, application_id: str, reason: str) -> None:
         """Reject (reason required)."""
