@@ -13,6 +13,7 @@ import pytest
 from genomlab.config import GenomlabConfig
 from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.demo import attach_demo_documents, run_applications_demo
+from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.queries import get_application_detail
 from tests.a11y import get_accessibility_violations
 from tests.browser_checks import read_page_table
@@ -97,6 +98,12 @@ def test_approvals_dashboard__decider_sees_case_file_before_the_buttons(
     assert order == sorted(order), order
     assert page.locator("label:text-is('Reason')").count() == 1
 
+    # per dataset, as a DAC decides: the clinical data are refused
+    page.fill(".genomlab-reason textarea", "Clinical data not needed for penetrance.")
+    page.click(".genomlab-dataset-reject[title='Reject kdk-clinical']")
+    page.wait_for_selector(".genomlab-message .genomlab-ok:has-text('Reject dataset "
+                           "kdk-clinical')", timeout=60_000)
+    assert "decided: reject by dora" in page.inner_text(".genomlab-detail")
     page.fill(".genomlab-reason textarea", "Committee not needed; recommendation followed.")
     page.click(".genomlab-action-approve")
     page.wait_for_selector(".genomlab-confirm-approve", timeout=60_000)
@@ -104,11 +111,13 @@ def test_approvals_dashboard__decider_sees_case_file_before_the_buttons(
         "under_review"  # nothing happens before the confirmation
     page.screenshot(path=str(served.config.home.parent / "approvals-confirm.png"), full_page=True)
     page.click(".genomlab-confirm-approve")
-    page.wait_for_selector(".genomlab-message .genomlab-ok", timeout=60_000)
+    page.wait_for_selector(".genomlab-message .genomlab-ok:has-text('Approve:')", timeout=60_000)
     assert page.inner_text(".genomlab-message") == \
         f"Approve: {served.application_id} is now approved"
     assert get_application_detail(served.config, served.application_id).row["decided_by"] == \
         "dora"
+    approval = get_signed_approval(served.config, served.application_id)
+    assert approval.body["data_categories"] == ["genomic"]
     assert not any(text in page.content() for text in BROKEN)
 
 

@@ -474,12 +474,15 @@ class ApprovalsDashboard:
             return
         self.reason.value = ""
         status = get_application_detail(self.config, application_id).row["status"]
-        self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>"
-                              f"{_e(ACTION_LABELS.get(action, action.removeprefix('dataset:')))}: "
-                              f"{_e(application_id)} is "
-                              f"now {_e(status)}</p>")
+        if action.startswith("dataset:"):
+            dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+            label = f"{decision.title()} dataset {dataset_id}"
+        else:
+            label = ACTION_LABELS.get(action, action)
         self.refresh_queue()
         self._show_detail()
+        self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>{_e(label)}: "
+                              f"{_e(application_id)} is now {_e(status)}</p>")
 
 
 def approvals_view(config: GenomlabConfig, user: str | None = None,
