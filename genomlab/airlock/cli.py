@@ -5,6 +5,8 @@ The acting user is ``$JUPYTERHUB_USER`` or ``local_user`` from the configuration
 
 from __future__ import annotations
 
+from typing import cast
+
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
@@ -61,18 +63,20 @@ def request(cli: CliContext, project: str, files: tuple[str, ...], justification
 
 @airlock.command("review")
 @click.argument("request_id")
-@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.argument("decision", type=click.Choice(["approve", "reject", "changes"]))
 @click.option("--reason", required=True, help="Why (recorded in the ledger).")
 @pass_cli
 def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None:
-    """Approve or reject REQUEST_ID as an output checker (never the author)."""
+    """Approve, reject or ask for changes to every file of REQUEST_ID you have not decided yet,
+    as an output checker (never the author); the reason is the comment to the author."""
     from genomlab.airlock.directory import PlatformDirectory
+    from genomlab.airlock.events import Decision
     from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import record_review
 
     status = record_review(cli.config, PlatformDirectory(cli.config),
                            get_current_user(cli.config), request_id,
-                           "approve" if decision == "approve" else "reject", reason)
+                           cast(Decision, decision), reason)
     click.echo(f"{request_id}: {status}")
 
 

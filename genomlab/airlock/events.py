@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from genomlab.events import EventPayload, declare
 
-Decision = Literal["approve", "reject"]
-"""An output checker's decision."""
+Decision = Literal["approve", "reject", "changes"]
+"""An output checker's decision on a file (``changes``: the author is asked to change it, with
+the reason as the comment), and the summary of a checker's decisions on a whole request."""
 
 
 class CheckedFile(EventPayload):
@@ -33,13 +34,26 @@ class RequestSubmitted(EventPayload):
 
 
 class ReviewRecorded(EventPayload):
+    """A checker's review of a whole request: recorded once they have decided every file (the
+    decision is ``reject`` if any file was rejected, else ``changes`` if any needs changes)."""
+
     request_id: str
     decision: Decision
     reason: str
 
 
+class FileReviewed(EventPayload):
+    """One output checker's decision on one file of a request (``airlock.file.reviewed``)."""
+
+    request_id: str
+    name: str
+    decision: Decision
+    reason: str
+
+
 class RequestDecided(EventPayload):
-    """``airlock.request.approved``, ``airlock.request.rejected``: after the last review."""
+    """``airlock.request.approved``, ``.rejected``, ``.changes_requested``: after every file has
+    its two decisions."""
 
     request_id: str
 
@@ -64,6 +78,8 @@ class RequestReleased(EventPayload):
 AIRLOCK_EVENTS = declare("airlock", {
     "airlock.request.submitted": RequestSubmitted,
     "airlock.review.recorded": ReviewRecorded,
+    "airlock.file.reviewed": FileReviewed,
+    "airlock.request.changes_requested": RequestDecided,
     "airlock.request.approved": RequestDecided,
     "airlock.request.rejected": RequestDecided,
     "airlock.request.withdrawn": RequestWithdrawn,

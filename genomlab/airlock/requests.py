@@ -1,8 +1,15 @@
 """Release requests: automatic checks, two independent reviews, release with checksums.
 
-States (after OpenSAFELY Airlock): ``submitted`` → ``partially_reviewed`` (one review) →
-``approved`` (two approvals) → ``released``; ``rejected`` when either of the two reviews rejects;
-``withdrawn`` by the author before the second review.
+States (after OpenSAFELY Airlock): ``submitted`` → ``partially_reviewed`` (a first decision) →
+``approved`` (every file approved by two checkers) → ``released``; ``rejected`` when a file's
+decisions include a rejection; ``changes_requested`` when none rejects but a checker asked for
+changes (the author changes the outputs and submits a new request); ``withdrawn`` by the author
+before the last decision.
+
+Checkers decide per file (:func:`record_file_review`); every file needs two decisions by two
+different checkers, and the request is decided once every file has them. A checker who has
+decided every file of a request has reviewed it (``airlock.review.recorded``, the summary);
+:func:`record_review` decides all of a checker's open files at once (the CLI).
 
 - A team member with an active entitlement asks to release files from
   ``<workspace>/outputs/``. The files (and a figure's data beside it) are copied into the
@@ -132,12 +139,24 @@ class AirlockProjection(DispatchProjection):
         Column("recorded_at", String(32), nullable=False),
     )
 
+    file_reviews = Table(
+        "airlock_file_reviews", metadata,
+        Column("request_id", String(32), primary_key=True),
+        Column("name", String(400), primary_key=True),
+        Column("reviewer", String(200), primary_key=True),
+        Column("decision", String(16), nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("recorded_at", String(32), nullable=False),
+    )
+
     def __init__(self) -> None:
         self.handlers: dict[str, EventHandler] = {
             "airlock.request.submitted": self._submitted,
             "airlock.review.recorded": self._reviewed,
+            "airlock.file.reviewed": self._file_reviewed,
             "airlock.request.approved": self._decided,
             "airlock.request.rejected": self._decided,
+            "airlock.request.changes_requested": self._decided,
             "airlock.request.withdrawn": self._decided,
             "airlock.request.released": self._released,
         }
@@ -160,6 +179,13 @@ class AirlockProjection(DispatchProjection):
         conn.execute(insert(self.reviews).values(
             request_id=p["request_id"], reviewer=event.actor, decision=p["decision"],
             reason=p["reason"], recorded_at=event.recorded_at))
+        self._set(conn, event, status="partially_reviewed")
+
+    def _file_reviewed(self, conn: Connection, event: Event) -> None:
+        p = event.payload
+        conn.execute(insert(self.file_reviews).values(
+            request_id=p["request_id"], name=p["name"], reviewer=event.actor,
+            decision=p["decision"], reason=p["reason"], recorded_at=event.recorded_at))
         self._set(conn, event, status="partially_reviewed")
 
     def _decided(self, conn: Connection, event: Event) -> None:
@@ -200,6 +226,11 @@ def open_airlock_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
 def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:
     """The folder a project's researchers put outputs in for release."""
     return config.workspace_dir(project) / "outputs"
+
+
+def get_snapshot_file(config: GenomlabConfig, request_id: str, name: str) -> Path:
+    """The checked copy of a request's file: what reviewers see and the release copies."""
+    return airlock_dir(config) / "requests" / request_id / name
 
 
 def get_released_dir(config: GenomlabConfig, project: str) -> Path:
@@ -386,6 +417,150 @@ def _get_request(conn: Connection, request_id: str) -> Any:
     return row
 
 
+DECISIONS: tuple[Decision, ...] = ("approve", "reject", "changes")
+
+
+def _check_reviewer(conn: Connection, directory: AirlockDirectory, reviewer: str,
+                    request_id: str, reason: str, decision: str) -> Any:
+    """The open request ``reviewer`` may decide on, else the one-line refusal."""
+    if decision not in DECISIONS:
+        raise ValidationFailed(f"{request_id}: decision: expected one of {', '.join(DECISIONS)}, "
+                               f"got {decision!r}")
+    if not reason.strip():
+        raise ValidationFailed(f"{request_id}: reason: a review needs a reason")
+    if not directory.is_output_checker(reviewer):
+        raise PermissionDenied(f"review {request_id}: {reviewer} is not an output checker")
+    request = _get_request(conn, request_id)
+    if reviewer == request.author:
+        raise PermissionDenied(f"review {request_id}: authors cannot review their own request")
+    if directory.is_team_member(reviewer, request.project):
+        raise PermissionDenied(f"review {request_id}: {reviewer} is on the team of "
+                               f"{request.project} and not independent")
+    if request.status not in OPEN_STATES:
+        raise ConflictError(f"review {request_id}: the request is {request.status}")
+    return request
+
+
+def _get_file_decisions(conn: Connection, request_id: str) -> dict[str, dict[str, str]]:
+    """Every file of a request → {reviewer: decision} (files without decisions included)."""
+    names = conn.execute(select(PROJECTION.files.c.name)
+                         .where(PROJECTION.files.c.request_id == request_id)).scalars().all()
+    decisions: dict[str, dict[str, str]] = {name: {} for name in names}
+    reviews = PROJECTION.file_reviews
+    for row in conn.execute(select(reviews.c.name, reviews.c.reviewer, reviews.c.decision)
+                            .where(reviews.c.request_id == request_id)):
+        decisions[row.name][row.reviewer] = row.decision
+    return decisions
+
+
+def summarise_decisions(decisions: Sequence[str]) -> Decision:
+    """The decision several file decisions amount to: any ``reject`` rejects, else any
+    ``changes`` asks for changes, else ``approve``.
+
+    Examples
+    --------
+    >>> summarise_decisions(["approve", "changes"]), summarise_decisions(["changes", "reject"])
+    ('changes', 'reject')
+    """
+    for decision in ("reject", "changes"):
+        if decision in decisions:
+            return decision
+    return "approve"
+
+
+def _decide_files(tx: Any, request: Any, reviewer: str, names: Sequence[str], decision: Decision,
+                  reason: str) -> str:
+    """Append ``reviewer``'s decision on each of ``names``, then the review and the request's
+    decision they complete; returns the request's status."""
+    request_id = request.request_id
+    decisions = _get_file_decisions(tx.conn, request_id)
+    for name in names:
+        if name not in decisions:
+            raise NotFoundError(f"review {request_id}: no file {name!r} in the request "
+                                f"(files: {', '.join(decisions)})")
+        if reviewer in decisions[name]:
+            raise ConflictError(f"review {request_id}: {reviewer} has already decided on {name}")
+        if len(decisions[name]) >= REQUIRED_REVIEWS:
+            raise ConflictError(f"review {request_id}: {name} already has its "
+                                f"{REQUIRED_REVIEWS} decisions")
+        tx.append("airlock.file.reviewed", {"request_id": request_id, "name": name,
+                                            "decision": decision, "reason": reason.strip()},
+                  actor=reviewer, stream=request_id)
+        decisions[name][reviewer] = decision
+    mine = [d[reviewer] for d in decisions.values() if reviewer in d]
+    if len(mine) == len(decisions):
+        tx.append("airlock.review.recorded", {"request_id": request_id,
+                                              "decision": summarise_decisions(mine),
+                                              "reason": reason.strip()},
+                  actor=reviewer, stream=request_id)
+    if any(len(d) < REQUIRED_REVIEWS for d in decisions.values()):
+        return "partially_reviewed"
+    outcome = summarise_decisions([v for d in decisions.values() for v in d.values()])
+    status = {"approve": "approved", "reject": "rejected", "changes": "changes_requested"}[outcome]
+    tx.append(f"airlock.request.{status}", {"request_id": request_id},
+              actor=reviewer, stream=request_id)
+    return status
+
+
+def record_file_review(
+    config: GenomlabConfig,
+    directory: AirlockDirectory,
+    reviewer: str,
+    request_id: str,
+    name: str,
+    decision: Decision,
+    reason: str,
+) -> str:
+    """One output checker's decision on one file, with its reason (the comment to the author
+    for ``changes``); returns the request's new status.
+
+    Every file needs two decisions by two different checkers (never the author or the project
+    team); the last one decides the request (:func:`summarise_decisions`) and an approval
+    releases it (:func:`release_request`).
+
+    Raises
+    ------
+    PermissionDenied
+        Not an output checker, the author, or a member of the project team.
+    ConflictError
+        This checker already decided on the file, the file has its two decisions, or the
+        request is no longer open.
+    NotFoundError
+        No such request or file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from genomlab.airlock.directory import PlatformDirectory
+    >>> from genomlab.config import load_config
+    >>> from genomlab.platform.applications.demo import run_applications_demo
+    >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+    >>> project = run_applications_demo(config).project_id
+    >>> outputs = get_outputs_dir(config, project)
+    >>> outputs.mkdir(parents=True)
+    >>> _ = (outputs / "a.csv").write_text("sex,n_persons\\nfemale,12\\nmale,15\\n")
+    >>> _ = (outputs / "b.csv").write_text("age,n_persons\\n<50,14\\n>=50,13\\n")
+    >>> d = PlatformDirectory(config)
+    >>> request_id = submit_request(config, d, "alice", project, ["a.csv", "b.csv"])
+    >>> record_file_review(config, d, "hanna", request_id, "a.csv", "approve", "counts ≥ 10")
+    'partially_reviewed'
+    >>> record_file_review(config, d, "otto", request_id, "a.csv", "approve", "fine")
+    'partially_reviewed'
+    >>> record_file_review(config, d, "hanna", request_id, "b.csv", "approve", "fine")
+    'partially_reviewed'
+    >>> record_file_review(config, d, "otto", request_id, "b.csv", "changes", "label the bands")
+    'changes_requested'
+    """
+    ledger = open_airlock_ledger(config)
+    with ledger.transaction() as tx:
+        request = _check_reviewer(tx.conn, directory, reviewer, request_id, reason, decision)
+        status = _decide_files(tx, request, reviewer, [name], decision, reason)
+    if status == "approved":
+        release_request(config, directory, request_id, actor=reviewer)
+        return "released"
+    return status
+
+
 def record_review(
     config: GenomlabConfig,
     directory: AirlockDirectory,
@@ -394,9 +569,9 @@ def record_review(
     decision: Decision,
     reason: str,
 ) -> str:
-    """One output checker's decision with its reason; returns the request's new status.
-
-    The second approval releases the files (:func:`release_request`).
+    """One output checker's decision with its reason on every file of the request they have not
+    decided yet (:func:`record_file_review` for each, in one transaction); returns the
+    request's new status.
 
     Raises
     ------
@@ -419,37 +594,14 @@ def record_review(
     ...
     genomlab.errors.PermissionDenied: review AR-000001: alice is not an output checker
     """
-    if decision not in ("approve", "reject"):
-        raise ValidationFailed(f"{request_id}: decision: expected approve or reject, "
-                               f"got {decision!r}")
-    if not reason.strip():
-        raise ValidationFailed(f"{request_id}: reason: a review needs a reason")
-    if not directory.is_output_checker(reviewer):
-        raise PermissionDenied(f"review {request_id}: {reviewer} is not an output checker")
     ledger = open_airlock_ledger(config)
     with ledger.transaction() as tx:
-        request = _get_request(tx.conn, request_id)
-        if reviewer == request.author:
-            raise PermissionDenied(f"review {request_id}: authors cannot review their own request")
-        if directory.is_team_member(reviewer, request.project):
-            raise PermissionDenied(f"review {request_id}: {reviewer} is on the team of "
-                                   f"{request.project} and not independent")
-        if request.status not in OPEN_STATES:
-            raise ConflictError(f"review {request_id}: the request is {request.status}")
-        reviews = PROJECTION.reviews
-        earlier = tx.conn.execute(select(reviews.c.reviewer, reviews.c.decision)
-                                  .where(reviews.c.request_id == request_id)).all()
-        if any(r.reviewer == reviewer for r in earlier):
+        request = _check_reviewer(tx.conn, directory, reviewer, request_id, reason, decision)
+        open_files = [name for name, d in _get_file_decisions(tx.conn, request_id).items()
+                      if reviewer not in d]
+        if not open_files:
             raise ConflictError(f"review {request_id}: {reviewer} has already reviewed it")
-        tx.append("airlock.review.recorded", {"request_id": request_id, "decision": decision,
-                                              "reason": reason.strip()},
-                  actor=reviewer, stream=request_id)
-        decisions = [r.decision for r in earlier] + [decision]
-        status = "partially_reviewed"
-        if len(decisions) >= REQUIRED_REVIEWS:
-            status = "approved" if all(d == "approve" for d in decisions) else "rejected"
-            tx.append(f"airlock.request.{status}", {"request_id": request_id},
-                      actor=reviewer, stream=request_id)
+        status = _decide_files(tx, request, reviewer, open_files, decision, reason)
     if status == "approved":
         release_request(config, directory, request_id, actor=reviewer)
         return "released"
@@ -485,14 +637,13 @@ def release_request(config: GenomlabConfig, directory: AirlockDirectory, request
         return []
     if request.status != "approved":
         raise ConflictError(f"release {request_id}: the request is {request.status}")
-    snapshot = airlock_dir(config) / "requests" / request_id
     target = get_released_dir(config, request.project) / request_id
     released = []
     for f in files:
         destination = target / f.name
         destination.parent.mkdir(parents=True, exist_ok=True)
         tmp = destination.with_name(f".{destination.name}.tmp")
-        shutil.copy2(snapshot / f.name, tmp)
+        shutil.copy2(get_snapshot_file(config, request_id, f.name), tmp)
         digest = sha256_file(tmp)
         if digest != f.sha256:
             tmp.unlink()
@@ -557,6 +708,8 @@ class RequestDetail:
 
     request: dict[str, Any]
     files: list[dict[str, Any]]
+    """Each with ``results`` (check results) and ``decisions`` (``reviewer``, ``decision``,
+    ``reason``, ``recorded_at``; oldest first)."""
     reviews: list[dict[str, Any]]
     differencing: CheckResult
 
@@ -571,7 +724,12 @@ def get_request_detail(config: GenomlabConfig, request_id: str) -> RequestDetail
         reviews = [dict(r._mapping) for r in conn.execute(
             select(PROJECTION.reviews).where(PROJECTION.reviews.c.request_id == request_id)
             .order_by(PROJECTION.reviews.c.recorded_at))]
+        decisions = [dict(r._mapping) for r in conn.execute(
+            select(PROJECTION.file_reviews)
+            .where(PROJECTION.file_reviews.c.request_id == request_id)
+            .order_by(PROJECTION.file_reviews.c.recorded_at))]
     for f in files:
         f["results"] = [CheckResult.from_dict(r) for r in json.loads(f["results"])]
+        f["decisions"] = [d for d in decisions if d["name"] == f["name"]]
     differencing = CheckResult.from_dict(json.loads(request["differencing"]))
     return RequestDetail(request, files, reviews, differencing)

@@ -10,6 +10,7 @@ state again, so the buttons are a convenience, not the guard. All applicant text
 
 from __future__ import annotations
 
+import base64
 import html
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.errors import GenomlabError
+from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import Workflow, get_user_roles
 from genomlab.platform.applications.identity import get_current_user
 from genomlab.platform.applications.models import OPEN_STATUSES, Status
@@ -29,6 +31,7 @@ from genomlab.platform.applications.queries import (
     get_application_detail,
     get_queue_page,
 )
+from genomlab.platform.applications.workflow import DOCUMENT_KINDS, get_attachment_path
 
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "open": tuple(OPEN_STATUSES),
@@ -38,7 +41,12 @@ PURPOSES = ("", "care", "quality_assurance", "evaluation", "research")
 VERDICT_COLOURS = {"allowed": "#1b7f3b", "needs_review": "#a86b00", "blocked": "#b00020"}
 ACTION_LABELS = {"assign": "Assign to me", "request_review": "Request committee review",
                  "return": "Return to applicant", "approve": "Approve", "reject": "Reject",
-                 "close": "Close", "revoke": "Revoke", "submit": "Submit"}
+                 "close": "Close", "revoke": "Revoke", "submit": "Submit",
+                 "request_decision": "Request decision", "comment": "Comment to applicant"}
+CONFIRMED_ACTIONS = ("approve", "revoke")
+"""Actions that take effect for people outside the platform: asked to confirm first."""
+SEX_WORDS = {"male": "men", "female": "women", "other": "persons of other sex",
+             "unknown": "persons of unknown sex"}
 STYLE = """<style>
 .genomlab-queue, .genomlab-detail table {border-collapse: collapse; font-size: 13px}
 .genomlab-queue th, .genomlab-queue td, .genomlab-detail td, .genomlab-detail th
@@ -49,6 +57,20 @@ STYLE = """<style>
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _as_words(value: Any) -> str:
+    """A timeline value as text: a list of records as ``a b, c d``, not a Python literal.
+
+    Examples
+    --------
+    >>> _as_words([{"node": "GRZK00001", "count": "12"}]), _as_words(["sex", "age"])
+    ('GRZK00001 12', 'sex, age')
+    """
+    if isinstance(value, list):
+        return ", ".join(" ".join(str(x) for x in v.values()) if isinstance(v, dict) else str(v)
+                         for v in value)
+    return str(value)
 
 
 def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
@@ -80,10 +102,114 @@ def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def detail_html(detail: ApplicationDetail) -> str:
-    """One application: fields, DUO verdicts, votes and timeline, escaped."""
+def get_dataset_decisions(detail: ApplicationDetail) -> dict[str, dict[str, str]]:
+    """dataset id → the latest decider's decision on it (``decision``, ``by``, ``reason``)."""
+    return {h["detail"]["dataset_id"]: {"decision": h["detail"]["decision"], "by": h["actor"],
+                                        "reason": h["detail"].get("reason", "")}
+            for h in detail.history if h["type"] == "dataset_decided"}
+
+
+def describe_criteria(criteria: CohortCriteria) -> str:
+    """Cohort criteria in words, as a decider reads them.
+
+    Examples
+    --------
+    >>> describe_criteria(CohortCriteria(icd10gm_prefixes=("C50",), sexes=("female",)))
+    'women; with an ICD-10-GM diagnosis starting C50'
+    >>> describe_criteria(CohortCriteria())
+    'all persons (no restriction)'
+    """
+    parts = []
+    if criteria.sexes:
+        parts.append(" and ".join(SEX_WORDS[s] for s in criteria.sexes))
+    if criteria.disease_types:
+        parts.append(" or ".join(criteria.disease_types) + " disease cases")
+    if criteria.icd10gm_prefixes:
+        parts.append("with an ICD-10-GM diagnosis starting "
+                     + " or ".join(criteria.icd10gm_prefixes))
+    if criteria.hpo_terms:
+        parts.append("with HPO term " + " or ".join(criteria.hpo_terms))
+    if criteria.library_types:
+        parts.append("sequenced as " + " or ".join(criteria.library_types))
+    return "; ".join(parts) or "all persons (no restriction)"
+
+
+def attachments_html(config: GenomlabConfig, detail: ApplicationDetail) -> str:
+    """The case file's documents, each with a download link, size and checksum; escaped."""
+    rows = []
+    for h in detail.history:
+        if h["type"] != "document_attached":
+            continue
+        d = h["detail"]
+        path = get_attachment_path(config, detail.row["application_id"], d["sha256"], d["name"])
+        link = _e(d["name"])
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            link = (f'<a download="{_e(d["name"])}" '
+                    f'href="data:application/octet-stream;base64,{data}">{_e(d["name"])}</a>')
+        rows.append(f'<tr class="attachment-{_e(d["kind"])}"><td>'
+                    f'{_e(DOCUMENT_KINDS.get(d["kind"], d["kind"]))}</td><td>{link}</td>'
+                    f'<td>{_e(d["size"])} bytes</td><td><code>{_e(d["sha256"][:16])}…</code></td>'
+                    f'<td>{_e(h["actor"])}, {_e(h["at"][:10])}</td></tr>')
+    body = "".join(rows) or '<tr><td>no documents attached</td></tr>'
+    return (f'<h3>Attachments</h3><table class="genomlab-attachments">{body}</table>')
+
+
+def recommendation_html(detail: ApplicationDetail) -> str:
+    """The handler's latest recommendation and the comments to the applicant; escaped."""
+    requested = [h for h in detail.history if h["type"] == "decision_requested"]
+    if requested:
+        last = requested[-1]
+        text = (f'<p class="genomlab-recommendation">{_e(last["actor"])} recommends '
+                f'<b>{_e(last["detail"]["recommendation"])}</b> ({_e(last["at"][:10])}): '
+                f'{_e(last["detail"]["note"])}</p>')
+    else:
+        text = '<p class="genomlab-recommendation">No recommendation yet.</p>'
+    comments = "".join(f'<li>{_e(h["actor"])}, {_e(h["at"][:10])}: {_e(h["detail"]["comment"])}'
+                       "</li>" for h in detail.history if h["type"] == "commented")
+    return (f"<h3>Handler's recommendation</h3>{text}<h3>Comments to the applicant</h3>"
+            f"<ul>{comments or '<li>none</li>'}</ul>")
+
+
+def feasibility_html(detail: ApplicationDetail) -> str:
+    """The expected cohort size per node from the latest attached feasibility answer."""
+    answers = [h for h in detail.history if h["type"] == "feasibility_attached"]
+    if not answers:
+        return ("<h3>Expected cohort size per node</h3><p class='genomlab-feasibility'>"
+                "No feasibility answer attached.</p>")
+    d = answers[-1]["detail"]
+    rows = "".join(f"<tr><td>{_e(n['node'])}</td><td>{_e(n['count'])}</td></tr>"
+                   for n in d["nodes"])
+    return (f"<h3>Expected cohort size per node</h3><table class='genomlab-feasibility'>"
+            f"<caption>Feasibility ({_e(d['query'])}; {_e(answers[-1]['at'][:10])}), counts "
+            f"as the data service answered them (suppressed)</caption>"
+            f"<thead><tr><th scope='col'>node</th><th scope='col'>persons</th></tr></thead>"
+            f"<tbody>{rows}<tr><td><b>total</b></td><td><b>{_e(d['total'])}</b></td></tr>"
+            f"</tbody></table>")
+
+
+def earlier_projects_html(config: GenomlabConfig, detail: ApplicationDetail) -> str:
+    """The applicant's other applications, with their status and results; escaped."""
+    page = get_queue_page(config, statuses=tuple(s.value for s in Status),
+                          applicant=detail.row["applicant"], limit=20)
+    rows = []
+    for r in page.rows:
+        if r["application_id"] == detail.row["application_id"]:
+            continue
+        results = get_application_detail(config, r["application_id"]).results
+        listed = "; ".join(f"{x['kind']}: {x['title']} ({x['reference']})" for x in results)
+        rows.append(f"<tr><td>{_e(r['project_id'])}</td><td>{_e(r['title'])}</td>"
+                    f"<td>{_e(r['status'])}</td><td>{_e(listed or 'no results yet')}</td></tr>")
+    body = "".join(rows) or "<tr><td>no earlier applications</td></tr>"
+    return (f"<h3>The applicant's earlier projects and results</h3>"
+            f'<table class="genomlab-earlier">{body}</table>')
+
+
+def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None) -> str:
+    """One application as a case file: attachments, the handler's recommendation and comments,
+    the applicant's earlier projects (with ``config``), fields, DUO verdicts, votes and
+    timeline; escaped."""
     row, form = detail.row, detail.form
-    criteria = form.criteria.model_dump(exclude_defaults=True)
     fields = [
         ("Title", row["title"]), ("Project", row["project_id"]), ("Status", row["status"]),
         ("Applicant", f"{row['applicant']} ({row['institution']})"),
@@ -91,7 +217,8 @@ def detail_html(detail: ApplicationDetail) -> str:
         ("Purposes", ", ".join(form.purposes)),
         ("DUO", " ".join([form.duo_permission, form.disease or "", *form.duo_modifiers])),
         ("Data", f"{', '.join(form.data_categories)}; fields: "
-                 f"{', '.join(form.clinical_fields) or '-'}; criteria: {criteria or 'none'}"),
+                 f"{', '.join(form.clinical_fields) or '-'}; persons: "
+                 f"{describe_criteria(form.criteria)}"),
         ("Level", form.level + (f" — justification: {form.individual_justification}"
                                 if form.individual_justification else "")),
         ("Duration", f"{form.duration_months} months"),
@@ -102,22 +229,33 @@ def detail_html(detail: ApplicationDetail) -> str:
         ("Handler", row["handler"] or "-"), ("Last reason", row["last_reason"] or "-"),
         ("Valid", f"{row['valid_from']} – {row['valid_until']}" if row["valid_from"] else "-"),
     ]
-    parts = ['<div class="genomlab-detail"><h3>' + _e(row["application_id"]) + "</h3><table>"]
-    parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fields]
-    parts.append("</table><h4>DUO matching</h4><table>")
+    parts = ['<div class="genomlab-detail"><h2>' + _e(row["application_id"]) + " · "
+             + _e(row["title"]) + "</h2>"]
+    if config is not None:
+        parts += [attachments_html(config, detail), recommendation_html(detail),
+                  feasibility_html(detail), earlier_projects_html(config, detail)]
+    parts.append("<h3>Application</h3><table>")
+    parts += [f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in fields]
+    parts.append("</table><h3>DUO matching</h3><table>")
+    decided = get_dataset_decisions(detail)
     for verdict in detail.verdicts:
         colour = VERDICT_COLOURS[verdict.verdict]
+        decision = decided.get(verdict.subject)
+        said = (f"decided: {decision['decision']} by {decision['by']} — {decision['reason']}"
+                if decision else "")
         parts.append(f'<tr class="verdict-{_e(verdict.verdict)}"><td>{_e(verdict.subject)}</td>'
                      f'<td style="color:{colour}"><b>{_e(verdict.verdict)}</b></td>'
-                     f"<td>{'<br>'.join(_e(r) for r in verdict.reasons)}</td></tr>")
-    parts.append("</table><h4>Committee votes</h4><table>")
+                     f"<td>{'<br>'.join(_e(r) for r in verdict.reasons)}</td>"
+                     f'<td class="dataset-decision">{_e(said)}</td></tr>')
+    parts.append("</table><h3>Committee votes</h3><table>")
     parts += [f"<tr><td>{_e(v['voter'])}</td><td>{_e(v['vote'])}</td><td>{_e(v['comment'])}</td>"
               f"<td>{_e(v['voted_at'][:16])}</td></tr>" for v in detail.votes] or [
         "<tr><td>no votes</td></tr>"]
-    parts.append("</table><h4>Timeline</h4><table>")
-    parts += [f"<tr><td>{_e(h['at'][:16])}</td><td>{_e(h['type'])}</td><td>{_e(h['actor'])}</td>"
-              f"<td>{_e('; '.join(f'{k}: {v}' for k, v in h['detail'].items()))}</td></tr>"
-              for h in detail.history]
+    parts.append("</table><h3>Timeline</h3><table>")
+    for h in detail.history:
+        said = "; ".join(f"{k}: {_as_words(v)}" for k, v in h["detail"].items())
+        parts.append(f"<tr><td>{_e(h['at'][:16])}</td><td>{_e(h['type'])}</td>"
+                     f"<td>{_e(h['actor'])}</td><td>{_e(said)}</td></tr>")
     parts.append("</table></div>")
     return "".join(parts)
 
@@ -149,8 +287,10 @@ class ApprovalsDashboard:
         self.chooser = widgets.Dropdown(description="Open", layout={"width": "70%"})
         self.chooser.add_class("genomlab-open")
         self.detail = widgets.HTML()
-        self.reason = widgets.Textarea(placeholder="Reason (required to return, reject, close, "
-                                                   "revoke; comment for votes)",
+        self.reason = widgets.Textarea(description="Reason",
+                                       placeholder="Required to return, reject, close, revoke, "
+                                                   "request a decision; the comment for votes "
+                                                   "and to the applicant",
                                        layout={"width": "70%"})
         self.reason.add_class("genomlab-reason")
         self.valid_until = widgets.Text(placeholder="YYYY-MM-DD (optional)",
@@ -158,6 +298,10 @@ class ApprovalsDashboard:
         self.vote = widgets.Dropdown(options=["approve", "reject", "abstain"],
                                      description="Vote")
         self.vote_button = widgets.Button(description="Cast vote")
+        self.recommendation = widgets.Dropdown(options=["approve", "reject"],
+                                               description="Recommend")
+        self.confirm = widgets.HBox()
+        self.confirm.add_class("genomlab-confirm")
         self.actions = widgets.HBox()
         self.message = widgets.HTML()
         self.message.add_class("genomlab-message")
@@ -222,7 +366,7 @@ class ApprovalsDashboard:
             self.detail.value, self.action_box.children = "", ()
             return
         detail = get_application_detail(self.config, application_id)
-        self.detail.value = detail_html(detail)
+        self.detail.value = detail_html(detail, self.config)
         allowed = get_allowed_actions(self.config, self.user, detail, self.roles)
         buttons = []
         for action in allowed:
@@ -232,25 +376,77 @@ class ApprovalsDashboard:
                                     button_style="danger" if action in ("reject", "revoke")
                                     else "primary" if action == "approve" else "")
             button.add_class(f"genomlab-action-{action}")
-            button.on_click(lambda _, a=action: self._run(a))
+            button.on_click(lambda _, a=action: self._ask(a))
             buttons.append(button)
-        rows: list[Any] = [widgets.HBox(buttons)] if buttons else []
+        rows: list[Any] = []
+        if allowed:
+            rows.append(widgets.HTML("<h3>Your decision</h3>"))
+            rows.append(self.reason)
         if "approve" in allowed:
             rows.append(self.valid_until)
+        if "request_decision" in allowed:
+            rows.append(self.recommendation)
         if "vote" in allowed:
             rows.append(widgets.HBox([self.vote, self.vote_button]))
-        if allowed:
-            rows.append(self.reason)
-        else:
+        if "approve" in allowed:
+            rows += self._dataset_rows(detail)
+        if buttons:
+            rows.append(widgets.HBox(buttons))
+        self.confirm.children = ()
+        rows.append(self.confirm)
+        if not allowed:
             rows.append(widgets.HTML("<i>No action available to you on this application.</i>"))
         self.action_box.children = rows
+
+    def _dataset_rows(self, detail: ApplicationDetail) -> list[Any]:
+        """Per requested dataset: approve or reject it (the reason field is the reason)."""
+        import ipywidgets as widgets
+
+        rows = []
+        for verdict in detail.verdicts:
+            if verdict.subject == "research-consent":
+                continue
+            label = widgets.HTML(f"<span>Dataset <b>{_e(verdict.subject)}</b> "
+                                 f"({_e(verdict.verdict)}):</span>")
+            buttons = []
+            for decision in ("approve", "reject"):
+                button = widgets.Button(description=f"{decision.title()} dataset",
+                                        tooltip=f"{decision.title()} {verdict.subject}")
+                button.add_class(f"genomlab-dataset-{decision}")
+                button.on_click(lambda _, s=verdict.subject, d=decision:
+                                self._run(f"dataset:{s}:{d}"))
+                buttons.append(button)
+            rows.append(widgets.HBox([label, *buttons]))
+        return rows
+
+    def _ask(self, action: str) -> None:
+        """Run ``action``, after a confirmation for approve and revoke."""
+        import ipywidgets as widgets
+
+        if action not in CONFIRMED_ACTIONS:
+            self._run(action)
+            return
+        label = ACTION_LABELS[action]
+        question = widgets.HTML(f"<p class='genomlab-confirm-question'><b>{_e(label)} "
+                                f"{_e(self.chooser.value)}?</b> This takes effect at once.</p>")
+        yes = widgets.Button(description=f"Yes, {label.lower()}",
+                             button_style="danger" if action == "revoke" else "primary")
+        yes.add_class(f"genomlab-confirm-{action}")
+        no = widgets.Button(description="Cancel")
+        no.add_class("genomlab-confirm-cancel")
+        yes.on_click(lambda _: self._run(action))
+        no.on_click(lambda _: setattr(self.confirm, "children", ()))
+        self.confirm.children = (question, yes, no)
 
     def _run(self, action: str) -> None:
         application_id = self.chooser.value
         workflow = Workflow(self.config)
         reason = self.reason.value
         try:
-            if action == "approve":
+            if action.startswith("dataset:"):
+                dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+                workflow.decide_dataset(self.user, application_id, dataset_id, decision, reason)
+            elif action == "approve":
                 until = self.valid_until.value.strip()
                 workflow.approve(self.user, application_id,
                                  valid_until=date.fromisoformat(until) if until else None,
@@ -261,6 +457,11 @@ class ApprovalsDashboard:
                 workflow.assign_handler(self.user, application_id)
             elif action == "request_review":
                 workflow.request_committee_review(self.user, application_id, reason)
+            elif action == "request_decision":
+                workflow.request_decision(self.user, application_id, self.recommendation.value,
+                                          reason)
+            elif action == "comment":
+                workflow.comment_to_applicant(self.user, application_id, reason)
             elif action == "submit":
                 workflow.submit(self.user, application_id)
             else:
@@ -273,11 +474,15 @@ class ApprovalsDashboard:
             return
         self.reason.value = ""
         status = get_application_detail(self.config, application_id).row["status"]
-        self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>"
-                              f"{_e(ACTION_LABELS.get(action, action))}: {_e(application_id)} is "
-                              f"now {_e(status)}</p>")
+        if action.startswith("dataset:"):
+            dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+            label = f"{decision.title()} dataset {dataset_id}"
+        else:
+            label = ACTION_LABELS.get(action, action)
         self.refresh_queue()
         self._show_detail()
+        self.message.value = (f"<p class='genomlab-ok' style='color:#1b7f3b'>{_e(label)}: "
+                              f"{_e(application_id)} is now {_e(status)}</p>")
 
 
 def approvals_view(config: GenomlabConfig, user: str | None = None,

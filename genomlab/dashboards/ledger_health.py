@@ -6,12 +6,14 @@ Reads the stores directly (no Spark), so the Voila page opens in about a second.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import polars as pl
 from sqlalchemy import func, select
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.dashboards.plots import figure_html, get_series_colours
 from genomlab.db import read_connection
 from genomlab.institution import existing_institutions
 from genomlab.ledger import events_table
@@ -77,8 +79,10 @@ def plot_ledger_activity(activity: pl.DataFrame):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 2.8))
-    for name, part in activity.sort("day").group_by("institution", maintain_order=True):
-        ax.plot(part["day"].to_list(), part["events"].to_list(), marker="o", label=str(name[0]))
+    groups = list(activity.sort("day").group_by("institution", maintain_order=True))
+    for (name, part), colour in zip(groups, get_series_colours(len(groups)), strict=True):
+        ax.plot(part["day"].to_list(), part["events"].to_list(), marker="o", label=str(name[0]),
+                color=colour)
     ax.set_ylabel("events per day")
     ax.set_title("Ledger activity")
     if activity.height:
@@ -87,15 +91,31 @@ def plot_ledger_activity(activity: pl.DataFrame):
     return fig
 
 
-def ledger_health_view(health: pl.DataFrame):
-    """An ipywidgets view of :func:`compute_ledger_health`: a summary line and the table."""
+def ledger_health_html(health: pl.DataFrame) -> str:
+    """A summary line and the table of :func:`compute_ledger_health`."""
+    broken = health.filter(pl.col("status") != "ok").height
+    return (f"<h2>Verification</h2><p class='genomlab-summary'>{health.height} institutions, "
+            f"{int(health['events'].sum() or 0)} events, "
+            f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
+            f"(checked {clock.now().isoformat(timespec='seconds')})</p>"
+            + health_table_html(health))
+
+
+def ledger_health_view(config: GenomlabConfig) -> Any:
+    """The page as ipywidgets: every ledger verified, its activity per day, and a refresh
+    button that verifies again."""
     import ipywidgets as widgets
 
-    broken = health.filter(pl.col("status") != "ok").height
-    summary = widgets.HTML(
-        f"<h2>Ledger health</h2><p class='genomlab-summary'>{health.height} institutions, "
-        f"{int(health['events'].sum() or 0)} events, "
-        f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
-        f"(checked {clock.now().isoformat(timespec='seconds')})</p>"
-    )
-    return widgets.VBox([summary, widgets.HTML(health_table_html(health))])
+    content = widgets.HTML()
+    refresh = widgets.Button(description="↻ refresh", tooltip="Verify every ledger again")
+    refresh.add_class("genomlab-refresh")
+
+    def show(*_: Any) -> None:
+        content.value = (ledger_health_html(compute_ledger_health(config))
+                         + "<h2>Activity</h2>"
+                         + figure_html(plot_ledger_activity(compute_daily_activity(config)),
+                                       "Line plot: events per day and institution"))
+
+    refresh.on_click(show)
+    show()
+    return widgets.VBox([refresh, content])

@@ -11,7 +11,9 @@ from typing import Any
 
 import polars as pl
 
+from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.dashboards.plots import figure_html, get_series_colours
 from genomlab.platform.quarterly import compute_node_activity, compute_node_overview
 
 
@@ -48,9 +50,10 @@ def plot_node_activity(activity: pl.DataFrame):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3))
-    for (node,), part in activity.sort("period").group_by("node_id", maintain_order=True):
+    groups = list(activity.sort("period").group_by("node_id", maintain_order=True))
+    for ((node,), part), colour in zip(groups, get_series_colours(len(groups)), strict=True):
         ax.plot(part["period"].to_list(), part["confirmations"].to_list(), marker="o",
-                label=str(node))
+                label=str(node), color=colour)
     ax.set_ylabel("Prüfberichte confirmed")
     ax.set_title("Submissions per node and month")
     ax.tick_params(axis="x", labelrotation=60, labelsize=7)
@@ -60,15 +63,31 @@ def plot_node_activity(activity: pl.DataFrame):
     return fig
 
 
-def platform_view(config: GenomlabConfig):
-    """The dashboard as ipywidgets: summary, node table, per-quarter activity table."""
+def platform_view(config: GenomlabConfig) -> Any:
+    """The dashboard as ipywidgets: summary, node table, per-quarter activity table, the
+    activity plot, and a refresh button that reads everything again."""
     import ipywidgets as widgets
 
-    overview = compute_node_overview(config)
-    quarterly = compute_node_activity(config, period="quarter")
-    return widgets.VBox([
-        widgets.HTML("<h2>Platform: data nodes</h2>" + summary_html(overview)),
-        widgets.HTML(table_html(overview, "genomlab-platform-nodes")),
-        widgets.HTML("<h3>Per node and quarter</h3>"
-                     + table_html(quarterly, "genomlab-platform-activity")),
-    ])
+    content = widgets.HTML()
+    content.add_class("genomlab-platform")
+    refresh = widgets.Button(description="↻ refresh", tooltip="Read the platform's tables again")
+    refresh.add_class("genomlab-refresh")
+
+    def show(*_: Any) -> None:
+        overview = compute_node_overview(config)
+        quarterly = compute_node_activity(config, period="quarter")
+        monthly = compute_node_activity(config)
+        content.value = (
+            "<h2>Data nodes</h2>" + summary_html(overview)
+            + f"<p class='genomlab-as-of'>as of {clock.now():%Y-%m-%d %H:%M:%S} UTC</p>"
+            + table_html(overview, "genomlab-platform-nodes")
+            + "<h2>Per node and quarter</h2>"
+            + table_html(quarterly, "genomlab-platform-activity")
+            + "<h2>Submissions per node and month</h2>"
+            + figure_html(plot_node_activity(monthly),
+                          "Line plot: Prüfberichte confirmed per node and month; the numbers "
+                          "are in the table above"))
+
+    refresh.on_click(show)
+    show()
+    return widgets.VBox([refresh, content])

@@ -153,6 +153,57 @@ class ApplicationReasoned(EventPayload):
     reason: str
 
 
+class DocumentAttached(EventPayload):
+    """A document of the case file (ethics vote, data-protection concept, signed terms), stored
+    with the application under ``<home>/platform/attachments/<application>/``."""
+
+    application_id: str
+    kind: Literal["ethics_vote", "data_protection_concept", "signed_terms", "other"]
+    name: str
+    sha256: str
+    size: int
+
+
+class FeasibilityNode(BaseModel):
+    node: str
+    count: str
+
+
+class FeasibilityAttached(EventPayload):
+    """The answer of a feasibility query for the application's cohort (as the data service
+    gave it: per node, counts suppressed), so deciders see the expected cohort size."""
+
+    application_id: str
+    query: str
+    nodes: list[FeasibilityNode]
+    total: str
+
+
+class DatasetDecided(EventPayload):
+    """A decider's decision on one requested dataset (as a DAC decides per dataset); the
+    approval grants only the data categories of datasets not rejected."""
+
+    application_id: str
+    dataset_id: str
+    decision: Literal["approve", "reject"]
+    reason: str
+
+
+class DecisionRequested(EventPayload):
+    """The handler's recommendation to the deciders, and the request to decide."""
+
+    application_id: str
+    recommendation: Literal["approve", "reject"]
+    note: str
+
+
+class ApplicantCommented(EventPayload):
+    """A comment of the platform's staff to the applicant (shown to them, kept in the case)."""
+
+    application_id: str
+    comment: str
+
+
 class ReviewRequested(EventPayload):
     application_id: str
     note: str = ""
@@ -212,6 +263,11 @@ PLATFORM_EVENTS = declare("platform", {
     "application.handler_assigned": HandlerAssigned,
     "application.returned": ApplicationReasoned,
     "application.review_requested": ReviewRequested,
+    "application.document_attached": DocumentAttached,
+    "application.decision_requested": DecisionRequested,
+    "application.dataset_decided": DatasetDecided,
+    "application.feasibility_attached": FeasibilityAttached,
+    "application.commented": ApplicantCommented,
     "application.vote_recorded": VoteRecorded,
     "application.approved": ApplicationApproved,
     "application.rejected": ApplicationReasoned,

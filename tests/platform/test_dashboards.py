@@ -93,6 +93,7 @@ def test_dashboards__decider_approves_and_register_lists_project(world: World, v
     assert "Necessary and proportionate." in detail
     page.fill(".genomlab-reason textarea", "Committee in favour; data necessary.")
     page.click(".genomlab-action-approve")
+    page.click(".genomlab-confirm-approve", timeout=60_000)  # approving takes a confirmation
     page.wait_for_selector(".genomlab-message .genomlab-ok", timeout=60_000)
     assert page.inner_text(".genomlab-message") == f"Approve: {app} is now approved"
     assert page.evaluate("window.__xss") is None

@@ -42,6 +42,25 @@ class DemoApplication:
     team: tuple[str, ...]
 
 
+DEMO_DOCUMENTS = (
+    ("ethics_vote", "ethics-vote.txt",
+     "SYNTHETIC DEMO DOCUMENT\nEthics committee vote EK Tübingen 001/2026BO1: no objections.\n"),
+    ("data_protection_concept", "data-protection-concept.txt",
+     "SYNTHETIC DEMO DOCUMENT\nProcessing only in the secure processing environment; outputs "
+     "leave through the airlock after two output checkers.\n"),
+    ("signed_terms", "terms-of-use-signed.txt",
+     "SYNTHETIC DEMO DOCUMENT\nTerms of use accepted and signed by the applicant.\n"),
+)
+"""The case file of a demo application: synthetic stand-ins for the real documents."""
+
+
+def attach_demo_documents(wf: Workflow, applicant: str, application_id: str) -> None:
+    """Attach :data:`DEMO_DOCUMENTS` to an application as its applicant."""
+    for kind, name, text in DEMO_DOCUMENTS:
+        wf.attach_document(applicant, application_id, kind,  # type: ignore[arg-type]
+                           name, text.encode())
+
+
 def run_applications_demo(config: GenomlabConfig, *,
                           admin: str = "bfarm-admin") -> DemoApplication:
     """Register staff and a team, tag the datasets, file, review and approve one application.
@@ -102,9 +121,12 @@ def run_applications_demo(config: GenomlabConfig, *,
             ethics_vote_reference="EK Tübingen 001/2026BO1", accepted_terms=TERMS_OF_USE_VERSION,
             team=("tom",))
         application_id = wf.create_draft("alice", form)
+        attach_demo_documents(wf, "alice", application_id)
         project_id = wf.submit("alice", application_id)
         wf.assign_handler("hanna", application_id)
         wf.request_committee_review("hanna", application_id, note="Standard review.")
+        wf.request_decision("hanna", application_id, "approve",
+                            "Complete; ethics vote and data-protection concept attached.")
         wf.record_vote("kurt", application_id, "approve",
                        "Individual records justified under § 64e (11a).")
         wf.approve("dora", application_id, note="Committee in favour.")

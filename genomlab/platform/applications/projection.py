@@ -278,6 +278,10 @@ def _dataset(conn: Connection, e: Event) -> None:
                                          tagged_at=e.recorded_at))
 
 
+def _case_file(conn: Connection, e: Event) -> None:
+    """Attachments, recommendations and comments live in the application's history only."""
+
+
 HANDLERS: dict[str, EventHandler] = {
     "platform.user.registered": _user,
     "platform.role.granted": _role_granted,
@@ -296,6 +300,11 @@ HANDLERS: dict[str, EventHandler] = {
     "application.revoked": _ended,
     "application.expired": _ended,
     "application.result_added": _result,
+    "application.document_attached": _case_file,
+    "application.decision_requested": _case_file,
+    "application.commented": _case_file,
+    "application.feasibility_attached": _case_file,
+    "application.dataset_decided": _case_file,
 }
 
 
@@ -328,7 +337,8 @@ def _refresh_register(conn: Connection, application_id: str) -> None:
 def _detail(event: Event) -> str:
     keep = {k: v for k, v in event.payload.items()
             if k in ("reason", "handler", "vote", "comment", "note", "valid_until", "title",
-                     "changed_fields")}
+                     "changed_fields", "kind", "name", "sha256", "size", "recommendation", "query",
+                     "nodes", "total", "dataset_id", "decision")}
     return json.dumps(keep, sort_keys=True, ensure_ascii=False)
 
 

@@ -164,6 +164,9 @@ def get_allowed_actions(config: GenomlabConfig, user: str, detail: ApplicationDe
         actions += ["assign", "return"]
         if status is Status.UNDER_REVIEW and not detail.row["review_requested"]:
             actions.append("request_review")
+        if status is Status.UNDER_REVIEW:
+            actions.append("request_decision")
+        actions.append("comment")
     voted = any(v["voter"] == user for v in detail.votes)
     if (Role.COMMITTEE in roles and status is Status.UNDER_REVIEW
             and detail.row["review_requested"] and not voted):

@@ -34,11 +34,13 @@ the platform's ``approval`` key and gives every team member an entitlement until
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 
@@ -88,6 +90,19 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+DocumentKind = Literal["ethics_vote", "data_protection_concept", "signed_terms", "other"]
+"""What a case-file document is (``application.document_attached``)."""
+DOCUMENT_KINDS: dict[str, str] = {"ethics_vote": "Ethics committee vote",
+                                  "data_protection_concept": "Data-protection concept",
+                                  "signed_terms": "Signed terms of use", "other": "Document"}
+
+
+def get_attachment_path(config: GenomlabConfig, application_id: str, sha256: str,
+                        name: str) -> Path:
+    """Where a case-file document of an application is stored."""
+    return config.home / "platform" / "attachments" / application_id / f"{sha256[:16]}-{name}"
 
 
 def _require_reason(reason: str | None, application_id: str, command: str) -> str:
@@ -404,6 +419,73 @@ class Workflow:
                       {"application_id": application_id, "note": note.strip()},
                       actor=actor, stream=application_id)
 
+    def attach_document(self, actor: str, application_id: str, kind: DocumentKind, name: str,
+                        content: bytes) -> str:
+        """Store a document of the case file with the application (the applicant, or a handler
+        for what arrives by other ways); returns its sha256.
+
+        The file is written to ``<home>/platform/attachments/<application>/<sha256[:16]>-<name>``
+        before the event: a failed transaction leaves an unreferenced file, never a reference
+        without its file.
+        """
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValidationFailed(f"attach to {application_id}: name: a plain file name, "
+                                   f"got {name!r}")
+        digest = hashlib.sha256(content).hexdigest()
+        with self._tx() as tx:
+            app = self._application(tx.conn, application_id)
+            if actor != app.applicant:
+                self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,), "attach to")
+            self._require_status(app, (Status.DRAFT, Status.SUBMITTED, Status.RETURNED,
+                                       Status.UNDER_REVIEW), "attach a document")
+            path = get_attachment_path(self.config, application_id, digest, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            tx.append("application.document_attached",
+                      {"application_id": application_id, "kind": kind, "name": name,
+                       "sha256": digest, "size": len(content)},
+                      actor=actor, stream=application_id)
+        return digest
+
+    def attach_feasibility(self, actor: str, application_id: str, query: str,
+                           nodes: dict[str, str], total: str) -> None:
+        """The expected cohort size per node: a feasibility answer for the application's
+        criteria (``query`` in words, ``nodes`` node → count as the data service gave it,
+        suppressed), attached by the applicant or a handler."""
+        with self._tx() as tx:
+            app = self._application(tx.conn, application_id)
+            if actor != app.applicant:
+                self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,),
+                                "attach feasibility to")
+            tx.append("application.feasibility_attached",
+                      {"application_id": application_id, "query": query,
+                       "nodes": [{"node": n, "count": c} for n, c in sorted(nodes.items())],
+                       "total": total}, actor=actor, stream=application_id)
+
+    def request_decision(self, actor: str, application_id: str, recommendation: str,
+                         note: str) -> None:
+        """The handler's recommendation (with its reasons) and the request to the deciders."""
+        if recommendation not in ("approve", "reject"):
+            raise ValidationFailed(f"request decision on {application_id}: recommendation: "
+                                   f"expected approve or reject, got {recommendation!r}")
+        note = _require_reason(note, application_id, "request decision")
+        with self._tx() as tx:
+            app = self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,),
+                                  "request a decision on")
+            self._require_status(app, (Status.UNDER_REVIEW,), "request a decision")
+            tx.append("application.decision_requested",
+                      {"application_id": application_id, "recommendation": recommendation,
+                       "note": note}, actor=actor, stream=application_id)
+
+    def comment_to_applicant(self, actor: str, application_id: str, comment: str) -> None:
+        """A handler's comment to the applicant (a question, a missing document)."""
+        comment = _require_reason(comment, application_id, "comment")
+        with self._tx() as tx:
+            self._staff_app(tx.conn, actor, application_id, (Role.HANDLER,), "comment on")
+            tx.append("application.commented", {"application_id": application_id,
+                                                "comment": comment},
+                      actor=actor, stream=application_id)
+
     # --- committee ----------------------------------------------------------------------------
 
     def record_vote(self, actor: str, application_id: str, vote: Vote, comment: str = "") -> None:
@@ -428,6 +510,45 @@ class Workflow:
 
     # --- decider ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _dataset_decisions(conn: Connection, application_id: str) -> dict[str, str]:
+        """dataset id → the latest decision on it."""
+        rows = conn.execute(select(t.history.c.detail)
+                            .where(t.history.c.application_id == application_id,
+                                   t.history.c.type == "dataset_decided")
+                            .order_by(t.history.c.seq)).scalars()
+        return {d["dataset_id"]: d["decision"] for d in map(json.loads, rows)}
+
+    def decide_dataset(self, actor: str, application_id: str, dataset_id: str, decision: str,
+                       reason: str) -> None:
+        """A decider's decision on one dataset of a requested data category (a later one
+        replaces it); the approval then grants only categories with a dataset not rejected."""
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed(f"decide {dataset_id} for {application_id}: decision: "
+                                   f"expected approve or reject, got {decision!r}")
+        reason = _require_reason(reason, application_id, "a dataset decision")
+        with self._tx() as tx:
+            app = self._staff_app(tx.conn, actor, application_id, (Role.DECIDER,),
+                                  f"decide {dataset_id} for")
+            self._require_status(app, (Status.UNDER_REVIEW,), "decide a dataset")
+            form = ApplicationForm.model_validate_json(app.form)
+            offered = self._requested_datasets(tx.conn, form)
+            if dataset_id not in offered:
+                known = ", ".join(sorted(offered)) or "none"
+                raise NotFoundError(f"decide for {application_id}: dataset {dataset_id!r} is not "
+                                    f"requested (requested: {known})")
+            tx.append("application.dataset_decided",
+                      {"application_id": application_id, "dataset_id": dataset_id,
+                       "decision": decision, "reason": reason},
+                      actor=actor, stream=application_id)
+
+    @staticmethod
+    def _requested_datasets(conn: Connection, form: ApplicationForm) -> dict[str, str]:
+        """The tagged datasets of the form's data categories: dataset id → data category."""
+        tags = [json.loads(r) for r in conn.execute(select(t.datasets.c.tags)).scalars()]
+        return {d["dataset_id"]: d["data_category"] for d in tags
+                if d["data_category"] in form.data_categories}
+
     def approve(self, actor: str, application_id: str, *, valid_from: date | None = None,
                 valid_until: date | None = None, note: str = "") -> SignedDocument:
         """Approve: sign the grant, give the team entitlements until ``valid_until``.
@@ -445,11 +566,13 @@ class Workflow:
             if end < start:
                 raise ValidationFailed(f"{application_id}: valid_until: {end} is before "
                                        f"valid_from {start}")
+            categories = self._granted_categories(tx.conn, application_id, form)
             grant = ApprovalGrant(
                 application_id=application_id, project_id=app.project_id, title=form.title,
                 purposes=form.purposes, duo_codes=(form.duo_permission, *form.duo_modifiers),
-                level=form.level, data_categories=form.data_categories,
-                clinical_fields=form.clinical_fields, criteria=form.criteria,
+                level=form.level, data_categories=categories,
+                clinical_fields=form.clinical_fields if "clinical" in categories else (),
+                criteria=form.criteria,
                 team=tuple(self._team(tx.conn, application_id)), valid_from=start,
                 valid_until=end, issued_at=now.isoformat(timespec="seconds"))
             document = sign_document(APPROVAL_KIND, grant.model_dump(mode="json"),
@@ -461,6 +584,20 @@ class Workflow:
                        "note": note.strip(), "approval": document.model_dump(mode="json")},
                       actor=actor, stream=application_id)
         return document
+
+    def _granted_categories(self, conn: Connection, application_id: str,
+                            form: ApplicationForm) -> Any:
+        """The form's data categories less those whose every dataset a decider rejected."""
+        decisions = self._dataset_decisions(conn, application_id)
+        datasets = self._requested_datasets(conn, form)
+        refused = {c for c in form.data_categories
+                   if (ids := [d for d, cat in datasets.items() if cat == c])
+                   and all(decisions.get(d) == "reject" for d in ids)}
+        categories = tuple(c for c in form.data_categories if c not in refused)
+        if not categories:
+            raise ValidationFailed(f"approve {application_id}: every requested dataset was "
+                                   "rejected; reject the application instead")
+        return categories
 
     def reject(self, actor: str, application_id: str, reason: str) -> None:
         """Reject (reason required)."""
