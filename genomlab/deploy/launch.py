@@ -31,7 +31,12 @@ from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
 from genomlab.services.process import _answers, _pause, _stop
-from genomlab.services.runner import SERVICE_KINDS, get_service_record_path
+from genomlab.services.runner import (
+    SERVICE_KINDS,
+    get_published_token_key_path,
+    get_service_record_path,
+    publish_service_file,
+)
 
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "LD_PRELOAD")
 """What a service inherits of the starting process's environment, besides ``GENOMLAB_*`` and
@@ -192,6 +197,52 @@ def stop_services(launched: Iterable[Launched]) -> None:
         _stop(item.process)
 
 
+TRUST_CENTER_CLIENT_NODE = "VSTRKI"
+"""The trust centre's id as a client of the platform's status look-ups (``VST…``)."""
+
+
+def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
+    """What the services need before they start and the home lacks: the platform's published
+    token key (the trust centre checks tokens with it, and may start first) and the trust
+    centre's platform client (it asks the platform for node and approval status)."""
+    from genomlab.clients.oauth import get_credentials_path
+
+    paths = [get_published_token_key_path(config)]
+    if "trust_center" in {i.kind for i in get_service_instances(config)}:
+        paths.append(get_credentials_path(Institution(config, "trust_center").directory))
+    return [path for path in paths if not path.exists()]
+
+
+def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[Path]:
+    """Make what :func:`get_missing_service_prerequisites` lists; the paths made.
+
+    The trust centre's client is the approved node ``VSTRKI`` of the platform's registry, its
+    credentials saved 0600 in ``trust_center/platform-client.json``.
+    """
+    from genomlab.clients.oauth import (
+        ClientCredentials,
+        get_credentials_path,
+        save_client_credentials,
+    )
+    from genomlab.platform.access_tokens import TOKEN_KEY
+    from genomlab.platform.nodes import NodeRegistry
+    from genomlab.platform.oauth_clients import issue_client
+
+    missing = get_missing_service_prerequisites(config)
+    for path in missing:
+        if path == get_published_token_key_path(config):
+            keys = Institution(config, "platform").keys()
+            keys.signing_key(TOKEN_KEY)  # made on first use
+            publish_service_file(path, keys.public_key_path(TOKEN_KEY).read_bytes())
+        elif path == get_credentials_path(Institution(config, "trust_center").directory):
+            NodeRegistry(config).ensure_approved(
+                TRUST_CENTER_CLIENT_NODE, name="Vertrauensstelle (trust centre)", actor=actor)
+            issued = issue_client(config, TRUST_CENTER_CLIENT_NODE, actor=actor, replace=True)
+            save_client_credentials(path, ClientCredentials(
+                issued.client_id, issued.client_secret, TRUST_CENTER_CLIENT_NODE))
+    return missing
+
+
 def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
               environ: Mapping[str, str] | None = None, timeout: float = 90.0) -> float:
     """Run every service of the home as local processes until SIGTERM or SIGINT.
@@ -199,6 +250,8 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
     Prints one line per service (instance, URL) and the start-up time of the whole set, and
     returns that time in seconds. A service that exits on its own stops the others.
     """
+    for path in ensure_service_prerequisites(config, actor=config.local_user):
+        announce(f"made {path}")
     instances = get_service_instances(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

@@ -24,6 +24,8 @@ from genomlab.deploy import system
 from genomlab.deploy.launch import (
     Launched,
     RunAs,
+    ensure_service_prerequisites,
+    get_missing_service_prerequisites,
     get_running_record,
     get_service_instances,
     start_service,
@@ -88,6 +90,29 @@ def _account_steps(config: GenomlabConfig, layout: Layout) -> list[Step]:
             steps.append(Step("create account", instance.account,
                               f"system user, no login, home {instance.folder}", create))
     return steps
+
+
+def _prerequisite_step(config: GenomlabConfig, layout: Layout) -> Step | None:
+    """The services' prerequisites (:func:`ensure_service_prerequisites`), each file then given
+    to the account that will replace or read it: the published token key to the platform's
+    (it republishes at every start), the trust centre's credentials to the trust centre's."""
+    missing = get_missing_service_prerequisites(config)
+    if not missing:
+        return None
+    owners = {i.institution.kind: i.account for i in layout.instances
+              if i.institution.node_id is None}
+
+    def make() -> None:
+        made = ensure_service_prerequisites(config, actor=config.local_user)
+        for path in made:
+            uid = system.get_uid(owners["platform" if path.parent.name == "services"
+                                        else "trust_center"])
+            if uid is not None:
+                os.chown(path, uid, -1)
+
+    return Step("prepare services", ", ".join(str(p) for p in missing),
+                "platform token key (published 0644), trust centre's platform client (0600)",
+                make)
 
 
 def _group_step(config: GenomlabConfig, group: str, members: tuple[str, ...],
@@ -191,6 +216,8 @@ def compute_plan(config: GenomlabConfig, layout: Layout, *, environ: Mapping[str
     group_steps += [_group_step(config, p.group, p.members, f"readers of {p.project}'s release")
                     for p in layout.projects]
     steps += [s for s in group_steps if s is not None]
+    prerequisites = _prerequisite_step(config, layout)
+    steps += [prerequisites] if prerequisites is not None else []
     steps += _tree_steps(layout)
     if start:
         service = _service_step(config, layout, environ, timeout)

@@ -30,7 +30,13 @@ from starlette.concurrency import run_in_threadpool
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
-from genomlab.platform.access_tokens import AccessTokenAuthority, InsufficientScope, InvalidToken
+from genomlab.institution import Institution
+from genomlab.platform.access_tokens import (
+    TOKEN_KEY,
+    AccessTokenAuthority,
+    InsufficientScope,
+    InvalidToken,
+)
 from genomlab.platform.applications.entitlements import get_approval_status
 from genomlab.platform.confirmations import receive_pruefbericht
 from genomlab.platform.oauth_clients import (
@@ -46,6 +52,7 @@ from genomlab.services.oauth_http import (
     get_bearer_token,
     parse_token_request,
 )
+from genomlab.services.runner import get_published_token_key_path, publish_service_file
 
 TOKEN_PATH = "/oauth2/token"
 PRUEFBERICHT_BASE_PATH = "/api/pruefbericht"
@@ -69,6 +76,9 @@ def _error_status(exc: GenomlabError) -> int:
 def create_platform_app(config: GenomlabConfig) -> FastAPI:
     """The platform's ASGI app over ``config``'s platform store and keys."""
     authority = AccessTokenAuthority(config)
+    publish_service_file(get_published_token_key_path(config),
+                         Institution(config, "platform").keys().public_key_path(
+                             TOKEN_KEY).read_bytes())
     ledger = open_platform_ledger(config)  # opened once: the process owns the platform store
     app = FastAPI(title="genomlab platform (BfArM)", docs_url=None, redoc_url=None,
                   openapi_url=None)

@@ -43,6 +43,13 @@ APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
 }
 
 
+def get_published_token_key_path(config: GenomlabConfig) -> Path:
+    """Where the platform service publishes its access-token public key (0644) for the services
+    that check its tokens: ``<home>/services/platform.token-key.pub.pem``. In a separated
+    deployment they cannot read the platform's own folder."""
+    return config.home / "services" / "platform.token-key.pub.pem"
+
+
 def get_service_record_path(config: GenomlabConfig, institution: Institution) -> Path:
     """Where a running instance records its URL: ``<home>/services/<kind>[-<node>].json``."""
     return config.home / "services" / (institution.name.replace(":", "-") + ".json")
@@ -53,7 +60,7 @@ def read_service_record(config: GenomlabConfig, institution: Institution) -> dic
     return json.loads(get_service_record_path(config, institution).read_text())
 
 
-def _publish(path: Path, data: bytes) -> Path:
+def publish_service_file(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically, readable by all who may pass ``path``'s folder.
 
     Records and CA certificates are what clients need and hold no secret; in a separated
@@ -69,7 +76,7 @@ def _publish(path: Path, data: bytes) -> Path:
 
 
 def _write_record(path: Path, record: dict[str, Any]) -> None:
-    _publish(path, json.dumps(record, indent=2).encode())
+    publish_service_file(path, json.dumps(record, indent=2).encode())
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:
@@ -101,7 +108,7 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
     sock = bind_loopback(host, port)
     url = f"https://{host}:{sock.getsockname()[1]}"
     record = get_service_record_path(config, institution)
-    ca = _publish(record.with_suffix(".ca.pem"), tls.ca.read_bytes())
+    ca = publish_service_file(record.with_suffix(".ca.pem"), tls.ca.read_bytes())
     _write_record(record, {"service": institution.name, "url": url, "ca": str(ca),
                            "pid": os.getpid()})
 

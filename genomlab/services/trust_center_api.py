@@ -86,8 +86,14 @@ def _oauth_response(error: OAuthError) -> JSONResponse:
 
 
 def load_platform_token_key(config: GenomlabConfig) -> Any:
-    """The platform's public key for access tokens (``platform/keys/oauth.pub.pem``)."""
-    path = Institution(config, "platform").directory / "keys" / f"{TOKEN_KEY}.pub.pem"
+    """The platform's public key for access tokens: the copy the platform service publishes in
+    ``<home>/services/`` (all a separated trust centre can read), else, in a home one account
+    holds, ``platform/keys/oauth.pub.pem``."""
+    from genomlab.services.runner import get_published_token_key_path
+
+    path = get_published_token_key_path(config)
+    if not path.exists():
+        path = Institution(config, "platform").directory / "keys" / f"{TOKEN_KEY}.pub.pem"
     if not path.exists():
         raise NotFoundError(f"{path}: the platform's public token key is missing")
     return load_public_key(path.read_bytes())
