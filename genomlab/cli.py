@@ -22,6 +22,7 @@ import click
 
 from genomlab import __version__
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
 from genomlab.faults import describe_fault
@@ -196,8 +197,10 @@ def ledger_anchor(cli: CliContext) -> None:
 @click.option("--institution", "-i", "name", required=True, help="e.g. platform or grz:GRZK00001")
 @click.option("--tail", default=20, show_default=True, help="How many of the latest events.")
 @click.option("--type", "type_", default=None, help="Only events of this type.")
+@format_option()
 @pass_cli
-def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> None:
+def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None,
+                output_format: OutputFormat) -> None:
     """Print the latest events of one institution's ledger."""
     from collections import deque
 
@@ -205,9 +208,10 @@ def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> Non
 
     inst = get_existing_institution(parse_institution(cli.config, name))
     events = deque(inst.ledger().events(type=type_), maxlen=tail)
-    for event in events:
-        click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.actor:<20} {event.type:<32} "
-                   f"{event.stream or ''}")
+    echo_rows([{"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "type": e.type,
+                "stream": e.stream} for e in events],
+              [("seq", "Seq"), ("recorded_at", "Recorded (UTC)"), ("actor", "Actor"),
+               ("type", "Event type"), ("stream", "Stream")], output_format)
 
 
 def _register_subpackage_commands() -> None:
