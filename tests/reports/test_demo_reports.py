@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,11 +30,11 @@ PUBLIC_REPORTS = ("platform-activity", "register-statistics")
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GenomlabConfig]:
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> GenomlabConfig:
     config = config_for(tmp_path_factory.mktemp("demo") / "home")
     with use_clock(ticking_from(DEMO_TIME)):
         run_demo(config, use_hail=False, echo=lambda _: None)
-    yield config
+    return config
 
 
 def test_run_demo__scheduled_public_reports_publish(demo_home: GenomlabConfig) -> None:
@@ -52,16 +51,19 @@ def test_run_demo__scheduled_public_reports_publish(demo_home: GenomlabConfig) -
             declared = read_count_declaration(table)
             frame = pl.read_csv(table)
             count_columns = [c for c in frame.columns if c.startswith("n_")]
-            assert count_columns and set(count_columns) <= set(declared), table
+            assert count_columns, table
+            assert set(count_columns) <= set(declared), table
             for column, unit in declared.items():
                 if unit == "people":  # no person count below the threshold is published
                     assert frame[column].min() >= threshold, (table, column)
             checked_tables += 1
         page = BeautifulSoup((public / "report.html").read_text(), "html.parser")
         banner = page.find("header", class_="genomlab-report-banner")
-        assert banner is not None and "status-published" in banner["class"]
+        assert banner is not None
+        assert "status-published" in banner["class"]
         text = banner.get_text(" ", strip=True)
-        assert "Period:" in text and "Run: 2026-12-02" in text
+        assert "Period:" in text
+        assert "Run: 2026-12-02" in text
         assert "Counts of people below 10 are never published." in text
         assert page.find("h1") is not None
         table = page.find("table", class_="genomlab-report-table")
