@@ -9,6 +9,7 @@ import click
 
 from genomlab.cli_context import CliContext, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
+from genomlab.home import resolve_in_home
 
 
 @click.group()
@@ -89,7 +90,8 @@ def release(cli: CliContext, request_id: str) -> None:
     files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
                             actor=get_current_user(cli.config))
     for f in files:
-        click.echo(f"{f['released_path']}  sha256 {f['sha256']}")
+        click.echo(f"{resolve_in_home(cli.config.home, f['released_path'])}  "
+                   f"sha256 {f['sha256']}")
     if not files:
         click.echo(f"{request_id}: already released")
 

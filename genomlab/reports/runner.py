@@ -34,6 +34,7 @@ from genomlab.airlock.files import sha256_file
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.events import LedgerSpec
+from genomlab.home import get_home_relative, resolve_in_home
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 from genomlab.reports.events import REPORTS_EVENTS
@@ -174,39 +175,6 @@ def add_status_banner(config: GenomlabConfig, spec: ReportSpec, out_dir: Path, *
     page.write_text(insert_banner(page.read_text(encoding="utf-8"), banner), encoding="utf-8")
 
 
-def get_home_relative(config: GenomlabConfig, path: Path) -> str:
-    """``path`` relative to the home when it lies inside it (what records store, so that a home
-    can be moved); otherwise as given.
-
-    Examples
-    --------
-    >>> from genomlab.config import load_config
-    >>> config = load_config(environ={"GENOMLAB_HOME": "/srv/home"})
-    >>> get_home_relative(config, Path("/srv/home/reports/runs/a/b"))
-    'reports/runs/a/b'
-    """
-    try:
-        return path.relative_to(config.home).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def resolve_in_home(config: GenomlabConfig, stored: str | None) -> str | None:
-    """A path a record stored, resolved against the home it is read in (absolute paths that
-    older records stored stay as they are).
-
-    Examples
-    --------
-    >>> from genomlab.config import load_config
-    >>> config = load_config(environ={"GENOMLAB_HOME": "/mnt/moved"})
-    >>> resolve_in_home(config, "reports/runs/a/b")
-    '/mnt/moved/reports/runs/a/b'
-    """
-    if not stored:
-        return stored
-    return str(config.home / stored)
-
-
 def _execute(config: GenomlabConfig, spec: ReportSpec, out_dir: Path) -> None:
     import papermill
 
@@ -281,7 +249,7 @@ def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: d
                     "declared_counts": get_declared_counts(out_dir)}
     ledger.append("report.run.finished", {
         "key": key, "status": status, "duration_s": outcome.duration_s,
-        "output_dir": get_home_relative(config, out_dir), "outputs": outputs,
+        "output_dir": get_home_relative(config.home, out_dir), "outputs": outputs,
         "reasons": reasons, "criteria": criteria},
         actor=actor, stream=spec.name)
     return outcome
@@ -337,5 +305,6 @@ def get_run_history(config: GenomlabConfig, name: str | None = None) -> list[dic
     for row in rows:
         row["outputs"] = json.loads(row["outputs"]) if row["outputs"] else {}
         row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
-        row["output_dir"] = resolve_in_home(config, row["output_dir"])
+        if row["output_dir"]:
+            row["output_dir"] = str(resolve_in_home(config.home, row["output_dir"]))
     return rows
