@@ -26,6 +26,7 @@ from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
 from genomlab.faults import describe_fault
+from genomlab.glossary import GLOSSARY, get_glossary_help
 from genomlab.home import restrict_file_modes
 
 COMMAND_PACKAGES = (
@@ -66,7 +67,8 @@ class GenomlabGroup(click.Group):
             raise click.ClickException(fault) from exc
 
 
-@click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=get_glossary_help())
 @click.option(
     "--config",
     "config_path",
@@ -83,6 +85,24 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     """
     restrict_file_modes()  # what a command writes (stores, outputs, exports) is owner-only
     ctx.obj = CliContext(config_path)
+
+
+@main.command("glossary")
+@click.argument("term", required=False)
+@format_option()
+def glossary(term: str | None, output_format: OutputFormat) -> None:
+    """The German terms of the law genomlab keeps (Prüfbericht, Meldebestätigung, tanG, ...),
+    each explained in English; with TERM only that one."""
+    def names(t: str, g: str) -> set[str]:
+        return {t.lower(), g.lower(), *(part.strip().lower() for part in t.split("/"))}
+
+    rows = [{"term": t, "german": g, "english": e} for t, g, e in GLOSSARY
+            if term is None or term.strip().lower() in names(t, g)]
+    if term is not None and not rows:
+        raise GenomlabError(f"no glossary entry {term!r} (known: "
+                            f"{', '.join(t for t, _, _ in GLOSSARY)})")
+    echo_rows(rows, [("term", "Term"), ("german", "German"), ("english", "Meaning in English")],
+              output_format)
 
 
 @main.group()

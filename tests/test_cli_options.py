@@ -83,7 +83,7 @@ def test_users_group__holds_user_administration_and_review_does_not() -> None:
 
 LISTING_NAMES = {"list", "status", "queue", "history", "clients", "entitlements", "select-qc"}
 """Command names that list records; ``register show`` and ``ledger show`` list too."""
-LISTING_PATHS = {("platform", "register", "show"), ("ledger", "show")}
+LISTING_PATHS = {("platform", "register", "show"), ("ledger", "show"), ("glossary",)}
 
 
 def get_listing_commands() -> dict[tuple[str, ...], click.Command]:
