@@ -158,6 +158,23 @@ def get_disclosure_roles(frame: pl.DataFrame, declared: Mapping[str, str]) -> An
                    statistics=keep(roles.statistics) + tuple(sorted(not_people)))
 
 
+def suppress_person_counts(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], *,
+                           threshold: int = 10) -> pl.DataFrame:
+    """Counts of people from 1 to ``threshold - 1`` replaced by ``"<threshold"`` (text column);
+    zeros and larger counts stay. The threshold is ``config.disclosure.min_cell_count`` (ACRO's
+    default 10).
+
+    Examples
+    --------
+    >>> t = pl.DataFrame({"node": ["A", "B", "C"], "n_cases": [3, 0, 25]})
+    >>> suppress_person_counts(t, ["n_cases"])["n_cases"].to_list()
+    ['<10', '0', '25']
+    """
+    return frame.with_columns([
+        pl.when(pl.col(c).is_between(1, threshold - 1)).then(pl.lit(f"<{threshold}"))
+        .otherwise(pl.col(c).cast(pl.String)).alias(c) for c in columns])
+
+
 def format_count(value: Any) -> str:
     """An integer count with thousands separators; suppressed markers and text unchanged.
 

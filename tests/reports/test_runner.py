@@ -198,6 +198,7 @@ def test_run_due_reports__public_event_counts_published_person_counts_gated(
                   if e.type == "report.run.finished" and e.payload["key"].startswith("public")]
     assert finished.payload["criteria"]["declared_counts"] == {
         "tables/activity_by_month.csv:n_events": "events",
+        "tables/confirmed_cases_by_quarter.csv:n_cases": "people",
         "tables/ledger_integrity.csv:n_events": "events"}
 
 

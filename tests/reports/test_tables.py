@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import genomlab.reports.tables
-from genomlab.config import load_config
+from genomlab.config import GenomlabConfig, load_config
 from genomlab.errors import ValidationFailed
 from genomlab.reports.runner import get_disclosure_reasons
 from genomlab.reports.tables import write_report_table
@@ -72,3 +72,38 @@ def test_use_integer_ticks__small_counts_get_whole_number_ticks() -> None:
     plt.close(fig)
     assert ticks
     assert all(float(t).is_integer() for t in ticks)
+
+
+def _confirm_cases(config: GenomlabConfig, node_id: str, n: int, day: str) -> None:
+    """Record ``n`` confirmed Prüfberichte of ``node_id`` (what the activity report counts)."""
+    from genomlab.platform.store import open_platform_ledger
+
+    with open_platform_ledger(config).transaction() as tx:
+        for i in range(n):
+            tx.append("pruefbericht.confirmed", {
+                "confirmation_id": f"MB{node_id}{i:04d}", "tan_hash": f"{node_id}-{i}",
+                "node_id": node_id, "data_category": "genomic", "qc_passed": True,
+                "submitter_id": "260530103", "submission_date": day,
+                "submission_type": "initial", "disease_type": "rare", "coverage_type": "GKV",
+                "library_type": "wgs"}, actor="platform")
+
+
+def test_compute_confirmed_cases__small_counts_of_people_suppressed_then_published(
+        config: GenomlabConfig, tmp_path: Path) -> None:
+    from genomlab.reports.activity import compute_confirmed_cases
+    from genomlab.reports.tables import suppress_person_counts
+
+    _confirm_cases(config, "GRZK00001", 3, "2026-10-05")
+    _confirm_cases(config, "GRZTUE002", 12, "2026-11-20")
+    cases = compute_confirmed_cases(config)
+    assert cases.rows() == [("GRZK00001", "2026-Q4", 3), ("GRZTUE002", "2026-Q4", 12)]
+    raw, suppressed = tmp_path / "raw", tmp_path / "suppressed"
+    write_report_table(cases, raw / "tables", "cases", counts={"n_cases": "people"})
+    assert get_disclosure_reasons(config, raw) == [
+        "tables/cases.csv: group_sizes fail: row 0 (node=GRZK00001, quarter=2026-Q4): "
+        "n_cases = 3 is below the minimum group size 10"]
+    shown = suppress_person_counts(cases, ["n_cases"], threshold=10)
+    write_report_table(shown, suppressed / "tables", "cases", counts={"n_cases": "people"})
+    assert get_disclosure_reasons(config, suppressed) == []
+    assert (suppressed / "tables" / "cases.csv").read_text().splitlines() == [
+        "node,quarter,n_cases", "GRZK00001,2026-Q4,<10", "GRZTUE002,2026-Q4,12"]
