@@ -229,8 +229,10 @@ def render_table_html(frame: pl.DataFrame, headers: Mapping[str, str] | None = N
         rows.append(f"<tr>{''.join(cells)}</tr>")
     if not rows:
         rows.append(f'<tr><td colspan="{max(frame.width, 1)}">no rows</td></tr>')
-    return ('<table class="genomlab-report-table"><style>.genomlab-report-table td.count,'
-            ".genomlab-report-table th.count {text-align: right}</style>"
+    return ("<style>.genomlab-report-table td, .genomlab-report-table th {text-align: left}"
+            ".genomlab-report-table td.count, .genomlab-report-table th.count "
+            "{text-align: right}</style>"
+            '<table class="genomlab-report-table">'
             f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
