@@ -6,10 +6,12 @@ relatives). Its model-level errors carry no location, so :func:`locate_model_err
 field from the message. On top of that this GRZ requires:
 
 - every file listed exists under ``files/`` with the stated size and sha256;
-- the index donor has at least one VCF (the genotype store is built from VCFs; BfArM only
-  recommends one, so ``grz-pydantic-models-testing``'s ``missing-vcf-file`` is refused here);
 - every VCF's content can be stored (:mod:`genomlab.genome_center.vcf_check`, run by intake
   after these checks).
+
+A submission without a VCF is accepted, as BfArM's model accepts it (VCFs are recommended, not
+required: ``grz-pydantic-models-testing``'s ``missing-vcf-file``); it is stored without genotypes
+and confirmed like any other.
 
 Every refusal is a :class:`SubmissionRejected` with a grzctl ``failure_reason``, the field path
 (``donors[0].labData[1].sequenceData.files[2].fileChecksum``) and a one-line message naming it.
@@ -215,21 +217,7 @@ def validate_metadata(raw: Any, *, source: str) -> CheckedMetadata:
                 located = locate_model_error(message, raw)
                 path = located if located.startswith("donors[") else path
             raise SubmissionRejected(source, "validation_error", path, message) from exc
-    _require_index_vcf(model, source)
     return CheckedMetadata(model, tuple(dict.fromkeys(collected.messages)))
-
-
-def _require_index_vcf(model: GrzSubmissionMetadata, source: str) -> None:
-    index = next(i for i, donor in enumerate(model.donors) if donor.relation == "index")
-    dna = [(j, lab.lab_data_name, lab.sequence_data.files)
-           for j, lab in enumerate(model.donors[index].lab_data)
-           if lab.sequence_data is not None and lab.sequence_type == "dna"]
-    if dna and not any(f.file_type == "vcf" for _, _, files in dna for f in files):
-        j, lab_data_name, _ = dna[0]
-        raise SubmissionRejected(
-            source, "validation_error", f"donors[{index}].labData[{j}].sequenceData.files",
-            f"no VCF for any DNA lab datum of the index donor ({lab_data_name!r} …); this "
-            "GRZ builds its genotype store from VCFs")
 
 
 def compute_sha256(path: Path, *, chunk_size: int = 1 << 20) -> str:

@@ -42,17 +42,20 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.errors import ConflictError, GenomlabError, ValidationFailed
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
 from genomlab.ledger import Ledger, canonical_json
 from genomlab.messages import SignatureError, SignedDocument, sign_document, verify_document
+from genomlab.platform.mb_format import format_ibe_string, next_leistungsdatum
 from genomlab.platform.nodes import (
     confirmations_table,
     get_node_kind,
@@ -64,13 +67,11 @@ CONFIRMATION_KEY = "confirmation"
 """Platform key that signs Meldebestätigungen (public: ``platform/keys/confirmation.pub.pem``)."""
 CONFIRMATION_KIND = "meldebestaetigung"
 
-MELDUNG_TYPES = {"initial": ("Erstmeldung", "0"), "followup": ("Verlaufsmeldung", "1"),
-                 "addition": ("Nachmeldung", "2"), "correction": ("Korrektur", "3"),
-                 "test": ("Test", "9")}
-"""Submission type → (Typ der Meldung, IBE code; only 0 = Erstmeldung is confirmed)."""
+MELDUNG_TYPES = {"initial": "Erstmeldung", "followup": "Verlaufsmeldung",
+                 "addition": "Nachmeldung", "correction": "Korrektur", "test": "Test"}
+"""Submission type → Typ der Meldung (the IBE codes are :mod:`genomlab.platform.mb_format`'s)."""
 SEQUENCING_TYPES = {"wgs": "WGS", "wgs_lr": "WGS long-read", "wes": "WES",
                     "panel": "large panel", "none": "none"}
-INDICATION_CODES = {"oncological": "O", "rare": "R", "hereditary": "H"}
 DATA_CATEGORY_BY_KIND = {"grz": "genomic", "kdk": "clinical"}
 
 
@@ -101,9 +102,13 @@ def tan_hash(tan: str) -> str:
     return hashlib.sha256(tan.upper().encode()).hexdigest()
 
 
-def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str,
-                            issued_on: str) -> dict[str, Any]:
+def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str, issued_on: str,
+                            leistungsdatum: str | None = None) -> dict[str, Any]:
     """The Meldebestätigung body for a validated ``SubmittedCase``.
+
+    ``leistungsdatum`` is ``JJJJMMTT`` plus the hospital's running counter of the day
+    (:func:`genomlab.platform.mb_format.next_leistungsdatum`); a confirmation recorded before the
+    counter existed is numbered 000.
 
     Examples
     --------
@@ -112,15 +117,18 @@ def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str,
     ...         "dataCategory": "genomic", "libraryType": "wgs", "coverageType": "GKV",
     ...         "dataQualityCheckPassed": True}
     >>> body = build_confirmation_body(case, confirmation_id="MB0000000001",
-    ...                                issued_on="2025-07-02")
-    >>> body["ibe_string"].split("&")[4:]
-    ['0', 'R', '', 'GKV', 'G', 'WGS', '1']
+    ...                                issued_on="2025-07-02", leistungsdatum="20250702003")
+    >>> body["ibe_string"].split("+")[2]
+    '0000000001&20250702003&260530103&GRZK00001&0&R&9&1&G&1&1'
     """
-    label, code = MELDUNG_TYPES[case["submissionType"]]
-    fields = [confirmation_id[-10:], issued_on.replace("-", "") + "001", case["submitterId"],
-              case["dataNodeId"], code, INDICATION_CODES[case["diseaseType"]], "",
-              case["coverageType"], case["dataCategory"][0].upper(),
-              SEQUENCING_TYPES[case["libraryType"]], "1" if case["dataQualityCheckPassed"] else "0"]
+    label = MELDUNG_TYPES[case["submissionType"]]
+    code = confirmation_id[-10:]
+    ibe = format_ibe_string(
+        code=code, leistungsdatum=leistungsdatum or issued_on.replace("-", "") + "000",
+        submitter_id=case["submitterId"], data_node_id=case["dataNodeId"],
+        submission_type=case["submissionType"], disease_type=case["diseaseType"],
+        coverage_type=case["coverageType"], data_category=case["dataCategory"],
+        library_type=case["libraryType"], qc_passed=bool(case["dataQualityCheckPassed"]))
     return {
         "confirmation_id": confirmation_id,
         "date": issued_on,
@@ -135,7 +143,7 @@ def build_confirmation_body(case: dict[str, Any], *, confirmation_id: str,
         "data_node_id": case["dataNodeId"],
         "submission_date": case["submissionDate"],
         "coverage_type": case["coverageType"],
-        "ibe_string": "IBE+" + confirmation_id + "+" + "&".join(fields),
+        "ibe_string": ibe,
     }
 
 
@@ -154,6 +162,18 @@ def is_correction_of(confirmed: Any, fields: dict[str, Any]) -> bool:
     """
     return (confirmed.node_id == fields["node_id"] and not confirmed.qc_passed
             and bool(fields["qc_passed"]))
+
+
+def get_next_leistungsdatum(conn: Connection, submitter_id: str, day: str) -> str:
+    """The next ``JJJJMMTTZZZ`` of hospital ``submitter_id`` on ``day`` (its running counter).
+
+    A corrected report replaces the failed one's row but gets a higher number than it, so no
+    number of the day is handed out twice.
+    """
+    used = conn.execute(select(confirmations_table.c.leistungsdatum).where(
+        confirmations_table.c.submitter_id == submitter_id,
+        confirmations_table.c.leistungsdatum.like(day.replace("-", "") + "%"))).scalars()
+    return next_leistungsdatum(day, used)
 
 
 def _refuse(ledger: Ledger, node_id: str, reason: str, error: GenomlabError,
@@ -200,17 +220,24 @@ def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str,
                     raise ConflictError(f"Prüfbericht from {node_id}: field SubmittedCase.tan "
                                         "was already confirmed with other content")
                 confirmation_id, issued_on = row.confirmation_id, row.issued_at[:10]
+                leistungsdatum = row.leistungsdatum
             else:
                 confirmation_id = "MB" + secrets.token_hex(8).upper()
                 replaces = {} if row is None else {"replaces": row.confirmation_id}
+                leistungsdatum = get_next_leistungsdatum(tx.conn, case["submitterId"],
+                                                         ledger.clock().astimezone(UTC).date().isoformat())
                 event = tx.append("pruefbericht.confirmed", {
                     "confirmation_id": confirmation_id, "tan_hash": digest, **fields,
-                    **replaces}, actor=actor, stream=f"node:{node_id}")
+                    "leistungsdatum": leistungsdatum, **replaces},
+                    actor=actor, stream=f"node:{node_id}")
                 issued_on = event.recorded_at[:10]
+                crashpoint("pruefbericht.appended")  # in the transaction, before the commit
     except GenomlabError as exc:
         raise _refuse(ledger, node_id, str(exc), exc, actor) from exc
+    crashpoint("pruefbericht.committed")  # recorded, not yet answered
     key = Institution(config, "platform").keys().signing_key(CONFIRMATION_KEY)
-    body = build_confirmation_body(case, confirmation_id=confirmation_id, issued_on=issued_on)
+    body = build_confirmation_body(case, confirmation_id=confirmation_id, issued_on=issued_on,
+                                   leistungsdatum=leistungsdatum)
     return sign_document(CONFIRMATION_KIND, body, key)
 
 

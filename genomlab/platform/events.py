@@ -47,6 +47,15 @@ class PruefberichtConfirmed(SubmittedCaseFields):
     qc_passed: bool
     replaces: str | None = None
     """The confirmation of a failed report for the same TAN that a passed one supersedes."""
+    leistungsdatum: str | None = None
+    """``JJJJMMTT`` + the hospital's counter of the day (absent in events before 0011)."""
+
+
+class ConfirmationBilled(EventPayload):
+    """``confirmation.billed``: an insurer billed a Meldebestätigung (a second one is refused)."""
+
+    confirmation_id: str
+    insurer_ik: str
 
 
 class PruefberichtRefused(EventPayload):
@@ -189,6 +198,7 @@ PLATFORM_EVENTS = declare("platform", {
     "node.revoked": NodeDecided,
     "pruefbericht.confirmed": PruefberichtConfirmed,
     "pruefbericht.refused": PruefberichtRefused,
+    "confirmation.billed": ConfirmationBilled,
     "oauth.client.issued": OAuthClientIssued,
     "oauth.client.revoked": OAuthClientRevoked,
     "platform.user.registered": UserRegistered,

@@ -1,7 +1,9 @@
 """The node registry's tables and the projection that fills them from the platform ledger.
 
 ``platform_nodes`` holds each node's current state, ``platform_confirmations`` the issued
-Meldebestätigungen (TAN only as sha256), ``platform_pruefbericht_refusals`` the refused
+Meldebestätigungen (TAN only as sha256), ``platform_confirmations_replaced`` the ones a corrected
+report superseded, ``platform_confirmation_billings`` each confirmation's one billing by an
+insurer, ``platform_pruefbericht_refusals`` the refused
 Prüfberichte, ``platform_oauth_clients`` the machine clients the platform issued to nodes (secret
 only as sha256). :mod:`genomlab.platform.nodes` and :mod:`genomlab.platform.oauth_clients` write
 the events; this module only projects them.
@@ -53,6 +55,20 @@ confirmations_table = Table(
     Column("qc_passed", Boolean, nullable=False),
     Column("tan_hash", String(64), nullable=False, unique=True),
     Column("issued_at", String(32), nullable=False),
+    Column("leistungsdatum", String(11), nullable=True),
+)
+"""``leistungsdatum``: ``JJJJMMTT`` plus the hospital's counter of the day; null before 0011."""
+replaced_table = Table(
+    "platform_confirmations_replaced", metadata,
+    Column("confirmation_id", String(40), primary_key=True),
+    Column("replaced_by", String(40), nullable=False),
+    Column("replaced_at", String(32), nullable=False),
+)
+billings_table = Table(
+    "platform_confirmation_billings", metadata,
+    Column("confirmation_id", String(40), primary_key=True),
+    Column("insurer_ik", String(9), nullable=False),
+    Column("billed_at", String(32), nullable=False),
 )
 refusals_table = Table(
     "platform_pruefbericht_refusals", metadata,
@@ -94,7 +110,19 @@ def _confirmed(conn: Connection, event: Event) -> None:
     conn.execute(delete(confirmations_table).where(
         confirmations_table.c.tan_hash == p["tan_hash"]))
     conn.execute(insert(confirmations_table).values(
-        **{c: p[c] for c in CONFIRMATION_FIELDS}, issued_at=event.recorded_at))
+        **{c: p[c] for c in CONFIRMATION_FIELDS}, issued_at=event.recorded_at,
+        leistungsdatum=p.get("leistungsdatum")))
+    if p.get("replaces"):
+        conn.execute(insert(replaced_table).values(
+            confirmation_id=p["replaces"], replaced_by=p["confirmation_id"],
+            replaced_at=event.recorded_at))
+
+
+def _billed(conn: Connection, event: Event) -> None:
+    p = event.payload
+    conn.execute(insert(billings_table).values(
+        confirmation_id=p["confirmation_id"], insurer_ik=p["insurer_ik"],
+        billed_at=event.recorded_at))
 
 
 def _refused(conn: Connection, event: Event) -> None:
@@ -123,13 +151,15 @@ NODE_HANDLERS: dict[str, EventHandler] = {
     **dict.fromkeys(TRANSITIONS, _transition),
     "pruefbericht.confirmed": _confirmed,
     "pruefbericht.refused": _refused,
+    "confirmation.billed": _billed,
     "oauth.client.issued": _client_issued,
     "oauth.client.revoked": _client_revoked,
 }
 
 
 class NodeProjection(DispatchProjection):
-    """Applies ``node.*``, ``pruefbericht.*``, ``oauth.client.*`` events to the registry tables."""
+    """Applies ``node.*``, ``pruefbericht.*``, ``confirmation.billed`` and ``oauth.client.*``
+    events to the registry tables."""
 
     metadata = metadata
     handlers = NODE_HANDLERS

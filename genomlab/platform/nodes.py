@@ -51,6 +51,10 @@ NODE_ID_PATTERNS: dict[NodeKind, re.Pattern[str]] = {
 }
 """Official GRZ/KDK id formats (grz-pydantic-models); data services are named ``DS…``."""
 
+PLACEHOLDER_ID = re.compile(r"^UNPUB-(GRZ|KDK)-[A-Z0-9]{1,10}$")
+"""A node BfArM lists without a published id (:mod:`genomlab.platform.node_seed`): the hyphens
+and the prefix cannot match an official id, and BfArM's Prüfbericht model refuses it."""
+
 def get_node_kind(node_id: str) -> NodeKind:
     """The kind a node id names, or :class:`ValidationFailed` naming the field.
 
@@ -58,11 +62,17 @@ def get_node_kind(node_id: str) -> NodeKind:
     --------
     >>> get_node_kind("KDKTUE005")
     'kdk'
+    >>> get_node_kind("UNPUB-KDK-NNGM")
+    'kdk'
     """
     for kind, pattern in NODE_ID_PATTERNS.items():
         if pattern.match(node_id):
             return kind
-    raise ValidationFailed(f"field node_id: {node_id!r} is not a GRZ, KDK or DS id")
+    placeholder = PLACEHOLDER_ID.match(node_id)
+    if placeholder:
+        return "grz" if placeholder.group(1) == "GRZ" else "kdk"
+    raise ValidationFailed(f"field node_id: {node_id!r} is not a GRZ, KDK or DS id (nor an "
+                           "UNPUB- placeholder)")
 
 
 def open_registry_ledger(config: GenomlabConfig) -> Ledger:

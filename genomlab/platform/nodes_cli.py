@@ -1,7 +1,10 @@
-"""``genomlab platform nodes`` and the Meldebestätigung key and check.
+"""``genomlab platform nodes`` and the Meldebestätigung key, check, status, billing and CSV.
 
 ``verify-confirmation`` needs nothing but the file and the platform's public key (PEM), so a
-health insurer runs it offline.
+health insurer runs it offline; it exits non-zero for a Meldebestätigung that is not billable.
+``confirmation-status`` and ``bill-confirmation`` are the insurer's lookup at the platform
+(billable, not billable, revoked, already billed) and its double-billing guard;
+``meldebestaetigung-csv`` writes a hospital's CSV as BfArM delivers it.
 """
 
 from __future__ import annotations
@@ -68,6 +71,19 @@ def nodes_list(cli: CliContext, output_format: OutputFormat) -> None:
               output_format)
 
 
+@nodes.command("seed")
+@acting_user_option
+@pass_cli
+def nodes_seed(cli: CliContext, user: str | None) -> None:
+    """Register (approved) the nodes BfArM's project page lists; ids already present are kept."""
+    from genomlab.platform.node_seed import get_seed_source, seed_nodes
+
+    added = seed_nodes(cli.config, actor=user or cli.config.local_user)
+    source = get_seed_source()
+    click.echo(f"{len(added)} node(s) registered from {source['url']} ({source['as_of']}): "
+               f"{', '.join(added) or 'none new'}")
+
+
 @nodes.command("issue-client")
 @click.argument("node_id")
 @click.option("--replace", is_flag=True, help="Revoke the node's current client and issue anew.")
@@ -130,12 +146,64 @@ def confirmation_key(cli: CliContext, out: Path | None) -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The platform's public confirmation key (PEM).")
 def verify_confirmation(file: Path, public_key: Path) -> None:
-    """Verify a Meldebestätigung FILE with only the platform's public key; exit 1 if altered."""
+    """Verify a Meldebestätigung FILE with only the platform's public key.
+
+    Exits 1 if any byte was altered, and 1 if it is genuine but not billable (quality check
+    failed, test submission).
+    """
+    from genomlab.errors import ValidationFailed
+    from genomlab.platform.billing import get_billing_problem
     from genomlab.platform.confirmations import verify_confirmation_bytes
 
     body = verify_confirmation_bytes(file.read_bytes(), public_key.read_bytes())
+    problem = get_billing_problem(qc_passed=bool(body["complete"]),
+                                  submission_type=str(body["meldung_type"]))
+    if problem:
+        raise ValidationFailed(f"{file}: genuine Meldebestätigung {body['confirmation_id']} is "
+                               f"not billable: {problem}")
     click.echo(f"valid: {body['confirmation_id']} of {body['date']}: {body['meldung_type']} "
                f"({body['data_category']}, {body['indication']}, {body['sequencing_type']}, "
                f"{'complete' if body['complete'] else 'incomplete'}) for IK "
                f"{body['submitter_id']} via {body['data_node_id']}")
 
+
+
+@click.command("confirmation-status")
+@click.argument("reference")
+@pass_cli
+def confirmation_status(cli: CliContext, reference: str) -> None:
+    """Billing status of a Meldebestätigung (MB id or IBE code); exit 1 unless billable."""
+    from genomlab.errors import ValidationFailed
+    from genomlab.platform.billing import get_confirmation_status
+
+    status = get_confirmation_status(cli.config, reference)
+    line = f"{status['confirmation_id']}: {status['status']}"
+    if status["status"] != "billable":
+        raise ValidationFailed(f"{line}: {status['reason']}")
+    click.echo(line)
+
+
+@click.command("bill-confirmation")
+@click.argument("reference")
+@click.option("--insurer", "insurer_ik", required=True, help="The billing insurer's IK (9 digits).")
+@acting_user_option
+@pass_cli
+def bill_confirmation(cli: CliContext, reference: str, insurer_ik: str, user: str | None) -> None:
+    """Record the billing of a Meldebestätigung; a second billing of it is refused."""
+    from genomlab.platform.billing import record_billing
+
+    record_billing(cli.config, reference, insurer_ik=insurer_ik,
+                   actor=user or cli.config.local_user)
+    click.echo(f"{reference}: billed by {insurer_ik}")
+
+
+@click.command("meldebestaetigung-csv")
+@click.argument("submitter_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: <home>/hospitals/<IK>/Meldebestaetigungen_<IK>.csv).")
+@pass_cli
+def meldebestaetigung_csv(cli: CliContext, submitter_id: str, out: Path | None) -> None:
+    """Write hospital SUBMITTER_ID's Meldebestätigungen as BfArM's CSV (Vorgangsnummer;IBE)."""
+    from genomlab.platform.mb_delivery import write_hospital_mb_csv
+
+    click.echo(str(write_hospital_mb_csv(cli.config, submitter_id, out)))

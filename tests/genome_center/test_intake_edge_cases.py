@@ -145,3 +145,31 @@ def test_run_grz_intake__resumed_submission_files_checked_again(config, world, w
                                                    ".sequenceData.files[")
     assert grz_node.get_submissions() == [before]
     assert grz_node.ledger.head() == head
+
+
+def test_run_grz_intake__submission_without_vcf_stored_and_confirmed_without_hail(
+        config, world, world_copy, tmp_path):
+    """BfArM accepts a submission without a VCF (only recommended): stored without genotypes,
+    reported, and the hospital gets a complete Meldebestätigung; Hail is never started."""
+    import json
+
+    request_world_case_numbers(config, world_copy)
+    folder = _copy(_submission(world_copy, world, 6), tmp_path / "inbox-9")
+    path = folder / "metadata" / "metadata.json"
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    removed = 0
+    for donor in metadata["donors"]:
+        for lab in donor["labData"]:
+            files = (lab.get("sequenceData") or {}).get("files", [])
+            for entry in [f for f in files if f["fileType"] == "vcf"]:
+                (folder / "files" / entry["filePath"]).unlink()
+                files.remove(entry)
+                removed += 1
+    path.write_text(json.dumps(metadata), encoding="utf-8")
+    assert removed
+    _intake(config, folder)
+    (row,) = GenomeCenter(config, GRZ).get_submissions()
+    assert row["state"] in {"qc_selected", "finished"}
+    hospital = metadata["submission"]["submitterId"]
+    (confirmation,) = (config.home / "hospitals" / hospital / "meldebestaetigungen").glob("*")
+    assert json.loads(confirmation.read_text())["body"]["complete"] is True
