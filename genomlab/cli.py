@@ -22,9 +22,11 @@ import click
 
 from genomlab import __version__
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.config import ConfigError
 from genomlab.errors import GenomlabError
 from genomlab.faults import describe_fault
+from genomlab.glossary import GLOSSARY, get_glossary_help
 from genomlab.home import restrict_file_modes
 
 COMMAND_PACKAGES = (
@@ -66,7 +68,8 @@ class GenomlabGroup(click.Group):
             raise click.ClickException(fault) from exc
 
 
-@click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GenomlabGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=get_glossary_help())
 @click.option(
     "--config",
     "config_path",
@@ -83,6 +86,24 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     """
     restrict_file_modes()  # what a command writes (stores, outputs, exports) is owner-only
     ctx.obj = CliContext(config_path)
+
+
+@main.command("glossary")
+@click.argument("term", required=False)
+@format_option()
+def glossary(term: str | None, output_format: OutputFormat) -> None:
+    """The German terms of the law genomlab keeps (Prüfbericht, Meldebestätigung, tanG, ...),
+    each explained in English; with TERM only that one."""
+    def names(t: str, g: str) -> set[str]:
+        return {t.lower(), g.lower(), *(part.strip().lower() for part in t.split("/"))}
+
+    rows = [{"term": t, "german": g, "english": e} for t, g, e in GLOSSARY
+            if term is None or term.strip().lower() in names(t, g)]
+    if term is not None and not rows:
+        raise GenomlabError(f"no glossary entry {term!r} (known: "
+                            f"{', '.join(t for t, _, _ in GLOSSARY)})")
+    echo_rows(rows, [("term", "Term"), ("german", "German"), ("english", "Meaning in English")],
+              output_format)
 
 
 @main.group()
@@ -197,8 +218,10 @@ def ledger_anchor(cli: CliContext) -> None:
 @click.option("--institution", "-i", "name", required=True, help="e.g. platform or grz:GRZK00001")
 @click.option("--tail", default=20, show_default=True, help="How many of the latest events.")
 @click.option("--type", "type_", default=None, help="Only events of this type.")
+@format_option()
 @pass_cli
-def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> None:
+def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None,
+                output_format: OutputFormat) -> None:
     """Print the latest events of one institution's ledger."""
     from collections import deque
 
@@ -206,9 +229,10 @@ def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None) -> Non
 
     inst = get_existing_institution(parse_institution(cli.config, name))
     events = deque(inst.ledger().events(type=type_), maxlen=tail)
-    for event in events:
-        click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.actor:<20} {event.type:<32} "
-                   f"{event.stream or ''}")
+    echo_rows([{"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "type": e.type,
+                "stream": e.stream} for e in events],
+              [("seq", "Seq"), ("recorded_at", "Recorded (UTC)"), ("actor", "Actor"),
+               ("type", "Event type"), ("stream", "Stream")], output_format)
 
 
 def _register_subpackage_commands() -> None:

@@ -6,6 +6,11 @@ carries a marker file, :data:`HOME_MARKER` (JSON with the home format version), 
 folder with that marker is ever deleted. A missing or empty folder becomes a home and gets the
 marker; a non-empty folder without it is used as it is, but never deleted.
 
+A home can be moved (copied elsewhere, the old folder deleted): what stores, ledgers and records
+keep of a path inside the home is relative to it (:func:`get_home_relative`), resolved against
+the home it is read in (:func:`resolve_in_home`); absolute paths that older records hold are
+returned as they are.
+
 Everything genomlab writes under a home is for its owner only: :func:`restrict_file_modes`
 sets the process umask to 077 (files 0600, folders 0700) whenever a home is opened, in the CLI
 and before Hail starts, so stores (SQLite files with their ``-wal``/``-shm``), Parquet tables,
@@ -95,3 +100,34 @@ def clear_home(home: Path) -> None:
         raise GenomlabError(f"{home} is not a genomlab home (no {HOME_MARKER} marker); refusing "
                             "to delete it -- set GENOMLAB_HOME to another folder")
     shutil.rmtree(home)
+
+
+def get_home_relative(home: Path, path: Path) -> str:
+    """``path`` relative to ``home`` when it lies inside it (what records store, so that a home
+    can be moved); otherwise as given.
+
+    Examples
+    --------
+    >>> get_home_relative(Path("/srv/home"), Path("/srv/home/reports/runs/a/b"))
+    'reports/runs/a/b'
+    >>> get_home_relative(Path("/srv/home"), Path("/elsewhere/x"))
+    '/elsewhere/x'
+    """
+    try:
+        return path.relative_to(home).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolve_in_home(home: Path, stored: str) -> Path:
+    """A path a record stored, resolved against the home it is read in (an absolute path that
+    an older record stored stays as it is).
+
+    Examples
+    --------
+    >>> resolve_in_home(Path("/mnt/moved"), "reports/runs/a/b").as_posix()
+    '/mnt/moved/reports/runs/a/b'
+    >>> resolve_in_home(Path("/mnt/moved"), "/old/home/x").as_posix()
+    '/old/home/x'
+    """
+    return home / stored

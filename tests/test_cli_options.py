@@ -79,3 +79,32 @@ def test_users_group__holds_user_administration_and_review_does_not() -> None:
     assert admin <= set(users.commands)
     assert not {"bootstrap-admin", "add-user", "grant", "withdraw", "entitlements"} & set(
         review.commands)
+
+
+LISTING_NAMES = {"list", "status", "queue", "history", "clients", "entitlements", "select-qc"}
+"""Command names that list records; ``register show`` and ``ledger show`` list too."""
+LISTING_PATHS = {("platform", "register", "show"), ("ledger", "show"), ("glossary",)}
+
+
+def get_listing_commands() -> dict[tuple[str, ...], click.Command]:
+    """Every command of the tree that lists records (by its name)."""
+    return {path: command for path, command in walk_commands(main)
+            if not isinstance(command, click.Group)
+            and (path[-1] in LISTING_NAMES or path in LISTING_PATHS)}
+
+
+def test_listing_commands__each_takes_format_table_or_json() -> None:
+    from genomlab.cli_output import FORMAT_OPTION
+
+    listing = get_listing_commands()
+    assert len(listing) >= 14
+    missing = {}
+    for path, command in listing.items():
+        options = [p for p in command.params if isinstance(p, click.Option)
+                   and FORMAT_OPTION in p.opts]
+        if not (options and options[0].name == "output_format"
+                and isinstance(options[0].type, click.Choice)
+                and list(options[0].type.choices) == ["table", "json"]
+                and options[0].default == "table"):
+            missing[" ".join(path)] = [p.opts for p in command.params]
+    assert missing == {}

@@ -3,6 +3,7 @@ end with an error; SIGTERM stops Voila and its kernels."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,9 +21,9 @@ from tests.conftest import REPO, free_port, wait_for_http
 
 
 def test_dashboards_list__names_existing_notebooks_only() -> None:
-    result = CliRunner().invoke(main, ["dashboards", "list"])
+    result = CliRunner().invoke(main, ["dashboards", "list", "--format", "json"])
     assert result.exit_code == 0
-    listed = [line.split()[0] for line in result.output.splitlines()]
+    listed = [row["name"] for row in json.loads(result.output)]
     assert listed == list(available_dashboards())
     assert "ledger_health" in listed
     assert all((NOTEBOOKS / f"{name}.ipynb").is_file() for name in listed)

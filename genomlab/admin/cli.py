@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 
 
 @click.group("db")
@@ -13,17 +14,21 @@ def db() -> None:
 
 
 @db.command("status")
+@format_option()
 @pass_cli
-def db_status(cli: CliContext) -> None:
+def db_status(cli: CliContext, output_format: OutputFormat) -> None:
     """Print each institution's store revision and the newest one this release knows."""
     from genomlab.institution import existing_institutions
     from genomlab.migrations import get_head_revision, get_store_revision
 
     head = get_head_revision()
+    rows = []
     for institution in existing_institutions(cli.config):
         revision = get_store_revision(institution.store_url)
-        state = "up to date" if revision == head else f"needs upgrade to {head}"
-        click.echo(f"{institution.name}\t{revision or 'empty'}\t{state}")
+        rows.append({"institution": institution.name, "revision": revision or "empty",
+                     "state": "up to date" if revision == head else f"needs upgrade to {head}"})
+    echo_rows(rows, [("institution", "Institution"), ("revision", "Store revision"),
+                     ("state", "State")], output_format)
 
 
 @db.command("upgrade")

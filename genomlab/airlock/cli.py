@@ -10,6 +10,8 @@ from typing import cast
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
+from genomlab.home import resolve_in_home
 
 
 @click.group()
@@ -92,7 +94,8 @@ def release(cli: CliContext, request_id: str) -> None:
     files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
                             actor=get_current_user(cli.config))
     for f in files:
-        click.echo(f"{f['released_path']}  sha256 {f['sha256']}")
+        click.echo(f"{resolve_in_home(cli.config.home, f['released_path'])}  "
+                   f"sha256 {f['sha256']}")
     if not files:
         click.echo(f"{request_id}: already released")
 
@@ -113,18 +116,19 @@ def withdraw(cli: CliContext, request_id: str, reason: str) -> None:
 @airlock.command("queue")
 @click.option("--all", "show_all", is_flag=True, help="Include decided and released requests.")
 @click.option("--project", default=None, help="Only this project.")
+@format_option()
 @pass_cli
-def queue(cli: CliContext, show_all: bool, project: str | None) -> None:
+def queue(cli: CliContext, show_all: bool, project: str | None,
+          output_format: OutputFormat) -> None:
     """List release requests (open ones by default), oldest first."""
     from genomlab.airlock.requests import OPEN_STATES, get_queue
 
     rows = get_queue(cli.config, statuses=None if show_all else OPEN_STATES, project=project)
-    for row in rows:
-        click.echo(f"{row['request_id']}  {row['project']:<16} {row['author']:<12} "
-                   f"{row['status']:<20} checks {row['check_status']:<7} "
-                   f"{row['n_reviews']} review(s)  {row['submitted_at'][:19]}")
-    if not rows:
-        click.echo("no requests")
+    echo_rows([{**r, "submitted_at": r["submitted_at"][:19]} for r in rows],
+              [("request_id", "Request"), ("project", "Project"), ("author", "Author"),
+               ("status", "Status"), ("check_status", "Checks"), ("n_reviews", "Reviews"),
+               ("submitted_at", "Submitted")], output_format,
+              footer=f"{len(rows)} requests")
 
 
 commands = [airlock]

@@ -93,6 +93,7 @@ from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.events import LedgerSpec
+from genomlab.home import get_home_relative, resolve_in_home
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 from genomlab.leftovers import make_owned_dir
@@ -277,7 +278,8 @@ def get_released_tables(config: GenomlabConfig, project: str) -> dict[str, Any]:
              .where(reqs.c.project == project, files.c.released_path.is_not(None)))
     with read_connection(open_airlock_ledger(config).engine) as conn:
         rows = conn.execute(query).all()
-    return {f"{r.request_id}/{r.name}": read_output_table(Path(r.released_path))
+    return {f"{r.request_id}/{r.name}": read_output_table(resolve_in_home(config.home,
+                                                                          r.released_path))
             for r in rows if Path(r.released_path).suffix in TABLE_SUFFIXES}
 
 
@@ -651,7 +653,8 @@ def release_request(config: GenomlabConfig, directory: AirlockDirectory, request
                                 f"(sha256 {digest} != {f.sha256})")
         tmp.replace(destination)
         crashpoint("airlock.copied_out")
-        released.append({"name": f.name, "sha256": digest, "released_path": str(destination)})
+        released.append({"name": f.name, "sha256": digest,  # relative: the home can move
+                         "released_path": get_home_relative(config.home, destination)})
     reference = f"airlock:{request_id} " + " ".join(
         f"{r['name']}#sha256={r['sha256']}" for r in released)
     entry = directory.record_release(request.project, request.author,

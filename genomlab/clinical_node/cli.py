@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from genomlab.cli_context import CliContext, node_option, pass_cli, require_node
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 
 
 @click.group()
@@ -18,16 +19,16 @@ def kdk() -> None:
 
 @kdk.command("status")
 @node_option("KDK id, e.g. KDKTUE005.")
+@format_option()
 @pass_cli
-def status_cmd(cli: CliContext, node_id: str) -> None:
+def status_cmd(cli: CliContext, node_id: str, output_format: OutputFormat) -> None:
     """List the node's records with state and, for errors, the field."""
     from genomlab.clinical_node.intake import ClinicalNode
 
     rows = ClinicalNode(cli.config, require_node(cli, "kdk", node_id)).get_records()
-    for row in rows:
-        failure = f"  {row['failure_field']}" if row["state"] == "error" else ""
-        click.echo(f"{row['record_id']:<24} {row['state']:<12}{failure}")
-    click.echo(f"{len(rows)} records")
+    echo_rows(rows, [("record_id", "Record"), ("state", "State"),
+                     ("failure_field", "Failed field")], output_format,
+              footer=f"{len(rows)} records")
 
 
 commands: list[click.Command] = [kdk]

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 from genomlab.errors import GenomlabError, NotFoundError
 
@@ -35,10 +36,11 @@ def dashboards() -> None:
 
 
 @dashboards.command("list")
-def list_dashboards() -> None:
+@format_option()
+def list_dashboards(output_format: OutputFormat) -> None:
     """Name and audience of every dashboard."""
-    for name, text in available_dashboards().items():
-        click.echo(f"{name:<15} {text}")
+    echo_rows([{"name": name, "audience": text} for name, text in available_dashboards().items()],
+              [("name", "Dashboard"), ("audience", "For whom")], output_format)
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -1,14 +1,21 @@
 """The public register page (Voila): who uses genomDE data, for what, and what came of it.
 
 Reads the projection with paginated SQL (no Spark), 50 entries a page, newest first, with a
-search field and a status filter. Every text comes from applicants and is escaped; result links
-are made only for ``https://`` URLs and DOIs.
+search field and a status filter. It reads like a public register: German first with English,
+statuses, purposes, DUO terms and ICD-10-GM codes in words
+(:mod:`genomlab.platform.applications.register_labels`), one page per project behind a permalink
+(``?project=GDE-…``), the whole register as CSV and JSON downloads, and results as publications
+and DOIs (airlock releases by file name, never by hash). Every text comes from applicants and is
+escaped; result links are made only for ``https://`` URLs and DOIs.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import os
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from sqlalchemy import func, select
 
@@ -16,7 +23,21 @@ from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.platform.applications import projection as t
-from genomlab.platform.applications.register import RegisterPage, get_register_page
+from genomlab.platform.applications.register import (
+    RegisterPage,
+    get_register_page,
+    render_whole_register,
+)
+from genomlab.platform.applications.register_labels import (
+    LEVEL_WORDS,
+    PURPOSE_WORDS,
+    RESULT_WORDS,
+    STATUS_WORDS,
+    describe_result_reference,
+    get_duo_words,
+    get_icd_words,
+    get_words,
+)
 from genomlab.platform.applications.store import read_platform
 
 PAGE_SIZE = 50
@@ -35,53 +56,154 @@ def _e(value: Any) -> str:
 
 
 def result_link_html(kind: str, title: str, reference: str) -> str:
-    """A result as escaped text, linked only if the reference is an https URL or a DOI.
+    """A result as escaped text, in plain words: a publication's DOI or an https URL is linked,
+    outputs released through the airlock are named by file (not by hash), anything else is text.
 
     Examples
     --------
     >>> result_link_html("publication", "A <b>", "javascript:alert(1)")
-    'publication: A &lt;b&gt; (javascript:alert(1))'
-    >>> result_link_html("report", "R", "doi:10.1/x")
-    'report: <a href="https://doi.org/10.1/x" rel="noopener" target="_blank">R</a>'
+    'Veröffentlichung / publication: A &lt;b&gt; (javascript:alert(1))'
+    >>> print(result_link_html("report", "R", "doi:10.1/x"))
+    Bericht / report: <a href="https://doi.org/10.1/x" rel="noopener" target="_blank">R</a>
+    (DOI 10.1/x)
     """
-    href = None
-    if reference.startswith("https://"):
-        href = reference
-    elif reference.lower().startswith("doi:"):
-        href = "https://doi.org/" + reference[4:]
+    href, words = describe_result_reference(reference)
+    kind_words = _e(get_words(RESULT_WORDS, kind))
     if href is None:
-        return f"{_e(kind)}: {_e(title)} ({_e(reference)})"
-    return f'{_e(kind)}: <a href="{_e(href)}" rel="noopener" target="_blank">{_e(title)}</a>'
+        return f"{kind_words}: {_e(title)} ({_e(words)})"
+    return (f'{kind_words}: <a href="{_e(href)}" rel="noopener" target="_blank">{_e(title)}</a>'
+            f"\n({_e(words)})")
+
+
+def get_permalink(project_id: str) -> str:
+    """The register page of one project, relative to the register's own address.
+
+    Examples
+    --------
+    >>> get_permalink("GDE-2026-0001")
+    '?project=GDE-2026-0001'
+    """
+    return "?" + urlencode({"project": project_id})
+
+
+def get_project_from_query(query_string: str | None) -> str | None:
+    """The ``project`` of a register URL's query string (Voila passes it as ``QUERY_STRING``).
+
+    Examples
+    --------
+    >>> get_project_from_query("project=GDE-2026-0001&x=1"), get_project_from_query("")
+    ('GDE-2026-0001', None)
+    """
+    values = parse_qs(query_string or "").get("project")
+    return values[0].strip() if values and values[0].strip() else None
+
+
+def _duo_html(e: dict[str, Any]) -> str:
+    parts = [_e(get_duo_words(e["duo_permission"]))]
+    if e["disease"]:
+        parts.append(f"Krankheit / disease: {_e(get_icd_words(e['disease']))}")
+    parts += [_e(get_duo_words(m)) for m in e["duo_modifiers"]]
+    return "<br>".join(parts)
+
+
+def _data_html(e: dict[str, Any]) -> str:
+    data = f"{_e(', '.join(e['data_categories']))}; {_e(get_words(LEVEL_WORDS, e['level']))}"
+    if e["clinical_fields"]:
+        data += f"; Felder / fields: {_e(', '.join(e['clinical_fields']))}"
+    return data
+
+
+def _decision_text(e: dict[str, Any]) -> str:
+    if not e["decision"]:
+        return "ausstehend / pending"
+    decision = f"{get_words(STATUS_WORDS, e['decision'])} {e['decision_on']}"
+    if e["valid_until"]:
+        decision += f"; Zugang / access {e['valid_from']} – {e['valid_until']}"
+    return decision
+
+
+def _results_html(e: dict[str, Any]) -> str:
+    return "<br>".join(result_link_html(r["kind"], r["title"], r["reference"])
+                       for r in e["results"]) or "noch keine / none reported yet"
+
+
+def _purposes(e: dict[str, Any]) -> str:
+    return ", ".join(get_words(PURPOSE_WORDS, p) for p in e["purposes"])
 
 
 def register_table_html(page: RegisterPage) -> str:
-    """Register entries as an escaped HTML table."""
-    head = "".join(f"<th>{h}</th>" for h in (
-        "Project", "Title and lay summary", "Applicant / institution", "Authorised users",
-        "Purposes", "DUO", "Data requested", "Status", "Decision", "Results"))
+    """Register entries as an escaped HTML table, German first with English; each project links
+    to its own page (:func:`get_permalink`)."""
+    head = "".join(f'<th scope="col">{h}</th>' for h in (
+        "Projekt / Project", "Titel und Kurzbeschreibung / Title and lay summary",
+        "Antragsteller:in, Einrichtung / Applicant, institution",
+        "Berechtigte Personen / Authorised users", "Zwecke / Purposes",
+        "Nutzungsbedingungen (DUO) / Data use terms (DUO)",
+        "Beantragte Daten / Data requested", "Status", "Entscheidung / Decision",
+        "Ergebnisse / Results"))
     rows = []
     for e in page.entries:
-        duo = " ".join([e["duo_permission"], e["disease"] or "", *e["duo_modifiers"]])
-        data = f"{', '.join(e['data_categories'])}; {e['level']}"
-        if e["clinical_fields"]:
-            data += f"; fields: {', '.join(e['clinical_fields'])}"
-        decision = (f"{e['decision']} {e['decision_on']}" if e["decision"] else "pending")
-        if e["valid_until"]:
-            decision += f"; access {e['valid_from']} – {e['valid_until']}"
-        results = "<br>".join(result_link_html(r["kind"], r["title"], r["reference"])
-                              for r in e["results"]) or "none reported yet"
         rows.append(
             f'<tr data-project="{_e(e["project_id"])}">'
-            f"<td>{_e(e['project_id'])}<br><small>submitted {_e(e['submitted_on'])}</small></td>"
+            f'<td><a class="permalink" href="{_e(get_permalink(e["project_id"]))}">'
+            f"{_e(e['project_id'])}</a><br><small>eingereicht / submitted "
+            f"{_e(e['submitted_on'])}</small></td>"
             f"<td class='title'><b>{_e(e['title'])}</b><div class='lay'>{_e(e['lay_summary'])}"
             f"</div></td>"
             f"<td>{_e(e['applicant'])}<br>{_e(e['institution'])}</td>"
             f"<td>{'<br>'.join(_e(u) for u in e['authorised_users'])}</td>"
-            f"<td>{_e(', '.join(e['purposes']))}</td><td>{_e(duo)}</td><td>{_e(data)}</td>"
-            f"<td class='status'>{_e(e['status'])}</td><td>{_e(decision)}</td>"
-            f"<td>{results}</td></tr>")
+            f"<td>{_e(_purposes(e))}</td><td>{_duo_html(e)}</td><td>{_data_html(e)}</td>"
+            f"<td class='status'>{_e(get_words(STATUS_WORDS, e['status']))}</td>"
+            f"<td>{_e(_decision_text(e))}</td><td>{_results_html(e)}</td></tr>")
     return (f'<table class="genomlab-register"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def get_register_entry(config: GenomlabConfig, project_id: str) -> dict[str, Any] | None:
+    """The register entry of one project; ``None`` when the register has none."""
+    page = get_register_page(config, search=project_id, limit=None)
+    return next((e for e in page.entries if e["project_id"] == project_id), None)
+
+
+def project_page_html(entry: dict[str, Any]) -> str:
+    """One project's register page: every field in words, German first, with its permalink."""
+    fields = (
+        ("Projekt / Project", _e(entry["project_id"])),
+        ("Antrag / Application", _e(entry["application_id"])),
+        ("Kurzbeschreibung / Lay summary", _e(entry["lay_summary"])),
+        ("Antragsteller:in / Applicant", _e(entry["applicant"])),
+        ("Einrichtung / Institution", _e(entry["institution"])),
+        ("Berechtigte Personen / Authorised users",
+         "<br>".join(_e(u) for u in entry["authorised_users"])),
+        ("Zwecke / Purposes", _e(_purposes(entry))),
+        ("Nutzungsbedingungen (DUO) / Data use terms (DUO)", _duo_html(entry)),
+        ("Beantragte Daten / Data requested", _data_html(entry)),
+        ("Eingereicht / Submitted", _e(entry["submitted_on"])),
+        ("Status", f"{_e(get_words(STATUS_WORDS, entry['status']))} "
+                   f"(seit / since {_e(entry['status_since'])})"),
+        ("Entscheidung / Decision", _e(_decision_text(entry))),
+        ("Ergebnisse / Results", _results_html(entry)),
+    )
+    rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in fields)
+    link = get_permalink(entry["project_id"])
+    return (f'<article class="genomlab-register-project" data-project="{_e(entry["project_id"])}">'
+            f"<h2>{_e(entry['title'])}</h2>"
+            f'<p>Dauerhafter Link / Permalink: <a class="permalink" href="{_e(link)}">'
+            f"{_e(link)}</a> · <a class='back' href='?'>Zum Register / Back to the register</a>"
+            f"</p><dl>{rows}</dl></article>")
+
+
+def get_download_links_html(config: GenomlabConfig) -> str:
+    """Links that download the whole register as CSV and JSON (data URLs: nothing to install,
+    no command line)."""
+    links = []
+    for fmt, mime in (("csv", "text/csv"), ("json", "application/json")):
+        body, _ = render_whole_register(config, fmt)  # type: ignore[arg-type]
+        data = base64.b64encode(body.encode("utf-8")).decode("ascii")
+        links.append(f'<a class="genomlab-download-{fmt}" download="register.{fmt}" '
+                     f'href="data:{mime};charset=utf-8;base64,{data}">register.{fmt}</a>')
+    return ("<p class='genomlab-download'>Herunterladen / Download: " + " · ".join(links)
+            + " (Schema: docs/register-schema.md)</p>")
 
 
 def get_register_summary(config: GenomlabConfig) -> dict[str, int]:
@@ -93,7 +215,8 @@ def get_register_summary(config: GenomlabConfig) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
+def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE,
+                  project: str | None = None) -> Any:
     """The public register as one ipywidgets box.
 
     Examples
@@ -106,22 +229,46 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
     >>> project = run_applications_demo(config).project_id
     >>> header, _, table = register_view(config).children
-    >>> "1 applications: 1 approved" in header.value, table.value.count(project) > 0
-    (True, True)
+    >>> "1 Anträge / applications: 1 genehmigt / approved" in header.value
+    True
+    >>> table.value.count(project) > 0
+    True
+
+    With ``project`` the box holds that project's own page (its permalink's target):
+
+    >>> [page] = register_view(config, project=project).children
+    >>> 'class="genomlab-register-project"' in page.value
+    True
     """
     import ipywidgets as widgets
 
+    if project is not None:
+        entry = get_register_entry(config, project)
+        body = (project_page_html(entry) if entry is not None else
+                f"<p class='genomlab-not-found'>Kein Eintrag für / no register entry for "
+                f"{_e(project)}. <a class='back' href='?'>Zum Register / Back to the register"
+                "</a></p>")
+        single = widgets.VBox([widgets.HTML(STYLE + body)])
+        single.add_class("genomlab-register-view")
+        return single
+
     summary = get_register_summary(config)
-    counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(summary.items()))
+    counts = ", ".join(f"{n} {get_words(STATUS_WORDS, s)}" for s, n in sorted(summary.items()))
     header = widgets.HTML(
-        f"{STYLE}<p class='genomlab-summary'>{sum(summary.values())} applications: {_e(counts)}. "
-        "Export: <code>genomlab platform register export register.json|register.csv</code>.</p>")
-    search = widgets.Text(placeholder="title, project, institution, purpose",
-                          description="Search")
-    status = widgets.Dropdown(options=[(s.replace("_", " ") or "all", s) for s in STATUSES],
-                              value="", description="Status")
-    prev, nxt = widgets.Button(description="◀ previous"), widgets.Button(description="next ▶")
-    reload = widgets.Button(description="↻ refresh")
+        f"{STYLE}<p class='genomlab-summary'>{sum(summary.values())} Anträge / applications: "
+        f"{_e(counts)}.</p>")
+    search = widgets.Text(placeholder="Titel, Projekt, Einrichtung / title, project, institution",
+                          description="Suche / Search")
+    status = widgets.Dropdown(
+        options=[(get_words(STATUS_WORDS, s) if s else "alle / all", s) for s in STATUSES],
+        value="", description="Status")
+    prev = widgets.Button(description="◀ zurück / previous")
+    nxt = widgets.Button(description="weiter / next ▶")
+    reload = widgets.Button(description="↻ aktualisieren / refresh")
+    download = widgets.Button(description="⤓ Register herunterladen / download")
+    download.add_class("genomlab-download-button")
+    download.on_click(lambda _: setattr(header, "value", header.value.split(
+        "<p class='genomlab-download'>")[0] + get_download_links_html(config)))
     label, table = widgets.HTML(), widgets.HTML()
     state = {"offset": 0}
 
@@ -132,8 +279,8 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
         table.value = register_table_html(page)
         last = min(state["offset"] + page_size, page.total)
         first = state["offset"] + 1 if page.total else 0
-        label.value = (f"<span class='genomlab-page'>{first}–{last} of {page.total}</span> "
-                       f"<small>as of {clock.now():%H:%M:%S} UTC</small>")
+        label.value = (f"<span class='genomlab-page'>{first}–{last} von / of {page.total}"
+                       f"</span> <small>Stand / as of {clock.now():%H:%M:%S} UTC</small>")
         prev.disabled, nxt.disabled = state["offset"] == 0, last >= page.total
 
     def filtered(_: Any) -> None:
@@ -150,14 +297,16 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> Any:
     nxt.on_click(lambda _: turn(+1))
     reload.on_click(refresh)
     refresh()
-    box = widgets.VBox([header, widgets.HBox([search, status, prev, nxt, reload, label]), table])
+    box = widgets.VBox([header, widgets.HBox([search, status, prev, nxt, reload, download,
+                                              label]), table])
     box.add_class("genomlab-register-view")
     return box
 
 
 def show_register(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> None:
     """Display the register with a server-rendered first screen (the newest page as static
-    HTML, replaced by the live widgets once they load).
+    HTML, replaced by the live widgets once they load); ``?project=ID`` in the page's address
+    (Voila passes it as ``QUERY_STRING``) shows that project's own page.
 
     Examples
     --------
@@ -169,4 +318,5 @@ def show_register(config: GenomlabConfig, page_size: int = PAGE_SIZE) -> None:
     <IPython.core.display.HTML object>
     VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), VBox(...
     """
-    show_with_first_screen(register_view(config, page_size=page_size))
+    project = get_project_from_query(os.environ.get("QUERY_STRING"))
+    show_with_first_screen(register_view(config, page_size=page_size, project=project))

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from genomlab.cli_context import CliContext, node_option, pass_cli, require_node
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 
 grz_option = node_option("GRZ id, e.g. GRZK00001.")
 
@@ -23,33 +24,33 @@ def grz() -> None:
 @grz.command("status")
 @grz_option
 @click.option("--errors", "only_errors", is_flag=True, help="Only submissions in state error.")
+@format_option()
 @pass_cli
-def status_cmd(cli: CliContext, node_id: str, only_errors: bool) -> None:
+def status_cmd(cli: CliContext, node_id: str, only_errors: bool,
+               output_format: OutputFormat) -> None:
     """List the GRZ's submissions with state, failure reason and field."""
     from genomlab.genome_center.intake import GenomeCenter
 
     rows = GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()
-    for row in rows:
-        if only_errors and row["state"] != "error":
-            continue
-        failure = (f"  {row['failure_reason']}: {row['failure_field']}"
-                   if row["state"] == "error" else "")
-        click.echo(f"{row['inbox_id']:<45} {row['state']:<12}{failure}")
-    click.echo(f"{len(rows)} submissions")
+    shown = [r for r in rows if not only_errors or r["state"] == "error"]
+    echo_rows(shown, [("inbox_id", "Submission (inbox)"), ("state", "State"),
+                      ("failure_reason", "Failure"), ("failure_field", "Field")],
+              output_format, footer=f"{len(rows)} submissions")
 
 
 @grz.command("select-qc")
 @grz_option
+@format_option()
 @pass_cli
-def select_qc_cmd(cli: CliContext, node_id: str) -> None:
+def select_qc_cmd(cli: CliContext, node_id: str, output_format: OutputFormat) -> None:
     """List the submissions selected for detailed QC (BfArM's 2 % sampling rule)."""
     from genomlab.genome_center.intake import GenomeCenter
 
     rows = [r for r in GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()
             if r["selected_for_qc"]]
-    for row in rows:
-        click.echo(f"{row['inbox_id']}  {row['submitter_id']}  {row['submission_month']}")
-    click.echo(f"{len(rows)} selected")
+    echo_rows(rows, [("inbox_id", "Submission (inbox)"), ("submitter_id", "Submitter (LE)"),
+                     ("submission_month", "Month")], output_format,
+              footer=f"{len(rows)} selected")
 
 
 @grz.command("report")

@@ -70,6 +70,7 @@ from genomlab.genome_center.metadata import (
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from genomlab.genome_center.vcf_check import check_submission_vcfs
 from genomlab.hail_session import HailModule
+from genomlab.home import get_home_relative, resolve_in_home
 from genomlab.messages import PseudonymService
 from genomlab.node_intake import (
     OPEN_STATES,
@@ -171,9 +172,10 @@ class GenomeCenter(NodeIntake):
     def get_batch_paths(self, store_name: str = "consented") -> list[str]:
         """Paths of the indexed genotype batches of one store, oldest first."""
         with read_connection(self.ledger.engine) as conn:
-            return list(conn.execute(
+            stored = conn.execute(
                 select(store.batches.c.path).where(store.batches.c.store == store_name)
-                .order_by(store.batches.c.created_at, store.batches.c.batch_id)).scalars())
+                .order_by(store.batches.c.created_at, store.batches.c.batch_id)).scalars()
+            return [str(resolve_in_home(self.config.home, p)) for p in stored]
 
     def read_genotypes(self, hl: HailModule, *, pseudonyms: Sequence[str] | None = None,
                        store_name: str = "consented") -> Any:
@@ -405,7 +407,8 @@ class GenomeCenter(NodeIntake):
         with self.ledger.transaction() as tx:
             for batch in outcome.batches:
                 tx.append("genotypes.batch_stored", {
-                    "batch_id": batch.batch_id, "store": batch.store, "path": str(batch.path),
+                    "batch_id": batch.batch_id, "store": batch.store,
+                    "path": get_home_relative(self.config.home, batch.path),
                     "n_samples": len(batch.samples), "samples": list(batch.samples)},
                     actor=self.actor)
             for directory in pending:

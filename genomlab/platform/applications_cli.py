@@ -16,6 +16,7 @@ from typing import Any, Literal
 import click
 
 from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.errors import ValidationFailed
 
 acting_user_option = user_option("Act as this user (default: $JUPYTERHUB_USER, else local_user).")
@@ -228,9 +229,10 @@ def review() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--offset", default=0, show_default=True)
 @acting_user_option
+@format_option()
 @pass_cli
 def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None, mine: bool,
-                 limit: int, offset: int, user: str | None) -> None:
+                 limit: int, offset: int, user: str | None, output_format: OutputFormat) -> None:
     """List the review queue, longest waiting first, with age in days."""
     from genomlab.platform.applications.models import OPEN_STATUSES
     from genomlab.platform.applications.queries import get_queue_page
@@ -238,11 +240,10 @@ def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None
     page = get_queue_page(cli.config, statuses=statuses or OPEN_STATUSES, purpose=purpose,
                           handler=get_acting_user(cli, user) if mine else None, offset=offset,
                           limit=limit)
-    for row in page.rows:
-        click.echo(f"{row['application_id']}  {row['project_id'] or '-':<13} "
-                   f"{row['status']:<12} {row['age_days']:>4}d  {row['handler'] or '-':<10} "
-                   f"{row['title'][:60]}")
-    click.echo(f"{len(page.rows)} of {page.total} (offset {offset})")
+    echo_rows(page.rows, [("application_id", "Application"), ("project_id", "Project"),
+                          ("status", "Status"), ("age_days", "Days waiting"),
+                          ("handler", "Handler"), ("title", "Title")], output_format,
+              footer=f"{len(page.rows)} of {page.total} (offset {offset})")
 
 
 def add_workflow_command(group: click.Group, name: str, method: str,
@@ -391,14 +392,16 @@ def register_export(cli: CliContext, out: Path, fmt: Literal["json", "csv"] | No
 @register.command("show")
 @click.option("--search", default=None, help="Text in title, project, institution or purpose.")
 @click.option("--limit", default=20, show_default=True)
+@format_option()
 @pass_cli
-def register_show(cli: CliContext, search: str | None, limit: int) -> None:
-    """Print the newest register entries."""
+def register_show(cli: CliContext, search: str | None, limit: int,
+                  output_format: OutputFormat) -> None:
+    """Print the newest register entries (the whole entries: ``register export``)."""
     from genomlab.platform.applications.register import get_register_page
 
     page = get_register_page(cli.config, search=search, limit=limit)
-    for entry in page.entries:
-        click.echo(f"{entry['project_id']}  {entry['status']:<12} {entry['submitted_on']}  "
-                   f"{entry['institution']:<20} {entry['title'][:60]}")
-    click.echo(f"{len(page.entries)} of {page.total}")
+    echo_rows(page.entries, [("project_id", "Project"), ("status", "Status"),
+                             ("submitted_on", "Submitted"), ("institution", "Institution"),
+                             ("title", "Title")], output_format,
+              footer=f"{len(page.entries)} of {page.total}")
 

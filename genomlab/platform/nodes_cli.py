@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 
 acting_user_option = user_option("Acting platform user (default: local_user).")
 
@@ -59,13 +60,15 @@ _decision("revoke", "Revoke NODE_ID for good: its Prüfberichte are refused.")
 
 
 @nodes.command("list")
+@format_option()
 @pass_cli
-def nodes_list(cli: CliContext) -> None:
+def nodes_list(cli: CliContext, output_format: OutputFormat) -> None:
     """List registered nodes with their status."""
     from genomlab.platform.nodes import NodeRegistry
 
-    for row in NodeRegistry(cli.config).list_nodes():
-        click.echo(f"{row['node_id']:<16} {row['kind']:<13} {row['status']:<10} {row['name']}")
+    echo_rows(NodeRegistry(cli.config).list_nodes(),
+              [("node_id", "Node"), ("kind", "Kind"), ("status", "Status"), ("name", "Name")],
+              output_format)
 
 
 @nodes.command("seed")
@@ -132,14 +135,15 @@ def nodes_revoke_client(cli: CliContext, client_id: str, reason: str, user: str 
 
 
 @nodes.command("clients")
+@format_option()
 @pass_cli
-def nodes_clients(cli: CliContext) -> None:
+def nodes_clients(cli: CliContext, output_format: OutputFormat) -> None:
     """List the OAuth clients issued to nodes (never their secrets)."""
     from genomlab.platform.oauth_clients import list_clients
 
-    for row in list_clients(cli.config):
-        click.echo(f"{row['client_id']:<24} {row['node_id']:<12} {row['status']:<8} "
-                   f"{row['scope']}")
+    echo_rows(list_clients(cli.config), [("client_id", "Client"), ("node_id", "Node"),
+                                         ("status", "Status"), ("scope", "Scope")],
+              output_format)
 
 
 @click.command("confirmation-key")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import click
 
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.platform.applications.models import Role
 from genomlab.platform.applications_cli import (
     acting_user_option,
@@ -69,15 +70,18 @@ for _name, _method, _outcome, _doc in (
 @users.command("entitlements")
 @click.argument("user_id")
 @click.option("--at", "at_text", default=None, help="ISO date to evaluate (default: now).")
+@format_option()
 @pass_cli
-def users_entitlements(cli: CliContext, user_id: str, at_text: str | None) -> None:
+def users_entitlements(cli: CliContext, user_id: str, at_text: str | None,
+                       output_format: OutputFormat) -> None:
     """List USER_ID's active entitlements (approved projects they may use, until when)."""
     from genomlab.platform.applications import get_active_entitlements
 
     day = parse_day(at_text, "--at")
     at = datetime.combine(day, datetime.min.time(), UTC) if day else None
     found = get_active_entitlements(cli.config, user_id, at)
-    for item in found:
-        click.echo(f"{item.project_id}  {item.application_id}  {item.valid_from} – "
-                   f"{item.valid_until}")
-    click.echo(f"{len(found)} active")
+    rows = [{"project_id": i.project_id, "application_id": i.application_id,
+             "valid_from": i.valid_from, "valid_until": i.valid_until} for i in found]
+    echo_rows(rows, [("project_id", "Project"), ("application_id", "Application"),
+                     ("valid_from", "Valid from"), ("valid_until", "Valid until")],
+              output_format, footer=f"{len(found)} active")

@@ -60,6 +60,27 @@ def compute_ledger_integrity(config: GenomlabConfig) -> pl.DataFrame:
     return health.select("institution", "status", pl.col("events").alias("n_events"))
 
 
+def compute_confirmed_cases(config: GenomlabConfig) -> pl.DataFrame:
+    """Cases the platform confirmed (Meldebestätigungen) per data node and quarter of
+    submission: ``node``, ``quarter``, ``n_cases``. Each case is a person, so a public report
+    suppresses small counts (:func:`genomlab.reports.tables.suppress_person_counts`).
+
+    Examples
+    --------
+    >>> from genomlab.config import load_config
+    >>> import tempfile
+    >>> compute_confirmed_cases(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})).columns
+    ['node', 'quarter', 'n_cases']
+    """
+    from genomlab.platform.quarterly import compute_node_activity
+
+    activity = compute_node_activity(config, period="quarter")
+    return (activity.filter(pl.col("confirmations") > 0)
+            .select(pl.col("node_id").alias("node"), pl.col("period").alias("quarter"),
+                    pl.col("confirmations").cast(pl.Int64).alias("n_cases"))
+            .sort("quarter", "node"))
+
+
 def compute_airlock_kpis(config: GenomlabConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Release requests by status, and each output checker's workload and turnaround.
 

@@ -9,6 +9,7 @@ import click
 
 from genomlab import clock
 from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.errors import GenomlabError, NotFoundError, ValidationFailed
 from genomlab.institution import Institution
 
@@ -76,26 +77,31 @@ def run_due(cli: CliContext, schedule_path: Path, now_text: str | None) -> None:
 @reports.command("list")
 @schedule_option
 @click.option("--now", "now_text", default=None, help="Show slots as of this ISO time.")
-def list_reports(schedule_path: Path, now_text: str | None) -> None:
-    """List the scheduled reports with their latest and next slot."""
+@format_option()
+def list_reports(schedule_path: Path, now_text: str | None, output_format: OutputFormat) -> None:
+    """List the scheduled reports with their latest and next slot (UTC)."""
     from croniter import croniter
 
     from genomlab.reports.schedule import load_schedule
 
     now = _parse_now(now_text)
-    for spec in load_schedule(schedule_path):
-        following = croniter(spec.cron, now).get_next(datetime)
-        click.echo(f"{spec.name:<24} {spec.audience:<8} {spec.cron:<16} "
-                   f"latest {spec.latest_slot(now).isoformat(timespec='minutes')}  "
-                   f"next {following.isoformat(timespec='minutes')}  {spec.notebook}")
+    rows = [{"name": spec.name, "audience": spec.audience, "cron": spec.cron,
+             "latest": spec.latest_slot(now).isoformat(timespec="minutes"),
+             "next": croniter(spec.cron, now).get_next(datetime).isoformat(timespec="minutes"),
+             "notebook": spec.notebook.name} for spec in load_schedule(schedule_path)]
+    echo_rows(rows, [("name", "Report"), ("audience", "Audience"), ("cron", "Cron (UTC)"),
+                     ("latest", "Latest slot"), ("next", "Next slot"),
+                     ("notebook", "Notebook")], output_format)
 
 
 @reports.command("history")
 @click.option("--name", default=None, help="Only this report (a name of the schedule).")
 @click.option("--limit", default=20, show_default=True, help="How many runs.")
 @schedule_option
+@format_option()
 @pass_cli
-def history(cli: CliContext, name: str | None, limit: int, schedule_path: Path) -> None:
+def history(cli: CliContext, name: str | None, limit: int, schedule_path: Path,
+            output_format: OutputFormat) -> None:
     """Show recorded runs: slot, status, duration, outputs and reasons.
 
     Reads only: a home without reports shows no runs and gets no reports store; a ``--name``
@@ -114,14 +120,12 @@ def history(cli: CliContext, name: str | None, limit: int, schedule_path: Path) 
             raise NotFoundError(f"no report named {name!r} (known: "
                                 f"{', '.join(sorted(known)) or 'none'})")
         runs = [run for run in runs if run["name"] == name]
-    if not runs:
-        click.echo("no runs")
-    for run in runs[:limit]:
-        duration = "" if run["duration_s"] is None else f"{run['duration_s']:.1f}s"
-        click.echo(f"{run['key']:<48} {run['status']:<10} {duration:>8}  "
-                   f"{len(run['outputs'])} files  {run['output_dir'] or ''}")
-        for reason in run["reasons"][:3]:
-            click.echo(f"    {reason}")
+    shown = [{**run, "n_files": len(run["outputs"]),
+              "reason": run["reasons"][0] if run["reasons"] else None} for run in runs[:limit]]
+    echo_rows(shown, [("key", "Run (report@slot)"), ("status", "Status"),
+                      ("duration_s", "Seconds"), ("n_files", "Files"),
+                      ("output_dir", "Output folder"), ("reason", "First reason")],
+              output_format, footer=f"{len(runs)} runs")
 
 
 commands = [reports]

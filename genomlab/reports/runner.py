@@ -29,10 +29,12 @@ from typing import Any
 from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, insert, select
 from sqlalchemy import update as sql_update
 
+from genomlab import clock
 from genomlab.airlock.files import sha256_file
 from genomlab.config import GenomlabConfig
 from genomlab.db import read_connection
 from genomlab.events import LedgerSpec
+from genomlab.home import get_home_relative, resolve_in_home
 from genomlab.institution import Institution
 from genomlab.ledger import DispatchProjection, Event, EventHandler, Ledger
 from genomlab.reports.events import REPORTS_EVENTS
@@ -120,20 +122,57 @@ def export_html_without_code(notebook: Path, html_path: Path) -> None:
 
 
 def get_disclosure_reasons(config: GenomlabConfig, directory: Path) -> list[str]:
-    """Why the tables a report wrote may not be published; empty when all pass the checks."""
+    """Why the tables a report wrote may not be published; empty when all pass the checks.
+
+    The checks apply to counts of people: a column the report declared as counting something
+    else (applications, events, nodes; :mod:`genomlab.reports.tables`) is not suppressed, and a
+    count column without a declaration is checked as a count of people.
+    """
     from genomlab.airlock.checks import check_table
     from genomlab.airlock.files import read_output_table
+    from genomlab.reports.tables import get_disclosure_roles, read_count_declaration
 
     tables = [p for p in sorted(directory.rglob("*")) if p.suffix in TABLE_SUFFIXES]
     if not tables:
         return ["the report wrote no machine-readable table to check"]
     reasons = []
     for path in tables:
-        for result in check_table(read_output_table(path), config.disclosure):
+        frame = read_output_table(path)
+        roles = get_disclosure_roles(frame, read_count_declaration(path))
+        for result in check_table(frame, config.disclosure, roles=roles):
             if result.status != "pass":
                 reasons += [f"{path.relative_to(directory)}: {result.check} {result.status}: {r}"
                             for r in result.reasons]
     return reasons
+
+
+def get_declared_counts(directory: Path) -> dict[str, str]:
+    """What every declared count column of a run's tables counts: ``{"tables/x.csv:n": unit}``."""
+    from genomlab.reports.tables import read_count_declaration
+
+    declared: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.suffix in TABLE_SUFFIXES:
+            for column, unit in read_count_declaration(path).items():
+                declared[f"{path.relative_to(directory)}:{column}"] = unit
+    return declared
+
+
+def add_status_banner(config: GenomlabConfig, spec: ReportSpec, out_dir: Path, *,
+                      status: str, slot: datetime) -> None:
+    """Put the title, period, run time and status banner at the top of ``report.html``."""
+    from genomlab.reports.tables import insert_banner, read_report_meta, render_status_banner
+
+    page = out_dir / "report.html"
+    if not page.is_file():
+        return
+    meta = read_report_meta(out_dir)
+    banner = render_status_banner(
+        status=status, title=meta.get("title", spec.name.replace("-", " ").capitalize()),
+        period=meta.get("period", f"up to {slot:%Y-%m-%d %H:%M} UTC"), slot=slot,
+        run_at=clock.now(), min_cell_count=config.disclosure.min_cell_count,
+        declared=get_declared_counts(out_dir))
+    page.write_text(insert_banner(page.read_text(encoding="utf-8"), banner), encoding="utf-8")
 
 
 def _execute(config: GenomlabConfig, spec: ReportSpec, out_dir: Path) -> None:
@@ -191,6 +230,7 @@ def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: d
             status = "withheld" if reasons else "published"
         else:
             status = "succeeded"
+        add_status_banner(config, spec, out_dir, status=status, slot=slot)
     except Exception as exc:  # any failure of a report is recorded, not raised
         status = "failed"
         reasons = [f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc) else ''}"]
@@ -203,10 +243,14 @@ def run_report(config: GenomlabConfig, ledger: Ledger, spec: ReportSpec, slot: d
         shutil.copytree(out_dir, public, ignore=shutil.ignore_patterns("*.ipynb"))
     outcome = RunOutcome(key, spec.name, status, round(time.monotonic() - started, 3),
                          str(out_dir), outputs, reasons)
+    criteria = None
+    if spec.audience == "public":
+        criteria = {**config.disclosure.model_dump(),
+                    "declared_counts": get_declared_counts(out_dir)}
     ledger.append("report.run.finished", {
         "key": key, "status": status, "duration_s": outcome.duration_s,
-        "output_dir": outcome.output_dir, "outputs": outputs, "reasons": reasons,
-        "criteria": config.disclosure.model_dump() if spec.audience == "public" else None},
+        "output_dir": get_home_relative(config.home, out_dir), "outputs": outputs,
+        "reasons": reasons, "criteria": criteria},
         actor=actor, stream=spec.name)
     return outcome
 
@@ -261,4 +305,6 @@ def get_run_history(config: GenomlabConfig, name: str | None = None) -> list[dic
     for row in rows:
         row["outputs"] = json.loads(row["outputs"]) if row["outputs"] else {}
         row["reasons"] = json.loads(row["reasons"]) if row["reasons"] else []
+        if row["output_dir"]:
+            row["output_dir"] = str(resolve_in_home(config.home, row["output_dir"]))
     return rows

@@ -166,9 +166,10 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     assert run("hanna", "review", "AR-000001", "approve", "--reason", "ok").exit_code == 0
     assert run("ute", "review", "AR-000001", "approve", "--reason", "ok").exit_code == 0
     queue = run("hanna", "queue", "--all")
-    [listed] = [line.split() for line in queue.output.splitlines()]
-    assert listed[:7] == ["AR-000001", project.project, "alice", "released", "checks", "pass",
-                          "2"]
+    [header, _, listed, count] = [line.split() for line in queue.output.splitlines()]
+    assert header == ["Request", "Project", "Author", "Status", "Checks", "Reviews", "Submitted"]
+    assert listed[:6] == ["AR-000001", project.project, "alice", "released", "pass", "2"]
+    assert count == ["1", "requests"]
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
     again = run("hanna", "release", "AR-000001")
     assert again.exit_code == 0

@@ -114,7 +114,9 @@ def test_cli_db_upgrade__reports_each_store(release1_home: GenomlabConfig,
     runner = CliRunner()
     before = runner.invoke(db, ["status"], obj=context)
     assert before.exit_code == 0, before.output
-    assert f"platform\t{FIRST_REVISION}\tneeds upgrade to {get_head_revision()}" in before.output
+    assert before.output.splitlines()[0].split() == ["Institution", "Store", "revision", "State"]
+    assert ["platform", FIRST_REVISION, "needs", "upgrade", "to", get_head_revision()] in [
+        line.split() for line in before.output.splitlines()]
     upgraded = runner.invoke(db, ["upgrade"], obj=context)
     assert upgraded.exit_code == 0, upgraded.output
     assert f"trust_center\t{FIRST_REVISION} -> {get_head_revision()}" in upgraded.output

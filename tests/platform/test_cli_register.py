@@ -44,18 +44,26 @@ def test_cli__full_review_round_trip(world: World, tmp_path: Path) -> None:
     app, project = re.match(r"(APP-\d+) submitted as project (GDE-\d{4}-\d{4})",
                             new.output).groups()
     queue = _run(world, "review", "queue")
-    [listed, pager] = queue.output.splitlines()
+    [header, rule, listed, pager] = queue.output.splitlines()
+    assert header.split()[:4] == ["Application", "Project", "Status", "Days"]
+    assert set(rule) == {"-", " "}
     assert listed.split()[:3] == [app, project, "submitted"]
     assert pager == "1 of 1 (offset 0)"
+    [row] = json.loads(_run(world, "review", "queue", "--format", "json").output)
+    assert (row["application_id"], row["project_id"], row["status"]) == (app, project,
+                                                                        "submitted")
     assert _run(world, "review", "assign", app, user="hanna").exit_code == 0
     approved = _run(world, "review", "approve", app, "--valid-until", "2027-01-31", user="dora")
     assert approved.exit_code == 0, approved.output
     assert f"approved as {project} for alice, tom until 2027-01-31" in approved.output
     entitled = _run(world, "users", "entitlements", "tom")
-    [entitlement, total] = entitled.output.splitlines()
+    [header, _, entitlement, total] = entitled.output.splitlines()
+    assert header.split() == ["Project", "Application", "Valid", "from", "Valid", "until"]
     assert entitlement.split()[:2] == [project, app]
-    assert entitlement.endswith(" – 2027-01-31")
+    assert entitlement.endswith(" 2027-01-31")
     assert total == "1 active"
+    assert json.loads(_run(world, "users", "entitlements", "tom", "--format", "json").output)[0][
+        "valid_until"] == "2027-01-31"
     result = _run(world, "apply", "result", app, "--kind", "publication", "--title",
                   "Findings", "--reference", "doi:10.1/abc", user="tom")
     assert result.exit_code == 0, result.output

@@ -116,7 +116,7 @@ def test_dashboards__decider_approves_and_register_lists_project(world: World, v
     assert "<script>window.__xss=1</script>" in text
     assert page.evaluate("window.__xss") is None
     summary = page.inner_text(f"{LIVE_REGISTER} .genomlab-summary")
-    assert summary.split(". Export:")[0] == "1 applications: 1 approved"
+    assert summary == "1 Anträge / applications: 1 genehmigt / approved."
     assert not any(text in page.content() for text in BROKEN)
 
 

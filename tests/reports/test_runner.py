@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from genomlab.reports.schedule import load_schedule
 from tests.airlock.conftest import Project
 from tests.conftest import write_config_file
 from tests.reports.conftest import ACTIVITY, REPO, add_platform_events, write_schedule
+from tools.make_notebook import make_notebook
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -64,10 +66,17 @@ def test_load_schedule__shipped_schedule_is_valid() -> None:
     listed = CliRunner().invoke(main, ["reports", "list", "--schedule", str(path),
                                        "--now", "2026-11-22T09:30"])
     assert listed.exit_code == 0, listed.output
-    rows = {line.split()[0]: line.split() for line in listed.output.splitlines()}
+    header, _, *lines = listed.output.splitlines()
+    assert header.split() == ["Report", "Audience", "Cron", "(UTC)", "Latest", "slot", "Next",
+                              "slot", "Notebook"]
+    rows = {line.split()[0]: line.split() for line in lines}
     assert list(rows) == [s.name for s in specs]
-    assert rows["platform-activity"][-5:-1] == ["latest", "2026-11-01T06:00+00:00",
-                                                "next", "2026-12-01T06:00+00:00"]
+    assert rows["platform-activity"][-3:] == ["2026-11-01T06:00+00:00",
+                                              "2026-12-01T06:00+00:00", "platform_activity.ipynb"]
+    as_json = CliRunner().invoke(main, ["reports", "list", "--schedule", str(path),
+                                        "--now", "2026-11-22T09:30", "--format", "json"])
+    first = json.loads(as_json.output)[0]
+    assert (first["name"], first["next"]) == ("platform-activity", "2026-12-01T06:00+00:00")
 
 
 def test_reports_list__default_schedule_found_from_any_working_directory(
@@ -75,7 +84,7 @@ def test_reports_list__default_schedule_found_from_any_working_directory(
     monkeypatch.chdir(tmp_path)  # not the repository: no reports/schedule.toml here
     listed = CliRunner().invoke(main, ["reports", "list", "--now", "2026-11-22T09:30"])
     assert listed.exit_code == 0, listed.output
-    assert [line.split()[0] for line in listed.output.splitlines()] == [
+    assert [line.split()[0] for line in listed.output.splitlines()[2:]] == [
         "platform-activity", "airlock-activity", "register-statistics"]
 
 
@@ -156,28 +165,41 @@ def test_run_due__failure_recorded_and_others_run(
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_run_due_reports__public_small_cell_withheld_large_published(
+def test_run_due_reports__public_event_counts_published_person_counts_gated(
     config: GenomlabConfig, tmp_path: Path
 ) -> None:
     add_platform_events(config, 3)
+    people = tmp_path / "people.ipynb"
+    make_notebook(str(people), "config_json = None\noutput_dir = '.'\nn = 3",
+                  "from pathlib import Path\nimport polars as pl\n"
+                  "from genomlab.reports.tables import write_report_table\n"
+                  "write_report_table(pl.DataFrame({'sex': ['F'], 'n_persons': [n]}), "
+                  "Path(output_dir) / 'tables', 'persons', counts={'n_persons': 'people'})")
     specs = load_schedule(write_schedule(
         tmp_path / "s.toml",
         {"name": "public-activity", "cron": "0 6 * * *", "notebook": str(ACTIVITY),
+         "audience": "public"},
+        {"name": "persons", "cron": "0 6 * * *", "notebook": str(people),
          "audience": "public"}))
-    [withheld] = run_due_reports(config, specs, NOW)
-    assert withheld.status == "withheld"
-    assert any("n_events = 3 is below the minimum cell count 10" in r for r in withheld.reasons)
-    assert not (config.reports_dir / "public").exists()
-
-    add_platform_events(config, 20)
-    [published] = run_due_reports(config, specs, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
-    assert published.status == "published"
-    assert published.reasons == []
-    public = config.reports_dir / "public" / "public-activity" / "2026-11-23T0600Z"
-    assert (public / "report.html").is_file()
+    published, withheld = run_due_reports(config, specs, NOW)
+    # 3 events: a count of events, declared as such, is not suppressed
+    assert (published.status, published.reasons) == ("published", [])
+    public = config.reports_dir / "public" / "public-activity" / "2026-11-22T0600Z"
     assert _events_by_institution(public / "tables" / "activity_by_month.csv") == {
-        "platform": 23}
+        "platform": 3}
+    assert (public / "tables" / "activity_by_month.counts.json").read_text().strip() == (
+        '{"n_events": "events"}')
     assert not list(public.glob("*.ipynb"))  # the notebook (with code) stays internal
+    # 3 persons: a count of people below the threshold is never published
+    assert withheld.status == "withheld"
+    assert any("n_persons = 3 is below the minimum group size 10" in r for r in withheld.reasons)
+    assert not (config.reports_dir / "public" / "persons").exists()
+    [finished] = [e for e in open_reports_ledger(config).events()
+                  if e.type == "report.run.finished" and e.payload["key"].startswith("public")]
+    assert finished.payload["criteria"]["declared_counts"] == {
+        "tables/activity_by_month.csv:n_events": "events",
+        "tables/confirmed_cases_by_quarter.csv:n_cases": "people",
+        "tables/ledger_integrity.csv:n_events": "events"}
 
 
 @pytest.mark.notebook
@@ -220,10 +242,9 @@ def test_run_due_reports__register_statistics_gate(config: GenomlabConfig) -> No
             wf.submit("alice", wf.create_draft("alice", make_form()))
 
     submit(2)
-    [withheld] = run_due_reports(config, spec, datetime(2026, 10, 1, 6, tzinfo=UTC))
-    assert withheld.status == "withheld"
-    assert any("n_applications = 2 is below the minimum cell count 10" in r
-               for r in withheld.reasons)
+    # applications are listed one by one in the public register: 2 is published as 2
+    [first] = run_due_reports(config, spec, datetime(2026, 10, 1, 6, tzinfo=UTC))
+    assert (first.status, first.reasons) == ("published", [])
     submit(9)
     [published] = run_due_reports(config, spec, datetime(2027, 1, 1, 6, tzinfo=UTC))
     assert published.status == "published"

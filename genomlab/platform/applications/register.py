@@ -28,7 +28,7 @@ from genomlab.platform.applications.register_entry import (
 from genomlab.platform.applications.store import read_platform
 
 __all__ = ["REGISTER_FIELDS", "RegisterPage", "export_register", "get_register_page",
-           "render_register"]
+           "render_register", "render_whole_register"]
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,17 @@ def export_register(config: GenomlabConfig, path: str | os.PathLike[str],
     """
     target = Path(path)
     fmt = fmt or ("csv" if target.suffix.lower() == ".csv" else "json")
-    texts, _ = _texts(config, "entry" if fmt == "json" else "csv", None, None, 0, None)
-    body = _json_document(texts) if fmt == "json" else render_csv_line(None) + "".join(texts)
+    body, n = render_whole_register(config, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, target)
-    return len(texts)
+    return n
+
+
+def render_whole_register(config: GenomlabConfig, fmt: Literal["json", "csv"]) -> tuple[str, int]:
+    """The whole register as the export's text (JSON document or CSV) and its number of entries;
+    what :func:`export_register` writes and the register page offers for download."""
+    texts, _ = _texts(config, "entry" if fmt == "json" else "csv", None, None, 0, None)
+    body = _json_document(texts) if fmt == "json" else render_csv_line(None) + "".join(texts)
+    return body, len(texts)

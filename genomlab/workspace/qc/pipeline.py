@@ -429,6 +429,16 @@ def write_qc_outputs(result: QcResult, out_dir: Path, *,
     return written
 
 
+def _recorded_path(path: Path, config: GenomlabConfig | None) -> str:
+    """``path`` as the provenance records it: relative to the home when inside it (a moved home
+    stays consistent), else absolute."""
+    from genomlab.home import get_home_relative
+
+    if config is None:
+        return str(path)
+    return get_home_relative(config.home, Path(path).absolute())
+
+
 def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, reference: Path | None = None,
@@ -483,7 +493,7 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
     with _timed(timings, "write tables and plots", progress):
         result.provenance.update(
             engine=used, spark_master=master,
-            inputs={name: None if path is None else str(path)
+            inputs={name: None if path is None else _recorded_path(path, config)
                     for name, path in (("vcf", vcf), ("release", release), ("samples", samples))})
         write_qc_outputs(result, out_dir, thresholds=t)
     result.timings = {**timings, **result.timings}
