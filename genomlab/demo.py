@@ -64,6 +64,11 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
                                                       "store": inst.store_url.split("://")[0]},
                           actor="genomlab-demo")
     ctx.figures["institutions"] = str(len(institutions))
+    from genomlab.platform.node_seed import seed_nodes
+
+    added = seed_nodes(ctx.config, actor="genomlab-demo")  # the nodes BfArM's page lists
+    if added:
+        ctx.figures["nodes BfArM lists, registered"] = str(len(added))
 
 
 def step_intake(ctx: DemoContext) -> None:

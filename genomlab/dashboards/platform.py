@@ -14,6 +14,7 @@ import polars as pl
 from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.plots import figure_html, get_series_colours
+from genomlab.platform.node_seed import get_registered_nodes_frame, get_seed_source
 from genomlab.platform.quarterly import compute_node_activity, compute_node_overview
 
 
@@ -43,6 +44,18 @@ def summary_html(overview: pl.DataFrame) -> str:
     return (f"<p class='genomlab-platform-summary'>{overview.height} nodes ({approved} approved), "
             f"{confirmed} Meldebestätigungen issued, QC passed {rate}, "
             f"{int(overview['refused'].sum() or 0)} Prüfberichte refused</p>")
+
+
+def listed_nodes_html(config: GenomlabConfig) -> str:
+    """The registered nodes BfArM's project page lists, with the public id where one exists
+    ("not published" otherwise), and the page and date the list comes from."""
+    listed = get_registered_nodes_frame(config).filter(pl.col("listed_by_bfarm")).with_columns(
+        pl.col("public_id").fill_null("not published")).drop("listed_by_bfarm")
+    source = get_seed_source()
+    return (f"<p class='genomlab-platform-source'>{listed.height} nodes as listed on "
+            f"<a href='{html.escape(source['url'])}'>BfArM's project page</a> "
+            f"({html.escape(str(source['as_of']))})</p>"
+            + table_html(listed, "genomlab-platform-listed"))
 
 
 def plot_node_activity(activity: pl.DataFrame):
@@ -81,6 +94,7 @@ def platform_view(config: GenomlabConfig) -> Any:
             "<h2>Data nodes</h2>" + summary_html(overview)
             + f"<p class='genomlab-as-of'>as of {clock.now():%Y-%m-%d %H:%M:%S} UTC</p>"
             + table_html(overview, "genomlab-platform-nodes")
+            + "<h2>Nodes BfArM lists</h2>" + listed_nodes_html(config)
             + "<h2>Per node and quarter</h2>"
             + table_html(quarterly, "genomlab-platform-activity")
             + "<h2>Submissions per node and month</h2>"

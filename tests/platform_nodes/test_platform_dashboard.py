@@ -81,3 +81,21 @@ def test_platform_dashboard__shows_real_numbers_in_chromium(busy_platform, voila
     drawn = plot.screenshot()  # the activity plot as Chromium shows it
     assert count_pixels_of(drawn, MATPLOTLIB_BLUE) > 50  # first node's line
     assert count_pixels_of(drawn, MATPLOTLIB_ORANGE) > 50  # second node's line
+
+
+def test_listed_nodes_html__shows_the_seeded_list_with_unpublished_ids_named(busy_platform):
+    from genomlab.dashboards.platform import listed_nodes_html
+    from genomlab.platform.node_seed import get_seed_nodes, seed_nodes
+    from tests.html_tables import parse_html_tables
+
+    seed_nodes(busy_platform, actor="op")
+    [listed] = parse_html_tables(listed_nodes_html(busy_platform))
+    seed = get_seed_nodes()
+    assert sorted(listed["node_id"]) == sorted(entry["registry_id"] for entry in seed)
+    by_id = listed.set_index("node_id")
+    for entry in seed:
+        shown = by_id.loc[entry["registry_id"]]
+        assert shown["public_id"] == (entry["public_id"] or "not published")
+    # a node registered before the seed keeps its name and status (here: suspended)
+    assert by_id.loc["GRZTUE002", "status"] == "suspended"
+    assert by_id.loc["GRZTUE002", "name"] == "Node <GRZTUE002>"
