@@ -17,7 +17,13 @@ from genomlab.workspace.io import GenotypeMatrix, read_bed
 from genomlab.workspace.qc.relatedness import compute_mendel_errors
 from genomlab.workspace.qc.sample_qc import compute_sample_metrics, finish_sample_metrics
 from genomlab.workspace.qc.sex import call_genetic_sex, compute_sex_check
-from genomlab.workspace.qc.streaming import concat_rows, run_sample_pass, select_rows
+from genomlab.workspace.qc.pipeline import compute_group_hwe_min, compute_variant_table_streamed
+from genomlab.workspace.qc.streaming import (
+    concat_rows,
+    count_variant_genotypes_streamed,
+    run_sample_pass,
+    select_rows,
+)
 from genomlab.workspace.qc.variant_qc import compute_variant_metrics
 from genomlab.workspace.vcf_bed import AdjFilter, MultiallelicSite, convert_vcf_to_bed
 from tests.workspace.conftest import COMMITTED_WORLD
@@ -75,6 +81,23 @@ def test_streamed_passes__block_sums_equal_the_whole_matrix_kernels(tmp_path: Pa
     np.testing.assert_array_equal(bed.read_rows(common).n_alt, gm.n_alt[common])
     table = concat_rows(bed, compute_variant_metrics, max_calls=block_calls)
     pd.testing.assert_frame_equal(table, compute_variant_metrics(gm), check_dtype=False)
+
+
+def test_compute_variant_table_streamed__equals_the_whole_matrix_metrics_and_group_hwe(
+        tmp_path: Path) -> None:
+    gm = _cohort(np.random.default_rng(6), n_samples=45)  # 45: the last byte is padded
+    bed = _write_bed(gm, tmp_path / "c")
+    males = np.arange(45) % 2 == 1
+    passing = np.arange(45) % 7 != 3
+    groups = np.where(np.arange(45) < 20, "G1", np.where(np.arange(45) < 40, "G2", "G3"))
+    streamed = compute_variant_table_streamed(bed, passing, males, groups, min_group_size=5)
+    expected = compute_variant_metrics(gm.subset(cols=passing), males=males[passing])
+    expected["p_value_hwe_min_group"] = compute_group_hwe_min(gm, groups, passing, males,
+                                                              min_group_size=5)
+    pd.testing.assert_frame_equal(streamed, expected, check_dtype=False, rtol=1e-9)
+    assert streamed["p_value_hwe_min_group"].notna().sum() > 300  # groups were tested
+    ok = count_variant_genotypes_streamed(bed, passing)
+    np.testing.assert_array_equal(ok["n_het"], (gm.n_alt[:, passing] == 1).sum(axis=1))
 
 
 def test_bed_file_open__refuses_a_bed_of_the_wrong_size(tmp_path: Path) -> None:
