@@ -125,7 +125,7 @@ def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal:
         HOM_REF,
         SampleMask,
         count_genotypes,
-        count_sample_codes,
+        count_sample_codes_by_column,
     )
 
     n_samples = len(samples)
@@ -135,7 +135,8 @@ def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal:
     usable = autosomal & np.isfinite(af) & (af > 0) & (af < 1)  # for --het
     kind_index = np.select([kinds == kind for kind in _KINDS], range(len(_KINDS)), len(_KINDS))
     category = kind_index * 4 + (ac == 1) * 2 + usable
-    by = count_sample_codes(packed, category, 4 * (len(_KINDS) + 1), n_samples)
+    columns = np.ascontiguousarray(packed.T)  # one transposition for both counts
+    by = count_sample_codes_by_column(columns, category, 4 * (len(_KINDS) + 1), n_samples)
     by = np.rint(by).astype(np.int64).reshape(len(_KINDS) + 1, 2, 2, n_samples, 4)
     per_code = by.sum(axis=(0, 1, 2))  # [sample, code]
     kind_codes = by.sum(axis=(1, 2))  # [kind, sample, code]
@@ -150,8 +151,8 @@ def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal:
         table[f"n_{kind}"] = kind_codes[k][:, HET] + 2 * kind_codes[k][:, HOM_ALT]
     table["o_hom"] = usable_codes[:, HOM_REF] + usable_codes[:, HOM_ALT]
     weights = 1 - 2 * af * (1 - af)
-    expected = count_sample_codes(packed, np.where(usable, 0, -1), 1, n_samples,
-                                  weights=np.where(usable, weights, 0.0))[0]
+    expected = count_sample_codes_by_column(columns, np.zeros(len(usable), dtype=np.int64), 1,
+                                            n_samples, weights=np.where(usable, weights, 0.0))[0]
     table["e_hom"] = expected[:, [HOM_REF, HET, HOM_ALT]].sum(axis=1)
     table["n_het_sites"] = usable_codes[:, [HOM_REF, HET, HOM_ALT]].sum(axis=1)
     return table
