@@ -14,17 +14,18 @@ import pytest
 from genomlab.errors import ValidationFailed
 from genomlab.workspace.bed import BedFile, pack_bed_rows
 from genomlab.workspace.io import GenotypeMatrix, read_bed
+from genomlab.workspace.qc.pipeline import compute_group_hwe_min, compute_variant_table_streamed
 from genomlab.workspace.qc.relatedness import compute_mendel_errors
 from genomlab.workspace.qc.sample_qc import compute_sample_metrics, finish_sample_metrics
 from genomlab.workspace.qc.sex import call_genetic_sex, compute_sex_check
-from genomlab.workspace.qc.pipeline import compute_group_hwe_min, compute_variant_table_streamed
 from genomlab.workspace.qc.streaming import (
     concat_rows,
+    count_genotypes_without,
     count_variant_genotypes_streamed,
     run_sample_pass,
     select_rows,
 )
-from genomlab.workspace.qc.variant_qc import compute_variant_metrics
+from genomlab.workspace.qc.variant_qc import compute_genotype_counts, compute_variant_metrics
 from genomlab.workspace.vcf_bed import AdjFilter, MultiallelicSite, convert_vcf_to_bed
 from tests.workspace.conftest import COMMITTED_WORLD
 
@@ -98,6 +99,13 @@ def test_compute_variant_table_streamed__equals_the_whole_matrix_metrics_and_gro
     assert streamed["p_value_hwe_min_group"].notna().sum() > 300  # groups were tested
     ok = count_variant_genotypes_streamed(bed, passing)
     np.testing.assert_array_equal(ok["n_het"], (gm.n_alt[:, passing] == 1).sum(axis=1))
+    info = pd.DataFrame({"father": "0", "mother": "0"}, index=pd.Index(gm.samples, name="s"))
+    everyone = run_sample_pass(bed, info, max_calls=7 * 45).variant_counts
+    assert everyone is not None
+    without = count_genotypes_without(bed, everyone, ~passing, max_calls=7 * 45)
+    for key in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
+        np.testing.assert_array_equal(without[key], compute_genotype_counts(
+            gm.n_alt[:, passing], axis=1)[key], err_msg=key)
 
 
 def test_bed_file_open__refuses_a_bed_of_the_wrong_size(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ from genomlab.workspace.qc.sample_qc import compute_entry_stats, finish_sample_m
 from genomlab.workspace.qc.sex import call_genetic_sex
 from genomlab.workspace.qc.streaming import (
     RowClasses,
+    count_genotypes_without,
     count_group_genotypes_streamed,
     count_variant_genotypes_streamed,
     run_sample_pass,
@@ -278,7 +279,9 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
 
     with _timed(timings, "KING kinship", progress):
         samples_ok = ~flags["call_rate"].to_numpy()
-        ok_counts = count_variant_genotypes_streamed(bed, samples_ok)
+        ok_counts = (count_genotypes_without(bed, totals.variant_counts, ~samples_ok)
+                     if totals.variant_counts is not None
+                     else count_variant_genotypes_streamed(bed, samples_ok))
         candidates = get_qc_variant_candidates_from_counts(
             ok_counts, bed.variants, RowClasses.of(bed).autosomal, int(samples_ok.sum()), t)
         qc_gm = bed.read_rows(thin_evenly(candidates, t.qc_max_variants))
@@ -352,7 +355,8 @@ def compute_variant_table_streamed(bed: BedFile, passing: np.ndarray, males: np.
     sets = {"": passing}
     for label in _get_hwe_groups(groups, passing, min_group_size=min_group_size):
         sets[f"group:{label}"] = passing & (groups == label)
-    counts = count_group_genotypes_streamed(bed, sets, males=males)
+    counts = count_group_genotypes_streamed(bed, sets, males=males,
+                                            hwe_only=frozenset(sets) - {""})
     table = finish_variant_metrics(bed.variants, counts.pop(""))
     out = np.full(bed.n_variants, np.nan)
     for group_counts in counts.values():

@@ -115,10 +115,14 @@ def count_sample_totals(gm: GenotypeMatrix) -> pd.DataFrame:
 
 
 def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal: np.ndarray,
-                               samples: list[str]) -> pd.DataFrame:
+                               samples: list[str], *,
+                               variant_counts: dict[str, np.ndarray] | None = None
+                               ) -> pd.DataFrame:
     """:func:`count_sample_totals` of a block of packed ``.bed`` rows (``qc.packed``), with
     the block's ``kinds`` (:func:`get_allele_types`) and ``autosomal`` mask precomputed:
-    two byte histograms instead of decoding the block. Same columns, same sums."""
+    two byte histograms instead of decoding the block. Same columns, same sums.
+    ``variant_counts``: the block's genotype counts over all samples (``qc.packed.
+    count_genotypes``) when the caller has them already."""
     from genomlab.workspace.qc.packed import (
         HET,
         HOM_ALT,
@@ -129,7 +133,8 @@ def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal:
     )
 
     n_samples = len(samples)
-    variant_counts = count_genotypes(packed, SampleMask.of(np.ones(n_samples, dtype=bool)))
+    if variant_counts is None:
+        variant_counts = count_genotypes(packed, SampleMask.of(np.ones(n_samples, dtype=bool)))
     ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
     af = _get_alt_frequency(variant_counts)
     usable = autosomal & np.isfinite(af) & (af > 0) & (af < 1)  # for --het

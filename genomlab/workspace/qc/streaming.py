@@ -31,7 +31,7 @@ from genomlab.workspace.qc.sample_qc import (
     get_allele_types,
 )
 from genomlab.workspace.qc.sex import count_x_homozygosity
-from genomlab.workspace.qc.variant_qc import count_variant_genotypes
+from genomlab.workspace.qc.variant_qc import compute_genotype_counts, count_variant_genotypes
 
 _TRIO = ["child", "father", "mother"]
 
@@ -39,11 +39,13 @@ _TRIO = ["child", "father", "mother"]
 @dataclass(frozen=True)
 class SampleTotals:
     """Sums of one pass: ``samples`` (``count_sample_totals``), ``x_homozygosity``
-    (``count_x_homozygosity``) and ``trios`` (``compute_mendel_errors``)."""
+    (``count_x_homozygosity``) and ``trios`` (``compute_mendel_errors``); on the way, the
+    genotype counts of every variant over all samples (``variant_counts``, int32)."""
 
     samples: pd.DataFrame
     x_homozygosity: pd.DataFrame
     trios: pd.DataFrame
+    variant_counts: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,16 @@ def run_sample_pass(bed: BedFile, info: pd.DataFrame, *,
     samples = count_sample_totals(empty)
     x_hom = count_x_homozygosity(empty)
     mendel = compute_mendel_errors(empty, trios).set_index(_TRIO)[["n_errors", "n_called"]]
+    everyone = SampleMask.of(np.ones(len(bed.samples), dtype=bool))
+    variant_counts = {key: np.zeros(bed.n_variants, dtype=np.int32)
+                      for key in ("n_called", "n_hom_ref", "n_het", "n_hom_var")}
     for rows, packed in bed.iter_packed(max_calls):
+        block_counts = count_genotypes(packed, everyone)
+        for key, values in block_counts.items():
+            variant_counts[key][rows] = values
         samples = samples + count_sample_totals_packed(
-            packed, classes.kinds[rows], classes.autosomal[rows], bed.samples)
+            packed, classes.kinds[rows], classes.autosomal[rows], bed.samples,
+            variant_counts=block_counts)
         on_x = classes.x_nonpar[rows]
         if on_x.any():
             x_hom = x_hom + count_x_homozygosity(_block(bed, rows, packed, on_x))
@@ -113,7 +122,23 @@ def run_sample_pass(bed: BedFile, info: pd.DataFrame, *,
                 ["n_errors", "n_called"]]
     table = mendel.reset_index()
     table["error_rate"] = table["n_errors"] / table["n_called"].where(table["n_called"] > 0)
-    return SampleTotals(samples, x_hom, table)
+    return SampleTotals(samples, x_hom, table, variant_counts)
+
+
+def count_genotypes_without(bed: BedFile, counts: dict[str, np.ndarray], left_out: np.ndarray,
+                            *, max_calls: int = DEFAULT_BLOCK_CALLS) -> dict[str, np.ndarray]:
+    """Genotype counts per variant (``compute_genotype_counts`` layout) of all samples but the
+    ``left_out`` ones (boolean), from ``counts`` of all samples: only the left-out samples'
+    columns are decoded, so a few failing samples cost a read of the file, not a count."""
+    if not left_out.any():
+        return counts
+    columns = np.flatnonzero(left_out)
+    out = {key: values.copy() for key, values in counts.items()}
+    for rows, packed in bed.iter_packed(max_calls):
+        removed = compute_genotype_counts(decode_columns(packed, columns), axis=1)
+        for key in out:
+            out[key][rows] -= removed[key].astype(out[key].dtype)
+    return out
 
 
 def count_variant_genotypes_streamed(bed: BedFile, kept: np.ndarray, *,
@@ -127,14 +152,21 @@ def count_variant_genotypes_streamed(bed: BedFile, kept: np.ndarray, *,
                                           max_calls=max_calls)[""]
 
 
+_HWE_KEYS = ("hwe_n_hom_ref", "hwe_n_het", "hwe_n_hom_var", "no_hwe")
+
+
 def count_group_genotypes_streamed(bed: BedFile, groups: dict[str, np.ndarray], *,
                                    males: np.ndarray | None = None,
+                                   hwe_only: frozenset[str] = frozenset(),
                                    max_calls: int = DEFAULT_BLOCK_CALLS
                                    ) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`count_variant_genotypes_streamed` for several sample sets in one pass."""
+    """:func:`count_variant_genotypes_streamed` for several sample sets in one pass; for the
+    sets in ``hwe_only`` only the HWE counts (``hwe_*``, ``no_hwe``) are kept. Counts are
+    int32 arrays filled in place: a few bytes per variant and set, the only part of the pass
+    that grows with the variants."""
     classes = RowClasses.of(bed)
     masks = {name: SampleMask.of(kept) for name, kept in groups.items()}
-    parts: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in groups}
+    out: dict[str, dict[str, np.ndarray]] = {}
     for rows, packed in bed.iter_packed(max_calls):
         haploid = classes.haploid[rows] if males is not None else None
         decoded = (_block(bed, rows, packed, haploid)
@@ -145,15 +177,18 @@ def count_group_genotypes_streamed(bed: BedFile, groups: dict[str, np.ndarray], 
                 sexed = count_variant_genotypes(decoded.subset(cols=kept), males[kept])
                 for key, values in sexed.items():
                     counts[key][haploid] = values
-            parts[name].append(counts)
-    out = {}
-    for name, blocks in parts.items():
-        if not blocks:
-            empty = GenotypeMatrix(np.zeros((0, int(groups[name].sum())), np.int8), [],
+            if name in hwe_only:
+                counts = {key: counts[key] for key in _HWE_KEYS}
+            if name not in out:
+                out[name] = {key: np.empty(bed.n_variants, dtype=bool if key == "no_hwe"
+                                           else np.int32) for key in counts}
+            for key, values in counts.items():
+                out[name][key][rows] = values
+    for name, kept in groups.items():
+        if name not in out:  # no variants
+            empty = GenotypeMatrix(np.zeros((0, int(kept.sum())), np.int8), [],
                                    bed.variants.iloc[:0])
             out[name] = count_variant_genotypes(empty)
-        else:
-            out[name] = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
     return out
 
 

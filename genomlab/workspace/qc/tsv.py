@@ -41,8 +41,18 @@ def round_significant(values: np.ndarray, digits: int = 8) -> np.ndarray:
     return out
 
 
-def write_tsv_table(table: pd.DataFrame, path: Path, *, digits: int = 8) -> None:
-    """Write ``table`` to ``path`` as TSV (header, no index)."""
+def write_tsv_table(table: pd.DataFrame, path: Path, *, digits: int = 8,
+                    chunk_rows: int = 200_000) -> None:
+    """Write ``table`` to ``path`` as TSV (header, no index), ``chunk_rows`` rows at a time
+    (memory: one chunk's copy, not the table's)."""
+    with path.open("wb") as handle:
+        for start in range(0, max(len(table), 1), chunk_rows):
+            _to_polars(table.iloc[start:start + chunk_rows], digits).write_csv(
+                handle, separator="\t", null_value="NA", quote_style="never",
+                include_header=start == 0)
+
+
+def _to_polars(table: pd.DataFrame, digits: int) -> pl.DataFrame:
     out = {}
     for name in table.columns:
         column = table[name]
@@ -55,5 +65,4 @@ def write_tsv_table(table: pd.DataFrame, path: Path, *, digits: int = 8) -> None
         else:
             strings = column.astype("string")
             out[name] = pl.Series(name, strings.to_numpy(na_value=None), dtype=pl.String)
-    pl.DataFrame(out, height=len(table)).write_csv(path, separator="\t", null_value="NA",
-                                                  quote_style="never")
+    return pl.DataFrame(out, height=len(table))

@@ -34,7 +34,7 @@ def compute_genotype_counts(n_alt: np.ndarray, axis: int) -> dict[str, np.ndarra
 
 
 def compute_hwe_midp(n_hom_ref: np.ndarray, n_het: np.ndarray, n_hom_var: np.ndarray,
-                     *, chunk_cells: int = 1 << 22) -> np.ndarray:
+                     *, chunk_cells: int = 1 << 20) -> np.ndarray:
     """Two-sided exact HWE mid-p-values, vectorised over variants.
 
     The Levene–Haldane distribution depends only on the number of called samples and the rare
