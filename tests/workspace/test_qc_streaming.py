@@ -215,3 +215,28 @@ def test_run_cohort_qc__streamed_engine_equals_hail_engine(hl: Any, tmp_path: Pa
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "stream" / table, sep="\t"),
                                       pd.read_csv(tmp_path / "hail" / table, sep="\t"),
                                       check_exact=False, rtol=1e-9, obj=table)
+
+
+class _HailNeeded(Exception):
+    """Raised by a Hail starter that must not be called."""
+
+
+def _refuse_to_start_hail() -> Any:
+    raise _HailNeeded
+
+
+@pytest.mark.tools
+def test_run_cohort_qc__starts_hail_only_when_the_engine_needs_it(tmp_path: Path) -> None:
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    fam = VCF.parent / "cohort.fam"
+    result = run_cohort_qc(_refuse_to_start_hail, tmp_path / "stream", vcf=VCF, samples=fam,
+                           spark_master="local[2]")
+    assert result.provenance["engine"] == "stream"
+    assert "Hail start-up" not in result.timings
+    assert (tmp_path / "stream" / "sample_qc.tsv").stat().st_size > 0
+    with pytest.raises(_HailNeeded):
+        run_cohort_qc(_refuse_to_start_hail, tmp_path / "hail", vcf=VCF, samples=fam,
+                      spark_master="local[2]", engine="hail")
+    with pytest.raises(ValueError, match="spark_master is needed"):
+        run_cohort_qc(_refuse_to_start_hail, tmp_path / "x", vcf=VCF, samples=fam)
