@@ -77,14 +77,21 @@ class BedFile:
     def iter_blocks(self, max_calls: int = DEFAULT_BLOCK_CALLS
                     ) -> Iterator[tuple[slice, GenotypeMatrix]]:
         """``(rows, block)`` for consecutive blocks of variants, ``rows`` their slice."""
+        for rows, packed in self.iter_packed(max_calls):
+            yield rows, self._decode(packed, np.arange(rows.start, rows.stop))
+
+    def iter_packed(self, max_calls: int = DEFAULT_BLOCK_CALLS
+                    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """``(rows, packed)``: consecutive blocks of variants as packed ``.bed`` bytes
+        (uint8, variants × bytes per variant), not decoded (see ``qc.packed``)."""
         step, width = self.block_size(max_calls), self.bytes_per_variant
         with Path(f"{self.prefix}.bed").open("rb") as handle:
             handle.seek(3)
             for start in range(0, self.n_variants, step):
                 stop = min(start + step, self.n_variants)
                 raw = handle.read((stop - start) * width)
-                packed = np.frombuffer(raw, dtype=np.uint8).reshape(stop - start, width)
-                yield slice(start, stop), self._decode(packed, np.arange(start, stop))
+                yield slice(start, stop), np.frombuffer(raw, dtype=np.uint8).reshape(
+                    stop - start, width)
 
     def read_rows(self, rows: np.ndarray) -> GenotypeMatrix:
         """The variants at boolean or integer ``rows`` (e.g. the QC subset) in memory."""

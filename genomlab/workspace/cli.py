@@ -88,14 +88,16 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
     sample_file = _check_source(cli.config, vcf, release, samples, fam)
-    hl = init_hail(cli.config, master=spark_master)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   transient=True) as bar:
         task = bar.add_task("starting", total=None)
-        result = run_cohort_qc(hl, out_dir, vcf=vcf, release=release, samples=sample_file,
+        # Hail (Spark) starts only if the QC needs it: not for a VCF on a local master.
+        result = run_cohort_qc(lambda: init_hail(cli.config, master=spark_master), out_dir,
+                               vcf=vcf, release=release, samples=sample_file,
                                reference=reference,
                                progress=lambda step: bar.update(task, description=step),
-                               engine=engine, config=cli.config)
+                               engine=engine, config=cli.config,
+                               spark_master=spark_master or cli.config.spark.master)
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
                f"{int((~result.variant_qc['pass']).sum())} of {len(result.variant_qc)} variants "

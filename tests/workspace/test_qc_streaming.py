@@ -14,11 +14,18 @@ import pytest
 from genomlab.errors import ValidationFailed
 from genomlab.workspace.bed import BedFile, pack_bed_rows
 from genomlab.workspace.io import GenotypeMatrix, read_bed
+from genomlab.workspace.qc.pipeline import compute_group_hwe_min, compute_variant_table_streamed
 from genomlab.workspace.qc.relatedness import compute_mendel_errors
 from genomlab.workspace.qc.sample_qc import compute_sample_metrics, finish_sample_metrics
 from genomlab.workspace.qc.sex import call_genetic_sex, compute_sex_check
-from genomlab.workspace.qc.streaming import concat_rows, run_sample_pass, select_rows
-from genomlab.workspace.qc.variant_qc import compute_variant_metrics
+from genomlab.workspace.qc.streaming import (
+    concat_rows,
+    count_genotypes_without,
+    count_variant_genotypes_streamed,
+    run_sample_pass,
+    select_rows,
+)
+from genomlab.workspace.qc.variant_qc import compute_genotype_counts, compute_variant_metrics
 from genomlab.workspace.vcf_bed import AdjFilter, MultiallelicSite, convert_vcf_to_bed
 from tests.workspace.conftest import COMMITTED_WORLD
 
@@ -75,6 +82,30 @@ def test_streamed_passes__block_sums_equal_the_whole_matrix_kernels(tmp_path: Pa
     np.testing.assert_array_equal(bed.read_rows(common).n_alt, gm.n_alt[common])
     table = concat_rows(bed, compute_variant_metrics, max_calls=block_calls)
     pd.testing.assert_frame_equal(table, compute_variant_metrics(gm), check_dtype=False)
+
+
+def test_compute_variant_table_streamed__equals_the_whole_matrix_metrics_and_group_hwe(
+        tmp_path: Path) -> None:
+    gm = _cohort(np.random.default_rng(6), n_samples=45)  # 45: the last byte is padded
+    bed = _write_bed(gm, tmp_path / "c")
+    males = np.arange(45) % 2 == 1
+    passing = np.arange(45) % 7 != 3
+    groups = np.where(np.arange(45) < 20, "G1", np.where(np.arange(45) < 40, "G2", "G3"))
+    streamed = compute_variant_table_streamed(bed, passing, males, groups, min_group_size=5)
+    expected = compute_variant_metrics(gm.subset(cols=passing), males=males[passing])
+    expected["p_value_hwe_min_group"] = compute_group_hwe_min(gm, groups, passing, males,
+                                                              min_group_size=5)
+    pd.testing.assert_frame_equal(streamed, expected, check_dtype=False, rtol=1e-9)
+    assert streamed["p_value_hwe_min_group"].notna().sum() > 300  # groups were tested
+    ok = count_variant_genotypes_streamed(bed, passing)
+    np.testing.assert_array_equal(ok["n_het"], (gm.n_alt[:, passing] == 1).sum(axis=1))
+    info = pd.DataFrame({"father": "0", "mother": "0"}, index=pd.Index(gm.samples, name="s"))
+    everyone = run_sample_pass(bed, info, max_calls=7 * 45).variant_counts
+    assert everyone is not None
+    without = count_genotypes_without(bed, everyone, ~passing, max_calls=7 * 45)
+    for key in ("n_called", "n_hom_ref", "n_het", "n_hom_var"):
+        np.testing.assert_array_equal(without[key], compute_genotype_counts(
+            gm.n_alt[:, passing], axis=1)[key], err_msg=key)
 
 
 def test_bed_file_open__refuses_a_bed_of_the_wrong_size(tmp_path: Path) -> None:
@@ -184,3 +215,28 @@ def test_run_cohort_qc__streamed_engine_equals_hail_engine(hl: Any, tmp_path: Pa
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "stream" / table, sep="\t"),
                                       pd.read_csv(tmp_path / "hail" / table, sep="\t"),
                                       check_exact=False, rtol=1e-9, obj=table)
+
+
+class _HailNeeded(Exception):
+    """Raised by a Hail starter that must not be called."""
+
+
+def _refuse_to_start_hail() -> Any:
+    raise _HailNeeded
+
+
+@pytest.mark.tools
+def test_run_cohort_qc__starts_hail_only_when_the_engine_needs_it(tmp_path: Path) -> None:
+    from genomlab.workspace.qc.pipeline import run_cohort_qc
+
+    fam = VCF.parent / "cohort.fam"
+    result = run_cohort_qc(_refuse_to_start_hail, tmp_path / "stream", vcf=VCF, samples=fam,
+                           spark_master="local[2]")
+    assert result.provenance["engine"] == "stream"
+    assert "Hail start-up" not in result.timings
+    assert (tmp_path / "stream" / "sample_qc.tsv").stat().st_size > 0
+    with pytest.raises(_HailNeeded):
+        run_cohort_qc(_refuse_to_start_hail, tmp_path / "hail", vcf=VCF, samples=fam,
+                      spark_master="local[2]", engine="hail")
+    with pytest.raises(ValueError, match="spark_master is needed"):
+        run_cohort_qc(_refuse_to_start_hail, tmp_path / "x", vcf=VCF, samples=fam)

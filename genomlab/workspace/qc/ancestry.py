@@ -17,6 +17,7 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import cdist
 
 from genomlab.workspace.io import GenotypeMatrix
+from genomlab.workspace.qc.reference import get_top_eigenpairs
 from genomlab.workspace.qc.reference import hwe_standardise as _standardise
 
 #: ``ancestry_group`` of every sample when the cohort is too small to assess ancestry.
@@ -58,10 +59,8 @@ def compute_pca_with_relateds(gm: GenotypeMatrix, unrelated: np.ndarray, *,
     # The SVD of X' (samples × variants) through the samples' Gram matrix X'X = U S² U': one
     # n × n eigendecomposition instead of an SVD over all QC variants (300 × 20,000: 1 s instead
     # of 42 s on the 2-core machine, same scores up to sign).
-    eigenvalues, vectors = np.linalg.eigh(x.T @ x)
-    order = np.argsort(eigenvalues)[::-1][:k]
-    s = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
-    u = vectors[:, order]
+    eigenvalues, u = get_top_eigenpairs(x.T @ x, k)
+    s = np.sqrt(np.clip(eigenvalues, 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         loadings = np.where(s > 0, (x @ u) / s, 0.0)
     scores = np.empty((g.shape[1], k))
@@ -130,7 +129,10 @@ def get_ancestry_outliers(scores: pd.DataFrame, groups: pd.Series, *, min_group_
     """Samples outside their group in PC space, or in a group smaller than ``min_group_size``.
 
     Outside means a distance to the group median (all PCs) above the group's median distance
-    plus ``n_mad`` MADs (the median ± k·MAD rule of gnomAD's stratified filters, one-sided).
+    plus ``n_mad`` MADs (the median ± k·MAD rule of gnomAD's stratified filters, one-sided), or,
+    along the axis from the group's median to another group's, a position beyond the group's
+    median plus ``n_mad`` MADs of its members' positions on that axis: an admixed person lies
+    between two groups, which the distance over all PCs (noise PCs included) dilutes.
 
     Examples
     --------
@@ -143,17 +145,29 @@ def get_ancestry_outliers(scores: pd.DataFrame, groups: pd.Series, *, min_group_
     """
     pcs = scores[[c for c in scores.columns if c.startswith("PC")]]
     outlier = pd.Series(False, index=scores.index, name="ancestry_outlier")
-    for _, members in groups.groupby(groups):
+    centres = {}
+    for label, members in groups.groupby(groups):
         idx = members.index
         if len(idx) < min_group_size:
             outlier[idx] = True
             continue
-        centre = pcs.loc[idx].median()
-        dist = np.sqrt(((pcs.loc[idx] - centre) ** 2).sum(axis=1))
-        median = dist.median()
-        mad = (dist - median).abs().median() * 1.4826
-        outlier[idx] = dist > median + n_mad * mad
+        centres[label] = pcs.loc[idx].median().to_numpy()
+        dist = np.sqrt(((pcs.loc[idx] - centres[label]) ** 2).sum(axis=1))
+        outlier[idx] = _beyond(dist.to_numpy(), n_mad)
+    for label, centre in centres.items():  # towards each other group: admixture
+        idx = groups.index[groups == label]
+        points = pcs.loc[idx].to_numpy() - centre
+        for other, other_centre in centres.items():
+            separation = np.linalg.norm(other_centre - centre)
+            if other != label and separation > 0:
+                outlier[idx] |= _beyond(points @ ((other_centre - centre) / separation), n_mad)
     return outlier
+
+
+def _beyond(values: np.ndarray, n_mad: float) -> np.ndarray:
+    """``values`` above their median plus ``n_mad`` scaled MADs."""
+    median = np.median(values)
+    return values > median + n_mad * 1.4826 * np.median(np.abs(values - median))
 
 
 def get_cohort_ancestry(scores: pd.DataFrame, *, min_samples: int = 50, min_group_size: int = 10,

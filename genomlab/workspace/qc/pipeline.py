@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -54,12 +55,21 @@ from genomlab.workspace.qc.relatedness import (
 )
 from genomlab.workspace.qc.sample_qc import compute_entry_stats, finish_sample_metrics
 from genomlab.workspace.qc.sex import call_genetic_sex
-from genomlab.workspace.qc.streaming import concat_rows, run_sample_pass, select_rows
+from genomlab.workspace.qc.streaming import (
+    RowClasses,
+    count_genotypes_without,
+    count_group_genotypes_streamed,
+    count_variant_genotypes_streamed,
+    run_sample_pass,
+)
+from genomlab.workspace.qc.tsv import write_tsv_table
 from genomlab.workspace.qc.variant_qc import (
     annotate_variant_filters,
     compute_genotype_counts,
     compute_hwe_midp,
+    compute_hwe_midp_where,
     compute_variant_metrics,
+    finish_variant_metrics,
 )
 
 QC_CALLS = "qc_calls"  # the .bed of ADJ-filtered calls in the work folder
@@ -160,12 +170,21 @@ def get_qc_variant_candidates(gm: GenotypeMatrix, samples_ok: np.ndarray,
                               thresholds: QcThresholds) -> np.ndarray:
     """:func:`get_qc_variant_mask` before thinning: a decision per variant, so it can be
     taken block by block."""
-    counts = compute_genotype_counts(gm.n_alt[:, samples_ok], axis=1)
-    n_ok = max(int(samples_ok.sum()), 1)
+    return get_qc_variant_candidates_from_counts(
+        compute_genotype_counts(gm.n_alt[:, samples_ok], axis=1), gm.variants, gm.is_autosomal,
+        int(samples_ok.sum()), thresholds)
+
+
+def get_qc_variant_candidates_from_counts(counts: dict[str, np.ndarray],
+                                          variants: pd.DataFrame, autosomal: np.ndarray,
+                                          n_ok: int, thresholds: QcThresholds) -> np.ndarray:
+    """:func:`get_qc_variant_candidates` from the genotype counts (``compute_genotype_counts``
+    layout) of the ``n_ok`` samples passing the call-rate filter."""
+    n_ok = max(n_ok, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         af = (counts["n_het"] + 2 * counts["n_hom_var"]) / (2 * counts["n_called"])
-    snv = (gm.variants["ref"].str.len() == 1) & (gm.variants["alt"].str.len() == 1)
-    mask = (gm.is_autosomal & snv.to_numpy(dtype=bool)
+    snv = (variants["ref"].str.len() == 1) & (variants["alt"].str.len() == 1)
+    mask = (autosomal & snv.to_numpy(dtype=bool)
             & (counts["n_called"] / n_ok > thresholds.qc_min_variant_call_rate)
             & (np.minimum(af, 1 - af) > thresholds.qc_min_af))
     idx = np.flatnonzero(mask)
@@ -260,8 +279,11 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
 
     with _timed(timings, "KING kinship", progress):
         samples_ok = ~flags["call_rate"].to_numpy()
-        candidates = select_rows(bed, lambda block: get_qc_variant_candidates(
-            block, samples_ok, t))
+        ok_counts = (count_genotypes_without(bed, totals.variant_counts, ~samples_ok)
+                     if totals.variant_counts is not None
+                     else count_variant_genotypes_streamed(bed, samples_ok))
+        candidates = get_qc_variant_candidates_from_counts(
+            ok_counts, bed.variants, RowClasses.of(bed).autosomal, int(samples_ok.sum()), t)
         qc_gm = bed.read_rows(thin_evenly(candidates, t.qc_max_variants))
         kinship, ibs0 = compute_king(qc_gm)
         kin = pd.DataFrame(kinship, index=samples, columns=samples)
@@ -310,16 +332,10 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
         passing = summarise_sample_flags(flags)["pass"].to_numpy()
         males = (sex["genetic_sex"] == "male").to_numpy()
         group_labels = groups.reindex(samples).to_numpy()
-
-        def variant_table(block: GenotypeMatrix) -> pd.DataFrame:
-            table = compute_variant_metrics(block.subset(cols=passing), males=males[passing])
-            table["p_value_hwe_min_group"] = compute_group_hwe_min(
-                block, group_labels, passing, males, min_group_size=t.min_group_size)
-            return table
-
         variant_qc = annotate_variant_filters(
-            concat_rows(bed, variant_table), min_call_rate=t.variant_min_call_rate,
-            min_p_value_hwe=t.variant_min_p_hwe)
+            compute_variant_table_streamed(bed, passing, males, group_labels,
+                                           min_group_size=t.min_group_size),
+            min_call_rate=t.variant_min_call_rate, min_p_value_hwe=t.variant_min_p_hwe)
 
     sample_qc = summarise_sample_flags(flags).join(metrics).join(
         sex[["x_f_stat", "genetic_sex", "reported_sex"]]).join(groups)
@@ -328,6 +344,32 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
     return QcResult(sample_qc.reset_index(drop=True), variant_qc, pairs,
                     scores.rename_axis("sample").reset_index(), trios, pedigree, eigenvalues,
                     timings, get_qc_provenance(t, ancestry.provenance))
+
+
+def compute_variant_table_streamed(bed: BedFile, passing: np.ndarray, males: np.ndarray,
+                                   groups: np.ndarray, *, min_group_size: int = 10
+                                   ) -> pd.DataFrame:
+    """``compute_variant_metrics`` of the ``passing`` samples plus ``p_value_hwe_min_group``
+    (:func:`compute_group_hwe_min`) for every variant of ``bed``: one streamed pass of
+    genotype counts, then one HWE computation per sample set."""
+    sets = {"": passing}
+    for label in _get_hwe_groups(groups, passing, min_group_size=min_group_size):
+        sets[f"group:{label}"] = passing & (groups == label)
+    counts = count_group_genotypes_streamed(bed, sets, males=males,
+                                            hwe_only=frozenset(sets) - {""})
+    table = finish_variant_metrics(bed.variants, counts.pop(""))
+    out = np.full(bed.n_variants, np.nan)
+    for group_counts in counts.values():
+        out = np.fmin(out, compute_hwe_midp_where(group_counts))
+    table["p_value_hwe_min_group"] = out
+    return table
+
+
+def _get_hwe_groups(groups: np.ndarray, passing: np.ndarray, *,
+                    min_group_size: int) -> list[Any]:
+    """Ancestry groups tested for HWE: assigned, at least ``min_group_size`` passing samples."""
+    return [label for label in np.unique(groups[passing])
+            if label != "unassigned" and (passing & (groups == label)).sum() >= min_group_size]
 
 
 def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.ndarray,
@@ -350,10 +392,8 @@ def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.nd
     True
     """
     out = np.full(gm.n_alt.shape[0], np.nan)
-    for label in np.unique(groups[passing]):
+    for label in _get_hwe_groups(groups, passing, min_group_size=min_group_size):
         members = passing & (groups == label)
-        if label == "unassigned" or members.sum() < min_group_size:
-            continue
         p = compute_variant_metrics(gm.subset(cols=members), males=males[members])["p_value_hwe"]
         out = np.fmin(out, p.to_numpy())
     return out
@@ -381,12 +421,8 @@ QC_PLOTS = ("call_rate.png", "heterozygosity.png", "pca.png", "kinship.png")
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
     tmp = make_owned_tmp_path(path)
-    out = table.copy()
-    for col in out.columns:
-        if out[col].dtype == bool:
-            out[col] = out[col].map({True: "true", False: "false"})
     try:
-        out.to_csv(tmp, sep="\t", index=False, float_format="%.8g", na_rep="NA")
+        write_tsv_table(table, tmp)
         crashpoint("qc.table_written")
         os.replace(tmp, path)
     finally:
@@ -439,14 +475,20 @@ def _recorded_path(path: Path, config: GenomlabConfig | None) -> str:
     return get_home_relative(config.home, Path(path).absolute())
 
 
-def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
+def run_cohort_qc(hl: HailModule | Callable[[], HailModule], out_dir: Path, *,
+                  vcf: Path | None = None,
                   release: Path | None = None, samples: Path | None = None,
                   thresholds: QcThresholds | None = None, reference: Path | None = None,
                   n_partitions: int | None = None,
                   progress: Callable[[str], None] | None = None,
                   engine: str = "auto", config: GenomlabConfig | None = None,
-                  user: str | None = None) -> QcResult:
+                  user: str | None = None, spark_master: str | None = None) -> QcResult:
     """VCF (or release) in, QC tables and plots in ``out_dir`` out.
+
+    ``hl`` is the started ``hail`` module, or a function that starts it (e.g.
+    ``lambda: init_hail(config)``) together with ``spark_master``, the master it starts: then
+    Spark starts only when Hail is needed (not for a VCF streamed on a local master), and its
+    start-up is reported apart in ``timings`` ("Hail start-up").
 
     ``engine`` decides how the genotypes reach the ``.bed`` the QC streams over:
 
@@ -476,7 +518,14 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
     work = out_dir / "work"
     if release is not None:  # before Spark is touched: a refused user starts nothing
         check_release_access(release, config=config, user=user)
-    master = str(hl.spark_context().master)
+    module: HailModule | None = None
+    if callable(hl) and not isinstance(hl, ModuleType):  # a starter: Spark not started yet
+        if spark_master is None:
+            raise ValueError("spark_master is needed when hl is a function that starts Hail")
+        master = spark_master
+    else:
+        module = hl
+        master = str(hl.spark_context().master)
     result = None
     used = "stream"
     if vcf is not None and (engine == "stream" or (engine == "auto"
@@ -485,10 +534,14 @@ def run_cohort_qc(hl: HailModule, out_dir: Path, *, vcf: Path | None = None,
                                   fall_back=engine == "auto", reference=reference)
     if result is None:
         used = "hail"
+        if module is None:
+            with _timed(timings, "Hail start-up", progress):
+                module = hl()  # type: ignore[operator]
         with _timed(timings, "read input (VCF → MatrixTable once)", progress):
-            mt, info = read_source(hl, vcf=vcf, release=release, samples=samples, work_dir=work,
-                                   n_partitions=n_partitions, config=config, user=user)
-        result = compute_cohort_qc(hl, mt, info, work, thresholds=t, reference=reference,
+            mt, info = read_source(module, vcf=vcf, release=release, samples=samples,
+                                   work_dir=work, n_partitions=n_partitions, config=config,
+                                   user=user)
+        result = compute_cohort_qc(module, mt, info, work, thresholds=t, reference=reference,
                                    progress=progress)
     with _timed(timings, "write tables and plots", progress):
         result.provenance.update(

@@ -41,22 +41,40 @@ def compute_king(gm: GenotypeMatrix, *, chunk: int = 8192) -> tuple[np.ndarray, 
     >>> get_relationship(kinship[2, [0, 1, 3]]).tolist(), float(ibs0[2, 0])
     (['first_degree', 'first_degree', 'unrelated'], 0.0)
     """
+    # Two dense products per chunk: het·het' and d·d' with d = n_alt − 1 (0 for het and
+    # missing calls), d_i·d_j being +1 for equal and −1 for opposite homozygotes. The counts
+    # that involve missing calls come from the (sparse) missing matrix:
+    #   het_called = het·called' = het_i − het·missing',
+    #   both_called = called·called' = V − m_i − m_j + missing·missing',
+    #   hom·hom' = both_called − het_called − het_called' + het·het',
+    #   opposite = (hom·hom' − d·d') / 2.
+    # All sums are integers below 2**24 per chunk, exact in float32.
+    from scipy import sparse
+
     n = gm.n_alt.shape[1]
     het_het = np.zeros((n, n), dtype=np.float64)
-    opposite = np.zeros((n, n), dtype=np.float64)
-    het_called = np.zeros((n, n), dtype=np.float64)
-    both_called = np.zeros((n, n), dtype=np.float64)
+    same_minus_opposite = np.zeros((n, n), dtype=np.float64)
+    het_missing = np.zeros((n, n), dtype=np.float64)
+    missing_missing = np.zeros((n, n), dtype=np.float64)
+    n_het = np.zeros(n, dtype=np.float64)
+    n_missing = np.zeros(n, dtype=np.float64)
     for start in range(0, gm.n_alt.shape[0], chunk):
         g = gm.n_alt[start : start + chunk].T  # samples × variants
         het = (g == 1).astype(np.float32)
-        hom_ref = (g == 0).astype(np.float32)
-        hom_var = (g == 2).astype(np.float32)
-        called = (g >= 0).astype(np.float32)
+        d = np.where(g >= 0, g - 1, 0).astype(np.float32)
         het_het += het @ het.T
-        cross = hom_ref @ hom_var.T
-        opposite += cross + cross.T
-        het_called += het @ called.T
-        both_called += called @ called.T
+        same_minus_opposite += d @ d.T
+        missing = sparse.csr_matrix(g < 0, dtype=np.float32)
+        if missing.nnz:
+            het_missing += np.asarray((missing @ het.T).T)
+            missing_missing += (missing @ missing.T).toarray()
+        n_het += het.sum(axis=1)
+        n_missing += np.asarray(missing.sum(axis=1)).ravel()
+    n_variants = gm.n_alt.shape[0]
+    het_called = n_het[:, None] - het_missing
+    both_called = n_variants - n_missing[:, None] - n_missing[None, :] + missing_missing
+    hom_hom = both_called - het_called - het_called.T + het_het
+    opposite = (hom_hom - same_minus_opposite) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         n_i, n_j = het_called, het_called.T
         kinship = 0.5 + (2 * (het_het - 2 * opposite) - n_i - n_j) / (4 * np.minimum(n_i, n_j))

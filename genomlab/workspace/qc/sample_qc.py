@@ -114,6 +114,55 @@ def count_sample_totals(gm: GenotypeMatrix) -> pd.DataFrame:
     return table
 
 
+def count_sample_totals_packed(packed: np.ndarray, kinds: np.ndarray, autosomal: np.ndarray,
+                               samples: list[str], *,
+                               variant_counts: dict[str, np.ndarray] | None = None
+                               ) -> pd.DataFrame:
+    """:func:`count_sample_totals` of a block of packed ``.bed`` rows (``qc.packed``), with
+    the block's ``kinds`` (:func:`get_allele_types`) and ``autosomal`` mask precomputed:
+    two byte histograms instead of decoding the block. Same columns, same sums.
+    ``variant_counts``: the block's genotype counts over all samples (``qc.packed.
+    count_genotypes``) when the caller has them already."""
+    from genomlab.workspace.qc.packed import (
+        HET,
+        HOM_ALT,
+        HOM_REF,
+        SampleMask,
+        count_genotypes,
+        count_sample_codes_by_column,
+    )
+
+    n_samples = len(samples)
+    if variant_counts is None:
+        variant_counts = count_genotypes(packed, SampleMask.of(np.ones(n_samples, dtype=bool)))
+    ac = variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]
+    af = _get_alt_frequency(variant_counts)
+    usable = autosomal & np.isfinite(af) & (af > 0) & (af < 1)  # for --het
+    kind_index = np.select([kinds == kind for kind in _KINDS], range(len(_KINDS)), len(_KINDS))
+    category = kind_index * 4 + (ac == 1) * 2 + usable
+    columns = np.ascontiguousarray(packed.T)  # one transposition for both counts
+    by = count_sample_codes_by_column(columns, category, 4 * (len(_KINDS) + 1), n_samples)
+    by = np.rint(by).astype(np.int64).reshape(len(_KINDS) + 1, 2, 2, n_samples, 4)
+    per_code = by.sum(axis=(0, 1, 2))  # [sample, code]
+    kind_codes = by.sum(axis=(1, 2))  # [kind, sample, code]
+    usable_codes = by[:, :, 1].sum(axis=(0, 1))
+    table = pd.DataFrame({"n_variants": np.full(n_samples, packed.shape[0], dtype=np.int64)},
+                         index=pd.Index(samples, name="s"))
+    table["n_called"] = per_code[:, [HOM_REF, HET, HOM_ALT]].sum(axis=1)
+    table["n_hom_ref"], table["n_het"] = per_code[:, HOM_REF], per_code[:, HET]
+    table["n_hom_var"] = per_code[:, HOM_ALT]
+    table["n_singleton"] = by[:, 1].sum(axis=(0, 1))[:, HET]
+    for k, kind in enumerate(_KINDS):
+        table[f"n_{kind}"] = kind_codes[k][:, HET] + 2 * kind_codes[k][:, HOM_ALT]
+    table["o_hom"] = usable_codes[:, HOM_REF] + usable_codes[:, HOM_ALT]
+    weights = 1 - 2 * af * (1 - af)
+    expected = count_sample_codes_by_column(columns, np.zeros(len(usable), dtype=np.int64), 1,
+                                            n_samples, weights=np.where(usable, weights, 0.0))[0]
+    table["e_hom"] = expected[:, [HOM_REF, HET, HOM_ALT]].sum(axis=1)
+    table["n_het_sites"] = usable_codes[:, [HOM_REF, HET, HOM_ALT]].sum(axis=1)
+    return table
+
+
 def _get_alt_frequency(variant_counts: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return (variant_counts["n_het"] + 2 * variant_counts["n_hom_var"]) / (
