@@ -282,3 +282,40 @@ def display_figure(fig: Any) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     display(Image(data=buffer.getvalue()))
+
+
+def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path) -> Any:
+    """Hail through :func:`~genomlab.hail_session.init_hail`, with Spark's start-up lines and
+    the JVM's later output going to ``log`` instead of the notebook's outputs.
+
+    The JVM inherits the process's stdout and stderr when it starts: both point at ``log``
+    while it starts (and stay so for the JVM), then back at the kernel's.
+    """
+    import os
+    import sys
+
+    from genomlab.hail_session import init_hail
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        from IPython.utils.capture import capture_output
+    except ImportError:  # pragma: no cover - outside Jupyter
+        capture_output = None
+    try:
+        with log.open("ab") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            if capture_output is None:  # pragma: no cover
+                return init_hail(config, master=master)
+            with capture_output():  # Hail's bokeh set-up displays into the notebook
+                return init_hail(config, master=master)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])

@@ -223,6 +223,7 @@ class AssociationSummary:
     n_variants: int
     n_loci: int
     detectable: dict[float, float]
+    problem: str | None = None
 
     def format(self) -> str:
         """Plain sentences for the notebook."""
@@ -233,7 +234,11 @@ class AssociationSummary:
         reach = "; ".join(f"{effect:.3g} at allele frequency {af:g}"
                           for af, effect in self.detectable.items())
         lines = [f"{self.phenotype}: {who}, {self.n_variants} variants tested."]
-        if self.n_loci:
+        if self.problem:
+            lines.append(f"The regression could not be fitted: {self.problem}. The cohort is "
+                         f"too small: with 80 % power it would detect a per-allele {unit} of "
+                         f"{reach}.")
+        elif self.n_loci:
             lines.append(f"{self.n_loci} independent locus/loci reach p < {GENOME_WIDE_P:g}.")
         else:
             lines.append(f"No variant reaches p < {GENOME_WIDE_P:g}: the cohort is too small "
@@ -245,7 +250,7 @@ class AssociationSummary:
 def summarise_association(results: pd.DataFrame, covariates: pd.DataFrame, *, phenotype: str,
                           binary: bool,
                           allele_frequencies: tuple[float, ...] = (0.05, 0.2, 0.4),
-                          ) -> AssociationSummary:
+                          problem: str | None = None) -> AssociationSummary:
     """Samples, cases, variants, independent loci and the detectable effect of a run."""
     n = len(covariates)
     cases = int(covariates["y"].sum()) if binary else None
@@ -253,7 +258,18 @@ def summarise_association(results: pd.DataFrame, covariates: pd.DataFrame, *, ph
     detectable = {af: compute_detectable_effect(n, allele_frequency=af, case_fraction=fraction)
                   for af in allele_frequencies}
     return AssociationSummary(phenotype, binary, n, cases, int(results["p_value"].notna().sum()),
-                              len(get_independent_hits(results)), detectable)
+                              len(get_independent_hits(results)), detectable, problem)
+
+
+def get_untested_results(variant_qc: pd.DataFrame, *, min_maf: float = 0.01) -> pd.DataFrame:
+    """The result rows of the variants a regression would have tested, every statistic NA."""
+    af = variant_qc["AF"].astype(float)
+    keep = variant_qc["pass"].astype(bool) & (np.minimum(af, 1 - af) >= min_maf)
+    rows = variant_qc.loc[keep, ["variant", "contig", "position"]].reset_index(drop=True)
+    rows["n"] = pd.array([pd.NA] * len(rows), dtype="Int64")
+    for column in ("beta", "standard_error", "statistic", "p_value"):
+        rows[column] = np.nan
+    return rows
 
 
 def format_results_table(results: pd.DataFrame) -> Any:
@@ -309,14 +325,25 @@ def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: s
     say(f"regression ({'logistic' if binary else 'linear'}) on {len(covariates)} samples")
     mt = filter_association_variants(hl, mt, variant_qc)
     mt = mt.annotate_entries(QC_GT=get_qc_call_expr(hl, mt))
-    results = compute_association(hl, mt, covariates, binary=binary, call_field="QC_GT")
+    problem = None
+    try:
+        results = compute_association(hl, mt, covariates, binary=binary, call_field="QC_GT")
+    except Exception as error:  # Hail's FatalError: the covariates-only model has no fit
+        if "null model" not in str(error):
+            raise
+        n_cases = int(covariates["y"].sum())
+        problem = (f"the logistic null model (sex and {n_pcs} PCs, no variant) does not "
+                   f"converge with {n_cases} cases among {len(covariates)} samples")
+        say(problem)
+        results = get_untested_results(variant_qc)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".association.tsv.tmp"
     results.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NA")
     tmp.replace(out_dir / "association.tsv")
     save_figure(plot_manhattan(results), out_dir / "manhattan.png")
     save_figure(plot_qq(results), out_dir / "qq.png")
-    summary = summarise_association(results, covariates, phenotype=phenotype, binary=binary)
+    summary = summarise_association(results, covariates, phenotype=phenotype, binary=binary,
+                                    problem=problem)
     (out_dir / "summary.txt").write_text(summary.format() + "\n")
     say("done")
     return results

@@ -64,7 +64,7 @@ def _list_column(info: pd.DataFrame, column: str, spec: str) -> pd.Series:
     if column not in info.columns:
         raise ValidationFailed(f"phenotype {spec!r}: the released clinical data have no "
                                f"{column!r} field")
-    return info[column].map(lambda v: [] if v is None or (np.isscalar(v) and pd.isna(v))
+    return info[column].map(lambda v: None if v is None or (np.isscalar(v) and pd.isna(v))
                             else [str(x) for x in v])
 
 
@@ -94,13 +94,15 @@ def get_phenotype_values(info: pd.DataFrame, spec: str) -> pd.Series:
 
     Examples
     --------
-    >>> info = pd.DataFrame({"diagnosis": [["G40.3"], ["Q87.1"], []],
-    ...                      "hpo_terms": [["HP:0002069"], [], ["HP:0001252"]]},
-    ...                     index=["S1", "S2", "S3"])
+    S4 has no clinical record: neither case nor control.
+
+    >>> info = pd.DataFrame({"diagnosis": [["G40.3"], ["Q87.1"], [], None],
+    ...                      "hpo_terms": [["HP:0002069"], [], ["HP:0001252"], None]},
+    ...                     index=["S1", "S2", "S3", "S4"])
     >>> get_phenotype_values(info, "ICD10GM:G40").tolist()
-    [1.0, 0.0, 0.0]
+    [1.0, 0.0, 0.0, nan]
     >>> get_phenotype_values(info, "HP:0001250").tolist()
-    [1.0, 0.0, 0.0]
+    [1.0, 0.0, 0.0, nan]
     >>> get_phenotype_values(info, "diagnosis")
     Traceback (most recent call last):
     ...
@@ -112,11 +114,12 @@ def get_phenotype_values(info: pd.DataFrame, spec: str) -> pd.Series:
             raise ValidationFailed(f"phenotype {spec!r}: give an ICD-10-GM code or prefix, "
                                    "e.g. 'ICD10GM:G40'")
         codes = _list_column(info, DIAGNOSIS_COLUMN, spec)
-        is_case = codes.map(lambda cs: any(c.upper().startswith(prefix) for c in cs))
+        is_case = codes.map(lambda cs: None if cs is None else
+                            any(c.upper().startswith(prefix) for c in cs))
     elif spec.startswith("HP:"):
         wanted = get_hpo_descendants(spec)
         terms = _list_column(info, HPO_COLUMN, spec)
-        is_case = terms.map(lambda ts: any(t in wanted for t in ts))
+        is_case = terms.map(lambda ts: None if ts is None else any(t in wanted for t in ts))
     else:
         if spec not in info.columns:
             known = ", ".join(str(c) for c in info.columns)
@@ -132,7 +135,7 @@ def get_phenotype_values(info: pd.DataFrame, spec: str) -> pd.Series:
         if numbers.notna().sum() == 0:
             raise ValidationFailed(f"phenotype {spec!r}: the field is not numeric")
         return numbers.astype(float).rename(spec)
-    return is_case.astype(float).rename(spec)
+    return is_case.astype(float).rename(spec)  # NaN: no clinical record, not a control
 
 
 def add_phenotype(info: pd.DataFrame, spec: str) -> pd.DataFrame:
