@@ -33,7 +33,8 @@ PROJECT_RULES = (
 )
 """The terms of use every member accepted, in one line each."""
 
-ANCESTRY_ANALYSES = frozenset({"fst_by_ancestry", "frequencies_by_ancestry", "diversity_by_ancestry"})
+ANCESTRY_ANALYSES = frozenset({"fst_by_ancestry", "frequencies_by_ancestry",
+                               "diversity_by_ancestry"})
 """Analyses of population origins or ancestry: what DUO's NPOA forbids and POA is for."""
 
 FORBIDDEN_BY: dict[str, frozenset[str]] = {"NPOA": ANCESTRY_ANALYSES}
@@ -157,7 +158,7 @@ def check_qc_outputs(qc_dir: Path) -> Path:
     >>> check_qc_outputs(Path("/nonexistent/qc"))
     Traceback (most recent call last):
     ...
-    genomlab.errors.NotFoundError: /nonexistent/qc/sample_qc.tsv: no cohort QC yet; run cohort_qc.ipynb first
+    genomlab.errors.NotFoundError: /nonexistent/qc/sample_qc.tsv: no cohort QC yet; run ...
     """
     for name in ("sample_qc.tsv", "variant_qc.tsv", "pca_scores.tsv"):
         if not (qc_dir / name).is_file():
@@ -299,17 +300,13 @@ def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path)
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    from IPython.utils.capture import capture_output
+
     saved = (os.dup(1), os.dup(2))
-    try:
-        from IPython.utils.capture import capture_output
-    except ImportError:  # pragma: no cover - outside Jupyter
-        capture_output = None
     try:
         with log.open("ab") as sink:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
-            if capture_output is None:  # pragma: no cover
-                return init_hail(config, master=master)
             with capture_output():  # Hail's bokeh set-up displays into the notebook
                 return init_hail(config, master=master)
     finally:

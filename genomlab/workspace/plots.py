@@ -123,7 +123,7 @@ def plot_heterozygosity(sample_qc: pd.DataFrame, *, n_mad: float = 4.0) -> Figur
         label = f"bounds: median ± {n_mad:g} MAD" + (f" ({row[0]})" if len(bounds) > 1 else "")
         for j, value in enumerate((row[1], row[2])):
             ax.axhline(value, color="grey", linestyle="--", linewidth=0.8,
-                       label=label if i == 0 and j == 0 or len(bounds) > 1 and j == 0 else None)
+                       label=label if j == 0 and (i == 0 or len(bounds) > 1) else None)
     ax.set(xlabel="call rate", ylabel="heterozygosity rate (n_het / n_called)",
            title="Heterozygosity vs call rate (colour: QC failure reason)")
     ax.legend(fontsize=7)

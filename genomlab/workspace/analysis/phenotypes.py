@@ -106,7 +106,7 @@ def get_phenotype_values(info: pd.DataFrame, spec: str) -> pd.Series:
     >>> get_phenotype_values(info, "diagnosis")
     Traceback (most recent call last):
     ...
-    genomlab.errors.ValidationFailed: phenotype 'diagnosis': the field holds lists of codes; give 'ICD10GM:<prefix>' (e.g. 'ICD10GM:G40') for case/control
+    genomlab.errors.ValidationFailed: phenotype 'diagnosis': the field holds lists of codes; ...
     """
     if spec.startswith(ICD_PREFIX):
         prefix = spec.removeprefix(ICD_PREFIX).strip().upper()
