@@ -12,6 +12,7 @@ categories), in plain words; :func:`can_run_analysis` says whether they allow an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -316,3 +317,16 @@ def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path)
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
+
+
+def run_in_worker_thread[T](function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)`` in a thread of its own, waited for.
+
+    Hail nests its event loop in a running one (``nest_asyncio`` on the kernel's loop), which
+    breaks ipykernel's own tasks in JupyterLab ("cannot enter context ... already entered",
+    a cell left running). In a worker thread Hail finds no running loop and makes its own.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="genomlab-hail") as pool:
+        return pool.submit(function, *args, **kwargs).result()

@@ -33,6 +33,8 @@ from tests.html_tables import parse_html_tables
 pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.hail, pytest.mark.slow]
 
 RESEARCHER_NOTEBOOKS = ("feasibility.ipynb", "cohort_qc.ipynb", "association.ipynb")
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front, not restored tabs
+TEXTS = "es => es.map(e => e.textContent)"  # innerText is empty for cells scrolled out of view
 MEMBER = "alice"  # the demo application's applicant (genomlab.platform.applications.demo)
 
 
@@ -40,6 +42,7 @@ MEMBER = "alice"  # the demo application's applicant (genomlab.platform.applicat
 class Lab:
     url: str
     token: str
+    log: Path
     config: GenomlabConfig
     project: str
 
@@ -67,8 +70,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     log_path = base / "jupyterlab.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
-             "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
+            [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
+             "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
              f"--ServerApp.root_dir={served}", "--LabApp.news_url=",
              "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             env={**env, "JUPYTER_CONFIG_DIR": str(base / "jupyter-config")}, cwd=base,
@@ -76,7 +79,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=120,
                       process=server, log=log_path)
-        yield Lab(f"http://127.0.0.1:{port}", token, config, project.group(1))
+        yield Lab(f"http://127.0.0.1:{port}", token, log_path, config, project.group(1))
     finally:
         server.terminate()
         try:
@@ -102,33 +105,60 @@ class Shown:
     tables: list[pd.DataFrame]
     n_images: int
     errors: list[str]
+    prompts: list[str]
 
 
 def run_all(page: Any, lab: Lab, name: str, *, timeout_s: float = 420) -> Shown:
     """Open ``name``, Run > Run All Cells, wait until every code cell has run; what it shows."""
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset?.status "
-        "=== 'idle' || !!document.querySelector('[data-status=\"idle\"]')", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator("li[data-command='notebook:run-all-cells']").click()
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", timeout=timeout_s * 1000, polling=1000)
-    outputs = page.locator(".jp-OutputArea-output")
+    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")  # reset: no earlier tabs
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_function(  # the status bar's "Python 3 (ipykernel) | Idle": connected
+        "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent"
+        " || '')", timeout=120_000, polling=500)
+    prompt = f"{PANEL} .jp-CodeCell .jp-InputArea-prompt"
+    started = f"""() => [...document.querySelectorAll('{prompt}')]
+                     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+    for _ in range(6):  # a click before the kernel's session is connected is dropped: again
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count():  # e.g. "Select Kernel": accept the notebook's own (python3)
+            dialog.first.click()
+        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+        page.locator("li[data-command='runmenu:run-all']").click()
+        try:
+            page.wait_for_function(started, timeout=15_000, polling=500)
+            break
+        except Exception:  # Playwright's TimeoutError: try once more
+            page.keyboard.press("Escape")
+    finished = f"""() => {{
+            const prompts = [...document.querySelectorAll('{prompt}')];
+            const done = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const failed = !!document.querySelector(
+                "{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                && !prompts.some(p => p.textContent.includes('*'));
+            return done || failed;
+        }}"""
+    try:  # every code cell ran, or one failed and the rest will not
+        page.wait_for_function(finished, timeout=timeout_s * 1000, polling=1000)
+    except Exception as error:  # say what the page showed
+        page.screenshot(path=str(lab.log.with_name(f"{name}.png")))
+        prompts = page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").evaluate_all(TEXTS)
+        shown = page.locator(f"{PANEL} .jp-OutputArea-output").evaluate_all(TEXTS)
+        raise AssertionError(f"{name} did not finish: prompts {prompts}, outputs {shown}, "
+                             f"server log {lab.log.read_text()[-3000:]}") from error
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output")
     errors = list(page.locator(
-        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-    ).all_inner_texts())
-    tables = [table for html in page.locator(".jp-OutputArea-output table").evaluate_all(
-        "ts => ts.map(t => t.outerHTML)") for table in parse_html_tables(html)]
-    return Shown("\n".join(outputs.all_inner_texts()), tables,
-                 page.locator(".jp-OutputArea-output img").count(), errors)
+        f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    ).evaluate_all(TEXTS))
+    html = page.locator(f"{PANEL} .jp-OutputArea-output table").evaluate_all(
+        "ts => ts.map(t => t.outerHTML)")
+    tables = [table for text in html for table in parse_html_tables(text)]
+    prompts = page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").evaluate_all(TEXTS)
+    return Shown("\n".join(outputs.evaluate_all(TEXTS)), tables,
+                 page.locator(f"{PANEL} .jp-OutputArea-output img").count(), errors, prompts)
 
 
 def _check_clean(shown: Shown) -> None:
+    assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in shown.prompts), shown.prompts
     assert shown.errors == [], shown.errors
     for word in ("Traceback", "Error", "WARN", "Exception"):
         assert word not in shown.text, shown.text
@@ -154,8 +184,9 @@ def test_researcher_notebooks__run_all_on_a_fresh_demo_home(lab: Lab, page: Any)
     _check_clean(qc)
     _check_context(qc, lab)
     sample_qc = pd.read_csv(lab.workspace / "qc" / "sample_qc.tsv", sep="\t",
-                            keep_default_na=False)
-    failing = sample_qc[sample_qc["pass"].astype(str) == "false"]
+                            true_values=["true"], false_values=["false"])
+    failing = sample_qc[~sample_qc["pass"].astype(bool)]
+    assert len(failing) > 0
     assert f"{len(sample_qc)} samples, {len(failing)} fail QC" in qc.text
     shown = next(t for t in qc.tables if "heterozygosity_rate" in t.columns)
     assert shown["sample"].tolist() == failing["sample"].tolist()
