@@ -11,6 +11,8 @@ PCA's unprojected set): Hail has no mixed model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,11 @@ def compute_association(hl: HailModule, mt: Any, covariates: pd.DataFrame, *, bi
     result = table.to_pandas()
     if binary:
         result["n"] = len(frame)
+    # Hail's to_pandas gives nullable Float64 columns, which display 1e-20 as 0.0: plain
+    # float64 (NaN where missing) shows small p-values in scientific notation.
+    for column in ("beta", "standard_error", "statistic", "p_value"):
+        result[column] = result[column].astype("float64")
+    result["n"] = result["n"].astype("Int64")
     return result[["variant", "contig", "position", "n", "beta", "standard_error", "statistic",
                    "p_value"]]
 
@@ -176,40 +183,167 @@ def get_independent_hits(results: pd.DataFrame, *, threshold: float = GENOME_WID
     return results.loc[leads]
 
 
+def compute_detectable_effect(n_samples: int, *, allele_frequency: float,
+                              case_fraction: float | None = None, alpha: float = GENOME_WIDE_P,
+                              power: float = 0.8) -> float:
+    """The smallest per-allele effect a test on ``n_samples`` detects at ``alpha`` with
+    ``power``: an odds ratio for a binary phenotype (``case_fraction`` given), else a beta in
+    standard deviations of the trait.
+
+    The additive test's information per sample is 2p(1−p)·φ(1−φ) for case fraction φ (log odds
+    ratio) or 2p(1−p) (beta, residual SD 1); the effect is (z₁₋α/₂ + z_power) / √(n·info), as
+    ``genomlab.samples.phenotypes`` plants its ``expected_detectable_at_n``.
+
+    Examples
+    --------
+    >>> round(compute_detectable_effect(200, allele_frequency=0.4, case_fraction=0.3), 1)
+    4.1
+    >>> round(compute_detectable_effect(1000, allele_frequency=0.4), 2)
+    0.29
+    """
+    from scipy.stats import norm
+
+    z = norm.isf(alpha / 2) + norm.ppf(power)
+    info = 2 * allele_frequency * (1 - allele_frequency) * max(n_samples, 1)
+    if case_fraction is None:
+        return float(z / np.sqrt(info))
+    if not 0 < case_fraction < 1:
+        return float("inf")
+    return float(np.exp(z / np.sqrt(info * case_fraction * (1 - case_fraction))))
+
+
+@dataclass(frozen=True)
+class AssociationSummary:
+    """What one association run can say: who entered, what it found, what it could find."""
+
+    phenotype: str
+    binary: bool
+    n_samples: int
+    n_cases: int | None
+    n_variants: int
+    n_loci: int
+    detectable: dict[float, float]
+    problem: str | None = None
+
+    def format(self) -> str:
+        """Plain sentences for the notebook."""
+        who = (f"{self.n_samples} samples ({self.n_cases} cases, "
+               f"{self.n_samples - (self.n_cases or 0)} controls)" if self.binary
+               else f"{self.n_samples} samples")
+        unit = "odds ratio" if self.binary else "beta (trait SD)"
+        reach = "; ".join(f"{effect:.3g} at allele frequency {af:g}"
+                          for af, effect in self.detectable.items())
+        lines = [f"{self.phenotype}: {who}, {self.n_variants} variants tested."]
+        if self.problem:
+            lines.append(f"The regression could not be fitted: {self.problem}. The cohort is "
+                         f"too small: with 80 % power it would detect a per-allele {unit} of "
+                         f"{reach}.")
+        elif self.n_loci:
+            lines.append(f"{self.n_loci} independent locus/loci reach p < {GENOME_WIDE_P:g}.")
+        else:
+            lines.append(f"No variant reaches p < {GENOME_WIDE_P:g}: the cohort is too small "
+                         f"for any but very large effects. With 80 % power it detects a "
+                         f"per-allele {unit} of {reach}.")
+        return "\n".join(lines)
+
+
+def summarise_association(results: pd.DataFrame, covariates: pd.DataFrame, *, phenotype: str,
+                          binary: bool,
+                          allele_frequencies: tuple[float, ...] = (0.05, 0.2, 0.4),
+                          problem: str | None = None) -> AssociationSummary:
+    """Samples, cases, variants, independent loci and the detectable effect of a run."""
+    n = len(covariates)
+    cases = int(covariates["y"].sum()) if binary else None
+    fraction = cases / n if binary and n and cases is not None else None
+    detectable = {af: compute_detectable_effect(n, allele_frequency=af, case_fraction=fraction)
+                  for af in allele_frequencies}
+    return AssociationSummary(phenotype, binary, n, cases, int(results["p_value"].notna().sum()),
+                              len(get_independent_hits(results)), detectable, problem)
+
+
+def get_untested_results(variant_qc: pd.DataFrame, *, min_maf: float = 0.01) -> pd.DataFrame:
+    """The result rows of the variants a regression would have tested, every statistic NA."""
+    af = variant_qc["AF"].astype(float)
+    keep = variant_qc["pass"].astype(bool) & (np.minimum(af, 1 - af) >= min_maf)
+    rows = variant_qc.loc[keep, ["variant", "contig", "position"]].reset_index(drop=True)
+    rows["n"] = pd.array([pd.NA] * len(rows), dtype="Int64")
+    for column in ("beta", "standard_error", "statistic", "p_value"):
+        rows[column] = np.nan
+    return rows
+
+
+def format_results_table(results: pd.DataFrame) -> Any:
+    """``results`` styled for reading: p-values in scientific notation, 3 significant digits.
+
+    Examples
+    --------
+    >>> html = format_results_table(pd.DataFrame({"variant": ["chr1:1:A:G"], "beta": [1.5],
+    ...                                           "p_value": [1.2e-20]})).to_html()
+    >>> "1.20e-20" in html
+    True
+    """
+    formats = {c: "{:.3g}" for c in ("beta", "standard_error", "statistic")
+               if c in results.columns}
+    formats["p_value"] = "{:.2e}"
+    return results.style.format(formats, na_rep="NA").hide(axis="index")
+
+
 def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: str,
                     vcf: Path | None = None, release: Path | None = None,
                     samples: Path | None = None, binary: bool | None = None,
                     n_pcs: int = 4, config: GenomlabConfig | None = None,
-                    user: str | None = None) -> pd.DataFrame:
+                    user: str | None = None,
+                    progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Association of ``phenotype`` on QC'd data; writes ``association.tsv``, ``manhattan.png``
     and ``qq.png`` to ``out_dir`` and returns the results.
 
-    A release is read only after the entitlement check of ``open_release`` (``config``,
-    ``user``: see :func:`genomlab.workspace.io.read_source`).
+    ``phenotype`` is a spec of :func:`~genomlab.workspace.analysis.phenotypes.get_phenotype_values`:
+    ``ICD10GM:<prefix>``, an HPO term ``HP:<id>`` (case/control) or a numeric column. A release
+    is read only after the entitlement check of ``open_release`` (``config``, ``user``: see
+    :func:`genomlab.workspace.io.read_source`). ``progress`` gets one line per step.
 
     Examples
     --------
     >>> run_association(hl, Path("gwas"), qc_dir=Path("qc"), phenotype="quant_trait",
     ...                 vcf=Path("cohort.vcf.bgz"))  # doctest: +SKIP
     """
+    from genomlab.workspace.analysis.phenotypes import add_phenotype
     from genomlab.workspace.io import get_qc_call_expr, read_source
     from genomlab.workspace.plots import plot_manhattan, plot_qq, save_figure
 
+    say = progress or (lambda _line: None)
+    sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
+    say("reading genotypes and clinical data")
     mt, info = read_source(hl, vcf=vcf, release=release, samples=samples,
                            work_dir=qc_dir / "work", config=config, user=user)
-    sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
+    info = add_phenotype(info, phenotype)
     covariates = get_association_samples(info, sample_qc, scores, phenotype, n_pcs=n_pcs)
     if binary is None:
         binary = bool(covariates["y"].isin([0, 1]).all())
     if len(covariates) < n_pcs + 3:
         raise ValidationFailed(f"{phenotype}: only {len(covariates)} samples with data")
+    say(f"regression ({'logistic' if binary else 'linear'}) on {len(covariates)} samples")
     mt = filter_association_variants(hl, mt, variant_qc)
     mt = mt.annotate_entries(QC_GT=get_qc_call_expr(hl, mt))
-    results = compute_association(hl, mt, covariates, binary=binary, call_field="QC_GT")
+    problem = None
+    try:
+        results = compute_association(hl, mt, covariates, binary=binary, call_field="QC_GT")
+    except Exception as error:  # Hail's FatalError: the covariates-only model has no fit
+        if "null model" not in str(error):
+            raise
+        n_cases = int(covariates["y"].sum())
+        problem = (f"the logistic null model (sex and {n_pcs} PCs, no variant) does not "
+                   f"converge with {n_cases} cases among {len(covariates)} samples")
+        say(problem)
+        results = get_untested_results(variant_qc)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".association.tsv.tmp"
     results.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NA")
     tmp.replace(out_dir / "association.tsv")
     save_figure(plot_manhattan(results), out_dir / "manhattan.png")
     save_figure(plot_qq(results), out_dir / "qq.png")
+    summary = summarise_association(results, covariates, phenotype=phenotype, binary=binary,
+                                    problem=problem)
+    (out_dir / "summary.txt").write_text(summary.format() + "\n")
+    say("done")
     return results
