@@ -206,8 +206,13 @@ def test_researcher_notebooks__run_all_on_a_fresh_demo_home(lab: Lab, page: Any)
                           sep="\t")
     top = next(t for t in association.tables if "p_value" in t.columns)
     assert len(top) > 0
-    assert all(re.fullmatch(r"\d\.\d\de[-+]\d\d", str(p)) for p in top["p_value"])
-    assert float(top["p_value"].iloc[0]) == pytest.approx(results["p_value"].min(), rel=0.01)
+    if results["p_value"].notna().any():  # p-values shown in scientific notation
+        assert all(re.fullmatch(r"\d\.\d\de[-+]\d\d", str(p)) for p in top["p_value"])
+        assert float(top["p_value"].iloc[0]) == pytest.approx(results["p_value"].min(),
+                                                              rel=0.01)
+    else:  # a null model that does not converge is said in words, not as a traceback
+        summary = (lab.workspace / "analysis" / "association" / "summary.txt").read_text()
+        assert "could not be fitted" in summary and "could not be fitted" in association.text
 
 
 def test_association__planted_effect_found_or_cohort_too_small(lab: Lab) -> None:
@@ -221,7 +226,7 @@ def test_association__planted_effect_found_or_cohort_too_small(lab: Lab) -> None
     results = pd.read_csv(out / "association.tsv", sep="\t")
     summary = (out / "summary.txt").read_text()
     n_samples = int(re.search(r"ICD10GM:G40: (\d+) samples", summary).group(1))  # type: ignore[union-attr]
-    assert results["p_value"].min() > 5e-8
+    assert not (results["p_value"] < 5e-8).any()  # no genome-wide hit (NA: not fitted)
     detectable = re.search(r"([\d.e+]+) at allele frequency 0\.4", summary)
     assert detectable is not None, summary
     assert "too small" in summary

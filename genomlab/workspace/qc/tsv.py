@@ -63,6 +63,7 @@ def _to_polars(table: pd.DataFrame, digits: int) -> pl.DataFrame:
                 column.dtype):
             out[name] = pl.Series(name, column.to_numpy())
         else:
-            strings = column.astype("string")
-            out[name] = pl.Series(name, strings.to_numpy(na_value=None), dtype=pl.String)
+            # through Arrow: a pandas string column holding <NA> (e.g. reported_sex of persons
+            # without a clinical record) cannot go through a numpy object array
+            out[name] = pl.from_pandas(column.astype("string")).alias(name).cast(pl.String)
     return pl.DataFrame(out, height=len(table))
