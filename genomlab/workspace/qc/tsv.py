@@ -65,5 +65,7 @@ def _to_polars(table: pd.DataFrame, digits: int) -> pl.DataFrame:
         else:
             # through Arrow: a pandas string column holding <NA> (e.g. reported_sex of persons
             # without a clinical record) cannot go through a numpy object array
-            out[name] = pl.from_pandas(column.astype("string")).alias(name).cast(pl.String)
+            strings = pl.from_pandas(column.astype("string"))
+            assert isinstance(strings, pl.Series)  # a pandas Series comes back as one
+            out[name] = strings.alias(name).cast(pl.String)
     return pl.DataFrame(out, height=len(table))
