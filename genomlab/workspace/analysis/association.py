@@ -308,10 +308,12 @@ def run_association(hl: HailModule, out_dir: Path, *, qc_dir: Path, phenotype: s
     ...                 vcf=Path("cohort.vcf.bgz"))  # doctest: +SKIP
     """
     from genomlab.workspace.analysis.phenotypes import add_phenotype
-    from genomlab.workspace.io import get_qc_call_expr, read_source
+    from genomlab.workspace.io import check_release_access, get_qc_call_expr, read_source
     from genomlab.workspace.plots import plot_manhattan, plot_qq, save_figure
 
     say = progress or (lambda _line: None)
+    if release is not None:  # first: a refused user learns nothing about the QC outputs
+        check_release_access(release, config=config, user=user)
     sample_qc, variant_qc, scores = read_qc_outputs(qc_dir)
     say("reading genotypes and clinical data")
     mt, info = read_source(hl, vcf=vcf, release=release, samples=samples,
