@@ -8,28 +8,18 @@ the notebook with Voila and opens a project's permalink.
 from __future__ import annotations
 
 import base64
-import doctest
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from bs4 import BeautifulSoup
 
-import genomlab.platform.applications.register_labels
 from genomlab.dashboards import register as register_page
 from genomlab.dashboards.register import register_view
 from genomlab.platform.applications.register import export_register
 from tests.platform.conftest import World
 
 AIRLOCK_REFERENCE = "airlock:AR-000001 variants_per_contig.csv#sha256=" + "3f" * 32
-
-
-@pytest.mark.parametrize("module", [genomlab.platform.applications.register_labels,
-                                    register_page], ids=["register_labels", "dashboard"])
-def test_docstring_examples__run(module: Any) -> None:
-    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert tried > 0
-    assert failures == 0
 
 
 def _approved_with_results(world: World) -> tuple[str, str]:
