@@ -8,6 +8,7 @@ up nodes and clients through the same service functions the CLI calls, in the sa
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,3 +66,13 @@ def platform_state(config: GenomlabConfig) -> dict[str, int]:
 def platform_ledger_report(config: GenomlabConfig) -> str:
     """The platform ledger's full verification, as ``genomlab ledger verify --full`` prints it."""
     return str(Institution(config, "platform").ledger().verify(full=True))
+
+
+def make_pruefbericht(node_id: str, tan_seed: str) -> dict:
+    """A BfArM Prüfbericht of ``node_id`` with a TAN of its own (64 hex digits)."""
+    return {"SubmittedCase": {
+        "submissionDate": "2024-10-01", "submissionType": "initial",
+        "tan": hashlib.sha256(tan_seed.encode()).hexdigest().upper(),
+        "submitterId": "260914050", "dataNodeId": node_id, "diseaseType": "oncological",
+        "dataCategory": "genomic" if node_id.startswith("GRZ") else "clinical",
+        "libraryType": "wes", "coverageType": "GKV", "dataQualityCheckPassed": True}}

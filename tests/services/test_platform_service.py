@@ -8,7 +8,6 @@ same service functions the CLI calls. Each test uses nodes of its own.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -35,22 +34,13 @@ from tests.conftest import REPO
 from tests.services.conftest import (
     RunningService,
     approved_node_client,
+    make_pruefbericht,
     platform_ledger_report,
     platform_state,
 )
 
 TOKEN = "/oauth2/token"
 UPLOAD = "/api/pruefbericht/upload"
-
-
-def _pruefbericht(node_id: str, tan_seed: str) -> dict:
-    """A BfArM Prüfbericht of ``node_id`` with a TAN of its own (64 hex digits)."""
-    return {"SubmittedCase": {
-        "submissionDate": "2024-10-01", "submissionType": "initial",
-        "tan": hashlib.sha256(tan_seed.encode()).hexdigest().upper(),
-        "submitterId": "260914050", "dataNodeId": node_id, "diseaseType": "oncological",
-        "dataCategory": "genomic" if node_id.startswith("GRZ") else "clinical",
-        "libraryType": "wes", "coverageType": "GKV", "dataQualityCheckPassed": True}}
 
 
 def _form_token(service: RunningService, client: IssuedClient) -> str:
@@ -101,7 +91,7 @@ def test_token__approved_client_by_basic_gets_rfc9068_jwt(platform_service):
 
 def test_token__form_fields_authenticate_as_grzctl_sends_them(platform_service):
     _, status, body = _upload_as_new_node(platform_service, "GRZT01002",
-                                          _pruefbericht("GRZT01002", "form"))
+                                          make_pruefbericht("GRZT01002", "form"))
     assert status == 200, body
 
 
@@ -165,19 +155,19 @@ def test_upload__token_issued_before_suspension_stops_working_even_after_reappro
     config = platform_service.config
     client = approved_node_client(config, "GRZT03001")
     token = _form_token(platform_service, client)
-    assert _upload(platform_service, token, _pruefbericht("GRZT03001", "s1"))[0] == 200
+    assert _upload(platform_service, token, make_pruefbericht("GRZT03001", "s1"))[0] == 200
     NodeRegistry(config).suspend("GRZT03001", actor="bfarm-op", reason="audit finding")
     before = platform_state(config)
-    status, body = _upload(platform_service, token, _pruefbericht("GRZT03001", "s2"))
+    status, body = _upload(platform_service, token, make_pruefbericht("GRZT03001", "s2"))
     assert (status, body.get("error")) == (401, "invalid_token")
     assert "suspended" in body["error_description"]
     assert platform_state(config) == before
     NodeRegistry(config).approve("GRZT03001", actor="bfarm-op", reason="fixed")
-    status, body = _upload(platform_service, token, _pruefbericht("GRZT03001", "s2"))
+    status, body = _upload(platform_service, token, make_pruefbericht("GRZT03001", "s2"))
     assert (status, body.get("error")) == (401, "invalid_token")  # the replayed old token
     assert "current approval" in body["error_description"]
     fresh = _form_token(platform_service, client)
-    assert _upload(platform_service, fresh, _pruefbericht("GRZT03001", "s2"))[0] == 200
+    assert _upload(platform_service, fresh, make_pruefbericht("GRZT03001", "s2"))[0] == 200
 
 
 def test_upload__expired_token_refused(platform_service):
@@ -191,7 +181,7 @@ def test_upload__expired_token_refused(platform_service):
     with clock.use_clock(lambda: issued_at):
         old = AccessTokenAuthority(config).issue(identity)["access_token"]
     before = platform_state(config)
-    status, body = _upload(platform_service, old, _pruefbericht("GRZT03002", "e1"))
+    status, body = _upload(platform_service, old, make_pruefbericht("GRZT03002", "e1"))
     assert (status, body.get("error"), body.get("error_description")) == (
         401, "invalid_token", "access token: expired")
     assert platform_state(config) == before
@@ -202,7 +192,7 @@ def test_upload__token_of_a_replaced_client_refused(platform_service):
     client = approved_node_client(config, "GRZT03003")
     token = _form_token(platform_service, client)
     issue_client(config, "GRZT03003", actor="bfarm-op", replace=True)
-    status, body = _upload(platform_service, token, _pruefbericht("GRZT03003", "r1"))
+    status, body = _upload(platform_service, token, make_pruefbericht("GRZT03003", "r1"))
     assert (status, body.get("error")) == (401, "invalid_token")
 
 
@@ -220,20 +210,20 @@ def test_upload__forged_or_foreign_tokens_refused(platform_service):
                          headers={"typ": "at+jwt"})
     for bad in (f"{header}.{forged_payload}.{signature}", foreign["access_token"], own_key,
                 "x.y.z"):
-        status, body = _upload(platform_service, bad, _pruefbericht("GRZT03004", "f1"))
+        status, body = _upload(platform_service, bad, make_pruefbericht("GRZT03004", "f1"))
         assert status == 401, (bad, body)
 
 
 def test_upload__token_without_upload_scope_forbidden(platform_service):
     _, status, body = _upload_as_new_node(platform_service, "DSTEST01",
-                                          _pruefbericht("GRZT03005", "d1"))
+                                          make_pruefbericht("GRZT03005", "d1"))
     assert (status, body.get("error")) == (403, "insufficient_scope")
 
 
 def test_upload__report_for_another_node_refused_and_recorded(platform_service):
     config = platform_service.config
     client, status, body = _upload_as_new_node(platform_service, "GRZT03006",
-                                               _pruefbericht("GRZT03007", "o1"))
+                                               make_pruefbericht("GRZT03007", "o1"))
     assert status == 400
     assert "dataNodeId names GRZT03007" in body["error_description"]
     refusals = [(e.actor, e.payload["node_id"]) for e in Institution(config, "platform")
@@ -287,7 +277,7 @@ def _run_grzctl_submit(service: RunningService, client: IssuedClient, report: di
 def test_grzctl_submit__approved_grz_gets_meldebestaetigung(platform_service, tmp_path):
     config = platform_service.config
     client = approved_node_client(config, "GRZT04001")
-    report = _pruefbericht("GRZT04001", "grzctl-accepted")
+    report = make_pruefbericht("GRZT04001", "grzctl-accepted")
     result = _run_grzctl_submit(platform_service, client, report, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Prüfbericht submitted successfully" in result.stderr
@@ -305,7 +295,7 @@ def test_grzctl_submit__approved_grz_gets_meldebestaetigung(platform_service, tm
 def test_upload__answer_is_the_meldebestaetigung_a_health_insurer_verifies(platform_service):
     config = platform_service.config
     _, status, document = _upload_as_new_node(platform_service, "GRZT04002",
-                                              _pruefbericht("GRZT04002", "insurer"))
+                                              make_pruefbericht("GRZT04002", "insurer"))
     assert status == 200
     pem = Institution(config, "platform").keys().public_key_path("confirmation").read_bytes()
     body = verify_confirmation_bytes(canonical_json(document).encode(), pem)
@@ -318,7 +308,7 @@ def test_grzctl_submit__suspended_grz_refused_and_nothing_changes(platform_servi
     NodeRegistry(config).suspend("GRZT04003", actor="bfarm-op", reason="audit finding")
     before = platform_state(config)
     result = _run_grzctl_submit(platform_service, client,
-                                _pruefbericht("GRZT04003", "grzctl-refused"), tmp_path)
+                                make_pruefbericht("GRZT04003", "grzctl-refused"), tmp_path)
     assert result.returncode != 0
     assert "401" in result.stderr
     assert "submitted successfully" not in result.stderr

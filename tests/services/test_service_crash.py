@@ -12,7 +12,6 @@ Each crash needs a process of its own, so this module starts its services itself
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import httpx
@@ -27,20 +26,12 @@ from tests.conftest import REPO, config_for
 from tests.services.conftest import (
     RunningService,
     approved_node_client,
+    make_pruefbericht,
     platform_ledger_report,
 )
 
 TOKEN = "/oauth2/token"
 UPLOAD = "/api/pruefbericht/upload"
-
-
-def _pruefbericht(node_id: str, tan_seed: str) -> dict:
-    return {"SubmittedCase": {
-        "submissionDate": "2024-10-01", "submissionType": "initial",
-        "tan": hashlib.sha256(tan_seed.encode()).hexdigest().upper(),
-        "submitterId": "260914050", "dataNodeId": node_id, "diseaseType": "oncological",
-        "dataCategory": "genomic", "libraryType": "wes", "coverageType": "GKV",
-        "dataQualityCheckPassed": True}}
 
 
 def _token_and_upload(service: RunningService, client_id: str, secret: str,
@@ -70,7 +61,7 @@ def test_platform_service__killed_mid_upload_retry_records_once(tmp_path: Path,
     config = config_for(tmp_path / "home")
     node_id = "GRZK00007"
     client = approved_node_client(config, node_id)
-    report = _pruefbericht(node_id, f"crash-{point}")
+    report = make_pruefbericht(node_id, f"crash-{point}")
     tan = report["SubmittedCase"]["tan"]
     env = {"PYTHONPATH": str(REPO)}
 
