@@ -38,6 +38,7 @@ from sqlalchemy import Connection, func, select
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.errors import (
     ConflictError,
     GenomlabError,
@@ -440,7 +441,10 @@ class TrustCenter:
                 if row.state == "issued":
                     tx.append("case_number.exchanged", {"vn_ref": vn_ref, "node_id": node_id},
                               actor=actor)
-                return self.dataset_pseudonym(person_id, domain)
+                    crashpoint("case_number.appended")  # in the transaction, before the commit
+        if refusal is None and row is not None:
+            crashpoint("case_number.committed")  # exchanged, pseudonym not yet answered
+            return self.dataset_pseudonym(person_id, domain)
         raise self._refuse_case_number(vn_ref, node_id, refusal, actor)
 
     def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:

@@ -1,4 +1,6 @@
-"""SIGKILL the platform service mid-request, restart it, retry: no event lost or duplicated.
+"""SIGKILL a service mid-request, restart it, retry: no event lost or duplicated.
+
+The platform (a Prüfbericht upload) and the trust centre (a GRZ's case-number exchange).
 
 The service is killed (``GL_CRASHPOINT``, :mod:`genomlab.crashpoints`: SIGKILL, no clean-up runs)
 at the two places where an upload can die: inside the ledger transaction after the event is
@@ -18,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from genomlab.institution import Institution
 from genomlab.platform.confirmations import tan_hash
 from genomlab.platform.node_projection import confirmations_table
 from genomlab.platform.store import read_platform
@@ -87,3 +90,74 @@ def test_platform_service__killed_mid_upload_retry_records_once(tmp_path: Path,
     assert recorded in ([], after), "a committed confirmation kept its id on the retry"
     assert after[0] in answer.text  # the signed Meldebestätigung names the recorded id
     assert platform_ledger_report(config).startswith("ok")
+
+
+# --- the trust centre ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trust_center_home(tmp_path_factory: pytest.TempPathFactory):
+    """A home with an approved GRZ, the trust centre's own platform client and a running
+    platform (which the trust centre asks about the node at every request)."""
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from genomlab.platform.access_tokens import TOKEN_KEY
+    from genomlab.platform.nodes import NodeRegistry
+
+    base = tmp_path_factory.mktemp("trust-center-crash")
+    config = config_for(base / "home")
+    grz = approved_node_client(config, "GRZS04001")
+    NodeRegistry(config).ensure_approved("VSTRKI", name="RKI", actor="bfarm-op")
+    saved = CliRunner().invoke(main, ["platform", "nodes", "issue-client", "VSTRKI", "--save"],
+                               env={"GENOMLAB_HOME": str(config.home)})
+    assert saved.exit_code == 0, saved.output
+    Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # publishes the token key
+    with running_service(config, "platform", log=base / "platform.log",
+                         env={"PYTHONPATH": str(REPO)}):
+        yield config, grz
+
+
+def _exchanged_events(config, node_id: str) -> list:
+    return [e for e in Institution(config, "trust_center").ledger().events(
+        type="case_number.exchanged") if e.payload["node_id"] == node_id]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["case_number.appended", "case_number.committed"])
+def test_trust_center_service__killed_mid_exchange_retry_exchanges_once(
+        trust_center_home, tmp_path: Path, point: str) -> None:
+    from genomlab.clients.oauth import ClientCredentials, ServiceUnavailable
+    from genomlab.clients.trust_center import PSEUDONYM_SCOPE, TrustCenterClient
+    from genomlab.trust_center.service import TrustCenter
+    from tests.trust_center.conftest import make_kvnr
+
+    config, grz = trust_center_home
+    index = 1 if point.endswith("appended") else 2
+    vng = TrustCenter(config).request_case_numbers(
+        kvnr=make_kvnr(700 + index), arbeitsnummer=f"AN-CRASH-{index}", le_ik="260840108",
+        le_name="UK Test", actor="le:260840108").genomic
+    before = len(_exchanged_events(config, "GRZS04001"))
+    env = {"PYTHONPATH": str(REPO)}
+
+    def node_client() -> TrustCenterClient:
+        return TrustCenterClient(config, ClientCredentials(
+            grz.client_id, grz.client_secret, "GRZS04001"), scope=PSEUDONYM_SCOPE)
+
+    with running_service(config, "trust_center", log=tmp_path / "killed.log",
+                         env={**env, "GL_CRASHPOINT": point}) as doomed:
+        # the connection drops with the process: the client says the service is unavailable
+        with pytest.raises(ServiceUnavailable, match="Server disconnected"):
+            node_client().exchange_case_number(vng, node_id="GRZS04001", domain="genomic")
+        assert doomed.process.wait(timeout=30) == -9, "the trust centre was not killed at " + point
+    committed = len(_exchanged_events(config, "GRZS04001")) - before
+    assert committed == (1 if point == "case_number.committed" else 0)
+
+    with running_service(config, "trust_center", log=tmp_path / "restarted.log", env=env):
+        pseudonym = node_client().exchange_case_number(vng, node_id="GRZS04001",
+                                                       domain="genomic")
+        again = node_client().exchange_case_number(vng, node_id="GRZS04001", domain="genomic")
+    assert pseudonym == again
+    assert pseudonym.startswith("GDP1-")
+    assert len(_exchanged_events(config, "GRZS04001")) - before == 1  # not lost, not doubled
+    assert Institution(config, "trust_center").ledger().verify(full=True).ok
