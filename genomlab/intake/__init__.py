@@ -65,8 +65,8 @@ class CaseBook:
     >>> book = CaseBook(pathlib.Path(tempfile.mkdtemp()) / "book.json")
     >>> book.add({"ab": "AN-1", "ab:S00003": "AN-2", "cd": "AN-3"}); book.lookup("AB")
     'AN-1'
-    >>> book.delete_tan("ab"); sorted(book.entries)
-    ['cd']
+    >>> book.delete_tan("ab"), sorted(book.entries)
+    (2, ['cd'])
     """
 
     def __init__(self, path: Path) -> None:
