@@ -99,6 +99,8 @@ class LinkageMapIssued(EventPayload):
     n_unknown: int
     digest: str
     n_outside_cohort: int = 0
+    consent_rule: str = ""
+    """The consent rule(s) the map applied, with their legal source (empty in older events)."""
 
 
 class LinkageMapRefused(EventPayload):

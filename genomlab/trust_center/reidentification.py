@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, select
 
+from genomlab.consent_policy import can_use_for
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, PermissionDenied
 from genomlab.trust_center import store
 from genomlab.trust_center.identifiers import check_ik
@@ -42,10 +43,25 @@ class ReidentificationResult:
     arbeitsnummern: tuple[str, ...]
 
 
-def _consent_permits(conn: Connection, person_id: str, scope: str) -> bool:
-    decision = conn.execute(select(store.consents.c.decision).where(
-        (store.consents.c.person_id == person_id) & (store.consents.c.scope == scope))).scalar()
-    return decision == "permit"
+PURPOSE_OF_KIND = {"reIdentification": "re_identification",
+                   "caseIdentification": "case_identification"}
+"""The :mod:`genomlab.consent_policy` purpose of each kind of request."""
+
+
+def get_consent(conn: Connection, person_id: str) -> dict[str, str]:
+    """The person's consent as the trust centre knows it: scope → permit/deny."""
+    return {row.scope: row.decision for row in conn.execute(
+        select(store.consents.c.scope, store.consents.c.decision).where(
+            store.consents.c.person_id == person_id))}
+
+
+def check_consent(conn: Connection, person_id: str, kind: str) -> str | None:
+    """Why the person's consent does not allow ``kind`` (naming the rule), or ``None``."""
+    decision = can_use_for(PURPOSE_OF_KIND[kind], get_consent(conn, person_id))
+    if decision.allowed:
+        return None
+    return (f"the person's consent does not permit {kind} (missing: "
+            f"{', '.join(decision.missing)}; {decision.rule.source})")
 
 
 def _open_request(conn: Connection, request_id: str) -> Any:
@@ -89,8 +105,8 @@ def request_reidentification(tc: TrustCenter, *, project_id: str, project_pseudo
             "project_pseudonym": project_pseudonym, "person_id": person_id,
             "reason": reason.strip(), "requester": requester,
         }, actor=requester, stream=f"reid:{request_id}")
-        if person_id is not None and not _consent_permits(tx.conn, person_id, kind):
-            refusal = f"the person's mvConsent does not permit {kind}"
+        if person_id is not None and refusal is None:
+            refusal = check_consent(tx.conn, person_id, kind)
         if refusal is not None:
             tx.append("reid.refused", {"request_id": request_id, "step": "request",
                                        "reason": refusal, "by": requester},
@@ -142,8 +158,8 @@ def release_reidentification(tc: TrustCenter, request_id: str, *, le_ik: str,
         ).order_by(store.cases.c.requested_at)).all()
         if n_approvals < REQUIRED_APPROVALS:
             refusal = f"{n_approvals} of {REQUIRED_APPROVALS} officer approvals"
-        elif not _consent_permits(tx.conn, request.person_id, request.kind):
-            refusal = f"the person's mvConsent no longer permits {request.kind}"
+        elif (missing := check_consent(tx.conn, request.person_id, request.kind)) is not None:
+            refusal = missing.replace("does not permit", "no longer permits", 1)
         elif not cases:
             refusal = f"LE {le_ik} is not the treating LE of this person"
         else:
