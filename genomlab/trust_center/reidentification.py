@@ -1,13 +1,20 @@
 """Re-identification and case identification: the two lawful ways back to a person (§ 8.4).
 
 A request names the project, the project pseudonym the project received and the reason. It is
-refused unless the person's mvConsent permits the matching scope (``reIdentification`` to inform
-the treating LE of a finding, ``caseIdentification`` for contact between LEs with similar cases).
+refused unless the person's consent allows the purpose (:mod:`genomlab.consent_policy`:
+``reIdentification`` to inform the treating LE of a finding; research consent and
+``caseIdentification`` for contact between LEs with similar cases), checked again at release.
 It then needs approvals by :data:`REQUIRED_APPROVALS` different trust-centre officers, none of
 them the requester (four-eyes, enforced here rather than by organisation alone as in gPAS or
-Mainzelliste). The result — the LE's IK and its Arbeitsnummer(s) for the person — is released
-only to that LE: the caller must present the LE's IK, and any other IK is refused. Every step,
-refusals included, is a ledger event.
+Mainzelliste). Every step, refusals included, is a ledger event.
+
+- Informing the treating LE: the request comes from a finding BfArM signed
+  (:func:`request_finding_reidentification`, forwarded by the data service); after the
+  approvals the data service learns the treating LE (:func:`get_treating_le`) and that LE
+  collects its Arbeitsnummer(s) (:func:`release_reidentification`: any other IK is refused).
+- Case identification: the requester gets a new random number and the other LE's contact
+  (:func:`release_case_identification`), never the pseudonym or the person; the other LE
+  presents the number for its own Arbeitsnummer(s) (:func:`redeem_case_contact`).
 
 Examples
 --------
