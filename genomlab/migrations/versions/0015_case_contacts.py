@@ -37,4 +37,3 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("contact_ref"),
     )
     op.create_index(op.f("ix_tc_case_contacts_request_id"), "tc_case_contacts", ["request_id"])
-
