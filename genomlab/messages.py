@@ -144,6 +144,9 @@ class ApprovalGrant(BaseModel):
 
 APPROVAL_KIND = "approval"
 REVOCATION_KIND = "approval-revocation"
+FINDING_KIND = "reid-finding"
+"""A finding relevant to a patient, reported to BfArM and signed by the platform (key
+``approval``): the only way a re-identification for patient benefit starts (GenDV § 7)."""
 
 
 # --- what the trust centre offers the data nodes ----------------------------------------------

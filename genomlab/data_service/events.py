@@ -72,6 +72,15 @@ class WithdrawalNotified(EventPayload):
     notice: str
 
 
+class FindingRouted(EventPayload):
+    """``finding.forwarded`` (to the trust centre's request) and ``finding.delivered`` (to the
+    treating LE, ``le_ik``) of a BfArM finding (re-identification for patient benefit)."""
+
+    finding_id: str
+    request_id: str
+    le_ik: str | None = None
+
+
 DATA_SERVICE_EVENTS = declare("data_service", {
     "feasibility.index_built": IndexBuilt,
     "feasibility.answered": FeasibilityAnswered,
@@ -80,5 +89,7 @@ DATA_SERVICE_EVENTS = declare("data_service", {
     "release.refused": ReleaseRefused,
     "release.completed": ReleaseCompleted,
     "release.withdrawal_notified": WithdrawalNotified,
+    "finding.forwarded": FindingRouted,
+    "finding.delivered": FindingRouted,
 })
 """Every event type the data service's ledger accepts."""

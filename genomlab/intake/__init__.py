@@ -1,19 +1,29 @@
 """Composition root of the data-node intake: hospitals, trust centre, nodes and platform wired.
 
 Nodes never import the trust centre; this module (like ``genomlab.cli`` and the demo) holds
-several institutions at once and passes them to each other:
+several institutions at once and passes them to each other.
 
-- :class:`CaseBook` is the hospitals' (LEs') own book from the references they put into their
-  submissions (the tanG for the index donor, ``<tanG>:<donorPseudonym>`` for a relative, the
-  tanC of a clinical record) to the Vorgangsnummern the trust centre issued them
-  (GenDV § 7(3)). The synthetic world's generator plays the LEs, so
-  :func:`request_world_case_numbers` fills the book from the world's identity inputs
-  (``hospitals/<IK>/case_numbers_request.tsv``) and its list of submissions.
-- :class:`BookPseudonymService` is the :class:`genomlab.messages.PseudonymService` the nodes
-  get: it looks the reference up in the book and asks the trust centre.
-- :func:`make_platform_reporter` hands a node's Prüfbericht to the platform
-  (:func:`genomlab.platform.confirmations.receive_pruefbericht`) and files the signed
-  Meldebestätigung for the hospital under ``<home>/hospitals/<IK>/meldebestaetigungen/``.
+One case number per submission (GenDV § 7(3), § 6(3)–(5)): the TAN a hospital (LE) writes into
+its submission (the tanG of a GRZ submission, ``<tanG>:<donorPseudonym>`` for a relative in it,
+the tanC of a KDK record) *is* the trust centre's Vorgangsnummer. The LE registers it with the
+identity (:meth:`genomlab.trust_center.service.TrustCenter.register_case_numbers`, or asks the
+trust centre to draw it: ``request_case_numbers``); the node presents the same number to the
+trust centre and in its Prüfbericht, and the Meldebestätigung names it. Nobody maps one number
+to another. After delivery is confirmed the number is deleted at every party:
+
+- the trust centre deletes it when the node confirms the delivery (``case_number.deleted``);
+- the platform keeps only its sha256 (:mod:`genomlab.platform.confirmations`);
+- the node redacts it (64 zeros, as grzctl's archive does) in the input it took from its inbox
+  and moves the input to its archive (:func:`archive_delivered`), once its Prüfbericht got a
+  complete Meldebestätigung;
+- the hospital deletes it from its :class:`CaseBook` when the complete Meldebestätigung
+  arrives (:func:`make_platform_reporter`). The Meldebestätigung itself keeps the TAN: it is
+  the LE's billing evidence towards the insurer (the CSV ``Vorgangsnummer;Meldebestaetigung``).
+
+The synthetic world's generator plays the LEs: :func:`request_world_case_numbers` registers the
+world's TANs with the identity inputs (``hospitals/<IK>/case_numbers_request.tsv``) and fills the
+hospitals' books; :func:`upload_world_inputs` copies the world's submissions and records into
+the nodes' inboxes under the home (the world, the LEs' outbox, is never changed).
 """
 
 from __future__ import annotations
@@ -21,31 +31,42 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from genomlab.config import GenomlabConfig
-from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.errors import ConflictError, NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
-from genomlab.messages import DatasetDomain
+from genomlab.institution import Institution
 from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
     from genomlab.clinical_node.intake import FileOutcome
+    from genomlab.trust_center.service import TrustCenter
 
 BOOK_NAME = "case_book.json"
+REDACTED_TAN = "0" * 64
+"""What a deleted TAN becomes in an archived input (grzctl's redaction)."""
+DELIVERED_STATES = ("reported", "qc_selected", "finished")
+"""Item states after which the node's Prüfbericht was answered (delivery confirmed)."""
 
 
 class CaseBook:
-    """The LEs' mapping from submission references to trust-centre VNs (a 0600 JSON file).
+    """A hospital's (LE's) book: the TANs it sent, each with its own case label (0600 JSON).
+
+    The LE needs it to match a Meldebestätigung (which names the TAN) to its case; it deletes
+    a TAN's entries once the complete Meldebestätigung arrived (:meth:`delete_tan`).
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> book = CaseBook(pathlib.Path(tempfile.mkdtemp()) / "book.json")
-    >>> book.add({"ab": "vn1"}); book.lookup("ab")
-    'vn1'
+    >>> book.add({"ab": "AN-1", "ab:S00003": "AN-2", "cd": "AN-3"}); book.lookup("AB")
+    'AN-1'
+    >>> book.delete_tan("ab"), sorted(book.entries)
+    (2, ['cd'])
     """
 
     def __init__(self, path: Path) -> None:
@@ -56,12 +77,25 @@ class CaseBook:
         try:
             return self.entries[reference.lower()]
         except KeyError:
-            raise NotFoundError("no case number issued for this submission reference "
+            raise NotFoundError("no case for this submission reference "
                                 f"({reference[:8]}…)") from None
 
     def add(self, entries: dict[str, str]) -> None:
         """Add entries and save (temp file + rename, 0600)."""
         self.entries.update({k.lower(): v for k, v in entries.items()})
+        self._save()
+
+    def delete_tan(self, tan: str) -> int:
+        """Delete the TAN and its relatives' references (``<tan>:…``); returns how many."""
+        tan = tan.lower()
+        gone = [k for k in self.entries if k == tan or k.startswith(f"{tan}:")]
+        for key in gone:
+            del self.entries[key]
+        if gone:
+            self._save()
+        return len(gone)
+
+    def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -70,39 +104,25 @@ class CaseBook:
         os.replace(tmp, self.path)
 
 
-def get_case_book(config: GenomlabConfig) -> CaseBook:
-    """The LEs' case book of this home (``<home>/hospitals/case_book.json``)."""
-    return CaseBook(config.home / "hospitals" / BOOK_NAME)
+def get_case_book(config: GenomlabConfig, le_ik: str) -> CaseBook:
+    """Hospital ``le_ik``'s case book (``<home>/hospitals/<IK>/case_book.json``)."""
+    return CaseBook(config.home / "hospitals" / le_ik / BOOK_NAME)
 
 
-class BookPseudonymService:
-    """A :class:`genomlab.messages.PseudonymService` over the trust centre and the LE book."""
-
-    def __init__(self, trust_center: Any, book: CaseBook) -> None:
-        self.trust_center = trust_center
-        self.book = book
-
-    def exchange_case_number(self, case_number: str, *, node_id: str,
-                             domain: DatasetDomain) -> str:
-        return str(self.trust_center.exchange_case_number(self.book.lookup(case_number),
-                                                          node_id=node_id, domain=domain))
-
-    def confirm_delivery(self, case_number: str, *, node_id: str, pseudonym: str) -> None:
-        self.trust_center.confirm_delivery(self.book.lookup(case_number), node_id=node_id,
-                                           pseudonym=pseudonym)
-
-
-def get_pseudonym_service(config: GenomlabConfig) -> BookPseudonymService:
-    """The trust centre of this home behind the LEs' case book."""
+def get_pseudonym_service(config: GenomlabConfig) -> TrustCenter:
+    """The trust centre of this home: the nodes present the submission's own TAN to it."""
     from genomlab.trust_center.service import TrustCenter
 
-    return BookPseudonymService(TrustCenter(config), get_case_book(config))
+    return TrustCenter(config)
 
 
 def request_world_case_numbers(config: GenomlabConfig, world: Path) -> int:
-    """Let the world's hospitals request VNs for each donor of each submission (once).
+    """Let the world's hospitals register each donor's TAN with the trust centre (once).
 
-    Returns the number of references added to the book.
+    The index donor's reference is the submission's tanG (with the tanC of its clinical record
+    for an initial submission), a relative's ``<tanG>:<donorPseudonym>``; the hospital notes
+    each in its book with the donor's Arbeitsnummer. A TAN the trust centre already knows (a
+    rerun, or one already delivered and deleted) is skipped. Returns the references added.
     """
     from genomlab.trust_center.service import TrustCenter
 
@@ -113,27 +133,32 @@ def request_world_case_numbers(config: GenomlabConfig, world: Path) -> int:
             for row in csv.DictReader(handle, delimiter="\t"):
                 identity[row["sample"]] = row
     tan_c = {s["sample"]: s.get("tan_c") for s in truth["samples"]}
-    book = get_case_book(config)
     tc = TrustCenter(config)
-    added: dict[str, str] = {}
+    n_added = 0
     for sub in truth["submissions"]:
         for sample in sub["samples"]:
             index = sample == sub["index_sample"]
             reference = sub["tan_g"] if index else f"{sub['tan_g']}:{sample}"
+            person = identity[sample]
+            ik = person["hospital_ik"]
+            book = get_case_book(config, ik)
             if reference.lower() in book.entries:
                 continue
-            person = identity[sample]
-            numbers = tc.request_case_numbers(
-                kvnr=person["kvnr_unchangeable"], arbeitsnummer=person["arbeitsnummer"],
-                le_ik=person["hospital_ik"], le_name=person["hospital_name"],
-                actor=f"le:{person['hospital_ik']}", submission_type=sub["type"]
-                if sub["type"] in ("initial", "followup", "addition", "correction")
-                else "initial")
-            added[reference] = numbers.genomic
-            if index and sub["type"] == "initial" and tan_c.get(sample):
-                added[str(tan_c[sample])] = numbers.clinical
-    book.add(added)
-    return len(added)
+            clinical = (str(tan_c[sample]) if index and sub["type"] == "initial"
+                        and tan_c.get(sample) else None)
+            try:
+                tc.register_case_numbers(
+                    kvnr=person["kvnr_unchangeable"], arbeitsnummer=person["arbeitsnummer"],
+                    le_ik=ik, le_name=person["hospital_name"], actor=f"le:{ik}",
+                    genomic=reference, clinical=clinical,
+                    submission_type=sub["type"] if sub["type"] in (
+                        "initial", "followup", "addition", "correction") else "initial")
+            except ConflictError:
+                continue  # registered by an earlier run (maybe delivered and deleted since)
+            book.add({reference: person["arbeitsnummer"],
+                      **({clinical: person["arbeitsnummer"]} if clinical else {})})
+            n_added += 1 + (clinical is not None)
+    return n_added
 
 
 CONSENTS_REPORTED = "consents_reported.json"
@@ -188,7 +213,12 @@ def record_world_consents(config: GenomlabConfig, world: Path) -> int:
 
 def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[dict[str, Any]],
                                                                              str]:
-    """A reporter for ``node_id``: Prüfbericht → platform → Meldebestätigung filed for the LE."""
+    """A reporter for ``node_id``: Prüfbericht → platform → Meldebestätigung filed for the LE.
+
+    A complete Meldebestätigung ends the case number's life at the hospital: the LE files it
+    and deletes the TAN from its :class:`CaseBook` (an incomplete one, for a submission that
+    failed QC, leaves the TAN for the corrected resubmission).
+    """
     from genomlab.platform.confirmations import confirmation_bytes, receive_pruefbericht
 
     def report(pruefbericht: dict[str, Any]) -> str:
@@ -200,9 +230,118 @@ def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[di
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(confirmation_bytes(document))
         os.replace(tmp, target)
+        if body["complete"]:
+            get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
         return str(body["confirmation_id"])
 
     return report
+
+
+NodeKindName = Literal["grz", "kdk"]
+
+
+def get_inbox(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> Path:
+    """The node's inbox: where LEs put what they send it (``<node dir>/inbox``)."""
+    return Institution(config, kind, node_id).directory / "inbox"
+
+
+def get_archive(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> Path:
+    """The node's archive of delivered inputs, their TAN redacted (``<node dir>/archive``)."""
+    return Institution(config, kind, node_id).directory / "archive"
+
+
+def _write_redacted(source: Path, target: Path, raw: Any, tan: str) -> None:
+    """Write ``raw`` (the input with its TAN field already zeroed) to ``target`` (atomic, no
+    byte of ``tan`` left), then remove ``source``."""
+    data = json.dumps(raw, indent=2, ensure_ascii=False).encode() + b"\n"
+    if tan.lower().encode() in data.lower():
+        raise ValidationFailed(f"{source}: the TAN occurs outside its field; not archived")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+def archive_delivered(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> int:
+    """Redact the TAN of every delivered input in the node's inbox and move it to the archive.
+
+    Delivered: the node's item is ``reported`` or later (delivery confirmed to the trust centre,
+    Prüfbericht answered). A GRZ folder keeps its files and gets ``submission.tanG`` zeroed in
+    ``metadata/metadata.json`` (``archive/<inbox id>/``); a KDK record gets ``metaData.tanC``
+    zeroed and is named by its record id (the inbox name may carry TAN digits). Inputs that
+    failed stay in the inbox (their TAN is still the LE's for a resubmission). Returns how many
+    inputs were archived.
+    """
+    inbox, archive = get_inbox(config, kind, node_id), get_archive(config, kind, node_id)
+    if not inbox.is_dir():
+        return 0
+    n = 0
+    if kind == "grz":
+        from genomlab.genome_center.intake import GenomeCenter
+
+        grz = GenomeCenter(config, node_id)
+        for folder in sorted(p for p in inbox.iterdir() if (p / "metadata").is_dir()):
+            if grz.get_state(folder.name) not in DELIVERED_STATES:
+                continue
+            meta = folder / "metadata" / "metadata.json"
+            raw = read_sent_json(meta)
+            tan = str(raw["submission"]["tanG"])
+            raw["submission"]["tanG"] = REDACTED_TAN
+            _write_redacted(meta, meta, raw, tan)
+            archive.mkdir(parents=True, exist_ok=True)
+            os.replace(folder, archive / folder.name)
+            n += 1
+        return n
+    from genomlab.clinical_node.intake import ClinicalNode, read_tan_c
+
+    kdk = ClinicalNode(config, node_id)
+    for path in sorted(inbox.glob("*.json")):
+        raw = read_sent_json(path)
+        try:
+            tan = read_tan_c(raw, path.name)
+        except ValidationFailed:
+            continue
+        record_id = kdk.get_record_id(tan)
+        if kdk.get_state(record_id) not in DELIVERED_STATES:
+            continue
+        raw["metaData"]["tanC"] = REDACTED_TAN
+        _write_redacted(path, archive / f"{record_id}.json", raw, tan)
+        path.unlink()
+        n += 1
+    return n
+
+
+def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[Path]]:
+    """Copy the world's submissions and records into their nodes' inboxes (the LEs' upload).
+
+    Bad submissions go to the inbox of the GRZ their original was sent to. An input already in
+    the inbox or archived there is not copied again. Returns node id → its inbox inputs.
+    """
+    from genomlab.clinical_node.intake import ClinicalNode, read_tan_c
+
+    truth = json.loads((world / "truth.json").read_text())
+    grz_of = {s["submission_id"]: s["grz"] for s in truth["submissions"]}
+    sent: list[tuple[str, Path]] = [(s["grz"], world / s["path"]) for s in truth["submissions"]]
+    sent += [(grz_of[bad["derived_from"]], world / bad["path"])
+             for bad in truth["bad_submissions"]]
+    for node, folder in sent:
+        inbox, archive = get_inbox(config, "grz", node), get_archive(config, "grz", node)
+        if not (inbox / folder.name).exists() and not (archive / folder.name).exists():
+            inbox.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(folder, inbox / folder.name)
+    for node_dir in sorted((world / "kdk").iterdir()):
+        node = node_dir.name
+        inbox, archive = get_inbox(config, "kdk", node), get_archive(config, "kdk", node)
+        kdk = ClinicalNode(config, node)
+        for path in sorted((node_dir / "records").glob("*.json")):
+            record_id = kdk.get_record_id(read_tan_c(read_sent_json(path), path.name))
+            if not (inbox / path.name).exists() and not (archive / f"{record_id}.json").exists():
+                inbox.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, inbox / path.name)
+    return {**{node: sorted(get_inbox(config, "grz", node).iterdir())
+               for node in sorted({node for node, _ in sent})},
+            **{d.name: sorted(get_inbox(config, "kdk", d.name).glob("*.json"))
+               for d in sorted((world / "kdk").iterdir())}}
 
 
 def list_submission_dirs(paths: Sequence[Path]) -> list[Path]:
@@ -332,22 +471,27 @@ def run_world_intake(config: GenomlabConfig, world: Path, *,
                      hail: Callable[[], HailModule] | None = None) -> dict[str, Any]:
     """The whole synthetic world through intake: nodes, case numbers, GRZ and KDK submissions.
 
-    Bad submissions go to the inbox of the GRZ their original was sent to. Idempotent.
+    The hospitals register their TANs and upload copies of their inputs into the nodes' inboxes
+    (:func:`upload_world_inputs`); each node takes its inbox in and archives what was delivered,
+    its TAN redacted (:func:`archive_delivered`). Idempotent.
     """
-    truth = json.loads((world / "truth.json").read_text())
     register_world_nodes(config, world, actor="genomlab-intake")
     request_world_case_numbers(config, world)
     record_world_consents(config, world)
-    grz_of = {s["submission_id"]: s["grz"] for s in truth["submissions"]}
-    groups: dict[str, list[Path]] = {}
-    for sub in truth["submissions"]:
-        groups.setdefault(sub["grz"], []).append(world / sub["path"])
-    for bad in truth["bad_submissions"]:
-        groups.setdefault(grz_of[bad["derived_from"]], []).append(world / bad["path"])
+    inboxes = upload_world_inputs(config, world)
     results: dict[str, Any] = {}
     start_hail = hail or _hail_starter(config)
-    for node, dirs in sorted(groups.items()):
-        results.update(run_grz_intake(config, sorted(dirs), node_id=node, progress=progress,
-                                      hail=start_hail))
-    results.update(run_kdk_intake(config, sorted((world / "kdk").glob("*/records"))))
+    kdk_inputs: list[Path] = []
+    for node, inputs in sorted(inboxes.items()):
+        if node.startswith("GRZ"):
+            if inputs:
+                results.update(run_grz_intake(config, inputs, node_id=node, progress=progress,
+                                              hail=start_hail))
+            archive_delivered(config, "grz", node)
+        else:
+            kdk_inputs += inputs
+    if kdk_inputs:
+        results.update(run_kdk_intake(config, kdk_inputs))
+    for node in sorted(n for n in inboxes if n.startswith("KDK")):
+        archive_delivered(config, "kdk", node)
     return results

@@ -10,7 +10,8 @@ from genomlab.ledger import Event, Projection, events_table
 
 
 def replay_projection(conn: Connection, projection: Projection) -> int:
-    """Clear every table of ``projection`` and apply all ledger events again; returns the count.
+    """Clear every table of ``projection`` (creating any it lacks) and apply all ledger events
+    again; returns the count.
 
     Examples
     --------
@@ -23,6 +24,9 @@ def replay_projection(conn: Connection, projection: Projection) -> int:
     ...     replay_projection(conn, PROJECTION)
     0
     """
+    # the handlers are today's: a table a later revision adds (e.g. 0015's tc_case_contacts)
+    # must exist for the replay; older events never fill it, the later revision then skips it
+    projection.metadata.create_all(conn)
     for table in reversed(projection.metadata.sorted_tables):
         conn.execute(delete(table))
     n = 0

@@ -242,6 +242,16 @@ class ApplicationEnded(EventPayload):
     revocation: dict[str, Any] | None = None
 
 
+class FindingReported(EventPayload):
+    """A data user told BfArM of a finding relevant to a patient (GenDV § 7, issue 18): the
+    finding itself travels signed to the data service; the ledger keeps its digest."""
+
+    finding_id: str
+    project_id: str
+    reporter: str
+    finding_sha256: str
+
+
 PLATFORM_EVENTS = declare("platform", {
     "node.applied": NodeApplied,
     "node.approved": NodeDecided,
@@ -274,5 +284,6 @@ PLATFORM_EVENTS = declare("platform", {
     "application.closed": ApplicationEnded,
     "application.revoked": ApplicationEnded,
     "application.expired": ApplicationEnded,
+    "finding.reported": FindingReported,
 })
 """Every event type the platform's ledger accepts."""

@@ -288,11 +288,41 @@ def reid_approve(cli: CliContext, request_id: str, user: str | None) -> None:
 @user_option()
 @pass_cli
 def reid_release(cli: CliContext, request_id: str, le_ik: str, user: str | None) -> None:
-    """Release the Arbeitsnummer(s) to the treating LE (prints them)."""
+    """Release the Arbeitsnummer(s) to the treating LE (prints them); reIdentification only."""
     from genomlab.trust_center.reidentification import release_reidentification
 
     result = release_reidentification(_tc(cli), request_id, le_ik=le_ik,
                                       actor=_actor(cli, user))
+    for number in result.arbeitsnummern:
+        click.echo(f"{result.le_ik}\t{number}")
+
+
+@reid.command("contact")
+@click.argument("request_id")
+@click.option("--le-ik", required=True, help="IK of the requesting LE.")
+@user_option("The requester (default: local_user); only they receive the contact.")
+@pass_cli
+def reid_contact(cli: CliContext, request_id: str, le_ik: str, user: str | None) -> None:
+    """Case identification: a new number and the other LE's contact (prints NUMBER, IK, name).
+    """
+    from genomlab.trust_center.reidentification import release_case_identification
+
+    for contact in release_case_identification(_tc(cli), request_id, requester_le_ik=le_ik,
+                                               actor=_actor(cli, user)):
+        click.echo(f"{contact.contact_number}\t{contact.le_ik}\t{contact.le_name}")
+
+
+@reid.command("redeem")
+@click.argument("contact_number")
+@click.option("--le-ik", required=True, help="IK of the contacted LE.")
+@user_option()
+@pass_cli
+def reid_redeem(cli: CliContext, contact_number: str, le_ik: str, user: str | None) -> None:
+    """The contacted LE presents the number; prints its own Arbeitsnummer(s) of the case."""
+    from genomlab.trust_center.reidentification import redeem_case_contact
+
+    result = redeem_case_contact(_tc(cli), contact_number, le_ik=le_ik,
+                                 actor=_actor(cli, user))
     for number in result.arbeitsnummern:
         click.echo(f"{result.le_ik}\t{number}")
 

@@ -99,6 +99,8 @@ class LinkageMapIssued(EventPayload):
     n_unknown: int
     digest: str
     n_outside_cohort: int = 0
+    consent_rule: str = ""
+    """The consent rule(s) the map applied, with their legal source (empty in older events)."""
 
 
 class LinkageMapRefused(EventPayload):
@@ -115,6 +117,8 @@ class ReidRequested(EventPayload):
     person_id: str | None
     reason: str
     requester: str
+    finding_id: str | None = None
+    """The BfArM finding a re-identification for patient benefit carries (else ``None``)."""
 
 
 class ReidRefused(EventPayload):
@@ -142,6 +146,32 @@ class ReidReleased(CasesReleased):
 
 class CorrectionReleased(CasesReleased):
     correction_id: str
+
+
+class CaseContactIssued(EventPayload):
+    """Case identification: a new random number for the requester and the other LE's contact.
+
+    The number itself is not stored: only its keyed reference and a binding it opens."""
+
+    request_id: str
+    contact_ref: str
+    le_ik: str
+    le_name: str
+    sealed_binding: str
+
+
+class CaseContactRedeemed(EventPayload):
+    """The contacted LE presented the number and got its own case labels; the number is gone."""
+
+    contact_ref: str
+    le_ik: str
+    n_cases: int
+
+
+class CaseContactRefused(EventPayload):
+    contact_ref: str
+    le_ik: str
+    reason: str
 
 
 class CorrectionRequested(EventPayload):
@@ -177,6 +207,9 @@ TRUST_CENTER_EVENTS = declare("trust_center", {
     "reid.refused": ReidRefused,
     "reid.approved": ReidApproved,
     "reid.released": ReidReleased,
+    "case_contact.issued": CaseContactIssued,
+    "case_contact.redeemed": CaseContactRedeemed,
+    "case_contact.refused": CaseContactRefused,
     "correction.requested": CorrectionRequested,
     "correction.refused": CorrectionRefused,
     "correction.released": CorrectionReleased,

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, func, select
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.consent_policy import get_rule, required_scopes
 from genomlab.crashpoints import crashpoint
 from genomlab.errors import (
     ConflictError,
@@ -616,7 +617,10 @@ class TrustCenter:
                           genome_pseudonyms: Sequence[str] | np.ndarray = (),
                           clinical_pseudonyms: Sequence[str] | np.ndarray = (),
                           cohort: CohortFilter | None = None) -> LinkageMap:
-        """A linkage map for the requested persons that have research consent.
+        """A linkage map for the requested persons whose consent allows the grant's purposes.
+
+        Research needs research consent; quality assurance, evaluation and care need none
+        beyond the model-project participation (:mod:`genomlab.consent_policy`, § 64e (6), (9)).
 
         The approval must verify with the platform's key, be in force today, not be revoked,
         and cover the requested data categories. Persons are requested by the dataset
@@ -670,9 +674,12 @@ class TrustCenter:
         valid = {domain: filter_ids_in(ids[domain], delivered[domain]) for domain in ids}
         n_unknown = int(sum((~mask).sum() for mask in valid.values()))
         persons = get_unique_ids(np.concatenate([ids[d][valid[d]] for d in ids]))
-        consented = filter_ids_in(persons, self._load_ids(conn, select(
-            store.consents.c.person_id).where((store.consents.c.scope == "research")
-                                              & (store.consents.c.decision == "permit"))))
+        consented = np.ones(len(persons), dtype=bool)  # what the grant's purposes need
+        needed = required_scopes(grant.purposes)  # research: research consent; QA: none
+        for scope in needed:
+            consented &= filter_ids_in(persons, self._load_ids(conn, select(
+                store.consents.c.person_id).where((store.consents.c.scope == scope)
+                                                  & (store.consents.c.decision == "permit"))))
         rows = persons[consented]
         columns = {}
         for domain in ("genomic", "clinical"):
@@ -697,6 +704,7 @@ class TrustCenter:
             "key_version": version, "persons": ids_to_hex(rows), "n_rows": len(rows),
             "n_requested": len(persons), "n_excluded_no_consent": int((~consented).sum()),
             "n_unknown": n_unknown, "n_outside_cohort": n_outside_cohort, "digest": digest,
+            "consent_rule": "; ".join(get_rule(p).source for p in grant.purposes),
         }, actor=actor, stream=f"application:{application_id}")
         receipt = sign_document(LINKAGE_MAP_KIND, {
             "map_id": map_id, "application_id": application_id, "project_id": project_id,

@@ -22,8 +22,11 @@ Event types (payload fields; the models are in :mod:`genomlab.trust_center.event
 - ``linkage_map.issued`` (map_id, application_id, project_id, key_version, persons, n_rows, …)
 - ``linkage_map.refused`` (application_id, project_id, reason)
 - ``reid.requested`` (request_id, kind, project_id, project_pseudonym, person_id, reason,
-  requester) · ``reid.refused`` (request_id, step, reason, by) · ``reid.approved`` (request_id,
-  officer) · ``reid.released`` (request_id, le_ik, n_cases)
+  requester, finding_id) · ``reid.refused`` (request_id, step, reason, by) · ``reid.approved``
+  (request_id, officer) · ``reid.released`` (request_id, le_ik, n_cases)
+- ``case_contact.issued`` (request_id, contact_ref, le_ik, le_name, sealed_binding) ·
+  ``case_contact.redeemed`` (contact_ref, le_ik, n_cases) · ``case_contact.refused``
+  (contact_ref, le_ik, reason)
 - ``correction.requested`` (correction_id, person_id, domain, node_id, reason) ·
   ``correction.refused`` (node_id, domain, reason) · ``correction.released`` (correction_id,
   le_ik, n_cases)
@@ -162,6 +165,15 @@ reid_approvals = Table(
     Column("request_id", String(32), primary_key=True),
     Column("officer", String(200), primary_key=True),
     Column("approved_at", String(32), nullable=False),
+)
+case_contacts = Table(
+    "tc_case_contacts", metadata,
+    Column("contact_ref", String(64), primary_key=True),
+    Column("request_id", String(32), nullable=False, index=True),
+    Column("le_ik", String(9), nullable=False),
+    Column("sealed_binding", Text, nullable=True),  # removed when redeemed
+    Column("state", String(10), nullable=False),  # issued | redeemed
+    Column("issued_at", String(32), nullable=False),
 )
 corrections = Table(
     "tc_corrections", metadata,
@@ -329,6 +341,19 @@ def _reid_released(conn: Connection, ev: Event) -> None:
                                          n_cases=p["n_cases"], released_at=ev.recorded_at))
 
 
+def _case_contact_issued(conn: Connection, ev: Event) -> None:
+    p = ev.payload
+    conn.execute(insert(case_contacts).values(
+        contact_ref=p["contact_ref"], request_id=p["request_id"], le_ik=p["le_ik"],
+        sealed_binding=p["sealed_binding"], state="issued", issued_at=ev.recorded_at))
+
+
+def _case_contact_redeemed(conn: Connection, ev: Event) -> None:
+    conn.execute(update(case_contacts)
+                 .where(case_contacts.c.contact_ref == ev.payload["contact_ref"])
+                 .values(state="redeemed", sealed_binding=None))
+
+
 def _correction_requested(conn: Connection, ev: Event) -> None:
     p = ev.payload
     conn.execute(insert(corrections).values(
@@ -359,11 +384,13 @@ HANDLERS: dict[str, Handler] = {
     "reid.refused": _reid_refused,
     "reid.approved": _reid_approved,
     "reid.released": _reid_released,
+    "case_contact.issued": _case_contact_issued,
+    "case_contact.redeemed": _case_contact_redeemed,
     "correction.requested": _correction_requested,
     "correction.released": _correction_released,
 }
 """Events without a handler (``case_number.refused``, ``linkage_map.refused``,
-``correction.refused``) are audit-only."""
+``case_contact.refused``, ``correction.refused``) are audit-only."""
 
 
 class TrustCenterProjection(DispatchProjection):

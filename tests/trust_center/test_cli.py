@@ -95,3 +95,33 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
     assert out.splitlines() == [
         "trust_center: BROKEN at seq 5: content does not match its hash (modified or moved)",
         "Error: trust-centre ledger broken at seq 5"]
+
+
+def test_trust_center_cli__case_identification_contact_and_redeem(
+        config: GenomlabConfig, tmp_path: Path, tc, sign_grant: Callable[..., SignedDocument]
+) -> None:
+    from tests.trust_center.conftest import enrol
+
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
+    (person,) = enrol(tc, 1, start=60)
+    tc.record_consent(kvnr=person.kvnr, le_ik=LE_IK, scope="caseIdentification",
+                      decision="permit", actor="le")
+    for officer in ("olga", "otto"):
+        tc.appoint_officer(officer, actor="tc-head")
+    linkage = tc.issue_linkage_map(sign_grant(), actor="data_service",
+                                   genome_pseudonyms=[person.genome])
+    ((project_pseudonym, _, _),) = linkage.rows()
+    request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
+                     project_pseudonym, "--reason", "similar case", "--kind",
+                     "caseIdentification", "--user", f"le:{OTHER_LE_IK}").strip()
+    run("reid", "approve", request_id, "--user", "olga")
+    assert "1 of 2" in run("reid", "contact", request_id, "--le-ik", OTHER_LE_IK, "--user",
+                           f"le:{OTHER_LE_IK}", exit_code=1)
+    run("reid", "approve", request_id, "--user", "otto")
+    assert "case labels" in run("reid", "release", request_id, "--le-ik", LE_IK, exit_code=1)
+    number, le_ik, le_name = run("reid", "contact", request_id, "--le-ik", OTHER_LE_IK,
+                                 "--user", f"le:{OTHER_LE_IK}").strip().split("\t")
+    assert (len(number), le_ik, le_name) == (64, LE_IK, "Uniklinik Test")
+    assert run("reid", "redeem", number, "--le-ik", LE_IK).strip() == (
+        f"{LE_IK}\t{person.arbeitsnummer}")
+    assert "already redeemed" in run("reid", "redeem", number, "--le-ik", LE_IK, exit_code=1)

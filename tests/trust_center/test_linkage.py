@@ -296,3 +296,22 @@ def test_verify_linkage_map__receipt_detects_altered_rows(
         verify_linkage_map(dataclasses.replace(linkage, genome_pseudonyms=swapped), public_key)
     issued = next(tc.ledger.events(type="linkage_map.issued"))
     assert issued.payload["digest"] == linkage.receipt.body["digest"]
+
+
+@pytest.mark.parametrize(("purposes", "n_rows", "n_excluded"), [
+    (["quality_assurance"], 5, 0),
+    (["evaluation"], 5, 0),
+    (["evaluation", "research"], 3, 2),
+    (["research"], 3, 2),
+])
+def test_issue_linkage_map__research_consent_needed_only_for_research(
+        tc: TrustCenter, sign_grant: SignGrant, purposes, n_rows, n_excluded) -> None:
+    """§ 64e (6), (9): quality assurance and evaluation release persons without research
+    consent; any research purpose excludes them. The applied rule is in the ledger."""
+    people = enrol(tc, 3) + enrol(tc, 2, start=3, research=False)
+    linkage = tc.issue_linkage_map(sign_grant("GDE-2026-007", purposes=purposes),
+                                   actor="data_service",
+                                   genome_pseudonyms=[p.genome for p in people])
+    assert (len(linkage), linkage.n_excluded_no_consent) == (n_rows, n_excluded)
+    issued = list(tc.ledger.events(type="linkage_map.issued"))[-1].payload
+    assert issued["consent_rule"].count("§ 64e") == len(purposes)

@@ -12,6 +12,7 @@ from genomlab.ledger import projection_matches
 from genomlab.messages import SignedDocument
 from genomlab.trust_center.reidentification import (
     approve_reidentification,
+    release_case_identification,
     release_reidentification,
     request_reidentification,
 )
@@ -128,6 +129,9 @@ def test_release_reidentification__case_identification_and_scope_withdrawn_befor
                               scope="reIdentification", decision="deny", actor="le")
     with pytest.raises(PermissionDenied, match="no longer permits reIdentification"):
         release_reidentification(setting.tc, reid_request, le_ik=LE_IK, actor="le")
-    result = release_reidentification(setting.tc, case_request, le_ik=LE_IK, actor="le")
-    assert result.kind == "caseIdentification"
-    assert result.arbeitsnummern == (setting.with_scope.arbeitsnummer,)
+    with pytest.raises(PermissionDenied, match="never the person's case labels"):
+        release_reidentification(setting.tc, case_request, le_ik=LE_IK, actor="le")
+    (contact,) = release_case_identification(setting.tc, case_request,
+                                             requester_le_ik=OTHER_LE_IK,
+                                             actor="dr-requesting-le")
+    assert contact.le_ik == LE_IK  # a contact number, not the case label (issue 18)
