@@ -113,8 +113,9 @@ def draw_paperwork(rng: np.random.Generator, cohort: Cohort) -> Paperwork:
         local.append(f"FALL-{int(rng.integers(10**7, 10**8))}")
     library, research, consents, arbeit, kvnr = [], [], [], [], []
     for s in cohort.samples:
-        sub = cohort.submissions[s.submission]
-        library.append("wes" if sub.disease_type == "hereditary" else "wgs")
+        # WGS throughout: BfArM's QC thresholds (grz-pydantic-models, checked by grz-cli
+        # validate) define no germline-only WES, so the official tool refuses hereditary WES.
+        library.append("wgs")
         presented = dates[s.submission] - dt.timedelta(days=int(rng.integers(20, 90)))
         person_id = cohort.persons[s.person].person_id
         record = _consent_record(rng, person_id, s.sample, s.relation, presented)
