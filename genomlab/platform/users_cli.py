@@ -17,9 +17,9 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.platform.applications.models import Role
 from genomlab.platform.applications_cli import (
-    acting_user_option,
+    act,
+    acting_person_option,
     add_workflow_command,
-    get_acting_user,
     get_workflow,
     parse_day,
 )
@@ -34,37 +34,39 @@ def users() -> None:
 
 
 @users.command("bootstrap-admin")
+@click.argument("user_id")
 @click.option("--institution", required=True)
 @click.option("--name", default="")
-@acting_user_option
 @pass_cli
-def users_bootstrap_admin(cli: CliContext, institution: str, name: str,
-                          user: str | None) -> None:
-    """Make me the first platform admin (refused once an admin exists)."""
-    actor = get_acting_user(cli, user)
-    get_workflow(cli).bootstrap_admin(actor, institution=institution, name=name)
-    click.echo(f"{actor} is admin")
+def users_bootstrap_admin(cli: CliContext, user_id: str, institution: str, name: str) -> None:
+    """Make USER_ID the first platform admin (operator; refused once an admin exists).
+
+    The operator's credential is access to the platform's folder and store; then
+    ``users issue-credential USER_ID`` gives the admin their own credential.
+    """
+    get_workflow(cli).bootstrap_admin(user_id, institution=institution, name=name)
+    click.echo(f"{user_id} is admin")
 
 
 @users.command("add")
 @click.argument("user_id")
 @click.option("--institution", required=True)
 @click.option("--name", default="")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def users_add(cli: CliContext, user_id: str, institution: str, name: str,
-              user: str | None) -> None:
+              credentials: Path | None) -> None:
     """Register USER_ID as a user of an institution (admin)."""
-    get_workflow(cli).register_user(get_acting_user(cli, user), user_id,
-                                    institution=institution, name=name)
+    act(cli, credentials, "users.add", None,
+        {"user_id": user_id, "institution": institution, "name": name})
     click.echo(f"{user_id} registered ({institution})")
 
 
-for _name, _method, _outcome, _doc in (
-        ("grant", "grant_role", "is", "Give USER_ID a platform ROLE (admin)."),
-        ("withdraw", "withdraw_role", "is no longer",
+for _name, _action, _outcome, _doc in (
+        ("grant", "users.grant", "is", "Give USER_ID a platform ROLE (admin)."),
+        ("withdraw", "users.withdraw", "is no longer",
          "Take a platform ROLE away from USER_ID (admin).")):
-    add_workflow_command(users, _name, _method, (user_id_argument, role_argument),
+    add_workflow_command(users, _name, _action, "user_id", (user_id_argument, role_argument),
                          f"{{user_id}} {_outcome} {{role}}", _doc)
 
 

@@ -398,7 +398,7 @@ def test_cli_approve__user_flag_gone_and_environment_names_count_for_nothing(
         "dora",
     )
     assert flag.exit_code == 2
-    assert "No such option: --user" in flag.output
+    assert "No such option '--user'" in flag.output
     named = _cli(
         people_service,
         "platform",
