@@ -362,3 +362,25 @@ def get_credentials_path(explicit: Path | None, environ: dict[str, str] | None =
     if environ.get(CREDENTIALS_ENV):
         return Path(environ[CREDENTIALS_ENV]).expanduser()
     return DEFAULT_CREDENTIALS_PATH.expanduser()
+
+
+def ensure_embedded_credentials(
+    config: GenomlabConfig, users: list[str], *, actor: str
+) -> list[Path]:
+    """Give each of ``users`` a credentials file in the embedded default place
+    (:func:`get_embedded_credentials_path`) unless they have one; returns every file.
+
+    What the demo and a one-account installation do for their people (the operator's
+    ``users issue-credential`` per person). A user without a file gets a new credential
+    (``replace``: one whose file was lost is revoked).
+    """
+    paths = []
+    for user_id in users:
+        path = get_embedded_credentials_path(config, user_id)
+        if not path.exists():
+            issued = issue_person_credential(config, user_id, actor=actor, replace=True)
+            save_person_credentials(
+                path, PersonCredentials(issued.client_id, issued.client_secret, user_id)
+            )
+        paths.append(path)
+    return paths

@@ -218,3 +218,59 @@ def test_get_credentials_path__flag_then_environment_then_home(tmp_path):
     assert str(get_credentials_path(None, {"GENOMLAB_CREDENTIALS": "/x/b.json"})) == "/x/b.json"
     assert get_credentials_path(None, {}).name == "credentials.json"
     assert get_credentials_path(None, {}).parent.name == ".genomlab"
+
+
+# --- the embedded default: no platform service, credentials verified in-process -----------------
+
+
+def _cli(world, *args: str, env: dict[str, str]):
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+
+    with clock.use_clock(world.clock):
+        return CliRunner().invoke(main, ["platform", *args],
+                                  env={"GENOMLAB_HOME": str(world.config.home), **env})
+
+
+def test_open_person_session__embedded_acts_as_credential_subject_only(world, tmp_path):
+    import json
+
+    from tests.platform.conftest import credentials_of
+
+    app = world.under_review()
+    alice = credentials_of(world.config, "alice")
+    named = {"JUPYTERHUB_USER": "dora", "GENOMLAB_LOCAL_USER": "dora"}
+    refused = _cli(world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(alice),
+                                                         **named})
+    assert refused.exit_code == 1
+    assert "alice needs the role decider" in refused.output
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps({**json.loads(alice.read_text()), "user_id": "dora"}))
+    refused = _cli(world, "review", "approve", app, "--credentials", str(edited), env={})
+    assert "alice needs the role decider" in refused.output
+    guessed = tmp_path / "guessed.json"
+    guessed.write_text(json.dumps({**json.loads(alice.read_text()), "client_secret": "guess"}))
+    refused = _cli(world, "review", "approve", app, "--credentials", str(guessed), env={})
+    assert refused.exit_code == 1
+    assert "client authentication failed" in refused.output
+    dora = credentials_of(world.config, "dora")
+    approved = _cli(world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(dora),
+                                                          "JUPYTERHUB_USER": "alice"})
+    assert approved.exit_code == 0, approved.output
+    assert f"{app}: approved" in approved.output
+
+
+def test_open_person_session__embedded_revoked_credential_refused(world):
+    import json
+
+    from tests.platform.conftest import credentials_of
+
+    app = world.under_review()
+    dora = credentials_of(world.config, "dora")
+    revoke_person_credential(world.config, json.loads(dora.read_text())["client_id"],
+                             actor="operator:test", reason="lost laptop")
+    refused = _cli(world, "review", "approve", app, "--credentials", str(dora), env={})
+    assert refused.exit_code == 1
+    assert "not an active person credential" in refused.output
+    assert world.wf.ledger.verify(full=True).ok
