@@ -301,6 +301,11 @@ class PersonCredentials:
     client_secret: str
     user_id: str
     token_url: str | None = None
+    platform_url: str | None = None
+    """The platform service's base URL when the file was issued (``token_url`` is its
+    ``/oauth2/token``); used where the person cannot read ``<home>/services/``."""
+    ca_pem: str | None = None
+    """The platform service's CA certificate (PEM), which the person's client trusts."""
 
 
 def save_person_credentials(path: Path, credentials: PersonCredentials) -> None:
@@ -316,6 +321,8 @@ def save_person_credentials(path: Path, credentials: PersonCredentials) -> None:
                 "client_secret": credentials.client_secret,
                 "user_id": credentials.user_id,
                 "token_url": credentials.token_url,
+                "platform_url": credentials.platform_url,
+                "ca_pem": credentials.ca_pem,
             },
             out,
             indent=2,
@@ -344,12 +351,14 @@ def load_person_credentials(path: Path) -> PersonCredentials:
     for field in ("client_id", "client_secret", "user_id"):
         if not isinstance(data.get(field), str) or not data[field]:
             raise ValidationFailed(f"{path}: field {field}: missing or not text")
-    token_url = data.get("token_url")
+    optional = {}
+    for field in ("token_url", "platform_url", "ca_pem"):
+        value = data.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"{path}: field {field}: not text")
+        optional[field] = value
     return PersonCredentials(
-        data["client_id"],
-        data["client_secret"],
-        data["user_id"],
-        token_url if isinstance(token_url, str) else None,
+        data["client_id"], data["client_secret"], data["user_id"], **optional
     )
 
 

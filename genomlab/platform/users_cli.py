@@ -117,18 +117,22 @@ def users_issue_credential(cli: CliContext, user_id: str, out: Path | None,
     issued = issue_person_credential(cli.config, user_id, actor=get_operator_actor(),
                                      replace=replace)
     save_person_credentials(path, PersonCredentials(
-        issued.client_id, issued.client_secret, user_id, _platform_token_url(cli)))
+        issued.client_id, issued.client_secret, user_id, **_platform_endpoint(cli)))
     click.echo(f"{user_id}: credential {issued.client_id} written to {path} (0600)")
 
 
-def _platform_token_url(cli: CliContext) -> str | None:
-    """The running platform service's token URL, if one runs (else the file has none)."""
+def _platform_endpoint(cli: CliContext) -> dict[str, str | None]:
+    """The running platform service's token URL, base URL and CA certificate, if one runs
+    (else the file has none and the person's CLI finds the service by its record)."""
     from genomlab.clients.oauth import ServiceUnavailable, get_service_endpoint
 
     try:
-        return get_service_endpoint(cli.config, "platform").url.rstrip("/") + "/oauth2/token"
-    except ServiceUnavailable:
-        return None
+        endpoint = get_service_endpoint(cli.config, "platform")
+        ca_pem = endpoint.ca.read_text() if endpoint.ca else None
+    except (ServiceUnavailable, OSError):
+        return {}
+    url = endpoint.url.rstrip("/")
+    return {"token_url": url + "/oauth2/token", "platform_url": url, "ca_pem": ca_pem}
 
 
 @users.command("revoke-credential")

@@ -454,4 +454,25 @@ def test_cli_issue_credential__writes_0600_file_in_people_folder(people_service)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     data = json.loads(path.read_text())
     assert data["token_url"] == people_service.url.rstrip("/") + "/oauth2/token"
+    assert data["platform_url"] == people_service.url.rstrip("/")
+    assert data["ca_pem"] == people_service.ca.read_text()
     assert data["client_id"].startswith("person-")
+
+
+def test_cli_close__account_without_the_home_reaches_the_service_through_its_file(
+        people_service, tmp_path):
+    """A researcher's account in a separated deployment can read neither ``<home>/services/``
+    nor the platform's store: the credentials file's URL and CA certificate lead to the
+    service, which acts as the credential's subject."""
+    application_id = _under_review(people_service)
+    issued = _cli(people_service, "platform", "users", "issue-credential", "alice", "--replace",
+                  "--out", str(tmp_path / "alice.json"))
+    assert issued.exit_code == 0, issued.output
+    elsewhere = tmp_path / "researcher-home"
+    elsewhere.mkdir()
+    result = CliRunner().invoke(main, [
+        "platform", "apply", "close", application_id, "--reason", "no longer needed",
+        "--credentials", str(tmp_path / "alice.json")], env={"GENOMLAB_HOME": str(elsewhere)})
+    assert result.exit_code == 0, result.output
+    assert _status(people_service, application_id) == "closed"
+    assert not (elsewhere / "platform").exists()  # nothing of the platform was opened here
