@@ -476,3 +476,29 @@ def test_cli_close__account_without_the_home_reaches_the_service_through_its_fil
     assert result.exit_code == 0, result.output
     assert _status(people_service, application_id) == "closed"
     assert not (elsewhere / "platform").exists()  # nothing of the platform was opened here
+
+
+def test_workflow__case_file_document_attached_by_applicant_only(people_service):
+    import base64
+    import hashlib
+
+    application_id = _under_review(people_service)
+    content = b"SYNTHETIC ethics vote: no objections.\n"
+    body = {"kind": "ethics_vote", "name": "ethics.txt",
+            "content_base64": base64.b64encode(content).decode(), "user": "alice"}
+    tom = _post(people_service, f"/api/applications/{application_id}/documents",
+                _token_of(people_service, "tom"), body)
+    assert tom.status_code == 403, tom.text  # team member, neither applicant nor handler
+    alice = _post(people_service, f"/api/applications/{application_id}/documents",
+                  _token_of(people_service, "alice"), body)
+    assert alice.status_code == 200, alice.text
+    assert alice.json()["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_get_verified_user__the_credential_subject_not_the_environment(people_service, tmp_path):
+    from genomlab.platform.person_session import get_verified_user
+
+    path = _credentials_file(people_service, "kurt", tmp_path)
+    assert get_verified_user(people_service.config, None,
+                             {"GENOMLAB_CREDENTIALS": str(path),
+                              "JUPYTERHUB_USER": "dora"}) == "kurt"
