@@ -357,9 +357,7 @@ def load_person_credentials(path: Path) -> PersonCredentials:
         if value is not None and not isinstance(value, str):
             raise ValidationFailed(f"{path}: field {field}: not text")
         optional[field] = value
-    return PersonCredentials(
-        data["client_id"], data["client_secret"], data["user_id"], **optional
-    )
+    return PersonCredentials(data["client_id"], data["client_secret"], data["user_id"], **optional)
 
 
 def get_credentials_path(explicit: Path | None, environ: dict[str, str] | None = None) -> Path:

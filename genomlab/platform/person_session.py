@@ -141,8 +141,11 @@ def open_person_session(
     return EmbeddedSession(config, person.user_id, person.roles)
 
 
-def get_verified_user(config: GenomlabConfig, credentials_path: Path | None = None,
-                      environ: dict[str, str] | None = None) -> str:
+def get_verified_user(
+    config: GenomlabConfig,
+    credentials_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> str:
     """The user id of the verified person of the credentials file: what a notebook, dashboard
     or command that still calls the domain functions in-process passes as their ``user``,
     instead of ``$JUPYTERHUB_USER`` or ``local_user`` (names nobody verified)."""

@@ -229,8 +229,9 @@ def _cli(world, *args: str, env: dict[str, str]):
     from genomlab.cli import main
 
     with clock.use_clock(world.clock):
-        return CliRunner().invoke(main, ["platform", *args],
-                                  env={"GENOMLAB_HOME": str(world.config.home), **env})
+        return CliRunner().invoke(
+            main, ["platform", *args], env={"GENOMLAB_HOME": str(world.config.home), **env}
+        )
 
 
 def test_open_person_session__embedded_acts_as_credential_subject_only(world, tmp_path):
@@ -241,8 +242,9 @@ def test_open_person_session__embedded_acts_as_credential_subject_only(world, tm
     app = world.under_review()
     alice = credentials_of(world.config, "alice")
     named = {"JUPYTERHUB_USER": "dora", "GENOMLAB_LOCAL_USER": "dora"}
-    refused = _cli(world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(alice),
-                                                         **named})
+    refused = _cli(
+        world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(alice), **named}
+    )
     assert refused.exit_code == 1
     assert "alice needs the role decider" in refused.output
     edited = tmp_path / "edited.json"
@@ -255,8 +257,13 @@ def test_open_person_session__embedded_acts_as_credential_subject_only(world, tm
     assert refused.exit_code == 1
     assert "client authentication failed" in refused.output
     dora = credentials_of(world.config, "dora")
-    approved = _cli(world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(dora),
-                                                          "JUPYTERHUB_USER": "alice"})
+    approved = _cli(
+        world,
+        "review",
+        "approve",
+        app,
+        env={"GENOMLAB_CREDENTIALS": str(dora), "JUPYTERHUB_USER": "alice"},
+    )
     assert approved.exit_code == 0, approved.output
     assert f"{app}: approved" in approved.output
 
@@ -268,8 +275,12 @@ def test_open_person_session__embedded_revoked_credential_refused(world):
 
     app = world.under_review()
     dora = credentials_of(world.config, "dora")
-    revoke_person_credential(world.config, json.loads(dora.read_text())["client_id"],
-                             actor="operator:test", reason="lost laptop")
+    revoke_person_credential(
+        world.config,
+        json.loads(dora.read_text())["client_id"],
+        actor="operator:test",
+        reason="lost laptop",
+    )
     refused = _cli(world, "review", "approve", app, "--credentials", str(dora), env={})
     assert refused.exit_code == 1
     assert "not an active person credential" in refused.output

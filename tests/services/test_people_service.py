@@ -460,19 +460,39 @@ def test_cli_issue_credential__writes_0600_file_in_people_folder(people_service)
 
 
 def test_cli_close__account_without_the_home_reaches_the_service_through_its_file(
-        people_service, tmp_path):
+    people_service, tmp_path
+):
     """A researcher's account in a separated deployment can read neither ``<home>/services/``
     nor the platform's store: the credentials file's URL and CA certificate lead to the
     service, which acts as the credential's subject."""
     application_id = _under_review(people_service)
-    issued = _cli(people_service, "platform", "users", "issue-credential", "alice", "--replace",
-                  "--out", str(tmp_path / "alice.json"))
+    issued = _cli(
+        people_service,
+        "platform",
+        "users",
+        "issue-credential",
+        "alice",
+        "--replace",
+        "--out",
+        str(tmp_path / "alice.json"),
+    )
     assert issued.exit_code == 0, issued.output
     elsewhere = tmp_path / "researcher-home"
     elsewhere.mkdir()
-    result = CliRunner().invoke(main, [
-        "platform", "apply", "close", application_id, "--reason", "no longer needed",
-        "--credentials", str(tmp_path / "alice.json")], env={"GENOMLAB_HOME": str(elsewhere)})
+    result = CliRunner().invoke(
+        main,
+        [
+            "platform",
+            "apply",
+            "close",
+            application_id,
+            "--reason",
+            "no longer needed",
+            "--credentials",
+            str(tmp_path / "alice.json"),
+        ],
+        env={"GENOMLAB_HOME": str(elsewhere)},
+    )
     assert result.exit_code == 0, result.output
     assert _status(people_service, application_id) == "closed"
     assert not (elsewhere / "platform").exists()  # nothing of the platform was opened here
@@ -484,13 +504,25 @@ def test_workflow__case_file_document_attached_by_applicant_only(people_service)
 
     application_id = _under_review(people_service)
     content = b"SYNTHETIC ethics vote: no objections.\n"
-    body = {"kind": "ethics_vote", "name": "ethics.txt",
-            "content_base64": base64.b64encode(content).decode(), "user": "alice"}
-    tom = _post(people_service, f"/api/applications/{application_id}/documents",
-                _token_of(people_service, "tom"), body)
+    body = {
+        "kind": "ethics_vote",
+        "name": "ethics.txt",
+        "content_base64": base64.b64encode(content).decode(),
+        "user": "alice",
+    }
+    tom = _post(
+        people_service,
+        f"/api/applications/{application_id}/documents",
+        _token_of(people_service, "tom"),
+        body,
+    )
     assert tom.status_code == 403, tom.text  # team member, neither applicant nor handler
-    alice = _post(people_service, f"/api/applications/{application_id}/documents",
-                  _token_of(people_service, "alice"), body)
+    alice = _post(
+        people_service,
+        f"/api/applications/{application_id}/documents",
+        _token_of(people_service, "alice"),
+        body,
+    )
     assert alice.status_code == 200, alice.text
     assert alice.json()["sha256"] == hashlib.sha256(content).hexdigest()
 
@@ -499,6 +531,11 @@ def test_get_verified_user__the_credential_subject_not_the_environment(people_se
     from genomlab.platform.person_session import get_verified_user
 
     path = _credentials_file(people_service, "kurt", tmp_path)
-    assert get_verified_user(people_service.config, None,
-                             {"GENOMLAB_CREDENTIALS": str(path),
-                              "JUPYTERHUB_USER": "dora"}) == "kurt"
+    assert (
+        get_verified_user(
+            people_service.config,
+            None,
+            {"GENOMLAB_CREDENTIALS": str(path), "JUPYTERHUB_USER": "dora"},
+        )
+        == "kurt"
+    )
