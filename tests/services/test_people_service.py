@@ -539,3 +539,37 @@ def test_get_verified_user__the_credential_subject_not_the_environment(people_se
         )
         == "kurt"
     )
+
+
+def test_tokens__person_and_node_tokens_do_not_cross(people_service):
+    """A person's token uploads no Prüfbericht; a node's token acts for no person."""
+    from tests.services.conftest import make_pruefbericht
+
+    person = _token_of(people_service, "alice")
+    with people_service.client() as http:
+        upload = http.post(
+            "/api/pruefbericht/upload",
+            json=make_pruefbericht("GRZP00001", "x"),
+            headers={"Authorization": f"bearer {person}"},
+        )
+    assert upload.status_code == 401, upload.text
+    node = approved_node_client(people_service.config, "GRZP00002")
+    with people_service.client() as http:
+        grant = http.post(
+            TOKEN,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": node.client_id,
+                "client_secret": node.client_secret,
+            },
+        ).json()
+    before = platform_state(people_service.config)
+    answer = _post(
+        people_service,
+        "/api/applications",
+        grant["access_token"],
+        {"form": make_form().model_dump(mode="json")},
+    )
+    assert answer.status_code == 401, answer.text
+    assert "client_kind" in answer.json()["error_description"]
+    assert platform_state(people_service.config) == before
