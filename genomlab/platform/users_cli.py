@@ -4,6 +4,11 @@ User and role administration is the platform's (BfArM holds the roles; services 
 ask it), and it serves every workflow that checks a role: application review, the committee,
 decisions, output checking in the airlock. It therefore has its own group instead of living in
 ``review``, which is the handlers' and the committee's work on applications.
+
+People are identified by the credential the platform issued them, never by a name: ``add``,
+``grant`` and ``withdraw`` act as the verified person of ``--credentials FILE`` (an admin).
+``bootstrap-admin``, ``issue-credential``, ``revoke-credential`` and ``withdraw-user`` are the
+operator's, whose credential is access to the platform's folder and store.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ role_argument = click.argument("role", type=click.Choice([role.value for role in
 
 @click.group("users")
 def users() -> None:
-    """Platform users and their roles (admin), and a user's entitlements."""
+    """Platform users, their roles and credentials, and a user's entitlements."""
 
 
 @users.command("bootstrap-admin")

@@ -285,3 +285,36 @@ def test_open_person_session__embedded_revoked_credential_refused(world):
     assert refused.exit_code == 1
     assert "not an active person credential" in refused.output
     assert world.wf.ledger.verify(full=True).ok
+
+
+def test_users_cli__operator_issues_lists_revokes_and_withdraws(world, tmp_path):
+    import json
+
+    out = tmp_path / "dora.json"
+    issued = _cli(world, "users", "issue-credential", "dora", "--out", str(out), env={})
+    assert issued.exit_code == 0, issued.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    client_id = json.loads(out.read_text())["client_id"]
+    assert client_id in issued.output
+    assert json.loads(out.read_text())["client_secret"] not in issued.output
+    listed = json.loads(_cli(world, "users", "credentials", "--format", "json", env={}).output)
+    assert [(r["user_id"], r["client_id"], r["status"]) for r in listed] == [
+        ("dora", client_id, "active")
+    ]
+    assert "secret_hash" not in listed[0]
+    again = _cli(world, "users", "issue-credential", "dora", "--out", str(out), env={})
+    assert again.exit_code == 1
+    assert "--replace" in again.output
+    revoked = _cli(
+        world, "users", "revoke-credential", client_id, "--reason", "lost laptop", env={}
+    )
+    assert revoked.output.strip() == f"{client_id} of dora revoked"
+    withdrawn = _cli(world, "users", "withdraw-user", "dora", "--reason", "left BfArM", env={})
+    assert withdrawn.output.strip() == "dora withdrawn"
+    events = [(e.type, e.actor) for e in world.wf.ledger.events() if e.stream == "person:dora"]
+    assert [t for t, _ in events] == [
+        "person.credential.issued",
+        "person.credential.revoked",
+        "platform.user.withdrawn",
+    ]
+    assert all(actor.startswith("operator:") for _, actor in events)
