@@ -30,10 +30,10 @@ Examples
 
 from __future__ import annotations
 
-import getpass
 import hmac
 import json
 import os
+import pwd
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +81,14 @@ def get_operator_actor() -> str:
     """The ledger actor of an operator command: the OS account that could open the store.
 
     An operator authenticates by having the platform's folder and store (the OS checked that),
-    so the actor is that account, never a name on the command line.
+    so the actor is that account as the kernel knows it (effective uid), never a name on the
+    command line or in ``$USER``/``$LOGNAME``.
     """
-    return f"operator:{getpass.getuser()}"
+    uid = os.geteuid()
+    try:
+        return f"operator:{pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"operator:uid-{uid}"
 
 
 def get_embedded_credentials_path(config: GenomlabConfig, user_id: str) -> Path:

@@ -318,3 +318,14 @@ def test_users_cli__operator_issues_lists_revokes_and_withdraws(world, tmp_path)
         "platform.user.withdrawn",
     ]
     assert all(actor.startswith("operator:") for _, actor in events)
+
+
+def test_get_operator_actor__the_effective_account_not_the_environment(monkeypatch):
+    import os
+    import pwd
+
+    from genomlab.platform.person_credentials import get_operator_actor
+
+    monkeypatch.setenv("USER", "dora")
+    monkeypatch.setenv("LOGNAME", "dora")
+    assert get_operator_actor() == f"operator:{pwd.getpwuid(os.geteuid()).pw_name}"
