@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -66,6 +66,17 @@ class ClientCredentials:
     client_id: str
     client_secret: str
     node_id: str
+
+
+class OAuthClientSecret(Protocol):
+    """What a token request needs: a node's :class:`ClientCredentials` or a person's
+    :class:`genomlab.platform.person_credentials.PersonCredentials`."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def client_secret(self) -> str: ...
 
 
 def get_service_endpoint(config: GenomlabConfig, service_name: str) -> ServiceEndpoint:
@@ -135,7 +146,8 @@ class BearerTokens:
     port) is found again.
     """
 
-    def __init__(self, config: GenomlabConfig, credentials: ClientCredentials, scope: str) -> None:
+    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret,
+                 scope: str) -> None:
         self.config = config
         self.credentials = credentials
         self.scope = scope

@@ -2,7 +2,10 @@
 
 :class:`PlatformStatusClient` is what the trust-centre service asks at every request it serves:
 is the calling node approved *now*, by the decision its token names, and is its client active;
-is the approval it is shown the platform's current one, still in force.
+is the approval it is shown the platform's current one, still in force. A service that serves
+people (airlock, data service) asks :meth:`PlatformStatusClient.get_person_status` through
+:meth:`PlatformStatusClient.verify_person`: the person's token checked with the platform's
+published key, then the person's standing at the platform now.
 """
 
 from __future__ import annotations
@@ -20,8 +23,25 @@ from genomlab.clients.oauth import (
     raise_for_answer,
 )
 from genomlab.config import GenomlabConfig
+from genomlab.errors import NotFoundError
+from genomlab.institution import Institution
+from genomlab.keys import load_public_key
 
 STATUS_SCOPE = "status:read"
+PUBLISHED_TOKEN_KEY = "platform.token-key.pub.pem"
+"""The platform service's copy of its token key in ``<home>/services/`` (0644)."""
+
+
+def load_platform_token_key(config: GenomlabConfig) -> Any:
+    """The platform's public key for access tokens: the copy the platform service publishes in
+    ``<home>/services/`` (all a separated service can read), else, in a home one account holds,
+    ``platform/keys/oauth.pub.pem``."""
+    path = config.home / "services" / PUBLISHED_TOKEN_KEY
+    if not path.exists():
+        path = Institution(config, "platform").directory / "keys" / "oauth.pub.pem"
+    if not path.exists():
+        raise NotFoundError(f"{path}: the platform's public token key is missing")
+    return load_public_key(path.read_bytes())
 
 
 class PlatformStatusClient:
@@ -51,3 +71,18 @@ class PlatformStatusClient:
     def get_approval_status(self, application_id: str) -> dict[str, Any]:
         """``{application_id, project_id, status, approval_digest}``; NotFoundError if none."""
         return self._get(f"/api/approvals/{quote(application_id, safe='')}/status")
+
+    def get_person_status(self, user_id: str) -> dict[str, Any]:
+        """``{user_id, institution, active, withdrawn, roles, active_credentials}`` of a platform
+        user now; NotFoundError if the platform does not know them."""
+        return self._get(f"/api/people/{quote(user_id, safe='')}/status")
+
+    def verify_person(self, token: str, *, audience: str, public_key: Any = None) -> Any:
+        """The :class:`~genomlab.platform.access_tokens.VerifiedPerson` behind a person's bearer
+        ``token`` at the service of ``audience``: signature and claims with the platform's
+        published key, then this person's standing asked from the platform now. Raises
+        ``InvalidToken`` (answer 401) or ``ServiceUnavailable`` (503: never assume)."""
+        from genomlab.platform.access_tokens import verify_person_token
+
+        key = public_key if public_key is not None else load_platform_token_key(self.config)
+        return verify_person_token(token, key, audience=audience, look_up=self.get_person_status)

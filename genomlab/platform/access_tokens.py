@@ -32,6 +32,8 @@ Examples
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -40,9 +42,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
-from genomlab.errors import PermissionDenied
+from genomlab.errors import NotFoundError, PermissionDenied
 from genomlab.institution import Institution
 from genomlab.platform.oauth_clients import ClientIdentity, InvalidClient, require_usable_client
+from genomlab.platform.person_credentials import (
+    CLIENT_KIND as PERSON_CLIENT_KIND,
+)
+from genomlab.platform.person_credentials import (
+    PERSON_SCOPE,
+    PersonIdentity,
+    get_person_status,
+)
 from genomlab.platform.store import read_platform
 
 TOKEN_KEY = "oauth"
@@ -52,6 +62,10 @@ PLATFORM_AUDIENCE = "urn:genomlab:platform"
 """``aud`` of tokens for the platform's own APIs (the Prüfbericht upload, status look-ups)."""
 TRUST_CENTER_AUDIENCE = "urn:genomlab:trust_center"
 """``aud`` of tokens for the trust centre's APIs (pseudonyms, linkage maps)."""
+AIRLOCK_AUDIENCE = "urn:genomlab:airlock"
+DATA_SERVICE_AUDIENCE = "urn:genomlab:data_service"
+PERSON_AUDIENCES = (PLATFORM_AUDIENCE, AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE)
+"""``aud`` of a person's token: every service that serves people (never the trust centre)."""
 SCOPE_AUDIENCES = {
     "pruefbericht:upload": PLATFORM_AUDIENCE, "approvals:read": PLATFORM_AUDIENCE,
     "status:read": PLATFORM_AUDIENCE, "pseudonyms:request": TRUST_CENTER_AUDIENCE,
@@ -63,6 +77,8 @@ CLOCK_SKEW = timedelta(seconds=30)
 TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "node_id",
                    "node_approved_at"]
+PERSON_REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope",
+                          "client_kind"]
 
 
 class InvalidToken(PermissionDenied):
@@ -114,6 +130,32 @@ class AccessTokenAuthority:
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": granted}
 
+    def issue_person(self, person: PersonIdentity, scope: str | None = None) -> dict[str, Any]:
+        """The token response for an authenticated person client: ``sub`` = the user id.
+
+        Claims ``client_kind: person``, ``scope: person`` and ``aud`` every service that serves
+        people (:data:`PERSON_AUDIENCES`). Asking for any other scope is
+        :class:`InsufficientScope` (``invalid_scope``).
+        """
+        if scope is not None and set(scope.split()) != {PERSON_SCOPE}:
+            raise InsufficientScope(f"client {person.client_id}: scope {scope!r} not allowed; "
+                                    f"a person's credential has scope {PERSON_SCOPE}")
+        issued_at = int(clock.now().timestamp())
+        lifetime = int(TOKEN_LIFETIME.total_seconds())
+        claims = {"iss": ISSUER, "sub": person.user_id, "client_id": person.client_id,
+                  "client_kind": PERSON_CLIENT_KIND, "aud": list(PERSON_AUDIENCES),
+                  "scope": PERSON_SCOPE, "iat": issued_at, "exp": issued_at + lifetime,
+                  "jti": secrets.token_hex(16)}
+        token = jwt.encode(claims, self._private_key, algorithm="EdDSA",
+                           headers={"typ": "at+jwt"})
+        return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
+                "scope": PERSON_SCOPE}
+
+    def verify_person(self, token: str) -> VerifiedPerson:
+        """The person behind ``token``, checked against the platform's own records now."""
+        return verify_person_token(token, self._public_key, audience=self.audience,
+                                   look_up=lambda user: get_person_status(self.config, user))
+
     def verify(self, token: str, *, scope: str) -> ClientIdentity:
         """The identity behind ``token`` if it is valid now and carries ``scope``.
 
@@ -132,8 +174,8 @@ class AccessTokenAuthority:
         return identity
 
 
-def decode_access_token(token: str, public_key: Ed25519PublicKey, *,
-                        audience: str) -> dict[str, Any]:
+def decode_access_token(token: str, public_key: Ed25519PublicKey, *, audience: str,
+                        required: list[str] | None = None) -> dict[str, Any]:
     """The claims of a platform access token for ``audience`` that is valid now; else raise.
 
     Checks the signature (the platform's public ``oauth`` key), ``typ``, issuer, audience, the
@@ -147,8 +189,8 @@ def decode_access_token(token: str, public_key: Ed25519PublicKey, *,
         # expiry is checked below against genomlab.clock, not PyJWT's wall clock
         claims: dict[str, Any] = jwt.decode(
             token, public_key, algorithms=["EdDSA"], audience=audience, issuer=ISSUER,
-            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
-                     "verify_nbf": False})
+            options={"require": required or REQUIRED_CLAIMS, "verify_exp": False,
+                     "verify_iat": False, "verify_nbf": False})
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"access token: {exc}") from exc
     now = clock.now().timestamp()
@@ -163,3 +205,56 @@ def check_scope(claims: dict[str, Any], scope: str) -> None:
     """Raise :class:`InsufficientScope` (403) unless the token's claims grant ``scope``."""
     if scope not in str(claims["scope"]).split():
         raise InsufficientScope(f"access token: scope {scope} not granted")
+
+
+@dataclass(frozen=True)
+class VerifiedPerson:
+    """The verified subject of a person's token and their standing at the platform now."""
+
+    user_id: str
+    client_id: str
+    roles: tuple[str, ...]
+    institution: str
+
+
+PersonStatusLookUp = Callable[[str], Mapping[str, Any]]
+"""user id → the platform's answer of ``GET /api/people/{user}/status``
+(:func:`genomlab.platform.person_credentials.get_person_status` in-process,
+:meth:`genomlab.clients.platform.PlatformStatusClient.get_person_status` from another service);
+raises :class:`~genomlab.errors.NotFoundError` for an unknown user."""
+
+
+def verify_person_token(token: str, public_key: Ed25519PublicKey, *, audience: str,
+                        look_up: PersonStatusLookUp) -> VerifiedPerson:
+    """The person a bearer token speaks for, if it is valid now; else :class:`InvalidToken`.
+
+    The one check every service that serves people makes, at every request:
+
+    1. the token: signature with the platform's public ``oauth`` key (a service uses the copy
+       the platform publishes, ``<home>/services/platform.token-key.pub.pem``), ``typ``,
+       issuer, ``audience`` (the service's own: :data:`PLATFORM_AUDIENCE`,
+       :data:`AIRLOCK_AUDIENCE` or :data:`DATA_SERVICE_AUDIENCE`), expiry against
+       :func:`genomlab.clock.now`, ``client_kind: person`` and scope ``person``;
+    2. the platform's records now (``look_up(sub)``): the user is registered and not
+       withdrawn, and the token's credential (``client_id``) is still active.
+
+    The result's ``user_id`` (the token's ``sub``) is who acts, and its ``roles`` are the
+    platform's; names in request bodies, headers or the environment count for nothing.
+    """
+    claims = decode_access_token(token, public_key, audience=audience,
+                                 required=PERSON_REQUIRED_CLAIMS)
+    if claims["client_kind"] != PERSON_CLIENT_KIND:
+        raise InvalidToken("access token: not a person's token")
+    check_scope(claims, PERSON_SCOPE)
+    user_id = str(claims["sub"])
+    try:
+        status = look_up(user_id)
+    except NotFoundError as exc:
+        raise InvalidToken(f"access token: {exc}") from exc
+    if not status.get("active"):
+        raise InvalidToken(f"access token: {user_id} was withdrawn from the platform")
+    if claims["client_id"] not in status.get("active_credentials", ()):
+        raise InvalidToken(f"access token: credential {claims['client_id']} of {user_id} is "
+                           "no longer active")
+    return VerifiedPerson(user_id, str(claims["client_id"]), tuple(status.get("roles", ())),
+                          str(status.get("institution", "")))

@@ -79,6 +79,24 @@ class OAuthClientRevoked(EventPayload):
     reason: str
 
 
+class PersonCredentialIssued(EventPayload):
+    """``person.credential.issued``: an OAuth client of kind ``person`` for platform user
+    ``user_id`` (the subject of its tokens); only the secret's sha256 is kept."""
+
+    client_id: str
+    user_id: str
+    secret_hash: str
+    scope: str
+
+
+class PersonCredentialRevoked(EventPayload):
+    """``person.credential.revoked``: no more tokens, and its unexpired tokens stop working."""
+
+    client_id: str
+    user_id: str
+    reason: str
+
+
 # --- users, roles, datasets -------------------------------------------------------------------
 
 
@@ -86,6 +104,13 @@ class UserRegistered(EventPayload):
     user_id: str
     institution: str
     name: str
+
+
+class UserWithdrawn(EventPayload):
+    """``platform.user.withdrawn``: the user may no longer act (every token of theirs stops)."""
+
+    user_id: str
+    reason: str
 
 
 class RoleChanged(EventPayload):
@@ -252,7 +277,10 @@ PLATFORM_EVENTS = declare("platform", {
     "confirmation.billed": ConfirmationBilled,
     "oauth.client.issued": OAuthClientIssued,
     "oauth.client.revoked": OAuthClientRevoked,
+    "person.credential.issued": PersonCredentialIssued,
+    "person.credential.revoked": PersonCredentialRevoked,
     "platform.user.registered": UserRegistered,
+    "platform.user.withdrawn": UserWithdrawn,
     "platform.role.granted": RoleChanged,
     "platform.role.withdrawn": RoleChanged,
     "platform.dataset.tagged": DatasetTagged,

@@ -41,11 +41,12 @@ from genomlab.platform.store import open_platform_ledger, read_platform
 
 SCOPES_BY_KIND = {"grz": "pruefbericht:upload pseudonyms:request",
                   "kdk": "pruefbericht:upload pseudonyms:request",
-                  "data_service": "approvals:read linkage:request",
+                  "data_service": "approvals:read status:read linkage:request",
                   "trust_center": "status:read"}
 """The scopes a node kind's client may ask for (space-separated, RFC 6749 §3.3): nodes upload
 Prüfberichte (platform) and exchange case numbers (trust centre); the data service reads
-approvals (platform) and asks for linkage maps (trust centre); the trust centre looks up node and
+approvals (platform), looks up people's status (platform: each researcher's request is
+re-checked) and asks for linkage maps (trust centre); the trust centre looks up node and
 approval status at the platform."""
 
 

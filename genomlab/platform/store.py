@@ -21,9 +21,11 @@ from genomlab.ledger import Ledger
 from genomlab.platform.applications.projection import PROJECTION as APPLICATIONS_PROJECTION
 from genomlab.platform.events import PLATFORM_EVENTS
 from genomlab.platform.node_projection import NODE_PROJECTION
+from genomlab.platform.person_projection import PERSON_PROJECTION
 
-PLATFORM_LEDGER = LedgerSpec.of(PLATFORM_EVENTS, [NODE_PROJECTION, APPLICATIONS_PROJECTION])
-"""The platform's events and projections (node registry, applications)."""
+PLATFORM_LEDGER = LedgerSpec.of(PLATFORM_EVENTS, [NODE_PROJECTION, APPLICATIONS_PROJECTION,
+                                                  PERSON_PROJECTION])
+"""The platform's events and projections (node registry, applications, people's credentials)."""
 
 _READY: set[str] = set()
 
@@ -38,7 +40,7 @@ def open_platform_ledger(config: GenomlabConfig,
     >>> import tempfile
     >>> ledger = open_platform_ledger(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
     >>> ledger.institution, len(ledger.projections)
-    ('platform', 2)
+    ('platform', 3)
     """
     kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
     ledger = Institution(config, "platform").ledger(PLATFORM_LEDGER, **kwargs)

@@ -9,6 +9,7 @@ decisions, output checking in the airlock. It therefore has its own group instea
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -85,3 +86,82 @@ def users_entitlements(cli: CliContext, user_id: str, at_text: str | None,
     echo_rows(rows, [("project_id", "Project"), ("application_id", "Application"),
                      ("valid_from", "Valid from"), ("valid_until", "Valid until")],
               output_format, footer=f"{len(found)} active")
+
+
+# --- people's credentials (operator commands: the operator's credential is the platform's
+# folder and store, which the OS lets only the platform's account open) ----------------------
+
+
+@users.command("issue-credential")
+@click.argument("user_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Credentials file to write (0600); default "
+                   "<home>/people/USER_ID/credentials.json. In a separated deployment: the "
+                   "person's ~/.genomlab/credentials.json.")
+@click.option("--replace", is_flag=True, help="Revoke the user's active credential first.")
+@pass_cli
+def users_issue_credential(cli: CliContext, user_id: str, out: Path | None,
+                           replace: bool) -> None:
+    """Issue USER_ID's person credential (operator): an OAuth client whose tokens name them."""
+    from genomlab.platform.person_credentials import (
+        PersonCredentials,
+        get_embedded_credentials_path,
+        get_operator_actor,
+        issue_person_credential,
+        save_person_credentials,
+    )
+
+    path = out or get_embedded_credentials_path(cli.config, user_id)
+    issued = issue_person_credential(cli.config, user_id, actor=get_operator_actor(),
+                                     replace=replace)
+    save_person_credentials(path, PersonCredentials(
+        issued.client_id, issued.client_secret, user_id, _platform_token_url(cli)))
+    click.echo(f"{user_id}: credential {issued.client_id} written to {path} (0600)")
+
+
+def _platform_token_url(cli: CliContext) -> str | None:
+    """The running platform service's token URL, if one runs (else the file has none)."""
+    from genomlab.clients.oauth import ServiceUnavailable, get_service_endpoint
+
+    try:
+        return get_service_endpoint(cli.config, "platform").url.rstrip("/") + "/oauth2/token"
+    except ServiceUnavailable:
+        return None
+
+
+@users.command("revoke-credential")
+@click.argument("client_id")
+@click.option("--reason", required=True, help="Why (recorded).")
+@pass_cli
+def users_revoke_credential(cli: CliContext, client_id: str, reason: str) -> None:
+    """Revoke a person credential (operator): its tokens stop working at once."""
+    from genomlab.platform.person_credentials import get_operator_actor, revoke_person_credential
+
+    user_id = revoke_person_credential(cli.config, client_id, actor=get_operator_actor(),
+                                       reason=reason)
+    click.echo(f"{client_id} of {user_id} revoked")
+
+
+@users.command("withdraw-user")
+@click.argument("user_id")
+@click.option("--reason", required=True, help="Why (recorded).")
+@pass_cli
+def users_withdraw_user(cli: CliContext, user_id: str, reason: str) -> None:
+    """Withdraw USER_ID from the platform (operator): credentials revoked, tokens stop."""
+    from genomlab.platform.person_credentials import get_operator_actor, withdraw_user
+
+    withdraw_user(cli.config, user_id, actor=get_operator_actor(), reason=reason)
+    click.echo(f"{user_id} withdrawn")
+
+
+@users.command("credentials")
+@format_option()
+@pass_cli
+def users_credentials(cli: CliContext, output_format: OutputFormat) -> None:
+    """List the person credentials the platform issued (never their secrets)."""
+    from genomlab.platform.person_credentials import list_person_credentials
+
+    rows = list_person_credentials(cli.config)
+    echo_rows(rows, [("user_id", "User"), ("client_id", "Credential"), ("status", "Status"),
+                     ("issued_at", "Issued"), ("reason", "Reason")], output_format,
+              footer=f"{len(rows)} credentials")

@@ -14,6 +14,11 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   another service asks before it acts (the trust centre, at every request it serves): a node's
   status, last decision and active clients; an approval's status and the digest of the current
   signed approval. Bearer token with scope ``status:read`` (401/403 as above), 404 if unknown.
+- ``GET /api/people/{user_id}/status``: a platform user's standing (``active``, ``roles``,
+  ``active_credentials``), what a service that serves people re-checks at every request
+  (:func:`genomlab.platform.access_tokens.verify_person_token`); scope ``status:read``.
+- The token endpoint also serves people: a person client (id ``person-…``, issued by
+  ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
 - ``GET /healthz``: readiness.
 
 The ledger's actor of an upload is the verified client id, never a name the caller sends.
@@ -44,6 +49,11 @@ from genomlab.platform.oauth_clients import (
     InvalidClient,
     authenticate_client,
     get_node_status,
+)
+from genomlab.platform.person_credentials import (
+    PERSON_CLIENT_PREFIX,
+    authenticate_person,
+    get_person_status,
 )
 from genomlab.platform.store import open_platform_ledger
 from genomlab.services.oauth_http import (
@@ -97,9 +107,14 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
                                         await request.body(),
                                         request.headers.get("authorization"))
             try:
-                client = await in_thread(authenticate_client, config, asked.client_id,
-                                         asked.client_secret)
-                grant = authority.issue(client, asked.scope)
+                if asked.client_id.startswith(PERSON_CLIENT_PREFIX):
+                    person = await in_thread(authenticate_person, config, asked.client_id,
+                                             asked.client_secret)
+                    grant = authority.issue_person(person, asked.scope)
+                else:
+                    client = await in_thread(authenticate_client, config, asked.client_id,
+                                             asked.client_secret)
+                    grant = authority.issue(client, asked.scope)
             except InvalidClient as exc:
                 basic = "authorization" in request.headers
                 headers = {"WWW-Authenticate": 'Basic realm="genomlab"'} if basic else {}
@@ -173,6 +188,13 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
         response: JSONResponse = await in_thread(
             verified_status, request.headers.get("authorization"),
             lambda: get_approval_status(config, application_id))
+        return response
+
+    @app.get("/api/people/{user_id}/status")
+    async def person_status(user_id: str, request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            verified_status, request.headers.get("authorization"),
+            lambda: get_person_status(config, user_id))
         return response
 
     return app
