@@ -45,23 +45,27 @@ class AirlockClient:
         answer: dict[str, Any] = post_with_token(self.config, SERVICE, self.tokens, path, body)
         return answer
 
-    def submit_request(self, project: str, names: Sequence[str], *,
-                       justification: str = "") -> str:
+    def submit_request(self, project: str, names: Sequence[str], *, justification: str = "") -> str:
         """Ask to release output files of ``project``; the request id."""
-        answer = self._post(REQUESTS_PATH, {"project": project, "files": list(names),
-                                            "justification": justification})
+        answer = self._post(
+            REQUESTS_PATH,
+            {"project": project, "files": list(names), "justification": justification},
+        )
         return str(answer["request_id"])
 
     def record_review(self, request_id: str, decision: str, reason: str) -> str:
         """Decide every file not yet decided by this checker; the request's new status."""
-        answer = self._post(_request_path(request_id, "reviews"),
-                            {"decision": decision, "reason": reason})
+        answer = self._post(
+            _request_path(request_id, "reviews"), {"decision": decision, "reason": reason}
+        )
         return str(answer["status"])
 
     def record_file_review(self, request_id: str, name: str, decision: str, reason: str) -> str:
         """Decide one file; the request's new status."""
-        answer = self._post(_request_path(request_id, "reviews"),
-                            {"decision": decision, "reason": reason, "file": name})
+        answer = self._post(
+            _request_path(request_id, "reviews"),
+            {"decision": decision, "reason": reason, "file": name},
+        )
         return str(answer["status"])
 
     def release_request(self, request_id: str) -> list[dict[str, str]]:

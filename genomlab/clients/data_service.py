@@ -38,8 +38,9 @@ class TokenSource(Protocol):
         ...
 
 
-def post_with_token(config: GenomlabConfig, service_name: str, tokens: TokenSource, path: str,
-                    body: Any) -> Any:
+def post_with_token(
+    config: GenomlabConfig, service_name: str, tokens: TokenSource, path: str, body: Any
+) -> Any:
     """POST ``body`` to a running service with a bearer token (one fresh token after a 401);
     the answer's JSON or the error it means."""
     service = get_service_endpoint(config, service_name)
@@ -61,11 +62,13 @@ class DataServiceClient:
         self.config = config
         self.tokens = tokens
 
-    def run_feasibility_query(self, request: dict[str, Any], *,
-                              user: str | None = None) -> dict[str, Any]:
+    def run_feasibility_query(
+        self, request: dict[str, Any], *, user: str | None = None
+    ) -> dict[str, Any]:
         """The service's Beacon v2 answer to ``request`` (``user`` is not sent: the service
         knows who asks from the token)."""
         del user
-        answer: dict[str, Any] = post_with_token(self.config, SERVICE, self.tokens,
-                                                 FEASIBILITY_PATH, request)
+        answer: dict[str, Any] = post_with_token(
+            self.config, SERVICE, self.tokens, FEASIBILITY_PATH, request
+        )
         return answer

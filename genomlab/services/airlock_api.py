@@ -12,17 +12,21 @@
 - ``GET /api/requests/{id}`` → the request, its files and decisions (checkers, the author).
 - ``GET /healthz``.
 
-**Two distinct verified checkers.** Who acts is the person of the bearer token
-(:class:`genomlab.services.person_check.PersonCheck`, audience
-:data:`~genomlab.services.person_check.AIRLOCK_AUDIENCE`), the ledger's actor that person: an
+**Two distinct verified checkers.** Who acts is the person of the bearer token, checked by
+:class:`genomlab.services.person_check.PersonCheck` (audience ``urn:genomlab:airlock``; the
+platform asked with the airlock's own client, ``airlock/platform-client.json``, at every
+request), and the ledger's actor is that person: an
 ``author``, ``reviewer`` or ``user`` in the body, a header or the query string is ignored. A
 second decision on a file by the checker who already decided it (under whatever name) is
 refused 403 before anything is written, and so is a release of a request that lacks two
 checkers' approvals of every file: one checker cannot release. What the person may do comes
-from the platform's records (roles, entitlements) at each request.
+from the platform: the roles as the platform service answers at each request
+(:class:`PersonDirectory`), team membership from the platform's records (read in-process until
+the platform serves entitlements).
 
-401 for a missing, invalid or expired token; 403 for a refused action; 404 unknown request or
-file; 409 a request no longer open; 400 malformed request.
+401 for a missing, invalid, expired or no longer backed token; 403 for a refused action; 404
+unknown request or file; 409 a request no longer open; 400 malformed request; 503 if the
+platform cannot be asked.
 """
 
 from __future__ import annotations
@@ -54,27 +58,34 @@ from genomlab.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from genomlab.platform.access_tokens import VerifiedPerson
+from genomlab.platform.applications.models import Role
 from genomlab.services.oauth_http import OAuthError
-from genomlab.services.person_check import AIRLOCK_AUDIENCE, PersonCheck, get_verified_person
-from genomlab.services.trust_center_api import load_platform_token_key
+from genomlab.services.person_check import AIRLOCK_AUDIENCE, PersonCheck, ServiceUnavailable
 
 REQUESTS_PATH = "/api/requests"
 CONFIG_SOURCE = "airlock configuration (its genomlab.toml and GENOMLAB_* environment)"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_BY_ERROR: tuple[tuple[type[GenomlabError], int], ...] = (
-    (ValidationFailed, 400), (NotFoundError, 404), (ConflictError, 409),
-    (PermissionDenied, 403))
+    (ServiceUnavailable, 503),
+    (ValidationFailed, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (PermissionDenied, 403),
+)
 
 
 def _error_response(exc: GenomlabError) -> JSONResponse:
     status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 400)
-    return JSONResponse({"error": "refused", "error_description": str(exc)},
-                        status_code=status, headers=NO_STORE)
+    return JSONResponse(
+        {"error": "refused", "error_description": str(exc)}, status_code=status, headers=NO_STORE
+    )
 
 
 def _oauth_response(error: OAuthError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status,
-                        headers={**NO_STORE, **error.headers})
+    return JSONResponse(
+        error.body(), status_code=error.status, headers={**NO_STORE, **error.headers}
+    )
 
 
 def _text(body: Any, name: str, *, required: bool = True) -> str:
@@ -93,78 +104,126 @@ def _names(body: Any) -> list[str]:
     return files
 
 
+class PersonDirectory:
+    """The airlock's directory for one request: the verified person's roles as the platform
+    service answered them at this request; team membership and the register entry from the
+    platform's records (``base``)."""
+
+    def __init__(self, base: AirlockDirectory, person: VerifiedPerson) -> None:
+        self.base = base
+        self.person = person
+
+    def is_team_member(self, user: str, project: str) -> bool:
+        return self.base.is_team_member(user, project)
+
+    def is_output_checker(self, user: str) -> bool:
+        if user != self.person.user_id:
+            raise PermissionDenied(f"directory: {user} is not the verified person")
+        return Role.OUTPUT_CHECKER.value in self.person.roles
+
+    def record_release(self, project: str, author: str, title: str, reference: str) -> str | None:
+        return self.base.record_release(project, author, title, reference)
+
+
 class AirlockDesk:
     """What the airlock does for a verified person; every refusal a :class:`GenomlabError`."""
 
     def __init__(self, config: GenomlabConfig, directory: AirlockDirectory) -> None:
         self.config = config
-        self.directory = directory
+        self.base = directory
 
-    def submit(self, person: str, body: Any) -> dict[str, Any]:
-        request_id = submit_request(self.config, self.directory, person,
-                                    _text(body, "project"), _names(body),
-                                    justification=_text(body, "justification",
-                                                        required=False))
+    def submit(self, verified: VerifiedPerson, body: Any) -> dict[str, Any]:
+        person = verified.user_id
+        request_id = submit_request(
+            self.config,
+            PersonDirectory(self.base, verified),
+            person,
+            _text(body, "project"),
+            _names(body),
+            justification=_text(body, "justification", required=False),
+        )
         request = get_request_detail(self.config, request_id).request
-        return {"request_id": request_id, "status": request["status"],
-                "check_status": request["check_status"]}
+        return {
+            "request_id": request_id,
+            "status": request["status"],
+            "check_status": request["check_status"],
+        }
 
     def _refuse_second_decision(self, person: str, request_id: str, file: str | None) -> None:
         """403 if ``person`` already decided the file (or every file): a second decision needs
         a second checker, whatever name the first one gives."""
         detail = get_request_detail(self.config, request_id)
-        decided = {f["name"] for f in detail.files
-                   if any(d["reviewer"] == person for d in f["decisions"])}
+        decided = {
+            f["name"] for f in detail.files if any(d["reviewer"] == person for d in f["decisions"])
+        }
         names = {f["name"] for f in detail.files}
         if (file in decided) or (file is None and names and decided >= names):
             raise PermissionDenied(
                 f"review {request_id}: {person} has already decided "
-                f"{file or 'every file'}; the second decision needs a second output checker")
+                f"{file or 'every file'}; the second decision needs a second output checker"
+            )
 
-    def review(self, person: str, request_id: str, body: Any) -> dict[str, Any]:
+    def review(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
+        person, directory = verified.user_id, PersonDirectory(self.base, verified)
         decision = cast(Decision, _text(body, "decision"))
         reason = _text(body, "reason")
         file = _text(body, "file", required=False) or None
         self._refuse_second_decision(person, request_id, file)
         if file is None:
-            status = record_review(self.config, self.directory, person, request_id, decision,
-                                   reason)
+            status = record_review(self.config, directory, person, request_id, decision, reason)
         else:
-            status = record_file_review(self.config, self.directory, person, request_id, file,
-                                        decision, reason)
+            status = record_file_review(
+                self.config, directory, person, request_id, file, decision, reason
+            )
         return {"request_id": request_id, "status": status}
 
-    def release(self, person: str, request_id: str, body: Any) -> dict[str, Any]:
+    def release(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
         del body
-        if not self.directory.is_output_checker(person):
+        person, directory = verified.user_id, PersonDirectory(self.base, verified)
+        if not directory.is_output_checker(person):
             raise PermissionDenied(f"release {request_id}: {person} is not an output checker")
         detail = get_request_detail(self.config, request_id)
         if detail.request["status"] not in ("approved", "released"):
-            missing = [f["name"] for f in detail.files
-                       if len({d["reviewer"] for d in f["decisions"]
-                               if d["decision"] == "approve"}) < REQUIRED_REVIEWS]
+            missing = [
+                f["name"]
+                for f in detail.files
+                if len({d["reviewer"] for d in f["decisions"] if d["decision"] == "approve"})
+                < REQUIRED_REVIEWS
+            ]
             raise PermissionDenied(
                 f"release {request_id}: the request is {detail.request['status']}; release "
                 f"needs the approval of {REQUIRED_REVIEWS} distinct output checkers for every "
-                f"file (missing for {', '.join(missing) or 'none'})")
-        files = release_request(self.config, self.directory, request_id, actor=person)
+                f"file (missing for {', '.join(missing) or 'none'})"
+            )
+        files = release_request(self.config, directory, request_id, actor=person)
         return {"request_id": request_id, "files": files}
 
-    def show(self, person: str, request_id: str, body: Any) -> dict[str, Any]:
+    def show(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
         del body
+        person, directory = verified.user_id, PersonDirectory(self.base, verified)
         detail = get_request_detail(self.config, request_id)
-        if person != detail.request["author"] and not self.directory.is_output_checker(person):
-            raise PermissionDenied(f"request {request_id}: only its author and output checkers "
-                                   "may see it")
-        return {"request": detail.request,
-                "files": [{k: v for k, v in f.items() if k != "results"}
-                          | {"results": [r.to_dict() for r in f["results"]]}
-                          for f in detail.files],
-                "reviews": detail.reviews, "differencing": detail.differencing.to_dict()}
+        if person != detail.request["author"] and not directory.is_output_checker(person):
+            raise PermissionDenied(
+                f"request {request_id}: only its author and output checkers may see it"
+            )
+        return {
+            "request": detail.request,
+            "files": [
+                {k: v for k, v in f.items() if k != "results"}
+                | {"results": [r.to_dict() for r in f["results"]]}
+                for f in detail.files
+            ],
+            "reviews": detail.reviews,
+            "differencing": detail.differencing.to_dict(),
+        }
 
 
-def create_airlock_app(config: GenomlabConfig, *, people: PersonCheck | None = None,
-                       directory: AirlockDirectory | None = None) -> FastAPI:
+def create_airlock_app(
+    config: GenomlabConfig,
+    *,
+    people: PersonCheck | None = None,
+    directory: AirlockDirectory | None = None,
+) -> FastAPI:
     """The airlock's ASGI app over ``config``'s airlock store, checking outputs by ``config``'s
     disclosure rules (refused below the platform minimum: :class:`ValidationFailed`).
 
@@ -172,28 +231,36 @@ def create_airlock_app(config: GenomlabConfig, *, people: PersonCheck | None = N
     (:class:`~genomlab.airlock.directory.PlatformDirectory`).
     """
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
-    people = people or PersonCheck(load_platform_token_key(config), AIRLOCK_AUDIENCE)
+    people = people or PersonCheck.for_service(config, "airlock", AIRLOCK_AUDIENCE)
     desk = AirlockDesk(config, directory or PlatformDirectory(config))
     open_airlock_ledger(config)  # the process owns the store: made (migrated) at start
     app = FastAPI(title="genomlab airlock", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def act(function: Callable[..., dict[str, Any]], *args: Any) -> JSONResponse:
+    def act(
+        authorization: str | None, function: Callable[..., dict[str, Any]], *args: Any
+    ) -> JSONResponse:
+        """The person check (a call to the platform), then the action; in a worker thread."""
         try:
-            return JSONResponse(function(*args), headers=NO_STORE)
+            person = people.verify(authorization)
+        except OAuthError as error:
+            return _oauth_response(error)
+        except ServiceUnavailable as exc:
+            return _error_response(exc)
+        try:
+            return JSONResponse(function(person, *args), headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
 
-    async def handle(request: Request, function: Callable[..., dict[str, Any]],
-                     *args: Any) -> JSONResponse:
-        try:
-            person = get_verified_person(request, people)
-        except OAuthError as error:
-            return _oauth_response(error)
+    async def handle(
+        request: Request, function: Callable[..., dict[str, Any]], *args: Any
+    ) -> JSONResponse:
         try:
             body = await request.json() if request.method == "POST" else None
         except ValueError:
-            body = None
-        response: JSONResponse = await run_in_threadpool(act, function, person, *args, body)
+            body = None  # refused after the person check, so a stranger learns nothing
+        response: JSONResponse = await run_in_threadpool(
+            act, request.headers.get("authorization"), function, *args, body
+        )
         return response
 
     @app.get("/healthz")

@@ -13,14 +13,16 @@ nothing here. A configuration below the platform minimum
 (:data:`genomlab.data_service.suppression.PLATFORM_MIN_CELL_COUNT`) is refused at start-up:
 the service does not start.
 
-**The requester is the verified person.** Every request carries a person's bearer token
-(:class:`genomlab.services.person_check.PersonCheck`, audience
-:data:`~genomlab.services.person_check.DATA_SERVICE_AUDIENCE`); the differencing audit, the
+**The requester is the verified person.** Every request carries a person's bearer token,
+checked by :class:`genomlab.services.person_check.PersonCheck` (audience
+``urn:genomlab:data_service``; the platform asked with the data service's own client,
+``data_service/platform-client.json``, at every request); the differencing audit, the
 query budget and the ledger's actor key on the token's ``sub``. A ``user`` in the body, a
 header or the query string is ignored, so switching names does not start a fresh history.
 
-401 for a missing, invalid or expired token; 403 when the budget is used up; 400 for a malformed
-Beacon request; 404 if the service has no feasibility index yet.
+401 for a missing, invalid, expired or no longer backed token (a withdrawn person, a revoked
+credential); 403 when the budget is used up; 400 for a malformed Beacon request; 404 if the
+service has no feasibility index yet; 503 if the platform cannot be asked (never assumed).
 """
 
 from __future__ import annotations
@@ -40,47 +42,65 @@ from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import (
     DATA_SERVICE_AUDIENCE,
     PersonCheck,
+    ServiceUnavailable,
     get_verified_person,
 )
-from genomlab.services.trust_center_api import load_platform_token_key
 
 FEASIBILITY_PATH = "/api/feasibility"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_BY_ERROR: tuple[tuple[type[GenomlabError], int], ...] = (
-    (ValidationFailed, 400), (NotFoundError, 404), (ConflictError, 409))
+    (ServiceUnavailable, 503),
+    (ValidationFailed, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+)
 CONFIG_SOURCE = "data service configuration (its genomlab.toml and GENOMLAB_* environment)"
 
 
 def _error_response(exc: GenomlabError) -> JSONResponse:
     status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 403)
-    return JSONResponse({"error": "refused", "error_description": str(exc)},
-                        status_code=status, headers=NO_STORE)
+    return JSONResponse(
+        {"error": "refused", "error_description": str(exc)}, status_code=status, headers=NO_STORE
+    )
 
 
 def _oauth_response(error: OAuthError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status,
-                        headers={**NO_STORE, **error.headers})
+    return JSONResponse(
+        error.body(), status_code=error.status, headers={**NO_STORE, **error.headers}
+    )
 
 
-def create_data_service_app(config: GenomlabConfig, *,
-                            people: PersonCheck | None = None) -> FastAPI:
+def create_data_service_app(
+    config: GenomlabConfig, *, people: PersonCheck | None = None
+) -> FastAPI:
     """The data service's ASGI app over ``config``'s data-service store, with ``config``'s
     disclosure rules (refused below the platform minimum: :class:`ValidationFailed`)."""
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
-    people = people or PersonCheck(load_platform_token_key(config), DATA_SERVICE_AUDIENCE)
+    people = people or PersonCheck.for_service(config, "data_service", DATA_SERVICE_AUDIENCE)
     open_data_service_ledger(config)  # the process owns the store: made (migrated) at start
-    app = FastAPI(title="genomlab data service (Datendienst)", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="genomlab data service (Datendienst)", docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     def answer(user: str, body: Any) -> JSONResponse:
         if not isinstance(body, dict):
-            return _error_response(ValidationFailed("request: body is not a JSON object "
-                                                    "(a Beacon v2 request)"))
+            return _error_response(
+                ValidationFailed("request: body is not a JSON object (a Beacon v2 request)")
+            )
         try:
-            return JSONResponse(run_feasibility_query(config, body, user=user),
-                                headers=NO_STORE)
+            return JSONResponse(run_feasibility_query(config, body, user=user), headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
+
+    def verified_answer(request: Request, body: Any) -> JSONResponse:
+        """The person check (a call to the platform) and the answer, in a worker thread."""
+        try:
+            user = get_verified_person(request, people)
+        except OAuthError as error:
+            return _oauth_response(error)
+        except ServiceUnavailable as exc:
+            return _error_response(exc)
+        return answer(user, body)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -89,14 +109,10 @@ def create_data_service_app(config: GenomlabConfig, *,
     @app.post(FEASIBILITY_PATH)
     async def feasibility(request: Request) -> JSONResponse:
         try:
-            user = get_verified_person(request, people)
-        except OAuthError as error:
-            return _oauth_response(error)
-        try:
             body = await request.json()
         except ValueError:
-            body = None
-        response: JSONResponse = await run_in_threadpool(answer, user, body)
+            body = None  # refused after the person check, so a stranger learns nothing
+        response: JSONResponse = await run_in_threadpool(verified_answer, request, body)
         return response
 
     return app

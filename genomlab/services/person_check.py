@@ -1,77 +1,111 @@
 """Who is asking, for the services people call (data service, airlock): a verified person.
 
-A person's request carries ``Authorization: Bearer <token>``, a platform access token (RFC 9068
-JWT, EdDSA with the platform key ``oauth``) whose ``sub`` is the person's platform user id and
-whose ``aud`` names the service (:data:`DATA_SERVICE_AUDIENCE`, :data:`AIRLOCK_AUDIENCE`).
-:class:`PersonCheck` is the one place a service turns a request into a user id: names in
-headers, bodies, query strings or the service's environment are never read. What the person
-may do (roles, projects) is then asked of the platform's records by the service itself.
+A person's request carries ``Authorization: Bearer <token>``, a platform person token (RFC 9068
+JWT, ``sub`` = the platform user id, ``aud`` including the service's audience,
+:data:`DATA_SERVICE_AUDIENCE` or :data:`AIRLOCK_AUDIENCE`). :class:`PersonCheck` is the one
+place a service turns a request into a person: the platform's one verification function
+(:func:`genomlab.platform.access_tokens.verify_person_token` through
+:meth:`genomlab.clients.platform.PlatformStatusClient.verify_person`) checks the token with the
+platform's published key and then asks the platform service, with the service's *own* client
+(``<instance>/platform-client.json``, scope ``status:read``), for the person's standing and
+roles now. Names in headers, bodies, query strings or the service's environment are never read.
 
-Until the platform's person credentials (issue 15, people) are merged, the token is checked
-here with PyJWT against the platform's published token key; plugging in the platform's own
-verification is a change of :meth:`PersonCheck.verify` only.
+Refusals: :class:`OAuthError` 401 for a missing, invalid, expired, withdrawn or revoked token;
+:class:`~genomlab.clients.oauth.ServiceUnavailable` (answer 503) when the platform cannot be
+asked or the service has no platform client of its own: the service never assumes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import jwt
 from starlette.requests import Request
 
-from genomlab import clock
-from genomlab.platform.access_tokens import CLOCK_SKEW, ISSUER, TOKEN_TYPES, InvalidToken
+from genomlab.clients.oauth import (
+    InvalidCredentials,
+    ServiceUnavailable,
+    get_credentials_path,
+    load_client_credentials,
+)
+from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
+from genomlab.config import GenomlabConfig
+from genomlab.errors import GenomlabError
+from genomlab.institution import Institution
+from genomlab.platform.access_tokens import (
+    AIRLOCK_AUDIENCE,
+    DATA_SERVICE_AUDIENCE,
+    InsufficientScope,
+    InvalidToken,
+    VerifiedPerson,
+)
 from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
-
-DATA_SERVICE_AUDIENCE = "urn:genomlab:data_service"
-AIRLOCK_AUDIENCE = "urn:genomlab:airlock"
-PERSON_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti"]
 
 
 class PersonCheck:
-    """Verifies people's tokens for one service (its audience) with the platform's key."""
+    """Verifies people's tokens for one service (its audience), asking the platform each time."""
 
-    def __init__(self, public_key: Any, audience: str) -> None:
-        self.public_key = public_key
+    def __init__(
+        self,
+        audience: str,
+        platform: PlatformStatusClient | None,
+        *,
+        public_key: Any,
+        missing_client: Path | None = None,
+    ) -> None:
         self.audience = audience
+        self.platform = platform
+        self.public_key = public_key
+        self.missing_client = missing_client
 
-    def verify(self, authorization: str | None) -> str:
-        """The verified user id behind an ``Authorization`` header; else :class:`OAuthError`
-        (401 ``invalid_token``/``invalid_request``)."""
+    @classmethod
+    def for_service(cls, config: GenomlabConfig, kind: str, audience: str) -> PersonCheck:
+        """The check of service ``kind`` with its own platform client (``<kind>/platform-
+        client.json``). Without that file the service starts, and answers 503 naming it."""
+        path = get_credentials_path(Institution(config, kind).directory)  # type: ignore[arg-type]
+        if not path.exists():
+            return cls(
+                audience, None, public_key=load_platform_token_key(config), missing_client=path
+            )
+        platform = PlatformStatusClient(config, load_client_credentials(path))
+        return cls(audience, platform, public_key=load_platform_token_key(config))
+
+    def verify(self, authorization: str | None) -> VerifiedPerson:
+        """The verified person behind an ``Authorization`` header; else :class:`OAuthError`
+        (401/403) or :class:`ServiceUnavailable` (503)."""
         token = get_bearer_token(authorization)
+        if self.platform is None:
+            raise ServiceUnavailable(
+                f"{self.missing_client}: this service has no platform client to ask who is "
+                "calling (issue one: genomlab platform nodes issue-client … --save)"
+            )
         try:
-            claims = decode_person_token(token, self.public_key, audience=self.audience)
+            return self.platform.verify_person(
+                token, audience=self.audience, public_key=self.public_key
+            )
         except InvalidToken as exc:
             raise bearer_error(401, "invalid_token", str(exc)) from exc
-        return str(claims["sub"])
-
-
-def decode_person_token(token: str, public_key: Any, *, audience: str) -> dict[str, Any]:
-    """The claims of a platform token for ``audience`` that is valid now; else
-    :class:`InvalidToken`. Expiry is checked against :func:`genomlab.clock.now`."""
-    try:
-        if str(jwt.get_unverified_header(token).get("typ", "")).lower() not in TOKEN_TYPES:
-            raise InvalidToken("access token: header typ is not at+jwt")
-        claims: dict[str, Any] = jwt.decode(
-            token, public_key, algorithms=["EdDSA"], audience=audience, issuer=ISSUER,
-            options={"require": PERSON_CLAIMS, "verify_exp": False, "verify_iat": False,
-                     "verify_nbf": False})
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(f"access token: {exc}") from exc
-    now = clock.now().timestamp()
-    if claims["exp"] <= now:
-        raise InvalidToken("access token: expired")
-    if claims["iat"] > now + CLOCK_SKEW.total_seconds():
-        raise InvalidToken("access token: issued in the future")
-    if not isinstance(claims["sub"], str) or not claims["sub"] or "node_id" in claims:
-        raise InvalidToken("access token: not a person's token")
-    return claims
+        except InsufficientScope as exc:
+            raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+        except InvalidCredentials as exc:
+            raise ServiceUnavailable(f"cannot ask the platform who is calling: {exc}") from exc
+        except ServiceUnavailable:
+            raise
+        except GenomlabError as exc:  # any other answer of the platform: never assume
+            raise ServiceUnavailable(f"cannot ask the platform who is calling: {exc}") from exc
 
 
 def get_verified_person(request: Request, check: PersonCheck) -> str:
-    """The verified person behind ``request`` (its bearer token only); :class:`OAuthError`."""
-    return check.verify(request.headers.get("authorization"))
+    """The verified user id behind ``request`` (its bearer token only); :class:`OAuthError`
+    or :class:`ServiceUnavailable`."""
+    return check.verify(request.headers.get("authorization")).user_id
 
 
-__all__ = ["AIRLOCK_AUDIENCE", "DATA_SERVICE_AUDIENCE", "OAuthError", "PersonCheck",
-           "decode_person_token", "get_verified_person"]
+__all__ = [
+    "AIRLOCK_AUDIENCE",
+    "DATA_SERVICE_AUDIENCE",
+    "OAuthError",
+    "PersonCheck",
+    "ServiceUnavailable",
+    "get_verified_person",
+]
