@@ -18,6 +18,7 @@ import httpx
 from genomlab.clients.oauth import (
     BearerTokens,
     ClientCredentials,
+    OAuthClientSecret,
     ServiceUnavailable,
     get_service_endpoint,
     raise_for_answer,
@@ -86,3 +87,39 @@ class PlatformStatusClient:
 
         key = public_key if public_key is not None else load_platform_token_key(self.config)
         return verify_person_token(token, key, audience=audience, look_up=self.get_person_status)
+
+
+PERSON_SCOPE = "person"
+
+
+class PlatformPersonClient:
+    """A person's calls to the running platform service, with tokens for their credentials.
+
+    ``credentials`` is the person's credentials file's content
+    (:class:`genomlab.platform.person_credentials.PersonCredentials`); who acts is the subject
+    the platform puts into the token, which :meth:`whoami` reports.
+    """
+
+    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret) -> None:
+        self.config = config
+        self.tokens = BearerTokens(config, credentials, PERSON_SCOPE)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The service's JSON answer; its refusal as the matching error (401 → InvalidCredentials,
+        403 → PermissionDenied, 404, 409, 400)."""
+        platform = get_service_endpoint(self.config, "platform")
+        try:
+            with platform.http() as http:
+                answer = http.request(method, path, json=body, headers=self.tokens.headers())
+                if answer.status_code == 401:  # e.g. the platform restarted: one fresh token
+                    self.tokens.forget()
+                    answer = http.request(method, path, json=body,
+                                          headers=self.tokens.headers())
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"platform: {exc}") from exc
+        return raise_for_answer("platform", answer)
+
+    def whoami(self) -> dict[str, Any]:
+        """``{user_id, client_id, roles, institution}``: the verified person of the token."""
+        body: dict[str, Any] = self.request("GET", "/api/me")
+        return body

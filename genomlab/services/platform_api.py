@@ -17,6 +17,15 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
 - ``GET /api/people/{user_id}/status``: a platform user's standing (``active``, ``roles``,
   ``active_credentials``), what a service that serves people re-checks at every request
   (:func:`genomlab.platform.access_tokens.verify_person_token`); scope ``status:read``.
+- People's workflow (``genomlab.platform.person_actions.ACTIONS``): ``POST /api/applications``,
+  ``POST /api/applications/{id}/submit|close|edit|results|assign|return|request-committee|
+  votes|comments|request-decision|dataset-decisions|approve|reject|revoke``, ``POST
+  /api/users``, ``POST /api/users/{user}/roles[/withdraw]``, ``POST /api/datasets``; ``GET
+  /api/me``. A person's bearer token (scope ``person``); the actor is always the token's
+  verified subject, never a name in the body, a query, a header or the service's environment.
+  401 for a missing or invalid token, 403 for the workflow's refusals (role, conflict of
+  interest, self-approval), 409 for the wrong state, 400 for a bad body; a refusal writes
+  nothing.
 - The token endpoint also serves people: a person client (id ``person-…``, issued by
   ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
 - ``GET /healthz``: readiness.
@@ -26,6 +35,7 @@ The ledger's actor of an upload is the verified client id, never a name the call
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +44,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.config import GenomlabConfig
-from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
+from genomlab.errors import (
+    ConflictError,
+    GenomlabError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationFailed,
+)
 from genomlab.institution import Institution
 from genomlab.platform.access_tokens import (
     TOKEN_KEY,
@@ -43,6 +59,7 @@ from genomlab.platform.access_tokens import (
     InvalidToken,
 )
 from genomlab.platform.applications.entitlements import get_approval_status
+from genomlab.platform.applications.workflow import Workflow
 from genomlab.platform.confirmations import receive_pruefbericht
 from genomlab.platform.oauth_clients import (
     ClientIdentity,
@@ -50,6 +67,7 @@ from genomlab.platform.oauth_clients import (
     authenticate_client,
     get_node_status,
 )
+from genomlab.platform.person_actions import ACTIONS, Action, run_person_action
 from genomlab.platform.person_credentials import (
     PERSON_CLIENT_PREFIX,
     authenticate_person,
@@ -188,6 +206,68 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
         response: JSONResponse = await in_thread(
             verified_status, request.headers.get("authorization"),
             lambda: get_approval_status(config, application_id))
+        return response
+
+    workflow = Workflow(config)
+
+    def verify_person(authorization: str | None) -> Any:
+        """The verified person of a request (token subject, platform records now)."""
+        try:
+            return authority.verify_person(get_bearer_token(authorization))
+        except InvalidToken as exc:
+            raise bearer_error(401, "invalid_token", str(exc)) from exc
+        except InsufficientScope as exc:
+            raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+
+    def person_action(action: Action, authorization: str | None, target: str | None,
+                      body: Any) -> JSONResponse:
+        """Token check, then the action as the token's subject; no name of the request counts."""
+        try:
+            person = verify_person(authorization)
+        except OAuthError as error:
+            return _oauth_response(error)
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "invalid_request",
+                                 "error_description": "body is not a JSON object"},
+                                status_code=400, headers=NO_STORE)
+        try:
+            result = run_person_action(workflow, person.user_id, action.name, target, body)
+        except GenomlabError as exc:
+            code = "forbidden" if isinstance(exc, PermissionDenied) else "refused"
+            return JSONResponse({"error": code, "error_description": str(exc)},
+                                status_code=_error_status(exc), headers=NO_STORE)
+        return JSONResponse({**result, "actor": person.user_id}, headers=NO_STORE)
+
+    def add_person_route(action: Action) -> None:
+        async def endpoint(request: Request) -> JSONResponse:
+            target = request.path_params.get(action.target) if action.target else None
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                body = None  # refused after the token check, so a stranger learns nothing
+            response: JSONResponse = await in_thread(
+                person_action, action, request.headers.get("authorization"), target, body)
+            return response
+
+        app.add_api_route(action.path, endpoint, methods=[action.method],
+                          name=action.name)
+
+    for action in ACTIONS.values():
+        add_person_route(action)
+
+    def whoami(authorization: str | None) -> JSONResponse:
+        try:
+            person = verify_person(authorization)
+        except OAuthError as error:
+            return _oauth_response(error)
+        return JSONResponse({"user_id": person.user_id, "client_id": person.client_id,
+                             "roles": list(person.roles), "institution": person.institution},
+                            headers=NO_STORE)
+
+    @app.get("/api/me")
+    async def me(request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(whoami, request.headers.get("authorization"))
         return response
 
     @app.get("/api/people/{user_id}/status")

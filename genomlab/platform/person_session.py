@@ -1,0 +1,121 @@
+"""Who acts in a person-facing command: the verified subject of the person's credentials.
+
+:func:`open_person_session` reads the person's credentials file (``--credentials FILE``, else
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``) and
+
+- when the platform service runs (its record ``<home>/services/platform.json`` exists): takes a
+  token at its token endpoint and calls it over HTTPS
+  (:class:`genomlab.clients.platform.PlatformPersonClient`); the service verifies the token at
+  every request and acts as its subject;
+- otherwise (embedded default, one account holds the home): checks the credentials against the
+  platform store, issues a token and verifies it with the same function every service uses
+  (:func:`genomlab.platform.access_tokens.verify_person_token`), and runs the action in-process
+  as the verified subject.
+
+Either way no name the caller types, sets in the environment (``JUPYTERHUB_USER``,
+``GENOMLAB_LOCAL_USER``) or writes into the file's ``user_id`` decides who acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import PermissionDenied
+from genomlab.platform.person_actions import ACTIONS, run_person_action
+from genomlab.platform.person_credentials import (
+    PersonCredentials,
+    get_credentials_path,
+    load_person_credentials,
+)
+
+
+class PersonSession(Protocol):
+    """A verified person and the way their actions reach the platform."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
+    def act(self, name: str, target: str | None, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ServiceSession:
+    """Actions over HTTPS to the running platform service, with the person's token."""
+
+    client: Any
+    user_id: str
+    roles: tuple[str, ...]
+
+    def act(self, name: str, target: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        action = ACTIONS[name]
+        path = (
+            action.path
+            if action.target is None
+            else action.path.replace("{" + action.target + "}", _quote(target or ""))
+        )
+        result: dict[str, Any] = self.client.request(action.method, path, body)
+        return result
+
+
+@dataclass(frozen=True)
+class EmbeddedSession:
+    """Actions in-process, as the subject of a token verified against the platform store."""
+
+    config: GenomlabConfig
+    user_id: str
+    roles: tuple[str, ...]
+
+    def act(self, name: str, target: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        from genomlab.platform.applications.workflow import Workflow
+
+        return run_person_action(Workflow(self.config), self.user_id, name, target, body)
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def platform_service_running(config: GenomlabConfig) -> bool:
+    """Whether the platform service has a record in ``<home>/services/`` (it runs)."""
+    return (config.home / "services" / "platform.json").exists()
+
+
+def verify_embedded(config: GenomlabConfig, credentials: PersonCredentials) -> Any:
+    """The verified person of ``credentials`` against the platform store (no service running):
+    client authentication, a token, and :func:`verify_person_token` on it."""
+    from genomlab.platform.access_tokens import AccessTokenAuthority, InvalidToken
+    from genomlab.platform.oauth_clients import InvalidClient
+    from genomlab.platform.person_credentials import authenticate_person
+
+    try:
+        person = authenticate_person(config, credentials.client_id, credentials.client_secret)
+        authority = AccessTokenAuthority(config)
+        return authority.verify_person(authority.issue_person(person)["access_token"])
+    except (InvalidClient, InvalidToken) as exc:
+        raise PermissionDenied(f"credentials {credentials.client_id}: {exc}") from exc
+
+
+def open_person_session(
+    config: GenomlabConfig,
+    credentials_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> PersonSession:
+    """The verified person of the credentials file (see the module's description)."""
+    path = get_credentials_path(credentials_path, environ)
+    credentials = load_person_credentials(path)
+    if platform_service_running(config):
+        from genomlab.clients.platform import PlatformPersonClient
+
+        client = PlatformPersonClient(config, credentials)
+        me = client.whoami()
+        return ServiceSession(client, str(me["user_id"]), tuple(me.get("roles", ())))
+    person = verify_embedded(config, credentials)
+    return EmbeddedSession(config, person.user_id, person.roles)
