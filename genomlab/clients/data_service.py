@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -53,6 +54,27 @@ def post_with_token(
     except httpx.TransportError as exc:
         raise ServiceUnavailable(f"{service_name}: {exc}") from exc
     return raise_for_answer(service_name, answer)
+
+
+def load_person_tokens(config: GenomlabConfig, credentials_path: Path | None = None) -> TokenSource:
+    """Tokens for the person of a credentials file (``credentials_path``, else
+    ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), taken at the running
+    platform's token endpoint."""
+    from genomlab.clients.oauth import BearerTokens
+    from genomlab.platform.person_credentials import (
+        PERSON_SCOPE,
+        get_credentials_path,
+        load_person_credentials,
+    )
+
+    credentials = load_person_credentials(get_credentials_path(credentials_path))
+    return BearerTokens(config, credentials, PERSON_SCOPE)
+
+
+def service_running(config: GenomlabConfig, service_name: str) -> bool:
+    """Whether ``service_name`` has a record in ``<home>/services/`` (it runs): then the CLI
+    calls it instead of opening its store."""
+    return (config.home / "services" / f"{service_name}.json").exists()
 
 
 class DataServiceClient:

@@ -43,7 +43,16 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     union/intersection of two of them) are suppressed. Each user has a budget of
     disclosure.feasibility_budget answered queries per disclosure.feasibility_budget_days days
     (default 100 per 30); beyond it the query is refused.
+
+    When the data service runs (genomlab serve data-service) the query goes to it with your
+    person credentials ($GENOMLAB_CREDENTIALS or ~/.genomlab/credentials.json): the service
+    answers by its own disclosure rules and audits you as the credentials' person.
     """
+    from genomlab.clients.data_service import (
+        DataServiceClient,
+        load_person_tokens,
+        service_running,
+    )
     from genomlab.data_service.beacon import make_request
     from genomlab.data_service.feasibility import run_feasibility_query
     from genomlab.platform.applications.identity import get_current_user
@@ -57,8 +66,15 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     else:
         request = make_request(list(filters), variant=variant,
                                granularity=granularity)
-    answer = run_feasibility_query(cli.config, request,
-                                   user=user or get_current_user(cli.config))
+    if service_running(cli.config, "data_service"):
+        if user is not None:
+            raise GenomlabError("--user: the data service knows who asks from your credentials "
+                                "($GENOMLAB_CREDENTIALS or ~/.genomlab/credentials.json)")
+        answer = DataServiceClient(cli.config, load_person_tokens(cli.config)
+                                   ).run_feasibility_query(request)
+    else:
+        answer = run_feasibility_query(cli.config, request,
+                                       user=user or get_current_user(cli.config))
     click.echo(json.dumps(answer, indent=1, ensure_ascii=False))
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from genomlab.airlock.requests import get_outputs_dir, get_released_dir
+from genomlab.cli import main
 from genomlab.clients.airlock import AirlockClient
 from genomlab.config import GenomlabConfig
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
 from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE, TOKEN_KEY
+from genomlab.platform.person_credentials import save_person_credentials
 from genomlab.services.process import ServiceProcess, running_service
 from tests.conftest import REPO, config_for
 from tests.platform.conftest import approve_application
@@ -209,3 +213,32 @@ def test_record_review__without_valid_person_token_401(services, authorization):
         )
     assert answer.status_code == 401
     assert state(config) == before
+
+
+def test_airlock_cli__request_and_review_through_the_service(services, tmp_path):
+    """``genomlab airlock request``/``review`` with the service running act as the
+    credentials' person, whatever ``JUPYTERHUB_USER`` says: alice asks, hanna reviews, and
+    hanna's second review under ute's name is refused."""
+    config = services.config
+
+    def run(user: str, *args: str) -> Any:
+        home = tmp_path / user  # the person's account: ~/.genomlab/credentials.json
+        save_person_credentials(
+            home / ".genomlab" / "credentials.json", person_credentials(config, user)
+        )
+        env = {"GENOMLAB_HOME": str(config.home), "HOME": str(home), "JUPYTERHUB_USER": "ute"}
+        return CliRunner().invoke(main, ["airlock", *args], env=env)
+
+    asked = run("alice", "request", services.project, "by_sex.csv")
+    assert asked.exit_code == 0, asked.output
+    request_id = asked.output.split(":")[0]
+    reviewed = run("hanna", "review", request_id, "approve", "--reason", "counts ≥ 10")
+    assert reviewed.output.strip() == f"{request_id}: partially_reviewed"
+    again = run("hanna", "review", request_id, "approve", "--reason", "as ute")
+    assert again.exit_code != 0
+    assert "second decision needs a second output checker" in again.output
+    assert [(e.type, e.actor) for e in airlock_events(config, request_id)] == [
+        ("airlock.request.submitted", "alice"),
+        ("airlock.file.reviewed", "hanna"),
+        ("airlock.review.recorded", "hanna"),
+    ]

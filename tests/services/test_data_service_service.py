@@ -11,6 +11,7 @@ with its own client (``data_service/platform-client.json``).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from genomlab.cli import main
 from genomlab.clients.data_service import FEASIBILITY_PATH, DataServiceClient
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.data_service.beacon import make_request
@@ -29,7 +32,7 @@ from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
 from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE, TOKEN_KEY
 from genomlab.platform.applications.workflow import Workflow
-from genomlab.platform.person_credentials import withdraw_user
+from genomlab.platform.person_credentials import save_person_credentials, withdraw_user
 from genomlab.services.process import ServiceProcess, running_service
 from genomlab.services.runner import get_service_record_path
 from tests.conftest import REPO, config_for
@@ -255,3 +258,32 @@ def test_run_feasibility_query__withdrawn_person_401(services):
     assert answer.status_code == 401, answer.text
     assert "withdrawn" in answer.json()["error_description"]
     assert data_service_state(config) == before
+
+
+def test_feasibility_cmd__uses_the_service_with_the_persons_credentials(services, tmp_path):
+    """``genomlab data-service feasibility`` with the service running: the caller's
+    ``GENOMLAB_DISCLOSURE__MIN_CELL_COUNT=1`` and ``JUPYTERHUB_USER`` change nothing; the
+    answer is the service's ("<10") and the requester is the credentials' person."""
+    config = services.config
+    # ~/.genomlab/credentials.json of eve's account ($GENOMLAB_CREDENTIALS is read as a
+    # configuration key by genomlab.config, so the default path is what works from the CLI)
+    save_person_credentials(
+        tmp_path / ".genomlab" / "credentials.json", person_credentials(config, "eve")
+    )
+    result = CliRunner().invoke(
+        main,
+        ["data-service", "feasibility", "--filter", NARROW_TERMS[4], "--granularity", "count"],
+        env={
+            "GENOMLAB_HOME": str(config.home),
+            "GENOMLAB_DISCLOSURE__MIN_CELL_COUNT": "1",
+            "HOME": str(tmp_path),
+            "JUPYTERHUB_USER": "bob",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["responseSummary"] == {
+        "exists": True,
+        "numTotalResults": "<10",
+    }
+    last = feasibility_events(config)[-1]
+    assert (last.actor, last.payload["filters"]) == ("eve", {"hpo": [NARROW_TERMS[4]]})
