@@ -17,16 +17,21 @@ asked or the service has no platform client of its own: the service never assume
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 
 from genomlab.clients.oauth import (
+    ClientCredentials,
     InvalidCredentials,
     ServiceUnavailable,
     get_credentials_path,
+    get_service_endpoint,
     load_client_credentials,
+    raise_for_answer,
 )
 from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
 from genomlab.config import GenomlabConfig
@@ -40,6 +45,44 @@ from genomlab.platform.access_tokens import (
     VerifiedPerson,
 )
 from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
+
+
+class KeptPlatformClient(PlatformStatusClient):
+    """:class:`PlatformStatusClient` over one kept-alive HTTPS connection pool.
+
+    A service asks the platform at every request it serves; a TLS handshake per question
+    would be most of the service's overhead. The pool is replaced when the platform's record
+    names another URL (a restarted platform); every question is still asked.
+    """
+
+    def __init__(self, config: GenomlabConfig, credentials: ClientCredentials) -> None:
+        super().__init__(config, credentials)
+        self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+        self._url = ""
+
+    def _client(self) -> httpx.Client:
+        platform = get_service_endpoint(self.config, "platform")
+        with self._lock:
+            if self._http is None or self._url != platform.url:
+                if self._http is not None:
+                    self._http.close()
+                self._http, self._url = platform.http(), platform.url
+            return self._http
+
+    def _get(self, path: str) -> dict[str, Any]:
+        http = self._client()
+        try:
+            answer = http.get(path, headers=self.tokens.headers())
+            if answer.status_code == 401:  # e.g. the platform restarted: one fresh token
+                self.tokens.forget()
+                answer = http.get(path, headers=self.tokens.headers())
+        except httpx.TransportError as exc:
+            with self._lock:
+                self._http = None  # a new pool at the next question
+            raise ServiceUnavailable(f"platform: {exc}") from exc
+        body: dict[str, Any] = raise_for_answer("platform", answer)
+        return body
 
 
 class PersonCheck:
@@ -67,7 +110,7 @@ class PersonCheck:
             return cls(
                 audience, None, public_key=load_platform_token_key(config), missing_client=path
             )
-        platform = PlatformStatusClient(config, load_client_credentials(path))
+        platform = KeptPlatformClient(config, load_client_credentials(path))
         return cls(audience, platform, public_key=load_platform_token_key(config))
 
     def verify(self, authorization: str | None) -> VerifiedPerson:
