@@ -8,6 +8,9 @@ any institution reach every other one.
 Every command that acts for a person takes that person as ``--user`` (parameter ``user``); every
 command that names a data node takes it as ``--node`` (parameter ``node_id``). Build those
 options with :func:`user_option` and :func:`node_option`, so no group invents another spelling.
+The platform's person-facing commands take no name at all: the acting person is the verified
+subject of a credentials file, ``--credentials FILE`` (:func:`credentials_option`; else
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from genomlab.config import GenomlabConfig, NodeKind, load_config
 
 USER_OPTION = "--user"
 """The one spelling of the acting person's option, in every command group."""
+CREDENTIALS_OPTION = "--credentials"
+"""The one spelling of a person's credentials file option (issued by the platform's operator)."""
 NODE_OPTION = "--node"
 """The one spelling of a data node's id option (GRZ…, KDK…), in every command group."""
 
@@ -52,6 +57,16 @@ def user_option(
 ) -> Callable[[CommandFunction], CommandFunction]:
     """``--user NAME``, passed as ``user`` (``None`` when not given)."""
     return click.option(USER_OPTION, "user", default=None, help=help_text)
+
+
+def credentials_option() -> Callable[[CommandFunction], CommandFunction]:
+    """``--credentials FILE``, passed as ``credentials`` (``None``: ``$GENOMLAB_CREDENTIALS``,
+    else ``~/.genomlab/credentials.json``). Who acts is the credential's verified subject."""
+    return click.option(
+        CREDENTIALS_OPTION, "credentials", default=None,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Your credentials file (default: $GENOMLAB_CREDENTIALS, else "
+             "~/.genomlab/credentials.json); you act as the person it was issued to.")
 
 
 def require_node(cli: CliContext, kind: NodeKind, node_id: str) -> str:

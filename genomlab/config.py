@@ -57,6 +57,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_PREFIX = "GENOMLAB_"
 CONFIG_ENV = "GENOMLAB_CONFIG"
+CREDENTIALS_ENV = "GENOMLAB_CREDENTIALS"
+"""A person's credentials file (``genomlab.platform.person_credentials``): not configuration."""
 DEFAULT_CONFIG_FILE = "genomlab.toml"
 DEFAULT_HOME = "./genomlab-home"
 
@@ -233,7 +235,7 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tup
     tree: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, CREDENTIALS_ENV):
             continue
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         if path[0] == "stores" and len(path) == 3:

@@ -94,11 +94,19 @@ def step_intake(ctx: DemoContext) -> None:
 
 def step_application(ctx: DemoContext) -> None:
     """A researcher applies; handler, committee and decider approve; the register lists it."""
-    from genomlab.platform.applications.demo import run_applications_demo
+    from genomlab.platform.applications.demo import DEMO_STAFF, DEMO_TEAM, run_applications_demo
+    from genomlab.platform.person_credentials import (
+        ensure_embedded_credentials,
+        get_operator_actor,
+    )
 
     app = run_applications_demo(ctx.config)
     ctx.application_id, ctx.project_id, ctx.team = app.application_id, app.project_id, app.team
     ctx.figures["approved application"] = f"{app.application_id} (project {app.project_id})"
+    people = ensure_embedded_credentials(ctx.config, [*DEMO_STAFF, *DEMO_TEAM],
+                                         actor=get_operator_actor())
+    ctx.figures["person credentials"] = str(len(people))
+    ctx.outputs["person credentials (0600)"] = ctx.config.home / "people"
 
 
 def step_release(ctx: DemoContext) -> None:
@@ -264,6 +272,9 @@ def demo(cli: CliContext, fresh: bool, master: str | None, no_hail: bool, world:
         "\nWhere things are\n"
         f"  home (stores, keys, ledgers): {config.home}\n"
         "  verify every ledger:          .venv/bin/genomlab ledger verify\n"
+        "  act as a person (their credentials, never a name):\n"
+        f"    GENOMLAB_CREDENTIALS={config.home}/people/hanna/credentials.json "
+        ".venv/bin/genomlab platform review queue --mine\n"
         "\nOpen them\n"
         f"  JupyterLab:  GENOMLAB_HOME={config.home} .venv/bin/jupyter lab {REPO / 'notebooks'}\n"
         f"  dashboards:  GENOMLAB_HOME={config.home} .venv/bin/genomlab dashboards serve "

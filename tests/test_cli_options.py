@@ -49,7 +49,7 @@ def find_options(words: set[str]) -> dict[str, click.Option]:
 
 
 @pytest.mark.parametrize(("words", "flag", "name", "groups"), [
-    (PERSON_WORDS, USER_OPTION, "user", {"platform", "trust-center", "data-service"}),
+    (PERSON_WORDS, USER_OPTION, "user", {"trust-center", "data-service"}),
     (NODE_WORDS, NODE_OPTION, "node_id", {"grz", "kdk", "trust-center"}),
 ], ids=["person", "node"])
 def test_find_options__person_and_node_are_spelled_one_way_in_every_group(
@@ -108,3 +108,16 @@ def test_listing_commands__each_takes_format_table_or_json() -> None:
                 and options[0].default == "table"):
             missing[" ".join(path)] = [p.opts for p in command.params]
     assert missing == {}
+
+
+def test_platform_group__no_command_takes_a_person_by_name() -> None:
+    """The platform's people act by their credentials file (``--credentials``), never by a
+    name (issue 15): no option of ``genomlab platform …`` is a person option."""
+    from genomlab.cli_context import CREDENTIALS_OPTION
+
+    options = find_options(PERSON_WORDS)
+    assert [where for where in options if where.split()[1] == "platform"] == []
+    credentials = [where for where in find_options({"credentials"})
+                   if where.split()[1] == "platform"]
+    assert "genomlab platform review approve --credentials" in credentials
+    assert all(where.endswith(CREDENTIALS_OPTION) for where in credentials)

@@ -15,6 +15,7 @@ import os
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,12 +52,16 @@ class ServiceEndpoint:
 
     name: str
     url: str
-    ca: Path
+    ca: Path | None
+    ca_pem: str | None = None
+    """The CA certificate itself (PEM), for a client that cannot read ``ca`` (a person's
+    credentials file carries it in a separated deployment)."""
 
     def http(self) -> httpx.Client:
         """An HTTPS client that trusts only this service's CA."""
-        return httpx.Client(base_url=self.url, timeout=TIMEOUT_SECONDS,
-                            verify=ssl.create_default_context(cafile=str(self.ca)))
+        context = (ssl.create_default_context(cadata=self.ca_pem) if self.ca_pem
+                   else ssl.create_default_context(cafile=str(self.ca)))
+        return httpx.Client(base_url=self.url, timeout=TIMEOUT_SECONDS, verify=context)
 
 
 @dataclass(frozen=True)
@@ -146,11 +151,13 @@ class BearerTokens:
     port) is found again.
     """
 
-    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret,
-                 scope: str) -> None:
+    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret, scope: str,
+                 endpoint: Callable[[], ServiceEndpoint] | None = None) -> None:
         self.config = config
         self.credentials = credentials
         self.scope = scope
+        self.endpoint = endpoint or (lambda: get_service_endpoint(config, "platform"))
+        """Where the platform answers (default: its service record, looked up each time)."""
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -169,7 +176,7 @@ class BearerTokens:
             self._token = None
 
     def _request(self) -> tuple[str, float]:
-        platform = get_service_endpoint(self.config, "platform")
+        platform = self.endpoint()
         try:
             with platform.http() as http:
                 answer = http.post(TOKEN_PATH, data={

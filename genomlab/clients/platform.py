@@ -10,6 +10,7 @@ published key, then the person's standing at the platform now.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from genomlab.clients.oauth import (
     BearerTokens,
     ClientCredentials,
     OAuthClientSecret,
+    ServiceEndpoint,
     ServiceUnavailable,
     get_service_endpoint,
     raise_for_answer,
@@ -100,14 +102,15 @@ class PlatformPersonClient:
     the platform puts into the token, which :meth:`whoami` reports.
     """
 
-    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret) -> None:
+    def __init__(self, config: GenomlabConfig, credentials: OAuthClientSecret,
+                 endpoint: Callable[[], ServiceEndpoint] | None = None) -> None:
         self.config = config
-        self.tokens = BearerTokens(config, credentials, PERSON_SCOPE)
+        self.tokens = BearerTokens(config, credentials, PERSON_SCOPE, endpoint)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """The service's JSON answer; its refusal as the matching error (401 → InvalidCredentials,
         403 → PermissionDenied, 404, 409, 400)."""
-        platform = get_service_endpoint(self.config, "platform")
+        platform = self.tokens.endpoint()
         try:
             with platform.http() as http:
                 answer = http.request(method, path, json=body, headers=self.tokens.headers())

@@ -1,7 +1,10 @@
 """``genomlab platform apply``, ``… review`` and ``… register``: data-use applications.
 
-The acting user is ``--user``, else ``$JUPYTERHUB_USER``, else the configured ``local_user``;
-what they may do comes from the roles in the platform store (``genomlab platform users``).
+The acting person is the verified subject of their credentials file (``--credentials FILE``,
+else ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), never a name: with the
+platform service running the command calls it with the person's token, otherwise it checks the
+credentials against the platform store (:mod:`genomlab.platform.person_session`). What they
+may do comes from the roles in the platform's records (``genomlab platform users``).
 """
 
 from __future__ import annotations
@@ -15,19 +18,28 @@ from typing import Any, Literal
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.cli_context import CliContext, credentials_option, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.errors import ValidationFailed
 
-acting_user_option = user_option("Act as this user (default: $JUPYTERHUB_USER, else local_user).")
+acting_person_option = credentials_option()
 reason_option = click.option("--reason", required=True, help="Why (recorded and shown).")
 
 
-def get_acting_user(cli: CliContext, user: str | None) -> str:
-    """``--user`` if given, else ``$JUPYTERHUB_USER``, else the configured ``local_user``."""
-    from genomlab.platform.applications.identity import get_current_user
+def get_person(cli: CliContext, credentials: Path | None) -> Any:
+    """The verified person of the credentials file (a
+    :class:`~genomlab.platform.person_session.PersonSession`)."""
+    from genomlab.platform.person_session import open_person_session
 
-    return user or get_current_user(cli.config)
+    return open_person_session(cli.config, credentials)
+
+
+def act(cli: CliContext, credentials: Path | None, action: str, target: str | None,
+        body: dict[str, Any]) -> dict[str, Any]:
+    """Run a person action (:data:`genomlab.platform.person_actions.ACTIONS`) as the verified
+    person of ``credentials``."""
+    result: dict[str, Any] = get_person(cli, credentials).act(action, target, body)
+    return result
 
 
 def get_workflow(cli: CliContext) -> Any:
@@ -111,39 +123,40 @@ def apply_template() -> None:
 
 @apply.command("new")
 @click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@acting_user_option
+@acting_person_option
 @click.option("--submit", is_flag=True, help="Submit right away.")
 @pass_cli
-def apply_new(cli: CliContext, form_path: Path, user: str | None, submit: bool) -> None:
+def apply_new(cli: CliContext, form_path: Path, credentials: Path | None, submit: bool) -> None:
     """Create a draft from FORM_PATH (JSON or TOML); print its id."""
-    workflow, actor = get_workflow(cli), get_acting_user(cli, user)
-    application_id = workflow.create_draft(actor, _read_form(form_path))
+    form = _read_form(form_path).model_dump(mode="json")
+    result = act(cli, credentials, "apply.new", None, {"form": form, "submit": submit})
     if submit:
-        project_id = workflow.submit(actor, application_id)
-        click.echo(f"{application_id} submitted as project {project_id}")
+        click.echo(f"{result['application_id']} submitted as project {result['project_id']}")
     else:
-        click.echo(f"{application_id} drafted")
+        click.echo(f"{result['application_id']} drafted")
 
 
 @apply.command("edit")
 @click.argument("application_id")
 @click.argument("form_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@acting_user_option
+@acting_person_option
 @pass_cli
-def apply_edit(cli: CliContext, application_id: str, form_path: Path, user: str | None) -> None:
+def apply_edit(cli: CliContext, application_id: str, form_path: Path,
+               credentials: Path | None) -> None:
     """Replace the form of a draft or returned application."""
-    get_workflow(cli).edit(get_acting_user(cli, user), application_id, _read_form(form_path))
+    act(cli, credentials, "apply.edit", application_id,
+        {"form": _read_form(form_path).model_dump(mode="json")})
     click.echo(f"{application_id} edited")
 
 
 @apply.command("submit")
 @click.argument("application_id")
-@acting_user_option
+@acting_person_option
 @pass_cli
-def apply_submit(cli: CliContext, application_id: str, user: str | None) -> None:
+def apply_submit(cli: CliContext, application_id: str, credentials: Path | None) -> None:
     """Submit (or resubmit after return) an application."""
-    project_id = get_workflow(cli).submit(get_acting_user(cli, user), application_id)
-    click.echo(f"{application_id} submitted as project {project_id}")
+    result = act(cli, credentials, "apply.submit", application_id, {})
+    click.echo(f"{application_id} submitted as project {result['project_id']}")
 
 
 @apply.command("check")
@@ -193,24 +206,25 @@ def apply_show(cli: CliContext, application_id: str) -> None:
               required=True)
 @click.option("--title", required=True)
 @click.option("--reference", required=True, help="DOI or URL.")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def apply_result(cli: CliContext, application_id: str, kind: str, title: str, reference: str,
-                 user: str | None) -> None:
+                 credentials: Path | None) -> None:
     """Report a result of an approved project for the public register."""
-    get_workflow(cli).add_result(get_acting_user(cli, user), application_id, kind=kind,
-                                 title=title, reference=reference)
+    act(cli, credentials, "apply.result", application_id,
+        {"kind": kind, "title": title, "reference": reference})
     click.echo(f"{application_id}: {kind} recorded")
 
 
 @apply.command("close")
 @click.argument("application_id")
 @reason_option
-@acting_user_option
+@acting_person_option
 @pass_cli
-def apply_close(cli: CliContext, application_id: str, reason: str, user: str | None) -> None:
+def apply_close(cli: CliContext, application_id: str, reason: str,
+                credentials: Path | None) -> None:
     """Withdraw your application (or end your approved project)."""
-    get_workflow(cli).close(get_acting_user(cli, user), application_id, reason)
+    act(cli, credentials, "apply.close", application_id, {"reason": reason})
     click.echo(f"{application_id} closed")
 
 
@@ -225,20 +239,23 @@ def review() -> None:
 @click.option("--status", "statuses", multiple=True,
               help="Only these states (default: submitted, returned, under_review).")
 @click.option("--purpose", default=None, help="care, quality_assurance, evaluation or research.")
-@click.option("--mine", is_flag=True, help="Only applications assigned to me.")
+@click.option("--mine", is_flag=True, help="Only applications assigned to me (the verified "
+              "person of the credentials file).")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--offset", default=0, show_default=True)
-@acting_user_option
+@acting_person_option
 @format_option()
 @pass_cli
 def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None, mine: bool,
-                 limit: int, offset: int, user: str | None, output_format: OutputFormat) -> None:
+                 limit: int, offset: int, credentials: Path | None,
+                 output_format: OutputFormat) -> None:
     """List the review queue, longest waiting first, with age in days."""
     from genomlab.platform.applications.models import OPEN_STATUSES
     from genomlab.platform.applications.queries import get_queue_page
 
     page = get_queue_page(cli.config, statuses=statuses or OPEN_STATUSES, purpose=purpose,
-                          handler=get_acting_user(cli, user) if mine else None, offset=offset,
+                          handler=get_person(cli, credentials).user_id if mine else None,
+                          offset=offset,
                           limit=limit)
     echo_rows(page.rows, [("application_id", "Application"), ("project_id", "Project"),
                           ("status", "Status"), ("age_days", "Days waiting"),
@@ -246,51 +263,58 @@ def review_queue(cli: CliContext, statuses: tuple[str, ...], purpose: str | None
               footer=f"{len(page.rows)} of {page.total} (offset {offset})")
 
 
-def add_workflow_command(group: click.Group, name: str, method: str,
+def add_workflow_command(group: click.Group, name: str, action: str, target: str | None,
                          params: Sequence[Callable[[Any], Any]], done: str, doc: str) -> None:
-    """Add ``<group> <name> PARAMS… --user …`` calling ``Workflow.<method>(acting user,
-    **params)``; it echoes ``done`` formatted with the parameters."""
+    """Add ``<group> <name> PARAMS… [--credentials FILE]`` running person action ``action``
+    (:data:`genomlab.platform.person_actions.ACTIONS`) as the verified person, with the
+    parameter ``target`` as its target and the others as its body; it echoes ``done``
+    formatted with the parameters."""
 
-    def command(cli: CliContext, user: str | None, **values: Any) -> None:
-        getattr(get_workflow(cli), method)(get_acting_user(cli, user), **values)
+    def command(cli: CliContext, credentials: Path | None, **values: Any) -> None:
+        body = {k: v for k, v in values.items() if k != target}
+        act(cli, credentials, action, values[target] if target else None, body)
         click.echo(done.format(**values))
 
     command.__doc__ = doc
-    for decorator in reversed((*params, acting_user_option, pass_cli)):
+    for decorator in reversed((*params, acting_person_option, pass_cli)):
         command = decorator(command)
     group.command(name)(command)
 
 
-for _name, _method, _doc in (
-        ("reject", "reject", "Reject the application (decider; reason required)."),
-        ("return", "return_application",
+for _name, _action, _doc in (
+        ("reject", "review.reject", "Reject the application (decider; reason required)."),
+        ("return", "review.return",
          "Return the application to the applicant (handler; reason required)."),
-        ("close", "close", "Close the application; an approved one loses its entitlements."),
-        ("revoke", "revoke", "Revoke an approval (decider or admin): entitlements end at once.")):
-    add_workflow_command(review, _name, _method, (click.argument("application_id"), reason_option),
+        ("close", "apply.close",
+         "Close the application; an approved one loses its entitlements."),
+        ("revoke", "review.revoke",
+         "Revoke an approval (decider or admin): entitlements end at once.")):
+    add_workflow_command(review, _name, _action, "application_id",
+                         (click.argument("application_id"), reason_option),
                          f"{{application_id}}: {_name} done", _doc)
 
 
 @review.command("assign")
 @click.argument("application_id")
 @click.option("--handler", default=None, help="Assign this handler (default: me).")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def review_assign(cli: CliContext, application_id: str, handler: str | None,
-                  user: str | None) -> None:
+                  credentials: Path | None) -> None:
     """Assign a handler and start the review."""
-    get_workflow(cli).assign_handler(get_acting_user(cli, user), application_id, handler)
+    act(cli, credentials, "review.assign", application_id, {"handler": handler})
     click.echo(f"{application_id}: under review")
 
 
 @review.command("request-committee")
 @click.argument("application_id")
 @click.option("--note", default="", help="What the committee should look at.")
-@acting_user_option
+@acting_person_option
 @pass_cli
-def review_request(cli: CliContext, application_id: str, note: str, user: str | None) -> None:
+def review_request(cli: CliContext, application_id: str, note: str,
+                   credentials: Path | None) -> None:
     """Ask the scientific committee (§ 64e (9b)) to review and vote."""
-    get_workflow(cli).request_committee_review(get_acting_user(cli, user), application_id, note)
+    act(cli, credentials, "review.request-committee", application_id, {"note": note})
     click.echo(f"{application_id}: committee review requested")
 
 
@@ -298,12 +322,12 @@ def review_request(cli: CliContext, application_id: str, note: str, user: str | 
 @click.argument("application_id")
 @click.argument("vote", type=click.Choice(["approve", "reject", "abstain"]))
 @click.option("--comment", default="", help="Required for a vote to reject.")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def review_vote(cli: CliContext, application_id: str, vote: str, comment: str,
-                user: str | None) -> None:
+                credentials: Path | None) -> None:
     """Record a committee member's vote."""
-    get_workflow(cli).record_vote(get_acting_user(cli, user), application_id, vote, comment)
+    act(cli, credentials, "review.vote", application_id, {"vote": vote, "comment": comment})
     click.echo(f"{application_id}: vote {vote} recorded")
 
 
@@ -313,19 +337,18 @@ def review_vote(cli: CliContext, application_id: str, vote: str, comment: str,
 @click.option("--valid-until", default=None,
               help="YYYY-MM-DD (default: valid-from plus the requested duration).")
 @click.option("--note", default="")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def review_approve(cli: CliContext, application_id: str, valid_from: str | None,
-                   valid_until: str | None, note: str, user: str | None) -> None:
+                   valid_until: str | None, note: str, credentials: Path | None) -> None:
     """Approve (decider): sign the grant and entitle the team until the end date."""
-    document = get_workflow(cli).approve(
-        get_acting_user(cli, user), application_id,
-        valid_from=parse_day(valid_from, "--valid-from"),
-        valid_until=parse_day(valid_until, "--valid-until"), note=note)
-    body = document.body
+    start, end = parse_day(valid_from, "--valid-from"), parse_day(valid_until, "--valid-until")
+    body = act(cli, credentials, "review.approve", application_id, {
+        "valid_from": start.isoformat() if start else None,
+        "valid_until": end.isoformat() if end else None, "note": note})
     click.echo(f"{application_id}: approved as {body['project_id']} for "
                f"{', '.join(body['team'])} until {body['valid_until']} "
-               f"(signed, key {document.key_id})")
+               f"(signed, key {body['key_id']})")
 
 
 @review.command("expire")
@@ -351,9 +374,9 @@ def review_show(cli: CliContext, application_id: str) -> None:
 
 @review.command("tag-dataset")
 @click.argument("tags_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@acting_user_option
+@acting_person_option
 @pass_cli
-def review_tag_dataset(cli: CliContext, tags_path: Path, user: str | None) -> None:
+def review_tag_dataset(cli: CliContext, tags_path: Path, credentials: Path | None) -> None:
     """Record a dataset's DUO tags from a JSON/TOML file (admin)."""
     from pydantic import ValidationError
 
@@ -365,7 +388,7 @@ def review_tag_dataset(cli: CliContext, tags_path: Path, user: str | None) -> No
         error = exc.errors()[0]
         raise ValidationFailed(f"{tags_path}: {'.'.join(map(str, error['loc']))}: "
                                f"{error['msg']}") from None
-    get_workflow(cli).tag_dataset(get_acting_user(cli, user), tags)
+    act(cli, credentials, "review.tag-dataset", None, {"tags": tags.model_dump(mode="json")})
     click.echo(f"{tags.dataset_id} tagged {tags.duo_permission}")
 
 

@@ -5,6 +5,9 @@ health insurer runs it offline; it exits non-zero for a Meldebestätigung that i
 ``confirmation-status`` and ``bill-confirmation`` are the insurer's lookup at the platform
 (billable, not billable, revoked, already billed) and its double-billing guard;
 ``meldebestaetigung-csv`` writes a hospital's CSV as BfArM delivers it.
+
+Every command here is an operator command of the platform: it runs with access to the
+platform's folder and store, and the ledger records the OS account (``operator:<account>``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,16 @@ from pathlib import Path
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.cli_context import CliContext, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 
-acting_user_option = user_option("Acting platform user (default: local_user).")
+
+def operator() -> str:
+    """The ledger actor of these operator commands: ``operator:<OS account>``. The operator's
+    credential is access to the platform's folder and store; no typed name counts."""
+    from genomlab.platform.person_credentials import get_operator_actor
+
+    return get_operator_actor()
 
 
 @click.group("nodes")
@@ -27,13 +36,12 @@ def nodes() -> None:
 @nodes.command("apply")
 @click.argument("node_id")
 @click.option("--name", required=True, help="Name of the institution running the node.")
-@acting_user_option
 @pass_cli
-def nodes_apply(cli: CliContext, node_id: str, name: str, user: str | None) -> None:
+def nodes_apply(cli: CliContext, node_id: str, name: str) -> None:
     """Record an application for NODE_ID (GRZ…, KDK… or DS…)."""
     from genomlab.platform.nodes import NodeRegistry
 
-    NodeRegistry(cli.config).apply(node_id, name=name, actor=user or cli.config.local_user)
+    NodeRegistry(cli.config).apply(node_id, name=name, actor=operator())
     click.echo(f"{node_id}: applied")
 
 
@@ -41,13 +49,12 @@ def _decision(name: str, doc: str) -> click.Command:
     @click.argument("node_id")
     @click.option("--reason", default="", required=name != "approve",
                   help="Why (recorded in the platform ledger).")
-    @acting_user_option
     @pass_cli
-    def command(cli: CliContext, node_id: str, reason: str, user: str | None) -> None:
+    def command(cli: CliContext, node_id: str, reason: str) -> None:
         from genomlab.platform.nodes import NodeRegistry
 
         registry = NodeRegistry(cli.config)
-        getattr(registry, name)(node_id, actor=user or cli.config.local_user, reason=reason)
+        getattr(registry, name)(node_id, actor=operator(), reason=reason)
         click.echo(f"{node_id}: {registry.get_node(node_id)['status']}")
 
     command.__doc__ = doc
@@ -72,13 +79,12 @@ def nodes_list(cli: CliContext, output_format: OutputFormat) -> None:
 
 
 @nodes.command("seed")
-@acting_user_option
 @pass_cli
-def nodes_seed(cli: CliContext, user: str | None) -> None:
+def nodes_seed(cli: CliContext) -> None:
     """Register (approved) the nodes BfArM's project page lists; ids already present are kept."""
     from genomlab.platform.node_seed import get_seed_source, seed_nodes
 
-    added = seed_nodes(cli.config, actor=user or cli.config.local_user)
+    added = seed_nodes(cli.config, actor=operator())
     source = get_seed_source()
     click.echo(f"{len(added)} node(s) registered from {source['url']} ({source['as_of']}): "
                f"{', '.join(added) or 'none new'}")
@@ -91,14 +97,12 @@ def nodes_seed(cli: CliContext, user: str | None) -> None:
               help="Write the credentials into the node's instance folder in this home "
                    "(<instance>/platform-client.json, 0600) instead of showing the secret: the "
                    "embedded default, where one home holds every institution.")
-@acting_user_option
 @pass_cli
-def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, save: bool,
-                       user: str | None) -> None:
+def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, save: bool) -> None:
     """Issue the OAuth client of approved NODE_ID; the secret is shown only this once."""
     from genomlab.platform.oauth_clients import issue_client
 
-    issued = issue_client(cli.config, node_id, actor=user or cli.config.local_user,
+    issued = issue_client(cli.config, node_id, actor=operator(),
                           replace=replace)
     if not save:
         click.echo(f"client_id: {issued.client_id}\nclient_secret: {issued.client_secret}\n"
@@ -124,13 +128,12 @@ def nodes_issue_client(cli: CliContext, node_id: str, replace: bool, save: bool,
 @nodes.command("revoke-client")
 @click.argument("client_id")
 @click.option("--reason", required=True, help="Why (recorded in the platform ledger).")
-@acting_user_option
 @pass_cli
-def nodes_revoke_client(cli: CliContext, client_id: str, reason: str, user: str | None) -> None:
+def nodes_revoke_client(cli: CliContext, client_id: str, reason: str) -> None:
     """Revoke CLIENT_ID: no more tokens, and its unexpired tokens stop working."""
     from genomlab.platform.oauth_clients import revoke_client
 
-    revoke_client(cli.config, client_id, actor=user or cli.config.local_user, reason=reason)
+    revoke_client(cli.config, client_id, actor=operator(), reason=reason)
     click.echo(f"{client_id}: revoked")
 
 
@@ -208,14 +211,13 @@ def confirmation_status(cli: CliContext, reference: str) -> None:
 @click.command("bill-confirmation")
 @click.argument("reference")
 @click.option("--insurer", "insurer_ik", required=True, help="The billing insurer's IK (9 digits).")
-@acting_user_option
 @pass_cli
-def bill_confirmation(cli: CliContext, reference: str, insurer_ik: str, user: str | None) -> None:
+def bill_confirmation(cli: CliContext, reference: str, insurer_ik: str) -> None:
     """Record the billing of a Meldebestätigung; a second billing of it is refused."""
     from genomlab.platform.billing import record_billing
 
     record_billing(cli.config, reference, insurer_ik=insurer_ik,
-                   actor=user or cli.config.local_user)
+                   actor=operator())
     click.echo(f"{reference}: billed by {insurer_ik}")
 
 

@@ -230,6 +230,38 @@ def _tag_dataset(wf: Workflow, actor: str, _: str | None, body: Body) -> dict[st
     return {"dataset_id": tags.dataset_id, "duo_permission": tags.duo_permission}
 
 
+def _attach_document(wf: Workflow, actor: str, app: str | None, body: Body) -> dict[str, Any]:
+    import base64
+    import binascii
+
+    try:
+        content = base64.b64decode(_text(body, "content_base64", "attach"), validate=True)
+    except binascii.Error as exc:
+        raise ValidationFailed("attach: field content_base64: not base64") from exc
+    digest = wf.attach_document(
+        actor,
+        str(app),
+        _text(body, "kind", "attach"),  # type: ignore[arg-type]
+        _text(body, "name", "attach"),
+        content,
+    )
+    return {"application_id": app, "sha256": digest}
+
+
+def _attach_feasibility(wf: Workflow, actor: str, app: str | None, body: Body) -> dict[str, Any]:
+    nodes = _mapping(body, "nodes", "attach feasibility")
+    if not all(isinstance(v, str) for v in nodes.values()):
+        raise ValidationFailed("attach feasibility: field nodes: node → count as text")
+    wf.attach_feasibility(
+        actor,
+        str(app),
+        _text(body, "query", "attach feasibility"),
+        nodes,
+        _text(body, "total", "attach feasibility"),
+    )
+    return {"application_id": app, "done": "attach_feasibility"}
+
+
 APP = "/api/applications/{application_id}"
 _ACTIONS = [
     Action("apply.new", "POST", "/api/applications", None, _new),
@@ -237,6 +269,14 @@ _ACTIONS = [
     Action("apply.submit", "POST", APP + "/submit", "application_id", _submit),
     Action("apply.close", "POST", APP + "/close", "application_id", _reasoned("close")),
     Action("apply.result", "POST", APP + "/results", "application_id", _result),
+    Action("apply.attach", "POST", APP + "/documents", "application_id", _attach_document),
+    Action(
+        "apply.attach-feasibility",
+        "POST",
+        APP + "/feasibility",
+        "application_id",
+        _attach_feasibility,
+    ),
     Action("review.assign", "POST", APP + "/assign", "application_id", _assign),
     Action(
         "review.return", "POST", APP + "/return", "application_id", _reasoned("return_application")

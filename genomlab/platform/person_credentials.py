@@ -30,10 +30,10 @@ Examples
 
 from __future__ import annotations
 
-import getpass
 import hmac
 import json
 import os
+import pwd
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +81,14 @@ def get_operator_actor() -> str:
     """The ledger actor of an operator command: the OS account that could open the store.
 
     An operator authenticates by having the platform's folder and store (the OS checked that),
-    so the actor is that account, never a name on the command line.
+    so the actor is that account as the kernel knows it (effective uid), never a name on the
+    command line or in ``$USER``/``$LOGNAME``.
     """
-    return f"operator:{getpass.getuser()}"
+    uid = os.geteuid()
+    try:
+        return f"operator:{pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"operator:uid-{uid}"
 
 
 def get_embedded_credentials_path(config: GenomlabConfig, user_id: str) -> Path:
@@ -301,6 +306,11 @@ class PersonCredentials:
     client_secret: str
     user_id: str
     token_url: str | None = None
+    platform_url: str | None = None
+    """The platform service's base URL when the file was issued (``token_url`` is its
+    ``/oauth2/token``); used where the person cannot read ``<home>/services/``."""
+    ca_pem: str | None = None
+    """The platform service's CA certificate (PEM), which the person's client trusts."""
 
 
 def save_person_credentials(path: Path, credentials: PersonCredentials) -> None:
@@ -316,6 +326,8 @@ def save_person_credentials(path: Path, credentials: PersonCredentials) -> None:
                 "client_secret": credentials.client_secret,
                 "user_id": credentials.user_id,
                 "token_url": credentials.token_url,
+                "platform_url": credentials.platform_url,
+                "ca_pem": credentials.ca_pem,
             },
             out,
             indent=2,
@@ -344,13 +356,13 @@ def load_person_credentials(path: Path) -> PersonCredentials:
     for field in ("client_id", "client_secret", "user_id"):
         if not isinstance(data.get(field), str) or not data[field]:
             raise ValidationFailed(f"{path}: field {field}: missing or not text")
-    token_url = data.get("token_url")
-    return PersonCredentials(
-        data["client_id"],
-        data["client_secret"],
-        data["user_id"],
-        token_url if isinstance(token_url, str) else None,
-    )
+    optional = {}
+    for field in ("token_url", "platform_url", "ca_pem"):
+        value = data.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"{path}: field {field}: not text")
+        optional[field] = value
+    return PersonCredentials(data["client_id"], data["client_secret"], data["user_id"], **optional)
 
 
 def get_credentials_path(explicit: Path | None, environ: dict[str, str] | None = None) -> Path:
@@ -362,3 +374,25 @@ def get_credentials_path(explicit: Path | None, environ: dict[str, str] | None =
     if environ.get(CREDENTIALS_ENV):
         return Path(environ[CREDENTIALS_ENV]).expanduser()
     return DEFAULT_CREDENTIALS_PATH.expanduser()
+
+
+def ensure_embedded_credentials(
+    config: GenomlabConfig, users: list[str], *, actor: str
+) -> list[Path]:
+    """Give each of ``users`` a credentials file in the embedded default place
+    (:func:`get_embedded_credentials_path`) unless they have one; returns every file.
+
+    What the demo and a one-account installation do for their people (the operator's
+    ``users issue-credential`` per person). A user without a file gets a new credential
+    (``replace``: one whose file was lost is revoked).
+    """
+    paths = []
+    for user_id in users:
+        path = get_embedded_credentials_path(config, user_id)
+        if not path.exists():
+            issued = issue_person_credential(config, user_id, actor=actor, replace=True)
+            save_person_credentials(
+                path, PersonCredentials(issued.client_id, issued.client_secret, user_id)
+            )
+        paths.append(path)
+    return paths

@@ -3,8 +3,9 @@
 :func:`open_person_session` reads the person's credentials file (``--credentials FILE``, else
 ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``) and
 
-- when the platform service runs (its record ``<home>/services/platform.json`` exists): takes a
-  token at its token endpoint and calls it over HTTPS
+- when the platform service runs (its record ``<home>/services/platform.json`` exists, or, for
+  an account that can read neither that record nor the platform's store, the URL and CA the
+  credentials file was issued with): takes a token at its token endpoint and calls it over HTTPS
   (:class:`genomlab.clients.platform.PlatformPersonClient`); the service verifies the token at
   every request and acts as its subject;
 - otherwise (embedded default, one account holds the home): checks the credentials against the
@@ -18,6 +19,7 @@ Either way no name the caller types, sets in the environment (``JUPYTERHUB_USER`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,9 +85,26 @@ def _quote(value: str) -> str:
     return quote(value, safe="")
 
 
-def platform_service_running(config: GenomlabConfig) -> bool:
-    """Whether the platform service has a record in ``<home>/services/`` (it runs)."""
-    return (config.home / "services" / "platform.json").exists()
+def get_platform_endpoint(config: GenomlabConfig, credentials: PersonCredentials) -> Any:
+    """Where the person reaches the platform service, or ``None`` for the embedded path.
+
+    The service's record (``<home>/services/platform.json``: its current port) if this account
+    can read it; else, if this account cannot open the platform's store either (a researcher's
+    account in a separated deployment), the URL and CA certificate the credentials file was
+    issued with; else ``None``: no service runs, and the store is checked in-process.
+    """
+    from genomlab.clients.oauth import ServiceEndpoint, ServiceUnavailable, get_service_endpoint
+    from genomlab.institution import Institution
+
+    try:
+        return get_service_endpoint(config, "platform")
+    except (ServiceUnavailable, PermissionError):
+        pass
+    platform_dir = Institution(config, "platform").directory
+    store_readable = platform_dir.is_dir() and os.access(platform_dir, os.R_OK | os.X_OK)
+    if not store_readable and credentials.platform_url and credentials.ca_pem:
+        return ServiceEndpoint("platform", credentials.platform_url, None, credentials.ca_pem)
+    return None
 
 
 def verify_embedded(config: GenomlabConfig, credentials: PersonCredentials) -> Any:
@@ -111,11 +130,23 @@ def open_person_session(
     """The verified person of the credentials file (see the module's description)."""
     path = get_credentials_path(credentials_path, environ)
     credentials = load_person_credentials(path)
-    if platform_service_running(config):
+    endpoint = get_platform_endpoint(config, credentials)
+    if endpoint is not None:
         from genomlab.clients.platform import PlatformPersonClient
 
-        client = PlatformPersonClient(config, credentials)
+        client = PlatformPersonClient(config, credentials, lambda: endpoint)
         me = client.whoami()
         return ServiceSession(client, str(me["user_id"]), tuple(me.get("roles", ())))
     person = verify_embedded(config, credentials)
     return EmbeddedSession(config, person.user_id, person.roles)
+
+
+def get_verified_user(
+    config: GenomlabConfig,
+    credentials_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> str:
+    """The user id of the verified person of the credentials file: what a notebook, dashboard
+    or command that still calls the domain functions in-process passes as their ``user``,
+    instead of ``$JUPYTERHUB_USER`` or ``local_user`` (names nobody verified)."""
+    return open_person_session(config, credentials_path, environ).user_id

@@ -4,6 +4,11 @@ User and role administration is the platform's (BfArM holds the roles; services 
 ask it), and it serves every workflow that checks a role: application review, the committee,
 decisions, output checking in the airlock. It therefore has its own group instead of living in
 ``review``, which is the handlers' and the committee's work on applications.
+
+People are identified by the credential the platform issued them, never by a name: ``add``,
+``grant`` and ``withdraw`` act as the verified person of ``--credentials FILE`` (an admin).
+``bootstrap-admin``, ``issue-credential``, ``revoke-credential`` and ``withdraw-user`` are the
+operator's, whose credential is access to the platform's folder and store.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from genomlab.cli_context import CliContext, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.platform.applications.models import Role
 from genomlab.platform.applications_cli import (
-    acting_user_option,
+    act,
+    acting_person_option,
     add_workflow_command,
-    get_acting_user,
     get_workflow,
     parse_day,
 )
@@ -30,41 +35,43 @@ role_argument = click.argument("role", type=click.Choice([role.value for role in
 
 @click.group("users")
 def users() -> None:
-    """Platform users and their roles (admin), and a user's entitlements."""
+    """Platform users, their roles and credentials, and a user's entitlements."""
 
 
 @users.command("bootstrap-admin")
+@click.argument("user_id")
 @click.option("--institution", required=True)
 @click.option("--name", default="")
-@acting_user_option
 @pass_cli
-def users_bootstrap_admin(cli: CliContext, institution: str, name: str,
-                          user: str | None) -> None:
-    """Make me the first platform admin (refused once an admin exists)."""
-    actor = get_acting_user(cli, user)
-    get_workflow(cli).bootstrap_admin(actor, institution=institution, name=name)
-    click.echo(f"{actor} is admin")
+def users_bootstrap_admin(cli: CliContext, user_id: str, institution: str, name: str) -> None:
+    """Make USER_ID the first platform admin (operator; refused once an admin exists).
+
+    The operator's credential is access to the platform's folder and store; then
+    ``users issue-credential USER_ID`` gives the admin their own credential.
+    """
+    get_workflow(cli).bootstrap_admin(user_id, institution=institution, name=name)
+    click.echo(f"{user_id} is admin")
 
 
 @users.command("add")
 @click.argument("user_id")
 @click.option("--institution", required=True)
 @click.option("--name", default="")
-@acting_user_option
+@acting_person_option
 @pass_cli
 def users_add(cli: CliContext, user_id: str, institution: str, name: str,
-              user: str | None) -> None:
+              credentials: Path | None) -> None:
     """Register USER_ID as a user of an institution (admin)."""
-    get_workflow(cli).register_user(get_acting_user(cli, user), user_id,
-                                    institution=institution, name=name)
+    act(cli, credentials, "users.add", None,
+        {"user_id": user_id, "institution": institution, "name": name})
     click.echo(f"{user_id} registered ({institution})")
 
 
-for _name, _method, _outcome, _doc in (
-        ("grant", "grant_role", "is", "Give USER_ID a platform ROLE (admin)."),
-        ("withdraw", "withdraw_role", "is no longer",
+for _name, _action, _outcome, _doc in (
+        ("grant", "users.grant", "is", "Give USER_ID a platform ROLE (admin)."),
+        ("withdraw", "users.withdraw", "is no longer",
          "Take a platform ROLE away from USER_ID (admin).")):
-    add_workflow_command(users, _name, _method, (user_id_argument, role_argument),
+    add_workflow_command(users, _name, _action, "user_id", (user_id_argument, role_argument),
                          f"{{user_id}} {_outcome} {{role}}", _doc)
 
 
@@ -115,18 +122,22 @@ def users_issue_credential(cli: CliContext, user_id: str, out: Path | None,
     issued = issue_person_credential(cli.config, user_id, actor=get_operator_actor(),
                                      replace=replace)
     save_person_credentials(path, PersonCredentials(
-        issued.client_id, issued.client_secret, user_id, _platform_token_url(cli)))
+        issued.client_id, issued.client_secret, user_id, **_platform_endpoint(cli)))
     click.echo(f"{user_id}: credential {issued.client_id} written to {path} (0600)")
 
 
-def _platform_token_url(cli: CliContext) -> str | None:
-    """The running platform service's token URL, if one runs (else the file has none)."""
+def _platform_endpoint(cli: CliContext) -> dict[str, str | None]:
+    """The running platform service's token URL, base URL and CA certificate, if one runs
+    (else the file has none and the person's CLI finds the service by its record)."""
     from genomlab.clients.oauth import ServiceUnavailable, get_service_endpoint
 
     try:
-        return get_service_endpoint(cli.config, "platform").url.rstrip("/") + "/oauth2/token"
-    except ServiceUnavailable:
-        return None
+        endpoint = get_service_endpoint(cli.config, "platform")
+        ca_pem = endpoint.ca.read_text() if endpoint.ca else None
+    except (ServiceUnavailable, OSError):
+        return {}
+    url = endpoint.url.rstrip("/")
+    return {"token_url": url + "/oauth2/token", "platform_url": url, "ca_pem": ca_pem}
 
 
 @users.command("revoke-credential")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,24 @@ def make_form(**changes: Any) -> ApplicationForm:
         data["clinical_fields"] = ()
     data.update(changes)
     return ApplicationForm.model_validate(data)
+
+
+def credentials_of(config: GenomlabConfig, user: str) -> Path:
+    """``user``'s credentials file in the embedded default place, issued on first use as the
+    platform's operator issues it (``genomlab platform users issue-credential``)."""
+    from genomlab.platform.person_credentials import (
+        PersonCredentials,
+        get_embedded_credentials_path,
+        issue_person_credential,
+        save_person_credentials,
+    )
+
+    path = get_embedded_credentials_path(config, user)
+    if not path.exists():
+        issued = issue_person_credential(config, user, actor="operator:test", replace=True)
+        save_person_credentials(path, PersonCredentials(issued.client_id, issued.client_secret,
+                                                        user))
+    return path
 
 
 @dataclass

@@ -16,16 +16,18 @@ from genomlab.platform.applications.register import (
     export_register,
     get_register_page,
 )
-from tests.platform.conftest import World, make_form
+from tests.platform.conftest import World, credentials_of, make_form
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(world: World, *args: str, user: str | None = None) -> object:
+    """``genomlab platform ARGS`` acting as ``user``: with ``user``'s credentials file (the
+    embedded default's ``<home>/people/<user>/credentials.json``) in ``$GENOMLAB_CREDENTIALS``."""
     env = {"GENOMLAB_HOME": str(world.config.home)}
-    if user:
-        env["JUPYTERHUB_USER"] = user
     with use_clock(world.clock):  # the CLI's "now" is the world's clock, not today's date
+        if user:
+            env["GENOMLAB_CREDENTIALS"] = str(credentials_of(world.config, user))
         return CliRunner().invoke(main, ["platform", *args], env=env)
 
 
@@ -114,22 +116,22 @@ def test_cli__refusals_are_one_line_errors(world: World) -> None:
     assert conflicted.exit_code == 1
 
 
-def test_cli_users__admin_registers_grants_and_withdraws_with_the_user_option(
+def test_cli_users__admin_registers_grants_and_withdraws_with_their_credentials(
         world: World) -> None:
     from genomlab.platform.applications.entitlements import get_user_roles
 
-    added = _run(world, "users", "add", "nina", "--institution", "RKI", "--user", "root")
+    added = _run(world, "users", "add", "nina", "--institution", "RKI", user="root")
     assert added.output.strip() == "nina registered (RKI)"
-    granted = _run(world, "users", "grant", "nina", "handler", "--user", "root")
+    granted = _run(world, "users", "grant", "nina", "handler", user="root")
     assert granted.output.strip() == "nina is handler"
     assert {role.value for role in get_user_roles(world.config, "nina")} == {"handler"}
-    refused = _run(world, "users", "grant", "nina", "decider", "--user", "nina")
+    refused = _run(world, "users", "grant", "nina", "decider", user="nina")
     assert refused.exit_code == 1
     assert refused.output.startswith("Error: grant decider: nina needs the role admin")
-    withdrawn = _run(world, "users", "withdraw", "nina", "handler", "--user", "root")
+    withdrawn = _run(world, "users", "withdraw", "nina", "handler", user="root")
     assert withdrawn.output.strip() == "nina is no longer handler"
     assert get_user_roles(world.config, "nina") == frozenset()
-    again = _run(world, "users", "bootstrap-admin", "--institution", "BfArM", "--user", "nina")
+    again = _run(world, "users", "bootstrap-admin", "nina", "--institution", "BfArM")
     assert again.output.strip() == "Error: bootstrap: the platform already has an admin"
     assert _run(world, "review", "grant", "nina", "handler").exit_code == 2  # moved to users
 

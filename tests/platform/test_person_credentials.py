@@ -218,3 +218,114 @@ def test_get_credentials_path__flag_then_environment_then_home(tmp_path):
     assert str(get_credentials_path(None, {"GENOMLAB_CREDENTIALS": "/x/b.json"})) == "/x/b.json"
     assert get_credentials_path(None, {}).name == "credentials.json"
     assert get_credentials_path(None, {}).parent.name == ".genomlab"
+
+
+# --- the embedded default: no platform service, credentials verified in-process -----------------
+
+
+def _cli(world, *args: str, env: dict[str, str]):
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+
+    with clock.use_clock(world.clock):
+        return CliRunner().invoke(
+            main, ["platform", *args], env={"GENOMLAB_HOME": str(world.config.home), **env}
+        )
+
+
+def test_open_person_session__embedded_acts_as_credential_subject_only(world, tmp_path):
+    import json
+
+    from tests.platform.conftest import credentials_of
+
+    app = world.under_review()
+    alice = credentials_of(world.config, "alice")
+    named = {"JUPYTERHUB_USER": "dora", "GENOMLAB_LOCAL_USER": "dora"}
+    refused = _cli(
+        world, "review", "approve", app, env={"GENOMLAB_CREDENTIALS": str(alice), **named}
+    )
+    assert refused.exit_code == 1
+    assert "alice needs the role decider" in refused.output
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps({**json.loads(alice.read_text()), "user_id": "dora"}))
+    refused = _cli(world, "review", "approve", app, "--credentials", str(edited), env={})
+    assert "alice needs the role decider" in refused.output
+    guessed = tmp_path / "guessed.json"
+    guessed.write_text(json.dumps({**json.loads(alice.read_text()), "client_secret": "guess"}))
+    refused = _cli(world, "review", "approve", app, "--credentials", str(guessed), env={})
+    assert refused.exit_code == 1
+    assert "client authentication failed" in refused.output
+    dora = credentials_of(world.config, "dora")
+    approved = _cli(
+        world,
+        "review",
+        "approve",
+        app,
+        env={"GENOMLAB_CREDENTIALS": str(dora), "JUPYTERHUB_USER": "alice"},
+    )
+    assert approved.exit_code == 0, approved.output
+    assert f"{app}: approved" in approved.output
+
+
+def test_open_person_session__embedded_revoked_credential_refused(world):
+    import json
+
+    from tests.platform.conftest import credentials_of
+
+    app = world.under_review()
+    dora = credentials_of(world.config, "dora")
+    revoke_person_credential(
+        world.config,
+        json.loads(dora.read_text())["client_id"],
+        actor="operator:test",
+        reason="lost laptop",
+    )
+    refused = _cli(world, "review", "approve", app, "--credentials", str(dora), env={})
+    assert refused.exit_code == 1
+    assert "not an active person credential" in refused.output
+    assert world.wf.ledger.verify(full=True).ok
+
+
+def test_users_cli__operator_issues_lists_revokes_and_withdraws(world, tmp_path):
+    import json
+
+    out = tmp_path / "dora.json"
+    issued = _cli(world, "users", "issue-credential", "dora", "--out", str(out), env={})
+    assert issued.exit_code == 0, issued.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    client_id = json.loads(out.read_text())["client_id"]
+    assert client_id in issued.output
+    assert json.loads(out.read_text())["client_secret"] not in issued.output
+    listed = json.loads(_cli(world, "users", "credentials", "--format", "json", env={}).output)
+    assert [(r["user_id"], r["client_id"], r["status"]) for r in listed] == [
+        ("dora", client_id, "active")
+    ]
+    assert "secret_hash" not in listed[0]
+    again = _cli(world, "users", "issue-credential", "dora", "--out", str(out), env={})
+    assert again.exit_code == 1
+    assert "--replace" in again.output
+    revoked = _cli(
+        world, "users", "revoke-credential", client_id, "--reason", "lost laptop", env={}
+    )
+    assert revoked.output.strip() == f"{client_id} of dora revoked"
+    withdrawn = _cli(world, "users", "withdraw-user", "dora", "--reason", "left BfArM", env={})
+    assert withdrawn.output.strip() == "dora withdrawn"
+    events = [(e.type, e.actor) for e in world.wf.ledger.events() if e.stream == "person:dora"]
+    assert [t for t, _ in events] == [
+        "person.credential.issued",
+        "person.credential.revoked",
+        "platform.user.withdrawn",
+    ]
+    assert all(actor.startswith("operator:") for _, actor in events)
+
+
+def test_get_operator_actor__the_effective_account_not_the_environment(monkeypatch):
+    import os
+    import pwd
+
+    from genomlab.platform.person_credentials import get_operator_actor
+
+    monkeypatch.setenv("USER", "dora")
+    monkeypatch.setenv("LOGNAME", "dora")
+    assert get_operator_actor() == f"operator:{pwd.getpwuid(os.geteuid()).pw_name}"

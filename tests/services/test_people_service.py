@@ -398,7 +398,7 @@ def test_cli_approve__user_flag_gone_and_environment_names_count_for_nothing(
         "dora",
     )
     assert flag.exit_code == 2
-    assert "No such option: --user" in flag.output
+    assert "No such option '--user'" in flag.output
     named = _cli(
         people_service,
         "platform",
@@ -410,7 +410,8 @@ def test_cli_approve__user_flag_gone_and_environment_names_count_for_nothing(
     assert named.exit_code == 1
     assert "alice needs the role decider" in named.output
     assert platform_state(people_service.config) == before
-    assert platform_ledger_report(people_service.config).startswith("ok:")
+    verified = _cli(people_service, "ledger", "verify", "-i", "platform", "--full")
+    assert verified.exit_code == 0, verified.output
 
 
 def test_cli_approve__file_user_id_edited_to_a_decider_counts_for_nothing(people_service, tmp_path):
@@ -453,4 +454,122 @@ def test_cli_issue_credential__writes_0600_file_in_people_folder(people_service)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     data = json.loads(path.read_text())
     assert data["token_url"] == people_service.url.rstrip("/") + "/oauth2/token"
+    assert data["platform_url"] == people_service.url.rstrip("/")
+    assert data["ca_pem"] == people_service.ca.read_text()
     assert data["client_id"].startswith("person-")
+
+
+def test_cli_close__account_without_the_home_reaches_the_service_through_its_file(
+    people_service, tmp_path
+):
+    """A researcher's account in a separated deployment can read neither ``<home>/services/``
+    nor the platform's store: the credentials file's URL and CA certificate lead to the
+    service, which acts as the credential's subject."""
+    application_id = _under_review(people_service)
+    issued = _cli(
+        people_service,
+        "platform",
+        "users",
+        "issue-credential",
+        "alice",
+        "--replace",
+        "--out",
+        str(tmp_path / "alice.json"),
+    )
+    assert issued.exit_code == 0, issued.output
+    elsewhere = tmp_path / "researcher-home"
+    elsewhere.mkdir()
+    result = CliRunner().invoke(
+        main,
+        [
+            "platform",
+            "apply",
+            "close",
+            application_id,
+            "--reason",
+            "no longer needed",
+            "--credentials",
+            str(tmp_path / "alice.json"),
+        ],
+        env={"GENOMLAB_HOME": str(elsewhere)},
+    )
+    assert result.exit_code == 0, result.output
+    assert _status(people_service, application_id) == "closed"
+    assert not (elsewhere / "platform").exists()  # nothing of the platform was opened here
+
+
+def test_workflow__case_file_document_attached_by_applicant_only(people_service):
+    import base64
+    import hashlib
+
+    application_id = _under_review(people_service)
+    content = b"SYNTHETIC ethics vote: no objections.\n"
+    body = {
+        "kind": "ethics_vote",
+        "name": "ethics.txt",
+        "content_base64": base64.b64encode(content).decode(),
+        "user": "alice",
+    }
+    tom = _post(
+        people_service,
+        f"/api/applications/{application_id}/documents",
+        _token_of(people_service, "tom"),
+        body,
+    )
+    assert tom.status_code == 403, tom.text  # team member, neither applicant nor handler
+    alice = _post(
+        people_service,
+        f"/api/applications/{application_id}/documents",
+        _token_of(people_service, "alice"),
+        body,
+    )
+    assert alice.status_code == 200, alice.text
+    assert alice.json()["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_get_verified_user__the_credential_subject_not_the_environment(people_service, tmp_path):
+    from genomlab.platform.person_session import get_verified_user
+
+    path = _credentials_file(people_service, "kurt", tmp_path)
+    assert (
+        get_verified_user(
+            people_service.config,
+            None,
+            {"GENOMLAB_CREDENTIALS": str(path), "JUPYTERHUB_USER": "dora"},
+        )
+        == "kurt"
+    )
+
+
+def test_tokens__person_and_node_tokens_do_not_cross(people_service):
+    """A person's token uploads no Prüfbericht; a node's token acts for no person."""
+    from tests.services.conftest import make_pruefbericht
+
+    person = _token_of(people_service, "alice")
+    with people_service.client() as http:
+        upload = http.post(
+            "/api/pruefbericht/upload",
+            json=make_pruefbericht("GRZP00001", "x"),
+            headers={"Authorization": f"bearer {person}"},
+        )
+    assert upload.status_code == 401, upload.text
+    node = approved_node_client(people_service.config, "GRZP00002")
+    with people_service.client() as http:
+        grant = http.post(
+            TOKEN,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": node.client_id,
+                "client_secret": node.client_secret,
+            },
+        ).json()
+    before = platform_state(people_service.config)
+    answer = _post(
+        people_service,
+        "/api/applications",
+        grant["access_token"],
+        {"form": make_form().model_dump(mode="json")},
+    )
+    assert answer.status_code == 401, answer.text
+    assert "client_kind" in answer.json()["error_description"]
+    assert platform_state(people_service.config) == before
