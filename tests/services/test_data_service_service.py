@@ -265,18 +265,23 @@ def test_feasibility_cmd__uses_the_service_with_the_persons_credentials(services
     ``GENOMLAB_DISCLOSURE__MIN_CELL_COUNT=1`` and ``JUPYTERHUB_USER`` change nothing; the
     answer is the service's ("<10") and the requester is the credentials' person."""
     config = services.config
-    # ~/.genomlab/credentials.json of eve's account ($GENOMLAB_CREDENTIALS is read as a
-    # configuration key by genomlab.config, so the default path is what works from the CLI)
-    save_person_credentials(
-        tmp_path / ".genomlab" / "credentials.json", person_credentials(config, "eve")
-    )
+    credentials = tmp_path / "eve-credentials.json"
+    save_person_credentials(credentials, person_credentials(config, "eve"))
     result = CliRunner().invoke(
         main,
-        ["data-service", "feasibility", "--filter", NARROW_TERMS[4], "--granularity", "count"],
+        [
+            "data-service",
+            "feasibility",
+            "--filter",
+            NARROW_TERMS[4],
+            "--granularity",
+            "count",
+            "--credentials",
+            str(credentials),
+        ],
         env={
             "GENOMLAB_HOME": str(config.home),
             "GENOMLAB_DISCLOSURE__MIN_CELL_COUNT": "1",
-            "HOME": str(tmp_path),
             "JUPYTERHUB_USER": "bob",
         },
     )
