@@ -25,6 +25,7 @@ from genomlab.institution import Institution
 from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE, TOKEN_KEY
 from genomlab.platform.person_credentials import save_person_credentials
 from genomlab.services.process import ServiceProcess, running_service
+from genomlab.services.runner import get_service_record_path
 from tests.conftest import REPO, config_for
 from tests.platform.conftest import approve_application
 from tests.services.people import (
@@ -242,3 +243,28 @@ def test_airlock_cli__request_and_review_through_the_service(services, tmp_path)
         ("airlock.file.reviewed", "hanna"),
         ("airlock.review.recorded", "hanna"),
     ]
+
+
+def test_record_review__platform_not_reachable_503(services):
+    """Without the platform's record the airlock cannot ask who is calling and what roles they
+    hold: 503, and no row of the airlock changes (it never assumes)."""
+    config = services.config
+    request_id = services.as_person("alice").submit_request(services.project, ["by_age.csv"])
+    headers = person_tokens(config, "hanna").headers()  # a valid token, taken while it runs
+    record = get_service_record_path(config, Institution(config, "platform"))
+    before = store_state(config, "airlock")
+    hidden = record.rename(record.with_name("platform.json.away"))
+    try:
+        with services.http() as http:
+            answer = http.post(
+                f"/api/requests/{request_id}/reviews",
+                json={"decision": "approve", "reason": "fine"},
+                headers=headers,
+            )
+    finally:
+        hidden.rename(record)
+    assert answer.status_code == 503, answer.text
+    assert store_state(config, "airlock") == before
+    assert services.as_person("hanna").record_review(request_id, "approve", "fine") == (
+        "partially_reviewed"
+    )
