@@ -1,17 +1,36 @@
 """``genomlab airlock``: check outputs, ask for their release, review, and list the queue.
 
-The acting user is ``$JUPYTERHUB_USER`` or ``local_user`` from the configuration.
+When the airlock service runs (``genomlab serve airlock``, its record in ``<home>/services/``)
+``request``, ``review`` and ``release`` go to it with the person's credentials
+(``$GENOMLAB_CREDENTIALS`` or ``~/.genomlab/credentials.json``): who acts is the credentials'
+person. Otherwise (in-process) the acting user is ``$JUPYTERHUB_USER`` or ``local_user`` from
+the configuration.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_context import CliContext, credentials_option, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
+from genomlab.config import GenomlabConfig
 from genomlab.home import resolve_in_home
+
+if TYPE_CHECKING:
+    from genomlab.clients.airlock import AirlockClient
+
+
+def _service_client(config: GenomlabConfig, credentials: Path | None) -> AirlockClient | None:
+    """The airlock service's client with the person's credentials, if the service runs."""
+    from genomlab.clients.airlock import AirlockClient
+    from genomlab.clients.data_service import load_person_tokens, service_running
+
+    if not service_running(config, "airlock"):
+        return None
+    return AirlockClient(config, load_person_tokens(config, credentials))
 
 
 @click.group()
@@ -48,13 +67,21 @@ def check(cli: CliContext, project: str, files: tuple[str, ...]) -> None:
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--justification", default="", help="Why failing outputs should still go out.")
+@credentials_option()
 @pass_cli
-def request(cli: CliContext, project: str, files: tuple[str, ...], justification: str) -> None:
+def request(cli: CliContext, project: str, files: tuple[str, ...], justification: str,
+            credentials: Path | None) -> None:
     """Ask to release output FILES of PROJECT (relative to the workspace's outputs/)."""
     from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import get_request_detail, submit_request
 
+    client = _service_client(cli.config, credentials)
+    if client is not None:
+        request_id = client.submit_request(project, list(files), justification=justification)
+        checks = client.get_request_detail(request_id)["request"]["check_status"]
+        click.echo(f"{request_id}: submitted, checks {checks}; waiting for two reviewers")
+        return
     request_id = submit_request(cli.config, PlatformDirectory(cli.config),
                                 get_current_user(cli.config), project, list(files),
                                 justification=justification)
@@ -67,8 +94,10 @@ def request(cli: CliContext, project: str, files: tuple[str, ...], justification
 @click.argument("request_id")
 @click.argument("decision", type=click.Choice(["approve", "reject", "changes"]))
 @click.option("--reason", required=True, help="Why (recorded in the ledger).")
+@credentials_option()
 @pass_cli
-def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None:
+def review(cli: CliContext, request_id: str, decision: str, reason: str,
+           credentials: Path | None) -> None:
     """Approve, reject or ask for changes to every file of REQUEST_ID you have not decided yet,
     as an output checker (never the author); the reason is the comment to the author."""
     from genomlab.airlock.directory import PlatformDirectory
@@ -76,6 +105,10 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None
     from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import record_review
 
+    client = _service_client(cli.config, credentials)
+    if client is not None:
+        click.echo(f"{request_id}: {client.record_review(request_id, decision, reason)}")
+        return
     status = record_review(cli.config, PlatformDirectory(cli.config),
                            get_current_user(cli.config), request_id,
                            cast(Decision, decision), reason)
@@ -84,15 +117,20 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str) -> None
 
 @airlock.command("release")
 @click.argument("request_id")
+@credentials_option()
 @pass_cli
-def release(cli: CliContext, request_id: str) -> None:
+def release(cli: CliContext, request_id: str, credentials: Path | None) -> None:
     """Copy an approved request out again if its release was interrupted (idempotent)."""
     from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import release_request
 
-    files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
-                            actor=get_current_user(cli.config))
+    client = _service_client(cli.config, credentials)
+    if client is not None:
+        files = client.release_request(request_id)
+    else:
+        files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
+                                actor=get_current_user(cli.config))
     for f in files:
         click.echo(f"{resolve_in_home(cli.config.home, f['released_path'])}  "
                    f"sha256 {f['sha256']}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli, user_option
+from genomlab.cli_context import CliContext, credentials_option, pass_cli, user_option
 from genomlab.errors import GenomlabError
 
 if TYPE_CHECKING:  # --granularity's choices are its values
@@ -32,10 +32,12 @@ def data_service() -> None:
 @click.option("--request", "request_file", type=click.Path(exists=True, dir_okay=False,
                                                               path_type=Path),
               default=None, help="A Beacon v2 request body (JSON) instead of the options.")
-@user_option("Asking user (default: $JUPYTERHUB_USER, else local_user).")
+@user_option("Asking user, in-process only (default: $JUPYTERHUB_USER, else local_user).")
+@credentials_option()
 @pass_cli
 def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | None,
-                    granularity: Granularity, request_file: Path | None, user: str | None) -> None:
+                    granularity: Granularity, request_file: Path | None, user: str | None,
+                    credentials: Path | None) -> None:
     """Count persons (or carriers of an allele) across all nodes; small counts suppressed.
 
     Prints a GA4GH Beacon v2 response (JSON). Counts of 1 to min_cell_count-1 show as "<10";
@@ -43,7 +45,17 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     union/intersection of two of them) are suppressed. Each user has a budget of
     disclosure.feasibility_budget answered queries per disclosure.feasibility_budget_days days
     (default 100 per 30); beyond it the query is refused.
+
+    When the data service runs (genomlab serve data-service) the query goes to it with your
+    person credentials (--credentials, $GENOMLAB_CREDENTIALS or ~/.genomlab/credentials.json):
+    the service
+    answers by its own disclosure rules and audits you as the credentials' person.
     """
+    from genomlab.clients.data_service import (
+        DataServiceClient,
+        load_person_tokens,
+        service_running,
+    )
     from genomlab.data_service.beacon import make_request
     from genomlab.data_service.feasibility import run_feasibility_query
     from genomlab.platform.applications.identity import get_current_user
@@ -57,8 +69,15 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     else:
         request = make_request(list(filters), variant=variant,
                                granularity=granularity)
-    answer = run_feasibility_query(cli.config, request,
-                                   user=user or get_current_user(cli.config))
+    if service_running(cli.config, "data_service"):
+        if user is not None:
+            raise GenomlabError("--user: the data service knows who asks from your credentials "
+                                "($GENOMLAB_CREDENTIALS or ~/.genomlab/credentials.json)")
+        answer = DataServiceClient(cli.config, load_person_tokens(cli.config, credentials)
+                                   ).run_feasibility_query(request)
+    else:
+        answer = run_feasibility_query(cli.config, request,
+                                       user=user or get_current_user(cli.config))
     click.echo(json.dumps(answer, indent=1, ensure_ascii=False))
 
 

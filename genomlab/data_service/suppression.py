@@ -37,6 +37,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genomlab.config import DisclosureConfig
+from genomlab.errors import ValidationFailed
+
+PLATFORM_MIN_CELL_COUNT = 10
+"""The platform's minimum cell count: no data service may answer with a lower threshold.
+
+Source: genomlab's disclosure rule (:class:`genomlab.config.DisclosureConfig`, default 10),
+which follows ACRO's default risk settings (threshold 10, as the UK's safe-outputs guidance and
+the Genomics England airlock use for counts of persons). A service may be stricter, never
+laxer; :func:`check_service_disclosure` refuses a configuration below it at start-up."""
+
+
+def check_service_disclosure(disclosure: DisclosureConfig, *, source: str) -> None:
+    """Refuse (:class:`ValidationFailed`, one line naming ``source`` and the key) a disclosure
+    configuration below the platform minimum.
+
+    Examples
+    --------
+    >>> check_service_disclosure(DisclosureConfig(min_cell_count=1), source="genomlab.toml")
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.ValidationFailed: genomlab.toml: disclosure.min_cell_count: 1 is below ...
+    """
+    if disclosure.min_cell_count < PLATFORM_MIN_CELL_COUNT:
+        raise ValidationFailed(
+            f"{source}: disclosure.min_cell_count: {disclosure.min_cell_count} is below the "
+            f"platform minimum {PLATFORM_MIN_CELL_COUNT} "
+            "(genomlab.data_service.suppression.PLATFORM_MIN_CELL_COUNT)")
+
 
 def format_small(count: int, *, min_cell_count: int = 10, suppress_zeros: bool = False
                  ) -> int | str:

@@ -199,6 +199,14 @@ def stop_services(launched: Iterable[Launched]) -> None:
 
 TRUST_CENTER_CLIENT_NODE = "VSTRKI"
 """The trust centre's id as a client of the platform's status look-ups (``VST…``)."""
+SERVICE_CLIENT_NODES = {
+    "trust_center": (TRUST_CENTER_CLIENT_NODE, "Vertrauensstelle (trust centre)"),
+    "data_service": ("DSGENOMLAB", "Datendienst (data service)"),
+    "airlock": ("VSTAIRLOCK", "Airlock (status look-ups only)"),
+}
+"""Each served institution's own platform client (node id, name): it asks the platform about
+nodes, approvals and people. The airlock is registered as a status-only node (``VST…``, scope
+``status:read``) until the platform has an airlock node kind."""
 
 
 def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
@@ -208,16 +216,19 @@ def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
     from genomlab.clients.oauth import get_credentials_path
 
     paths = [get_published_token_key_path(config)]
-    if "trust_center" in {i.kind for i in get_service_instances(config)}:
-        paths.append(get_credentials_path(Institution(config, "trust_center").directory))
+    served = {i.kind for i in get_service_instances(config)}
+    paths += [get_credentials_path(Institution(config, kind).directory)
+              for kind in SERVICE_CLIENT_NODES if kind in served]
     return [path for path in paths if not path.exists()]
 
 
 def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[Path]:
     """Make what :func:`get_missing_service_prerequisites` lists; the paths made.
 
-    The trust centre's client is the approved node ``VSTRKI`` of the platform's registry, its
-    credentials saved 0600 in ``trust_center/platform-client.json``.
+    Each service's client is an approved node of the platform's registry
+    (:data:`SERVICE_CLIENT_NODES`: the trust centre ``VSTRKI``, the data service ``DSGENOMLAB``,
+    the airlock ``VSTAIRLOCK``), its credentials saved 0600 in
+    ``<instance>/platform-client.json``.
     """
     from genomlab.clients.oauth import (
         ClientCredentials,
@@ -229,17 +240,19 @@ def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[
     from genomlab.platform.oauth_clients import issue_client
 
     missing = get_missing_service_prerequisites(config)
+    client_kinds = {get_credentials_path(Institution(config, kind).directory): kind  # type: ignore[arg-type]
+                    for kind in SERVICE_CLIENT_NODES}
     for path in missing:
         if path == get_published_token_key_path(config):
             keys = Institution(config, "platform").keys()
             keys.signing_key(TOKEN_KEY)  # made on first use
             publish_service_file(path, keys.public_key_path(TOKEN_KEY).read_bytes())
-        elif path == get_credentials_path(Institution(config, "trust_center").directory):
-            NodeRegistry(config).ensure_approved(
-                TRUST_CENTER_CLIENT_NODE, name="Vertrauensstelle (trust centre)", actor=actor)
-            issued = issue_client(config, TRUST_CENTER_CLIENT_NODE, actor=actor, replace=True)
+        else:
+            node_id, name = SERVICE_CLIENT_NODES[client_kinds[path]]
+            NodeRegistry(config).ensure_approved(node_id, name=name, actor=actor)
+            issued = issue_client(config, node_id, actor=actor, replace=True)
             save_client_credentials(path, ClientCredentials(
-                issued.client_id, issued.client_secret, TRUST_CENTER_CLIENT_NODE))
+                issued.client_id, issued.client_secret, node_id))
     return missing
 
 

@@ -21,7 +21,7 @@ from genomlab.home import ensure_home
 from genomlab.institution import Institution
 from genomlab.services.tls import TlsFiles, ensure_tls_files
 
-SERVICE_KINDS = ("platform", "trust_center")
+SERVICE_KINDS = ("platform", "trust_center", "data_service", "airlock")
 """Institution kinds that run as a service in this release (the others follow, issue 15)."""
 
 
@@ -37,9 +37,23 @@ def _trust_center_app(config: GenomlabConfig, node_id: str | None) -> Any:
     return create_trust_center_app(config)
 
 
+def _data_service_app(config: GenomlabConfig, node_id: str | None) -> Any:
+    from genomlab.services.data_service_api import create_data_service_app
+
+    return create_data_service_app(config)
+
+
+def _airlock_app(config: GenomlabConfig, node_id: str | None) -> Any:
+    from genomlab.services.airlock_api import create_airlock_app
+
+    return create_airlock_app(config)
+
+
 APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
     "platform": _platform_app,
     "trust_center": _trust_center_app,
+    "data_service": _data_service_app,
+    "airlock": _airlock_app,
 }
 
 

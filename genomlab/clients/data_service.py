@@ -1,0 +1,96 @@
+"""The data service as a person calls it: feasibility queries over HTTPS.
+
+:class:`DataServiceClient` has the in-process function's name
+(:func:`genomlab.data_service.feasibility.run_feasibility_query`): it sends the Beacon v2
+request with the person's bearer token and returns the service's answer. The service answers by
+its own disclosure rules and audits by the verified person; the caller's configuration and any
+name it passes change nothing (``user`` is accepted for the same signature and not sent).
+
+Examples
+--------
+>>> client = DataServiceClient(config, person_tokens)  # doctest: +SKIP
+>>> client.run_feasibility_query(make_request(["NCIT:C16576"]))["responseSummary"]  # doctest: +SKIP
+{'exists': True, 'numTotalResults': 117}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from genomlab.clients.oauth import ServiceUnavailable, get_service_endpoint, raise_for_answer
+from genomlab.config import GenomlabConfig
+
+SERVICE = "data_service"
+FEASIBILITY_PATH = "/api/feasibility"
+
+
+class TokenSource(Protocol):
+    """Where a client's bearer tokens come from (a person's credentials)."""
+
+    def headers(self) -> dict[str, str]:
+        """The ``Authorization`` header of a request."""
+        ...
+
+    def forget(self) -> None:
+        """Drop a cached token (after a 401)."""
+        ...
+
+
+def post_with_token(
+    config: GenomlabConfig, service_name: str, tokens: TokenSource, path: str, body: Any
+) -> Any:
+    """POST ``body`` to a running service with a bearer token (one fresh token after a 401);
+    the answer's JSON or the error it means."""
+    service = get_service_endpoint(config, service_name)
+    try:
+        with service.http() as http:
+            answer = http.post(path, json=body, headers=tokens.headers())
+            if answer.status_code == 401:
+                tokens.forget()
+                answer = http.post(path, json=body, headers=tokens.headers())
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable(f"{service_name}: {exc}") from exc
+    return raise_for_answer(service_name, answer)
+
+
+def load_person_tokens(config: GenomlabConfig, credentials_path: Path | None = None) -> TokenSource:
+    """Tokens for the person of a credentials file (``credentials_path``, else
+    ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), taken at the running
+    platform's token endpoint."""
+    from genomlab.clients.oauth import BearerTokens
+    from genomlab.platform.person_credentials import (
+        PERSON_SCOPE,
+        get_credentials_path,
+        load_person_credentials,
+    )
+
+    credentials = load_person_credentials(get_credentials_path(credentials_path))
+    return BearerTokens(config, credentials, PERSON_SCOPE)
+
+
+def service_running(config: GenomlabConfig, service_name: str) -> bool:
+    """Whether ``service_name`` has a record in ``<home>/services/`` (it runs): then the CLI
+    calls it instead of opening its store."""
+    return (config.home / "services" / f"{service_name}.json").exists()
+
+
+class DataServiceClient:
+    """Feasibility queries to the running data service as the person ``tokens`` speak for."""
+
+    def __init__(self, config: GenomlabConfig, tokens: TokenSource) -> None:
+        self.config = config
+        self.tokens = tokens
+
+    def run_feasibility_query(
+        self, request: dict[str, Any], *, user: str | None = None
+    ) -> dict[str, Any]:
+        """The service's Beacon v2 answer to ``request`` (``user`` is not sent: the service
+        knows who asks from the token)."""
+        del user
+        answer: dict[str, Any] = post_with_token(
+            self.config, SERVICE, self.tokens, FEASIBILITY_PATH, request
+        )
+        return answer
