@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 BOOK_NAME = "case_book.json"
 REDACTED_TAN = "0" * 64
 """What a deleted TAN becomes in an archived input (grzctl's redaction)."""
+REDACTED_PATIENT = "Patient/redacted"
+"""What the LE's patient reference (its Arbeitsnummer) becomes in an archived input."""
 DELIVERED_STATES = ("reported", "qc_selected", "finished")
 """Item states after which the node's Prüfbericht was answered (delivery confirmed)."""
 
@@ -250,6 +252,25 @@ def get_archive(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> Pat
     return Institution(config, kind, node_id).directory / "archive"
 
 
+def redact_patient_references(value: Any) -> Any:
+    """``value`` with every FHIR ``{"reference": "Patient/…"}`` replaced by
+    :data:`REDACTED_PATIENT`: the research consents in BfArM's GRZ metadata and KDK records name
+    the patient by the LE's Arbeitsnummer, which the node needs no longer once it stored the data.
+
+    Examples
+    --------
+    >>> redact_patient_references({"consents": [{"patient": {"reference": "Patient/AN-1"}}]})
+    {'consents': [{'patient': {'reference': 'Patient/redacted'}}]}
+    """
+    if isinstance(value, dict):
+        return {key: (REDACTED_PATIENT if key == "reference" and isinstance(item, str)
+                      and item.startswith("Patient/") else redact_patient_references(item))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_patient_references(item) for item in value]
+    return value
+
+
 def _write_redacted(source: Path, target: Path, raw: Any, tan: str) -> None:
     """Write ``raw`` (the input with its TAN field already zeroed) to ``target`` (atomic, no
     byte of ``tan`` left), then remove ``source``."""
@@ -269,7 +290,9 @@ def archive_delivered(config: GenomlabConfig, kind: NodeKindName, node_id: str) 
     Prüfbericht answered). A GRZ folder keeps its files and gets ``submission.tanG`` zeroed in
     ``metadata/metadata.json`` (``archive/<inbox id>/``); a KDK record gets ``metaData.tanC``
     zeroed and is named by its record id (the inbox name may carry TAN digits). Inputs that
-    failed stay in the inbox (their TAN is still the LE's for a resubmission). Returns how many
+    failed stay in the inbox (their TAN is still the LE's for a resubmission). The inputs'
+    patient references (the LE's Arbeitsnummer in their research consents) are redacted too
+    (:func:`redact_patient_references`). Returns how many
     inputs were archived.
     """
     inbox, archive = get_inbox(config, kind, node_id), get_archive(config, kind, node_id)
@@ -287,7 +310,7 @@ def archive_delivered(config: GenomlabConfig, kind: NodeKindName, node_id: str) 
             raw = read_sent_json(meta)
             tan = str(raw["submission"]["tanG"])
             raw["submission"]["tanG"] = REDACTED_TAN
-            _write_redacted(meta, meta, raw, tan)
+            _write_redacted(meta, meta, redact_patient_references(raw), tan)
             archive.mkdir(parents=True, exist_ok=True)
             os.replace(folder, archive / folder.name)
             n += 1
@@ -305,7 +328,7 @@ def archive_delivered(config: GenomlabConfig, kind: NodeKindName, node_id: str) 
         if kdk.get_state(record_id) not in DELIVERED_STATES:
             continue
         raw["metaData"]["tanC"] = REDACTED_TAN
-        _write_redacted(path, archive / f"{record_id}.json", raw, tan)
+        _write_redacted(path, archive / f"{record_id}.json", redact_patient_references(raw), tan)
         path.unlink()
         n += 1
     return n

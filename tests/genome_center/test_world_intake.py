@@ -110,7 +110,15 @@ def test_world_intake__clinical_records_stored_by_consent(world_intake):
 
 
 def _file_bytes(folder: Path) -> list[tuple[Path, bytes]]:
-    return [(p, p.read_bytes()) for p in folder.rglob("*") if p.is_file()]
+    """Every file the nodes keep, except their inboxes.
+
+    A node's ``inbox/`` holds submissions as the hospital sent them (BfArM's metadata names the
+    patient by the hospital's Arbeitsnummer in its FHIR consent and carries the case number);
+    refused ones wait there for the hospital's correction. Accepted ones leave the inbox for
+    ``archive/`` with the case number blanked (scanned here like the stores).
+    """
+    return [(p, p.read_bytes()) for p in folder.rglob("*")
+            if p.is_file() and "inbox" not in p.relative_to(folder).parts]
 
 
 def test_world_intake__stores_hold_no_foreign_pseudonym_or_identity(world_intake):
