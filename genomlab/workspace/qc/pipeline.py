@@ -93,7 +93,8 @@ class QcThresholds:
       pairs, a Bonferroni bound; genomlab's choice), which matters with few variants; or be
       above KING's first-degree bound 0.177 with an IBS0 below
       ``first_degree_max_ibs0_ratio`` 2^-1.5 of unrelated pairs' (parent–offspring ≈ 0, full
-      siblings ≈ 1/4; Manichaikul 2010). See ``relatedness.get_undeclared_relatives``.
+      siblings ≈ 1/4; Manichaikul 2010) and below their chance level (median − z·SD). See
+      ``relatedness.get_undeclared_relatives``.
     - ``max_mendel_error_rate``: PLINK ``--me 0.05`` per trio.
     - ``qc_min_variant_call_rate`` 0.99, ``qc_min_af`` 0.001 and ``qc_min_p_hwe`` 1e-8: gnomAD
       ``get_qc_mt``; ``qc_max_variants`` thins the QC set evenly (a stand-in for LD pruning).
@@ -358,7 +359,9 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
         "unrelated_kinship_median": noise.median, "unrelated_kinship_sd": noise.sd,
         "z": noise.z, "n_pairs": noise.n_pairs,
         "min_undeclared_kinship": max(t.min_related_kinship, noise.threshold),
-        "unrelated_ibs0_median": noise.ibs0_median}
+        "unrelated_ibs0_median": noise.ibs0_median,
+        "max_first_degree_ibs0": min(t.first_degree_max_ibs0_ratio * noise.ibs0_median,
+                                     noise.ibs0_threshold)}
     return QcResult(sample_qc.reset_index(drop=True), variant_qc, pairs,
                     scores.rename_axis("sample").reset_index(), trios, pedigree, eigenvalues,
                     timings, provenance)

@@ -102,7 +102,8 @@ class KinshipNoise:
     ``threshold`` is the kinship an unrelated pair exceeds by chance with probability
     ``max_false_pairs / n_pairs``: median + ``z``·SD with ``z`` the normal quantile of that
     probability (a Bonferroni bound over the ``n_pairs`` pairs judged), the SD being the MAD
-    scaled to a normal SD.
+    scaled to a normal SD; ``ibs0_threshold`` likewise the IBS0 an unrelated pair falls below
+    by chance, median − ``z``·SD of their IBS0.
     """
 
     median: float
@@ -110,6 +111,7 @@ class KinshipNoise:
     z: float
     threshold: float
     ibs0_median: float
+    ibs0_threshold: float
     n_pairs: int
 
 
@@ -141,15 +143,20 @@ def get_kinship_noise(kinship: np.ndarray, ibs0: np.ndarray, groups: np.ndarray 
     values, ibs0_values = kinship[i[within], j[within]], ibs0[i[within], j[within]]
     ok = np.isfinite(values)
     values, ibs0_values = values[ok], ibs0_values[ok & np.isfinite(ibs0_values)]
+    nan = float("nan")
     if len(values) == 0:
-        nan = float("nan")
-        return KinshipNoise(nan, nan, nan, nan, nan, n_pairs)
-    median = float(np.median(values))
-    sd = 1.4826 * float(np.median(np.abs(values - median)))
+        return KinshipNoise(nan, nan, nan, nan, nan, nan, n_pairs)
+    median, sd = _median_sd(values)
+    ibs0_median, ibs0_sd = _median_sd(ibs0_values) if len(ibs0_values) else (nan, nan)
     z = float(stats.norm.isf(max_false_pairs / max(n_pairs, 1)))
-    return KinshipNoise(median, sd, z, median + z * sd,
-                        float(np.median(ibs0_values)) if len(ibs0_values) else float("nan"),
+    return KinshipNoise(median, sd, z, median + z * sd, ibs0_median, ibs0_median - z * ibs0_sd,
                         n_pairs)
+
+
+def _median_sd(values: np.ndarray) -> tuple[float, float]:
+    """Median and MAD scaled to a normal SD."""
+    median = float(np.median(values))
+    return median, 1.4826 * float(np.median(np.abs(values - median)))
 
 
 def get_undeclared_relatives(pairs: pd.DataFrame, noise: KinshipNoise, *,
@@ -162,23 +169,25 @@ def get_undeclared_relatives(pairs: pd.DataFrame, noise: KinshipNoise, *,
     A pair is related when its kinship exceeds KING's bound ``min_kinship`` (second degree)
     and the chance level ``noise.threshold``; or, when few variants make that level higher
     than KING's first-degree bound, when its kinship exceeds the first-degree bound and its
-    IBS0 is below ``first_degree_max_ibs0_ratio`` times the unrelated pairs' median IBS0: a
-    parent and child share an allele at every site (IBS0 ≈ 0) and full siblings have no allele
-    IBD at a quarter of the genome (IBS0 ≈ 1/4 of unrelated pairs'), which unrelated pairs
-    whose kinship noise reaches first degree do not show.
+    IBS0 is below ``first_degree_max_ibs0_ratio`` times the unrelated pairs' median IBS0 and
+    below their chance level ``noise.ibs0_threshold``: a parent and child share an allele at
+    every site (IBS0 ≈ 0) and full siblings have no allele IBD at a quarter of the genome
+    (IBS0 ≈ 1/4 of unrelated pairs'), which unrelated pairs whose kinship noise reaches first
+    degree do not show (their IBS0 noise is checked too: kinship and IBS0 are counted on the
+    same sites, so a pair high by chance in one is low in the other).
 
     Examples
     --------
     With few variants the chance level is 0.25: only the pair with a parent–child IBS0 counts.
 
-    >>> noise = KinshipNoise(0.0, 0.05, 5.0, 0.25, 0.07, 1000)
+    >>> noise = KinshipNoise(0.0, 0.05, 5.0, 0.25, 0.07, 0.01, 1000)
     >>> pairs = pd.DataFrame({"kinship": [0.22, 0.22, 0.30], "ibs0": [0.0, 0.06, 0.06]})
     >>> get_undeclared_relatives(pairs, noise).tolist()
     [True, False, True]
     """
     kinship, ibs0 = pairs["kinship"].to_numpy(), pairs["ibs0"].to_numpy()
     above_noise = (kinship > min_kinship) & (kinship > noise.threshold)
-    low_ibs0 = ibs0 < first_degree_max_ibs0_ratio * noise.ibs0_median
+    low_ibs0 = ibs0 < min(first_degree_max_ibs0_ratio * noise.ibs0_median, noise.ibs0_threshold)
     return np.asarray(above_noise | ((kinship > KING_FIRST_DEGREE) & low_ibs0), dtype=bool)
 
 
