@@ -7,6 +7,7 @@ import pandas as pd
 
 from genomlab.workspace.io import GenotypeMatrix
 from genomlab.workspace.qc.relatedness import (
+    FIRST_DEGREE_MAX_IBS0_RATIO,
     KING_FIRST_DEGREE,
     compute_king,
     get_kinship_noise,
@@ -67,3 +68,20 @@ def test_get_kinship_noise__chance_level_grows_with_the_number_of_pairs() -> Non
         assert abs(noise.sd - 0.02) < 0.002
         levels.append(noise.threshold)
     assert 0.07 < levels[0] < 0.085 < 0.1 < levels[1] < 0.12
+
+
+def test_get_undeclared_relatives__too_few_variants_call_no_strangers() -> None:
+    # 200 sites: some strangers reach first-degree kinship with an IBS0 below 2^-1.5 of the
+    # median by chance; the IBS0 chance level keeps them out.
+    counts, parent_child, siblings = _families(np.random.default_rng(1), 200, 200, 6)
+    kinship, ibs0 = compute_king(GenotypeMatrix.from_counts(counts))
+    noise = get_kinship_noise(kinship, ibs0)
+    i, j = np.triu_indices_from(kinship, k=1)
+    pairs = pd.DataFrame({"i": i, "j": j, "kinship": kinship[i, j], "ibs0": ibs0[i, j]})
+    found = pairs[get_undeclared_relatives(pairs, noise)]
+
+    assert set(zip(found["i"], found["j"], strict=True)) <= parent_child | siblings
+    strangers = ~pd.Series(list(zip(i, j, strict=True))).isin(parent_child | siblings)
+    low_ibs0 = pairs["ibs0"] < FIRST_DEGREE_MAX_IBS0_RATIO * noise.ibs0_median
+    lucky = strangers & (pairs["kinship"] > KING_FIRST_DEGREE) & low_ibs0
+    assert lucky.sum() >= 1  # what the IBS0 ratio alone would have called
