@@ -44,14 +44,18 @@ from genomlab.workspace.qc.filtering import (
 from genomlab.workspace.qc.provenance import get_qc_provenance, write_qc_provenance
 from genomlab.workspace.qc.reference import read_reference
 from genomlab.workspace.qc.relatedness import (
+    FIRST_DEGREE_MAX_IBS0_RATIO,
     KING_DUPLICATE,
     KING_SECOND_DEGREE,
+    MAX_FALSE_RELATED_PAIRS,
+    KinshipNoise,
     compute_king,
-    get_kinship_noise_threshold,
+    get_kinship_noise,
     get_maximal_independent_set,
     get_mendel_failures,
     get_pedigree_failures,
     get_related_pairs,
+    get_undeclared_relatives,
 )
 from genomlab.workspace.qc.sample_qc import compute_entry_stats, finish_sample_metrics
 from genomlab.workspace.qc.sex import call_genetic_sex
@@ -83,8 +87,14 @@ class QcThresholds:
     - ``min_call_rate``: samples, Hail GWAS tutorial (0.97).
     - ``het_n_mad``: gnomAD stratified outlier filter (median ± 4 MAD per ancestry group).
     - ``min_related_kinship``: KING second degree (0.0884, Manichaikul 2010; Anderson 2010);
-      undeclared relatives must also clear the noise of unrelated pairs
-      (``get_kinship_noise_threshold``), which matters with few variants.
+      undeclared relatives must also clear the kinship that unrelated pairs reach by chance
+      (``relatedness.get_kinship_noise``: median + z·SD of the pairs within ancestry groups, z
+      the normal quantile of ``related_max_false_pairs`` 0.05 expected false pairs over all
+      pairs, a Bonferroni bound; genomlab's choice), which matters with few variants; or be
+      above KING's first-degree bound 0.177 with an IBS0 below
+      ``first_degree_max_ibs0_ratio`` 2^-1.5 of unrelated pairs' (parent–offspring ≈ 0, full
+      siblings ≈ 1/4; Manichaikul 2010) and below their chance level (median − z·SD). See
+      ``relatedness.get_undeclared_relatives``.
     - ``max_mendel_error_rate``: PLINK ``--me 0.05`` per trio.
     - ``qc_min_variant_call_rate`` 0.99, ``qc_min_af`` 0.001 and ``qc_min_p_hwe`` 1e-8: gnomAD
       ``get_qc_mt``; ``qc_max_variants`` thins the QC set evenly (a stand-in for LD pruning).
@@ -105,6 +115,8 @@ class QcThresholds:
     min_call_rate: float = 0.97
     het_n_mad: float = 4.0
     min_related_kinship: float = KING_SECOND_DEGREE
+    related_max_false_pairs: float = MAX_FALSE_RELATED_PAIRS
+    first_degree_max_ibs0_ratio: float = FIRST_DEGREE_MAX_IBS0_RATIO
     max_mendel_error_rate: float = 0.05
     qc_min_variant_call_rate: float = 0.99
     qc_min_af: float = 0.001
@@ -315,8 +327,9 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
     with _timed(timings, "outliers, relatedness, pedigree", progress):
         flags["heterozygosity"] = get_heterozygosity_failures(
             metrics, groups, n_mad=t.het_n_mad, max_contamination=t.max_contamination)
-        noise = get_kinship_noise_threshold(kinship, groups.reindex(samples).to_numpy())
-        pairs = _annotate_findings(pairs, flags, max(t.min_related_kinship, noise))
+        noise = get_kinship_noise(kinship, ibs0, groups.reindex(samples).to_numpy(),
+                                  max_false_pairs=t.related_max_false_pairs)
+        pairs = _annotate_findings(pairs, flags, noise, t)
         for finding, reason in (("duplicate", "duplicate"), ("undeclared", "relatedness")):
             found = pairs[pairs["finding"] == finding]
             removed = get_maximal_independent_set(
@@ -341,9 +354,17 @@ def compute_qc_from_bed(bed: BedFile, entry_stats: pd.DataFrame, info: pd.DataFr
         sex[["x_f_stat", "genetic_sex", "reported_sex"]]).join(groups)
     sample_qc.insert(0, "sample", sample_qc.index)
     scores = scores.join(groups)
+    provenance = get_qc_provenance(t, ancestry.provenance)
+    provenance["relatedness"] = {
+        "unrelated_kinship_median": noise.median, "unrelated_kinship_sd": noise.sd,
+        "z": noise.z, "n_pairs": noise.n_pairs,
+        "min_undeclared_kinship": max(t.min_related_kinship, noise.threshold),
+        "unrelated_ibs0_median": noise.ibs0_median,
+        "max_first_degree_ibs0": min(t.first_degree_max_ibs0_ratio * noise.ibs0_median,
+                                     noise.ibs0_threshold)}
     return QcResult(sample_qc.reset_index(drop=True), variant_qc, pairs,
                     scores.rename_axis("sample").reset_index(), trios, pedigree, eigenvalues,
-                    timings, get_qc_provenance(t, ancestry.provenance))
+                    timings, provenance)
 
 
 def compute_variant_table_streamed(bed: BedFile, passing: np.ndarray, males: np.ndarray,
@@ -399,17 +420,20 @@ def compute_group_hwe_min(gm: GenotypeMatrix, groups: np.ndarray, passing: np.nd
     return out
 
 
-def _annotate_findings(pairs: pd.DataFrame, flags: pd.DataFrame,
-                       min_kinship: float) -> pd.DataFrame:
-    """``finding`` per pair: duplicate, undeclared (relative), declared, or '' below
-    ``min_kinship`` (KING second degree, raised to the noise level of unrelated pairs).
+def _annotate_findings(pairs: pd.DataFrame, flags: pd.DataFrame, noise: KinshipNoise,
+                       t: QcThresholds) -> pd.DataFrame:
+    """``finding`` per pair: duplicate, undeclared (relative), declared, or '' when not related
+    (:func:`~genomlab.workspace.qc.relatedness.get_undeclared_relatives`: KING's bounds, the
+    chance level of unrelated pairs and IBS0).
 
     Pairs with a heterozygosity outlier are not judged: contamination biases KING.
     """
     judged = ~(pairs["i"].map(flags["heterozygosity"]) | pairs["j"].map(flags["heterozygosity"]))
+    related = get_undeclared_relatives(
+        pairs, noise, min_kinship=t.min_related_kinship,
+        first_degree_max_ibs0_ratio=t.first_degree_max_ibs0_ratio)
     finding = np.select(
-        [~judged, pairs["kinship"] > KING_DUPLICATE, pairs["declared"],
-         pairs["kinship"] > min_kinship],
+        [~judged, pairs["kinship"] > KING_DUPLICATE, pairs["declared"], related],
         ["", "duplicate", "declared", "undeclared"], "")
     return pairs.assign(finding=finding)
 
