@@ -19,7 +19,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.genome_center.quarterly import count_revocations_and_deletions
 from genomlab.node_quarterly import get_quarter_bounds
-from tests.conftest import config_for, write_config_file
+from tests.conftest import config_for, copy_home, write_config_file
 
 WORLD = Path(__file__).resolve().parents[2] / "data_samples" / "world"
 KDK = "KDKTUE005"
@@ -110,3 +110,49 @@ def test_count_revocations_and_deletions__grz_counts_withdrawals_recorded_in_qua
         "research_consent_revocations": 2, "deletions": None}
     assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 3))[
         "research_consent_revocations"] == 1
+
+
+def _deny_research(node: Any) -> Any:
+    """``node`` with every consent provision ``permit`` turned into ``deny``."""
+    if isinstance(node, dict):
+        return {k: ("deny" if k == "type" and v == "permit" else _deny_research(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_deny_research(v) for v in node]
+    return node
+
+
+def test_compute_quarterly_tables__follow_up_without_research_consent_is_a_revocation(
+        kdk_home: tuple[GenomlabConfig, dict[str, Any]], tmp_path: Path) -> None:
+    from genomlab.intake import get_case_book, run_kdk_intake
+    from genomlab.trust_center.service import TrustCenter
+
+    config = copy_home(kdk_home[0].home, tmp_path / "home")
+    identity = {row["sample"]: row for tsv in sorted((WORLD / "hospitals").glob("*/*.tsv"))
+                for row in csv.DictReader(tsv.read_text(encoding="utf-8").splitlines(),
+                                          delimiter="\t")}
+    samples = {s["tan_c"]: s for s in json.loads((WORLD / "truth.json").read_text())["samples"]
+               if s.get("tan_c")}
+    record = next(r for r in kdk_home[1]["records"]
+                  if samples[r["metaData"]["tanC"]]["research_consent"] == "permit")
+    person = identity[samples[record["metaData"]["tanC"]]["sample"]]
+    follow_up_tan = "5e" * 32
+    TrustCenter(config).register_case_numbers(
+        kvnr=person["kvnr_unchangeable"], arbeitsnummer=f"{person['arbeitsnummer']}-FU",
+        le_ik=person["hospital_ik"], le_name=person["hospital_name"], actor="le",
+        clinical=follow_up_tan, submission_type="followup")
+    get_case_book(config).add({follow_up_tan: follow_up_tan})  # the LE's own TAN is the VN
+    meta = record["metaData"]
+    follow_up = {**record, "metaData": {
+        **meta, "tanC": follow_up_tan, "submission": {**meta["submission"], "type": "followup"},
+        "researchConsents": _deny_research(meta["researchConsents"])}}
+    path = tmp_path / "follow-up.json"
+    path.write_text(json.dumps(follow_up))
+    with clock.use_clock(clock.ticking_from(datetime(2026, 8, 3, 9, 0, tzinfo=UTC))):
+        outcome = run_kdk_intake(config, [path], node_id=KDK)[KDK][str(path)]
+    assert outcome.state == "finished", outcome
+    q3 = compute_quarterly_tables(config, KDK, year=2026, quarter=3)["overview"][0]
+    assert (q3["records"], q3["not_research_consented"]) == (1, 1)
+    assert q3["research_consent_revocations"] == 1
+    q2 = compute_quarterly_tables(config, KDK, year=2026, quarter=2)["overview"][0]
+    assert q2["research_consent_revocations"] == 0
