@@ -129,6 +129,20 @@ class DisclosureConfig(_Section):
                                          description="Length of that period (rolling), in days.")
 
 
+class ReviewConfig(_Section):
+    """Rules of the platform's review of data-use applications.
+
+    ``committee_quorum``: once a handler has asked the scientific committee (§ 64e (9b) SGB V)
+    to review an application, it can be approved only after at least this many committee
+    members voted (approve, reject or abstain: an abstention counts as taking part, as in a
+    quorum of those present). § 64e and the GenDV fix no number and BfArM's Geschäftsordnung
+    is not public, so the default is 1: a requested review that nobody gave is no review.
+    Set it to the committee's own quorum (e.g. a majority of its members).
+    """
+
+    committee_quorum: int = Field(default=1, ge=0)
+
+
 class StoresConfig(_Section):
     """SQLAlchemy URLs of the institution stores. ``{home}`` is replaced by the home directory
     and ``{home_id}`` by a short hash of it."""
@@ -177,6 +191,7 @@ class GenomlabConfig(_Section):
     local_user: str = Field(default_factory=lambda: _default_user())
     spark: SparkConfig = SparkConfig()
     disclosure: DisclosureConfig = DisclosureConfig()
+    review: ReviewConfig = ReviewConfig()
     stores: StoresConfig | None = None
 
     def store_url(self, kind: InstitutionKind, node_id: str | None = None) -> str:

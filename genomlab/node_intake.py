@@ -39,6 +39,7 @@ from genomlab.events import LedgerSpec, SubmittedCaseFields
 from genomlab.institution import Institution
 from genomlab.ledger import Ledger, LedgerTransaction
 from genomlab.messages import PseudonymService
+from genomlab.node_approval import NodeStatusSource, check_node_approved, get_platform_node_status
 
 IntakeState = Literal["received", "validated", "pseudonymised", "stored", "reported",
                       "qc_selected", "finished", "error"]
@@ -176,6 +177,19 @@ class NodeIntake:
         with read_connection(self.ledger.engine) as conn:
             rows = conn.execute(select(self.items).order_by(self.items.c[self.key])).all()
         return [dict(r._mapping) for r in rows]
+
+    # --- the door -------------------------------------------------------------------------
+
+    def check_node_approved(self, node_status: NodeStatusSource | None = None) -> None:
+        """Refuse intake (:class:`~genomlab.node_approval.NodeNotApproved`) unless the platform
+        approves this node now; called before anything is received, so a refused run records,
+        stores and exchanges nothing.
+
+        ``node_status`` is the platform's look-up (default: this home's platform store).
+        """
+        source = node_status if node_status is not None else get_platform_node_status(self.config)
+        check_node_approved(source, self.node_id,
+                            door=f"{self.intake_kind.kind.upper()} {self.node_id} intake")
 
     # --- moving items -----------------------------------------------------------------
 

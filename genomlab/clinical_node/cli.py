@@ -6,6 +6,8 @@ added to this group by :mod:`genomlab.intake.cli` (the composition root).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from genomlab.cli_context import CliContext, node_option, pass_cli, require_node
@@ -29,6 +31,24 @@ def status_cmd(cli: CliContext, node_id: str, output_format: OutputFormat) -> No
     echo_rows(rows, [("record_id", "Record"), ("state", "State"),
                      ("failure_field", "Failed field")], output_format,
               footer=f"{len(rows)} records")
+
+
+@kdk.command("report")
+@node_option("KDK id, e.g. KDKTUE005.")
+@click.option("--year", type=int, required=True, help="Year of the quarter.")
+@click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Folder for the two TSV files.")
+@pass_cli
+def report_cmd(cli: CliContext, node_id: str, year: int, quarter: int, out_dir: Path) -> None:
+    """Write the quarterly report's two TSVs (overview with revocations and deletions,
+    per-record infos)."""
+    from genomlab.clinical_node.quarterly import write_quarterly_tsvs
+
+    node_id = require_node(cli, "kdk", node_id)
+    for path in write_quarterly_tsvs(cli.config, node_id, year=year, quarter=quarter,
+                                     out_dir=out_dir):
+        click.echo(str(path))
 
 
 commands: list[click.Command] = [kdk]

@@ -50,6 +50,7 @@ from genomlab.crashpoints import crashpoint
 from genomlab.db import read_connection
 from genomlab.events import SubmittedCaseFields
 from genomlab.messages import PseudonymService
+from genomlab.node_approval import NodeStatusSource
 from genomlab.node_intake import (
     OPEN_STATES,
     IntakeKind,
@@ -182,12 +183,16 @@ class ClinicalNode(NodeIntake):
         return frame
 
     def submit(self, files: Sequence[Path], service: PseudonymService, *,
-               reporter: Reporter) -> dict[str, FileOutcome]:
+               reporter: Reporter,
+               node_status: NodeStatusSource | None = None) -> dict[str, FileOutcome]:
         """Run (or resume) intake of record files; returns each file (as given) → its outcome.
 
         A file is refused, and no record changes, if it cannot be read, names no valid tanC, or
-        its tanC belongs to a record that came from another file (a collision).
+        its tanC belongs to a record that came from another file (a collision). A KDK the
+        platform does not approve now (``node_status``, default this home's platform) is refused
+        before any file is read.
         """
+        self.check_node_approved(node_status)
         with self.intake_lock():
             outcomes: dict[str, FileOutcome] = {}
             parsed: dict[str, ClinicalRecord | None] = {}

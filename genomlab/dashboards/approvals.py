@@ -450,7 +450,7 @@ class ApprovalsDashboard:
                 until = self.valid_until.value.strip()
                 workflow.approve(self.user, application_id,
                                  valid_until=date.fromisoformat(until) if until else None,
-                                 note=reason)
+                                 note=reason, duo_override_reason=reason)  # kept if DUO blocks
             elif action == "vote":
                 workflow.record_vote(self.user, application_id, self.vote.value, reason)
             elif action == "assign":

@@ -120,6 +120,7 @@ def release_cmd(cli: CliContext, application: str, via_trust_center_service: boo
 
     from genomlab.clients.trust_center import TrustCenterClient
     from genomlab.data_service.adapters import get_node_readers
+    from genomlab.data_service.approval import check_data_service_approved
     from genomlab.data_service.release import (
         LinkageService,
         release_application,
@@ -128,6 +129,7 @@ def release_cmd(cli: CliContext, application: str, via_trust_center_service: boo
     from genomlab.hail_session import init_hail
     from genomlab.trust_center.service import TrustCenter
 
+    check_data_service_approved(cli.config)  # a suspended data service: refused, nothing done
     verify_release_approval(cli.config, application)  # refuse before starting Spark
     console = Console(stderr=True)
     with console.status("releasing") as status:

@@ -42,6 +42,7 @@ import polars as pl
 from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.crashpoints import crashpoint
+from genomlab.data_service.approval import check_data_service_approved
 from genomlab.data_service.files import (
     compute_digest,
     compute_file_sha256,
@@ -72,6 +73,7 @@ from genomlab.data_service.store import get_released_persons, open_data_service_
 from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.hail_session import HailModule
 from genomlab.messages import ApprovalGrant, SignedDocument
+from genomlab.node_approval import NodeStatusSource
 from genomlab.platform.applications import get_signed_approval, get_signed_revocation
 from genomlab.trust_center.approvals import (
     check_approval,
@@ -246,8 +248,13 @@ def release_application(config: GenomlabConfig, application_id: str, *,
                         clinical_nodes: Sequence[ClinicalNodeReader],
                         linkage_service: LinkageService, hl: HailModule | None = None,
                         today: date | None = None,
-                        progress: Callable[[str], None] | None = None) -> ReleaseResult:
+                        progress: Callable[[str], None] | None = None,
+                        node_status: NodeStatusSource | None = None) -> ReleaseResult:
     """Release an approved application's data into its project's workspace.
+
+    A data service the platform does not approve now (``node_status``, default this home's
+    platform store) is refused first, before anything is verified, recorded or written
+    (:func:`~genomlab.data_service.approval.check_data_service_approved`).
 
     Parameters
     ----------
@@ -267,6 +274,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
     >>> sorted(p.name for p in result.path.iterdir())  # doctest: +SKIP
     ['clinical', 'genotypes.mt', 'manifest.json']
     """
+    check_data_service_approved(config, node_status)
     step = progress or (lambda _message: None)
     today = today or _today()
     step("verifying the approval")

@@ -72,6 +72,7 @@ from genomlab.genome_center.vcf_check import check_submission_vcfs
 from genomlab.hail_session import HailModule
 from genomlab.home import get_home_relative, resolve_in_home
 from genomlab.messages import PseudonymService
+from genomlab.node_approval import NodeStatusSource
 from genomlab.node_intake import (
     OPEN_STATES,
     IntakeKind,
@@ -203,12 +204,15 @@ class GenomeCenter(NodeIntake):
 
     def submit(self, directories: Sequence[Path], service: PseudonymService, *,
                reporter: Reporter, hail: Callable[[], HailModule],
-               progress: Callable[[str], None] = lambda _msg: None) -> IntakeSummary:
+               progress: Callable[[str], None] = lambda _msg: None,
+               node_status: NodeStatusSource | None = None) -> IntakeSummary:
         """Run (or resume) intake of ``directories``; see the module docstring for the steps.
 
         ``hail`` returns the started Hail module; it is called only if genotypes are to be
-        stored, so a run with nothing to store never starts Spark.
+        stored, so a run with nothing to store never starts Spark. A GRZ the platform does not
+        approve now (``node_status``, default this home's platform) is refused first.
         """
+        self.check_node_approved(node_status)
         summary = IntakeSummary()
         with self.intake_lock():
             checked: dict[str, Any] = {}

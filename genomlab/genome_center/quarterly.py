@@ -8,9 +8,12 @@
    status (``pending``: genomlab does not run GRZ_QC_Workflow's re-computation).
 
 A submission belongs to the quarter of its submission month (the GRZ keeps the date to the month
-only); a rejected one without a readable date to the quarter it was received in. Consent
-revocations are not tracked by the intake and are therefore not reported (no column rather than
-a made-up zero).
+only); a rejected one without a readable date to the quarter it was received in. The overview
+counts research-consent revocations (``donor.research_withdrawn``: a later submission withdrew
+a donor's research consent, recorded in the quarter) and deletions from the node's ledger
+(:mod:`genomlab.node_quarterly`); no deletion event is declared yet, so that cell stays empty
+("not tracked") rather than a made-up zero. The KDK's report is
+:mod:`genomlab.clinical_node.quarterly`.
 
 Examples
 --------
@@ -26,18 +29,28 @@ from typing import Any
 
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.intake import GenomeCenter
-
-
-def get_quarter_bounds(year: int, quarter: int) -> tuple[str, str]:
-    """ISO dates [start, end) of a calendar quarter."""
-    start = f"{year}-{3 * quarter - 2:02d}-01"
-    end = f"{year + 1}-01-01" if quarter == 4 else f"{year}-{3 * quarter + 1:02d}-01"
-    return start, end
+from genomlab.node_quarterly import (
+    DELETION_EVENTS,
+    REVOCATION_EVENTS,
+    count_events_in_quarter,
+    get_quarter_bounds,
+)
 
 
 def _in_quarter(row: dict[str, Any], bounds: tuple[str, str]) -> bool:
     month = row.get("submission_month") or str(row["received_at"])[:7]
     return bounds[0] <= f"{month}-01" < bounds[1]
+
+
+def count_revocations_and_deletions(grz: GenomeCenter, bounds: tuple[str, str]
+                                    ) -> dict[str, int | None]:
+    """``research_consent_revocations`` and ``deletions`` recorded in the quarter (``None``:
+    not tracked by this node's ledger)."""
+    declared = grz.ledger.writable_registry().types
+    return {"research_consent_revocations": count_events_in_quarter(
+                grz.ledger, declared, REVOCATION_EVENTS["grz"], bounds),
+            "deletions": count_events_in_quarter(grz.ledger, declared,
+                                                 DELETION_EVENTS["grz"], bounds)}
 
 
 def compute_quarterly_tables(config: GenomlabConfig, node_id: str, *, year: int,
@@ -56,6 +69,7 @@ def compute_quarterly_tables(config: GenomlabConfig, node_id: str, *, year: int,
         "detailed_qc_selected": sum(bool(r["selected_for_qc"]) for r in ok),
         "research_consented": sum(bool(r["research_consented"]) for r in ok),
         "not_research_consented": sum(not r["research_consented"] for r in ok),
+        **count_revocations_and_deletions(grz, bounds),
     }]
     by_inbox = {r["inbox_id"]: r for r in ok}
     datasets = [{

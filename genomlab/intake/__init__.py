@@ -32,7 +32,7 @@ import csv
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +40,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.errors import ConflictError, NotFoundError, ValidationFailed
 from genomlab.hail_session import HailModule
 from genomlab.institution import Institution
+from genomlab.node_approval import check_node_approved, get_platform_node_status
 from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
@@ -409,6 +410,17 @@ def get_named_grz(directory: Path) -> str | None:
         return None
 
 
+def check_nodes_approved(config: GenomlabConfig, nodes: Iterable[str]) -> None:
+    """Refuse the whole run before any node's store is opened if the platform does not approve
+    one of ``nodes`` now (:class:`~genomlab.node_approval.NodeNotApproved`). Each node's
+    ``submit`` checks again for itself."""
+    from genomlab.platform.nodes import get_node_kind
+
+    source = get_platform_node_status(config)
+    for node in sorted(nodes):
+        check_node_approved(source, node, door=f"{get_node_kind(node).upper()} {node} intake")
+
+
 def run_grz_intake(config: GenomlabConfig, directories: Sequence[Path], *,
                    node_id: str | None = None, progress: Callable[[str], None] = print,
                    hail: Callable[[], HailModule] | None = None) -> dict[str, Any]:
@@ -428,6 +440,7 @@ def run_grz_intake(config: GenomlabConfig, directories: Sequence[Path], *,
                                    f"submission.genomicDataCenterId: {target!r} names no GRZ; "
                                    "give --node to submit it to a GRZ's inbox")
         groups.setdefault(target, []).append(directory)
+    check_nodes_approved(config, groups)
     start_hail = hail or _hail_starter(config)
     service = get_pseudonym_service(config)
     return {node: GenomeCenter(config, node).submit(
@@ -471,6 +484,7 @@ def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
                 raise ValidationFailed(f"{item}: field metaData.submission.clinicalDataNodeId: "
                                        f"{target!r} names no KDK; give --node")
             groups.setdefault(target, []).append(item)
+    check_nodes_approved(config, groups)
     service = get_pseudonym_service(config)
     return {node: ClinicalNode(config, node).submit(
         items, service, reporter=make_platform_reporter(config, node))
@@ -478,7 +492,9 @@ def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
 
 
 def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> list[str]:
-    """Apply for and approve the world's GRZs and KDKs at the platform (idempotent)."""
+    """Apply for and approve the world's GRZs and KDKs, and the home's data service, at the
+    platform (idempotent; a suspension is not undone). Returns the GRZs and KDKs."""
+    from genomlab.data_service.approval import register_data_service
     from genomlab.platform.nodes import NodeRegistry
 
     truth = json.loads((world / "truth.json").read_text())
@@ -486,6 +502,7 @@ def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> 
     nodes = list(truth["institutions"]["grz"]) + list(truth["institutions"]["kdk"])
     for node in nodes:
         registry.ensure_approved(node, name=f"synthetic {node}", actor=actor)
+    register_data_service(config, actor=actor)  # BfArM approves data services too
     return nodes
 
 

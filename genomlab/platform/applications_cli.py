@@ -337,15 +337,20 @@ def review_vote(cli: CliContext, application_id: str, vote: str, comment: str,
 @click.option("--valid-until", default=None,
               help="YYYY-MM-DD (default: valid-from plus the requested duration).")
 @click.option("--note", default="")
+@click.option("--duo-override-reason", default=None,
+              help="Why it is approved although a requested dataset's DUO tags block the "
+                   "purpose (required then; shown in the case file).")
 @acting_person_option
 @pass_cli
 def review_approve(cli: CliContext, application_id: str, valid_from: str | None,
-                   valid_until: str | None, note: str, credentials: Path | None) -> None:
+                   valid_until: str | None, note: str, duo_override_reason: str | None,
+                   credentials: Path | None) -> None:
     """Approve (decider): sign the grant and entitle the team until the end date."""
     start, end = parse_day(valid_from, "--valid-from"), parse_day(valid_until, "--valid-until")
     body = act(cli, credentials, "review.approve", application_id, {
         "valid_from": start.isoformat() if start else None,
-        "valid_until": end.isoformat() if end else None, "note": note})
+        "valid_until": end.isoformat() if end else None, "note": note,
+        "duo_override_reason": duo_override_reason})
     click.echo(f"{application_id}: approved as {body['project_id']} for "
                f"{', '.join(body['team'])} until {body['valid_until']} "
                f"(signed, key {body['key_id']})")

@@ -257,6 +257,12 @@ class ApplicationApproved(EventPayload):
     valid_until: date
     note: str = ""
     approval: ApprovalDocument
+    committee_votes: dict[str, int] | None = None
+    """The committee's tally at approval (``approve``, ``reject``, ``abstain``); ``None`` in
+    events from before issue 18."""
+    duo_override_reason: str | None = None
+    """Why the decider approved although a requested dataset's DUO tags block the purpose
+    (required then, see ``Workflow.approve``); ``None`` when nothing was blocked."""
 
 
 class ApplicationEnded(EventPayload):

@@ -180,6 +180,7 @@ def _approve(wf: Workflow, actor: str, app: str | None, body: Body) -> dict[str,
         valid_from=_day(body, "valid_from", "approve"),
         valid_until=_day(body, "valid_until", "approve"),
         note=_text(body, "note", "approve", default=""),
+        duo_override_reason=_optional_text(body, "duo_override_reason", "approve"),
     )
     grant = document.body
     return {

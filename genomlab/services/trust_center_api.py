@@ -223,11 +223,13 @@ def create_trust_center_app(config: GenomlabConfig, *,
     ``platform`` defaults to the trust centre's own platform client (credentials in
     ``trust_center/platform-client.json``), ``cohort`` to :func:`make_cohort_filter`.
     """
-    tc = TrustCenter(config)  # opened once: the process owns the trust centre's store
     if platform is None:
         credentials = load_client_credentials(
             get_credentials_path(Institution(config, "trust_center").directory))
         platform = PlatformStatusClient(config, credentials)
+    # opened once: the process owns the trust centre's store; node approval is asked of the
+    # platform service (a separated trust centre cannot read the platform's store)
+    tc = TrustCenter(config, node_status=platform)
     callers = CallerCheck(load_platform_token_key(config), platform)
     desk = LinkageDesk(tc, platform, cohort or make_cohort_filter(config))
     app = FastAPI(title="genomlab trust centre (Vertrauensstelle)", docs_url=None,

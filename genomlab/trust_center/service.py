@@ -11,7 +11,10 @@ Examples
 --------
 >>> import tempfile, pathlib
 >>> from genomlab.config import load_config
->>> tc = TrustCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+>>> from genomlab.platform.nodes import NodeRegistry
+>>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+>>> NodeRegistry(config).ensure_approved("GRZK00001", name="GRZ Köln", actor="bfarm")
+>>> tc = TrustCenter(config)
 >>> vns = tc.request_case_numbers(kvnr="A123456780", arbeitsnummer="AN-1", le_ik="260840108",
 ...                               le_name="Uniklinik", actor="le:260840108")
 >>> gp = tc.exchange_case_number(vns.genomic, node_id="GRZK00001", domain="genomic")
@@ -58,6 +61,7 @@ from genomlab.messages import (
     sign_document,
     verify_document,
 )
+from genomlab.node_approval import NodeStatusSource, check_node_approved, get_platform_node_status
 from genomlab.trust_center import store
 from genomlab.trust_center.approvals import (
     check_approval,
@@ -245,11 +249,15 @@ class TrustCenter:
         first needed if not given.
     clock:
         Current time (tests pass a fixed clock).
+    node_status:
+        The platform's node-status look-up that :meth:`exchange_case_number` asks (default:
+        this home's platform store; the service checks its callers itself).
     """
 
     def __init__(self, config: GenomlabConfig, *, keys: KeyProvider | None = None,
                  platform_key: Ed25519PublicKey | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow,
+                 node_status: NodeStatusSource | None = None) -> None:
         provider = keys if keys is not None else Institution(config, "trust_center").keys()
         self.config = config
         self.clock = clock
@@ -257,6 +265,7 @@ class TrustCenter:
         self.ledger = store.open_trust_center_ledger(config, keys=provider, clock=clock)
         self.projection = self.ledger.projections[0]
         self._platform_key = platform_key
+        self.node_status = node_status or get_platform_node_status(config)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -333,7 +342,10 @@ class TrustCenter:
         --------
         >>> import tempfile
         >>> from genomlab.config import load_config
-        >>> tc = TrustCenter(load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()}))
+        >>> from genomlab.platform.nodes import NodeRegistry
+        >>> config = load_config(environ={"GENOMLAB_HOME": tempfile.mkdtemp()})
+        >>> NodeRegistry(config).ensure_approved("GRZK00001", name="GRZ", actor="bfarm")
+        >>> tc = TrustCenter(config)
         >>> tc.register_case_numbers(kvnr="A123456780", arbeitsnummer="AN-8", le_ik="260840108",
         ...                          le_name="UK", actor="le", genomic="ab" * 32)
         >>> tc.exchange_case_number("ab" * 32, node_id="GRZK00001", domain="genomic")[:5]
@@ -416,8 +428,14 @@ class TrustCenter:
         a clinical-dataset pseudonym. Repeating the call from the same node returns the same
         pseudonym until delivery is confirmed; another node, or any call after confirmation, is
         refused (and recorded). The ledger's actor is ``node:<node_id>``; the service calls
-        :meth:`exchange_case_number_as` with the verified client id.
+        :meth:`exchange_case_number_as` with the verified client id (after its own check of the
+        caller's node at the platform).
+
+        A node the platform does not approve now is refused first
+        (:class:`~genomlab.node_approval.NodeNotApproved`): nothing is recorded and the case
+        number stays unused.
         """
+        check_node_approved(self.node_status, node_id, door="trust centre case-number exchange")
         return self.exchange_case_number_as(f"node:{node_id}", case_number, node_id=node_id,
                                             domain=domain)
 

@@ -16,6 +16,7 @@ from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
 from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
+from genomlab.platform.nodes import NodeRegistry
 from genomlab.trust_center.identifiers import kvnr_check_digit
 from genomlab.trust_center.service import TrustCenter
 
@@ -26,6 +27,7 @@ LE_IK = "260840108"
 OTHER_LE_IK = "261101015"
 GRZ = "GRZK00001"
 KDK = "KDKTUE005"
+OTHER_GRZ = "GRZHD0003"
 
 
 def make_kvnr(i: int) -> str:
@@ -61,8 +63,17 @@ def _trust_center_clock() -> Iterator[None]:
         yield
 
 
+def approve_nodes(config: GenomlabConfig, *nodes: str) -> None:
+    """The platform approves ``nodes`` (the trust centre exchanges case numbers only for
+    approved nodes)."""
+    registry = NodeRegistry(config)
+    for node in nodes:
+        registry.ensure_approved(node, name=f"test node {node}", actor="bfarm-op")
+
+
 @pytest.fixture
 def tc(config: GenomlabConfig) -> TrustCenter:
+    approve_nodes(config, GRZ, KDK, OTHER_GRZ)
     return TrustCenter(config)
 
 
@@ -104,6 +115,7 @@ def sign_revocation(platform_signing_key: Ed25519PrivateKey) -> Callable[..., Si
 def enrol(tc: TrustCenter, n: int, *, start: int = 0, research: bool = True,
           le_ik: str = LE_IK) -> list[Person]:
     """Persons that went the whole way: case numbers, both deliveries, consent recorded."""
+    approve_nodes(tc.config, GRZ, KDK)
     people = []
     for i in range(start, start + n):
         person = Person(kvnr=make_kvnr(i), arbeitsnummer=f"AN-{i:05d}")

@@ -14,7 +14,7 @@ from genomlab.db import dispose_engines
 from genomlab.institution import Institution
 from genomlab.messages import SignedDocument
 from tests.conftest import write_config_file
-from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, make_kvnr
+from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, approve_nodes, make_kvnr
 
 
 def _cli(config_file: Path) -> Callable[..., str]:
@@ -31,6 +31,7 @@ def _cli(config_file: Path) -> Callable[..., str]:
 def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path: Path,
                                                sign_grant: Callable[..., SignedDocument]) -> None:
     run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
+    approve_nodes(config, GRZ, KDK)
     kvnr = make_kvnr(42)
     vns = json.loads(run("case-numbers", "request", "--kvnr", kvnr, "--arbeitsnummer", "AN-42",
                          "--le-ik", LE_IK, "--le-name", "Uniklinik Test"))

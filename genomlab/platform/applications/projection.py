@@ -338,7 +338,8 @@ def _detail(event: Event) -> str:
     keep = {k: v for k, v in event.payload.items()
             if k in ("reason", "handler", "vote", "comment", "note", "valid_until", "title",
                      "changed_fields", "kind", "name", "sha256", "size", "recommendation", "query",
-                     "nodes", "total", "dataset_id", "decision")}
+                     "nodes", "total", "dataset_id", "decision", "committee_votes",
+                     "duo_override_reason")}
     return json.dumps(keep, sort_keys=True, ensure_ascii=False)
 
 

@@ -56,6 +56,12 @@ from genomlab.messages import (
     sign_document,
 )
 from genomlab.platform.applications import projection as t
+from genomlab.platform.applications.decision_rules import (
+    check_committee_quorum,
+    check_duo_override,
+    count_committee_votes,
+    get_blocking_verdicts,
+)
 from genomlab.platform.applications.models import (
     ApplicationForm,
     DatasetTags,
@@ -550,16 +556,25 @@ class Workflow:
                 if d["data_category"] in form.data_categories}
 
     def approve(self, actor: str, application_id: str, *, valid_from: date | None = None,
-                valid_until: date | None = None, note: str = "") -> SignedDocument:
+                valid_until: date | None = None, note: str = "",
+                duo_override_reason: str | None = None) -> SignedDocument:
         """Approve: sign the grant, give the team entitlements until ``valid_until``.
 
         ``valid_from`` defaults to today (the clock's date), ``valid_until`` to ``valid_from``
-        plus the requested duration.
+        plus the requested duration. A requested committee review needs its quorum of votes,
+        and a DUO mismatch needs ``duo_override_reason``
+        (:mod:`~genomlab.platform.applications.decision_rules`).
         """
         with self._tx() as tx:
             app = self._staff_app(tx.conn, actor, application_id, (Role.DECIDER,), "approve")
             self._require_status(app, (Status.UNDER_REVIEW,), "approve")
             form = ApplicationForm.model_validate_json(app.form)
+            votes = count_committee_votes(tx.conn, application_id)
+            check_committee_quorum(application_id, review_requested=app.review_requested,
+                                   votes=votes, quorum=self.config.review.committee_quorum)
+            override = check_duo_override(application_id, get_blocking_verdicts(
+                tx.conn, form, self._dataset_decisions(tx.conn, application_id)),
+                duo_override_reason)
             now = self._now()
             start = valid_from or now.date()
             end = valid_until or add_months(start, form.duration_months) - timedelta(days=1)
@@ -581,7 +596,9 @@ class Workflow:
             tx.append("application.approved",
                       {"application_id": application_id, "project_id": app.project_id,
                        "valid_from": start.isoformat(), "valid_until": end.isoformat(),
-                       "note": note.strip(), "approval": document.model_dump(mode="json")},
+                       "note": note.strip(), "approval": document.model_dump(mode="json"),
+                       **({"committee_votes": votes} if app.review_requested else {}),
+                       **({"duo_override_reason": override} if override else {})},
                       actor=actor, stream=application_id)
         return document
 
