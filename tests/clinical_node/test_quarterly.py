@@ -141,7 +141,9 @@ def test_compute_quarterly_tables__follow_up_without_research_consent_is_a_revoc
         kvnr=person["kvnr_unchangeable"], arbeitsnummer=f"{person['arbeitsnummer']}-FU",
         le_ik=person["hospital_ik"], le_name=person["hospital_name"], actor="le",
         clinical=follow_up_tan, submission_type="followup")
-    get_case_book(config).add({follow_up_tan: follow_up_tan})  # the LE's own TAN is the VN
+    # the LE's book: its TAN (the case number itself) → its own case label
+    get_case_book(config, person["hospital_ik"]).add(
+        {follow_up_tan: f"{person['arbeitsnummer']}-FU"})
     meta = record["metaData"]
     follow_up = {**record, "metaData": {
         **meta, "tanC": follow_up_tan, "submission": {**meta["submission"], "type": "followup"},

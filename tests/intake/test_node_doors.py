@@ -19,7 +19,6 @@ from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.intake import (
-    get_case_book,
     get_pseudonym_service,
     make_platform_reporter,
     register_world_nodes,
@@ -49,6 +48,12 @@ def world_home(config: GenomlabConfig) -> GenomlabConfig:
     return config
 
 
+def _case_books(config: GenomlabConfig) -> dict[str, bytes]:
+    """Every hospital's case book as it is on disk (one book per LE, TAN → its case)."""
+    return {str(p): p.read_bytes()
+            for p in sorted((config.home / "hospitals").glob("*/case_book.json"))}
+
+
 def _grz_submissions(tmp_path: Path, n: int = 2) -> list[Path]:
     """Copies of the world's first ``n`` initial submissions sent to ``GRZ``."""
     truth = json.loads((WORLD / "truth.json").read_text())
@@ -70,12 +75,13 @@ def _kdk_records(tmp_path: Path) -> list[Path]:
 def test_run_grz_intake__suspended_grz_refused_nothing_stored(world_home: GenomlabConfig,
                                                               tmp_path: Path) -> None:
     NodeRegistry(world_home).suspend(GRZ, actor="bfarm", reason="audit finding")
-    before, book = get_home_snapshot(world_home), dict(get_case_book(world_home).entries)
+    before, books = get_home_snapshot(world_home), _case_books(world_home)
     with pytest.raises(NodeNotApproved, match=f"GRZ {GRZ} intake: node {GRZ} is suspended"):
         run_grz_intake(world_home, _grz_submissions(tmp_path), node_id=GRZ, hail=_no_hail)
     assert get_home_snapshot(world_home) == before  # no store, ledger or case number touched
     assert not (world_home.home / "grz" / GRZ).exists()  # not even an empty store
-    assert get_case_book(world_home).entries == book
+    assert books  # the hospitals hold their TANs
+    assert _case_books(world_home) == books
 
 
 def test_genome_center_submit__revoked_grz_refused_before_anything(world_home: GenomlabConfig,
