@@ -407,6 +407,13 @@ class GenomeCenter(NodeIntake):
                                                   donors_by_inbox[directory.name])
             if source.pseudonym not in stored or _is_correction(checked[directory.name])]
             for directory in pending}
+        corrected = {source.pseudonym for directory in pending
+                     if _is_correction(checked[directory.name])
+                     for source in sources[directory.name]}
+        for directory in pending:  # in one run, a correction's genotypes win over the original
+            if not _is_correction(checked[directory.name]):
+                sources[directory.name] = [source for source in sources[directory.name]
+                                           if source.pseudonym not in corrected]
         writer = BatchWriter(hail, self.institution.directory,
                              self.institution.directory / "tmp", self.get_batch_paths)
         outcome = writer.write(sources)
