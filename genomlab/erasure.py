@@ -4,8 +4,8 @@ how a store's freed bytes are scrubbed.
 A node erases a person's datasets for one of :data:`ERASURE_REASONS`:
 
 - ``withdrawal``: research consent withdrawn; the person leaves the consented store;
-- ``deletion``: a deletion request or the end of the retention period; the person leaves every
-  store of the node;
+- ``deletion``: a deletion request; the person leaves every store of the node;
+- ``retention``: the person's last record at the node is older than :data:`RETENTION_YEARS`;
 - ``correction``: a GenDV § 5 correction replaced the person's data (the node keeps only the
   corrected data).
 
@@ -23,8 +23,10 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-ErasureReason = Literal["withdrawal", "deletion", "correction"]
-ERASURE_REASONS: tuple[ErasureReason, ...] = ("withdrawal", "deletion", "correction")
+ErasureReason = Literal["withdrawal", "deletion", "retention", "correction"]
+ERASURE_REASONS: tuple[ErasureReason, ...] = ("withdrawal", "deletion", "retention", "correction")
+RETENTION_YEARS = 100
+"""GRZ and KDK delete individual records after at most 100 years (genomde.md § 8.6)."""
 
 
 def get_erasure_digest(pseudonym: str) -> str:

@@ -53,3 +53,17 @@ def erase_clinical_datasets(node: ClinicalNode, pseudonyms: Collection[str], *,
                        actor=node.actor)
     scrub_store(node.ledger.engine)
     return ClinicalErasure(node.node_id, tuple(sorted(doomed)))
+
+
+def get_expired_pseudonyms(node: ClinicalNode, before: str) -> set[str]:
+    """Clinical pseudonyms whose every record at this KDK was received before ``before`` (ISO
+    date or time): their retention period is over. (A KDK keeps no submission date, which
+    would link it to the GRZ; the day it received the record is the closest it knows.)"""
+    with read_connection(node.ledger.engine) as conn:
+        rows = conn.execute(select(store.records.c.clinical_pseudonym,
+                                   store.records.c.received_at).where(
+            store.records.c.clinical_pseudonym.is_not(None))).all()
+    latest: dict[str, str] = {}
+    for pseudonym, received in rows:
+        latest[pseudonym] = max(latest.get(pseudonym, ""), received)
+    return {p for p, received in latest.items() if received < before}

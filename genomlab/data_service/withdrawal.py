@@ -31,7 +31,8 @@ NO_RELEASE = "none"
 """The release id of a notice to a project that received a linkage map but no release yet."""
 _MESSAGES = {
     "withdrawal": "This person withdrew research consent.",
-    "deletion": "This person's data were deleted (deletion request or end of retention).",
+    "deletion": "This person's data were deleted on request.",
+    "retention": "This person's data were deleted at the end of the retention period.",
     "correction": "This person's data were corrected.",
 }
 

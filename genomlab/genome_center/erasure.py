@@ -128,3 +128,16 @@ def erase_genome_datasets(grz: GenomeCenter, hl: HailModule, pseudonyms: Collect
     sweep_leftovers(grz.institution.directory / "tmp", "merge")
     scrub_store(grz.ledger.engine)
     return GenomeErasure(grz.node_id, len(held), tuple(compacted), tuple(dropped))
+
+
+def get_expired_pseudonyms(grz: GenomeCenter, before_month: str) -> set[str]:
+    """Genome pseudonyms whose every submission at this GRZ is from before ``before_month``
+    (``YYYY-MM``): their retention period is over."""
+    with read_connection(grz.ledger.engine) as conn:
+        rows = conn.execute(select(store.donors.c.genome_pseudonym,
+                                   store.submissions.c.submission_month).join(
+            store.submissions, store.submissions.c.inbox_id == store.donors.c.inbox_id)).all()
+    latest: dict[str, str] = {}
+    for pseudonym, month in rows:
+        latest[pseudonym] = max(latest.get(pseudonym, ""), month or "9999-12")
+    return {p for p, month in latest.items() if month < before_month}

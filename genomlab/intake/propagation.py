@@ -2,7 +2,7 @@
 service, in one call.
 
 :func:`propagate_withdrawal` (research consent withdrawn) and :func:`propagate_deletion`
-(a deletion request, or the end of the retention period) do, in this order:
+(a deletion request) do, in this order:
 
 1. the trust centre records the withdrawal (``consent.withdrawn``: the person is left out of
    every later linkage map) and names the projects that received the person;
@@ -14,6 +14,9 @@ service, in one call.
    (:func:`genomlab.data_service.withdrawal.notify_projects_now`);
 4. the feasibility index is rebuilt from the nodes (it holds no pseudonyms, so it cannot drop a
    person's rows by itself) and the data service's store vacuumed.
+
+:func:`apply_retention` erases, at every node, the persons whose last record there is older
+than the retention period (100 years), and rebuilds the index.
 
 Each step is idempotent: after a crash the same call again finishes the job (the trust centre
 records a second ``consent.withdrawn``, which changes nothing; nodes that erased already find
@@ -27,7 +30,7 @@ from datetime import date
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
-from genomlab.erasure import ErasureReason, scrub_store
+from genomlab.erasure import RETENTION_YEARS, ErasureReason, scrub_store
 from genomlab.hail_session import HailModule
 from genomlab.institution import existing_institutions
 
@@ -55,7 +58,7 @@ def propagate_withdrawal(config: GenomlabConfig, *, kvnr: str, le_ik: str, actor
 
 def propagate_deletion(config: GenomlabConfig, *, kvnr: str, le_ik: str, actor: str,
                        hl: HailModule, on: date | None = None) -> PropagationReport:
-    """Delete the person's data at every node and store (deletion request, retention end)."""
+    """Delete the person's data at every node and store (a deletion request)."""
     return _propagate(config, kvnr=kvnr, le_ik=le_ik, actor=actor, hl=hl, on=on,
                       reason="deletion", stores=("consented", "nonconsented"))
 
@@ -65,9 +68,6 @@ def _propagate(config: GenomlabConfig, *, kvnr: str, le_ik: str, actor: str, hl:
                stores: tuple[str, ...]) -> PropagationReport:
     from genomlab.clinical_node.erasure import erase_clinical_datasets
     from genomlab.clinical_node.intake import ClinicalNode
-    from genomlab.data_service.adapters import get_node_readers
-    from genomlab.data_service.index import build_feasibility_index
-    from genomlab.data_service.store import open_data_service_ledger
     from genomlab.data_service.withdrawal import notify_projects_now
     from genomlab.genome_center.erasure import erase_genome_datasets
     from genomlab.genome_center.intake import GenomeCenter
@@ -92,9 +92,51 @@ def _propagate(config: GenomlabConfig, *, kvnr: str, le_ik: str, actor: str, hl:
                                              stores=stores)
             clinical[institution.node_id] = len(erased.record_ids)
     notices = notify_projects_now(config, withdrawal.projects, reason=reason, on=on)
-    digest = None
-    if genome or clinical:
-        digest = build_feasibility_index(config, *get_node_readers(config, hl), on=on)
-        scrub_store(open_data_service_ledger(config).engine)
+    digest = _rebuild_index(config, hl, on) if genome or clinical else None
     return PropagationReport(reason, genome, clinical,
                              tuple(str(n.path) for n in notices), digest)
+
+
+def apply_retention(config: GenomlabConfig, *, hl: HailModule, on: date | None = None,
+                    years: int = RETENTION_YEARS) -> PropagationReport:
+    """Erase, at every GRZ and KDK, the persons whose last record there is older than
+    ``years`` (every store), then rebuild the feasibility index.
+
+    The nodes do this on their own (no trust centre, no withdrawal); projects are not notified:
+    an approved project ends long before.
+    """
+    from genomlab.clinical_node import erasure as kdk_erasure
+    from genomlab.clinical_node.intake import ClinicalNode
+    from genomlab.genome_center import erasure as grz_erasure
+    from genomlab.genome_center.intake import GenomeCenter
+
+    on = on or clock.today()
+    cutoff = on.replace(year=on.year - years) if not (on.month == 2 and on.day == 29) else (
+        on.replace(year=on.year - years, day=28))
+    genome: dict[str, int] = {}
+    clinical: dict[str, int] = {}
+    stores = ("consented", "nonconsented")
+    for institution in existing_institutions(config):
+        if institution.kind == "grz" and institution.node_id:
+            center = GenomeCenter(config, institution.node_id)
+            expired = grz_erasure.get_expired_pseudonyms(center, cutoff.strftime("%Y-%m"))
+            genome[institution.node_id] = grz_erasure.erase_genome_datasets(
+                center, hl, expired, reason="retention", stores=stores).n_persons
+        elif institution.kind == "kdk" and institution.node_id:
+            node = ClinicalNode(config, institution.node_id)
+            expired = kdk_erasure.get_expired_pseudonyms(node, cutoff.isoformat())
+            clinical[institution.node_id] = len(kdk_erasure.erase_clinical_datasets(
+                node, expired, reason="retention", stores=stores).record_ids)
+    return PropagationReport("retention", genome, clinical, (),
+                             _rebuild_index(config, hl, on) if genome or clinical else None)
+
+
+def _rebuild_index(config: GenomlabConfig, hl: HailModule, on: date) -> str:
+    """Rebuild the feasibility index from the nodes and vacuum the data service's store."""
+    from genomlab.data_service.adapters import get_node_readers
+    from genomlab.data_service.index import build_feasibility_index
+    from genomlab.data_service.store import open_data_service_ledger
+
+    digest = build_feasibility_index(config, *get_node_readers(config, hl), on=on)
+    scrub_store(open_data_service_ledger(config).engine)
+    return digest

@@ -86,7 +86,7 @@ def _private_sites(hl: Any, config: GenomlabConfig, grz: str) -> dict[str, str]:
     mt = mt.filter_rows(mt.n == 1)
     entries = mt.filter_entries(hl.or_else(mt.GT.is_non_ref(), False)).entries()
     found: dict[str, str] = {}
-    for row in entries.select(s=entries.s).collect():
+    for row in entries.select().collect():
         site = f"{row.locus.contig}:{row.locus.position}:{row.alleles[0]}:{row.alleles[1]}"
         found.setdefault(row.s, site)
     return found
