@@ -20,6 +20,7 @@ from genomlab.clinical_node import store
 from genomlab.clinical_node.intake import ClinicalNode
 from genomlab.db import read_connection
 from genomlab.erasure import ErasureReason, scrub_store
+from genomlab.leftovers import sweep_leftovers
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ def erase_clinical_datasets(node: ClinicalNode, pseudonyms: Collection[str], *,
             store.records.c.clinical_pseudonym.in_(sorted(pseudonyms))
             & store.records.c.store.in_(list(stores)))).all()
     doomed = {r.record_id: r.store for r in rows if r.record_id not in set(keep_records)}
+    for store_name in stores:  # half-written tables a killed intake left hold records too
+        for table in store.TABLES:
+            path = store.get_table_path(node.institution.directory, store_name, table)
+            sweep_leftovers(path.parent, f".{path.name}.tmp")
     if not doomed:
         return ClinicalErasure(node.node_id, ())
     for store_name in sorted(set(doomed.values())):

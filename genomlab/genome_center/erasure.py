@@ -99,6 +99,11 @@ def erase_genome_datasets(grz: GenomeCenter, hl: HailModule, pseudonyms: Collect
     ``keep_batch`` (a correction) is the batch that holds the corrected genotypes: it is left
     as it is. A pseudonym the GRZ does not hold is ignored; erasing twice changes nothing.
     """
+    sweep_leftovers(grz.institution.directory / "tmp", "merge")  # merged VCFs of killed runs
+    for store_name in stores:  # batches a killed run wrote but never indexed
+        genotypes.remove_unindexed_batches(
+            genotypes.get_store_dir(grz.institution.directory, store_name),
+            grz.get_batch_paths(store_name))
     held = _donors_of(grz, pseudonyms)
     if not held:
         return GenomeErasure(grz.node_id, 0, (), ())
@@ -109,7 +114,6 @@ def erase_genome_datasets(grz: GenomeCenter, hl: HailModule, pseudonyms: Collect
             grz, held, stores, keep_batch).items()):
         store_dir = genotypes.get_store_dir(grz.institution.directory, store_name)
         old_path = resolve_in_home(grz.config.home, relative)
-        genotypes.remove_unindexed_batches(store_dir, grz.get_batch_paths(store_name))
         new_id = new_batch_id()
         new_path, n_samples = compact_batch(hl, old_path, held, store_dir, new_id)
         with grz.ledger.transaction() as tx:
@@ -125,7 +129,6 @@ def erase_genome_datasets(grz: GenomeCenter, hl: HailModule, pseudonyms: Collect
         with grz.ledger.transaction() as tx:
             tx.append("donors.erased", {"digests": digests, "reason": reason,
                                         "stores": list(stores)}, actor=grz.actor)
-    sweep_leftovers(grz.institution.directory / "tmp", "merge")
     scrub_store(grz.ledger.engine)
     return GenomeErasure(grz.node_id, len(held), tuple(compacted), tuple(dropped))
 

@@ -18,9 +18,10 @@ service, in one call.
 :func:`apply_retention` erases, at every node, the persons whose last record there is older
 than the retention period (100 years), and rebuilds the index.
 
-Each step is idempotent: after a crash the same call again finishes the job (the trust centre
-records a second ``consent.withdrawn``, which changes nothing; nodes that erased already find
-nothing).
+A node is erased under its intake lock (an intake running there makes the call fail with
+:class:`~genomlab.errors.ConflictError`; run it again afterwards). Each step is idempotent:
+after a crash the same call again finishes the job (the trust centre records a second
+``consent.withdrawn``, which changes nothing; nodes that erased already find nothing).
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def _propagate(config: GenomlabConfig, *, kvnr: str, le_ik: str, actor: str, hl:
     clinical: dict[str, int] = {}
     for institution in existing_institutions(config):
         if institution.kind == "grz" and institution.node_id:
-            done = erase_genome_datasets(GenomeCenter(config, institution.node_id), hl,
-                                         {pseudonyms["genomic"]}, reason=reason, stores=stores)
+            center = GenomeCenter(config, institution.node_id)
+            with center.intake_lock():  # not while an intake writes batches
+                done = erase_genome_datasets(center, hl, {pseudonyms["genomic"]},
+                                             reason=reason, stores=stores)
             genome[institution.node_id] = done.n_persons
         elif institution.kind == "kdk" and institution.node_id:
-            erased = erase_clinical_datasets(ClinicalNode(config, institution.node_id),
-                                             {pseudonyms["clinical"]}, reason=reason,
-                                             stores=stores)
+            node = ClinicalNode(config, institution.node_id)
+            with node.intake_lock():
+                erased = erase_clinical_datasets(node, {pseudonyms["clinical"]},
+                                                 reason=reason, stores=stores)
             clinical[institution.node_id] = len(erased.record_ids)
     notices = notify_projects_now(config, withdrawal.projects, reason=reason, on=on)
     digest = _rebuild_index(config, hl, on) if genome or clinical else None
@@ -119,14 +123,16 @@ def apply_retention(config: GenomlabConfig, *, hl: HailModule, on: date | None =
     for institution in existing_institutions(config):
         if institution.kind == "grz" and institution.node_id:
             center = GenomeCenter(config, institution.node_id)
-            expired = grz_erasure.get_expired_pseudonyms(center, cutoff.strftime("%Y-%m"))
-            genome[institution.node_id] = grz_erasure.erase_genome_datasets(
-                center, hl, expired, reason="retention", stores=stores).n_persons
+            with center.intake_lock():
+                expired = grz_erasure.get_expired_pseudonyms(center, cutoff.strftime("%Y-%m"))
+                genome[institution.node_id] = grz_erasure.erase_genome_datasets(
+                    center, hl, expired, reason="retention", stores=stores).n_persons
         elif institution.kind == "kdk" and institution.node_id:
             node = ClinicalNode(config, institution.node_id)
-            expired = kdk_erasure.get_expired_pseudonyms(node, cutoff.isoformat())
-            clinical[institution.node_id] = len(kdk_erasure.erase_clinical_datasets(
-                node, expired, reason="retention", stores=stores).record_ids)
+            with node.intake_lock():
+                expired = kdk_erasure.get_expired_pseudonyms(node, cutoff.isoformat())
+                clinical[institution.node_id] = len(kdk_erasure.erase_clinical_datasets(
+                    node, expired, reason="retention", stores=stores).record_ids)
     return PropagationReport("retention", genome, clinical, (),
                              _rebuild_index(config, hl, on) if genome or clinical else None)
 

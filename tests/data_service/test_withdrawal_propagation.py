@@ -24,6 +24,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.data_service.adapters import get_node_readers
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
+from genomlab.data_service.index import load_feasibility_index
 from genomlab.data_service.release import ReleaseResult, release_application
 from genomlab.data_service.store import open_data_service_ledger
 from genomlab.db import read_connection
@@ -63,6 +64,7 @@ class Withdrawal:
     project: str
     person: Person
     first: ReleaseResult
+    first_persons: list[str]
     later: ReleaseResult
     report: PropagationReport
     scan_before: set[str]
@@ -102,7 +104,8 @@ def _choose_person(config: GenomlabConfig, world_home: WorldHome, project: str,
     for grz in world_home.truth["institutions"]["grz"]:
         private = _private_sites(hl, config, grz)
         for sample in world_home.consented_samples:
-            if sample["grz"] != grz or sample["disease_type"] != "rare":
+            if (sample["grz"] != grz or sample["disease_type"] != "rare"
+                    or not sample.get("tan_c")):  # a person with a clinical record too
                 continue
             hashed = tc.secrets.kvnr_hash(normalise_kvnr(sample["kvnr"]))
             person_id = next((p for p, h in kvnr_of.items() if h == hashed), None)
@@ -155,7 +158,8 @@ def _ledger_mentions(config: GenomlabConfig, pseudonym: str) -> dict[Path, int]:
 
 def _totals(config: GenomlabConfig, person: Person) -> dict[str, int]:
     """The true (unsuppressed) totals the data service recorded for two questions that count
-    the person: carriers of their private variant, rare-disease genomes at their GRZ."""
+    the person (carriers of their private variant, rare-disease genomes at their GRZ) and the
+    index's carrier count of that variant at their GRZ."""
     asked = {"variant": make_request(variant=person.private_site, granularity="count"),
              "genomes": make_request(["diseaseType:rare", f"node:{person.grz}"],
                                      granularity="count")}
@@ -165,6 +169,9 @@ def _totals(config: GenomlabConfig, person: Person) -> dict[str, int]:
         last = [e for e in open_data_service_ledger(config).events()
                 if e.type == "feasibility.answered"][-1]
         totals[name] = last.payload["total"]
+    sites = load_feasibility_index(config).sites
+    here = sites.filter((pl.col("node") == person.grz) & (pl.col("variant") == person.private_site))
+    totals["carriers_at_grz"] = int(here["n_carriers"].sum())
     return totals
 
 
@@ -185,8 +192,8 @@ def withdrawal(world_home: WorldHome, hl: Any,
     totals_after = _totals(config, person)
     later = _release(config, apps.individual, hl)
     scan_after = scan_node_stores(config, hl, needles)
-    return Withdrawal(config, project, person, first, later, report, scan_before, scan_after,
-                      totals_before, totals_after,
+    return Withdrawal(config, project, person, first, released, later, report, scan_before,
+                      scan_after, totals_before, totals_after,
                       _ledger_mentions(config, person.genome_pseudonym))
 
 
@@ -223,7 +230,7 @@ def test_propagate_withdrawal__node_projections_equal_their_ledgers(
 def test_propagate_withdrawal__later_release_lacks_the_person(
         withdrawal: Withdrawal, hl: Any) -> None:
     pseudonym = withdrawal.person.project_pseudonym
-    before = hl.read_matrix_table(str(withdrawal.first.path / "genotypes.mt")).s.collect()
+    before = withdrawal.first_persons  # the release folder now holds the later release
     after = hl.read_matrix_table(str(withdrawal.later.path / "genotypes.mt")).s.collect()
     assert pseudonym in before
     assert pseudonym not in after
@@ -235,8 +242,9 @@ def test_propagate_withdrawal__later_release_lacks_the_person(
 def test_propagate_withdrawal__feasibility_counts_leave_the_person(
         withdrawal: Withdrawal) -> None:
     before, after = withdrawal.totals_before, withdrawal.totals_after
-    assert before["variant"] == 1
-    assert after["variant"] == 0
+    assert before["carriers_at_grz"] == 1
+    assert after["carriers_at_grz"] == 0
+    assert after["variant"] == before["variant"] - 1
     assert after["genomes"] == before["genomes"] - 1
 
 
