@@ -82,13 +82,20 @@ def _release(config: GenomlabConfig, application_id: str, hl: Any) -> ReleaseRes
 
 
 def _private_sites(hl: Any, config: GenomlabConfig, grz: str) -> dict[str, str]:
-    """genome pseudonym → one variant only that person carries in the GRZ's consented store."""
+    """genome pseudonym → one variant only that person carries at the GRZ (in either store:
+    relatives without research consent share variants)."""
+    others = GenomeCenter(config, grz).read_genotypes(hl, store_name="nonconsented")
+    others = others.filter_rows(hl.agg.any(hl.or_else(others.GT.is_non_ref(), False)))
+    elsewhere = {(r.locus.contig, r.locus.position, tuple(r.alleles))
+                 for r in others.rows().select().collect()}
     mt = GenomeCenter(config, grz).read_genotypes(hl)
     mt = mt.annotate_rows(n=hl.agg.count_where(hl.or_else(mt.GT.is_non_ref(), False)))
     mt = mt.filter_rows(mt.n == 1)
     entries = mt.filter_entries(hl.or_else(mt.GT.is_non_ref(), False)).entries()
     found: dict[str, str] = {}
     for row in entries.select().collect():
+        if (row.locus.contig, row.locus.position, tuple(row.alleles)) in elsewhere:
+            continue
         site = f"{row.locus.contig}:{row.locus.position}:{row.alleles[0]}:{row.alleles[1]}"
         found.setdefault(row.s, site)
     return found
@@ -141,8 +148,8 @@ def scan_node_stores(config: GenomlabConfig, hl: Any, needles: set[str]) -> set[
     return found
 
 
-def _ledger_mentions(config: GenomlabConfig, pseudonym: str) -> dict[Path, int]:
-    """Per node SQLite store: how often signed ledger events name ``pseudonym``."""
+def _ledger_mentions(config: GenomlabConfig, pseudonyms: set[str]) -> dict[Path, int]:
+    """Per node SQLite store: how often signed ledger events name one of ``pseudonyms``."""
     from genomlab.ledger import events_table
 
     counts: dict[Path, int] = {}
@@ -152,7 +159,8 @@ def _ledger_mentions(config: GenomlabConfig, pseudonym: str) -> dict[Path, int]:
             ledger = ledger_of(folder.name)
             with read_connection(ledger.engine) as conn:
                 payloads = conn.execute(select(events_table.c.payload)).scalars().all()
-            counts[folder / f"{kind}.db"] = sum(p.count(pseudonym) for p in payloads)
+            counts[folder / f"{kind}.db"] = sum(p.count(pseudonym) for p in payloads
+                                                for pseudonym in pseudonyms)
     return counts
 
 
@@ -194,7 +202,8 @@ def withdrawal(world_home: WorldHome, hl: Any,
     scan_after = scan_node_stores(config, hl, needles)
     return Withdrawal(config, project, person, first, released, later, report, scan_before,
                       scan_after, totals_before, totals_after,
-                      _ledger_mentions(config, person.genome_pseudonym))
+                      _ledger_mentions(config, {person.genome_pseudonym,
+                                                         person.clinical_pseudonym}))
 
 
 def test_propagate_withdrawal__person_leaves_every_consented_store(
@@ -272,20 +281,23 @@ def test_propagate_withdrawal__byte_scan_of_node_stores_finds_no_genotype_or_pse
     person = withdrawal.person
     assert withdrawal.scan_before == {person.genome_pseudonym, person.clinical_pseudonym,
                                       person.private_site}
-    assert withdrawal.scan_after <= {person.genome_pseudonym}  # see the next test
+    # the pseudonyms are left in signed intake events only (the next test); no genotype is left
+    assert withdrawal.scan_after <= {person.genome_pseudonym, person.clinical_pseudonym}
     assert person.private_site not in withdrawal.scan_after
-    assert person.clinical_pseudonym not in withdrawal.scan_after
 
 
-def test_propagate_withdrawal__genome_pseudonym_left_only_in_signed_ledger_events(
+def test_propagate_withdrawal__pseudonyms_left_only_in_signed_ledger_events(
         withdrawal: Withdrawal) -> None:
-    """The GRZ's signed intake events (never rewritten) still name the genome pseudonym; no
-    other byte of any node file does: every raw occurrence in a store is one of theirs."""
-    pseudonym = withdrawal.person.genome_pseudonym.encode()
+    """The nodes' signed intake events (never rewritten) still name the dataset pseudonyms;
+    no other byte of any node file does: every raw occurrence in a store is one of theirs
+    (projection rows, freed pages and the WAL hold none)."""
+    person = withdrawal.person
+    wanted = [person.genome_pseudonym.encode(), person.clinical_pseudonym.encode()]
+    assert sum(withdrawal.ledger_mentions.values()) > 0
     for store_file, in_events in withdrawal.ledger_mentions.items():
-        raw = sum(path.read_bytes().count(pseudonym)
+        raw = sum(path.read_bytes().count(p) for p in wanted
                   for path in store_file.parent.glob(f"{store_file.name}*"))
-        others = sum(path.read_bytes().count(pseudonym)
+        others = sum(path.read_bytes().count(p) for p in wanted
                      for path in store_file.parent.rglob("*")
                      if path.is_file() and not path.name.startswith(store_file.name))
         assert others == 0, store_file
