@@ -67,8 +67,8 @@ class Withdrawal:
     first_persons: list[str]
     later: ReleaseResult
     report: PropagationReport
-    scan_before: set[str]
-    scan_after: set[str]
+    scan_before: dict[str, set[str]]
+    scan_after: dict[str, set[str]]
     totals_before: dict[str, int]
     totals_after: dict[str, int]
     ledger_mentions: dict[Path, int]
@@ -83,21 +83,23 @@ def _release(config: GenomlabConfig, application_id: str, hl: Any) -> ReleaseRes
 
 def _private_sites(hl: Any, config: GenomlabConfig, grz: str) -> dict[str, str]:
     """genome pseudonym → one variant only that person carries at the GRZ (in either store:
-    relatives without research consent share variants)."""
-    others = GenomeCenter(config, grz).read_genotypes(hl, store_name="nonconsented")
-    others = others.filter_rows(hl.agg.any(hl.or_else(others.GT.is_non_ref(), False)))
-    elsewhere = {(r.locus.contig, r.locus.position, tuple(r.alleles))
-                 for r in others.rows().select().collect()}
-    mt = GenomeCenter(config, grz).read_genotypes(hl)
-    mt = mt.annotate_rows(n=hl.agg.count_where(hl.or_else(mt.GT.is_non_ref(), False)))
-    mt = mt.filter_rows(mt.n == 1)
-    entries = mt.filter_entries(hl.or_else(mt.GT.is_non_ref(), False)).entries()
-    found: dict[str, str] = {}
-    for row in entries.select().collect():
-        if (row.locus.contig, row.locus.position, tuple(row.alleles)) in elsewhere:
+    relatives without research consent share variants). Other GRZs may hold other persons
+    with the variant: the synthetic world has no variant private in the whole home."""
+    carriers: dict[str, list[str]] = {}
+    center = GenomeCenter(config, grz)
+    for store_name in ("consented", "nonconsented"):
+        if not center.get_batch_paths(store_name):
             continue
-        site = f"{row.locus.contig}:{row.locus.position}:{row.alleles[0]}:{row.alleles[1]}"
-        found.setdefault(row.s, site)
+        mt = center.read_genotypes(hl, store_name=store_name)
+        non_ref = hl.or_else(mt.GT.is_non_ref(), False)
+        rows = mt.select_rows(who=hl.agg.filter(non_ref, hl.agg.collect(mt.s))).rows()
+        for row in rows.filter(hl.len(rows.who) > 0).collect():
+            site = f"{row.locus.contig}:{row.locus.position}:{row.alleles[0]}:{row.alleles[1]}"
+            carriers.setdefault(site, []).extend(row.who)
+    found: dict[str, str] = {}
+    for site, who in sorted(carriers.items()):
+        if len(who) == 1:
+            found.setdefault(who[0], site)
     return found
 
 
@@ -124,27 +126,31 @@ def _choose_person(config: GenomlabConfig, world_home: WorldHome, project: str,
     raise AssertionError("the world has no released person with a private variant")
 
 
-def scan_node_stores(config: GenomlabConfig, hl: Any, needles: set[str]) -> set[str]:
-    """Which ``needles`` appear in any node folder: in the raw bytes of every file (SQLite
+def scan_node_stores(config: GenomlabConfig, hl: Any, needles: set[str]) -> dict[str, set[str]]:
+    """Per node: which ``needles`` appear in its folder, in the raw bytes of every file (SQLite
     stores and their WAL included), in every Parquet table's decoded values and in every Hail
     MatrixTable's decoded column keys and variant rows (both are compressed on disk)."""
+    return {folder.name: _scan_folder(folder, hl, needles)
+            for kind in ("grz", "kdk") for folder in sorted((config.home / kind).iterdir())}
+
+
+def _scan_folder(folder: Path, hl: Any, needles: set[str]) -> set[str]:
     found: set[str] = set()
     encoded = {n: n.encode() for n in needles}
-    for kind in ("grz", "kdk"):
-        for path in sorted((config.home / kind).rglob("*")):
-            if path.is_file():
-                data = path.read_bytes()
-                found |= {n for n, raw in encoded.items() if raw in data}
-                if path.suffix == ".parquet":
-                    text = json.dumps(pl.read_parquet(path).to_dicts(), default=str)
-                    found |= {n for n in needles if n in text}
-            elif path.is_dir() and path.suffix == ".mt" and (path / "metadata.json.gz").exists():
-                mt = hl.read_matrix_table(str(path))
-                rows = mt.rows().collect()
-                text = " ".join(mt.s.collect()) + " " + " ".join(
-                    f"{r.locus.contig}:{r.locus.position}:{r.alleles[0]}:{r.alleles[1]}"
-                    for r in rows)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            found |= {n for n, raw in encoded.items() if raw in data}
+            if path.suffix == ".parquet":
+                text = json.dumps(pl.read_parquet(path).to_dicts(), default=str)
                 found |= {n for n in needles if n in text}
+        elif path.is_dir() and path.suffix == ".mt" and (path / "metadata.json.gz").exists():
+            mt = hl.read_matrix_table(str(path))
+            rows = mt.rows().collect()
+            text = " ".join(mt.s.collect()) + " " + " ".join(
+                f"{r.locus.contig}:{r.locus.position}:{r.alleles[0]}:{r.alleles[1]}"
+                for r in rows)
+            found |= {n for n in needles if n in text}
     return found
 
 
@@ -279,11 +285,13 @@ def test_propagate_withdrawal__projects_holding_the_person_get_a_notice_at_once(
 def test_propagate_withdrawal__byte_scan_of_node_stores_finds_no_genotype_or_pseudonym(
         withdrawal: Withdrawal) -> None:
     person = withdrawal.person
-    assert withdrawal.scan_before == {person.genome_pseudonym, person.clinical_pseudonym,
-                                      person.private_site}
-    # the pseudonyms are left in signed intake events only (the next test); no genotype is left
-    assert withdrawal.scan_after <= {person.genome_pseudonym, person.clinical_pseudonym}
-    assert person.private_site not in withdrawal.scan_after
+    before = set().union(*withdrawal.scan_before.values())
+    after = set().union(*withdrawal.scan_after.values())
+    assert before == {person.genome_pseudonym, person.clinical_pseudonym, person.private_site}
+    assert person.private_site in withdrawal.scan_before[person.grz]
+    assert after  # the pseudonyms are left in signed intake events (the next test)
+    # no genotype of the person is left at their GRZ (other GRZs hold other carriers)
+    assert person.private_site not in withdrawal.scan_after[person.grz]
 
 
 def test_propagate_withdrawal__pseudonyms_left_only_in_signed_ledger_events(
