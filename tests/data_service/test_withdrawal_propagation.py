@@ -129,7 +129,7 @@ def _choose_person(config: GenomlabConfig, world_home: WorldHome, project: str,
 def scan_node_stores(config: GenomlabConfig, hl: Any, needles: set[str]) -> dict[str, set[str]]:
     """Per node: which ``needles`` appear in its folder, in the raw bytes of every file (SQLite
     stores and their WAL included), in every Parquet table's decoded values and in every Hail
-    MatrixTable's decoded column keys and variant rows (both are compressed on disk)."""
+    MatrixTable's decoded column keys and carried variants (both are compressed on disk)."""
     return {folder.name: _scan_folder(folder, hl, needles)
             for kind in ("grz", "kdk") for folder in sorted((config.home / kind).iterdir())}
 
@@ -146,7 +146,10 @@ def _scan_folder(folder: Path, hl: Any, needles: set[str]) -> set[str]:
                 found |= {n for n in needles if n in text}
         elif path.is_dir() and path.suffix == ".mt" and (path / "metadata.json.gz").exists():
             mt = hl.read_matrix_table(str(path))
-            rows = mt.rows().collect()
+            # a site counts where somebody carries it (other batches list the site with the
+            # reference calls of other persons, which are no genotype of this one)
+            rows = mt.filter_rows(hl.agg.any(hl.or_else(mt.GT.is_non_ref(), False))).rows(
+                ).select().collect()
             text = " ".join(mt.s.collect()) + " " + " ".join(
                 f"{r.locus.contig}:{r.locus.position}:{r.alleles[0]}:{r.alleles[1]}"
                 for r in rows)
