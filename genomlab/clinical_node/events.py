@@ -62,6 +62,14 @@ class RecordsStored(EventPayload):
     record_ids: list[str]
 
 
+class RecordsErased(EventPayload):
+    """``records.erased``: these records' rows left every clinical table (withdrawal, deletion
+    request, end of retention, or a correction that replaced them)."""
+
+    record_ids: list[str]
+    reason: str
+
+
 class RecordReported(EventPayload):
     record_id: str
     confirmation_id: str
@@ -73,6 +81,7 @@ CLINICAL_NODE_EVENTS = declare("kdk", {
     "record.error": RecordError,
     "record.pseudonymised": RecordPseudonymised,
     "record.stored": RecordsStored,
+    "records.erased": RecordsErased,
     "record.reported": RecordReported,
     "record.finished": RecordRef,
 })

@@ -293,6 +293,18 @@ class ClinicalNode(NodeIntake):
             "clinical_pseudonym": pseudonym,
             "store": "consented" if record.research_consented else "nonconsented"})
 
+    def _replace_corrected(self, pending: dict[str, tuple[ClinicalRecord, Any]]) -> None:
+        """A correction (GenDV § 5) replaces the person's earlier records: their rows leave
+        the tables before the corrected record counts as stored (a crash in between repeats
+        the erasure, which then finds nothing)."""
+        from genomlab.clinical_node.erasure import erase_clinical_datasets
+
+        corrected = {row.clinical_pseudonym: rid for rid, (rec, row) in pending.items()
+                     if rec.submission_type == "correction"}
+        if corrected:
+            erase_clinical_datasets(self, set(corrected), reason="correction",
+                                    keep_records=set(pending))
+
     def _store(self, parsed: dict[str, ClinicalRecord | None],
                service: PseudonymService) -> None:
         pending = {rid: (rec, row) for rid, rec in parsed.items()
@@ -317,6 +329,7 @@ class ClinicalNode(NodeIntake):
                                                         table),
                                    rows[table], _polars_schema(schema))
         crashpoint("kdk.stored")
+        self._replace_corrected(pending)
         if pending:
             self.ledger.append("record.stored", {"record_ids": sorted(pending)},
                                actor=self.actor)

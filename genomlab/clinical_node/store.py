@@ -22,13 +22,15 @@ research-consented and non-consented data never share a file::
 
 Each write replaces a table by writing a temp file and renaming it; rows of the records being
 written are replaced (key ``record_id``), so rerunning a crashed intake never duplicates a row.
-No genome-dataset pseudonym and no identity field is ever written.
+No genome-dataset pseudonym and no identity field is ever written. ``records.erased``
+(:mod:`genomlab.clinical_node.erasure`) forgets the clinical pseudonym and store of records whose
+rows were removed from the tables (withdrawal, deletion, correction).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,11 @@ def _validated(conn: Connection, event: Event) -> None:
               tan_hash=fields["tan_hash"], research_consented=fields["research_consented"])
 
 
+def _erased(conn: Connection, event: Event) -> None:
+    set_items(conn, records, "record_id", event, event.payload["record_ids"],
+              clinical_pseudonym=None, store=None)
+
+
 def _stored(conn: Connection, event: Event) -> None:
     set_items(conn, records, "record_id", event, event.payload["record_ids"], state="stored")
 
@@ -91,6 +98,7 @@ HANDLERS: dict[str, EventHandler] = {
                                                    clinical_pseudonym="clinical_pseudonym",
                                                    store="store"),
     "record.stored": _stored,
+    "records.erased": _erased,
 }
 
 
@@ -141,3 +149,24 @@ def replace_rows(path: Path, rows: Sequence[dict[str, Any]], schema: dict[str, A
     finally:
         tmp.unlink(missing_ok=True)
     return new.height
+
+
+def remove_rows(path: Path, record_ids: Collection[str]) -> int:
+    """Rewrite the Parquet table without the rows of ``record_ids`` (temp + rename); return how
+    many rows it dropped (0: the file is left as it is)."""
+    import polars as pl
+
+    if not path.exists():
+        return 0
+    old = pl.read_parquet(path)
+    kept = old.filter(~pl.col("record_id").is_in(sorted(record_ids)))
+    if kept.height == old.height:
+        return 0
+    tmp = make_owned_tmp_path(path)
+    try:
+        kept.write_parquet(tmp)
+        crashpoint("kdk.parquet_written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return old.height - kept.height

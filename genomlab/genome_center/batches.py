@@ -87,7 +87,7 @@ def is_submission_fault(exc: BaseException) -> bool:
     return isinstance(exc, (hail.utils.java.FatalError, hail.utils.java.HailUserError))
 
 
-def _new_batch_id() -> str:
+def new_batch_id() -> str:
     return f"b{clock.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
 
 
@@ -136,7 +136,7 @@ class BatchWriter:
                         group.setdefault(inbox, []).append(sample)
             if not group:
                 continue
-            batch_id = _new_batch_id()
+            batch_id = new_batch_id()
             try:
                 path = genotypes.write_batch(self.hail(), [s for v in group.values() for s in v],
                                              store_dir, batch_id, self.scratch)

@@ -92,6 +92,28 @@ class GenotypeBatchStored(EventPayload):
     """(inbox id, genome pseudonym) of each sample in the batch."""
 
 
+class GenotypeBatchCompacted(EventPayload):
+    """``genotypes.batch_compacted``: batch ``old_batch_id`` rewritten without the persons
+    ``removed`` names (sha256 of their pseudonyms) as ``batch_id``; ``None`` if none was left."""
+
+    old_batch_id: str
+    batch_id: str | None
+    store: str
+    path: str | None
+    n_samples: int
+    removed: list[str]
+    reason: str
+
+
+class DonorsErased(EventPayload):
+    """``donors.erased``: the donor rows of these persons (sha256 of their pseudonyms) are
+    deleted (withdrawal, deletion request, end of retention)."""
+
+    digests: list[str]
+    reason: str
+    stores: list[str]
+
+
 class SubmissionReported(EventPayload):
     """``submission.reported``, ``submission.failure_reported``: the Meldebestätigung id."""
 
@@ -111,6 +133,8 @@ GENOME_CENTER_EVENTS = declare("grz", {
     "submission.pseudonymised": SubmissionPseudonymised,
     "donor.research_withdrawn": DonorResearchWithdrawn,
     "genotypes.batch_stored": GenotypeBatchStored,
+    "genotypes.batch_compacted": GenotypeBatchCompacted,
+    "donors.erased": DonorsErased,
     "submission.stored": SubmissionRef,
     "submission.reported": SubmissionReported,
     "submission.failure_reported": SubmissionReported,

@@ -121,6 +121,11 @@ def get_case_fields(model: Any) -> SubmittedCaseFields:
         coverage_type=str(sub.coverage_type), library_type=get_index_library_type(model))
 
 
+def _is_correction(checked: Any) -> bool:
+    """Whether a validated submission is a correction (GenDV § 5: it replaces the data)."""
+    return str(checked.metadata.submission.submission_type) == "correction"
+
+
 def _error_payload(exc: SubmissionRejected) -> dict[str, str]:
     """The ``submission.error`` payload of a rejection: reason, field and message."""
     return {"failure_reason": exc.reason, "field": exc.field, "message": exc.detail}
@@ -400,10 +405,19 @@ class GenomeCenter(NodeIntake):
         for row in self.get_donors():
             donors_by_inbox.setdefault(row["inbox_id"], []).append(row)
         stored = {r["genome_pseudonym"] for r in self.get_donors() if r["batch_id"]}
-        sources = {directory.name: [  # a follow-up's person may be stored already: skipped
+        sources = {directory.name: [  # a follow-up's person may be stored already: skipped;
+            # a correction's genotypes replace the stored ones (:meth:`_replace_corrected`)
             source for source in self._sources_of(directory, checked[directory.name],
                                                   donors_by_inbox[directory.name])
-            if source.pseudonym not in stored] for directory in pending}
+            if source.pseudonym not in stored or _is_correction(checked[directory.name])]
+            for directory in pending}
+        corrected = {source.pseudonym for directory in pending
+                     if _is_correction(checked[directory.name])
+                     for source in sources[directory.name]}
+        for directory in pending:  # in one run, a correction's genotypes win over the original
+            if not _is_correction(checked[directory.name]):
+                sources[directory.name] = [source for source in sources[directory.name]
+                                           if source.pseudonym not in corrected]
         writer = BatchWriter(hail, self.institution.directory,
                              self.institution.directory / "tmp", self.get_batch_paths)
         outcome = writer.write(sources)
@@ -424,6 +438,7 @@ class GenomeCenter(NodeIntake):
                 else:
                     self.advance(directory.name, "stored", tx=tx)
         pause_point("stored")
+        self._replace_corrected(hail)
         for directory in pending:
             if directory.name in outcome.failures:
                 continue
@@ -433,6 +448,32 @@ class GenomeCenter(NodeIntake):
                                                  str(donor.relation))
                 self.confirm_delivery(service, reference, row["genome_pseudonym"])
         return [batch.batch_id for batch in outcome.batches]
+
+    def _replace_corrected(self, hail: Callable[[], HailModule]) -> None:
+        """Compact a corrected person's older genotypes out of their batches (GenDV § 5).
+
+        Looks at every stored correction, not only this run's: after a crash between indexing
+        the corrected batch and compacting the old ones, the next run finishes the job.
+        """
+        from genomlab.genome_center.erasure import erase_genome_datasets
+
+        with read_connection(self.ledger.engine) as conn:
+            rows = conn.execute(
+                select(store.donors.c.genome_pseudonym, store.donors.c.batch_id)
+                .join(store.submissions,
+                      store.submissions.c.inbox_id == store.donors.c.inbox_id)
+                .where((store.submissions.c.submission_type == "correction")
+                       & store.donors.c.batch_id.is_not(None))
+                .order_by(store.submissions.c.received_at)).all()
+            newest = {row.genome_pseudonym: row.batch_id for row in rows}
+            older = conn.execute(select(store.donors.c.genome_pseudonym,
+                                        store.donors.c.batch_id).where(
+                store.donors.c.genome_pseudonym.in_(sorted(newest))
+                & store.donors.c.batch_id.is_not(None))).all()
+        for pseudonym, batch_id in sorted(newest.items()):
+            if any(r.genome_pseudonym == pseudonym and r.batch_id != batch_id for r in older):
+                erase_genome_datasets(self, hail(), {pseudonym}, reason="correction",
+                                      keep_batch=batch_id)
 
     def get_quality_check_passed(self, row: Row[Any]) -> bool:
         """``dataQualityCheckPassed`` of a stored submission: whether it passed basic QC."""

@@ -11,8 +11,13 @@ Tables (portable SQL, one store per GRZ):
 - ``grz_donors``: per donor of a submission: relation, genome-dataset pseudonym, consents,
   library types, and the store (``consented``/``nonconsented``) its genotypes went to.
 - ``grz_batches``: the index of genotype batches (one Hail MatrixTable each) per store;
-- ``grz_withdrawals``: persons whose research consent a later submission withdrew; their
-  genotypes stay in their batch but are never read from the consented store again.
+- ``grz_withdrawals``: persons whose research consent a later submission withdrew; they are
+  never read from the consented store again, and an erasure
+  (:mod:`genomlab.genome_center.erasure`) compacts them out of their batch.
+
+``genotypes.batch_compacted`` swaps a batch for its rewrite without erased persons;
+``donors.erased`` deletes their donor and withdrawal rows (both name persons by the sha256 of
+their pseudonym).
 
 No clinical pseudonym and no identity field is ever written here.
 """
@@ -30,11 +35,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
+    select,
     update,
 )
 
 from genomlab.config import GenomlabConfig
+from genomlab.erasure import select_by_digest
 from genomlab.events import LedgerSpec
 from genomlab.genome_center.events import GENOME_CENTER_EVENTS
 from genomlab.institution import Institution
@@ -154,6 +162,33 @@ def _batch_stored(conn: Connection, event: Event) -> None:
                      .values(batch_id=p["batch_id"]))
 
 
+def _batch_compacted(conn: Connection, event: Event) -> None:
+    p = event.payload
+    in_batch = conn.execute(select(donors.c.genome_pseudonym).where(
+        donors.c.batch_id == p["old_batch_id"])).scalars().all()
+    removed = select_by_digest(in_batch, p["removed"])
+    conn.execute(delete(batches).where(batches.c.batch_id == p["old_batch_id"]))
+    if p["batch_id"] is not None:
+        conn.execute(insert(batches).values(batch_id=p["batch_id"], store=p["store"],
+                                            path=p["path"], n_samples=p["n_samples"],
+                                            created_at=event.recorded_at))
+    conn.execute(update(donors).where((donors.c.batch_id == p["old_batch_id"])
+                                      & donors.c.genome_pseudonym.in_(sorted(removed)))
+                 .values(batch_id=None))
+    conn.execute(update(donors).where(donors.c.batch_id == p["old_batch_id"])
+                 .values(batch_id=p["batch_id"]))
+
+
+def _donors_erased(conn: Connection, event: Event) -> None:
+    stores = event.payload["stores"]
+    known = conn.execute(select(donors.c.genome_pseudonym).where(
+        donors.c.store.in_(stores))).scalars().all()
+    erased = sorted(select_by_digest(known, event.payload["digests"]))
+    conn.execute(delete(donors).where(donors.c.genome_pseudonym.in_(erased)
+                                      & donors.c.store.in_(stores)))
+    conn.execute(delete(withdrawals).where(withdrawals.c.genome_pseudonym.in_(erased)))
+
+
 def _qc_sampled(conn: Connection, event: Event) -> None:
     selected = event.payload["selected"]
     _set_submission(conn, event, state="qc_selected" if selected else "reported",
@@ -167,6 +202,8 @@ HANDLERS: dict[str, EventHandler] = {
     "submission.pseudonymised": _pseudonymised,
     "donor.research_withdrawn": _research_withdrawn,
     "genotypes.batch_stored": _batch_stored,
+    "genotypes.batch_compacted": _batch_compacted,
+    "donors.erased": _donors_erased,
     "submission.stored": get_item_state_handler(submissions, "inbox_id", "stored"),
     "submission.failure_reported": get_item_state_handler(submissions, "inbox_id", None,
                                                           confirmation_id="confirmation_id"),

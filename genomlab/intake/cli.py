@@ -1,4 +1,6 @@
-"""``genomlab grz submit`` and ``genomlab kdk submit``: intake wired to trust centre and platform.
+"""``genomlab grz submit`` and ``genomlab kdk submit``: intake wired to trust centre and platform;
+``genomlab trust-center consent withdraw-everywhere`` / ``delete-everywhere``: a withdrawal or
+deletion propagated to every node, project and the feasibility index.
 
 These commands are added to the ``grz`` and ``kdk`` groups of the node packages (the same group
 objects), because only this composition root may hold the trust centre; ``genomlab.cli`` finds
@@ -8,13 +10,15 @@ this module through ``COMMAND_PACKAGES`` like any other.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from genomlab.cli_context import CliContext, node_option, pass_cli
+from genomlab.cli_context import CliContext, node_option, pass_cli, user_option
 from genomlab.clinical_node.cli import kdk
 from genomlab.errors import GenomlabError
 from genomlab.genome_center.cli import grz
+from genomlab.trust_center.cli import consent
 
 
 @grz.command("submit")
@@ -96,3 +100,48 @@ def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
 
 
 commands: list[click.Command] = [grz, kdk]
+
+
+def _propagate(cli: CliContext, kvnr: str, le_ik: str, on: Any, user: str | None,
+               delete: bool) -> None:
+    from genomlab.intake import _hail_starter
+    from genomlab.intake.propagation import propagate_deletion, propagate_withdrawal
+
+    run = propagate_deletion if delete else propagate_withdrawal
+    report = run(cli.config, kvnr=kvnr, le_ik=le_ik, actor=user or cli.config.local_user,
+                 hl=_hail_starter(cli.config)(), on=on.date() if on else None)
+    for node, n in sorted({**report.genome_nodes, **report.clinical_nodes}.items()):
+        click.echo(f"{node}: {n} dataset(s) erased ({report.reason})")
+    click.echo(f"{len(report.notices)} project(s) notified; feasibility index rebuilt")
+    for path in report.notices:
+        click.echo(f"  {path}")
+
+
+@consent.command("withdraw-everywhere")
+@click.option("--kvnr", prompt="KVNR (unchangeable part)", hide_input=True,
+              help="Unchangeable part of the KVNR; prompted without echo if omitted.")
+@click.option("--le-ik", required=True, help="IK of the LE that sends the withdrawal.")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD.")
+@user_option()
+@pass_cli
+def consent_withdraw_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any,
+                                user: str | None) -> None:
+    """Withdraw research consent and take the person out of every node's consented store at
+    once (compacted), notify the projects holding them and rebuild the feasibility index."""
+    _propagate(cli, kvnr, le_ik, on, user, delete=False)
+
+
+@consent.command("delete-everywhere")
+@click.option("--kvnr", prompt="KVNR (unchangeable part)", hide_input=True,
+              help="Unchangeable part of the KVNR; prompted without echo if omitted.")
+@click.option("--le-ik", required=True, help="IK of the LE that sends the deletion request.")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD.")
+@user_option()
+@pass_cli
+def consent_delete_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any,
+                              user: str | None) -> None:
+    """Delete the person's data at every node and store (a deletion request), notify the
+    projects holding them and rebuild the feasibility index."""
+    _propagate(cli, kvnr, le_ik, on, user, delete=True)

@@ -74,13 +74,29 @@ class ProjectContext:
         """The analysis kinds the project's DUO terms forbid."""
         return frozenset().union(*(FORBIDDEN_BY.get(c, frozenset()) for c in self.duo_codes))
 
+    def get_withdrawal_notices(self) -> list[dict[str, Any]]:
+        """The withdrawal notices in ``<workspace>/notices`` (oldest first): persons whose
+        data the project must delete (research consent withdrawn, data deleted)."""
+        import json
+
+        folder = self.workspace / "notices"
+        if not folder.is_dir():
+            return []
+        notices = [json.loads(path.read_text()) for path in folder.glob("withdrawal-*.json")]
+        return sorted(notices, key=lambda n: (n.get("date", ""), n.get("release_id", "")))
+
     def format_summary(self) -> str:
-        """The plain-text header a notebook prints first."""
+        """The plain-text header a notebook prints first (withdrawal notices included)."""
         lines = [f"Project {self.project_id}, member {self.member}, "
                  f"entitled until {self.valid_until.isoformat()}",
                  f"Release: {self.release}", "Data use terms (DUO):"]
         lines += [f"  - {text}" for text in self.describe_duo_terms()]
         lines += ["Rules:"] + [f"  - {rule}" for rule in PROJECT_RULES]
+        notices = self.get_withdrawal_notices()
+        if notices:
+            persons = sorted({p for n in notices for p in n.get("project_pseudonyms", [])})
+            lines += [f"WITHDRAWAL NOTICES ({len(notices)}): delete the data and derived "
+                      f"results of {len(persons)} person(s): {', '.join(persons)}"]
         return "\n".join(lines)
 
 
