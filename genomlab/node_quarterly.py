@@ -3,10 +3,10 @@
 BfArM's GRZ quarterly report (``grzctl report quarterly``, genomde.md § 5.4) counts MV and
 research consent revocations and deletions beside the submissions; the KDK report
 (:mod:`genomlab.clinical_node.quarterly`) does the same for clinical records. A node counts them
-from its own ledger: the events of the types listed for it in :data:`REVOCATION_EVENTS` and
-:data:`DELETION_EVENTS`, recorded in the quarter. A type the node's ledger does not declare
-(yet) is not counted; if none of a kind's types is declared the count is ``None`` (an empty
-TSV cell: "not tracked"), never a made-up zero.
+from its own ledger: the events listed for it in :data:`REVOCATION_EVENTS` and
+:data:`DELETION_EVENTS` (by type and the erasure's reason), recorded in the quarter. A type the
+node's ledger does not declare is not counted; if none of a kind's types is declared the count
+is ``None`` (an empty TSV cell: "not tracked"), never a made-up zero.
 
 Neutral like :mod:`genomlab.node_intake`: :mod:`genomlab.genome_center` and
 :mod:`genomlab.clinical_node` both use it and still never import each other.
@@ -23,22 +23,45 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genomlab.ledger import Ledger
 
-REVOCATION_EVENTS: Mapping[str, tuple[str, ...]] = {
-    "grz": ("donor.research_withdrawn",),
-    "kdk": (),
+
+@dataclass(frozen=True)
+class CountedEvent:
+    """Events of ``type`` that count: only those whose payload ``reason`` is ``reason`` (if
+    given), each counting ``len(payload[items])`` persons or records (if given) or one."""
+
+    type: str
+    reason: str | None = None
+    items: str | None = None
+
+    def count(self, payload: Mapping[str, Any]) -> int:
+        if self.reason is not None and payload.get("reason") != self.reason:
+            return 0
+        return 1 if self.items is None else len(payload.get(self.items) or ())
+
+
+REVOCATION_EVENTS: Mapping[str, tuple[CountedEvent, ...]] = {
+    "grz": (CountedEvent("donor.research_withdrawn"),
+            CountedEvent("donors.erased", reason="withdrawal", items="digests")),
+    "kdk": (CountedEvent("records.erased", reason="withdrawal", items="record_ids"),),
 }
-"""Event types that record a consent revocation at a node. A GRZ records one when a later
-submission withdraws a donor's research consent; the KDK derives its count from its records
-(:func:`genomlab.clinical_node.quarterly.count_revocations`). Add the types of issue 18's
-withdrawal work here when they land."""
-DELETION_EVENTS: Mapping[str, tuple[str, ...]] = {"grz": (), "kdk": ()}
-"""Event types that record a deletion of a person's data at a node (Delete request, retention
-limit). None is declared yet: until issue 18's deletion work adds them the count is ``None``."""
+"""What records a consent revocation at a node: a GRZ's ``donor.research_withdrawn`` (a later
+submission withdraws research consent) and the donors a withdrawal erased
+(:mod:`genomlab.intake.propagation`); a KDK's records a withdrawal erased (its count from later
+records without consent: :func:`genomlab.clinical_node.quarterly.count_revocations`)."""
+DELETION_EVENTS: Mapping[str, tuple[CountedEvent, ...]] = {
+    "grz": tuple(CountedEvent("donors.erased", reason=reason, items="digests")
+                 for reason in ("deletion", "retention")),
+    "kdk": tuple(CountedEvent("records.erased", reason=reason, items="record_ids")
+                 for reason in ("deletion", "retention")),
+}
+"""What records a deletion of a person's data at a node: a Delete request or the end of the
+retention period (persons at a GRZ, records at a KDK). A correction's erasure is neither."""
 
 
 def get_quarter_bounds(year: int, quarter: int) -> tuple[str, str]:
@@ -53,14 +76,17 @@ def is_in_quarter(timestamp: str, bounds: tuple[str, str]) -> bool:
     return bounds[0] <= timestamp[:10] < bounds[1]
 
 
-def count_events_in_quarter(ledger: Ledger, declared: frozenset[str], types: Sequence[str],
-                            bounds: tuple[str, str]) -> int | None:
-    """Events of ``types`` recorded in the quarter; ``None`` if ``declared`` has none of them."""
-    known = [event_type for event_type in types if event_type in declared]
+def count_events_in_quarter(ledger: Ledger, declared: frozenset[str],
+                            counted: Sequence[CountedEvent], bounds: tuple[str, str]
+                            ) -> int | None:
+    """What ``counted`` events recorded in the quarter add up to; ``None`` if ``declared`` has
+    none of their types (not tracked by this node's ledger)."""
+    known = [spec for spec in counted if spec.type in declared]
     if not known:
         return None
-    return sum(is_in_quarter(event.recorded_at, bounds)
-               for event_type in known for event in ledger.events(type=event_type))
+    return sum(spec.count(event.payload) for spec in known
+               for event in ledger.events(type=spec.type)
+               if is_in_quarter(event.recorded_at, bounds))
 
 
 def write_tsv_tables(tables: Mapping[str, list[dict[str, Any]]], names: Mapping[str, str],

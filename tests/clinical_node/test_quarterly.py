@@ -62,7 +62,7 @@ def test_compute_quarterly_tables__kdk_quarter_counts_records_consent_and_diseas
             r["metaData"]["submission"]["diseaseType"] == disease for r in sent)
     assert overview["research_consented"] + overview["not_research_consented"] == len(sent)
     assert overview["research_consent_revocations"] == 0  # every person sent once
-    assert overview["deletions"] is None  # not tracked: no deletion event declared yet
+    assert overview["deletions"] == 0  # tracked (records.erased), none in the quarter
     assert len(tables["datasets"]) == len(sent)
     assert not any("pseudonym" in key or "record_id" in key for key in tables["datasets"][0])
     other = compute_quarterly_tables(config, KDK, year=2026, quarter=3)["overview"][0]
@@ -82,7 +82,7 @@ def test_kdk_report_cli__writes_two_tsvs_with_revocation_and_deletion_columns(
     with (tmp_path / "q" / names[0]).open(encoding="utf-8") as handle:
         row = next(csv.DictReader(handle, delimiter="\t"))
     assert int(row["records"]) == len(world["records"])
-    assert (row["research_consent_revocations"], row["deletions"]) == ("0", "")
+    assert (row["research_consent_revocations"], row["deletions"]) == ("0", "0")
 
 
 def _row(pseudonym: str, consented: bool, day: str, state: str = "finished") -> dict[str, Any]:
@@ -106,10 +106,17 @@ def test_count_revocations_and_deletions__grz_counts_withdrawals_recorded_in_qua
         with clock.use_clock(clock.ticking_from(datetime.fromisoformat(f"{day}T09:00:00+00:00"))):
             grz.ledger.append("donor.research_withdrawn", {
                 "inbox_id": f"inbox-{day}", "genome_pseudonym": f"GDP1-{day}"}, actor="grz")
+    with clock.use_clock(clock.ticking_from(datetime(2026, 6, 1, 9, 0, tzinfo=UTC))):
+        for reason, digests in (("withdrawal", ["a" * 64]), ("deletion", ["b" * 64, "c" * 64]),
+                                ("retention", ["d" * 64]), ("correction", ["e" * 64])):
+            grz.ledger.append("donors.erased", {"digests": digests, "reason": reason,
+                                                "stores": ["consented"]}, actor="grz")
+    # revocations: 2 later submissions + 1 person a withdrawal erased; deletions: a Delete
+    # request's 2 persons + 1 at the end of retention; a correction's erasure is neither
     assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 2)) == {
-        "research_consent_revocations": 2, "deletions": None}
-    assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 3))[
-        "research_consent_revocations"] == 1
+        "research_consent_revocations": 3, "deletions": 3}
+    assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 3)) == {
+        "research_consent_revocations": 1, "deletions": 0}
 
 
 def _deny_research(node: Any) -> Any:
