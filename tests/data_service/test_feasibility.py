@@ -103,60 +103,6 @@ def test_run_feasibility_query__threshold_from_config(world_home: WorldHome,
     assert answer["responseSummary"]["numTotalResults"] == "<1000"
 
 
-def _differencing_pair(world_home: WorldHome) -> tuple[list[str], list[str]]:
-    """Query A and its refinement B (one more filter) whose difference is a small cell.
-
-    Chosen from truth.json (consented samples; A may ask one node only): B alone shows a count
-    >= K at every node it asks, while A minus B holds 1 to K-1 persons at some node or overall.
-    """
-    samples = world_home.consented_samples
-    keys = {"diseaseType": "disease_type", "libraryType": "library_type", "node": "grz"}
-    values = {k: sorted({s[f] for s in samples}) for k, f in keys.items() if k != "node"}
-    nodes = [[]] + [[f"node:{n}"] for n in sorted({s["grz"] for s in samples})]
-    diseases = [[]] + [[f"diseaseType:{v}"] for v in values["diseaseType"]]
-    bases = [[*node, *disease] for node in nodes for disease in diseases]
-    for base in bases:
-        for kind, options in values.items():
-            for value in options:
-                extra = f"{kind}:{value}"
-                if extra in base:
-                    continue
-                def matches(s: dict[str, Any], filters: list[str]) -> bool:
-                    return all(s[keys[f.split(":")[0]]] == f.split(":")[1] for f in filters)
-                a = Counter(s["grz"] for s in samples if matches(s, base))
-                b = Counter(s["grz"] for s in samples if matches(s, [*base, extra]))
-                diff = {n: a[n] - b[n] for n in a}
-                small = [d for d in (*diff.values(), sum(diff.values())) if 0 < d < K]
-                if small and b and all(v >= K for v in b.values()) and len(b) == len(a):
-                    return base, [*base, extra]
-    raise AssertionError("the world offers no differencing pair")
-
-
-def test_run_feasibility_query__differencing_attempt_is_suppressed(
-        world_config: GenomlabConfig, world_home: WorldHome) -> None:
-    """A, then A refined by one filter that drops a small cell: the second answer is refused."""
-    first_filters, second_filters = _differencing_pair(world_home)
-    first = _ask(world_config, first_filters, user="mallory")
-    assert first["responseSummary"]["numTotalResults"] != "suppressed"
-    second = _ask(world_config, second_filters, user="mallory")
-    assert second["responseSummary"]["numTotalResults"] == "suppressed"
-    assert set(_cells(second).values()) <= {"suppressed", 0}
-    assert any("differencing" in reason for reason in second["info"]["suppression"])
-    assert second["responseSummary"]["exists"] is True
-    # auditing is per requester (issue 21): mallory's history does not suppress eve's answer;
-    # colluders are bounded by the query budget (test_feasibility_audit.py)
-    third = _ask(world_config, second_filters, user="eve")
-    assert isinstance(third["responseSummary"]["numTotalResults"], int)
-
-
-def test_run_feasibility_query__refinement_alone_is_answered(
-        world_config: GenomlabConfig, world_home: WorldHome) -> None:
-    _, second_filters = _differencing_pair(world_home)
-    answer = _ask(world_config, second_filters)
-    assert isinstance(answer["responseSummary"]["numTotalResults"], int)
-    assert all(isinstance(v, int) for v in _cells(answer).values())
-
-
 def test_run_feasibility_query__boolean_granularity_has_no_counts(
         world_config: GenomlabConfig) -> None:
     answer = _ask(world_config, ["diseaseType:rare"], granularity="boolean")
