@@ -30,6 +30,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
+from genomlab.platform.person_credentials import get_operator_actor
 from genomlab.services.process import _answers, _pause, _stop
 from genomlab.services.runner import (
     SERVICE_KINDS,
@@ -263,7 +264,7 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
     Prints one line per service (instance, URL) and the start-up time of the whole set, and
     returns that time in seconds. A service that exits on its own stops the others.
     """
-    for path in ensure_service_prerequisites(config, actor=config.local_user):
+    for path in ensure_service_prerequisites(config, actor=get_operator_actor()):
         announce(f"made {path}")
     instances = get_service_instances(config)
     stop = threading.Event()
