@@ -13,6 +13,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.institution import Institution
 from genomlab.messages import SignedDocument
+from genomlab.platform.person_credentials import get_operator_actor
 from tests.conftest import write_config_file
 from tests.trust_center.conftest import (
     GRZ,
@@ -140,3 +141,54 @@ def test_trust_center_cli__case_identification_contact_and_redeem(
     assert run("reid", "redeem", number, "--le-ik", LE_IK).strip() == (
         f"{LE_IK}\t{person.arbeitsnummer}")
     assert "already redeemed" in run("reid", "redeem", number, "--le-ik", LE_IK, exit_code=1)
+
+
+PERSON_COMMANDS = [
+    ("case-numbers", "request"), ("case-numbers", "register"), ("consent", "record"),
+    ("consent", "withdraw"), ("officer", "appoint"), ("approval", "revoke"),
+    ("linkage-map", "issue"), ("reid", "request"), ("reid", "approve"), ("reid", "release"),
+    ("reid", "contact"), ("reid", "redeem"), ("correction", "release"), ("key", "rotate"),
+]
+
+
+def test_trust_center_cli__no_command_takes_user(config: GenomlabConfig, tmp_path: Path) -> None:
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
+    for command in PERSON_COMMANDS:
+        out = run(*command, "--user", "olga", exit_code=2)
+        assert "No such option '--user'" in out, command
+
+
+def test_reid_approve__one_officer_under_two_names_is_refused(
+        config: GenomlabConfig, tmp_path: Path, tc, sign_grant: Callable[..., SignedDocument]
+) -> None:
+    from tests.trust_center.conftest import enrol
+
+    (person,) = enrol(tc, 1, start=70)
+    tc.record_consent(kvnr=person.kvnr, le_ik=LE_IK, scope="reIdentification",
+                      decision="permit", actor="le")
+    people = platform_people(config, "olga", "otto", "rita")
+    linkage = tc.issue_linkage_map(sign_grant(), actor="data_service",
+                                   genome_pseudonyms=[person.genome])
+    ((project_pseudonym, _, _),) = linkage.rows()
+    # olga claims otto's name in the environment and in her credentials file
+    as_otto = {"JUPYTERHUB_USER": "otto", "GENOMLAB_LOCAL_USER": "otto",
+               "GENOMLAB_CREDENTIALS": str(people["olga"])}
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"), as_otto)
+    run("officer", "appoint", "olga")
+    run("officer", "appoint", "otto")
+    request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
+                     project_pseudonym, "--reason", "actionable finding", "--kind",
+                     "reIdentification", "--credentials", str(people["rita"])).strip()
+    assert run("reid", "approve", request_id) == "approved (1 of 2)\n"
+    edited = tmp_path / "olga-as-otto.json"
+    edited.write_text(json.dumps({**json.loads(people["olga"].read_text()), "user_id": "otto"}))
+    refused = run("reid", "approve", request_id, "--credentials", str(edited), exit_code=1)
+    assert "olga has already approved; a second officer must approve" in refused
+    assert "1 of 2 officer approvals" in run("reid", "release", request_id, "--le-ik", LE_IK,
+                                             exit_code=1)
+    events = [(e.type, e.actor, e.payload.get("officer")) for e in tc.ledger.events()
+              if e.type in ("reid.approved", "officer.appointed")]
+    operator = get_operator_actor()
+    assert events == [("officer.appointed", operator, "olga"),
+                      ("officer.appointed", operator, "otto"),
+                      ("reid.approved", "olga", "olga")]
