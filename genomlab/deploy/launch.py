@@ -203,11 +203,11 @@ TRUST_CENTER_CLIENT_NODE = "VSTRKI"
 SERVICE_CLIENT_NODES = {
     "trust_center": (TRUST_CENTER_CLIENT_NODE, "Vertrauensstelle (trust centre)"),
     "data_service": ("DSGENOMLAB", "Datendienst (data service)"),
-    "airlock": ("VSTAIRLOCK", "Airlock (status look-ups only)"),
+    "airlock": ("AIRLOCK", "Airlock (output checking)"),
 }
 """Each served institution's own platform client (node id, name): it asks the platform about
-nodes, approvals and people. The airlock is registered as a status-only node (``VST…``, scope
-``status:read``) until the platform has an airlock node kind."""
+nodes, approvals and people. The airlock is a node of kind ``airlock`` (scopes ``status:read
+projects:read register:write``: team membership and the register through the platform)."""
 
 
 def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
@@ -228,7 +228,7 @@ def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[
 
     Each service's client is an approved node of the platform's registry
     (:data:`SERVICE_CLIENT_NODES`: the trust centre ``VSTRKI``, the data service ``DSGENOMLAB``,
-    the airlock ``VSTAIRLOCK``), its credentials saved 0600 in
+    the airlock ``AIRLOCK``), its credentials saved 0600 in
     ``<instance>/platform-client.json``.
     """
     from genomlab.clients.oauth import (
