@@ -133,3 +133,18 @@ def test_approvals_dashboard__conflicted_reviewer_gets_no_actions(world: World, 
     page.select_option(".genomlab-open select", index=1)
     page.wait_for_selector("text=No action available to you", timeout=60_000)
     assert page.locator(".genomlab-action-approve").count() == 0
+
+
+def test_approvals_view__signed_in_as_the_credentials_person(world: World,
+                                                             monkeypatch) -> None:
+    """Issue 15: the dashboard's person is the verified subject of the credentials file (the
+    notebook's parameter or ``$GENOMLAB_CREDENTIALS``); names in the environment change
+    nothing."""
+    world.under_review()
+    monkeypatch.setenv("JUPYTERHUB_USER", "dora")
+    monkeypatch.setenv("GENOMLAB_LOCAL_USER", "dora")
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_of(world.config, "ute")))
+    assert "Signed in as <b>ute</b>" in get_static_html(approvals_view(world.config))
+    dora = credentials_of(world.config, "dora")
+    assert "Signed in as <b>dora</b>" in get_static_html(
+        approvals_view(world.config, credentials=dora))
