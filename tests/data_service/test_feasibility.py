@@ -219,10 +219,12 @@ def test_feasibility_notebook__runs_and_shows_counts(world_config: GenomlabConfi
                                                      tmp_path: Any) -> None:
     from tests.conftest import write_config_file
     from tests.notebook_outputs import get_output_tables
+    from tests.people_credentials import credentials_for
 
     config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
     out = run_notebook("feasibility.ipynb", config_path=str(config_file),
-                       filters=["diseaseType:rare"], user="alice")
+                       filters=["diseaseType:rare"],
+                       credentials=str(credentials_for(world_config, "alice")))
     [table] = get_output_tables(out)
     truth = _truth_counts(world_home, disease_type="rare")
     shown = sum(n for n in truth.values() if n >= K)
