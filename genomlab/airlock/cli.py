@@ -42,15 +42,22 @@ def airlock() -> None:
 @airlock.command("check")
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
+@credentials_option()
 @pass_cli
-def check(cli: CliContext, project: str, files: tuple[str, ...]) -> None:
+def check(cli: CliContext, project: str, files: tuple[str, ...],
+          credentials: Path | None) -> None:
     """Run the disclosure checks on output FILES of PROJECT before asking (nothing is recorded).
 
-    FILES are relative to the workspace's outputs/ folder. Exits 1 if any check fails.
+    FILES are relative to the workspace's outputs/ folder; you must be on PROJECT's team.
+    Exits 1 if any check fails.
     """
+    from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.requests import check_files, get_outputs_dir
-    from genomlab.errors import GenomlabError
+    from genomlab.errors import GenomlabError, PermissionDenied
 
+    person = get_acting_person(cli, credentials)
+    if not PlatformDirectory(cli.config).is_team_member(person, project):
+        raise PermissionDenied(f"{person} is not an entitled member of project {project}")
     checks = check_files(cli.config, project, get_outputs_dir(cli.config, project), list(files))
     for file_check in checks.files:
         click.echo(f"{file_check.path}: {file_check.status}")
@@ -153,13 +160,19 @@ def withdraw(cli: CliContext, request_id: str, reason: str, credentials: Path | 
 @click.option("--all", "show_all", is_flag=True, help="Include decided and released requests.")
 @click.option("--project", default=None, help="Only this project.")
 @format_option()
+@credentials_option()
 @pass_cli
 def queue(cli: CliContext, show_all: bool, project: str | None,
-          output_format: OutputFormat) -> None:
-    """List release requests (open ones by default), oldest first."""
+          output_format: OutputFormat, credentials: Path | None) -> None:
+    """List release requests (open ones by default), oldest first: every request for an output
+    checker, your own requests for anyone else."""
+    from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.requests import OPEN_STATES, get_queue
 
+    person = get_acting_person(cli, credentials)
     rows = get_queue(cli.config, statuses=None if show_all else OPEN_STATES, project=project)
+    if not PlatformDirectory(cli.config).is_output_checker(person):
+        rows = [r for r in rows if r["author"] == person]
     echo_rows([{**r, "submitted_at": r["submitted_at"][:19]} for r in rows],
               [("request_id", "Request"), ("project", "Project"), ("author", "Author"),
                ("status", "Status"), ("check_status", "Checks"), ("n_reviews", "Reviews"),

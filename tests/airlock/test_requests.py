@@ -175,6 +175,10 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     assert header == ["Request", "Project", "Author", "Status", "Checks", "Reviews", "Submitted"]
     assert listed[:6] == ["AR-000001", project.project, "alice", "released", "pass", "2"]
     assert count == ["1", "requests"]
+    assert run("bob", "queue", "--all").output.splitlines()[-1] == "0 requests"  # not his
+    outsider = run("bob", "check", project.project, "by_sex.csv")
+    assert outsider.exit_code == 1
+    assert "bob is not an entitled member" in outsider.output
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
     again = run("hanna", "release", "AR-000001")
     assert again.exit_code == 0
