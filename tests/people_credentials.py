@@ -30,8 +30,9 @@ def credentials_for(config: GenomlabConfig, user: str, *, institution: str = "Te
     if get_user_institution(config, user) is None:
         workflow = Workflow(config)
         with workflow.ledger.engine.connect() as conn:
-            admin = conn.execute(select(t.roles.c.user_id).where(t.roles.c.role == "admin")
-                                 ).scalar()
+            admin = conn.execute(
+                select(t.roles.c.user_id).where(t.roles.c.role == "admin")
+            ).scalar()
         if admin is None:
             admin = "test-admin"
             workflow.bootstrap_admin(admin, institution="BfArM")

@@ -62,23 +62,26 @@ class PlatformProjectsClient(KeptPlatformClient):
 
     def is_member(self, project_id: str, user_id: str) -> bool:
         """Whether ``user_id`` is on the project's team with an active entitlement now."""
-        answer = self._get(f"/api/projects/{quote(project_id, safe='')}/members/"
-                           f"{quote(user_id, safe='')}")
+        answer = self._get(
+            f"/api/projects/{quote(project_id, safe='')}/members/{quote(user_id, safe='')}"
+        )
         return answer.get("member") is True
 
-    def record_result(self, project_id: str, author: str, title: str,
-                      reference: str) -> str:
+    def record_result(self, project_id: str, author: str, title: str, reference: str) -> str:
         """Record a release of ``author`` in the project's register entry; its application."""
-        answer = self._post(f"/api/projects/{quote(project_id, safe='')}/results",
-                            {"author": author, "title": title, "reference": reference})
+        answer = self._post(
+            f"/api/projects/{quote(project_id, safe='')}/results",
+            {"author": author, "title": title, "reference": reference},
+        )
         return str(answer["application_id"])
 
 
 class ServiceDirectory:
     """:class:`~genomlab.airlock.directory.AirlockDirectory` over the platform service."""
 
-    def __init__(self, client: PlatformProjectsClient | None,
-                 missing_client: Path | None = None) -> None:
+    def __init__(
+        self, client: PlatformProjectsClient | None, missing_client: Path | None = None
+    ) -> None:
         self.client = client
         self.missing_client = missing_client
 
@@ -94,7 +97,8 @@ class ServiceDirectory:
         if self.client is None:
             raise ServiceUnavailable(
                 f"{self.missing_client}: the airlock has no platform client to ask about "
-                "projects (issue one: genomlab platform nodes issue-client AIRLOCK --save)")
+                "projects (issue one: genomlab platform nodes issue-client AIRLOCK --save)"
+            )
         return self.client
 
     def _ask(self, question: Any) -> Any:
@@ -121,7 +125,6 @@ class ServiceDirectory:
     def record_release(self, project: str, author: str, title: str, reference: str) -> str | None:
         platform = self._platform()
         try:
-            return str(self._ask(lambda: platform.record_result(project, author, title,
-                                                                reference)))
+            return str(self._ask(lambda: platform.record_result(project, author, title, reference)))
         except NotFoundError:
             return None

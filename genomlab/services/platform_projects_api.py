@@ -42,15 +42,19 @@ PROJECTS_SCOPE = "projects:read"
 REGISTER_SCOPE = "register:write"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_BY_ERROR: tuple[tuple[type[GenomlabError], int], ...] = (
-    (ValidationFailed, 400), (NotFoundError, 404), (ConflictError, 409))
+    (ValidationFailed, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+)
 
 
 def get_application_id(config: GenomlabConfig, project_id: str) -> str:
     """The application behind ``project_id``; :class:`NotFoundError` if none."""
     apps = platform_tables.applications
     with read_platform(config) as conn:
-        application_id = conn.execute(select(apps.c.application_id)
-                                      .where(apps.c.project_id == project_id)).scalar()
+        application_id = conn.execute(
+            select(apps.c.application_id).where(apps.c.project_id == project_id)
+        ).scalar()
     if application_id is None:
         raise NotFoundError(f"project {project_id} not found")
     return str(application_id)
@@ -63,13 +67,15 @@ def _text(body: Any, name: str) -> str:
     return value
 
 
-def add_project_routes(app: FastAPI, config: GenomlabConfig,
-                       authority: AccessTokenAuthority) -> None:
+def add_project_routes(
+    app: FastAPI, config: GenomlabConfig, authority: AccessTokenAuthority
+) -> None:
     """Add the project routes (see the module's description) to the platform's ``app``."""
     workflow = Workflow(config)
 
-    def answer(authorization: str | None, scope: str,
-               look_up: Callable[[], dict[str, Any]]) -> JSONResponse:
+    def answer(
+        authorization: str | None, scope: str, look_up: Callable[[], dict[str, Any]]
+    ) -> JSONResponse:
         try:
             try:
                 authority.verify(get_bearer_token(authorization), scope=scope)
@@ -78,41 +84,56 @@ def add_project_routes(app: FastAPI, config: GenomlabConfig,
             except InsufficientScope as exc:
                 raise bearer_error(403, "insufficient_scope", str(exc)) from exc
         except OAuthError as error:
-            return JSONResponse(error.body(), status_code=error.status,
-                                headers={**NO_STORE, **error.headers})
+            return JSONResponse(
+                error.body(), status_code=error.status, headers={**NO_STORE, **error.headers}
+            )
         try:
             return JSONResponse(look_up(), headers=NO_STORE)
         except GenomlabError as exc:
             status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 403)
-            return JSONResponse({"error": "refused", "error_description": str(exc)},
-                                status_code=status, headers=NO_STORE)
+            return JSONResponse(
+                {"error": "refused", "error_description": str(exc)},
+                status_code=status,
+                headers=NO_STORE,
+            )
 
     def member(project_id: str, user_id: str) -> dict[str, Any]:
         get_application_id(config, project_id)  # 404 for an unknown project
-        return {"project_id": project_id, "user_id": user_id,
-                "member": is_entitled(config, user_id, project_id)}
+        return {
+            "project_id": project_id,
+            "user_id": user_id,
+            "member": is_entitled(config, user_id, project_id),
+        }
 
     def team(project_id: str) -> dict[str, Any]:
         return {"project_id": project_id, "team": list(get_team(config, project_id))}
 
     def result(project_id: str, body: Any) -> dict[str, Any]:
         application_id = get_application_id(config, project_id)
-        workflow.add_result(_text(body, "author"), application_id, kind="report",
-                            title=_text(body, "title"), reference=_text(body, "reference"))
+        workflow.add_result(
+            _text(body, "author"),
+            application_id,
+            kind="report",
+            title=_text(body, "title"),
+            reference=_text(body, "reference"),
+        )
         return {"project_id": project_id, "application_id": application_id}
 
     @app.get(PROJECTS_PATH + "/{project_id}/members/{user_id}")
     async def project_member(project_id: str, user_id: str, request: Request) -> JSONResponse:
         response: JSONResponse = await run_in_threadpool(
-            answer, request.headers.get("authorization"), PROJECTS_SCOPE,
-            lambda: member(project_id, user_id))
+            answer,
+            request.headers.get("authorization"),
+            PROJECTS_SCOPE,
+            lambda: member(project_id, user_id),
+        )
         return response
 
     @app.get(PROJECTS_PATH + "/{project_id}/team")
     async def project_team(project_id: str, request: Request) -> JSONResponse:
         response: JSONResponse = await run_in_threadpool(
-            answer, request.headers.get("authorization"), PROJECTS_SCOPE,
-            lambda: team(project_id))
+            answer, request.headers.get("authorization"), PROJECTS_SCOPE, lambda: team(project_id)
+        )
         return response
 
     @app.post(PROJECTS_PATH + "/{project_id}/results")
@@ -122,6 +143,9 @@ def add_project_routes(app: FastAPI, config: GenomlabConfig,
         except ValueError:
             body = None  # refused after the token check
         response: JSONResponse = await run_in_threadpool(
-            answer, request.headers.get("authorization"), REGISTER_SCOPE,
-            lambda: result(project_id, body))
+            answer,
+            request.headers.get("authorization"),
+            REGISTER_SCOPE,
+            lambda: result(project_id, body),
+        )
         return response
