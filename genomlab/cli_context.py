@@ -5,12 +5,12 @@ Subpackage CLIs import this module, never ``genomlab.cli``: that one is a compos
 registers ``genomlab demo``, which wires every institution together), and importing it would let
 any institution reach every other one.
 
-Every command that acts for a person takes that person as ``--user`` (parameter ``user``); every
-command that names a data node takes it as ``--node`` (parameter ``node_id``). Build those
-options with :func:`user_option` and :func:`node_option`, so no group invents another spelling.
-The platform's person-facing commands take no name at all: the acting person is the verified
+No command takes a person's name (issue 15): a person-facing command acts as the verified
 subject of a credentials file, ``--credentials FILE`` (:func:`credentials_option`; else
-``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``).
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``; :func:`get_acting_person`), and
+an operator command records ``operator:<OS account>`` (:func:`get_operator`). Every command that
+names a data node takes it as ``--node`` (parameter ``node_id``, :func:`node_option`), so no
+group invents another spelling.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import click
 
 from genomlab.config import GenomlabConfig, NodeKind, load_config
 
-USER_OPTION = "--user"
-"""The one spelling of the acting person's option, in every command group."""
 CREDENTIALS_OPTION = "--credentials"
 """The one spelling of a person's credentials file option (issued by the platform's operator)."""
 NODE_OPTION = "--node"
@@ -52,13 +50,6 @@ pass_cli = click.make_pass_decorator(CliContext)
 """Passes the invocation's :class:`CliContext` as the command's first argument."""
 
 
-def user_option(
-    help_text: str = "Act as this user (default: local_user of the configuration).",
-) -> Callable[[CommandFunction], CommandFunction]:
-    """``--user NAME``, passed as ``user`` (``None`` when not given)."""
-    return click.option(USER_OPTION, "user", default=None, help=help_text)
-
-
 def credentials_option() -> Callable[[CommandFunction], CommandFunction]:
     """``--credentials FILE``, passed as ``credentials`` (``None``: ``$GENOMLAB_CREDENTIALS``,
     else ``~/.genomlab/credentials.json``). Who acts is the credential's verified subject."""
@@ -67,6 +58,23 @@ def credentials_option() -> Callable[[CommandFunction], CommandFunction]:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Your credentials file (default: $GENOMLAB_CREDENTIALS, else "
              "~/.genomlab/credentials.json); you act as the person it was issued to.")
+
+
+def get_acting_person(cli: CliContext, credentials: Path | None) -> str:
+    """The user id of the verified person of ``credentials`` (else ``$GENOMLAB_CREDENTIALS``,
+    else ``~/.genomlab/credentials.json``), checked against the platform (its service when it
+    runs, else its store); no name in the environment counts."""
+    from genomlab.platform.person_session import get_verified_user
+
+    return get_verified_user(cli.config, credentials)
+
+
+def get_operator() -> str:
+    """The ledger actor of an operator command: ``operator:<OS account>`` (effective uid). An
+    operator's credential is access to the institution's folder and store."""
+    from genomlab.platform.person_credentials import get_operator_actor
+
+    return get_operator_actor()
 
 
 def require_node(cli: CliContext, kind: NodeKind, node_id: str) -> str:

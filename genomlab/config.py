@@ -15,7 +15,6 @@ valid integer (got 'ten')``.
 Example ``genomlab.toml``::
 
     home = "/srv/genomlab"
-    local_user = "alice"
 
     [spark]
     master = "local[*]"
@@ -189,6 +188,9 @@ class GenomlabConfig(_Section):
 
     home: Path = Path(DEFAULT_HOME)
     local_user: str = Field(default_factory=lambda: _default_user())
+    """Not an identity (issue 15): nothing decides who acts by it; people act by their verified
+    credentials file and operators are recorded by their OS account. Kept so that existing
+    configuration files (and ``GENOMLAB_LOCAL_USER``) still load."""
     spark: SparkConfig = SparkConfig()
     disclosure: DisclosureConfig = DisclosureConfig()
     review: ReviewConfig = ReviewConfig()

@@ -2,8 +2,9 @@
 
 The test walks the whole command tree through click (no source text is read): an option counts
 as a person option or a node option when its parameter name or one of its flags is one of the
-words used for them anywhere; each such option must be exactly ``--user`` (parameter ``user``)
-or ``--node`` (parameter ``node_id``).
+words used for them anywhere. No command takes a person by name (issue 15: people act by their
+credentials file, ``--credentials``); each node option is exactly ``--node`` (parameter
+``node_id``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 import pytest
 
 from genomlab.cli import COMMAND_PACKAGES, main
-from genomlab.cli_context import NODE_OPTION, USER_OPTION
+from genomlab.cli_context import CREDENTIALS_OPTION, NODE_OPTION
 
 PERSON_WORDS = {"user", "actor", "as", "acting_user", "by", "requester", "person", "who"}
 NODE_WORDS = {"node", "node_id", "nodeid", "grz", "kdk", "grz_id", "kdk_id", "data_node"}
@@ -49,10 +50,11 @@ def find_options(words: set[str]) -> dict[str, click.Option]:
 
 
 @pytest.mark.parametrize(("words", "flag", "name", "groups"), [
-    (PERSON_WORDS, USER_OPTION, "user", {"trust-center", "data-service"}),
+    ({"credentials"}, CREDENTIALS_OPTION, "credentials",
+     {"platform", "trust-center", "data-service", "airlock", "workspace"}),
     (NODE_WORDS, NODE_OPTION, "node_id", {"grz", "kdk", "trust-center"}),
-], ids=["person", "node"])
-def test_find_options__person_and_node_are_spelled_one_way_in_every_group(
+], ids=["credentials", "node"])
+def test_find_options__credentials_and_node_are_spelled_one_way_in_every_group(
         words: set[str], flag: str, name: str, groups: set[str]) -> None:
     options = find_options(words)
     wrong = {where: (o.opts, o.name) for where, o in options.items()
@@ -110,13 +112,10 @@ def test_listing_commands__each_takes_format_table_or_json() -> None:
     assert missing == {}
 
 
-def test_platform_group__no_command_takes_a_person_by_name() -> None:
-    """The platform's people act by their credentials file (``--credentials``), never by a
-    name (issue 15): no option of ``genomlab platform …`` is a person option."""
-    from genomlab.cli_context import CREDENTIALS_OPTION
-
-    options = find_options(PERSON_WORDS)
-    assert [where for where in options if where.split()[1] == "platform"] == []
+def test_find_options__no_command_takes_a_person_by_name() -> None:
+    """People act by their credentials file (``--credentials``), never by a name (issue 15):
+    no option of any ``genomlab …`` command is a person option (``--user``, ``--as``, …)."""
+    assert sorted(find_options(PERSON_WORDS)) == []
     credentials = [where for where in find_options({"credentials"})
                    if where.split()[1] == "platform"]
     assert "genomlab platform review approve --credentials" in credentials

@@ -18,6 +18,7 @@ from genomlab.platform.applications.queries import get_application_detail
 from tests.a11y import get_accessibility_violations
 from tests.browser_checks import read_page_table
 from tests.conftest import config_for, write_config_file
+from tests.people_credentials import credentials_for
 from tests.platform.conftest import make_form
 from tests.voila_servers import render_url, serve_voila
 
@@ -55,7 +56,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                           {"GRZK00001": "≥17", "KDKK00001": "12"}, "≥29")
     wf.request_decision("hanna", application_id, "approve", RECOMMENDATION)
     cfg = str(write_config_file(config, tmp / "genomlab.toml"))
-    with serve_voila(tmp, {"GENOMLAB_CONFIG": cfg, "JUPYTERHUB_USER": "dora"}) as base:
+    with serve_voila(tmp, {"GENOMLAB_CONFIG": cfg,
+                           "GENOMLAB_CREDENTIALS": str(credentials_for(config, "dora"))}) as base:
         yield Served(config, application_id, base)
 
 

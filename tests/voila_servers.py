@@ -1,8 +1,8 @@
 """One Voila server per test module: started by a module-scoped fixture, stopped after it.
 
 A server may serve the whole ``notebooks/`` folder (one server for several dashboards, at
-``/voila/render/<name>.ipynb``) or one notebook; the signed-in user is the server's
-``JUPYTERHUB_USER``.
+``/voila/render/<name>.ipynb``) or one notebook; the signed-in user is the verified
+person of the server's ``GENOMLAB_CREDENTIALS`` (issue 15).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 When the airlock service runs (``genomlab serve airlock``, its record in ``<home>/services/``)
 ``request``, ``review`` and ``release`` go to it with the person's credentials
 (``$GENOMLAB_CREDENTIALS`` or ``~/.genomlab/credentials.json``): who acts is the credentials'
-person. Otherwise (in-process) the acting user is ``$JUPYTERHUB_USER`` or ``local_user`` from
-the configuration.
+person. Otherwise (in-process) the acting person is the same verified subject of the credentials
+file, checked against the platform (:func:`genomlab.cli_context.get_acting_person`); no name in
+the environment counts (issue 15).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from genomlab.cli_context import CliContext, credentials_option, pass_cli
+from genomlab.cli_context import CliContext, credentials_option, get_acting_person, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.config import GenomlabConfig
 from genomlab.home import resolve_in_home
@@ -41,15 +42,22 @@ def airlock() -> None:
 @airlock.command("check")
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
+@credentials_option()
 @pass_cli
-def check(cli: CliContext, project: str, files: tuple[str, ...]) -> None:
+def check(cli: CliContext, project: str, files: tuple[str, ...],
+          credentials: Path | None) -> None:
     """Run the disclosure checks on output FILES of PROJECT before asking (nothing is recorded).
 
-    FILES are relative to the workspace's outputs/ folder. Exits 1 if any check fails.
+    FILES are relative to the workspace's outputs/ folder; you must be on PROJECT's team.
+    Exits 1 if any check fails.
     """
+    from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.requests import check_files, get_outputs_dir
-    from genomlab.errors import GenomlabError
+    from genomlab.errors import GenomlabError, PermissionDenied
 
+    person = get_acting_person(cli, credentials)
+    if not PlatformDirectory(cli.config).is_team_member(person, project):
+        raise PermissionDenied(f"{person} is not an entitled member of project {project}")
     checks = check_files(cli.config, project, get_outputs_dir(cli.config, project), list(files))
     for file_check in checks.files:
         click.echo(f"{file_check.path}: {file_check.status}")
@@ -73,7 +81,6 @@ def request(cli: CliContext, project: str, files: tuple[str, ...], justification
             credentials: Path | None) -> None:
     """Ask to release output FILES of PROJECT (relative to the workspace's outputs/)."""
     from genomlab.airlock.directory import PlatformDirectory
-    from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import get_request_detail, submit_request
 
     client = _service_client(cli.config, credentials)
@@ -83,7 +90,7 @@ def request(cli: CliContext, project: str, files: tuple[str, ...], justification
         click.echo(f"{request_id}: submitted, checks {checks}; waiting for two reviewers")
         return
     request_id = submit_request(cli.config, PlatformDirectory(cli.config),
-                                get_current_user(cli.config), project, list(files),
+                                get_acting_person(cli, credentials), project, list(files),
                                 justification=justification)
     detail = get_request_detail(cli.config, request_id)
     click.echo(f"{request_id}: submitted, checks {detail.request['check_status']}; "
@@ -102,7 +109,6 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str,
     as an output checker (never the author); the reason is the comment to the author."""
     from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.events import Decision
-    from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import record_review
 
     client = _service_client(cli.config, credentials)
@@ -110,7 +116,7 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str,
         click.echo(f"{request_id}: {client.record_review(request_id, decision, reason)}")
         return
     status = record_review(cli.config, PlatformDirectory(cli.config),
-                           get_current_user(cli.config), request_id,
+                           get_acting_person(cli, credentials), request_id,
                            cast(Decision, decision), reason)
     click.echo(f"{request_id}: {status}")
 
@@ -122,7 +128,6 @@ def review(cli: CliContext, request_id: str, decision: str, reason: str,
 def release(cli: CliContext, request_id: str, credentials: Path | None) -> None:
     """Copy an approved request out again if its release was interrupted (idempotent)."""
     from genomlab.airlock.directory import PlatformDirectory
-    from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import release_request
 
     client = _service_client(cli.config, credentials)
@@ -130,7 +135,7 @@ def release(cli: CliContext, request_id: str, credentials: Path | None) -> None:
         files = client.release_request(request_id)
     else:
         files = release_request(cli.config, PlatformDirectory(cli.config), request_id,
-                                actor=get_current_user(cli.config))
+                                actor=get_acting_person(cli, credentials))
     for f in files:
         click.echo(f"{resolve_in_home(cli.config.home, f['released_path'])}  "
                    f"sha256 {f['sha256']}")
@@ -141,13 +146,13 @@ def release(cli: CliContext, request_id: str, credentials: Path | None) -> None:
 @airlock.command("withdraw")
 @click.argument("request_id")
 @click.option("--reason", default="", help="Why.")
+@credentials_option()
 @pass_cli
-def withdraw(cli: CliContext, request_id: str, reason: str) -> None:
+def withdraw(cli: CliContext, request_id: str, reason: str, credentials: Path | None) -> None:
     """Withdraw your own open request."""
-    from genomlab.airlock.identity import get_current_user
     from genomlab.airlock.requests import withdraw_request
 
-    withdraw_request(cli.config, get_current_user(cli.config), request_id, reason)
+    withdraw_request(cli.config, get_acting_person(cli, credentials), request_id, reason)
     click.echo(f"{request_id}: withdrawn")
 
 
@@ -155,13 +160,19 @@ def withdraw(cli: CliContext, request_id: str, reason: str) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include decided and released requests.")
 @click.option("--project", default=None, help="Only this project.")
 @format_option()
+@credentials_option()
 @pass_cli
 def queue(cli: CliContext, show_all: bool, project: str | None,
-          output_format: OutputFormat) -> None:
-    """List release requests (open ones by default), oldest first."""
+          output_format: OutputFormat, credentials: Path | None) -> None:
+    """List release requests (open ones by default), oldest first: every request for an output
+    checker, your own requests for anyone else."""
+    from genomlab.airlock.directory import PlatformDirectory
     from genomlab.airlock.requests import OPEN_STATES, get_queue
 
+    person = get_acting_person(cli, credentials)
     rows = get_queue(cli.config, statuses=None if show_all else OPEN_STATES, project=project)
+    if not PlatformDirectory(cli.config).is_output_checker(person):
+        rows = [r for r in rows if r["author"] == person]
     echo_rows([{**r, "submitted_at": r["submitted_at"][:19]} for r in rows],
               [("request_id", "Request"), ("project", "Project"), ("author", "Author"),
                ("status", "Status"), ("check_status", "Checks"), ("n_reviews", "Reviews"),

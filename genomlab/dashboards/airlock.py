@@ -6,7 +6,9 @@ decides per file -- approve, reject, or request changes with a comment to the au
 who has decided a file sees their decision instead of the buttons. Decisions go through
 :func:`~genomlab.airlock.requests.record_file_review`, so every rule (two different checkers per
 file, never the author or the team, a reason for every decision) holds here too. The acting user
-is ``$JUPYTERHUB_USER`` or ``local_user``. Every user-supplied text is HTML-escaped.
+is the verified person of the credentials file (the notebook's ``credentials`` parameter, else
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), never ``$JUPYTERHUB_USER``.
+Every user-supplied text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -273,8 +275,11 @@ class AirlockDashboard:
 
 
 def airlock_view(config: GenomlabConfig, *, user: str | None = None,
-                 directory: AirlockDirectory | None = None) -> Any:
-    """An ipywidgets view: the queue, one request's files with content, checks and decisions.
+                 directory: AirlockDirectory | None = None,
+                 credentials: str | Path | None = None) -> Any:
+    """An ipywidgets view: the queue, one request's files with content, checks and decisions,
+    for ``user`` (an id the caller verified already) or else the verified person of
+    ``credentials``.
 
     Examples
     --------
@@ -288,5 +293,5 @@ def airlock_view(config: GenomlabConfig, *, user: str | None = None,
     >>> "(not an output checker)" in html, "No open release requests." in html
     (True, True)
     """
-    user = user or get_current_user(config)
+    user = user or get_current_user(config, credentials=credentials)
     return AirlockDashboard(config, user, directory or PlatformDirectory(config)).widget

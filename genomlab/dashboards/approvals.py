@@ -2,8 +2,10 @@
 
 A queue with filters and age (50 rows a page, indexed SQL on the projection, no Spark), the
 detail of one application with its DUO matching verdicts, votes and timeline, and the actions the
-signed-in user may take, with a reason field. Identity: ``$JUPYTERHUB_USER``, else the configured
-local user; roles come from the platform store. Every command goes through
+signed-in user may take, with a reason field. Identity: the verified person of the credentials
+file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` of the Voila
+server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never ``$JUPYTERHUB_USER``;
+roles come from the platform store. Every command goes through
 :class:`~genomlab.platform.applications.Workflow`, which checks role, conflict of interest and
 state again, so the buttons are a convenience, not the guard. All applicant text is escaped.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from genomlab import clock
@@ -486,8 +489,10 @@ class ApprovalsDashboard:
 
 
 def approvals_view(config: GenomlabConfig, user: str | None = None,
-                   page_size: int = DEFAULT_PAGE_SIZE) -> Any:
-    """The approvals dashboard as one ipywidgets box.
+                   page_size: int = DEFAULT_PAGE_SIZE,
+                   credentials: str | Path | None = None) -> Any:
+    """The approvals dashboard as one ipywidgets box, for ``user`` (an id the caller verified
+    already) or else the verified person of ``credentials`` (see the module's description).
 
     Examples
     --------
@@ -501,11 +506,13 @@ def approvals_view(config: GenomlabConfig, user: str | None = None,
     >>> "Signed in as <b>hanna</b> (handler, output_checker)" in html
     True
     """
-    return ApprovalsDashboard(config, user or get_current_user(config), page_size).widget
+    person = user or get_current_user(config, credentials=credentials)
+    return ApprovalsDashboard(config, person, page_size).widget
 
 
 def show_approvals(config: GenomlabConfig, user: str | None = None,
-                   page_size: int = DEFAULT_PAGE_SIZE) -> None:
+                   page_size: int = DEFAULT_PAGE_SIZE,
+                   credentials: str | Path | None = None) -> None:
     """Display the approvals dashboard with a server-rendered first screen (the queue page as
     static HTML, replaced by the live widgets once they load).
 
@@ -519,4 +526,5 @@ def show_approvals(config: GenomlabConfig, user: str | None = None,
     <IPython.core.display.HTML object>
     VBox(children=(HTML(value='<style>.genomlab-first-screen {display: none}</style>'), VBox(...
     """
-    show_with_first_screen(approvals_view(config, user=user, page_size=page_size))
+    show_with_first_screen(approvals_view(config, user=user, page_size=page_size,
+                                          credentials=credentials))

@@ -79,8 +79,9 @@ def run_until_signalled(command: list[str], env: dict[str, str]) -> tuple[int, i
 def serve(cli: CliContext, name: str, port: int, pool_size: int) -> None:
     """Serve dashboard NAME with Voila on http://127.0.0.1:PORT/ until interrupted.
 
-    The page uses this command's configuration (its home and stores); the viewer's identity is
-    JUPYTERHUB_USER, else local_user of the configuration. Kernels are preheated by default,
+    The page uses this command's configuration (its home and stores); the viewer's identity is the
+    verified person of the credentials file in this command's environment
+    ($GENOMLAB_CREDENTIALS, else ~/.genomlab/credentials.json). Kernels are preheated by default,
     so a visitor does not wait for a kernel to start; each page has a refresh button.
     SIGTERM, SIGINT or SIGHUP stop Voila and its kernels before this command ends.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from genomlab.cli_context import CliContext, credentials_option, pass_cli, user_option
+from genomlab.cli_context import CliContext, credentials_option, get_acting_person, pass_cli
 from genomlab.errors import GenomlabError
 
 if TYPE_CHECKING:  # --granularity's choices are its values
@@ -32,11 +32,10 @@ def data_service() -> None:
 @click.option("--request", "request_file", type=click.Path(exists=True, dir_okay=False,
                                                               path_type=Path),
               default=None, help="A Beacon v2 request body (JSON) instead of the options.")
-@user_option("Asking user, in-process only (default: $JUPYTERHUB_USER, else local_user).")
 @credentials_option()
 @pass_cli
 def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | None,
-                    granularity: Granularity, request_file: Path | None, user: str | None,
+                    granularity: Granularity, request_file: Path | None,
                     credentials: Path | None) -> None:
     """Count persons (or carriers of an allele) across all nodes; small counts suppressed.
 
@@ -58,7 +57,6 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
     )
     from genomlab.data_service.beacon import make_request
     from genomlab.data_service.feasibility import run_feasibility_query
-    from genomlab.platform.applications.identity import get_current_user
 
     if request_file is not None:
         try:
@@ -70,14 +68,11 @@ def feasibility_cmd(cli: CliContext, filters: tuple[str, ...], variant: str | No
         request = make_request(list(filters), variant=variant,
                                granularity=granularity)
     if service_running(cli.config, "data_service"):
-        if user is not None:
-            raise GenomlabError("--user: the data service knows who asks from your credentials "
-                                "($GENOMLAB_CREDENTIALS or ~/.genomlab/credentials.json)")
         answer = DataServiceClient(cli.config, load_person_tokens(cli.config, credentials)
                                    ).run_feasibility_query(request)
     else:
         answer = run_feasibility_query(cli.config, request,
-                                       user=user or get_current_user(cli.config))
+                                       user=get_acting_person(cli, credentials))
     click.echo(json.dumps(answer, indent=1, ensure_ascii=False))
 
 

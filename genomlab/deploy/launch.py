@@ -30,6 +30,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
+from genomlab.platform.person_credentials import get_operator_actor
 from genomlab.services.process import _answers, _pause, _stop
 from genomlab.services.runner import (
     SERVICE_KINDS,
@@ -202,11 +203,11 @@ TRUST_CENTER_CLIENT_NODE = "VSTRKI"
 SERVICE_CLIENT_NODES = {
     "trust_center": (TRUST_CENTER_CLIENT_NODE, "Vertrauensstelle (trust centre)"),
     "data_service": ("DSGENOMLAB", "Datendienst (data service)"),
-    "airlock": ("VSTAIRLOCK", "Airlock (status look-ups only)"),
+    "airlock": ("AIRLOCK", "Airlock (output checking)"),
 }
 """Each served institution's own platform client (node id, name): it asks the platform about
-nodes, approvals and people. The airlock is registered as a status-only node (``VST…``, scope
-``status:read``) until the platform has an airlock node kind."""
+nodes, approvals and people. The airlock is a node of kind ``airlock`` (scopes ``status:read
+projects:read register:write``: team membership and the register through the platform)."""
 
 
 def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
@@ -227,7 +228,7 @@ def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[
 
     Each service's client is an approved node of the platform's registry
     (:data:`SERVICE_CLIENT_NODES`: the trust centre ``VSTRKI``, the data service ``DSGENOMLAB``,
-    the airlock ``VSTAIRLOCK``), its credentials saved 0600 in
+    the airlock ``AIRLOCK``), its credentials saved 0600 in
     ``<instance>/platform-client.json``.
     """
     from genomlab.clients.oauth import (
@@ -263,7 +264,7 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
     Prints one line per service (instance, URL) and the start-up time of the whole set, and
     returns that time in seconds. A service that exits on its own stops the others.
     """
-    for path in ensure_service_prerequisites(config, actor=config.local_user):
+    for path in ensure_service_prerequisites(config, actor=get_operator_actor()):
         announce(f"made {path}")
     instances = get_service_instances(config)
     stop = threading.Event()

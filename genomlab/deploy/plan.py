@@ -34,6 +34,7 @@ from genomlab.deploy.launch import (
 )
 from genomlab.deploy.layout import Layout, TreeRule
 from genomlab.errors import GenomlabError, ValidationFailed
+from genomlab.platform.person_credentials import get_operator_actor
 from genomlab.services.process import _pause
 
 STATE_FOLDER = "deploy"
@@ -103,7 +104,7 @@ def _prerequisite_step(config: GenomlabConfig, layout: Layout) -> Step | None:
               if i.institution.node_id is None}
 
     def make() -> None:
-        made = ensure_service_prerequisites(config, actor=config.local_user)
+        made = ensure_service_prerequisites(config, actor=get_operator_actor())
         for path in made:
             uid = system.get_uid(owners["platform" if path.parent.name == "services"
                                         else "trust_center"])

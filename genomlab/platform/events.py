@@ -28,7 +28,7 @@ class _Document(BaseModel):
 
 class NodeApplied(EventPayload):
     node_id: str
-    kind: Literal["grz", "kdk", "data_service", "trust_center"]
+    kind: Literal["grz", "kdk", "data_service", "trust_center", "airlock"]
     name: str
 
 

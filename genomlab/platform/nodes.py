@@ -42,16 +42,19 @@ from genomlab.platform.node_projection import (  # noqa: F401  (re-exported regi
 )
 from genomlab.platform.store import open_platform_ledger
 
-NodeKind = Literal["grz", "kdk", "data_service", "trust_center"]
+NodeKind = Literal["grz", "kdk", "data_service", "trust_center", "airlock"]
 
 NODE_ID_PATTERNS: dict[NodeKind, re.Pattern[str]] = {
     "grz": re.compile(r"^GRZ[A-Z0-9]{3}[0-9]{3}$"),
     "kdk": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
     "data_service": re.compile(r"^DS[A-Z0-9]{1,12}$"),
     "trust_center": re.compile(r"^VST[A-Z0-9]{1,12}$"),
+    "airlock": re.compile(r"^AIRLOCK[A-Z0-9]{0,12}$"),
 }
 """Official GRZ/KDK id formats (grz-pydantic-models); data services are named ``DS…``, the
-trust centre (Vertrauensstelle, a client of the platform's status look-ups) ``VST…``."""
+trust centre (Vertrauensstelle, a client of the platform's status look-ups) ``VST…``, the
+airlock (output checking: asks the platform about people and projects, records releases in
+the register) ``AIRLOCK…``."""
 
 PLACEHOLDER_ID = re.compile(r"^UNPUB-(GRZ|KDK)-[A-Z0-9]{1,10}$")
 """A node BfArM lists without a published id (:mod:`genomlab.platform.node_seed`): the hyphens
@@ -73,8 +76,8 @@ def get_node_kind(node_id: str) -> NodeKind:
     placeholder = PLACEHOLDER_ID.match(node_id)
     if placeholder:
         return "grz" if placeholder.group(1) == "GRZ" else "kdk"
-    raise ValidationFailed(f"field node_id: {node_id!r} is not a GRZ, KDK or DS id (nor an "
-                           "UNPUB- placeholder)")
+    raise ValidationFailed(f"field node_id: {node_id!r} is not a GRZ, KDK, DS, VST or AIRLOCK "
+                           "id (nor an UNPUB- placeholder)")
 
 
 def open_registry_ledger(config: GenomlabConfig) -> Ledger:

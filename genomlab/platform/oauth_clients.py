@@ -42,12 +42,14 @@ from genomlab.platform.store import open_platform_ledger, read_platform
 SCOPES_BY_KIND = {"grz": "pruefbericht:upload pseudonyms:request",
                   "kdk": "pruefbericht:upload pseudonyms:request",
                   "data_service": "approvals:read status:read linkage:request",
-                  "trust_center": "status:read"}
+                  "trust_center": "status:read",
+                  "airlock": "status:read projects:read register:write"}
 """The scopes a node kind's client may ask for (space-separated, RFC 6749 §3.3): nodes upload
 Prüfberichte (platform) and exchange case numbers (trust centre); the data service reads
 approvals (platform), looks up people's status (platform: each researcher's request is
 re-checked) and asks for linkage maps (trust centre); the trust centre looks up node and
-approval status at the platform."""
+approval status at the platform; the airlock looks up people (status), project membership
+(``projects:read``) and records releases in the register (``register:write``)."""
 
 
 class InvalidClient(PermissionDenied):

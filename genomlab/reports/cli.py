@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from genomlab import clock
-from genomlab.cli_context import CliContext, pass_cli
+from genomlab.cli_context import CliContext, get_operator, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.errors import GenomlabError, NotFoundError, ValidationFailed
 from genomlab.institution import Institution
@@ -60,7 +60,7 @@ def run_due(cli: CliContext, schedule_path: Path, now_text: str | None) -> None:
         def advance(spec: object) -> None:
             progress.update(task, advance=1, description=getattr(spec, "name", ""))
 
-        outcomes = run_due_reports(cli.config, specs, now, actor=cli.config.local_user,
+        outcomes = run_due_reports(cli.config, specs, now, actor=get_operator(),
                                    on_start=advance)
     if not outcomes:
         click.echo(f"nothing due at {now.isoformat(timespec='minutes')}")

@@ -21,8 +21,10 @@ second decision on a file by the checker who already decided it (under whatever 
 refused 403 before anything is written, and so is a release of a request that lacks two
 checkers' approvals of every file: one checker cannot release. What the person may do comes
 from the platform: the roles as the platform service answers at each request
-(:class:`PersonDirectory`), team membership from the platform's records (read in-process until
-the platform serves entitlements).
+(:class:`PersonDirectory`), team membership and the register entry of a release from the
+platform service too, asked with the airlock's own client
+(:class:`genomlab.services.airlock_platform.ServiceDirectory`: ``projects:read``,
+``register:write``); nothing of the platform's store is read in-process.
 
 401 for a missing, invalid, expired or no longer backed token; 403 for a refused action; 404
 unknown request or file; 409 a request no longer open; 400 malformed request; 503 if the
@@ -38,7 +40,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from genomlab.airlock.directory import AirlockDirectory, PlatformDirectory
+from genomlab.airlock.directory import AirlockDirectory
 from genomlab.airlock.events import Decision
 from genomlab.airlock.requests import (
     REQUIRED_REVIEWS,
@@ -60,6 +62,7 @@ from genomlab.errors import (
 )
 from genomlab.platform.access_tokens import VerifiedPerson
 from genomlab.platform.applications.models import Role
+from genomlab.services.airlock_platform import ServiceDirectory
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import AIRLOCK_AUDIENCE, PersonCheck, ServiceUnavailable
 
@@ -106,8 +109,8 @@ def _names(body: Any) -> list[str]:
 
 class PersonDirectory:
     """The airlock's directory for one request: the verified person's roles as the platform
-    service answered them at this request; team membership and the register entry from the
-    platform's records (``base``)."""
+    service answered them at this request; team membership and the register entry from
+    ``base`` (the platform service)."""
 
     def __init__(self, base: AirlockDirectory, person: VerifiedPerson) -> None:
         self.base = base
@@ -227,12 +230,13 @@ def create_airlock_app(
     """The airlock's ASGI app over ``config``'s airlock store, checking outputs by ``config``'s
     disclosure rules (refused below the platform minimum: :class:`ValidationFailed`).
 
-    ``directory`` (who is on a team, who checks outputs) defaults to the platform's records
-    (:class:`~genomlab.airlock.directory.PlatformDirectory`).
+    ``directory`` (who is on a team, who checks outputs, where a release is registered)
+    defaults to the platform service asked with the airlock's own client
+    (:class:`~genomlab.services.airlock_platform.ServiceDirectory`).
     """
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
     people = people or PersonCheck.for_service(config, "airlock", AIRLOCK_AUDIENCE)
-    desk = AirlockDesk(config, directory or PlatformDirectory(config))
+    desk = AirlockDesk(config, directory or ServiceDirectory.for_airlock(config))
     open_airlock_ledger(config)  # the process owns the store: made (migrated) at start
     app = FastAPI(title="genomlab airlock", docs_url=None, redoc_url=None, openapi_url=None)
 

@@ -28,6 +28,9 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   nothing.
 - The token endpoint also serves people: a person client (id ``person-…``, issued by
   ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
+- ``GET /api/projects/{id}/members/{user}``, ``GET /api/projects/{id}/team`` (scope
+  ``projects:read``) and ``POST /api/projects/{id}/results`` (scope ``register:write``): the
+  airlock's questions and releases (:mod:`genomlab.services.platform_projects_api`).
 - ``GET /healthz``: readiness.
 
 The ledger's actor of an upload is the verified client id, never a name the caller sends.
@@ -277,4 +280,7 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             lambda: get_person_status(config, user_id))
         return response
 
+    from genomlab.services.platform_projects_api import add_project_routes
+
+    add_project_routes(app, config, authority)  # the airlock's questions about projects
     return app

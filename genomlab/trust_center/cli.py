@@ -1,8 +1,15 @@
 """``genomlab trust-center …``: the trust centre's operations from the command line.
 
 Identifying inputs (KVNR part, Arbeitsnummer) are prompted for without echo when not given, so
-they need not appear in the shell history. The acting user is ``local_user`` of the
-configuration unless ``--user`` names another; a node is named by ``--node``.
+they need not appear in the shell history; a node is named by ``--node``. No command takes a
+person's name (issue 15):
+
+- the people of re-identification (the requester, trust-centre officers) act as the verified
+  subject of their platform credentials file (``--credentials``, else ``$GENOMLAB_CREDENTIALS``,
+  else ``~/.genomlab/credentials.json``). The platform knows the person; the trust centre keeps
+  its own officer list (``officer appoint USER_ID``), keyed by that verified platform user id;
+- every other command is the trust centre's operator work (messages from LEs and the platform,
+  linkage maps, releases to LEs, keys): the ledger records ``operator:<OS account>``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from genomlab.cli_context import CliContext, node_option, pass_cli, user_option
+from genomlab.cli_context import (
+    CliContext,
+    credentials_option,
+    get_acting_person,
+    get_operator,
+    node_option,
+    pass_cli,
+)
 from genomlab.errors import GenomlabError
 
 if TYPE_CHECKING:  # the choices of the options below are these types' values
@@ -28,10 +42,6 @@ def _tc(cli: CliContext) -> TrustCenter:
     from genomlab.trust_center.service import TrustCenter
 
     return TrustCenter(cli.config)
-
-
-def _actor(cli: CliContext, user: str | None) -> str:
-    return user or cli.config.local_user
 
 
 def _read_document(path: Path) -> Any:
@@ -74,14 +84,13 @@ def case_numbers() -> None:
 @click.option("--le-name", required=True, help="Name of the LE.")
 @click.option("--submission-type", default="initial", show_default=True,
               type=click.Choice(["initial", "followup", "addition", "correction"]))
-@user_option()
 @pass_cli
 def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
-                submission_type: SubmissionType, user: str | None) -> None:
+                submission_type: SubmissionType) -> None:
     """Issue a VNg and a VNk for one patient; prints them as JSON."""
     numbers = _tc(cli).request_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name,
-        submission_type=submission_type, actor=_actor(cli, user))
+        submission_type=submission_type, actor=get_operator())
     click.echo(json.dumps({"vng": numbers.genomic, "vnk": numbers.clinical}))
 
 
@@ -95,16 +104,14 @@ def request_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_n
 @click.option("--tan-c", default=None, help="LE-generated clinical TAN (64 hex).")
 @click.option("--submission-type", default="initial", show_default=True,
               type=click.Choice(["initial", "followup", "addition", "correction"]))
-@user_option()
 @pass_cli
 def register_cmd(cli: CliContext, kvnr: str, arbeitsnummer: str, le_ik: str, le_name: str,
-                 tan_g: str | None, tan_c: str | None, submission_type: SubmissionType,
-                 user: str | None) -> None:
+                 tan_g: str | None, tan_c: str | None, submission_type: SubmissionType) -> None:
     """Register TANs the LE generated itself (tanG/tanC) with the patient's identity."""
     _tc(cli).register_case_numbers(
         kvnr=kvnr, arbeitsnummer=arbeitsnummer, le_ik=le_ik, le_name=le_name, genomic=tan_g,
         clinical=tan_c, submission_type=submission_type,
-        actor=_actor(cli, user))
+        actor=get_operator())
     click.echo("case numbers registered")
 
 
@@ -143,15 +150,13 @@ def consent() -> None:
     ["research", "mvSequencing", "reIdentification", "caseIdentification"]))
 @click.option("--decision", required=True, type=click.Choice(["permit", "deny"]))
 @click.option("--date", "decided_on", type=_DATE, default=None, help="YYYY-MM-DD (default today).")
-@user_option()
 @pass_cli
 def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: ConsentScope,
-                   decision: Literal["permit", "deny"], decided_on: Any,
-                   user: str | None) -> None:
+                   decision: Literal["permit", "deny"], decided_on: Any) -> None:
     """Record a consent decision for one scope."""
     _tc(cli).record_consent(kvnr=kvnr, le_ik=le_ik, scope=scope, decision=decision,
                             decided_on=decided_on.date() if decided_on else None,
-                            actor=_actor(cli, user))
+                            actor=get_operator())
     click.echo(f"consent recorded: {scope} {decision}")
 
 
@@ -159,13 +164,11 @@ def consent_record(cli: CliContext, kvnr: str, le_ik: str, scope: ConsentScope,
 @_kvnr_option()
 @click.option("--le-ik", required=True, help="IK of the LE that sends the withdrawal.")
 @click.option("--date", "withdrawn_on", type=_DATE, default=None, help="YYYY-MM-DD.")
-@user_option()
 @pass_cli
-def consent_withdraw(cli: CliContext, kvnr: str, le_ik: str, withdrawn_on: Any,
-                     user: str | None) -> None:
+def consent_withdraw(cli: CliContext, kvnr: str, le_ik: str, withdrawn_on: Any) -> None:
     """Withdraw research consent; prints the projects to notify with their pseudonym."""
     notice = _tc(cli).withdraw_research_consent(
-        kvnr=kvnr, le_ik=le_ik, actor=_actor(cli, user),
+        kvnr=kvnr, le_ik=le_ik, actor=get_operator(),
         withdrawn_on=withdrawn_on.date() if withdrawn_on else None)
     click.echo(f"research consent withdrawn on {notice.withdrawn_on}; "
                f"{len(notice.projects)} project(s) to notify")
@@ -179,13 +182,15 @@ def officer() -> None:
 
 
 @officer.command("appoint")
-@click.argument("name")
-@user_option()
+@click.argument("user_id")
 @pass_cli
-def officer_appoint(cli: CliContext, name: str, user: str | None) -> None:
-    """Appoint NAME as a trust-centre officer."""
-    _tc(cli).appoint_officer(name, actor=_actor(cli, user))
-    click.echo(f"{name} appointed")
+def officer_appoint(cli: CliContext, user_id: str) -> None:
+    """Appoint platform user USER_ID a trust-centre officer (operator).
+
+    The officer then acts with their own platform credentials (``reid approve``); the trust
+    centre's list holds the verified platform user id, so one person is one officer."""
+    _tc(cli).appoint_officer(user_id, actor=get_operator())
+    click.echo(f"{user_id} appointed")
 
 
 @trust_center.group("approval")
@@ -197,11 +202,10 @@ def approval() -> None:
 @click.option("--document", "path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The platform's signed approval-revocation (JSON).")
-@user_option()
 @pass_cli
-def approval_revoke(cli: CliContext, path: Path, user: str | None) -> None:
+def approval_revoke(cli: CliContext, path: Path) -> None:
     """Record a signed revocation: no further linkage map for that application."""
-    application_id = _tc(cli).receive_revocation(_read_document(path), actor=_actor(cli, user))
+    application_id = _tc(cli).receive_revocation(_read_document(path), actor=get_operator())
     click.echo(f"approval {application_id} revoked")
 
 
@@ -222,13 +226,12 @@ def linkage_map() -> None:
               help="File with one clinical-dataset pseudonym per line.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the map (.parquet or .tsv).")
-@user_option()
 @pass_cli
 def linkage_map_issue(cli: CliContext, approval_path: Path, genome_pseudonyms: Path | None,
-                      clinical_pseudonyms: Path | None, out: Path, user: str | None) -> None:
+                      clinical_pseudonyms: Path | None, out: Path) -> None:
     """Issue a linkage map for the consented persons among the requested pseudonyms."""
     result = _tc(cli).issue_linkage_map(
-        _read_document(approval_path), actor=_actor(cli, user),
+        _read_document(approval_path), actor=get_operator(),
         genome_pseudonyms=_read_pseudonyms(genome_pseudonyms),
         clinical_pseudonyms=_read_pseudonyms(clinical_pseudonyms))
     frame = result.to_polars()
@@ -255,44 +258,45 @@ def reid() -> None:
 @click.option("--reason", required=True, help="Why re-identification is needed.")
 @click.option("--kind", required=True, type=click.Choice(["reIdentification",
                                                           "caseIdentification"]))
-@user_option("Requester (default: local_user).")
+@credentials_option()
 @pass_cli
 def reid_request(cli: CliContext, project_id: str, pseudonym: str, reason: str,
-                 kind: ReidKind, user: str | None) -> None:
+                 kind: ReidKind, credentials: Path | None) -> None:
     """Open a request; prints its id."""
     from genomlab.trust_center.reidentification import request_reidentification
 
     click.echo(request_reidentification(_tc(cli), project_id=project_id,
                                         project_pseudonym=pseudonym, reason=reason,
-                                        kind=kind, requester=_actor(cli, user)))
+                                        kind=kind,
+                                        requester=get_acting_person(cli, credentials)))
 
 
 @reid.command("approve")
 @click.argument("request_id")
-@user_option("Approving officer (default: local_user).")
+@credentials_option()
 @pass_cli
-def reid_approve(cli: CliContext, request_id: str, user: str | None) -> None:
+def reid_approve(cli: CliContext, request_id: str, credentials: Path | None) -> None:
     """Approve a request as a trust-centre officer."""
     from genomlab.trust_center.reidentification import (
         REQUIRED_APPROVALS,
         approve_reidentification,
     )
 
-    count = approve_reidentification(_tc(cli), request_id, officer=_actor(cli, user))
+    count = approve_reidentification(_tc(cli), request_id,
+                                     officer=get_acting_person(cli, credentials))
     click.echo(f"approved ({count} of {REQUIRED_APPROVALS})")
 
 
 @reid.command("release")
 @click.argument("request_id")
 @click.option("--le-ik", required=True, help="IK of the LE that collects the result.")
-@user_option()
 @pass_cli
-def reid_release(cli: CliContext, request_id: str, le_ik: str, user: str | None) -> None:
+def reid_release(cli: CliContext, request_id: str, le_ik: str) -> None:
     """Release the Arbeitsnummer(s) to the treating LE (prints them); reIdentification only."""
     from genomlab.trust_center.reidentification import release_reidentification
 
     result = release_reidentification(_tc(cli), request_id, le_ik=le_ik,
-                                      actor=_actor(cli, user))
+                                      actor=get_operator())
     for number in result.arbeitsnummern:
         click.echo(f"{result.le_ik}\t{number}")
 
@@ -300,29 +304,29 @@ def reid_release(cli: CliContext, request_id: str, le_ik: str, user: str | None)
 @reid.command("contact")
 @click.argument("request_id")
 @click.option("--le-ik", required=True, help="IK of the requesting LE.")
-@user_option("The requester (default: local_user); only they receive the contact.")
+@credentials_option()
 @pass_cli
-def reid_contact(cli: CliContext, request_id: str, le_ik: str, user: str | None) -> None:
+def reid_contact(cli: CliContext, request_id: str, le_ik: str,
+                 credentials: Path | None) -> None:
     """Case identification: a new number and the other LE's contact (prints NUMBER, IK, name).
     """
     from genomlab.trust_center.reidentification import release_case_identification
 
     for contact in release_case_identification(_tc(cli), request_id, requester_le_ik=le_ik,
-                                               actor=_actor(cli, user)):
+                                               actor=get_acting_person(cli, credentials)):
         click.echo(f"{contact.contact_number}\t{contact.le_ik}\t{contact.le_name}")
 
 
 @reid.command("redeem")
 @click.argument("contact_number")
 @click.option("--le-ik", required=True, help="IK of the contacted LE.")
-@user_option()
 @pass_cli
-def reid_redeem(cli: CliContext, contact_number: str, le_ik: str, user: str | None) -> None:
+def reid_redeem(cli: CliContext, contact_number: str, le_ik: str) -> None:
     """The contacted LE presents the number; prints its own Arbeitsnummer(s) of the case."""
     from genomlab.trust_center.reidentification import redeem_case_contact
 
     result = redeem_case_contact(_tc(cli), contact_number, le_ik=le_ik,
-                                 actor=_actor(cli, user))
+                                 actor=get_operator())
     for number in result.arbeitsnummern:
         click.echo(f"{result.le_ik}\t{number}")
 
@@ -347,14 +351,12 @@ def correction_request(cli: CliContext, pseudonym: str, node_id: str, reason: st
 @correction.command("release")
 @click.argument("correction_id")
 @click.option("--le-ik", required=True, help="IK of the LE that collects the request.")
-@user_option()
 @pass_cli
-def correction_release(cli: CliContext, correction_id: str, le_ik: str,
-                       user: str | None) -> None:
+def correction_release(cli: CliContext, correction_id: str, le_ik: str) -> None:
     """Pass the request to the treating LE with its Arbeitsnummer(s)."""
     from genomlab.trust_center.corrections import release_correction
 
-    notice = release_correction(_tc(cli), correction_id, le_ik=le_ik, actor=_actor(cli, user))
+    notice = release_correction(_tc(cli), correction_id, le_ik=le_ik, actor=get_operator())
     click.echo(f"{notice.node_id} ({notice.domain}): {notice.reason}")
     for number in notice.arbeitsnummern:
         click.echo(f"{le_ik}\t{number}")
@@ -368,15 +370,14 @@ def key() -> None:
 @key.command("rotate")
 @click.option("--project", "project_id", default=None,
               help="Move this project to the current key version instead of creating a new one.")
-@user_option()
 @pass_cli
-def key_rotate(cli: CliContext, project_id: str | None, user: str | None) -> None:
+def key_rotate(cli: CliContext, project_id: str | None) -> None:
     """Create a new key version (or re-key one project); old pseudonyms stay resolvable."""
     tc = _tc(cli)
     if project_id is None:
-        click.echo(f"key version {tc.rotate_keys(actor=_actor(cli, user))} created")
+        click.echo(f"key version {tc.rotate_keys(actor=get_operator())} created")
     else:
-        version = tc.rekey_project(project_id, actor=_actor(cli, user))
+        version = tc.rekey_project(project_id, actor=get_operator())
         click.echo(f"project {project_id} now uses key version {version}")
 
 

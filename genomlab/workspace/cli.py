@@ -1,5 +1,10 @@
 """``genomlab workspace qc run`` and ``genomlab workspace analysis association``: cohort QC and
-GWAS from the shell."""
+GWAS from the shell.
+
+A release is read as the verified person of the credentials file (``--credentials``, else
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), after the entitlement check
+of :func:`~genomlab.workspace.release.open_release`; no name in the environment counts.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ from typing import Any
 
 import click
 
-from genomlab.cli_context import CliContext, pass_cli
-from genomlab.config import GenomlabConfig
+from genomlab.cli_context import CliContext, credentials_option, get_acting_person, pass_cli
 from genomlab.errors import ValidationFailed
 
 
@@ -28,25 +32,30 @@ def _source_options[F: Callable[..., Any]](command: F) -> F:
                      type=click.Path(file_okay=False, path_type=Path), help="Output directory."),
         click.option("--spark-master", default=None,
                      help="Override the configured Spark master, e.g. local[2]."),
+        credentials_option(),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _check_source(config: GenomlabConfig, vcf: Path | None, release: Path | None,
-                  samples: Path | None, fam: Path | None) -> Path | None:
-    """The sample file, after refusing bad combinations and a release the user may not read
-    (the entitlement check of :func:`~genomlab.workspace.release.open_release`)."""
+def _check_source(cli: CliContext, vcf: Path | None, release: Path | None,
+                  samples: Path | None, fam: Path | None,
+                  credentials: Path | None) -> tuple[Path | None, str | None]:
+    """The sample file and the verified reader of a release, after refusing bad combinations and
+    a release that person may not read (the entitlement check of
+    :func:`~genomlab.workspace.release.open_release`)."""
     if (vcf is None) == (release is None):
         raise ValidationFailed("give exactly one of --vcf or --release")
     if samples is not None and fam is not None:
         raise ValidationFailed("give at most one of --samples and --fam")
+    user = None
     if release is not None:
         from genomlab.workspace.release import open_release_folder
 
-        open_release_folder(release, config=config)
-    return samples or fam
+        user = get_acting_person(cli, credentials)
+        open_release_folder(release, config=cli.config, user=user)
+    return samples or fam, user
 
 
 @click.group("workspace")
@@ -73,7 +82,7 @@ def qc() -> None:
 @pass_cli
 def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Path | None,
            fam: Path | None, out_dir: Path, spark_master: str | None,
-           reference: Path | None, engine: str) -> None:
+           credentials: Path | None, reference: Path | None, engine: str) -> None:
     """Run sample and variant QC; write sample_qc.tsv, variant_qc.tsv, relatedness.tsv,
     pca_scores.tsv, mendel.tsv, pedigree.tsv and PNG plots to OUT.
 
@@ -87,7 +96,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
     from genomlab.hail_session import init_hail
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
-    sample_file = _check_source(cli.config, vcf, release, samples, fam)
+    sample_file, user = _check_source(cli, vcf, release, samples, fam, credentials)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   transient=True) as bar:
         task = bar.add_task("starting", total=None)
@@ -96,7 +105,7 @@ def qc_run(cli: CliContext, vcf: Path | None, release: Path | None, samples: Pat
                                vcf=vcf, release=release, samples=sample_file,
                                reference=reference,
                                progress=lambda step: bar.update(task, description=step),
-                               engine=engine, config=cli.config,
+                               engine=engine, config=cli.config, user=user,
                                spark_master=spark_master or cli.config.spark.master)
     failed = result.sample_qc[~result.sample_qc["pass"]]
     click.echo(f"{len(result.sample_qc)} samples, {len(failed)} failing; "
@@ -124,7 +133,8 @@ def analysis() -> None:
 @pass_cli
 def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None,
                          samples: Path | None, fam: Path | None, out_dir: Path,
-                         spark_master: str | None, qc_dir: Path, phenotype: str,
+                         spark_master: str | None, credentials: Path | None, qc_dir: Path,
+                         phenotype: str,
                          binary: bool | None, n_pcs: int) -> None:
     """Regress each QC-passing variant on PHENOTYPE with sex and PCs as covariates; write
     association.tsv, manhattan.png and qq.png to OUT.
@@ -132,11 +142,11 @@ def analysis_association(cli: CliContext, vcf: Path | None, release: Path | None
     from genomlab.hail_session import init_hail
     from genomlab.workspace.analysis.association import run_association
 
-    sample_file = _check_source(cli.config, vcf, release, samples, fam)
+    sample_file, user = _check_source(cli, vcf, release, samples, fam, credentials)
     hl = init_hail(cli.config, master=spark_master)
     result = run_association(hl, out_dir, qc_dir=qc_dir, phenotype=phenotype, vcf=vcf,
                              release=release, samples=sample_file, binary=binary, n_pcs=n_pcs,
-                             config=cli.config)
+                             config=cli.config, user=user)
     hits = result[result["p_value"] < 5e-8]
     click.echo(f"{len(result)} variants tested, {len(hits)} at p < 5e-8; results in {out_dir}")
     for row in hits.sort_values("p_value").head(20).itertuples():

@@ -206,7 +206,7 @@ def check_release_access(release: Path, *, config: GenomlabConfig | None = None,
 
     The one entitlement check of every reader of a release folder: that of
     :func:`~genomlab.workspace.release.open_release_folder` (``config`` default: the
-    environment's configuration; ``user`` default: ``$JUPYTERHUB_USER`` or the local user).
+    environment's configuration; ``user`` default: the verified person of the credentials file).
 
     Raises
     ------

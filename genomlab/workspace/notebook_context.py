@@ -2,7 +2,9 @@
 
 A researcher may see one thing: the release of a project whose approved team they are on, while
 their entitlement lasts. :func:`get_project_context` finds it for the member genomlab resolves
-(``$JUPYTERHUB_USER``, else ``local_user`` of the configuration) without touching Spark, so a
+(the verified person of the kernel's credentials file: ``credentials``, else
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``; never a name from the
+environment) without touching Spark, so a
 notebook checks its inputs first and starts Hail only when they are there. Paths come from the
 configuration's home, never from the kernel's working directory.
 
@@ -115,7 +117,8 @@ def can_run_analysis(context: ProjectContext, analysis: str) -> bool:
 
 def get_project_context(config: GenomlabConfig | None = None, *, user: str | None = None,
                         project: str | None = None, at: datetime | None = None,
-                        require_release: bool = True) -> ProjectContext:
+                        require_release: bool = True,
+                        credentials: str | Path | None = None) -> ProjectContext:
     """The project ``user`` (default: the current member) may use now, with its DUO terms.
 
     ``project`` picks one when the member holds several entitlements. No Spark is started.
@@ -132,7 +135,7 @@ def get_project_context(config: GenomlabConfig | None = None, *, user: str | Non
     from genomlab.platform.applications.queries import get_application_detail
 
     config = config or load_config()
-    member = user or get_current_user(config)
+    member = user or get_current_user(config, credentials=credentials)
     entitlements = [e for e in get_active_entitlements(config, member, at)
                     if project is None or e.project_id == project]
     if not entitlements:
@@ -199,7 +202,8 @@ def _absolute(value: str | Path | None) -> Path | None:
 
 
 def get_notebook_inputs(config: GenomlabConfig, name: str, *, project: str | None = None,
-                        user: str | None = None, vcf: str | Path | None = None,
+                        user: str | None = None, credentials: str | Path | None = None,
+                        vcf: str | Path | None = None,
                         release: str | Path | None = None, qc_dir: str | Path | None = None,
                         out_dir: str | Path | None = None,
                         at: datetime | None = None) -> NotebookInputs:
@@ -223,7 +227,8 @@ def get_notebook_inputs(config: GenomlabConfig, name: str, *, project: str | Non
         if out is None:
             raise ValidationFailed("with a VCF, set out_dir (a project release needs none)")
         return NotebookInputs(None, vcf_path, None, _absolute(qc_dir) or out, out)
-    context = get_project_context(config, user=user, project=project, at=at)
+    context = get_project_context(config, user=user, project=project, at=at,
+                                  credentials=credentials)
     chosen = _absolute(release) or context.release
     if chosen != context.release.resolve():
         raise PermissionDenied(f"{chosen}: not the release of project {context.project_id}; "

@@ -3,7 +3,9 @@
 :func:`open_release` is the only way analysis code should reach released data: it refuses a user
 who is not on the approved team of the project, or whose entitlement has not begun, has ended
 (expiry, closure) or was revoked, with a one-line :class:`~genomlab.errors.PermissionDenied`.
-The user is ``$JUPYTERHUB_USER`` when set (JupyterHub), else ``config.local_user``.
+The user is the caller's ``user`` (already verified) or else the verified person of the
+running account's credentials file (``$GENOMLAB_CREDENTIALS``, else
+``~/.genomlab/credentials.json``); a name in the environment decides nothing (issue 15).
 """
 
 from __future__ import annotations

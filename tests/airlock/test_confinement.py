@@ -28,8 +28,11 @@ def _secret_beside_outputs(project: Project) -> Path:
 
 def _check(project: Project, tmp_path: Path, *names: str) -> Result:
     cfg = write_config_file(project.config, tmp_path / "genomlab.toml")
+    from tests.people_credentials import credentials_for
+
+    alice = str(credentials_for(project.config, "alice"))
     return CliRunner().invoke(main, ["--config", str(cfg), "airlock", "check", project.project,
-                                     *names], env={"JUPYTERHUB_USER": "alice"})
+                                     *names], env={"GENOMLAB_CREDENTIALS": alice})
 
 
 def _assert_refused(result: Result, name: str, project: Project) -> None:

@@ -24,6 +24,7 @@ from genomlab.config import GenomlabConfig
 from tests.a11y import get_accessibility_violations
 from tests.browser_checks import read_page_table
 from tests.conftest import config_for, write_config_file
+from tests.people_credentials import credentials_for
 from tests.platform.conftest import approve_application
 from tests.voila_servers import serve_voila
 
@@ -65,7 +66,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         record_file_review(config, directory, "ute", request_id, name, "approve",
                            f"ute: {name} aggregate")
     cfg = str(write_config_file(config, tmp / "genomlab.toml"))
-    with serve_voila(tmp, {"GENOMLAB_CONFIG": cfg, "JUPYTERHUB_USER": "hanna"},
+    with serve_voila(tmp, {"GENOMLAB_CONFIG": cfg,
+                           "GENOMLAB_CREDENTIALS": str(credentials_for(config, "hanna"))},
                      notebook="airlock.ipynb") as url:
         yield Served(config, project, request_id, url)
 

@@ -150,8 +150,13 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     cfg = write_config_file(project.config, tmp_path / "genomlab.toml")
 
     def run(user: str, *args: str):
+        """As ``user``'s credentials; the names in the environment say someone else."""
+        from tests.people_credentials import credentials_for
+
+        credentials = str(credentials_for(project.config, user))
         return CliRunner().invoke(main, ["--config", str(cfg), "airlock", *args],
-                                  env={"JUPYTERHUB_USER": user})
+                                  env={"GENOMLAB_CREDENTIALS": credentials,
+                                       "JUPYTERHUB_USER": "hanna", "GENOMLAB_LOCAL_USER": "ute"})
 
     checked = run("alice", "check", project.project, "by_sex.csv")
     assert checked.exit_code == 0, checked.output
@@ -170,10 +175,20 @@ def test_airlock_cli__request_review_status(project: Project, tmp_path) -> None:
     assert header == ["Request", "Project", "Author", "Status", "Checks", "Reviews", "Submitted"]
     assert listed[:6] == ["AR-000001", project.project, "alice", "released", "pass", "2"]
     assert count == ["1", "requests"]
+    assert run("bob", "queue", "--all").output.splitlines()[-1] == "0 requests"  # not his
+    outsider = run("bob", "check", project.project, "by_sex.csv")
+    assert outsider.exit_code == 1
+    assert "bob is not an entitled member" in outsider.output
     assert get_queue(project.config, statuses=["released"])[0]["n_reviews"] == 2
     again = run("hanna", "release", "AR-000001")
     assert again.exit_code == 0
     assert again.output.splitlines() == ["AR-000001: already released"]
+    for command in (["request", project.project, "by_sex.csv"], ["withdraw", "AR-000001"],
+                    ["review", "AR-000001", "approve", "--reason", "ok"],
+                    ["release", "AR-000001"]):
+        named = run("alice", *command, "--user", "hanna")
+        assert named.exit_code == 2
+        assert "No such option '--user'" in named.output
 
 
 def test_record_review__author_who_is_a_checker_cannot_review(config) -> None:

@@ -35,8 +35,9 @@ from genomlab.config import GenomlabConfig
 from genomlab.crashpoints import CRASHPOINT_ENV
 from genomlab.institution import existing_institutions
 from genomlab.ledger import Ledger, projection_matches
-from genomlab.platform.applications.identity import IDENTITY_ENV
+from genomlab.platform.person_credentials import CREDENTIALS_ENV
 from tests.conftest import REPO, config_for, copy_home
+from tests.people_credentials import credentials_for
 from tests.platform.conftest import make_form, populate
 
 pytestmark = pytest.mark.sigkill  # real subprocess kills; see pyproject's markers
@@ -81,11 +82,11 @@ def run_cli(home: Path, *args: str, crashpoint: str | None = None, user: str | N
     env = {**os.environ, "GENOMLAB_HOME": str(home), "PYTHONPATH": str(REPO),
            "GENOMLAB_SPARK__MASTER": "local[2]", "GENOMLAB_SPARK__DRIVER_MEMORY": "2g"}
     env.pop(CRASHPOINT_ENV, None)
-    env.pop(IDENTITY_ENV, None)
+    env.pop(CREDENTIALS_ENV, None)
     if crashpoint:
         env[CRASHPOINT_ENV] = crashpoint
-    if user:
-        env[IDENTITY_ENV] = user
+    if user:  # the person acts by their credentials file (issue 15), never by a name
+        env[CREDENTIALS_ENV] = str(credentials_for(config_for(home), user))
     return subprocess.run([sys.executable, "-m", "genomlab.cli", *args], env=env, text=True,
                           capture_output=True, timeout=900, check=False)
 

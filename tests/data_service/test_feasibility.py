@@ -136,11 +136,18 @@ def test_feasibility_cli__prints_beacon_json(world_config: GenomlabConfig,
 
     from genomlab.cli import main
     from tests.conftest import write_config_file
+    from tests.people_credentials import credentials_for
 
     config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
+    alice = credentials_for(world_config, "alice")
+    named = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
+                                      "feasibility", "--filter", "diseaseType:rare",
+                                      "--user", "alice"])
+    assert named.exit_code == 2
+    assert "No such option '--user'" in named.output
     result = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
                                        "feasibility", "--filter", "diseaseType:rare",
-                                       "--user", "alice"])
+                                       "--credentials", str(alice)])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["responseSummary"]["exists"] is True
@@ -158,10 +165,12 @@ def test_feasibility_notebook__runs_and_shows_counts(world_config: GenomlabConfi
                                                      tmp_path: Any) -> None:
     from tests.conftest import write_config_file
     from tests.notebook_outputs import get_output_tables
+    from tests.people_credentials import credentials_for
 
     config_file = write_config_file(world_config, tmp_path / "genomlab.toml")
     out = run_notebook("feasibility.ipynb", config_path=str(config_file),
-                       filters=["diseaseType:rare"], user="alice")
+                       filters=["diseaseType:rare"],
+                       credentials=str(credentials_for(world_config, "alice")))
     [table] = get_output_tables(out)
     truth = _truth_counts(world_home, disease_type="rare")
     shown = sum(n for n in truth.values() if n >= K)

@@ -178,12 +178,17 @@ def test_run_feasibility_query__budget_exhausted_is_refused_by_name(
 def test_feasibility_cli__budget_refusal_is_one_error_line(tmp_path: Path,
                                                            config: GenomlabConfig) -> None:
     from genomlab.cli import main
+    from tests.people_credentials import credentials_for
 
     config_file = write_config_file(config, tmp_path / "genomlab.toml")
     args = ["--config", str(config_file), "data-service", "feasibility", "--filter",
-            "diseaseType:rare", "--user", "erin"]
-    env = {"GENOMLAB_DISCLOSURE__FEASIBILITY_BUDGET": "1"}
+            "diseaseType:rare"]
     with clock.use_clock(clock.ticking_from(START)):
+        erin = credentials_for(config, "erin")
+        credentials_for(config, "frank")
+        # frank's name in the environment changes nothing: the budget used is erin's
+        env = {"GENOMLAB_DISCLOSURE__FEASIBILITY_BUDGET": "1", "GENOMLAB_CREDENTIALS": str(erin),
+               "JUPYTERHUB_USER": "frank", "GENOMLAB_LOCAL_USER": "frank"}
         first = CliRunner().invoke(main, args, env=env)
         refused = CliRunner().invoke(main, args, env=env)
     assert first.exit_code == 0, first.output

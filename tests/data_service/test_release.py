@@ -231,11 +231,15 @@ def test_open_release__refused_outside_team_or_entitlement(
         open_release(project, user=user, config=world_config)
 
 
-def test_open_release__identity_from_jupyterhub(world_config: GenomlabConfig,
-                                                world_home: WorldHome,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_release__identity_from_credentials_not_jupyterhub(
+        world_config: GenomlabConfig, world_home: WorldHome,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.people_credentials import credentials_for
+
     project = world_home.applications.projects[world_home.applications.individual]
-    monkeypatch.setenv("JUPYTERHUB_USER", "bob")
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_for(world_config, "bob")))
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    monkeypatch.setenv("GENOMLAB_LOCAL_USER", "alice")
     with pytest.raises(PermissionDenied, match="'bob'"):
         open_release(project, config=world_config)
 

@@ -12,7 +12,7 @@ from genomlab.dashboards.first_screen import FIRST_SCREEN_CLASS, get_static_html
 from genomlab.dashboards.register import register_view
 from genomlab.platform.applications import is_entitled
 from genomlab.platform.applications.queries import get_application_detail, get_queue_page
-from tests.platform.conftest import World, make_form
+from tests.platform.conftest import World, credentials_of, make_form
 
 LIVE_APPROVALS, LIVE_REGISTER = ".genomlab-approvals", ".genomlab-register-view"
 BROKEN = ("Error displaying widget", "Failed to load model")
@@ -72,8 +72,9 @@ def test_dashboards__decider_approves_and_register_lists_project(world: World, v
     world.wf.record_vote("kurt", app, "approve", "Necessary and proportionate.")
     project = get_application_detail(world.config, app).row["project_id"]
     home = {"GENOMLAB_HOME": str(world.config.home)}
+    dora = credentials_of(world.config, "dora")
 
-    url = voila("approvals.ipynb", env={**home, "JUPYTERHUB_USER": "dora"})
+    url = voila("approvals.ipynb", env={**home, "GENOMLAB_CREDENTIALS": str(dora)})
     served = urllib.request.urlopen(url, timeout=120).read().decode()
     first_screen = served[served.index(f'<div class="{FIRST_SCREEN_CLASS}">'):]
     assert f'data-application="{app}"' in first_screen  # in the page, before any script runs
@@ -126,8 +127,24 @@ def test_approvals_dashboard__conflicted_reviewer_gets_no_actions(world: World, 
                                                                   page) -> None:
     world.under_review()
     url = voila("approvals.ipynb", env={"GENOMLAB_HOME": str(world.config.home),
-                                        "JUPYTERHUB_USER": "ute"})
+                                        "GENOMLAB_CREDENTIALS":
+                                        str(credentials_of(world.config, "ute"))})
     _open_dashboard(page, url, f"{LIVE_APPROVALS} table.genomlab-queue")
     page.select_option(".genomlab-open select", index=1)
     page.wait_for_selector("text=No action available to you", timeout=60_000)
     assert page.locator(".genomlab-action-approve").count() == 0
+
+
+def test_approvals_view__signed_in_as_the_credentials_person(world: World,
+                                                             monkeypatch) -> None:
+    """Issue 15: the dashboard's person is the verified subject of the credentials file (the
+    notebook's parameter or ``$GENOMLAB_CREDENTIALS``); names in the environment change
+    nothing."""
+    world.under_review()
+    monkeypatch.setenv("JUPYTERHUB_USER", "dora")
+    monkeypatch.setenv("GENOMLAB_LOCAL_USER", "dora")
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_of(world.config, "ute")))
+    assert "Signed in as <b>ute</b>" in get_static_html(approvals_view(world.config))
+    dora = credentials_of(world.config, "dora")
+    assert "Signed in as <b>dora</b>" in get_static_html(
+        approvals_view(world.config, credentials=dora))

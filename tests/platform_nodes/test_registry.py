@@ -174,3 +174,20 @@ def test_nodes_cli__apply_approve_list(config, tmp_path):
     assert bad.exit_code == 1
     assert "node_id" in bad.output
     assert Path(config.home / "platform").is_dir()
+
+
+def test_issue_client__airlock_node_kind_gets_project_and_register_scopes(config) -> None:
+    """The airlock is a node kind of its own (``AIRLOCK…``): its client may read people's
+    status and project membership and record releases, nothing a GRZ or the trust centre may."""
+    from genomlab.platform.nodes import get_node_kind
+    from genomlab.platform.oauth_clients import issue_client
+
+    assert get_node_kind("AIRLOCK") == "airlock"
+    assert get_node_kind("VSTAIRLOCK") == "trust_center"
+    registry = NodeRegistry(config)
+    registry.ensure_approved("AIRLOCK", name="Airlock", actor="operator:test")
+    assert registry.get_node("AIRLOCK")["kind"] == "airlock"
+    issued = issue_client(config, "AIRLOCK", actor="operator:test")
+    assert issued.scope.split() == ["status:read", "projects:read", "register:write"]
+    registry.ensure_approved("VSTRKI", name="trust centre", actor="operator:test")
+    assert issue_client(config, "VSTRKI", actor="operator:test").scope == "status:read"

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from genomlab.airlock.requests import get_outputs_dir, get_released_dir
 from genomlab.cli import main
 from genomlab.clients.airlock import AirlockClient
+from genomlab.clients.oauth import get_service_endpoint
 from genomlab.config import GenomlabConfig
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
@@ -36,9 +37,10 @@ from tests.services.people import (
     store_state,
 )
 
-AIRLOCK_CLIENT_NODE = "VSTAIRLOCK"
-"""The airlock's platform client: a status-only node (scope ``status:read``) until the platform
-registers an airlock node kind of its own."""
+AIRLOCK_CLIENT_NODE = "AIRLOCK"
+"""The airlock's platform client: a node of kind ``airlock`` (scopes ``status:read
+projects:read register:write``): people, team membership and the register, all asked of the
+platform service."""
 BY_SEX = "sex,n\nF,60\nM,55\n"
 BY_AGE = "age,n\n<50,40\n>=50,75\n"
 
@@ -268,3 +270,71 @@ def test_record_review__platform_not_reachable_503(services):
     assert services.as_person("hanna").record_review(request_id, "approve", "fine") == (
         "partially_reviewed"
     )
+
+
+def _airlock_client_tokens(config: GenomlabConfig, scope: str) -> Any:
+    from genomlab.clients.oauth import BearerTokens, get_credentials_path, load_client_credentials
+
+    path = get_credentials_path(Institution(config, "airlock").directory)
+    return BearerTokens(config, load_client_credentials(path), scope)
+
+
+def test_project_member__platform_answers_the_airlock_client_only(services):
+    """The platform answers membership to the airlock's own client (``projects:read``): alice
+    is a member, bob is not, an unknown project is 404; a person's token or a client without
+    the scope is refused, and asking changes no row of the platform."""
+    config = services.config
+    platform = get_service_endpoint(config, "platform")
+    before = state(config)
+    airlock = _airlock_client_tokens(config, "projects:read").headers()
+    with platform.http() as http:
+        members = {user: http.get(f"/api/projects/{services.project}/members/{user}",
+                                  headers=airlock) for user in ("alice", "bob")}
+        unknown = http.get("/api/projects/GDE-1999-999/members/alice", headers=airlock)
+        team = http.get(f"/api/projects/{services.project}/team", headers=airlock)
+        status_only = _airlock_client_tokens(config, "status:read").headers()
+        no_scope = http.get(f"/api/projects/{services.project}/members/alice",
+                            headers=status_only)
+        as_person = http.get(f"/api/projects/{services.project}/members/alice",
+                             headers=person_tokens(config, "alice").headers())
+        record = http.post(f"/api/projects/{services.project}/results", headers=airlock,
+                           json={"author": "alice", "title": "t", "reference": "airlock:x"})
+    assert {user: a.json()["member"] for user, a in members.items()} == {
+        "alice": True, "bob": False}
+    assert unknown.status_code == 404
+    assert "alice" in team.json()["team"]
+    assert (no_scope.status_code, no_scope.json()["error"]) == (403, "insufficient_scope")
+    assert as_person.status_code == 401
+    assert (record.status_code, record.json()["error"]) == (403, "insufficient_scope")
+    assert state(config) == before
+
+
+def test_submit_request__membership_asked_of_the_platform_endpoint(services):
+    """The airlock's desk asks the platform service (``GET /api/projects/{p}/members/{u}``,
+    the airlock's own client) whether the verified person is on the team: a non-member is
+    refused 403-style and nothing of the airlock or the platform is written."""
+    from genomlab.platform.access_tokens import VerifiedPerson
+    from genomlab.services.airlock_api import AirlockDesk
+    from genomlab.services.airlock_platform import ServiceDirectory
+
+    config = services.config
+    directory = ServiceDirectory.for_airlock(config)
+    assert directory.client is not None
+    asked: list[tuple[str, str]] = []
+    is_member = directory.client.is_member
+
+    def spy(project: str, user: str) -> bool:
+        asked.append((project, user))
+        return is_member(project, user)
+
+    directory.client.is_member = spy  # type: ignore[method-assign]
+    bob = VerifiedPerson("bob", person_credentials(config, "bob").client_id, (), "Test")
+    before = state(config)
+    with pytest.raises(PermissionDenied, match="bob is not an entitled member"):
+        AirlockDesk(config, directory).submit(
+            bob, {"project": services.project, "files": ["by_sex.csv"]})
+    assert asked == [(services.project, "bob")]
+    assert state(config) == before
+    assert directory.is_team_member("alice", services.project)
+    assert not directory.is_output_checker("alice")
+    assert directory.is_output_checker("hanna")

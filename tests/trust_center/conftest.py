@@ -71,6 +71,30 @@ def approve_nodes(config: GenomlabConfig, *nodes: str) -> None:
         registry.ensure_approved(node, name=f"test node {node}", actor="bfarm-op")
 
 
+def platform_people(config: GenomlabConfig, *users: str) -> dict[str, Path]:
+    """Register ``users`` at the platform and give each a credentials file (as the platform's
+    operator does with ``users issue-credential``): trust-centre officers and requesters act
+    as the verified subject of their credentials, never by a typed name."""
+    from genomlab.platform.applications.workflow import Workflow
+    from genomlab.platform.person_credentials import (
+        PersonCredentials,
+        get_embedded_credentials_path,
+        issue_person_credential,
+        save_person_credentials,
+    )
+
+    workflow = Workflow(config)
+    workflow.bootstrap_admin("tc-admin", institution="BfArM")
+    paths = {}
+    for user in users:
+        workflow.register_user("tc-admin", user, institution="Vertrauensstelle")
+        issued = issue_person_credential(config, user, actor="operator:test")
+        paths[user] = get_embedded_credentials_path(config, user)
+        save_person_credentials(paths[user], PersonCredentials(issued.client_id,
+                                                               issued.client_secret, user))
+    return paths
+
+
 @pytest.fixture
 def tc(config: GenomlabConfig) -> TrustCenter:
     approve_nodes(config, GRZ, KDK, OTHER_GRZ)

@@ -13,15 +13,25 @@ from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.institution import Institution
 from genomlab.messages import SignedDocument
+from genomlab.platform.person_credentials import get_operator_actor
 from tests.conftest import write_config_file
-from tests.trust_center.conftest import GRZ, KDK, LE_IK, OTHER_LE_IK, approve_nodes, make_kvnr
+from tests.trust_center.conftest import (
+    GRZ,
+    KDK,
+    LE_IK,
+    OTHER_LE_IK,
+    approve_nodes,
+    make_kvnr,
+    platform_people,
+)
 
 
-def _cli(config_file: Path) -> Callable[..., str]:
+def _cli(config_file: Path, env: dict[str, str] | None = None) -> Callable[..., str]:
     runner = CliRunner()
 
     def run(*args: str, exit_code: int = 0) -> str:
-        result = runner.invoke(main, ["--config", str(config_file), "trust-center", *args])
+        result = runner.invoke(main, ["--config", str(config_file), "trust-center", *args],
+                               env={"GENOMLAB_CREDENTIALS": "", **(env or {})})
         assert result.exit_code == exit_code, result.output
         return result.output
 
@@ -52,6 +62,7 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
     for scope in ("research", "reIdentification"):
         run("consent", "record", "--kvnr", kvnr, "--le-ik", LE_IK, "--scope", scope,
             "--decision", "permit")
+    people = platform_people(config, "olga", "otto", "rita")
     for officer in ("olga", "otto"):
         run("officer", "appoint", officer)
 
@@ -70,10 +81,13 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
 
     request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
                      project_pseudonym, "--reason", "actionable finding", "--kind",
-                     "reIdentification", "--user", "rita").strip()
-    assert "Error:" in run("reid", "approve", request_id, "--user", "rita", exit_code=1)
-    assert run("reid", "approve", request_id, "--user", "olga") == "approved (1 of 2)\n"
-    assert run("reid", "approve", request_id, "--user", "otto") == "approved (2 of 2)\n"
+                     "reIdentification", "--credentials", str(people["rita"])).strip()
+    assert "Error:" in run("reid", "approve", request_id, "--credentials", str(people["rita"]),
+                           exit_code=1)
+    assert run("reid", "approve", request_id, "--credentials",
+               str(people["olga"])) == "approved (1 of 2)\n"
+    assert run("reid", "approve", request_id, "--credentials",
+               str(people["otto"])) == "approved (2 of 2)\n"
     assert "not the treating LE" in run("reid", "release", request_id, "--le-ik", OTHER_LE_IK,
                                         exit_code=1)
     assert run("reid", "release", request_id, "--le-ik", LE_IK).strip() == f"{LE_IK}\tAN-42"
@@ -107,6 +121,7 @@ def test_trust_center_cli__case_identification_contact_and_redeem(
     (person,) = enrol(tc, 1, start=60)
     tc.record_consent(kvnr=person.kvnr, le_ik=LE_IK, scope="caseIdentification",
                       decision="permit", actor="le")
+    people = platform_people(config, "olga", "otto", "lena")
     for officer in ("olga", "otto"):
         tc.appoint_officer(officer, actor="tc-head")
     linkage = tc.issue_linkage_map(sign_grant(), actor="data_service",
@@ -114,15 +129,66 @@ def test_trust_center_cli__case_identification_contact_and_redeem(
     ((project_pseudonym, _, _),) = linkage.rows()
     request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
                      project_pseudonym, "--reason", "similar case", "--kind",
-                     "caseIdentification", "--user", f"le:{OTHER_LE_IK}").strip()
-    run("reid", "approve", request_id, "--user", "olga")
-    assert "1 of 2" in run("reid", "contact", request_id, "--le-ik", OTHER_LE_IK, "--user",
-                           f"le:{OTHER_LE_IK}", exit_code=1)
-    run("reid", "approve", request_id, "--user", "otto")
+                     "caseIdentification", "--credentials", str(people["lena"])).strip()
+    run("reid", "approve", request_id, "--credentials", str(people["olga"]))
+    assert "1 of 2" in run("reid", "contact", request_id, "--le-ik", OTHER_LE_IK,
+                           "--credentials", str(people["lena"]), exit_code=1)
+    run("reid", "approve", request_id, "--credentials", str(people["otto"]))
     assert "case labels" in run("reid", "release", request_id, "--le-ik", LE_IK, exit_code=1)
     number, le_ik, le_name = run("reid", "contact", request_id, "--le-ik", OTHER_LE_IK,
-                                 "--user", f"le:{OTHER_LE_IK}").strip().split("\t")
+                                 "--credentials", str(people["lena"])).strip().split("\t")
     assert (len(number), le_ik, le_name) == (64, LE_IK, "Uniklinik Test")
     assert run("reid", "redeem", number, "--le-ik", LE_IK).strip() == (
         f"{LE_IK}\t{person.arbeitsnummer}")
     assert "already redeemed" in run("reid", "redeem", number, "--le-ik", LE_IK, exit_code=1)
+
+
+PERSON_COMMANDS = [
+    ("case-numbers", "request"), ("case-numbers", "register"), ("consent", "record"),
+    ("consent", "withdraw"), ("officer", "appoint"), ("approval", "revoke"),
+    ("linkage-map", "issue"), ("reid", "request"), ("reid", "approve"), ("reid", "release"),
+    ("reid", "contact"), ("reid", "redeem"), ("correction", "release"), ("key", "rotate"),
+]
+
+
+def test_trust_center_cli__no_command_takes_user(config: GenomlabConfig, tmp_path: Path) -> None:
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
+    for command in PERSON_COMMANDS:
+        out = run(*command, "--user", "olga", exit_code=2)
+        assert "No such option '--user'" in out, command
+
+
+def test_reid_approve__one_officer_under_two_names_is_refused(
+        config: GenomlabConfig, tmp_path: Path, tc, sign_grant: Callable[..., SignedDocument]
+) -> None:
+    from tests.trust_center.conftest import enrol
+
+    (person,) = enrol(tc, 1, start=70)
+    tc.record_consent(kvnr=person.kvnr, le_ik=LE_IK, scope="reIdentification",
+                      decision="permit", actor="le")
+    people = platform_people(config, "olga", "otto", "rita")
+    linkage = tc.issue_linkage_map(sign_grant(), actor="data_service",
+                                   genome_pseudonyms=[person.genome])
+    ((project_pseudonym, _, _),) = linkage.rows()
+    # olga claims otto's name in the environment and in her credentials file
+    as_otto = {"JUPYTERHUB_USER": "otto", "GENOMLAB_LOCAL_USER": "otto",
+               "GENOMLAB_CREDENTIALS": str(people["olga"])}
+    run = _cli(write_config_file(config, tmp_path / "genomlab.toml"), as_otto)
+    run("officer", "appoint", "olga")
+    run("officer", "appoint", "otto")
+    request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
+                     project_pseudonym, "--reason", "actionable finding", "--kind",
+                     "reIdentification", "--credentials", str(people["rita"])).strip()
+    assert run("reid", "approve", request_id) == "approved (1 of 2)\n"
+    edited = tmp_path / "olga-as-otto.json"
+    edited.write_text(json.dumps({**json.loads(people["olga"].read_text()), "user_id": "otto"}))
+    refused = run("reid", "approve", request_id, "--credentials", str(edited), exit_code=1)
+    assert "olga has already approved; a second officer must approve" in refused
+    assert "1 of 2 officer approvals" in run("reid", "release", request_id, "--le-ik", LE_IK,
+                                             exit_code=1)
+    events = [(e.type, e.actor, e.payload.get("officer")) for e in tc.ledger.events()
+              if e.type in ("reid.approved", "officer.appointed")]
+    operator = get_operator_actor()
+    assert events == [("officer.appointed", operator, "olga"),
+                      ("officer.appointed", operator, "otto"),
+                      ("reid.approved", "olga", "olga")]

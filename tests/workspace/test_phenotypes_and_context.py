@@ -150,3 +150,21 @@ def test_plots__labelled_thresholds_bounds_band_and_readable_ticks() -> None:
     assert np.all(np.diff(ticks) >= 0.025 * ticks.max())
     band = plot_qq(results).axes[0].collections[0]  # the confidence band, drawn first
     assert band.get_label() == "95 % confidence band"
+
+
+def test_get_project_context__member_is_the_credentials_person_not_the_environment(
+        config: GenomlabConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the kernel's credentials file decides who the member is; ``JUPYTERHUB_USER``
+    and ``GENOMLAB_LOCAL_USER`` naming alice change nothing."""
+    from genomlab.platform.applications.demo import run_applications_demo
+    from tests.people_credentials import credentials_for
+
+    demo = run_applications_demo(config)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    monkeypatch.setenv("GENOMLAB_LOCAL_USER", "alice")
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_for(config, "mallory")))
+    with pytest.raises(PermissionDenied, match="'mallory' holds no active entitlement"):
+        get_project_context(config, require_release=False)
+    alice = credentials_for(config, "alice")
+    context = get_project_context(config, credentials=alice, require_release=False)
+    assert (context.project_id, context.member) == (demo.project_id, "alice")

@@ -51,7 +51,9 @@ def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig, tmp
     workspace_release = config.workspace_dir(approve_application(config)[0]) / "release"
     shutil.copytree(release, workspace_release)
     (workspace_release / "manifest.json").write_text('{"level": "individual"}')
-    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    from tests.people_credentials import credentials_for
+
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_for(config, "alice")))
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
     out = tmp_path / "qc"
     result = CliRunner().invoke(main, ["--config", str(cfg), "workspace", "qc", "run", "--release",

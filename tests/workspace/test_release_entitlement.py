@@ -42,9 +42,20 @@ def project_release(config: GenomlabConfig) -> Path:
     return release
 
 
+def _act_as(config: GenomlabConfig, user: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``user``'s credentials file for this process; the environment's names say someone else
+    (they decide nothing, issue 15)."""
+    from tests.people_credentials import credentials_for
+
+    monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_for(config, user)))
+    other = "mallory" if user == "alice" else "alice"
+    monkeypatch.setenv("JUPYTERHUB_USER", other)
+    monkeypatch.setenv("GENOMLAB_LOCAL_USER", other)
+
+
 def _run_qc(config: GenomlabConfig, tmp_path: Path, release: Path, user: str,
             monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("JUPYTERHUB_USER", user)
+    _act_as(config, user, monkeypatch)
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
     return CliRunner().invoke(main, ["--config", str(cfg), "workspace", "qc", "run", "--release",
                                      str(release), "--out", str(tmp_path / "qc")])
@@ -82,7 +93,7 @@ def test_qc_run__lets_an_entitled_member_reach_hail(
 def test_analysis_association__refuses_a_user_off_the_team_before_hail_starts(
         config: GenomlabConfig, tmp_path: Path, project_release: Path, hail_starts: list[Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUPYTERHUB_USER", "mallory")
+    _act_as(config, "mallory", monkeypatch)
     cfg = write_config_file(config, tmp_path / "genomlab.toml")
     qc_dir = tmp_path / "qc"
     qc_dir.mkdir()
@@ -130,7 +141,7 @@ def test_read_release_samples__refuses_a_folder_outside_the_workspaces(
     from genomlab.workspace.io import read_release_samples
 
     approve_application(home_env)
-    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    _act_as(home_env, "alice", monkeypatch)
     folder = _clinical_parquet(tmp_path / "copied-release")
     with pytest.raises(PermissionDenied, match="copied-release: not a project's release"):
         read_release_samples(folder)
@@ -142,7 +153,7 @@ def test_read_sample_info__refuses_a_user_off_the_team(
     from genomlab.workspace.io import read_sample_info
 
     _clinical_parquet(project_release)
-    monkeypatch.setenv("JUPYTERHUB_USER", "mallory")
+    _act_as(home_env, "mallory", monkeypatch)
     with pytest.raises(PermissionDenied, match="user 'mallory' is not on the approved team"):
         read_sample_info(release=project_release)
 
@@ -153,7 +164,7 @@ def test_run_cohort_qc__refuses_a_user_off_the_team_before_hail(
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
     _clinical_parquet(project_release)
-    monkeypatch.setenv("JUPYTERHUB_USER", "mallory")
+    _act_as(home_env, "mallory", monkeypatch)
     with pytest.raises(PermissionDenied, match="user 'mallory' is not on the approved team"):
         run_cohort_qc(HAIL_TRAP, tmp_path / "qc", release=project_release)
     assert not (tmp_path / "qc").exists()
@@ -164,7 +175,7 @@ def test_run_association__refuses_a_folder_outside_the_workspaces_before_hail(
     from genomlab.workspace.analysis.association import run_association
 
     approve_application(home_env)
-    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    _act_as(home_env, "alice", monkeypatch)
     folder = _clinical_parquet(tmp_path / "copied-release")
     qc_dir = tmp_path / "qc"
     qc_dir.mkdir()
@@ -180,6 +191,6 @@ def test_run_cohort_qc__lets_an_entitled_member_reach_hail(
     from genomlab.workspace.qc.pipeline import run_cohort_qc
 
     _clinical_parquet(project_release)
-    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    _act_as(home_env, "alice", monkeypatch)
     with pytest.raises(HailStarted):
         run_cohort_qc(HAIL_TRAP, tmp_path / "qc", release=project_release)

@@ -2,10 +2,10 @@
 
 One set-up for the module: ``genomlab demo`` makes a home (its own JVM, which exits), one
 JupyterLab server on 127.0.0.1 serves a copy of the researcher notebooks (autosave never touches
-the repository) to the project member ``alice`` (``$JUPYTERHUB_USER``), and Chromium clicks
-Run > Run All Cells without editing a cell. The cohort QC notebook shows the QC the demo already
-ran on the release (Hail's heavy work once); the association notebook starts Hail itself. Each
-kernel is shut down after its notebook, so no two JVMs run at once.
+the repository) to the project member ``alice`` (her credentials file, ``$GENOMLAB_CREDENTIALS``),
+and Chromium clicks Run > Run All Cells without editing a cell. The cohort QC notebook shows the
+QC the demo already ran on the release (Hail's heavy work once); the association notebook starts
+Hail itself. Each kernel is shut down after its notebook, so no two JVMs run at once.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("researcher-day")
     config = config_for(base / "home")
-    env = {**os.environ, "GENOMLAB_HOME": str(config.home), "JUPYTERHUB_USER": MEMBER}
+    # the demo gives each demo person a credentials file under <home>/people/<user>/
+    env = {**os.environ, "GENOMLAB_HOME": str(config.home),
+           "GENOMLAB_CREDENTIALS": str(config.home / "people" / MEMBER / "credentials.json")}
     genomlab = Path(sys.executable).parent / "genomlab"
     demo = subprocess.run([str(genomlab), "demo", "--master", "local[2]"], env=env, cwd=base,
                           capture_output=True, text=True, timeout=900)

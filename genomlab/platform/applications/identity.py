@@ -1,25 +1,28 @@
-"""Who is acting: ``$JUPYTERHUB_USER`` (JupyterHub, Voila behind the hub), else the local user."""
+"""Who is acting: the verified person of the running account's (or kernel's) credentials file.
+
+``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json`` (or an explicit path): the
+platform checks the credential (its service when it runs, else its store) and the acting
+person is the credential's subject (:func:`genomlab.platform.person_session.get_verified_user`).
+Names in the environment (``JUPYTERHUB_USER``, ``GENOMLAB_LOCAL_USER``) decide nothing
+(issue 15); roles come from the platform store.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from genomlab.config import GenomlabConfig
 
-IDENTITY_ENV = "JUPYTERHUB_USER"
 
+def get_current_user(config: GenomlabConfig, environ: Mapping[str, str] | None = None,
+                     credentials: Path | str | None = None) -> str:
+    """The verified acting person's user id (see the module's description).
 
-def get_current_user(config: GenomlabConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The acting user's id; roles come from the platform store, never from the environment.
-
-    Examples
-    --------
-    >>> from genomlab.config import load_config
-    >>> get_current_user(load_config(environ={"GENOMLAB_LOCAL_USER": "eve"}), environ={})
-    'eve'
-    >>> get_current_user(load_config(environ={}), environ={"JUPYTERHUB_USER": "hanna"})
-    'hanna'
+    Raises :class:`~genomlab.errors.GenomlabError` (a missing or unreadable credentials file)
+    or :class:`~genomlab.errors.PermissionDenied` (a credential the platform does not accept).
     """
-    environ = os.environ if environ is None else environ
-    return environ.get(IDENTITY_ENV, "").strip() or config.local_user
+    from genomlab.platform.person_session import get_verified_user
+
+    return get_verified_user(config, None if credentials is None else Path(credentials),
+                             None if environ is None else dict(environ))
