@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -54,7 +54,7 @@ def _schema_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=1)
-def load_framework_registry() -> Registry:  # type: ignore[type-arg]
+def load_framework_registry() -> Registry:
     """Every framework YAML file as a resource under its ``file:`` URI."""
     resources = []
     for path in sorted(FRAMEWORK.rglob("*.yaml")):
@@ -62,19 +62,26 @@ def load_framework_registry() -> Registry:  # type: ignore[type-arg]
         if not isinstance(contents, dict):
             continue
         contents = {**contents, "$id": path.resolve().as_uri()}
-        resources.append((path.resolve().as_uri(), Resource.from_contents(
-            contents, default_specification=DRAFT202012)))
+        resources.append(
+            (
+                path.resolve().as_uri(),
+                Resource.from_contents(contents, default_specification=DRAFT202012),
+            )
+        )
     return Registry().with_resources(resources)
 
 
 @lru_cache(maxsize=len(RESPONSE_SCHEMAS))
 def get_validator(name: str) -> Any:
-    """A Draft 2020-12 validator of response schema ``name`` (one of :data:`RESPONSE_SCHEMAS`)."""
+    """A Draft 2020-12 validator (formats checked) of response schema ``name``, one of
+    :data:`RESPONSE_SCHEMAS`."""
     if name not in RESPONSE_SCHEMAS:
         raise KeyError(f"{name}: not a Beacon framework response schema ({RESPONSE_SCHEMAS})")
     registry = load_framework_registry()
     schema = registry.contents(_schema_path(name).resolve().as_uri())
-    return Draft202012Validator(schema, registry=registry)
+    return Draft202012Validator(
+        schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def check_vendored_files() -> list[str]:
