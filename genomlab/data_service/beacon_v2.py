@@ -278,7 +278,8 @@ def find_withholding(
     user: str,
 ) -> str | None:
     """Why this answer must be withheld (differencing against ``user``'s earlier answers of
-    any granularity), else ``None``."""
+    any granularity), else ``None``. Filters asked more than once are one earlier set (the
+    same mask on the current index), so the cost grows with the distinct sets asked."""
     k = config.disclosure.min_cell_count
     earlier = _history(conn, side, user)
     key = json.dumps(query.filters, sort_keys=True)
@@ -300,14 +301,16 @@ def find_withholding(
 
         everyone = index.nodes["genomic"]
         mask = carriers(list(query.filters.get("node") or everyone))
-        masks = [carriers(json.loads(row.filters).get("node") or everyone) for row in same]
+        node_sets = {tuple(json.loads(row.filters).get("node") or everyone) for row in same}
+        masks = [carriers(list(nodes)) for nodes in sorted(node_sets)]
         found = find_differencing(mask, masks, groups.astype(str), min_cell_count=k)
         return None if found is None else found.describe()
     if mask is None or groups is None or not earlier:
         return None
+    asked = dict.fromkeys(row.filters for row in earlier)  # a set asked again is one set
     masks = [
-        compute_mask(index, side, {kind: tuple(v) for kind, v in json.loads(row.filters).items()})
-        for row in earlier
+        compute_mask(index, side, {kind: tuple(v) for kind, v in json.loads(filters).items()})
+        for filters in asked
     ]
     found = find_differencing(mask, masks, groups, min_cell_count=k)
     return None if found is None else found.describe()
