@@ -39,6 +39,7 @@ from genomlab.platform.applications.workflow import Workflow
 from genomlab.services.beacon_api import BEACON_PREFIX
 from genomlab.services.process import ServiceProcess, running_service
 from tests.conftest import REPO, config_for
+from tests.data_service.reported_nodes import INDEXED_ON
 from tests.platform.conftest import populate
 from tests.services.people import (
     mint_person_token,
@@ -138,8 +139,6 @@ def beacon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Beacon]:
     intake.record_world_consents(config, WORLD)
     intake.run_kdk_intake(config, sorted((WORLD / "kdk").glob("*/records")))
     grzs = world_genome_nodes()
-    from tests.data_service.reported_nodes import INDEXED_ON
-
     build_feasibility_index(config, grzs, get_node_readers(config)[1], on=INDEXED_ON)
     wf = Workflow(config)
     populate(wf)
