@@ -38,6 +38,7 @@ from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.store import open_data_service_ledger
 from genomlab.data_service.suppression import check_service_disclosure
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
+from genomlab.services.beacon_api import create_beacon_router
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import (
     DATA_SERVICE_AUDIENCE,
@@ -101,6 +102,8 @@ def create_data_service_app(
         except ServiceUnavailable as exc:
             return _error_response(exc)
         return answer(user, body)
+
+    app.include_router(create_beacon_router(config, people))  # GA4GH Beacon v2 (beacon_api)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
