@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from genomlab.cli_context import CliContext, node_option, pass_cli, user_option
+from genomlab.cli_context import CliContext, get_operator, node_option, pass_cli
 from genomlab.clinical_node.cli import kdk
 from genomlab.errors import GenomlabError
 from genomlab.genome_center.cli import grz
@@ -102,13 +102,13 @@ def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
 commands: list[click.Command] = [grz, kdk]
 
 
-def _propagate(cli: CliContext, kvnr: str, le_ik: str, on: Any, user: str | None,
+def _propagate(cli: CliContext, kvnr: str, le_ik: str, on: Any,
                delete: bool) -> None:
     from genomlab.intake import _hail_starter
     from genomlab.intake.propagation import propagate_deletion, propagate_withdrawal
 
     run = propagate_deletion if delete else propagate_withdrawal
-    report = run(cli.config, kvnr=kvnr, le_ik=le_ik, actor=user or cli.config.local_user,
+    report = run(cli.config, kvnr=kvnr, le_ik=le_ik, actor=get_operator(),
                  hl=_hail_starter(cli.config)(), on=on.date() if on else None)
     for node, n in sorted({**report.genome_nodes, **report.clinical_nodes}.items()):
         click.echo(f"{node}: {n} dataset(s) erased ({report.reason})")
@@ -123,13 +123,11 @@ def _propagate(cli: CliContext, kvnr: str, le_ik: str, on: Any, user: str | None
 @click.option("--le-ik", required=True, help="IK of the LE that sends the withdrawal.")
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="YYYY-MM-DD.")
-@user_option()
 @pass_cli
-def consent_withdraw_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any,
-                                user: str | None) -> None:
+def consent_withdraw_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any) -> None:
     """Withdraw research consent and take the person out of every node's consented store at
     once (compacted), notify the projects holding them and rebuild the feasibility index."""
-    _propagate(cli, kvnr, le_ik, on, user, delete=False)
+    _propagate(cli, kvnr, le_ik, on, delete=False)
 
 
 @consent.command("delete-everywhere")
@@ -138,10 +136,8 @@ def consent_withdraw_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any,
 @click.option("--le-ik", required=True, help="IK of the LE that sends the deletion request.")
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="YYYY-MM-DD.")
-@user_option()
 @pass_cli
-def consent_delete_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any,
-                              user: str | None) -> None:
+def consent_delete_everywhere(cli: CliContext, kvnr: str, le_ik: str, on: Any) -> None:
     """Delete the person's data at every node and store (a deletion request), notify the
     projects holding them and rebuild the feasibility index."""
-    _propagate(cli, kvnr, le_ik, on, user, delete=True)
+    _propagate(cli, kvnr, le_ik, on, delete=True)
