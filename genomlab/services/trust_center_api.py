@@ -121,16 +121,19 @@ def make_cohort_filter(config: GenomlabConfig) -> CohortFilter:
 class CallerCheck:
     """Who is calling: the token checked with the platform's key, then the platform's records."""
 
-    def __init__(self, public_key: Any, platform: PlatformStatusClient) -> None:
+    def __init__(self, public_key: Any, platform: PlatformStatusClient, *,
+                 audience: str = TRUST_CENTER_AUDIENCE, service: str = "trust centre") -> None:
         self.public_key = public_key
         self.platform = platform
+        self.audience = audience
+        self.service = service
 
     def verify(self, authorization: str | None, scope: str) -> dict[str, Any]:
         """The token's claims if its node and client may act now with ``scope``; else raise
         :class:`OAuthError` (401/403) or :class:`ServiceUnavailable` (platform unreachable)."""
         token = get_bearer_token(authorization)
         try:
-            claims = decode_access_token(token, self.public_key, audience=TRUST_CENTER_AUDIENCE)
+            claims = decode_access_token(token, self.public_key, audience=self.audience)
             node = self._node_status(claims)
             if node["status"] != "approved":
                 raise InvalidToken(f"access token: node {claims['node_id']} is "
@@ -154,7 +157,7 @@ class CallerCheck:
         except NotFoundError as exc:
             raise InvalidToken(f"access token: {exc}") from exc
         except InvalidCredentials as exc:
-            raise ServiceUnavailable(f"trust centre cannot ask the platform: {exc}") from exc
+            raise ServiceUnavailable(f"{self.service} cannot ask the platform: {exc}") from exc
 
 
 def _field(body: Any, name: str, kind: type) -> Any:
