@@ -71,9 +71,11 @@ def list_node_services(config: GenomlabConfig) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {"grz": [], "kdk": []}
     folder = config.home / "services"
     for kind in found:
-        found[kind] = sorted(p.name[len(kind) + 1:-len(".json")]
-                             for p in folder.glob(f"{kind}-*.json")
-                             if not p.name.endswith(".ca.pem"))
+        found[kind] = sorted(
+            p.name[len(kind) + 1 : -len(".json")]
+            for p in folder.glob(f"{kind}-*.json")
+            if not p.name.endswith(".ca.pem")
+        )
     return found
 
 
@@ -89,8 +91,9 @@ def _frame(rows: Any, schema: pl.Schema, source: str) -> pl.DataFrame:
 class NodeServiceReader:
     """One running GRZ or KDK service, read with the caller's own bearer tokens."""
 
-    def __init__(self, config: GenomlabConfig, kind: str, node_id: str,
-                 tokens: BearerTokens) -> None:
+    def __init__(
+        self, config: GenomlabConfig, kind: str, node_id: str, tokens: BearerTokens
+    ) -> None:
         self.config = config
         self.kind = kind
         self.node_id = node_id
@@ -104,8 +107,7 @@ class NodeServiceReader:
                 answer = http.request(method, path, json=body, headers=self.tokens.headers())
                 if answer.status_code == 401:  # a token from before a re-approval: one fresh
                     self.tokens.forget()
-                    answer = http.request(method, path, json=body,
-                                          headers=self.tokens.headers())
+                    answer = http.request(method, path, json=body, headers=self.tokens.headers())
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"{self.service}: {exc}") from exc
         return raise_for_answer(self.service, answer)
@@ -120,22 +122,27 @@ class NodeServiceReader:
 
     def read_fields(self, pseudonyms: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
         """``pseudonym`` plus ``fields`` of the given datasets (a KDK; scope datasets:read)."""
-        answer = self._call("POST", FIELDS_PATH, {"pseudonyms": list(map(str, pseudonyms)),
-                                                   "fields": list(fields)})
+        answer = self._call(
+            "POST", FIELDS_PATH, {"pseudonyms": list(map(str, pseudonyms)), "fields": list(fields)}
+        )
         rows = answer.get("datasets")
         if not isinstance(rows, list):
             raise ValidationFailed(f"{self.service} fields: field datasets: expected a list")
         columns = ["pseudonym", *fields]
-        return (pl.DataFrame(rows) if rows else
-                pl.DataFrame(schema=dict.fromkeys(columns, pl.String))).select(columns)
+        return (
+            pl.DataFrame(rows) if rows else pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+        ).select(columns)
 
 
-def get_node_service_readers(config: GenomlabConfig, tokens: BearerTokens
-                             ) -> tuple[list[NodeServiceReader], list[NodeServiceReader]]:
+def get_node_service_readers(
+    config: GenomlabConfig, tokens: BearerTokens
+) -> tuple[list[NodeServiceReader], list[NodeServiceReader]]:
     """Readers of every node service recorded in the home (GRZs, KDKs), with ``tokens``."""
     running = list_node_services(config)
-    return ([NodeServiceReader(config, "grz", n, tokens) for n in running["grz"]],
-            [NodeServiceReader(config, "kdk", n, tokens) for n in running["kdk"]])
+    return (
+        [NodeServiceReader(config, "grz", n, tokens) for n in running["grz"]],
+        [NodeServiceReader(config, "kdk", n, tokens) for n in running["kdk"]],
+    )
 
 
 # --- the node's operator ----------------------------------------------------------------------
@@ -170,8 +177,9 @@ def load_operator_credential(path: Path) -> str:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise NotFoundError(f"{path}: no operator credential (the node's service makes it at "
-                            "its first start)") from exc
+        raise NotFoundError(
+            f"{path}: no operator credential (the node's service makes it at its first start)"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise ValidationFailed(f"{path}: cannot read the operator credential ({exc})") from exc
     secret = data.get("operator_secret") if isinstance(data, dict) else None
@@ -199,8 +207,7 @@ class NodeOperatorClient:
         try:
             with endpoint.http() as http:
                 http.timeout = httpx.Timeout(None)  # intake of a full inbox takes its time
-                answer = http.post(INTAKE_PATH, headers={
-                    "Authorization": f"Bearer {self.secret}"})
+                answer = http.post(INTAKE_PATH, headers={"Authorization": f"Bearer {self.secret}"})
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"{self.service}: {exc}") from exc
         body: dict[str, Any] = raise_for_answer(self.service, answer)

@@ -80,9 +80,13 @@ ATTRIBUTE_READERS = ("trust_center", "data_service")
 the data service)."""
 
 
-def make_node_intake(config: GenomlabConfig, kind: NodeKind, node_id: str,
-                     credentials: ClientCredentials, platform: PlatformStatusClient
-                     ) -> IntakeRun:
+def make_node_intake(
+    config: GenomlabConfig,
+    kind: NodeKind,
+    node_id: str,
+    credentials: ClientCredentials,
+    platform: PlatformStatusClient,
+) -> IntakeRun:
     """The default intake run: :func:`genomlab.intake.run_inbox_intake` with the trust-centre
     and platform services as the node's links, each called with the node's own client."""
     from genomlab.intake import make_platform_reporter, run_inbox_intake
@@ -92,8 +96,9 @@ def make_node_intake(config: GenomlabConfig, kind: NodeKind, node_id: str,
     reporter = make_platform_reporter(config, node_id, receive=uploads.receive_pruefbericht)
 
     def run() -> dict[str, Any]:
-        return run_inbox_intake(config, kind, node_id, pseudonyms=pseudonyms, reporter=reporter,
-                                node_status=platform)
+        return run_inbox_intake(
+            config, kind, node_id, pseudonyms=pseudonyms, reporter=reporter, node_status=platform
+        )
 
     return run
 
@@ -113,9 +118,14 @@ def _texts(body: Any, name: str) -> list[str]:
     return values
 
 
-def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
-                    platform: PlatformStatusClient | None = None,
-                    intake: IntakeRun | None = None) -> FastAPI:
+def create_node_app(
+    config: GenomlabConfig,
+    kind: NodeKind,
+    node_id: str,
+    *,
+    platform: PlatformStatusClient | None = None,
+    intake: IntakeRun | None = None,
+) -> FastAPI:
     """The ASGI app of node ``node_id`` (``kind`` grz or kdk) over its store and keys.
 
     ``platform`` defaults to the node's own platform client, ``intake`` to
@@ -126,24 +136,32 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
     institution = Institution(config, kind, node_id)
     credentials = load_client_credentials(get_credentials_path(institution.directory))
     if credentials.node_id != node_id:
-        raise ValidationFailed(f"{get_credentials_path(institution.directory)}: field node_id: "
-                               f"{credentials.node_id} is not {node_id}")
+        raise ValidationFailed(
+            f"{get_credentials_path(institution.directory)}: field node_id: "
+            f"{credentials.node_id} is not {node_id}"
+        )
     if platform is None:
         platform = PlatformStatusClient(config, credentials)
     operator = hashlib.sha256(ensure_operator_credential(institution.directory).encode()).digest()
     reader = _dataset_reader(config, kind, node_id)  # opens (and migrates) the node's store
     run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform)
-    callers = CallerCheck(load_platform_token_key(config), platform, audience=NODE_AUDIENCE,
-                          service=f"{kind.upper()} {node_id}")
-    app = FastAPI(title=f"genomlab {kind.upper()} {node_id}", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    callers = CallerCheck(
+        load_platform_token_key(config),
+        platform,
+        audience=NODE_AUDIENCE,
+        service=f"{kind.upper()} {node_id}",
+    )
+    app = FastAPI(
+        title=f"genomlab {kind.upper()} {node_id}", docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     def operator_run(authorization: str | None) -> JSONResponse:
         try:
             presented = get_bearer_token(authorization)
             if not check_operator_secret(presented, operator):
-                raise bearer_error(401, "invalid_token",
-                                   f"not the operator credential of {kind.upper()} {node_id}")
+                raise bearer_error(
+                    401, "invalid_token", f"not the operator credential of {kind.upper()} {node_id}"
+                )
         except OAuthError as error:
             return _oauth_response(error)
         try:
@@ -151,8 +169,12 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
         except GenomlabError as exc:
             return _error_response(exc)
 
-    def serve(authorization: str | None, scope: str, kinds: tuple[str, ...],
-              act: Callable[[], dict[str, Any]]) -> JSONResponse:
+    def serve(
+        authorization: str | None,
+        scope: str,
+        kinds: tuple[str, ...],
+        act: Callable[[], dict[str, Any]],
+    ) -> JSONResponse:
         try:
             claims = callers.verify(authorization, scope)
         except OAuthError as error:
@@ -161,8 +183,10 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
             return _error_response(exc)
         try:
             if claims["node_kind"] not in kinds:
-                raise PermissionDenied(f"{kind.upper()} {node_id}: node {claims['node_id']} "
-                                       f"({claims['node_kind']}) may not read this")
+                raise PermissionDenied(
+                    f"{kind.upper()} {node_id}: node {claims['node_id']} "
+                    f"({claims['node_kind']}) may not read this"
+                )
             return JSONResponse(act(), headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
@@ -172,8 +196,9 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
 
     def fields(body: Any) -> dict[str, Any]:
         if kind != "kdk":
-            raise NotFoundError(f"GRZ {node_id}: no fields to read (a GRZ releases genotypes, "
-                                "not fields)")
+            raise NotFoundError(
+                f"GRZ {node_id}: no fields to read (a GRZ releases genotypes, not fields)"
+            )
         frame = reader.read_fields(_texts(body, "pseudonyms"), _texts(body, "fields"))
         return {"node_id": node_id, "datasets": frame.to_dicts()}
 
@@ -184,14 +209,19 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
     @app.post(INTAKE_PATH)
     async def intake_route(request: Request) -> JSONResponse:
         response: JSONResponse = await run_in_threadpool(
-            operator_run, request.headers.get("authorization"))
+            operator_run, request.headers.get("authorization")
+        )
         return response
 
     @app.get(ATTRIBUTES_PATH)
     async def attributes_route(request: Request) -> JSONResponse:
         response: JSONResponse = await run_in_threadpool(
-            serve, request.headers.get("authorization"), ATTRIBUTES_SCOPE, ATTRIBUTE_READERS,
-            attributes)
+            serve,
+            request.headers.get("authorization"),
+            ATTRIBUTES_SCOPE,
+            ATTRIBUTE_READERS,
+            attributes,
+        )
         return response
 
     @app.post(FIELDS_PATH)
@@ -201,8 +231,12 @@ def create_node_app(config: GenomlabConfig, kind: NodeKind, node_id: str, *,
         except ValueError:
             body = None  # refused after the token check, so a stranger learns nothing
         response: JSONResponse = await run_in_threadpool(
-            serve, request.headers.get("authorization"), READ_SCOPE, ("data_service",),
-            lambda: fields(body))
+            serve,
+            request.headers.get("authorization"),
+            READ_SCOPE,
+            ("data_service",),
+            lambda: fields(body),
+        )
         return response
 
     return app
