@@ -199,6 +199,30 @@ def test_run_intake__kdk_service_exchanges_and_reports_over_https(nodes):
     assert (node_state(config, KDK), platform_state(config)) == before
 
 
+def test_kdk_run_inbox__cli_asks_the_running_service(nodes):
+    import json
+
+    config = nodes.config
+    _put_records(config, KDK, ["a1065448a238a338.json"])
+    result = CliRunner().invoke(
+        main, ["kdk", "run-inbox", "--node", KDK], env={"GENOMLAB_HOME": str(config.home)}
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert [r["state"] for r in summary["records"].values()] == ["finished"], summary
+    record_id = next(iter(summary["records"].values()))["record_id"]
+    reported = [
+        e
+        for e in Institution(config, "kdk", KDK).ledger().events()
+        if e.type == "record.reported" and e.payload.get("record_id") == record_id
+    ]
+    assert len(reported) == 1
+    # the service, not this process, exchanged the TAN: the trust centre saw the node's client
+    latest = events_of(config, "trust_center", ("case_number.exchanged",))[-1]
+    assert latest.payload["node_id"] == KDK
+    assert latest.actor == client_of(config, KDK).client_id
+
+
 def test_run_intake__refused_without_the_operator_credential(nodes):
     config = nodes.config
     client = client_of(config, KDK)
