@@ -242,13 +242,16 @@ def make_platform_reporter(config: GenomlabConfig, node_id: str, *,
         document = (receive or receive_here)(pruefbericht)
         crashpoint("node.confirmation_received")  # issued by the platform, not yet filed
         body = document.body
-        folder = config.home / "hospitals" / body["submitter_id"] / "meldebestaetigungen"
-        folder.mkdir(parents=True, exist_ok=True)
+        hospital = config.home / "hospitals" / str(body["submitter_id"])
+        folder = get_writable_folder(hospital / "meldebestaetigungen")
+        if folder is None:  # a separated node cannot write the hospitals' folder: its outbox
+            folder = get_outbox(config, node_id, str(body["submitter_id"]))
+            folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{body['confirmation_id']}.json"
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(confirmation_bytes(document))
         os.replace(tmp, target)
-        if body["complete"]:
+        if body["complete"] and folder.parent == hospital:
             get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
         return str(body["confirmation_id"])
 
@@ -256,6 +259,27 @@ def make_platform_reporter(config: GenomlabConfig, node_id: str, *,
 
 
 NodeKindName = Literal["grz", "kdk"]
+
+
+def get_writable_folder(folder: Path) -> Path | None:
+    """``folder`` (made if missing) if this process may write into it, else ``None``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        return None
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
+
+
+def get_outbox(config: GenomlabConfig, node_id: str, le_ik: str) -> Path:
+    """Where a node's service files the Meldebestätigungen for LE ``le_ik`` when it may not
+    write the hospitals' folder (a separated deployment): ``<node dir>/outbox/<IK>/
+    meldebestaetigungen``; the LE collects them from there and then deletes the TAN from its
+    own case book."""
+    from genomlab.platform.nodes import get_node_kind
+
+    kind = get_node_kind(node_id)
+    return (Institution(config, kind, node_id).directory
+            / "outbox" / le_ik / "meldebestaetigungen")
 
 
 def get_inbox(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> Path:

@@ -67,3 +67,42 @@ def test_serve__node_kind_without_node_refused(tmp_path):
     assert not (config.home / "services").exists() or not list(
         (config.home / "services").glob("kdk*")
     )
+
+
+def test_make_platform_reporter__node_without_hospital_access_files_in_its_outbox(
+    tmp_path, monkeypatch
+):
+    import os
+
+    from genomlab.intake import get_case_book, make_platform_reporter
+    from genomlab.platform.confirmations import (
+        get_confirmation_public_key_pem,
+        verify_confirmation_bytes,
+    )
+    from tests.services.conftest import make_pruefbericht
+
+    config = config_for(tmp_path / "home")
+    NodeRegistry(config).ensure_approved("KDKK00001", name="KDK", actor="bfarm-op")
+    report = make_pruefbericht("KDKK00001", "outbox")
+    case = report["SubmittedCase"]
+    book = get_case_book(config, case["submitterId"])
+    book.add({case["tan"]: "AN-1"})
+    hospital = config.home / "hospitals" / case["submitterId"]
+    real_access = os.access
+
+    def access(path, mode, **kwargs):  # the node's account may not write the hospitals' folder
+        return (
+            False
+            if str(path).startswith(str(hospital / "meldebestaetigungen"))
+            else (real_access(path, mode, **kwargs))
+        )
+
+    monkeypatch.setattr(os, "access", access)
+    confirmation_id = make_platform_reporter(config, "KDKK00001")(report)
+
+    outbox = Institution(config, "kdk", "KDKK00001").directory / "outbox" / case["submitterId"]
+    filed = outbox / "meldebestaetigungen" / f"{confirmation_id}.json"
+    body = verify_confirmation_bytes(filed.read_bytes(), get_confirmation_public_key_pem(config))
+    assert body["confirmation_id"] == confirmation_id
+    assert not list((hospital / "meldebestaetigungen").glob("*.json"))
+    assert get_case_book(config, case["submitterId"]).lookup(case["tan"]) == "AN-1"  # the LE's
