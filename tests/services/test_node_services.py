@@ -45,6 +45,7 @@ from genomlab.platform.access_tokens import (
     NODE_AUDIENCE,
     TOKEN_KEY,
 )
+from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.workflow import Workflow
 from genomlab.platform.confirmations import (
     get_confirmation_public_key_pem,
@@ -107,6 +108,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     register_world_nodes(config, WORLD, actor="test")
     request_world_case_numbers(config, WORLD)
     record_world_consents(config, WORLD)
+    run_applications_demo(config)  # the platform's staff and researchers
     NodeRegistry(config).ensure_approved(TRUST_CENTER_NODE, name="RKI", actor="bfarm-op")
     for node_id in (TRUST_CENTER_NODE, KDK, CRASH_KDK):
         _save_client(config, node_id)  # <instance>/platform-client.json
@@ -273,7 +275,6 @@ def test_get_dataset_attributes__other_callers_refused(nodes):
     grz_credentials = ClientCredentials(grz.client_id, grz.client_secret, GRZ)
     with pytest.raises(ValidationFailed, match="invalid_scope"):
         BearerTokens(config, grz_credentials, ATTRIBUTES_SCOPE).get()  # not a GRZ's scope
-    Workflow(config).bootstrap_admin("root", institution="BfArM")
     trust_center = load_client_credentials(
         Institution(config, "trust_center").directory / "platform-client.json"
     )
@@ -289,12 +290,12 @@ def test_get_dataset_attributes__other_callers_refused(nodes):
             401,
         ),
         "person token": (
-            mint_person_token(config, "root", DATA_SERVICE_AUDIENCE),
+            mint_person_token(config, "alice", DATA_SERVICE_AUDIENCE),
             ATTRIBUTES_PATH,
             401,
         ),
         "person token naming the node": (
-            mint_person_token(config, "root", NODE_AUDIENCE),
+            mint_person_token(config, "alice", NODE_AUDIENCE),
             ATTRIBUTES_PATH,
             401,
         ),
@@ -352,6 +353,77 @@ def test_make_cohort_filter__trust_centre_asks_the_node_services(nodes, monkeypa
     mask = make_cohort_filter(config)(grant, np.array([""] * len(clinical)), clinical)
     expected = [d == disease for d in attributes["disease_type"].to_list()] + [False]
     assert mask.tolist() == expected
+
+
+def test_issue_linkage_map__trust_centre_service_selects_the_cohort_at_the_node_service(nodes):
+    from datetime import timedelta
+
+    from genomlab import clock
+    from genomlab.clients.trust_center import LINKAGE_SCOPE, TrustCenterClient
+    from genomlab.messages import CohortCriteria
+    from genomlab.platform.applications.entitlements import get_signed_approval
+    from genomlab.platform.applications.models import TERMS_OF_USE_VERSION, ApplicationForm
+
+    config = nodes.config
+    attributes = ClinicalNodeReader(config, KDK).get_dataset_attributes()
+    prefix = attributes["icd10gm"][0][0][:3]
+    in_cohort = {
+        p
+        for p, codes in attributes.select("pseudonym", "icd10gm").rows()
+        if any(c.startswith(prefix) for c in codes)
+    }
+    wf = Workflow(config)
+    form = ApplicationForm(
+        title="Diagnoses by sex",
+        lay_summary="Who has which diagnosis?",
+        scientific_abstract="Counts of sexes among persons with one ICD-10-GM group.",
+        purposes=("research",),
+        duo_permission="HMB",
+        duo_modifiers=("PUB",),
+        data_categories=("clinical",),
+        clinical_fields=("sex",),
+        criteria=CohortCriteria(icd10gm_prefixes=(prefix,)),
+        duration_months=12,
+        level="individual",
+        individual_justification=(
+            "Sex and diagnosis within one person need individual "
+            "records; aggregates cannot show it."
+        ),
+        ethics_vote_reference="EK Tübingen 003/2026BO1",
+        accepted_terms=TERMS_OF_USE_VERSION,
+        team=("tom",),
+    )
+    application_id = wf.create_draft("alice", form)
+    wf.submit("alice", application_id)
+    wf.assign_handler("hanna", application_id)
+    wf.request_committee_review("hanna", application_id, note="Standard review.")
+    wf.record_vote("kurt", application_id, "approve", "Justified.")
+    wf.approve(
+        "dora",
+        application_id,
+        valid_from=clock.today() - timedelta(days=1),
+        note="Committee in favour.",
+    )
+    issued = approved_node_client(config, "DSNODE02")
+    data_service = TrustCenterClient(
+        config,
+        ClientCredentials(issued.client_id, issued.client_secret, "DSNODE02"),
+        scope=LINKAGE_SCOPE,
+    )
+    presented = attributes["pseudonym"].to_list()
+    linkage = data_service.issue_linkage_map(
+        get_signed_approval(config, application_id),
+        actor="data_service",
+        clinical_pseudonyms=presented,
+    )
+    rows = {k for _, _, k in linkage.rows()}
+    assert rows, "the node service's attributes put nobody in the cohort"
+    assert rows <= in_cohort  # selected on the node's attributes, asked over HTTPS
+    assert len(presented) > len(in_cohort)  # someone presented is outside the criteria
+    assert len(rows) + linkage.n_excluded_no_consent + linkage.n_outside_cohort == len(presented)
+    assert linkage.n_outside_cohort + linkage.n_excluded_no_consent >= len(presented) - len(
+        in_cohort
+    )
 
 
 # --- a suspended node ---------------------------------------------------------------------------
