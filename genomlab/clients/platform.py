@@ -126,3 +126,49 @@ class PlatformPersonClient:
         """``{user_id, client_id, roles, institution}``: the verified person of the token."""
         body: dict[str, Any] = self.request("GET", "/api/me")
         return body
+
+
+UPLOAD_SCOPE = "pruefbericht:upload"
+UPLOAD_PATH = "/api/pruefbericht/upload"
+
+
+class PruefberichtClient:
+    """A node's Prüfbericht upload to the running platform service, as ``grzctl pruefbericht
+    submit`` makes it: a client-credentials token (scope ``pruefbericht:upload``), then ``POST
+    /api/pruefbericht/upload`` with the Prüfbericht JSON and ``Authorization: bearer``; one fresh
+    token after a 401. :meth:`receive_pruefbericht` has the in-process function's name
+    (:func:`genomlab.platform.confirmations.receive_pruefbericht`): it returns the signed
+    Meldebestätigung the platform answers.
+    """
+
+    def __init__(self, config: GenomlabConfig, credentials: ClientCredentials) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.tokens = BearerTokens(config, credentials, UPLOAD_SCOPE)
+
+    def receive_pruefbericht(self, pruefbericht: dict[str, Any]) -> Any:
+        """The platform's signed Meldebestätigung
+        (:class:`~genomlab.messages.SignedDocument`) for ``pruefbericht``; the platform's
+        refusal as the matching error (400, 401, 403, 409; unreachable: ServiceUnavailable)."""
+        from genomlab.messages import SignedDocument
+        from genomlab.platform.confirmations import CONFIRMATION_KIND
+
+        platform = get_service_endpoint(self.config, "platform")
+        try:
+            with platform.http() as http:
+                answer = http.post(UPLOAD_PATH, json=pruefbericht, headers=self.tokens.headers())
+                if answer.status_code == 401:  # e.g. a token from before a restart: one fresh
+                    self.tokens.forget()
+                    answer = http.post(UPLOAD_PATH, json=pruefbericht,
+                                       headers=self.tokens.headers())
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"platform: {exc}") from exc
+        body = raise_for_answer("platform", answer)
+        try:
+            document = SignedDocument.model_validate(body)
+        except ValueError as exc:
+            raise ServiceUnavailable(f"platform: the answer is no signed document: {exc}") from exc
+        if document.kind != CONFIRMATION_KIND:
+            raise ServiceUnavailable(f"platform: answered a {document.kind!r} document, not a "
+                                     "Meldebestätigung")
+        return document

@@ -72,6 +72,9 @@ class TrustCenterClient:
         try:
             with service.http() as http:
                 answer = http.post(path, json=body, headers=self.tokens.headers())
+                if answer.status_code == 401:  # a token from before a re-approval: one fresh
+                    self.tokens.forget()
+                    answer = http.post(path, json=body, headers=self.tokens.headers())
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"{SERVICE}: {exc}") from exc
         return raise_for_answer(SERVICE, answer)

@@ -198,6 +198,8 @@ def stop_services(launched: Iterable[Launched]) -> None:
         _stop(item.process)
 
 
+NODE_KINDS = ("grz", "kdk")
+"""Instance kinds served one service per node, each with its node's own platform client."""
 TRUST_CENTER_CLIENT_NODE = "VSTRKI"
 """The trust centre's id as a client of the platform's status look-ups (``VST…``)."""
 SERVICE_CLIENT_NODES = {
@@ -217,16 +219,20 @@ def get_missing_service_prerequisites(config: GenomlabConfig) -> list[Path]:
     from genomlab.clients.oauth import get_credentials_path
 
     paths = [get_published_token_key_path(config)]
-    served = {i.kind for i in get_service_instances(config)}
+    instances = get_service_instances(config)
+    served = {i.kind for i in instances}
     paths += [get_credentials_path(Institution(config, kind).directory)
               for kind in SERVICE_CLIENT_NODES if kind in served]
+    paths += [get_credentials_path(i.directory) for i in instances if i.kind in NODE_KINDS]
     return [path for path in paths if not path.exists()]
 
 
 def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[Path]:
     """Make what :func:`get_missing_service_prerequisites` lists; the paths made.
 
-    Each service's client is an approved node of the platform's registry
+    Each GRZ's and KDK's service gets its node's own client (the node must be approved; it is
+    not approved here). Each other service's client is an approved node of the platform's
+    registry
     (:data:`SERVICE_CLIENT_NODES`: the trust centre ``VSTRKI``, the data service ``DSGENOMLAB``,
     the airlock ``AIRLOCK``), its credentials saved 0600 in
     ``<instance>/platform-client.json``.
@@ -243,11 +249,20 @@ def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[
     missing = get_missing_service_prerequisites(config)
     client_kinds = {get_credentials_path(Institution(config, kind).directory): kind  # type: ignore[arg-type]
                     for kind in SERVICE_CLIENT_NODES}
+    node_clients = {get_credentials_path(i.directory): str(i.node_id)
+                    for i in get_service_instances(config) if i.kind in NODE_KINDS}
     for path in missing:
         if path == get_published_token_key_path(config):
             keys = Institution(config, "platform").keys()
             keys.signing_key(TOKEN_KEY)  # made on first use
             publish_service_file(path, keys.public_key_path(TOKEN_KEY).read_bytes())
+        elif path in node_clients:
+            # BfArM approves GRZs and KDKs: a node that is not approved gets no client
+            # (PermissionDenied names it); approving it is the platform's decision, not ours
+            node_id = node_clients[path]
+            issued = issue_client(config, node_id, actor=actor, replace=True)
+            save_client_credentials(path, ClientCredentials(
+                issued.client_id, issued.client_secret, node_id))
         else:
             node_id, name = SERVICE_CLIENT_NODES[client_kinds[path]]
             NodeRegistry(config).ensure_approved(node_id, name=name, actor=actor)

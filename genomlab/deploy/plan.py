@@ -100,19 +100,19 @@ def _prerequisite_step(config: GenomlabConfig, layout: Layout) -> Step | None:
     missing = get_missing_service_prerequisites(config)
     if not missing:
         return None
-    owners = {i.institution.kind: i.account for i in layout.instances
-              if i.institution.node_id is None}
+    owners = {i.folder: i.account for i in layout.instances}
+    platform = layout.account_of("platform")
 
     def make() -> None:
         made = ensure_service_prerequisites(config, actor=get_operator_actor())
-        for path in made:
-            uid = system.get_uid(owners["platform" if path.parent.name == "services"
-                                        else "trust_center"])
+        for path in made:  # the key: the platform's; a client: the instance's in whose folder
+            owner = platform if path.parent.name == "services" else owners.get(path.parent)
+            uid = system.get_uid(owner) if owner else None
             if uid is not None:
                 os.chown(path, uid, -1)
 
     return Step("prepare services", ", ".join(str(p) for p in missing),
-                "platform token key (published 0644), trust centre's platform client (0600)",
+                "platform token key (published 0644), each service's own platform client (0600)",
                 make)
 
 

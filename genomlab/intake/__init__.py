@@ -45,6 +45,8 @@ from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
     from genomlab.clinical_node.intake import FileOutcome
+    from genomlab.messages import PseudonymService, SignedDocument
+    from genomlab.node_approval import NodeStatusSource
     from genomlab.trust_center.service import TrustCenter
 
 BOOK_NAME = "case_book.json"
@@ -214,26 +216,42 @@ def record_world_consents(config: GenomlabConfig, world: Path) -> int:
     return n_reported
 
 
-def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[dict[str, Any]],
-                                                                             str]:
+Receive = Callable[[dict[str, Any]], "SignedDocument"]
+"""Hands a Prüfbericht to the platform and returns its signed Meldebestätigung."""
+
+
+def make_platform_reporter(config: GenomlabConfig, node_id: str, *,
+                           receive: Receive | None = None) -> Callable[[dict[str, Any]], str]:
     """A reporter for ``node_id``: Prüfbericht → platform → Meldebestätigung filed for the LE.
 
-    A complete Meldebestätigung ends the case number's life at the hospital: the LE files it
+    ``receive`` is how the Prüfbericht reaches the platform: by default in-process
+    (:func:`genomlab.platform.confirmations.receive_pruefbericht`, actor ``node:<id>``); a node
+    service passes :meth:`genomlab.clients.platform.PruefberichtClient.receive_pruefbericht`
+    (HTTPS with the node's own client; the platform records the client id). A complete
+    Meldebestätigung ends the case number's life at the hospital: the LE files it
     and deletes the TAN from its :class:`CaseBook` (an incomplete one, for a submission that
     failed QC, leaves the TAN for the corrected resubmission).
     """
+    from genomlab.crashpoints import crashpoint
     from genomlab.platform.confirmations import confirmation_bytes, receive_pruefbericht
 
+    def receive_here(pruefbericht: dict[str, Any]) -> SignedDocument:
+        return receive_pruefbericht(config, node_id, pruefbericht, actor=f"node:{node_id}")
+
     def report(pruefbericht: dict[str, Any]) -> str:
-        document = receive_pruefbericht(config, node_id, pruefbericht, actor=f"node:{node_id}")
+        document = (receive or receive_here)(pruefbericht)
+        crashpoint("node.confirmation_received")  # issued by the platform, not yet filed
         body = document.body
-        folder = config.home / "hospitals" / body["submitter_id"] / "meldebestaetigungen"
-        folder.mkdir(parents=True, exist_ok=True)
+        hospital = config.home / "hospitals" / str(body["submitter_id"])
+        folder = get_writable_folder(hospital / "meldebestaetigungen")
+        if folder is None:  # a separated node cannot write the hospitals' folder: its outbox
+            folder = get_outbox(config, node_id, str(body["submitter_id"]))
+            folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{body['confirmation_id']}.json"
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(confirmation_bytes(document))
         os.replace(tmp, target)
-        if body["complete"]:
+        if body["complete"] and folder.parent == hospital:
             get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
         return str(body["confirmation_id"])
 
@@ -241,6 +259,27 @@ def make_platform_reporter(config: GenomlabConfig, node_id: str) -> Callable[[di
 
 
 NodeKindName = Literal["grz", "kdk"]
+
+
+def get_writable_folder(folder: Path) -> Path | None:
+    """``folder`` (made if missing) if this process may write into it, else ``None``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        return None
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
+
+
+def get_outbox(config: GenomlabConfig, node_id: str, le_ik: str) -> Path:
+    """Where a node's service files the Meldebestätigungen for LE ``le_ik`` when it may not
+    write the hospitals' folder (a separated deployment): ``<node dir>/outbox/<IK>/
+    meldebestaetigungen``; the LE collects them from there and then deletes the TAN from its
+    own case book."""
+    from genomlab.platform.nodes import get_node_kind
+
+    kind = get_node_kind(node_id)
+    return (Institution(config, kind, node_id).directory
+            / "outbox" / le_ik / "meldebestaetigungen")
 
 
 def get_inbox(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> Path:
@@ -489,6 +528,61 @@ def run_kdk_intake(config: GenomlabConfig, files: Sequence[Path], *,
     return {node: ClinicalNode(config, node).submit(
         items, service, reporter=make_platform_reporter(config, node))
         for node, items in sorted(groups.items())}
+
+
+def list_inbox_inputs(config: GenomlabConfig, kind: NodeKindName, node_id: str) -> list[Path]:
+    """What waits in the node's inbox: submission folders (GRZ) or record files (KDK)."""
+    inbox = get_inbox(config, kind, node_id)
+    if not inbox.is_dir():
+        return []
+    if kind == "grz":
+        return sorted(p for p in inbox.iterdir() if (p / "metadata").is_dir())
+    return sorted(inbox.glob("*.json"))
+
+
+def run_inbox_intake(config: GenomlabConfig, kind: NodeKindName, node_id: str, *,
+                     pseudonyms: PseudonymService, reporter: Callable[[dict[str, Any]], str],
+                     node_status: NodeStatusSource,
+                     hail: Callable[[], HailModule] | None = None,
+                     progress: Callable[[str], None] = lambda _message: None) -> dict[str, Any]:
+    """One node's intake of its inbox, then its delivered inputs archived (TAN redacted).
+
+    What a node's service runs (:mod:`genomlab.services.node_api`); the links to the other
+    institutions are the caller's: ``pseudonyms`` (the trust centre), ``reporter`` (the
+    platform, :func:`make_platform_reporter`) and ``node_status`` (the platform's word on this
+    node, asked first: a node not approved now records and stores nothing). Returns a JSON-ready
+    summary: the GRZ's :class:`~genomlab.genome_center.intake.IntakeSummary` fields or the KDK's
+    outcome per input file (by name), and ``archived``.
+    """
+    inputs = list_inbox_inputs(config, kind, node_id)
+    summary: dict[str, Any] = {"node_id": node_id, "inputs": len(inputs)}
+    if kind == "grz":
+        from genomlab.genome_center.intake import GenomeCenter
+
+        grz = GenomeCenter(config, node_id)
+        if inputs:
+            result = grz.submit(inputs, pseudonyms, reporter=reporter,
+                                hail=hail or _hail_starter(config), progress=progress,
+                                node_status=node_status)
+            summary.update(states=dict(result.states), errors=dict(result.errors),
+                           refused={Path(k).name: v for k, v in result.refused.items()},
+                           batches=list(result.batches))
+        else:
+            grz.check_node_approved(node_status)
+    else:
+        from genomlab.clinical_node.intake import ClinicalNode
+
+        kdk = ClinicalNode(config, node_id)
+        if inputs:
+            outcomes = kdk.submit(inputs, pseudonyms, reporter=reporter, node_status=node_status)
+            summary["records"] = {Path(path).name: {"record_id": o.record_id, "state": o.state,
+                                                    **({"message": o.message} if o.message
+                                                       else {})}
+                                  for path, o in outcomes.items()}
+        else:
+            kdk.check_node_approved(node_status)
+    summary["archived"] = archive_delivered(config, kind, node_id)
+    return summary
 
 
 def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> list[str]:

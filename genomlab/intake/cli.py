@@ -99,6 +99,57 @@ def kdk_submit(cli: CliContext, paths: tuple[Path, ...], node_id: str | None) ->
         raise GenomlabError((refused or errors)[0])
 
 
+def _run_inbox(cli: CliContext, kind: str, node_id: str) -> None:
+    """Intake of one node's inbox: through its running service (the operator credential in
+    the node's folder), else in-process with the home's trust centre and platform."""
+    import json
+
+    from genomlab.clients.data_service import service_running
+    from genomlab.clients.nodes import NodeOperatorClient, get_node_service_name
+    from genomlab.institution import Institution
+    from genomlab.intake import (
+        get_pseudonym_service,
+        make_platform_reporter,
+        run_inbox_intake,
+    )
+    from genomlab.node_approval import get_platform_node_status
+
+    folder = Institution(cli.config, kind, node_id).directory  # type: ignore[arg-type]
+    if service_running(cli.config, get_node_service_name(kind, node_id)):
+        summary = NodeOperatorClient(cli.config, kind, node_id, folder).run_intake()
+    else:
+        summary = run_inbox_intake(
+            cli.config, kind, node_id,  # type: ignore[arg-type]
+            pseudonyms=get_pseudonym_service(cli.config),
+            reporter=make_platform_reporter(cli.config, node_id),
+            node_status=get_platform_node_status(cli.config))
+    click.echo(json.dumps(summary, indent=2, sort_keys=True))
+
+
+@grz.command("run-inbox")
+@node_option("GRZ whose inbox to take in.")
+@pass_cli
+def grz_run_inbox(cli: CliContext, node_id: str) -> None:
+    """Take in the GRZ's inbox (``<node dir>/inbox``) and archive what was delivered.
+
+    With the GRZ's service running (``genomlab serve grz --node ID``) the service does it,
+    asked with the operator credential in the GRZ's folder; otherwise in-process.
+    """
+    _run_inbox(cli, "grz", node_id)
+
+
+@kdk.command("run-inbox")
+@node_option("KDK whose inbox to take in.")
+@pass_cli
+def kdk_run_inbox(cli: CliContext, node_id: str) -> None:
+    """Take in the KDK's inbox (``<node dir>/inbox``) and archive what was delivered.
+
+    With the KDK's service running (``genomlab serve kdk --node ID``) the service does it,
+    asked with the operator credential in the KDK's folder; otherwise in-process.
+    """
+    _run_inbox(cli, "kdk", node_id)
+
+
 commands: list[click.Command] = [grz, kdk]
 
 

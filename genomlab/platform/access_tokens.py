@@ -64,12 +64,16 @@ TRUST_CENTER_AUDIENCE = "urn:genomlab:trust_center"
 """``aud`` of tokens for the trust centre's APIs (pseudonyms, linkage maps)."""
 AIRLOCK_AUDIENCE = "urn:genomlab:airlock"
 DATA_SERVICE_AUDIENCE = "urn:genomlab:data_service"
+NODE_AUDIENCE = "urn:genomlab:node"
+"""``aud`` of tokens for a GRZ's or KDK's read API (dataset attributes, fields for a release);
+one audience for every node service: each checks the caller with the platform itself."""
 PERSON_AUDIENCES = (PLATFORM_AUDIENCE, AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE)
 """``aud`` of a person's token: every service that serves people (never the trust centre)."""
 SCOPE_AUDIENCES = {
     "pruefbericht:upload": PLATFORM_AUDIENCE, "approvals:read": PLATFORM_AUDIENCE,
     "status:read": PLATFORM_AUDIENCE, "pseudonyms:request": TRUST_CENTER_AUDIENCE,
-    "linkage:request": TRUST_CENTER_AUDIENCE,
+    "linkage:request": TRUST_CENTER_AUDIENCE, "datasets:attributes": NODE_AUDIENCE,
+    "datasets:read": NODE_AUDIENCE,
 }
 """Which service a scope is for: a token carries scopes of one audience only."""
 TOKEN_LIFETIME = timedelta(minutes=5)

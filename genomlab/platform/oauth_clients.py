@@ -39,17 +39,22 @@ from genomlab.platform.node_projection import clients_table, nodes_table
 from genomlab.platform.nodes import require_approved
 from genomlab.platform.store import open_platform_ledger, read_platform
 
-SCOPES_BY_KIND = {"grz": "pruefbericht:upload pseudonyms:request",
-                  "kdk": "pruefbericht:upload pseudonyms:request",
-                  "data_service": "approvals:read status:read linkage:request",
-                  "trust_center": "status:read",
+SCOPES_BY_KIND = {"grz": "pruefbericht:upload pseudonyms:request status:read",
+                  "kdk": "pruefbericht:upload pseudonyms:request status:read",
+                  "data_service": ("approvals:read status:read linkage:request "
+                                   "datasets:attributes datasets:read"),
+                  "trust_center": "status:read datasets:attributes",
                   "airlock": "status:read projects:read register:write"}
 """The scopes a node kind's client may ask for (space-separated, RFC 6749 §3.3): nodes upload
 Prüfberichte (platform) and exchange case numbers (trust centre); the data service reads
 approvals (platform), looks up people's status (platform: each researcher's request is
 re-checked) and asks for linkage maps (trust centre); the trust centre looks up node and
 approval status at the platform; the airlock looks up people (status), project membership
-(``projects:read``) and records releases in the register (``register:write``)."""
+(``projects:read``) and records releases in the register (``register:write``). A node's
+service looks up its own approval and its callers' (``status:read``) and serves dataset
+attributes to the trust centre and the data service (``datasets:attributes``, audience
+``urn:genomlab:node``) and the fields of a release to the data service only
+(``datasets:read``); genotypes and identities are in no node scope."""
 
 
 class InvalidClient(PermissionDenied):

@@ -21,8 +21,10 @@ from genomlab.home import ensure_home
 from genomlab.institution import Institution
 from genomlab.services.tls import TlsFiles, ensure_tls_files
 
-SERVICE_KINDS = ("platform", "trust_center", "data_service", "airlock")
-"""Institution kinds that run as a service in this release (the others follow, issue 15)."""
+SERVICE_KINDS = ("platform", "trust_center", "data_service", "airlock", "grz", "kdk")
+"""Institution kinds that run as a service (``grz`` and ``kdk``: one service per node,
+``--node ID``)."""
+NODE_SERVICE_KINDS = ("grz", "kdk")
 
 
 def _platform_app(config: GenomlabConfig, node_id: str | None) -> Any:
@@ -49,11 +51,25 @@ def _airlock_app(config: GenomlabConfig, node_id: str | None) -> Any:
     return create_airlock_app(config)
 
 
+def _node_app(kind: str) -> Callable[[GenomlabConfig, str | None], Any]:
+    def create(config: GenomlabConfig, node_id: str | None) -> Any:
+        from genomlab.services.node_api import create_node_app
+
+        if node_id is None:
+            raise ValidationFailed(f"serve {kind}: field --node: which {kind.upper()} to serve "
+                                   "(one service per node)")
+        return create_node_app(config, kind, node_id)  # type: ignore[arg-type]
+
+    return create
+
+
 APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
     "platform": _platform_app,
     "trust_center": _trust_center_app,
     "data_service": _data_service_app,
     "airlock": _airlock_app,
+    "grz": _node_app("grz"),
+    "kdk": _node_app("kdk"),
 }
 
 
@@ -116,6 +132,9 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
         raise ValidationFailed(f"serve: field KIND: {kind!r} is not a service yet "
                                f"(available: {', '.join(SERVICE_KINDS)})")
     ensure_home(config.home)
+    if kind in NODE_SERVICE_KINDS and node_id is None:
+        raise ValidationFailed(f"serve {kind}: field --node: which {kind.upper()} to serve "
+                               "(one service per node)")
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
     app = APP_FACTORIES[kind](config, node_id)
     tls: TlsFiles = ensure_tls_files(institution.directory / "tls", institution.name)

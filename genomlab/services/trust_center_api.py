@@ -38,6 +38,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.clients.oauth import (
+    BearerTokens,
+    ClientCredentials,
     InvalidCredentials,
     ServiceUnavailable,
     get_credentials_path,
@@ -99,21 +101,47 @@ def load_platform_token_key(config: GenomlabConfig) -> Any:
     return load_public_key(path.read_bytes())
 
 
-def make_cohort_filter(config: GenomlabConfig) -> CohortFilter:
-    """The approved-cohort filter over the home's GRZ and KDK dataset attributes.
+def make_cohort_filter(config: GenomlabConfig,
+                       credentials: ClientCredentials | None = None) -> CohortFilter:
+    """The approved-cohort filter over the GRZs' and KDKs' dataset attributes.
 
-    Until the nodes run as services the trust-centre process reads their consented stores'
-    dataset attributes (pseudonym, disease/library type, sex, ICD-10-GM, HPO: never genotypes or
-    identities) through the data service's node read API; next step: an authenticated call to
-    each node.
+    When node services run (their records in ``<home>/services/``), the trust centre asks each
+    of them (``GET /api/datasets/attributes``) with its own platform client (``credentials``,
+    default ``trust_center/platform-client.json``; scope ``datasets:attributes``: pseudonym,
+    disease/library type, sex, birth month, ICD-10-GM, HPO, never genotypes or identities) and
+    reads no node folder; a node whose service does not run is not asked, so its datasets stay
+    outside the cohort. Without node services (one account holds the home) it reads the
+    nodes' consented stores in-process through the data service's node read API, as before.
     """
-    from genomlab.data_service.adapters import get_node_readers
+    from genomlab.clients.nodes import (
+        ATTRIBUTES_SCOPE,
+        get_node_service_readers,
+        list_node_services,
+    )
     from genomlab.data_service.selection import compute_cohort_mask
 
+    tokens: list[BearerTokens] = []
+
+    def get_tokens() -> BearerTokens:
+        if not tokens:
+            own = credentials or load_client_credentials(
+                get_credentials_path(Institution(config, "trust_center").directory))
+            tokens.append(BearerTokens(config, own, ATTRIBUTES_SCOPE))
+        return tokens[0]
+
     def select(grant: ApprovalGrant, genome: np.ndarray, clinical: np.ndarray) -> np.ndarray:
-        grzs, kdks = get_node_readers(config)
-        return compute_cohort_mask(grant, genome, clinical, genome_nodes=grzs,
-                                   clinical_nodes=kdks)
+        from genomlab.data_service import adapters
+
+        running = list_node_services(config)
+        if running["grz"] or running["kdk"]:
+            grzs, kdks = get_node_service_readers(config, get_tokens())
+            # attributes are all selection reads (no site counts, no genotypes)
+            return compute_cohort_mask(grant, genome, clinical,
+                                       genome_nodes=grzs,  # type: ignore[arg-type]
+                                       clinical_nodes=kdks)
+        in_process = adapters.get_node_readers(config)
+        return compute_cohort_mask(grant, genome, clinical, genome_nodes=in_process[0],
+                                   clinical_nodes=in_process[1])
 
     return select
 
@@ -121,16 +149,19 @@ def make_cohort_filter(config: GenomlabConfig) -> CohortFilter:
 class CallerCheck:
     """Who is calling: the token checked with the platform's key, then the platform's records."""
 
-    def __init__(self, public_key: Any, platform: PlatformStatusClient) -> None:
+    def __init__(self, public_key: Any, platform: PlatformStatusClient, *,
+                 audience: str = TRUST_CENTER_AUDIENCE, service: str = "trust centre") -> None:
         self.public_key = public_key
         self.platform = platform
+        self.audience = audience
+        self.service = service
 
     def verify(self, authorization: str | None, scope: str) -> dict[str, Any]:
         """The token's claims if its node and client may act now with ``scope``; else raise
         :class:`OAuthError` (401/403) or :class:`ServiceUnavailable` (platform unreachable)."""
         token = get_bearer_token(authorization)
         try:
-            claims = decode_access_token(token, self.public_key, audience=TRUST_CENTER_AUDIENCE)
+            claims = decode_access_token(token, self.public_key, audience=self.audience)
             node = self._node_status(claims)
             if node["status"] != "approved":
                 raise InvalidToken(f"access token: node {claims['node_id']} is "
@@ -154,7 +185,7 @@ class CallerCheck:
         except NotFoundError as exc:
             raise InvalidToken(f"access token: {exc}") from exc
         except InvalidCredentials as exc:
-            raise ServiceUnavailable(f"trust centre cannot ask the platform: {exc}") from exc
+            raise ServiceUnavailable(f"{self.service} cannot ask the platform: {exc}") from exc
 
 
 def _field(body: Any, name: str, kind: type) -> Any:
@@ -223,15 +254,15 @@ def create_trust_center_app(config: GenomlabConfig, *,
     ``platform`` defaults to the trust centre's own platform client (credentials in
     ``trust_center/platform-client.json``), ``cohort`` to :func:`make_cohort_filter`.
     """
+    credentials = load_client_credentials(
+        get_credentials_path(Institution(config, "trust_center").directory))
     if platform is None:
-        credentials = load_client_credentials(
-            get_credentials_path(Institution(config, "trust_center").directory))
         platform = PlatformStatusClient(config, credentials)
     # opened once: the process owns the trust centre's store; node approval is asked of the
     # platform service (a separated trust centre cannot read the platform's store)
     tc = TrustCenter(config, node_status=platform)
     callers = CallerCheck(load_platform_token_key(config), platform)
-    desk = LinkageDesk(tc, platform, cohort or make_cohort_filter(config))
+    desk = LinkageDesk(tc, platform, cohort or make_cohort_filter(config, credentials))
     app = FastAPI(title="genomlab trust centre (Vertrauensstelle)", docs_url=None,
                   redoc_url=None, openapi_url=None)
 

@@ -44,7 +44,7 @@ def test_get_service_instances__follows_the_kinds_serve_offers(
         config: GenomlabConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     Institution(config, "grz", "GRZK00001").directory.mkdir(parents=True)
     assert [i.name for i in get_service_instances(config)] == [
-        "platform", "trust_center", "data_service", "airlock"]
+        "platform", "trust_center", "data_service", "airlock", "grz:GRZK00001"]
     monkeypatch.setattr("genomlab.deploy.launch.SERVICE_KINDS", ("platform",))
     assert [i.name for i in get_service_instances(config)] == ["platform"]
     monkeypatch.setattr("genomlab.deploy.launch.SERVICE_KINDS", ("platform", "trust_center",

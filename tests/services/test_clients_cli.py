@@ -70,7 +70,7 @@ def test_issue_client__save_writes_the_instances_credentials_0600(config, node_i
 
 
 def test_serve__unknown_kind_refused_in_one_line(config):
-    result = _run(config, "serve", "grz")
+    result = _run(config, "serve", "reports")
     assert result.exit_code == 2
-    assert ("'grz' is not one of 'platform', 'trust-center', 'data-service', 'airlock', 'all'"
-            in result.output)
+    assert ("'reports' is not one of 'platform', 'trust-center', 'data-service', 'airlock', "
+            "'grz', 'kdk', 'all'" in result.output)

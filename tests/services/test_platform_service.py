@@ -43,11 +43,12 @@ TOKEN = "/oauth2/token"
 UPLOAD = "/api/pruefbericht/upload"
 
 
-def _form_token(service: RunningService, client: IssuedClient) -> str:
+def _form_token(service: RunningService, client: IssuedClient, scope: str | None = None) -> str:
     with service.client() as http:
         answer = http.post(TOKEN, data={"grant_type": "client_credentials",
                                         "client_id": client.client_id,
-                                        "client_secret": client.client_secret})
+                                        "client_secret": client.client_secret,
+                                        **({"scope": scope} if scope else {})})
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
 
@@ -77,7 +78,7 @@ def test_token__approved_client_by_basic_gets_rfc9068_jwt(platform_service):
     assert answer.status_code == 200, answer.text
     grant = answer.json()
     assert (grant["token_type"], grant["expires_in"], grant["scope"]) == (
-        "Bearer", 300, "pruefbericht:upload")
+        "Bearer", 300, "pruefbericht:upload status:read")  # the client's platform scopes
     assert answer.headers["cache-control"] == "no-store"
     pem = Institution(platform_service.config, "platform").keys().public_key_path(TOKEN_KEY)
     token = grant["access_token"]
@@ -347,8 +348,9 @@ def test_node_status__follows_the_platforms_decisions(platform_service):
 
 
 def test_node_status__needs_a_status_read_token(platform_service):
-    grz_token = _form_token(platform_service,
-                            approved_node_client(platform_service.config, "GRZT05002"))
+    grz_token = _form_token(platform_service,  # a GRZ's upload token (its client may also
+                            approved_node_client(platform_service.config, "GRZT05002"),
+                            "pruefbericht:upload")  # ask status:read: its node service does)
     status, body = _get(platform_service, "/api/nodes/GRZT05002/status", grz_token)
     assert (status, body["error"]) == (403, "insufficient_scope")
     status, body = _get(platform_service, "/api/nodes/GRZT05002/status", None)
