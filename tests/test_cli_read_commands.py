@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
+from genomlab.platform.access_tokens import TOKEN_KEY
+from tests.people_credentials import credentials_for
 
 KNOWN_GRZ = ("GRZK00001", "GRZTUE002")
 KNOWN_KDK = ("KDKTUE002", "KDKTUE005")
@@ -63,6 +65,8 @@ def populated_home(config: GenomlabConfig) -> GenomlabConfig:
     for kind in ("platform", "airlock", "reports"):
         Institution(config, kind).ledger()  # type: ignore[arg-type]
     config.workspace_dir(PROJECT).mkdir(parents=True)
+    credentials_for(config, "olivia")  # `airlock queue` acts as a verified person
+    Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # made with the first token
     return config
 
 
@@ -73,7 +77,9 @@ def test_read_command__unknown_id_exits_non_zero_names_known_ids_and_writes_noth
     home = populated_home.home
     before = snapshot(home)
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path) for a in args],
-                                env={"GENOMLAB_HOME": str(home), "GENOMLAB_CONFIG": ""})
+                                env={"GENOMLAB_HOME": str(home), "GENOMLAB_CONFIG": "",
+                                     "GENOMLAB_CREDENTIALS": str(home / "people" / "olivia"
+                                                                 / "credentials.json")})
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: "), result.output
     assert message in result.output, result.output

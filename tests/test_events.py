@@ -110,8 +110,8 @@ def test_append__undeclared_type_is_refused_and_nothing_written(config: Genomlab
 def test_append__invalid_payload_is_refused_naming_the_field(config: GenomlabConfig) -> None:
     ledger = open_platform_ledger(config)
     with pytest.raises(EventRefused, match=r"event node.applied: field kind: Input should be "
-                                           r"'grz', 'kdk', 'data_service' or "
-                                           r"'trust_center'") as refused:
+                                           r"'grz', 'kdk', 'data_service', 'trust_center' "
+                                           r"or 'airlock'") as refused:
         ledger.append("node.applied", {"node_id": GRZ, "kind": "lab", "name": "GRZ"}, actor="op")
     assert (refused.value.event_type, refused.value.field) == ("node.applied", "kind")
     with pytest.raises(EventRefused, match=r"event node.applied: field name: Field required"):

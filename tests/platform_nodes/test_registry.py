@@ -190,4 +190,5 @@ def test_issue_client__airlock_node_kind_gets_project_and_register_scopes(config
     issued = issue_client(config, "AIRLOCK", actor="operator:test")
     assert issued.scope.split() == ["status:read", "projects:read", "register:write"]
     registry.ensure_approved("VSTRKI", name="trust centre", actor="operator:test")
-    assert issue_client(config, "VSTRKI", actor="operator:test").scope == "status:read"
+    assert issue_client(config, "VSTRKI", actor="operator:test").scope.split() == [
+        "status:read", "datasets:attributes"]  # the trust centre reads nodes' attributes
