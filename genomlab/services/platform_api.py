@@ -81,6 +81,7 @@ from genomlab.services.oauth_http import (
     parse_token_request,
 )
 from genomlab.services.runner import get_published_token_key_path, publish_service_file
+from genomlab.services.visas_api import create_visas_router
 
 TOKEN_PATH = "/oauth2/token"
 PRUEFBERICHT_BASE_PATH = "/api/pruefbericht"
@@ -277,4 +278,5 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             lambda: get_person_status(config, user_id))
         return response
 
+    app.include_router(create_visas_router(config, authority))
     return app
