@@ -82,6 +82,7 @@ from genomlab.trust_center.approvals import (
 )
 from genomlab.trust_center.service import LinkageMap, verify_linkage_map
 from genomlab.versions import get_installed_versions
+from genomlab.workspace.crypt4gh_release import encrypt_release_tree, ensure_project_key
 
 ACTOR = "data_service"
 SOFTWARE = ("genomlab", "hail", "polars", "pyarrow")
@@ -332,6 +333,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         sources = _write_release(config, grant, cohort, staging, genome_nodes, clinical_nodes,
                                  hl, step)
         hashes = sources.pop("_hashes")
+        encryption = _encrypt_individual_level(config, grant, staging)
         manifest = {
             "release_id": release_id, "application_id": application_id,
             "project_id": grant.project_id, "level": grant.level,
@@ -342,6 +344,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
                        "n_excluded_no_consent": linkage.n_excluded_no_consent},
             "sources": sources, "software": _software_versions(),
             "content_hashes": hashes, "content_digest": compute_digest(hashes),
+            **({"encryption": encryption} if encryption else {}),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         manifest_sha = compute_file_sha256(staging / "manifest.json")
@@ -414,6 +417,16 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
             hashes[f"aggregates/{path.name}"] = compute_file_sha256(path)
     sources["_hashes"] = hashes
     return sources
+
+
+def _encrypt_individual_level(config: GenomlabConfig, grant: ApprovalGrant,
+                              staging: Path) -> dict[str, Any] | None:
+    """Individual-level data files → one Crypt4GH file to the project's key (the manifest's
+    ``encryption`` record); aggregate tables stay as they are
+    (:mod:`genomlab.workspace.crypt4gh_release`)."""
+    if grant.level != "individual":
+        return None
+    return encrypt_release_tree(staging, ensure_project_key(config, grant.project_id))
 
 
 def _sex_of(cohort: pl.DataFrame, clinical_nodes: Sequence[ClinicalNodeReader]) -> list[str]:

@@ -19,6 +19,7 @@ from genomlab.errors import NotFoundError, PermissionDenied
 from genomlab.hail_session import HailModule
 from genomlab.platform.applications import get_active_entitlements, get_team
 from genomlab.platform.applications.identity import get_current_user
+from genomlab.workspace.crypt4gh_release import decrypt_release
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,10 @@ def open_release(project: str, *, user: str | None = None,
     manifest = path / "manifest.json"
     if not manifest.exists():
         raise NotFoundError(f"{manifest}: nothing has been released to project {project} yet")
-    return Release(project, user, path, json.loads(manifest.read_text()))
+    content = json.loads(manifest.read_text())
+    if "encryption" in content:  # Crypt4GH: the member's decrypted copy in their scratch
+        path = decrypt_release(config, project, user, path, content)
+    return Release(project, user, path, content)
 
 
 def open_release_folder(folder: Path, *, user: str | None = None,
