@@ -113,3 +113,17 @@ def test_encrypt_release_tree__readable_by_the_crypt4gh_command_line(tmp_path: P
     assert done.returncode == 0, done.stderr.decode()
     assert VCF_LINE in done.stdout
     assert b"genotypes.mt/rows/part-00000" in done.stdout
+
+
+def test_open_release_folder__a_members_copy_is_checked_again_and_only_for_that_member(
+    tmp_path: Path,
+) -> None:
+    from genomlab.workspace.release import open_release_folder
+
+    config, project, _ = _release(tmp_path)
+    copy = open_release(project, user="tom", config=config).path
+    assert open_release_folder(copy, user="tom", config=config).path == copy
+    with pytest.raises(PermissionDenied, match="not alice's copy"):
+        open_release_folder(copy, user="alice", config=config)
+    with pytest.raises(PermissionDenied, match="not on the approved team"):
+        open_release_folder(copy, user="bob", config=config)
