@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import polars as pl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, table
