@@ -82,10 +82,15 @@ from genomlab.trust_center.approvals import (
 )
 from genomlab.trust_center.service import LinkageMap, verify_linkage_map
 from genomlab.versions import get_installed_versions
-from genomlab.workspace.crypt4gh_release import encrypt_release_tree, ensure_project_key
+from genomlab.workspace.crypt4gh_release import (
+    data_service_release_key,
+    encrypt_release_tree,
+    ensure_project_key,
+)
 
 ACTOR = "data_service"
 SOFTWARE = ("genomlab", "hail", "polars", "pyarrow")
+VCF_NAME = "genotypes.vcf.bgz"
 
 
 class LinkageService(Protocol):
@@ -333,6 +338,8 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         sources = _write_release(config, grant, cohort, staging, genome_nodes, clinical_nodes,
                                  hl, step)
         hashes = sources.pop("_hashes")
+        if grant.level == "individual":
+            _export_release_vcf(hl, staging)
         encryption = _encrypt_individual_level(config, grant, staging)
         manifest = {
             "release_id": release_id, "application_id": application_id,
@@ -426,7 +433,17 @@ def _encrypt_individual_level(config: GenomlabConfig, grant: ApprovalGrant,
     (:mod:`genomlab.workspace.crypt4gh_release`)."""
     if grant.level != "individual":
         return None
-    return encrypt_release_tree(staging, ensure_project_key(config, grant.project_id))
+    return encrypt_release_tree(staging, ensure_project_key(config, grant.project_id),
+                                also_to=(data_service_release_key(config)[1],))
+
+
+def _export_release_vcf(hl: HailModule | None, staging: Path) -> None:
+    """``genotypes.vcf.bgz`` (+ ``.tbi``) beside ``genotypes.mt`` of an individual-level
+    release: what htsget serves by region and ``bcftools view -r`` reads."""
+    if hl is None or not (staging / "genotypes.mt").exists():
+        return
+    mt = hl.read_matrix_table(str(staging / "genotypes.mt"))
+    hl.export_vcf(mt, str(staging / VCF_NAME), tabix=True)
 
 
 def _sex_of(cohort: pl.DataFrame, clinical_nodes: Sequence[ClinicalNodeReader]) -> list[str]:

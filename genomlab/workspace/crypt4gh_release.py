@@ -129,10 +129,16 @@ def _add_tree(archive: tarfile.TarFile, root: Path, names: list[str]) -> None:
 
 
 def encrypt_release_tree(
-    staging: Path, public_key: bytes, *, keep: tuple[str, ...] = ("manifest.json",)
+    staging: Path,
+    public_key: bytes,
+    *,
+    keep: tuple[str, ...] = ("manifest.json",),
+    also_to: tuple[bytes, ...] = (),
 ) -> dict[str, Any]:
     """Pack every entry of ``staging`` but ``keep`` into ``release.tar.c4gh`` (Crypt4GH to
-    ``public_key``) and delete the plaintext; return the manifest's ``encryption`` record.
+    ``public_key``, the project's, and to each key of ``also_to``: the data service's own, so
+    htsget can serve the release) and delete the plaintext; return the manifest's
+    ``encryption`` record.
 
     The tar stream is written to the encrypter through a pipe, never to disk in plaintext.
     """
@@ -161,7 +167,7 @@ def encrypt_release_tree(
     packer.start()
     try:
         with os.fdopen(read_fd, "rb") as source, target.open("wb") as out:
-            c4gh_lib.encrypt([(0, sender, public_key)], source, out)
+            c4gh_lib.encrypt([(0, sender, key) for key in (public_key, *also_to)], source, out)
             out.flush()
             os.fsync(out.fileno())
     finally:
@@ -184,6 +190,7 @@ def encrypt_release_tree(
         "file": ENCRYPTED_NAME,
         "sha256": digest.hexdigest(),
         "recipient": key_fingerprint(public_key),
+        "also_to": [key_fingerprint(key) for key in also_to],
         "entries": names,
     }
 
@@ -269,3 +276,48 @@ def decrypt_release(
         if old != copy:
             shutil.rmtree(old, ignore_errors=True)
     return copy
+
+
+def read_encrypted_member(encrypted: Path, secret_key: bytes, member: str) -> bytes:
+    """One file of an encrypted release, decrypted in memory with a recipient's secret key
+    (nothing is written to disk); NotFoundError if the release has no such file."""
+    found: list[bytes] = []
+    failures: list[BaseException] = []
+    read_fd, write_fd = os.pipe()
+
+    def unpack() -> None:
+        try:
+            with os.fdopen(read_fd, "rb") as source:
+                with tarfile.open(fileobj=source, mode="r|") as tar:
+                    for info in tar:
+                        if info.name == member and info.isfile():
+                            handle = tar.extractfile(info)
+                            if handle is not None:
+                                found.append(handle.read())
+                for _ in iter(lambda: source.read(1 << 16), b""):
+                    pass  # drain, so the decrypter never blocks on a full pipe
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failures.append(exc)
+
+    unpacker = threading.Thread(target=unpack, name="crypt4gh-member")
+    unpacker.start()
+    try:
+        with encrypted.open("rb") as source, os.fdopen(write_fd, "wb") as sink:
+            decrypt_stream(secret_key, source, sink)
+    finally:
+        unpacker.join()
+    if failures:
+        raise GenomlabError(f"{encrypted}: reading {member} failed: {failures[0]}") from (
+            failures[0]
+        )
+    if not found:
+        raise NotFoundError(f"{encrypted}: no {member} in the release")
+    return found[0]
+
+
+def data_service_release_key(config: GenomlabConfig) -> tuple[bytes, bytes]:
+    """(secret, public) raw Crypt4GH key of the data service (its key folder, made once)."""
+    from genomlab.institution import Institution
+
+    secret = Institution(config, "data_service").keys().secret("crypt4gh-release", 32)
+    return secret, bytes(c4gh_sodium.derive_pk(secret))
