@@ -51,8 +51,11 @@ class HtsgetError(Exception):
         self.status, self.error, self.message = status, error, message
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"htsget": {"error": self.error, "message": self.message}},
-                            status_code=self.status, media_type=TICKET_TYPE)
+        return JSONResponse(
+            {"htsget": {"error": self.error, "message": self.message}},
+            status_code=self.status,
+            media_type=TICKET_TYPE,
+        )
 
 
 def read_release_vcf(config: GenomlabConfig, project_id: str) -> bytes:
@@ -68,28 +71,51 @@ def read_release_vcf(config: GenomlabConfig, project_id: str) -> bytes:
             raise NotFoundError(f"project {project_id}: the release has no {VCF_NAME}")
         return plain.read_bytes()
     secret, _ = data_service_release_key(config)
-    return read_encrypted_member(release / str(manifest["encryption"]["file"]), secret,
-                                 VCF_NAME)
+    return read_encrypted_member(release / str(manifest["encryption"]["file"]), secret, VCF_NAME)
 
 
-def select_region(vcf_gz: bytes, reference: str | None, start: int | None,
-                  end: int | None) -> bytes:
-    """Header and the records overlapping ``reference:[start, end)`` (0-based) as VCF text."""
+def check_release_vcf(config: GenomlabConfig, project_id: str) -> None:
+    """NotFoundError unless the project's release holds the VCF (the manifest says so; nothing
+    is decrypted)."""
+    manifest_path = config.workspace_dir(project_id) / "release" / "manifest.json"
+    if not manifest_path.exists():
+        raise NotFoundError(f"project {project_id}: nothing released")
+    manifest = json.loads(manifest_path.read_text())
+    entries = manifest.get("encryption", {}).get("entries")
+    present = (
+        VCF_NAME in entries if entries is not None else (manifest_path.parent / VCF_NAME).exists()
+    )
+    if not present:
+        raise NotFoundError(f"project {project_id}: the release has no {VCF_NAME}")
+
+
+def select_region(
+    vcf_gz: bytes, reference: str | None, start: int | None, end: int | None
+) -> bytes:
+    """Header and the records overlapping ``reference:[start, end)`` (0-based) as VCF text.
+
+    The release VCF is sorted (Hail exports it sorted and tabix-indexes it), so the scan stops
+    at the first record of ``reference`` past ``end``.
+    """
+    text = gzip.decompress(vcf_gz)
+    if reference is None:
+        return text
     out: list[bytes] = []
-    for line in gzip.decompress(vcf_gz).splitlines(keepends=True):
+    prefix = reference.encode() + b"\t"
+    seen = False
+    for line in text.splitlines(keepends=True):
         if line.startswith(b"#"):
             out.append(line)
-            continue
-        if reference is None:
-            out.append(line)
-            continue
-        fields = line.split(b"\t", 5)
-        if fields[0].decode() != reference:
-            continue
-        pos = int(fields[1])
-        last = pos + len(fields[3]) - 1
-        if (end is None or pos <= end) and (start is None or last >= start + 1):
-            out.append(line)
+        elif line.startswith(prefix):
+            seen = True
+            _, pos_text, _, ref, _ = line.split(b"\t", 4)
+            pos = int(pos_text)
+            if end is not None and pos > end:
+                break
+            if start is None or pos + len(ref) - 1 >= start + 1:
+                out.append(line)
+        elif seen:
+            break  # past the reference's block
     return b"".join(out)
 
 
@@ -105,8 +131,9 @@ def _int_param(value: str | None, name: str) -> int | None:
     return number
 
 
-def create_htsget_router(config: GenomlabConfig, *, resolve_key: KeyResolver,
-                         look_up: Callable[[], ApprovalLookUp]) -> APIRouter:
+def create_htsget_router(
+    config: GenomlabConfig, *, resolve_key: KeyResolver, look_up: Callable[[], ApprovalLookUp]
+) -> APIRouter:
     """The htsget routes; ``look_up()`` gives the platform's approval look-up at a request."""
     router = APIRouter()
 
@@ -120,8 +147,11 @@ def create_htsget_router(config: GenomlabConfig, *, resolve_key: KeyResolver,
             key = resolve_key(token)
             verify_visa(token, key, dataset=dataset, look_up=look_up())
         except InvalidVisa as exc:
-            status, error = ((403, "PermissionDenied") if "grants" in str(exc)
-                             else (401, "InvalidAuthentication"))
+            status, error = (
+                (403, "PermissionDenied")
+                if "grants" in str(exc)
+                else (401, "InvalidAuthentication")
+            )
             raise HtsgetError(status, error, str(exc)) from exc
         except Exception as exc:  # unknown kid, unreadable token
             raise HtsgetError(401, "InvalidAuthentication", f"visa: {exc}") from exc
@@ -141,16 +171,24 @@ def create_htsget_router(config: GenomlabConfig, *, resolve_key: KeyResolver,
     def ticket(request: Request, project_id: str) -> Response:
         try:
             token, region = check(request, project_id)
-            read_release_vcf(config, project_id)  # 404 now rather than at the data URL
+            check_release_vcf(config, project_id)  # 404 now rather than at the data URL
         except HtsgetError as error:
             return error.response()
         except NotFoundError as exc:
             return HtsgetError(404, "NotFound", str(exc)).response()
         query = urlencode({k: v for k, v in region.items() if v is not None})
         url = str(request.base_url).rstrip("/") + f"/htsget/data/{project_id}"
-        body = {"htsget": {"format": "VCF", "urls": [
-            {"url": url + (f"?{query}" if query else ""),
-             "headers": {"Authorization": f"Bearer {token}"}}]}}
+        body = {
+            "htsget": {
+                "format": "VCF",
+                "urls": [
+                    {
+                        "url": url + (f"?{query}" if query else ""),
+                        "headers": {"Authorization": f"Bearer {token}"},
+                    }
+                ],
+            }
+        }
         return JSONResponse(body, media_type=TICKET_TYPE)
 
     def data(request: Request, project_id: str) -> Response:
@@ -161,8 +199,10 @@ def create_htsget_router(config: GenomlabConfig, *, resolve_key: KeyResolver,
             return error.response()
         except NotFoundError as exc:
             return HtsgetError(404, "NotFound", str(exc)).response()
-        return Response(select_region(vcf, region["referenceName"], region["start"],
-                                      region["end"]), media_type=VCF_TYPE)
+        return Response(
+            select_region(vcf, region["referenceName"], region["start"], region["end"]),
+            media_type=VCF_TYPE,
+        )
 
     @router.get("/htsget/variants/{project_id}")
     async def variants(project_id: str, request: Request) -> Response:
@@ -197,14 +237,16 @@ def create_service_htsget_router(config: GenomlabConfig, platform: Any) -> APIRo
         if endpoint.url not in clients:
             context = ssl.create_default_context(cafile=str(endpoint.ca))
             clients.clear()
-            clients[endpoint.url] = jwt.PyJWKClient(endpoint.url + JWKS_PATH,
-                                                    ssl_context=context)
+            clients[endpoint.url] = jwt.PyJWKClient(endpoint.url + JWKS_PATH, ssl_context=context)
         return clients[endpoint.url].get_signing_key_from_jwt(token).key
 
     def look_up() -> ApprovalLookUp:
         if platform is None:
-            raise HtsgetError(401, "InvalidAuthentication",
-                              "the data service has no platform client to check visas")
+            raise HtsgetError(
+                401,
+                "InvalidAuthentication",
+                "the data service has no platform client to check visas",
+            )
         lookup: ApprovalLookUp = platform.get_approval_status
         return lookup
 

@@ -8,6 +8,7 @@ Every release reads the world home's nodes through their real readers
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,13 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
     assert list(mt.row) == ["locus", "alleles"]
     assert list(mt.col) == ["s"]
     n_variants = mt.count_rows()
+    from genomlab.services.htsget_api import read_release_vcf  # what htsget serves
+
+    served = read_release_vcf(world_config, project)
+    assert served == (decrypted / "genotypes.vcf.bgz").read_bytes()
+    records = subprocess.run(["bcftools", "view", "-H", str(decrypted / "genotypes.vcf.bgz")],
+                             check=True, capture_output=True).stdout
+    assert records.count(b"\n") == n_variants
     per_source = result.manifest["sources"]["genome_centres"]
     assert sum(v["n_samples"] for v in per_source.values()) == len(expected)
     assert n_variants >= max(v["n_variants"] for v in per_source.values())
