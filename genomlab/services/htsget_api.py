@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +42,7 @@ from genomlab.workspace.crypt4gh_release import data_service_release_key, read_e
 VCF_NAME = "genotypes.vcf.bgz"
 TICKET_TYPE = "application/vnd.ga4gh.htsget.v1.3.0+json; charset=utf-8"
 VCF_TYPE = "text/vcf"
+CACHED_RELEASES = 4
 KeyResolver = Callable[[str], Any]
 """visa JWT → the platform's key that verifies it (from the JWKS by ``kid``)."""
 
@@ -97,7 +99,13 @@ def select_region(
     The release VCF is sorted (Hail exports it sorted and tabix-indexes it), so the scan stops
     at the first record of ``reference`` past ``end``.
     """
-    text = gzip.decompress(vcf_gz)
+    return select_region_text(gzip.decompress(vcf_gz), reference, start, end)
+
+
+def select_region_text(
+    text: bytes, reference: str | None, start: int | None, end: int | None
+) -> bytes:
+    """:func:`select_region` of the decompressed VCF text."""
     if reference is None:
         return text
     out: list[bytes] = []
@@ -191,16 +199,35 @@ def create_htsget_router(
         }
         return JSONResponse(body, media_type=TICKET_TYPE)
 
+    cache: dict[str, tuple[bytes, bytes]] = {}  # project → (manifest bytes, VCF), in memory only
+    lock = threading.Lock()
+
+    def cached_vcf(project_id: str) -> bytes:
+        """The release VCF's text, decrypted once per release (the manifest changes with each) and
+        kept in this process's memory for the few most recent projects; never on disk."""
+        manifest_path = config.workspace_dir(project_id) / "release" / "manifest.json"
+        manifest = manifest_path.read_bytes() if manifest_path.exists() else b""
+        with lock:
+            hit = cache.get(project_id)
+        if hit is not None and hit[0] == manifest:
+            return hit[1]
+        vcf = gzip.decompress(read_release_vcf(config, project_id))
+        with lock:
+            cache[project_id] = (manifest, vcf)
+            while len(cache) > CACHED_RELEASES:
+                cache.pop(next(iter(cache)))
+        return vcf
+
     def data(request: Request, project_id: str) -> Response:
         try:
             _, region = check(request, project_id)
-            vcf = read_release_vcf(config, project_id)
+            vcf = cached_vcf(project_id)
         except HtsgetError as error:
             return error.response()
         except NotFoundError as exc:
             return HtsgetError(404, "NotFound", str(exc)).response()
         return Response(
-            select_region(vcf, region["referenceName"], region["start"], region["end"]),
+            select_region_text(vcf, region["referenceName"], region["start"], region["end"]),
             media_type=VCF_TYPE,
         )
 
