@@ -34,6 +34,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from genomlab.clients.oauth import ServiceUnavailable
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.platform.visas import ApprovalLookUp, InvalidVisa, project_dataset, verify_visa
@@ -161,6 +162,8 @@ def create_htsget_router(
                 else (401, "InvalidAuthentication")
             )
             raise HtsgetError(status, error, str(exc)) from exc
+        except (ServiceUnavailable, HtsgetError) as exc:  # the platform cannot be asked
+            raise HtsgetError(503, "ServiceUnavailable", f"visa not checked: {exc}") from exc
         except Exception as exc:  # unknown kid, unreadable token
             raise HtsgetError(401, "InvalidAuthentication", f"visa: {exc}") from exc
         params = request.query_params

@@ -254,3 +254,33 @@ def test_htsget__expired_revoked_wrong_dataset_and_forged_visas_are_refused(serv
             answer = http.get(path, headers={"Authorization": f"Bearer {good}"})
             assert answer.status_code == 401
             assert "revoked" in answer.json()["htsget"]["message"]
+
+
+def test_htsget__platform_not_answering_is_503_never_assumed(served: Served) -> None:
+    from fastapi.testclient import TestClient
+
+    from genomlab.clients.oauth import ServiceUnavailable
+
+    def unreachable(_application_id: str) -> dict[str, str]:
+        raise ServiceUnavailable("platform: connection refused")
+
+    app = FastAPI()
+    app.include_router(
+        create_htsget_router(
+            served.config,
+            resolve_key=lambda _token: get_visa_public_key(served.config),
+            look_up=lambda: unreachable,
+        )
+    )
+    wf = Workflow(served.config)  # an approval of its own (the module's may be revoked by now)
+    application_id = wf.create_draft("alice", make_form(title="Unreachable platform"))
+    project_id = wf.submit("alice", application_id)
+    wf.assign_handler("hanna", application_id)
+    wf.approve("dora", application_id)
+    visa = _visa(served.config, "alice", project_id)
+    with TestClient(app) as http:
+        answer = http.get(
+            f"/htsget/variants/{project_id}", headers={"Authorization": f"Bearer {visa}"}
+        )
+    assert answer.status_code == 503
+    assert answer.json()["htsget"]["error"] == "ServiceUnavailable"
