@@ -257,7 +257,7 @@ def test_htsget__expired_revoked_wrong_dataset_and_forged_visas_are_refused(serv
 
 
 def test_htsget__platform_not_answering_is_503_never_assumed(served: Served) -> None:
-    from fastapi.testclient import TestClient
+    import asyncio
 
     from genomlab.clients.oauth import ServiceUnavailable
 
@@ -278,9 +278,14 @@ def test_htsget__platform_not_answering_is_503_never_assumed(served: Served) -> 
     wf.assign_handler("hanna", application_id)
     wf.approve("dora", application_id)
     visa = _visa(served.config, "alice", project_id)
-    with TestClient(app) as http:
-        answer = http.get(
-            f"/htsget/variants/{project_id}", headers={"Authorization": f"Bearer {visa}"}
-        )
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await http.get(
+                f"/htsget/variants/{project_id}", headers={"Authorization": f"Bearer {visa}"}
+            )
+
+    answer = asyncio.run(ask())
     assert answer.status_code == 503
     assert answer.json()["htsget"]["error"] == "ServiceUnavailable"
