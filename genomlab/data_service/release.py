@@ -82,9 +82,15 @@ from genomlab.trust_center.approvals import (
 )
 from genomlab.trust_center.service import LinkageMap, verify_linkage_map
 from genomlab.versions import get_installed_versions
+from genomlab.workspace.crypt4gh_release import (
+    data_service_release_key,
+    encrypt_release_tree,
+    ensure_project_key,
+)
 
 ACTOR = "data_service"
 SOFTWARE = ("genomlab", "hail", "polars", "pyarrow")
+VCF_NAME = "genotypes.vcf.bgz"
 
 
 class LinkageService(Protocol):
@@ -332,6 +338,9 @@ def release_application(config: GenomlabConfig, application_id: str, *,
         sources = _write_release(config, grant, cohort, staging, genome_nodes, clinical_nodes,
                                  hl, step)
         hashes = sources.pop("_hashes")
+        if grant.level == "individual":
+            _export_release_vcf(hl, staging)
+        encryption = _encrypt_individual_level(config, grant, staging)
         manifest = {
             "release_id": release_id, "application_id": application_id,
             "project_id": grant.project_id, "level": grant.level,
@@ -342,6 +351,7 @@ def release_application(config: GenomlabConfig, application_id: str, *,
                        "n_excluded_no_consent": linkage.n_excluded_no_consent},
             "sources": sources, "software": _software_versions(),
             "content_hashes": hashes, "content_digest": compute_digest(hashes),
+            **({"encryption": encryption} if encryption else {}),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         manifest_sha = compute_file_sha256(staging / "manifest.json")
@@ -414,6 +424,26 @@ def _write_release(config: GenomlabConfig, grant: ApprovalGrant, cohort: pl.Data
             hashes[f"aggregates/{path.name}"] = compute_file_sha256(path)
     sources["_hashes"] = hashes
     return sources
+
+
+def _encrypt_individual_level(config: GenomlabConfig, grant: ApprovalGrant,
+                              staging: Path) -> dict[str, Any] | None:
+    """Individual-level data files → one Crypt4GH file to the project's key (the manifest's
+    ``encryption`` record); aggregate tables stay as they are
+    (:mod:`genomlab.workspace.crypt4gh_release`)."""
+    if grant.level != "individual":
+        return None
+    return encrypt_release_tree(staging, ensure_project_key(config, grant.project_id),
+                                also_to=(data_service_release_key(config)[1],))
+
+
+def _export_release_vcf(hl: HailModule | None, staging: Path) -> None:
+    """``genotypes.vcf.bgz`` (+ ``.tbi``) beside ``genotypes.mt`` of an individual-level
+    release: what htsget serves by region and ``bcftools view -r`` reads."""
+    if hl is None or not (staging / "genotypes.mt").exists():
+        return
+    mt = hl.read_matrix_table(str(staging / "genotypes.mt"))
+    hl.export_vcf(mt, str(staging / VCF_NAME), tabix=True)
 
 
 def _sex_of(cohort: pl.DataFrame, clinical_nodes: Sequence[ClinicalNodeReader]) -> list[str]:

@@ -39,6 +39,7 @@ from genomlab.data_service.store import open_data_service_ledger
 from genomlab.data_service.suppression import check_service_disclosure
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
 from genomlab.services.beacon_api import create_beacon_router
+from genomlab.services.htsget_api import create_service_htsget_router
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import (
     DATA_SERVICE_AUDIENCE,
@@ -118,4 +119,5 @@ def create_data_service_app(
         response: JSONResponse = await run_in_threadpool(verified_answer, request, body)
         return response
 
+    app.include_router(create_service_htsget_router(config, people.platform))
     return app

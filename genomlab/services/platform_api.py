@@ -84,6 +84,7 @@ from genomlab.services.oauth_http import (
     parse_token_request,
 )
 from genomlab.services.runner import get_published_token_key_path, publish_service_file
+from genomlab.services.visas_api import create_visas_router
 
 TOKEN_PATH = "/oauth2/token"
 PRUEFBERICHT_BASE_PATH = "/api/pruefbericht"
@@ -283,4 +284,5 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
     from genomlab.services.platform_projects_api import add_project_routes
 
     add_project_routes(app, config, authority)  # the airlock's questions about projects
+    app.include_router(create_visas_router(config, authority))
     return app

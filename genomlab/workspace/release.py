@@ -21,6 +21,7 @@ from genomlab.errors import NotFoundError, PermissionDenied
 from genomlab.hail_session import HailModule
 from genomlab.platform.applications import get_active_entitlements, get_team
 from genomlab.platform.applications.identity import get_current_user
+from genomlab.workspace.crypt4gh_release import SCRATCH, decrypt_release
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,10 @@ def open_release(project: str, *, user: str | None = None,
     manifest = path / "manifest.json"
     if not manifest.exists():
         raise NotFoundError(f"{manifest}: nothing has been released to project {project} yet")
-    return Release(project, user, path, json.loads(manifest.read_text()))
+    content = json.loads(manifest.read_text())
+    if "encryption" in content:  # Crypt4GH: the member's decrypted copy in their scratch
+        path = decrypt_release(config, project, user, path, content)
+    return Release(project, user, path, content)
 
 
 def open_release_folder(folder: Path, *, user: str | None = None,
@@ -119,6 +123,14 @@ def open_release_folder(folder: Path, *, user: str | None = None,
     """
     config = config or load_config()
     resolved = folder.resolve()
+    if resolved.parent.parent.name == SCRATCH and resolved.name.startswith("release-"):
+        # a member's decrypted copy (what open_release hands on): the same check, and it must
+        # be this user's copy of the project's current release
+        opened = open_release(resolved.parents[2].name, user=user, config=config, at=at)
+        if opened.path.resolve() != resolved:
+            raise PermissionDenied(f"{folder}: not {opened.user}'s copy of the current release "
+                                   f"of project {opened.project_id}")
+        return opened
     project = resolved.parent.name
     if resolved != (config.workspace_dir(project) / "release").resolve():
         raise PermissionDenied(f"{folder}: not a project's release; only "

@@ -8,6 +8,7 @@ Every release reads the world home's nodes through their real readers
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,40 @@ def _workspace_text(workspace: Path) -> str:
     return "\n".join(parts)
 
 
+def _decrypted(config: GenomlabConfig, project: str) -> Path:
+    """A team member's decrypted copy of the project's current release."""
+    return open_release(project, user="tom", config=config).path
+
+
+def _assert_no_plaintext(release: Path, decrypted: Path) -> None:
+    """No 64-byte window of any decrypted data file occurs in any file of the release."""
+    stored = b"".join(p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file())
+    windows = []
+    for path in sorted(decrypted.rglob("*")):
+        data = path.read_bytes() if path.is_file() and path.name != "manifest.json" else b""
+        if len(data) >= 64:
+            windows += [data[i:i + 64] for i in range(0, len(data) - 63, max(1, len(data) // 4))]
+    assert len(windows) > 10
+    assert not [w for w in windows if w in stored]
+    assert b"PAR1" not in stored[:64]
+    assert b"genotypes.mt/" not in stored
+
+
 def test_release_application__individual_cohort_equals_truth_and_nothing_else_leaks(
         hl: Any, world_config: GenomlabConfig, world_home: WorldHome, genome_nodes: Any,
         clinical_nodes: Any) -> None:
     apps = world_home.applications
     project = apps.projects[apps.individual]
     result = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
+    assert sorted(p.name for p in result.path.iterdir()) == ["manifest.json",
+                                                             "release.tar.c4gh"]
+    decrypted = open_release(project, user="tom", config=world_config).path
+    assert decrypted == world_config.workspace_dir(project) / "scratch" / "tom" / (
+        f"release-{result.release_id}")
+    assert decrypted.parent.stat().st_mode & 0o777 == 0o700
+    _assert_no_plaintext(result.path, decrypted)
 
-    mt = hl.read_matrix_table(str(result.path / "genotypes.mt"))
+    mt = hl.read_matrix_table(str(decrypted / "genotypes.mt"))
     columns = mt.s.collect()
     expected = _persons_of(world_config, _rare_consented(world_home))
     assert _released_persons(world_config, project, columns) == expected
@@ -103,11 +130,18 @@ def test_release_application__individual_cohort_equals_truth_and_nothing_else_le
     assert list(mt.row) == ["locus", "alleles"]
     assert list(mt.col) == ["s"]
     n_variants = mt.count_rows()
+    from genomlab.services.htsget_api import read_release_vcf  # what htsget serves
+
+    served = read_release_vcf(world_config, project)
+    assert served == (decrypted / "genotypes.vcf.bgz").read_bytes()
+    records = subprocess.run(["bcftools", "view", "-H", str(decrypted / "genotypes.vcf.bgz")],
+                             check=True, capture_output=True).stdout
+    assert records.count(b"\n") == n_variants
     per_source = result.manifest["sources"]["genome_centres"]
     assert sum(v["n_samples"] for v in per_source.values()) == len(expected)
     assert n_variants >= max(v["n_variants"] for v in per_source.values())
 
-    clinical = pl.read_parquet(result.path / "clinical" / "persons.parquet")
+    clinical = pl.read_parquet(decrypted / "clinical" / "persons.parquet")
     requested = {"sex", "hpo_terms", "diagnosis"}
     assert set(clinical.columns) == {"s"} | requested
     assert set(clinical["s"]) <= set(columns)
@@ -156,7 +190,8 @@ def test_release_application__reproducible_and_withdrawal_notified(
     assert second.manifest["content_hashes"] == first.manifest["content_hashes"]
     assert second.manifest["content_digest"] == first.manifest["content_digest"]
 
-    columns = hl.read_matrix_table(str(second.path / "genotypes.mt")).s.collect()
+    columns = hl.read_matrix_table(str(_decrypted(world_config, project) / "genotypes.mt")
+                                   ).s.collect()
     leaving = sorted(columns)[0]
     [person_id] = _released_persons(world_config, project, [leaving])
     person = next(s for s in _rare_consented(world_home)
@@ -164,7 +199,8 @@ def test_release_application__reproducible_and_withdrawal_notified(
     TrustCenter(world_config).withdraw_research_consent(
         kvnr=person["kvnr"], le_ik=person["hospital_ik"], actor="le", withdrawn_on=INDEXED_ON)
     third = _release(world_config, apps.individual, genome_nodes, clinical_nodes, hl)
-    after = hl.read_matrix_table(str(third.path / "genotypes.mt")).s.collect()
+    after = hl.read_matrix_table(str(_decrypted(world_config, project) / "genotypes.mt")
+                                 ).s.collect()
     assert leaving not in after
     assert len(after) == len(columns) - 1
     assert third.withdrawn == (leaving,)

@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import polars as pl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, table
@@ -353,7 +352,10 @@ def test_release_application__links_through_the_trust_center_service(services):
     issued = [e for e in trust_center_events(config) if e.type == "linkage_map.issued"]
     assert len(issued) == n_maps + 1
     assert issued[-1].actor == services.data_service.credentials.client_id
-    released = pl.read_parquet(result.path / "clinical" / "persons.parquet")
+    from genomlab.workspace import open_release
+
+    released = open_release(result.manifest["project_id"], user="tom",  # Crypt4GH: decrypted
+                            config=config).read_clinical()
     assert result.manifest["counts"]["n_persons"] == issued[-1].payload["n_rows"] == \
         released.height > 0
 

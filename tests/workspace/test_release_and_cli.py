@@ -45,12 +45,21 @@ def test_read_release_samples__takes_sex_from_parquet(release: Path,
     assert (info["family"] == info.index).all()
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "crypt4gh"])
 def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                      monkeypatch: pytest.MonkeyPatch, encrypted: bool) -> None:
     truth = json.loads((COMMITTED_WORLD / "truth.json").read_text())
-    workspace_release = config.workspace_dir(approve_application(config)[0]) / "release"
+    project = approve_application(config)[0]
+    workspace_release = config.workspace_dir(project) / "release"
     shutil.copytree(release, workspace_release)
-    (workspace_release / "manifest.json").write_text('{"level": "individual"}')
+    manifest: dict[str, Any] = {"level": "individual", "release_id": "r1"}
+    if encrypted:  # as the data service writes it: decrypted into alice's scratch by the reader
+        from genomlab.workspace.crypt4gh_release import encrypt_release_tree, ensure_project_key
+
+        manifest["encryption"] = encrypt_release_tree(workspace_release,
+                                                      ensure_project_key(config, project))
+        assert not (workspace_release / "genotypes.mt").exists()
+    (workspace_release / "manifest.json").write_text(json.dumps(manifest))
     from tests.people_credentials import credentials_for
 
     monkeypatch.setenv("GENOMLAB_CREDENTIALS", str(credentials_for(config, "alice")))
@@ -68,6 +77,8 @@ def test_qc_run__release_mode_via_cli(release: Path, config: GenomlabConfig, tmp
     assert flagged == set(truth["faults"]["sex_mismatch"])
     low = set(samples.loc[samples["reasons"].str.contains("call_rate"), "sample"])
     assert low == set(truth["faults"]["low_call_rate"])
+    scratch_copy = config.workspace_dir(project) / "scratch" / "alice" / "release-r1"
+    assert (scratch_copy / "genotypes.mt").is_dir() == encrypted
 
 
 def test_qc_run__refuses_without_a_source(config: GenomlabConfig, tmp_path: Path) -> None:
