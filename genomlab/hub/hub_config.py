@@ -151,7 +151,14 @@ c.Spawner.cmd = [PYTHON, '-m', 'jupyterhub.singleuser']
 c.Spawner.ip = {_py(s.ip)}
 c.Spawner.notebook_dir = '~'
 c.Spawner.default_url = {_py(s.default_url)}
-c.Spawner.args = ['--VoilaConfiguration.template=genomlab']
+# Dashboards through the server's Voila extension with genomlab's template. Voila's extension
+# would load MathJax from cdnjs unless told "null" (then it uses the bundled MathJax): nothing
+# a person's browser loads comes from outside the hub.
+c.Spawner.args = [
+    '--VoilaConfiguration.template=genomlab',
+    '--ServerApp.tornado_settings=mathjax_url=null',
+    '--ServerApp.tornado_settings=mathjax_config=null',
+]
 c.Spawner.environment = {{**get_server_environment(GENOMLAB_CONFIG), **SERVER_ENV}}
 c.Spawner.pre_spawn_hook = make_pre_spawn_hook(GENOMLAB_CONFIG, PYTHON, SERVER_ENV)
 c.Spawner.start_timeout = 120
