@@ -59,6 +59,8 @@ class HubSettings:
     port: int = 8000
     hub_port: int = 8081
     proxy_api_port: int = 8001
+    service_port: int = 8002
+    """The ``genomlab-people`` service (:mod:`genomlab.hub.people_service`)."""
     ip: str = "127.0.0.1"
     proxy: Path = field(default_factory=find_proxy)
     python: Path = Path(sys.executable)
@@ -75,9 +77,9 @@ class HubSettings:
                 f"hub: ip {self.ip}: genomlab's hub listens on loopback only; put a TLS reverse "
                 "proxy in front of it for other machines (docs/deployment.md)"
             )
-        ports = (self.port, self.hub_port, self.proxy_api_port)
-        if len(set(ports)) != 3 or not all(0 < p < 65536 for p in ports):
-            raise ValidationFailed(f"hub: ports {ports}: three different ports 1–65535 needed")
+        ports = (self.port, self.hub_port, self.proxy_api_port, self.service_port)
+        if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
+            raise ValidationFailed(f"hub: ports {ports}: four different ports 1–65535 needed")
 
 
 def _py(value: object) -> str:
@@ -162,5 +164,27 @@ c.Spawner.args = [
 c.Spawner.environment = {{**get_server_environment(GENOMLAB_CONFIG), **SERVER_ENV}}
 c.Spawner.pre_spawn_hook = make_pre_spawn_hook(GENOMLAB_CONFIG, PYTHON, SERVER_ENV)
 c.Spawner.start_timeout = 120
+# A server's own token ($JUPYTERHUB_API_TOKEN) may post activity, reach its server, and call
+# genomlab-people, which then learns the server's owner from the token (nothing more).
+c.JupyterHub.load_roles = [{{
+    'name': 'user',
+    'description': 'Standard user privileges, and genomlab-people',
+    'scopes': ['self', 'access:services!service=genomlab-people'],
+}}]
+c.Spawner.server_token_scopes = [
+    'users:activity!user',
+    'access:servers!server',
+    'access:services!service=genomlab-people',
+]
+
+# genomlab-people: a hub service that learns who calls from the hub's OAuth token only.
+c.JupyterHub.services = [{{
+    'name': 'genomlab-people',
+    'url': {_py(f"http://{s.ip}:{s.service_port}")},
+    'command': [{_py(sys.executable)}, '-m', 'genomlab.hub.people_service'],
+    'environment': {{'GENOMLAB_CONFIG': GENOMLAB_CONFIG}},
+    'oauth_no_confirm': True,
+    'display': False,
+}}]
 c.Spawner.http_timeout = 90
 """

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import psutil
 import pytest
 
@@ -203,6 +204,7 @@ def hub() -> Iterator[Hub]:
             f"--port={port}",
             f"--hub-port={free_port()}",
             f"--proxy-api-port={free_port()}",
+            f"--service-port={free_port()}",
             f"--state-dir={state}",
             f"--server-python={python}",
             *env_options,
@@ -314,6 +316,25 @@ def test_hub__researcher_signs_in_and_their_server_runs_under_their_account(
             )
         )
     assert members == {("researcher",), (f"project-{hub.project_id}",)}
+    # from inside the server: its own hub token says who calls; a claimed name changes nothing
+    token = environment["JUPYTERHUB_API_TOKEN"]
+    answer = httpx.get(
+        f"{hub.url}/services/genomlab-people/",
+        params={"user": DECIDER},
+        headers={
+            "Authorization": f"token {token}",
+            "X-Jupyterhub-User": DECIDER,
+            "Jupyterhub-User": DECIDER,
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["name"] == RESEARCHER
+    assert answer.json()["platform_groups"] == sorted(["researcher", f"project-{hub.project_id}"])
+    anonymous = httpx.get(
+        f"{hub.url}/services/genomlab-people/", headers={"X-Jupyterhub-User": DECIDER}, timeout=30
+    )
+    assert anonymous.status_code == 302  # to the hub's sign-in, nobody is assumed
     assert guarded.blocked == []
 
 
@@ -340,4 +361,9 @@ def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
     page.screenshot(path=str(hub.base / "decider-approvals.png"), full_page=True)
     [server] = _server_processes(DECIDER)
     assert server.uids().real == pwd.getpwnam(DECIDER).pw_uid
+    # a hub service learns who is calling through the hub's OAuth flow (the browser's cookie)
+    page.goto(f"{hub.url}/services/genomlab-people/", timeout=60_000)
+    who = json.loads(page.inner_text("body"))
+    assert who["name"] == DECIDER
+    assert who["platform_groups"] == ["decider"]
     assert guarded.blocked == []

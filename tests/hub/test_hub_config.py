@@ -64,7 +64,7 @@ def test_render_hub_config__pam_local_spawner_and_platform_groups(
 def test_hub_settings__refuse_an_address_other_than_loopback(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match="loopback only"):
         HubSettings(tmp_path / "genomlab.toml", tmp_path, ip="0.0.0.0", proxy=Path("/chp"))
-    with pytest.raises(ValidationFailed, match="three different ports"):
+    with pytest.raises(ValidationFailed, match="four different ports"):
         HubSettings(
             tmp_path / "genomlab.toml", tmp_path, port=8000, hub_port=8000, proxy=Path("/chp")
         )
