@@ -331,6 +331,17 @@ def test_hub__researcher_signs_in_and_their_server_runs_under_their_account(
     assert answer.status_code == 200, answer.text
     assert answer.json()["name"] == RESEARCHER
     assert answer.json()["platform_groups"] == sorted(["researcher", f"project-{hub.project_id}"])
+    # the approvals dashboard in the researcher's own server: only what the role allows
+    page.goto(
+        f"{hub.url}/user/{RESEARCHER}/voila/render/genomlab-notebooks/approvals.ipynb",
+        timeout=120_000,
+    )
+    page.wait_for_selector(".genomlab-approvals", timeout=120_000)
+    assert page.inner_text(".genomlab-who") == f"Signed in as {RESEARCHER} (applicant only)"
+    assert hub.application_id not in page.inner_text(".genomlab-approvals")
+    assert UNDER_REVIEW not in page.content()
+    assert page.locator(".genomlab-action-approve").count() == 0
+    page.screenshot(path=str(hub.base / "researcher-approvals.png"), full_page=True)
     anonymous = httpx.get(
         f"{hub.url}/services/genomlab-people/", headers={"X-Jupyterhub-User": DECIDER}, timeout=30
     )
@@ -351,6 +362,7 @@ def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
     page.wait_for_selector(".genomlab-approvals", timeout=120_000)
     print(f"approvals dashboard behind the hub: live after {time.monotonic() - started:.1f} s")
     assert page.title() == "Data-use applications: review · genomlab"
+    assert page.inner_text(".genomlab-who") == f"Signed in as {DECIDER} (decider)"
     queue = page.inner_text(".genomlab-approvals")
     assert hub.application_id in queue
     assert UNDER_REVIEW in queue
