@@ -60,6 +60,8 @@ class HubSettings:
     hub_port: int = 8081
     proxy_api_port: int = 8001
     service_port: int = 8002
+    group_sync_seconds: float = 60.0
+    """How often ``genomlab-people`` syncs the hub's groups from the platform."""
     """The ``genomlab-people`` service (:mod:`genomlab.hub.people_service`)."""
     ip: str = "127.0.0.1"
     proxy: Path = field(default_factory=find_proxy)
@@ -142,7 +144,8 @@ c.Authenticator.allowed_users = PEOPLE
 c.Authenticator.admin_users = set({_py(list(s.hub_admins))})
 c.Authenticator.manage_groups = False
 
-# Groups from the platform's role records, read at every start of the hub.
+# Groups from the platform's role records, read at every start of the hub (and synced by the
+# genomlab-people service while it runs).
 c.JupyterHub.load_groups = {{name: {{"users": members}} for name, members in GROUPS.items()}}
 
 # One server per person, under the person's own OS account (the hub runs as root).
@@ -166,11 +169,19 @@ c.Spawner.pre_spawn_hook = make_pre_spawn_hook(GENOMLAB_CONFIG, PYTHON, SERVER_E
 c.Spawner.start_timeout = 120
 # A server's own token ($JUPYTERHUB_API_TOKEN) may post activity, reach its server, and call
 # genomlab-people, which then learns the server's owner from the token (nothing more).
-c.JupyterHub.load_roles = [{{
-    'name': 'user',
-    'description': 'Standard user privileges, and genomlab-people',
-    'scopes': ['self', 'access:services!service=genomlab-people'],
-}}]
+c.JupyterHub.load_roles = [
+    {{
+        'name': 'user',
+        'description': 'Standard user privileges, and genomlab-people',
+        'scopes': ['self', 'access:services!service=genomlab-people'],
+    }},
+    {{
+        'name': 'genomlab-groups',
+        'description': 'genomlab-people syncs the hub groups from the platform',
+        'scopes': ['admin:groups', 'list:users', 'read:users:name'],
+        'services': ['genomlab-people'],
+    }},
+]
 c.Spawner.server_token_scopes = [
     'users:activity!user',
     'access:servers!server',
@@ -182,7 +193,8 @@ c.JupyterHub.services = [{{
     'name': 'genomlab-people',
     'url': {_py(f"http://{s.ip}:{s.service_port}")},
     'command': [{_py(sys.executable)}, '-m', 'genomlab.hub.people_service'],
-    'environment': {{'GENOMLAB_CONFIG': GENOMLAB_CONFIG}},
+    'environment': {{'GENOMLAB_CONFIG': GENOMLAB_CONFIG,
+                     'HUB_GROUP_SYNC_SECONDS': {_py(str(s.group_sync_seconds))}}},
     'oauth_no_confirm': True,
     'display': False,
 }}]

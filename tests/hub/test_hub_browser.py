@@ -172,7 +172,7 @@ def _wait_for_login_page(
 
 
 @pytest.fixture(scope="module")
-def hub() -> Iterator[Hub]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     try:
         find_proxy()
     except NotFoundError as exc:
@@ -205,6 +205,7 @@ def hub() -> Iterator[Hub]:
             f"--hub-port={free_port()}",
             f"--proxy-api-port={free_port()}",
             f"--service-port={free_port()}",
+            "--group-sync-seconds=1",
             f"--state-dir={state}",
             f"--server-python={python}",
             *env_options,
@@ -230,6 +231,11 @@ def hub() -> Iterator[Hub]:
             except subprocess.TimeoutExpired:
                 process.kill()
         _remove_accounts()
+        kept = tmp_path_factory.mktemp("hub-kept")  # the hub's log and the screenshots
+        for path in [base / "hub.log", *base.glob("*.png")]:
+            if path.exists():
+                shutil.copy2(path, kept / path.name)
+        print(f"hub log and screenshots kept in {kept}")
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -379,3 +385,31 @@ def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
     assert who["name"] == DECIDER
     assert who["platform_groups"] == ["decider"]
     assert guarded.blocked == []
+
+
+def _hub_groups_of(hub: Hub, user: str) -> set[str]:
+    with sqlite3.connect(hub.state / "jupyterhub.sqlite") as db:
+        return {
+            name
+            for (name,) in db.execute(
+                "SELECT g.name FROM groups g JOIN user_group_map m ON m.group_id = g.id "
+                "JOIN users u ON u.id = m.user_id WHERE u.name = ?",
+                (user,),
+            )
+        }
+
+
+def _wait_for_groups(hub: Hub, user: str, expected: set[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while _hub_groups_of(hub, user) != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _hub_groups_of(hub, user) == expected
+
+
+def test_hub__groups_follow_the_platform_s_role_records_while_running(hub: Hub) -> None:
+    wf = Workflow(hub.config)
+    _wait_for_groups(hub, DECIDER, {"decider"})
+    wf.grant_role("bfarm-admin", DECIDER, Role.OUTPUT_CHECKER)
+    _wait_for_groups(hub, DECIDER, {"decider", "output-checker"})
+    wf.withdraw_role("bfarm-admin", DECIDER, Role.OUTPUT_CHECKER)
+    _wait_for_groups(hub, DECIDER, {"decider"})
