@@ -44,6 +44,7 @@ COMMAND_PACKAGES = (
     "genomlab.admin",
     "genomlab.services",
     "genomlab.deploy",
+    "genomlab.hub",
 )
 
 

@@ -83,6 +83,7 @@ from genomlab.services.oauth_http import (
     get_bearer_token,
     parse_token_request,
 )
+from genomlab.services.register_web import register_router
 from genomlab.services.runner import get_published_token_key_path, publish_service_file
 from genomlab.services.visas_api import create_visas_router
 
@@ -114,6 +115,7 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
     ledger = open_platform_ledger(config)  # opened once: the process owns the platform store
     app = FastAPI(title="genomlab platform (BfArM)", docs_url=None, redoc_url=None,
                   openapi_url=None)
+    app.include_router(register_router(config))  # the public register, no sign-in
 
     async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await run_in_threadpool(function, *args, **kwargs)

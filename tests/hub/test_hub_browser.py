@@ -1,0 +1,415 @@
+"""People sign in through JupyterHub (root): real OS accounts, the hub's own login page, each
+person's server under their own uid, the approvals dashboard behind the hub.
+
+One hub for the module (``genomlab hub start`` on free loopback ports, PAM, LocalProcessSpawner
+as root). The set-up creates two OS accounts with passwords (a researcher entitled to an
+approved project and a decider), a group that may read the platform store (the embedded
+default's dashboards read it directly), and a Python every account may run
+(:mod:`tests.hub.people_python`); the teardown stops the hub, ends the accounts' processes
+and removes the accounts. Every browser request outside the hub's address is blocked and
+recorded, and the tests assert none was attempted.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+
+from genomlab.config import GenomlabConfig
+from genomlab.errors import NotFoundError
+from genomlab.hub.hub_config import find_proxy
+from genomlab.platform.applications import Workflow
+from genomlab.platform.applications.demo import run_applications_demo
+from genomlab.platform.applications.models import Role
+from genomlab.platform.person_credentials import (
+    ensure_embedded_credentials,
+    get_embedded_credentials_path,
+)
+from tests.conftest import REPO, config_for, free_port, write_config_file
+from tests.hub.people_python import get_people_python_environment, make_people_python
+from tests.platform.conftest import make_form
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0,
+        reason="the hub starts servers as root under "
+        "people's OS accounts; the test creates OS accounts",
+    ),
+]
+RESEARCHER, DECIDER, GROUP = "glhrita", "glhdieter", "glhubtest"
+PASSWORDS = {RESEARCHER: "Rita-pw-4711", DECIDER: "Dieter-pw-4712"}
+UNDER_REVIEW = "Penetrance of BRCA1 variants behind the hub"
+
+
+@dataclass
+class Hub:
+    url: str
+    config: GenomlabConfig
+    base: Path
+    state: Path
+    log: Path
+    project_id: str
+    application_id: str
+
+
+@dataclass
+class Guarded:
+    """A browser page whose requests may reach only the hub's address."""
+
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+
+
+def _run(*command: str) -> None:
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def _remove_accounts() -> None:
+    for user in (RESEARCHER, DECIDER):
+        try:
+            uid = pwd.getpwnam(user).pw_uid
+        except KeyError:
+            continue
+        for process in psutil.process_iter(["uids"]):
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        subprocess.run(["userdel", "-r", user], capture_output=True)
+    subprocess.run(["groupdel", GROUP], capture_output=True)
+
+
+def _create_accounts() -> None:
+    _remove_accounts()  # left over by an interrupted run
+    _run("groupadd", GROUP)
+    for user in (RESEARCHER, DECIDER):
+        _run("useradd", "--create-home", "--shell", "/bin/bash", "--groups", GROUP, user)
+    subprocess.run(
+        ["chpasswd"],
+        input="".join(f"{u}:{p}\n" for u, p in PASSWORDS.items()),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _share_platform_store(config: GenomlabConfig) -> None:
+    """The group may read and lock the platform's SQLite store (not its keys, not people's
+    credentials): what the embedded default's dashboards need in a person's server."""
+    gid = grp.getgrnam(GROUP).gr_gid
+    config.home.chmod(0o755)
+    platform = config.home / "platform"
+    os.chown(platform, 0, gid)
+    platform.chmod(0o2770)
+    for path in [
+        *platform.glob("platform.db*"),
+        *(platform / "attachments").rglob("*"),
+        platform / "attachments",
+    ]:
+        os.chown(path, 0, gid)
+        path.chmod(0o2770 if path.is_dir() else 0o660)
+
+
+def _set_up_platform(config: GenomlabConfig) -> tuple[str, str]:
+    demo = run_applications_demo(config)
+    wf = Workflow(config)
+    with wf.batch():
+        wf.register_user(
+            "bfarm-admin", RESEARCHER, institution="Universität Hub", name="Rita Researcher"
+        )
+        wf.register_user("bfarm-admin", DECIDER, institution="BfArM", name="Dieter Decider")
+        wf.grant_role("bfarm-admin", DECIDER, Role.DECIDER)
+        approved = wf.create_draft(RESEARCHER, make_form(title="Hub researcher's project", team=()))
+        project_id = wf.submit(RESEARCHER, approved)
+        wf.assign_handler("hanna", approved)
+        wf.request_decision("hanna", approved, "approve", "Complete.")
+        wf.approve("dora", approved, note="Recommendation followed.")
+        pending = wf.create_draft("alice", make_form(title=UNDER_REVIEW))
+        wf.submit("alice", pending)
+        wf.assign_handler("hanna", pending)
+        wf.request_decision("hanna", pending, "approve", "Complete; recommend approval.")
+    ensure_embedded_credentials(config, [RESEARCHER, DECIDER], actor="bfarm-operator")
+    assert demo.project_id != project_id
+    return project_id, pending
+
+
+def _wait_for_login_page(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    """Until the hub itself answers (the proxy answers 404/503 before the hub's route)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hub exited: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"hub not ready after {timeout} s: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    try:
+        find_proxy()
+    except NotFoundError as exc:
+        pytest.skip(str(exc))
+    base = Path(tempfile.mkdtemp(prefix="genomlab-hub-", dir="/tmp"))
+    base.chmod(0o755)
+    process = None
+    try:
+        _create_accounts()
+        python = make_people_python(base / "python")
+        config = config_for(base / "home")
+        project_id, application_id = _set_up_platform(config)
+        _share_platform_store(config)
+        toml = write_config_file(config, base / "genomlab.toml")
+        toml.chmod(0o644)
+        port, state, log = free_port(), base / "hub", base / "hub.log"
+        env_options = [
+            f"--server-env={k}={v}"
+            for k, v in {**get_people_python_environment(python), "PYTHONPATH": str(REPO)}.items()
+        ]
+        command = [
+            sys.executable,
+            "-m",
+            "genomlab.cli",
+            "--config",
+            str(toml),
+            "hub",
+            "start",
+            f"--port={port}",
+            f"--hub-port={free_port()}",
+            f"--proxy-api-port={free_port()}",
+            f"--service-port={free_port()}",
+            "--group-sync-seconds=1",
+            f"--state-dir={state}",
+            f"--server-python={python}",
+            *env_options,
+        ]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        _wait_for_login_page(f"{url}/hub/login", process, log, timeout=90)
+        print(f"hub answers after {time.monotonic() - started:.1f} s")
+        yield Hub(url, config, base, state, log, project_id, application_id)
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)  # the hub stops every server it started
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        _remove_accounts()
+        kept = tmp_path_factory.mktemp("hub-kept")  # the hub's log and the screenshots
+        for path in [base / "hub.log", *base.glob("*.png")]:
+            if path.exists():
+                shutil.copy2(path, kept / path.name)
+        print(f"hub log and screenshots kept in {kept}")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def guarded(browser: Any, hub: Hub) -> Iterator[Guarded]:
+    own = urlsplit(hub.url)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    guard = Guarded(context.new_page())
+
+    def route(request_route: Any) -> None:
+        parts = urlsplit(request_route.request.url)
+        if (parts.scheme, parts.hostname, parts.port) in (
+            ("http", "127.0.0.1", own.port),
+            ("ws", "127.0.0.1", own.port),
+        ):
+            request_route.continue_()
+        else:
+            guard.blocked.append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    yield guard
+    context.close()
+
+
+def _sign_in(page: Any, hub: Hub, user: str, password: str) -> None:
+    """Through the hub's own login page, by its labelled fields."""
+    page.goto(f"{hub.url}/hub/login", timeout=60_000)
+    page.locator("#username_input").wait_for(timeout=30_000)
+    page.get_by_label("Username:").fill(user)
+    page.get_by_label("Password:", exact=True).fill(password)
+    page.locator("#login_submit").click()
+
+
+def _server_processes(user: str) -> list[psutil.Process]:
+    uid = pwd.getpwnam(user).pw_uid
+    found = []
+    for process in psutil.process_iter(["cmdline", "uids"]):
+        cmdline = process.info["cmdline"] or []
+        if "jupyterhub.singleuser" in cmdline and process.info["uids"].real == uid:
+            found.append(process)
+    return found
+
+
+def test_hub__wrong_password_is_refused_on_the_login_page(hub: Hub, guarded: Guarded) -> None:
+    _sign_in(guarded.page, hub, RESEARCHER, "not-the-password")
+    error = guarded.page.wait_for_selector(".login_error", timeout=60_000)
+    assert "Invalid username or password" in error.inner_text()
+    assert urlsplit(guarded.page.url).path == "/hub/login"
+    assert _server_processes(RESEARCHER) == []
+    assert guarded.blocked == []
+
+
+def test_hub__researcher_signs_in_and_their_server_runs_under_their_account(
+    hub: Hub, guarded: Guarded
+) -> None:
+    page = guarded.page
+    _sign_in(page, hub, RESEARCHER, PASSWORDS[RESEARCHER])
+    page.wait_for_url(f"**/user/{RESEARCHER}/lab**", timeout=120_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    page.screenshot(path=str(hub.base / "researcher-lab.png"))
+    account = pwd.getpwnam(RESEARCHER)
+    [server] = _server_processes(RESEARCHER)
+    assert server.uids().real == server.uids().effective == account.pw_uid
+    assert server.gids().real == account.pw_gid
+    environment = server.environ()
+    credentials = Path(account.pw_dir) / ".genomlab" / "credentials.json"
+    assert environment["GENOMLAB_CREDENTIALS"] == str(credentials)
+    assert environment["JUPYTERHUB_USER"] == RESEARCHER
+    # the person's credentials file, in their account, readable by them only
+    info = credentials.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (account.pw_uid, 0o600)
+    assert stat.S_IMODE(credentials.parent.stat().st_mode) == 0o700
+    issued = get_embedded_credentials_path(hub.config, RESEARCHER)
+    assert json.loads(credentials.read_text()) == json.loads(issued.read_text())
+    assert (Path(account.pw_dir) / "genomlab-notebooks" / "approvals.ipynb").is_file()
+    # the platform's role records became the hub's groups
+    with sqlite3.connect(hub.state / "jupyterhub.sqlite") as db:
+        members = set(
+            db.execute(
+                "SELECT g.name FROM groups g JOIN user_group_map m ON m.group_id = g.id "
+                "JOIN users u ON u.id = m.user_id WHERE u.name = ?",
+                (RESEARCHER,),
+            )
+        )
+    assert members == {("researcher",), (f"project-{hub.project_id}",)}
+    # from inside the server: its own hub token says who calls; a claimed name changes nothing
+    token = environment["JUPYTERHUB_API_TOKEN"]
+    answer = httpx.get(
+        f"{hub.url}/services/genomlab-people/",
+        params={"user": DECIDER},
+        headers={
+            "Authorization": f"token {token}",
+            "X-Jupyterhub-User": DECIDER,
+            "Jupyterhub-User": DECIDER,
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["name"] == RESEARCHER
+    assert answer.json()["platform_groups"] == sorted(["researcher", f"project-{hub.project_id}"])
+    # the approvals dashboard in the researcher's own server: only what the role allows
+    page.goto(
+        f"{hub.url}/user/{RESEARCHER}/voila/render/genomlab-notebooks/approvals.ipynb",
+        timeout=120_000,
+    )
+    page.wait_for_selector(".genomlab-approvals", timeout=120_000)
+    assert page.inner_text(".genomlab-who") == f"Signed in as {RESEARCHER} (applicant only)"
+    assert hub.application_id not in page.inner_text(".genomlab-approvals")
+    assert UNDER_REVIEW not in page.content()
+    assert page.locator(".genomlab-action-approve").count() == 0
+    page.screenshot(path=str(hub.base / "researcher-approvals.png"), full_page=True)
+    anonymous = httpx.get(
+        f"{hub.url}/services/genomlab-people/", headers={"X-Jupyterhub-User": DECIDER}, timeout=30
+    )
+    assert anonymous.status_code == 302  # to the hub's sign-in, nobody is assumed
+    assert guarded.blocked == []
+
+
+def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
+    hub: Hub, guarded: Guarded
+) -> None:
+    page = guarded.page
+    _sign_in(page, hub, DECIDER, PASSWORDS[DECIDER])
+    page.wait_for_url(f"**/user/{DECIDER}/lab**", timeout=120_000)
+    started = time.monotonic()
+    page.goto(
+        f"{hub.url}/user/{DECIDER}/voila/render/genomlab-notebooks/approvals.ipynb", timeout=120_000
+    )
+    page.wait_for_selector(".genomlab-approvals", timeout=120_000)
+    print(f"approvals dashboard behind the hub: live after {time.monotonic() - started:.1f} s")
+    assert page.title() == "Data-use applications: review · genomlab"
+    assert page.inner_text(".genomlab-who") == f"Signed in as {DECIDER} (decider)"
+    queue = page.inner_text(".genomlab-approvals")
+    assert hub.application_id in queue
+    assert UNDER_REVIEW in queue
+    page.select_option(
+        ".genomlab-open select", label=f"{hub.application_id} · under_review · {UNDER_REVIEW}"
+    )
+    page.wait_for_selector(".genomlab-action-approve", timeout=60_000)
+    page.screenshot(path=str(hub.base / "decider-approvals.png"), full_page=True)
+    [server] = _server_processes(DECIDER)
+    assert server.uids().real == pwd.getpwnam(DECIDER).pw_uid
+    # a hub service learns who is calling through the hub's OAuth flow (the browser's cookie)
+    page.goto(f"{hub.url}/services/genomlab-people/", timeout=60_000)
+    who = json.loads(page.inner_text("body"))
+    assert who["name"] == DECIDER
+    assert who["platform_groups"] == ["decider"]
+    assert guarded.blocked == []
+
+
+def _hub_groups_of(hub: Hub, user: str) -> set[str]:
+    with sqlite3.connect(hub.state / "jupyterhub.sqlite") as db:
+        return {
+            name
+            for (name,) in db.execute(
+                "SELECT g.name FROM groups g JOIN user_group_map m ON m.group_id = g.id "
+                "JOIN users u ON u.id = m.user_id WHERE u.name = ?",
+                (user,),
+            )
+        }
+
+
+def _wait_for_groups(hub: Hub, user: str, expected: set[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while _hub_groups_of(hub, user) != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _hub_groups_of(hub, user) == expected
+
+
+def test_hub__groups_follow_the_platform_s_role_records_while_running(hub: Hub) -> None:
+    wf = Workflow(hub.config)
+    _wait_for_groups(hub, DECIDER, {"decider"})
+    wf.grant_role("bfarm-admin", DECIDER, Role.OUTPUT_CHECKER)
+    _wait_for_groups(hub, DECIDER, {"decider", "output-checker"})
+    wf.withdraw_role("bfarm-admin", DECIDER, Role.OUTPUT_CHECKER)
+    _wait_for_groups(hub, DECIDER, {"decider"})
