@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -68,32 +69,44 @@ class PruefberichtApi:
 
 @dataclass(frozen=True)
 class DbAuthor:
-    """The grz-db author key pair (ed25519, OpenSSH) and its ``known_public_keys`` line."""
+    """The grz-db author key (ed25519, OpenSSH, encrypted: grz-db always asks a passphrase),
+    its passphrase and its ``known_public_keys`` line."""
 
     private_key: Path
+    passphrase: str
     known_public_key: str
 
 
 def make_db_author(folder: Path, name: str = GRZCTL_AUTHOR) -> DbAuthor:
-    """The author key that signs the GRZ's grz-db entries, made once in ``folder`` (0600)."""
+    """The author key that signs the GRZ's grz-db entries, made once in ``folder`` (key and
+    passphrase file 0600; the passphrase is written first, so a crash leaves no key without it).
+    """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key_file = folder / f"{name}.ed25519"
+    secret_file = folder / f"{name}.passphrase"
     if not key_file.is_file():
         folder.mkdir(parents=True, exist_ok=True)
+        _write_private(secret_file, secrets.token_urlsafe(32).encode())
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption())
-        tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        os.replace(tmp, key_file)
-    loaded = serialization.load_ssh_private_key(key_file.read_bytes(), password=None)
+            serialization.BestAvailableEncryption(secret_file.read_bytes()))
+        _write_private(key_file, pem)
+    passphrase = secret_file.read_text(encoding="ascii")
+    loaded = serialization.load_ssh_private_key(key_file.read_bytes(),
+                                                password=passphrase.encode())
     public = loaded.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                               serialization.PublicFormat.OpenSSH).decode()
-    return DbAuthor(key_file, f"{public} {name}")
+    return DbAuthor(key_file, passphrase, f"{public} {name}")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
 
 
 def grzctl_config(*, grz_id: str, submitters: Sequence[str], inbox: S3Target,
@@ -117,7 +130,8 @@ def grzctl_config(*, grz_id: str, submitters: Sequence[str], inbox: S3Target,
         "archives": {name: {"s3": {**s3, "bucket": bucket}, "public_key_path": str(public)}
                      for name, (bucket, public) in archives.items()},
         "db": {"database_url": database_url,
-               "author": {"name": author_name, "private_key_path": str(author.private_key)},
+               "author": {"name": author_name, "private_key_path": str(author.private_key),
+                          "private_key_passphrase": author.passphrase},
                "known_public_keys": [author.known_public_key]},
         "pruefbericht": {"authorization_url": pruefbericht.token_url,
                          "api_base_url": pruefbericht.api_base_url,
@@ -227,8 +241,14 @@ class GrzctlPipeline:
 
     def list_submissions(self) -> list[dict[str, Any]]:
         """Every submission grz-db holds (``grzctl db list --json``)."""
-        listed: list[dict[str, Any]] = json.loads(self.grzctl_run("db", "list", "--json"))
+        listed: list[dict[str, Any]] = json.loads(
+            self.grzctl_run("db", "list", "--json", "--limit", "1000000"))
         return listed
+
+    def get_states(self) -> dict[str, str | None]:
+        """Per submission id the latest state grz-db holds (one ``grzctl db list``)."""
+        return {str(r["id"]): (r.get("latest_state") or {}).get("state")
+                for r in self.list_submissions()}
 
     # --- the inbox ----------------------------------------------------------------------
 
@@ -259,9 +279,10 @@ class GrzctlPipeline:
 
         run = PipelineRun()
         admitted: dict[str, Path] = {}
+        known = self.get_states()
         for sid in submission_ids if submission_ids is not None else self.list_inbox():
             outcome = run.outcomes[sid] = SubmissionOutcome(sid)
-            folder = self._receive(sid, outcome)
+            folder = self._receive(sid, outcome, known=sid in known)
             if folder is not None:
                 admitted[sid] = folder
         if admitted:
@@ -281,10 +302,9 @@ class GrzctlPipeline:
                                "--yes-i-really-mean-it")
                     self._step(outcome, "finished", "db", "submission", "update", sid,
                                "finished")
+        states = self.get_states()
         for sid, outcome in run.outcomes.items():
-            record = self.get_submission(sid)
-            state = (record or {}).get("latest_state") or {}
-            outcome.grzdb_state = state.get("state")
+            outcome.grzdb_state = states.get(sid)
         return run
 
     def _step(self, outcome: SubmissionOutcome, name: str, *args: str) -> str:
@@ -294,10 +314,10 @@ class GrzctlPipeline:
         finally:
             outcome.steps[name] = time.monotonic() - started
 
-    def _receive(self, sid: str, outcome: SubmissionOutcome) -> Path | None:
+    def _receive(self, sid: str, outcome: SubmissionOutcome, *, known: bool) -> Path | None:
         """grzctl's steps up to the archive; the decrypted folder, or ``None`` if refused."""
         folder = self.work / sid
-        if self.get_submission(sid) is None:
+        if not known:
             self._step(outcome, "add", "db", "submission", "add", sid)
         if (folder / "encrypted_files").exists() and not (folder / "files").exists():
             shutil.rmtree(folder)  # a download cut short: start it again

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,12 +85,14 @@ def _chosen() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory: pytest.TempPathFactory, hl: Any) -> Iterator[Setting]:
+def setting(tmp_path_factory: pytest.TempPathFactory,
+            request: pytest.FixtureRequest) -> Iterator[Setting]:
     grz_cli = find_grz_tool("grz-cli", [REPO], override=os.environ.get("PYTEST_GRZ_CLI"))
     grzctl = find_grz_tool("grzctl", [REPO], override=os.environ.get("PYTEST_GRZCTL"))
     if grz_cli is None or grzctl is None:
         pytest.skip("BfArM's grz-cli/grzctl are not installed: run .ci/setup --test-tools "
                     "(makes .grzctl-venv) or set PYTEST_GRZ_CLI and PYTEST_GRZCTL")
+    hl = request.getfixturevalue("hl")  # Spark only once the tools are there
     from genomlab.intake import (
         record_world_consents,
         register_world_nodes,
@@ -132,15 +135,9 @@ def setting(tmp_path_factory: pytest.TempPathFactory, hl: Any) -> Iterator[Setti
             done = run_grz_cli(grz_cli, "submit", folder, hospital)
             submit_seconds[entry["submission_id"]] = time.monotonic() - started
             assert done.returncode == 0, done.stderr[-2000:]
-        planted = base / "sent" / "bad"
-        shutil.copytree(world / bad["path"], planted)
         le = str(_meta(bad)["submission"]["submitterId"])
-        hospital = write_grz_cli_config(base / "sent" / f"{le}.yaml",
-                                        inbox.hospital_config(le, inbox_keys))
-        for command in ("encrypt", "upload"):  # no validate: the hospital skipped it
-            done = run_grz_cli(grz_cli, command, planted, hospital)
-            assert done.returncode == 0, (command, done.stderr[-2000:])
-        bad_id = done.stdout.strip().splitlines()[-2]
+        bad_id = _plant(inbox, tools, inbox_keys.public_key, world / bad["path"],
+                        version=inbox.read(f"{_sid(good[0])}/version"))
         api = PruefberichtApi(token_url=service.url + "/oauth2/token",
                               api_base_url=service.url + "/api/pruefbericht",
                               client_id=client.client_id, client_secret=client.client_secret,
@@ -156,6 +153,33 @@ def setting(tmp_path_factory: pytest.TempPathFactory, hl: Any) -> Iterator[Setti
         run_seconds = time.monotonic() - started
         yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
                       inbox_before, run, run_seconds)
+
+
+def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
+           version: bytes) -> str:
+    """Put ``folder`` into the inbox in grz-cli's layout without grz-cli (which validates
+    first): a hospital whose tool skipped validation. Files are Crypt4GH-encrypted with the
+    ``crypt4gh`` command to the GRZ's public key. Returns the submission id."""
+    meta_bytes = (folder / "metadata" / "metadata.json").read_bytes()
+    meta = json.loads(meta_bytes)
+    sid = subprocess.run(
+        [str(tools / "python"), "-c", "import sys; from grz_pydantic_models.submission.metadata"
+         " import GrzSubmissionMetadata as M; "
+         "print(M.model_validate_json(sys.stdin.read()).submission_id)"],
+        input=meta_bytes.decode(), capture_output=True, text=True, check=True).stdout.strip()
+    client = inbox.client()
+    for donor in meta["donors"]:
+        for lab in donor["labData"]:
+            for f in lab["sequenceData"]["files"]:
+                plain = (folder / "files" / f["filePath"]).read_bytes()
+                sealed = subprocess.run([str(tools / "crypt4gh"), "encrypt", "--recipient_pk",
+                                         str(grz_public_key)], input=plain, capture_output=True,
+                                        check=True).stdout
+                client.put_object(Bucket=inbox.bucket, Key=f"{sid}/files/{f['filePath']}.c4gh",
+                                  Body=sealed)
+    client.put_object(Bucket=inbox.bucket, Key=f"{sid}/version", Body=version)
+    client.put_object(Bucket=inbox.bucket, Key=f"{sid}/metadata/metadata.json", Body=meta_bytes)
+    return sid
 
 
 def _trust_centre(config: GenomlabConfig) -> Any:
@@ -216,6 +240,9 @@ def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_no
     assert outcome.grzdb_state == "Error"
     record = s.pipeline.get_submission(s.bad_id)
     assert record is not None
+    error = [st for st in record["states"] if st["state"] == "Error"]
+    assert error and error[-1]["failure_reason"] == "validation_error", record["states"]
+    assert record["basic_qc_passed"] is not True
     assert outcome.genomlab_state is None
     center = GenomeCenter(s.config, s.grz)
     assert center.get_item(s.bad_id) is None
@@ -239,11 +266,21 @@ def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
     for sid, row in mine.items():
         shown = s.pipeline.get_submission(sid)
         assert shown is not None
-        assert records[sid]["tan_g"] == _meta(next(e for e in s.good if _sid(e) == sid))[
-            "submission"]["tanG"]
-        assert tan_digest(records[sid]["tan_g"]) == row["tan_hash"]
+        entry = next(e for e in s.good if _sid(e) == sid)
+        assert shown["tan_g"] == records[sid]["tan_g"] == _meta(entry)["submission"]["tanG"]
+        assert tan_digest(shown["tan_g"]) == row["tan_hash"]
+        for key in ("submitter_id", "submission_type", "disease_type", "coverage_type",
+                    "basic_qc_passed"):
+            assert str(shown[key]).lower() == str(row[key]).lower(), (sid, key)
+        assert shown["data_node_id"] == s.grz
+        states = [st["state"] for st in shown["states"]]
+        done = [st for st in states if st.endswith("ed") or st == "Finished"]
+        assert done == ["Downloaded", "Decrypted", "Validated", "Encrypted", "Archived",
+                        "Reported", "Cleaned", "Finished"], states
+        assert {st["data_steward_signature"] for st in shown["states"]} == {"Verified"}, states
         assert records[sid]["latest_state"]["state"] == "Finished"
         assert row["submission_id"] == sid and row["confirmation_id"]
+        assert row["selected_for_qc"] is not None
 
 
 def test_grzctl_report_quarterly__runs_on_the_result(setting: Setting, tmp_path: Path) -> None:
