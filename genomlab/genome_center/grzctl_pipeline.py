@@ -241,8 +241,8 @@ class GrzctlPipeline:
 
     def list_submissions(self) -> list[dict[str, Any]]:
         """Every submission grz-db holds (``grzctl db list --json``)."""
-        listed: list[dict[str, Any]] = json.loads(
-            self.grzctl_run("db", "list", "--json", "--limit", "1000000"))
+        out = self.grzctl_run("db", "list", "--json", "--limit", "1000000")
+        listed: list[dict[str, Any]] = json.loads(out) if out.strip() else []  # empty: no line
         return listed
 
     def get_states(self) -> dict[str, str | None]:

@@ -50,7 +50,7 @@ TRUTH: dict[str, Any] = json.loads((WORLD / "truth.json").read_text())
 pytestmark = [
     pytest.mark.hail, pytest.mark.slow,
     pytest.mark.skipif(bool(os.environ.get("PYTEST_POSTGRES")),
-                       reason="grzctl pipeline: grz-db is SQLite; the PostgreSQL pass adds nothing"),
+                       reason="grzctl pipeline: grz-db is SQLite; nothing to add for PostgreSQL"),
 ]
 
 
@@ -203,9 +203,11 @@ def test_grzctl_pipeline__good_submissions_reach_the_stores_and_get_meldebestaet
         assert outcome.genomlab_state in ("finished", "qc_selected"), outcome
         assert outcome.grzdb_state == "Finished", outcome
         row = center.get_item(_sid(entry))
-        assert row is not None and row.confirmation_id == outcome.confirmation_id
+        assert row is not None
+        assert row.confirmation_id == outcome.confirmation_id
         donors = [d for d in center.get_donors() if d["inbox_id"] == _sid(entry)]
-        assert donors and all(d["batch_id"] for d in donors)
+        assert donors
+        assert all(d["batch_id"] for d in donors)
         tan = _meta(entry)["submission"]["tanG"]
         with read_platform(s.config) as conn:
             confirmed = conn.execute(select(confirmations_table).where(
@@ -220,20 +222,23 @@ def test_grzctl_pipeline__good_submissions_reach_the_stores_and_get_meldebestaet
                  / f"{outcome.confirmation_id}.json")
         assert filed.is_file()
     # the inbox is cleaned of what was delivered; the refused submission stays
-    assert [k for k in s.inbox.keys() if not k.startswith(s.bad_id)] == ["version.json"]
-    assert any(k.startswith(f"{s.bad_id}/files/") for k in s.inbox.keys())
+    left = s.inbox.keys()
+    assert [k for k in left if not k.startswith(s.bad_id)] == ["version.json"]
+    assert any(k.startswith(f"{s.bad_id}/files/") for k in left)
     per_submission = s.run_seconds / len(s.run.outcomes)
+    steps = [{k: round(v, 1) for k, v in o.steps.items()} for o in s.run.outcomes.values()]
+    sent = ", ".join(f"{t:.1f}" for t in s.submit_seconds.values())
     print(f"grzctl pipeline: {len(s.run.outcomes)} submissions in {s.run_seconds:.1f} s "
-          f"({per_submission:.1f} s each; genomlab's in-process part {s.run.genomlab_seconds:.1f} s;"
-          f" grz-cli submit {', '.join(f'{t:.1f}' for t in s.submit_seconds.values())} s); "
-          f"steps {[{k: round(v, 1) for k, v in o.steps.items()} for o in s.run.outcomes.values()]}")
+          f"({per_submission:.1f} s each; genomlab's in-process part "
+          f"{s.run.genomlab_seconds:.1f} s; grz-cli submit {sent} s); steps {steps}")
 
 
 def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_not_stored(
         setting: Setting) -> None:
     s = setting
     outcome = s.run.outcomes[s.bad_id]
-    assert outcome.refused is not None and "Checksum mismatch" in outcome.refused
+    assert outcome.refused is not None
+    assert "Checksum mismatch" in outcome.refused
     meta = _meta(s.bad)
     first = meta["donors"][0]["labData"][0]["sequenceData"]["files"][0]["filePath"]
     assert first in outcome.refused
@@ -241,7 +246,8 @@ def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_no
     record = s.pipeline.get_submission(s.bad_id)
     assert record is not None
     error = [st for st in record["states"] if st["state"] == "Error"]
-    assert error and error[-1]["failure_reason"] == "validation_error", record["states"]
+    assert error, record["states"]
+    assert error[-1]["failure_reason"] == "validation_error", record["states"]
     assert record["basic_qc_passed"] is not True
     assert outcome.genomlab_state is None
     center = GenomeCenter(s.config, s.grz)
@@ -252,7 +258,8 @@ def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_no
     with read_platform(s.config) as conn:  # reported as failing basic QC, through grzctl
         confirmed = conn.execute(select(confirmations_table).where(
             confirmations_table.c.tan_hash == tan_hash(tan))).one_or_none()
-    assert confirmed is not None and confirmed.qc_passed is False
+    assert confirmed is not None
+    assert confirmed.qc_passed is False
 
 
 def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
@@ -279,7 +286,8 @@ def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
                         "Reported", "Cleaned", "Finished"], states
         assert {st["data_steward_signature"] for st in shown["states"]} == {"Verified"}, states
         assert records[sid]["latest_state"]["state"] == "Finished"
-        assert row["submission_id"] == sid and row["confirmation_id"]
+        assert row["submission_id"] == sid
+        assert row["confirmation_id"]
         assert row["selected_for_qc"] is not None
 
 
@@ -291,4 +299,5 @@ def test_grzctl_report_quarterly__runs_on_the_result(setting: Setting, tmp_path:
                                      str((month - 1) // 3 + 1), "--outdir", str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     tables = sorted(p.name for p in tmp_path.iterdir())
-    assert len(tables) == 3 and all(s.grz in name for name in tables), tables
+    assert len(tables) == 3, tables
+    assert all(s.grz in name for name in tables), tables
