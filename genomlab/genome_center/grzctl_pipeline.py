@@ -18,8 +18,8 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
    genomlab's own Prüfbericht) and ``grzctl pruefbericht submit`` to the platform's BfArM API
    (token URL + upload URL, the GRZ's OAuth client). grzctl 5.1.2 drops the API's answer, so the
    Meldebestätigung is fetched by uploading the same Prüfbericht once more (the platform answers
-   an identical Prüfbericht with the confirmation it already issued, appending nothing) and
-   filed for the hospital as genomlab's in-process reporter files it;
+   an identical Prüfbericht with the confirmation it already issued, appending nothing),
+   verified, and handed to the caller's ``on_confirmation`` (the hospital's side);
 4. ``grzctl clean`` (the inbox copy removed) and ``grzctl db submission update … finished``.
 
 A refused submission's failing Prüfbericht (``dataQualityCheckPassed: false``) goes through
@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -273,8 +274,10 @@ class GrzctlPipeline:
 
     def run(self, config: GenomlabConfig, service: PseudonymService, *,
             hail: Callable[[], HailModule],
-            submission_ids: Sequence[str] | None = None) -> PipelineRun:
-        """Take ``submission_ids`` (default: the whole inbox) through grzctl and genomlab."""
+            submission_ids: Sequence[str] | None = None,
+            on_confirmation: ConfirmationSink | None = None) -> PipelineRun:
+        """Take ``submission_ids`` (default: the whole inbox) through grzctl and genomlab;
+        each Meldebestätigung goes to ``on_confirmation`` (the hospital's side)."""
         from genomlab.genome_center.intake import GenomeCenter
 
         run = PipelineRun()
@@ -290,7 +293,7 @@ class GrzctlPipeline:
             center = GenomeCenter(config, self.grz_id)
             run.summary = center.submit(
                 list(admitted.values()), service,
-                reporter=self.make_reporter(config, admitted), hail=hail)
+                reporter=self.make_reporter(config, admitted, on_confirmation), hail=hail)
             run.genomlab_seconds = time.monotonic() - started
             for sid in admitted:
                 row = center.get_item(sid)
@@ -351,8 +354,9 @@ class GrzctlPipeline:
         self._step(outcome, "pruefbericht_submit", "pruefbericht", "submit",
                    "--pruefbericht-file", str(report_file), "--submission-id", sid)
 
-    def make_reporter(self, config: GenomlabConfig,
-                      folders: dict[str, Path]) -> Callable[[dict[str, Any]], str]:
+    def make_reporter(self, config: GenomlabConfig, folders: dict[str, Path],
+                      on_confirmation: ConfirmationSink | None = None,
+                      ) -> Callable[[dict[str, Any]], str]:
         """genomlab's reporter on grzctl: grzctl's Prüfbericht (equal to genomlab's, else
         :class:`GrzctlFailed`) submitted by grzctl; returns the Meldebestätigung's id."""
         by_tan: dict[str, str] = {}
@@ -376,27 +380,33 @@ class GrzctlPipeline:
             report_file.write_text(json.dumps(generated))
             self.grzctl_run("pruefbericht", "submit", "--pruefbericht-file", str(report_file),
                             "--submission-id", sid)
-            return fetch_meldebestaetigung(config, self.api, generated)
+            return fetch_meldebestaetigung(config, self.api, generated, on_confirmation)
 
         return report
 
 
+ConfirmationSink = Callable[[bytes, dict[str, Any]], None]
+"""Takes a verified Meldebestätigung (its file bytes and body) to the hospital: the composition
+root's part (the GRZ holds no hospital's case book), e.g. filing it and deleting the TAN."""
+
+
 def fetch_meldebestaetigung(config: GenomlabConfig, api: PruefberichtApi,
-                            pruefbericht: dict[str, Any]) -> str:
+                            pruefbericht: dict[str, Any],
+                            on_confirmation: ConfirmationSink | None = None) -> str:
     """The Meldebestätigung of a Prüfbericht grzctl submitted: the same Prüfbericht uploaded
     again (the platform answers it with the confirmation already issued), its signature checked
-    with the platform's key, filed for the hospital; a complete one deletes the TAN from the
-    hospital's case book. Returns the confirmation id."""
+    with the platform's key, handed to ``on_confirmation``. Returns the confirmation id."""
     import httpx
 
-    from genomlab.intake import get_case_book
     from genomlab.ledger import canonical_json
     from genomlab.platform.confirmations import (
         get_confirmation_public_key_pem,
         verify_confirmation_bytes,
     )
 
-    verify: Any = str(api.ca_file) if api.ca_file is not None else True
+    verify: Any = True
+    if api.ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(api.ca_file))
     with httpx.Client(verify=verify, timeout=60, trust_env=False) as http:
         grant = http.post(api.token_url, data={"grant_type": "client_credentials",
                                                "client_id": api.client_id,
@@ -407,14 +417,8 @@ def fetch_meldebestaetigung(config: GenomlabConfig, api: PruefberichtApi,
         answer.raise_for_status()
     data = canonical_json(answer.json()).encode()  # the file form of a Meldebestätigung
     body = verify_confirmation_bytes(data, get_confirmation_public_key_pem(config))
-    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{body['confirmation_id']}.json"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-    if body["complete"]:
-        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
+    if on_confirmation is not None:
+        on_confirmation(data, body)
     return str(body["confirmation_id"])
 
 

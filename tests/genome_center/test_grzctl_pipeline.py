@@ -149,7 +149,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
                                          pruefbericht=api)
         inbox_before = pipeline.list_inbox()
         started = time.monotonic()
-        run = pipeline.run(config, _trust_centre(config), hail=lambda: hl)
+        run = pipeline.run(config, _trust_centre(config), hail=lambda: hl,
+                           on_confirmation=lambda data, body: _file(config, data, body))
         run_seconds = time.monotonic() - started
         yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
                       inbox_before, run, run_seconds)
@@ -180,6 +181,17 @@ def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
     client.put_object(Bucket=inbox.bucket, Key=f"{sid}/version", Body=version)
     client.put_object(Bucket=inbox.bucket, Key=f"{sid}/metadata/metadata.json", Body=meta_bytes)
     return sid
+
+
+def _file(config: GenomlabConfig, data: bytes, body: dict[str, Any]) -> None:
+    """The hospital files its Meldebestätigung and, if complete, deletes the TAN."""
+    from genomlab.intake import get_case_book
+
+    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{body['confirmation_id']}.json").write_bytes(data)
+    if body["complete"]:
+        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
 
 
 def _trust_centre(config: GenomlabConfig) -> Any:
