@@ -254,7 +254,9 @@ class GrzctlPipeline:
     # --- the inbox ----------------------------------------------------------------------
 
     def list_inbox(self) -> list[str]:
-        """Submission ids with metadata in the inbox (grz-cli's ``<id>/metadata/metadata.json``)."""
+        """Submission ids with metadata in the inbox (grz-cli's ``<id>/metadata/metadata.json``)
+        that ``grzctl clean`` has not marked ``<id>/cleaned`` (it keeps an emptied metadata file
+        so the id cannot be uploaded again)."""
         import boto3
         from botocore.config import Config
 
@@ -262,13 +264,15 @@ class GrzctlPipeline:
                               aws_access_key_id=self.inbox.access_key,
                               aws_secret_access_key=self.inbox.secret,
                               region_name=self.inbox.region_name, config=Config(proxies={}))
-        found = set()
+        found, cleaned = set(), set()
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.inbox.bucket):
             for obj in page.get("Contents", []):
                 sid, _, rest = obj["Key"].partition("/")
                 if rest == "metadata/metadata.json":
                     found.add(sid)
-        return sorted(found)
+                elif rest == "cleaned":
+                    cleaned.add(sid)
+        return sorted(found - cleaned)
 
     # --- the pipeline -------------------------------------------------------------------
 

@@ -152,6 +152,10 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
         run = pipeline.run(config, _trust_centre(config), hail=lambda: hl,
                            on_confirmation=lambda data, body: _file(config, data, body))
         run_seconds = time.monotonic() - started
+        steps = {sid: {k: round(v, 1) for k, v in o.steps.items()}
+                 for sid, o in run.outcomes.items()}
+        print(f"\ngrzctl pipeline run: {run_seconds:.1f} s, genomlab part "
+              f"{run.genomlab_seconds:.1f} s, grz-cli submit {submit_seconds}, steps {steps}")
         yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
                       inbox_before, run, run_seconds)
 
@@ -233,10 +237,15 @@ def test_grzctl_pipeline__good_submissions_reach_the_stores_and_get_meldebestaet
         filed = (s.config.home / "hospitals" / entry["hospital_ik"] / "meldebestaetigungen"
                  / f"{outcome.confirmation_id}.json")
         assert filed.is_file()
-    # the inbox is cleaned of what was delivered; the refused submission stays
+    # grzctl clean: files deleted, metadata emptied (kept against a re-upload), marked cleaned;
+    # the refused submission stays as sent; a new run finds only that one
     left = s.inbox.keys()
-    assert [k for k in left if not k.startswith(s.bad_id)] == ["version.json"]
+    for entry in s.good:
+        assert [k for k in left if k.startswith(f"{_sid(entry)}/")] == [
+            f"{_sid(entry)}/cleaned", f"{_sid(entry)}/metadata/metadata.json"]
+        assert s.inbox.read(f"{_sid(entry)}/metadata/metadata.json") == b""
     assert any(k.startswith(f"{s.bad_id}/files/") for k in left)
+    assert s.pipeline.list_inbox() == [s.bad_id]
     per_submission = s.run_seconds / len(s.run.outcomes)
     steps = [{k: round(v, 1) for k, v in o.steps.items()} for o in s.run.outcomes.values()]
     sent = ", ".join(f"{t:.1f}" for t in s.submit_seconds.values())
@@ -254,7 +263,7 @@ def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_no
     meta = _meta(s.bad)
     first = meta["donors"][0]["labData"][0]["sequenceData"]["files"][0]["filePath"]
     assert first in outcome.refused
-    assert outcome.grzdb_state == "Error"
+    assert outcome.grzdb_state == "Reported"  # its failing Prüfbericht, after the error
     record = s.pipeline.get_submission(s.bad_id)
     assert record is not None
     error = [st for st in record["states"] if st["state"] == "Error"]
