@@ -36,6 +36,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,7 @@ class GrzctlPipeline:
         author = make_db_author(folder / "keys")
         config = grzctl_config(grz_id=grz_id, submitters=submitters, inbox=inbox,
                                inbox_keys=inbox_keys, archives=archives,
-                               database_url=f"sqlite:///{folder / 'grz-db.sqlite'}",
+                               database_url=f"sqlite:///{folder / 'grz-db.sqlite'}?timeout=60",
                                author=author, pruefbericht=pruefbericht)
         config_file = folder / "grzctl.yaml"
         tmp = config_file.with_name(f".{config_file.name}.{os.getpid()}.tmp")
@@ -279,19 +280,24 @@ class GrzctlPipeline:
     def run(self, config: GenomlabConfig, service: PseudonymService, *,
             hail: Callable[[], HailModule],
             submission_ids: Sequence[str] | None = None,
-            on_confirmation: ConfirmationSink | None = None) -> PipelineRun:
+            on_confirmation: ConfirmationSink | None = None,
+            parallel: int = 1) -> PipelineRun:
         """Take ``submission_ids`` (default: the whole inbox) through grzctl and genomlab;
-        each Meldebestätigung goes to ``on_confirmation`` (the hospital's side)."""
+        each Meldebestätigung goes to ``on_confirmation`` (the hospital's side). grzctl's steps
+        up to the archive run for ``parallel`` submissions at a time (grz-db's SQLite waits up
+        to 60 s for a lock: ``?timeout=60``)."""
         from genomlab.genome_center.intake import GenomeCenter
 
         run = PipelineRun()
-        admitted: dict[str, Path] = {}
         known = self.get_states()
-        for sid in submission_ids if submission_ids is not None else self.list_inbox():
-            outcome = run.outcomes[sid] = SubmissionOutcome(sid)
-            folder = self._receive(sid, outcome, known=sid in known)
-            if folder is not None:
-                admitted[sid] = folder
+        ids = list(submission_ids if submission_ids is not None else self.list_inbox())
+        for sid in ids:
+            run.outcomes[sid] = SubmissionOutcome(sid)
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            folders = list(pool.map(lambda sid: self._receive(sid, run.outcomes[sid],
+                                                              known=sid in known), ids))
+        admitted = {sid: folder for sid, folder in zip(ids, folders, strict=True)
+                    if folder is not None}
         if admitted:
             started = time.monotonic()
             center = GenomeCenter(config, self.grz_id)

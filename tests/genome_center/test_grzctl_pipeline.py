@@ -150,7 +150,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
         inbox_before = pipeline.list_inbox()
         started = time.monotonic()
         run = pipeline.run(config, _trust_centre(config), hail=lambda: hl,
-                           on_confirmation=lambda data, body: _file(config, data, body))
+                           on_confirmation=lambda data, body: _file(config, data, body), parallel=2)
         run_seconds = time.monotonic() - started
         steps = {sid: {k: round(v, 1) for k, v in o.steps.items()}
                  for sid, o in run.outcomes.items()}
