@@ -1,0 +1,324 @@
+"""The GRZ on BfArM's grzctl / grz-db (issue 17, second slice).
+
+One shared set-up: a home with the world's institutions, case numbers and consents; the platform
+as its HTTPS service (BfArM's Prüfbericht API); the GRZ's moto inbox with two archive buckets;
+two good submissions sent with ``grz-cli submit`` and one planted checksum-mismatch submission
+(``grz-cli encrypt`` + ``upload``: a hospital that skipped validation) in the inbox; then
+:class:`GrzctlPipeline` over the inbox: grzctl download, decrypt, validate, should-qc, encrypt,
+archive, genomlab's stores (Hail), grzctl's Prüfbericht, Meldebestätigung, clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from genomlab.config import GenomlabConfig
+from genomlab.genome_center.grz_tools import (
+    find_grz_tool,
+    make_crypt4gh_keypair,
+    run_grz_cli,
+    write_grz_cli_config,
+)
+from genomlab.genome_center.grzctl_pipeline import (
+    GrzctlPipeline,
+    PipelineRun,
+    PruefberichtApi,
+)
+from genomlab.genome_center.intake import GenomeCenter, tan_digest
+from genomlab.genome_center.s3_inbox import Inbox, bundled_version_policy, start_local_inbox
+from genomlab.institution import Institution
+from genomlab.platform.confirmations import tan_hash
+from genomlab.platform.node_projection import confirmations_table
+from genomlab.platform.oauth_clients import IssuedClient, issue_client
+from genomlab.platform.store import read_platform
+from tests.conftest import REPO, config_for
+
+WORLD = REPO / "data_samples" / "world"
+TRUTH: dict[str, Any] = json.loads((WORLD / "truth.json").read_text())
+
+pytestmark = [
+    pytest.mark.hail, pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("PYTEST_POSTGRES")),
+                       reason="grzctl pipeline: grz-db is SQLite; nothing to add for PostgreSQL"),
+]
+
+
+@dataclass
+class Setting:
+    config: GenomlabConfig
+    grz: str
+    client: IssuedClient
+    inbox: Inbox
+    pipeline: GrzctlPipeline
+    good: list[dict[str, Any]]
+    bad: dict[str, Any]
+    bad_id: str
+    submit_seconds: dict[str, float]
+    inbox_before: list[str]
+    run: PipelineRun
+    run_seconds: float
+
+
+def _meta(entry: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads((WORLD / entry["path"] / "metadata" / "metadata.json").read_text()))
+
+
+def _chosen() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The planted checksum mismatch and two small good initial submissions to its GRZ."""
+    bad = next(b for b in TRUTH["bad_submissions"] if b["reason"] == "checksum_mismatch")
+    origin = next(s for s in TRUTH["submissions"] if s["submission_id"] == bad["derived_from"])
+    good = [s for s in TRUTH["submissions"] if s["grz"] == origin["grz"]
+            and s["type"] == "initial" and len(s["samples"]) == 1
+            and s["submission_id"] != origin["submission_id"]]
+    return good[:2], bad
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory: pytest.TempPathFactory,
+            request: pytest.FixtureRequest) -> Iterator[Setting]:
+    grz_cli = find_grz_tool("grz-cli", [REPO], override=os.environ.get("PYTEST_GRZ_CLI"))
+    grzctl = find_grz_tool("grzctl", [REPO], override=os.environ.get("PYTEST_GRZCTL"))
+    if grz_cli is None or grzctl is None:
+        pytest.skip("BfArM's grz-cli/grzctl are not installed: run .ci/setup --test-tools "
+                    "(makes .grzctl-venv) or set PYTEST_GRZ_CLI and PYTEST_GRZCTL")
+    hl = request.getfixturevalue("hl")  # Spark only once the tools are there
+    from genomlab.intake import (
+        record_world_consents,
+        register_world_nodes,
+        request_world_case_numbers,
+    )
+    from genomlab.services.process import running_service
+
+    base = tmp_path_factory.mktemp("grzctl")
+    world = base / "world"
+    shutil.copytree(WORLD, world)
+    config = config_for(base / "home")
+    register_world_nodes(config, world, actor="test")
+    request_world_case_numbers(config, world)
+    record_world_consents(config, world)
+    good, bad = _chosen()
+    grz = good[0]["grz"]
+    client = issue_client(config, grz, actor="bfarm-op")
+    tools = grz_cli.parent
+    grz_dir = Institution(config, grz).directory
+    inbox_keys = make_crypt4gh_keypair(tools / "crypt4gh-keygen", grz_dir / "keys")
+    archive_keys = {name: make_crypt4gh_keypair(tools / "crypt4gh-keygen", base / "archive",
+                                                name) for name in ("consented", "non_consented")}
+    with running_service(config, "platform", log=base / "platform.log",
+                         env={"PYTHONPATH": str(REPO)}) as service, \
+            start_local_inbox(grz, version_policy=bundled_version_policy(
+                tools / "python")) as inbox:
+        archives = {}
+        for name, pair in archive_keys.items():
+            bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}"
+            inbox.client().create_bucket(Bucket=bucket)
+            archives[name] = (bucket, pair.public_key)
+        submit_seconds: dict[str, float] = {}
+        for entry in good:
+            folder = base / "sent" / entry["submission_id"]
+            shutil.copytree(world / entry["path"], folder)
+            hospital = write_grz_cli_config(base / "sent" / f"{entry['hospital_ik']}.yaml",
+                                            inbox.hospital_config(entry["hospital_ik"],
+                                                                  inbox_keys))
+            started = time.monotonic()
+            done = run_grz_cli(grz_cli, "submit", folder, hospital)
+            submit_seconds[entry["submission_id"]] = time.monotonic() - started
+            assert done.returncode == 0, done.stderr[-2000:]
+        le = str(_meta(bad)["submission"]["submitterId"])
+        bad_id = _plant(inbox, tools, inbox_keys.public_key, world / bad["path"],
+                        version=inbox.read(f"{_sid(good[0])}/version"))
+        api = PruefberichtApi(token_url=service.url + "/oauth2/token",
+                              api_base_url=service.url + "/api/pruefbericht",
+                              client_id=client.client_id, client_secret=client.client_secret,
+                              ca_file=service.ca)
+        submitters = sorted({e["hospital_ik"] for e in good} | {le})
+        pipeline = GrzctlPipeline.set_up(grzctl, grz_dir / "grzctl", grz_id=grz,
+                                         submitters=submitters, inbox=inbox.target(),
+                                         inbox_keys=inbox_keys, archives=archives,
+                                         pruefbericht=api)
+        inbox_before = pipeline.list_inbox()
+        started = time.monotonic()
+        run = pipeline.run(config, _trust_centre(config), hail=lambda: hl,
+                           on_confirmation=lambda data, body: _file(config, data, body), parallel=2)
+        run_seconds = time.monotonic() - started
+        steps = {sid: {k: round(v, 1) for k, v in o.steps.items()}
+                 for sid, o in run.outcomes.items()}
+        print(f"\ngrzctl pipeline run: {run_seconds:.1f} s, genomlab part "
+              f"{run.genomlab_seconds:.1f} s, grz-cli submit {submit_seconds}, steps {steps}")
+        yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
+                      inbox_before, run, run_seconds)
+
+
+def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
+           version: bytes) -> str:
+    """Put ``folder`` into the inbox in grz-cli's layout without grz-cli (which validates
+    first): a hospital whose tool skipped validation. Files are Crypt4GH-encrypted with the
+    ``crypt4gh`` command to the GRZ's public key. Returns the submission id."""
+    meta_bytes = (folder / "metadata" / "metadata.json").read_bytes()
+    meta = json.loads(meta_bytes)
+    sid = subprocess.run(
+        [str(tools / "python"), "-c", "import sys; from grz_pydantic_models.submission.metadata"
+         " import GrzSubmissionMetadata as M; "
+         "print(M.model_validate_json(sys.stdin.read()).submission_id)"],
+        input=meta_bytes.decode(), capture_output=True, text=True, check=True).stdout.strip()
+    client = inbox.client()
+    for donor in meta["donors"]:
+        for lab in donor["labData"]:
+            for f in lab["sequenceData"]["files"]:
+                plain = (folder / "files" / f["filePath"]).read_bytes()
+                sealed = subprocess.run([str(tools / "crypt4gh"), "encrypt", "--recipient_pk",
+                                         str(grz_public_key)], input=plain, capture_output=True,
+                                        check=True).stdout
+                client.put_object(Bucket=inbox.bucket, Key=f"{sid}/files/{f['filePath']}.c4gh",
+                                  Body=sealed)
+    client.put_object(Bucket=inbox.bucket, Key=f"{sid}/version", Body=version)
+    client.put_object(Bucket=inbox.bucket, Key=f"{sid}/metadata/metadata.json", Body=meta_bytes)
+    return sid
+
+
+def _file(config: GenomlabConfig, data: bytes, body: dict[str, Any]) -> None:
+    """The hospital files its Meldebestätigung and, if complete, deletes the TAN."""
+    from genomlab.intake import get_case_book
+
+    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{body['confirmation_id']}.json").write_bytes(data)
+    if body["complete"]:
+        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
+
+
+def _trust_centre(config: GenomlabConfig) -> Any:
+    from genomlab.intake import get_pseudonym_service
+
+    return get_pseudonym_service(config)
+
+
+def _sid(entry: dict[str, Any]) -> str:
+    return str(entry["submission_id"])
+
+
+def test_grzctl_pipeline__good_submissions_reach_the_stores_and_get_meldebestaetigung(
+        setting: Setting) -> None:
+    s = setting
+    assert s.inbox_before == sorted([*map(_sid, s.good), s.bad_id])
+    center = GenomeCenter(s.config, s.grz)
+    for entry in s.good:
+        outcome = s.run.outcomes[_sid(entry)]
+        assert outcome.refused is None, outcome.refused
+        assert outcome.genomlab_state in ("finished", "qc_selected"), outcome
+        assert outcome.grzdb_state == "Finished", outcome
+        row = center.get_item(_sid(entry))
+        assert row is not None
+        assert row.confirmation_id == outcome.confirmation_id
+        donors = [d for d in center.get_donors() if d["inbox_id"] == _sid(entry)]
+        assert donors
+        assert all(d["batch_id"] for d in donors)
+        tan = _meta(entry)["submission"]["tanG"]
+        with read_platform(s.config) as conn:
+            confirmed = conn.execute(select(confirmations_table).where(
+                confirmations_table.c.tan_hash == tan_hash(tan))).one()
+        assert confirmed.confirmation_id == outcome.confirmation_id
+        assert (confirmed.node_id, confirmed.qc_passed) == (s.grz, True)
+        events = [e for e in Institution(s.config, "platform").ledger().events()
+                  if e.type == "pruefbericht.confirmed"
+                  and e.payload["confirmation_id"] == outcome.confirmation_id]
+        assert [e.actor for e in events] == [s.client.client_id]  # once, by grzctl's client
+        filed = (s.config.home / "hospitals" / entry["hospital_ik"] / "meldebestaetigungen"
+                 / f"{outcome.confirmation_id}.json")
+        assert filed.is_file()
+    # grzctl clean: files deleted, metadata emptied (kept against a re-upload), marked cleaned;
+    # the refused submission stays as sent; a new run finds only that one
+    left = s.inbox.keys()
+    for entry in s.good:
+        assert [k for k in left if k.startswith(f"{_sid(entry)}/")] == [
+            f"{_sid(entry)}/cleaned", f"{_sid(entry)}/metadata/metadata.json"]
+        assert s.inbox.read(f"{_sid(entry)}/metadata/metadata.json") == b""
+    assert any(k.startswith(f"{s.bad_id}/files/") for k in left)
+    assert s.pipeline.list_inbox() == [s.bad_id]
+    per_submission = s.run_seconds / len(s.run.outcomes)
+    steps = [{k: round(v, 1) for k, v in o.steps.items()} for o in s.run.outcomes.values()]
+    sent = ", ".join(f"{t:.1f}" for t in s.submit_seconds.values())
+    print(f"grzctl pipeline: {len(s.run.outcomes)} submissions in {s.run_seconds:.1f} s "
+          f"({per_submission:.1f} s each; genomlab's in-process part "
+          f"{s.run.genomlab_seconds:.1f} s; grz-cli submit {sent} s); steps {steps}")
+
+
+def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_not_stored(
+        setting: Setting) -> None:
+    s = setting
+    outcome = s.run.outcomes[s.bad_id]
+    assert outcome.refused is not None
+    assert "Checksum mismatch" in outcome.refused
+    meta = _meta(s.bad)
+    first = meta["donors"][0]["labData"][0]["sequenceData"]["files"][0]["filePath"]
+    assert first in outcome.refused
+    assert outcome.grzdb_state == "Reported"  # its failing Prüfbericht, after the error
+    record = s.pipeline.get_submission(s.bad_id)
+    assert record is not None
+    error = [st for st in record["states"] if st["state"] == "Error"]
+    assert error, record["states"]
+    assert error[-1]["failure_reason"] == "validation_error", record["states"]
+    assert record["basic_qc_passed"] is not True
+    assert outcome.genomlab_state is None
+    center = GenomeCenter(s.config, s.grz)
+    assert center.get_item(s.bad_id) is None
+    assert all(d["inbox_id"] != s.bad_id for d in center.get_donors())
+    tan = meta["submission"]["tanG"]
+    assert all(r["tan_hash"] != tan_digest(tan) for r in center.get_submissions())
+    with read_platform(s.config) as conn:  # reported as failing basic QC, through grzctl
+        confirmed = conn.execute(select(confirmations_table).where(
+            confirmations_table.c.tan_hash == tan_hash(tan))).one_or_none()
+    assert confirmed is not None
+    assert confirmed.qc_passed is False
+
+
+def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
+        setting: Setting) -> None:
+    s = setting
+    center = GenomeCenter(s.config, s.grz)
+    mine = {r["inbox_id"]: r for r in center.get_submissions()}
+    records = {r["id"]: r for r in s.pipeline.list_submissions()}
+    assert set(records) == {*map(_sid, s.good), s.bad_id}
+    assert set(mine) == set(map(_sid, s.good))
+    for sid, row in mine.items():
+        shown = s.pipeline.get_submission(sid)
+        assert shown is not None
+        entry = next(e for e in s.good if _sid(e) == sid)
+        assert shown["tan_g"] == records[sid]["tan_g"] == _meta(entry)["submission"]["tanG"]
+        assert tan_digest(shown["tan_g"]) == row["tan_hash"]
+        for key in ("submitter_id", "submission_type", "disease_type", "coverage_type",
+                    "basic_qc_passed"):
+            assert str(shown[key]).lower() == str(row[key]).lower(), (sid, key)
+        assert shown["data_node_id"] == s.grz
+        states = [st["state"] for st in shown["states"]]
+        done = [st for st in states if st.endswith("ed") or st == "Finished"]
+        assert done == ["Downloaded", "Decrypted", "Validated", "Encrypted", "Archived",
+                        "Reported", "Cleaned", "Finished"], states
+        assert {st["data_steward_signature"] for st in shown["states"]} == {"Verified"}, states
+        assert records[sid]["latest_state"]["state"] == "Finished"
+        assert row["submission_id"] == sid
+        assert row["confirmation_id"]
+        assert row["selected_for_qc"] is not None
+
+
+def test_grzctl_report_quarterly__runs_on_the_result(setting: Setting, tmp_path: Path) -> None:
+    s = setting
+    dates = sorted(_meta(e)["submission"]["submissionDate"] for e in s.good)
+    year, month = (int(x) for x in dates[0].split("-")[:2])
+    done = s.pipeline.grzctl_process("report", "quarterly", "--year", str(year), "--quarter",
+                                     str((month - 1) // 3 + 1), "--outdir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    tables = sorted(p.name for p in tmp_path.iterdir())
+    assert len(tables) == 3, tables
+    assert all(s.grz in name for name in tables), tables
