@@ -54,8 +54,12 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert {inst.name: inst.ledger().head() for inst in existing_institutions(config)} == heads
     key = config.home / "trust_center" / "keys" / "ledger.ed25519.pem"
     assert key.stat().st_mode & 0o777 == 0o600
+    # the individual-level release is at rest Crypt4GH only (issue 19); the member's decrypted
+    # copy in the scratch holds the MatrixTables QC read
+    assert (workspace / "release" / "release.tar.c4gh").is_file()
+    assert not list(workspace.glob("release/**/*.mt"))
+    assert list(workspace.glob("scratch/**/*.mt"))
     # stores, MatrixTables (written by Spark's JVM), the release and the workspace: owner-only
-    assert list(workspace.glob("release/**/*.mt"))
     assert list_open_to_others(config.home) == []
 
 

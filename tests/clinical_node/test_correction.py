@@ -61,12 +61,12 @@ def corrected(world_intake: WorldIntake, tmp_path_factory: pytest.TempPathFactor
                 for t in TABLES}
 
     person = _identity(world_intake.world, sample["sample"])
-    numbers = TrustCenter(config).request_case_numbers(
+    tan_c = secrets.token_hex(32)  # the LE's TAN is the case number (one number, issue 18)
+    TrustCenter(config).register_case_numbers(
         kvnr=person["kvnr_unchangeable"], arbeitsnummer=person["arbeitsnummer"],
         le_ik=person["hospital_ik"], le_name=person["hospital_name"],
-        actor=f"le:{person['hospital_ik']}", submission_type="correction")
-    tan_c = secrets.token_hex(32)
-    get_case_book(config).add({tan_c: numbers.clinical})
+        actor=f"le:{person['hospital_ik']}", clinical=tan_c, submission_type="correction")
+    get_case_book(config, person["hospital_ik"]).add({tan_c: person["arbeitsnummer"]})
     record: dict[str, Any] = json.loads((world_intake.world / sample["kdk_record"]).read_text())
     record["metaData"]["tanC"] = tan_c
     record["metaData"]["submission"]["type"] = "correction"

@@ -68,12 +68,12 @@ def test_store_genotypes__later_correction_compacts_the_older_batch(
         with tsv.open(newline="") as handle:
             identity.update({r["sample"]: r for r in csv.DictReader(handle, delimiter="\t")})
     person = identity[sub["index_sample"]]
-    numbers = TrustCenter(config).request_case_numbers(
+    tan_g = secrets.token_hex(32)  # the LE's TAN is the case number (one number, issue 18)
+    TrustCenter(config).register_case_numbers(
         kvnr=person["kvnr_unchangeable"], arbeitsnummer=person["arbeitsnummer"],
         le_ik=person["hospital_ik"], le_name=person["hospital_name"],
-        actor=f"le:{person['hospital_ik']}", submission_type="correction")
-    tan_g = secrets.token_hex(32)
-    get_case_book(config).add({tan_g: numbers.genomic})
+        actor=f"le:{person['hospital_ik']}", genomic=tan_g, submission_type="correction")
+    get_case_book(config, person["hospital_ik"]).add({tan_g: person["arbeitsnummer"]})
     folder = tmp_path / f"{Path(sub['path']).name}-again"
     shutil.copytree(world_intake.world / sub["path"], folder)
     metadata = folder / "metadata" / "metadata.json"
