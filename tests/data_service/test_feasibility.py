@@ -154,7 +154,8 @@ def test_feasibility_cli__prints_beacon_json(world_config: GenomlabConfig,
     assert _cells(answer) == {node: format_small(n)
                               for node, n in _truth_counts(world_home, disease_type="rare").items()}
     bad = CliRunner().invoke(main, ["--config", str(config_file), "data-service",
-                                    "feasibility", "--filter", "colour:blue"])
+                                    "feasibility", "--filter", "colour:blue",
+                                    "--credentials", str(alice)])
     assert bad.exit_code == 1
     assert bad.output.startswith("Error: query.filters: unknown filter id 'colour:blue'")
 
