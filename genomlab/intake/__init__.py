@@ -320,6 +320,7 @@ def _write_redacted(source: Path, target: Path, raw: Any, tan: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
+    tmp.chmod(0o600)
     os.replace(tmp, target)
 
 
@@ -374,6 +375,18 @@ def archive_delivered(config: GenomlabConfig, kind: NodeKindName, node_id: str) 
     return n
 
 
+def _copy_owner_only(source: Path, target: Path) -> None:
+    """Copy a file or folder into a node's inbox, owner-only (folders 0700, files 0600)
+    whatever the modes of the world's files: an inbox holds what a hospital sent."""
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=shutil.copyfile)
+        for path in [target, *target.rglob("*")]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    else:
+        shutil.copyfile(source, target)
+        target.chmod(0o600)
+
+
 def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[Path]]:
     """Copy the world's submissions and records into their nodes' inboxes (the LEs' upload).
 
@@ -391,7 +404,7 @@ def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[P
         inbox, archive = get_inbox(config, "grz", node), get_archive(config, "grz", node)
         if not (inbox / folder.name).exists() and not (archive / folder.name).exists():
             inbox.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(folder, inbox / folder.name)
+            _copy_owner_only(folder, inbox / folder.name)
     for node_dir in sorted((world / "kdk").iterdir()):
         node = node_dir.name
         inbox, archive = get_inbox(config, "kdk", node), get_archive(config, "kdk", node)
@@ -400,7 +413,7 @@ def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[P
             record_id = kdk.get_record_id(read_tan_c(read_sent_json(path), path.name))
             if not (inbox / path.name).exists() and not (archive / f"{record_id}.json").exists():
                 inbox.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, inbox / path.name)
+                _copy_owner_only(path, inbox / path.name)
     return {**{node: sorted(get_inbox(config, "grz", node).iterdir())
                for node in sorted({node for node, _ in sent})},
             **{d.name: sorted(get_inbox(config, "kdk", d.name).glob("*.json"))

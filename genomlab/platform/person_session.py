@@ -109,15 +109,23 @@ def get_platform_endpoint(config: GenomlabConfig, credentials: PersonCredentials
 
 def verify_embedded(config: GenomlabConfig, credentials: PersonCredentials) -> Any:
     """The verified person of ``credentials`` against the platform store (no service running):
-    client authentication, a token, and :func:`verify_person_token` on it."""
-    from genomlab.platform.access_tokens import AccessTokenAuthority, InvalidToken
+    the client secret checked against the store (constant time), then the same standing check
+    as :func:`verify_person_token`'s second step (registered, not withdrawn, credential
+    active). No token is minted in-process, so reading the store is enough: a person's server
+    that may read the platform store never needs the platform's signing key."""
+    from genomlab.platform.access_tokens import InvalidToken, VerifiedPerson
     from genomlab.platform.oauth_clients import InvalidClient
-    from genomlab.platform.person_credentials import authenticate_person
+    from genomlab.platform.person_credentials import authenticate_person, get_person_status
 
     try:
         person = authenticate_person(config, credentials.client_id, credentials.client_secret)
-        authority = AccessTokenAuthority(config)
-        return authority.verify_person(authority.issue_person(person)["access_token"])
+        status = get_person_status(config, person.user_id)
+        if not status.get("active") or person.client_id not in status.get(
+                "active_credentials", ()):
+            raise InvalidToken(f"{person.user_id} or credential {person.client_id} is no "
+                               "longer active at the platform")
+        return VerifiedPerson(person.user_id, person.client_id,
+                              tuple(status.get("roles", ())), str(status.get("institution", "")))
     except (InvalidClient, InvalidToken) as exc:
         raise PermissionDenied(f"credentials {credentials.client_id}: {exc}") from exc
 
