@@ -180,6 +180,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     base = Path(tempfile.mkdtemp(prefix="genomlab-hub-", dir="/tmp"))
     base.chmod(0o755)
     process = None
+    # what this set-up builds for the people's accounts (their Python copy, the shared store)
+    # must be readable by them, whatever umask earlier tests left in this process (genomlab's
+    # CLI sets 077 for what it writes)
+    previous_umask = os.umask(0o022)
     try:
         _create_accounts()
         python = make_people_python(base / "python")
@@ -237,6 +241,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
                 shutil.copy2(path, kept / path.name)
         print(f"hub log and screenshots kept in {kept}")
         shutil.rmtree(base, ignore_errors=True)
+        os.umask(previous_umask)
 
 
 @pytest.fixture
