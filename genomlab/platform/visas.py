@@ -67,6 +67,7 @@ from genomlab.messages import compute_document_digest
 from genomlab.platform.applications import projection as t
 from genomlab.platform.applications.entitlements import (
     get_active_entitlements,
+    get_approval_status,
     get_signed_approval,
 )
 from genomlab.platform.applications.store import read_platform
@@ -185,6 +186,11 @@ def issue_visas(
     headers = {"typ": VISA_TYP, "kid": kid, **({"jku": jku} if jku else {})}
     visas: list[str] = []
     for entitlement in get_active_entitlements(config, user_id, at):
+        # an ended approval (revoked, closed) gives no visa whenever it ended: the entitlement
+        # look-up answers for an instant, and a revocation recorded by a process whose clock
+        # runs ahead must not leave a visa issued in between
+        if get_approval_status(config, entitlement.application_id)["status"] != "approved":
+            continue
         document = get_signed_approval(config, entitlement.application_id)
         grant = document.body
         digest = compute_document_digest(document)
