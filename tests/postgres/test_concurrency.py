@@ -43,8 +43,10 @@ def _work(home: str, worker: int, contested: list[str], barrier: Any, results: A
     done: Counter[str] = Counter()
     drafts: list[str] = []
     messages: set[str] = set()
-    barrier.wait(120)
     try:
+        # inside the try: a worker that cannot start in time (8 spawned interpreters importing
+        # genomlab on a loaded 2-core machine) reports it instead of dying silently
+        barrier.wait(600)
         for k in range(N_COMMANDS):
             kind = ("append", "draft", "submit", "decide")[k % 4]
             applicant = APPLICANTS[(worker + k) % len(APPLICANTS)]
