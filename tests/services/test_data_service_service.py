@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from genomlab.cli import main
 from genomlab.clients.data_service import FEASIBILITY_PATH, DataServiceClient
-from genomlab.config import GenomlabConfig, load_config
+from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.index import build_feasibility_index
@@ -106,12 +106,9 @@ def feasibility_events(config: GenomlabConfig) -> list:
 def test_run_feasibility_query__caller_threshold_of_one_still_suppressed(services):
     """A caller whose configuration says min_cell_count 1 gets the one holder of a narrow term
     in-process (the attack of issue 15), and "<10" from the service, which uses its own."""
-    caller = load_config(
-        environ={
-            "GENOMLAB_HOME": str(services.config.home),
-            "GENOMLAB_DISCLOSURE__MIN_CELL_COUNT": "1",
-        }
-    )
+    # the home's configuration (its stores, also on PostgreSQL) with the caller's override
+    caller = services.config.model_copy(update={
+        "disclosure": services.config.disclosure.model_copy(update={"min_cell_count": 1})})
     assert caller.disclosure.min_cell_count == 1
     request = make_request([NARROW_TERMS[0]], granularity="count")
     in_process = run_feasibility_query(caller, request, user="eve-in-process")
