@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from genomlab.node_quarterly import (
     REVOCATION_EVENTS,
     count_events_in_quarter,
     get_quarter_bounds,
+    write_tsv_tables,
 )
 
 
@@ -97,17 +97,4 @@ def write_quarterly_tsvs(config: GenomlabConfig, node_id: str, *, year: int, qua
                          out_dir: Path) -> list[Path]:
     """Write the three TSVs into ``out_dir`` (temp + rename); return their paths."""
     tables = compute_quarterly_tables(config, node_id, year=year, quarter=quarter)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for key, rows in tables.items():
-        path = out_dir / f"{REPORT_FILES[key]}_{node_id}_Q{quarter}_{year}.tsv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        fields = list(rows[0]) if rows else ["submission_id"]
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t",
-                                    lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    return write_tsv_tables(tables, REPORT_FILES, out_dir, f"{node_id}_Q{quarter}_{year}")
