@@ -341,6 +341,28 @@ def _meta(query: BeaconQuery, returned: str) -> dict[str, Any]:
     }
 
 
+def to_feasibility_query(query: BeaconQuery, *, may_count: bool) -> FeasibilityQuery:
+    """The feasibility query ``query`` asks (counts only if ``may_count``); its side,
+    :func:`beacon_query_side`, is the part of the index that answers it."""
+    filters: dict[str, set[str]] = {}
+    for filter_id in query.filters:
+        kind, value = parse_filter(filter_id)
+        filters.setdefault(kind, set()).add(value)
+    wants_count = query.granularity != "boolean" and may_count
+    return FeasibilityQuery(
+        {k: tuple(sorted(v)) for k, v in sorted(filters.items())},
+        query.variant,
+        "count" if wants_count else "boolean",
+        query.include,
+    )
+
+
+def beacon_query_side(query: BeaconQuery) -> str:
+    """``clinical``, ``genomic`` or ``variant``: the side of the index that answers ``query``
+    (:class:`ValidationFailed` for a query no side answers)."""
+    return choose_side(to_feasibility_query(query, may_count=False))
+
+
 def answer_beacon_query(
     config: GenomlabConfig,
     query: BeaconQuery,
@@ -354,17 +376,7 @@ def answer_beacon_query(
     :class:`~genomlab.errors.PermissionDenied` (budget used up; nothing recorded) or
     :class:`~genomlab.errors.NotFoundError` (no index yet).
     """
-    filters: dict[str, set[str]] = {}
-    for filter_id in query.filters:
-        kind, value = parse_filter(filter_id)
-        filters.setdefault(kind, set()).add(value)
-    wants_count = query.granularity != "boolean" and caller.may_count
-    parsed = FeasibilityQuery(
-        {k: tuple(sorted(v)) for k, v in sorted(filters.items())},
-        query.variant,
-        "count" if wants_count else "boolean",
-        query.include,
-    )
+    parsed = to_feasibility_query(query, may_count=caller.may_count)
     side = choose_side(parsed)
     index = index or load_feasibility_index(config)
     cells, mask, groups = _count_cells(index, parsed, side)

@@ -11,7 +11,10 @@ when the platform service runs) with claims
 - ``ga4gh_visa_v1``: ``type: ControlledAccessGrants``, ``asserted`` (= ``iat``), ``value`` (the
   dataset, :func:`dataset_urn`), ``source`` (:data:`VISA_SOURCE`), ``by: dac``;
 - ``genomlab_approval``: ``application_id``, ``approval_digest`` (the signed approval the visa
-  stands on, :func:`genomlab.messages.compute_document_digest`).
+  stands on, :func:`genomlab.messages.compute_document_digest`);
+- ``genomlab_dataset`` (tagged datasets only): ``data_category`` (``clinical`` or ``genomic``),
+  signed with the rest, so a service can tell which of its data a visa opens (the data
+  service's feasibility index and Beacon answer a query from its clinical or its genomic side).
 
 The datasets of an approval are the project's release (``urn:genomlab:project:<project id>``:
 what the data service and htsget serve) and each platform-tagged dataset of a granted data
@@ -92,6 +95,10 @@ class InvalidVisa(PermissionDenied):
     """The visa is malformed, forged, expired, for another dataset or no longer backed (401)."""
 
 
+class WrongDataset(InvalidVisa):
+    """A visa that holds, but for another dataset than the one asked (403)."""
+
+
 @dataclass(frozen=True)
 class VerifiedVisa:
     """A visa that holds now: who may use which dataset under which approval, until when."""
@@ -151,8 +158,11 @@ def _epoch(day: date, *, end_of_day: bool = False) -> int:
     return int(start.timestamp())
 
 
-def _granted_datasets(conn: Any, application_id: str, categories: list[str]) -> list[str]:
-    """Tagged datasets of the granted data categories whose latest decision is no reject."""
+def _granted_datasets(
+    conn: Any, application_id: str, categories: list[str]
+) -> list[tuple[str, str]]:
+    """(dataset id, data category) of the tagged datasets of the granted data categories whose
+    latest decision is no reject."""
     decisions: dict[str, str] = {}
     for detail in conn.execute(
         select(t.history.c.detail)
@@ -163,7 +173,7 @@ def _granted_datasets(conn: Any, application_id: str, categories: list[str]) -> 
         decisions[record["dataset_id"]] = record["decision"]
     tags = [json.loads(text) for text in conn.execute(select(t.datasets.c.tags)).scalars()]
     return sorted(
-        tag["dataset_id"]
+        (tag["dataset_id"], tag["data_category"])
         for tag in tags
         if tag["data_category"] in categories and decisions.get(tag["dataset_id"]) != "reject"
     )
@@ -195,16 +205,18 @@ def issue_visas(
         grant = document.body
         digest = compute_document_digest(document)
         with read_platform(config) as conn:
-            datasets = [project_dataset(grant["project_id"])] + [
-                dataset_urn(d)
-                for d in _granted_datasets(
+            datasets: list[tuple[str, str | None]] = [
+                (project_dataset(grant["project_id"]), None)
+            ] + [
+                (dataset_urn(d), category)
+                for d, category in _granted_datasets(
                     conn, entitlement.application_id, list(grant["data_categories"])
                 )
             ]
         asserted = int(datetime.fromisoformat(grant["issued_at"]).timestamp())
         expires = _epoch(date.fromisoformat(grant["valid_until"]), end_of_day=True)
-        for dataset in datasets:
-            claims = {
+        for dataset, category in datasets:
+            claims: dict[str, Any] = {
                 "iss": VISA_ISSUER,
                 "sub": user_id,
                 "iat": asserted,
@@ -223,6 +235,8 @@ def issue_visas(
                     "approval_digest": digest,
                 },
             }
+            if category is not None:
+                claims["genomlab_dataset"] = {"data_category": category}
             visas.append(jwt.encode(claims, private_key, algorithm="EdDSA", headers=headers))
     return visas
 
@@ -237,7 +251,8 @@ def verify_visa(
     token: str,
     public_key: Any,
     *,
-    dataset: str,
+    dataset: str | None = None,
+    data_category: str | None = None,
     look_up: ApprovalLookUp,
     user_id: str | None = None,
 ) -> VerifiedVisa:
@@ -247,11 +262,15 @@ def verify_visa(
        ``Ed25519PublicKey`` or a key from the JWKS, e.g. ``PyJWKClient(...).get_signing_key_
        from_jwt(token).key``), ``typ``, issuer, required claims, ``exp`` and ``iat`` against
        :func:`genomlab.clock.now`; ``ga4gh_visa_v1`` of type ``ControlledAccessGrants`` whose
-       ``value`` is ``dataset``; ``jti`` the one the platform gives that approval, user and
+       ``value`` is ``dataset`` -- or, given ``data_category`` instead, a tagged dataset
+       (``urn:genomlab:dataset:…``) whose signed ``genomlab_dataset.data_category`` is it
+       (:class:`WrongDataset` otherwise); ``jti`` the one the platform gives that approval, user and
        dataset; ``sub`` = ``user_id`` when the caller also verified who is asking;
     2. the platform's records now (``look_up(application_id)``): the approval exists, is still
        ``approved`` and is still the signed approval the visa names (``approval_digest``).
     """
+    if (dataset is None) == (data_category is None):
+        raise ValueError("verify_visa: give the dataset or the data category asked, one of them")
     try:
         header = jwt.get_unverified_header(token)
         if str(header.get("typ", "")).upper() != VISA_TYP:
@@ -284,13 +303,21 @@ def verify_visa(
         )
     if visa.get("type") != VISA_TYPE:
         raise InvalidVisa(f"visa {claims['jti']}: type {visa.get('type')!r} is not {VISA_TYPE}")
-    if visa.get("value") != dataset:
-        raise InvalidVisa(f"visa {claims['jti']}: grants {visa.get('value')!r}, not {dataset}")
+    granted = str(visa.get("value", ""))
+    if dataset is not None and granted != dataset:
+        raise WrongDataset(f"visa {claims['jti']}: grants {granted!r}, not {dataset}")
+    if data_category is not None:
+        tagged = claims.get("genomlab_dataset")
+        category = tagged.get("data_category") if isinstance(tagged, dict) else None
+        if not granted.startswith(dataset_urn("")) or category != data_category:
+            raise WrongDataset(
+                f"visa {claims['jti']}: grants {granted!r}, not a dataset of {data_category} data"
+            )
     subject = str(claims["sub"])
     if user_id is not None and subject != user_id:
         raise InvalidVisa(f"visa {claims['jti']}: issued to {subject}, not to {user_id}")
     digest = str(approval.get("approval_digest", ""))
-    if claims["jti"] != _jti(digest, subject, dataset):
+    if claims["jti"] != _jti(digest, subject, granted):
         raise InvalidVisa(f"visa {claims['jti']}: jti does not match its approval")
     application_id = str(approval.get("application_id", ""))
     try:
@@ -308,7 +335,7 @@ def verify_visa(
         )
     return VerifiedVisa(
         subject,
-        dataset,
+        granted,
         application_id,
         str(status.get("project_id", "")),
         datetime.fromtimestamp(claims["exp"], UTC),

@@ -12,10 +12,14 @@
 
 Answers, thresholds and the audit are :mod:`genomlab.data_service.beacon_v2`'s. **Who asks** is
 :func:`get_beacon_caller`, the one place a request becomes a caller: no ``Authorization``
-header is the anonymous requester (booleans only); a bearer token is checked exactly as
+header is the anonymous requester (booleans only); a person token is checked exactly as
 ``POST /api/feasibility`` checks it (:class:`~genomlab.services.person_check.PersonCheck`, at the
-platform, every request) and its person may see counts. A token that does not verify is 401
-(never answered as anonymous); the platform not answering is 503. Errors are
+platform, every request) and its person may see counts; a GA4GH visa
+(:class:`~genomlab.services.visa_check.VisaCheck`, as htsget checks it) for a tagged dataset of
+the data category the query reads makes its subject the caller, who may see counts (the audit,
+budget and ledger key on the visa's ``sub``). A token or visa that does not verify is 401
+(never answered as anonymous), a visa for another dataset 403; the platform not answering is
+503. Errors are
 ``beaconErrorResponse`` bodies (``errorCode`` = the HTTP status): 400 malformed or unanswerable
 query, 401, 403 budget used up, 404 no feasibility index yet, 503.
 """
@@ -34,6 +38,7 @@ from genomlab.data_service.beacon_v2 import (
     BeaconCaller,
     BeaconQuery,
     answer_beacon_query,
+    beacon_query_side,
     build_configuration_response,
     build_entry_types_response,
     build_error_response,
@@ -47,6 +52,7 @@ from genomlab.data_service.index import load_feasibility_index
 from genomlab.errors import GenomlabError, NotFoundError, ValidationFailed
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import PersonCheck, ServiceUnavailable
+from genomlab.services.visa_check import InvalidVisa, VisaCheck, WrongDataset, is_visa
 
 BEACON_PREFIX = "/api/beacon"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -58,12 +64,37 @@ STATUS_BY_ERROR: tuple[tuple[type[GenomlabError], int], ...] = (
 """As ``POST /api/feasibility`` answers; any other refusal (the budget) is 403."""
 
 
-def get_beacon_caller(request: Request, people: PersonCheck) -> BeaconCaller:
-    """Who asks: anonymous without ``Authorization``; else the verified person (counts
-    allowed). :class:`OAuthError` (401/403) or :class:`ServiceUnavailable` (503) otherwise."""
-    if request.headers.get("authorization") is None:
+def get_beacon_caller(
+    request: Request,
+    people: PersonCheck,
+    visas: VisaCheck | None = None,
+    *,
+    side: str | None = None,
+) -> BeaconCaller:
+    """Who asks: anonymous without ``Authorization``; the holder of a visa for ``side``'s data
+    (:meth:`VisaCheck.verify_for_index`) or the verified person (counts allowed).
+    :class:`OAuthError` (401/403), :class:`InvalidVisa` (401), :class:`WrongDataset` (403) or
+    :class:`ServiceUnavailable` (503) otherwise."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
         return ANONYMOUS_CALLER
-    return BeaconCaller(people.verify(request.headers["authorization"]).user_id, may_count=True)
+    if visas is not None and is_visa(authorization):
+        return BeaconCaller(visas.verify_for_index(authorization, side).user_id, may_count=True)
+    return BeaconCaller(people.verify(authorization).user_id, may_count=True)
+
+
+def caller_refusal(exc: Exception) -> tuple[int, dict[str, str]] | None:
+    """The HTTP status (and headers) of a refused caller check, ``None`` if ``exc`` is none;
+    shared by the Beacon and ``POST /api/feasibility``."""
+    if isinstance(exc, OAuthError):
+        return exc.status, exc.headers
+    if isinstance(exc, WrongDataset):
+        return 403, {}
+    if isinstance(exc, InvalidVisa):
+        return 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(exc, ServiceUnavailable):
+        return 503, {}
+    return None
 
 
 def _error(
@@ -80,24 +111,40 @@ def _status(exc: GenomlabError) -> int:
     return next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 403)
 
 
-def create_beacon_router(config: GenomlabConfig, people: PersonCheck) -> APIRouter:
-    """The Beacon routes over ``config``'s data-service store, checking people with ``people``."""
+def create_beacon_router(
+    config: GenomlabConfig, people: PersonCheck, visas: VisaCheck | None = None
+) -> APIRouter:
+    """The Beacon routes over ``config``'s data-service store, checking people with ``people``
+    and visas with ``visas`` (``None``: person tokens only)."""
     router = APIRouter(prefix=BEACON_PREFIX)
 
     def answer(request: Request, entry_type: str, body: Any) -> JSONResponse:
-        """Caller check, parse, answer; in a worker thread (the check asks the platform)."""
+        """Parse, caller check, answer; in a worker thread (the check asks the platform). A
+        malformed query is refused only after the caller check (a stranger learns nothing);
+        the query is parsed first because a visa must be for the data it reads."""
+        query: BeaconQuery | None = None
+        side: str | None = None
+        malformed: GenomlabError | None = None
         try:
-            caller = get_beacon_caller(request, people)
-        except OAuthError as error:
-            return _error(error.status, str(error), entry_type, error.headers)
-        except GenomlabError as exc:  # the platform cannot be asked: never assumed
-            return _error(_status(exc), str(exc), entry_type)
-        try:
-            query: BeaconQuery = (
+            query = (
                 parse_query_string(dict(request.query_params), entry_type)
                 if body is None
                 else parse_beacon_request(body, entry_type)
             )
+            side = beacon_query_side(query)
+        except GenomlabError as exc:
+            malformed = exc
+        try:
+            caller = get_beacon_caller(request, people, visas, side=side)
+        except (OAuthError, GenomlabError) as exc:  # GenomlabError: InvalidVisa, 503
+            refusal = caller_refusal(exc)
+            if refusal is None:
+                raise
+            return _error(refusal[0], str(exc), entry_type, refusal[1])
+        if malformed is not None or query is None:
+            refused = malformed or ValidationFailed("query: not parsed")
+            return _error(_status(refused), str(refused), entry_type)
+        try:
             return JSONResponse(answer_beacon_query(config, query, caller), headers=NO_STORE)
         except GenomlabError as exc:
             return _error(_status(exc), str(exc), entry_type)

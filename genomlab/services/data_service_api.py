@@ -20,8 +20,16 @@ checked by :class:`genomlab.services.person_check.PersonCheck` (audience
 query budget and the ledger's actor key on the token's ``sub``. A ``user`` in the body, a
 header or the query string is ignored, so switching names does not start a fresh history.
 
-401 for a missing, invalid, expired or no longer backed token (a withdrawn person, a revoked
-credential); 403 when the budget is used up; 400 for a malformed Beacon request; 404 if the
+**Or a visa.** A GA4GH Passport ``ControlledAccessGrants`` visa of the platform for a tagged
+dataset of the data category the query reads (clinical filters: ``clinical``; genome filters
+and variants: ``genomic``) is accepted instead of the person token
+(:class:`genomlab.services.visa_check.VisaCheck`, the check htsget makes: the platform's JWKS,
+expiry, the approval asked of the platform now); the visa's ``sub`` is then the requester the
+audit, the budget and the ledger key on.
+
+401 for a missing, invalid, expired or no longer backed token or visa (a withdrawn person, a
+revoked credential or approval); 403 for a visa of another dataset or when the budget is used
+up; 400 for a malformed Beacon request; 404 if the
 service has no feasibility index yet; 503 if the platform cannot be asked (never assumed).
 """
 
@@ -34,11 +42,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.config import GenomlabConfig
-from genomlab.data_service.feasibility import run_feasibility_query
+from genomlab.data_service.beacon import parse_request
+from genomlab.data_service.feasibility import choose_side, run_feasibility_query
 from genomlab.data_service.store import open_data_service_ledger
 from genomlab.data_service.suppression import check_service_disclosure
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
-from genomlab.services.beacon_api import create_beacon_router
+from genomlab.services.beacon_api import caller_refusal, create_beacon_router
 from genomlab.services.htsget_api import create_service_htsget_router
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import (
@@ -47,6 +56,7 @@ from genomlab.services.person_check import (
     ServiceUnavailable,
     get_verified_person,
 )
+from genomlab.services.visa_check import VisaCheck, is_visa
 
 FEASIBILITY_PATH = "/api/feasibility"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -72,13 +82,26 @@ def _oauth_response(error: OAuthError) -> JSONResponse:
     )
 
 
+def _query_side(body: Any) -> str | None:
+    """The side of the index that answers a feasibility request; ``None`` if none can."""
+    try:
+        return choose_side(parse_request(body)) if isinstance(body, dict) else None
+    except (GenomlabError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def create_data_service_app(
-    config: GenomlabConfig, *, people: PersonCheck | None = None
+    config: GenomlabConfig,
+    *,
+    people: PersonCheck | None = None,
+    visas: VisaCheck | None = None,
 ) -> FastAPI:
     """The data service's ASGI app over ``config``'s data-service store, with ``config``'s
-    disclosure rules (refused below the platform minimum: :class:`ValidationFailed`)."""
+    disclosure rules (refused below the platform minimum: :class:`ValidationFailed`);
+    ``people`` and ``visas`` check who asks (default: with the service's own platform client)."""
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
     people = people or PersonCheck.for_service(config, "data_service", DATA_SERVICE_AUDIENCE)
+    visas = visas or VisaCheck.for_service(config, people.platform)
     open_data_service_ledger(config)  # the process owns the store: made (migrated) at start
     app = FastAPI(
         title="genomlab data service (Datendienst)", docs_url=None, redoc_url=None, openapi_url=None
@@ -95,16 +118,29 @@ def create_data_service_app(
             return _error_response(exc)
 
     def verified_answer(request: Request, body: Any) -> JSONResponse:
-        """The person check (a call to the platform) and the answer, in a worker thread."""
+        """The person or visa check (a call to the platform) and the answer, in a worker
+        thread; a visa must be for the data the query reads."""
+        authorization = request.headers.get("authorization")
         try:
-            user = get_verified_person(request, people)
+            if is_visa(authorization):
+                user = visas.verify_for_index(authorization, _query_side(body)).user_id
+            else:
+                user = get_verified_person(request, people)
         except OAuthError as error:
             return _oauth_response(error)
-        except ServiceUnavailable as exc:
-            return _error_response(exc)
+        except GenomlabError as exc:  # InvalidVisa 401, WrongDataset 403, unavailable 503
+            status, headers = caller_refusal(exc) or (503, {})
+            return JSONResponse(
+                {
+                    "error": "invalid_token" if status == 401 else "refused",
+                    "error_description": str(exc),
+                },
+                status_code=status,
+                headers={**NO_STORE, **headers},
+            )
         return answer(user, body)
 
-    app.include_router(create_beacon_router(config, people))  # GA4GH Beacon v2 (beacon_api)
+    app.include_router(create_beacon_router(config, people, visas))  # GA4GH Beacon v2
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -119,5 +155,5 @@ def create_data_service_app(
         response: JSONResponse = await run_in_threadpool(verified_answer, request, body)
         return response
 
-    app.include_router(create_service_htsget_router(config, people.platform))
+    app.include_router(create_service_htsget_router(config, visas))
     return app

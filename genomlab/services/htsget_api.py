@@ -37,15 +37,14 @@ from starlette.concurrency import run_in_threadpool
 from genomlab.clients.oauth import ServiceUnavailable
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
-from genomlab.platform.visas import ApprovalLookUp, InvalidVisa, project_dataset, verify_visa
+from genomlab.platform.visas import ApprovalLookUp, project_dataset
+from genomlab.services.visa_check import InvalidVisa, KeyResolver, VisaCheck, WrongDataset
 from genomlab.workspace.crypt4gh_release import data_service_release_key, read_encrypted_member
 
 VCF_NAME = "genotypes.vcf.bgz"
 TICKET_TYPE = "application/vnd.ga4gh.htsget.v1.3.0+json; charset=utf-8"
 VCF_TYPE = "text/vcf"
 CACHED_RELEASES = 4
-KeyResolver = Callable[[str], Any]
-"""visa JWT → the platform's key that verifies it (from the JWKS by ``kid``)."""
 
 
 class HtsgetError(Exception):
@@ -141,31 +140,33 @@ def _int_param(value: str | None, name: str) -> int | None:
 
 
 def create_htsget_router(
-    config: GenomlabConfig, *, resolve_key: KeyResolver, look_up: Callable[[], ApprovalLookUp]
+    config: GenomlabConfig,
+    *,
+    resolve_key: KeyResolver | None = None,
+    look_up: Callable[[], ApprovalLookUp] | None = None,
+    visas: VisaCheck | None = None,
 ) -> APIRouter:
-    """The htsget routes; ``look_up()`` gives the platform's approval look-up at a request."""
+    """The htsget routes, checking visas with ``visas`` (the data service's
+    :class:`~genomlab.services.visa_check.VisaCheck`) or one made of ``resolve_key`` and
+    ``look_up`` (``look_up()`` gives the platform's approval look-up at a request)."""
+    if visas is None:
+        if resolve_key is None or look_up is None:
+            raise ValueError("create_htsget_router: give visas, or resolve_key and look_up")
+        visas = VisaCheck(resolve_key, look_up)
+    check_visa = visas
     router = APIRouter()
 
     def check(request: Request, project_id: str) -> tuple[str, dict[str, Any]]:
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HtsgetError(401, "InvalidAuthentication", "a visa (bearer token) is needed")
-        token = token.strip()
-        dataset = project_dataset(project_id)
+        authorization = request.headers.get("authorization")
         try:
-            key = resolve_key(token)
-            verify_visa(token, key, dataset=dataset, look_up=look_up())
+            check_visa.verify(authorization, dataset=project_dataset(project_id))
+        except WrongDataset as exc:
+            raise HtsgetError(403, "PermissionDenied", str(exc)) from exc
         except InvalidVisa as exc:
-            status, error = (
-                (403, "PermissionDenied")
-                if "grants" in str(exc)
-                else (401, "InvalidAuthentication")
-            )
-            raise HtsgetError(status, error, str(exc)) from exc
-        except (ServiceUnavailable, HtsgetError) as exc:  # the platform cannot be asked
+            raise HtsgetError(401, "InvalidAuthentication", str(exc)) from exc
+        except ServiceUnavailable as exc:  # the platform cannot be asked
             raise HtsgetError(503, "ServiceUnavailable", f"visa not checked: {exc}") from exc
-        except Exception as exc:  # unknown kid, unreadable token
-            raise HtsgetError(401, "InvalidAuthentication", f"visa: {exc}") from exc
+        token = (authorization or "").partition(" ")[2].strip()
         params = request.query_params
         fmt = params.get("format", "VCF").upper()
         if fmt != "VCF":
@@ -247,37 +248,7 @@ def create_htsget_router(
     return router
 
 
-def create_service_htsget_router(config: GenomlabConfig, platform: Any) -> APIRouter:
-    """The routes as the data service serves them: keys from the platform service's JWKS
-    (PyJWT's ``PyJWKClient``, trusting the platform's CA), approvals asked of the platform
-    with the data service's own client (``platform``: a
-    :class:`~genomlab.clients.platform.PlatformStatusClient`, ``None`` without a client file:
-    every request is then refused)."""
-    import ssl
-
-    import jwt
-
-    from genomlab.clients.oauth import get_service_endpoint
-    from genomlab.platform.visas import JWKS_PATH
-
-    clients: dict[str, jwt.PyJWKClient] = {}
-
-    def resolve_key(token: str) -> Any:
-        endpoint = get_service_endpoint(config, "platform")
-        if endpoint.url not in clients:
-            context = ssl.create_default_context(cafile=str(endpoint.ca))
-            clients.clear()
-            clients[endpoint.url] = jwt.PyJWKClient(endpoint.url + JWKS_PATH, ssl_context=context)
-        return clients[endpoint.url].get_signing_key_from_jwt(token).key
-
-    def look_up() -> ApprovalLookUp:
-        if platform is None:
-            raise HtsgetError(
-                401,
-                "InvalidAuthentication",
-                "the data service has no platform client to check visas",
-            )
-        lookup: ApprovalLookUp = platform.get_approval_status
-        return lookup
-
-    return create_htsget_router(config, resolve_key=resolve_key, look_up=look_up)
+def create_service_htsget_router(config: GenomlabConfig, visas: VisaCheck) -> APIRouter:
+    """The routes as the data service serves them, with its visa check
+    (:meth:`VisaCheck.for_service`: the platform's JWKS and approvals)."""
+    return create_htsget_router(config, visas=visas)
