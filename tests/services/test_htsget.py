@@ -20,52 +20,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from genomlab.config import GenomlabConfig
 from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.entitlements import get_approval_status
-from genomlab.platform.visas import (
-    decode_unverified,
-    get_visa_public_key,
-    issue_visas,
-    project_dataset,
-)
+from genomlab.platform.visas import get_visa_public_key, project_dataset
 from genomlab.services.htsget_api import create_htsget_router, select_region
-from genomlab.workspace.crypt4gh_release import (
-    data_service_release_key,
-    encrypt_release_tree,
-    ensure_project_key,
-)
 from tests.conftest import REPO, config_for
-from tests.platform.conftest import approve_application, make_form
+from tests.platform.conftest import approve_application
+from tests.services.visa_helpers import (
+    EXPIRED_ISSUED_AT,
+    approve_expired_project,
+    approve_project,
+    forge,
+    vcf_text,
+    visa_for,
+    write_encrypted_release,
+)
 
 HTSGET = os.environ.get("PYTEST_HTSGET") or str(REPO / ".htsget-venv" / "bin" / "htsget")
 needs_tools = pytest.mark.skipif(
     not Path(HTSGET).exists() or shutil.which("bcftools") is None,
     reason="needs the PyPI htsget client ($PYTEST_HTSGET) and bcftools",
 )
-
-
-def _vcf_text() -> str:
-    lines = [
-        "##fileformat=VCFv4.2",
-        "##contig=<ID=chr1,length=100000>",
-        "##contig=<ID=chr2,length=100000>",
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tPP0001\tPP0002\tPP0003",
-    ]
-    for contig in ("chr1", "chr2"):
-        for i in range(60):
-            pos = 100 + i * 37
-            ref = "ACGTA"[: 1 + i % 4]  # deletions spanning a region's start
-            gts = ["0/1", "1/1", "0/0"][i % 3], ["0/0", "0/1", "1/1"][i % 3], "0/1"
-            lines.append(f"{contig}\t{pos}\t.\t{ref}\tG\t50\tPASS\t.\tGT\t" + "\t".join(gts))
-    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -84,22 +64,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     project_id, application_id = approve_application(config)
     plain = base / "plain" / "genotypes.vcf.bgz"  # the test's own copy, for bcftools
     plain.parent.mkdir()
-    (base / "plain" / "in.vcf").write_text(_vcf_text())
+    (base / "plain" / "in.vcf").write_text(vcf_text())
     subprocess.run(
         ["bcftools", "view", "-Oz", "-o", str(plain), str(base / "plain" / "in.vcf")], check=True
     )
     subprocess.run(["bcftools", "index", "-t", str(plain)], check=True)
-    release = config.workspace_dir(project_id) / "release"
-    release.mkdir(parents=True)
-    shutil.copy(plain, release / "genotypes.vcf.bgz")
-    encryption = encrypt_release_tree(
-        release,
-        ensure_project_key(config, project_id),
-        also_to=(data_service_release_key(config)[1],),
-    )
-    (release / "manifest.json").write_text(
-        f'{{"release_id": "r1", "level": "individual", "encryption": {_json(encryption)}}}'
-    )
+    write_encrypted_release(config, project_id, plain)
     app = FastAPI()
     app.include_router(
         create_htsget_router(
@@ -124,18 +94,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         thread.join(timeout=10)
 
 
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def _visa(config: GenomlabConfig, user: str, project_id: str) -> str:
-    return next(
-        v
-        for v in issue_visas(config, user)
-        if decode_unverified(v)["ga4gh_visa_v1"]["value"] == project_dataset(project_id)
-    )
+    return visa_for(config, user, project_dataset(project_id))
 
 
 def _records(vcf: bytes) -> list[bytes]:
@@ -199,34 +159,13 @@ def test_htsget_client__region_equals_bcftools_view_r(
 
 
 def test_htsget__expired_revoked_wrong_dataset_and_forged_visas_are_refused(served: Served) -> None:
-    from datetime import UTC, date, datetime
-
-    from genomlab import clock
-
     config = served.config
     good = _visa(config, "tom", served.project_id)
-    wf = Workflow(config)  # a second approved project: its visa is for another dataset
-    other_app = wf.create_draft("alice", make_form(title="Another project"))
-    other_project = wf.submit("alice", other_app)
-    wf.assign_handler("hanna", other_app)
-    wf.approve("dora", other_app)
+    other_project, _ = approve_project(config, "Another project")  # a visa for another dataset
     other = _visa(config, "tom", other_project)
-    with clock.use_clock(lambda: datetime(2020, 1, 1, 9, 0, tzinfo=UTC)):
-        old_app = wf.create_draft("alice", make_form(title="A project of 2020"))
-        old_project = wf.submit("alice", old_app)
-        wf.assign_handler("hanna", old_app)
-        wf.approve("dora", old_app, valid_until=date(2020, 12, 31))
-    [expired] = [
-        v
-        for v in issue_visas(config, "tom", at=datetime(2020, 6, 1, tzinfo=UTC))
-        if decode_unverified(v)["ga4gh_visa_v1"]["value"] == project_dataset(old_project)
-    ]
-    forged = jwt.encode(
-        decode_unverified(good),
-        Ed25519PrivateKey.generate(),
-        algorithm="EdDSA",
-        headers={"typ": "JWT", "kid": jwt.get_unverified_header(good)["kid"]},
-    )
+    old_project, _ = approve_expired_project(config)
+    expired = visa_for(config, "tom", project_dataset(old_project), at=EXPIRED_ISSUED_AT)
+    forged = forge(good)
     paths = [
         f"/htsget/variants/{served.project_id}?referenceName=chr1&start=0&end=500",
         f"/htsget/data/{served.project_id}?referenceName=chr1&start=0&end=500",
@@ -249,7 +188,7 @@ def test_htsget__expired_revoked_wrong_dataset_and_forged_visas_are_refused(serv
             assert answer.status_code == 401
             assert "expired" in answer.json()["htsget"]["message"]
         # revoked: the same visa is refused at both endpoints from then on
-        wf.revoke("dora", served.application_id, "breach of duties")
+        Workflow(config).revoke("dora", served.application_id, "breach of duties")
         for path in paths:
             answer = http.get(path, headers={"Authorization": f"Bearer {good}"})
             assert answer.status_code == 401
@@ -272,11 +211,8 @@ def test_htsget__platform_not_answering_is_503_never_assumed(served: Served) -> 
             look_up=lambda: unreachable,
         )
     )
-    wf = Workflow(served.config)  # an approval of its own (the module's may be revoked by now)
-    application_id = wf.create_draft("alice", make_form(title="Unreachable platform"))
-    project_id = wf.submit("alice", application_id)
-    wf.assign_handler("hanna", application_id)
-    wf.approve("dora", application_id)
+    # an approval of its own (the module's may be revoked by now)
+    project_id, _ = approve_project(served.config, "Unreachable platform")
     visa = _visa(served.config, "alice", project_id)
 
     async def ask() -> httpx.Response:
