@@ -34,6 +34,7 @@ from genomlab.services.visa_check import VisaCheck
 from tests.conftest import REPO, config_for
 from tests.data_service.reported_nodes import (
     INDEXED_ON,
+    MOST_RARE_WOMEN_TERM,
     NARROW_TERMS,
     make_clinical_world,
     make_genome_node,
@@ -330,3 +331,35 @@ def test_beacon__visa_holder_gets_the_disclosure_audit_unchanged(home: Home) -> 
     assert answer["responseSummary"] == {"exists": False}
     assert anonymous["meta"]["returnedGranularity"] == "boolean"
     assert "numTotalResults" not in anonymous["responseSummary"]
+
+
+def test_beacon__visa_holder_differencing_is_withheld_by_subject(home: Home) -> None:
+    """alice (a visa holder) asks rare women at count, then rare women with a term all but one
+    of them hold: the second differs by one person and is withheld, and both answers are
+    recorded as alice's (the audit's requester is the visa's subject)."""
+    visa = visa_for(
+        home.config, "alice", dataset_urn("kdk-clinical"), application_id=home.application_id
+    )
+    wide = [FEMALE, "diseaseType:rare"]
+    before = len(_events(home.config))
+    with home.http() as http:
+        answers = [
+            http.post(
+                "/api/beacon/individuals",
+                json={
+                    "query": {
+                        "filters": [{"id": f} for f in filters],
+                        "requestedGranularity": "count",
+                    }
+                },
+                headers=_bearer(visa),
+            ).json()
+            for filters in (wide, [*wide, MOST_RARE_WOMEN_TERM])
+        ]
+    assert answers[0]["meta"]["returnedGranularity"] == "count"
+    assert answers[1]["responseSummary"] == {"exists": False}
+    assert any(
+        a.startswith("withheld: differencing") for a in answers[1]["info"]["disclosure"]["applied"]
+    )
+    events = _events(home.config)[before:]
+    assert [(e.actor, e.payload["user"]) for e in events] == [("alice", "alice")] * 2
