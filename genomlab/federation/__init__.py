@@ -16,7 +16,6 @@ Never imports the trust centre, the genome data centres, the clinical nodes or t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,25 +54,45 @@ __all__ = [
 ]
 
 
-def _ols(y: np.ndarray, covariates: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
-    """(beta, standard error, two-sided p) of ``x`` in ``y ~ covariates + x`` by least squares,
-    with the t distribution on n − k degrees of freedom (as Hail's ``linear_regression_rows``).
+def _fit_rows(
+    y: np.ndarray, covariates: np.ndarray, n_alt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per variant (row of ``n_alt``; -1 missing): n, beta, standard error and two-sided p of x
+    in ``y ~ covariates + x`` by least squares on the samples called at that variant, with the
+    t distribution on n − k degrees of freedom (as Hail's ``linear_regression_rows``).
+
+    The normal equations of every variant at once (its own called samples): XᵀX and Xᵀy built
+    with masked sums, solved as a batch. NaN where the design is singular (x constant).
     """
     from scipy.stats import t as t_dist
 
-    design = np.column_stack([covariates, x])
-    n, k = design.shape
-    if n <= k:
-        return math.nan, math.nan, math.nan
-    coef, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
-    if rank < k:  # x constant or collinear with the covariates
-        return math.nan, math.nan, math.nan
-    residual = y - design @ coef
-    sigma2 = float(residual @ residual) / (n - k)
-    inverse = np.linalg.inv(design.T @ design)
-    se = math.sqrt(sigma2 * inverse[-1, -1])
-    beta = float(coef[-1])
-    return beta, se, float(2 * t_dist.sf(abs(beta / se), n - k))
+    called = (n_alt >= 0).astype(float)
+    x = np.where(n_alt >= 0, n_alt, 0).astype(float)
+    n_cov = covariates.shape[1]
+    k = n_cov + 1
+    gram = np.empty((len(x), k, k))
+    gram[:, :n_cov, :n_cov] = np.einsum("vn,ni,nj->vij", called, covariates, covariates)
+    cross = x @ covariates  # missing calls are 0 in x
+    gram[:, :n_cov, n_cov] = cross
+    gram[:, n_cov, :n_cov] = cross
+    gram[:, n_cov, n_cov] = (x * x).sum(axis=1)
+    rhs = np.empty((len(x), k))
+    rhs[:, :n_cov] = called @ (covariates * y[:, None])
+    rhs[:, n_cov] = x @ y
+    n = called.sum(axis=1)
+    beta = np.full(len(x), np.nan)
+    se = np.full(len(x), np.nan)
+    ok = np.linalg.matrix_rank(gram) == k
+    inverse = np.linalg.inv(gram[ok])
+    coef = np.einsum("vij,vj->vi", inverse, rhs[ok])
+    rss = called[ok] @ (y * y) - np.einsum("vi,vi->v", coef, rhs[ok])
+    df = n[ok] - k
+    sigma2 = np.where(df > 0, rss / np.maximum(df, 1), np.nan)
+    beta[ok] = coef[:, -1]
+    se[ok] = np.sqrt(np.maximum(sigma2, 0) * inverse[:, -1, -1])
+    p = np.full(len(x), np.nan)
+    p[ok] = 2 * t_dist.sf(np.abs(beta[ok] / se[ok]), np.maximum(df, 1))
+    return n.astype(np.int64), beta, se, p
 
 
 def compute_summary_statistics(
@@ -119,27 +138,23 @@ def compute_summary_statistics(
     cols = np.array([columns[s] for s in covariates.index])
     y = covariates["y"].to_numpy(float)
     base = np.column_stack([np.ones(len(y)), covariates.drop(columns="y").to_numpy(float)])
-    rows = []
     variants = genotypes.variants
-    for k in np.flatnonzero(variants["variant"].isin(wanted).to_numpy()):
-        x = genotypes.n_alt[k, cols].astype(float)
-        called = x >= 0
-        beta, se, p = _ols(y[called], base[called], x[called])
-        v = variants.iloc[k]
-        rows.append(
-            (
-                str(v["variant"]),
-                str(v["contig"]),
-                int(v["position"]),
-                str(v["alt"]),
-                str(v["ref"]),
-                int(called.sum()),
-                beta,
-                se,
-                p,
-            )
-        )
-    table = pd.DataFrame(rows, columns=list(SUMSTATS_COLUMNS))
+    rows = np.flatnonzero(variants["variant"].isin(wanted).to_numpy())
+    n, beta, se, p = _fit_rows(y, base, genotypes.n_alt[np.ix_(rows, cols)])
+    chosen = variants.iloc[rows]
+    table = pd.DataFrame(
+        {
+            "variant": chosen["variant"].astype(str).to_numpy(),
+            "chromosome": chosen["contig"].astype(str).to_numpy(),
+            "position": chosen["position"].astype(np.int64).to_numpy(),
+            "effect_allele": chosen["alt"].astype(str).to_numpy(),
+            "other_allele": chosen["ref"].astype(str).to_numpy(),
+            "n": n,
+            "beta": beta,
+            "standard_error": se,
+            "p_value": p,
+        }
+    )
     return table[np.isfinite(table["standard_error"])].reset_index(drop=True)
 
 
