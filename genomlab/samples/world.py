@@ -203,7 +203,7 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
 def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int = 5000,
                    seed: int = 1, chunk_size: int = 2000, threads: int = 2,
                    distant_share: float = 0.02, admixed_share: float = 0.0,
-                   quant_betas: tuple[float, ...] = QUANT_BETAS,
+                   quant_betas: tuple[float, ...] = QUANT_BETAS, sites_seed: int | None = None,
                    progress: Callable[[int], None] | None = None) -> WorldSummary:
     """Generate a synthetic genomDE world (genotypes, submissions, records, truth) in ``out_dir``.
 
@@ -229,6 +229,10 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         Per-allele effects on ``quant_trait`` (trait SD), one planted site each (drawn with the
         seed); the default plants large effects a few hundred samples detect. ``truth.json``
         lists each under ``associations`` with its ``expected_detectable_at_n``.
+    sites_seed
+        Seed of the variant sites and of the planted (and QC-failing) variants; by default they
+        come from ``seed``. Worlds with one ``sites_seed`` and different seeds share sites and
+        planted variants but not persons: two countries' cohorts for a meta-analysis.
     progress
         Called with the number of sites after each chunk.
 
@@ -257,9 +261,11 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         raise GenomlabError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
     geno_rng = np.random.default_rng([seed, 2])
-    sites = get_variant_sites(geno_rng, n_variants)
+    site_rng = geno_rng if sites_seed is None else np.random.default_rng([sites_seed, 9])
+    sites = get_variant_sites(site_rng, n_variants)
     genetics = get_world_genetics(geno_rng, cohort, sites,
-                                  n_planted=len(quant_betas) + len(HPO_ODDS_RATIOS))
+                                  n_planted=len(quant_betas) + len(HPO_ODDS_RATIOS),
+                                  pick_rng=None if sites_seed is None else site_rng)
     subset = _SubmissionSites(stride=max(1, n_variants // 400))
     dosages, freqs = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size,
                                       threads, progress, subset)
