@@ -217,6 +217,7 @@ def read_summary_statistics(path: Path) -> pd.DataFrame:
         )
     frame = frame[list(SUMSTATS_COLUMNS)].copy()
     frame["line"] = np.arange(2, len(frame) + 2)
+    raw = frame.copy()  # the values as written, for messages
     for column in ("position", "n", "beta", "standard_error", "p_value"):
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna()
@@ -249,7 +250,9 @@ def read_summary_statistics(path: Path) -> pd.DataFrame:
         if bad.any():
             row = frame[bad].iloc[0]
             raise ValidationFailed(
-                _field_error(path, row["line"], row["variant"], column, row[column], what)
+                _field_error(
+                    path, row["line"], row["variant"], column, raw.at[row.name, column], what
+                )
             )
     twice = frame.duplicated(["chromosome", "position"], keep="first")
     if twice.any():
