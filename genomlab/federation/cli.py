@@ -46,4 +46,47 @@ def meta_analyse_command(sumstats: tuple[Path, ...], out_file: Path) -> None:
     click.echo(f"{len(result)} variants from {len(tables)} studies in {out_file}{lead}")
 
 
+@federation.command("summary-statistics")
+@click.option(
+    "--qc",
+    "qc_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Output folder of `genomlab workspace qc run` (with work/qc_calls.bed).",
+)
+@click.option(
+    "--samples",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample table (samples.tsv) with the phenotype column and reported_sex.",
+)
+@click.option("--phenotype", required=True, help="Quantitative column, e.g. quant_trait.")
+@click.option("--n-pcs", default=4, show_default=True, help="Ancestry PCs used as covariates.")
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Summary-statistics table (TSV), e.g. in the project's outputs/ for the airlock.",
+)
+def summary_statistics_command(
+    qc_dir: Path, samples: Path, phenotype: str, n_pcs: int, out_file: Path
+) -> None:
+    """Per-variant association of PHENOTYPE in this workspace as an exchange table (alleles, n,
+    beta, standard_error, p_value; no sample-level column), to release through the airlock."""
+    import pandas as pd
+
+    from genomlab.federation import compute_summary_statistics, write_summary_statistics
+
+    info = pd.read_csv(
+        samples, sep="\t", na_values=["NA"], true_values=["true"], false_values=["false"]
+    ).set_index("sample")
+    table = compute_summary_statistics(qc_dir, info, phenotype, n_pcs=n_pcs)
+    write_summary_statistics(table, out_file)
+    click.echo(
+        f"{len(table)} variants, n up to {int(table['n'].max()) if len(table) else 0}, "
+        f"in {out_file}"
+    )
+
+
 commands: list[click.Command] = [federation]

@@ -23,8 +23,9 @@ def _study(path: Path, rows: list[str]) -> Path:
     return path
 
 
-def test_meta_analyse__equals_weighted_least_squares(tmp_path: Path) -> None:
+def test_meta_analyse__equals_weighted_least_squares_and_statsmodels_meta(tmp_path: Path) -> None:
     import statsmodels.api as sm
+    from statsmodels.stats.meta_analysis import combine_effects
 
     rng = np.random.default_rng(7)
     betas, ses = rng.normal(0.2, 0.1, size=(3, 4)), rng.uniform(0.05, 0.3, size=(3, 4))
@@ -45,6 +46,11 @@ def test_meta_analyse__equals_weighted_least_squares(tmp_path: Path) -> None:
         assert result.at[j, "p_value"] == pytest.approx(fit.pvalues[0], rel=1e-4)
         # Cochran's Q: the weighted residual sum of squares of the same fit
         assert result.at[j, "q"] == pytest.approx(fit.ssr, rel=1e-6)
+        # and statsmodels' own meta-analysis (fixed effect)
+        combined = combine_effects(betas[:, j], ses[:, j] ** 2, use_t=False)
+        assert result.at[j, "beta"] == pytest.approx(combined.mean_effect_fe, rel=1e-7)
+        assert result.at[j, "standard_error"] == pytest.approx(combined.sd_eff_w_fe, rel=1e-7)
+        assert result.at[j, "q"] == pytest.approx(combined.q, rel=1e-6)
 
 
 def test_meta_analyse__flips_a_study_coded_on_the_other_allele(tmp_path: Path) -> None:

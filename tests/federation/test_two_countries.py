@@ -96,8 +96,17 @@ def _set_up_country(root: Path, name: str) -> Country:
     qc = workspace / "qc"
     run_cohort_qc(lambda: None, qc, vcf=world / "genotypes" / "cohort.vcf.bgz", samples=None,
                   engine="stream", spark_master="local[1]")
-    sumstats = compute_summary_statistics(qc, _info(world), "quant_trait")
-    write_summary_statistics(sumstats, get_outputs_dir(config, project) / SUMSTATS_NAME)
+    outputs = get_outputs_dir(config, project) / SUMSTATS_NAME
+    if name == "DE":  # one country through the CLI, the other through the API
+        result = CliRunner().invoke(main, [
+            "federation", "summary-statistics", "--qc", str(qc), "--samples",
+            str(world / "genotypes" / "samples.tsv"), "--phenotype", "quant_trait",
+            "--out", str(outputs)])
+        assert result.exit_code == 0, result.output
+    else:
+        write_summary_statistics(compute_summary_statistics(qc, _info(world), "quant_trait"),
+                                 outputs)
+    sumstats = read_summary_statistics(outputs)
     directory = PlatformDirectory(config)
     request_id = submit_request(config, directory, "alice", project, [SUMSTATS_NAME])
     record_review(config, directory, "hanna", request_id, "approve", "per-variant aggregates")
