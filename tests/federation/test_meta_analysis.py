@@ -14,8 +14,9 @@ from genomlab.cli import main
 from genomlab.errors import ValidationFailed
 from genomlab.federation import meta_analyse, read_summary_statistics, write_summary_statistics
 
-HEADER = ("variant\tchromosome\tposition\teffect_allele\tother_allele\tn\tbeta"
-          "\tstandard_error\tp_value\n")
+HEADER = (
+    "variant\tchromosome\tposition\teffect_allele\tother_allele\tn\tbeta\tstandard_error\tp_value\n"
+)
 
 
 def _study(path: Path, rows: list[str]) -> Path:
@@ -31,16 +32,27 @@ def test_meta_analyse__equals_weighted_least_squares_and_statsmodels_meta(tmp_pa
     betas, ses = rng.normal(0.2, 0.1, size=(3, 4)), rng.uniform(0.05, 0.3, size=(3, 4))
     tables = {}
     for i in range(3):
-        frame = pd.DataFrame({
-            "variant": [f"chr1:{100 + j}:A:G" for j in range(4)], "chromosome": "chr1",
-            "position": [100 + j for j in range(4)], "effect_allele": "G", "other_allele": "A",
-            "n": 500, "beta": betas[i], "standard_error": ses[i], "p_value": 0.5})
+        frame = pd.DataFrame(
+            {
+                "variant": [f"chr1:{100 + j}:A:G" for j in range(4)],
+                "chromosome": "chr1",
+                "position": [100 + j for j in range(4)],
+                "effect_allele": "G",
+                "other_allele": "A",
+                "n": 500,
+                "beta": betas[i],
+                "standard_error": ses[i],
+                "p_value": 0.5,
+            }
+        )
         tables[f"s{i}"] = read_summary_statistics(
-            write_summary_statistics(frame, tmp_path / f"s{i}.tsv"))
+            write_summary_statistics(frame, tmp_path / f"s{i}.tsv")
+        )
     result = meta_analyse(tables)
     for j in range(4):
         fit = sm.WLS(betas[:, j], np.ones(3), weights=1 / ses[:, j] ** 2).fit(
-            cov_type="fixed scale")
+            cov_type="fixed scale"
+        )
         assert result.at[j, "beta"] == pytest.approx(fit.params[0], rel=1e-6)
         assert result.at[j, "standard_error"] == pytest.approx(fit.bse[0], rel=1e-5)
         assert result.at[j, "p_value"] == pytest.approx(fit.pvalues[0], rel=1e-4)
@@ -82,19 +94,34 @@ def test_cli_meta_analyse__writes_the_table(tmp_path: Path) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["meta.tsv"]
 
 
-@pytest.mark.parametrize(("fr_row", "message"), [
-    ("chr1:10:A:C\tchr1\t10\tC\tA\t300\t0.3\t0.05\t1e-9",
-     r"fr\.tsv: line 2 \(variant chr1:10:A:C\): field effect_allele = 'C' \(other allele 'A'\) "
-     r"does not match 'G'/'A' of chr1:10:A:G in .*de\.tsv"),
-    ("chr1:10:A:G\tchr1\t10\tG\tA\t300\t0.3\tabc\t1e-9",
-     r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field standard_error = 'abc' is not a number"),
-    ("chr1:10:A:G\tchr1\t10\tG\tA\t300\t0.3\t0\t1e-9",
-     r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field standard_error = '0' is not a positive"),
-    ("chr1:10:A:G\tchr1\t10\tG\tA\t30.5\t0.3\t0.05\t1e-9",
-     r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field n = '30\.5' is not a positive integer"),
-])
+@pytest.mark.parametrize(
+    ("fr_row", "message"),
+    [
+        (
+            "chr1:10:A:C\tchr1\t10\tC\tA\t300\t0.3\t0.05\t1e-9",
+            r"fr\.tsv: line 2 \(variant chr1:10:A:C\): field effect_allele = 'C' "
+            r"\(other allele 'A'\) "
+            r"does not match 'G'/'A' of chr1:10:A:G in .*de\.tsv",
+        ),
+        (
+            "chr1:10:A:G\tchr1\t10\tG\tA\t300\t0.3\tabc\t1e-9",
+            r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field standard_error = 'abc' "
+            r"is not a number",
+        ),
+        (
+            "chr1:10:A:G\tchr1\t10\tG\tA\t300\t0.3\t0\t1e-9",
+            r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field standard_error = '0' "
+            r"is not a positive",
+        ),
+        (
+            "chr1:10:A:G\tchr1\t10\tG\tA\t30.5\t0.3\t0.05\t1e-9",
+            r"fr\.tsv: line 2 \(variant chr1:10:A:G\): field n = '30\.5' is not a positive integer",
+        ),
+    ],
+)
 def test_cli_meta_analyse__bad_record_names_file_line_and_field(
-        tmp_path: Path, fr_row: str, message: str) -> None:
+    tmp_path: Path, fr_row: str, message: str
+) -> None:
     a = _study(tmp_path / "de.tsv", [GOOD])
     b = _study(tmp_path / "fr.tsv", [fr_row])
     out = tmp_path / "meta.tsv"

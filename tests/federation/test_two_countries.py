@@ -91,27 +91,53 @@ def _set_up_country(root: Path, name: str) -> Country:
     project, _ = approve_application(config)
     workspace = config.workspace_dir(project)
     world = workspace / "world"
-    generate_world(world, n_patients=N_PATIENTS, n_variants=1000, seed=SEEDS[name], threads=1,
-                   quant_betas=PLANTED_BETAS, sites_seed=SITES_SEED)
+    generate_world(
+        world,
+        n_patients=N_PATIENTS,
+        n_variants=1000,
+        seed=SEEDS[name],
+        threads=1,
+        quant_betas=PLANTED_BETAS,
+        sites_seed=SITES_SEED,
+    )
     qc = workspace / "qc"
-    run_cohort_qc(lambda: None, qc, vcf=world / "genotypes" / "cohort.vcf.bgz", samples=None,
-                  engine="stream", spark_master="local[1]")
+    run_cohort_qc(
+        lambda: None,
+        qc,
+        vcf=world / "genotypes" / "cohort.vcf.bgz",
+        samples=None,
+        engine="stream",
+        spark_master="local[1]",
+    )
     outputs = get_outputs_dir(config, project) / SUMSTATS_NAME
     if name == "DE":  # one country through the CLI, the other through the API
-        result = CliRunner().invoke(main, [
-            "federation", "summary-statistics", "--qc", str(qc), "--samples",
-            str(world / "genotypes" / "samples.tsv"), "--phenotype", "quant_trait",
-            "--out", str(outputs)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "federation",
+                "summary-statistics",
+                "--qc",
+                str(qc),
+                "--samples",
+                str(world / "genotypes" / "samples.tsv"),
+                "--phenotype",
+                "quant_trait",
+                "--out",
+                str(outputs),
+            ],
+        )
         assert result.exit_code == 0, result.output
     else:
-        write_summary_statistics(compute_summary_statistics(qc, _info(world), "quant_trait"),
-                                 outputs)
+        write_summary_statistics(
+            compute_summary_statistics(qc, _info(world), "quant_trait"), outputs
+        )
     sumstats = read_summary_statistics(outputs)
     directory = PlatformDirectory(config)
     request_id = submit_request(config, directory, "alice", project, [SUMSTATS_NAME])
     record_review(config, directory, "hanna", request_id, "approve", "per-variant aggregates")
-    assert record_review(config, directory, "ute", request_id, "approve", "n ≥ 300 each") == \
-        "released"
+    assert (
+        record_review(config, directory, "ute", request_id, "approve", "n ≥ 300 each") == "released"
+    )
     released = get_released_dir(config, project) / request_id / SUMSTATS_NAME
     return Country(name, config, project, world, qc, request_id, released, sumstats)
 
@@ -121,12 +147,22 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
     root = tmp_path_factory.mktemp("federation")
     countries = {name: _set_up_country(root, name) for name in SEEDS}
     meta_file = root / "researcher" / "meta.tsv"
-    result = CliRunner().invoke(main, ["federation", "meta-analyse",
-                                       *(str(c.released) for c in countries.values()),
-                                       "--out", str(meta_file)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "federation",
+            "meta-analyse",
+            *(str(c.released) for c in countries.values()),
+            "--out",
+            str(meta_file),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    planted = [a["variant"] for a in load_truth(countries["DE"].world)["associations"]
-               if a["phenotype"] == "quant_trait"]
+    planted = [
+        a["variant"]
+        for a in load_truth(countries["DE"].world)["associations"]
+        if a["phenotype"] == "quant_trait"
+    ]
     meta = pd.read_csv(meta_file, sep="\t").set_index("variant")
     return Federation(countries, meta, meta_file, planted)
 
@@ -136,23 +172,32 @@ def _by_variant(country: Country) -> pd.DataFrame:
 
 
 def test_meta_analyse__finds_a_planted_effect_neither_country_finds_alone(
-        federation: Federation) -> None:
+    federation: Federation,
+) -> None:
     de, fr = (_by_variant(c) for c in federation.countries.values())
     missed_alone = []
     for variant in federation.planted:
         meta = federation.meta.loc[variant]
         assert meta["p_value"] < min(de.at[variant, "p_value"], fr.at[variant, "p_value"])
         assert meta["n"] == de.at[variant, "n"] + fr.at[variant, "n"]
-        if (de.at[variant, "p_value"] >= GENOME_WIDE_P and fr.at[variant, "p_value"]
-                >= GENOME_WIDE_P and meta["p_value"] < GENOME_WIDE_P):
+        if (
+            de.at[variant, "p_value"] >= GENOME_WIDE_P
+            and fr.at[variant, "p_value"] >= GENOME_WIDE_P
+            and meta["p_value"] < GENOME_WIDE_P
+        ):
             missed_alone.append(variant)
     assert missed_alone, federation.meta.loc[federation.planted]
     # the meta-analysis' genome-wide hits are planted variants or their LD neighbours (within
     # 5 Mb), nothing elsewhere
     hits = federation.meta[federation.meta["p_value"] < GENOME_WIDE_P]
-    near = [any(h["chromosome"] == federation.meta.at[v, "chromosome"]
-                and abs(h["position"] - federation.meta.at[v, "position"]) <= 5_000_000
-                for v in federation.planted) for _, h in hits.iterrows()]
+    near = [
+        any(
+            h["chromosome"] == federation.meta.at[v, "chromosome"]
+            and abs(h["position"] - federation.meta.at[v, "position"]) <= 5_000_000
+            for v in federation.planted
+        )
+        for _, h in hits.iterrows()
+    ]
     assert all(near), hits
 
 
@@ -167,7 +212,8 @@ def _pooled_rows(country: Country, variants: list[str]) -> tuple[pd.DataFrame, n
 
 
 def test_meta_analyse__estimates_within_one_se_of_the_pooled_analysis(
-        federation: Federation) -> None:
+    federation: Federation,
+) -> None:
     import statsmodels.api as sm
 
     frames, calls = [], []
@@ -191,12 +237,17 @@ def test_meta_analyse__estimates_within_one_se_of_the_pooled_analysis(
         fit = sm.OLS(pooled["y"][called], design).fit()
         meta = federation.meta.loc[variant]
         assert abs(meta["beta"] - fit.params["x"]) < meta["standard_error"], (
-            variant, meta["beta"], fit.params["x"], meta["standard_error"])
+            variant,
+            meta["beta"],
+            fit.params["x"],
+            meta["standard_error"],
+        )
         assert abs(meta["standard_error"] - fit.bse["x"]) < 0.1 * meta["standard_error"]
 
 
 def test_release__every_exchanged_file_went_through_its_countrys_airlock(
-        federation: Federation) -> None:
+    federation: Federation,
+) -> None:
     homes = list(federation.countries.values())
     for country in homes:
         event = find_release_event(country.config, country.released)
@@ -205,8 +256,11 @@ def test_release__every_exchanged_file_went_through_its_countrys_airlock(
         reviews = ledger.events(type="airlock.file.reviewed")
         checkers = [e.actor for e in reviews if e.stream == country.request_id]
         assert sorted(checkers) == ["hanna", "ute"]
-        [submitted] = [e for e in ledger.events(type="airlock.request.submitted")
-                       if e.stream == country.request_id]
+        [submitted] = [
+            e
+            for e in ledger.events(type="airlock.request.submitted")
+            if e.stream == country.request_id
+        ]
         assert submitted.actor == "alice"
         assert [f["name"] for f in submitted.payload["files"]] == [SUMSTATS_NAME]
         assert not country.released.is_relative_to(country.config.home / "workspaces")
