@@ -18,12 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+
+if TYPE_CHECKING:
+    from genomlab.config import GenomlabConfig
+    from genomlab.ledger import Event
 
 #: Columns of an exchanged summary-statistics table (tab-separated, one row per variant).
 #: ``effect_allele`` is the allele ``beta`` counts (the VCF's alternate allele).
@@ -388,7 +392,7 @@ def meta_analyse(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return result.reset_index(drop=True)
 
 
-def find_release_event(config: Any, path: Path) -> Any:
+def find_release_event(config: GenomlabConfig, path: Path) -> Event:
     """The ``airlock.request.released`` event of ``config``'s home that released ``path`` (a
     file under that home's ``airlock/released/``) with the file's current sha256.
 
