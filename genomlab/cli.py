@@ -38,6 +38,7 @@ COMMAND_PACKAGES = (
     "genomlab.data_service",
     "genomlab.workspace",
     "genomlab.airlock",
+    "genomlab.federation",
     "genomlab.reports",
     "genomlab.dashboards",
     "genomlab.intake",

@@ -22,16 +22,25 @@ def samples() -> None:
               type=click.Path(file_okay=False, path_type=Path),
               help="Empty or absent output directory.")
 @click.option("--threads", default=2, show_default=True, help="bgzip threads for cohort.vcf.bgz.")
-def generate(n_patients: int, n_variants: int, seed: int, out_dir: Path, threads: int) -> None:
+@click.option("--quant-beta", "quant_betas", type=float, multiple=True,
+              help="Per-allele effect on quant_trait (trait SD) of one planted site; repeat for "
+                   "more sites. Default: the large built-in effects (1.2, -1.0, 0.9).")
+@click.option("--sites-seed", type=int, default=None,
+              help="Seed of the variant sites and planted variants (default: --seed); worlds "
+                   "sharing it share those sites but not persons.")
+def generate(n_patients: int, n_variants: int, seed: int, out_dir: Path, threads: int,
+             quant_betas: tuple[float, ...], sites_seed: int | None) -> None:
     """Write a seeded synthetic world (truth.json, genotypes/, submissions/, hospitals/, kdk/)."""
     from rich.progress import Progress
 
     from genomlab.samples import generate_world
+    from genomlab.samples.phenotypes import QUANT_BETAS
 
     with Progress(transient=True) as bar:
         task = bar.add_task("genotypes", total=n_variants)
         summary = generate_world(out_dir, n_patients=n_patients, n_variants=n_variants,
                                  seed=seed, threads=threads,
+                                 quant_betas=quant_betas or QUANT_BETAS, sites_seed=sites_seed,
                                  progress=lambda n: bar.advance(task, n))
     click.echo(f"wrote {summary.n_files} files to {summary.out_dir}: {summary.n_samples} samples "
                f"of {summary.n_patients} patients, {summary.n_variants} variants, "

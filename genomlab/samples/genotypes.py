@@ -213,7 +213,8 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
                        clean_missing: float = 0.002, low_call_rate_missing: float = 0.15,
                        variant_missing: float = 0.35, contamination_fraction: float = 0.15,
                        het_min_fraction: float = 0.12,
-                       n_planted: int = 5, planted_p: float = 0.4) -> WorldGenetics:
+                       n_planted: int = 5, planted_p: float = 0.4,
+                       pick_rng: np.random.Generator | None = None) -> WorldGenetics:
     """Draw crossovers, depths, missingness and the planted variant sets of a world.
 
     Parameters
@@ -234,6 +235,9 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
         Number of autosomal sites with planted phenotype effects.
     planted_p
         Allele frequency of the planted sites in every group.
+    pick_rng
+        Generator that picks the planted, HWE-failing and call-rate-failing sites (default
+        ``rng``): worlds sharing it (and their sites) share those variants.
 
     Returns
     -------
@@ -279,7 +283,7 @@ def get_world_genetics(rng: np.random.Generator, cohort: Cohort, sites: VariantS
             sample_missing[i] = low_call_rate_missing
     autosomal = np.flatnonzero(sites.contig < CHR_X)
     n_fail = max(3, len(sites) // 1000)
-    picked = rng.choice(autosomal, size=n_planted + 2 * n_fail, replace=False)
+    picked = (pick_rng or rng).choice(autosomal, size=n_planted + 2 * n_fail, replace=False)
     return WorldGenetics(
         groups=groups, founder=founder, founder_group=founder_group,
         generations=generations, father_of=father_of, mother_of=mother_of,

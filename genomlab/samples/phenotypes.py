@@ -37,7 +37,8 @@ class Phenotypes:
 
 
 def compute_phenotypes(rng: np.random.Generator, cohort: Cohort, planted: list[str],
-                       dosages: list[np.ndarray], planted_p: float) -> Phenotypes:
+                       dosages: list[np.ndarray], planted_p: float, *,
+                       quant_betas: tuple[float, ...] = QUANT_BETAS) -> Phenotypes:
     """Draw per-person phenotypes from the planted sites' dosages.
 
     Parameters
@@ -47,12 +48,16 @@ def compute_phenotypes(rng: np.random.Generator, cohort: Cohort, planted: list[s
     cohort
         Persons (sex, ancestry).
     planted
-        Variant ids of the planted sites (first ``len(QUANT_BETAS)`` act on the trait, the next
+        Variant ids of the planted sites (first ``len(quant_betas)`` act on the trait, the next
         ``len(HPO_ODDS_RATIOS)`` on the HPO term).
     dosages
         Per-person alternate-allele dosage of each planted site.
     planted_p
         The planted sites' allele frequency.
+    quant_betas
+        Per-allele effects on ``quant_trait`` (trait SD units), one per planted trait site;
+        :data:`QUANT_BETAS` (large, detectable in a few hundred samples) by default. Smaller
+        ones plant effects that need more samples, e.g. two cohorts meta-analysed.
 
     Returns
     -------
@@ -68,20 +73,20 @@ def compute_phenotypes(rng: np.random.Generator, cohort: Cohort, planted: list[s
     >>> [a["phenotype"] for a in ph.associations][-1]
     'HP:0001250'
     """
-    n_q = len(QUANT_BETAS)
+    n_q = len(quant_betas)
     male = np.array([p.genetic_sex == "male" for p in cohort.persons], dtype=float)
     shift = np.array([np.mean([ANCESTRY_EFFECT[a] for a in get_haplotype_ancestries(p.ancestry)])
                       for p in cohort.persons])
     centred = [d - 2 * planted_p for d in dosages]
     var_g = 2 * planted_p * (1 - planted_p)
-    genetic_q = sum(b * c for b, c in zip(QUANT_BETAS, centred[:n_q], strict=True))
+    genetic_q = sum(b * c for b, c in zip(quant_betas, centred[:n_q], strict=True))
     quant = genetic_q + SEX_EFFECT * male + shift + rng.standard_normal(len(male))
     logit = HPO_BASE_LOGIT + sum(np.log(o) * c for o, c in
                                  zip(HPO_ODDS_RATIOS, centred[n_q:], strict=True))
     affected = rng.random(len(male)) < 1 / (1 + np.exp(-logit))
-    total_var = 1 + sum(b * b * var_g for b in QUANT_BETAS)
+    total_var = 1 + sum(b * b * var_g for b in quant_betas)
     associations = []
-    for vid, beta in zip(planted[:n_q], QUANT_BETAS, strict=True):
+    for vid, beta in zip(planted[:n_q], quant_betas, strict=True):
         r2 = beta * beta * var_g / total_var
         associations.append({
             "variant": vid, "phenotype": "quant_trait", "beta": beta, "allele_frequency":

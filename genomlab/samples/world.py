@@ -33,7 +33,12 @@ from genomlab.samples.genotypes import (
     get_world_genetics,
 )
 from genomlab.samples.paperwork import Paperwork, draw_paperwork, write_identity_inputs
-from genomlab.samples.phenotypes import Phenotypes, compute_phenotypes
+from genomlab.samples.phenotypes import (
+    HPO_ODDS_RATIOS,
+    QUANT_BETAS,
+    Phenotypes,
+    compute_phenotypes,
+)
 from genomlab.samples.reference_panel import write_reference_panel
 from genomlab.samples.submissions import SubmissionFiles, write_submissions
 from genomlab.samples.vcf import (
@@ -198,6 +203,7 @@ def _truth(seed: int, n_patients: int, cohort: Cohort, sites: Any, genetics: Any
 def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int = 5000,
                    seed: int = 1, chunk_size: int = 2000, threads: int = 2,
                    distant_share: float = 0.02, admixed_share: float = 0.0,
+                   quant_betas: tuple[float, ...] = QUANT_BETAS, sites_seed: int | None = None,
                    progress: Callable[[int], None] | None = None) -> WorldSummary:
     """Generate a synthetic genomDE world (genotypes, submissions, records, truth) in ``out_dir``.
 
@@ -219,6 +225,14 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         Share of index patients from the distant population (planted ancestry outliers).
     admixed_share
         Share of index patients who are admixed (AFR+EUR; also planted ancestry outliers).
+    quant_betas
+        Per-allele effects on ``quant_trait`` (trait SD), one planted site each (drawn with the
+        seed); the default plants large effects a few hundred samples detect. ``truth.json``
+        lists each under ``associations`` with its ``expected_detectable_at_n``.
+    sites_seed
+        Seed of the variant sites and of the planted (and QC-failing) variants; by default they
+        come from ``seed``. Worlds with one ``sites_seed`` and different seeds share sites and
+        planted variants but not persons: two countries' cohorts for a meta-analysis.
     progress
         Called with the number of sites after each chunk.
 
@@ -236,6 +250,8 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise GenomlabError(f"{out}: output directory is not empty")
+    if not quant_betas or not all(np.isfinite(b) for b in quant_betas):
+        raise GenomlabError(f"quant_betas={quant_betas}: need at least one finite effect")
     if n_variants < 1000:
         raise GenomlabError(f"n_variants={n_variants}: need at least 1000 sites")
     try:
@@ -245,8 +261,11 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         raise GenomlabError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
     geno_rng = np.random.default_rng([seed, 2])
-    sites = get_variant_sites(geno_rng, n_variants)
-    genetics = get_world_genetics(geno_rng, cohort, sites)
+    site_rng = geno_rng if sites_seed is None else np.random.default_rng([sites_seed, 9])
+    sites = get_variant_sites(site_rng, n_variants)
+    genetics = get_world_genetics(geno_rng, cohort, sites,
+                                  n_planted=len(quant_betas) + len(HPO_ODDS_RATIOS),
+                                  pick_rng=None if sites_seed is None else site_rng)
     subset = _SubmissionSites(stride=max(1, n_variants // 400))
     dosages, freqs = _write_genotypes(out, geno_rng, cohort, sites, genetics, chunk_size,
                                       threads, progress, subset)
@@ -255,7 +274,7 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
                           genetics.groups, [sites.variant_id(int(v)) for v in autosomal])
     pheno = compute_phenotypes(np.random.default_rng([seed, 3]), cohort,
                                [sites.variant_id(int(v)) for v in genetics.planted], dosages,
-                               genetics.planted_p)
+                               genetics.planted_p, quant_betas=tuple(quant_betas))
     _write_fam_and_tsv(out, cohort, pheno)
     paper = draw_paperwork(np.random.default_rng([seed, 4]), cohort)
     write_identity_inputs(out, cohort, paper)

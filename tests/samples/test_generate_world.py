@@ -38,6 +38,29 @@ def test_generate_world__different_seed_gives_a_different_world(tmp_path: Path) 
     assert a["truth.json"] != b["truth.json"]
 
 
+def _bim_ids(world: Path) -> list[str]:
+    with gzip.open(world / "genotypes" / "cohort.vcf.bgz", "rt") as vcf:
+        return [":".join(line.split("\t", 5)[i] for i in (0, 1, 3, 4)) for line in vcf
+                if not line.startswith("#")]
+
+
+def test_generate_world__sites_seed_shares_sites_and_planted_effects_not_persons(
+        tmp_path: Path) -> None:
+    betas = (0.3, -0.2)
+    for name, seed in (("de", 21), ("fr", 22)):
+        generate_world(tmp_path / name, n_patients=30, n_variants=1000, seed=seed, sites_seed=5,
+                       quant_betas=betas)
+    de, fr = load_truth(tmp_path / "de"), load_truth(tmp_path / "fr")
+    assert _bim_ids(tmp_path / "de") == _bim_ids(tmp_path / "fr")
+    planted = [(a["variant"], a.get("beta")) for a in de["associations"]]
+    assert planted == [(a["variant"], a.get("beta")) for a in fr["associations"]]
+    assert [b for _, b in planted if b is not None] == list(betas)  # two trait sites, two HPO
+    assert len(planted) == 4
+    assert [s["quant_trait"] for s in de["samples"]] != [s["quant_trait"] for s in fr["samples"]]
+    other = generate_world(tmp_path / "other", n_patients=30, n_variants=1000, seed=21)
+    assert _bim_ids(other.out_dir) != _bim_ids(tmp_path / "de")
+
+
 def test_generate_world__refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("keep me")
     with pytest.raises(GenomlabError, match="not empty"):
