@@ -142,6 +142,24 @@ class ReviewConfig(_Section):
     committee_quorum: int = Field(default=1, ge=0)
 
 
+MAX_PERSON_STATUS_TTL_SECONDS = 2.0
+"""The longest staleness of a person's standing a service may accept (documented bound)."""
+
+
+class ServicesConfig(_Section):
+    """Rules of the HTTP services (``genomlab serve``) that are each service's own.
+
+    ``person_status_ttl_seconds``: how long the data service may reuse the platform's positive
+    answer about a person's token (registered, not withdrawn, credential active) for the same
+    token, instead of asking the platform again. A withdrawn person or revoked credential is
+    refused at most this long after the platform records it. 0 asks at every request; more
+    than :data:`MAX_PERSON_STATUS_TTL_SECONDS` is refused. The airlock always asks.
+    """
+
+    person_status_ttl_seconds: float = Field(
+        default=2.0, ge=0, le=MAX_PERSON_STATUS_TTL_SECONDS)
+
+
 class StoresConfig(_Section):
     """SQLAlchemy URLs of the institution stores. ``{home}`` is replaced by the home directory
     and ``{home_id}`` by a short hash of it."""
@@ -194,6 +212,7 @@ class GenomlabConfig(_Section):
     spark: SparkConfig = SparkConfig()
     disclosure: DisclosureConfig = DisclosureConfig()
     review: ReviewConfig = ReviewConfig()
+    services: ServicesConfig = ServicesConfig()
     stores: StoresConfig | None = None
 
     def store_url(self, kind: InstitutionKind, node_id: str | None = None) -> str:

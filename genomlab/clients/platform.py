@@ -11,6 +11,7 @@ published key, then the person's standing at the platform now.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -35,11 +36,19 @@ PUBLISHED_TOKEN_KEY = "platform.token-key.pub.pem"
 """The platform service's copy of its token key in ``<home>/services/`` (0644)."""
 
 
+def get_published_token_key(config: GenomlabConfig) -> Path:
+    """``<home>/services/platform.token-key.pub.pem``: where the platform service publishes its
+    access-token public key (0644) for the services that check its tokens (in a separated
+    deployment they cannot read the platform's own folder)."""
+    return config.home / "services" / PUBLISHED_TOKEN_KEY
+
+
 def load_platform_token_key(config: GenomlabConfig) -> Any:
     """The platform's public key for access tokens: the copy the platform service publishes in
     ``<home>/services/`` (all a separated service can read), else, in a home one account holds,
-    ``platform/keys/oauth.pub.pem``."""
-    path = config.home / "services" / PUBLISHED_TOKEN_KEY
+    ``platform/keys/oauth.pub.pem``. The one loader of every service that checks platform
+    tokens (trust centre, nodes, data service, airlock); each calls it once, at start."""
+    path = get_published_token_key(config)
     if not path.exists():
         path = Institution(config, "platform").directory / "keys" / "oauth.pub.pem"
     if not path.exists():

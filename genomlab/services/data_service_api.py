@@ -16,7 +16,8 @@ the service does not start.
 **The requester is the verified person.** Every request carries a person's bearer token,
 checked by :class:`genomlab.services.person_check.PersonCheck` (audience
 ``urn:genomlab:data_service``; the platform asked with the data service's own client,
-``data_service/platform-client.json``, at every request); the differencing audit, the
+``data_service/platform-client.json``; its positive answer about the same token reused for
+at most ``services.person_status_ttl_seconds``, default 2 s); the differencing audit, the
 query budget and the ledger's actor key on the token's ``sub``. A ``user`` in the body, a
 header or the query string is ignored, so switching names does not start a fresh history.
 
@@ -100,7 +101,12 @@ def create_data_service_app(
     disclosure rules (refused below the platform minimum: :class:`ValidationFailed`);
     ``people`` and ``visas`` check who asks (default: with the service's own platform client)."""
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
-    people = people or PersonCheck.for_service(config, "data_service", DATA_SERVICE_AUDIENCE)
+    people = people or PersonCheck.for_service(
+        config,
+        "data_service",
+        DATA_SERVICE_AUDIENCE,
+        ttl=config.services.person_status_ttl_seconds,  # the service's own, at most 2 s
+    )
     visas = visas or VisaCheck.for_service(config, people.platform)
     open_data_service_ledger(config)  # the process owns the store: made (migrated) at start
     app = FastAPI(

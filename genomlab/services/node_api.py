@@ -56,7 +56,11 @@ from genomlab.clients.oauth import (
     get_credentials_path,
     load_client_credentials,
 )
-from genomlab.clients.platform import PlatformStatusClient, PruefberichtClient
+from genomlab.clients.platform import (
+    PlatformStatusClient,
+    PruefberichtClient,
+    load_platform_token_key,
+)
 from genomlab.clients.trust_center import PSEUDONYM_SCOPE, TrustCenterClient
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied, ValidationFailed
@@ -68,7 +72,6 @@ from genomlab.services.trust_center_api import (
     CallerCheck,
     _error_response,
     _oauth_response,
-    load_platform_token_key,
 )
 
 NodeKind = Literal["grz", "kdk"]

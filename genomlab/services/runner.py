@@ -77,7 +77,9 @@ def get_published_token_key_path(config: GenomlabConfig) -> Path:
     """Where the platform service publishes its access-token public key (0644) for the services
     that check its tokens: ``<home>/services/platform.token-key.pub.pem``. In a separated
     deployment they cannot read the platform's own folder."""
-    return config.home / "services" / "platform.token-key.pub.pem"
+    from genomlab.clients.platform import get_published_token_key  # the one definition
+
+    return get_published_token_key(config)
 
 
 def get_service_record_path(config: GenomlabConfig, institution: Institution) -> Path:

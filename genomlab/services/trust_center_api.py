@@ -45,7 +45,7 @@ from genomlab.clients.oauth import (
     get_credentials_path,
     load_client_credentials,
 )
-from genomlab.clients.platform import PlatformStatusClient
+from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
 from genomlab.config import GenomlabConfig
 from genomlab.errors import (
     ConflictError,
@@ -55,10 +55,8 @@ from genomlab.errors import (
     ValidationFailed,
 )
 from genomlab.institution import Institution
-from genomlab.keys import load_public_key
 from genomlab.messages import ApprovalGrant, SignedDocument, compute_document_digest
 from genomlab.platform.access_tokens import (
-    TOKEN_KEY,
     TRUST_CENTER_AUDIENCE,
     InsufficientScope,
     InvalidToken,
@@ -85,20 +83,6 @@ def _error_response(exc: GenomlabError) -> JSONResponse:
 def _oauth_response(error: OAuthError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status,
                         headers={**NO_STORE, **error.headers})
-
-
-def load_platform_token_key(config: GenomlabConfig) -> Any:
-    """The platform's public key for access tokens: the copy the platform service publishes in
-    ``<home>/services/`` (all a separated trust centre can read), else, in a home one account
-    holds, ``platform/keys/oauth.pub.pem``."""
-    from genomlab.services.runner import get_published_token_key_path
-
-    path = get_published_token_key_path(config)
-    if not path.exists():
-        path = Institution(config, "platform").directory / "keys" / f"{TOKEN_KEY}.pub.pem"
-    if not path.exists():
-        raise NotFoundError(f"{path}: the platform's public token key is missing")
-    return load_public_key(path.read_bytes())
 
 
 def make_cohort_filter(config: GenomlabConfig,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,11 +243,13 @@ def test_run_feasibility_query__platform_not_reachable_503(services):
 
 
 def test_run_feasibility_query__withdrawn_person_401(services):
-    """A person the platform withdrew is refused at the next request (asked, not told)."""
+    """A person the platform withdrew is refused at most the service's person-status TTL later
+    (asked, not told; the in-process tests with an injected clock: test_person_check.py)."""
     config = services.config
     tokens = person_tokens(config, "tom")
     assert DataServiceClient(config, tokens).run_feasibility_query(make_request([NARROW_TERMS[3]]))
     withdraw_user(config, "tom", actor="operator:test", reason="left the project")
+    time.sleep(config.services.person_status_ttl_seconds)  # the service's own TTL (default 2 s)
     before = data_service_state(config)
     with services.http() as http:
         answer = http.post(
