@@ -21,6 +21,7 @@ by its Beacon after that Beacon's own threshold and audit, so the sum is never b
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -214,7 +215,7 @@ def _ask_one(
     headers = {"Accept": "application/json"}
     if endpoint.credential:
         headers["Authorization"] = f"Bearer {endpoint.credential}"
-    verify: Any = True if endpoint.ca is None else str(endpoint.ca)
+    verify: Any = True if endpoint.ca is None else ssl.create_default_context(cafile=endpoint.ca)
     url = endpoint.url.rstrip("/") + "/" + entry_type
     try:
         with httpx.Client(timeout=timeout, verify=verify, follow_redirects=False) as http:
