@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -79,17 +80,29 @@ class Country:
 
 @pytest.fixture(scope="module")
 def countries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Country]]:
+    """The two homes; their four services start two at a time (one thread per home)."""
     base = tmp_path_factory.mktemp("beacon-network")
     worlds = {"DE": make_clinical_world(), "FR": make_clinical_world()[1:]}
+    configs = {name: config_for(base / name, **BUDGET) for name in worlds}
+    applications = {}
+    for name, world in worlds.items():
+        build_feasibility_index(configs[name], [make_genome_node()], world, on=INDEXED_ON)
+        applications[name] = approve_application(configs[name])[1]
+    servers = {name: serving_home(configs[name], base / name / "logs", BUDGET) for name in worlds}
     with ExitStack() as stack:
-        result = {}
-        for name, world in worlds.items():
-            config = config_for(base / name, **BUDGET)
-            build_feasibility_index(config, [make_genome_node()], world, on=INDEXED_ON)
-            _project, application_id = approve_application(config)
-            _platform, ds = stack.enter_context(serving_home(config, base / name / "logs", BUDGET))
-            result[name] = Country(name, config, ds, world, application_id)
-        yield result
+        with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+            starting = {name: pool.submit(server.__enter__) for name, server in servers.items()}
+        started = {}
+        for name, future in starting.items():  # every started home is stopped at the end
+            if future.exception() is None:
+                started[name] = future.result()[1]
+                stack.push(servers[name].__exit__)
+        for future in starting.values():
+            future.result()  # raises the first start-up failure
+        yield {
+            name: Country(name, configs[name], started[name], world, applications[name])
+            for name, world in worlds.items()
+        }
 
 
 def _request(*filters: str, granularity: str = "count") -> dict[str, Any]:
