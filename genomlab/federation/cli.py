@@ -166,48 +166,51 @@ def build_beacon_request(
     return {"meta": {"apiVersion": "v2.0.0"}, "query": query}
 
 
+BEACON_COLUMNS = (
+    ("beacon", "Beacon"),
+    ("status", "Status"),
+    ("http_status", "HTTP"),
+    ("exists", "Exists"),
+    ("granularity", "Granularity"),
+    ("count", "Count"),
+    ("detail", "Detail"),
+)
+
+
 def format_beacon_table(answer: FederatedBeaconAnswer) -> str:
-    """One line per Beacon (name, status, HTTP status, exists, granularity, count, detail) and
-    the aggregate."""
+    """One line per Beacon (name, status, HTTP status, exists, granularity, count, detail), then
+    the aggregate (``ALL``), laid out as every genomlab table
+    (:func:`~genomlab.cli_output.render_rows`)."""
+    from genomlab.cli_output import render_rows
 
-    def cell(value: object) -> str:
-        return (
-            "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        )
+    def shown(value: bool | None) -> str | None:
+        return None if value is None else str(value).lower()
 
-    rows = [("beacon", "status", "http", "exists", "granularity", "count", "detail")]
-    for a in answer.answers:
-        rows.append(
-            (
-                a.name,
-                a.status,
-                cell(a.http_status),
-                cell(a.exists),
-                cell(a.granularity),
-                cell(a.count),
-                a.detail.replace("\n", " ")[:120],
-            )
-        )
+    rows: list[dict[str, object]] = [
+        {
+            "beacon": a.name,
+            "status": a.status,
+            "http_status": a.http_status,
+            "exists": shown(a.exists),
+            "granularity": a.granularity,
+            "count": a.count,
+            "detail": " ".join(a.detail.split())[:120],
+        }
+        for a in answer.answers
+    ]
     answered = sum(a.answered for a in answer.answers)
+    missing = ", ".join(f"{a.name} ({a.status})" for a in answer.not_answered)
     rows.append(
-        (
-            "ALL",
-            f"{answered}/{len(answer.answers)} answered",
-            "-",
-            cell(answer.exists),
-            cell(answer.granularity),
-            cell(answer.count),
-            ""
-            if answer.complete
-            else "not answered: "
-            + ", ".join(f"{a.name} ({a.status})" for a in answer.not_answered),
-        )
+        {
+            "beacon": "ALL",
+            "status": f"{answered}/{len(answer.answers)} answered",
+            "exists": shown(answer.exists),
+            "granularity": answer.granularity,
+            "count": answer.count,
+            "detail": f"not answered: {missing}" if missing else "",
+        }
     )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-        for r in rows
-    ).rstrip()
+    return render_rows(rows, BEACON_COLUMNS, "table")
 
 
 @federation.command("beacon-query")
