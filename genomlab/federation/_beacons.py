@@ -11,9 +11,10 @@ answer (:class:`BeaconAnswer`) with an aggregate (:class:`FederatedBeaconAnswer`
   finer granularity); otherwise the aggregate is at the lowest granularity among the answers
   (``boolean``: no number is made up, and a Beacon that hid a small count behind a boolean is
   not revealed by a sum);
-- a Beacon that refuses (401, 403), fails (any other status, an answer that does not validate)
-  or does not answer (connection refused, timeout) is listed by name with what happened and is
-  in no aggregate; ``complete`` says whether every Beacon answered.
+- a Beacon that refuses (401, 403), fails (any other status, an answer that does not validate,
+  a credential for a plain ``http://`` URL, which is never sent) or does not answer
+  (connection refused, timeout) is listed by name with what happened and is in no aggregate;
+  ``complete`` says whether every Beacon answered.
 
 The aggregate discloses nothing beyond what each Beacon disclosed: every summed count was given
 by its Beacon after that Beacon's own threshold and audit, so the sum is never below any of them.
@@ -37,6 +38,8 @@ from genomlab.errors import ValidationFailed
 GRANULARITY_ORDER = ("boolean", "count", "aggregated", "record")
 ENTRY_TYPES = ("individuals", "g_variants")
 DEFAULT_TIMEOUT_SECONDS = 20.0
+MAX_PARALLEL = 16
+"""Beacons asked at the same time (more wait for a free thread)."""
 
 ANSWERED = "answered"
 REFUSED = "refused"  # 401 / 403
@@ -158,7 +161,9 @@ def read_beacon_answer(endpoint: BeaconEndpoint, http_status: int, body: Any) ->
         message = ""
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             message = str(body["error"].get("errorMessage", ""))
-        return BeaconAnswer(endpoint.name, endpoint.url, status, http_status, message)
+        return BeaconAnswer(
+            endpoint.name, endpoint.url, status, http_status, message or f"HTTP {http_status}"
+        )
 
     if http_status in (401, 403):
         return refused_or_failed(REFUSED)
@@ -214,9 +219,24 @@ def _ask_one(
 ) -> BeaconAnswer:
     headers = {"Accept": "application/json"}
     if endpoint.credential:
+        if not endpoint.url.lower().startswith("https://"):
+            return BeaconAnswer(
+                endpoint.name,
+                endpoint.url,
+                FAILED,
+                None,
+                "not asked: a credential is sent over HTTPS only",
+            )
         headers["Authorization"] = f"Bearer {endpoint.credential}"
-    verify: Any = True if endpoint.ca is None else ssl.create_default_context(cafile=endpoint.ca)
     url = endpoint.url.rstrip("/") + "/" + entry_type
+    try:
+        verify: Any = True
+        if endpoint.ca is not None:
+            verify = ssl.create_default_context(cafile=str(endpoint.ca))
+    except (OSError, ssl.SSLError) as exc:
+        return BeaconAnswer(
+            endpoint.name, endpoint.url, FAILED, None, f"CA {endpoint.ca}: not read ({exc})"
+        )
     try:
         with httpx.Client(timeout=timeout, verify=verify, follow_redirects=False) as http:
             response = http.post(url, json=request, headers=headers)
@@ -257,6 +277,6 @@ def query_beacons(
         raise ValidationFailed(
             f"beacon query: entry type {entry_type!r} is not one of {ENTRY_TYPES}"
         )
-    with ThreadPoolExecutor(max_workers=len(beacons)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(beacons), MAX_PARALLEL)) as pool:
         answers = list(pool.map(lambda b: _ask_one(b, entry_type, request, timeout), beacons))
     return aggregate_beacon_answers(answers)

@@ -317,3 +317,16 @@ def test_aggregate_beacon_answers__sum_only_when_every_answer_has_a_count() -> N
     assert (both.exists, both.granularity, both.count) == (True, "boolean", None)
     none = aggregate_beacon_answers([boolean, answered("E", "boolean", None, False)])
     assert (none.exists, none.granularity, none.count) == (False, "boolean", None)
+
+
+def test_query_beacons__credential_never_sent_over_plain_http_nor_with_an_unreadable_ca(
+    tmp_path: Any,
+) -> None:
+    """Both reported as failed before any connection (port 9 of 127.0.0.1: nothing asked)."""
+    plain = BeaconEndpoint("P", "http://127.0.0.1:9/api/beacon", "a-visa")
+    no_ca = BeaconEndpoint("C", "https://127.0.0.1:9/api/beacon", "a-visa", tmp_path / "no.pem")
+    answer = query_beacons([plain, no_ca], _request(FEMALE), timeout=1)
+    assert [(a.status, a.http_status) for a in answer.answers] == [("failed", None)] * 2
+    assert "HTTPS only" in answer.answers[0].detail
+    assert "no.pem" in answer.answers[1].detail
+    assert answer.exists is None
