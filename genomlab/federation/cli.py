@@ -1,10 +1,17 @@
-"""``genomlab federation meta-analyse``: combine released summary statistics of platforms."""
+"""``genomlab federation``: combine released summary statistics of platforms
+(``meta-analyse``, ``summary-statistics``) and ask several countries' Beacons in one call
+(``beacon-query``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from genomlab.federation import BeaconEndpoint, FederatedBeaconAnswer
 
 
 @click.group("federation")
@@ -87,6 +94,182 @@ def summary_statistics_command(
         f"{len(table)} variants, n up to {int(table['n'].max()) if len(table) else 0}, "
         f"in {out_file}"
     )
+
+
+def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint=option)
+        pairs.append((name.strip(), rest.strip()))
+    return pairs
+
+
+def parse_beacon_options(beacons: tuple[str, ...], cas: tuple[str, ...]) -> list[BeaconEndpoint]:
+    """``--beacon NAME=URL[,CREDENTIAL]`` and ``--ca NAME=PATH`` as endpoints. CREDENTIAL is
+    a file holding the bearer token (a visa of that country's platform): a token on the command
+    line would be visible to every user of the machine in the process list."""
+    from genomlab.federation import BeaconEndpoint
+
+    ca_of: dict[str, Path] = {}
+    for name, ca_file in _pairs(cas, "--ca"):
+        if not Path(ca_file).is_file():
+            raise click.BadParameter(f"{name}: no CA file {ca_file}", param_hint="--ca")
+        ca_of[name] = Path(ca_file)
+    endpoints = []
+    for name, rest in _pairs(beacons, "--beacon"):
+        url, _, credential_file = rest.partition(",")
+        if not url.startswith(("https://", "http://")):
+            raise click.BadParameter(
+                f"{name}: {url!r} is not an http(s) URL", param_hint="--beacon"
+            )
+        credential = None
+        if credential_file:
+            secret = Path(credential_file)
+            if not secret.is_file():
+                raise click.BadParameter(
+                    f"{name}: no credential file {credential_file}", param_hint="--beacon"
+                )
+            credential = secret.read_text(encoding="utf-8").strip()
+            if not credential:
+                raise click.BadParameter(
+                    f"{name}: credential file {credential_file} is empty", param_hint="--beacon"
+                )
+        endpoints.append(BeaconEndpoint(name, url, credential, ca_of.pop(name, None)))
+    if ca_of:
+        raise click.BadParameter(f"{sorted(ca_of)[0]}: no such --beacon", param_hint="--ca")
+    return endpoints
+
+
+def build_beacon_request(
+    filters: tuple[str, ...], granularity: str, allele: str | None
+) -> dict[str, object]:
+    """The Beacon v2 request body: ``filters`` (ids), ``granularity`` and one allele
+    ``CHR:POS:REF:ALT`` (1-based POS; sent 0-based as ``start``)."""
+    query: dict[str, object] = {
+        "filters": [{"id": f} for f in filters],
+        "requestedGranularity": granularity,
+    }
+    if allele is not None:
+        parts = allele.split(":")
+        if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) < 1:
+            raise click.BadParameter(f"{allele!r} is not CHR:POS:REF:ALT", param_hint="--allele")
+        contig, position, ref, alt = parts
+        query["requestParameters"] = {
+            "assemblyId": "GRCh38",
+            "referenceName": contig,
+            "start": str(int(position) - 1),
+            "referenceBases": ref,
+            "alternateBases": alt,
+        }
+    return {"meta": {"apiVersion": "v2.0.0"}, "query": query}
+
+
+BEACON_COLUMNS = (
+    ("beacon", "Beacon"),
+    ("status", "Status"),
+    ("http_status", "HTTP"),
+    ("exists", "Exists"),
+    ("granularity", "Granularity"),
+    ("count", "Count"),
+    ("detail", "Detail"),
+)
+
+
+def format_beacon_table(answer: FederatedBeaconAnswer) -> str:
+    """One line per Beacon (name, status, HTTP status, exists, granularity, count, detail), then
+    the aggregate (``ALL``), laid out as every genomlab table
+    (:func:`~genomlab.cli_output.render_rows`)."""
+    from genomlab.cli_output import render_rows
+
+    def shown(value: bool | None) -> str | None:
+        return None if value is None else str(value).lower()
+
+    rows: list[dict[str, object]] = [
+        {
+            "beacon": a.name,
+            "status": a.status,
+            "http_status": a.http_status,
+            "exists": shown(a.exists),
+            "granularity": a.granularity,
+            "count": a.count,
+            "detail": " ".join(a.detail.split())[:120],
+        }
+        for a in answer.answers
+    ]
+    answered = sum(a.answered for a in answer.answers)
+    missing = ", ".join(f"{a.name} ({a.status})" for a in answer.not_answered)
+    rows.append(
+        {
+            "beacon": "ALL",
+            "status": f"{answered}/{len(answer.answers)} answered",
+            "exists": shown(answer.exists),
+            "granularity": answer.granularity,
+            "count": answer.count,
+            "detail": f"not answered: {missing}" if missing else "",
+        }
+    )
+    return render_rows(rows, BEACON_COLUMNS, "table")
+
+
+@federation.command("beacon-query")
+@click.option(
+    "--beacon",
+    "beacons",
+    multiple=True,
+    required=True,
+    metavar="NAME=URL[,CREDENTIAL]",
+    help="A Beacon's root URL (…/api/beacon) and a file holding your bearer credential for it "
+    "(a visa of that country's platform); repeat per country. No CREDENTIAL: anonymous.",
+)
+@click.option(
+    "--ca",
+    "cas",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="The CA certificate a Beacon's certificate chains to (default: the system's).",
+)
+@click.option("--filter", "filters", multiple=True, metavar="ID", help="A filter id; repeat.")
+@click.option(
+    "--granularity",
+    type=click.Choice(["boolean", "count"]),
+    default="count",
+    show_default=True,
+)
+@click.option("--allele", metavar="CHR:POS:REF:ALT", help="One allele (1-based POS).")
+@click.option(
+    "--entry-type",
+    type=click.Choice(["individuals", "g_variants"]),
+    default="individuals",
+    show_default=True,
+)
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds per Beacon.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answers and aggregate as JSON.")
+def beacon_query_command(
+    beacons: tuple[str, ...],
+    cas: tuple[str, ...],
+    filters: tuple[str, ...],
+    granularity: str,
+    allele: str | None,
+    entry_type: str,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Ask several countries' Beacons one Beacon v2 query at once: each Beacon's answer (or
+    why it gave none) and the aggregate (exists if any; a summed count only when every Beacon
+    gave a count, else boolean). Exits 1 only when no Beacon answered."""
+    from genomlab.federation import query_beacons
+
+    endpoints = parse_beacon_options(beacons, cas)
+    request = build_beacon_request(filters, granularity, allele)
+    answer = query_beacons(endpoints, request, entry_type=entry_type, timeout=timeout)
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), indent=2))
+    else:
+        click.echo(format_beacon_table(answer))
+    if not any(a.answered for a in answer.answers):
+        raise SystemExit(1)
 
 
 commands: list[click.Command] = [federation]

