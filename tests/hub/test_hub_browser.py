@@ -622,7 +622,7 @@ def test_hub__decider_approves_in_the_approvals_dashboard_behind_the_hub(
     # the approval is in the platform's store, by the decider, signed by the platform service
     detail = get_application_detail(hub.config, hub.application_id)
     assert detail.row["status"] == "approved"
-    approvals = [h for h in detail.history if h["type"] == "application.approved"]
+    approvals = [h for h in detail.history if h["type"] == "approved"]
     assert [h["actor"] for h in approvals] == [DECIDER], detail.history
     [server] = _server_processes(DECIDER)
     assert server.uids().real == pwd.getpwnam(DECIDER).pw_uid
