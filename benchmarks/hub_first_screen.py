@@ -3,7 +3,7 @@
 Run as root (it creates OS accounts with passwords, like ``tests/hub/test_hub_browser.py``,
 whose set-up it reuses, and removes them at the end)::
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/hub_first_screen.py [--n 10000] [--repeats 2]
+    PYTHONPATH=$PWD .venv/bin/python -u benchmarks/hub_first_screen.py [--n 10000] [--repeats 2]
 
 The platform gets ``--n`` more data-use applications (open ones in the decider's queue) before
 the hub starts. Headless Chromium (Debian's /usr/bin/chromium) then measures, per page, the
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -99,10 +100,24 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark creates OS accounts and runs the hub")
-    from playwright.sync_api import sync_playwright
-
     rows: list[tuple[str, list[float]]] = []
     base = Path(tempfile.mkdtemp(prefix="genomlab-hub-bench-", dir="/tmp"))
+    try:
+        measure(base, args, rows)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)  # the home with its 10,000 applications
+    print(f"\n{'first screen behind the hub (s)':<62} {'median':>7} {'min':>7} {'max':>7}")
+    for name, seconds in rows:
+        print(
+            f"{name:<62} {statistics.median(seconds):>7.2f} {min(seconds):>7.2f} "
+            f"{max(seconds):>7.2f}"
+        )
+
+
+def measure(base: Path, args: argparse.Namespace, rows: list[tuple[str, list[float]]]) -> None:
+    """Start the hub in ``base`` with ``args.n`` more applications; visit each page."""
+    from playwright.sync_api import sync_playwright
+
     with running_hub(base, add_applications(args.n)) as hub, sync_playwright() as playwright:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         browser = playwright.chromium.launch(
@@ -159,12 +174,6 @@ def main() -> None:
         rows.append(("public register page (platform service, no sign-in)", web))
         public.close()
         browser.close()
-    print(f"\n{'first screen behind the hub (s)':<62} {'median':>7} {'min':>7} {'max':>7}")
-    for name, seconds in rows:
-        print(
-            f"{name:<62} {statistics.median(seconds):>7.2f} {min(seconds):>7.2f} "
-            f"{max(seconds):>7.2f}"
-        )
 
 
 if __name__ == "__main__":

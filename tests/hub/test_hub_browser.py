@@ -1,13 +1,17 @@
 """People sign in through JupyterHub (root): real OS accounts, the hub's own login page, each
-person's server under their own uid, the approvals dashboard behind the hub.
+person's server under their own uid, approvals and airlock releases behind the hub.
 
 One hub for the module (``genomlab hub start`` on free loopback ports, PAM, LocalProcessSpawner
-as root). The set-up creates two OS accounts with passwords (a researcher entitled to an
-approved project and a decider), a group that may read the platform store (the embedded
-default's dashboards read it directly), and a Python every account may run
-(:mod:`tests.hub.people_python`); the teardown stops the hub, ends the accounts' processes
-and removes the accounts. Every browser request outside the hub's address is blocked and
-recorded, and the tests assert none was attempted.
+as root). The set-up creates four OS accounts with passwords (a researcher entitled to an
+approved project with an output waiting in the airlock, a decider, two output checkers), a
+group that may read the platform and airlock stores (the dashboards read them directly; not
+their keys), each project's workspace closed to other accounts, the platform and airlock
+services (they hold the signing keys: people's approvals and reviews go to them with the
+person's token), and a Python every account may run (:mod:`tests.hub.people_python`); the
+teardown stops the hub and the services, ends the accounts' processes and removes the
+accounts. :func:`running_hub` is the set-up (``benchmarks/hub_first_screen.py`` uses it too).
+Every browser request outside the hub's address is blocked and recorded, and the tests assert
+none was attempted.
 """
 
 from __future__ import annotations
@@ -669,6 +673,10 @@ def test_hub__two_output_checkers_release_a_file_through_the_airlock_behind_the_
             ).inner_text()
             messages.append(message)
             page.screenshot(path=str(hub.base / f"checker-{checker}-decided.png"), full_page=True)
+            box = _airlock_file_box(page, OUTPUT)  # decided: the decision instead of buttons
+            assert box.locator(".genomlab-airlock-mine").inner_text() == "You decided: Approve"
+            assert box.locator(".genomlab-airlock-approve").count() == 0
+            assert f"{checker}: Approve" in box.inner_text()
             [server] = _server_processes(checker)
             assert server.uids().real == pwd.getpwnam(checker).pw_uid
             assert guard.blocked == []
