@@ -224,6 +224,15 @@ def open_airlock_ledger(config: GenomlabConfig, **kwargs: Any) -> Ledger:
     return Institution(config, "airlock").ledger(AIRLOCK_LEDGER, **kwargs)
 
 
+def _read_airlock(config: GenomlabConfig) -> Any:
+    """A read-only connection to the airlock's store (projection tables created on first use),
+    without the airlock's signing key: what an output checker's server behind the hub may do
+    (its decisions go to the airlock service)."""
+    engine = Institution(config, "airlock").engine()
+    PROJECTION.metadata.create_all(engine)
+    return read_connection(engine)
+
+
 def get_outputs_dir(config: GenomlabConfig, project: str) -> Path:
     """The folder a project's researchers put outputs in for release."""
     return config.workspace_dir(project) / "outputs"
@@ -276,7 +285,7 @@ def get_released_tables(config: GenomlabConfig, project: str) -> dict[str, Any]:
     query = (select(files.c.request_id, files.c.name, files.c.released_path)
              .join(reqs, reqs.c.request_id == files.c.request_id)
              .where(reqs.c.project == project, files.c.released_path.is_not(None)))
-    with read_connection(open_airlock_ledger(config).engine) as conn:
+    with _read_airlock(config) as conn:
         rows = conn.execute(query).all()
     return {f"{r.request_id}/{r.name}": read_output_table(resolve_in_home(config.home,
                                                                           r.released_path))
@@ -678,7 +687,7 @@ def get_known_projects(config: GenomlabConfig) -> list[str]:
     workspaces = config.home / "workspaces"
     known = {p.name for p in workspaces.iterdir() if p.is_dir()} if workspaces.is_dir() else set()
     if Institution(config, "airlock").directory.is_dir():
-        with read_connection(open_airlock_ledger(config).engine) as conn:
+        with _read_airlock(config) as conn:
             known |= set(conn.execute(select(PROJECTION.requests.c.project).distinct())
                          .scalars())
     return sorted(known)
@@ -701,7 +710,7 @@ def get_queue(config: GenomlabConfig, *, statuses: Sequence[str] | None = None,
         query = query.where(req.c.status.in_(list(statuses)))
     if project:
         query = query.where(req.c.project == project)
-    with read_connection(open_airlock_ledger(config).engine) as conn:
+    with _read_airlock(config) as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -719,7 +728,7 @@ class RequestDetail:
 
 def get_request_detail(config: GenomlabConfig, request_id: str) -> RequestDetail:
     """Everything a reviewer needs to decide on one request."""
-    with read_connection(open_airlock_ledger(config).engine) as conn:
+    with _read_airlock(config) as conn:
         request = dict(_get_request(conn, request_id)._mapping)
         files = [dict(r._mapping) for r in conn.execute(
             select(PROJECTION.files).where(PROJECTION.files.c.request_id == request_id)

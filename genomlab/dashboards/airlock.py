@@ -8,6 +8,9 @@ who has decided a file sees their decision instead of the buttons. Decisions go 
 file, never the author or the team, a reason for every decision) holds here too. The acting user
 is the verified person of the credentials file (the notebook's ``credentials`` parameter, else
 ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), never ``$JUPYTERHUB_USER``.
+When the airlock service runs (a checker's server behind the hub: the airlock's and platform's
+signing keys stay with the services), decisions go to it over HTTPS with the person's token
+(:class:`genomlab.clients.airlock.AirlockClient`), and the service acts as the token's subject.
 Every user-supplied text is HTML-escaped.
 """
 
@@ -180,10 +183,12 @@ def get_decidable_files(detail: RequestDetail, user: str, *, checker: bool,
 class AirlockDashboard:
     """The widgets and their callbacks; :func:`airlock_view` builds one."""
 
-    def __init__(self, config: GenomlabConfig, user: str, directory: AirlockDirectory) -> None:
+    def __init__(self, config: GenomlabConfig, user: str, directory: AirlockDirectory,
+                 service: Any = None) -> None:
         import ipywidgets as widgets
 
         self.config, self.user, self.directory = config, user, directory
+        self.service = service  # an AirlockClient when the airlock service runs
         self.checker = directory.is_output_checker(user)
         header = widgets.HTML(
             f"{_STYLE}<p class='genomlab-airlock-user'>Signed in as <b>{_e(user)}</b> "
@@ -264,8 +269,11 @@ class AirlockDashboard:
     def decide(self, request_id: str, name: str, decision: str, reason: str) -> None:
         """Record the user's decision on one file and show the request again."""
         try:
-            status = record_file_review(self.config, self.directory, self.user, request_id,
-                                        name, decision, reason)  # type: ignore[arg-type]
+            if self.service is not None:
+                status = self.service.record_file_review(request_id, name, decision, reason)
+            else:
+                status = record_file_review(self.config, self.directory, self.user, request_id,
+                                            name, decision, reason)  # type: ignore[arg-type]
         except GenomlabError as exc:
             self.message.value = f"<p class='refused'>Refused: {_e(str(exc))}</p>"
             return
@@ -293,5 +301,14 @@ def airlock_view(config: GenomlabConfig, *, user: str | None = None,
     >>> "(not an output checker)" in html, "No open release requests." in html
     (True, True)
     """
-    user = user or get_current_user(config, credentials=credentials)
-    return AirlockDashboard(config, user, directory or PlatformDirectory(config)).widget
+    service = None
+    if user is None:
+        from genomlab.clients.data_service import load_person_tokens, service_running
+
+        user = get_current_user(config, credentials=credentials)
+        if service_running(config, "airlock"):
+            from genomlab.clients.airlock import AirlockClient
+
+            path = None if credentials is None else Path(credentials)
+            service = AirlockClient(config, load_person_tokens(config, path))
+    return AirlockDashboard(config, user, directory or PlatformDirectory(config), service).widget

@@ -7,7 +7,10 @@ file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` o
 server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never ``$JUPYTERHUB_USER``;
 roles come from the platform store. Every command goes through
 :class:`~genomlab.platform.applications.Workflow`, which checks role, conflict of interest and
-state again, so the buttons are a convenience, not the guard. All applicant text is escaped.
+state again, so the buttons are a convenience, not the guard. When the platform service runs
+(a person's server behind the hub: the platform's signing key stays with the service), the
+commands go to it over HTTPS with the person's token (``genomlab.platform.person_session``), and
+the service acts as the token's verified subject. All applicant text is escaped.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.errors import GenomlabError
 from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import Workflow, get_user_roles
-from genomlab.platform.applications.identity import get_current_user
 from genomlab.platform.applications.models import OPEN_STATUSES, Status
 from genomlab.platform.applications.queries import (
     DEFAULT_PAGE_SIZE,
@@ -35,6 +37,7 @@ from genomlab.platform.applications.queries import (
     get_queue_page,
 )
 from genomlab.platform.applications.workflow import DOCUMENT_KINDS, get_attachment_path
+from genomlab.platform.person_session import PersonSession, ServiceSession, open_person_session
 
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "open": tuple(OPEN_STATUSES),
@@ -263,13 +266,50 @@ def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None)
     return "".join(parts)
 
 
+PERSON_ACTIONS = {"approve": "review.approve", "vote": "review.vote", "assign": "review.assign",
+                  "request_review": "review.request-committee",
+                  "request_decision": "review.request-decision",
+                  "comment": "review.comment", "submit": "apply.submit",
+                  "return": "review.return", "reject": "review.reject", "close": "apply.close",
+                  "revoke": "review.revoke"}
+"""The dashboard's actions as the platform's person actions (``person_actions.ACTIONS``)."""
+
+
+def _as_person_action(action: str, reason: str, valid_until: str, vote: str,
+                      recommendation: str) -> tuple[str, dict[str, Any]]:
+    """The person action and body that do what the dashboard's ``action`` does in-process.
+
+    >>> _as_person_action("approve", "ok", "", "approve", "approve")
+    ('review.approve', {'valid_until': None, 'note': 'ok', 'duo_override_reason': 'ok'})
+    >>> _as_person_action("dataset:GRZ-1:reject", "no", "", "approve", "approve")[1]
+    {'dataset_id': 'GRZ-1', 'decision': 'reject', 'reason': 'no'}
+    """
+    if action.startswith("dataset:"):
+        dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+        return "review.decide-dataset", {"dataset_id": dataset_id, "decision": decision,
+                                         "reason": reason}
+    bodies: dict[str, dict[str, Any]] = {
+        "approve": {"valid_until": valid_until or None, "note": reason,
+                    "duo_override_reason": reason},
+        "vote": {"vote": vote, "comment": reason},
+        "assign": {},
+        "submit": {},
+        "request_review": {"note": reason},
+        "request_decision": {"recommendation": recommendation, "note": reason},
+        "comment": {"comment": reason},
+    }
+    return PERSON_ACTIONS[action], bodies.get(action, {"reason": reason})
+
+
 class ApprovalsDashboard:
     """The widgets and their callbacks; :func:`approvals_view` builds one."""
 
-    def __init__(self, config: GenomlabConfig, user: str, page_size: int) -> None:
+    def __init__(self, config: GenomlabConfig, user: str, page_size: int,
+                 session: PersonSession | None = None) -> None:
         import ipywidgets as widgets
 
         self.config, self.user, self.page_size = config, user, page_size
+        self.session = session if isinstance(session, ServiceSession) else None
         self.roles = get_user_roles(config, user)
         self.offset = 0
         roles_text = ", ".join(sorted(r.value for r in self.roles)) or "applicant only"
@@ -443,38 +483,51 @@ class ApprovalsDashboard:
 
     def _run(self, action: str) -> None:
         application_id = self.chooser.value
-        workflow = Workflow(self.config)
         reason = self.reason.value
         try:
-            if action.startswith("dataset:"):
-                dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
-                workflow.decide_dataset(self.user, application_id, dataset_id, decision, reason)
-            elif action == "approve":
-                until = self.valid_until.value.strip()
-                workflow.approve(self.user, application_id,
-                                 valid_until=date.fromisoformat(until) if until else None,
-                                 note=reason, duo_override_reason=reason)  # kept if DUO blocks
-            elif action == "vote":
-                workflow.record_vote(self.user, application_id, self.vote.value, reason)
-            elif action == "assign":
-                workflow.assign_handler(self.user, application_id)
-            elif action == "request_review":
-                workflow.request_committee_review(self.user, application_id, reason)
-            elif action == "request_decision":
-                workflow.request_decision(self.user, application_id, self.recommendation.value,
-                                          reason)
-            elif action == "comment":
-                workflow.comment_to_applicant(self.user, application_id, reason)
-            elif action == "submit":
-                workflow.submit(self.user, application_id)
+            if self.session is not None:
+                name, body = _as_person_action(action, reason, self.valid_until.value.strip(),
+                                               self.vote.value, self.recommendation.value)
+                self.session.act(name, application_id, body)
             else:
-                method = {"return": workflow.return_application, "reject": workflow.reject,
-                          "close": workflow.close, "revoke": workflow.revoke}[action]
-                method(self.user, application_id, reason)
+                self._run_in_process(action, application_id, reason)
         except (GenomlabError, ValueError) as exc:
             self.message.value = (f"<p class='genomlab-error' style='color:#b00020'>Refused: "
                                   f"{_e(exc)}</p>")
             return
+        self._show_done(action, application_id)
+
+    def _run_in_process(self, action: str, application_id: str, reason: str) -> None:
+        """``action`` by the workflow in this process (the embedded default: one account holds
+        the home and its signing keys)."""
+        workflow = Workflow(self.config)
+        if action.startswith("dataset:"):
+            dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
+            workflow.decide_dataset(self.user, application_id, dataset_id, decision, reason)
+        elif action == "approve":
+            until = self.valid_until.value.strip()
+            workflow.approve(self.user, application_id,
+                             valid_until=date.fromisoformat(until) if until else None,
+                             note=reason, duo_override_reason=reason)  # kept if DUO blocks
+        elif action == "vote":
+            workflow.record_vote(self.user, application_id, self.vote.value, reason)
+        elif action == "assign":
+            workflow.assign_handler(self.user, application_id)
+        elif action == "request_review":
+            workflow.request_committee_review(self.user, application_id, reason)
+        elif action == "request_decision":
+            workflow.request_decision(self.user, application_id, self.recommendation.value,
+                                      reason)
+        elif action == "comment":
+            workflow.comment_to_applicant(self.user, application_id, reason)
+        elif action == "submit":
+            workflow.submit(self.user, application_id)
+        else:
+            method = {"return": workflow.return_application, "reject": workflow.reject,
+                      "close": workflow.close, "revoke": workflow.revoke}[action]
+            method(self.user, application_id, reason)
+
+    def _show_done(self, action: str, application_id: str) -> None:
         self.reason.value = ""
         status = get_application_detail(self.config, application_id).row["status"]
         if action.startswith("dataset:"):
@@ -506,8 +559,10 @@ def approvals_view(config: GenomlabConfig, user: str | None = None,
     >>> "Signed in as <b>hanna</b> (handler, output_checker)" in html
     True
     """
-    person = user or get_current_user(config, credentials=credentials)
-    return ApprovalsDashboard(config, person, page_size).widget
+    if user is not None:
+        return ApprovalsDashboard(config, user, page_size).widget
+    session = open_person_session(config, None if credentials is None else Path(credentials))
+    return ApprovalsDashboard(config, session.user_id, page_size, session).widget
 
 
 def show_approvals(config: GenomlabConfig, user: str | None = None,

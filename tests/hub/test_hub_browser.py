@@ -1,13 +1,17 @@
 """People sign in through JupyterHub (root): real OS accounts, the hub's own login page, each
-person's server under their own uid, the approvals dashboard behind the hub.
+person's server under their own uid, approvals and airlock releases behind the hub.
 
 One hub for the module (``genomlab hub start`` on free loopback ports, PAM, LocalProcessSpawner
-as root). The set-up creates two OS accounts with passwords (a researcher entitled to an
-approved project and a decider), a group that may read the platform store (the embedded
-default's dashboards read it directly), and a Python every account may run
-(:mod:`tests.hub.people_python`); the teardown stops the hub, ends the accounts' processes
-and removes the accounts. Every browser request outside the hub's address is blocked and
-recorded, and the tests assert none was attempted.
+as root). The set-up creates four OS accounts with passwords (a researcher entitled to an
+approved project with an output waiting in the airlock, a decider, two output checkers), a
+group that may read the platform and airlock stores (the dashboards read them directly; not
+their keys), each project's workspace closed to other accounts, the platform and airlock
+services (they hold the signing keys: people's approvals and reviews go to them with the
+person's token), and a Python every account may run (:mod:`tests.hub.people_python`); the
+teardown stops the hub and the services, ends the accounts' processes and removes the
+accounts. :func:`running_hub` is the set-up (``benchmarks/hub_first_screen.py`` uses it too).
+Every browser request outside the hub's address is blocked and recorded, and the tests assert
+none was attempted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -25,7 +30,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,19 +41,33 @@ import httpx
 import psutil
 import pytest
 
+from genomlab.airlock.directory import PlatformDirectory
+from genomlab.airlock.requests import (
+    airlock_dir,
+    get_outputs_dir,
+    get_released_dir,
+    get_request_detail,
+    open_airlock_ledger,
+    submit_request,
+)
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.hub.hub_config import find_proxy
+from genomlab.institution import Institution
+from genomlab.platform.access_tokens import TOKEN_KEY
 from genomlab.platform.applications import Workflow
 from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.models import Role
+from genomlab.platform.applications.queries import get_application_detail
 from genomlab.platform.person_credentials import (
     ensure_embedded_credentials,
     get_embedded_credentials_path,
 )
+from genomlab.services.process import running_service
 from tests.conftest import REPO, config_for, free_port, write_config_file
 from tests.hub.people_python import get_people_python_environment, make_people_python
 from tests.platform.conftest import make_form
+from tests.services.people import save_service_client
 
 pytestmark = [
     pytest.mark.browser,
@@ -59,8 +79,16 @@ pytestmark = [
     ),
 ]
 RESEARCHER, DECIDER, GROUP = "glhrita", "glhdieter", "glhubtest"
-PASSWORDS = {RESEARCHER: "Rita-pw-4711", DECIDER: "Dieter-pw-4712"}
+CHECKERS = ("glhute", "glhotto")
+PASSWORDS = {
+    RESEARCHER: "Rita-pw-4711",
+    DECIDER: "Dieter-pw-4712",
+    CHECKERS[0]: "Ute-pw-4713",
+    CHECKERS[1]: "Otto-pw-4714",
+}
 UNDER_REVIEW = "Penetrance of BRCA1 variants behind the hub"
+OUTPUT, OUTPUT_TEXT = "carriers_by_region.csv", "region,n\nNorth,41\nSouth,38\n"
+OTHERS_FILE = "others_cohort.tsv"  # in another project's workspace
 
 
 @dataclass
@@ -72,6 +100,8 @@ class Hub:
     log: Path
     project_id: str
     application_id: str
+    other_project_id: str
+    request_id: str
 
 
 @dataclass
@@ -87,7 +117,7 @@ def _run(*command: str) -> None:
 
 
 def _remove_accounts() -> None:
-    for user in (RESEARCHER, DECIDER):
+    for user in PASSWORDS:
         try:
             uid = pwd.getpwnam(user).pw_uid
         except KeyError:
@@ -102,7 +132,7 @@ def _remove_accounts() -> None:
 def _create_accounts() -> None:
     _remove_accounts()  # left over by an interrupted run
     _run("groupadd", GROUP)
-    for user in (RESEARCHER, DECIDER):
+    for user in PASSWORDS:
         _run("useradd", "--create-home", "--shell", "/bin/bash", "--groups", GROUP, user)
     subprocess.run(
         ["chpasswd"],
@@ -130,7 +160,45 @@ def _share_platform_store(config: GenomlabConfig) -> None:
         path.chmod(0o2770 if path.is_dir() else 0o660)
 
 
-def _set_up_platform(config: GenomlabConfig) -> tuple[str, str]:
+def _share_airlock(config: GenomlabConfig) -> None:
+    """The group may read the airlock's store and snapshots (what the airlock dashboard in an
+    output checker's server shows; not its keys): decisions go to the airlock service."""
+    gid = grp.getgrnam(GROUP).gr_gid
+    airlock = airlock_dir(config)
+    for path in [
+        airlock,
+        *airlock.glob("airlock.db*"),
+        *(airlock / "requests").rglob("*"),
+        airlock / "requests",
+    ]:
+        os.chown(path, 0, gid)
+        path.chmod(0o2770 if path.is_dir() else 0o660)
+
+
+def _limit_workspaces(config: GenomlabConfig, mine: str, other: str) -> None:
+    """Each project's workspace is its member's alone (0700): the researcher's own project
+    belongs to the researcher's account; another project's workspace stays closed to them."""
+    account = pwd.getpwnam(RESEARCHER)
+    workspaces = config.workspace_dir(mine).parent
+    workspaces.chmod(0o711)  # passable, not listable
+    for path in [config.workspace_dir(mine), *config.workspace_dir(mine).rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    config.workspace_dir(mine).chmod(0o700)
+    others = config.workspace_dir(other)
+    others.mkdir(parents=True, exist_ok=True)
+    (others / OTHERS_FILE).write_text("sample\tvariant\nS1\tchr1:100:A:G\n")
+    others.chmod(0o700)
+
+
+def _submit_output(config: GenomlabConfig, project_id: str) -> str:
+    """The researcher's aggregate table, submitted to the airlock (two checkers must approve)."""
+    outputs = get_outputs_dir(config, project_id)
+    outputs.mkdir(parents=True)
+    (outputs / OUTPUT).write_text(OUTPUT_TEXT)
+    return submit_request(config, PlatformDirectory(config), RESEARCHER, project_id, [OUTPUT])
+
+
+def _set_up_platform(config: GenomlabConfig) -> tuple[str, str, str]:
     demo = run_applications_demo(config)
     wf = Workflow(config)
     with wf.batch():
@@ -139,6 +207,9 @@ def _set_up_platform(config: GenomlabConfig) -> tuple[str, str]:
         )
         wf.register_user("bfarm-admin", DECIDER, institution="BfArM", name="Dieter Decider")
         wf.grant_role("bfarm-admin", DECIDER, Role.DECIDER)
+        for checker in CHECKERS:
+            wf.register_user("bfarm-admin", checker, institution="BfArM", name=checker.title())
+            wf.grant_role("bfarm-admin", checker, Role.OUTPUT_CHECKER)
         approved = wf.create_draft(RESEARCHER, make_form(title="Hub researcher's project", team=()))
         project_id = wf.submit(RESEARCHER, approved)
         wf.assign_handler("hanna", approved)
@@ -148,9 +219,9 @@ def _set_up_platform(config: GenomlabConfig) -> tuple[str, str]:
         wf.submit("alice", pending)
         wf.assign_handler("hanna", pending)
         wf.request_decision("hanna", pending, "approve", "Complete; recommend approval.")
-    ensure_embedded_credentials(config, [RESEARCHER, DECIDER], actor="bfarm-operator")
+    ensure_embedded_credentials(config, list(PASSWORDS), actor="bfarm-operator")
     assert demo.project_id != project_id
-    return project_id, pending
+    return project_id, pending, demo.project_id
 
 
 def _wait_for_login_page(
@@ -171,15 +242,16 @@ def _wait_for_login_page(
     raise RuntimeError(f"hub not ready after {timeout} s: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    try:
-        find_proxy()
-    except NotFoundError as exc:
-        pytest.skip(str(exc))
-    base = Path(tempfile.mkdtemp(prefix="genomlab-hub-", dir="/tmp"))
+@contextmanager
+def running_hub(
+    base: Path, prepare: Callable[[GenomlabConfig], None] | None = None
+) -> Iterator[Hub]:
+    """The accounts, the platform with its roles, the platform and airlock services and the hub
+    in ``base`` (0755, under /tmp); ``prepare`` may add to the platform before people's access
+    is set. Stops everything and removes the accounts at the end (``base`` is kept)."""
     base.chmod(0o755)
     process = None
+    services = ExitStack()
     # what this set-up builds for the people's accounts (their Python copy, the shared store)
     # must be readable by them, whatever umask earlier tests left in this process (genomlab's
     # CLI sets 077 for what it writes)
@@ -188,8 +260,24 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         _create_accounts()
         python = make_people_python(base / "python")
         config = config_for(base / "home")
-        project_id, application_id = _set_up_platform(config)
+        project_id, application_id, other_project_id = _set_up_platform(config)
+        if prepare is not None:
+            prepare(config)
+        request_id = _submit_output(config, project_id)
         _share_platform_store(config)
+        _share_airlock(config)
+        _limit_workspaces(config, project_id, other_project_id)
+        # the services hold the signing keys; people act through them with their own tokens
+        (config.home / "services").mkdir()
+        (config.home / "services").chmod(0o755)  # opening the home set umask 077 again
+        save_service_client(config, "airlock", "AIRLOCK")
+        Institution(config, "platform").keys().signing_key(TOKEN_KEY)
+        for kind in ("platform", "airlock"):
+            services.enter_context(
+                running_service(
+                    config, kind, log=base / f"{kind}.log", env={"PYTHONPATH": str(REPO)}
+                )
+            )
         toml = write_config_file(config, base / "genomlab.toml")
         toml.chmod(0o644)
         port, state, log = free_port(), base / "hub", base / "hub.log"
@@ -226,7 +314,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         started = time.monotonic()
         _wait_for_login_page(f"{url}/hub/login", process, log, timeout=90)
         print(f"hub answers after {time.monotonic() - started:.1f} s")
-        yield Hub(url, config, base, state, log, project_id, application_id)
+        yield Hub(
+            url, config, base, state, log, project_id, application_id, other_project_id, request_id
+        )
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)  # the hub stops every server it started
@@ -234,18 +324,32 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        services.close()
         _remove_accounts()
-        kept = tmp_path_factory.mktemp("hub-kept")  # the hub's log and the screenshots
-        for path in [base / "hub.log", *base.glob("*.png")]:
-            if path.exists():
-                shutil.copy2(path, kept / path.name)
-        print(f"hub log and screenshots kept in {kept}")
-        shutil.rmtree(base, ignore_errors=True)
         os.umask(previous_umask)
 
 
-@pytest.fixture
-def guarded(browser: Any, hub: Hub) -> Iterator[Guarded]:
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    try:
+        find_proxy()
+    except NotFoundError as exc:
+        pytest.skip(str(exc))
+    base = Path(tempfile.mkdtemp(prefix="genomlab-hub-", dir="/tmp"))
+    try:
+        with running_hub(base) as hub:
+            yield hub
+    finally:
+        kept = tmp_path_factory.mktemp("hub-kept")  # the logs and the screenshots
+        for path in [*base.glob("*.log"), *base.glob("*.png")]:
+            shutil.copy2(path, kept / path.name)
+        print(f"hub logs and screenshots kept in {kept}")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def _guarded_context(browser: Any, hub: Hub) -> Iterator[Guarded]:
+    """A fresh browser context (no hub cookie) whose requests may reach only the hub."""
     own = urlsplit(hub.url)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     guard = Guarded(context.new_page())
@@ -262,8 +366,16 @@ def guarded(browser: Any, hub: Hub) -> Iterator[Guarded]:
             request_route.abort()
 
     context.route("**/*", route)
-    yield guard
-    context.close()
+    try:
+        yield guard
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def guarded(browser: Any, hub: Hub) -> Iterator[Guarded]:
+    with _guarded_context(browser, hub) as guard:
+        yield guard
 
 
 def _sign_in(page: Any, hub: Hub, user: str, password: str) -> None:
@@ -360,7 +472,128 @@ def test_hub__researcher_signs_in_and_their_server_runs_under_their_account(
     assert guarded.blocked == []
 
 
-def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
+PROBE = """
+import json, os, traceback
+from genomlab.clients.data_service import load_person_tokens
+from genomlab.clients.oauth import get_service_endpoint
+from genomlab.config import load_config
+from genomlab.errors import GenomlabError
+from genomlab.platform.person_session import open_person_session
+
+os.environ["JUPYTERHUB_USER"] = os.environ["GENOMLAB_LOCAL_USER"] = DECIDER
+config = load_config()
+found = {"user": os.environ["JUPYTERHUB_USER"]}
+try:
+    open_person_session(config).act("review.approve", APPLICATION, {"note": "forged"})
+    found["session"] = "approved"
+except GenomlabError as exc:
+    found["session"] = f"{type(exc).__name__}: {exc}"
+except Exception:
+    found["session"] = traceback.format_exc()
+try:
+    with get_service_endpoint(config, "platform").http() as http:
+        answer = http.post(
+            f"/api/applications/{APPLICATION}/approve",
+            json={"note": "forged", "user": DECIDER, "actor": DECIDER},
+            headers={**load_person_tokens(config).headers(), "X-Jupyterhub-User": DECIDER},
+        )
+    found["http"] = [answer.status_code, answer.text]
+except Exception:
+    found["http"] = [0, traceback.format_exc()]
+for what, read in [("list", lambda: os.listdir(config.workspace_dir(OTHER))),
+                   ("read", lambda: open(config.workspace_dir(OTHER) / OTHERS_FILE).read()),
+                   ("own", lambda: sorted(os.listdir(config.workspace_dir(MINE))))]:
+    try:
+        found[what] = read()
+    except OSError as exc:
+        found[what] = f"{type(exc).__name__}: {exc.strerror}"
+print(json.dumps(found))
+"""
+
+
+def _run_in_kernel(hub: Hub, user: str, code: str, timeout: float = 120) -> list[str]:
+    """Start a kernel in ``user``'s server through the Jupyter server API (with the server's
+    own hub token: as that user), run ``code``, return its stdout and error texts."""
+    from websockets.sync.client import connect
+
+    [server] = _server_processes(user)
+    token = server.environ()["JUPYTERHUB_API_TOKEN"]
+    api = f"{hub.url}/user/{user}/api/kernels"
+    auth = {"Authorization": f"token {token}"}  # a header: the server wants no XSRF then
+    kernel = httpx.post(api, headers=auth, json={"name": "python3"}, timeout=60)
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    msg_id = secrets.token_hex(8)
+    request = {
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": user,
+            "session": secrets.token_hex(8),
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+        },
+    }
+    texts: list[str] = []
+    ws_url = api.replace("http://", "ws://") + f"/{kernel_id}/channels"
+    try:
+        with connect(ws_url, additional_headers=auth, open_timeout=60) as ws:
+            ws.send(json.dumps(request))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = json.loads(ws.recv(timeout=deadline - time.monotonic()))
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                content = message["content"]
+                if message["msg_type"] == "stream":
+                    texts.append(content["text"])
+                elif message["msg_type"] == "error":
+                    texts.append("\n".join(content["traceback"]))
+                elif message["msg_type"] == "status" and content["execution_state"] == "idle":
+                    return texts
+        raise AssertionError(f"kernel of {user} did not finish: {texts}")
+    finally:
+        httpx.delete(f"{api}/{kernel_id}", headers=auth, timeout=60)
+
+
+def test_hub__researcher_s_kernel_claiming_the_decider_is_refused_and_sees_only_its_workspace(
+    hub: Hub, guarded: Guarded
+) -> None:
+    """From inside the researcher's server: ``$JUPYTERHUB_USER`` set to the decider changes
+    nothing (the platform service answers 403 to the researcher's token), and another
+    project's workspace is closed to the researcher's account."""
+    _sign_in(guarded.page, hub, RESEARCHER, PASSWORDS[RESEARCHER])
+    guarded.page.wait_for_url(f"**/user/{RESEARCHER}/lab**", timeout=120_000)
+    code = (
+        f"DECIDER, APPLICATION, OTHER, MINE, OTHERS_FILE = {DECIDER!r}, "
+        f"{hub.application_id!r}, {hub.other_project_id!r}, {hub.project_id!r}, "
+        f"{OTHERS_FILE!r}\n{PROBE}"
+    )
+    texts = _run_in_kernel(hub, RESEARCHER, code)
+    found = json.loads(texts[-1])
+    assert found["user"] == DECIDER
+    assert found["session"].startswith("PermissionDenied: "), found
+    assert RESEARCHER in found["session"], found  # the refusal names who asked, and why
+    status, body = found["http"]
+    assert status == 403, found
+    assert RESEARCHER in body, body
+    assert found["list"] == found["read"] == "PermissionError: Permission denied", found
+    assert found["own"] == ["outputs"], found
+    detail = get_application_detail(hub.config, hub.application_id)
+    assert detail.row["status"] == "under_review"  # nothing was approved
+    assert guarded.blocked == []
+
+
+def test_hub__decider_approves_in_the_approvals_dashboard_behind_the_hub(
     hub: Hub, guarded: Guarded
 ) -> None:
     page = guarded.page
@@ -382,6 +615,19 @@ def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
     )
     page.wait_for_selector(".genomlab-action-approve", timeout=60_000)
     page.screenshot(path=str(hub.base / "decider-approvals.png"), full_page=True)
+    assert get_application_detail(hub.config, hub.application_id).row["status"] == "under_review"
+    page.fill(".genomlab-reason textarea", "Recommendation followed behind the hub.")
+    page.click(".genomlab-action-approve")
+    page.click(".genomlab-confirm-approve", timeout=60_000)
+    done = page.wait_for_selector(".genomlab-ok, .genomlab-error", timeout=120_000).inner_text()
+    assert done == f"Approve: {hub.application_id} is now approved", done
+    page.screenshot(path=str(hub.base / "decider-approved.png"), full_page=True)
+    assert page.locator(".genomlab-action-approve").count() == 0  # nothing left to approve
+    # the approval is in the platform's store, by the decider, signed by the platform service
+    detail = get_application_detail(hub.config, hub.application_id)
+    assert detail.row["status"] == "approved"
+    approvals = [h for h in detail.history if h["type"] == "approved"]
+    assert [h["actor"] for h in approvals] == [DECIDER], detail.history
     [server] = _server_processes(DECIDER)
     assert server.uids().real == pwd.getpwnam(DECIDER).pw_uid
     # a hub service learns who is calling through the hub's OAuth flow (the browser's cookie)
@@ -390,6 +636,66 @@ def test_hub__decider_opens_the_approvals_dashboard_behind_the_hub(
     assert who["name"] == DECIDER
     assert who["platform_groups"] == ["decider"]
     assert guarded.blocked == []
+
+
+def _airlock_file_box(page: Any, name: str) -> Any:
+    return page.locator(f".genomlab-airlock-file:has(.genomlab-airlock-name:text-is('{name}'))")
+
+
+def test_hub__two_output_checkers_release_a_file_through_the_airlock_behind_the_hub(
+    hub: Hub, browser: Any
+) -> None:
+    """Each checker signs in through the hub's login page in a browser of their own and
+    approves the researcher's file in the airlock dashboard of their own server; the second
+    approval releases it."""
+    messages = []
+    for checker in CHECKERS:
+        with _guarded_context(browser, hub) as guard:
+            page = guard.page
+            _sign_in(page, hub, checker, PASSWORDS[checker])
+            page.wait_for_url(f"**/user/{checker}/lab**", timeout=120_000)
+            page.goto(
+                f"{hub.url}/user/{checker}/voila/render/genomlab-notebooks/airlock.ipynb",
+                timeout=120_000,
+            )
+            page.wait_for_selector(".genomlab-airlock-file", timeout=120_000)
+            assert page.title() == "Airlock: output checking · genomlab"
+            who = page.inner_text(".genomlab-airlock-user")
+            assert who == f"Signed in as {checker} (output checker)"
+            box = _airlock_file_box(page, OUTPUT)
+            assert "Disclosure checks: pass" in box.inner_text()
+            assert box.locator(".genomlab-airlock-approve").count() == 1
+            page.screenshot(path=str(hub.base / f"checker-{checker}-airlock.png"), full_page=True)
+            box.locator(".genomlab-airlock-reason textarea").fill(f"{checker}: 41 and 38 people")
+            box.locator(".genomlab-airlock-approve").click()
+            message = page.wait_for_selector(
+                f".genomlab-airlock-message p:has-text('{OUTPUT}:')", timeout=120_000
+            ).inner_text()
+            messages.append(message)
+            page.screenshot(path=str(hub.base / f"checker-{checker}-decided.png"), full_page=True)
+            box = _airlock_file_box(page, OUTPUT)  # decided: the decision instead of buttons
+            assert box.locator(".genomlab-airlock-mine").inner_text() == "You decided: Approve"
+            assert box.locator(".genomlab-airlock-approve").count() == 0
+            assert f"{checker}: Approve" in box.inner_text()
+            [server] = _server_processes(checker)
+            assert server.uids().real == pwd.getpwnam(checker).pw_uid
+            assert guard.blocked == []
+    assert messages == [
+        f"{OUTPUT}: Approve recorded; {hub.request_id} is partially_reviewed",
+        f"{OUTPUT}: Approve recorded; {hub.request_id} is released",
+    ]
+    # the airlock's store and ledger: released by the second checker, the file copied out
+    detail = get_request_detail(hub.config, hub.request_id)
+    assert detail.request["status"] == "released"
+    [file] = detail.files
+    assert sorted((d["reviewer"], d["decision"]) for d in file["decisions"]) == sorted(
+        (c, "approve") for c in CHECKERS
+    )
+    released = get_released_dir(hub.config, hub.project_id) / hub.request_id / OUTPUT
+    assert released.read_text() == OUTPUT_TEXT
+    ledger = open_airlock_ledger(hub.config)
+    events = [e for e in ledger.events() if e.type == "airlock.request.released"]
+    assert [(e.actor, e.payload["request_id"]) for e in events] == [(CHECKERS[1], hub.request_id)]
 
 
 def _hub_groups_of(hub: Hub, user: str) -> set[str]:
