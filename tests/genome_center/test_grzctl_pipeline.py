@@ -46,7 +46,11 @@ from genomlab.genome_center.s3_inbox import Inbox, bundled_version_policy, start
 from genomlab.genome_center.store import PROJECTION
 from genomlab.institution import Institution, existing_institutions
 from genomlab.ledger import Ledger, projection_matches
-from genomlab.platform.confirmations import tan_hash
+from genomlab.platform.confirmations import (
+    get_confirmation_public_key_pem,
+    tan_hash,
+    verify_confirmation_bytes,
+)
 from genomlab.platform.node_projection import confirmations_table
 from genomlab.platform.oauth_clients import IssuedClient, issue_client
 from genomlab.platform.quarterly import compute_node_activity
@@ -489,9 +493,10 @@ def test_grzctl_pipeline__killed_in_download_decrypt_and_ingest_rerun_stores_onc
     assert count_events(platform, "pruefbericht.confirmed", "tan_hash")[tan_hash(tan)] == 1
     filed = s.config.home / "hospitals" / entry["hospital_ik"] / "meldebestaetigungen"
     assert (filed / f"{outcome['confirmation_id']}.json").is_file()
-    assert [p for p in filed.iterdir()
-            if json.loads(p.read_bytes())["tan"] == tan] == [
-        filed / f"{outcome['confirmation_id']}.json"]
+    pem = get_confirmation_public_key_pem(s.config)
+    of_tan = [p.name for p in filed.iterdir()
+              if str(verify_confirmation_bytes(p.read_bytes(), pem)["tan"]).lower() == tan.lower()]
+    assert of_tan == [f"{outcome['confirmation_id']}.json"]
 
     # grz-db: one record, every step reached, ends Finished once, every entry signed
     assert [r["id"] for r in s.pipeline.list_submissions()].count(sid) == 1
