@@ -425,7 +425,6 @@ class GrzctlPipeline:
 
         return report
 
-
     # --- grzctl's quarterly report ---------------------------------------------------------
 
     def report_quarterly(self, year: int, quarter: int, out_dir: Path

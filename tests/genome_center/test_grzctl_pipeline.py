@@ -88,6 +88,7 @@ class Setting:
     hospital_configs: dict[str, Path]
     spare: dict[str, Any]
     hl: Any
+    service: Any
 
 
 def _meta(entry: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
               f"{run.genomlab_seconds:.1f} s, grz-cli submit {submit_seconds}, steps {steps}")
         yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
                       inbox_before, run, run_seconds, base, world, grz_cli, hospital_configs,
-                      spare, hl)
+                      spare, hl, service)
 
 
 def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
@@ -446,6 +447,9 @@ def test_grzctl_pipeline__killed_in_download_decrypt_and_ingest_rerun_stores_onc
                       submission_ids=[sid])
     seconds: dict[str, float] = {}
     for point in CRASH_POINTS:
+        assert s.service.process.poll() is None, (  # the platform service (BfArM's API) is up
+            f"before {point}: the platform service ended with {s.service.process.returncode}: "
+            f"{s.service.log.read_text(errors='replace')[-2000:]}")
         started = time.monotonic()
         killed = _run_pipeline_process(s, spec, point)
         seconds[point] = round(time.monotonic() - started, 1)
