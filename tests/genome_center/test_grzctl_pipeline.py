@@ -433,6 +433,7 @@ def _run_pipeline_process(s: Setting, spec: Path, crashpoint: str | None
                           check=False)
 
 
+@pytest.mark.sigkill  # real subprocess kills, waited for with a timeout
 def test_grzctl_pipeline__killed_in_download_decrypt_and_ingest_rerun_stores_once(
         setting: Setting) -> None:
     """A third submission, sent with ``grz-cli submit``, is run by the pipeline in a process of
