@@ -22,6 +22,11 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
    verified, and handed to the caller's ``on_confirmation`` (the hospital's side);
 4. ``grzctl clean`` (the inbox copy removed) and ``grzctl db submission update … finished``.
 
+A run resumes where a killed one stopped (see :meth:`GrzctlPipeline.run`); the crash points
+(:mod:`genomlab.crashpoints`) ``grzctl.downloaded``, ``grzctl.decrypted``,
+``grzctl.pruefbericht_submitted``, ``grzctl.confirmed`` and ``grzctl.cleaned`` (with genomlab's
+own ``grz.*`` points inside the ingest) let a test kill it between the steps.
+
 A refused submission's failing Prüfbericht (``dataQualityCheckPassed: false``) goes through
 ``grzctl pruefbericht generate --fail`` + ``submit`` as well.
 """
@@ -41,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genomlab.crashpoints import crashpoint
 from genomlab.genome_center.grz_tools import LOOPBACK_NO_PROXY, Crypt4ghKeyPair, S3Target
 
 if TYPE_CHECKING:
@@ -285,36 +291,58 @@ class GrzctlPipeline:
         """Take ``submission_ids`` (default: the whole inbox) through grzctl and genomlab;
         each Meldebestätigung goes to ``on_confirmation`` (the hospital's side). grzctl's steps
         up to the archive run for ``parallel`` submissions at a time (grz-db's SQLite waits up
-        to 60 s for a lock: ``?timeout=60``)."""
+        to 60 s for a lock: ``?timeout=60``).
+
+        Resuming after a crash (each step is redone or skipped, never repeated in effect):
+        a submission grz-db holds as ``Finished`` is left alone; ``Cleaned`` (killed before
+        ``finished``) only gets ``finished``, and the default ids include these although the
+        inbox no longer lists them; one whose Meldebestätigung genomlab has recorded (killed
+        before ``clean``) only gets ``clean`` + ``finished``; any other starts again at
+        ``download --force`` (a half-downloaded folder is removed first) and genomlab's intake
+        resumes by its ledger; a Prüfbericht grzctl submitted before the kill is submitted
+        again, and the platform answers it with the confirmation it issued the first time."""
         from genomlab.genome_center.intake import GenomeCenter
 
         run = PipelineRun()
         known = self.get_states()
-        ids = list(submission_ids if submission_ids is not None else self.list_inbox())
+        center = GenomeCenter(config, self.grz_id)
+        if submission_ids is not None:
+            ids = list(submission_ids)
+        else:
+            ids = sorted({*self.list_inbox(),
+                          *(sid for sid, state in known.items() if state == "Cleaned")})
         for sid in ids:
             run.outcomes[sid] = SubmissionOutcome(sid)
+        to_finish = [sid for sid in ids if known.get(sid) == "Cleaned"]
+        to_clean = [sid for sid in ids if known.get(sid) not in ("Cleaned", "Finished")
+                    and (row := center.get_item(sid)) is not None
+                    and row.confirmation_id is not None]
+        to_receive = [sid for sid in ids if known.get(sid) not in ("Cleaned", "Finished")
+                      and sid not in to_clean]
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             folders = list(pool.map(lambda sid: self._receive(sid, run.outcomes[sid],
-                                                              known=sid in known), ids))
-        admitted = {sid: folder for sid, folder in zip(ids, folders, strict=True)
+                                                              known=sid in known), to_receive))
+        admitted = {sid: folder for sid, folder in zip(to_receive, folders, strict=True)
                     if folder is not None}
         if admitted:
             started = time.monotonic()
-            center = GenomeCenter(config, self.grz_id)
             run.summary = center.submit(
                 list(admitted.values()), service,
                 reporter=self.make_reporter(config, admitted, on_confirmation), hail=hail)
             run.genomlab_seconds = time.monotonic() - started
-            for sid in admitted:
-                row = center.get_item(sid)
-                outcome = run.outcomes[sid]
-                outcome.genomlab_state = None if row is None else row.state
-                outcome.confirmation_id = None if row is None else row.confirmation_id
-                if outcome.confirmation_id is not None:
-                    self._step(outcome, "clean", "clean", "--submission-id", sid,
-                               "--yes-i-really-mean-it")
-                    self._step(outcome, "finished", "db", "submission", "update", sid,
-                               "finished")
+        for sid in [*admitted, *to_clean, *to_finish]:
+            row = center.get_item(sid)
+            outcome = run.outcomes[sid]
+            outcome.genomlab_state = None if row is None else row.state
+            outcome.confirmation_id = None if row is None else row.confirmation_id
+            if outcome.confirmation_id is None:
+                continue
+            crashpoint("grzctl.confirmed")  # genomlab done, the inbox not yet cleaned
+            if sid not in to_finish:
+                self._step(outcome, "clean", "clean", "--submission-id", sid,
+                           "--yes-i-really-mean-it")
+                crashpoint("grzctl.cleaned")  # cleaned, grz-db not yet Finished
+            self._step(outcome, "finished", "db", "submission", "update", sid, "finished")
         states = self.get_states()
         for sid, outcome in run.outcomes.items():
             outcome.grzdb_state = states.get(sid)
@@ -337,7 +365,9 @@ class GrzctlPipeline:
         self.work.mkdir(parents=True, exist_ok=True)
         self._step(outcome, "download", "download", "--submission-id", sid,
                    "--output-dir", str(folder), "--force")
+        crashpoint("grzctl.downloaded")  # encrypted files here, none decrypted
         self._step(outcome, "decrypt", "decrypt", "--submission-dir", str(folder), "--force")
+        crashpoint("grzctl.decrypted")  # decrypted, not validated
         submitter = sid.split("_", 1)[0]
         started = time.monotonic()
         done = self.grzctl_process("validate", "--submission-dir", str(folder),
@@ -390,9 +420,50 @@ class GrzctlPipeline:
             report_file.write_text(json.dumps(generated))
             self.grzctl_run("pruefbericht", "submit", "--pruefbericht-file", str(report_file),
                             "--submission-id", sid)
+            crashpoint("grzctl.pruefbericht_submitted")  # the confirmation not yet fetched
             return fetch_meldebestaetigung(config, self.api, generated, on_confirmation)
 
         return report
+
+    # --- grzctl's quarterly report ---------------------------------------------------------
+
+    def report_quarterly(self, year: int, quarter: int, out_dir: Path
+                         ) -> dict[str, list[dict[str, str]]]:
+        """``grzctl report quarterly --with-submission-ids`` for the quarter into ``out_dir``
+        (made if missing), read back by :func:`read_grzctl_quarterly`."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.grzctl_run("report", "quarterly", "--year", str(year), "--quarter", str(quarter),
+                        "--outdir", str(out_dir), "--with-submission-ids")
+        return read_grzctl_quarterly(out_dir, self.grz_id, year, quarter)
+
+
+GRZCTL_QUARTERLY_FILES = {"overview": "1-Gesamtübersicht", "datasets": "2-Infos_zu_Datensätzen",
+                          "detailed_qc": "3-Detailprüfung"}
+"""The tables of ``grzctl report quarterly`` (``<name>_<GRZ>_<quarter>_<year>.tsv``): per
+(GRZ, submitter) the counts; per submission one row (index donor); the detailed-QC findings."""
+
+
+def read_grzctl_quarterly(folder: Path, grz_id: str, year: int, quarter: int
+                          ) -> dict[str, list[dict[str, str]]]:
+    """The three tables ``grzctl report quarterly`` wrote into ``folder``, rows as dicts of the
+    header's columns (text as written). Raises ``ValueError`` naming the file and line of a row
+    whose width differs from its header's."""
+    import csv
+
+    tables: dict[str, list[dict[str, str]]] = {}
+    for key, name in GRZCTL_QUARTERLY_FILES.items():
+        path = folder / f"{name}_{grz_id}_{quarter}_{year}.tsv"
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t")
+            header = next(reader)
+            rows = []
+            for line, cells in enumerate(reader, start=2):
+                if len(cells) != len(header):
+                    raise ValueError(f"{path}: line {line}: {len(cells)} cells, the header has "
+                                     f"{len(header)}")
+                rows.append(dict(zip(header, cells, strict=True)))
+        tables[key] = rows
+    return tables
 
 
 ConfirmationSink = Callable[[bytes, dict[str, Any]], None]

@@ -13,17 +13,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import CRASHPOINT_ENV
+from genomlab.genome_center import genotypes
 from genomlab.genome_center.grz_tools import (
     find_grz_tool,
     make_crypt4gh_keypair,
@@ -37,12 +43,20 @@ from genomlab.genome_center.grzctl_pipeline import (
 )
 from genomlab.genome_center.intake import GenomeCenter, tan_digest
 from genomlab.genome_center.s3_inbox import Inbox, bundled_version_policy, start_local_inbox
-from genomlab.institution import Institution
-from genomlab.platform.confirmations import tan_hash
+from genomlab.genome_center.store import PROJECTION
+from genomlab.institution import Institution, existing_institutions
+from genomlab.ledger import Ledger, projection_matches
+from genomlab.platform.confirmations import (
+    get_confirmation_public_key_pem,
+    tan_hash,
+    verify_confirmation_bytes,
+)
 from genomlab.platform.node_projection import confirmations_table
 from genomlab.platform.oauth_clients import IssuedClient, issue_client
+from genomlab.platform.quarterly import compute_node_activity
 from genomlab.platform.store import read_platform
 from tests.conftest import REPO, config_for
+from tests.genome_center.grzctl_runner import file_confirmation, write_spec
 
 WORLD = REPO / "data_samples" / "world"
 TRUTH: dict[str, Any] = json.loads((WORLD / "truth.json").read_text())
@@ -68,20 +82,28 @@ class Setting:
     inbox_before: list[str]
     run: PipelineRun
     run_seconds: float
+    base: Path
+    world: Path
+    grz_cli: Path
+    hospital_configs: dict[str, Path]
+    spare: dict[str, Any]
+    hl: Any
+    service: Any
 
 
 def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads((WORLD / entry["path"] / "metadata" / "metadata.json").read_text()))
 
 
-def _chosen() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The planted checksum mismatch and two small good initial submissions to its GRZ."""
+def _chosen() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """The planted checksum mismatch, two small good initial submissions to its GRZ and a
+    third one (the SIGKILL test's, sent later)."""
     bad = next(b for b in TRUTH["bad_submissions"] if b["reason"] == "checksum_mismatch")
     origin = next(s for s in TRUTH["submissions"] if s["submission_id"] == bad["derived_from"])
     good = [s for s in TRUTH["submissions"] if s["grz"] == origin["grz"]
             and s["type"] == "initial" and len(s["samples"]) == 1
             and s["submission_id"] != origin["submission_id"]]
-    return good[:2], bad
+    return good[:2], bad, good[2]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +129,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
     register_world_nodes(config, world, actor="test")
     request_world_case_numbers(config, world)
     record_world_consents(config, world)
-    good, bad = _chosen()
+    good, bad, spare = _chosen()
     grz = good[0]["grz"]
     client = issue_client(config, grz, actor="bfarm-op")
     tools = grz_cli.parent
@@ -125,12 +147,14 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
             inbox.client().create_bucket(Bucket=bucket)
             archives[name] = (bucket, pair.public_key)
         submit_seconds: dict[str, float] = {}
+        hospital_configs = {
+            le: write_grz_cli_config(base / "sent" / f"{le}.yaml",
+                                     inbox.hospital_config(le, inbox_keys))
+            for le in sorted({e["hospital_ik"] for e in [*good, spare]})}
         for entry in good:
             folder = base / "sent" / entry["submission_id"]
             shutil.copytree(world / entry["path"], folder)
-            hospital = write_grz_cli_config(base / "sent" / f"{entry['hospital_ik']}.yaml",
-                                            inbox.hospital_config(entry["hospital_ik"],
-                                                                  inbox_keys))
+            hospital = hospital_configs[entry["hospital_ik"]]
             started = time.monotonic()
             done = run_grz_cli(grz_cli, "submit", folder, hospital)
             submit_seconds[entry["submission_id"]] = time.monotonic() - started
@@ -142,7 +166,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
                               api_base_url=service.url + "/api/pruefbericht",
                               client_id=client.client_id, client_secret=client.client_secret,
                               ca_file=service.ca)
-        submitters = sorted({e["hospital_ik"] for e in good} | {le})
+        submitters = sorted({e["hospital_ik"] for e in [*good, spare]} | {le})
         pipeline = GrzctlPipeline.set_up(grzctl, grz_dir / "grzctl", grz_id=grz,
                                          submitters=submitters, inbox=inbox.target(),
                                          inbox_keys=inbox_keys, archives=archives,
@@ -150,14 +174,16 @@ def setting(tmp_path_factory: pytest.TempPathFactory,
         inbox_before = pipeline.list_inbox()
         started = time.monotonic()
         run = pipeline.run(config, _trust_centre(config), hail=lambda: hl,
-                           on_confirmation=lambda data, body: _file(config, data, body), parallel=2)
+                           on_confirmation=lambda data, body: file_confirmation(config, data, body),
+                           parallel=2)
         run_seconds = time.monotonic() - started
         steps = {sid: {k: round(v, 1) for k, v in o.steps.items()}
                  for sid, o in run.outcomes.items()}
         print(f"\ngrzctl pipeline run: {run_seconds:.1f} s, genomlab part "
               f"{run.genomlab_seconds:.1f} s, grz-cli submit {submit_seconds}, steps {steps}")
         yield Setting(config, grz, client, inbox, pipeline, good, bad, bad_id, submit_seconds,
-                      inbox_before, run, run_seconds)
+                      inbox_before, run, run_seconds, base, world, grz_cli, hospital_configs,
+                      spare, hl, service)
 
 
 def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
@@ -187,15 +213,9 @@ def _plant(inbox: Inbox, tools: Path, grz_public_key: Path, folder: Path, *,
     return sid
 
 
-def _file(config: GenomlabConfig, data: bytes, body: dict[str, Any]) -> None:
-    """The hospital files its Meldebestätigung and, if complete, deletes the TAN."""
-    from genomlab.intake import get_case_book
-
-    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{body['confirmation_id']}.json").write_bytes(data)
-    if body["complete"]:
-        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
+def count_events(ledger: Ledger, event_type: str, key: str) -> Counter[Any]:
+    """How often each ``payload[key]`` occurs in ``ledger``'s events of ``event_type``."""
+    return Counter(str(e.payload[key]) for e in ledger.events(type=event_type))
 
 
 def _trust_centre(config: GenomlabConfig) -> Any:
@@ -312,13 +332,188 @@ def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
         assert row["selected_for_qc"] is not None
 
 
-def test_grzctl_report_quarterly__runs_on_the_result(setting: Setting, tmp_path: Path) -> None:
+def test_grzctl_report_quarterly__tables_match_the_platforms_monitoring_counts(
+        setting: Setting, tmp_path: Path) -> None:
+    """``grzctl report quarterly`` on grz-db, compared with what the platform saw.
+
+    grzctl buckets a submission by its upload date (``submission_uploaded_date``: the inbox's
+    ``LastModified`` of its metadata, i.e. today for this test's uploads), the platform's
+    monitoring (:func:`genomlab.platform.quarterly.compute_node_activity`) by the Prüfbericht's
+    ``submissionDate`` (the metadata's, here the world's past dates). The two agree per quarter
+    only when a hospital uploads in the quarter of its submission date, so the report is run for
+    every quarter that holds an upload and the counts are compared over those quarters.
+
+    Compared (both sides have them): submissions (grzctl's ``number_of_submissions_total`` =
+    the platform's ``confirmations`` = its ``genomic`` ones: every grz-db submission gets one
+    Prüfbericht, a refused one ``dataQualityCheckPassed: false``), per submitter too; basic QC
+    passed and failed (grzctl's dataset table ``data_quality_check_passed`` = the platform's
+    ``qc_passed``, ``confirmations - qc_passed``) and so ``qc_pass_rate``; end-to-end tests
+    (grzctl's ``number_of_end-to-end_tests`` = the platform's confirmations of
+    ``submissionType`` test); and submission by submission the dataset table's submitter,
+    submission type, disease type, coverage type and basic-QC verdict = the platform's
+    confirmation of that tanG.
+
+    Only grzctl has: single/duo/trio (the Prüfbericht carries no study type), passed end-to-end
+    tests, detailed QC failed (``number_of_failed_qcs``) and the detailed-QC table (the platform
+    receives no detailed-QC result), MV and research consent revocations (index / not index)
+    and deletions (change requests), sequence type, library type of the index, consents and
+    study subtype per dataset. Only the platform has: the Prüfberichte it refused
+    (``refused``), KDK confirmations (``clinical``).
+    """
     s = setting
-    dates = sorted(_meta(e)["submission"]["submissionDate"] for e in s.good)
-    year, month = (int(x) for x in dates[0].split("-")[:2])
-    done = s.pipeline.grzctl_process("report", "quarterly", "--year", str(year), "--quarter",
-                                     str((month - 1) // 3 + 1), "--outdir", str(tmp_path))
-    assert done.returncode == 0, done.stderr[-2000:]
-    tables = sorted(p.name for p in tmp_path.iterdir())
-    assert len(tables) == 3, tables
-    assert all(s.grz in name for name in tables), tables
+    records = {}
+    for listed in s.pipeline.list_submissions():
+        shown = s.pipeline.get_submission(str(listed["id"]))
+        assert shown is not None
+        records[str(listed["id"])] = shown
+    quarters = sorted({(int(day[:4]), (int(day[5:7]) - 1) // 3 + 1) for day in (
+        str(r["submission_uploaded_date"]) for r in records.values())})
+    overview: list[dict[str, str]] = []
+    datasets: list[dict[str, str]] = []
+    for year, quarter in quarters:
+        tables = s.pipeline.report_quarterly(year, quarter, tmp_path / f"{year}-Q{quarter}")
+        for row in [*tables["overview"], *tables["datasets"]]:
+            assert (row["genomicDataCenterId"], row["year"], row["quarter"]) == (
+                s.grz, str(year), str(quarter)), row
+        overview += tables["overview"]
+        datasets += tables["datasets"]
+        assert tables["detailed_qc"] == []  # detailed QC is not run yet
+    assert sorted(r["submission_id"] for r in datasets) == sorted(records)
+
+    with read_platform(s.config) as conn:
+        confirmed = {c.tan_hash: c for c in conn.execute(select(confirmations_table).where(
+            confirmations_table.c.node_id == s.grz)).all()}
+    assert len(confirmed) == len(records)
+    for row in datasets:  # submission by submission
+        mine = confirmed[tan_hash(records[row["submission_id"]]["tan_g"])]
+        assert (row["submitterId"], row["submissionType"], row["diseaseType"],
+                row["coverageType"], row["data_quality_check_passed"]) == (
+            mine.submitter_id, mine.submission_type, mine.disease_type, mine.coverage_type,
+            "yes" if mine.qc_passed else "no"), row["submission_id"]
+
+    activity = compute_node_activity(s.config, period="quarter").filter(
+        pl.col("node_id") == s.grz)
+    total = sum(int(r["number_of_submissions_total"]) for r in overview)
+    passed = sum(r["data_quality_check_passed"] == "yes" for r in datasets)
+    assert total == len(records) == activity["confirmations"].sum() == activity["genomic"].sum()
+    assert sum(int(r[f"number_of_submissions_{t}"]) for r in overview
+               for t in ("single", "duo", "trio")) == total
+    assert passed == activity["qc_passed"].sum()
+    assert total - passed == sum(not c.qc_passed for c in confirmed.values()) > 0
+    assert passed / total == pytest.approx(activity["qc_passed"].sum()
+                                           / activity["confirmations"].sum())
+    per_submitter = Counter(c.submitter_id for c in confirmed.values())
+    assert {r["submitterId"]: int(r["number_of_submissions_total"]) for r in overview} == dict(
+        per_submitter)
+    tests = sum(c.submission_type == "test" for c in confirmed.values())
+    assert sum(int(r["number_of_end-to-end_tests"]) for r in overview) == tests
+
+
+CRASH_POINTS = ("grzctl.downloaded", "grzctl.decrypted", "grz.pseudonymised",
+                "grz.batch_written", "grzctl.pruefbericht_submitted", "grzctl.confirmed",
+                "grzctl.cleaned")
+"""Where the SIGKILL test kills the pipeline, in order, each run a rerun of the one before:
+after grzctl's download (encrypted files, nothing decrypted), after its decrypt (not validated),
+in genomlab's ingest (pseudonyms exchanged; the Hail batch written, not indexed), after grzctl
+submitted the Prüfbericht (its Meldebestätigung not fetched), after genomlab recorded the
+confirmation (the inbox not cleaned) and after ``grzctl clean`` (grz-db not ``Finished``)."""
+GRZDB_STEPS = ["Downloaded", "Decrypted", "Validated", "Encrypted", "Archived", "Reported",
+               "Cleaned", "Finished"]
+
+
+def _run_pipeline_process(s: Setting, spec: Path, crashpoint: str | None
+                          ) -> subprocess.CompletedProcess[str]:
+    """The pipeline in a process of its own (``tests/genome_center/grzctl_runner.py``)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop(CRASHPOINT_ENV, None)
+    if crashpoint is not None:
+        env[CRASHPOINT_ENV] = crashpoint
+    return subprocess.run([sys.executable, "-m", "tests.genome_center.grzctl_runner",
+                           str(spec)], env=env, text=True, capture_output=True, timeout=1800,
+                          check=False)
+
+
+@pytest.mark.sigkill  # real subprocess kills, waited for with a timeout
+def test_grzctl_pipeline__killed_in_download_decrypt_and_ingest_rerun_stores_once(
+        setting: Setting) -> None:
+    """A third submission, sent with ``grz-cli submit``, is run by the pipeline in a process of
+    its own that is SIGKILLed at each of :data:`CRASH_POINTS` in turn, then run to the end."""
+    s = setting
+    sid, entry = _sid(s.spare), s.spare
+    folder = s.base / "sent" / sid
+    shutil.copytree(s.world / entry["path"], folder)
+    sent = run_grz_cli(s.grz_cli, "submit", folder, s.hospital_configs[entry["hospital_ik"]])
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    spec = write_spec(s.base / "crash-run.json", home=s.config.home, pipeline=s.pipeline,
+                      submission_ids=[sid])
+    seconds: dict[str, float] = {}
+    for point in CRASH_POINTS:
+        assert s.service.process.poll() is None, (  # the platform service (BfArM's API) is up
+            f"before {point}: the platform service ended with {s.service.process.returncode}: "
+            f"{s.service.log.read_text(errors='replace')[-2000:]}")
+        started = time.monotonic()
+        killed = _run_pipeline_process(s, spec, point)
+        seconds[point] = round(time.monotonic() - started, 1)
+        assert killed.returncode == -signal.SIGKILL, (
+            f"{point}: not killed there (exit {killed.returncode}): {killed.stderr[-3000:]}")
+    started = time.monotonic()
+    done = _run_pipeline_process(s, spec, None)
+    seconds["complete"] = round(time.monotonic() - started, 1)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"\nkilled at each point, then completed (seconds per run): {seconds}")
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])[sid]
+    assert outcome["grzdb_state"] == "Finished", outcome
+    meta = _meta(entry)
+    tan = meta["submission"]["tanG"]
+
+    # genomlab's stores: one submission row, its donors once, each genotype column once
+    center = GenomeCenter(s.config, s.grz)
+    rows = [r for r in center.get_submissions() if r["tan_hash"] == tan_digest(tan)]
+    assert [r["inbox_id"] for r in rows] == [sid]
+    assert rows[0]["state"] in ("finished", "qc_selected"), rows[0]
+    assert rows[0]["confirmation_id"] == outcome["confirmation_id"]
+    donors = [d for d in center.get_donors() if d["inbox_id"] == sid]
+    assert len(donors) == len(meta["donors"])
+    assert all(d["batch_id"] for d in donors), donors
+    columns: list[str] = []
+    for store_name in genotypes.STORES:
+        for path in center.get_batch_paths(store_name):
+            columns += s.hl.read_matrix_table(path).s.collect()
+    assert len(columns) == len(set(columns)), "a genotype column stored twice"
+    assert {d["genome_pseudonym"] for d in donors} <= set(columns)
+    for event_type in ("submission.validated", "submission.pseudonymised",
+                       "submission.stored", "submission.qc_sampled"):
+        assert count_events(center.ledger, event_type, "inbox_id")[sid] == 1, event_type
+    assert projection_matches(center.ledger, PROJECTION) == []
+    for institution in existing_institutions(s.config):
+        assert institution.ledger().verify().ok, institution.name
+
+    # the platform: confirmed once, by grzctl's client; the hospital holds that confirmation
+    with read_platform(s.config) as conn:
+        confirmed = conn.execute(select(confirmations_table).where(
+            confirmations_table.c.tan_hash == tan_hash(tan))).all()
+    assert [(c.confirmation_id, c.qc_passed) for c in confirmed] == [
+        (outcome["confirmation_id"], True)]
+    platform = Institution(s.config, "platform").ledger()
+    assert count_events(platform, "pruefbericht.confirmed", "tan_hash")[tan_hash(tan)] == 1
+    filed = s.config.home / "hospitals" / entry["hospital_ik"] / "meldebestaetigungen"
+    assert (filed / f"{outcome['confirmation_id']}.json").is_file()
+    pem = get_confirmation_public_key_pem(s.config)
+    of_tan = [p.name for p in filed.iterdir()
+              if str(verify_confirmation_bytes(p.read_bytes(), pem)["tan"]).lower() == tan.lower()]
+    assert of_tan == [f"{outcome['confirmation_id']}.json"]
+
+    # grz-db: one record, every step reached, ends Finished once, every entry signed
+    assert [r["id"] for r in s.pipeline.list_submissions()].count(sid) == 1
+    shown = s.pipeline.get_submission(sid)
+    assert shown is not None
+    states = [st["state"] for st in shown["states"]]
+    assert [st for st in GRZDB_STEPS if st in states] == GRZDB_STEPS, states
+    assert states.count("Finished") == states.count("Cleaned") == 1, states
+    assert states[-1] == "Finished", states
+    assert shown["tan_g"] == tan
+    assert {st["data_steward_signature"] for st in shown["states"]} == {"Verified"}, states
+    # the inbox: cleaned once (files deleted, metadata emptied)
+    left = s.inbox.keys()
+    assert [k for k in left if k.startswith(f"{sid}/")] == [
+        f"{sid}/cleaned", f"{sid}/metadata/metadata.json"]
