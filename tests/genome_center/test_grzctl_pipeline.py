@@ -409,14 +409,15 @@ def test_grzctl_report_quarterly__tables_match_the_platforms_monitoring_counts(
     assert sum(int(r["number_of_end-to-end_tests"]) for r in overview) == tests
 
 
-CRASH_POINTS = ("grzctl.downloaded", "grzctl.decrypted", "grz.pseudonymised",
-                "grz.batch_written", "grzctl.pruefbericht_submitted", "grzctl.confirmed",
-                "grzctl.cleaned")
+CRASH_POINTS = ("grzctl.downloaded", "grzctl.decrypted", "grz.batch_written",
+                "grzctl.pruefbericht_submitted")
 """Where the SIGKILL test kills the pipeline, in order, each run a rerun of the one before:
 after grzctl's download (encrypted files, nothing decrypted), after its decrypt (not validated),
-in genomlab's ingest (pseudonyms exchanged; the Hail batch written, not indexed), after grzctl
-submitted the Prüfbericht (its Meldebestätigung not fetched), after genomlab recorded the
-confirmation (the inbox not cleaned) and after ``grzctl clean`` (grz-db not ``Finished``)."""
+in genomlab's ingest (the Hail batch written, not indexed) and after grzctl submitted the
+Prüfbericht (its Meldebestätigung not fetched). The pipeline has more points
+(``grz.pseudonymised``, ``grzctl.confirmed``, ``grzctl.cleaned``); each kill costs a rerun
+with its own tool and Spark start-ups (about 60 s under load), so the test takes the issue's
+three steps and the hand-over to the platform."""
 GRZDB_STEPS = ["Downloaded", "Decrypted", "Validated", "Encrypted", "Archived", "Reported",
                "Cleaned", "Finished"]
 
