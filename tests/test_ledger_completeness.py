@@ -8,7 +8,9 @@ folder would:
 1. delete the newest events (no checkpoint covers them): the signed head catches it;
 2. insert a row into a table that authorisation reads: the replay of the events catches it;
 3. swap the GRZ's key pair and sign its whole history again with the new key: every local
-   check passes, the platform's anchor catches it;
+   check passes, the platform's anchor catches it; the same for the platform's ledger key
+   pair, whose heads the trust centre anchors (the key another party trusts), caught by the
+   trust centre's anchor;
 4. rewrite an early platform event and sign the history again with the platform's own key:
    every local check passes, the trust centre's anchor catches it.
 """
@@ -86,6 +88,19 @@ def resign_history(engine: Engine, signing_key: Ed25519PrivateKey,
             **sign_head(signing_key, last["seq"], last["hash"], last["recorded_at"])))
 
 
+def swap_ledger_key_pair(institution: Institution) -> Ed25519PrivateKey:
+    """Replace ``institution``'s ledger key pair in its key folder with a new one (returned)
+    and sign its whole history again with it, as an intruder in that folder could."""
+    new_key = Ed25519PrivateKey.generate()
+    resign_history(get_engine(institution.store_url), new_key, edit={})
+    keys = institution.directory / "keys"
+    (keys / "ledger.ed25519.pem").write_bytes(new_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (keys / "ledger.pub.pem").write_bytes(public_key_pem(new_key.public_key()))
+    return new_key
+
+
 def test_ledger_verify__anchored_home_is_intact(anchored_home: GenomlabConfig) -> None:
     verified = run_cli(anchored_home, "ledger", "verify")
     assert verified.exit_code == 0, verified.output
@@ -121,14 +136,7 @@ def test_ledger_verify__a_role_row_inserted_behind_the_ledger_is_caught(
 
 def test_ledger_verify__a_swapped_key_and_resigned_history_is_caught_by_the_anchor(
         anchored_home: GenomlabConfig) -> None:
-    grz = Institution(anchored_home, "grz", GRZ)
-    new_key = Ed25519PrivateKey.generate()
-    resign_history(get_engine(grz.store_url), new_key, edit={})
-    keys = grz.directory / "keys"
-    (keys / "ledger.ed25519.pem").write_bytes(new_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    (keys / "ledger.pub.pem").write_bytes(public_key_pem(new_key.public_key()))
+    swap_ledger_key_pair(Institution(anchored_home, "grz", GRZ))
     alone = run_cli(anchored_home, "ledger", "verify", "-i", f"grz:{GRZ}")
     assert alone.exit_code == 0, alone.output  # locally consistent: only the anchor can tell
     verified = run_cli(anchored_home, "ledger", "verify")
@@ -160,3 +168,20 @@ def test_ledger_verify__history_resigned_with_the_own_key_is_caught_by_the_ancho
     assert len(broken) == 1, verified.output
     assert broken[0].startswith("BROKEN anchor: platform: the head anchored by trust_center")
     assert broken[0].endswith("the event there differs now (history rewritten)")
+
+
+def test_ledger_verify__the_platforms_swapped_ledger_key_is_caught_by_the_trust_centres_anchor(
+        anchored_home: GenomlabConfig) -> None:
+    """The platform's ledger public key is the one the trust centre's anchors of the platform's
+    heads rely on: an intruder in the platform's folder swaps the pair and signs the platform's
+    history again with the new key. The platform alone verifies; the whole home reports the
+    trust centre's anchor, and only it (the platform's own anchors of the others still hold)."""
+    swap_ledger_key_pair(Institution(anchored_home, "platform"))
+    alone = run_cli(anchored_home, "ledger", "verify", "-i", "platform")
+    assert alone.exit_code == 0, alone.output  # locally consistent: only the anchor can tell
+    verified = run_cli(anchored_home, "ledger", "verify")
+    assert verified.exit_code == 1
+    broken = [line for line in verified.output.splitlines() if line.startswith("BROKEN anchor")]
+    assert len(broken) == 1, verified.output
+    assert broken[0].startswith("BROKEN anchor: platform: the head anchored by trust_center")
+    assert broken[0].endswith("the event there differs now (history rewritten, key changed)")

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, inspect, select, table
 
 from genomlab.config import GenomlabConfig
-from genomlab.institution import Institution
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.oauth_clients import IssuedClient, issue_client
 from genomlab.services.process import running_service
 from tests.conftest import REPO, config_for
+from tests.services.people import ledger_report, store_state
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,12 @@ def approved_node_client(config: GenomlabConfig, node_id: str) -> IssuedClient:
 
 def platform_state(config: GenomlabConfig) -> dict[str, int]:
     """Row count of every platform table (ledger included): what "nothing changed" compares."""
-    engine = Institution(config, "platform").engine()
-    with engine.connect() as conn:
-        return {name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
-                for name in sorted(inspect(engine).get_table_names())}
+    return store_state(config, "platform")
 
 
 def platform_ledger_report(config: GenomlabConfig) -> str:
     """The platform ledger's full verification, as ``genomlab ledger verify --full`` prints it."""
-    return str(Institution(config, "platform").ledger().verify(full=True))
+    return ledger_report(config, "platform")
 
 
 def make_pruefbericht(node_id: str, tan_seed: str) -> dict:

@@ -95,3 +95,17 @@ def store_state(config: GenomlabConfig, kind: str) -> dict[str, int]:
             name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
             for name in sorted(inspect(engine).get_table_names())
         }
+
+
+def ledger_report(config: GenomlabConfig, kind: str) -> str:
+    """An institution's full ledger verification, as ``genomlab ledger verify --full`` prints
+    it (``ok: …`` when every event, checkpoint and the signed head verify)."""
+    return str(Institution(config, kind).ledger().verify(full=True))  # type: ignore[arg-type]
+
+
+def state_changes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The tables whose row count differs between two :func:`store_state` snapshots, with the
+    difference (``{}``: nothing changed)."""
+    return {name: after.get(name, 0) - before.get(name, 0)
+            for name in sorted(set(before) | set(after))
+            if after.get(name, 0) != before.get(name, 0)}

@@ -45,10 +45,12 @@ from tests.data_service.reported_nodes import (
 )
 from tests.platform.conftest import populate
 from tests.services.people import (
+    ledger_report,
     mint_person_token,
     person_credentials,
     person_tokens,
     save_service_client,
+    state_changes,
     store_state,
 )
 
@@ -147,7 +149,13 @@ def test_serve_data_service__threshold_below_platform_minimum_refused(services):
 def test_run_feasibility_query__name_switching_does_not_evade_differencing(services):
     """Mallory asks a wide query, then the wide one minus one person while naming bob in the
     body, the headers and the query string: the service audits the token's person, so the
-    second answer is suppressed and both are mallory's in the ledger."""
+    second answer is suppressed and both are mallory's in the ledger.
+
+    The suppressed answer changes nothing else: the only rows it adds are the audit's own query
+    log, which legitimately records the refused question (one ``feasibility.answered`` event
+    of mallory's with ``suppressed`` set, and its row in ``ds_feasibility_queries``, which the
+    next differencing audit reads); every other data-service table keeps its row count and the
+    ledger verifies in full afterwards."""
     config = services.config
     mallory = person_tokens(config, "mallory")
     wide = make_request(["NCIT:C16576", "diseaseType:rare"], granularity="count")
@@ -156,6 +164,7 @@ def test_run_feasibility_query__name_switching_does_not_evade_differencing(servi
     )
     first = client(services, "mallory").run_feasibility_query(wide)
     assert isinstance(first["responseSummary"]["numTotalResults"], int)
+    before = data_service_state(config)
     with services.http() as http:
         answer = http.post(
             FEASIBILITY_PATH,
@@ -175,6 +184,12 @@ def test_run_feasibility_query__name_switching_does_not_evade_differencing(servi
         "differencing: differs from an earlier answer by a small cell"
         in (second["info"]["suppression"])
     )
+    assert state_changes(before, data_service_state(config)) == {
+        "ds_feasibility_queries": 1, "ledger_events": 1}  # the audit's query log, nothing else
+    logged = feasibility_events(config)[-1]
+    assert (logged.actor, logged.payload["user"], logged.payload["suppressed"]) == (
+        "mallory", "mallory", True)
+    assert ledger_report(config, "data_service").startswith("ok:")
     asked = [
         (e.actor, e.payload["user"])
         for e in feasibility_events(config)

@@ -18,13 +18,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, inspect, select, table
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from genomlab import clock
 from genomlab.cli import main
 from genomlab.clients.oauth import ClientCredentials, InvalidCredentials
+from genomlab.clients.platform import get_published_token_key, load_platform_token_key
 from genomlab.clients.trust_center import (
     EXCHANGE_PATH,
     LINKAGE_PATH,
@@ -36,9 +38,13 @@ from genomlab.config import GenomlabConfig
 from genomlab.data_service.adapters import get_node_readers
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
-from genomlab.keys import load_public_key
+from genomlab.keys import load_public_key, public_key_pem
 from genomlab.messages import APPROVAL_KIND, CohortCriteria, SignedDocument, sign_document
-from genomlab.platform.access_tokens import TOKEN_KEY
+from genomlab.platform.access_tokens import (
+    TOKEN_KEY,
+    TRUST_CENTER_AUDIENCE,
+    decode_access_token,
+)
 from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION, ApplicationForm
@@ -47,9 +53,15 @@ from genomlab.platform.applications.workflow import Workflow
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.oauth_clients import issue_client
 from genomlab.services.process import running_service
+from genomlab.trust_center.approvals import (
+    check_approval,
+    load_platform_approval_key,
+    platform_approval_key_path,
+)
 from genomlab.trust_center.service import TrustCenter, verify_linkage_map
 from tests.conftest import REPO, config_for
 from tests.services.conftest import approved_node_client, platform_state
+from tests.services.people import state_changes, store_state
 from tests.trust_center.conftest import make_kvnr
 
 WORLD = REPO / "data_samples" / "world"
@@ -140,10 +152,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 def trust_center_state(config: GenomlabConfig) -> dict[str, int]:
     """Row count of every trust-centre table (its ledger included)."""
-    engine = Institution(config, "trust_center").engine()
-    with engine.connect() as conn:
-        return {name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
-                for name in sorted(inspect(engine).get_table_names())}
+    return store_state(config, "trust_center")
 
 
 def trust_center_events(config: GenomlabConfig) -> list:
@@ -300,23 +309,30 @@ def test_issue_linkage_map__only_a_data_service_client(services):
 
 
 def _refused_once(services: Services, approval: SignedDocument, match: str) -> None:
-    """The map is refused with 403; only a ``linkage_map.refused`` event is added."""
+    """The map is refused with 403, and the refusal's audit event is the only change: exactly
+    one ``linkage_map.refused`` event of the data service's client is appended (one row of
+    ``ledger_events``; the event has no projection), no map is issued (no
+    ``linkage_map.issued`` event, ``tc_linkage_maps`` and ``tc_project_persons`` unchanged),
+    every other trust-centre table and every platform table keeps its row count, and both
+    ledgers verify in full afterwards."""
     config = services.config
     before, n_events = trust_center_state(config), len(trust_center_events(config))
+    platform_before = platform_state(config)
     with pytest.raises(PermissionDenied, match=match):
         services.data_service.issue_linkage_map(
             approval, actor="data_service", clinical_pseudonyms=clinical_pseudonyms(config))
     added = trust_center_events(config)[n_events:]
     assert [(e.type, e.actor) for e in added] == [
         ("linkage_map.refused", services.data_service.credentials.client_id)]
-    after = trust_center_state(config)
-    changed = {name for name in before if before[name] != after[name]}
-    assert all(after[name] == before[name] + 1 for name in changed)
-    assert changed <= {"ledger_events", "ledger_head"}, changed
+    assert state_changes(before, trust_center_state(config)) == {"ledger_events": 1}
+    assert platform_state(config) == platform_before
     assert ledgers_verify(config)
 
 
 def test_issue_linkage_map__forged_or_not_current_approval_refused(services):
+    """An altered approval and one re-signed with the platform's key but never issued are each
+    refused 403; the ``linkage_map.refused`` audit event is the only change
+    (:func:`_refused_once`)."""
     config = services.config
     approval = get_signed_approval(config, services.application_id)
     widened = {**approval.body, "criteria": {}}
@@ -329,6 +345,8 @@ def test_issue_linkage_map__forged_or_not_current_approval_refused(services):
 
 
 def test_issue_linkage_map__after_revocation_at_platform_refused_without_being_told(services):
+    """A revoked approval (and its replay) is refused 403 without the trust centre being told;
+    the ``linkage_map.refused`` audit event is the only change (:func:`_refused_once`)."""
     config = services.config
     application_id = _file_clinical_application(config)
     approval = get_signed_approval(config, application_id)
@@ -339,6 +357,99 @@ def test_issue_linkage_map__after_revocation_at_platform_refused_without_being_t
     assert not [e for e in trust_center_events(config) if e.type == "approval.revoked"]
     _refused_once(services, approval, f"approval {application_id}: revoked at the platform")
     _refused_once(services, approval, "revoked at the platform")  # the replay
+
+
+def test_issue_linkage_map__current_approval_presented_again_gets_the_same_map_audited(
+        services):
+    """Decision: an approval that is still the platform's current one may be presented again
+    (the data service re-releases, e.g. after withdrawals); it is not a one-time ticket. What
+    keeps it bounded is the platform's word (revoked, closed or expired approvals are refused,
+    :func:`test_issue_linkage_map__after_revocation_at_platform_refused_without_being_told`)
+    and the cohort filter, not single use. The second presentation of the same request gets
+    the same rows (same project pseudonyms, same digest: same key version) under a new map
+    id, and is audited as its own ``linkage_map.issued`` event of the data service's client:
+    one new ``tc_linkage_maps`` row, no new project person, nothing else."""
+    config = services.config
+    application_id = _file_clinical_application(config)
+    approval = get_signed_approval(config, application_id)
+    request = clinical_pseudonyms(config)
+    first = services.data_service.issue_linkage_map(approval, actor="data_service",
+                                                    clinical_pseudonyms=request)
+    assert len(first) > 0
+    before, n_events = trust_center_state(config), len(trust_center_events(config))
+    again = services.data_service.issue_linkage_map(approval, actor="data_service",
+                                                    clinical_pseudonyms=request)
+    assert again.map_id != first.map_id
+    assert (again.digest, sorted(again.rows())) == (first.digest, sorted(first.rows()))
+    added = trust_center_events(config)[n_events:]
+    assert [(e.type, e.actor, e.payload["map_id"], e.payload["digest"]) for e in added] == [
+        ("linkage_map.issued", services.data_service.credentials.client_id, again.map_id,
+         first.digest)]
+    assert state_changes(before, trust_center_state(config)) == {
+        "ledger_events": 1, "tc_linkage_maps": 1}
+    assert ledgers_verify(config)
+
+
+def test_issue_linkage_map__approval_signed_by_an_attacker_after_swapping_the_trusted_key_refused(
+        services):
+    """Attack: replace the platform's public approval key that the trust centre trusts
+    (``platform/keys/approval.pub.pem``, :func:`platform_approval_key_path`) with an attacker's,
+    and present an approval the attacker signed (criteria widened to everyone). The swap does
+    defeat the signature check on its own (``check_approval`` accepts the forgery with the
+    swapped file), so the signature is not what protects: the trust-centre service asks the
+    platform for the approval's current digest, the forgery is not it, and the request is
+    refused 403 with the ``linkage_map.refused`` audit event as the only change. Neither
+    ``genomlab ledger verify`` nor the anchors look at this key file (they cover ledger keys
+    only), so the swap itself is not reported there."""
+    config = services.config
+    approval = get_signed_approval(config, services.application_id)
+    attacker = Ed25519PrivateKey.generate()
+    forged = sign_document(APPROVAL_KIND, {**approval.body, "criteria": {}}, attacker)
+    trusted = platform_approval_key_path(config)
+    genuine = trusted.read_bytes()
+    trusted.write_bytes(public_key_pem(attacker.public_key()))
+    try:
+        grant = check_approval(forged, load_platform_approval_key(config), today=clock.today())
+        assert grant.application_id == services.application_id  # the file swap is effective
+        _refused_once(services, forged, "not the platform's current approval")
+    finally:
+        trusted.write_bytes(genuine)
+
+
+def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token_key_refused_401(
+        services):
+    """Attack: replace the platform's published token key that the services trust
+    (``<home>/services/platform.token-key.pub.pem``, :func:`get_published_token_key`) with an
+    attacker's, and call with a token the attacker signed carrying a real data-service
+    client's claims. The running trust centre read the key once at its start, so it refuses
+    the token 401 and nothing changes in either store. The swapped file is what the next
+    service start would load (``load_platform_token_key`` accepts the forgery); the platform
+    service overwrites the file at its own start, and neither ``genomlab ledger verify`` nor
+    the anchors cover it (they cover ledger keys only)."""
+    config = services.config
+    real = jwt.decode(services.data_service.tokens.get(), options={"verify_signature": False})
+    attacker = Ed25519PrivateKey.generate()
+    forged = jwt.encode({**real, "jti": "f" * 32}, attacker, algorithm="EdDSA",
+                        headers={"typ": "at+jwt"})
+    published = get_published_token_key(config)
+    genuine = published.read_bytes()
+    before, platform_before = trust_center_state(config), platform_state(config)
+    published.write_bytes(public_key_pem(attacker.public_key()))
+    try:
+        claims = decode_access_token(forged, load_platform_token_key(config),
+                                     audience=TRUST_CENTER_AUDIENCE)
+        assert claims["client_id"] == services.data_service.credentials.client_id
+        with services.http() as http:
+            answer = http.post(LINKAGE_PATH, headers={"Authorization": f"Bearer {forged}"}, json={
+                "approval": get_signed_approval(config, services.application_id)
+                .model_dump(mode="json"),
+                "clinical_pseudonyms": clinical_pseudonyms(config)})
+    finally:
+        published.write_bytes(genuine)
+    assert (answer.status_code, answer.json()["error"]) == (401, "invalid_token"), answer.text
+    assert trust_center_state(config) == before
+    assert platform_state(config) == platform_before
+    assert ledgers_verify(config)
 
 
 def test_release_application__links_through_the_trust_center_service(services):
