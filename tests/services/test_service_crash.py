@@ -32,6 +32,7 @@ from tests.services.conftest import (
     make_pruefbericht,
     platform_ledger_report,
 )
+from tests.services.homes import prepare_airlock_home
 
 TOKEN = "/oauth2/token"
 UPLOAD = "/api/pruefbericht/upload"
@@ -161,3 +162,80 @@ def test_trust_center_service__killed_mid_exchange_retry_exchanges_once(
     assert pseudonym.startswith("GDP1-")
     assert len(_exchanged_events(config, "GRZS04001")) - before == 1  # not lost, not doubled
     assert Institution(config, "trust_center").ledger().verify(full=True).ok
+
+
+# --- the airlock ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def airlock_home(tmp_path_factory: pytest.TempPathFactory):
+    """An approved project with two outputs (:func:`tests.services.homes.prepare_airlock_home`)
+    and a running platform (people's tokens, team membership, the register)."""
+    base = tmp_path_factory.mktemp("airlock-crash")
+    config = config_for(base / "home")
+    project = prepare_airlock_home(config)
+    with running_service(config, "platform", log=base / "platform.log",
+                         env={"PYTHONPATH": str(REPO)}):
+        yield config, project
+
+
+def _airlock_events(config, request_id: str, kind: str) -> list:
+    return [e for e in Institution(config, "airlock").ledger().events(type=kind)
+            if e.payload["request_id"] == request_id]
+
+
+def _register_entries(config, request_id: str) -> list[str]:
+    from genomlab.platform.applications.projection import results
+
+    with read_platform(config) as conn:
+        return [row.reference for row in conn.execute(select(results))  # keyed by application
+                if row.reference.startswith(f"airlock:{request_id} ")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["airlock.copied_out", "airlock.registered"])
+def test_airlock_service__killed_mid_release_retry_releases_once(airlock_home, tmp_path: Path,
+                                                                 point: str) -> None:
+    """The second checker's approval releases the request: killed after the first file is
+    copied out, or after the register entry is recorded on the platform but before
+    ``airlock.request.released``. The second checker's retry of the same decision gets
+    ``released``; one release event, one register entry, every file copied out whole."""
+    from genomlab.airlock.requests import get_released_dir, get_request_detail
+    from genomlab.clients.airlock import AirlockClient
+    from genomlab.clients.oauth import ServiceUnavailable
+    from tests.services.homes import BY_AGE, BY_SEX
+    from tests.services.people import person_tokens
+
+    config, project = airlock_home
+    env = {"PYTHONPATH": str(REPO)}
+
+    def person(user: str) -> AirlockClient:
+        return AirlockClient(config, person_tokens(config, user))
+
+    with running_service(config, "airlock", log=tmp_path / "killed.log",
+                         env={**env, "GL_CRASHPOINT": point}) as doomed:
+        request_id = person("alice").submit_request(project, ["by_sex.csv", "by_age.csv"])
+        assert person("hanna").record_review(request_id, "approve", "≥ 10") == (
+            "partially_reviewed")
+        with pytest.raises(ServiceUnavailable, match="Server disconnected"):
+            person("ute").record_review(request_id, "approve", "fine")
+        assert doomed.process.wait(timeout=30) == -9, "the airlock was not killed at " + point
+    assert get_request_detail(config, request_id).request["status"] == "approved"
+    assert _airlock_events(config, request_id, "airlock.request.released") == []
+    registered = _register_entries(config, request_id)
+    assert len(registered) == (1 if point == "airlock.registered" else 0), registered
+
+    with running_service(config, "airlock", log=tmp_path / "restarted.log", env=env):
+        retried = person("ute").record_review(request_id, "approve", "fine")
+        again = person("ute").record_review(request_id, "approve", "fine")
+        copied = person("hanna").release_request(request_id)
+    assert (retried, again, copied) == ("released", "released", [])
+    (released,) = _airlock_events(config, request_id, "airlock.request.released")
+    assert sorted(f["name"] for f in released.payload["files"]) == ["by_age.csv", "by_sex.csv"]
+    assert len(_airlock_events(config, request_id, "airlock.file.reviewed")) == 4  # 2 × 2
+    assert len(_register_entries(config, request_id)) == 1
+    folder = get_released_dir(config, project) / request_id
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {
+        "by_sex.csv": BY_SEX, "by_age.csv": BY_AGE}  # whole, no temporary file left
+    for kind in ("airlock", "platform"):
+        assert Institution(config, kind).ledger().verify(full=True).ok
