@@ -167,12 +167,14 @@ class AirlockDesk:
             )
 
     def _is_repeated(self, person: str, request_id: str, file: str | None, decision: str) -> bool:
-        """Whether ``person`` already made this very decision on the file (or on every file):
-        the client's retry of a review whose answer it never got."""
-        files = [
-            f for f in get_request_detail(self.config, request_id).files
-            if file is None or f["name"] == file
-        ]
+        """Whether this is the retry of a review that approved the request (its answer lost
+        when the airlock died releasing it): ``person`` already made this very decision on the
+        file (or on every file) and the request is approved or released. On an open request a
+        checker's second decision stays refused (:meth:`_refuse_second_decision`)."""
+        detail = get_request_detail(self.config, request_id)
+        if detail.request["status"] not in ("approved", "released"):
+            return False
+        files = [f for f in detail.files if file is None or f["name"] == file]
         mine = [d["decision"] for f in files for d in f["decisions"] if d["reviewer"] == person]
         return bool(files) and len(mine) == len(files) and set(mine) == {decision}
 
