@@ -49,6 +49,7 @@ women there are (the clinical side holds sex; 17 or more, the exact count withhe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -59,11 +60,13 @@ import polars as pl
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.crashpoints import crashpoint
 from genomlab.data_service.beacon import API_VERSION, BEACON_ID, FeasibilityQuery, parse_request
 from genomlab.data_service.index import FeasibilityIndex, load_feasibility_index
 from genomlab.data_service.store import (
     get_answer_times,
     get_answered_queries,
+    is_answered,
     open_data_service_ledger,
 )
 from genomlab.data_service.suppression import (
@@ -218,8 +221,23 @@ def build_response(query: FeasibilityQuery, side: str, counts: SuppressedCounts,
     }
 
 
+def get_retry_query_id(user: str, request_key: str) -> str:
+    """The query id of ``user``'s request that carries ``request_key`` (an ``Idempotency-Key``):
+    the same for every retry of that request, another for another requester.
+
+    Examples
+    --------
+    >>> get_retry_query_id("bob", "k1") == get_retry_query_id("bob", "k1")
+    True
+    >>> get_retry_query_id("bob", "k1") == get_retry_query_id("eve", "k1")
+    False
+    """
+    return "r" + hashlib.sha256(f"{user}\n{request_key}".encode()).hexdigest()[:31]
+
+
 def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, user: str,
-                          index: FeasibilityIndex | None = None) -> dict[str, Any]:
+                          index: FeasibilityIndex | None = None,
+                          request_key: str | None = None) -> dict[str, Any]:
     """Answer a Beacon v2 feasibility request for ``user``; suppressed, audited and recorded.
 
     Parameters
@@ -231,6 +249,10 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
         against their query budget (:func:`check_query_budget`), then recorded.
     index:
         The feasibility index; loaded (and cached) from the home when not given.
+    request_key:
+        The client's key for this request (``Idempotency-Key``): a retry with the same key,
+        e.g. after the service died between recording the answer and sending it, is answered
+        again without a second ``feasibility.answered`` and without counting against the budget.
 
     Examples
     --------
@@ -252,16 +274,24 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
     counts = suppress_counts(cells, min_cell_count=config.disclosure.min_cell_count,
                              suppress_zeros=config.disclosure.suppress_zeros)
     ledger = open_data_service_ledger(config)
+    query_id = (secrets.token_hex(8) if request_key is None
+                else get_retry_query_id(user, request_key))
     with ledger.transaction() as tx:
-        check_query_budget(config, tx.conn, user)
-        if query.granularity == "count":
+        retry = request_key is not None and is_answered(tx.conn, query_id, user)
+        if not retry:
+            check_query_budget(config, tx.conn, user)
+        if query.granularity == "count":  # a retry's own earlier answer is the same query
             counts = _audit(config, index, query, side, counts, total, mask, groups, tx.conn,
                             user)
-        tx.append("feasibility.answered", {
-            "query_id": secrets.token_hex(8), "user": user, "side": side,
-            "filters": {k: list(v) for k, v in query.filters.items()}, "variant": query.variant,
-            "granularity": query.granularity, "total": total, "suppressed": counts.suppressed,
-        }, actor=user, stream=f"feasibility:{user}")
+        if not retry:
+            tx.append("feasibility.answered", {
+                "query_id": query_id, "user": user, "side": side,
+                "filters": {k: list(v) for k, v in query.filters.items()},
+                "variant": query.variant, "granularity": query.granularity, "total": total,
+                "suppressed": counts.suppressed,
+            }, actor=user, stream=f"feasibility:{user}")
+            crashpoint("feasibility.appended")  # in the transaction, before the commit
+    crashpoint("feasibility.committed")  # recorded, not yet answered
     return build_response(query, side, counts, {node: n > 0 for node, n in cells.items()})
 
 

@@ -187,6 +187,12 @@ def get_answered_queries(conn: Connection, side: str, user: str) -> Sequence[Any
                         .order_by(queries.c.seq)).all()
 
 
+def is_answered(conn: Connection, query_id: str, user: str) -> bool:
+    """Whether ``user``'s query ``query_id`` is already answered (recorded)."""
+    return conn.execute(select(queries.c.seq).where(
+        queries.c.query_id == query_id, queries.c.user_id == user)).first() is not None
+
+
 def get_answer_times(conn: Connection, user: str, since: str) -> list[str]:
     """When ``user``'s queries answered at or after ``since`` (ISO time, UTC) were answered,
     oldest first (any granularity: what the query budget counts)."""

@@ -166,11 +166,39 @@ class AirlockDesk:
                 f"{file or 'every file'}; the second decision needs a second output checker"
             )
 
+    def _is_repeated(self, person: str, request_id: str, file: str | None, decision: str) -> bool:
+        """Whether this is the retry of a review that approved the request (its answer lost
+        when the airlock died releasing it): ``person`` already made this very decision on the
+        file (or on every file) and the request is approved or released. On an open request a
+        checker's second decision stays refused (:meth:`_refuse_second_decision`)."""
+        detail = get_request_detail(self.config, request_id)
+        if detail.request["status"] not in ("approved", "released"):
+            return False
+        files = [f for f in detail.files if file is None or f["name"] == file]
+        mine = [d["decision"] for f in files for d in f["decisions"] if d["reviewer"] == person]
+        return bool(files) and len(mine) == len(files) and set(mine) == {decision}
+
+    def _answer_again(
+        self, directory: PersonDirectory, person: str, request_id: str
+    ) -> dict[str, Any]:
+        """A retried review records nothing again: the request's status, after finishing the
+        release the decision started if the airlock died in it (SIGKILL after the approval
+        committed: ``release_request`` is idempotent)."""
+        if not directory.is_output_checker(person):
+            raise PermissionDenied(f"review {request_id}: {person} is not an output checker")
+        status = str(get_request_detail(self.config, request_id).request["status"])
+        if status == "approved":
+            release_request(self.config, directory, request_id, actor=person)
+            status = "released"
+        return {"request_id": request_id, "status": status}
+
     def review(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
         person, directory = verified.user_id, PersonDirectory(self.base, verified)
         decision = cast(Decision, _text(body, "decision"))
         reason = _text(body, "reason")
         file = _text(body, "file", required=False) or None
+        if self._is_repeated(person, request_id, file, decision):
+            return self._answer_again(directory, person, request_id)
         self._refuse_second_decision(person, request_id, file)
         if file is None:
             status = record_review(self.config, directory, person, request_id, decision, reason)

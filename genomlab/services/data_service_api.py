@@ -4,6 +4,9 @@
   (:func:`genomlab.data_service.beacon.make_request`); the answer is the Beacon v2 response
   :func:`genomlab.data_service.feasibility.run_feasibility_query` gives, suppressed, audited
   against differencing and recorded (``feasibility.answered``).
+  With an ``Idempotency-Key`` header, a retry of the request with the same key (after the
+  connection dropped, e.g. the service was killed after recording the answer) is answered
+  again, recorded once and counted once against the budget.
 - ``GET /healthz``: readiness.
 
 **The service owns its rules.** The disclosure threshold, the zero rule and the query budget
@@ -60,6 +63,9 @@ from genomlab.services.person_check import (
 from genomlab.services.visa_check import VisaCheck, is_visa
 
 FEASIBILITY_PATH = "/api/feasibility"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+"""The client's key for one request: its retry (same key, same person) records nothing again."""
+MAX_KEY_LENGTH = 200
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 STATUS_BY_ERROR: tuple[tuple[type[GenomlabError], int], ...] = (
     (ServiceUnavailable, 503),
@@ -113,13 +119,19 @@ def create_data_service_app(
         title="genomlab data service (Datendienst)", docs_url=None, redoc_url=None, openapi_url=None
     )
 
-    def answer(user: str, body: Any) -> JSONResponse:
+    def answer(user: str, body: Any, request_key: str | None) -> JSONResponse:
         if not isinstance(body, dict):
             return _error_response(
                 ValidationFailed("request: body is not a JSON object (a Beacon v2 request)")
             )
+        if request_key is not None and not (0 < len(request_key) <= MAX_KEY_LENGTH):
+            return _error_response(
+                ValidationFailed(f"request: header {IDEMPOTENCY_KEY}: 1 to {MAX_KEY_LENGTH} "
+                                 "characters")
+            )
         try:
-            return JSONResponse(run_feasibility_query(config, body, user=user), headers=NO_STORE)
+            answer = run_feasibility_query(config, body, user=user, request_key=request_key)
+            return JSONResponse(answer, headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
 
@@ -144,7 +156,7 @@ def create_data_service_app(
                 status_code=status,
                 headers={**NO_STORE, **headers},
             )
-        return answer(user, body)
+        return answer(user, body, request.headers.get(IDEMPOTENCY_KEY))
 
     app.include_router(create_beacon_router(config, people, visas))  # GA4GH Beacon v2
 

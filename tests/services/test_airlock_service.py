@@ -16,33 +16,25 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from genomlab.airlock.requests import get_outputs_dir, get_released_dir
+from genomlab.airlock.requests import get_released_dir
 from genomlab.cli import main
 from genomlab.clients.airlock import AirlockClient
 from genomlab.clients.oauth import get_service_endpoint
 from genomlab.config import GenomlabConfig
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
-from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE, TOKEN_KEY
+from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE
 from genomlab.platform.person_credentials import save_person_credentials
 from genomlab.services.process import ServiceProcess, running_service
 from genomlab.services.runner import get_service_record_path
 from tests.conftest import REPO, config_for
-from tests.platform.conftest import approve_application
+from tests.services.homes import BY_SEX, prepare_airlock_home
 from tests.services.people import (
     mint_person_token,
     person_credentials,
     person_tokens,
-    save_service_client,
     store_state,
 )
-
-AIRLOCK_CLIENT_NODE = "AIRLOCK"
-"""The airlock's platform client: a node of kind ``airlock`` (scopes ``status:read
-projects:read register:write``): people, team membership and the register, all asked of the
-platform service."""
-BY_SEX = "sex,n\nF,60\nM,55\n"
-BY_AGE = "age,n\n<50,40\n>=50,75\n"
 
 
 @dataclass(frozen=True)
@@ -64,15 +56,7 @@ class Services:
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     base = tmp_path_factory.mktemp("airlock-service")
     config = config_for(base / "home")
-    project, _ = approve_application(config)
-    outputs = get_outputs_dir(config, project)
-    outputs.mkdir(parents=True)
-    (outputs / "by_sex.csv").write_text(BY_SEX)
-    (outputs / "by_age.csv").write_text(BY_AGE)
-    save_service_client(config, "airlock", AIRLOCK_CLIENT_NODE)
-    for user in ("alice", "bob", "hanna", "ute"):
-        person_credentials(config, user)  # issued before any "nothing changed" comparison
-    Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # the platform's token key
+    project = prepare_airlock_home(config)
     env = {"PYTHONPATH": str(REPO)}
     with (
         running_service(config, "platform", log=base / "platform.log", env=env),

@@ -28,28 +28,23 @@ from genomlab.clients.data_service import FEASIBILITY_PATH, DataServiceClient
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
-from genomlab.data_service.index import build_feasibility_index
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
-from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE, TOKEN_KEY
-from genomlab.platform.applications.workflow import Workflow
+from genomlab.platform.access_tokens import AIRLOCK_AUDIENCE, DATA_SERVICE_AUDIENCE
 from genomlab.platform.person_credentials import save_person_credentials, withdraw_user
 from genomlab.services.process import ServiceProcess, running_service
 from genomlab.services.runner import get_service_record_path
 from tests.conftest import REPO, config_for
 from tests.data_service.reported_nodes import (
-    INDEXED_ON,
     MOST_RARE_WOMEN_TERM,
     NARROW_TERMS,
-    make_clinical_world,
 )
-from tests.platform.conftest import populate
+from tests.services.homes import prepare_data_service_home
 from tests.services.people import (
     ledger_report,
     mint_person_token,
     person_credentials,
     person_tokens,
-    save_service_client,
     state_changes,
     store_state,
 )
@@ -71,15 +66,7 @@ class Services:
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     base = tmp_path_factory.mktemp("data-service-service")
     config = config_for(base / "home")
-    build_feasibility_index(config, [], make_clinical_world(), on=INDEXED_ON)
-    wf = Workflow(config)
-    populate(wf)
-    for user in ("eve", "mallory", "trudy"):
-        wf.register_user("root", user, institution="Uni Test", name=user.title())
-    save_service_client(config, "data_service", "DSTEST01")
-    for user in ("eve", "mallory", "trudy", "bob", "tom"):
-        person_credentials(config, user)
-    Institution(config, "platform").keys().signing_key(TOKEN_KEY)  # the platform's token key
+    prepare_data_service_home(config)
     env = {"PYTHONPATH": str(REPO)}
     with (
         running_service(config, "platform", log=base / "platform.log", env=env),

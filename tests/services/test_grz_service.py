@@ -15,22 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from genomlab.cli import main
 from genomlab.clients.nodes import ATTRIBUTES_SCOPE, NodeOperatorClient, NodeServiceReader
-from genomlab.clients.oauth import BearerTokens, ClientCredentials, load_client_credentials
+from genomlab.clients.oauth import BearerTokens, ClientCredentials
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
-from genomlab.platform.access_tokens import TOKEN_KEY
 from genomlab.platform.confirmations import (
     get_confirmation_public_key_pem,
     verify_confirmation_bytes,
 )
-from genomlab.platform.nodes import NodeRegistry
 from genomlab.services.process import running_service
 from tests.conftest import REPO, config_for
 from tests.services.conftest import approved_node_client
+from tests.services.homes import prepare_grz_home
 
 WORLD = REPO / "data_samples" / "world"
 ENV = {"PYTHONPATH": str(REPO)}
@@ -62,28 +59,10 @@ class Grz:
 
 @pytest.fixture(scope="module")
 def grz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grz]:
-    from genomlab.intake import (
-        record_world_consents,
-        register_world_nodes,
-        request_world_case_numbers,
-    )
-
     base = tmp_path_factory.mktemp("grz-service")
     config = config_for(base / "home")
-    register_world_nodes(config, WORLD, actor="test")
-    request_world_case_numbers(config, WORLD)
-    record_world_consents(config, WORLD)
-    NodeRegistry(config).ensure_approved("VSTRKI", name="RKI", actor="bfarm-op")
-    for node_id in ("VSTRKI", GRZ):
-        saved = CliRunner().invoke(
-            main,
-            ["platform", "nodes", "issue-client", node_id, "--save"],
-            env={"GENOMLAB_HOME": str(config.home)},
-        )
-        assert saved.exit_code == 0, saved.output
-    Institution(config, "platform").keys().signing_key(TOKEN_KEY)
+    client = prepare_grz_home(config, GRZ, WORLD)
     folder = Institution(config, "grz", GRZ).directory
-    client = load_client_credentials(folder / "platform-client.json")
     with (
         running_service(config, "trust_center", log=base / "tc.log", env=ENV),
         running_service(config, "platform", log=base / "platform.log", env=ENV),
