@@ -221,18 +221,24 @@ def build_response(query: FeasibilityQuery, side: str, counts: SuppressedCounts,
     }
 
 
-def get_retry_query_id(user: str, request_key: str) -> str:
-    """The query id of ``user``'s request that carries ``request_key`` (an ``Idempotency-Key``):
-    the same for every retry of that request, another for another requester.
+def get_retry_query_id(user: str, request_key: str, request: dict[str, Any]) -> str:
+    """The query id of ``user``'s ``request`` sent with ``request_key`` (an ``Idempotency-Key``):
+    the same for every retry of that request, another for another requester or for another
+    request under the same key (so a reused key never answers a new question unrecorded).
 
     Examples
     --------
-    >>> get_retry_query_id("bob", "k1") == get_retry_query_id("bob", "k1")
+    >>> q = {"query": {"filters": [{"id": "NCIT:C16576"}]}}
+    >>> get_retry_query_id("bob", "k1", q) == get_retry_query_id("bob", "k1", dict(q))
     True
-    >>> get_retry_query_id("bob", "k1") == get_retry_query_id("eve", "k1")
+    >>> get_retry_query_id("bob", "k1", q) == get_retry_query_id("eve", "k1", q)
+    False
+    >>> get_retry_query_id("bob", "k1", q) == get_retry_query_id("bob", "k1", {"query": {}})
     False
     """
-    return "r" + hashlib.sha256(f"{user}\n{request_key}".encode()).hexdigest()[:31]
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(f"{user}\n{request_key}\n{canonical}".encode())
+    return "r" + digest.hexdigest()[:31]
 
 
 def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, user: str,
@@ -275,7 +281,7 @@ def run_feasibility_query(config: GenomlabConfig, request: dict[str, Any], *, us
                              suppress_zeros=config.disclosure.suppress_zeros)
     ledger = open_data_service_ledger(config)
     query_id = (secrets.token_hex(8) if request_key is None
-                else get_retry_query_id(user, request_key))
+                else get_retry_query_id(user, request_key, request))
     with ledger.transaction() as tx:
         retry = request_key is not None and is_answered(tx.conn, query_id, user)
         if not retry:

@@ -196,3 +196,24 @@ def test_feasibility_cli__budget_refusal_is_one_error_line(tmp_path: Path,
     assert refused.output.startswith("Error: feasibility query budget used up: erin has had 1 "
                                      "of 1 answered queries in 30 days")
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_run_feasibility_query__idempotency_key_reused_for_another_question_is_recorded(
+        config: GenomlabConfig) -> None:
+    """A retry (same person, key and request) is answered again without a second record; the
+    same key sent with another question is a new query, recorded and audited like any other,
+    so a reused key cannot ask unrecorded questions (and evade differencing or the budget)."""
+    def ask(filters: list[str], key: str) -> dict[str, Any]:
+        return run_feasibility_query(config, make_request(filters, granularity="count"),  # type: ignore[arg-type]
+                                     user="mallory", request_key=key)
+
+    def answered() -> int:
+        return sum(e.type == "feasibility.answered"
+                   for e in open_data_service_ledger(config).events())
+
+    first = ask(["NCIT:C16576", "diseaseType:rare"], "k1")
+    assert ask(["NCIT:C16576", "diseaseType:rare"], "k1") == first
+    assert answered() == 1
+    second = ask(["NCIT:C16576", "diseaseType:rare", MOST_RARE_WOMEN_TERM], "k1")
+    assert answered() == 2
+    assert second["responseSummary"]["numTotalResults"] == "suppressed"  # the pair is audited
