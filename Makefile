@@ -24,6 +24,10 @@ POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_he
 # The shifted-clock pass runs the fast tests again with the machine's clock moved (Debian's
 # faketime), to a mid-2027 day and to the last evening of February 2030, so that no test or code
 # path silently depends on today's date. Monotonic clocks stay real (timeouts keep working).
+# The shift is an offset from now ("+SECONDS"), the same in every process: with an absolute
+# start ("@DATE") each process's clock started at DATE when it started, so a service started
+# minutes into the pass ran minutes behind the test that minted its tokens ("issued in the
+# future").
 SHIFTED_CLOCKS = 2027-07-15T10:00:00 2030-02-28T23:30:00
 FAST_TESTS = -m "not hail and not browser and not notebook and not sigkill"
 
@@ -35,7 +39,8 @@ test:
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 	for at in $(SHIFTED_CLOCKS); do \
 		echo "shifted clock: $$at"; \
-		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@$${at/T/ }" \
+		offset=$$(( $$(date -d "$${at/T/ }" +%s) - $$(date +%s) )); \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+$$offset" \
 			.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST_TESTS) || exit 1; \
 	done
 	url="$$(bash .ci/postgres | tail -n 1)" && case "$$url" in postgresql*) ;; \
