@@ -188,6 +188,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True)
+def _close_idle_postgres_connections() -> Iterator[None]:
+    """In the PostgreSQL pass, close this process's idle pooled connections after each test:
+    every test home is a set of new schemas with engines of their own, and their idle
+    connections used up the server's slots (``remaining connection slots are reserved``)."""
+    yield
+    if TEST_POSTGRES:
+        from genomlab.db import close_idle_connections
+
+        close_idle_connections()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_postgres_test_stores() -> Iterator[None]:
     yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genomlab.config import GenomlabConfig, load_config
+from genomlab.config import GenomlabConfig
 from genomlab.dashboards.approvals import detail_html
 from genomlab.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
 from genomlab.ledger import projection_matches
@@ -12,6 +12,7 @@ from genomlab.platform.applications import Workflow, get_signed_approval
 from genomlab.platform.applications.projection import PROJECTION
 from genomlab.platform.applications.queries import get_application_detail
 from genomlab.platform.store import open_platform_ledger
+from tests.conftest import config_for
 from tests.platform.conftest import Clock, World, populate
 
 OVERRIDE = "Quality assurance of the WGS pipeline needs these genomes; BfArM legal agreed."
@@ -48,8 +49,7 @@ def test_approve__requested_review_without_votes_is_below_quorum(world: World) -
 
 def test_approve__configured_quorum_counts_every_vote_and_records_the_tally(
         config: GenomlabConfig) -> None:
-    quorum2 = load_config(environ={"GENOMLAB_HOME": str(config.home),
-                                   "GENOMLAB_REVIEW__COMMITTEE_QUORUM": "2"})
+    quorum2 = config_for(config.home, GENOMLAB_REVIEW__COMMITTEE_QUORUM="2")
     assert quorum2.review.committee_quorum == 2
     wf = Workflow(quorum2, clock=Clock())
     populate(wf)
