@@ -43,6 +43,19 @@ PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "LD_PRELOAD"
 """What a service inherits of the starting process's environment, besides ``GENOMLAB_*`` and
 ``FAKETIME*`` (the shifted-clock test pass runs everything under libfaketime)."""
 
+WITHHELD_ENVIRONMENT = ("FAKETIME_SHARED",)
+"""What a service never inherits: libfaketime's ``FAKETIME_SHARED`` names the starting
+process's semaphore and shared memory (``/dev/shm``, mode 0600 of the starter's account). A
+service under its own account cannot open them and libfaketime exits ("sem_open failed ...
+Permission denied"); without the name each service's libfaketime keeps its own, and the shift
+itself (``FAKETIME``, an offset from now) is the same in every process."""
+
+PRELOAD_ENVIRONMENT = ("LD_PRELOAD",)
+"""Set only after the switch to a service's account (:func:`get_account_command`): a library
+preloaded into the root helpers that switch (``setpriv``, ``unshare``, ``sh``) acts as root
+there. libfaketime in ``setpriv`` would create a root-only semaphore and name it to the
+service, whose own libfaketime then cannot open it."""
+
 
 @dataclass(frozen=True)
 class RunAs:
@@ -58,22 +71,30 @@ class RunAs:
     view: Path | None = None
 
 
-def get_account_command(command: list[str], run_as: RunAs) -> list[str]:
+def get_account_command(command: list[str], run_as: RunAs,
+                        preload: Mapping[str, str] | None = None) -> list[str]:
     """``command`` run as ``run_as`` through ``setpriv`` (no new privileges, no capabilities).
+
+    ``preload`` (:data:`PRELOAD_ENVIRONMENT` variables) is set by ``/usr/bin/env`` after the
+    switch, so that it applies to ``command`` alone; the caller leaves it out of the switching
+    process's environment.
 
     If the interpreter lies under a folder the account cannot pass (``/root`` of a pyenv
     Python), the service gets a mount namespace of its own in which that folder shows only the
     interpreter's tree (``run_as.view``, bind-mounted over it), as systemd's ``ProtectHome`` with
     ``BindReadOnlyPaths`` would; nothing changes outside that process.
     """
+    program = command[0]
+    blocked = get_blocked_path(Path(program))
+    if preload:
+        command = ["/usr/bin/env", *(f"{k}={v}" for k, v in preload.items()), *command]
     setpriv = ["setpriv", f"--reuid={run_as.uid}", f"--regid={run_as.gid}",
                f"--groups={','.join(map(str, run_as.groups))}", "--no-new-privs",
                "--inh-caps=-all", "--", *command]
-    blocked = get_blocked_path(Path(command[0]))
     if blocked is None:
         return setpriv
     if run_as.view is None:
-        raise GenomlabError(f"{command[0]}: {blocked[0]} is not passable by service accounts "
+        raise GenomlabError(f"{program}: {blocked[0]} is not passable by service accounts "
                             "and no view folder was given")
     folder, entry = blocked
     shown = run_as.view / entry.name
@@ -115,10 +136,12 @@ def get_serve_command(institution: Institution) -> list[str]:
 
 def get_service_environment(config: GenomlabConfig, environ: Mapping[str, str],
                             home: Path | None = None) -> dict[str, str]:
-    """The environment of a service: ``GENOMLAB_*`` and :data:`PASSED_ENVIRONMENT` of
-    ``environ``, ``GENOMLAB_HOME`` of ``config`` and ``HOME`` (the instance's folder)."""
+    """The environment of a service: ``GENOMLAB_*``, ``FAKETIME*`` and :data:`PASSED_ENVIRONMENT`
+    of ``environ`` but never :data:`WITHHELD_ENVIRONMENT`, ``GENOMLAB_HOME`` of ``config`` and
+    ``HOME`` (the instance's folder)."""
     env = {k: v for k, v in environ.items()
-           if k.startswith(("GENOMLAB_", "FAKETIME")) or k in PASSED_ENVIRONMENT}
+           if (k.startswith(("GENOMLAB_", "FAKETIME")) or k in PASSED_ENVIRONMENT)
+           and k not in WITHHELD_ENVIRONMENT}
     env["GENOMLAB_HOME"] = str(config.home)
     if home is not None:
         env["HOME"] = str(home)
@@ -131,14 +154,14 @@ def start_service(config: GenomlabConfig, institution: Institution, *, log: Path
     """Start ``genomlab serve`` for ``institution`` (as ``run_as`` if given; owner-only umask)."""
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     command = get_serve_command(institution)
+    env = get_service_environment(config, environ, institution.directory if run_as else None)
     if run_as is not None:
-        command = get_account_command(command, run_as)
+        preload = {k: env.pop(k) for k in PRELOAD_ENVIRONMENT if k in env}
+        command = get_account_command(command, run_as, preload)
     with log.open("ab") as out:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            cwd=institution.directory if run_as else None,
-            env=get_service_environment(config, environ,
-                                        institution.directory if run_as else None),
+            cwd=institution.directory if run_as else None, env=env,
             umask=0o077, start_new_session=detach)
     return Launched(institution, process, log)
 
