@@ -40,8 +40,16 @@ from sqlalchemy import Engine
 from genomlab.config import GenomlabConfig
 from genomlab.db import get_engine
 from genomlab.institution import Institution, existing_institutions
+from genomlab.keys import load_public_key
 from genomlab.ledger import get_event, get_signed_head, iter_events
 from genomlab.ledgers import open_ledger
+from genomlab.trusted_keys import (
+    KEY_ANCHORED_EVENT,
+    KEY_OWNER,
+    TRUSTED_KEYS,
+    compute_fingerprint,
+    get_anchored_fingerprint,
+)
 
 ANCHOR_EVENT = "ledger.anchored"
 ANCHOR_ACTOR = "ledger-anchor"
@@ -71,6 +79,7 @@ def anchor_heads(config: GenomlabConfig) -> list[Anchor]:
     An institution with nothing but anchors since its last anchored head is skipped, so running
     this again is harmless.
     """
+    anchor_trusted_keys(config)  # first, so that the heads anchored below cover them
     institutions = sorted(existing_institutions(config), key=lambda i: i.kind == "platform")
     done = []
     for institution in institutions:
@@ -94,7 +103,8 @@ def _is_anchored(engine: Engine, anchored_seq: int | None) -> bool:
     those would make two partners anchor each other's anchors for ever)."""
     if anchored_seq is None:
         return False
-    return all(e.type == ANCHOR_EVENT for e in iter_events(engine, since=anchored_seq))
+    return all(e.type in (ANCHOR_EVENT, KEY_ANCHORED_EVENT)
+               for e in iter_events(engine, since=anchored_seq))
 
 
 def _latest_anchored_seq(partner: Institution, name: str) -> int | None:
@@ -121,4 +131,102 @@ def find_anchor_faults(config: GenomlabConfig) -> list[str]:
             elif now.hash != anchored["hash"]:
                 faults.append(f"{where}: the event there differs now (history rewritten"
                               + (", key changed)" if now.key_id != anchored["key_id"] else ")"))
+    return faults
+
+
+@dataclass(frozen=True)
+class KeyAnchor:
+    """The fingerprint of ``owner``'s key ``key`` as recorded in ``holder``'s ledger."""
+
+    holder: str
+    owner: str
+    key: str
+    fingerprint: str
+
+
+def get_signing_key_fingerprint(owner: Institution, key: str) -> str | None:
+    """The fingerprint of ``owner``'s signing key ``key`` derived from its private key file
+    (what actually signs; a swapped ``.pub.pem`` does not change it), or ``None`` if the
+    owner has no such key (nothing is created)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = owner.directory / "keys" / f"{key}.ed25519.pem"
+    if not path.exists():
+        return None
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 private key")
+    return compute_fingerprint(private.public_key())
+
+
+def anchor_trusted_keys(config: GenomlabConfig) -> list[KeyAnchor]:
+    """Record the fingerprint of each of the platform's trusted keys (:data:`TRUSTED_KEYS`) in
+    the ledger of every other institution of the home that has none anchored yet.
+
+    A key already anchored is never re-anchored here, also when it differs now: a swapped key
+    pair must not become trusted by the next anchoring run (:func:`find_key_faults` reports it;
+    a deliberate rotation needs its own recorded decision, not built yet).
+    """
+    owner = Institution(config, KEY_OWNER)
+    if not owner.directory.is_dir():
+        return []
+    done = []
+    for key in TRUSTED_KEYS:
+        fingerprint = get_signing_key_fingerprint(owner, key)
+        if fingerprint is None:
+            continue
+        for holder in existing_institutions(config):
+            if holder.kind == KEY_OWNER or get_anchored_fingerprint(holder, key) is not None:
+                continue
+            open_ledger(holder).append(KEY_ANCHORED_EVENT, {
+                "institution": KEY_OWNER, "key": key, "fingerprint": fingerprint},
+                actor=ANCHOR_ACTOR, stream=KEY_OWNER)
+            done.append(KeyAnchor(holder.name, KEY_OWNER, key, fingerprint))
+    return done
+
+
+def get_trusted_key_files(config: GenomlabConfig, key: str) -> list[str]:
+    """Every file a service may load the platform's public key ``key`` from."""
+    from genomlab.clients.platform import get_published_token_key
+
+    files = [str(Institution(config, KEY_OWNER).directory / "keys" / f"{key}.pub.pem")]
+    if key == "oauth":
+        files.insert(0, str(get_published_token_key(config)))
+    return files
+
+
+def find_key_faults(config: GenomlabConfig) -> list[str]:
+    """One line per trusted key (file or signing key) that differs from the fingerprint
+    anchored for it (empty: every trusted key is the anchored one). Each file is named once,
+    with the first holder that anchored it (the trust centre before the others)."""
+    from pathlib import Path
+
+    owner = Institution(config, KEY_OWNER)
+    holders = sorted((i for i in existing_institutions(config) if i.kind != KEY_OWNER),
+                     key=lambda i: i.kind != "trust_center")
+    faults: list[str] = []
+    reported: set[tuple[str, str]] = set()
+    for key in TRUSTED_KEYS:
+        for holder in holders:
+            expected = get_anchored_fingerprint(holder, key)
+            if expected is None:
+                continue
+            found: dict[str, str] = {}
+            signing = get_signing_key_fingerprint(owner, key)
+            if signing is not None:
+                found[str(owner.directory / "keys" / f"{key}.ed25519.pem")] = signing
+            for name in get_trusted_key_files(config, key):
+                if Path(name).exists():
+                    try:
+                        found[name] = compute_fingerprint(load_public_key(
+                            Path(name).read_bytes()))
+                    except ValueError as exc:
+                        found[name] = f"unreadable ({exc})"
+            for name, fingerprint in found.items():
+                if fingerprint != expected and (name, expected) not in reported:
+                    reported.add((name, expected))
+                    faults.append(f"{name}: the {KEY_OWNER}'s {TRUSTED_KEYS[key]} ({key}) is not "
+                                  f"the key anchored in {holder.name}'s ledger (expected "
+                                  f"{expected}, found {fingerprint})")
     return faults

@@ -198,6 +198,12 @@ def ledger_verify(
         for fault in faults:
             click.echo(f"BROKEN anchor: {fault}")
         broken += [f"{len(faults)} anchor(s)"] if faults else []
+        from genomlab.anchors import find_key_faults
+
+        swapped = find_key_faults(cli.config)
+        for fault in swapped:
+            click.echo(f"BROKEN trusted key: {fault}")
+        broken += [f"{len(swapped)} trusted key(s)"] if swapped else []
     if broken:
         raise GenomlabError("ledger broken: " + ", ".join(broken))
 
@@ -207,9 +213,14 @@ def ledger_verify(
 def ledger_anchor(cli: CliContext) -> None:
     """Record every institution's signed head in its partner's ledger (the platform anchors
     everyone, the trust centre anchors the platform), so a rewritten history is caught by
-    ``ledger verify`` even when it is signed again. Run it after each batch of work (cron)."""
-    from genomlab.anchors import anchor_heads
+    ``ledger verify`` even when it is signed again. Run it after each batch of work (cron).
+    First, the fingerprints of the platform's trusted keys (token and approval key) are
+    anchored in every other institution's ledger that has none yet."""
+    from genomlab.anchors import anchor_heads, anchor_trusted_keys
 
+    for pinned in anchor_trusted_keys(cli.config):
+        click.echo(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
+                   f"{pinned.holder}")
     anchors = anchor_heads(cli.config)
     for anchor in anchors:
         click.echo(f"{anchor.institution}: head {anchor.seq} anchored in {anchor.partner}")

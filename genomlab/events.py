@@ -79,9 +79,20 @@ class LedgerAnchored(EventPayload):
     recorded_at: str
 
 
+class KeyAnchored(EventPayload):
+    """``key.anchored``: the fingerprint of another institution's public key that this one
+    trusts (sha256 over the raw key, :mod:`genomlab.trusted_keys`), recorded from the owner's
+    signing key; a swapped public-key file no longer matches it."""
+
+    institution: str
+    key: str
+    fingerprint: str
+
+
 COMMON_EVENTS: dict[str, type[EventPayload]] = {
     "institution.initialised": InstitutionInitialised,
     "ledger.anchored": LedgerAnchored,
+    "key.anchored": KeyAnchored,
 }
 """Events every institution's ledger accepts."""
 

@@ -29,7 +29,6 @@ from genomlab.clients.oauth import (
 from genomlab.config import GenomlabConfig
 from genomlab.errors import NotFoundError
 from genomlab.institution import Institution
-from genomlab.keys import load_public_key
 
 STATUS_SCOPE = "status:read"
 PUBLISHED_TOKEN_KEY = "platform.token-key.pub.pem"
@@ -43,17 +42,25 @@ def get_published_token_key(config: GenomlabConfig) -> Path:
     return config.home / "services" / PUBLISHED_TOKEN_KEY
 
 
-def load_platform_token_key(config: GenomlabConfig) -> Any:
+def load_platform_token_key(config: GenomlabConfig, *, trusted_by: Institution) -> Any:
     """The platform's public key for access tokens: the copy the platform service publishes in
     ``<home>/services/`` (all a separated service can read), else, in a home one account holds,
     ``platform/keys/oauth.pub.pem``. The one loader of every service that checks platform
-    tokens (trust centre, nodes, data service, airlock); each calls it once, at start."""
+    tokens (trust centre, nodes, data service, airlock); each calls it once, at start.
+
+    The key must have the fingerprint anchored in ``trusted_by``'s own ledger
+    (:mod:`genomlab.trusted_keys`); a swapped file raises
+    :class:`~genomlab.trusted_keys.TrustedKeyMismatch` naming the file and both fingerprints,
+    so the service does not start.
+    """
+    from genomlab.trusted_keys import load_trusted_key
+
     path = get_published_token_key(config)
     if not path.exists():
         path = Institution(config, "platform").directory / "keys" / "oauth.pub.pem"
     if not path.exists():
         raise NotFoundError(f"{path}: the platform's public token key is missing")
-    return load_public_key(path.read_bytes())
+    return load_trusted_key(path, key="oauth", holder=trusted_by)
 
 
 class PlatformStatusClient:
@@ -89,14 +96,18 @@ class PlatformStatusClient:
         user now; NotFoundError if the platform does not know them."""
         return self._get(f"/api/people/{quote(user_id, safe='')}/status")
 
-    def verify_person(self, token: str, *, audience: str, public_key: Any = None) -> Any:
+    def verify_person(self, token: str, *, audience: str, public_key: Any = None,
+                      trusted_by: Institution | None = None) -> Any:
         """The :class:`~genomlab.platform.access_tokens.VerifiedPerson` behind a person's bearer
         ``token`` at the service of ``audience``: signature and claims with the platform's
-        published key, then this person's standing asked from the platform now. Raises
-        ``InvalidToken`` (answer 401) or ``ServiceUnavailable`` (503: never assume)."""
+        published key (``public_key``, else loaded and checked against the fingerprint anchored
+        in ``trusted_by``'s ledger, default the data service's), then this person's standing
+        asked from the platform now. Raises ``InvalidToken`` (answer 401) or
+        ``ServiceUnavailable`` (503: never assume)."""
         from genomlab.platform.access_tokens import verify_person_token
 
-        key = public_key if public_key is not None else load_platform_token_key(self.config)
+        key = public_key if public_key is not None else load_platform_token_key(
+            self.config, trusted_by=trusted_by or Institution(self.config, "data_service"))
         return verify_person_token(token, key, audience=audience, look_up=self.get_person_status)
 
 

@@ -149,7 +149,7 @@ def create_node_app(
     reader = _dataset_reader(config, kind, node_id)  # opens (and migrates) the node's store
     run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform)
     callers = CallerCheck(
-        load_platform_token_key(config),
+        load_platform_token_key(config, trusted_by=institution),
         platform,
         audience=NODE_AUDIENCE,
         service=f"{kind.upper()} {node_id}",

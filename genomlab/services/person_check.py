@@ -176,7 +176,8 @@ class PersonCheck:
         client.json``), reusing a positive answer for ``ttl`` seconds. Without that file the
         service starts, and answers 503 naming it."""
         path = get_credentials_path(Institution(config, kind).directory)  # type: ignore[arg-type]
-        public_key = load_platform_token_key(config)  # parsed once, at start
+        public_key = load_platform_token_key(  # parsed once, at start; the anchored key only
+            config, trusted_by=Institution(config, kind))  # type: ignore[arg-type]
         if not path.exists():
             return cls(audience, None, public_key=public_key, missing_client=path, ttl=ttl)
         platform = KeptPlatformClient(config, load_client_credentials(path))

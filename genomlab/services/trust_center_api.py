@@ -55,7 +55,7 @@ from genomlab.errors import (
     ValidationFailed,
 )
 from genomlab.institution import Institution
-from genomlab.messages import ApprovalGrant, SignedDocument, compute_document_digest
+from genomlab.messages import ApprovalGrant, SignedDocument
 from genomlab.platform.access_tokens import (
     TRUST_CENTER_AUDIENCE,
     InsufficientScope,
@@ -195,23 +195,6 @@ class LinkageDesk:
         self.platform = platform
         self.cohort = cohort
 
-    def _check_current(self, approval: SignedDocument, actor: str) -> None:
-        application_id = str(approval.body.get("application_id", ""))
-        try:
-            status = self.platform.get_approval_status(application_id)
-        except NotFoundError as exc:
-            reason = f"approval {application_id}: not an approval of the platform ({exc})"
-        else:
-            reason = ""
-            if status["status"] != "approved":
-                reason = f"approval {application_id}: {status['status']} at the platform"
-            elif status["approval_digest"] != compute_document_digest(approval):
-                reason = (f"approval {application_id}: not the platform's current approval "
-                          "(forged, altered or superseded)")
-        if reason:
-            self.tc.refuse_linkage_map(approval, reason, actor=actor)
-            raise PermissionDenied(reason)
-
     def issue(self, claims: dict[str, Any], body: Any) -> dict[str, Any]:
         """The map for a verified data-service caller; GenomlabError for every refusal."""
         actor = str(claims["client_id"])
@@ -224,7 +207,6 @@ class LinkageDesk:
             raise ValidationFailed("request: field approval: not a signed document") from exc
         genome = _pseudonym_list(body, "genome_pseudonyms")
         clinical = _pseudonym_list(body, "clinical_pseudonyms")
-        self._check_current(approval, actor)
         linkage = self.tc.issue_linkage_map(approval, actor=actor, genome_pseudonyms=genome,
                                             clinical_pseudonyms=clinical, cohort=self.cohort)
         return linkage.to_json_dict()
@@ -244,8 +226,9 @@ def create_trust_center_app(config: GenomlabConfig, *,
         platform = PlatformStatusClient(config, credentials)
     # opened once: the process owns the trust centre's store; node approval is asked of the
     # platform service (a separated trust centre cannot read the platform's store)
-    tc = TrustCenter(config, node_status=platform)
-    callers = CallerCheck(load_platform_token_key(config), platform)
+    tc = TrustCenter(config, node_status=platform, approval_status=platform)
+    callers = CallerCheck(load_platform_token_key(
+        config, trusted_by=Institution(config, "trust_center")), platform)
     desk = LinkageDesk(tc, platform, cohort or make_cohort_filter(config, credentials))
     app = FastAPI(title="genomlab trust centre (Vertrauensstelle)", docs_url=None,
                   redoc_url=None, openapi_url=None)

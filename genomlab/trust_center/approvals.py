@@ -25,21 +25,23 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from genomlab.config import GenomlabConfig
-from genomlab.errors import GenomlabError, PermissionDenied
-from genomlab.keys import load_public_key
+from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied
+from genomlab.institution import Institution
 from genomlab.messages import (
     APPROVAL_KIND,
     REVOCATION_KIND,
     ApprovalGrant,
     SignedDocument,
+    compute_document_digest,
     verify_document,
 )
+from genomlab.trusted_keys import load_trusted_key
 
 
 def platform_approval_key_path(config: GenomlabConfig) -> Path:
@@ -48,11 +50,55 @@ def platform_approval_key_path(config: GenomlabConfig) -> Path:
 
 
 def load_platform_approval_key(config: GenomlabConfig) -> Ed25519PublicKey:
-    """The platform's public approval key; raises naming the file if it is missing."""
+    """The platform's public approval key; raises naming the file if it is missing, and
+    :class:`~genomlab.trusted_keys.TrustedKeyMismatch` (naming the file, the expected and the
+    found fingerprint) if it is not the key anchored in the trust centre's ledger."""
     path = platform_approval_key_path(config)
     if not path.exists():
         raise GenomlabError(f"{path}: the platform's public approval key is missing")
-    return load_public_key(path.read_bytes())
+    return load_trusted_key(path, key="approval", holder=Institution(config, "trust_center"))
+
+
+class ApprovalStatusSource(Protocol):
+    """The platform's word on an approval now (its service client, or its store in-process)."""
+
+    def get_approval_status(self, application_id: str) -> dict[str, Any]:
+        """``{application_id, project_id, status, approval_digest}``; NotFoundError if none."""
+        ...
+
+
+class _PlatformApprovals:
+    """This home's platform store as an :class:`ApprovalStatusSource` (read at every call)."""
+
+    def __init__(self, config: GenomlabConfig) -> None:
+        self.config = config
+
+    def get_approval_status(self, application_id: str) -> dict[str, Any]:
+        from genomlab.platform.applications.entitlements import get_approval_status
+
+        return dict(get_approval_status(self.config, application_id))
+
+
+def get_platform_approval_status(config: GenomlabConfig) -> ApprovalStatusSource:
+    """The in-process source: this home's platform store, as the platform service reads it."""
+    return _PlatformApprovals(config)
+
+
+def check_current_approval(document: SignedDocument,
+                           approvals: ApprovalStatusSource) -> str:
+    """Why ``document`` is not the platform's current, approved approval of its application
+    (empty: it is). Asks ``approvals`` now; a ServiceUnavailable of the source propagates."""
+    application_id = str(document.body.get("application_id", ""))
+    try:
+        status = approvals.get_approval_status(application_id)
+    except NotFoundError as exc:
+        return f"approval {application_id}: not an approval of the platform ({exc})"
+    if status["status"] != "approved":
+        return f"approval {application_id}: {status['status']} at the platform"
+    if status["approval_digest"] != compute_document_digest(document):
+        return (f"approval {application_id}: not the platform's current approval "
+                "(forged, altered or superseded)")
+    return ""
 
 
 def check_approval(document: SignedDocument, platform_key: Ed25519PublicKey, *,

@@ -64,8 +64,11 @@ from genomlab.messages import (
 from genomlab.node_approval import NodeStatusSource, check_node_approved, get_platform_node_status
 from genomlab.trust_center import store
 from genomlab.trust_center.approvals import (
+    ApprovalStatusSource,
     check_approval,
+    check_current_approval,
     check_revocation,
+    get_platform_approval_status,
     load_platform_approval_key,
 )
 from genomlab.trust_center.identifiers import check_arbeitsnummer, check_ik, normalise_kvnr
@@ -245,19 +248,25 @@ class TrustCenter:
     keys:
         The key provider; the trust centre's 0600 key folder by default (a KMS/HSM can replace it).
     platform_key:
-        The platform's public approval key; read from ``platform/keys/approval.pub.pem`` when
-        first needed if not given.
+        The platform's public approval key; if not given, read from
+        ``platform/keys/approval.pub.pem`` at *every* use and checked against the fingerprint
+        anchored in the trust centre's ledger (:mod:`genomlab.trusted_keys`), so a file swapped
+        before or after this object was made is refused, never cached.
     clock:
         Current time (tests pass a fixed clock).
     node_status:
         The platform's node-status look-up that :meth:`exchange_case_number` asks (default:
         this home's platform store; the service checks its callers itself).
+    approval_status:
+        The platform's approval-status look-up :meth:`issue_linkage_map` asks before every map
+        (default: this home's platform store; the service passes its platform client).
     """
 
     def __init__(self, config: GenomlabConfig, *, keys: KeyProvider | None = None,
                  platform_key: Ed25519PublicKey | None = None,
                  clock: Callable[[], datetime] = _utcnow,
-                 node_status: NodeStatusSource | None = None) -> None:
+                 node_status: NodeStatusSource | None = None,
+                 approval_status: ApprovalStatusSource | None = None) -> None:
         provider = keys if keys is not None else Institution(config, "trust_center").keys()
         self.config = config
         self.clock = clock
@@ -266,14 +275,15 @@ class TrustCenter:
         self.projection = self.ledger.projections[0]
         self._platform_key = platform_key
         self.node_status = node_status or get_platform_node_status(config)
+        self.approval_status = approval_status or get_platform_approval_status(config)
 
     # --- helpers ---------------------------------------------------------------------------
 
     @property
     def platform_key(self) -> Ed25519PublicKey:
-        if self._platform_key is None:
-            self._platform_key = load_platform_approval_key(self.config)
-        return self._platform_key
+        if self._platform_key is not None:
+            return self._platform_key
+        return load_platform_approval_key(self.config)  # at every use: a swap is seen at once
 
     def today(self) -> date:
         return self.clock().astimezone(UTC).date()
@@ -647,11 +657,19 @@ class TrustCenter:
         ``cohort``, only the persons the approval's criteria select are kept (the others are
         counted in ``n_outside_cohort``): what the trust-centre service always passes.
 
+        First the platform is asked (``approval_status``) whether ``approval`` is its current
+        approval of the application and still approved: otherwise the request is refused
+        (``linkage_map.refused``) before anything else, on every path (service or in-process).
+
         Examples
         --------
         See ``tests/trust_center/test_linkage.py``; the data service calls
         ``tc.issue_linkage_map(signed_approval, actor="data_service", genome_pseudonyms=[...])``.
         """
+        reason = check_current_approval(approval, self.approval_status)
+        if reason:
+            self._refuse_linkage(approval, reason, actor)
+            raise PermissionDenied(reason)
         try:
             grant = check_approval(approval, self.platform_key, today=self.today())
             requested: dict[DatasetDomain, Sequence[str] | np.ndarray] = {

@@ -436,7 +436,8 @@ def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token
     before, platform_before = trust_center_state(config), platform_state(config)
     published.write_bytes(public_key_pem(attacker.public_key()))
     try:
-        claims = decode_access_token(forged, load_platform_token_key(config),
+        claims = decode_access_token(forged, load_platform_token_key(
+            config, trusted_by=Institution(config, "trust_center")),
                                      audience=TRUST_CENTER_AUDIENCE)
         assert claims["client_id"] == services.data_service.credentials.client_id
         with services.http() as http:

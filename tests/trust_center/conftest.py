@@ -14,8 +14,15 @@ from sqlalchemy import Engine, inspect, text
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
+from genomlab.errors import NotFoundError
 from genomlab.institution import Institution
-from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
+from genomlab.messages import (
+    APPROVAL_KIND,
+    REVOCATION_KIND,
+    SignedDocument,
+    compute_document_digest,
+    sign_document,
+)
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.trust_center.identifiers import kvnr_check_digit
 from genomlab.trust_center.service import TrustCenter
@@ -95,10 +102,35 @@ def platform_people(config: GenomlabConfig, *users: str) -> dict[str, Path]:
     return paths
 
 
+class PlatformWord:
+    """The platform's word on approvals for tests that sign their own (:func:`sign_grant`): the
+    approval signed last for an application is its current one, approved. An approval never
+    declared here is unknown to the platform (the trust centre refuses it)."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, dict[str, str]] = {}
+
+    def declare_current(self, document: SignedDocument, status: str = "approved") -> None:
+        application_id = str(document.body["application_id"])
+        self.current[application_id] = {
+            "application_id": application_id, "project_id": str(document.body["project_id"]),
+            "status": status, "approval_digest": compute_document_digest(document)}
+
+    def get_approval_status(self, application_id: str) -> dict[str, str]:
+        if application_id not in self.current:
+            raise NotFoundError(f"application {application_id} has no signed approval")
+        return self.current[application_id]
+
+
 @pytest.fixture
-def tc(config: GenomlabConfig) -> TrustCenter:
+def platform_word() -> PlatformWord:
+    return PlatformWord()
+
+
+@pytest.fixture
+def tc(config: GenomlabConfig, platform_word: PlatformWord) -> TrustCenter:
     approve_nodes(config, GRZ, KDK, OTHER_GRZ)
-    return TrustCenter(config)
+    return TrustCenter(config, approval_status=platform_word)
 
 
 @pytest.fixture
@@ -108,7 +140,10 @@ def platform_signing_key(config: GenomlabConfig) -> Ed25519PrivateKey:
 
 
 @pytest.fixture
-def sign_grant(platform_signing_key: Ed25519PrivateKey) -> Callable[..., SignedDocument]:
+def sign_grant(platform_signing_key: Ed25519PrivateKey,
+               platform_word: PlatformWord) -> Callable[..., SignedDocument]:
+    """Sign an approval with the platform's key; the platform's word (:class:`PlatformWord`)
+    then names it the application's current approval."""
     def sign(project_id: str = "GDE-2026-001", **overrides: Any) -> SignedDocument:
         today = clock.today()
         body = {
@@ -121,7 +156,9 @@ def sign_grant(platform_signing_key: Ed25519PrivateKey) -> Callable[..., SignedD
             "valid_until": (today + timedelta(days=365)).isoformat(),
             "issued_at": f"{today.isoformat()}T00:00:00+00:00",
         }
-        return sign_document(APPROVAL_KIND, {**body, **overrides}, platform_signing_key)
+        document = sign_document(APPROVAL_KIND, {**body, **overrides}, platform_signing_key)
+        platform_word.declare_current(document)
+        return document
 
     return sign
 

@@ -13,6 +13,8 @@ from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
 from genomlab.institution import Institution
 from genomlab.messages import SignedDocument
+from genomlab.platform.applications.demo import run_applications_demo
+from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.person_credentials import get_operator_actor
 from tests.conftest import write_config_file
 from tests.trust_center.conftest import (
@@ -66,20 +68,28 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
     for officer in ("olga", "otto"):
         run("officer", "appoint", officer)
 
-    approval = tmp_path / "approval.json"
-    approval.write_text(sign_grant().model_dump_json())
+    # the in-process path asks the platform's store whether the approval is its current one:
+    # only the approval the platform issued counts (one signed beside it is refused)
     (tmp_path / "genomes.txt").write_text(pseudonyms["genomic"] + "\n")
+    app = run_applications_demo(config, admin="tc-admin")
+    approval = tmp_path / "approval.json"
+    approval.write_text(sign_grant(app.project_id, application_id=app.application_id)
+                        .model_dump_json())  # validly signed, but never issued by the platform
+    assert "not the platform's current approval" in run(
+        "linkage-map", "issue", "--approval", str(approval), "--genome-pseudonyms",
+        str(tmp_path / "genomes.txt"), "--out", str(tmp_path / "map.tsv"), exit_code=1)
+    approval.write_text(get_signed_approval(config, app.application_id).model_dump_json())
     out = run("linkage-map", "issue", "--approval", str(approval), "--genome-pseudonyms",
               str(tmp_path / "genomes.txt"), "--out", str(tmp_path / "map.tsv"))
     assert out.split(": ", 1)[1] == (
-        "1 rows for project GDE-2026-001 (key version 1); 0 without research consent, "
+        f"1 rows for project {app.project_id} (key version 1); 0 without research consent, "
         f"0 unknown pseudonyms; written to {tmp_path / 'map.tsv'}\n")
     header, row = (tmp_path / "map.tsv").read_text().splitlines()
     assert header.split("\t") == ["project_pseudonym", "genome_pseudonym", "clinical_pseudonym"]
     project_pseudonym, genome, clinical = row.split("\t")
     assert (genome, clinical) == (pseudonyms["genomic"], pseudonyms["clinical"])
 
-    request_id = run("reid", "request", "--project", "GDE-2026-001", "--pseudonym",
+    request_id = run("reid", "request", "--project", app.project_id, "--pseudonym",
                      project_pseudonym, "--reason", "actionable finding", "--kind",
                      "reIdentification", "--credentials", str(people["rita"])).strip()
     assert "Error:" in run("reid", "approve", request_id, "--credentials", str(people["rita"]),
@@ -99,7 +109,7 @@ def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path:
 
     notice = run("consent", "withdraw", "--kvnr", kvnr, "--le-ik", LE_IK)
     assert notice.splitlines()[0].endswith("; 1 project(s) to notify")
-    assert notice.splitlines()[1:] == [f"GDE-2026-001\t{project_pseudonym}"]
+    assert notice.splitlines()[1:] == [f"{app.project_id}\t{project_pseudonym}"]
     assert run("key", "rotate") == "key version 2 created\n"
     assert "ok:" in run("audit", "verify")
 

@@ -25,7 +25,14 @@ from genomlab.trust_center.key_material import DATASET_PREFIX, DATASET_PSEUDONYM
 from genomlab.trust_center.pseudonyms import compute_pseudonyms, derive_key
 from genomlab.trust_center.service import LinkageMap, TrustCenter, verify_linkage_map
 from tests.conftest import config_for, copy_home
-from tests.trust_center.conftest import GRZ, LE_IK, Person, enrol, get_stored_bytes
+from tests.trust_center.conftest import (
+    GRZ,
+    LE_IK,
+    Person,
+    PlatformWord,
+    enrol,
+    get_stored_bytes,
+)
 
 SignGrant = Callable[..., SignedDocument]
 
@@ -192,7 +199,10 @@ def test_issue_linkage_map__approval_out_of_date_gets_no_map(
 
 
 def test_issue_linkage_map__forged_approval_is_refused(
-        tc: TrustCenter, cohort: tuple[list[Person], list[Person]], sign_grant: SignGrant) -> None:
+        tc: TrustCenter, cohort: tuple[list[Person], list[Person]], sign_grant: SignGrant,
+        platform_word: PlatformWord) -> None:
+    """Refused first because the platform does not name it its current approval, and, were
+    the platform's word fooled into naming it, still by its signature (defence in depth)."""
     consented, _ = cohort
     genuine = sign_grant("GDE-F")
     altered = SignedDocument(kind=genuine.kind, body={**genuine.body, "project_id": "GDE-X"},
@@ -202,9 +212,13 @@ def test_issue_linkage_map__forged_approval_is_refused(
     claimed_key = SignedDocument(kind=genuine.kind, body=genuine.body, key_id=genuine.key_id,
                                  signature=self_signed.signature)
     for forged in (altered, self_signed, claimed_key):
+        with pytest.raises(PermissionDenied, match="not the platform's current approval"):
+            tc.issue_linkage_map(forged, actor="ds", genome_pseudonyms=[consented[0].genome])
+    for forged in (altered, self_signed, claimed_key):
+        platform_word.declare_current(forged)
         with pytest.raises(SignatureError):
             tc.issue_linkage_map(forged, actor="ds", genome_pseudonyms=[consented[0].genome])
-    assert len(list(tc.ledger.events(type="linkage_map.refused"))) == 3
+    assert len(list(tc.ledger.events(type="linkage_map.refused"))) == 6
     assert len(list(tc.ledger.events(type="linkage_map.issued"))) == 0
 
 
