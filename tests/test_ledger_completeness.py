@@ -12,7 +12,11 @@ folder would:
    pair, whose heads the trust centre anchors (the key another party trusts), caught by the
    trust centre's anchor;
 4. rewrite an early platform event and sign the history again with the platform's own key:
-   every local check passes, the trust centre's anchor catches it.
+   every local check passes, the trust centre's anchor catches it;
+5. swap a trusted public-key file (the platform's published token key, its token or approval
+   key in its key folder) or the whole key pair: the fingerprints ``ledger anchor`` recorded in
+   the trusting institutions' ledgers catch it (``BROKEN trusted key``), and a later anchoring
+   run does not anchor the swapped key.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, delete, insert, select, update
 
+from genomlab.anchors import get_signing_key_fingerprint
 from genomlab.cli import main
+from genomlab.clients.platform import get_published_token_key
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines, get_engine
 from genomlab.institution import Institution
@@ -41,6 +47,7 @@ from genomlab.ledger import (
 )
 from genomlab.ledgers import open_ledger
 from genomlab.platform.applications import Workflow
+from genomlab.trusted_keys import compute_fingerprint
 from tests.platform.conftest import populate
 
 GRZ = "GRZK00001"
@@ -54,6 +61,10 @@ def run_cli(config: GenomlabConfig, *args: str) -> Result:
 @pytest.fixture
 def anchored_home(config: GenomlabConfig) -> GenomlabConfig:
     populate(Workflow(config))
+    keys = Institution(config, "platform").keys()  # the token key, published as the service does
+    get_published_token_key(config).parent.mkdir(parents=True, exist_ok=True)
+    get_published_token_key(config).write_bytes(keys.public_key_path("oauth").read_bytes())
+    keys.signing_key("approval")
     for institution in (Institution(config, "trust_center"), Institution(config, "grz", GRZ)):
         ledger = open_ledger(institution)
         for _ in range(3):
@@ -62,6 +73,7 @@ def anchored_home(config: GenomlabConfig) -> GenomlabConfig:
     anchored = run_cli(config, "ledger", "anchor")
     assert anchored.exit_code == 0, anchored.output
     assert anchored.output.splitlines()[-1] == "3 head(s) anchored"
+    assert sum(" key sha256:" in line for line in anchored.output.splitlines()) == 4  # 2 x 2
     return config
 
 
@@ -185,3 +197,51 @@ def test_ledger_verify__the_platforms_swapped_ledger_key_is_caught_by_the_trust_
     assert len(broken) == 1, verified.output
     assert broken[0].startswith("BROKEN anchor: platform: the head anchored by trust_center")
     assert broken[0].endswith("the event there differs now (history rewritten, key changed)")
+
+
+def _trusted_key_file(config: GenomlabConfig, which: str) -> Any:
+    keys = Institution(config, "platform").directory / "keys"
+    return {"published token key": get_published_token_key(config),
+            "token key": keys / "oauth.pub.pem", "approval key": keys / "approval.pub.pem"}[which]
+
+
+@pytest.mark.parametrize("which", ["published token key", "token key", "approval key"])
+def test_ledger_verify__a_swapped_trusted_key_file_is_caught(anchored_home: GenomlabConfig,
+                                                             which: str) -> None:
+    path = _trusted_key_file(anchored_home, which)
+    key = "approval" if which == "approval key" else "oauth"
+    expected = get_signing_key_fingerprint(Institution(anchored_home, "platform"), key)
+    attacker = Ed25519PrivateKey.generate()
+    path.write_bytes(public_key_pem(attacker.public_key()))
+    verified = run_cli(anchored_home, "ledger", "verify")
+    assert verified.exit_code == 1
+    broken = [line for line in verified.output.splitlines() if "BROKEN" in line]
+    what = "approval key (approval)" if key == "approval" else "access-token key (oauth)"
+    assert broken == [
+        f"BROKEN trusted key: {path}: the platform's {what} is not the key anchored in "
+        f"trust_center's ledger (expected {expected}, found "
+        f"{compute_fingerprint(attacker.public_key())})"], verified.output
+
+
+def test_anchor_trusted_keys__a_swapped_key_pair_is_not_anchored_again(
+        anchored_home: GenomlabConfig) -> None:
+    """An intruder in the platform's key folder swaps the approval key pair (private and
+    public): the next ``ledger anchor`` keeps the anchored fingerprint (it does not trust the
+    new pair), and ``ledger verify`` names both swapped files."""
+    keys = Institution(anchored_home, "platform").directory / "keys"
+    expected = get_signing_key_fingerprint(Institution(anchored_home, "platform"), "approval")
+    attacker = Ed25519PrivateKey.generate()
+    (keys / "approval.ed25519.pem").write_bytes(attacker.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (keys / "approval.pub.pem").write_bytes(public_key_pem(attacker.public_key()))
+    anchored = run_cli(anchored_home, "ledger", "anchor")
+    assert anchored.exit_code == 0, anchored.output
+    assert " key sha256:" not in anchored.output
+    verified = run_cli(anchored_home, "ledger", "verify")
+    assert verified.exit_code == 1
+    found = compute_fingerprint(attacker.public_key())
+    assert [line for line in verified.output.splitlines() if "BROKEN" in line] == [
+        f"BROKEN trusted key: {keys / name}: the platform's approval key (approval) is not the "
+        f"key anchored in trust_center's ledger (expected {expected}, found {found})"
+        for name in ("approval.ed25519.pem", "approval.pub.pem")]

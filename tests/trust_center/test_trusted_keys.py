@@ -1,0 +1,210 @@
+"""Trusted public keys checked against the fingerprints anchored in the truster's ledger.
+
+An intruder swaps a public-key file another institution trusts: the platform's published token
+key (``<home>/services/platform.token-key.pub.pem``) or its approval key
+(``platform/keys/approval.pub.pem``), and signs tokens or approvals with the matching private
+key. ``genomlab ledger anchor`` recorded each key's fingerprint (from the platform's signing key)
+in the trusting institutions' ledgers; the loaders refuse a file that does not match, naming the
+file, the expected and the found fingerprint:
+
+1. a service started while the token key file is swapped does not start;
+2. the in-process linkage path asks the platform whether the approval is its current one (an
+   approval signed with a swapped key is refused even where no key was anchored);
+3. the trust centre reads its approval key at every use, so a swap after its start is refused
+   at the next request, and a swap before its start at the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from genomlab.anchors import anchor_trusted_keys
+from genomlab.clients.oauth import ClientCredentials, get_credentials_path, save_client_credentials
+from genomlab.clients.platform import get_published_token_key, load_platform_token_key
+from genomlab.config import GenomlabConfig
+from genomlab.errors import PermissionDenied
+from genomlab.institution import Institution
+from genomlab.keys import public_key_pem
+from genomlab.ledgers import open_ledger
+from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
+from genomlab.platform.applications.demo import run_applications_demo
+from genomlab.platform.applications.entitlements import get_signed_approval
+from genomlab.platform.applications.workflow import Workflow
+from genomlab.trust_center.approvals import check_approval, platform_approval_key_path
+from genomlab.trust_center.service import TrustCenter
+from genomlab.trusted_keys import TrustedKeyMismatch, compute_fingerprint
+from tests.trust_center.conftest import Person, enrol
+
+HOLDERS = (("trust_center", None), ("data_service", None), ("airlock", None),
+           ("grz", "GRZK00001"))
+
+
+def swap_public_key(path: Path) -> Ed25519PrivateKey:
+    """Put an attacker's public key into ``path`` (as an intruder with write access could);
+    the attacker's private key is returned."""
+    attacker = Ed25519PrivateKey.generate()
+    path.write_bytes(public_key_pem(attacker.public_key()))
+    return attacker
+
+
+def fingerprint_of(config: GenomlabConfig, key: str) -> str:
+    return compute_fingerprint(Institution(config, "platform").keys().public_key(key))
+
+
+@pytest.fixture
+def anchored(config: GenomlabConfig) -> GenomlabConfig:
+    """A home whose platform has its token key (published) and approval key, with a trust
+    centre, a data service, an airlock and a GRZ; the keys' fingerprints anchored."""
+    keys = Institution(config, "platform").keys()
+    published = get_published_token_key(config)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    published.write_bytes(keys.public_key_path("oauth").read_bytes())
+    keys.signing_key("approval")
+    for kind, node in HOLDERS:
+        institution = Institution(config, kind, node)  # type: ignore[arg-type]
+        open_ledger(institution).append("institution.initialised",
+                                        {"institution": institution.name, "store": "sqlite"},
+                                        actor="op")
+    pinned = anchor_trusted_keys(config)
+    assert {(p.holder, p.key) for p in pinned} == {
+        (Institution(config, kind, node).name, key)  # type: ignore[arg-type]
+        for kind, node in HOLDERS for key in ("oauth", "approval")}
+    assert anchor_trusted_keys(config) == []  # anchored once
+    return config
+
+
+# --- 1. a service started while the token key file is swapped -----------------------------------
+
+
+def test_load_platform_token_key__swapped_published_key_refused_by_every_holder(
+        anchored: GenomlabConfig) -> None:
+    published = get_published_token_key(anchored)
+    expected = fingerprint_of(anchored, "oauth")
+    for kind, node in HOLDERS:  # the genuine file loads
+        holder = Institution(anchored, kind, node)  # type: ignore[arg-type]
+        assert compute_fingerprint(load_platform_token_key(anchored, trusted_by=holder)
+                                   ) == expected
+    attacker = swap_public_key(published)
+    found = compute_fingerprint(attacker.public_key())
+    for kind, node in HOLDERS:
+        holder = Institution(anchored, kind, node)  # type: ignore[arg-type]
+        with pytest.raises(TrustedKeyMismatch) as refused:
+            load_platform_token_key(anchored, trusted_by=holder)
+        assert str(refused.value) == (
+            f"{published}: the platform's access-token key (oauth) is not the key anchored in "
+            f"{holder.name}'s ledger (expected {expected}, found {found}); refused: the "
+            "trusted key file was swapped")
+
+
+def test_create_trust_center_app__does_not_start_with_a_swapped_token_key(
+        anchored: GenomlabConfig) -> None:
+    from genomlab.services.trust_center_api import create_trust_center_app
+
+    save_client_credentials(get_credentials_path(Institution(anchored, "trust_center").directory),
+                            ClientCredentials("vst-client", "s" * 43, "VSTRKI"))
+    assert create_trust_center_app(anchored) is not None  # starts with the genuine key
+    published = get_published_token_key(anchored)
+    swap_public_key(published)
+    with pytest.raises(TrustedKeyMismatch, match=f"^{published}: .*expected "
+                       f"{fingerprint_of(anchored, 'oauth')}, found sha256:"):
+        create_trust_center_app(anchored)
+
+
+def test_for_service__data_service_does_not_start_with_a_swapped_token_key(
+        anchored: GenomlabConfig) -> None:
+    from genomlab.platform.access_tokens import DATA_SERVICE_AUDIENCE
+    from genomlab.services.person_check import PersonCheck
+
+    assert PersonCheck.for_service(anchored, "data_service", DATA_SERVICE_AUDIENCE) is not None
+    swap_public_key(get_published_token_key(anchored))
+    with pytest.raises(TrustedKeyMismatch, match="in data_service's ledger"):
+        PersonCheck.for_service(anchored, "data_service", DATA_SERVICE_AUDIENCE)
+
+
+# --- 2. the in-process linkage path asks the platform ---------------------------------------------
+
+
+@pytest.fixture
+def approved(config: GenomlabConfig) -> tuple[GenomlabConfig, str, list[Person]]:
+    """A real approval of the platform (the demo application, genomic and clinical data) and
+    three enrolled, research-consenting persons; no key anchored."""
+    app = run_applications_demo(config)
+    return config, app.application_id, enrol(TrustCenter(config), 3)
+
+
+def forge_copy(approval: SignedDocument, key: Ed25519PrivateKey) -> SignedDocument:
+    """The approval's body signed with ``key`` (a new team member slipped in)."""
+    body = {**approval.body, "team": [*approval.body["team"], "mallory"]}
+    return sign_document(APPROVAL_KIND, body, key)
+
+
+def test_issue_linkage_map__in_process_approval_signed_after_a_key_swap_refused(
+        approved: tuple[GenomlabConfig, str, list[Person]]) -> None:
+    config, application_id, persons = approved
+    tc = TrustCenter(config)  # in-process: the platform's store is asked
+    genuine = get_signed_approval(config, application_id)
+    assert len(tc.issue_linkage_map(genuine, actor="ds",
+                                    genome_pseudonyms=[p.genome for p in persons])) == 3
+    attacker = swap_public_key(platform_approval_key_path(config))
+    forged = forge_copy(genuine, attacker)
+    check_approval(forged, tc.platform_key, today=tc.today())  # the swap fools the signature
+    with pytest.raises(PermissionDenied, match=f"^approval {application_id}: not the "
+                       "platform's current approval"):
+        tc.issue_linkage_map(forged, actor="ds", genome_pseudonyms=[p.genome for p in persons])
+    assert len(list(tc.ledger.events(type="linkage_map.issued"))) == 1
+    assert [e.payload["application_id"] for e in tc.ledger.events(type="linkage_map.refused")
+            ] == [application_id]
+
+
+def test_issue_linkage_map__in_process_revoked_at_the_platform_refused_without_being_told(
+        approved: tuple[GenomlabConfig, str, list[Person]]) -> None:
+    config, application_id, persons = approved
+    tc = TrustCenter(config)
+    approval = get_signed_approval(config, application_id)
+    assert len(tc.issue_linkage_map(approval, actor="ds",
+                                    genome_pseudonyms=[p.genome for p in persons])) == 3
+    Workflow(config).revoke("dora", application_id, "Conditions breached.")
+    with pytest.raises(PermissionDenied, match=f"^approval {application_id}: revoked at the "
+                       "platform$"):
+        tc.issue_linkage_map(approval, actor="ds", genome_pseudonyms=[p.genome for p in persons])
+    assert list(tc.ledger.events(type="approval.revoked")) == []  # nobody told the trust centre
+
+
+# --- 3. the trust centre's approval key is read at every use --------------------------------------
+
+
+def forge_revocation(key: Ed25519PrivateKey) -> SignedDocument:
+    return sign_document(REVOCATION_KIND, {"application_id": "APP-GDE-X", "project_id": "GDE-X",
+                                           "revoked_at": "2026-06-01T00:00:00+00:00"}, key)
+
+
+def test_platform_key__swap_after_start_refused_at_the_next_use(
+        anchored: GenomlabConfig) -> None:
+    tc = TrustCenter(anchored)
+    expected = fingerprint_of(anchored, "approval")
+    assert compute_fingerprint(tc.platform_key) == expected  # read once, genuine
+    path = platform_approval_key_path(anchored)
+    attacker = swap_public_key(path)
+    with pytest.raises(TrustedKeyMismatch) as refused:
+        tc.platform_key  # noqa: B018 (the property reads and checks the file)
+    assert str(refused.value) == (
+        f"{path}: the platform's approval key (approval) is not the key anchored in "
+        f"trust_center's ledger (expected {expected}, found "
+        f"{compute_fingerprint(attacker.public_key())}); refused: the trusted key file was "
+        "swapped")
+    with pytest.raises(TrustedKeyMismatch, match=f"^{path}: "):
+        tc.receive_revocation(forge_revocation(attacker), actor="tc-operator")
+    assert list(tc.ledger.events(type="approval.revoked")) == []
+
+
+def test_platform_key__swap_before_start_refused_at_the_first_use(
+        anchored: GenomlabConfig) -> None:
+    path = platform_approval_key_path(anchored)
+    attacker = swap_public_key(path)
+    tc = TrustCenter(anchored)
+    with pytest.raises(TrustedKeyMismatch, match=f"^{path}: "):
+        tc.receive_revocation(forge_revocation(attacker), actor="tc-operator")
+    assert list(tc.ledger.events(type="approval.revoked")) == []
