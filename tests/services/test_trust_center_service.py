@@ -423,9 +423,10 @@ def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token
     attacker's, and call with a token the attacker signed carrying a real data-service
     client's claims. The running trust centre read the key once at its start, so it refuses
     the token 401 and nothing changes in either store. The swapped file is what the next
-    service start would load (``load_platform_token_key`` accepts the forgery); the platform
-    service overwrites the file at its own start, and neither ``genomlab ledger verify`` nor
-    the anchors cover it (they cover ledger keys only)."""
+    service start would load in a home whose key fingerprints were never anchored (here:
+    ``load_platform_token_key`` accepts the forgery); once ``genomlab ledger anchor`` ran, the
+    start is refused and ``ledger verify`` names the file
+    (``tests/trust_center/test_trusted_keys.py``, ``tests/test_ledger_completeness.py``)."""
     config = services.config
     real = jwt.decode(services.data_service.tokens.get(), options={"verify_signature": False})
     attacker = Ed25519PrivateKey.generate()
