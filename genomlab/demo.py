@@ -188,11 +188,12 @@ def step_reports(ctx: DemoContext) -> None:
 
 def step_verify_ledgers(ctx: DemoContext) -> None:
     """Anchor every institution's head with its partner, then verify every ledger with its
-    public key and every anchor."""
-    from genomlab.anchors import anchor_heads, find_anchor_faults
+    public key and every anchor, and the platform's trusted key files against the fingerprints
+    anchored with them."""
+    from genomlab.anchors import anchor_heads, find_anchor_faults, find_key_faults
 
     ctx.figures["ledger heads anchored"] = str(len(anchor_heads(ctx.config)))
-    bad = find_anchor_faults(ctx.config)
+    bad = find_anchor_faults(ctx.config) + find_key_faults(ctx.config)
     total = 0
     for inst in existing_institutions(ctx.config):
         report = inst.ledger().verify()

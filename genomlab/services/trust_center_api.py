@@ -187,7 +187,8 @@ def _pseudonym_list(body: dict[str, Any], name: str) -> list[str]:
 
 
 class LinkageDesk:
-    """The linkage-map request: the platform's word on the approval, then the map."""
+    """The linkage-map request of a data service: the map, for which the trust centre asks the
+    platform's word on the approval (``TrustCenter(approval_status=<platform client>)``)."""
 
     def __init__(self, tc: TrustCenter, platform: PlatformStatusClient,
                  cohort: CohortFilter) -> None:
