@@ -299,11 +299,20 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
               environ: Mapping[str, str] | None = None, timeout: float = 90.0) -> float:
     """Run every service of the home as local processes until SIGTERM or SIGINT.
 
-    Prints one line per service (instance, URL) and the start-up time of the whole set, and
-    returns that time in seconds. A service that exits on its own stops the others.
+    First makes the services' prerequisites and anchors the platform's trusted keys
+    (:func:`genomlab.anchors.anchor_trusted_keys`). Prints one line per service (instance, URL)
+    and the start-up time of the whole set, and returns that time in seconds. A service that
+    exits on its own stops the others.
     """
+    from genomlab.anchors import anchor_trusted_keys
+
     for path in ensure_service_prerequisites(config, actor=get_operator_actor()):
         announce(f"made {path}")
+    # before any service loads a trusted key: its fingerprint, from the platform's signing key
+    # (not a public file), in each other institution's ledger (genomlab.trusted_keys)
+    for pinned in anchor_trusted_keys(config):
+        announce(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
+                 f"{pinned.holder}")
     instances = get_service_instances(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

@@ -21,6 +21,7 @@ from genomlab.deploy.launch import get_service_instances
 from genomlab.deploy.system import get_process_uids
 from genomlab.institution import Institution
 from genomlab.services.runner import get_service_record_path
+from genomlab.trusted_keys import compute_fingerprint
 from tests.conftest import REPO, config_for
 
 GENOMLAB = str(Path(sys.executable).parent / "genomlab")
@@ -70,6 +71,11 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         assert ready is not None
         assert int(ready.group(1)) == len(instances)
         print(f"serve all: {ready.group(1)} service(s) ready in {ready.group(2)} s")
+        token_key = compute_fingerprint(Institution(config, "platform").keys().public_key("oauth"))
+        holders = [i.name for i in instances if i.kind != "platform"]
+        assert holders
+        for name in holders:  # each service checked its token key against this at its start
+            assert f"platform's oauth key {token_key} anchored in {name}" in output, output
         pids = []
         for institution in instances:
             record = json.loads(get_service_record_path(config, institution).read_text())
