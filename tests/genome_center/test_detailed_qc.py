@@ -1,0 +1,137 @@
+"""Detailed QC (issue 17): GRZ_QC_Workflow's steps (fastp, bwa mem, mosdepth) and BfArM's
+comparison on a small world written with detailed-QC reads and inflated submissions.
+
+The run needs Debian's fastp, bwa, samtools and mosdepth (``.ci/setup --test-tools``); without
+them the test skips, saying why, except under CI, where a skip would hide it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genomlab.genome_center.detailed_qc import (
+    QC_METRICS,
+    REPORT_COLUMNS,
+    QcTools,
+    SubmissionQc,
+    compare_metric,
+    find_qc_tools,
+    format_report_csv,
+    run_detailed_qc,
+)
+from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.samples import generate_world, load_truth
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("PYTEST_POSTGRES")),
+                                reason="detailed QC opens no store: nothing to add for PostgreSQL")
+
+
+@pytest.mark.parametrize(("measured", "provided", "required", "status"), [
+    (30.0, 30.0, 30.0, "PASS"),         # exactly the threshold meets it
+    (29.999, 29.999, 30.0, "FAIL"),     # just below fails, whatever was reported
+    (30.0, 33.0, 30.0, "PASS"),         # deviation exactly -10 % is tolerated
+    (30.0, 33.0001, 30.0, "DEVIATION"),  # beyond 10 %: flagged, not failed
+    (40.0, 36.0, 30.0, "PASS"),         # +10 % (measured above the report) is tolerated
+    (40.0, 35.9, 30.0, "DEVIATION"),
+    (0.8, 0.0, 0.8, "PASS"),            # provided 0 counts as missing: no deviation
+    (0.0, 0.9, 0.8, "FAIL"),            # measured 0: deviation undefined, below threshold
+])
+def test_compare_metric__boundaries(measured: float, provided: float, required: float,
+                                    status: str) -> None:
+    check = compare_metric(measured, provided, required)
+    assert check.status == status
+    assert check.meets_threshold is (measured >= required)
+    if provided and measured:
+        assert check.deviation == pytest.approx((measured - provided) / measured * 100)
+    else:
+        assert check.deviation is None
+
+
+def test_compare_metric__deviation_sign_and_none_provided() -> None:
+    assert compare_metric(26.0, 35.6, 30.0).deviation == pytest.approx(-36.923, abs=1e-3)
+    none = compare_metric(31.0, None, 30.0)
+    assert (none.deviation, none.status) == (None, "PASS")
+
+
+@pytest.fixture(scope="module")
+def qc_tools(tmp_path_factory: pytest.TempPathFactory) -> QcTools:
+    missing = [t for t in ("fastp", "bwa", "samtools", "mosdepth") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):  # .ci/setup --test-tools installs them: never skip in CI
+            pytest.fail(f"detailed QC tools missing under CI: {missing}")
+        pytest.skip(f"{', '.join(missing)} not installed: run .ci/setup --test-tools")
+    return find_qc_tools(tmp_path_factory.mktemp("qc-tools"))
+
+
+@pytest.fixture(scope="module")
+def qc_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("qc-world") / "world"
+    generate_world(out, n_patients=20, n_variants=1000, seed=3, detailed_qc_reads=True)
+    return out, load_truth(out)
+
+
+def get_selected(truth: dict[str, Any]) -> list[str]:
+    """The initial submissions grz-db's ``should_qc`` rule selects when a GRZ processes the
+    world's submissions in id order (per submitter: by date)."""
+    initial = sorted((s for s in truth["submissions"] if s["type"] == "initial"),
+                     key=lambda s: s["submission_id"])
+    cands = [QcCandidate(s["submission_id"], s["hospital_ik"],
+                         dt.date.fromisoformat(s["submission_id"].split("_")[1]))
+             for s in initial]
+    chosen = select_for_detailed_qc(cands)
+    return [c.key for c in cands if c.key in chosen]
+
+
+def run_one(world: Path, sid: str, tools: QcTools, work: Path) -> SubmissionQc:
+    return run_detailed_qc(world / "submissions" / sid, world / "detailed_qc" / "reference.fa",
+                           world / "detailed_qc" / "targets.bed", work / sid, tools)
+
+
+def test_run_detailed_qc__inflated_selected_fail_with_metric_honest_pass(
+        qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
+    world, truth = qc_world
+    inflated = {x["submission_id"]: x["field"].rsplit(".", 1)[1]
+                for x in truth["inflated_submissions"]}
+    assert len(inflated) == 3
+    assert set(inflated.values()) == set(QC_METRICS)
+    selected = get_selected(truth)
+    assert set(inflated) <= set(selected)
+    assert len(selected) > len(inflated)  # honest ones are selected too
+    for sid in selected:
+        result = run_one(world, sid, qc_tools, tmp_path)
+        assert result.lab_data, sid
+        if sid in inflated:
+            assert not result.passed, sid
+            assert result.failing == [f"index0_germline0.{inflated[sid]}"], sid
+            lab = result.lab_data[0]
+            check = lab.metrics[inflated[sid]]
+            assert check.measured < check.required < check.provided  # type: ignore[operator]
+        else:
+            assert result.passed, (sid, result.failing)
+            for lab in result.lab_data:  # the reads carry the reported figures
+                assert all(c.status == "PASS" for c in lab.metrics.values()), (sid, lab)
+
+
+def test_format_report_csv__rows_name_metric_status_as_grzctl_reads_them(
+        qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
+    world, truth = qc_world
+    target = next(x for x in truth["inflated_submissions"]
+                  if x["field"].endswith("targetedRegionsAboveMinCoverage"))
+    result = run_one(world, target["submission_id"], qc_tools, tmp_path)
+    rows = list(csv.DictReader(io.StringIO(format_report_csv(result))))
+    assert list(rows[0]) == list(REPORT_COLUMNS)
+    germline = next(r for r in rows if r["sampleId"] == "index0_germline0")
+    assert germline["qualityControlStatus"] == "FAIL"
+    assert germline["targetedRegionsAboveMinCoverageQCStatus"] == "FAIL"
+    assert float(germline["targetedRegionsAboveMinCoverage"]) == pytest.approx(target["true"])
+    assert float(germline["targetedRegionsAboveMinCoverageProvided"]) == target["reported"]
+    assert germline["meanDepthOfCoverageQCStatus"] == "PASS"
+    assert germline["minCoverage"] == "20.0"
