@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -27,8 +28,18 @@ from genomlab.genome_center.detailed_qc import (
     format_report_csv,
     run_detailed_qc,
 )
+from genomlab.genome_center.grz_tools import Crypt4ghKeyPair, S3Target, find_grz_tool
+from genomlab.genome_center.grzctl_pipeline import (
+    DetailedQcSetting,
+    GrzctlPipeline,
+    PruefberichtApi,
+    SubmissionOutcome,
+    grzctl_config,
+    make_db_author,
+)
 from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from genomlab.samples import generate_world, load_truth
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("PYTEST_POSTGRES")),
                                 reason="detailed QC opens no store: nothing to add for PostgreSQL")
@@ -95,6 +106,7 @@ def run_one(world: Path, sid: str, tools: QcTools, work: Path) -> SubmissionQc:
                            world / "detailed_qc" / "targets.bed", work / sid, tools)
 
 
+@pytest.mark.tools
 def test_run_detailed_qc__inflated_selected_fail_with_metric_honest_pass(
         qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
     world, truth = qc_world
@@ -120,6 +132,7 @@ def test_run_detailed_qc__inflated_selected_fail_with_metric_honest_pass(
                 assert all(c.status == "PASS" for c in lab.metrics.values()), (sid, lab)
 
 
+@pytest.mark.tools
 def test_format_report_csv__rows_name_metric_status_as_grzctl_reads_them(
         qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
     world, truth = qc_world
@@ -135,3 +148,82 @@ def test_format_report_csv__rows_name_metric_status_as_grzctl_reads_them(
     assert float(germline["targetedRegionsAboveMinCoverageProvided"]) == target["reported"]
     assert germline["meanDepthOfCoverageQCStatus"] == "PASS"
     assert germline["minCoverage"] == "20.0"
+
+
+class RecordingPipeline(GrzctlPipeline):
+    """grzctl's pipeline whose failing Prüfbericht is recorded instead of submitted (the
+    Prüfbericht API is the slow pipeline test's, tests/genome_center/test_grzctl_pipeline.py)."""
+
+    reported: list[str]
+
+    def _report_refusal(self, sid: str, folder: Path, outcome: SubmissionOutcome) -> None:
+        self.reported.append(sid)
+
+
+@pytest.mark.slow
+@pytest.mark.tools
+def test_run_detailed_qc__grzdb_records_failure_and_grzctl_agrees(
+        qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
+    """An inflated submission through :meth:`GrzctlPipeline.run_detailed_qc` on a grz-db: the
+    results, the verdict and the failure are grz-db's, grzctl's own recomputation changes
+    nothing and its quarterly report lists the failed metric."""
+    grzctl = find_grz_tool("grzctl", [REPO], override=os.environ.get("PYTEST_GRZCTL"))
+    if grzctl is None:
+        if os.environ.get("CI"):
+            pytest.fail("grzctl missing under CI (.ci/setup --test-tools makes .grzctl-venv)")
+        pytest.skip("BfArM's grzctl is not installed: run .ci/setup --test-tools")
+    world, truth = qc_world
+    planted = next(x for x in truth["inflated_submissions"]
+                   if x["field"].endswith("meanDepthOfCoverage"))
+    sid = planted["submission_id"]
+    folder = world / planted["path"]
+    home = tmp_path / "grzctl"
+    author = make_db_author(home / "keys")
+    (home / "c4gh.pub").write_text("unused")
+    config = grzctl_config(
+        grz_id="GRZK00007", submitters=[sid.split("_")[0]],
+        inbox=S3Target("http://127.0.0.1:9", "unused", "unused", "unused"),
+        inbox_keys=Crypt4ghKeyPair(home / "c4gh.pub", home / "c4gh.pub"),
+        archives={"consented": ("a", home / "c4gh.pub"),
+                  "non_consented": ("b", home / "c4gh.pub")},
+        database_url=f"sqlite:///{home / 'grz-db.sqlite'}", author=author,
+        pruefbericht=PruefberichtApi("https://127.0.0.1:9/t", "https://127.0.0.1:9/a", "c", "s"))
+    (home / "grzctl.yaml").write_text(json.dumps(config))
+    pipeline = RecordingPipeline(
+        grzctl, home / "grzctl.yaml", home / "work", grz_id="GRZK00007",
+        inbox=S3Target("http://127.0.0.1:9", "unused", "unused", "unused"),
+        pruefbericht=PruefberichtApi("https://127.0.0.1:9/t", "https://127.0.0.1:9/a", "c", "s"),
+        detailed_qc=DetailedQcSetting(world / "detailed_qc" / "reference.fa",
+                                      world / "detailed_qc" / "targets.bed", qc_tools))
+    pipeline.reported = []
+    pipeline.grzctl_run("db", "upgrade")
+    pipeline.grzctl_run("db", "submission", "add", sid)
+    day = sid.split("_")[1]
+    pipeline.grzctl_run("db", "submission", "populate", sid,
+                        str(folder / "metadata" / "metadata.json"), "--submission-date", day,
+                        "--no-confirm")
+    outcome = SubmissionOutcome(sid)
+    assert pipeline.run_detailed_qc(sid, folder, outcome) is False
+    assert outcome.refused == "detailed QC failed: index0_germline0.meanDepthOfCoverage"
+    assert pipeline.reported == [sid]
+    shown = pipeline.get_submission(sid)
+    assert shown is not None
+    assert shown["detailed_qc_passed"] is False
+    states = [(s["state"], s["failure_reason"], s["data"]) for s in shown["states"]]
+    assert states[-2:] == [("QCing", None, None), ("Error", "detailed_qc_error", {
+        "failing": ["index0_germline0.meanDepthOfCoverage"]})]
+    assert all(s["data_steward_signature"] == "Verified" for s in shown["states"])
+    year, month = int(day[:4]), int(day[5:7])
+    quarter = (month - 1) // 3 + 1
+    recomputed = pipeline.grzctl_run("db", "submission", "recompute-qc", "--year", str(year),
+                                     "--quarter", str(quarter))
+    assert "Would update 0 metric(s) and 0 verdict(s)" in " ".join(recomputed.split())
+    tables = pipeline.report_quarterly(year, quarter, tmp_path / "report")
+    rows = [r for r in tables["detailed_qc"] if r["submission_id"] == sid
+            and r["sequenceSubtype"] == "germline"]  # one row per lab datum
+    assert len(rows) == 1
+    assert (rows[0]["detailed_qc_passed"], rows[0]["meanDepthOfCoverage"],
+            rows[0]["meanDepthOfCoverage_detailedQC_passed"],
+            rows[0]["deviation_exceeds_tolerance"]) == ("no", "26.0", "no", "yes")
+    assert float(rows[0]["meanDepthOfCoverage_detailedQC_deviation%"]) == pytest.approx(
+        (26.0 - planted["reported"]) / 26.0 * 100)
