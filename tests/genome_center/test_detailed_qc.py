@@ -227,3 +227,22 @@ def test_run_detailed_qc__grzdb_records_failure_and_grzctl_agrees(
             rows[0]["deviation_exceeds_tolerance"]) == ("no", "26.0", "no", "yes")
     assert float(rows[0]["meanDepthOfCoverage_detailedQC_deviation%"]) == pytest.approx(
         (26.0 - planted["reported"]) / 26.0 * 100)
+
+
+def test_generate_world__detailed_qc_reads_keep_metadata_checksums(
+        qc_world: tuple[Path, dict[str, Any]]) -> None:
+    """Every file a submission's metadata lists (detailed-QC reads included) has its checksum
+    and size; the world's reference and target BED are there."""
+    import hashlib
+
+    world, truth = qc_world
+    assert (world / "detailed_qc" / "reference.fa").read_text().startswith(">chrQC\n")
+    assert len((world / "detailed_qc" / "targets.bed").read_text().splitlines()) == 20
+    for sub in truth["submissions"]:
+        meta = json.loads((world / sub["path"] / "metadata" / "metadata.json").read_text())
+        for donor in meta["donors"]:
+            for lab in donor["labData"]:
+                for f in lab["sequenceData"]["files"]:
+                    data = (world / sub["path"] / "files" / f["filePath"]).read_bytes()
+                    assert hashlib.sha256(data).hexdigest() == f["fileChecksum"], f["filePath"]
+                    assert len(data) == f["fileSizeInBytes"], f["filePath"]
