@@ -194,18 +194,24 @@ def _run(cmd: Sequence[str], what: str, *, env: dict[str, str] | None = None,
 
 
 def prepare_reference(tools: QcTools, reference: Path, work: Path) -> Path:
-    """A copy of ``reference`` in ``work/reference`` with its bwa index (made once; the
-    folder is renamed into place, so a crash leaves none or a whole one)."""
+    """A copy of ``reference`` in ``work/reference`` with its bwa index (made once; built in a
+    private temporary folder renamed into place, so a crash leaves none or a whole one, and of
+    two racing builders one wins)."""
+    import tempfile
+
     folder = work / "reference"
     fasta = folder / "reference.fa"
     if not (folder / "reference.fa.bwt").exists():
-        tmp = work / f".reference.{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        shutil.copyfile(reference, tmp / "reference.fa")
-        _run([tools.bwa, "index", str(tmp / "reference.fa")], f"{reference}: bwa index")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".reference.", dir=work))
+        try:
+            shutil.copyfile(reference, tmp / "reference.fa")
+            _run([tools.bwa, "index", str(tmp / "reference.fa")], f"{reference}: bwa index")
+            if not (folder / "reference.fa.bwt").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a crash's leftover without index
+                os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return fasta
 
 
@@ -214,17 +220,19 @@ def _thresholds(meta: Any, donor: Any, lab: Any) -> Any:
 
 
 def run_detailed_qc(submission_dir: Path, reference: Path, targets: Path, work: Path,
-                    tools: QcTools, *, threads: int = 1) -> SubmissionQc:
+                    tools: QcTools, *, threads: int = 1,
+                    index_dir: Path | None = None) -> SubmissionQc:
     """Detailed QC of the submission in ``submission_dir`` (grz-cli's layout: ``metadata/
     metadata.json``, ``files/``) against the GRZ's ``reference`` FASTA and ``targets`` BED
-    (a lab datum's own BED file, if it has one, takes its place); intermediate files in ``work``.
+    (a lab datum's own BED file, if it has one, takes its place); intermediate files in ``work``,
+    the indexed reference in ``index_dir/reference`` (default ``work``; shared by runs).
     """
     from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
 
     meta_path = submission_dir / "metadata" / "metadata.json"
     meta = GrzSubmissionMetadata.model_validate_json(meta_path.read_text(encoding="utf-8"))
     sid = submission_dir.name
-    fasta = prepare_reference(tools, reference, work)
+    fasta = prepare_reference(tools, reference, index_dir or work)
     results = []
     for donor_i, donor in enumerate(meta.donors):
         if str(donor.relation) != "index":

@@ -428,7 +428,8 @@ class GrzctlPipeline:
         started = time.monotonic()
         try:
             result = run_detailed_qc(folder, setting.reference, setting.targets, out / "work",
-                                     tools, threads=setting.threads)
+                                     tools, threads=setting.threads,
+                                     index_dir=self.config_file.parent / "detailed_qc")
         finally:
             outcome.steps["detailed_qc"] = time.monotonic() - started
         outcome.detailed_qc = result
