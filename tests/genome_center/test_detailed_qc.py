@@ -246,3 +246,58 @@ def test_generate_world__detailed_qc_reads_keep_metadata_checksums(
                     data = (world / sub["path"] / "files" / f["filePath"]).read_bytes()
                     assert hashlib.sha256(data).hexdigest() == f["fileChecksum"], f["filePath"]
                     assert len(data) == f["fileSizeInBytes"], f["filePath"]
+
+
+class CommandLog(RecordingPipeline):
+    """No grzctl at all: the commands the pipeline gives it are recorded."""
+
+    commands: list[tuple[str, ...]]
+
+    def grzctl_run(self, *args: str) -> str:
+        self.commands.append(args)
+        return ""
+
+
+@pytest.mark.tools
+def test_run_detailed_qc__grzctl_commands_for_a_pass_and_a_failure(
+        qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
+    world, truth = qc_world
+    inflated = next(x for x in truth["inflated_submissions"]
+                    if x["field"].endswith("percentBasesAboveQualityThreshold"))
+    honest = next(s for s in truth["submissions"] if s["type"] == "initial"
+                  and s["submission_id"] in get_selected(truth)
+                  and s["submission_id"] not in {x["submission_id"]
+                                                 for x in truth["inflated_submissions"]})
+    api = PruefberichtApi("https://127.0.0.1:9/t", "https://127.0.0.1:9/a", "c", "s")
+    pipeline = CommandLog(Path("/nonexistent/grzctl"), tmp_path / "grzctl" / "grzctl.yaml",
+                          tmp_path / "grzctl" / "work", grz_id="GRZK00007",
+                          inbox=S3Target("http://127.0.0.1:9", "b", "a", "s"), pruefbericht=api,
+                          detailed_qc=DetailedQcSetting(world / "detailed_qc" / "reference.fa",
+                                                        world / "detailed_qc" / "targets.bed",
+                                                        qc_tools))
+    pipeline.reported, pipeline.commands = [], []
+    for entry, passed in ((honest, True), (inflated, False)):
+        sid = entry["submission_id"]
+        pipeline.commands.clear()
+        outcome = SubmissionOutcome(sid)
+        assert pipeline.run_detailed_qc(sid, world / entry["path"], outcome) is passed
+        report = tmp_path / "grzctl" / "detailed_qc" / sid / "report.csv"
+        expected: list[tuple[str, ...]] = [
+            ("db", "submission", "update", sid, "QCing"),
+            ("db", "submission", "populate-qc", sid, str(report), "--no-confirm"),
+            ("db", "submission", "modify", sid, "detailed_qc_passed", str(passed).lower())]
+        if passed:
+            expected.append(("db", "submission", "update", sid, "QCed"))
+            assert outcome.refused is None
+        else:
+            metric = "index0_germline0.percentBasesAboveQualityThreshold"
+            expected.append(("db", "submission", "update", sid, "error", "--failure-reason",
+                             "detailed_qc_error", "--data", json.dumps({"failing": [metric]})))
+            assert outcome.refused == f"detailed QC failed: {metric}"
+        assert pipeline.commands == expected
+        assert outcome.detailed_qc is not None
+        assert outcome.detailed_qc.passed is passed
+        assert report.read_text().startswith("sampleId,")
+        assert not (report.parent / "work").exists()  # BAMs and trimmed reads not kept
+    assert pipeline.reported == [inflated["submission_id"]]
+    assert (tmp_path / "grzctl" / "detailed_qc" / "reference" / "reference.fa.bwt").is_file()
