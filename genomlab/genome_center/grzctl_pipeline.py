@@ -8,8 +8,14 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
    ``grzctl decrypt`` (the GRZ's Crypt4GH secret key), ``grzctl validate`` (basic QC; a refused
    submission is ``Error`` in grz-db, reason and message in its state log, and nothing reaches
    genomlab's stores);
-2. ``grzctl db should-qc`` (grz-db's selection for detailed QC, recorded; detailed QC itself is
-   not run yet), ``grzctl encrypt`` + ``grzctl archive`` (re-encrypted to the consented or
+2. ``grzctl db should-qc`` (grz-db's selection for detailed QC); a selected submission gets
+   detailed QC when the pipeline has a :class:`DetailedQcSetting`
+   (:mod:`genomlab.genome_center.detailed_qc`: fastp, bwa, mosdepth, BfArM's comparison):
+   grz-db ``QCing``, the workflow's ``report.csv`` into grz-db (``db submission populate-qc``),
+   ``detailed_qc_passed`` set (``db submission modify``), then ``QCed``; a failing one gets
+   grzctl's failing Prüfbericht (``--fail``, ``dataQualityCheckPassed: false``) and grz-db
+   ``Error``/``detailed_qc_error`` naming the failing metrics, and does not reach genomlab;
+   then ``grzctl encrypt`` + ``grzctl archive`` (re-encrypted to the consented or
    non-consented archive's key, into that archive bucket);
 3. genomlab's own part, fed from grzctl's decrypted folder ``<work>/<submission id>/``:
    :meth:`genomlab.genome_center.intake.GenomeCenter.submit` (pseudonym exchange with the trust
@@ -51,6 +57,7 @@ from genomlab.genome_center.grz_tools import LOOPBACK_NO_PROXY, Crypt4ghKeyPair,
 
 if TYPE_CHECKING:
     from genomlab.config import GenomlabConfig
+    from genomlab.genome_center.detailed_qc import QcTools, SubmissionQc
     from genomlab.genome_center.intake import IntakeSummary
     from genomlab.hail_session import HailModule
     from genomlab.messages import PseudonymService
@@ -148,16 +155,29 @@ def grzctl_config(*, grz_id: str, submitters: Sequence[str], inbox: S3Target,
     }
 
 
+@dataclass(frozen=True)
+class DetailedQcSetting:
+    """What detailed QC needs: the GRZ's reference FASTA and target BED (GRZ_QC_Workflow's
+    reference files), the tools (``None``: found on ``PATH`` at the first run) and threads."""
+
+    reference: Path
+    targets: Path
+    tools: QcTools | None = None
+    threads: int = 1
+
+
 @dataclass
 class SubmissionOutcome:
     """What the pipeline did with one submission: grzctl's steps (seconds each), the state grz-db
-    holds at the end, grz-db's should-qc answer, genomlab's state and the confirmation id."""
+    holds at the end, grz-db's should-qc answer, the detailed QC result (if run), genomlab's
+    state and the confirmation id."""
 
     submission_id: str
     steps: dict[str, float] = field(default_factory=dict)
     grzdb_state: str | None = None
     refused: str | None = None
     should_qc: bool | None = None
+    detailed_qc: SubmissionQc | None = None
     genomlab_state: str | None = None
     confirmation_id: str | None = None
 
@@ -175,19 +195,22 @@ class GrzctlPipeline:
     """Drive ``grzctl`` for GRZ ``grz_id`` (config file ``config_file``, work folder ``work``)."""
 
     def __init__(self, grzctl: Path, config_file: Path, work: Path, *, grz_id: str,
-                 inbox: S3Target, pruefbericht: PruefberichtApi) -> None:
+                 inbox: S3Target, pruefbericht: PruefberichtApi,
+                 detailed_qc: DetailedQcSetting | None = None) -> None:
         self.grzctl = grzctl
         self.config_file = config_file
         self.work = work
         self.grz_id = grz_id
         self.inbox = inbox
         self.api = pruefbericht
+        self.detailed_qc = detailed_qc
 
     @classmethod
     def set_up(cls, grzctl: Path, folder: Path, *, grz_id: str, submitters: Sequence[str],
                inbox: S3Target, inbox_keys: Crypt4ghKeyPair,
                archives: dict[str, tuple[str, Path]],
-               pruefbericht: PruefberichtApi) -> GrzctlPipeline:
+               pruefbericht: PruefberichtApi,
+               detailed_qc: DetailedQcSetting | None = None) -> GrzctlPipeline:
         """Write grzctl's configuration into ``folder`` (the GRZ's grzctl folder: grz-db as
         ``grz-db.sqlite``, the author key, ``work/``) and initialise grz-db."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -203,7 +226,7 @@ class GrzctlPipeline:
             json.dump(config, handle, indent=2, sort_keys=True)  # JSON is YAML
         os.replace(tmp, config_file)
         pipeline = cls(grzctl, config_file, folder / "work", grz_id=grz_id, inbox=inbox,
-                       pruefbericht=pruefbericht)
+                       pruefbericht=pruefbericht, detailed_qc=detailed_qc)
         pipeline.grzctl_run("db", "upgrade")
         return pipeline
 
@@ -379,9 +402,52 @@ class GrzctlPipeline:
             return None
         answer = self._step(outcome, "should_qc", "db", "should-qc", sid).strip()
         outcome.should_qc = answer == "true"
+        if outcome.should_qc and self.detailed_qc is not None \
+                and not self.run_detailed_qc(sid, folder, outcome):
+            return None
         self._step(outcome, "encrypt", "encrypt", "--submission-dir", str(folder), "--force")
         self._step(outcome, "archive", "archive", "--submission-dir", str(folder))
         return folder
+
+    def run_detailed_qc(self, sid: str, folder: Path, outcome: SubmissionOutcome) -> bool:
+        """Detailed QC of the decrypted submission ``folder``, recorded in grz-db (``QCing``,
+        ``populate-qc`` of the workflow's ``report.csv`` kept in ``<grzctl>/detailed_qc/<id>/``,
+        ``detailed_qc_passed``, ``QCed``). A failing submission is reported (grzctl's failing
+        Prüfbericht) and left ``Error``/``detailed_qc_error``; returns whether it passed."""
+        from genomlab.genome_center.detailed_qc import (
+            find_qc_tools,
+            run_detailed_qc,
+            write_report_csv,
+        )
+
+        setting = self.detailed_qc
+        assert setting is not None
+        out = self.config_file.parent / "detailed_qc" / sid
+        tools = setting.tools or find_qc_tools(self.config_file.parent / "detailed_qc" / "lib")
+        self._step(outcome, "qcing", "db", "submission", "update", sid, "QCing")
+        started = time.monotonic()
+        try:
+            result = run_detailed_qc(folder, setting.reference, setting.targets, out / "work",
+                                     tools, threads=setting.threads,
+                                     index_dir=self.config_file.parent / "detailed_qc")
+        finally:
+            outcome.steps["detailed_qc"] = time.monotonic() - started
+        outcome.detailed_qc = result
+        report = write_report_csv(result, out / "report.csv")
+        shutil.rmtree(out / "work", ignore_errors=True)  # BAMs and trimmed reads: not kept
+        self._step(outcome, "populate_qc", "db", "submission", "populate-qc", sid, str(report),
+                   "--no-confirm")
+        self._step(outcome, "detailed_qc_passed", "db", "submission", "modify", sid,
+                   "detailed_qc_passed", "true" if result.passed else "false")
+        if result.passed:
+            self._step(outcome, "qced", "db", "submission", "update", sid, "QCed")
+            return True
+        outcome.refused = f"detailed QC failed: {', '.join(result.failing)}"
+        self._report_refusal(sid, folder, outcome)
+        self._step(outcome, "error", "db", "submission", "update", sid, "error",
+                   "--failure-reason", "detailed_qc_error",
+                   "--data", json.dumps({"failing": result.failing}))
+        return False
 
     def _report_refusal(self, sid: str, folder: Path, outcome: SubmissionOutcome) -> None:
         """A refused submission's Prüfbericht, ``dataQualityCheckPassed: false`` (grzctl's)."""

@@ -5,7 +5,9 @@
 2. ``2-Infos_zu_Datensätzen_{grz}_Q{q}_{year}.tsv``: one row per donor: submission type,
    coverage, disease, library types, QC, consents (no pseudonym);
 3. ``3-Detailprüfung_{grz}_Q{q}_{year}.tsv``: the submissions selected for detailed QC and their
-   status (``pending``: genomlab does not run GRZ_QC_Workflow's re-computation).
+   status (``pending``: the old in-process intake runs no detailed QC; on the grzctl path
+   :mod:`genomlab.genome_center.detailed_qc` runs it and ``grzctl report quarterly`` lists the
+   results).
 
 A submission belongs to the quarter of its submission month (the GRZ keeps the date to the month
 only); a rejected one without a readable date to the quarter it was received in. The overview

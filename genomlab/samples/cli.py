@@ -28,8 +28,13 @@ def samples() -> None:
 @click.option("--sites-seed", type=int, default=None,
               help="Seed of the variant sites and planted variants (default: --seed); worlds "
                    "sharing it share those sites but not persons.")
+@click.option("--detailed-qc-reads", is_flag=True,
+              help="Index donors' FASTQs are reads from detailed_qc/reference.fa at their "
+                   "metadata's figures, and inflated submissions are planted (GRZ detailed QC; "
+                   "a few MB more).")
 def generate(n_patients: int, n_variants: int, seed: int, out_dir: Path, threads: int,
-             quant_betas: tuple[float, ...], sites_seed: int | None) -> None:
+             quant_betas: tuple[float, ...], sites_seed: int | None,
+             detailed_qc_reads: bool) -> None:
     """Write a seeded synthetic world (truth.json, genotypes/, submissions/, hospitals/, kdk/)."""
     from rich.progress import Progress
 
@@ -41,7 +46,8 @@ def generate(n_patients: int, n_variants: int, seed: int, out_dir: Path, threads
         summary = generate_world(out_dir, n_patients=n_patients, n_variants=n_variants,
                                  seed=seed, threads=threads,
                                  quant_betas=quant_betas or QUANT_BETAS, sites_seed=sites_seed,
-                                 progress=lambda n: bar.advance(task, n))
+                                 progress=lambda n: bar.advance(task, n),
+                                 detailed_qc_reads=detailed_qc_reads)
     click.echo(f"wrote {summary.n_files} files to {summary.out_dir}: {summary.n_samples} samples "
                f"of {summary.n_patients} patients, {summary.n_variants} variants, "
                f"{summary.n_submissions} submissions (seed {summary.seed})")

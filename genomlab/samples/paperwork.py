@@ -44,6 +44,7 @@ class Paperwork:
     kvnr: list[str]
     bad_submissions: list[dict] = field(default_factory=list)
     submissions_truth: list[dict] = field(default_factory=list)
+    inflated_submissions: list[dict] = field(default_factory=list)
 
 
 def get_kvnr_check_digit(letter: str, digits: str) -> int:

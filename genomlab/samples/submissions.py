@@ -26,6 +26,7 @@ import numpy as np
 from genomlab.samples.cohort import Cohort
 from genomlab.samples.files import write_json
 from genomlab.samples.paperwork import Paperwork
+from genomlab.samples.qc_reads import make_read_pairs
 
 SCHEMA_URL = "https://raw.githubusercontent.com/BfArM-MVH/MVGenomseq/refs/tags/v1.3.0/GRZ/grz-schema.json"
 MII_POLICY_SYSTEM = "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3"
@@ -40,6 +41,21 @@ N_READ_PAIRS = 4
 WGS_GERMLINE_MIN_DEPTH = 30
 WGS_GERMLINE_MIN_COVERAGE = 20
 WGS_SOMATIC_MIN_COVERAGE = 30
+
+
+@dataclass(frozen=True)
+class QcReads:
+    """Detailed-QC reads (:mod:`genomlab.samples.qc_reads`): the reference they are drawn from
+    and the seed of their own random streams (``default_rng([seed, 10, submission, lab
+    datum])``, so the world's other bytes do not change)."""
+
+    reference: bytes
+    seed: int
+
+
+#: Metrics an inflated submission over-reports (one each), with the true value it reads at.
+INFLATED_METRICS = (("meanDepthOfCoverage", 26.0), ("percentBasesAboveQualityThreshold", 78.0),
+                    ("targetedRegionsAboveMinCoverage", 0.6))
 
 
 @dataclass
@@ -228,9 +244,32 @@ def _pseudonym(cohort: Cohort, sample_i: int) -> str:
     return "index" if s.relation == "index" else s.sample
 
 
+def _write_qc_reads(root: Path, datum: dict, qc: QcReads, stream: list[int],
+                    true_values: dict[str, float]) -> None:
+    """Replace a lab datum's FASTQ pair by detailed-QC reads at its reported figures (or at
+    ``true_values``, an inflated one's) and update the files' checksums and sizes."""
+    seq = datum["sequenceData"]
+    figures = {"meanDepthOfCoverage": float(seq["meanDepthOfCoverage"]),
+               "percentBasesAboveQualityThreshold":
+                   float(seq["percentBasesAboveQualityThreshold"]["percent"]),
+               "targetedRegionsAboveMinCoverage": float(seq["targetedRegionsAboveMinCoverage"]),
+               **true_values}
+    fastqs = [f for f in seq["files"] if f["fileType"] == "fastq"]
+    reads = make_read_pairs(np.random.default_rng([qc.seed, 10, *stream]), qc.reference,
+                            depth=figures["meanDepthOfCoverage"],
+                            percent_q30=figures["percentBasesAboveQualityThreshold"],
+                            target_fraction=figures["targetedRegionsAboveMinCoverage"],
+                            name=str(fastqs[0]["flowcellId"]))
+    for entry, data in zip(fastqs, reads, strict=True):
+        (root / "files" / entry["filePath"]).write_bytes(data)
+        entry["fileChecksum"] = hashlib.sha256(data).hexdigest()
+        entry["fileSizeInBytes"] = len(data)
+
+
 def build_initial_metadata(rng: np.random.Generator, root: Path, cohort: Cohort,
                            paper: Paperwork, sub_i: int, mean_depth: np.ndarray,
-                           files: SubmissionFiles) -> dict:
+                           files: SubmissionFiles, qc: QcReads | None = None,
+                           inflate: tuple[str, float] | None = None) -> dict:
     """Write the files of initial submission ``sub_i`` under ``root`` and return its metadata.
 
     Examples
@@ -254,6 +293,10 @@ def build_initial_metadata(rng: np.random.Generator, root: Path, cohort: Cohort,
             lab.append(_lab_datum(rng, root, donor_dir, somatic=True, library=library,
                                   depth=float(rng.uniform(105, 140)), sample_date=sampled,
                                   vcf=None, bed=files.bed))
+        if qc is not None and s.relation == "index":  # the lab data BfArM's thresholds apply to
+            for lab_i, datum in enumerate(lab):
+                true = dict([inflate]) if inflate is not None and lab_i == 0 else {}
+                _write_qc_reads(root, datum, qc, [sub_i, lab_i], true)
         donors.append({
             "donorPseudonym": _pseudonym(cohort, sample_i), "gender": s.reported_sex,
             "relation": s.relation, "mvConsent": get_mv_consent(record),
@@ -316,9 +359,26 @@ def _copy_files(src: Path, dst: Path) -> None:
 BAD_REASONS = ("schema_violation", "checksum_mismatch", "reused_tanG", "below_threshold_coverage")
 
 
+def get_inflated(cohort: Cohort, paper: Paperwork) -> dict[int, tuple[str, float]]:
+    """The initial submissions planted with inflated figures: the first (by date) of each of
+    the first submitters (by IK), one metric of :data:`INFLATED_METRICS` each. A submitter's
+    first submission of a month is always selected for detailed QC (grz-db ``should_qc``)."""
+    first: dict[str, int] = {}
+    for sub_i, sub in enumerate(cohort.submissions):
+        best = first.get(sub.hospital_ik)
+        if best is None or paper.submission_date[sub_i] < paper.submission_date[best]:
+            first[sub.hospital_ik] = sub_i
+    return {first[ik]: metric for ik, metric in zip(sorted(first), INFLATED_METRICS,
+                                                     strict=False)}
+
+
 def write_submissions(rng: np.random.Generator, out: Path, cohort: Cohort, paper: Paperwork,
-                      mean_depth: np.ndarray, files: SubmissionFiles) -> None:
+                      mean_depth: np.ndarray, files: SubmissionFiles,
+                      qc: QcReads | None = None) -> None:
     """Write every submission (initial, follow-up, correction, bad) and fill the truth lists.
+
+    With ``qc``, index donors' FASTQ pairs are detailed-QC reads (:func:`_write_qc_reads`) and
+    :func:`get_inflated` plants inflated submissions, listed in ``paper.inflated_submissions``.
 
     Examples
     --------
@@ -332,10 +392,21 @@ def write_submissions(rng: np.random.Generator, out: Path, cohort: Cohort, paper
     written: list[dict[str, Any]] = []
     n_sub = len(cohort.submissions)
     corrected = set(range(0, n_sub, max(1, n_sub // 3))[:3])
+    inflated = get_inflated(cohort, paper) if qc is not None else {}
     for sub_i, sub in enumerate(cohort.submissions):
         sid = paper.submission_ids[sub_i]
         root = out / "submissions" / sid
-        meta = build_initial_metadata(rng, root, cohort, paper, sub_i, mean_depth, files)
+        meta = build_initial_metadata(rng, root, cohort, paper, sub_i, mean_depth, files, qc,
+                                      inflated.get(sub_i))
+        if sub_i in inflated:
+            metric, true = inflated[sub_i]
+            index = next(d for d in meta["donors"] if d["relation"] == "index")
+            reported = index["labData"][0]["sequenceData"][metric]
+            paper.inflated_submissions.append({
+                "submission_id": sid, "path": f"submissions/{sid}",
+                "field": f"donors[index].labData[0].sequenceData.{metric}",
+                "reported": reported["percent"] if isinstance(reported, dict) else reported,
+                "true": true})
         if sub_i in corrected:
             meta["submission"]["coverageType"] = "UNK"
         _write_metadata(root, meta)

@@ -39,8 +39,9 @@ from genomlab.samples.phenotypes import (
     Phenotypes,
     compute_phenotypes,
 )
+from genomlab.samples.qc_reads import format_fasta, format_targets_bed, make_reference
 from genomlab.samples.reference_panel import write_reference_panel
-from genomlab.samples.submissions import SubmissionFiles, write_submissions
+from genomlab.samples.submissions import QcReads, SubmissionFiles, write_submissions
 from genomlab.samples.vcf import (
     BgzfVcfWriter,
     compress_bgzf,
@@ -204,7 +205,8 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
                    seed: int = 1, chunk_size: int = 2000, threads: int = 2,
                    distant_share: float = 0.02, admixed_share: float = 0.0,
                    quant_betas: tuple[float, ...] = QUANT_BETAS, sites_seed: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> WorldSummary:
+                   progress: Callable[[int], None] | None = None,
+                   detailed_qc_reads: bool = False) -> WorldSummary:
     """Generate a synthetic genomDE world (genotypes, submissions, records, truth) in ``out_dir``.
 
     Parameters
@@ -235,6 +237,13 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         planted variants but not persons: two countries' cohorts for a meta-analysis.
     progress
         Called with the number of sites after each chunk.
+    detailed_qc_reads
+        Write detailed-QC reads (:mod:`genomlab.samples.qc_reads`): ``detailed_qc/reference.fa``
+        and ``detailed_qc/targets.bed`` (the GRZ's reference for GRZ_QC_Workflow), index donors'
+        FASTQ pairs drawn from it at their metadata's figures (a few thousand reads each), and
+        inflated submissions (``truth.json`` → ``inflated_submissions``: reported figure above
+        BfArM's threshold, reads at a true one below it). Off by default: the committed world
+        stays small and its bytes do not change.
 
     Returns
     -------
@@ -278,15 +287,22 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     _write_fam_and_tsv(out, cohort, pheno)
     paper = draw_paperwork(np.random.default_rng([seed, 4]), cohort)
     write_identity_inputs(out, cohort, paper)
+    qc = None
+    if detailed_qc_reads:
+        qc = QcReads(make_reference(np.random.default_rng([seed, 10])), seed)
+        write_text(out / "detailed_qc" / "reference.fa", format_fasta(qc.reference).decode())
+        write_text(out / "detailed_qc" / "targets.bed", format_targets_bed().decode())
     write_submissions(np.random.default_rng([seed, 5]), out, cohort, paper, genetics.mean_depth,
-                      _submission_files(cohort, subset))
+                      _submission_files(cohort, subset), qc)
     records = write_clinical_records(np.random.default_rng([seed, 6]), out, cohort, paper, pheno,
                                      _carried_by_index(cohort, subset),
                                      np.random.default_rng([seed, 8]))
     bad_records = write_bad_clinical_records(out, records)
     write_json(out / "truth.json",
                {**_truth(seed, n_patients, cohort, sites, genetics, pheno, paper, records),
-                "bad_kdk_records": bad_records})
+                "bad_kdk_records": bad_records,
+                **({"inflated_submissions": paper.inflated_submissions}
+                   if detailed_qc_reads else {})})
     n_files = sum(1 for p in out.rglob("*") if p.is_file())
     return WorldSummary(out, seed, n_patients, len(cohort.samples), n_variants,
                         len(cohort.submissions), n_files)
