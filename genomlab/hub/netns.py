@@ -310,6 +310,8 @@ class PersonNetworks:
     async def post_stop_hook(self, spawner: Any) -> None:
         """JupyterHub's ``Spawner.post_stop_hook``: the server stopped, close its network."""
         await self.close(spawner.user.name)
+        spawner.log.info("genomlab: %s's forwarder ended and namespace %s deleted",
+                         spawner.user.name, get_netns_name(spawner.user.name))
 
     def close_all(self) -> None:
         """At the hub's exit: end every forwarder and delete every namespace it made."""
