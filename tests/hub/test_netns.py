@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import socket
@@ -105,8 +106,9 @@ def test_person_networks__inside_reaches_only_allowed_ports_and_the_host_reaches
             await networks.close(USER)
             return found, answer, [owner]
 
-        try:
-            found, answer, owner = asyncio.run(run())
+        try:  # a loop of its own (the browser tests' Playwright keeps one in this thread)
+            with concurrent.futures.ThreadPoolExecutor(1) as thread:
+                found, answer, owner = thread.submit(asyncio.run, run()).result()
         finally:
             networks.close_all()
     assert found == {"allowed": "ok", "other": "ConnectionRefusedError", "devices": ["lo"]}
