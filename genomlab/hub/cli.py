@@ -101,6 +101,19 @@ def hub_options(command: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="A hub administrator (may reach others' servers; none by default).",
         ),
+        click.option(
+            "--network-isolation/--no-network-isolation",
+            default=True,
+            show_default=True,
+            help="Each person's server in its own network namespace, outbound only to "
+            "genomlab's services (needs root and `ip`).",
+        ),
+        click.option(
+            "--group-prefix",
+            default="genomlab-",
+            show_default=True,
+            help="Project groups are <prefix>p-<project id> (as genomlab deploy setup).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -119,6 +132,8 @@ def _settings(
     server_python: Path | None,
     server_env: tuple[str, ...],
     hub_admins: tuple[str, ...],
+    network_isolation: bool = True,
+    group_prefix: str = "genomlab-",
 ) -> Any:
     from genomlab.hub.hub_config import HubSettings
 
@@ -139,6 +154,8 @@ def _settings(
         python=server_python or Path(sys.executable),
         server_env=env,
         hub_admins=tuple(hub_admins),
+        isolate_network=network_isolation,
+        group_prefix=group_prefix,
     )
 
 

@@ -16,7 +16,12 @@ hub start`` runs ``jupyterhub -f`` with it. The file sets only JupyterHub's own 
   dashboards' notebooks into ``~/genomlab-notebooks``.
 - **Groups:** ``load_groups`` from the platform's role records, read at every start of the hub
   (:func:`genomlab.hub.groups.get_hub_people`; only platform users with an OS account here).
-- **Network:** the proxy, the hub and every server listen on 127.0.0.1 only.
+- **Network:** the proxy, the hub and every server listen on 127.0.0.1 only. Each person's
+  server runs in a network namespace of its own that reaches only the hub's API, the
+  ``genomlab-people`` service and genomlab's running services
+  (:class:`genomlab.hub.netns.PersonNetworks`, ``isolate_network``).
+- **Workspaces:** each project workspace is its project group's (``group_prefix``), set before
+  every server starts (:mod:`genomlab.hub.workspaces`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genomlab.deploy.layout import check_prefix
 from genomlab.errors import NotFoundError, ValidationFailed
 
 PROXY_VERSION = "5.3.0"
@@ -72,6 +78,10 @@ class HubSettings:
     """Further environment of people's servers (e.g. ``LD_LIBRARY_PATH`` of that Python)."""
     hub_admins: tuple[str, ...] = ()
     default_url: str = "/lab"
+    isolate_network: bool = True
+    """Each person's server in its own network namespace, outbound to genomlab only."""
+    group_prefix: str = "genomlab-"
+    """Project groups are ``<group_prefix>p-<project id>`` (as ``genomlab deploy setup``)."""
 
     def __post_init__(self) -> None:
         if not ipaddress.ip_address(self.ip).is_loopback:
@@ -82,6 +92,7 @@ class HubSettings:
         ports = (self.port, self.hub_port, self.proxy_api_port, self.service_port)
         if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
             raise ValidationFailed(f"hub: ports {ports}: four different ports 1–65535 needed")
+        check_prefix(self.group_prefix)
 
 
 def _py(value: object) -> str:
@@ -109,10 +120,16 @@ def render_hub_config(settings: HubSettings) -> str:
     """
     s = settings
     state = s.state_dir
+    networks = (
+        f"PersonNetworks(genomlab, hub_ports=[{s.hub_port}, {s.service_port}])"
+        if s.isolate_network
+        else "None"
+    )
     return f"""# jupyterhub_config.py written by `genomlab hub config` (genomlab.hub.hub_config).
 # Re-generate rather than edit: the platform stays the source of truth for people and roles.
 from genomlab.config import load_config
 from genomlab.hub.groups import get_hub_people
+from genomlab.hub.netns import PersonNetworks
 from genomlab.hub.spawn import get_server_environment, make_pre_spawn_hook
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
@@ -165,7 +182,15 @@ c.Spawner.args = [
     '--ServerApp.tornado_settings=mathjax_config=null',
 ]
 c.Spawner.environment = {{**get_server_environment(GENOMLAB_CONFIG), **SERVER_ENV}}
-c.Spawner.pre_spawn_hook = make_pre_spawn_hook(GENOMLAB_CONFIG, PYTHON, SERVER_ENV)
+# Each server in its own network namespace: only the hub's API, genomlab-people and genomlab's
+# running services are reachable from it (genomlab.hub.netns); every project workspace is its
+# project group's (genomlab.hub.workspaces), set before each server starts.
+NETWORKS = {networks}
+c.Spawner.pre_spawn_hook = make_pre_spawn_hook(
+    GENOMLAB_CONFIG, PYTHON, SERVER_ENV, networks=NETWORKS, group_prefix={_py(s.group_prefix)}
+)
+if NETWORKS is not None:
+    c.Spawner.post_stop_hook = NETWORKS.post_stop_hook
 c.Spawner.start_timeout = 120
 # A server's own token ($JUPYTERHUB_API_TOKEN) may post activity, reach its server, and call
 # genomlab-people, which then learns the server's owner from the token (nothing more).

@@ -10,7 +10,11 @@ account. Its ``pre_spawn_hook`` (:func:`make_pre_spawn_hook`) first
   genomlab's clients in the person's kernels take tokens with it, and every service learns who
   is calling from that token's verified subject, never from ``$JUPYTERHUB_USER``;
 - copies genomlab's notebooks (dashboards, feasibility, cohort QC) into
-  ``~/genomlab-notebooks`` unless they are there already (the person's edits are kept).
+  ``~/genomlab-notebooks`` unless they are there already (the person's edits are kept);
+- gives every project workspace its project's group and modes (:mod:`genomlab.hub.workspaces`),
+  so the person's server sees only their projects' workspaces;
+- with ``networks``, opens the person's network namespace and its forwarder
+  (:mod:`genomlab.hub.netns`) and starts the server inside it, on the forwarder's host port.
 
 The files are written by a short child process that runs *as the person* (uid, gid, no
 supplementary groups): the root hub never follows a link the person may have planted in their
@@ -28,9 +32,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from jupyterhub.spawner import set_user_setuid  # type: ignore[import-untyped]
+
 from genomlab.config import CONFIG_ENV, CREDENTIALS_ENV, load_config
 from genomlab.dashboards.first_screen import TEMPLATE_ROOT
+from genomlab.deploy.layout import DEFAULT_PREFIX
 from genomlab.errors import GenomlabError, PermissionDenied
+from genomlab.hub.netns import PersonNetworks, make_preexec_fn
+from genomlab.hub.workspaces import set_workspace_access
 from genomlab.platform.person_credentials import get_embedded_credentials_path
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -119,8 +128,11 @@ def make_pre_spawn_hook(
     genomlab_config: str | os.PathLike[str],
     python: str | os.PathLike[str] = sys.executable,
     env: dict[str, str] | None = None,
+    networks: PersonNetworks | None = None,
+    group_prefix: str = DEFAULT_PREFIX,
 ) -> Callable[[Any], Awaitable[None]]:
     """JupyterHub's ``Spawner.pre_spawn_hook`` for genomlab (see the module's description)."""
+    groups_changing = asyncio.Lock()  # one group change at a time (groupdel + groupadd)
 
     async def pre_spawn_hook(spawner: Any) -> None:
         name = spawner.user.name
@@ -129,6 +141,8 @@ def make_pre_spawn_hook(
         except KeyError as exc:
             raise GenomlabError(f"hub: {name} has no OS account on this machine") from exc
         config = load_config(genomlab_config)
+        async with groups_changing:
+            await asyncio.to_thread(set_workspace_access, config, group_prefix)
         source = get_embedded_credentials_path(config, name)
         credentials = source.read_bytes() if source.is_file() else None
         if credentials is None:
@@ -145,5 +159,13 @@ def make_pre_spawn_hook(
             **spawner.environment,
             CREDENTIALS_ENV: str(Path(account.pw_dir) / ACCOUNT_CREDENTIALS),
         }
+        if networks is not None:
+            netns, spawner.port = await networks.open(name)
+            # JupyterHub's own switch to the account (groups read now, after the change above),
+            # once the child has entered the namespace
+            spawner.popen_kwargs = {
+                **spawner.popen_kwargs,
+                "preexec_fn": make_preexec_fn(netns, set_user_setuid(name)),
+            }
 
     return pre_spawn_hook

@@ -5,7 +5,8 @@ One hub for the module (``genomlab hub start`` on free loopback ports, PAM, Loca
 as root). The set-up creates four OS accounts with passwords (a researcher entitled to an
 approved project with an output waiting in the airlock, a decider, two output checkers), a
 group that may read the platform and airlock stores (the dashboards read them directly; not
-their keys), each project's workspace closed to other accounts, the platform and airlock
+their keys), a file in another project's workspace (the hub closes each workspace to all but its
+project's group before a server starts; nothing here sets their modes), the platform and airlock
 services (they hold the signing keys: people's approvals and reviews go to them with the
 person's token), and a Python every account may run (:mod:`tests.hub.people_python`); the
 teardown stops the hub and the services, ends the accounts' processes and removes the
@@ -79,6 +80,7 @@ pytestmark = [
     ),
 ]
 RESEARCHER, DECIDER, GROUP = "glhrita", "glhdieter", "glhubtest"
+GROUP_PREFIX = "genomlab-glh-"  # the hub's project groups: genomlab-glh-p-<project>
 CHECKERS = ("glhute", "glhotto")
 PASSWORDS = {
     RESEARCHER: "Rita-pw-4711",
@@ -126,7 +128,11 @@ def _remove_accounts() -> None:
             if process.info["uids"] and process.info["uids"].real == uid:
                 process.kill()
         subprocess.run(["userdel", "-r", user], capture_output=True)
+        subprocess.run(["ip", "netns", "delete", f"genomlab-{user}"], capture_output=True)
     subprocess.run(["groupdel", GROUP], capture_output=True)
+    for group in grp.getgrall():  # the project groups the hub made
+        if group.gr_name.startswith(GROUP_PREFIX + "p-"):
+            subprocess.run(["groupdel", group.gr_name], capture_output=True)
 
 
 def _create_accounts() -> None:
@@ -175,19 +181,12 @@ def _share_airlock(config: GenomlabConfig) -> None:
         path.chmod(0o2770 if path.is_dir() else 0o660)
 
 
-def _limit_workspaces(config: GenomlabConfig, mine: str, other: str) -> None:
-    """Each project's workspace is its member's alone (0700): the researcher's own project
-    belongs to the researcher's account; another project's workspace stays closed to them."""
-    account = pwd.getpwnam(RESEARCHER)
-    workspaces = config.workspace_dir(mine).parent
-    workspaces.chmod(0o711)  # passable, not listable
-    for path in [config.workspace_dir(mine), *config.workspace_dir(mine).rglob("*")]:
-        os.chown(path, account.pw_uid, account.pw_gid)
-    config.workspace_dir(mine).chmod(0o700)
+def _fill_other_workspace(config: GenomlabConfig, other: str) -> None:
+    """A file in another project's workspace; the hub (not this set-up) closes it to the
+    researcher (:mod:`genomlab.hub.workspaces`)."""
     others = config.workspace_dir(other)
     others.mkdir(parents=True, exist_ok=True)
     (others / OTHERS_FILE).write_text("sample\tvariant\nS1\tchr1:100:A:G\n")
-    others.chmod(0o700)
 
 
 def _submit_output(config: GenomlabConfig, project_id: str) -> str:
@@ -266,7 +265,7 @@ def running_hub(
         request_id = _submit_output(config, project_id)
         _share_platform_store(config)
         _share_airlock(config)
-        _limit_workspaces(config, project_id, other_project_id)
+        _fill_other_workspace(config, other_project_id)
         # the services hold the signing keys; people act through them with their own tokens
         (config.home / "services").mkdir()
         (config.home / "services").chmod(0o755)  # opening the home set umask 077 again
@@ -298,6 +297,7 @@ def running_hub(
             f"--proxy-api-port={free_port()}",
             f"--service-port={free_port()}",
             "--group-sync-seconds=1",
+            f"--group-prefix={GROUP_PREFIX}",
             f"--state-dir={state}",
             f"--server-python={python}",
             *env_options,
@@ -593,6 +593,114 @@ def test_hub__researcher_s_kernel_claiming_the_decider_is_refused_and_sees_only_
     detail = get_application_detail(hub.config, hub.application_id)
     assert detail.row["status"] == "under_review"  # nothing was approved
     assert guarded.blocked == []
+
+
+EGRESS_PROBE = """
+import json, socket
+from genomlab.clients.oauth import get_service_endpoint
+from genomlab.config import load_config
+
+found = {"devices": sorted(name for _, name in socket.if_nameindex())}
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=5).close()
+    found["test_server"] = "connected"
+except OSError as exc:
+    found["test_server"] = f"{type(exc).__name__}: {exc.strerror}"
+endpoint = get_service_endpoint(load_config(), "platform")
+with endpoint.http() as http:  # the recorded URL and CA, unchanged
+    answer = http.get("/healthz")
+found["healthz"] = [endpoint.url, answer.status_code, answer.json()]
+print(json.dumps(found))
+"""
+
+
+@contextmanager
+def _plain_tcp_server() -> Iterator[tuple[int, list[str]]]:
+    """A plain TCP server of this test on 127.0.0.1 (no genomlab service): its port and the
+    peers it accepted."""
+    import socket
+    import threading
+
+    accepted: list[str] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, peer = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(f"{peer[0]}:{peer[1]}")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _netns_inode(path: str | Path) -> int:
+    return os.stat(path).st_ino
+
+
+def test_hub__researcher_s_server_reaches_genomlab_services_only(
+    hub: Hub, guarded: Guarded
+) -> None:
+    """From inside the researcher's kernel a test server on this machine's loopback (not a
+    genomlab service) cannot be reached, while the platform service answers over its recorded
+    URL and CA: the server runs in a network namespace of its own with only a loopback, and
+    the hub's forwarder admits genomlab's ports. Nothing outside this machine is contacted."""
+    import socket
+
+    _sign_in(guarded.page, hub, RESEARCHER, PASSWORDS[RESEARCHER])
+    guarded.page.wait_for_url(f"**/user/{RESEARCHER}/lab**", timeout=120_000)
+    [server] = _server_processes(RESEARCHER)
+    netns = Path("/run/netns") / f"genomlab-{RESEARCHER}"
+    assert _netns_inode(f"/proc/{server.pid}/ns/net") == _netns_inode(netns)
+    assert _netns_inode(netns) != _netns_inode("/proc/self/ns/net")
+    with _plain_tcp_server() as (port, accepted):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # it listens
+        deadline = time.monotonic() + 5
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(accepted) == 1, accepted
+        texts = _run_in_kernel(hub, RESEARCHER, f"PORT = {port}\n{EGRESS_PROBE}")
+        time.sleep(0.5)
+        assert len(accepted) == 1, accepted  # nothing from the kernel arrived
+    found = json.loads(texts[-1])
+    assert found["devices"] == ["lo"], found
+    assert found["test_server"] == "ConnectionRefusedError: Connection refused", found
+    url, status, body = found["healthz"]
+    assert url.startswith("https://127.0.0.1:"), found
+    assert (status, body) == (200, {"status": "ok", "service": "platform"}), found
+    assert guarded.blocked == []
+
+
+def test_hub__each_project_workspace_belongs_to_its_project_group(
+    hub: Hub, guarded: Guarded
+) -> None:
+    """Set by the hub before a server starts (not by this module's set-up): the project's
+    group holds exactly its entitled members with an account here, the workspace is 3770."""
+    _sign_in(guarded.page, hub, RESEARCHER, PASSWORDS[RESEARCHER])
+    guarded.page.wait_for_url(f"**/user/{RESEARCHER}/lab**", timeout=120_000)
+    for project, members in ((hub.project_id, [RESEARCHER]), (hub.other_project_id, [])):
+        workspace = hub.config.workspace_dir(project)
+        group = grp.getgrgid(workspace.stat().st_gid)
+        assert group.gr_name == f"{GROUP_PREFIX}p-{project.lower()}"
+        assert sorted(group.gr_mem) == members
+        assert stat.S_IMODE(workspace.stat().st_mode) == 0o3770
+        assert workspace.stat().st_mode & stat.S_IRWXO == 0
+    others = hub.config.workspace_dir(hub.other_project_id) / OTHERS_FILE
+    assert stat.S_IMODE(others.stat().st_mode) & 0o007 == 0
+    assert stat.S_IMODE(hub.config.workspace_dir(hub.project_id).parent.stat().st_mode) == 0o711
 
 
 def test_hub__decider_approves_in_the_approvals_dashboard_behind_the_hub(

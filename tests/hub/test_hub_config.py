@@ -84,3 +84,28 @@ def test_get_hub_groups__roles_and_active_projects(config: GenomlabConfig) -> No
     assert groups[project] == groups["researcher"] == ["alice", "tom"]
     later = get_hub_groups(config, at=datetime(2099, 1, 1, tzinfo=UTC))
     assert later[project] == later["researcher"] == []  # entitlement over: out of the groups
+
+
+def test_render_hub_config__servers_in_network_namespaces_unless_turned_off(
+    config: GenomlabConfig, tmp_path: Path
+) -> None:
+    from genomlab.hub.netns import PersonNetworks
+
+    toml = write_config_file(config, tmp_path / "genomlab.toml")
+    settings = HubSettings(
+        toml, tmp_path / "hub", hub_port=18081, service_port=18002, proxy=Path("/opt/chp")
+    )
+    c = _load(render_hub_config(settings), tmp_path / "jupyterhub_config.py")
+    networks = c.Spawner.post_stop_hook.__self__
+    assert isinstance(networks, PersonNetworks)
+    assert networks.hub_ports == (18081, 18002)  # the hub's API and genomlab-people
+    assert callable(c.Spawner.pre_spawn_hook)
+    off = HubSettings(toml, tmp_path / "hub", isolate_network=False, proxy=Path("/opt/chp"))
+    c = _load(render_hub_config(off), tmp_path / "jupyterhub_config_off.py")
+    assert isinstance(c.Spawner.post_stop_hook, _Traits)  # never set
+
+
+def test_hub_settings__refuse_a_group_prefix_the_deployment_would_not_use(tmp_path: Path) -> None:
+    assert HubSettings(tmp_path / "g.toml", tmp_path, group_prefix="genomlab-t1-", proxy=Path("/c"))
+    with pytest.raises(ValidationFailed, match="prefix"):
+        HubSettings(tmp_path / "g.toml", tmp_path, group_prefix="staff-", proxy=Path("/c"))
