@@ -99,6 +99,8 @@ GRZCTL_STEP_NAMES = {"add": "grzctl db submission add", "download": "grzctl down
                      "archive": "grzctl archive", "clean": "grzctl clean",
                      "finished": "grzctl db submission update finished",
                      "pruefbericht_submit": "grzctl pruefbericht submit"}
+BATCHES = "Hail batches written (count, not seconds)"
+HAIL = "genomlab Hail store (batch / n)"
 OTHER = "other (untimed remainder of the wall time)"
 
 
@@ -154,7 +156,7 @@ def genomlab_timers(clock: Clock, report_step: str) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for name, step in [("_receive_and_validate", "genomlab receive + checks"),
                            ("_pseudonymise", "genomlab pseudonym exchange"),
-                           ("_store_genotypes", "genomlab Hail store (batch / n)"),
+                           ("_store_genotypes", HAIL),
                            ("report", report_step),
                            ("_report_failure", "genomlab failure reports"),
                            ("_sample_and_finish", "genomlab sample + finish")]:
@@ -233,13 +235,17 @@ def run_old(config: Any, world: Path, chosen: list[dict[str, Any]], grz: str,
     if summary.refused or bad or archived != len(chosen):
         raise SystemExit(f"old intake: refused {summary.refused}, states {bad}, "
                          f"archived {archived} of {len(chosen)}")
-    return wall, dict(clock.seconds)
+    return wall, {**clock.seconds, BATCHES: float(len(summary.batches))}
 
 
 def run_official(config: Any, world: Path, chosen: list[dict[str, Any]], grz: str, hl: Any,
-                 root: Path, tools: dict[str, Path], parallel: int
+                 root: Path, tools: dict[str, Path], parallel: int, tag: str
                  ) -> tuple[float, dict[str, float]]:
-    """grz-cli → inbox → grzctl + genomlab for ``chosen``; (wall seconds, seconds per step)."""
+    """grz-cli → inbox → grzctl + genomlab for ``chosen``; (wall seconds, seconds per step).
+
+    ``tag`` makes the buckets' names new: moto keeps its buckets in process-wide state, so a
+    second local inbox of this process would see the first one's (and grz-cli refuses to upload
+    a submission again)."""
     from genomlab.genome_center import grzctl_pipeline
     from genomlab.genome_center.grz_tools import (
         make_crypt4gh_keypair,
@@ -263,11 +269,11 @@ def run_official(config: Any, world: Path, chosen: list[dict[str, Any]], grz: st
     clock = Clock()
     with running_service(config, "platform", log=root / "platform.log",
                          env={"PYTHONPATH": str(REPO)}) as service, \
-            start_local_inbox(grz, version_policy=bundled_version_policy(
-                bin_dir / "python")) as inbox:
+            start_local_inbox(grz, version_policy=bundled_version_policy(bin_dir / "python"),
+                              bucket=f"{grz.lower()}-inbox-{tag}") as inbox:
         archives = {}
         for name, pair in archive_keys.items():
-            bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}"
+            bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}-{tag}"
             inbox.client().create_bucket(Bucket=bucket)
             archives[name] = (bucket, pair.public_key)
         hospitals = {le: write_grz_cli_config(root / "sent" / f"{le}.yaml",
@@ -322,6 +328,7 @@ def run_official(config: Any, world: Path, chosen: list[dict[str, Any]], grz: st
     if wrong or len(run.outcomes) != len(chosen):
         raise SystemExit(f"official path: {len(run.outcomes)} outcomes, not finished: {wrong}")
     seconds = dict(clock.seconds)
+    seconds[BATCHES] = float(len(run.summary.batches)) if run.summary is not None else 0.0
     # "report" includes grzctl's generate + submit and the fetch: keep only the rest
     seconds["genomlab report (rest)"] = seconds.get("genomlab report (rest)", 0.0) - sum(
         seconds.get(k, 0.0) for k in ("grzctl pruefbericht generate",
@@ -342,12 +349,13 @@ def print_path(title: str, steps: list[tuple[str, str]], runs: list[tuple[float,
     print(f"   {'step':<62} {'s/subm.':>8}")
     per_phase: dict[str, float] = defaultdict(float)
     names = [s for s, _ in steps]
-    extra = sorted({k for _, sec in runs for k in sec} - set(names))
+    extra = sorted({k for _, sec in runs for k in sec} - set(names) - {BATCHES})
     for step, phase in [*steps, *((k, "finish") for k in extra)]:
         value = statistics.median(sec.get(step, 0.0) / n for _, sec in runs)
         per_phase[phase] += value
         print(f"   {step:<62} {value:>8.2f}")
-    other = statistics.median((wall - sum(sec.values())) / n for wall, sec in runs)
+    other = statistics.median((wall - sum(v for k, v in sec.items() if k != BATCHES)) / n
+                              for wall, sec in runs)
     print(f"   {OTHER:<62} {other:>8.2f}")
     walls = [wall for wall, _ in runs]
     wall = statistics.median(walls)
@@ -419,7 +427,8 @@ def main() -> None:
                 config = fresh_home(root, f"r{r}-{path}", world)
                 if path == "official":
                     result = run_official(config, world, chosen, args.grz, hl,
-                                          root / f"r{r}-{path}", found, args.parallel)
+                                          root / f"r{r}-{path}", found, args.parallel,
+                                          tag=f"r{r}")
                     official.append(result)
                 else:
                     result = run_old(config, world, chosen, args.grz, hl)
@@ -427,8 +436,12 @@ def main() -> None:
                 walls[path] = result[0]
             load = uptime().split("load average:")[-1].strip()
             turns.append((walls["official"], walls["old"], load))
+            hail = {p: (runs[-1][1].get(HAIL, 0.0), int(runs[-1][1].get(BATCHES, 0)))
+                    for p, runs in (("official", official), ("old", old))}
             print(f"repeat {r + 1} ({' then '.join(order)}): official {walls['official']:.1f} s, "
-                  f"old {walls['old']:.1f} s; load average {load}")
+                  f"old {walls['old']:.1f} s; Hail store official {hail['official'][0]:.1f} s "
+                  f"({hail['official'][1]} batch), old {hail['old'][0]:.1f} s "
+                  f"({hail['old'][1]} batch); load average {load}")
     finally:
         stop_hail()
 
