@@ -356,7 +356,11 @@ def print_path(title: str, steps: list[tuple[str, str]], runs: list[tuple[float,
         print(f"   {step:<62} {value:>8.2f}")
     other = statistics.median((wall - sum(v for k, v in sec.items() if k != BATCHES)) / n
                               for wall, sec in runs)
-    print(f"   {OTHER:<62} {other:>8.2f}")
+    if parallel > 1:  # overlapping steps: the remainder means nothing
+        other = 0.0
+        print(f"   {OTHER:<62} {'—':>8}")
+    else:
+        print(f"   {OTHER:<62} {other:>8.2f}")
     walls = [wall for wall, _ in runs]
     wall = statistics.median(walls)
     print(f"   {'whole path (wall)':<62} {wall / n:>8.2f}   "
