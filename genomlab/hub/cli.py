@@ -101,6 +101,14 @@ def hub_options(command: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="A hub administrator (may reach others' servers; none by default).",
         ),
+        click.option(
+            "--dashboard-kernels",
+            type=click.IntRange(0, 8),
+            default=1,
+            show_default=True,
+            help="Warm kernels each person's server keeps for dashboard visits (imports only; "
+            "0: a fresh kernel per visit).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -119,6 +127,7 @@ def _settings(
     server_python: Path | None,
     server_env: tuple[str, ...],
     hub_admins: tuple[str, ...],
+    dashboard_kernels: int = 1,
 ) -> Any:
     from genomlab.hub.hub_config import HubSettings
 
@@ -139,6 +148,7 @@ def _settings(
         python=server_python or Path(sys.executable),
         server_env=env,
         hub_admins=tuple(hub_admins),
+        dashboard_kernels=dashboard_kernels,
     )
 
 

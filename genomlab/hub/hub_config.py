@@ -72,6 +72,10 @@ class HubSettings:
     """Further environment of people's servers (e.g. ``LD_LIBRARY_PATH`` of that Python)."""
     hub_admins: tuple[str, ...] = ()
     default_url: str = "/lab"
+    dashboard_kernels: int = 1
+    """Warm kernels each person's server keeps for dashboard visits (imports only, bound to the
+    visit's request when taken; :mod:`genomlab.dashboards.kernel_pool`); 0: a fresh kernel per
+    visit."""
 
     def __post_init__(self) -> None:
         if not ipaddress.ip_address(self.ip).is_loopback:
@@ -82,6 +86,8 @@ class HubSettings:
         ports = (self.port, self.hub_port, self.proxy_api_port, self.service_port)
         if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
             raise ValidationFailed(f"hub: ports {ports}: four different ports 1–65535 needed")
+        if not 0 <= self.dashboard_kernels <= 8:
+            raise ValidationFailed(f"hub: dashboard_kernels {self.dashboard_kernels}: 0–8")
 
 
 def _py(value: object) -> str:
@@ -163,6 +169,12 @@ c.Spawner.args = [
     '--VoilaConfiguration.template=genomlab',
     '--ServerApp.tornado_settings=mathjax_url=null',
     '--ServerApp.tornado_settings=mathjax_config=null',
+    # Warm kernels for dashboard visits: started and importing the dashboards before any
+    # request, bound to the visit's request (environment, folder) when Voila takes one; the
+    # notebook then opens the person's session as in a fresh kernel. The pool is in the
+    # person's own server; no kernel of one person ever serves another.
+    '--ServerApp.kernel_manager_class=genomlab.dashboards.kernel_pool.WarmKernelManager',
+    '--WarmKernelManager.pool_size={s.dashboard_kernels}',
 ]
 c.Spawner.environment = {{**get_server_environment(GENOMLAB_CONFIG), **SERVER_ENV}}
 c.Spawner.pre_spawn_hook = make_pre_spawn_hook(GENOMLAB_CONFIG, PYTHON, SERVER_ENV)

@@ -84,3 +84,22 @@ def test_get_hub_groups__roles_and_active_projects(config: GenomlabConfig) -> No
     assert groups[project] == groups["researcher"] == ["alice", "tom"]
     later = get_hub_groups(config, at=datetime(2099, 1, 1, tzinfo=UTC))
     assert later[project] == later["researcher"] == []  # entitlement over: out of the groups
+
+
+def test_render_hub_config__servers_keep_warm_kernels_for_dashboards(
+    config: GenomlabConfig, tmp_path: Path
+) -> None:
+    toml = write_config_file(config, tmp_path / "genomlab.toml")
+
+    def spawner_args(**options: Any) -> list[str]:
+        settings = HubSettings(toml, tmp_path / "hub", proxy=Path("/chp"), **options)
+        c = _load(render_hub_config(settings), tmp_path / "jupyterhub_config.py")
+        return list(c.Spawner.args)
+
+    args = spawner_args()
+    kernel_manager = "genomlab.dashboards.kernel_pool.WarmKernelManager"
+    assert f"--ServerApp.kernel_manager_class={kernel_manager}" in args
+    assert "--WarmKernelManager.pool_size=1" in args
+    assert "--WarmKernelManager.pool_size=0" in spawner_args(dashboard_kernels=0)
+    with pytest.raises(ValidationFailed, match="dashboard_kernels 9"):
+        HubSettings(tmp_path / "genomlab.toml", tmp_path, proxy=Path("/chp"), dashboard_kernels=9)
