@@ -20,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -78,8 +79,14 @@ pytestmark = [
         "people's OS accounts; the test creates OS accounts",
     ),
 ]
-RESEARCHER, DECIDER, GROUP = "glhrita", "glhdieter", "glhubtest"
-CHECKERS = ("glhute", "glhotto")
+# $HUB_TEST_ACCOUNT_TAG (a-z, 0-9, up to 6): a suffix of the OS account names, so that two runs
+# on one machine (the set-up removes its accounts first) do not remove each other's accounts
+# (not GENOMLAB_*: genomlab's configuration refuses unknown GENOMLAB_ variables)
+TAG = os.environ.get("HUB_TEST_ACCOUNT_TAG", "")
+if not re.fullmatch(r"[a-z0-9]{0,6}", TAG):
+    raise ValueError(f"HUB_TEST_ACCOUNT_TAG={TAG!r}: up to 6 of a-z, 0-9")
+RESEARCHER, DECIDER, GROUP = f"glhrita{TAG}", f"glhdieter{TAG}", f"glhubtest{TAG}"
+CHECKERS = (f"glhute{TAG}", f"glhotto{TAG}")
 PASSWORDS = {
     RESEARCHER: "Rita-pw-4711",
     DECIDER: "Dieter-pw-4712",
