@@ -13,7 +13,10 @@ seconds from navigation to what the person first sees:
 - JupyterLab after signing in (the hub spawns the person's server: first visit), and again with
   the server running;
 - the approvals dashboard (the decider; Voila in the decider's server, 10,000 applications):
-  the server-rendered first screen (first queue row) and the live widgets;
+  the server-rendered first screen (first queue row) and the live widgets, with a warm kernel
+  of the server's pool (``genomlab.dashboards.kernel_pool``; ``--pause`` seconds before each
+  visit let the pool refill) and, side by side, with a fresh kernel per visit
+  (``?genomlab-kernel=fresh``: the way before the pool);
 - the airlock dashboard (an output checker): the live view (it has no static first screen);
 - the register: the Voila register dashboard in the decider's server, and the public
   ``/register`` page of the platform service (no sign-in, not behind the hub).
@@ -97,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--pause", type=float, default=8.0,
+                        help="seconds before each approvals visit (the pool refills)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark creates OS accounts and runs the hub")
@@ -106,6 +111,7 @@ def main() -> None:
         measure(base, args, rows)
     finally:
         shutil.rmtree(base, ignore_errors=True)  # the home with its 10,000 applications
+    print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"\n{'first screen behind the hub (s)':<62} {'median':>7} {'min':>7} {'max':>7}")
     for name, seconds in rows:
         print(
@@ -137,18 +143,23 @@ def measure(base: Path, args: argparse.Namespace, rows: list[tuple[str, list[flo
         ]
         rows.append(("JupyterLab, server running", lab))
         voila = f"{hub.url}/user/{DECIDER}/voila/render/genomlab-notebooks"
-        first, live = [], []
+        ways = {"warm kernel": "", "fresh kernel per visit (before)": "?genomlab-kernel=fresh"}
+        first: dict[str, list[float]] = {way: [] for way in ways}
+        live: dict[str, list[float]] = {way: [] for way in ways}
         for _ in range(args.repeats):
-            a, b = visit(
-                page,
-                f"{voila}/approvals.ipynb",
-                f"{APPROVALS}:visible",
-                f".genomlab-approvals {APPROVALS}",
-            )
-            first.append(a)
-            live.append(b)
-        rows.append((f"approvals dashboard, first screen ({args.n} more applications)", first))
-        rows.append(("approvals dashboard, live widgets", live))
+            for way, query in ways.items():  # interleaved: both under the same load
+                time.sleep(args.pause)
+                a, b = visit(
+                    page,
+                    f"{voila}/approvals.ipynb{query}",
+                    f"{APPROVALS}:visible",
+                    f".genomlab-approvals {APPROVALS}",
+                )
+                first[way].append(a)
+                live[way].append(b)
+        for way in ways:
+            rows.append((f"approvals first screen, {way} ({args.n} more apps)", first[way]))
+            rows.append((f"approvals live widgets, {way}", live[way]))
         register = [
             visit(page, f"{voila}/register.ipynb", ".genomlab-register-view")[0]
             for _ in range(args.repeats)

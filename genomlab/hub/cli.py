@@ -114,6 +114,14 @@ def hub_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Project groups are <prefix>p-<project id> (as genomlab deploy setup).",
         ),
+        click.option(
+            "--dashboard-kernels",
+            type=click.IntRange(0, 8),
+            default=1,
+            show_default=True,
+            help="Warm kernels each person's server keeps for dashboard visits (imports only; "
+            "0: a fresh kernel per visit).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -134,6 +142,7 @@ def _settings(
     hub_admins: tuple[str, ...],
     network_isolation: bool = True,
     group_prefix: str = "genomlab-",
+    dashboard_kernels: int = 1,
 ) -> Any:
     from genomlab.hub.hub_config import HubSettings
 
@@ -156,6 +165,7 @@ def _settings(
         hub_admins=tuple(hub_admins),
         isolate_network=network_isolation,
         group_prefix=group_prefix,
+        dashboard_kernels=dashboard_kernels,
     )
 
 

@@ -82,6 +82,10 @@ class HubSettings:
     """Each person's server in its own network namespace, outbound to genomlab only."""
     group_prefix: str = "genomlab-"
     """Project groups are ``<group_prefix>p-<project id>`` (as ``genomlab deploy setup``)."""
+    dashboard_kernels: int = 1
+    """Warm kernels each person's server keeps for dashboard visits (imports only, bound to the
+    visit's request when taken; :mod:`genomlab.dashboards.kernel_pool`); 0: a fresh kernel per
+    visit."""
 
     def __post_init__(self) -> None:
         if not ipaddress.ip_address(self.ip).is_loopback:
@@ -93,6 +97,8 @@ class HubSettings:
         if len(set(ports)) != 4 or not all(0 < p < 65536 for p in ports):
             raise ValidationFailed(f"hub: ports {ports}: four different ports 1–65535 needed")
         check_prefix(self.group_prefix)
+        if not 0 <= self.dashboard_kernels <= 8:
+            raise ValidationFailed(f"hub: dashboard_kernels {self.dashboard_kernels}: 0–8")
 
 
 def _py(value: object) -> str:
@@ -180,6 +186,12 @@ c.Spawner.args = [
     '--VoilaConfiguration.template=genomlab',
     '--ServerApp.tornado_settings=mathjax_url=null',
     '--ServerApp.tornado_settings=mathjax_config=null',
+    # Warm kernels for dashboard visits: started and importing the dashboards before any
+    # request, bound to the visit's request (environment, folder) when Voila takes one; the
+    # notebook then opens the person's session as in a fresh kernel. The pool is in the
+    # person's own server; no kernel of one person ever serves another.
+    '--ServerApp.kernel_manager_class=genomlab.dashboards.kernel_pool.WarmKernelManager',
+    '--WarmKernelManager.pool_size={s.dashboard_kernels}',
 ]
 c.Spawner.environment = {{**get_server_environment(GENOMLAB_CONFIG), **SERVER_ENV}}
 # Each server in its own network namespace: only the hub's API, genomlab-people and genomlab's

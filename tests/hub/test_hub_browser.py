@@ -21,6 +21,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -79,9 +80,15 @@ pytestmark = [
         "people's OS accounts; the test creates OS accounts",
     ),
 ]
-RESEARCHER, DECIDER, GROUP = "glhrita", "glhdieter", "glhubtest"
-GROUP_PREFIX = "genomlab-glh-"  # the hub's project groups: genomlab-glh-p-<project>
-CHECKERS = ("glhute", "glhotto")
+# $HUB_TEST_ACCOUNT_TAG (a-z, 0-9, up to 6): a suffix of the OS account names, so that two runs
+# on one machine (the set-up removes its accounts first) do not remove each other's accounts
+# (not GENOMLAB_*: genomlab's configuration refuses unknown GENOMLAB_ variables)
+TAG = os.environ.get("HUB_TEST_ACCOUNT_TAG", "")
+if not re.fullmatch(r"[a-z0-9]{0,6}", TAG):
+    raise ValueError(f"HUB_TEST_ACCOUNT_TAG={TAG!r}: up to 6 of a-z, 0-9")
+RESEARCHER, DECIDER, GROUP = f"glhrita{TAG}", f"glhdieter{TAG}", f"glhubtest{TAG}"
+CHECKERS = (f"glhute{TAG}", f"glhotto{TAG}")
+GROUP_PREFIX = f"genomlab-glh{TAG}-"  # the hub's project groups: genomlab-glh<tag>-p-<project>
 PASSWORDS = {
     RESEARCHER: "Rita-pw-4711",
     DECIDER: "Dieter-pw-4712",
@@ -834,3 +841,54 @@ def test_hub__groups_follow_the_platform_s_role_records_while_running(hub: Hub) 
     _wait_for_groups(hub, DECIDER, {"decider", "output-checker"})
     wf.withdraw_role("bfarm-admin", DECIDER, Role.OUTPUT_CHECKER)
     _wait_for_groups(hub, DECIDER, {"decider"})
+
+
+def _warm_visits(hub: Hub) -> list[str]:
+    """The kernel ids of dashboard visits that took a warm kernel, from the servers' logs."""
+    marker = "genomlab: dashboard visit uses warm kernel "
+    return [line.split(marker)[1].split()[0] for line in hub.log.read_text().splitlines()
+            if marker in line]
+
+
+def test_hub__dashboard_visits_take_warm_kernels_of_the_person_s_own_server(
+    hub: Hub, browser: Any
+) -> None:
+    """Each visit of the approvals dashboard takes a warm kernel (imports only) from the pool of
+    the visitor's own server and binds it then: the first screen and the live widgets show the
+    visitor (the queue in the first screen), and the researcher's visit after the decider's
+    shows nothing of the decider."""
+    for user, roles in [(DECIDER, "decider"), (RESEARCHER, "applicant only")]:
+        with _guarded_context(browser, hub) as guard:
+            page = guard.page
+            _sign_in(page, hub, user, PASSWORDS[user])
+            page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
+            before = _warm_visits(hub)
+            page.goto(
+                f"{hub.url}/user/{user}/voila/render/genomlab-notebooks/approvals.ipynb",
+                wait_until="commit",
+                timeout=120_000,
+            )
+            first = page.wait_for_selector(".genomlab-first-screen .genomlab-who",
+                                           state="attached", timeout=120_000)
+            assert first.text_content() == f"Signed in as {user} ({roles})"
+            page.wait_for_selector(".genomlab-approvals .genomlab-who", timeout=120_000)
+            assert page.inner_text(".genomlab-approvals .genomlab-who") == (
+                f"Signed in as {user} ({roles})")
+            assert page.locator(".genomlab-first-screen table.genomlab-queue").count() == 1
+            if user == RESEARCHER:  # only what the role allows, nothing of the decider's visit
+                applicants = page.locator(".genomlab-approvals td.applicant").all_inner_texts()
+                assert set(applicants) <= {RESEARCHER}
+                assert DECIDER not in page.content()
+            page.screenshot(path=str(hub.base / f"warm-{user}-approvals.png"), full_page=True)
+            [kernel_id] = _warm_visits(hub)[len(before):]
+            # the warm kernel was one of the visitor's own server, running under their account
+            [server] = _server_processes(user)
+            token = server.environ()["JUPYTERHUB_API_TOKEN"]
+            kernels = httpx.get(f"{hub.url}/user/{user}/api/kernels",
+                                headers={"Authorization": f"token {token}"}, timeout=30)
+            assert kernel_id in {k["id"] for k in kernels.json()}
+            uid = pwd.getpwnam(user).pw_uid
+            children = server.children(recursive=True)
+            assert children, "no kernel in the server"
+            assert {child.uids().real for child in children} == {uid}
+            assert guard.blocked == []

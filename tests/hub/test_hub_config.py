@@ -109,3 +109,22 @@ def test_hub_settings__refuse_a_group_prefix_the_deployment_would_not_use(tmp_pa
     assert HubSettings(tmp_path / "g.toml", tmp_path, group_prefix="genomlab-t1-", proxy=Path("/c"))
     with pytest.raises(ValidationFailed, match="prefix"):
         HubSettings(tmp_path / "g.toml", tmp_path, group_prefix="staff-", proxy=Path("/c"))
+
+
+def test_render_hub_config__servers_keep_warm_kernels_for_dashboards(
+    config: GenomlabConfig, tmp_path: Path
+) -> None:
+    toml = write_config_file(config, tmp_path / "genomlab.toml")
+
+    def spawner_args(**options: Any) -> list[str]:
+        settings = HubSettings(toml, tmp_path / "hub", proxy=Path("/chp"), **options)
+        c = _load(render_hub_config(settings), tmp_path / "jupyterhub_config.py")
+        return list(c.Spawner.args)
+
+    args = spawner_args()
+    kernel_manager = "genomlab.dashboards.kernel_pool.WarmKernelManager"
+    assert f"--ServerApp.kernel_manager_class={kernel_manager}" in args
+    assert "--WarmKernelManager.pool_size=1" in args
+    assert "--WarmKernelManager.pool_size=0" in spawner_args(dashboard_kernels=0)
+    with pytest.raises(ValidationFailed, match="dashboard_kernels 9"):
+        HubSettings(tmp_path / "genomlab.toml", tmp_path, proxy=Path("/chp"), dashboard_kernels=9)
