@@ -1,7 +1,8 @@
 """The one place that starts Hail. No other module calls ``hl.init``.
 
 Local mode binds the driver to 127.0.0.1 with the Spark UI off, keeps every scratch folder
-(Hail's ``tmp_dir``, ``local_tmpdir`` and Spark's ``spark.local.dir``) under the home, and takes the
+(Hail's ``tmp_dir``, ``local_tmpdir`` and Spark's ``spark.local.dir``) under the home (or the
+member's workspace scratch a notebook names), and takes the
 driver memory from the configuration. A ``spark://`` master ships Hail's jar to the executors.
 Start-up costs ~20 s on two cores, so a process starts Hail once and reuses it.
 """
@@ -107,16 +108,18 @@ def spark_conf_for(config: GenomlabConfig, master: str) -> dict[str, str]:
     return conf
 
 
-def make_session_scratch(config: GenomlabConfig) -> tuple[Path, Path]:
+def make_session_scratch(config: GenomlabConfig, under: Path | None = None
+                         ) -> tuple[Path, Path]:
     """This process's Hail ``tmp_dir`` and ``local_tmpdir``: ``home/tmp/{hail,local}/
-    session-<pid>-<random>``, removed when the process exits.
+    session-<pid>-<random>`` (or ``under/{hail,local}/…``), removed when the process exits.
 
     Spark's shuffle and block files and Hail's temporary tables hold genotypes. A process killed
     with SIGKILL cannot remove its folders, so every start first sweeps the folders of
     processes that are gone (:func:`genomlab.leftovers.sweep_leftovers`).
     """
     name = make_owned_name("session")
-    folders = (config.tmp_dir / "hail" / name, config.tmp_dir / "local" / name)
+    base = config.tmp_dir if under is None else under
+    folders = (base / "hail" / name, base / "local" / name)
     for folder in folders:
         sweep_leftovers(folder.parent, "session")
         folder.mkdir(parents=True, mode=0o700)
@@ -124,7 +127,8 @@ def make_session_scratch(config: GenomlabConfig) -> tuple[Path, Path]:
     return folders
 
 
-def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModule:
+def init_hail(config: GenomlabConfig, *, master: str | None = None,
+              scratch: Path | None = None) -> HailModule:
     """Start Hail once for this process and return the ``hail`` module.
 
     Parameters
@@ -133,6 +137,11 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
         Supplies the master (``spark.master``), driver memory, block size and the home for tmp.
     master:
         Overrides the configured master (tests use ``local[2]``).
+    scratch:
+        A folder of the caller's own for the session's scratch folders and ``hail.log``
+        instead of the home's ``tmp`` and ``logs``: a person's server (behind the hub) runs
+        under the person's account, which may not write the home; the member's workspace
+        scratch is where their genotypes may rest (the notebooks pass it).
 
     Raises
     ------
@@ -153,8 +162,9 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
             f"Hail needs Java 11 or 17 (found {version or 'no java'}); install openjdk-17-jre"
         )
     ensure_home(config.home)  # umask 077 before the JVM starts: it inherits it
-    tmp_dir, local_tmpdir = make_session_scratch(config)
-    (config.home / "logs").mkdir(parents=True, exist_ok=True)
+    tmp_dir, local_tmpdir = make_session_scratch(config, scratch)
+    logs = config.home / "logs" if scratch is None else scratch
+    logs.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", message=".*Java 11.*")
     import hail as hl
 
@@ -167,7 +177,7 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None) -> HailModul
         app_name="genomlab",
         tmp_dir=str(tmp_dir),
         local_tmpdir=str(local_tmpdir),
-        log=str(config.home / "logs" / "hail.log"),
+        log=str(logs / "hail.log"),
         quiet=True,
         min_block_size=config.spark.min_block_size,
         spark_conf=spark_conf_for(config, master),

@@ -94,3 +94,28 @@ class DataServiceClient:
             self.config, SERVICE, self.tokens, FEASIBILITY_PATH, request
         )
         return answer
+
+
+def ask_feasibility(
+    config: GenomlabConfig,
+    request: dict[str, Any],
+    *,
+    user: str,
+    credentials: str | Path | None = None,
+) -> dict[str, Any]:
+    """The Beacon v2 answer to ``request`` for the verified person ``user`` of the credentials
+    file (the feasibility notebook's one call).
+
+    When the data service runs (``<home>/services/data_service.json``, as behind the hub) the
+    request goes to it with the person's token (``credentials``, else ``$GENOMLAB_CREDENTIALS``,
+    else ``~/.genomlab/credentials.json``): a person's server may not open the data service's
+    store or its signing key, and the service audits and records the answer under the token's
+    verified subject (``user`` is not sent). Otherwise (the embedded default) it is answered
+    in-process for ``user``, as :func:`~genomlab.data_service.feasibility.run_feasibility_query`.
+    """
+    if service_running(config, SERVICE):
+        tokens = load_person_tokens(config, None if credentials is None else Path(credentials))
+        return DataServiceClient(config, tokens).run_feasibility_query(request)
+    from genomlab.data_service.feasibility import run_feasibility_query
+
+    return run_feasibility_query(config, request, user=user)

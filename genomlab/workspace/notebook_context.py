@@ -67,6 +67,18 @@ class ProjectContext:
         """``<workspace>/analysis/<name>``: where a notebook writes (inside the workspace)."""
         return self.workspace / "analysis" / name
 
+    def get_scratch(self) -> Path:
+        """``<workspace>/scratch/<member>`` (0700, made if missing): the member's own scratch
+        (their decrypted release, a Hail session's scratch folders and log)."""
+        import os
+
+        from genomlab.workspace.crypt4gh_release import SCRATCH
+
+        folder = self.workspace / SCRATCH / self.member
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        return folder
+
     def describe_duo_terms(self) -> list[str]:
         """``"HMB (DUO:0000006): health or medical or biomedical research"``, one per term."""
         terms = get_duo_terms()
@@ -307,9 +319,13 @@ def display_figure(fig: Any) -> None:
     display(Image(data=buffer.getvalue()))
 
 
-def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path) -> Any:
+def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path,
+                       scratch: Path | None = None) -> Any:
     """Hail through :func:`~genomlab.hail_session.init_hail`, with Spark's start-up lines and
-    the JVM's later output going to ``log`` instead of the notebook's outputs.
+    the JVM's later output going to ``log`` instead of the notebook's outputs; ``scratch``
+    (the member's, :meth:`ProjectContext.get_scratch`) holds the session's scratch folders and
+    Hail's log instead of the home's ``tmp`` and ``logs``, which a person's server behind the
+    hub may not write.
 
     The JVM inherits the process's stdout and stderr when it starts: both point at ``log``
     while it starts (and stay so for the JVM), then back at the kernel's.
@@ -330,7 +346,7 @@ def start_hail_quietly(config: GenomlabConfig, *, master: str | None, log: Path)
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
             with capture_output():  # Hail's bokeh set-up displays into the notebook
-                return init_hail(config, master=master)
+                return init_hail(config, master=master, scratch=scratch)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

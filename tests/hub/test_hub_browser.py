@@ -6,12 +6,13 @@ as root). The set-up creates four OS accounts with passwords (a researcher entit
 approved project with an output waiting in the airlock, a decider, two output checkers), a
 group that may read the platform and airlock stores (the dashboards read them directly; not
 their keys), a file in another project's workspace (the hub closes each workspace to all but its
-project's group before a server starts; nothing here sets their modes), the platform and airlock
-services (they hold the signing keys: people's approvals and reviews go to them with the
-person's token), and a Python every account may run (:mod:`tests.hub.people_python`); the
-teardown stops the hub and the services, ends the accounts' processes and removes the
-accounts. :func:`running_hub` is the set-up (``benchmarks/hub_first_screen.py`` uses it too).
-Every browser request outside the hub's address is blocked and recorded, and the tests assert
+project's group before a server starts; nothing here sets their modes), the platform, airlock
+and data services (they hold the signing keys: people's approvals, reviews and feasibility
+queries go to them with the person's token), and a Python every account may run
+(:mod:`tests.hub.people_python`); the teardown stops the hub and the services, ends the
+accounts' processes and removes the accounts. :func:`running_hub` is the set-up
+(``benchmarks/hub_first_screen.py`` uses it too). Every browser request outside the hub's
+address is blocked and recorded, and the tests assert
 none was attempted.
 """
 
@@ -98,6 +99,8 @@ PASSWORDS = {
 UNDER_REVIEW = "Penetrance of BRCA1 variants behind the hub"
 OUTPUT, OUTPUT_TEXT = "carriers_by_region.csv", "region,n\nNorth,41\nSouth,38\n"
 OTHERS_FILE = "others_cohort.tsv"  # in another project's workspace
+DATA_SERVICE_NODE = "DSTEST01"  # the data service's own platform client
+WORLD_GENOTYPES = REPO / "data_samples" / "world" / "genotypes"
 
 
 @dataclass
@@ -230,6 +233,33 @@ def _set_up_platform(config: GenomlabConfig) -> tuple[str, str, str]:
     return project_id, pending, demo.project_id
 
 
+RELEASE_WRITER = """
+import sys
+from pathlib import Path
+import pandas as pd
+from genomlab.config import load_config
+from genomlab.hail_session import init_hail
+from genomlab.workspace.io import import_vcf_to_mt, read_samples_tsv
+
+config, release, world = load_config(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+hl = init_hail(config, master="local[2]")
+import_vcf_to_mt(hl, world / "cohort.vcf.bgz", release / "genotypes.mt", n_partitions=2)
+info = read_samples_tsv(world / "samples.tsv")
+(release / "clinical").mkdir()
+pd.DataFrame({"s": info.index, "sex": info["reported_sex"]}).to_parquet(
+    release / "clinical" / "persons.parquet")
+"""
+
+
+def build_researcher_feasibility_index(config: GenomlabConfig) -> None:
+    """The data service's feasibility index of two hand-built KDKs (no Hail), what the
+    researcher's feasibility notebook asks the data service about."""
+    from genomlab.data_service.index import build_feasibility_index
+    from tests.data_service.reported_nodes import INDEXED_ON, make_clinical_world
+
+    build_feasibility_index(config, [], make_clinical_world(), on=INDEXED_ON)
+
+
 def _wait_for_login_page(
     url: str, process: subprocess.Popen[bytes], log: Path, timeout: float
 ) -> None:
@@ -277,8 +307,9 @@ def running_hub(
         (config.home / "services").mkdir()
         (config.home / "services").chmod(0o755)  # opening the home set umask 077 again
         save_service_client(config, "airlock", "AIRLOCK")
+        save_service_client(config, "data_service", DATA_SERVICE_NODE)
         Institution(config, "platform").keys().signing_key(TOKEN_KEY)
-        for kind in ("platform", "airlock"):
+        for kind in ("platform", "airlock", "data_service"):
             services.enter_context(
                 running_service(
                     config, kind, log=base / f"{kind}.log", env={"PYTHONPATH": str(REPO)}
@@ -337,7 +368,64 @@ def running_hub(
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+def release_writer() -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Hail writes the genotypes and clinical table of the researcher's project release (the
+    committed world, 114 samples x 5,000 variants) in a process of its own while the hub
+    starts (:func:`researcher_release` waits for it); the JVM exits with it."""
+    folder = Path(tempfile.mkdtemp(prefix="genomlab-hub-release-", dir="/tmp"))
+    (folder / "release").mkdir()
+    toml = write_config_file(config_for(folder / "home"), folder / "genomlab.toml")
+    with (folder / "writer.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", RELEASE_WRITER, str(toml), str(folder / "release"),
+             str(WORLD_GENOTYPES)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)},
+            start_new_session=True,
+        )
+    try:
+        yield process, folder
+    finally:
+        if process.poll() is None:  # its session: the JVM with it
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def researcher_release(hub: Hub, release_writer: tuple[subprocess.Popen[bytes], Path]) -> Path:
+    """The researcher's project release as the data service leaves it: Crypt4GH-encrypted to
+    the project's key (``manifest.json`` + ``release.tar.c4gh``), all of it, the key included,
+    the researcher's (their project's workspace is theirs)."""
+    from genomlab.workspace.crypt4gh_release import (
+        KEY_DIR,
+        encrypt_release_tree,
+        ensure_project_key,
+    )
+
+    process, folder = release_writer
+    started = time.monotonic()
+    if process.wait(timeout=900) != 0:
+        raise RuntimeError(f"release writer failed: {(folder / 'writer.log').read_text()[-3000:]}")
+    print(f"waited {time.monotonic() - started:.1f} s for the release writer")
+    workspace = hub.config.workspace_dir(hub.project_id)
+    release = workspace / "release"
+    shutil.move(folder / "release", release)
+    encryption = encrypt_release_tree(release, ensure_project_key(hub.config, hub.project_id))
+    (release / "manifest.json").write_text(
+        json.dumps({"level": "individual", "release_id": "hub-r1", "encryption": encryption})
+    )
+    account = pwd.getpwnam(RESEARCHER)
+    for top in (release, workspace / KEY_DIR):
+        for path in [top, *top.rglob("*")]:
+            os.chown(path, account.pw_uid, account.pw_gid)
+    return release
+
+
+@pytest.fixture(scope="module")
+def hub(
+    tmp_path_factory: pytest.TempPathFactory,
+    release_writer: tuple[subprocess.Popen[bytes], Path],
+) -> Iterator[Hub]:
     try:
         find_proxy()
     except NotFoundError as exc:
@@ -346,7 +434,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         pytest.skip(str(exc))
     base = Path(tempfile.mkdtemp(prefix="genomlab-hub-", dir="/tmp"))
     try:
-        with running_hub(base) as hub:
+        with running_hub(base, prepare=build_researcher_feasibility_index) as hub:
             yield hub
     finally:
         kept = tmp_path_factory.mktemp("hub-kept")  # the logs and the screenshots
@@ -892,3 +980,97 @@ def test_hub__dashboard_visits_take_warm_kernels_of_the_person_s_own_server(
             assert children, "no kernel in the server"
             assert {child.uids().real for child in children} == {uid}
             assert guard.blocked == []
+
+
+FEASIBILITY_FILTERS = ["NCIT:C16576", "diseaseType:rare"]  # women (NCIT), rare disease
+NOTEBOOK_RUNS = """
+import json, time
+from pathlib import Path
+import papermill
+notebooks, runs = Path.home() / "genomlab-notebooks", Path.home() / "notebook-runs"
+runs.mkdir(exist_ok=True)
+seconds = {}
+for name, parameters in [("feasibility.ipynb", {"filters": FILTERS}),
+                         ("cohort_qc.ipynb", {})]:
+    started = time.monotonic()
+    papermill.execute_notebook(str(notebooks / name), str(runs / name), parameters=parameters,
+                               kernel_name="python3", cwd=str(runs), progress_bar=False,
+                               execution_timeout=600)
+    seconds[name] = round(time.monotonic() - started, 1)
+print(json.dumps(seconds))
+"""
+
+
+def test_hub__researcher_runs_the_feasibility_and_cohort_qc_notebooks_in_their_server(
+    hub: Hub, researcher_release: Path, guarded: Guarded
+) -> None:
+    """Signed in through the hub, the researcher runs genomlab's feasibility and cohort QC
+    notebooks (papermill in a kernel of their own server, under their account): the data
+    service answers the feasibility query and records it under the researcher's verified
+    identity; the cohort QC runs Hail on the project's encrypted release in the member's
+    scratch and writes its tables into the project's workspace."""
+    import pandas as pd
+
+    from genomlab.data_service.store import open_data_service_ledger
+    from tests.data_service.reported_nodes import count_per_node, make_clinical_world
+    from tests.notebook_outputs import get_output_tables, get_png_outputs, get_printed_lines
+
+    _sign_in(guarded.page, hub, RESEARCHER, PASSWORDS[RESEARCHER])
+    guarded.page.wait_for_url(f"**/user/{RESEARCHER}/lab**", timeout=120_000)
+    account = pwd.getpwnam(RESEARCHER)
+    ledger = open_data_service_ledger(hub.config)
+    answered_before = [e for e in ledger.events() if e.type == "feasibility.answered"]
+    texts = _run_in_kernel(hub, RESEARCHER, f"FILTERS = {FEASIBILITY_FILTERS!r}\n{NOTEBOOK_RUNS}",
+                           timeout=900)
+    try:
+        seconds = json.loads(texts[-1])
+    except (IndexError, ValueError):
+        raise AssertionError(f"the notebooks did not run: {''.join(texts)[-5000:]}") from None
+    print(f"notebooks in the researcher's server (s): {seconds}")
+    runs = Path(account.pw_dir) / "notebook-runs"
+    # feasibility: the data service's answer, recorded under the researcher's verified identity
+    feasibility = runs / "feasibility.ipynb"
+    assert feasibility.stat().st_uid == account.pw_uid  # written by the researcher's kernel
+    printed = "\n".join(get_printed_lines(feasibility))
+    assert f"Project {hub.project_id}, member {RESEARCHER}, entitled until" in printed, printed
+    [table] = get_output_tables(feasibility)
+    shown = {  # polars shows strings quoted
+        str(node).strip('"'): str(count).strip('"')
+        for node, count in zip(table["node"], table["count"], strict=True)
+    }
+    expected = count_per_node(  # rare disease, women: 30 per KDK
+        make_clinical_world(), lambda row: (row["sex"], row["disease_type"]) == ("female", "rare")
+    )
+    assert shown == {
+        **{node: str(count) for node, count in expected.items()},
+        "total": str(sum(expected.values())),
+    }
+    answered = [e for e in open_data_service_ledger(hub.config).events()
+                if e.type == "feasibility.answered"]
+    [event] = answered[len(answered_before):]
+    assert (event.actor, event.payload["user"]) == (RESEARCHER, RESEARCHER)
+    assert event.payload["total"] == sum(expected.values())
+    # cohort QC: Hail under the researcher's account on the decrypted release in their scratch
+    qc = runs / "cohort_qc.ipynb"
+    [steps] = [line for line in get_printed_lines(qc) if line.startswith("QC steps (s):")]
+    print(steps)  # it ran the QC in the researcher's kernel (none was there to show)
+    qc_dir = hub.config.workspace_dir(hub.project_id) / "qc"
+    sample_qc = pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t", keep_default_na=False,
+                            true_values=["true"], false_values=["false"])
+    assert (qc_dir / "sample_qc.tsv").stat().st_uid == account.pw_uid
+    truth = json.loads((WORLD_GENOTYPES.parent / "truth.json").read_text())
+    assert len(sample_qc) == len(truth["samples"])
+    flagged = set(sample_qc.loc[sample_qc["reasons"].str.contains("sex_mismatch"), "sample"])
+    assert flagged == set(truth["faults"]["sex_mismatch"])
+    low = set(sample_qc.loc[sample_qc["reasons"].str.contains("call_rate"), "sample"])
+    assert low == set(truth["faults"]["low_call_rate"])
+    failing = sample_qc[~sample_qc["pass"].astype(bool)]
+    assert 0 < len(failing) < len(sample_qc)
+    assert f"{len(sample_qc)} samples, {len(failing)} fail QC" in get_printed_lines(qc)
+    shown_failing = next(t for t in get_output_tables(qc) if "heterozygosity_rate" in t.columns)
+    assert shown_failing["sample"].tolist() == failing["sample"].tolist()
+    assert len(get_png_outputs(qc)) == 4  # call rate, heterozygosity, PCA, kinship
+    scratch = hub.config.workspace_dir(hub.project_id) / "scratch" / RESEARCHER
+    assert (scratch / "release-hub-r1" / "genotypes.mt").is_dir()  # decrypted for the member
+    assert (scratch / "hail.log").stat().st_uid == account.pw_uid
+    assert guarded.blocked == []

@@ -294,3 +294,29 @@ def test_feasibility_cmd__uses_the_service_with_the_persons_credentials(services
     }
     last = feasibility_events(config)[-1]
     assert (last.actor, last.payload["filters"]) == ("eve", {"hpo": [NARROW_TERMS[4]]})
+
+
+def test_ask_feasibility__goes_to_the_running_service_as_the_credentials_person(
+    services, tmp_path
+):
+    """What the feasibility notebook calls: with the data service running, the query goes to
+    it with the credentials' person's token; the ``user`` the caller passes and the caller's
+    threshold of 1 change nothing (the service's "<10", recorded for the credentials' person)."""
+    from genomlab.clients.data_service import ask_feasibility
+
+    credentials = tmp_path / "alice-credentials.json"
+    save_person_credentials(credentials, person_credentials(services.config, "alice"))
+    caller = services.config.model_copy(
+        update={"disclosure": services.config.disclosure.model_copy(update={"min_cell_count": 1})}
+    )
+    before = len(feasibility_events(services.config))
+    answer = ask_feasibility(
+        caller,
+        make_request([NARROW_TERMS[6]], granularity="count"),
+        user="bob",
+        credentials=str(credentials),
+    )
+    assert answer["responseSummary"] == {"exists": True, "numTotalResults": "<10"}
+    [event] = feasibility_events(services.config)[before:]
+    assert (event.actor, event.payload["user"]) == ("alice", "alice")
+    assert event.payload["filters"] == {"hpo": [NARROW_TERMS[6]]}
