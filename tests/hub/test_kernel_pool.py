@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import REPO, free_port
 
-pytestmark = pytest.mark.slow
+# notebook: real kernels run a notebook (Voila's render); like the other kernel tests not in the
+# shifted-clock pass, where libfaketime makes ipykernel's time.sleep fail with EINVAL
+pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 TOKEN = "pool-test-token"
 Server = tuple[str, Path, "subprocess.Popen[bytes]"]
 PROBE = """import os, sys
