@@ -25,7 +25,7 @@ from genomlab.hub.netns import (
 )
 from tests.conftest import config_for
 
-USER = "glhnetns"
+USER = f"glhnetns{os.getpid()}"  # two runs on one machine get two namespaces
 
 
 @contextmanager
