@@ -69,6 +69,7 @@ from genomlab.platform.person_credentials import (
 from genomlab.services.process import running_service
 from tests.conftest import REPO, config_for, free_port, write_config_file
 from tests.hub.people_python import get_people_python_environment, make_people_python
+from tests.hub.tcp_probe import recording_tcp_server
 from tests.platform.conftest import make_form
 from tests.services.people import save_service_client
 
@@ -709,39 +710,6 @@ print(json.dumps(found))
 """
 
 
-@contextmanager
-def _plain_tcp_server() -> Iterator[tuple[int, list[str]]]:
-    """A plain TCP server of this test on 127.0.0.1 (no genomlab service): its port and the
-    peers it accepted."""
-    import socket
-    import threading
-
-    accepted: list[str] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                conn, peer = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            accepted.append(f"{peer[0]}:{peer[1]}")
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], accepted
-    finally:
-        done.set()
-        thread.join(timeout=5)
-        listener.close()
-
-
 def _netns_inode(path: str | Path) -> int:
     return os.stat(path).st_ino
 
@@ -761,7 +729,7 @@ def test_hub__researcher_s_server_reaches_genomlab_services_only(
     netns = Path("/run/netns") / f"genomlab-{RESEARCHER}"
     assert _netns_inode(f"/proc/{server.pid}/ns/net") == _netns_inode(netns)
     assert _netns_inode(netns) != _netns_inode("/proc/self/ns/net")
-    with _plain_tcp_server() as (port, accepted):
+    with recording_tcp_server() as (port, accepted):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()  # it listens
         deadline = time.monotonic() + 5
         while not accepted and time.monotonic() < deadline:

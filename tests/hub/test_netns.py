@@ -6,12 +6,8 @@ import asyncio
 import concurrent.futures
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,38 +20,9 @@ from genomlab.hub.netns import (
     get_netns_path,
 )
 from tests.conftest import config_for
+from tests.hub.tcp_probe import recording_tcp_server
 
 USER = f"glhnetns{os.getpid()}"  # two runs on one machine get two namespaces
-
-
-@contextmanager
-def _tcp_server() -> Iterator[tuple[int, list[bytes]]]:
-    """A TCP server on the host's 127.0.0.1 that answers ``ok`` and records what it got."""
-    received: list[bytes] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                received.append(conn.recv(100))
-                conn.sendall(b"ok")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], received
-    finally:
-        done.set()
-        thread.join(timeout=5)
-        listener.close()
 
 
 INSIDE = """
@@ -80,7 +47,8 @@ conn.close()
 @pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 def test_person_networks__inside_reaches_only_allowed_ports_and_the_host_reaches_the_server(
 ) -> None:
-    with _tcp_server() as (allowed, received), _tcp_server() as (other, other_received):
+    with recording_tcp_server() as (allowed, received), \
+            recording_tcp_server() as (other, other_received):
         networks = PersonNetworks(config_for(Path("/nonexistent")))
         networks.get_allowed_ports = lambda: [allowed]  # type: ignore[method-assign]
 
