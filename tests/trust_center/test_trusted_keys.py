@@ -128,9 +128,11 @@ def test_for_service__data_service_does_not_start_with_a_swapped_token_key(
 
 
 @pytest.fixture
-def approved(config: GenomlabConfig) -> tuple[GenomlabConfig, str, list[Person]]:
+def approved(config: GenomlabConfig, everyone_in_cohort: None
+             ) -> tuple[GenomlabConfig, str, list[Person]]:
     """A real approval of the platform (the demo application, genomic and clinical data) and
-    three enrolled, research-consenting persons; no key anchored."""
+    three enrolled, research-consenting persons (at no node's store: the cohort is every
+    presented person, ``everyone_in_cohort``); no key anchored."""
     app = run_applications_demo(config)
     return config, app.application_id, enrol(TrustCenter(config), 3)
 
