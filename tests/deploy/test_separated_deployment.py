@@ -10,12 +10,14 @@ also when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
+import sqlite3
 import ssl
 import stat
 import subprocess
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from genomlab.config import GenomlabConfig
 from genomlab.deploy.launch import get_service_instances
@@ -273,6 +276,40 @@ def test_services__records_readable_by_other_services_not_by_researchers(
     assert set(_try_read_as(peer, published).values()) == {"read"}
     found = _try_read_as(deployment.researchers["alice"], published)
     assert set(found.values()) == {"EACCES"}
+
+
+def _anchored_keys(institution: Institution) -> dict[str, str]:
+    """The ``key.anchored`` fingerprints in ``institution``'s SQLite ledger, key -> fingerprint,
+    read as root without touching the store (immutable: no lock, no -wal/-shm file made)."""
+    path = make_url(institution.store_url).database
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
+        rows = db.execute("SELECT stream, payload FROM ledger_events "
+                          "WHERE type = 'key.anchored' ORDER BY seq").fetchall()
+    return {json.loads(payload)["key"]: json.loads(payload)["fingerprint"]
+            for stream, payload in rows if stream == "platform"}
+
+
+def test_setup__anchors_the_trusted_keys_before_the_services_start(
+        deployment: Deployment) -> None:
+    """No ``genomlab ledger anchor`` ran on the demo home: the set-up anchors the platform's
+    token and approval keys (from its signing keys) in every other institution's ledger before
+    it starts the services (which refuse to start on a key never anchored)."""
+    from genomlab.anchors import get_signing_key_fingerprint
+
+    config = deployment.config
+    lines = deployment.setup.splitlines()
+    anchor = next(i for i, line in enumerate(lines) if line.startswith("anchor trusted keys"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("start services"))
+    assert anchor < start, deployment.setup
+    assert "anchor trusted keys" in deployment.dry_run
+    platform = Institution(config, "platform")
+    expected = {key: get_signing_key_fingerprint(platform, key) for key in ("oauth", "approval")}
+    assert None not in expected.values()
+    holders = [i for i in existing_institutions(config) if i.kind != "platform"]
+    assert {i.kind for i in holders} >= {"trust_center", "grz", "kdk", "data_service", "airlock"}
+    for holder in holders:
+        assert _anchored_keys(holder) == expected, holder.name
+    assert _anchored_keys(platform) == {}
 
 
 def test_setup__a_second_run_changes_nothing(deployment: Deployment) -> None:

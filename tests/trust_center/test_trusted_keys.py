@@ -33,9 +33,15 @@ from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, si
 from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.workflow import Workflow
+from genomlab.services.runner import get_keys_trusted_at_start, get_service_record_path
 from genomlab.trust_center.approvals import check_approval, platform_approval_key_path
 from genomlab.trust_center.service import TrustCenter
-from genomlab.trusted_keys import TrustedKeyMismatch, compute_fingerprint
+from genomlab.trusted_keys import (
+    TrustedKeyMismatch,
+    TrustedKeyNotAnchored,
+    compute_fingerprint,
+    require_anchored_keys,
+)
 from tests.trust_center.conftest import Person, enrol
 
 HOLDERS = (("trust_center", None), ("data_service", None), ("airlock", None),
@@ -210,3 +216,68 @@ def test_platform_key__swap_before_start_refused_at_the_first_use(
     with pytest.raises(TrustedKeyMismatch, match=f"^{path}: "):
         tc.receive_revocation(forge_revocation(attacker), actor="tc-operator")
     assert list(tc.ledger.events(type="approval.revoked")) == []
+
+
+# --- 4. trust on first anchoring: no anchor, no start ---------------------------------------------
+
+
+@pytest.fixture
+def unanchored(config: GenomlabConfig) -> GenomlabConfig:
+    """The ``anchored`` home's keys and holders, but ``genomlab ledger anchor`` never ran."""
+    keys = Institution(config, "platform").keys()
+    published = get_published_token_key(config)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    published.write_bytes(keys.public_key_path("oauth").read_bytes())
+    keys.signing_key("approval")
+    for kind, node in HOLDERS:
+        institution = Institution(config, kind, node)  # type: ignore[arg-type]
+        open_ledger(institution).append("institution.initialised",
+                                        {"institution": institution.name, "store": "sqlite"},
+                                        actor="op")
+    return config
+
+
+def test_serve__a_service_with_no_anchored_key_refuses_to_start(
+        unanchored: GenomlabConfig, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from tests.conftest import write_config_file
+
+    config_file = write_config_file(unanchored, tmp_path / "genomlab.toml")
+    tc_ledger = open_ledger(Institution(unanchored, "trust_center"))
+    before = tc_ledger.head()
+    result = CliRunner().invoke(main, ["--config", str(config_file), "serve", "trust-center",
+                                       "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "trust_center: no fingerprint of the platform's access-token key (oauth), approval key "
+        "(approval) is anchored in trust_center's ledger, so a swapped key file could not be "
+        "detected; refusing to start: run `genomlab ledger anchor` as the operator first"
+        in " ".join(result.output.split())), result.output
+    assert open_ledger(Institution(unanchored, "trust_center")).head() == before
+    assert not get_service_record_path(unanchored, Institution(unanchored, "trust_center")
+                                       ).exists()
+    result = CliRunner().invoke(main, ["--config", str(config_file), "serve", "grz", "--node",
+                                       "GRZK00001", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "grz:GRZK00001: no fingerprint of the platform's access-token key (oauth) is" in (
+        " ".join(result.output.split()))
+
+
+def test_require_anchored_keys__passes_once_anchored_and_names_only_what_is_missing(
+        unanchored: GenomlabConfig) -> None:
+    tc = Institution(unanchored, "trust_center")
+    assert get_keys_trusted_at_start(unanchored, tc) == ["oauth", "approval"]
+    assert get_keys_trusted_at_start(unanchored, Institution(unanchored, "airlock")) == ["oauth"]
+    assert get_keys_trusted_at_start(unanchored, Institution(unanchored, "platform")) == []
+    open_ledger(tc).append("key.anchored", {"institution": "platform", "key": "oauth",
+                                            "fingerprint": fingerprint_of(unanchored, "oauth")},
+                           actor="ledger-anchor", stream="platform")
+    with pytest.raises(TrustedKeyNotAnchored, match=r"^trust_center: no fingerprint of the "
+                       r"platform's approval key \(approval\) is anchored"):
+        require_anchored_keys(tc, ["oauth", "approval"])
+    anchor_trusted_keys(unanchored)
+    for kind, node in HOLDERS:
+        holder = Institution(unanchored, kind, node)  # type: ignore[arg-type]
+        require_anchored_keys(holder, get_keys_trusted_at_start(unanchored, holder))
