@@ -128,12 +128,17 @@ def bind_loopback(host: str, port: int) -> socket.socket:
 def get_keys_trusted_at_start(config: GenomlabConfig, institution: Institution) -> list[str]:
     """The platform's keys (:data:`genomlab.trusted_keys.TRUSTED_KEYS`) ``institution``'s
     service trusts from its start: the access-token key (every service but the platform's);
-    for the trust centre also the approval key, once the platform has one."""
+    for the trust centre also the approval key, once the platform has one and the trust centre
+    can read it (one account holds the home)."""
     if institution.kind == "platform":
         return []
     keys = ["oauth"]
     approval = Institution(config, "platform").directory / "keys" / "approval.pub.pem"
-    if institution.kind == "trust_center" and approval.exists():
+    try:
+        readable = institution.kind == "trust_center" and approval.exists()
+    except PermissionError:  # separated: the platform's folder is closed to the trust centre
+        readable = False
+    if readable:
         keys.append("approval")
     return keys
 
