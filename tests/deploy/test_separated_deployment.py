@@ -10,14 +10,12 @@ also when a test fails.
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
-import sqlite3
 import ssl
 import stat
 import subprocess
@@ -278,15 +276,26 @@ def test_services__records_readable_by_other_services_not_by_researchers(
     assert set(found.values()) == {"EACCES"}
 
 
-def _anchored_keys(institution: Institution) -> dict[str, str]:
+READ_KEY_ANCHORS = """
+import json, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+print(json.dumps(db.execute("SELECT stream, payload FROM ledger_events "
+                            "WHERE type = 'key.anchored' ORDER BY seq").fetchall()))
+"""
+
+
+def _anchored_keys(deployment: Deployment, institution: Institution) -> dict[str, str]:
     """The ``key.anchored`` fingerprints in ``institution``'s SQLite ledger, key -> fingerprint,
-    read as root without touching the store (immutable: no lock, no -wal/-shm file made)."""
+    read as the instance's own account (root would leave root-owned ``-shm`` files behind)."""
+    assert SYSTEM_PYTHON is not None
     path = make_url(institution.store_url).database
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
-        rows = db.execute("SELECT stream, payload FROM ledger_events "
-                          "WHERE type = 'key.anchored' ORDER BY seq").fetchall()
+    account = get_account_name(deployment.prefix, institution)
+    done = subprocess.run(["runuser", "-u", account, "--", SYSTEM_PYTHON, "-c",
+                           READ_KEY_ANCHORS, str(path)], capture_output=True, text=True,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=False)
+    assert done.returncode == 0, done.stderr
     return {json.loads(payload)["key"]: json.loads(payload)["fingerprint"]
-            for stream, payload in rows if stream == "platform"}
+            for stream, payload in json.loads(done.stdout) if stream == "platform"}
 
 
 def test_setup__anchors_the_trusted_keys_before_the_services_start(
@@ -308,8 +317,8 @@ def test_setup__anchors_the_trusted_keys_before_the_services_start(
     holders = [i for i in existing_institutions(config) if i.kind != "platform"]
     assert {i.kind for i in holders} >= {"trust_center", "grz", "kdk", "data_service", "airlock"}
     for holder in holders:
-        assert _anchored_keys(holder) == expected, holder.name
-    assert _anchored_keys(platform) == {}
+        assert _anchored_keys(deployment, holder) == expected, holder.name
+    assert _anchored_keys(deployment, platform) == {}
 
 
 def test_setup__a_second_run_changes_nothing(deployment: Deployment) -> None:
