@@ -27,8 +27,7 @@ from genomlab.dashboards.first_screen import show_with_first_screen
 from genomlab.errors import GenomlabError, NotFoundError
 from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import Workflow, get_user_roles
-from genomlab.platform.applications.models import OPEN_STATUSES, Status
-from genomlab.platform.applications.models import Role
+from genomlab.platform.applications.models import OPEN_STATUSES, Role, Status
 from genomlab.platform.applications.queries import (
     DEFAULT_PAGE_SIZE,
     ApplicationDetail,
