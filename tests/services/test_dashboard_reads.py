@@ -94,7 +94,7 @@ def test_get_application_detail__decider_reads_detail_actions_and_earlier_projec
 
 def test_get_queue_page__researcher_refused_the_queue_but_sees_their_own(home: Home) -> None:
     alice = home.platform("alice")
-    with pytest.raises(PermissionDenied, match="HTTP 403.*alice needs the role"):
+    with pytest.raises(PermissionDenied, match=r"HTTP 403.*alice needs the role"):
         alice.get_queue_page(statuses=ALL)
     with pytest.raises(PermissionDenied, match="HTTP 403"):
         alice.get_queue_page(statuses=ALL, applicant="bob")
@@ -132,7 +132,7 @@ def test_get_queue__researcher_refused_the_airlock_queue_but_sees_their_project(
     home: Home,
 ) -> None:
     alice, bob = home.airlock("alice"), home.airlock("bob")
-    with pytest.raises(PermissionDenied, match="HTTP 403.*alice is not an output checker"):
+    with pytest.raises(PermissionDenied, match=r"HTTP 403.*alice is not an output checker"):
         alice.get_queue()
     assert [r["request_id"] for r in alice.get_queue(project=home.project)] == [home.request_id]
     with pytest.raises(PermissionDenied, match="HTTP 403"):
