@@ -190,6 +190,14 @@ class PlatformPersonClient:
                                                      f"attachments/{quote(sha256, safe='')}"))
         return base64.b64decode(body["content_base64"])
 
+    def get_member_projects(self, at: Any = None) -> list[dict[str, Any]]:
+        """The caller's active entitlements (at ``at``, a datetime; default now) with their
+        team and DUO codes, as :func:`~genomlab.platform.applications.queries.
+        get_member_projects` reads them for the token's subject."""
+        query = "" if at is None else "?" + urlencode({"at": at.isoformat()})
+        body = self.request("GET", "/api/me/projects" + query)
+        return list(body["projects"])
+
     def get_user_roles(self) -> frozenset[Any]:
         """The caller's platform roles now."""
         from genomlab.platform.applications.models import Role

@@ -37,7 +37,10 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   :func:`~genomlab.platform.applications.queries.check_application_access` for the token's
   subject and their roles now: handlers, committee members, deciders and admins read every
   application; anyone else only their own queue (``applicant`` = themselves) and the
-  applications they applied for or are on the team of; else 403.
+  applications they applied for or are on the team of; else 403. ``GET /api/me/projects``
+  (``at`` optional, ISO): the caller's active entitlements with their team and DUO codes
+  (:func:`~genomlab.platform.applications.queries.get_member_projects`), what a researcher's
+  notebook opens with when their account cannot read the platform's store.
 - The token endpoint also serves people: a person client (id ``person-…``, issued by
   ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
 - ``GET /api/projects/{id}/members/{user}``, ``GET /api/projects/{id}/team`` (scope
@@ -53,6 +56,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,6 +90,7 @@ from genomlab.platform.applications.queries import (
     get_allowed_actions,
     get_application_detail,
     get_earlier_projects,
+    get_member_projects,
     get_queue_page,
     queue_page_to_json,
 )
@@ -341,6 +346,21 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
         detail = get_application_detail(config, application_id)
         check_application_access(person.user_id, person_roles(person), detail)
         return detail
+
+    def member_projects(person: Any, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            at = datetime.fromisoformat(query["at"]) if query.get("at") else None
+        except ValueError as exc:
+            raise ValidationFailed(f"projects: at: {exc}") from exc
+        return {"projects": get_member_projects(config, person.user_id, at)}
+
+    @app.get("/api/me/projects")
+    async def my_projects(request: Request) -> JSONResponse:
+        query = dict(request.query_params)
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"),
+            lambda person: member_projects(person, query))
+        return response
 
     @app.get("/api/queue")
     async def queue(request: Request) -> JSONResponse:

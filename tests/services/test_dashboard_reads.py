@@ -143,3 +143,15 @@ def test_get_queue__researcher_refused_the_airlock_queue_but_sees_their_project(
         bob.get_snapshot_content(home.request_id, "by_sex.csv")
     answer = home.airlock("tom").get_request_detail(home.request_id)  # on alice's team
     assert answer["caller"]["on_team"] is True
+
+
+def test_get_member_projects__each_person_reads_their_own_projects_only(home: Home) -> None:
+    from genomlab.platform.applications.queries import get_member_projects
+
+    [alices] = home.platform("alice").get_member_projects()
+    assert alices == get_member_projects(home.config, "alice")[0]
+    assert (alices["project_id"], alices["team"]) == (home.project, ["alice", "tom"])
+    assert alices["duo_codes"]  # the DUO terms of the datasets the application asked for
+    assert [p["project_id"] for p in home.platform("tom").get_member_projects()] == [
+        home.project]
+    assert home.platform("bob").get_member_projects() == []  # under review: no entitlement
