@@ -1,22 +1,22 @@
 """Approvals dashboard (Voila) for handlers, committee members and deciders.
 
 A queue with filters and age (50 rows a page, indexed SQL on the projection, no Spark), the
-detail of one application with its DUO matching verdicts, votes and timeline, and the actions the
-signed-in user may take, with a reason field. Identity: the verified person of the credentials
-file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` of the Voila
-server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never ``$JUPYTERHUB_USER``;
-roles come from the platform (its store, or the service's ``/api/me``). Every command goes
-through
-:class:`~genomlab.platform.applications.Workflow`, which checks role, conflict of interest and
-state again, so the buttons are a convenience, not the guard. When the platform service runs
-(a person's server behind the hub: the platform's signing key stays with the service), the
-commands go to it over HTTPS with the person's token (``genomlab.platform.person_session``), and
-the service acts as the token's verified subject; the queue, the detail, the allowed actions,
-the earlier projects and the attachments are read through it too (:class:`ServiceReads`; the
-person's account cannot open the platform's store), and the service shows the token's subject
-only what :data:`~genomlab.platform.applications.queries.QUEUE_ROLES` and the application's
-team allow. Without the service (the embedded default) :class:`StoreReads` reads the store in
-this process. All applicant text is escaped.
+detail of one application with its DUO matching verdicts, votes and timeline, and the actions
+the signed-in user may take, with a reason field. Identity: the verified person of the
+credentials file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` of
+the Voila server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never
+``$JUPYTERHUB_USER``; roles come from the platform (its store, or the service's ``/api/me``).
+Every command goes through :class:`~genomlab.platform.applications.Workflow`, which checks role,
+conflict of interest and state again, so the buttons are a convenience, not the guard. When the
+platform service runs (a person's server behind the hub: the platform's signing key stays with
+the service), the commands go to it over HTTPS with the person's token
+(``genomlab.platform.person_session``), and the service acts as the token's verified subject;
+the queue, the detail, the allowed actions, the earlier projects and the attachments are read
+through it too (:class:`ServiceReads`; the person's account cannot open the platform's store),
+and the service shows the token's subject only what
+:data:`~genomlab.platform.applications.queries.QUEUE_ROLES` and the application's team allow.
+Without the service (the embedded default) :class:`StoreReads` reads the store in this process.
+All applicant text is escaped.
 """
 
 from __future__ import annotations
