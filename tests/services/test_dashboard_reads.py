@@ -155,3 +155,17 @@ def test_get_member_projects__each_person_reads_their_own_projects_only(home: Ho
     assert [p["project_id"] for p in home.platform("tom").get_member_projects()] == [
         home.project]
     assert home.platform("bob").get_member_projects() == []  # under review: no entitlement
+
+
+def test_service_register__register_dashboard_reads_the_public_register_of_the_service(
+    home: Home,
+) -> None:
+    from genomlab.dashboards.register import ServiceRegister, StoreRegister
+
+    web, store = ServiceRegister(home.config), StoreRegister(home.config)
+    assert web.page(None, None, 0, 1) == store.page(None, None, 0, 1)
+    assert web.page("Bob's", "", 0, 50).entries == store.page("Bob's", None, 0, 50).entries
+    assert web.summary() == store.summary() == {"approved": 1, "under_review": 1}
+    assert web.entry(home.project) == store.entry(home.project) is not None
+    assert web.entry("GDE-0000-9999") is None
+    assert "register.csv" in web.download_links_html()
