@@ -198,6 +198,15 @@ class PlatformPersonClient:
         body = self.request("GET", "/api/me/projects" + query)
         return list(body["projects"])
 
+    def get_monitoring(self) -> dict[str, Any]:
+        """The platform dashboard's frames by name, as
+        :func:`~genomlab.platform.quarterly.compute_monitoring_frames` computes them (polars
+        frames; 403 unless the caller is platform staff)."""
+        from genomlab.ledger_health import frame_from_json
+
+        body = self.request("GET", "/api/monitoring")
+        return {name: frame_from_json(frame) for name, frame in body.items()}
+
     def get_user_roles(self) -> frozenset[Any]:
         """The caller's platform roles now."""
         from genomlab.platform.applications.models import Role

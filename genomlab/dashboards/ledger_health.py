@@ -1,63 +1,61 @@
 """Ledger health for operators: every institution's ledger, verified, with its activity over time.
 
-Reads the stores directly (no Spark), so the Voila page opens in about a second.
+Reads the stores directly (no Spark), so the Voila page opens in about a second; behind the hub
+(the account cannot read the stores) each running service answers for its own ledger.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.plots import figure_html, get_series_colours
-from genomlab.db import read_connection
+from genomlab.errors import PermissionDenied
 from genomlab.institution import existing_institutions
-from genomlab.ledger import events_table
-
-HEALTH_SCHEMA = {
-    "institution": pl.String,
-    "events": pl.Int64,
-    "checkpoints": pl.Int64,
-    "status": pl.String,
-    "first_bad_seq": pl.Int64,
-    "last_event_at": pl.String,
-}
+from genomlab.ledger_health import (
+    ACTIVITY_SCHEMA,
+    HEALTH_SCHEMA,
+    UNREACHABLE,
+    get_daily_activity_rows,
+    get_ledger_health_row,
+)
 
 
 def compute_ledger_health(config: GenomlabConfig) -> pl.DataFrame:
     """One row per institution under the home: event count, verification status, last event."""
-    rows = []
-    for inst in existing_institutions(config):
-        ledger = inst.ledger()
-        report = ledger.verify()
-        with read_connection(ledger.engine) as conn:
-            last = conn.execute(select(func.max(events_table.c.recorded_at))).scalar()
-        rows.append({
-            "institution": inst.name,
-            "events": report.n_events,
-            "checkpoints": report.n_checkpoints,
-            "status": "ok" if report.ok else "BROKEN",
-            "first_bad_seq": report.first_bad_seq,
-            "last_event_at": last,
-        })
-    return pl.DataFrame(rows, schema=HEALTH_SCHEMA)
+    return pl.DataFrame([get_ledger_health_row(inst) for inst in existing_institutions(config)],
+                        schema=HEALTH_SCHEMA)
 
 
 def compute_daily_activity(config: GenomlabConfig) -> pl.DataFrame:
     """Events per institution and day: columns ``institution``, ``day``, ``events``."""
-    frames = []
-    for inst in existing_institutions(config):
-        ledger = inst.ledger()
-        with read_connection(ledger.engine) as conn:
-            day = func.substr(events_table.c.recorded_at, 1, 10)
-            rows = conn.execute(select(day, func.count()).group_by(day)).all()
-        frames += [{"institution": inst.name, "day": d, "events": n} for d, n in rows]
-    return pl.DataFrame(frames, schema={"institution": pl.String, "day": pl.String,
-                                        "events": pl.Int64})
+    return pl.DataFrame([row for inst in existing_institutions(config)
+                         for row in get_daily_activity_rows(inst)], schema=ACTIVITY_SCHEMA)
+
+
+def get_ledger_frames(config: GenomlabConfig, credentials: str | Path | None = None,
+                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The health and activity frames: computed here if this account may open the platform's
+    store (one account holds the home), else asked of every running service for its own ledger
+    with the person's token (:func:`genomlab.clients.ledger_health.get_service_ledger_health`;
+    a service that does not answer is a row ``unreachable``)."""
+    from genomlab.platform.person_session import platform_store_readable
+
+    if platform_store_readable(config):
+        return compute_ledger_health(config), compute_daily_activity(config)
+    from genomlab.clients.ledger_health import get_service_ledger_health
+    from genomlab.platform.person_session import ServiceSession, open_person_session
+
+    session = open_person_session(config, None if credentials is None else Path(credentials))
+    if not isinstance(session, ServiceSession):
+        raise PermissionDenied("ledger health: no platform service to ask, and this account "
+                               "cannot read the institutions' ledgers")
+    return get_service_ledger_health(config, session.client.tokens)
 
 
 def health_table_html(health: pl.DataFrame) -> str:
@@ -65,7 +63,7 @@ def health_table_html(health: pl.DataFrame) -> str:
     header = "".join(f"<th>{html.escape(c)}</th>" for c in health.columns)
     body = []
     for row in health.iter_rows(named=True):
-        css = "ok" if row["status"] == "ok" else "broken"
+        css = {"ok": "ok", UNREACHABLE: UNREACHABLE}.get(row["status"], "broken")
         cells = "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
                         for v in row.values())
         body.append(f'<tr class="ledger-{css}" data-institution="{html.escape(row["institution"])}"'
@@ -93,17 +91,20 @@ def plot_ledger_activity(activity: pl.DataFrame):
 
 def ledger_health_html(health: pl.DataFrame) -> str:
     """A summary line and the table of :func:`compute_ledger_health`."""
-    broken = health.filter(pl.col("status") != "ok").height
+    broken = health.filter(pl.col("status") == "BROKEN").height
+    unreachable = health.filter(pl.col("status") == UNREACHABLE).height
+    verdict = "all verified" if broken == 0 else f"{broken} BROKEN"
+    if unreachable:
+        verdict += f", {unreachable} {UNREACHABLE}"
     return (f"<h2>Verification</h2><p class='genomlab-summary'>{health.height} institutions, "
-            f"{int(health['events'].sum() or 0)} events, "
-            f"{'all verified' if broken == 0 else f'{broken} BROKEN'} "
+            f"{int(health['events'].sum() or 0)} events, {verdict} "
             f"(checked {clock.now().isoformat(timespec='seconds')})</p>"
             + health_table_html(health))
 
 
-def ledger_health_view(config: GenomlabConfig) -> Any:
+def ledger_health_view(config: GenomlabConfig, credentials: str | Path | None = None) -> Any:
     """The page as ipywidgets: every ledger verified, its activity per day, and a refresh
-    button that verifies again."""
+    button that verifies again (through the services behind the hub: :func:`get_ledger_frames`)."""
     import ipywidgets as widgets
 
     content = widgets.HTML()
@@ -111,9 +112,10 @@ def ledger_health_view(config: GenomlabConfig) -> Any:
     refresh.add_class("genomlab-refresh")
 
     def show(*_: Any) -> None:
-        content.value = (ledger_health_html(compute_ledger_health(config))
+        health, activity = get_ledger_frames(config, credentials)
+        content.value = (ledger_health_html(health)
                          + "<h2>Activity</h2>"
-                         + figure_html(plot_ledger_activity(compute_daily_activity(config)),
+                         + figure_html(plot_ledger_activity(activity),
                                        "Line plot: events per day and institution"))
 
     refresh.on_click(show)

@@ -2,11 +2,15 @@
 refusals per node over time.
 
 Reads the platform's projection tables only (no Spark, no node store); all text is escaped.
+Behind the hub (this account cannot open the platform's store) the same frames come from the
+platform service's ``GET /api/monitoring`` with the person's token (platform staff only:
+:data:`~genomlab.platform.applications.queries.MONITORING_ROLES`).
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -14,8 +18,9 @@ import polars as pl
 from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.plots import figure_html, get_series_colours
-from genomlab.platform.node_seed import get_registered_nodes_frame, get_seed_source
-from genomlab.platform.quarterly import compute_node_activity, compute_node_overview
+from genomlab.errors import PermissionDenied
+from genomlab.platform.node_seed import get_seed_source
+from genomlab.platform.quarterly import compute_monitoring_frames
 
 
 def _cell(value: Any) -> str:
@@ -46,10 +51,31 @@ def summary_html(overview: pl.DataFrame) -> str:
             f"{int(overview['refused'].sum() or 0)} Prüfberichte refused</p>")
 
 
-def listed_nodes_html(config: GenomlabConfig) -> str:
+def get_monitoring_frames(config: GenomlabConfig,
+                          credentials: str | Path | None = None) -> dict[str, pl.DataFrame]:
+    """The frames of :func:`~genomlab.platform.quarterly.compute_monitoring_frames`: computed
+    here if this account may open the platform's store, else asked of the platform service
+    with the person's token (the approvals dashboard's switch)."""
+    from genomlab.platform.person_session import (
+        ServiceSession,
+        open_person_session,
+        platform_store_readable,
+    )
+
+    if platform_store_readable(config):
+        return compute_monitoring_frames(config)
+    session = open_person_session(config, None if credentials is None else Path(credentials))
+    if not isinstance(session, ServiceSession):
+        raise PermissionDenied("platform dashboard: no platform service to ask, and this "
+                               "account cannot read the platform's store")
+    frames: dict[str, pl.DataFrame] = session.client.get_monitoring()
+    return frames
+
+
+def listed_nodes_html(registered: pl.DataFrame) -> str:
     """The registered nodes BfArM's project page lists, with the public id where one exists
     ("not published" otherwise), and the page and date the list comes from."""
-    listed = get_registered_nodes_frame(config).filter(pl.col("listed_by_bfarm")).with_columns(
+    listed = registered.filter(pl.col("listed_by_bfarm")).with_columns(
         pl.col("public_id").fill_null("not published")).drop("listed_by_bfarm")
     source = get_seed_source()
     return (f"<p class='genomlab-platform-source'>{listed.height} nodes as listed on "
@@ -76,9 +102,10 @@ def plot_node_activity(activity: pl.DataFrame):
     return fig
 
 
-def platform_view(config: GenomlabConfig) -> Any:
+def platform_view(config: GenomlabConfig, credentials: str | Path | None = None) -> Any:
     """The dashboard as ipywidgets: summary, node table, per-quarter activity table, the
-    activity plot, and a refresh button that reads everything again."""
+    activity plot, and a refresh button that reads everything again (from the store, or
+    behind the hub from the platform service: :func:`get_monitoring_frames`)."""
     import ipywidgets as widgets
 
     content = widgets.HTML()
@@ -87,14 +114,14 @@ def platform_view(config: GenomlabConfig) -> Any:
     refresh.add_class("genomlab-refresh")
 
     def show(*_: Any) -> None:
-        overview = compute_node_overview(config)
-        quarterly = compute_node_activity(config, period="quarter")
-        monthly = compute_node_activity(config)
+        frames = get_monitoring_frames(config, credentials)
+        overview, quarterly, monthly = (frames["overview"], frames["quarterly"],
+                                        frames["monthly"])
         content.value = (
             "<h2>Data nodes</h2>" + summary_html(overview)
             + f"<p class='genomlab-as-of'>as of {clock.now():%Y-%m-%d %H:%M:%S} UTC</p>"
             + table_html(overview, "genomlab-platform-nodes")
-            + "<h2>Nodes BfArM lists</h2>" + listed_nodes_html(config)
+            + "<h2>Nodes BfArM lists</h2>" + listed_nodes_html(frames["registered"])
             + "<h2>Per node and quarter</h2>"
             + table_html(quarterly, "genomlab-platform-activity")
             + "<h2>Submissions per node and month</h2>"

@@ -88,3 +88,20 @@ def compute_node_overview(config: GenomlabConfig) -> pl.DataFrame:
     return (nodes.join(totals, on="node_id", how="left")
             .with_columns(pl.col("confirmations", "qc_passed", "refused").fill_null(0))
             .sort("node_id"))
+
+
+MONITORING_FRAMES = ("overview", "quarterly", "monthly", "registered")
+"""What the platform dashboard shows, by name (:func:`compute_monitoring_frames`)."""
+
+
+def compute_monitoring_frames(config: GenomlabConfig) -> dict[str, pl.DataFrame]:
+    """The platform dashboard's frames: ``overview`` (:func:`compute_node_overview`),
+    ``quarterly`` and ``monthly`` (:func:`compute_node_activity`) and ``registered``
+    (:func:`genomlab.platform.node_seed.get_registered_nodes_frame`); in-process, or as the
+    platform service answers them (``GET /api/monitoring``) to platform staff."""
+    from genomlab.platform.node_seed import get_registered_nodes_frame
+
+    return {"overview": compute_node_overview(config),
+            "quarterly": compute_node_activity(config, period="quarter"),
+            "monthly": compute_node_activity(config),
+            "registered": get_registered_nodes_frame(config)}

@@ -72,9 +72,11 @@ from genomlab.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from genomlab.institution import Institution
 from genomlab.platform.access_tokens import VerifiedPerson
 from genomlab.platform.applications.models import Role
 from genomlab.services.airlock_platform import ServiceDirectory
+from genomlab.services.ledger_health_api import create_ledger_health_router
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import AIRLOCK_AUDIENCE, PersonCheck, ServiceUnavailable
 
@@ -367,4 +369,6 @@ def create_airlock_app(
     async def file_route(request_id: str, name: str, request: Request) -> JSONResponse:
         return await handle(request, desk.file, request_id, name)
 
+    app.include_router(create_ledger_health_router(  # the dashboards' monitoring
+        Institution(config, "airlock"), people.verify))
     return app

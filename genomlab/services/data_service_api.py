@@ -51,8 +51,10 @@ from genomlab.data_service.feasibility import choose_side, run_feasibility_query
 from genomlab.data_service.store import open_data_service_ledger
 from genomlab.data_service.suppression import check_service_disclosure
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
+from genomlab.institution import Institution
 from genomlab.services.beacon_api import caller_refusal, create_beacon_router
 from genomlab.services.htsget_api import create_service_htsget_router
+from genomlab.services.ledger_health_api import create_ledger_health_router
 from genomlab.services.oauth_http import OAuthError
 from genomlab.services.person_check import (
     DATA_SERVICE_AUDIENCE,
@@ -174,4 +176,6 @@ def create_data_service_app(
         return response
 
     app.include_router(create_service_htsget_router(config, visas))
+    app.include_router(create_ledger_health_router(  # the dashboards' monitoring
+        Institution(config, "data_service"), people.verify))
     return app

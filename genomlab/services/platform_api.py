@@ -41,6 +41,11 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   (``at`` optional, ISO): the caller's active entitlements with their team and DUO codes
   (:func:`~genomlab.platform.applications.queries.get_member_projects`), what a researcher's
   notebook opens with when their account cannot read the platform's store.
+- ``GET /api/monitoring``: the platform dashboard's frames
+  (:func:`~genomlab.platform.quarterly.compute_monitoring_frames`, each ``{"schema", "rows"}``:
+  :func:`~genomlab.ledger_health.frame_to_json`) and ``GET /api/ledger-health`` (this
+  service's own ledger, :mod:`genomlab.services.ledger_health_api`), for platform staff only
+  (:data:`~genomlab.platform.applications.queries.MONITORING_ROLES`; else 403).
 - The token endpoint also serves people: a person client (id ``person-…``, issued by
   ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
 - ``GET /api/projects/{id}/members/{user}``, ``GET /api/projects/{id}/team`` (scope
@@ -72,6 +77,7 @@ from genomlab.errors import (
     ValidationFailed,
 )
 from genomlab.institution import Institution
+from genomlab.ledger_health import frame_to_json
 from genomlab.platform.access_tokens import (
     TOKEN_KEY,
     AccessTokenAuthority,
@@ -85,6 +91,7 @@ from genomlab.platform.applications.queries import (
     MAX_PAGE_SIZE,
     ApplicationDetail,
     check_application_access,
+    check_monitoring_access,
     check_queue_access,
     detail_to_json,
     get_allowed_actions,
@@ -108,7 +115,9 @@ from genomlab.platform.person_credentials import (
     authenticate_person,
     get_person_status,
 )
+from genomlab.platform.quarterly import compute_monitoring_frames
 from genomlab.platform.store import open_platform_ledger
+from genomlab.services.ledger_health_api import create_ledger_health_router
 from genomlab.services.oauth_http import (
     OAuthError,
     bearer_error,
@@ -354,6 +363,17 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             raise ValidationFailed(f"projects: at: {exc}") from exc
         return {"projects": get_member_projects(config, person.user_id, at)}
 
+    def monitoring(person: Any) -> dict[str, Any]:
+        check_monitoring_access(person.user_id, person_roles(person), "monitoring")
+        return {name: frame_to_json(frame)
+                for name, frame in compute_monitoring_frames(config).items()}
+
+    @app.get("/api/monitoring")
+    async def monitoring_frames(request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"), monitoring)
+        return response
+
     @app.get("/api/me/projects")
     async def my_projects(request: Request) -> JSONResponse:
         query = dict(request.query_params)
@@ -425,4 +445,6 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
 
     add_project_routes(app, config, authority)  # the airlock's questions about projects
     app.include_router(create_visas_router(config, authority))
+    app.include_router(create_ledger_health_router(  # the dashboards' monitoring
+        Institution(config, "platform"), verify_person))
     return app

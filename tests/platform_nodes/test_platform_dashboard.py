@@ -85,11 +85,11 @@ def test_platform_dashboard__shows_real_numbers_in_chromium(busy_platform, voila
 
 def test_listed_nodes_html__shows_the_seeded_list_with_unpublished_ids_named(busy_platform):
     from genomlab.dashboards.platform import listed_nodes_html
-    from genomlab.platform.node_seed import get_seed_nodes, seed_nodes
+    from genomlab.platform.node_seed import get_registered_nodes_frame, get_seed_nodes, seed_nodes
     from tests.html_tables import parse_html_tables
 
     seed_nodes(busy_platform, actor="op")
-    [listed] = parse_html_tables(listed_nodes_html(busy_platform))
+    [listed] = parse_html_tables(listed_nodes_html(get_registered_nodes_frame(busy_platform)))
     seed = get_seed_nodes()
     assert sorted(listed["node_id"]) == sorted(entry["registry_id"] for entry in seed)
     by_id = listed.set_index("node_id")

@@ -37,6 +37,11 @@ QUEUE_ROLES = frozenset({Role.HANDLER, Role.COMMITTEE, Role.DECIDER, Role.ADMIN}
 """Roles that see every application (the roles :func:`get_allowed_actions` offers review
 commands to; admins for revoke). Everybody else sees their own applications only: the one
 permission table of the approvals dashboard, in-process and behind the platform service."""
+MONITORING_ROLES = QUEUE_ROLES
+"""Roles that see the platform's monitoring (node overview and activity, every ledger's
+health): platform staff, the same roles that see every application. A node's activity and the
+ledgers' health are operational facts of the platform as a whole, like the queue; researchers
+and output checkers alone see neither."""
 MAX_PAGE_SIZE = 500
 QUEUE_COLUMNS = ("application_id", "project_id", "title", "applicant", "institution",
                  "purposes", "duo_permission", "level", "status", "handler", "n_votes",
@@ -196,6 +201,23 @@ def may_see_queue(roles: frozenset[Role]) -> bool:
     (True, False)
     """
     return bool(roles & QUEUE_ROLES)
+
+
+def check_monitoring_access(user: str, roles: frozenset[Role], what: str) -> None:
+    """Refuse ``user`` the platform's monitoring (``what``: which read) unless they hold a
+    :data:`MONITORING_ROLES` role.
+
+    >>> check_monitoring_access("dora", frozenset({Role.DECIDER}), "monitoring")
+    >>> check_monitoring_access("alice", frozenset(), "ledger health")
+    Traceback (most recent call last):
+    ...
+    genomlab.errors.PermissionDenied: ledger health: alice needs the role admin, committee, \
+decider or handler
+    """
+    if roles & MONITORING_ROLES:
+        return
+    *most, last = sorted(r.value for r in MONITORING_ROLES)
+    raise PermissionDenied(f"{what}: {user} needs the role {', '.join(most)} or {last}")
 
 
 def check_queue_access(user: str, roles: frozenset[Role], applicant: str | None) -> None:
