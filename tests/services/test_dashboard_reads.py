@@ -169,3 +169,103 @@ def test_service_register__register_dashboard_reads_the_public_register_of_the_s
     assert web.entry(home.project) == store.entry(home.project) is not None
     assert web.entry("GDE-0000-9999") is None
     assert "register.csv" in web.download_links_html()
+
+
+def test_get_monitoring__decider_reads_the_platform_dashboard_s_frames(
+    home: Home, tmp_path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from genomlab.dashboards.platform import get_monitoring_frames
+    from genomlab.platform.node_seed import seed_nodes
+    from genomlab.platform.person_credentials import save_person_credentials
+    from genomlab.platform.quarterly import MONITORING_FRAMES, compute_monitoring_frames
+
+    seed_nodes(home.config, actor="operator:test")  # some node rows to carry
+    frames = home.platform("dora").get_monitoring()
+    store = compute_monitoring_frames(home.config)
+    assert list(frames) == list(MONITORING_FRAMES)
+    assert store["registered"].height > 0
+    for name in MONITORING_FRAMES:
+        assert frames[name].equals(store[name]), name  # values and dtypes
+    # the dashboard's switch: an account that cannot open the platform's store asks the service
+    dora = tmp_path / "dora.json"
+    save_person_credentials(dora, person_credentials(home.config, "dora"))
+    monkeypatch.setattr("genomlab.platform.person_session.platform_store_readable",
+                        lambda config: False)
+    monkeypatch.setattr("genomlab.dashboards.platform.compute_monitoring_frames", _no_store)
+    shown = get_monitoring_frames(home.config, dora)
+    assert shown["overview"].equals(store["overview"])
+
+
+def _no_store(config: GenomlabConfig) -> None:
+    raise AssertionError("read the store in-process")
+
+
+def test_get_ledger_frames__dashboard_asks_the_services_when_it_cannot_read_the_ledgers(
+    home: Home, tmp_path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from genomlab.dashboards.ledger_health import get_ledger_frames, ledger_health_html
+    from genomlab.platform.person_credentials import save_person_credentials
+
+    dora = tmp_path / "dora.json"
+    save_person_credentials(dora, person_credentials(home.config, "dora"))
+    monkeypatch.setattr("genomlab.platform.person_session.platform_store_readable",
+                        lambda config: False)
+    monkeypatch.setattr("genomlab.dashboards.ledger_health.compute_ledger_health", _no_store)
+    health, activity = get_ledger_frames(home.config, dora)
+    assert health["institution"].to_list() == ["airlock", "platform"]
+    assert sorted(set(activity["institution"])) == ["airlock", "platform"]
+    assert 'data-institution="platform"' in ledger_health_html(health)
+
+
+def test_get_monitoring__researcher_refused(home: Home) -> None:
+    with pytest.raises(PermissionDenied, match=r"HTTP 403.*monitoring: alice needs the role"):
+        home.platform("alice").get_monitoring()
+
+
+def test_get_service_ledger_health__decider_gets_each_service_s_own_ledger_and_unreachables(
+    home: Home,
+) -> None:
+    import json
+
+    import polars as pl
+
+    from genomlab.clients.ledger_health import get_service_ledger_health
+    from genomlab.dashboards.ledger_health import compute_daily_activity, compute_ledger_health
+    from genomlab.ledger_health import UNREACHABLE
+
+    stopped = home.config.home / "services" / "grz-GRZSTOP01.json"  # a service gone away
+    stopped.write_text(json.dumps({"service": "grz:GRZSTOP01", "url": "https://127.0.0.1:9",
+                                   "ca": str(home.config.home / "services" / "airlock.ca.pem")}))
+    try:
+        health, activity = get_service_ledger_health(home.config, person_tokens(home.config,
+                                                                                "dora"))
+    finally:
+        stopped.unlink()
+    serving = ["airlock", "platform"]
+    assert health["institution"].to_list() == ["airlock", "grz:GRZSTOP01", "platform"]
+    unreachable = health.filter(pl.col("institution") == "grz:GRZSTOP01").row(0, named=True)
+    assert unreachable["status"] == UNREACHABLE
+    assert unreachable["events"] is None
+    in_process = compute_ledger_health(home.config).filter(pl.col("institution").is_in(serving))
+    answered = health.filter(pl.col("institution").is_in(serving))
+    assert answered.sort("institution").equals(in_process.sort("institution"))
+    assert answered["events"].min() > 0
+    assert set(answered["status"]) == {"ok"}
+    daily = compute_daily_activity(home.config).filter(pl.col("institution").is_in(serving))
+    assert activity.sort("institution", "day").equals(daily.sort("institution", "day"))
+
+
+def test_get_ledger_health__researcher_refused_by_every_service(home: Home) -> None:
+    from genomlab.clients.ledger_health import get_ledger_health, get_service_records
+    from genomlab.clients.oauth import get_service_endpoint
+
+    endpoints = [endpoint for _, endpoint in get_service_records(home.config)]
+    assert [e.name for e in endpoints if e] == ["airlock", "platform"]
+    for endpoint in endpoints:
+        assert endpoint is not None
+        with pytest.raises(PermissionDenied,
+                           match=rf"{endpoint.name}: HTTP 403.*ledger health: alice needs"):
+            get_ledger_health(endpoint, person_tokens(home.config, "alice"))
+    airlock = get_service_endpoint(home.config, "airlock")
+    assert get_ledger_health(airlock, person_tokens(home.config, "dora"))["health"][
+        "institution"] == "airlock"
