@@ -787,6 +787,37 @@ def test_hub__decider_approves_in_the_approvals_dashboard_behind_the_hub(
     assert guarded.blocked == []
 
 
+def test_hub__decider_sees_the_platform_and_ledger_health_dashboards_behind_the_hub(
+    hub: Hub, guarded: Guarded
+) -> None:
+    """The decider's kernel cannot open the platform's store or any ledger: the platform
+    dashboard reads the platform service's monitoring frames, the ledger-health dashboard asks
+    each running service for its own ledger."""
+    from genomlab.platform.quarterly import compute_node_overview
+
+    nodes = compute_node_overview(hub.config)["node_id"].to_list()  # as root, in-process
+    assert nodes, "no registered node to show"
+    page = guarded.page
+    _sign_in(page, hub, DECIDER, PASSWORDS[DECIDER])
+    page.wait_for_url(f"**/user/{DECIDER}/lab**", timeout=120_000)
+    page.goto(f"{hub.url}/user/{DECIDER}/voila/render/genomlab-notebooks/platform.ipynb",
+              timeout=120_000)
+    page.wait_for_selector(".genomlab-platform table.genomlab-platform-nodes", timeout=120_000)
+    shown = page.locator(".genomlab-platform-nodes tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.node)")
+    assert sorted(shown) == sorted(nodes)
+    page.screenshot(path=str(hub.base / "decider-platform.png"), full_page=True)
+    page.goto(f"{hub.url}/user/{DECIDER}/voila/render/genomlab-notebooks/ledger_health.ipynb",
+              timeout=120_000)
+    page.wait_for_selector("table.genomlab-ledger-health", timeout=120_000)
+    rows = page.locator("table.genomlab-ledger-health tbody tr")
+    assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.institution)")) == [
+        "airlock", "data_service", "platform"]
+    assert page.locator("table.genomlab-ledger-health tr.ledger-ok").count() == 3
+    page.screenshot(path=str(hub.base / "decider-ledger-health.png"), full_page=True)
+    assert guarded.blocked == []
+
+
 def _airlock_file_box(page: Any, name: str) -> Any:
     return page.locator(f".genomlab-airlock-file:has(.genomlab-airlock-name:text-is('{name}'))")
 
