@@ -402,8 +402,12 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
                                             / f"{grz}.yaml", inbox.hospital_config(le, inbox_keys))
                    for le in sorted({s.entry["hospital_ik"] for s in sent})}
         seconds["set-up"] = seconds.get("set-up", 0.0) + time.monotonic() - started
-        # good ones first, then the planted bad ones (a reused tanG comes after its original)
-        for batch in ([s for s in sent if s.outcome.planted is None],
+        # initial submissions first, then follow-ups and corrections (their case is grz-db's
+        # and genomlab's by then), then the planted bad ones (a reused tanG comes after its
+        # original); each round one pipeline run
+        good = [s for s in sent if s.outcome.planted is None]
+        for batch in ([s for s in good if s.entry.get("type") == "initial"],
+                      [s for s in good if s.entry.get("type") != "initial"],
                       [s for s in sent if s.outcome.planted is not None]):
             started = time.monotonic()
             uploaded = [s for s in batch if _send(config, s, tools, configs)]
