@@ -7,7 +7,8 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
 1. ``grzctl db submission add`` (once), ``grzctl download`` (metadata populated into grz-db),
    ``grzctl decrypt`` (the GRZ's Crypt4GH secret key), ``grzctl validate`` (basic QC; a refused
    submission is ``Error`` in grz-db, reason and message in its state log, and nothing reaches
-   genomlab's stores);
+   genomlab's stores); a download that grz-db refuses (:data:`DOWNLOAD_REFUSALS`: a reused
+   tanG, a second initial of a case) is that submission's refusal, not a failed run;
 2. ``grzctl db should-qc`` (grz-db's selection for detailed QC); a selected submission gets
    detailed QC when the pipeline has a :class:`DetailedQcSetting`
    (:mod:`genomlab.genome_center.detailed_qc`: fastp, bwa, mosdepth, BfArM's comparison):
