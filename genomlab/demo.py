@@ -122,8 +122,9 @@ def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
     from genomlab.genome_center.intake import GenomeCenter
     from genomlab.intake.official import run_world_official_intake
 
-    run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail,
-                                    parallel=2)
+    # one at a time: grz-db's should-qc answers depend on the order it is asked in, so two at a
+    # time would select different submissions from run to run
+    run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail)
     outcomes = list(run.outcomes.values())
     ctx.figures["GRZ intake"] = "BfArM's grz-cli + grzctl (S3 inbox on 127.0.0.1)"
     by_outcome: dict[str, int] = {}
