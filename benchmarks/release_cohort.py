@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from genomlab.cohort import make_node_cohort_filter
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.data_service.approval import register_data_service
 from genomlab.data_service.nodes import GENOME_ATTRIBUTES, SITE_COLUMNS
@@ -151,7 +152,9 @@ def main(n_genomes: int = 2000, n_variants: int = 100_000) -> None:
 
         start = time.perf_counter()
         result = release_application(config, application_id, genome_nodes=nodes,
-                                     clinical_nodes=[], linkage_service=TrustCenter(config),
+                                     clinical_nodes=[],
+                                     linkage_service=TrustCenter(  # stores outside the home
+                                         config, cohort=make_node_cohort_filter(nodes, [])),
                                      hl=hl)
         release_s = time.perf_counter() - start
         released = hl.read_matrix_table(str(result.path / "genotypes.mt"))

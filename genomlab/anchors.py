@@ -33,15 +33,18 @@ Examples
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from genomlab.config import GenomlabConfig
 from genomlab.db import get_engine
+from genomlab.errors import NotFoundError, ValidationFailed
 from genomlab.institution import Institution, existing_institutions
 from genomlab.keys import load_public_key
-from genomlab.ledger import get_event, get_signed_head, iter_events
+from genomlab.ledger import events_table, get_event, get_signed_head, iter_events
 from genomlab.ledgers import open_ledger
 from genomlab.trusted_keys import (
     KEY_ANCHORED_EVENT,
@@ -52,6 +55,7 @@ from genomlab.trusted_keys import (
 )
 
 ANCHOR_EVENT = "ledger.anchored"
+KEY_ROTATED_EVENT = "key.rotated"
 ANCHOR_ACTOR = "ledger-anchor"
 
 
@@ -142,6 +146,7 @@ class KeyAnchor:
     owner: str
     key: str
     fingerprint: str
+    replaces: str = ""
 
 
 def get_signing_key_fingerprint(owner: Institution, key: str) -> str | None:
@@ -160,30 +165,161 @@ def get_signing_key_fingerprint(owner: Institution, key: str) -> str | None:
     return compute_fingerprint(private.public_key())
 
 
-def anchor_trusted_keys(config: GenomlabConfig) -> list[KeyAnchor]:
-    """Record the fingerprint of each of the platform's trusted keys (:data:`TRUSTED_KEYS`) in
-    the ledger of every other institution of the home that has none anchored yet.
+def get_recorded_rotations(config: GenomlabConfig, key: str) -> dict[str, str]:
+    """The owner's recorded rotations of ``key`` (``key.rotated`` in the platform's ledger):
+    old fingerprint -> new fingerprint, the latest record winning."""
+    owner = Institution(config, KEY_OWNER)
+    engine = get_engine(owner.store_url)
+    if not inspect(engine).has_table(events_table.name):
+        return {}
+    return {str(e.payload["old_fingerprint"]): str(e.payload["new_fingerprint"])
+            for e in iter_events(engine, type=KEY_ROTATED_EVENT)
+            if e.payload.get("key") == key}
 
-    A key already anchored is never re-anchored here, also when it differs now: a swapped key
-    pair must not become trusted by the next anchoring run (:func:`find_key_faults` reports it;
-    a deliberate rotation needs its own recorded decision, not built yet).
-    """
+
+def _is_rotated_to(anchored: str, current: str, rotations: dict[str, str]) -> bool:
+    """Whether recorded rotations lead from ``anchored`` to ``current``."""
+    seen = {anchored}
+    while anchored in rotations and anchored != current:
+        anchored = rotations[anchored]
+        if anchored in seen:
+            return False
+        seen.add(anchored)
+    return anchored == current
+
+
+def get_missing_key_anchors(config: GenomlabConfig) -> list[KeyAnchor]:
+    """The ``key.anchored`` events :func:`anchor_trusted_keys` would record now (nothing is
+    written): each of the platform's trusted keys that exists, for each other institution of
+    the home that has no fingerprint of it anchored (first anchoring), or has one that the
+    platform's recorded rotations (``key.rotated``) lead from to the current key (then
+    ``replaces`` names it). A holder anchored to any other fingerprint is left alone: a key
+    pair swapped without a recorded rotation never becomes trusted."""
     owner = Institution(config, KEY_OWNER)
     if not owner.directory.is_dir():
         return []
-    done = []
+    missing = []
     for key in TRUSTED_KEYS:
         fingerprint = get_signing_key_fingerprint(owner, key)
         if fingerprint is None:
             continue
+        rotations: dict[str, str] | None = None
         for holder in existing_institutions(config):
-            if holder.kind == KEY_OWNER or get_anchored_fingerprint(holder, key) is not None:
+            if holder.kind == KEY_OWNER:
                 continue
-            open_ledger(holder).append(KEY_ANCHORED_EVENT, {
-                "institution": KEY_OWNER, "key": key, "fingerprint": fingerprint},
-                actor=ANCHOR_ACTOR, stream=KEY_OWNER)
-            done.append(KeyAnchor(holder.name, KEY_OWNER, key, fingerprint))
-    return done
+            anchored = get_anchored_fingerprint(holder, key)
+            if anchored is None:
+                missing.append(KeyAnchor(holder.name, KEY_OWNER, key, fingerprint))
+                continue
+            if anchored == fingerprint:
+                continue
+            if rotations is None:
+                rotations = get_recorded_rotations(config, key)
+            if _is_rotated_to(anchored, fingerprint, rotations):
+                missing.append(KeyAnchor(holder.name, KEY_OWNER, key, fingerprint, anchored))
+    return missing
+
+
+def anchor_trusted_keys(config: GenomlabConfig) -> list[KeyAnchor]:
+    """Record the fingerprint of each of the platform's trusted keys (:data:`TRUSTED_KEYS`) in
+    the ledger of every other institution of the home that has none anchored yet, or whose
+    anchored one the platform has rotated away from (:func:`get_missing_key_anchors`).
+
+    A key already anchored is never re-anchored here without a recorded rotation, also when it
+    differs now: a swapped key pair must not become trusted by the next anchoring run
+    (:func:`find_key_faults` reports it); a deliberate rotation is
+    :func:`rotate_platform_key`, a recorded decision. Running this again completes a rotation
+    that stopped before the re-anchoring.
+    """
+    by_name = {i.name: i for i in existing_institutions(config)}
+    for anchor in (missing := get_missing_key_anchors(config)):
+        payload = {"institution": anchor.owner, "key": anchor.key,
+                   "fingerprint": anchor.fingerprint}
+        if anchor.replaces:
+            payload["replaces"] = anchor.replaces
+        open_ledger(by_name[anchor.holder]).append(KEY_ANCHORED_EVENT, payload,
+                                                   actor=ANCHOR_ACTOR, stream=anchor.owner)
+    return missing
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """The platform's key ``key`` replaced: ``old`` -> ``new`` fingerprint, and the holders'
+    re-anchorings."""
+
+    key: str
+    old: str
+    new: str
+    anchors: list[KeyAnchor]
+
+
+def _replace_file(path: Path, data: bytes, mode: int) -> None:
+    """Atomically replace ``path`` (keeping its owner and group) with ``data`` at ``mode``."""
+    info = path.stat() if path.exists() else None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rotate.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if info is not None and os.geteuid() == 0:
+            os.chown(tmp, info.st_uid, info.st_gid)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def rotate_platform_key(config: GenomlabConfig, key: str, *, actor: str,
+                        reason: str) -> KeyRotation:
+    """Replace the platform's signing key ``key`` (``oauth`` or ``approval``) by a new pair.
+
+    In this order: the decision is recorded as ``key.rotated`` {key, old and new fingerprint,
+    reason} in the platform's ledger; the key files are replaced (private 0600, public 0644,
+    owners kept; for ``oauth`` also the published copy in ``<home>/services/`` if there is
+    one); the new fingerprint is anchored in every other institution's ledger
+    (:func:`anchor_trusted_keys`, ``replaces`` naming the old one). The old private key is
+    gone: tokens and approvals it signed stop verifying. Running services keep the key they
+    loaded at start (restart them); a stop after the record is completed by ``genomlab ledger
+    anchor``.
+
+    Raises
+    ------
+    ValidationFailed
+        ``key`` is not one of :data:`TRUSTED_KEYS`.
+    NotFoundError
+        The platform has no such key yet (nothing to rotate; it is made at first use).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from genomlab.clients.platform import get_published_token_key
+    from genomlab.keys import public_key_pem
+
+    if key not in TRUSTED_KEYS:
+        raise ValidationFailed(f"rotate-key: field KEY: {key!r} is not a trusted platform key "
+                               f"(one of {', '.join(TRUSTED_KEYS)})")
+    owner = Institution(config, KEY_OWNER)
+    private_path = owner.directory / "keys" / f"{key}.ed25519.pem"
+    old = get_signing_key_fingerprint(owner, key)
+    if old is None:
+        raise NotFoundError(f"{private_path}: the platform has no {TRUSTED_KEYS[key]} to rotate")
+    fresh = Ed25519PrivateKey.generate()
+    new = compute_fingerprint(fresh.public_key())
+    open_ledger(owner).append(KEY_ROTATED_EVENT, {
+        "key": key, "old_fingerprint": old, "new_fingerprint": new, "reason": reason},
+        actor=actor, stream=f"key:{key}")
+    _replace_file(private_path, fresh.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), 0o600)
+    public = public_key_pem(fresh.public_key())
+    _replace_file(owner.directory / "keys" / f"{key}.pub.pem", public, 0o644)
+    published = get_published_token_key(config)
+    if key == "oauth" and published.exists():
+        _replace_file(published, public, 0o644)
+    anchors = [a for a in anchor_trusted_keys(config) if a.key == key]
+    return KeyRotation(key, old, new, anchors)
 
 
 def get_trusted_key_files(config: GenomlabConfig, key: str) -> list[str]:
@@ -200,8 +336,6 @@ def find_key_faults(config: GenomlabConfig) -> list[str]:
     """One line per trusted key (file or signing key) that differs from the fingerprint
     anchored for it (empty: every trusted key is the anchored one). Each file is named once,
     with the first holder that anchored it (the trust centre before the others)."""
-    from pathlib import Path
-
     owner = Institution(config, KEY_OWNER)
     holders = sorted((i for i in existing_institutions(config) if i.kind != KEY_OWNER),
                      key=lambda i: i.kind != "trust_center")

@@ -227,6 +227,33 @@ def ledger_anchor(cli: CliContext) -> None:
     click.echo(f"{len(anchors)} head(s) anchored")
 
 
+ROTATABLE_KEYS = {"platform-token": "oauth", "platform-approval": "approval"}
+"""``ledger rotate-key`` names -> the platform's key (``trusted_keys.TRUSTED_KEYS``)."""
+
+
+@ledger.command("rotate-key")
+@click.argument("key", type=click.Choice(sorted(ROTATABLE_KEYS)))
+@click.option("--reason", required=True, help="Why the key is replaced (recorded).")
+@pass_cli
+def ledger_rotate_key(cli: CliContext, key: str, reason: str) -> None:
+    """Replace the platform's access-token key (platform-token) or approval key
+    (platform-approval) by a new pair: records ``key.rotated`` (old and new fingerprint) in the
+    platform's ledger and anchors the new fingerprint in every other institution's ledger. The
+    old key is refused from then on (tokens and approvals it signed stop verifying); restart
+    the services so that they load the new one."""
+    from genomlab.anchors import rotate_platform_key
+    from genomlab.cli_context import get_operator
+
+    rotation = rotate_platform_key(cli.config, ROTATABLE_KEYS[key], actor=get_operator(),
+                                   reason=reason)
+    click.echo(f"platform's {rotation.key} key rotated: {rotation.old} -> {rotation.new} "
+               "(key.rotated in platform's ledger)")
+    for pinned in rotation.anchors:
+        click.echo(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
+                   f"{pinned.holder} (replaces {pinned.replaces})")
+    click.echo("restart the services (they keep the key they loaded at start)")
+
+
 @ledger.command("show")
 @click.option("--institution", "-i", "name", required=True, help="e.g. platform or grz:GRZK00001")
 @click.option("--tail", default=20, show_default=True, help="How many of the latest events.")

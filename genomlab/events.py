@@ -82,11 +82,14 @@ class LedgerAnchored(EventPayload):
 class KeyAnchored(EventPayload):
     """``key.anchored``: the fingerprint of another institution's public key that this one
     trusts (sha256 over the raw key, :mod:`genomlab.trusted_keys`), recorded from the owner's
-    signing key; a swapped public-key file no longer matches it."""
+    signing key; a swapped public-key file no longer matches it. ``replaces``: the fingerprint
+    anchored before, when the owner rotated the key (its ``key.rotated`` record; empty at the
+    first anchoring)."""
 
     institution: str
     key: str
     fingerprint: str
+    replaces: str = ""
 
 
 COMMON_EVENTS: dict[str, type[EventPayload]] = {

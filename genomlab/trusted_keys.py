@@ -48,6 +48,30 @@ class TrustedKeyMismatch(PermissionDenied):
     """A trusted public-key file does not hold the key whose fingerprint is anchored."""
 
 
+class TrustedKeyNotAnchored(PermissionDenied):
+    """A service would trust a key whose fingerprint was never anchored in its own ledger."""
+
+
+ANCHOR_COMMAND = "genomlab ledger anchor"
+"""What the operator runs to anchor the trusted keys (``deploy setup`` and ``serve all`` do)."""
+
+
+def require_anchored_keys(holder: Institution, keys: list[str],
+                          owner: str = KEY_OWNER) -> None:
+    """Raise :class:`TrustedKeyNotAnchored` unless each of ``owner``'s ``keys`` has a
+    fingerprint anchored in ``holder``'s ledger: a service checks this at its start, so that it
+    never starts trusting whatever key file it finds (trust on first anchoring, not on first
+    use). The message names the holder, the keys and the command that anchors them."""
+    missing = [key for key in keys if get_anchored_fingerprint(holder, key, owner) is None]
+    if missing:
+        names = ", ".join(f"{TRUSTED_KEYS.get(key, key)} ({key})" for key in missing)
+        raise TrustedKeyNotAnchored(
+            f"{holder.name}: no fingerprint of the {owner}'s {names} is anchored in "
+            f"{holder.name}'s ledger, so a swapped key file could not be detected; refusing to "
+            f"start: run `{ANCHOR_COMMAND}` as the operator first (`genomlab deploy setup` and "
+            "`genomlab serve all` do it)")
+
+
 def compute_fingerprint(public_key: Ed25519PublicKey) -> str:
     """``sha256:<64 hex>`` over the key's raw 32 bytes (the full digest, unlike ``key_id``)."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -726,6 +726,26 @@ class RequestDetail:
     differencing: CheckResult
 
 
+def request_detail_to_json(detail: RequestDetail) -> dict[str, Any]:
+    """A request's detail as JSON (what the airlock service answers): check results as
+    :meth:`CheckResult.to_dict` records."""
+    return {
+        "request": detail.request,
+        "files": [{k: v for k, v in f.items() if k != "results"}
+                  | {"results": [r.to_dict() for r in f["results"]]} for f in detail.files],
+        "reviews": detail.reviews,
+        "differencing": detail.differencing.to_dict(),
+    }
+
+
+def request_detail_from_json(data: dict[str, Any]) -> RequestDetail:
+    """The :class:`RequestDetail` of :func:`request_detail_to_json`'s answer."""
+    files = [{**f, "results": [CheckResult.from_dict(r) for r in f["results"]]}
+             for f in data["files"]]
+    return RequestDetail(dict(data["request"]), files, list(data["reviews"]),
+                         CheckResult.from_dict(data["differencing"]))
+
+
 def get_request_detail(config: GenomlabConfig, request_id: str) -> RequestDetail:
     """Everything a reviewer needs to decide on one request."""
     with _read_airlock(config) as conn:

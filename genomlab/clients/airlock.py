@@ -2,7 +2,8 @@
 
 :class:`AirlockClient` has the in-process functions' names (:mod:`genomlab.airlock.requests`):
 ``submit_request``, ``record_review``, ``record_file_review``, ``release_request``,
-``get_request_detail``. Who acts is the person the tokens speak for; the service never reads a
+``get_request_detail``, ``get_queue`` (and ``get_snapshot_content``: a checked file's
+bytes). Who acts is the person the tokens speak for; the service never reads a
 name from the caller.
 
 Examples
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -73,13 +74,39 @@ class AirlockClient:
         answer = self._post(_request_path(request_id, "release"), {})
         return list(answer["files"])
 
-    def get_request_detail(self, request_id: str) -> dict[str, Any]:
-        """The request, its files with their decisions, its reviews (author and checkers)."""
+    def _get(self, path: str) -> Any:
         service = get_service_endpoint(self.config, SERVICE)
         try:
             with service.http() as http:
-                answer = http.get(_request_path(request_id), headers=self.tokens.headers())
+                answer = http.get(path, headers=self.tokens.headers())
+                if answer.status_code == 401:  # e.g. a token from before a restart: one fresh
+                    self.tokens.forget()
+                    answer = http.get(path, headers=self.tokens.headers())
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"{SERVICE}: {exc}") from exc
-        body: dict[str, Any] = raise_for_answer(SERVICE, answer)
+        return raise_for_answer(SERVICE, answer)
+
+    def get_request_detail(self, request_id: str) -> dict[str, Any]:
+        """The request, its files with their decisions, its reviews (author, team, checkers),
+        and ``caller`` (``output_checker``, ``on_team``); as a
+        :class:`~genomlab.airlock.requests.RequestDetail`:
+        :func:`~genomlab.airlock.requests.request_detail_from_json`."""
+        body: dict[str, Any] = self._get(_request_path(request_id))
         return body
+
+    def get_queue(self, *, statuses: Sequence[str] | None = None,
+                  project: str | None = None) -> list[dict[str, Any]]:
+        """Requests, oldest first, with their review count, as
+        :func:`genomlab.airlock.requests.get_queue` reads them (every project's for an output
+        checker; else only ``project``'s, a team the caller is on: else PermissionDenied)."""
+        query = {"status": ",".join(statuses or ()), "project": project or ""}
+        given = {k: v for k, v in query.items() if v}
+        body = self._get(REQUESTS_PATH + ("?" + urlencode(given) if given else ""))
+        return list(body["requests"])
+
+    def get_snapshot_content(self, request_id: str, name: str) -> bytes:
+        """A request's file as checked (its snapshot)."""
+        import base64
+
+        body = self._get(_request_path(request_id, "files/" + quote(name, safe="")))
+        return base64.b64decode(body["content_base64"])

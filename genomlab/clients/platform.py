@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -146,6 +146,68 @@ class PlatformPersonClient:
         """``{user_id, client_id, roles, institution}``: the verified person of the token."""
         body: dict[str, Any] = self.request("GET", "/api/me")
         return body
+
+    # What the approvals dashboard reads; the names of the in-process query functions
+    # (genomlab.platform.applications.queries), answered for the token's subject only.
+
+    def get_queue_page(self, *, statuses: tuple[str, ...] | None = None,
+                       purpose: str | None = None, handler: str | None = None,
+                       applicant: str | None = None, search: str | None = None,
+                       offset: int = 0, limit: int | None = None) -> Any:
+        """One :class:`~genomlab.platform.applications.queries.QueuePage`, as
+        :func:`~genomlab.platform.applications.queries.get_queue_page` reads it (403 unless the
+        caller reviews applications or asks for their own, ``applicant`` = themselves)."""
+        from genomlab.platform.applications.queries import queue_page_from_json
+
+        query = {"status": ",".join(str(s) for s in statuses or ()), "purpose": purpose,
+                 "handler": handler, "applicant": applicant, "search": search,
+                 "offset": offset, "limit": limit}
+        given = {k: str(v) for k, v in query.items() if v not in (None, "")}
+        return queue_page_from_json(self.request("GET", "/api/queue?" + urlencode(given)))
+
+    def get_application_detail(self, application_id: str) -> Any:
+        """The :class:`~genomlab.platform.applications.queries.ApplicationDetail` (403 unless
+        the caller reviews applications or is on its team)."""
+        from genomlab.platform.applications.queries import detail_from_json
+
+        return detail_from_json(self.request("GET", _application_path(application_id)))
+
+    def get_allowed_actions(self, application_id: str) -> list[str]:
+        """The commands the caller could run on the application now (a hint for the UI)."""
+        body = self.request("GET", _application_path(application_id, "actions"))
+        return [str(a) for a in body["actions"]]
+
+    def get_earlier_projects(self, application_id: str) -> list[dict[str, Any]]:
+        """The applicant's other applications with their results."""
+        body = self.request("GET", _application_path(application_id, "earlier-projects"))
+        return list(body["projects"])
+
+    def get_attachment(self, application_id: str, sha256: str) -> bytes:
+        """A case-file document's bytes."""
+        import base64
+
+        body = self.request("GET", _application_path(application_id,
+                                                     f"attachments/{quote(sha256, safe='')}"))
+        return base64.b64decode(body["content_base64"])
+
+    def get_member_projects(self, at: Any = None) -> list[dict[str, Any]]:
+        """The caller's active entitlements (at ``at``, a datetime; default now) with their
+        team and DUO codes, as :func:`~genomlab.platform.applications.queries.
+        get_member_projects` reads them for the token's subject."""
+        query = "" if at is None else "?" + urlencode({"at": at.isoformat()})
+        body = self.request("GET", "/api/me/projects" + query)
+        return list(body["projects"])
+
+    def get_user_roles(self) -> frozenset[Any]:
+        """The caller's platform roles now."""
+        from genomlab.platform.applications.models import Role
+
+        return frozenset(Role(r) for r in self.whoami().get("roles", ())
+                         if r in Role._value2member_map_)
+
+
+def _application_path(application_id: str, tail: str = "") -> str:
+    return f"/api/applications/{quote(application_id, safe='')}" + (f"/{tail}" if tail else "")
 
 
 UPLOAD_SCOPE = "pruefbericht:upload"

@@ -10,7 +10,10 @@ is the verified person of the credentials file (the notebook's ``credentials`` p
 ``$GENOMLAB_CREDENTIALS``, else ``~/.genomlab/credentials.json``), never ``$JUPYTERHUB_USER``.
 When the airlock service runs (a checker's server behind the hub: the airlock's and platform's
 signing keys stay with the services), decisions go to it over HTTPS with the person's token
-(:class:`genomlab.clients.airlock.AirlockClient`), and the service acts as the token's subject.
+(:class:`genomlab.clients.airlock.AirlockClient`), and the service acts as the token's subject;
+the queue, each request and its files are read through it too (the service shows them to output
+checkers, and a request to its author and its project's team), so the person's account needs
+no access to the airlock's or the platform's store.
 Every user-supplied text is HTML-escaped.
 """
 
@@ -21,9 +24,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from genomlab.airlock.directory import AirlockDirectory, PlatformDirectory
+from genomlab.airlock.directory import CHECKER_ROLES, AirlockDirectory, PlatformDirectory
 from genomlab.airlock.files import TABLE_SUFFIXES, read_output_table
-from genomlab.airlock.identity import get_current_user
 from genomlab.airlock.requests import (
     OPEN_STATES,
     REQUIRED_REVIEWS,
@@ -32,9 +34,10 @@ from genomlab.airlock.requests import (
     get_request_detail,
     get_snapshot_file,
     record_file_review,
+    request_detail_from_json,
 )
 from genomlab.config import GenomlabConfig
-from genomlab.errors import GenomlabError
+from genomlab.errors import GenomlabError, PermissionDenied
 
 _e = html.escape
 _STYLE = ("<style>.genomlab-airlock-queue td, .genomlab-airlock-queue th,"
@@ -131,9 +134,25 @@ def file_checks_html(file: dict[str, Any]) -> str:
             f"<p><code>sha256 {_e(file['sha256'][:16])}…</code></p>{released}</div>")
 
 
-def file_card_html(config: GenomlabConfig, request_id: str, file: dict[str, Any]) -> str:
-    """One file: its heading, content inline and its checks and decisions beside it."""
-    content = file_content_html(get_snapshot_file(config, request_id, file["name"]))
+def snapshot_content_html(name: str, content: bytes) -> str:
+    """:func:`file_content_html` of a checked file's bytes (as the airlock service sends them),
+    through a private temporary copy named as the file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="genomlab-airlock-view-") as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(content)
+        return file_content_html(path)
+
+
+def file_card_html(config: GenomlabConfig, request_id: str, file: dict[str, Any],
+                   service: Any = None) -> str:
+    """One file: its heading, content inline and its checks and decisions beside it; the
+    content from the airlock ``service`` (an :class:`~genomlab.clients.airlock.AirlockClient`)
+    if given, else from the snapshot in this process."""
+    content = (file_content_html(get_snapshot_file(config, request_id, file["name"]))
+               if service is None else snapshot_content_html(
+                   file["name"], service.get_snapshot_content(request_id, file["name"])))
     return (f"<h3><span class='genomlab-airlock-name'>{_e(file['name'])}</span> "
             f"<small>({_e(file['kind'])})</small></h3>"
             f"<div class='genomlab-airlock-card'><div class='genomlab-airlock-content'>"
@@ -183,13 +202,18 @@ def get_decidable_files(detail: RequestDetail, user: str, *, checker: bool,
 class AirlockDashboard:
     """The widgets and their callbacks; :func:`airlock_view` builds one."""
 
-    def __init__(self, config: GenomlabConfig, user: str, directory: AirlockDirectory,
-                 service: Any = None) -> None:
+    def __init__(self, config: GenomlabConfig, user: str, directory: AirlockDirectory | None,
+                 service: Any = None, roles: tuple[str, ...] = ()) -> None:
         import ipywidgets as widgets
 
-        self.config, self.user, self.directory = config, user, directory
-        self.service = service  # an AirlockClient when the airlock service runs
-        self.checker = directory.is_output_checker(user)
+        self.config, self.user = config, user
+        self.directory = directory or PlatformDirectory(config)
+        # an AirlockClient when the airlock service runs: then everything is read through it
+        # (the person's account cannot open the airlock's or the platform's store), and
+        # ``roles`` are the person's roles as the platform service answered them
+        self.service = service
+        self.checker = (self.directory.is_output_checker(user) if service is None
+                        else bool(set(roles) & {r.value for r in CHECKER_ROLES}))
         header = widgets.HTML(
             f"{_STYLE}<p class='genomlab-airlock-user'>Signed in as <b>{_e(user)}</b> "
             f"({'output checker' if self.checker else 'not an output checker'})</p>")
@@ -208,7 +232,13 @@ class AirlockDashboard:
 
     def refresh(self, selected: str | None = None) -> None:
         """Re-read the queue and show ``selected`` (or the first open request)."""
-        rows = get_queue(self.config, statuses=OPEN_STATES)
+        if self.service is None:
+            rows = get_queue(self.config, statuses=OPEN_STATES)
+        else:
+            try:
+                rows = self.service.get_queue(statuses=OPEN_STATES)
+            except PermissionDenied:  # not an output checker: the service shows no queue
+                rows = []
         self.queue.value = queue_table_html(rows)
         ids = [str(r["request_id"]) for r in rows]
         if selected and selected not in ids:
@@ -226,14 +256,24 @@ class AirlockDashboard:
             self.summary.value, self.files.children = "", ()
             return
         request_id = self.picker.value
-        detail = get_request_detail(self.config, request_id)
+        if self.service is None:
+            detail = get_request_detail(self.config, request_id)
+            on_team = self.directory.is_team_member(self.user, detail.request["project"])
+        else:
+            try:
+                answer = self.service.get_request_detail(request_id)
+            except GenomlabError as exc:
+                self.summary.value = f"<p class='refused'>{_e(str(exc))}</p>"
+                self.files.children = ()
+                return
+            detail, on_team = request_detail_from_json(answer), bool(answer["caller"]["on_team"])
         self.summary.value = request_summary_html(detail)
-        open_files = get_decidable_files(
-            detail, self.user, checker=self.checker,
-            on_team=self.directory.is_team_member(self.user, detail.request["project"]))
+        open_files = get_decidable_files(detail, self.user, checker=self.checker,
+                                         on_team=on_team)
         boxes = []
         for file in detail.files:
-            parts: list[Any] = [widgets.HTML(file_card_html(self.config, request_id, file))]
+            parts: list[Any] = [widgets.HTML(file_card_html(self.config, request_id, file,
+                                                            self.service))]
             mine = [d for d in file["decisions"] if d["reviewer"] == self.user]
             if file["name"] in open_files:
                 parts.append(self._actions(request_id, file["name"]))
@@ -301,14 +341,19 @@ def airlock_view(config: GenomlabConfig, *, user: str | None = None,
     >>> "(not an output checker)" in html, "No open release requests." in html
     (True, True)
     """
-    service = None
+    service: Any = None
+    roles: tuple[str, ...] = ()
     if user is None:
         from genomlab.clients.data_service import load_person_tokens, service_running
+        from genomlab.platform.person_session import open_person_session
 
-        user = get_current_user(config, credentials=credentials)
+        path = None if credentials is None else Path(credentials)
+        session = open_person_session(config, path)
+        user, roles = session.user_id, session.roles
         if service_running(config, "airlock"):
             from genomlab.clients.airlock import AirlockClient
 
-            path = None if credentials is None else Path(credentials)
-            service = AirlockClient(config, load_person_tokens(config, path))
-    return AirlockDashboard(config, user, directory or PlatformDirectory(config), service).widget
+            client = getattr(session, "client", None)  # a ServiceSession: its tokens
+            service = AirlockClient(config, client.tokens if client is not None
+                                    else load_person_tokens(config, path))
+    return AirlockDashboard(config, user, directory, service, roles).widget

@@ -1,16 +1,22 @@
 """Approvals dashboard (Voila) for handlers, committee members and deciders.
 
 A queue with filters and age (50 rows a page, indexed SQL on the projection, no Spark), the
-detail of one application with its DUO matching verdicts, votes and timeline, and the actions the
-signed-in user may take, with a reason field. Identity: the verified person of the credentials
-file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` of the Voila
-server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never ``$JUPYTERHUB_USER``;
-roles come from the platform store. Every command goes through
-:class:`~genomlab.platform.applications.Workflow`, which checks role, conflict of interest and
-state again, so the buttons are a convenience, not the guard. When the platform service runs
-(a person's server behind the hub: the platform's signing key stays with the service), the
-commands go to it over HTTPS with the person's token (``genomlab.platform.person_session``), and
-the service acts as the token's verified subject. All applicant text is escaped.
+detail of one application with its DUO matching verdicts, votes and timeline, and the actions
+the signed-in user may take, with a reason field. Identity: the verified person of the
+credentials file (the notebook's ``credentials`` parameter, else ``$GENOMLAB_CREDENTIALS`` of
+the Voila server or kernel, else ``~/.genomlab/credentials.json``; issue 15), never
+``$JUPYTERHUB_USER``; roles come from the platform (its store, or the service's ``/api/me``).
+Every command goes through :class:`~genomlab.platform.applications.Workflow`, which checks role,
+conflict of interest and state again, so the buttons are a convenience, not the guard. When the
+platform service runs (a person's server behind the hub: the platform's signing key stays with
+the service), the commands go to it over HTTPS with the person's token
+(``genomlab.platform.person_session``), and the service acts as the token's verified subject;
+the queue, the detail, the allowed actions, the earlier projects and the attachments are read
+through it too (:class:`ServiceReads`; the person's account cannot open the platform's store),
+and the service shows the token's subject only what
+:data:`~genomlab.platform.applications.queries.QUEUE_ROLES` and the application's team allow.
+Without the service (the embedded default) :class:`StoreReads` reads the store in this process.
+All applicant text is escaped.
 """
 
 from __future__ import annotations
@@ -19,22 +25,24 @@ import base64
 import html
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from genomlab import clock
 from genomlab.config import GenomlabConfig
 from genomlab.dashboards.first_screen import show_with_first_screen
-from genomlab.errors import GenomlabError
+from genomlab.errors import GenomlabError, NotFoundError
 from genomlab.messages import CohortCriteria
 from genomlab.platform.applications import Workflow, get_user_roles
-from genomlab.platform.applications.models import OPEN_STATUSES, Status
+from genomlab.platform.applications.models import OPEN_STATUSES, Role, Status
 from genomlab.platform.applications.queries import (
     DEFAULT_PAGE_SIZE,
     ApplicationDetail,
     QueuePage,
     get_allowed_actions,
     get_application_detail,
+    get_earlier_projects,
     get_queue_page,
+    may_see_queue,
 )
 from genomlab.platform.applications.workflow import DOCUMENT_KINDS, get_attachment_path
 from genomlab.platform.person_session import PersonSession, ServiceSession, open_person_session
@@ -77,6 +85,92 @@ def _as_words(value: Any) -> str:
         return ", ".join(" ".join(str(x) for x in v.values()) if isinstance(v, dict) else str(v)
                          for v in value)
     return str(value)
+
+
+class ApprovalsReads(Protocol):
+    """What the approvals dashboard reads, for the person ``user`` it shows."""
+
+    def get_user_roles(self, user: str) -> frozenset[Role]: ...
+
+    def get_queue_page(self, **filters: Any) -> QueuePage: ...
+
+    def get_application_detail(self, application_id: str) -> ApplicationDetail: ...
+
+    def get_allowed_actions(self, user: str, detail: ApplicationDetail,
+                            roles: frozenset[Role]) -> list[str]: ...
+
+    def get_earlier_projects(self, detail: ApplicationDetail) -> list[dict[str, Any]]: ...
+
+    def get_attachment(self, application_id: str, sha256: str, name: str) -> bytes | None: ...
+
+
+class StoreReads:
+    """The reads in this process, from the platform's store: the embedded default (one account
+    holds the home)."""
+
+    def __init__(self, config: GenomlabConfig) -> None:
+        self.config = config
+
+    def get_user_roles(self, user: str) -> frozenset[Role]:
+        return get_user_roles(self.config, user)
+
+    def get_queue_page(self, **filters: Any) -> QueuePage:
+        return get_queue_page(self.config, **filters)
+
+    def get_application_detail(self, application_id: str) -> ApplicationDetail:
+        return get_application_detail(self.config, application_id)
+
+    def get_allowed_actions(self, user: str, detail: ApplicationDetail,
+                            roles: frozenset[Role]) -> list[str]:
+        return get_allowed_actions(self.config, user, detail, roles)
+
+    def get_earlier_projects(self, detail: ApplicationDetail) -> list[dict[str, Any]]:
+        return get_earlier_projects(self.config, detail)
+
+    def get_attachment(self, application_id: str, sha256: str, name: str) -> bytes | None:
+        path = get_attachment_path(self.config, application_id, sha256, name)
+        return path.read_bytes() if path.is_file() else None
+
+
+class ServiceReads:
+    """The reads from the running platform service with the person's token
+    (:class:`genomlab.clients.platform.PlatformPersonClient`): the service answers for the
+    token's verified subject only, so ``user`` here is who the token speaks for."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get_user_roles(self, user: str) -> frozenset[Role]:
+        del user
+        roles: frozenset[Role] = self.client.get_user_roles()
+        return roles
+
+    def get_queue_page(self, **filters: Any) -> QueuePage:
+        page: QueuePage = self.client.get_queue_page(**filters)
+        return page
+
+    def get_application_detail(self, application_id: str) -> ApplicationDetail:
+        detail: ApplicationDetail = self.client.get_application_detail(application_id)
+        return detail
+
+    def get_allowed_actions(self, user: str, detail: ApplicationDetail,
+                            roles: frozenset[Role]) -> list[str]:
+        del user, roles
+        actions: list[str] = self.client.get_allowed_actions(detail.row["application_id"])
+        return actions
+
+    def get_earlier_projects(self, detail: ApplicationDetail) -> list[dict[str, Any]]:
+        projects: list[dict[str, Any]] = self.client.get_earlier_projects(
+            detail.row["application_id"])
+        return projects
+
+    def get_attachment(self, application_id: str, sha256: str, name: str) -> bytes | None:
+        del name
+        try:
+            content: bytes = self.client.get_attachment(application_id, sha256)
+        except NotFoundError:
+            return None
+        return content
 
 
 def queue_table_html(page: QueuePage, *, overdue_days: int = 14) -> str:
@@ -140,17 +234,17 @@ def describe_criteria(criteria: CohortCriteria) -> str:
     return "; ".join(parts) or "all persons (no restriction)"
 
 
-def attachments_html(config: GenomlabConfig, detail: ApplicationDetail) -> str:
+def attachments_html(reads: ApprovalsReads, detail: ApplicationDetail) -> str:
     """The case file's documents, each with a download link, size and checksum; escaped."""
     rows = []
     for h in detail.history:
         if h["type"] != "document_attached":
             continue
         d = h["detail"]
-        path = get_attachment_path(config, detail.row["application_id"], d["sha256"], d["name"])
         link = _e(d["name"])
-        if path.is_file():
-            data = base64.b64encode(path.read_bytes()).decode()
+        content = reads.get_attachment(detail.row["application_id"], d["sha256"], d["name"])
+        if content is not None:
+            data = base64.b64encode(content).decode()
             link = (f'<a download="{_e(d["name"])}" '
                     f'href="data:application/octet-stream;base64,{data}">{_e(d["name"])}</a>')
         rows.append(f'<tr class="attachment-{_e(d["kind"])}"><td>'
@@ -194,16 +288,11 @@ def feasibility_html(detail: ApplicationDetail) -> str:
             f"</tbody></table>")
 
 
-def earlier_projects_html(config: GenomlabConfig, detail: ApplicationDetail) -> str:
+def earlier_projects_html(reads: ApprovalsReads, detail: ApplicationDetail) -> str:
     """The applicant's other applications, with their status and results; escaped."""
-    page = get_queue_page(config, statuses=tuple(s.value for s in Status),
-                          applicant=detail.row["applicant"], limit=20)
     rows = []
-    for r in page.rows:
-        if r["application_id"] == detail.row["application_id"]:
-            continue
-        results = get_application_detail(config, r["application_id"]).results
-        listed = "; ".join(f"{x['kind']}: {x['title']} ({x['reference']})" for x in results)
+    for r in reads.get_earlier_projects(detail):
+        listed = "; ".join(f"{x['kind']}: {x['title']} ({x['reference']})" for x in r["results"])
         rows.append(f"<tr><td>{_e(r['project_id'])}</td><td>{_e(r['title'])}</td>"
                     f"<td>{_e(r['status'])}</td><td>{_e(listed or 'no results yet')}</td></tr>")
     body = "".join(rows) or "<tr><td>no earlier applications</td></tr>"
@@ -211,10 +300,11 @@ def earlier_projects_html(config: GenomlabConfig, detail: ApplicationDetail) -> 
             f'<table class="genomlab-earlier">{body}</table>')
 
 
-def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None) -> str:
+def detail_html(detail: ApplicationDetail,
+                reads: GenomlabConfig | ApprovalsReads | None = None) -> str:
     """One application as a case file: attachments, the handler's recommendation and comments,
-    the applicant's earlier projects (with ``config``), fields, DUO verdicts, votes and
-    timeline; escaped."""
+    the applicant's earlier projects (with ``reads``: a configuration read in-process, or
+    :class:`ServiceReads`), fields, DUO verdicts, votes and timeline; escaped."""
     row, form = detail.row, detail.form
     fields = [
         ("Title", row["title"]), ("Project", row["project_id"]), ("Status", row["status"]),
@@ -237,9 +327,11 @@ def detail_html(detail: ApplicationDetail, config: GenomlabConfig | None = None)
     ]
     parts = ['<div class="genomlab-detail"><h2>' + _e(row["application_id"]) + " · "
              + _e(row["title"]) + "</h2>"]
-    if config is not None:
-        parts += [attachments_html(config, detail), recommendation_html(detail),
-                  feasibility_html(detail), earlier_projects_html(config, detail)]
+    if reads is not None:
+        if isinstance(reads, GenomlabConfig):
+            reads = StoreReads(reads)
+        parts += [attachments_html(reads, detail), recommendation_html(detail),
+                  feasibility_html(detail), earlier_projects_html(reads, detail)]
     parts.append("<h3>Application</h3><table>")
     parts += [f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in fields]
     parts.append("</table><h3>DUO matching</h3><table>")
@@ -310,7 +402,13 @@ class ApprovalsDashboard:
 
         self.config, self.user, self.page_size = config, user, page_size
         self.session = session if isinstance(session, ServiceSession) else None
-        self.roles = get_user_roles(config, user)
+        # behind the hub (a running platform service) everything is read through it: the
+        # person's account cannot open the platform's store
+        self.reads: ApprovalsReads = (StoreReads(config) if self.session is None
+                                      else ServiceReads(self.session.client))
+        self.roles = (self.reads.get_user_roles(user) if self.session is None
+                      else frozenset(Role(r) for r in self.session.roles
+                                     if r in Role._value2member_map_))
         self.offset = 0
         roles_text = ", ".join(sorted(r.value for r in self.roles)) or "applicant only"
         self.header = widgets.HTML(f"{STYLE}<p class='genomlab-who'>Signed in as <b>{_e(user)}</b> "
@@ -375,9 +473,9 @@ class ApprovalsDashboard:
 
     def refresh_queue(self) -> None:
         """Re-read the current page of the queue."""
-        staff = bool(self.roles)
-        page = get_queue_page(
-            self.config, statuses=STATUS_FILTERS[self.status.value],
+        staff = may_see_queue(self.roles)
+        page = self.reads.get_queue_page(
+            statuses=STATUS_FILTERS[self.status.value],
             purpose=self.purpose.value or None, handler=self.user if self.mine.value else None,
             applicant=None if staff else self.user, search=self.search.value or None,
             offset=self.offset, limit=self.page_size)
@@ -408,9 +506,9 @@ class ApprovalsDashboard:
         if not application_id:
             self.detail.value, self.action_box.children = "", ()
             return
-        detail = get_application_detail(self.config, application_id)
-        self.detail.value = detail_html(detail, self.config)
-        allowed = get_allowed_actions(self.config, self.user, detail, self.roles)
+        detail = self.reads.get_application_detail(application_id)
+        self.detail.value = detail_html(detail, self.reads)
+        allowed = self.reads.get_allowed_actions(self.user, detail, self.roles)
         buttons = []
         for action in allowed:
             if action == "vote":
@@ -529,7 +627,7 @@ class ApprovalsDashboard:
 
     def _show_done(self, action: str, application_id: str) -> None:
         self.reason.value = ""
-        status = get_application_detail(self.config, application_id).row["status"]
+        status = self.reads.get_application_detail(application_id).row["status"]
         if action.startswith("dataset:"):
             dataset_id, decision = action.removeprefix("dataset:").rsplit(":", 1)
             label = f"{decision.title()} dataset {dataset_id}"

@@ -215,6 +215,81 @@ def get_register_summary(config: GenomlabConfig) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
+class StoreRegister:
+    """The register read in this process, from the platform's store."""
+
+    def __init__(self, config: GenomlabConfig) -> None:
+        self.config = config
+
+    def page(self, search: str | None, status: str | None, offset: int,
+             limit: int) -> RegisterPage:
+        return get_register_page(self.config, search=search, status=status, offset=offset,
+                                 limit=limit)
+
+    def summary(self) -> dict[str, int]:
+        return get_register_summary(self.config)
+
+    def entry(self, project_id: str) -> dict[str, Any] | None:
+        return get_register_entry(self.config, project_id)
+
+    def download_links_html(self) -> str:
+        return get_download_links_html(self.config)
+
+
+class ServiceRegister:
+    """The register read from the platform service's public pages (no sign-in): what a
+    person's server behind the hub reads, where the account cannot open the platform's store.
+    """
+
+    def __init__(self, config: GenomlabConfig) -> None:
+        self.config = config
+
+    def _get(self, path: str, query: dict[str, Any]) -> Any:
+        """The answer to a GET of the platform service's public ``path`` (no token)."""
+        from genomlab.clients.oauth import get_service_endpoint
+
+        with get_service_endpoint(self.config, "platform").http() as http:
+            return http.get(path, params={k: v for k, v in query.items()
+                                          if v not in (None, "")})
+
+    def _json(self, query: dict[str, Any]) -> Any:
+        from genomlab.clients.oauth import raise_for_answer
+
+        return raise_for_answer("platform", self._get("/register/page.json", query))
+
+    def page(self, search: str | None, status: str | None, offset: int,
+             limit: int) -> RegisterPage:
+        body = self._json({"q": search, "status": status, "offset": offset, "limit": limit})
+        return RegisterPage(list(body["entries"]), int(body["total"]))
+
+    def summary(self) -> dict[str, int]:
+        body = self._json({"limit": 1})
+        return {str(k): int(v) for k, v in body["summary"].items()}
+
+    def entry(self, project_id: str) -> dict[str, Any] | None:
+        entry: dict[str, Any] | None = self._json({"project": project_id})["entry"]
+        return entry
+
+    def download_links_html(self) -> str:
+        links = []
+        for fmt, mime in (("csv", "text/csv"), ("json", "application/json")):
+            answer = self._get(f"/register.{fmt}", {})
+            answer.raise_for_status()
+            data = base64.b64encode(answer.content).decode("ascii")
+            links.append(f'<a class="genomlab-download-{fmt}" download="register.{fmt}" '
+                         f'href="data:{mime};charset=utf-8;base64,{data}">register.{fmt}</a>')
+        return ("<p class='genomlab-download'>Herunterladen / Download: " + " · ".join(links)
+                + " (Schema: docs/register-schema.md)</p>")
+
+
+def get_register_reads(config: GenomlabConfig) -> StoreRegister | ServiceRegister:
+    """:class:`ServiceRegister` if this account cannot open the platform's store (a person's
+    server behind the hub), else :class:`StoreRegister`."""
+    from genomlab.platform.person_session import platform_store_readable
+
+    return StoreRegister(config) if platform_store_readable(config) else ServiceRegister(config)
+
+
 def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE,
                   project: str | None = None) -> Any:
     """The public register as one ipywidgets box.
@@ -242,8 +317,9 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE,
     """
     import ipywidgets as widgets
 
+    reads = get_register_reads(config)
     if project is not None:
-        entry = get_register_entry(config, project)
+        entry = reads.entry(project)
         body = (project_page_html(entry) if entry is not None else
                 f"<p class='genomlab-not-found'>Kein Eintrag für / no register entry for "
                 f"{_e(project)}. <a class='back' href='?'>Zum Register / Back to the register"
@@ -252,7 +328,7 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE,
         single.add_class("genomlab-register-view")
         return single
 
-    summary = get_register_summary(config)
+    summary = reads.summary()
     counts = ", ".join(f"{n} {get_words(STATUS_WORDS, s)}" for s, n in sorted(summary.items()))
     header = widgets.HTML(
         f"{STYLE}<p class='genomlab-summary'>{sum(summary.values())} Anträge / applications: "
@@ -268,14 +344,13 @@ def register_view(config: GenomlabConfig, page_size: int = PAGE_SIZE,
     download = widgets.Button(description="⤓ Register herunterladen / download")
     download.add_class("genomlab-download-button")
     download.on_click(lambda _: setattr(header, "value", header.value.split(
-        "<p class='genomlab-download'>")[0] + get_download_links_html(config)))
+        "<p class='genomlab-download'>")[0] + reads.download_links_html()))
     label, table = widgets.HTML(), widgets.HTML()
     state = {"offset": 0}
 
     def refresh(*_: Any) -> None:
-        page = get_register_page(config, search=search.value or None,
-                                 status=status.value or None, offset=state["offset"],
-                                 limit=page_size)
+        page = reads.page(search.value or None, status.value or None, state["offset"],
+                          page_size)
         table.value = register_table_html(page)
         last = min(state["offset"] + page_size, page.total)
         first = state["offset"] + 1 if page.total else 0

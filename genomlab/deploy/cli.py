@@ -1,8 +1,10 @@
 """``genomlab deploy``: the separated deployment on this machine (run as root).
 
-``setup`` makes an OS account per institution instance and a group per project, gives each
-instance's folder to its account (folders 0700, files and keys 0600), each project's release to
-its group (read only) and starts the services as their accounts; ``--dry-run`` prints the plan.
+``setup`` makes an OS account per institution instance and a group per project, anchors the
+platform's trusted keys in every other institution's ledger (as ``genomlab ledger anchor``
+does), gives each instance's folder to its account (folders 0700, files and keys 0600), each
+project's release to its group (read only) and starts the services as their accounts;
+``--dry-run`` prints the plan.
 A second run changes nothing. ``stop`` stops the services, ``teardown`` also gives the home back
 to its former owner and deletes the accounts and groups the set-up made. ``systemd-units``
 writes one unit per service instance instead.
@@ -63,6 +65,7 @@ def setup(cli: CliContext, prefix: str, member_accounts: tuple[str, ...], dry_ru
             click.echo(f"note: project {project.project}: no OS account for "
                        f"{', '.join(project.unmapped)} (no access)")
     steps = compute_plan(cli.config, layout, environ=os.environ, start=not no_start)
+    dispose_engines()  # the plan read the holders' ledgers (anchored keys): closed again
     if not steps:
         click.echo(f"nothing to change: {cli.config.home} is set up")
         return

@@ -116,6 +116,34 @@ def _prerequisite_step(config: GenomlabConfig, layout: Layout) -> Step | None:
                 make)
 
 
+def _anchor_step(config: GenomlabConfig, layout: Layout, *, keys_pending: bool) -> Step | None:
+    """Anchor the platform's trusted keys in every other institution's ledger
+    (:func:`genomlab.anchors.anchor_trusted_keys`, from the platform's signing keys) before any
+    service starts: a service refuses to start on a key never anchored in its ledger.
+    ``keys_pending``: the prerequisite step will make the token key (so anchoring is due
+    although nothing is missing yet). Root writes the holders' stores here, so the owners and
+    modes of the tree are set again right after (a later tree step is then a no-op)."""
+    from genomlab.anchors import anchor_trusted_keys, get_missing_key_anchors
+
+    missing = get_missing_key_anchors(config)
+    if not missing and not keys_pending:
+        return None
+
+    def anchor() -> None:
+        from genomlab.db import dispose_engines
+
+        anchor_trusted_keys(config)
+        dispose_engines()  # root holds no store open while the owners are set again
+        for rule in layout.get_tree_rules():
+            if rule.root.exists() and system.count_tree_changes(rule):
+                system.apply_tree(rule)
+
+    holders = sorted({m.holder for m in missing})
+    return Step("anchor trusted keys", ", ".join(holders) or "every service instance",
+                "the platform's token and approval key fingerprints, in each holder's ledger",
+                anchor)
+
+
 def _group_step(config: GenomlabConfig, group: str, members: tuple[str, ...],
                 why: str) -> Step | None:
     members = tuple(sorted(members))
@@ -219,6 +247,8 @@ def compute_plan(config: GenomlabConfig, layout: Layout, *, environ: Mapping[str
     steps += [s for s in group_steps if s is not None]
     prerequisites = _prerequisite_step(config, layout)
     steps += [prerequisites] if prerequisites is not None else []
+    anchor = _anchor_step(config, layout, keys_pending=prerequisites is not None)
+    steps += [anchor] if anchor is not None else []
     steps += _tree_steps(layout)
     if start:
         service = _service_step(config, layout, environ, timeout)

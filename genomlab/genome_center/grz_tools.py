@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genomlab.genome_center.grz_tool_runner import run_grz_tool
+
 TOOLS_VENV = ".grzctl-venv"
 """The folder (at the repository root) holding BfArM's tools, as ``.ci/setup`` installs them."""
 
@@ -177,8 +179,7 @@ def run_grz_cli(grz_cli: Path, command: str, submission_dir: Path, config_file: 
     if command not in GRZ_CLI_COMMANDS:
         raise ValueError(f"grz-cli command {command!r}: not one of {', '.join(GRZ_CLI_COMMANDS)}")
     config_home = config_file.parent / f".{config_file.stem}.xdg"
-    return subprocess.run(
-        [str(grz_cli), "--log-level", "INFO", command, "--config-file", str(config_file),
-         "--submission-dir", str(submission_dir), *extra],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
-        env=grz_cli_env(config_home))
+    return run_grz_tool(grz_cli, ["--log-level", "INFO", command, "--config-file",
+                                  str(config_file), "--submission-dir", str(submission_dir),
+                                  *extra],
+                        env=grz_cli_env(config_home), timeout=timeout)

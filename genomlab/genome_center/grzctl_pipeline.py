@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genomlab.crashpoints import crashpoint
+from genomlab.genome_center.grz_tool_runner import run_grz_tool
 from genomlab.genome_center.grz_tools import LOOPBACK_NO_PROXY, Crypt4ghKeyPair, S3Target
 
 if TYPE_CHECKING:
@@ -254,12 +255,12 @@ class GrzctlPipeline:
         return env
 
     def grzctl_process(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``grzctl --config <file> <args>``, finished (a failing command is a result)."""
+        """``grzctl --config <file> <args>``, finished (a failing command is a result); run by
+        grzctl's fork server (:mod:`genomlab.genome_center.grz_tool_runner`)."""
         # no timeout=: subprocess waits with time.sleep, which libfaketime breaks (CI's
         # shifted-clock pass); the callers' tests bound the time instead
-        return subprocess.run([str(self.grzctl), "--config", str(self.config_file), *args],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              env=self.env(), check=False)
+        return run_grz_tool(self.grzctl, ["--config", str(self.config_file), *args],
+                            env=self.env())
 
     def grzctl_run(self, *args: str) -> str:
         """Like :meth:`grzctl_process`, but raises :class:`GrzctlFailed`; returns stdout."""

@@ -273,6 +273,19 @@ class ApplicationEnded(EventPayload):
     revocation: dict[str, Any] | None = None
 
 
+class KeyRotated(EventPayload):
+    """``key.rotated``: the platform replaced its signing key ``key`` (``oauth``: access tokens,
+    ``approval``: approvals and revocations) on its operator's decision
+    (``genomlab ledger rotate-key``, :func:`genomlab.anchors.rotate_platform_key`). The
+    institutions that trust the key re-anchor ``new_fingerprint`` in their own ledgers on the
+    strength of this record; a swapped key pair without it is never re-anchored."""
+
+    key: Literal["oauth", "approval"]
+    old_fingerprint: str
+    new_fingerprint: str
+    reason: str
+
+
 class FindingReported(EventPayload):
     """A data user told BfArM of a finding relevant to a patient (GenDV § 7, issue 18): the
     finding itself travels signed to the data service; the ledger keeps its digest."""
@@ -319,5 +332,6 @@ PLATFORM_EVENTS = declare("platform", {
     "application.revoked": ApplicationEnded,
     "application.expired": ApplicationEnded,
     "finding.reported": FindingReported,
+    "key.rotated": KeyRotated,
 })
 """Every event type the platform's ledger accepts."""

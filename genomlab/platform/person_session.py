@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -101,10 +102,41 @@ def get_platform_endpoint(config: GenomlabConfig, credentials: PersonCredentials
     except (ServiceUnavailable, PermissionError):
         pass
     platform_dir = Institution(config, "platform").directory
-    store_readable = platform_dir.is_dir() and os.access(platform_dir, os.R_OK | os.X_OK)
+    store_readable = platform_dir.is_dir() and platform_store_readable(config)
     if not store_readable and credentials.platform_url and credentials.ca_pem:
         return ServiceEndpoint("platform", credentials.platform_url, None, credentials.ca_pem)
     return None
+
+
+def platform_store_readable(config: GenomlabConfig) -> bool:
+    """Whether this account may open the platform's store (a fresh home: yes, it will make
+    it); a person's account in a separated deployment (behind the hub) may not."""
+    from genomlab.institution import Institution
+
+    platform_dir = Institution(config, "platform").directory
+    try:
+        return not platform_dir.exists() or os.access(platform_dir, os.R_OK | os.X_OK)
+    except OSError:
+        return False
+
+
+def get_member_projects(config: GenomlabConfig, user: str, at: datetime | None = None,
+                        credentials_path: Path | None = None) -> list[dict[str, Any]]:
+    """``user``'s active projects with team and DUO codes
+    (:func:`genomlab.platform.applications.queries.get_member_projects`): read in this process
+    if this account may open the platform's store, else asked of the platform service with the
+    credentials file's token, which answers for its verified person only: ``user`` must be
+    that person (else :class:`PermissionDenied`)."""
+    if platform_store_readable(config):
+        from genomlab.platform.applications.queries import get_member_projects as read
+
+        return read(config, user, at)
+    session = open_person_session(config, credentials_path)
+    if session.user_id != user or not isinstance(session, ServiceSession):
+        raise PermissionDenied(f"projects of {user}: this account cannot read the platform's "
+                               f"store, and its credentials speak for {session.user_id}")
+    projects: list[dict[str, Any]] = session.client.get_member_projects(at)
+    return projects
 
 
 def verify_embedded(config: GenomlabConfig, credentials: PersonCredentials) -> Any:

@@ -9,7 +9,15 @@
   yet (:func:`~genomlab.airlock.requests.record_review`).
 - ``POST /api/requests/{id}/release`` → ``{request_id, files}``: copy out an approved request
   again after an interrupted release (idempotent).
-- ``GET /api/requests/{id}`` → the request, its files and decisions (checkers, the author).
+- ``GET /api/requests/{id}`` → the request, its files and decisions, and ``caller``
+  (``output_checker``, ``on_team``): for output checkers, the author and the members of the
+  request's project's team.
+- ``GET /api/requests/{id}/files/{name}`` → ``{name, content_base64}``: the file as checked
+  (its snapshot), for the same people.
+- ``GET /api/requests?status=a,b[&project=P]`` → ``{requests}`` (oldest first, with their
+  review count): every project's for output checkers; anyone else only with ``project`` of a
+  team they are on (else 403). What the airlock dashboard shows behind the hub, where the
+  person's account cannot open the airlock's store.
 - ``GET /healthz``.
 
 **Two distinct verified checkers.** Who acts is the person of the bearer token, checked by
@@ -33,6 +41,7 @@ platform cannot be asked.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -44,11 +53,14 @@ from genomlab.airlock.directory import AirlockDirectory
 from genomlab.airlock.events import Decision
 from genomlab.airlock.requests import (
     REQUIRED_REVIEWS,
+    get_queue,
     get_request_detail,
+    get_snapshot_file,
     open_airlock_ledger,
     record_file_review,
     record_review,
     release_request,
+    request_detail_to_json,
     submit_request,
 )
 from genomlab.config import GenomlabConfig
@@ -229,24 +241,56 @@ class AirlockDesk:
         files = release_request(self.config, directory, request_id, actor=person)
         return {"request_id": request_id, "files": files}
 
-    def show(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
-        del body
+    def _readable(self, verified: VerifiedPerson, request_id: str) -> tuple[Any, bool, bool]:
+        """The request's detail if ``verified`` may see it (its author, an output checker, a
+        member of its project's team); with whether they check outputs and are on the team."""
         person, directory = verified.user_id, PersonDirectory(self.base, verified)
         detail = get_request_detail(self.config, request_id)
-        if person != detail.request["author"] and not directory.is_output_checker(person):
+        checker = directory.is_output_checker(person)
+        on_team = directory.is_team_member(person, detail.request["project"])
+        if person != detail.request["author"] and not checker and not on_team:
             raise PermissionDenied(
-                f"request {request_id}: only its author and output checkers may see it"
+                f"request {request_id}: only its author, its project's team and output "
+                "checkers may see it"
             )
-        return {
-            "request": detail.request,
-            "files": [
-                {k: v for k, v in f.items() if k != "results"}
-                | {"results": [r.to_dict() for r in f["results"]]}
-                for f in detail.files
-            ],
-            "reviews": detail.reviews,
-            "differencing": detail.differencing.to_dict(),
+        return detail, checker, on_team
+
+    def show(self, verified: VerifiedPerson, request_id: str, body: Any) -> dict[str, Any]:
+        del body
+        detail, checker, on_team = self._readable(verified, request_id)
+        return request_detail_to_json(detail) | {
+            "caller": {"user_id": verified.user_id, "output_checker": checker,
+                       "on_team": on_team}
         }
+
+    def file(self, verified: VerifiedPerson, request_id: str, name: str,
+             body: Any) -> dict[str, Any]:
+        """A file of the request as checked (its snapshot), base64."""
+        del body
+        detail, _, _ = self._readable(verified, request_id)
+        if name not in {f["name"] for f in detail.files}:
+            raise NotFoundError(f"request {request_id}: no file {name!r}")
+        content = get_snapshot_file(self.config, request_id, name).read_bytes()
+        return {"name": name, "content_base64": base64.b64encode(content).decode()}
+
+    def queue(self, verified: VerifiedPerson, query: dict[str, str],
+              body: Any) -> dict[str, Any]:
+        """Requests (oldest first) in the comma-separated ``status`` (default: every status),
+        of ``project`` if given: every project's for an output checker, else only a project
+        whose team the person is on."""
+        del body
+        person, directory = verified.user_id, PersonDirectory(self.base, verified)
+        project = query.get("project") or None
+        if not directory.is_output_checker(person) and not (
+            project is not None and directory.is_team_member(person, project)
+        ):
+            raise PermissionDenied(
+                f"queue: {person} is not an output checker"
+                + (f" nor on the team of {project}" if project else
+                   "; others see only the requests of a project whose team they are on")
+            )
+        statuses = [s for s in query.get("status", "").split(",") if s] or None
+        return {"requests": get_queue(self.config, statuses=statuses, project=project)}
 
 
 def create_airlock_app(
@@ -311,8 +355,16 @@ def create_airlock_app(
     async def release_route(request_id: str, request: Request) -> JSONResponse:
         return await handle(request, desk.release, request_id)
 
+    @app.get(REQUESTS_PATH)
+    async def queue_route(request: Request) -> JSONResponse:
+        return await handle(request, desk.queue, dict(request.query_params))
+
     @app.get(REQUESTS_PATH + "/{request_id}")
     async def show_route(request_id: str, request: Request) -> JSONResponse:
         return await handle(request, desk.show, request_id)
+
+    @app.get(REQUESTS_PATH + "/{request_id}/files/{name}")
+    async def file_route(request_id: str, name: str, request: Request) -> JSONResponse:
+        return await handle(request, desk.file, request_id, name)
 
     return app

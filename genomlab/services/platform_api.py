@@ -26,6 +26,21 @@ Shaped like BfArM's real interface, which the official ``grzctl pruefbericht sub
   401 for a missing or invalid token, 403 for the workflow's refusals (role, conflict of
   interest, self-approval), 409 for the wrong state, 400 for a bad body; a refusal writes
   nothing.
+- What the approvals dashboard reads (a person's token, scope ``person``): ``GET /api/queue``
+  (``status`` comma-separated, ``purpose``, ``handler``, ``applicant``, ``search``, ``offset``,
+  ``limit`` up to 500; the queue page as :func:`~genomlab.platform.applications.queries.
+  get_queue_page` reads it), ``GET /api/applications/{id}`` (the
+  :class:`~genomlab.platform.applications.queries.ApplicationDetail`), ``…/actions`` (what the
+  caller may do on it), ``…/earlier-projects`` (the applicant's other applications with their
+  results) and ``…/attachments/{sha256}`` (a case-file document, base64). Who may read what is
+  decided by :func:`~genomlab.platform.applications.queries.check_queue_access` and
+  :func:`~genomlab.platform.applications.queries.check_application_access` for the token's
+  subject and their roles now: handlers, committee members, deciders and admins read every
+  application; anyone else only their own queue (``applicant`` = themselves) and the
+  applications they applied for or are on the team of; else 403. ``GET /api/me/projects``
+  (``at`` optional, ISO): the caller's active entitlements with their team and DUO codes
+  (:func:`~genomlab.platform.applications.queries.get_member_projects`), what a researcher's
+  notebook opens with when their account cannot read the platform's store.
 - The token endpoint also serves people: a person client (id ``person-…``, issued by
   ``genomlab platform users issue-credential``) gets a token whose ``sub`` is the user id.
 - ``GET /api/projects/{id}/members/{user}``, ``GET /api/projects/{id}/team`` (scope
@@ -38,8 +53,10 @@ The ledger's actor of an upload is the verified client id, never a name the call
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,7 +79,22 @@ from genomlab.platform.access_tokens import (
     InvalidToken,
 )
 from genomlab.platform.applications.entitlements import get_approval_status
-from genomlab.platform.applications.workflow import Workflow
+from genomlab.platform.applications.models import OPEN_STATUSES, Role
+from genomlab.platform.applications.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ApplicationDetail,
+    check_application_access,
+    check_queue_access,
+    detail_to_json,
+    get_allowed_actions,
+    get_application_detail,
+    get_earlier_projects,
+    get_member_projects,
+    get_queue_page,
+    queue_page_to_json,
+)
+from genomlab.platform.applications.workflow import Workflow, get_attachment_path
 from genomlab.platform.confirmations import receive_pruefbericht
 from genomlab.platform.oauth_clients import (
     ClientIdentity,
@@ -274,6 +306,112 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
     @app.get("/api/me")
     async def me(request: Request) -> JSONResponse:
         response: JSONResponse = await in_thread(whoami, request.headers.get("authorization"))
+        return response
+
+    def read_as_person(authorization: str | None, look_up: Callable[[Any], Any]) -> JSONResponse:
+        """Token check, then ``look_up(person)``: a read the verified subject may make (the
+        permission functions of :mod:`genomlab.platform.applications.queries` decide)."""
+        try:
+            person = verify_person(authorization)
+        except OAuthError as error:
+            return _oauth_response(error)
+        try:
+            return JSONResponse(look_up(person), headers=NO_STORE)
+        except GenomlabError as exc:
+            code = "forbidden" if isinstance(exc, PermissionDenied) else "refused"
+            return JSONResponse({"error": code, "error_description": str(exc)},
+                                status_code=_error_status(exc), headers=NO_STORE)
+
+    def person_roles(person: Any) -> frozenset[Role]:
+        return frozenset(Role(r) for r in person.roles if r in Role._value2member_map_)
+
+    def queue_page(person: Any, query: dict[str, str]) -> dict[str, Any]:
+        applicant = query.get("applicant") or None
+        check_queue_access(person.user_id, person_roles(person), applicant)
+        statuses = tuple(s for s in query.get("status", "").split(",") if s) or tuple(
+            str(s) for s in OPEN_STATUSES)
+        try:
+            offset = int(query.get("offset", "0"))
+            limit = int(query.get("limit", str(DEFAULT_PAGE_SIZE)))
+        except ValueError as exc:
+            raise ValidationFailed(f"queue: offset, limit: {exc}") from exc
+        if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
+            raise ValidationFailed(f"queue: offset must be >= 0 and limit 1 to {MAX_PAGE_SIZE}")
+        page = get_queue_page(config, statuses=statuses, purpose=query.get("purpose") or None,
+                              handler=query.get("handler") or None, applicant=applicant,
+                              search=query.get("search") or None, offset=offset, limit=limit)
+        return queue_page_to_json(page)
+
+    def readable_detail(person: Any, application_id: str) -> ApplicationDetail:
+        detail = get_application_detail(config, application_id)
+        check_application_access(person.user_id, person_roles(person), detail)
+        return detail
+
+    def member_projects(person: Any, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            at = datetime.fromisoformat(query["at"]) if query.get("at") else None
+        except ValueError as exc:
+            raise ValidationFailed(f"projects: at: {exc}") from exc
+        return {"projects": get_member_projects(config, person.user_id, at)}
+
+    @app.get("/api/me/projects")
+    async def my_projects(request: Request) -> JSONResponse:
+        query = dict(request.query_params)
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"),
+            lambda person: member_projects(person, query))
+        return response
+
+    @app.get("/api/queue")
+    async def queue(request: Request) -> JSONResponse:
+        query = dict(request.query_params)
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"),
+            lambda person: queue_page(person, query))
+        return response
+
+    @app.get("/api/applications/{application_id}")
+    async def application_detail(application_id: str, request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"),
+            lambda person: detail_to_json(readable_detail(person, application_id)))
+        return response
+
+    @app.get("/api/applications/{application_id}/actions")
+    async def allowed_actions(application_id: str, request: Request) -> JSONResponse:
+        def look_up(person: Any) -> dict[str, Any]:
+            detail = readable_detail(person, application_id)
+            return {"actions": get_allowed_actions(config, person.user_id, detail,
+                                                   person_roles(person))}
+
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"), look_up)
+        return response
+
+    @app.get("/api/applications/{application_id}/earlier-projects")
+    async def earlier_projects(application_id: str, request: Request) -> JSONResponse:
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"),
+            lambda person: {"projects": get_earlier_projects(
+                config, readable_detail(person, application_id))})
+        return response
+
+    @app.get("/api/applications/{application_id}/attachments/{sha256}")
+    async def attachment(application_id: str, sha256: str, request: Request) -> JSONResponse:
+        def look_up(person: Any) -> dict[str, Any]:
+            detail = readable_detail(person, application_id)
+            for h in detail.history:
+                d = h["detail"]
+                if h["type"] == "document_attached" and d["sha256"] == sha256:
+                    path = get_attachment_path(config, application_id, sha256, d["name"])
+                    if not path.is_file():
+                        break
+                    return {"name": d["name"], "sha256": sha256,
+                            "content_base64": base64.b64encode(path.read_bytes()).decode()}
+            raise NotFoundError(f"application {application_id}: no document {sha256}")
+
+        response: JSONResponse = await in_thread(
+            read_as_person, request.headers.get("authorization"), look_up)
         return response
 
     @app.get("/api/people/{user_id}/status")

@@ -89,8 +89,16 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
     """Run ``genomlab serve KIND`` on a free loopback port for the duration of the block.
 
     The child gets this process's environment, ``GENOMLAB_HOME`` of ``config`` and ``env``.
+    Like ``genomlab serve all``, it first anchors the platform's trusted keys in every
+    institution of the home that has none (:func:`genomlab.anchors.anchor_trusted_keys`; the
+    instance's folder is made first, so it is one of them): a service refuses to start on a
+    key never anchored in its ledger.
     """
+    from genomlab.anchors import anchor_trusted_keys
+
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
+    institution.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    anchor_trusted_keys(config)
     command = [sys.executable, "-m", "genomlab.cli", "serve", kind.replace("_", "-"),
                "--port", "0"]
     if node_id is not None:

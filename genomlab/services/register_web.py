@@ -9,6 +9,10 @@ register (§ 64e (9) sentence 4 no. 2 SGB V) is public. The platform service ser
   ``?project=GDE-…``). It works without JavaScript; nothing is loaded from anywhere else: the
   CSS is inline and the page says so to the browser (``Content-Security-Policy: default-src
   'none'; style-src 'unsafe-inline'``), so a CDN link added by mistake would not load.
+- ``GET /register/page.json`` (``q``, ``status``, ``offset``, ``limit`` up to 200; or
+  ``project``): one page of entries with the total and the count per status, or one project's
+  entry (``null`` if none): what the Voila register dashboard in a person's server reads when
+  its account cannot open the platform's store.
 - ``GET /register.json`` and ``GET /register.csv``: the whole register in the export's own
   formats (:func:`genomlab.platform.applications.register.render_whole_register`, the text
   ``genomlab platform applications export-register`` writes; schema in
@@ -27,7 +31,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.config import GenomlabConfig
@@ -267,6 +271,28 @@ def register_router(config: GenomlabConfig) -> APIRouter:
             )
 
         return endpoint
+
+    def page_json(q: str, status: str, offset: int, limit: int, project: str) -> dict[str, Any]:
+        if project.strip():
+            return {"entry": get_register_entry(config, project.strip())}
+        found = get_register_page(config, search=q.strip() or None, status=status or None,
+                                  offset=offset, limit=limit)
+        return {"entries": found.entries, "total": found.total,
+                "summary": get_register_summary(config)}
+
+    @router.get(REGISTER_PATH + "/page.json")
+    async def register_page_json(
+        q: str = Query("", max_length=200),
+        status: str = Query("", max_length=40),
+        offset: int = Query(0, ge=0, le=100_000_000),
+        limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+        project: str = Query("", max_length=64),
+    ) -> Response:
+        refused = bad_status(status)
+        if refused is not None:
+            return refused
+        body = await in_thread(page_json, q, status, offset, limit, project)
+        return JSONResponse(body, headers=PUBLIC_HEADERS)
 
     router.add_api_route(
         REGISTER_PATH + ".json",

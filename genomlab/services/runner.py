@@ -125,6 +125,24 @@ def bind_loopback(host: str, port: int) -> socket.socket:
     return sock
 
 
+def get_keys_trusted_at_start(config: GenomlabConfig, institution: Institution) -> list[str]:
+    """The platform's keys (:data:`genomlab.trusted_keys.TRUSTED_KEYS`) ``institution``'s
+    service trusts from its start: the access-token key (every service but the platform's);
+    for the trust centre also the approval key, once the platform has one and the trust centre
+    can read it (one account holds the home)."""
+    if institution.kind == "platform":
+        return []
+    keys = ["oauth"]
+    approval = Institution(config, "platform").directory / "keys" / "approval.pub.pem"
+    try:
+        readable = institution.kind == "trust_center" and approval.exists()
+    except PermissionError:  # separated: the platform's folder is closed to the trust centre
+        readable = False
+    if readable:
+        keys.append("approval")
+    return keys
+
+
 def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, port: int,
           announce: Callable[[str], None]) -> None:
     """Serve institution ``kind`` (``node_id``) until stopped; ``announce`` gets the URL line."""
@@ -138,6 +156,10 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
         raise ValidationFailed(f"serve {kind}: field --node: which {kind.upper()} to serve "
                                "(one service per node)")
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
+    from genomlab.trusted_keys import require_anchored_keys
+
+    # no start on a key nobody anchored (a swap before the first anchoring is undetectable)
+    require_anchored_keys(institution, get_keys_trusted_at_start(config, institution))
     app = APP_FACTORIES[kind](config, node_id)
     tls: TlsFiles = ensure_tls_files(institution.directory / "tls", institution.name)
     sock = bind_loopback(host, port)

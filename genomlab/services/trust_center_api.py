@@ -17,8 +17,9 @@ telling the trust centre. The actor of every event is the verified client id.
   the platform's *current* approval of its application (digest from the status endpoint: a
   superseded or forged one is refused) and still ``approved`` there (a revocation is seen at
   the next request); the map holds only the consented persons the approval's criteria select,
-  judged on the nodes' dataset attributes (:func:`genomlab.data_service.selection.
-  compute_cohort_mask`). Refusals are recorded as ``linkage_map.refused`` and answered 403.
+  judged on the nodes' dataset attributes (:func:`genomlab.cohort.make_cohort_filter`, the
+  rule the in-process trust centre applies too). Refusals are recorded as
+  ``linkage_map.refused`` and answered 403.
 - ``GET /healthz``.
 
 401 for a missing, invalid, expired or no longer backed token; 403 for a missing scope or a
@@ -31,21 +32,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.clients.oauth import (
-    BearerTokens,
-    ClientCredentials,
     InvalidCredentials,
     ServiceUnavailable,
     get_credentials_path,
     load_client_credentials,
 )
 from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
+from genomlab.cohort import CohortFilter, make_cohort_filter
 from genomlab.config import GenomlabConfig
 from genomlab.errors import (
     ConflictError,
@@ -55,7 +54,7 @@ from genomlab.errors import (
     ValidationFailed,
 )
 from genomlab.institution import Institution
-from genomlab.messages import ApprovalGrant, SignedDocument
+from genomlab.messages import SignedDocument
 from genomlab.platform.access_tokens import (
     TRUST_CENTER_AUDIENCE,
     InsufficientScope,
@@ -64,7 +63,7 @@ from genomlab.platform.access_tokens import (
     decode_access_token,
 )
 from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
-from genomlab.trust_center.service import CohortFilter, TrustCenter
+from genomlab.trust_center.service import TrustCenter
 
 PSEUDONYM_SCOPE = "pseudonyms:request"
 LINKAGE_SCOPE = "linkage:request"
@@ -83,51 +82,6 @@ def _error_response(exc: GenomlabError) -> JSONResponse:
 def _oauth_response(error: OAuthError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status,
                         headers={**NO_STORE, **error.headers})
-
-
-def make_cohort_filter(config: GenomlabConfig,
-                       credentials: ClientCredentials | None = None) -> CohortFilter:
-    """The approved-cohort filter over the GRZs' and KDKs' dataset attributes.
-
-    When node services run (their records in ``<home>/services/``), the trust centre asks each
-    of them (``GET /api/datasets/attributes``) with its own platform client (``credentials``,
-    default ``trust_center/platform-client.json``; scope ``datasets:attributes``: pseudonym,
-    disease/library type, sex, birth month, ICD-10-GM, HPO, never genotypes or identities) and
-    reads no node folder; a node whose service does not run is not asked, so its datasets stay
-    outside the cohort. Without node services (one account holds the home) it reads the
-    nodes' consented stores in-process through the data service's node read API, as before.
-    """
-    from genomlab.clients.nodes import (
-        ATTRIBUTES_SCOPE,
-        get_node_service_readers,
-        list_node_services,
-    )
-    from genomlab.data_service.selection import compute_cohort_mask
-
-    tokens: list[BearerTokens] = []
-
-    def get_tokens() -> BearerTokens:
-        if not tokens:
-            own = credentials or load_client_credentials(
-                get_credentials_path(Institution(config, "trust_center").directory))
-            tokens.append(BearerTokens(config, own, ATTRIBUTES_SCOPE))
-        return tokens[0]
-
-    def select(grant: ApprovalGrant, genome: np.ndarray, clinical: np.ndarray) -> np.ndarray:
-        from genomlab.data_service import adapters
-
-        running = list_node_services(config)
-        if running["grz"] or running["kdk"]:
-            grzs, kdks = get_node_service_readers(config, get_tokens())
-            # attributes are all selection reads (no site counts, no genotypes)
-            return compute_cohort_mask(grant, genome, clinical,
-                                       genome_nodes=grzs,  # type: ignore[arg-type]
-                                       clinical_nodes=kdks)
-        in_process = adapters.get_node_readers(config)
-        return compute_cohort_mask(grant, genome, clinical, genome_nodes=in_process[0],
-                                   clinical_nodes=in_process[1])
-
-    return select
 
 
 class CallerCheck:
@@ -190,11 +144,9 @@ class LinkageDesk:
     """The linkage-map request of a data service: the map, for which the trust centre asks the
     platform's word on the approval (``TrustCenter(approval_status=<platform client>)``)."""
 
-    def __init__(self, tc: TrustCenter, platform: PlatformStatusClient,
-                 cohort: CohortFilter) -> None:
+    def __init__(self, tc: TrustCenter, platform: PlatformStatusClient) -> None:
         self.tc = tc
         self.platform = platform
-        self.cohort = cohort
 
     def issue(self, claims: dict[str, Any], body: Any) -> dict[str, Any]:
         """The map for a verified data-service caller; GenomlabError for every refusal."""
@@ -209,7 +161,7 @@ class LinkageDesk:
         genome = _pseudonym_list(body, "genome_pseudonyms")
         clinical = _pseudonym_list(body, "clinical_pseudonyms")
         linkage = self.tc.issue_linkage_map(approval, actor=actor, genome_pseudonyms=genome,
-                                            clinical_pseudonyms=clinical, cohort=self.cohort)
+                                            clinical_pseudonyms=clinical)
         return linkage.to_json_dict()
 
 
@@ -227,10 +179,11 @@ def create_trust_center_app(config: GenomlabConfig, *,
         platform = PlatformStatusClient(config, credentials)
     # opened once: the process owns the trust centre's store; node approval is asked of the
     # platform service (a separated trust centre cannot read the platform's store)
-    tc = TrustCenter(config, node_status=platform, approval_status=platform)
+    tc = TrustCenter(config, node_status=platform, approval_status=platform,
+                     cohort=cohort or make_cohort_filter(config, credentials))
     callers = CallerCheck(load_platform_token_key(
         config, trusted_by=Institution(config, "trust_center")), platform)
-    desk = LinkageDesk(tc, platform, cohort or make_cohort_filter(config, credentials))
+    desk = LinkageDesk(tc, platform)
     app = FastAPI(title="genomlab trust centre (Vertrauensstelle)", docs_url=None,
                   redoc_url=None, openapi_url=None)
 

@@ -229,7 +229,8 @@ def linkage_map() -> None:
 @pass_cli
 def linkage_map_issue(cli: CliContext, approval_path: Path, genome_pseudonyms: Path | None,
                       clinical_pseudonyms: Path | None, out: Path) -> None:
-    """Issue a linkage map for the consented persons among the requested pseudonyms."""
+    """Issue a linkage map for the consented persons among the requested pseudonyms that the
+    approval's criteria select (the approved cohort, judged on the nodes' dataset attributes)."""
     result = _tc(cli).issue_linkage_map(
         _read_document(approval_path), actor=get_operator(),
         genome_pseudonyms=_read_pseudonyms(genome_pseudonyms),

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, select
 
 from genomlab import clock
+from genomlab.cohort import CohortFilter, make_cohort_filter
 from genomlab.config import GenomlabConfig
 from genomlab.consent_policy import get_rule, required_scopes
 from genomlab.crashpoints import crashpoint
@@ -206,11 +207,6 @@ class LinkageMap:
                    receipt=SignedDocument.model_validate(data["receipt"]))
 
 
-CohortFilter = Callable[[ApprovalGrant, np.ndarray, np.ndarray], np.ndarray]
-"""Which linkage rows the approval's criteria select: given the grant and the rows' genome- and
-clinical-dataset pseudonyms (``b""`` where absent), a boolean mask. The trust-centre service
-builds it from the nodes' dataset attributes (:mod:`genomlab.services.trust_center_api`)."""
-
 LINKAGE_MAP_KIND = "linkage-map"
 """Kind of the trust centre's signed receipt over a linkage map (key ``linkage-map``)."""
 
@@ -260,13 +256,18 @@ class TrustCenter:
     approval_status:
         The platform's approval-status look-up :meth:`issue_linkage_map` asks before every map
         (default: this home's platform store; the service passes its platform client).
+    cohort:
+        Which persons an approval's criteria select (:mod:`genomlab.cohort`); default: the
+        home's rule, :func:`genomlab.cohort.make_cohort_filter` (node services where they run,
+        else the nodes' consented stores), the same the trust-centre service applies.
     """
 
     def __init__(self, config: GenomlabConfig, *, keys: KeyProvider | None = None,
                  platform_key: Ed25519PublicKey | None = None,
                  clock: Callable[[], datetime] = _utcnow,
                  node_status: NodeStatusSource | None = None,
-                 approval_status: ApprovalStatusSource | None = None) -> None:
+                 approval_status: ApprovalStatusSource | None = None,
+                 cohort: CohortFilter | None = None) -> None:
         provider = keys if keys is not None else Institution(config, "trust_center").keys()
         self.config = config
         self.clock = clock
@@ -276,6 +277,7 @@ class TrustCenter:
         self._platform_key = platform_key
         self.node_status = node_status or get_platform_node_status(config)
         self.approval_status = approval_status or get_platform_approval_status(config)
+        self.cohort = cohort or make_cohort_filter(config)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -643,8 +645,7 @@ class TrustCenter:
 
     def issue_linkage_map(self, approval: SignedDocument, *, actor: str,
                           genome_pseudonyms: Sequence[str] | np.ndarray = (),
-                          clinical_pseudonyms: Sequence[str] | np.ndarray = (),
-                          cohort: CohortFilter | None = None) -> LinkageMap:
+                          clinical_pseudonyms: Sequence[str] | np.ndarray = ()) -> LinkageMap:
         """A linkage map for the requested persons whose consent allows the grant's purposes.
 
         Research needs research consent; quality assurance, evaluation and care need none
@@ -653,9 +654,9 @@ class TrustCenter:
         The approval must verify with the platform's key, be in force today, not be revoked,
         and cover the requested data categories. Persons are requested by the dataset
         pseudonyms the caller holds; each row gives the person's project pseudonym (keyed PRF
-        with the project's key version, no table) and the dataset pseudonyms in scope. With
-        ``cohort``, only the persons the approval's criteria select are kept (the others are
-        counted in ``n_outside_cohort``): what the trust-centre service always passes.
+        with the project's key version, no table) and the dataset pseudonyms in scope. Only the
+        persons the approval's criteria select (``self.cohort``, :mod:`genomlab.cohort`) are
+        kept, on every path (the others are counted in ``n_outside_cohort``).
 
         First the platform is asked (``approval_status``) whether ``approval`` is its current
         approval of the application and still approved: otherwise the request is refused
@@ -688,7 +689,7 @@ class TrustCenter:
             revoked = tx.conn.execute(select(store.revocations.c.revoked_at).where(
                 store.revocations.c.application_id == grant.application_id)).scalar()
             if revoked is None:
-                linkage = self._build_linkage_map(tx, grant, ids, actor, cohort)
+                linkage = self._build_linkage_map(tx, grant, ids, actor)
         if revoked is not None:
             self._refuse_linkage(approval, f"approval revoked at {revoked}", actor)
             raise PermissionDenied(f"approval {grant.application_id}: revoked at {revoked}")
@@ -698,8 +699,7 @@ class TrustCenter:
         return ids_from_hex(list(conn.execute(query).scalars()))
 
     def _build_linkage_map(self, tx: LedgerTransaction, grant: ApprovalGrant,
-                           ids: dict[DatasetDomain, np.ndarray], actor: str,
-                           cohort: CohortFilter | None) -> LinkageMap:
+                           ids: dict[DatasetDomain, np.ndarray], actor: str) -> LinkageMap:
         conn = tx.conn
         application_id, project_id = grant.application_id, grant.project_id
         categories = grant.data_categories
@@ -723,13 +723,11 @@ class TrustCenter:
                                        prefix=DATASET_PREFIX[domain])
             present = filter_ids_in(rows, delivered[domain]) & (domain in categories)
             columns[domain] = np.where(present, names, b"")
-        n_outside_cohort = 0
-        if cohort is not None:
-            selected = np.asarray(cohort(grant, columns["genomic"], columns["clinical"]),
-                                  dtype=bool)
-            n_outside_cohort = int((~selected).sum())
-            rows = rows[selected]
-            columns = {domain: column[selected] for domain, column in columns.items()}
+        selected = np.asarray(self.cohort(grant, columns["genomic"], columns["clinical"]),
+                              dtype=bool)
+        n_outside_cohort = int((~selected).sum())
+        rows = rows[selected]
+        columns = {domain: column[selected] for domain, column in columns.items()}
         version = self._project_key_version(conn, project_id)
         project = compute_pseudonyms(self.secrets.project_key(project_id, version), rows,
                                      prefix=project_prefix(version))

@@ -22,10 +22,8 @@ from typing import Any
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.errors import NotFoundError, PermissionDenied, ValidationFailed
-from genomlab.platform.applications import get_active_entitlements
 from genomlab.platform.applications.duo import get_duo_terms
 from genomlab.platform.applications.identity import get_current_user
-from genomlab.platform.applications.models import DatasetTags
 
 PROJECT_RULES = (
     "Outputs leave the workspace only through the airlock, after two output checkers.",
@@ -144,42 +142,30 @@ def get_project_context(config: GenomlabConfig | None = None, *, user: str | Non
     NotFoundError
         ``require_release`` and nothing released to the project yet.
     """
-    from genomlab.platform.applications.queries import get_application_detail
+    from genomlab.platform.person_session import get_member_projects
 
     config = config or load_config()
     member = user or get_current_user(config, credentials=credentials)
-    entitlements = [e for e in get_active_entitlements(config, member, at)
-                    if project is None or e.project_id == project]
+    entitlements = [e for e in get_member_projects(
+        config, member, at, None if credentials is None else Path(credentials))
+        if project is None or e["project_id"] == project]
     if not entitlements:
         raise PermissionDenied(f"user {member!r} holds no active entitlement"
                                + (f" to project {project}" if project else "")
                                + "; a researcher sees only an approved project's release")
-    if len({e.project_id for e in entitlements}) > 1:
-        names = ", ".join(sorted({e.project_id for e in entitlements}))
+    if len({e["project_id"] for e in entitlements}) > 1:
+        names = ", ".join(sorted({e["project_id"] for e in entitlements}))
         raise ValidationFailed(f"user {member!r} is on several projects ({names}); "
                                "set the notebook's project parameter")
     entitlement = entitlements[0]
-    detail = get_application_detail(config, entitlement.application_id)
-    categories = set(detail.form.data_categories)
-    codes: list[str] = []
-    for tags in _get_dataset_tags(config):
-        if tags.data_category in categories:
-            codes += [tags.duo_permission, *tags.duo_modifiers]
-    context = ProjectContext(entitlement.project_id, member, entitlement.valid_until,
-                             config.workspace_dir(entitlement.project_id),
-                             tuple(dict.fromkeys(codes)))
+    context = ProjectContext(entitlement["project_id"], member,
+                             date.fromisoformat(entitlement["valid_until"]),
+                             config.workspace_dir(entitlement["project_id"]),
+                             tuple(entitlement["duo_codes"]))
     if require_release and not (context.release / "manifest.json").exists():
         raise NotFoundError(f"{context.release}: nothing has been released to project "
                             f"{context.project_id} yet")
     return context
-
-
-def _get_dataset_tags(config: GenomlabConfig) -> list[DatasetTags]:
-    from genomlab.platform.applications.queries import get_dataset_tags
-    from genomlab.platform.applications.store import read_platform
-
-    with read_platform(config) as conn:
-        return get_dataset_tags(conn)
 
 
 def check_qc_outputs(qc_dir: Path) -> Path:

@@ -21,6 +21,7 @@ from genomlab.errors import NotFoundError, PermissionDenied
 from genomlab.hail_session import HailModule
 from genomlab.platform.applications import get_active_entitlements, get_team
 from genomlab.platform.applications.identity import get_current_user
+from genomlab.platform.person_session import get_member_projects, platform_store_readable
 from genomlab.workspace.crypt4gh_release import SCRATCH, decrypt_release
 
 
@@ -95,9 +96,15 @@ def open_release(project: str, *, user: str | None = None,
     """
     config = config or load_config()
     user = user or get_current_user(config)
-    if user not in get_team(config, project):
+    if not platform_store_readable(config):  # a person's account behind the hub: ask the
+        # platform service, which answers for the credentials' verified person only
+        if not any(p["project_id"] == project for p in get_member_projects(config, user, at)):
+            raise PermissionDenied(f"user {user!r} is not on the approved team of project "
+                                   f"{project}, or the entitlement to it has ended, was "
+                                   "revoked or has not begun")
+    elif user not in get_team(config, project):
         raise PermissionDenied(f"user {user!r} is not on the approved team of project {project}")
-    if not any(e.project_id == project for e in get_active_entitlements(config, user, at)):
+    elif not any(e.project_id == project for e in get_active_entitlements(config, user, at)):
         raise PermissionDenied(f"user {user!r}: the entitlement to project {project} has ended, "
                                "was revoked or has not begun")
     path = config.workspace_dir(project) / "release"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from genomlab.config import GenomlabConfig
 from genomlab.deploy.launch import get_service_instances
@@ -273,6 +274,51 @@ def test_services__records_readable_by_other_services_not_by_researchers(
     assert set(_try_read_as(peer, published).values()) == {"read"}
     found = _try_read_as(deployment.researchers["alice"], published)
     assert set(found.values()) == {"EACCES"}
+
+
+READ_KEY_ANCHORS = """
+import json, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+print(json.dumps(db.execute("SELECT stream, payload FROM ledger_events "
+                            "WHERE type = 'key.anchored' ORDER BY seq").fetchall()))
+"""
+
+
+def _anchored_keys(deployment: Deployment, institution: Institution) -> dict[str, str]:
+    """The ``key.anchored`` fingerprints in ``institution``'s SQLite ledger, key -> fingerprint,
+    read as the instance's own account (root would leave root-owned ``-shm`` files behind)."""
+    assert SYSTEM_PYTHON is not None
+    path = make_url(institution.store_url).database
+    account = get_account_name(deployment.prefix, institution)
+    done = subprocess.run(["runuser", "-u", account, "--", SYSTEM_PYTHON, "-c",
+                           READ_KEY_ANCHORS, str(path)], capture_output=True, text=True,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=False)
+    assert done.returncode == 0, done.stderr
+    return {json.loads(payload)["key"]: json.loads(payload)["fingerprint"]
+            for stream, payload in json.loads(done.stdout) if stream == "platform"}
+
+
+def test_setup__anchors_the_trusted_keys_before_the_services_start(
+        deployment: Deployment) -> None:
+    """No ``genomlab ledger anchor`` ran on the demo home: the set-up anchors the platform's
+    token and approval keys (from its signing keys) in every other institution's ledger before
+    it starts the services (which refuse to start on a key never anchored)."""
+    from genomlab.anchors import get_signing_key_fingerprint
+
+    config = deployment.config
+    lines = deployment.setup.splitlines()
+    anchor = next(i for i, line in enumerate(lines) if line.startswith("anchor trusted keys"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("start services"))
+    assert anchor < start, deployment.setup
+    assert "anchor trusted keys" in deployment.dry_run
+    platform = Institution(config, "platform")
+    expected = {key: get_signing_key_fingerprint(platform, key) for key in ("oauth", "approval")}
+    assert None not in expected.values()
+    holders = [i for i in existing_institutions(config) if i.kind != "platform"]
+    assert {i.kind for i in holders} >= {"trust_center", "grz", "kdk", "data_service", "airlock"}
+    for holder in holders:
+        assert _anchored_keys(deployment, holder) == expected, holder.name
+    assert _anchored_keys(deployment, platform) == {}
 
 
 def test_setup__a_second_run_changes_nothing(deployment: Deployment) -> None:

@@ -3,12 +3,14 @@ person's server under their own uid, approvals and airlock releases behind the h
 
 One hub for the module (``genomlab hub start`` on free loopback ports, PAM, LocalProcessSpawner
 as root). The set-up creates four OS accounts with passwords (a researcher entitled to an
-approved project with an output waiting in the airlock, a decider, two output checkers), a
-group that may read the platform and airlock stores (the dashboards read them directly; not
-their keys), a file in another project's workspace (the hub closes each workspace to all but its
-project's group before a server starts; nothing here sets their modes), the platform, airlock
-and data services (they hold the signing keys: people's approvals, reviews and feasibility
-queries go to them with the person's token), and a Python every account may run
+approved project with an output waiting in the airlock, a decider, two output checkers), a file
+in another project's workspace (the hub closes each workspace to all but its project's group
+before a server starts; nothing here sets their modes), the platform, airlock and data services
+(they hold the signing keys and own their stores: the platform's and the airlock's folders stay
+root's, 0700, as in a real deployment; the dashboards in people's servers read the queue, the
+applications and the release requests through the services and send approvals, reviews and
+feasibility queries to them, all with the person's token; the researcher's kernel cannot open
+either store), and a Python every account may run
 (:mod:`tests.hub.people_python`); the teardown stops the hub and the services, ends the
 accounts' processes and removes the accounts. :func:`running_hub` is the set-up
 (``benchmarks/hub_first_screen.py`` uses it too). Every browser request outside the hub's
@@ -46,7 +48,6 @@ import pytest
 
 from genomlab.airlock.directory import PlatformDirectory
 from genomlab.airlock.requests import (
-    airlock_dir,
     get_outputs_dir,
     get_released_dir,
     get_request_detail,
@@ -88,7 +89,7 @@ pytestmark = [
 TAG = os.environ.get("HUB_TEST_ACCOUNT_TAG", "")
 if not re.fullmatch(r"[a-z0-9]{0,6}", TAG):
     raise ValueError(f"HUB_TEST_ACCOUNT_TAG={TAG!r}: up to 6 of a-z, 0-9")
-RESEARCHER, DECIDER, GROUP = f"glhrita{TAG}", f"glhdieter{TAG}", f"glhubtest{TAG}"
+RESEARCHER, DECIDER = f"glhrita{TAG}", f"glhdieter{TAG}"
 CHECKERS = (f"glhute{TAG}", f"glhotto{TAG}")
 GROUP_PREFIX = f"genomlab-glh{TAG}-"  # the hub's project groups: genomlab-glh<tag>-p-<project>
 PASSWORDS = {
@@ -140,7 +141,6 @@ def _remove_accounts() -> None:
                 process.kill()
         subprocess.run(["userdel", "-r", user], capture_output=True)
         subprocess.run(["ip", "netns", "delete", f"genomlab-{user}"], capture_output=True)
-    subprocess.run(["groupdel", GROUP], capture_output=True)
     for group in grp.getgrall():  # the project groups the hub made
         if group.gr_name.startswith(GROUP_PREFIX + "p-"):
             subprocess.run(["groupdel", group.gr_name], capture_output=True)
@@ -148,9 +148,8 @@ def _remove_accounts() -> None:
 
 def _create_accounts() -> None:
     _remove_accounts()  # left over by an interrupted run
-    _run("groupadd", GROUP)
     for user in PASSWORDS:
-        _run("useradd", "--create-home", "--shell", "/bin/bash", "--groups", GROUP, user)
+        _run("useradd", "--create-home", "--shell", "/bin/bash", user)
     subprocess.run(
         ["chpasswd"],
         input="".join(f"{u}:{p}\n" for u, p in PASSWORDS.items()),
@@ -158,38 +157,6 @@ def _create_accounts() -> None:
         check=True,
         capture_output=True,
     )
-
-
-def _share_platform_store(config: GenomlabConfig) -> None:
-    """The group may read and lock the platform's SQLite store (not its keys, not people's
-    credentials): what the embedded default's dashboards need in a person's server."""
-    gid = grp.getgrnam(GROUP).gr_gid
-    config.home.chmod(0o755)
-    platform = config.home / "platform"
-    os.chown(platform, 0, gid)
-    platform.chmod(0o2770)
-    for path in [
-        *platform.glob("platform.db*"),
-        *(platform / "attachments").rglob("*"),
-        platform / "attachments",
-    ]:
-        os.chown(path, 0, gid)
-        path.chmod(0o2770 if path.is_dir() else 0o660)
-
-
-def _share_airlock(config: GenomlabConfig) -> None:
-    """The group may read the airlock's store and snapshots (what the airlock dashboard in an
-    output checker's server shows; not its keys): decisions go to the airlock service."""
-    gid = grp.getgrnam(GROUP).gr_gid
-    airlock = airlock_dir(config)
-    for path in [
-        airlock,
-        *airlock.glob("airlock.db*"),
-        *(airlock / "requests").rglob("*"),
-        airlock / "requests",
-    ]:
-        os.chown(path, 0, gid)
-        path.chmod(0o2770 if path.is_dir() else 0o660)
 
 
 def _fill_other_workspace(config: GenomlabConfig, other: str) -> None:
@@ -301,8 +268,9 @@ def running_hub(
         if prepare is not None:
             prepare(config)
         request_id = _submit_output(config, project_id)
-        _share_platform_store(config)
-        _share_airlock(config)
+        # people reach their workspaces, the services' records and the configuration through
+        # the home; the platform's and the airlock's folders stay the services' own (root's)
+        config.home.chmod(0o755)
         _fill_other_workspace(config, other_project_id)
         # the services hold the signing keys; people act through them with their own tokens
         (config.home / "services").mkdir()
@@ -600,7 +568,11 @@ except Exception:
     found["http"] = [0, traceback.format_exc()]
 for what, read in [("list", lambda: os.listdir(config.workspace_dir(OTHER))),
                    ("read", lambda: open(config.workspace_dir(OTHER) / OTHERS_FILE).read()),
-                   ("own", lambda: sorted(os.listdir(config.workspace_dir(MINE))))]:
+                   ("own", lambda: sorted(os.listdir(config.workspace_dir(MINE)))),
+                   ("platform_db", lambda: open(config.home / "platform" / "platform.db",
+                                                "rb").read(16)),
+                   ("airlock_db", lambda: open(config.home / "airlock" / "airlock.db",
+                                               "rb").read(16))]:
     try:
         found[what] = read()
     except OSError as exc:
@@ -685,6 +657,10 @@ def test_hub__researcher_s_kernel_claiming_the_decider_is_refused_and_sees_only_
     assert status == 403, found
     assert RESEARCHER in body, body
     assert found["list"] == found["read"] == "PermissionError: Permission denied", found
+    # the platform's and the airlock's stores are the services' own: the dashboards read
+    # through the services, the researcher's account cannot open either store
+    assert found["platform_db"] == found["airlock_db"] == "PermissionError: Permission denied", (
+        found)
     assert found["own"] == ["outputs"], found
     detail = get_application_detail(hub.config, hub.application_id)
     assert detail.row["status"] == "under_review"  # nothing was approved

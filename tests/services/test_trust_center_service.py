@@ -39,6 +39,7 @@ from genomlab.data_service.adapters import get_node_readers
 from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key, public_key_pem
+from genomlab.ledger import DEFAULT_CHECKPOINT_EVERY
 from genomlab.messages import APPROVAL_KIND, CohortCriteria, SignedDocument, sign_document
 from genomlab.platform.access_tokens import (
     TOKEN_KEY,
@@ -59,6 +60,7 @@ from genomlab.trust_center.approvals import (
     platform_approval_key_path,
 )
 from genomlab.trust_center.service import TrustCenter, verify_linkage_map
+from genomlab.trusted_keys import TrustedKeyMismatch
 from tests.conftest import REPO, config_for
 from tests.services.conftest import approved_node_client, platform_state
 from tests.services.people import state_changes, store_state
@@ -324,7 +326,10 @@ def _refused_once(services: Services, approval: SignedDocument, match: str) -> N
     added = trust_center_events(config)[n_events:]
     assert [(e.type, e.actor) for e in added] == [
         ("linkage_map.refused", services.data_service.credentials.client_id)]
-    assert state_changes(before, trust_center_state(config)) == {"ledger_events": 1}
+    # the ledger's own periodic checkpoint, when the refusal happens to be its 100th event
+    checkpoint = {"ledger_checkpoints": 1} if added[0].seq % DEFAULT_CHECKPOINT_EVERY == 0 else {}
+    assert state_changes(before, trust_center_state(config)) == {"ledger_events": 1,
+                                                                  **checkpoint}
     assert platform_state(config) == platform_before
     assert ledgers_verify(config)
 
@@ -395,12 +400,12 @@ def test_issue_linkage_map__approval_signed_by_an_attacker_after_swapping_the_tr
     """Attack: replace the platform's public approval key that the trust centre trusts
     (``platform/keys/approval.pub.pem``, :func:`platform_approval_key_path`) with an attacker's,
     and present an approval the attacker signed (criteria widened to everyone). The swap does
-    defeat the signature check on its own (``check_approval`` accepts the forgery with the
-    swapped file), so the signature is not what protects: the trust-centre service asks the
-    platform for the approval's current digest, the forgery is not it, and the request is
-    refused 403 with the ``linkage_map.refused`` audit event as the only change. Neither
-    ``genomlab ledger verify`` nor the anchors look at this key file (they cover ledger keys
-    only), so the swap itself is not reported there."""
+    defeat the bare signature check (``check_approval`` accepts the forgery with the
+    attacker's key), but not the trust centre: the key's fingerprint is anchored in its ledger
+    (the services' start anchors it), so loading the swapped file is refused
+    (``TrustedKeyMismatch``), and before any key is loaded the trust-centre service asks the
+    platform for the approval's current digest; the forgery is not it, and the request is
+    refused 403 with the ``linkage_map.refused`` audit event as the only change."""
     config = services.config
     approval = get_signed_approval(config, services.application_id)
     attacker = Ed25519PrivateKey.generate()
@@ -409,8 +414,10 @@ def test_issue_linkage_map__approval_signed_by_an_attacker_after_swapping_the_tr
     genuine = trusted.read_bytes()
     trusted.write_bytes(public_key_pem(attacker.public_key()))
     try:
-        grant = check_approval(forged, load_platform_approval_key(config), today=clock.today())
-        assert grant.application_id == services.application_id  # the file swap is effective
+        grant = check_approval(forged, attacker.public_key(), today=clock.today())
+        assert grant.application_id == services.application_id  # a valid signature
+        with pytest.raises(TrustedKeyMismatch, match=f"^{trusted}: the platform's approval key"):
+            load_platform_approval_key(config)  # the anchored fingerprint catches the swap
         _refused_once(services, forged, "not the platform's current approval")
     finally:
         trusted.write_bytes(genuine)
@@ -422,10 +429,10 @@ def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token
     (``<home>/services/platform.token-key.pub.pem``, :func:`get_published_token_key`) with an
     attacker's, and call with a token the attacker signed carrying a real data-service
     client's claims. The running trust centre read the key once at its start, so it refuses
-    the token 401 and nothing changes in either store. The swapped file is what the next
-    service start would load in a home whose key fingerprints were never anchored (here:
-    ``load_platform_token_key`` accepts the forgery); once ``genomlab ledger anchor`` ran, the
-    start is refused and ``ledger verify`` names the file
+    the token 401 and nothing changes in either store. The next service start would not load
+    the swapped file: its fingerprint is not the one anchored in the trust centre's ledger
+    (the services' start anchors it; ``load_platform_token_key`` raises
+    ``TrustedKeyMismatch``), and ``ledger verify`` names the file
     (``tests/trust_center/test_trusted_keys.py``, ``tests/test_ledger_completeness.py``)."""
     config = services.config
     real = jwt.decode(services.data_service.tokens.get(), options={"verify_signature": False})
@@ -437,10 +444,11 @@ def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token
     before, platform_before = trust_center_state(config), platform_state(config)
     published.write_bytes(public_key_pem(attacker.public_key()))
     try:
-        claims = decode_access_token(forged, load_platform_token_key(
-            config, trusted_by=Institution(config, "trust_center")),
+        claims = decode_access_token(forged, attacker.public_key(),
                                      audience=TRUST_CENTER_AUDIENCE)
         assert claims["client_id"] == services.data_service.credentials.client_id
+        with pytest.raises(TrustedKeyMismatch, match=f"^{published}: the platform's access"):
+            load_platform_token_key(config, trusted_by=Institution(config, "trust_center"))
         with services.http() as http:
             answer = http.post(LINKAGE_PATH, headers={"Authorization": f"Bearer {forged}"}, json={
                 "approval": get_signed_approval(config, services.application_id)

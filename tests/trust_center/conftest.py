@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, inspect, text
@@ -19,6 +20,7 @@ from genomlab.institution import Institution
 from genomlab.messages import (
     APPROVAL_KIND,
     REVOCATION_KIND,
+    ApprovalGrant,
     SignedDocument,
     compute_document_digest,
     sign_document,
@@ -127,10 +129,28 @@ def platform_word() -> PlatformWord:
     return PlatformWord()
 
 
+def select_everyone_presented(grant: ApprovalGrant, genome: np.ndarray,
+                              clinical: np.ndarray) -> np.ndarray:
+    """The cohort rule for tests whose persons are at no GRZ's or KDK's store (they enrol at
+    the trust centre only, :func:`enrol`) and whose approvals have no criteria: every
+    presented consented person. The real rule (:mod:`genomlab.cohort`) would select nobody
+    there; ``test_linkage_cohort.py`` checks it with node stores."""
+    return np.ones(len(genome), dtype=bool)
+
+
+@pytest.fixture
+def everyone_in_cohort(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every :class:`TrustCenter` made without ``cohort`` (the CLI's, the tests' own) gets
+    :func:`select_everyone_presented` as its home's cohort rule."""
+    from genomlab.trust_center import service
+
+    monkeypatch.setattr(service, "make_cohort_filter", lambda config: select_everyone_presented)
+
+
 @pytest.fixture
 def tc(config: GenomlabConfig, platform_word: PlatformWord) -> TrustCenter:
     approve_nodes(config, GRZ, KDK, OTHER_GRZ)
-    return TrustCenter(config, approval_status=platform_word)
+    return TrustCenter(config, approval_status=platform_word, cohort=select_everyone_presented)
 
 
 @pytest.fixture

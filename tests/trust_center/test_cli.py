@@ -41,7 +41,8 @@ def _cli(config_file: Path, env: dict[str, str] | None = None) -> Callable[..., 
 
 
 def test_trust_center_cli__full_flow_and_audit(config: GenomlabConfig, tmp_path: Path,
-                                               sign_grant: Callable[..., SignedDocument]) -> None:
+                                               sign_grant: Callable[..., SignedDocument],
+                                               everyone_in_cohort: None) -> None:
     run = _cli(write_config_file(config, tmp_path / "genomlab.toml"))
     approve_nodes(config, GRZ, KDK)
     kvnr = make_kvnr(42)

@@ -13,11 +13,15 @@ cohort, computed here by SQL over the two stores, not with the selection code.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import polars as pl
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from genomlab import clock
+from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.db import get_engine
 from genomlab.genome_center import store as grz_store
@@ -27,9 +31,9 @@ from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.models import TERMS_OF_USE_VERSION, ApplicationForm
 from genomlab.platform.applications.workflow import Workflow
-from genomlab.services.trust_center_api import make_cohort_filter
 from genomlab.trust_center import store as tc_store
 from genomlab.trust_center.service import TrustCenter
+from tests.conftest import write_config_file
 from tests.trust_center.conftest import GRZ, Person, enrol
 
 
@@ -102,7 +106,7 @@ def expected_cohort(config: GenomlabConfig, tc: TrustCenter) -> set[str]:
 
 @pytest.fixture
 def home(config: GenomlabConfig) -> tuple[TrustCenter, str, list[Person], list[Person]]:
-    tc = TrustCenter(config)  # in-process: asks this home's platform store
+    tc = TrustCenter(config)  # in-process: asks this home's platform store and GRZ
     consented, denied = enrol(tc, 12), enrol(tc, 6, start=100, research=False)
     deliver_to_grz(config, consented + denied)
     return tc, approve_rare_genomes(config), consented, denied
@@ -119,8 +123,7 @@ def test_issue_linkage_map__genomic_cohort_holds_exactly_its_consented_persons(
     assert in_criteria & {p.genome for p in denied}  # a denied person meets the criteria
     linkage = tc.issue_linkage_map(get_signed_approval(config, application_id),
                                    actor="data_service",
-                                   genome_pseudonyms=[p.genome for p in everyone],
-                                   cohort=make_cohort_filter(config))
+                                   genome_pseudonyms=[p.genome for p in everyone])
     rows = list(linkage.rows())
     assert {genome for _, genome, _ in rows} == expected
     assert len(rows) == len(expected) == len({project for project, _, _ in rows})
@@ -129,3 +132,29 @@ def test_issue_linkage_map__genomic_cohort_holds_exactly_its_consented_persons(
     assert linkage.n_outside_cohort == len(consented) - len(expected)
     issued = [e.payload for e in tc.ledger.events(type="linkage_map.issued")]
     assert [(p["n_rows"], p["n_requested"]) for p in issued] == [(len(expected), len(everyone))]
+
+
+def test_linkage_map_issue__in_process_cli_presenting_everyone_gets_only_the_cohort(
+        home: tuple[TrustCenter, str, list[Person], list[Person]], tmp_path: Path) -> None:
+    """``genomlab trust-center linkage-map issue`` (no service, no cohort passed by anyone):
+    a caller presenting all 18 persons gets the approved cohort's consented persons only."""
+    tc, application_id, consented, denied = home
+    config = tc.config
+    everyone = consented + denied
+    expected = expected_cohort(config, tc)
+    approval = tmp_path / "approval.json"
+    approval.write_text(get_signed_approval(config, application_id).model_dump_json())
+    presented = tmp_path / "genomes.txt"
+    presented.write_text("".join(f"{p.genome}\n" for p in everyone))
+    out = tmp_path / "map.tsv"
+    result = CliRunner().invoke(main, [
+        "--config", str(write_config_file(config, tmp_path / "genomlab.toml")),
+        "trust-center", "linkage-map", "issue", "--approval", str(approval),
+        "--genome-pseudonyms", str(presented), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out, separator="\t")
+    assert set(frame["genome_pseudonym"].to_list()) == expected
+    assert frame.height == len(expected) < len(everyone) - len(denied)
+    issued = [e.payload for e in tc.ledger.events(type="linkage_map.issued")]
+    assert [(p["n_rows"], p["n_requested"], p["n_outside_cohort"]) for p in issued] == [
+        (len(expected), len(everyone), len(consented) - len(expected))]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from genomlab.anchors import anchor_trusted_keys
@@ -29,13 +30,25 @@ from genomlab.errors import PermissionDenied
 from genomlab.institution import Institution
 from genomlab.keys import public_key_pem
 from genomlab.ledgers import open_ledger
-from genomlab.messages import APPROVAL_KIND, REVOCATION_KIND, SignedDocument, sign_document
+from genomlab.messages import (
+    APPROVAL_KIND,
+    REVOCATION_KIND,
+    SignedDocument,
+    sign_document,
+    verify_document,
+)
 from genomlab.platform.applications.demo import run_applications_demo
 from genomlab.platform.applications.entitlements import get_signed_approval
 from genomlab.platform.applications.workflow import Workflow
+from genomlab.services.runner import get_keys_trusted_at_start, get_service_record_path
 from genomlab.trust_center.approvals import check_approval, platform_approval_key_path
 from genomlab.trust_center.service import TrustCenter
-from genomlab.trusted_keys import TrustedKeyMismatch, compute_fingerprint
+from genomlab.trusted_keys import (
+    TrustedKeyMismatch,
+    TrustedKeyNotAnchored,
+    compute_fingerprint,
+    require_anchored_keys,
+)
 from tests.trust_center.conftest import Person, enrol
 
 HOLDERS = (("trust_center", None), ("data_service", None), ("airlock", None),
@@ -128,9 +141,11 @@ def test_for_service__data_service_does_not_start_with_a_swapped_token_key(
 
 
 @pytest.fixture
-def approved(config: GenomlabConfig) -> tuple[GenomlabConfig, str, list[Person]]:
+def approved(config: GenomlabConfig, everyone_in_cohort: None
+             ) -> tuple[GenomlabConfig, str, list[Person]]:
     """A real approval of the platform (the demo application, genomic and clinical data) and
-    three enrolled, research-consenting persons; no key anchored."""
+    three enrolled, research-consenting persons (at no node's store: the cohort is every
+    presented person, ``everyone_in_cohort``); no key anchored."""
     app = run_applications_demo(config)
     return config, app.application_id, enrol(TrustCenter(config), 3)
 
@@ -208,3 +223,195 @@ def test_platform_key__swap_before_start_refused_at_the_first_use(
     with pytest.raises(TrustedKeyMismatch, match=f"^{path}: "):
         tc.receive_revocation(forge_revocation(attacker), actor="tc-operator")
     assert list(tc.ledger.events(type="approval.revoked")) == []
+
+
+# --- 4. trust on first anchoring: no anchor, no start ---------------------------------------------
+
+
+@pytest.fixture
+def unanchored(config: GenomlabConfig) -> GenomlabConfig:
+    """The ``anchored`` home's keys and holders, but ``genomlab ledger anchor`` never ran."""
+    keys = Institution(config, "platform").keys()
+    published = get_published_token_key(config)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    published.write_bytes(keys.public_key_path("oauth").read_bytes())
+    keys.signing_key("approval")
+    for kind, node in HOLDERS:
+        institution = Institution(config, kind, node)  # type: ignore[arg-type]
+        open_ledger(institution).append("institution.initialised",
+                                        {"institution": institution.name, "store": "sqlite"},
+                                        actor="op")
+    return config
+
+
+def test_serve__a_service_with_no_anchored_key_refuses_to_start(
+        unanchored: GenomlabConfig, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from tests.conftest import write_config_file
+
+    config_file = write_config_file(unanchored, tmp_path / "genomlab.toml")
+    tc_ledger = open_ledger(Institution(unanchored, "trust_center"))
+    before = tc_ledger.head()
+    result = CliRunner().invoke(main, ["--config", str(config_file), "serve", "trust-center",
+                                       "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "trust_center: no fingerprint of the platform's access-token key (oauth), approval key "
+        "(approval) is anchored in trust_center's ledger, so a swapped key file could not be "
+        "detected; refusing to start: run `genomlab ledger anchor` as the operator first"
+        in " ".join(result.output.split())), result.output
+    assert open_ledger(Institution(unanchored, "trust_center")).head() == before
+    assert not get_service_record_path(unanchored, Institution(unanchored, "trust_center")
+                                       ).exists()
+    result = CliRunner().invoke(main, ["--config", str(config_file), "serve", "grz", "--node",
+                                       "GRZK00001", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "grz:GRZK00001: no fingerprint of the platform's access-token key (oauth) is" in (
+        " ".join(result.output.split()))
+
+
+def test_require_anchored_keys__passes_once_anchored_and_names_only_what_is_missing(
+        unanchored: GenomlabConfig) -> None:
+    tc = Institution(unanchored, "trust_center")
+    assert get_keys_trusted_at_start(unanchored, tc) == ["oauth", "approval"]
+    assert get_keys_trusted_at_start(unanchored, Institution(unanchored, "airlock")) == ["oauth"]
+    assert get_keys_trusted_at_start(unanchored, Institution(unanchored, "platform")) == []
+    open_ledger(tc).append("key.anchored", {"institution": "platform", "key": "oauth",
+                                            "fingerprint": fingerprint_of(unanchored, "oauth")},
+                           actor="ledger-anchor", stream="platform")
+    with pytest.raises(TrustedKeyNotAnchored, match=r"^trust_center: no fingerprint of the "
+                       r"platform's approval key \(approval\) is anchored"):
+        require_anchored_keys(tc, ["oauth", "approval"])
+    anchor_trusted_keys(unanchored)
+    for kind, node in HOLDERS:
+        holder = Institution(unanchored, kind, node)  # type: ignore[arg-type]
+        require_anchored_keys(holder, get_keys_trusted_at_start(unanchored, holder))
+
+
+# --- 5. deliberate rotation: recorded, re-anchored, the old key refused ---------------------------
+
+
+def rotate(config: GenomlabConfig, tmp_path: Path, name: str) -> str:
+    """``genomlab ledger rotate-key NAME --reason ...`` in ``config``'s home; its output."""
+    from click.testing import CliRunner
+
+    from genomlab.cli import main
+    from genomlab.db import dispose_engines
+    from tests.conftest import write_config_file
+
+    dispose_engines()
+    result = CliRunner().invoke(main, [
+        "--config", str(write_config_file(config, tmp_path / "genomlab.toml")),
+        "ledger", "rotate-key", name, "--reason", "yearly rotation"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def anchored_in(config: GenomlabConfig, key: str) -> dict[str, tuple[str, str]]:
+    """Each holder's latest ``key.anchored`` of the platform's ``key``: (fingerprint,
+    replaces)."""
+    found = {}
+    for kind, node in HOLDERS:
+        holder = Institution(config, kind, node)  # type: ignore[arg-type]
+        events = [e.payload for e in holder.ledger().events(type="key.anchored")
+                  if e.payload["key"] == key]
+        found[holder.name] = (events[-1]["fingerprint"], events[-1].get("replaces", ""))
+    return found
+
+
+def test_rotate_key__token_key_recorded_reanchored_old_key_and_its_tokens_refused(
+        anchored: GenomlabConfig, tmp_path: Path) -> None:
+    from genomlab.anchors import find_key_faults
+    from genomlab.platform.access_tokens import (
+        TRUST_CENTER_AUDIENCE,
+        AccessTokenAuthority,
+        InvalidToken,
+        decode_access_token,
+    )
+    from genomlab.platform.oauth_clients import ClientIdentity
+
+    old = fingerprint_of(anchored, "oauth")
+    published = get_published_token_key(anchored)
+    old_public = published.read_bytes()
+    token = AccessTokenAuthority(anchored).issue(ClientIdentity(
+        "ds-client", "DSGENOMLAB", "linkage:request", "2026-01-01T00:00:00+00:00"),
+        "linkage:request")["access_token"]
+    tc = Institution(anchored, "trust_center")
+    assert decode_access_token(token, load_platform_token_key(anchored, trusted_by=tc),
+                               audience=TRUST_CENTER_AUDIENCE)["client_id"] == "ds-client"
+    output = rotate(anchored, tmp_path, "platform-token")
+    new = fingerprint_of(anchored, "oauth")
+    assert new != old
+    assert f"platform's oauth key rotated: {old} -> {new}" in output
+    rotated = [(e.actor, e.payload) for e in Institution(anchored, "platform").ledger().events(
+        type="key.rotated")]
+    assert len(rotated) == 1
+    assert rotated[0][0].startswith("operator:")
+    assert rotated[0][1] == {"key": "oauth", "old_fingerprint": old, "new_fingerprint": new,
+                             "reason": "yearly rotation"}
+    assert set(anchored_in(anchored, "oauth").values()) == {(new, old)}  # every holder
+    assert set(anchored_in(anchored, "approval").values()) == {
+        (fingerprint_of(anchored, "approval"), "")}  # the other key untouched
+    for kind, node in HOLDERS:  # every service loads the new, published key
+        holder = Institution(anchored, kind, node)  # type: ignore[arg-type]
+        assert compute_fingerprint(load_platform_token_key(anchored, trusted_by=holder)) == new
+    assert find_key_faults(anchored) == []
+    with pytest.raises(InvalidToken, match="Signature verification failed"):
+        decode_access_token(token, load_platform_token_key(anchored, trusted_by=tc),
+                            audience=TRUST_CENTER_AUDIENCE)
+    published.write_bytes(old_public)  # the old key put back: refused
+    with pytest.raises(TrustedKeyMismatch, match=f"expected {new}, found {old}"):
+        load_platform_token_key(anchored, trusted_by=tc)
+
+
+def test_rotate_key__approval_key_old_approvals_stop_verifying(
+        anchored: GenomlabConfig, tmp_path: Path) -> None:
+    from genomlab.messages import SignatureError
+
+    platform = Institution(anchored, "platform")
+    old = fingerprint_of(anchored, "approval")
+    old_public = platform_approval_key_path(anchored).read_bytes()
+    approval = sign_document(APPROVAL_KIND, {"application_id": "APP-1", "project_id": "GDE-1"},
+                             platform.keys().signing_key("approval"))
+    tc = TrustCenter(anchored)
+    verify_document(approval, tc.platform_key, kind=APPROVAL_KIND)  # genuine before
+    rotate(anchored, tmp_path, "platform-approval")
+    new = fingerprint_of(anchored, "approval")
+    assert set(anchored_in(anchored, "approval").values()) == {(new, old)}  # every holder
+    assert compute_fingerprint(tc.platform_key) == new  # read at use: the new key
+    with pytest.raises(SignatureError):
+        verify_document(approval, tc.platform_key, kind=APPROVAL_KIND)
+    platform_approval_key_path(anchored).write_bytes(old_public)
+    with pytest.raises(TrustedKeyMismatch, match=f"expected {new}, found {old}"):
+        tc.platform_key  # noqa: B018 (the property reads and checks the file)
+
+
+def test_anchor_trusted_keys__completes_a_rotation_stopped_before_the_reanchoring(
+        anchored: GenomlabConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rotation stops after the record and the new key files (here: the re-anchoring
+    fails): the holders refuse the new key until ``ledger anchor`` completes the recorded
+    rotation; an unrecorded swap afterwards is still not anchored."""
+    from genomlab import anchors
+
+    old = fingerprint_of(anchored, "oauth")
+    with monkeypatch.context() as patch:
+        patch.setattr(anchors, "anchor_trusted_keys", lambda config: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            anchors.rotate_platform_key(anchored, "oauth", actor="operator:test", reason="due")
+    new = fingerprint_of(anchored, "oauth")
+    tc = Institution(anchored, "trust_center")
+    with pytest.raises(TrustedKeyMismatch, match=f"expected {old}, found {new}"):
+        load_platform_token_key(anchored, trusted_by=tc)
+    assert {(a.holder, a.fingerprint, a.replaces) for a in anchors.anchor_trusted_keys(anchored)
+            } == {(Institution(anchored, kind, node).name, new, old)  # type: ignore[arg-type]
+                  for kind, node in HOLDERS}
+    assert compute_fingerprint(load_platform_token_key(anchored, trusted_by=tc)) == new
+    attacker = Ed25519PrivateKey.generate()  # a swapped pair, no key.rotated record
+    keys = Institution(anchored, "platform").directory / "keys"
+    (keys / "oauth.ed25519.pem").write_bytes(attacker.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    assert anchors.anchor_trusted_keys(anchored) == []
+    assert set(anchored_in(anchored, "oauth").values()) == {(new, old)}
