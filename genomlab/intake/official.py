@@ -25,13 +25,17 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
 
 The platform service starts once, only if a GRZ has something to send, and stops at the end, as
 do the inboxes. A rerun on the same home takes only what grz-db does not hold as finished or
-refused (the inbox of a previous run is gone with its process, so the rest is sent again and the
-pipeline resumes it), and issues no second client: running it twice appends nothing the first
-run did. KDK intake is not here (:func:`genomlab.intake.run_world_intake` with ``grz=False``).
+refused and what grz-cli has not refused as it is (``<home>/hospitals/<IK>/sent/<folder>.
+refused.json`` notes the metadata's digest and grz-cli's message); the inbox of a previous run is
+gone with its process, so the rest is sent again and the pipeline resumes it. It issues no
+second client and starts no service when nothing is left: running it twice appends nothing the
+first run did (starting the platform service anchors the ledgers' heads). KDK intake is not
+here (:func:`genomlab.intake.run_world_intake` with ``grz=False``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -270,6 +274,8 @@ def run_world_official_intake(
             if pipeline is not None and sid is not None and sid in known \
                     and _is_final(pipeline, sid, known[sid], outcome):
                 continue
+            if _was_refused_by_hospital(config, entry, folder, outcome):
+                continue
             todo.setdefault(grz, []).append(_Sent(entry, folder, outcome))
         if pipeline is not None:
             result.pipelines[grz] = pipeline
@@ -305,6 +311,31 @@ def _get_existing_pipeline(config: GenomlabConfig, grz: str, tools: OfficialTool
                                                        api["api_base_url"], api["client_id"],
                                                        api["client_secret"]),
                           detailed_qc=setting)
+
+
+def _get_refusal_record(config: GenomlabConfig, entry: dict[str, Any]) -> Path:
+    """Where the hospital notes grz-cli's refusal of a world folder (beside its sent copy)."""
+    return (config.home / "hospitals" / entry["hospital_ik"] / "sent"
+            / f"{Path(entry['path']).name}.refused.json")
+
+
+def _get_metadata_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "metadata" / "metadata.json").read_bytes()).hexdigest()
+
+
+def _was_refused_by_hospital(config: GenomlabConfig, entry: dict[str, Any], folder: Path,
+                             outcome: OfficialOutcome) -> bool:
+    """Whether grz-cli refused this folder, as it is now, in an earlier run (then ``outcome``
+    says so and it is not sent again: the same metadata would be refused again)."""
+    record = _get_refusal_record(config, entry)
+    if not record.is_file():
+        return False
+    saved = json.loads(record.read_text())
+    if saved.get("metadata_sha256") != _get_metadata_digest(folder):
+        return False  # the hospital changed it since: send it again
+    outcome.refused_by, outcome.reason = "grz-cli submit", str(saved["reason"])
+    outcome.earlier_run = True
+    return True
 
 
 def _is_final(pipeline: GrzctlPipeline, sid: str, state: str | None,
@@ -449,6 +480,11 @@ def _send(config: GenomlabConfig, sent: _Sent, tools: OfficialTools,
     first = next((i for i, line in enumerate(lines) if "ERROR" in line), 0)
     sent.outcome.refused_by = "grz-cli submit"
     sent.outcome.reason = "\n".join(lines[first:])
+    record = _get_refusal_record(config, sent.entry)
+    tmp = record.with_name(f".{record.name}.tmp")
+    tmp.write_text(json.dumps({"metadata_sha256": _get_metadata_digest(sent.folder),
+                               "reason": sent.outcome.reason}))
+    os.replace(tmp, record)
     return False
 
 
