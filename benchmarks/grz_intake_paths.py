@@ -11,8 +11,9 @@ The submissions are the first ``--submissions`` good single-sample initial submi
 (the order flips every repeat), each on a fresh home (world institutions, case numbers and
 consents set up untimed; Hail is started once, before the first repeat, and shared):
 
-(a) the official path: every hospital sends with ``grz-cli submit`` (validate with grz-check,
-    Crypt4GH-encrypt, upload) into the GRZ's moto S3 inbox on 127.0.0.1; then
+(a) the official path, :func:`genomlab.intake.official.run_world_official_intake` on the chosen
+    folders (detailed QC off): every hospital sends with ``grz-cli submit`` (validate with
+    grz-check, Crypt4GH-encrypt, upload) into the GRZ's moto S3 inbox on 127.0.0.1; then
     :class:`genomlab.genome_center.grzctl_pipeline.GrzctlPipeline` over the inbox: grzctl add,
     download, decrypt, validate, should-qc, encrypt, archive; genomlab's part on grzctl's
     decrypted folders (receive + checks, pseudonym exchange with the trust centre, one Hail
@@ -190,17 +191,6 @@ def fresh_home(root: Path, name: str, world: Path) -> Any:
     return config
 
 
-def file_confirmation(config: Any, data: bytes, body: dict[str, Any]) -> None:
-    """The hospital files its Meldebestätigung and, if complete, deletes the TAN."""
-    from genomlab.intake import get_case_book
-
-    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{body['confirmation_id']}.json").write_bytes(data)
-    if body["complete"]:
-        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
-
-
 def run_old(config: Any, world: Path, chosen: list[dict[str, Any]], grz: str,
             hl: Any) -> tuple[float, dict[str, float]]:
     """The old in-process intake of ``chosen``; (wall seconds, seconds per step)."""
@@ -238,106 +228,57 @@ def run_old(config: Any, world: Path, chosen: list[dict[str, Any]], grz: str,
     return wall, {**clock.seconds, BATCHES: float(len(summary.batches))}
 
 
-def run_official(config: Any, world: Path, chosen: list[dict[str, Any]], grz: str, hl: Any,
-                 root: Path, tools: dict[str, Path], parallel: int, tag: str
-                 ) -> tuple[float, dict[str, float]]:
-    """grz-cli → inbox → grzctl + genomlab for ``chosen``; (wall seconds, seconds per step).
-
-    ``tag`` makes the buckets' names new: moto keeps its buckets in process-wide state, so a
-    second local inbox of this process would see the first one's (and grz-cli refuses to upload
-    a submission again)."""
+def run_official(config: Any, world: Path, chosen: list[dict[str, Any]], hl: Any,
+                 tools: Any, parallel: int) -> tuple[float, dict[str, float]]:
+    """grz-cli → inbox → grzctl + genomlab for ``chosen``
+    (:func:`genomlab.intake.official.run_world_official_intake`, detailed QC off: the committed
+    world has no reads); (wall seconds of sending and the pipeline, seconds per step)."""
     from genomlab.genome_center import grzctl_pipeline
-    from genomlab.genome_center.grz_tools import (
-        make_crypt4gh_keypair,
-        run_grz_cli,
-        write_grz_cli_config,
-    )
-    from genomlab.genome_center.grzctl_pipeline import GrzctlPipeline, PruefberichtApi
-    from genomlab.genome_center.s3_inbox import bundled_version_policy, start_local_inbox
-    from genomlab.institution import Institution
-    from genomlab.intake import get_pseudonym_service
-    from genomlab.platform.oauth_clients import issue_client
-    from genomlab.services.process import running_service
+    from genomlab.genome_center.grzctl_pipeline import GrzctlPipeline
+    from genomlab.intake.official import run_world_official_intake
 
-    grz_cli, grzctl = tools["grz-cli"], tools["grzctl"]
-    bin_dir = grz_cli.parent
-    client = issue_client(config, grz, actor="bench")
-    grz_dir = Institution(config, grz).directory
-    inbox_keys = make_crypt4gh_keypair(bin_dir / "crypt4gh-keygen", grz_dir / "keys")
-    archive_keys = {name: make_crypt4gh_keypair(bin_dir / "crypt4gh-keygen", root / "archive",
-                                                name) for name in ("consented", "non_consented")}
     clock = Clock()
-    with running_service(config, "platform", log=root / "platform.log",
-                         env={"PYTHONPATH": str(REPO)}) as service, \
-            start_local_inbox(grz, version_policy=bundled_version_policy(bin_dir / "python"),
-                              bucket=f"{grz.lower()}-inbox-{tag}") as inbox:
-        archives = {}
-        for name, pair in archive_keys.items():
-            bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}-{tag}"
-            inbox.client().create_bucket(Bucket=bucket)
-            archives[name] = (bucket, pair.public_key)
-        hospitals = {le: write_grz_cli_config(root / "sent" / f"{le}.yaml",
-                                              inbox.hospital_config(le, inbox_keys))
-                     for le in sorted({e["hospital_ik"] for e in chosen})}
-        api = PruefberichtApi(token_url=service.url + "/oauth2/token",
-                              api_base_url=service.url + "/api/pruefbericht",
-                              client_id=client.client_id, client_secret=client.client_secret,
-                              ca_file=service.ca)
-        pipeline = GrzctlPipeline.set_up(grzctl, grz_dir / "grzctl", grz_id=grz,
-                                         submitters=sorted(hospitals), inbox=inbox.target(),
-                                         inbox_keys=inbox_keys, archives=archives,
-                                         pruefbericht=api)
-        for entry in chosen:  # the hospitals' copies (grz-cli writes into them), untimed
-            shutil.copytree(world / entry["path"], root / "sent" / entry["submission_id"])
 
-        def grzctl_run(original: Any) -> Any:
-            def wrapper(*args: str) -> Any:
-                if args[:2] == ("pruefbericht", "generate"):
-                    with clock.time("grzctl pruefbericht generate"):
-                        return original(*args)
-                if args[:2] == ("pruefbericht", "submit"):
-                    with clock.time("grzctl pruefbericht submit"):
-                        return original(*args)
-                if args[:2] == ("db", "list"):
-                    with clock.time(BOOKKEEPING):
-                        return original(*args)
-                return original(*args)
-            return wrapper
+    def grzctl_run(original: Any) -> Any:
+        def wrapper(self: Any, *args: str) -> Any:
+            if args[:2] == ("pruefbericht", "generate"):
+                with clock.time("grzctl pruefbericht generate"):
+                    return original(self, *args)
+            if args[:2] == ("pruefbericht", "submit"):
+                with clock.time("grzctl pruefbericht submit"):
+                    return original(self, *args)
+            if args[:2] == ("db", "list"):
+                with clock.time(BOOKKEEPING):
+                    return original(self, *args)
+            return original(self, *args)
+        return wrapper
 
-        with genomlab_timers(clock, "genomlab report (rest)"), \
-                patched(pipeline, "grzctl_run", grzctl_run), \
-                patched(pipeline, "list_inbox", timed(clock, BOOKKEEPING)), \
-                patched(grzctl_pipeline, "fetch_meldebestaetigung",
-                        timed(clock, "Meldebestätigung fetch + file")):
-            started = time.perf_counter()
-            for entry in chosen:
-                with clock.time("grz-cli submit (validate+encrypt+upload)"):
-                    done = run_grz_cli(grz_cli, "submit", root / "sent" / entry["submission_id"],
-                                       hospitals[entry["hospital_ik"]])
-                if done.returncode != 0:
-                    raise SystemExit(f"grz-cli submit {entry['submission_id']}: "
-                                     f"{done.stderr[-2000:]}")
-            run = pipeline.run(config, get_pseudonym_service(config), hail=lambda: hl,
-                               on_confirmation=lambda data, body: file_confirmation(
-                                   config, data, body),
-                               parallel=parallel)
-            wall = time.perf_counter() - started
-    wrong = {sid: (o.grzdb_state, o.genomlab_state, o.refused)
-             for sid, o in run.outcomes.items()
+    with genomlab_timers(clock, "genomlab report (rest)"), \
+            patched(GrzctlPipeline, "grzctl_run", grzctl_run), \
+            patched(GrzctlPipeline, "list_inbox", timed(clock, BOOKKEEPING)), \
+            patched(grzctl_pipeline, "fetch_meldebestaetigung",
+                    timed(clock, "Meldebestätigung fetch + file")):
+        result = run_world_official_intake(config, world, tools=tools, hail=lambda: hl,
+                                           paths=[e["path"] for e in chosen],
+                                           detailed_qc=False, parallel=parallel)
+    wall = result.seconds["whole"] - result.seconds["set-up"]
+    wrong = {path: (o.grzdb_state, o.genomlab_state, o.refused_by, o.reason)
+             for path, o in result.outcomes.items()
              if o.grzdb_state != "Finished" or o.confirmation_id is None}
-    if wrong or len(run.outcomes) != len(chosen):
-        raise SystemExit(f"official path: {len(run.outcomes)} outcomes, not finished: {wrong}")
+    if wrong or len(result.outcomes) != len(chosen):
+        raise SystemExit(f"official path: {len(result.outcomes)} outcomes, not finished: {wrong}")
     seconds = dict(clock.seconds)
-    seconds[BATCHES] = float(len(run.summary.batches)) if run.summary is not None else 0.0
+    seconds[BATCHES] = float(len(result.batches))
     # "report" includes grzctl's generate + submit and the fetch: keep only the rest
     seconds["genomlab report (rest)"] = seconds.get("genomlab report (rest)", 0.0) - sum(
         seconds.get(k, 0.0) for k in ("grzctl pruefbericht generate",
                                       "grzctl pruefbericht submit",
                                       "Meldebestätigung fetch + file"))
-    for outcome in run.outcomes.values():
+    for outcome in result.outcomes.values():
         for key, value in outcome.steps.items():
-            seconds[GRZCTL_STEP_NAMES.get(key, f"grzctl {key}")] = seconds.get(
-                GRZCTL_STEP_NAMES.get(key, f"grzctl {key}"), 0.0) + value
+            name = ("grz-cli submit (validate+encrypt+upload)" if key == "grz-cli submit"
+                    else GRZCTL_STEP_NAMES.get(key, f"grzctl {key}"))
+            seconds[name] = seconds.get(name, 0.0) + value
     return wall, seconds
 
 
@@ -392,16 +333,15 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     from genomlab.config import load_config
-    from genomlab.genome_center.grz_tools import find_grz_tool
     from genomlab.hail_session import init_hail, stop_hail
+    from genomlab.intake.official import find_official_tools
 
-    tools = {name: find_grz_tool(name, [REPO], override=os.environ.get(env))
-             for name, env in (("grz-cli", "PYTEST_GRZ_CLI"), ("grzctl", "PYTEST_GRZCTL"))}
-    missing = [name for name, path in tools.items() if path is None]
-    if missing:
-        raise SystemExit(f"{', '.join(missing)} not installed: run .ci/setup --test-tools "
+    tools, missing = find_official_tools([REPO], environ={
+        "GENOMLAB_GRZ_CLI": os.environ.get("PYTEST_GRZ_CLI", ""),
+        "GENOMLAB_GRZCTL": os.environ.get("PYTEST_GRZCTL", "")})
+    if tools is None:
+        raise SystemExit(f"not installed: {'; '.join(missing)}: run .ci/setup "
                          "(makes .grzctl-venv) or set PYTEST_GRZ_CLI / PYTEST_GRZCTL")
-    found = {name: path for name, path in tools.items() if path is not None}
     chosen = choose_submissions(args.submissions, args.grz)
     n = len(chosen)
     root = Path(tempfile.mkdtemp(prefix="bench-grz-paths-"))
@@ -430,9 +370,8 @@ def main() -> None:
             for path in order:
                 config = fresh_home(root, f"r{r}-{path}", world)
                 if path == "official":
-                    result = run_official(config, world, chosen, args.grz, hl,
-                                          root / f"r{r}-{path}", found, args.parallel,
-                                          tag=f"r{r}")
+                    result = run_official(config, world, chosen, hl, tools,
+                                          args.parallel)
                     official.append(result)
                 else:
                     result = run_old(config, world, chosen, args.grz, hl)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from genomlab.errors import GenomlabError
 from genomlab.hail_session import HailModule
 from genomlab.home import clear_home, ensure_home
 from genomlab.institution import Institution, existing_institutions
+
+if TYPE_CHECKING:
+    from genomlab.intake.official import OfficialTools
 
 DEMO_NODES: dict[NodeKind, tuple[str, ...]] = {
     "grz": ("GRZK00001", "GRZTUE002"), "kdk": ("KDKTUE005", "KDKTUE002")}
@@ -42,6 +46,9 @@ class DemoContext:
     application_id: str | None = None
     project_id: str | None = None
     team: tuple[str, ...] = ()
+    official_intake: bool | None = None
+    """GRZ intake on BfArM's tools: ``None`` when installed, ``True`` required, ``False`` never."""
+    echo: Callable[[str], None] = click.echo
 
     def hail(self) -> HailModule:
         from genomlab.hail_session import init_hail
@@ -76,20 +83,83 @@ def step_intake(ctx: DemoContext) -> None:
 
     Each node validates, exchanges the VN for its dataset pseudonym at the trust centre, stores
     (genotypes into the GRZ's Hail MatrixTable) and reports a Prüfbericht; the platform answers
-    each with a signed Meldebestätigung for the hospital.
+    each with a signed Meldebestätigung for the hospital. The GRZs run on BfArM's own tools when
+    they are installed (``./.grzctl-venv``, ``.ci/setup``): hospitals send with ``grz-cli
+    submit`` into the GRZ's S3 inbox, grzctl takes them in (:mod:`genomlab.intake.official`);
+    otherwise genomlab's old in-process GRZ intake runs, with a warning naming what is missing.
     """
     from genomlab.intake import run_world_intake
+    from genomlab.intake.official import find_official_tools
 
-    results = run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None, hail=ctx.hail)
-    states: dict[str, int] = {}
-    for summary in results.values():
-        for state in getattr(summary, "states", {}).values():
-            states[state] = states.get(state, 0) + 1
-    ctx.figures["submissions by final state"] = ", ".join(
-        f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    tools, missing = find_official_tools()
+    if ctx.official_intake is False:
+        tools, missing = None, ["switched off (official_intake=False)"]
+    if tools is None and ctx.official_intake:
+        raise GenomlabError(f"BfArM's GRZ tools missing: {'; '.join(missing)}")
+    if tools is None:
+        ctx.echo(f"  warning: GRZ intake on genomlab's old in-process path, BfArM's tools are "
+                 f"missing: {'; '.join(missing)} (.ci/setup installs them into .grzctl-venv)")
+        ctx.figures["GRZ intake"] = "old in-process path (BfArM's tools missing)"
+        results = run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None,
+                                   hail=ctx.hail)
+        states: dict[str, int] = {}
+        for summary in results.values():
+            for state in getattr(summary, "states", {}).values():
+                states[state] = states.get(state, 0) + 1
+        ctx.figures["submissions by final state"] = ", ".join(
+            f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    else:
+        _run_official_grz_intake(ctx, tools)
+        run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None, hail=ctx.hail,
+                         grz=False)
     confirmations = sorted((ctx.config.home / "hospitals").glob("*/meldebestaetigungen/*"))
     ctx.figures["Meldebestätigungen issued"] = str(len(confirmations))
     ctx.outputs["Meldebestätigungen"] = ctx.config.home / "hospitals"
+
+
+def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
+    """The GRZ part of :func:`step_intake` on BfArM's tools, and its figures."""
+    from genomlab.genome_center.intake import GenomeCenter
+    from genomlab.intake.official import run_world_official_intake
+
+    # one at a time: grz-db's should-qc answers depend on the order it is asked in, so two at a
+    # time would select different submissions from run to run
+    run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail)
+    outcomes = list(run.outcomes.values())
+    ctx.figures["GRZ intake"] = "BfArM's grz-cli + grzctl (S3 inbox on 127.0.0.1)"
+    by_outcome: dict[str, int] = {}
+    for o in outcomes:
+        key = f"refused by {o.refused_by}" if o.refused_by else f"grz-db {o.grzdb_state}"
+        by_outcome[key] = by_outcome.get(key, 0) + 1
+    ctx.figures["GRZ submissions by outcome"] = ", ".join(
+        f"{k} {n}" for k, n in sorted(by_outcome.items()))
+    states: dict[str, int] = {}
+    for o in outcomes:
+        if o.genomlab_state is not None:
+            states[o.genomlab_state] = states.get(o.genomlab_state, 0) + 1
+    ctx.figures["submissions by final state"] = ", ".join(
+        f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    differ = []
+    for grz, pipeline in sorted(run.pipelines.items()):
+        finished = {str(r["id"]) for r in pipeline.list_submissions()
+                    if (r.get("latest_state") or {}).get("state") == "Finished"}
+        confirmed = {str(r["inbox_id"]) for r in GenomeCenter(ctx.config, grz).get_submissions()
+                     if r["confirmation_id"]}
+        if finished != confirmed:
+            differ.append(f"{grz}: {len(finished ^ confirmed)} submission(s) differ")
+    ctx.figures["grz-db agrees with genomlab"] = (
+        "yes, submission by submission" if not differ else "no: " + "; ".join(differ))
+    waiting = sum(1 for o in outcomes if o.should_qc and o.detailed_qc_failing is None
+                  and o.refused_by is None and not o.earlier_run)
+    ran = [o for o in outcomes if o.detailed_qc_failing is not None]
+    if run.detailed_qc_missing is not None and waiting:
+        ctx.echo(f"  note: {waiting} submission(s) selected by grzctl db should-qc await "
+                 f"detailed QC ({run.detailed_qc_missing})")
+        ctx.figures["detailed QC"] = (f"{waiting} selected submission(s) await detailed QC "
+                                      f"({run.detailed_qc_missing})")
+    elif ran:
+        ctx.figures["detailed QC"] = (f"{len(ran)} run, "
+                                      f"{sum(1 for o in ran if o.detailed_qc_failing)} failed")
 
 
 def step_application(ctx: DemoContext) -> None:
@@ -219,15 +289,18 @@ STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
 
 
 def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: bool = True,
-             world: Path = DEFAULT_WORLD,
-             echo: Callable[[str], None] = click.echo) -> DemoContext:
+             world: Path = DEFAULT_WORLD, echo: Callable[[str], None] = click.echo,
+             official_intake: bool | None = None) -> DemoContext:
     """Run every demo step in order; the CLI command and the tests call this.
 
     With ``use_hail=False`` the steps that need Spark are skipped (and said so).
+    ``official_intake``: the GRZs on BfArM's tools when installed (``None``), always
+    (``True``: an error if missing) or never (``False``).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    ctx = DemoContext(config, master, use_hail, world)
+    ctx = DemoContext(config, master, use_hail, world, official_intake=official_intake,
+                      echo=echo)
     ensure_home(config.home)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   transient=True) as progress:

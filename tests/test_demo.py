@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ from click.testing import CliRunner
 
 from genomlab.cli import main
 from genomlab.clock import ticking_from, use_clock
-from genomlab.demo import run_demo
+from genomlab.demo import DEFAULT_WORLD, run_demo
 from genomlab.institution import existing_institutions
+from genomlab.intake.official import find_official_tools
 from tests.conftest import config_for
 from tests.file_modes import list_open_to_others
 
@@ -33,11 +35,31 @@ def test_cli_demo_help__documents_its_options() -> None:
 
 @pytest.mark.hail
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # on BfArM's tools: ≈ 11 grzctl processes per GRZ submission
 def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     hl: Any, tmp_path: Path
 ) -> None:
     config = config_for(tmp_path / "home")
-    first = run_demo(config, master="local[2]", echo=lambda _: None)
+    said: list[str] = []
+    first = run_demo(config, master="local[2]", echo=said.append)
+    tools, missing = find_official_tools()
+    if tools is not None:  # the GRZs ran on grz-cli + grzctl: the figures say what they did
+        truth = json.loads((DEFAULT_WORLD / "truth.json").read_text())
+        n_good, bad = len(truth["submissions"]), truth["bad_submissions"]
+        assert first.figures["GRZ intake"].startswith("BfArM's grz-cli + grzctl")
+        assert first.figures["grz-db agrees with genomlab"] == "yes, submission by submission"
+        hospital = sum(b["reason"] != "reused_tanG" for b in bad)  # grz-cli's validation
+        assert first.figures["GRZ submissions by outcome"] == (
+            f"grz-db Finished {n_good}, refused by grz-cli submit {hospital}, "
+            f"refused by grzctl download {len(bad) - hospital}")
+        assert "await detailed QC" in first.figures["detailed QC"]  # no reads in this world
+        assert any("await detailed QC" in line for line in said)
+        confirmations = list((config.home / "hospitals").glob("*/meldebestaetigungen/*"))
+        assert int(first.figures["Meldebestätigungen issued"]) == len(confirmations)
+    else:
+        assert first.figures["GRZ intake"].startswith("old in-process path")
+        assert any("warning: GRZ intake on genomlab's old in-process path" in line
+                   and missing[0] in line for line in said)
     assert first.application_id is not None
     assert first.project_id is not None
     assert int(first.figures["Meldebestätigungen issued"]) > 0

@@ -2,7 +2,7 @@
 
 ``grz-cli`` (the hospitals': ``validate`` with grz-check, ``encrypt`` with Crypt4GH to the GRZ's
 public key, ``upload`` to the GRZ's S3 inbox, ``submit`` = all three) and ``grzctl`` (the GRZ's)
-live in a virtual environment of their own, ``.grzctl-venv`` (``.ci/setup --test-tools``): their
+live in a virtual environment of their own, ``.grzctl-venv`` (``.ci/setup``): their
 pins are not genomlab's, so genomlab never imports them and only runs their command lines.
 
 The GRZ's Crypt4GH key pair is made by ``crypt4gh-keygen`` from the ``crypt4gh`` package in that
@@ -69,7 +69,7 @@ def require_grz_tool(name: str, roots: Sequence[Path], *, override: str | None =
     if found is None:
         where = ", ".join(str(root / TOOLS_VENV / "bin" / name) for root in roots)
         raise GrzToolMissing(f"{name} not found (looked in {where} and PATH): "
-                             "run .ci/setup --test-tools")
+                             "run .ci/setup")
     return found
 
 

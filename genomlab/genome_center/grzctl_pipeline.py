@@ -7,7 +7,8 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
 1. ``grzctl db submission add`` (once), ``grzctl download`` (metadata populated into grz-db),
    ``grzctl decrypt`` (the GRZ's Crypt4GH secret key), ``grzctl validate`` (basic QC; a refused
    submission is ``Error`` in grz-db, reason and message in its state log, and nothing reaches
-   genomlab's stores);
+   genomlab's stores); a download that grz-db refuses (:data:`DOWNLOAD_REFUSALS`: a reused
+   tanG, a second initial of a case) is that submission's refusal, not a failed run;
 2. ``grzctl db should-qc`` (grz-db's selection for detailed QC); a selected submission gets
    detailed QC when the pipeline has a :class:`DetailedQcSetting`
    (:mod:`genomlab.genome_center.detailed_qc`: fastp, bwa, mosdepth, BfArM's comparison):
@@ -65,6 +66,11 @@ if TYPE_CHECKING:
 
 GRZCTL_AUTHOR = "genomlab-grz"
 """The grz-db author that signs this GRZ's state changes (no whitespace, grz-db's rule)."""
+
+
+DOWNLOAD_REFUSALS = ("duplicate_tang", "duplicate_initial")
+"""grz-db's failure reasons for a download that refuses the submission (its metadata's tanG is
+taken, or its case has a QC-passed initial): a result, not a failure of the run."""
 
 
 class GrzctlFailed(RuntimeError):
@@ -177,6 +183,9 @@ class SubmissionOutcome:
     steps: dict[str, float] = field(default_factory=dict)
     grzdb_state: str | None = None
     refused: str | None = None
+    refused_at: str | None = None
+    """Which step refused: ``download`` (grz-db: a reused tanG or a second initial),
+    ``validate`` (grzctl's basic QC) or ``detailed_qc``."""
     should_qc: bool | None = None
     detailed_qc: SubmissionQc | None = None
     genomlab_state: str | None = None
@@ -276,6 +285,13 @@ class GrzctlPipeline:
         out = self.grzctl_run("db", "list", "--json", "--limit", "1000000")
         listed: list[dict[str, Any]] = json.loads(out) if out.strip() else []  # empty: no line
         return listed
+
+    def get_failure_reason(self, submission_id: str) -> str | None:
+        """grz-db's ``failure_reason`` of the submission's latest ``Error`` state (``None``:
+        unknown to grz-db, or no error recorded)."""
+        shown = self.get_submission(submission_id)
+        errors = [st for st in (shown or {}).get("states", []) if st.get("state") == "Error"]
+        return str(errors[-1].get("failure_reason")) if errors else None
 
     def get_states(self) -> dict[str, str | None]:
         """Per submission id the latest state grz-db holds (one ``grzctl db list``)."""
@@ -387,8 +403,18 @@ class GrzctlPipeline:
         if (folder / "encrypted_files").exists() and not (folder / "files").exists():
             shutil.rmtree(folder)  # a download cut short: start it again
         self.work.mkdir(parents=True, exist_ok=True)
-        self._step(outcome, "download", "download", "--submission-id", sid,
-                   "--output-dir", str(folder), "--force")
+        started = time.monotonic()
+        done = self.grzctl_process("download", "--submission-id", sid,
+                                   "--output-dir", str(folder), "--force")
+        outcome.steps["download"] = time.monotonic() - started
+        if done.returncode != 0:
+            reason = self.get_failure_reason(sid)
+            if reason not in DOWNLOAD_REFUSALS:  # not a refusal: the run cannot go on
+                raise GrzctlFailed(f"grzctl download --submission-id {sid}: exit "
+                                   f"{done.returncode}: {get_grzctl_errors(done)[-1500:]}")
+            outcome.refused = f"{reason}: {get_grzctl_errors(done)}"
+            outcome.refused_at = "download"
+            return None
         crashpoint("grzctl.downloaded")  # encrypted files here, none decrypted
         self._step(outcome, "decrypt", "decrypt", "--submission-dir", str(folder), "--force")
         crashpoint("grzctl.decrypted")  # decrypted, not validated
@@ -399,6 +425,7 @@ class GrzctlPipeline:
         outcome.steps["validate"] = time.monotonic() - started
         if done.returncode != 0:
             outcome.refused = get_grzctl_errors(done)
+            outcome.refused_at = "validate"
             self._report_refusal(sid, folder, outcome)
             return None
         answer = self._step(outcome, "should_qc", "db", "should-qc", sid).strip()
@@ -444,6 +471,7 @@ class GrzctlPipeline:
             self._step(outcome, "qced", "db", "submission", "update", sid, "QCed")
             return True
         outcome.refused = f"detailed QC failed: {', '.join(result.failing)}"
+        outcome.refused_at = "detailed_qc"
         self._report_refusal(sid, folder, outcome)
         self._step(outcome, "error", "db", "submission", "update", sid, "error",
                    "--failure-reason", "detailed_qc_error",

@@ -387,11 +387,14 @@ def _copy_owner_only(source: Path, target: Path) -> None:
         target.chmod(0o600)
 
 
-def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[Path]]:
+def upload_world_inputs(config: GenomlabConfig, world: Path, *,
+                        grz: bool = True) -> dict[str, list[Path]]:
     """Copy the world's submissions and records into their nodes' inboxes (the LEs' upload).
 
     Bad submissions go to the inbox of the GRZ their original was sent to. An input already in
     the inbox or archived there is not copied again. Returns node id → its inbox inputs.
+    ``grz=False``: the KDK records only (the GRZs' submissions go the official way,
+    :mod:`genomlab.intake.official`).
     """
     from genomlab.clinical_node.intake import ClinicalNode, read_tan_c
 
@@ -400,6 +403,8 @@ def upload_world_inputs(config: GenomlabConfig, world: Path) -> dict[str, list[P
     sent: list[tuple[str, Path]] = [(s["grz"], world / s["path"]) for s in truth["submissions"]]
     sent += [(grz_of[bad["derived_from"]], world / bad["path"])
              for bad in truth["bad_submissions"]]
+    if not grz:
+        sent = []
     for node, folder in sent:
         inbox, archive = get_inbox(config, "grz", node), get_archive(config, "grz", node)
         if not (inbox / folder.name).exists() and not (archive / folder.name).exists():
@@ -615,17 +620,20 @@ def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> 
 
 def run_world_intake(config: GenomlabConfig, world: Path, *,
                      progress: Callable[[str], None] = print,
-                     hail: Callable[[], HailModule] | None = None) -> dict[str, Any]:
+                     hail: Callable[[], HailModule] | None = None,
+                     grz: bool = True) -> dict[str, Any]:
     """The whole synthetic world through intake: nodes, case numbers, GRZ and KDK submissions.
 
     The hospitals register their TANs and upload copies of their inputs into the nodes' inboxes
     (:func:`upload_world_inputs`); each node takes its inbox in and archives what was delivered,
-    its TAN redacted (:func:`archive_delivered`). Idempotent.
+    its TAN redacted (:func:`archive_delivered`). Idempotent. ``grz=False`` takes the KDK records
+    only (the GRZs' part on BfArM's tools: :func:`genomlab.intake.official.
+    run_world_official_intake`).
     """
     register_world_nodes(config, world, actor="genomlab-intake")
     request_world_case_numbers(config, world)
     record_world_consents(config, world)
-    inboxes = upload_world_inputs(config, world)
+    inboxes = upload_world_inputs(config, world, grz=grz)
     results: dict[str, Any] = {}
     start_hail = hail or _hail_starter(config)
     kdk_inputs: list[Path] = []

@@ -13,11 +13,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from genomlab.config import GenomlabConfig
 from genomlab.genome_center.grz_tools import S3Target
 from genomlab.genome_center.grzctl_pipeline import GrzctlPipeline, PruefberichtApi
+from genomlab.intake.official import file_confirmation
 
 
 def write_spec(path: Path, *, home: Path, pipeline: GrzctlPipeline,
@@ -31,17 +30,6 @@ def write_spec(path: Path, *, home: Path, pipeline: GrzctlPipeline,
         "grz_id": pipeline.grz_id, "inbox": dataclasses.asdict(pipeline.inbox), "api": api,
         "submission_ids": submission_ids}))
     return path
-
-
-def file_confirmation(config: GenomlabConfig, data: bytes, body: dict[str, Any]) -> None:
-    """The hospital files its Meldebestätigung and, if complete, deletes the TAN."""
-    from genomlab.intake import get_case_book
-
-    folder = config.home / "hospitals" / str(body["submitter_id"]) / "meldebestaetigungen"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{body['confirmation_id']}.json").write_bytes(data)
-    if body["complete"]:
-        get_case_book(config, str(body["submitter_id"])).delete_tan(str(body["tan"]))
 
 
 def main(spec_file: str) -> None:
