@@ -106,7 +106,7 @@ def make_crypt4gh_keypair(keygen: Path, keys_dir: Path, name: str = "inbox") -> 
                        check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                        timeout=60)
         os.chmod(tmp / "key.sec", 0o600)
-        os.chmod(tmp / "key.pub", 0o644)
+        os.chmod(tmp / "key.pub", 0o600)  # the owner hands it out (as config text)
         try:
             tmp.rename(final)
         except OSError:

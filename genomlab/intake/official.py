@@ -469,11 +469,17 @@ def _send(config: GenomlabConfig, sent: _Sent, tools: OfficialTools,
     if copy.exists():
         shutil.rmtree(copy)  # an earlier run's copy, with grz-cli's logs and encrypted files
     copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(sent.folder, copy, copy_function=shutil.copyfile)
+    for folder in (copy.parent.parent.parent, copy.parent.parent, copy.parent):
+        folder.chmod(0o700)  # <home>/hospitals/<IK>/sent: the hospitals' own
+    from genomlab.intake import _copy_owner_only  # the package's own helper
+
+    _copy_owner_only(sent.folder, copy)
     started = time.monotonic()
     done = run_grz_cli(tools.grz_cli, "submit", copy, configs[le])
     sent.outcome.steps["grz-cli submit"] = time.monotonic() - started
     shutil.rmtree(copy / "encrypted_files", ignore_errors=True)  # uploaded, or refused
+    for path in copy.rglob("*"):  # grz-cli's logs, written with its own umask
+        path.chmod(0o700 if path.is_dir() else 0o600)
     if done.returncode == 0:
         return True
     lines = (done.stderr + done.stdout).splitlines()
@@ -482,6 +488,7 @@ def _send(config: GenomlabConfig, sent: _Sent, tools: OfficialTools,
     sent.outcome.reason = "\n".join(lines[first:])
     record = _get_refusal_record(config, sent.entry)
     tmp = record.with_name(f".{record.name}.tmp")
+    tmp.touch(mode=0o600)
     tmp.write_text(json.dumps({"metadata_sha256": _get_metadata_digest(sent.folder),
                                "reason": sent.outcome.reason}))
     os.replace(tmp, record)
