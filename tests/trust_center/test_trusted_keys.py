@@ -68,9 +68,9 @@ def fingerprint_of(config: GenomlabConfig, key: str) -> str:
 
 
 @pytest.fixture
-def anchored(config: GenomlabConfig) -> GenomlabConfig:
+def unanchored(config: GenomlabConfig) -> GenomlabConfig:
     """A home whose platform has its token key (published) and approval key, with a trust
-    centre, a data service, an airlock and a GRZ; the keys' fingerprints anchored."""
+    centre, a data service, an airlock and a GRZ; ``genomlab ledger anchor`` never ran."""
     keys = Institution(config, "platform").keys()
     published = get_published_token_key(config)
     published.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +81,14 @@ def anchored(config: GenomlabConfig) -> GenomlabConfig:
         open_ledger(institution).append("institution.initialised",
                                         {"institution": institution.name, "store": "sqlite"},
                                         actor="op")
+    return config
+
+
+@pytest.fixture
+def anchored(unanchored: GenomlabConfig) -> GenomlabConfig:
+    """The ``unanchored`` home (the platform's token key, published, and approval key; a trust
+    centre, a data service, an airlock and a GRZ), the keys' fingerprints anchored."""
+    config = unanchored
     pinned = anchor_trusted_keys(config)
     assert {(p.holder, p.key) for p in pinned} == {
         (Institution(config, kind, node).name, key)  # type: ignore[arg-type]
@@ -226,22 +234,6 @@ def test_platform_key__swap_before_start_refused_at_the_first_use(
 
 
 # --- 4. trust on first anchoring: no anchor, no start ---------------------------------------------
-
-
-@pytest.fixture
-def unanchored(config: GenomlabConfig) -> GenomlabConfig:
-    """The ``anchored`` home's keys and holders, but ``genomlab ledger anchor`` never ran."""
-    keys = Institution(config, "platform").keys()
-    published = get_published_token_key(config)
-    published.parent.mkdir(parents=True, exist_ok=True)
-    published.write_bytes(keys.public_key_path("oauth").read_bytes())
-    keys.signing_key("approval")
-    for kind, node in HOLDERS:
-        institution = Institution(config, kind, node)  # type: ignore[arg-type]
-        open_ledger(institution).append("institution.initialised",
-                                        {"institution": institution.name, "store": "sqlite"},
-                                        actor="op")
-    return config
 
 
 def test_serve__a_service_with_no_anchored_key_refuses_to_start(
