@@ -143,6 +143,24 @@ def get_keys_trusted_at_start(config: GenomlabConfig, institution: Institution) 
     return keys
 
 
+def check_service_configuration(config: GenomlabConfig, kind: str) -> None:
+    """Refuse a service's own rules below the platform's (the disclosure minimum of the data
+    service and the airlock) before anything else: a wrong configuration is named as such,
+    not as whatever a store or key read would fail on next. The app factories check it again.
+
+    :raises ValidationFailed: naming the configuration and the field.
+    """
+    from genomlab.data_service.suppression import check_service_disclosure
+
+    if kind == "data_service":
+        from genomlab.services.data_service_api import CONFIG_SOURCE
+    elif kind == "airlock":
+        from genomlab.services.airlock_api import CONFIG_SOURCE
+    else:
+        return
+    check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
+
+
 def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, port: int,
           announce: Callable[[str], None]) -> None:
     """Serve institution ``kind`` (``node_id``) until stopped; ``announce`` gets the URL line."""
@@ -156,6 +174,7 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
         raise ValidationFailed(f"serve {kind}: field --node: which {kind.upper()} to serve "
                                "(one service per node)")
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
+    check_service_configuration(config, kind)  # before any store or key is opened
     from genomlab.trusted_keys import require_anchored_keys
 
     # no start on a key nobody anchored (a swap before the first anchoring is undetectable)
