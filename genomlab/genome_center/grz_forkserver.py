@@ -12,10 +12,13 @@ Usage: ``python grz_forkserver.py TOOL SOCKET``. The server binds the Unix socke
 (its folder must be private to the caller), prints ``ready`` on standard output, and serves one
 request per connection, each in a child of its own (requests run concurrently). A request is a
 JSON object ``{"args": [...], "env": {...}, "cwd": "..."}`` sent before the client shuts down its
-writing side; the answer is ``{"returncode": N, "stdout": "...", "stderr": "..."}``. A child that
-dies without answering (killed, crashed) closes the connection with no answer, which the client
-reports. The server exits when its standard input reaches end of file: when the process that
-started it ends, even by SIGKILL. Children still running finish their command first.
+writing side. The child first sends one line, its process id (it leads a process group of its
+own, so a client whose timeout passed can kill the command with everything it started), then the
+answer ``{"returncode": N, "stdout": "...", "stderr": "..."}``. A child that dies without
+answering (killed, crashed) closes the connection with no answer, which the client reports. The
+server collects each child's exit as it happens (SIGCHLD wakes it: no zombies between requests).
+The server exits when its standard input reaches end of file: when the process that started it
+ends, even by SIGKILL. Children still running finish their command first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import importlib.metadata
 import json
 import os
 import selectors
+import signal
 import socket
 import sys
 import tempfile
@@ -63,6 +67,8 @@ def run_in_child(tool: str, main: Callable[[], Any], conn: socket.socket) -> Non
     """In the forked child: run ``main`` for the request on ``conn``, answer, and exit."""
     code = 1
     try:
+        os.setpgid(0, 0)  # a group of its own: a timed-out client kills the command and its tools
+        conn.sendall(f"{os.getpid()}\n".encode())
         request = _read_request(conn)
         os.environ.clear()
         os.environ.update(request["env"])
@@ -115,13 +121,21 @@ def serve(tool: str, socket_path: str) -> None:
     listener.bind(socket_path)
     listener.listen(64)
     print("ready", flush=True)
+    wake_read, wake_write = os.pipe()  # SIGCHLD writes here and wakes the select below
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     selector.register(sys.stdin, selectors.EVENT_READ)
+    selector.register(wake_read, selectors.EVENT_READ)
     while True:
         events = selector.select()
         _reap_children()
         for key, _ in events:
+            if key.fileobj == wake_read:
+                os.read(wake_read, 4096)
+                continue
             if key.fileobj is sys.stdin:
                 if not os.read(0, 4096):  # the starter has gone
                     listener.close()
@@ -131,8 +145,12 @@ def serve(tool: str, socket_path: str) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             if os.fork() == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 selector.close()
                 listener.close()
+                os.close(wake_read)
+                os.close(wake_write)
                 run_in_child(tool, main, conn)
             conn.close()
 

@@ -17,14 +17,17 @@ fallback when the tool is not a Python console script).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,13 +120,20 @@ def stop_tool_servers() -> None:
 atexit.register(stop_tool_servers)
 
 
+def _kill_group(pid: int) -> None:
+    """Kill a command's child and everything it started (its process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # finished meanwhile
+        os.killpg(pid, signal.SIGKILL)
+
+
 def run_grz_tool(tool: Path, args: Sequence[str], *, env: Mapping[str, str],
                  cwd: Path | None = None,
                  timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """``tool ARGS`` with environment ``env`` in ``cwd`` (default: the current folder),
     finished: a failing command is a result (exit code, stdout, stderr), not an exception.
 
-    :raises subprocess.TimeoutExpired: if ``timeout`` seconds pass first.
+    :raises subprocess.TimeoutExpired: if ``timeout`` seconds pass first; the command is killed
+        (with every process it started), as :func:`subprocess.run` kills its child.
     :raises GrzToolServerFailed: if the command's process ended without an answer (killed).
     """
     command = [str(tool), *args]
@@ -134,20 +144,29 @@ def run_grz_tool(tool: Path, args: Sequence[str], *, env: Mapping[str, str],
                               stdin=subprocess.DEVNULL, env=dict(env), cwd=where,
                               timeout=timeout, check=False)
     request = json.dumps({"args": list(args), "env": dict(env), "cwd": where}).encode()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    child: int | None = None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
         try:
+            conn.settimeout(timeout)
             conn.connect(str(server.socket_path))
             conn.sendall(request)
             conn.shutdown(socket.SHUT_WR)
-            chunks = []
+            received = b""
             while chunk := conn.recv(1 << 20):
-                chunks.append(chunk)
+                received += chunk
+                if child is None and b"\n" in received:
+                    line, received = received.split(b"\n", 1)
+                    child = int(line)
+                if deadline is not None:  # the whole call, not each read, has ``timeout``
+                    conn.settimeout(max(deadline - time.monotonic(), 1e-3))
         except TimeoutError as exc:
+            if child is not None:
+                _kill_group(child)
             raise subprocess.TimeoutExpired(command, timeout or 0) from exc
-    if not chunks:
+    if child is None or not received:
         raise GrzToolServerFailed(f"{' '.join(command)}: ended without an answer (killed?)")
-    answer = json.loads(b"".join(chunks))
+    answer = json.loads(received)
     return subprocess.CompletedProcess(command, int(answer["returncode"]),
                                        answer["stdout"], answer["stderr"])
 

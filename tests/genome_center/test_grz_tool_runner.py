@@ -118,3 +118,65 @@ def test_run_grz_tool__server_ends_with_the_process_that_started_it(
         assert ready, f"fork server {started['server']} still runs after its starter died"
     finally:
         os.close(pidfd)
+
+
+def _children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:  # poll: no sleep under libfaketime
+        return bool(select.select([pidfd], [], [], seconds)[0])
+    finally:
+        os.close(pidfd)
+
+
+@pytest.mark.sigkill
+def test_run_grz_tool__timeout_kills_the_command_and_what_it_started(tmp_path: Path) -> None:
+    """A command past its timeout is killed with the process it started, and the fork server
+    collects it at once, before any next request (no zombie).
+
+    The hanging command is a console script of the test's own Python (pytest running a test that
+    starts ``sleep`` and waits): the fork server serves any console script the same way."""
+    tool = tmp_path / "bin" / "pytest"
+    tool.parent.mkdir()
+    tool.write_text(f"#!{sys.executable}\n")
+    tool.chmod(0o755)
+    marker = tmp_path / "grandchild.pid"
+    (tmp_path / "test_hang.py").write_text(textwrap.dedent(f"""
+        import signal, subprocess
+        from pathlib import Path
+        def test_hang():
+            child = subprocess.Popen(["sleep", "600"])
+            Path({str(marker)!r}).write_text(str(child.pid))
+            signal.pause()
+    """))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_") and k != FORKSERVER_ENV}
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            run_grz_tool(tool, ["-q", "-p", "no:cacheprovider", "-c", os.devnull,
+                                "--rootdir", str(tmp_path), str(tmp_path / "test_hang.py")],
+                         env=env, cwd=tmp_path, timeout=10)
+        server = grz_tool_runner._servers[tool]
+        assert marker.exists(), "the command did not start its process before the timeout"
+        assert _wait_gone(int(marker.read_text()), 30), "the command's own process still runs"
+        deadline_ok = False
+        for _ in range(300):  # the server reaps on SIGCHLD, without another request
+            if not _children_of(server.process.pid):
+                deadline_ok = True
+                break
+            select.select([], [], [], 0.1)
+        assert deadline_ok, f"fork server still has children {_children_of(server.process.pid)}"
+    finally:
+        with grz_tool_runner._lock:
+            stopped = grz_tool_runner._servers.pop(tool, None)
+        if stopped is not None:
+            stopped.stop()
