@@ -3,12 +3,23 @@
 It walks the platform's flow as far as genomlab implements it, step by step with progress, and
 ends by printing where the outputs are and how to open JupyterLab and the dashboards. Each step
 is idempotent: running the demo twice on the same home appends nothing it already did.
+
+After the approval every institution runs as its own ``genomlab serve`` process on 127.0.0.1
+(:func:`genomlab.deploy.launch.start_all_services`, ports recorded in ``<home>/services/``),
+and the flow goes through them as a deployment's would: the researcher's feasibility query to the
+data service with her own token; the linkage map from the trust-centre service with the data
+service's client; the clinical fields from the KDK services; the airlock request and both
+checkers' reviews to the airlock service, each person with their own token. The services stop
+when the demo ends. Still in-process: the intake (the GRZs' Prüfberichte do go to the platform
+service on BfArM's tools), the application workflow, the release's genotypes (a GRZ service
+serves no genotypes yet) and the scheduled reports.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +35,7 @@ from genomlab.home import clear_home, ensure_home
 from genomlab.institution import Institution, existing_institutions
 
 if TYPE_CHECKING:
+    from genomlab.clients.data_service import TokenSource
     from genomlab.intake.official import OfficialTools
 
 DEMO_NODES: dict[NodeKind, tuple[str, ...]] = {
@@ -49,6 +61,9 @@ class DemoContext:
     official_intake: bool | None = None
     """GRZ intake on BfArM's tools: ``None`` when installed, ``True`` required, ``False`` never."""
     echo: Callable[[str], None] = click.echo
+    services: ExitStack = field(default_factory=ExitStack)
+    """Stops the services :func:`step_services` started (closed when the demo ends)."""
+    serving: bool = False
 
     def hail(self) -> HailModule:
         from genomlab.hail_session import init_hail
@@ -179,14 +194,56 @@ def step_application(ctx: DemoContext) -> None:
     ctx.outputs["person credentials (0600)"] = ctx.config.home / "people"
 
 
+def step_services(ctx: DemoContext) -> None:
+    """Every institution instance becomes a ``genomlab serve`` process on 127.0.0.1."""
+    from genomlab.deploy.launch import start_all_services, stop_services
+
+    if not ctx.use_hail:  # every step that calls a service needs Spark (release, QC, airlock)
+        ctx.figures["services"] = "not started (--no-hail: no step calls them)"
+        return
+    launched, seconds = start_all_services(ctx.config, announce=lambda _line: None)
+    ctx.services.callback(stop_services, launched)
+    ctx.serving = True
+    ctx.figures["services"] = f"{len(launched)} started in {seconds:.1f} s"
+    ctx.outputs["service logs"] = ctx.config.home / "logs" / "services"
+
+
+def get_person_tokens(ctx: DemoContext, user: str) -> TokenSource:
+    """``user``'s tokens from their embedded credentials file (made by the application step)."""
+    from genomlab.clients.data_service import load_person_tokens
+    from genomlab.platform.person_credentials import get_embedded_credentials_path
+
+    return load_person_tokens(ctx.config, get_embedded_credentials_path(ctx.config, user))
+
+
 def step_release(ctx: DemoContext) -> None:
     """Feasibility (suppressed counts), then linkage and release into the project workspace."""
-    from genomlab.data_service.demo import run_data_service_demo
+    from genomlab.data_service.demo import DataServiceCalls, run_data_service_demo
 
     if ctx.application_id is None:
         raise GenomlabError("no approved application to release")
+    calls = None
+    if ctx.serving:
+        from genomlab.clients.data_service import DataServiceClient
+        from genomlab.clients.nodes import ATTRIBUTES_SCOPE, READ_SCOPE, get_node_service_readers
+        from genomlab.clients.oauth import (
+            BearerTokens,
+            get_credentials_path,
+            load_client_credentials,
+        )
+        from genomlab.clients.trust_center import TrustCenterClient
+
+        own = load_client_credentials(
+            get_credentials_path(Institution(ctx.config, "data_service").directory))
+        _grzs, kdks = get_node_service_readers(
+            ctx.config, BearerTokens(ctx.config, own, f"{ATTRIBUTES_SCOPE} {READ_SCOPE}"))
+        calls = DataServiceCalls(
+            feasibility=DataServiceClient(ctx.config, get_person_tokens(ctx, ctx.team[0]))
+            .run_feasibility_query,
+            linkage=TrustCenterClient.for_instance(ctx.config, "data_service"),
+            clinical_nodes=kdks)
     demo = run_data_service_demo(ctx.config, ctx.application_id, hl=ctx.hail(),
-                                 user=ctx.team[0])
+                                 user=ctx.team[0], calls=calls)
     manifest = demo.release.manifest
     counts = manifest["counts"]
     ctx.figures["release"] = (f"{counts['n_persons']} persons ({counts['n_excluded_no_consent']} "
@@ -231,15 +288,25 @@ def step_airlock(ctx: DemoContext) -> None:
                    .sort("contig"))
         (workspace / "outputs").mkdir(parents=True, exist_ok=True)
         summary.write_csv(workspace / "outputs" / "variants_per_contig.csv")
-        directory = PlatformDirectory(ctx.config)
         # Small counts (chrY) fail the automatic minimum-cell check, which cannot know that
         # these count variant sites, not persons: the researcher justifies, two checkers decide.
-        request = submit_request(
-            ctx.config, directory, ctx.team[0], ctx.project_id, ["variants_per_contig.csv"],
-            justification="Counts of variant sites per chromosome, not of persons.")
-        for checker in ("hanna", "otto"):
-            record_review(ctx.config, directory, checker, request, "approve",
-                          "Site counts per chromosome; no person-level information.")
+        justification = "Counts of variant sites per chromosome, not of persons."
+        reason = "Site counts per chromosome; no person-level information."
+        if ctx.serving:  # each person through the airlock service with their own token
+            from genomlab.clients.airlock import AirlockClient
+
+            request = AirlockClient(ctx.config, get_person_tokens(ctx, ctx.team[0])) \
+                .submit_request(ctx.project_id, ["variants_per_contig.csv"],
+                                justification=justification)
+            for checker in ("hanna", "otto"):
+                AirlockClient(ctx.config, get_person_tokens(ctx, checker)).record_review(
+                    request, "approve", reason)
+        else:
+            directory = PlatformDirectory(ctx.config)
+            request = submit_request(ctx.config, directory, ctx.team[0], ctx.project_id,
+                                     ["variants_per_contig.csv"], justification=justification)
+            for checker in ("hanna", "otto"):
+                record_review(ctx.config, directory, checker, request, "approve", reason)
     ctx.figures["airlock"] = f"{len(list(released.rglob('*.csv')))} file(s) released"
     ctx.outputs["released outputs"] = released
 
@@ -280,6 +347,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
     ("institutions: folders, keys, ledgers", step_initialise_institutions, False),
     ("intake: trust centre, GRZ + KDK, Prüfbericht, Meldebestätigung", step_intake, True),
     ("data-use application approved, register updated", step_application, False),
+    ("services: every institution a process on 127.0.0.1", step_services, False),
     ("data service: feasibility, linkage, release", step_release, True),
     ("workspace: cohort QC on Hail", step_cohort_qc, True),
     ("airlock: checks and two output checkers", step_airlock, True),
@@ -302,8 +370,8 @@ def run_demo(config: GenomlabConfig, *, master: str | None = None, use_hail: boo
     ctx = DemoContext(config, master, use_hail, world, official_intake=official_intake,
                       echo=echo)
     ensure_home(config.home)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  transient=True) as progress:
+    with ctx.services, Progress(TextColumn("{task.description}"), BarColumn(),
+                                TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task("demo", total=len(STEPS))
         for title, step, needs_hail in STEPS:
             progress.update(task, description=title)

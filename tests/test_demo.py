@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from genomlab.cli import main
+from genomlab.clients.oauth import get_credentials_path, load_client_credentials
 from genomlab.clock import ticking_from, use_clock
 from genomlab.demo import DEFAULT_WORLD, run_demo
-from genomlab.institution import existing_institutions
+from genomlab.institution import Institution, existing_institutions
 from genomlab.intake.official import find_official_tools
 from tests.conftest import config_for
 from tests.file_modes import list_open_to_others
@@ -53,6 +54,7 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
             f"grz-db Finished {n_good}, refused by grz-cli submit {hospital}, "
             f"refused by grzctl download {len(bad) - hospital}")
         assert "await detailed QC" in first.figures["detailed QC"]  # no reads in this world
+        assert first.figures["services"].startswith("8 started in ")
         assert any("await detailed QC" in line for line in said)
         confirmations = list((config.home / "hospitals").glob("*/meldebestaetigungen/*"))
         assert int(first.figures["Meldebestätigungen issued"]) == len(confirmations)
@@ -64,6 +66,17 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert first.project_id is not None
     assert int(first.figures["Meldebestätigungen issued"]) > 0
     assert first.figures["airlock"] == "1 file(s) released"
+    # after the approval the flow went through the services: the trust centre issued the
+    # linkage map to the verified client of the data service (in-process the actor would be the
+    # name "data_service"), and the airlock's ledger names the people their tokens speak for
+    data_client = load_client_credentials(get_credentials_path(
+        Institution(config, "data_service").directory)).client_id
+    issued = list(Institution(config, "trust_center").ledger().events(type="linkage_map.issued"))
+    assert issued
+    assert {e.actor for e in issued} == {data_client}
+    reviews = Institution(config, "airlock").ledger().events(type="airlock.review.recorded")
+    assert sorted(e.actor for e in reviews) == ["hanna", "otto"]
+    assert not list((config.home / "services").glob("*.json"))  # every service stopped
     workspace = config.workspace_dir(first.project_id)
     assert (workspace / "release" / "manifest.json").is_file()
     assert (workspace / "qc" / "sample_qc.tsv").is_file()

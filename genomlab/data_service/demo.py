@@ -8,6 +8,7 @@ Idempotent: when the application's release is already in its workspace, nothing 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,20 @@ from genomlab.data_service.adapters import get_node_readers
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.index import build_feasibility_index
-from genomlab.data_service.release import ReleaseResult, release_application
+from genomlab.data_service.nodes import ClinicalNodeReader
+from genomlab.data_service.release import LinkageService, ReleaseResult, release_application
 from genomlab.hail_session import HailModule
+
+
+@dataclass(frozen=True)
+class DataServiceCalls:
+    """Where the step's calls go when the institutions run as services: the person's
+    feasibility query (the data service's client), the linkage map (the trust-centre service's
+    client) and the clinical fields (the KDK services' readers). Without it, in-process."""
+
+    feasibility: Callable[[dict[str, Any]], dict[str, Any]]
+    linkage: LinkageService
+    clinical_nodes: Sequence[ClinicalNodeReader]
 
 
 @dataclass(frozen=True)
@@ -29,8 +42,13 @@ class DataServiceDemo:
 
 
 def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: HailModule,
-                          user: str = "alice") -> DataServiceDemo:
+                          user: str = "alice",
+                          calls: DataServiceCalls | None = None) -> DataServiceDemo:
     """Index the nodes, answer one feasibility query, release ``application_id``.
+
+    With ``calls`` the query, the linkage map and the clinical fields go to the running
+    services (the index is built from the KDK services' attributes too); the genotypes are read
+    from the GRZs' stores in-process either way.
 
     Examples
     --------
@@ -49,9 +67,12 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
             return DataServiceDemo(None, ReleaseResult(manifest["release_id"], release, manifest,
                                                        ()))
     grzs, kdks = get_node_readers(config, hl)
-    build_feasibility_index(config, grzs, kdks)
-    answer = run_feasibility_query(config, make_request(["diseaseType:rare"],
-                                                        granularity="count"), user=user)
-    result = release_application(config, application_id, genome_nodes=grzs, clinical_nodes=kdks,
-                                 linkage_service=TrustCenter(config), hl=hl)
+    clinical: Sequence[ClinicalNodeReader] = kdks if calls is None else calls.clinical_nodes
+    build_feasibility_index(config, grzs, clinical)
+    request = make_request(["diseaseType:rare"], granularity="count")
+    answer = (run_feasibility_query(config, request, user=user) if calls is None
+              else calls.feasibility(request))
+    result = release_application(
+        config, application_id, genome_nodes=grzs, clinical_nodes=clinical,
+        linkage_service=TrustCenter(config) if calls is None else calls.linkage, hl=hl)
     return DataServiceDemo(answer, result)

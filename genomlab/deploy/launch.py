@@ -295,14 +295,15 @@ def ensure_service_prerequisites(config: GenomlabConfig, *, actor: str) -> list[
     return missing
 
 
-def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
-              environ: Mapping[str, str] | None = None, timeout: float = 90.0) -> float:
-    """Run every service of the home as local processes until SIGTERM or SIGINT.
+def start_all_services(config: GenomlabConfig, *, announce: Callable[[str], None],
+                       environ: Mapping[str, str] | None = None,
+                       timeout: float = 90.0) -> tuple[list[Launched], float]:
+    """Start every service of the home as local processes and wait until all answer.
 
     First makes the services' prerequisites and anchors the platform's trusted keys
-    (:func:`genomlab.anchors.anchor_trusted_keys`). Prints one line per service (instance, URL)
-    and the start-up time of the whole set, and returns that time in seconds. A service that
-    exits on its own stops the others.
+    (:func:`genomlab.anchors.anchor_trusted_keys`). Returns the launched services (the caller
+    stops them: :func:`stop_services`) and the start-up time of the whole set in seconds. If one
+    fails to start, those already started are stopped before the error is raised.
     """
     from genomlab.anchors import anchor_trusted_keys
 
@@ -313,19 +314,35 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
     for pinned in anchor_trusted_keys(config):
         announce(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
                  f"{pinned.holder}")
-    instances = get_service_instances(config)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGTERM, signal.SIGINT)}
     started = time.perf_counter()
     launched: list[Launched] = []
     try:
-        for institution in instances:
+        for institution in get_service_instances(config):
             log = config.home / "logs" / "services" / f"{institution.name.replace(':', '-')}.log"
             launched.append(start_service(config, institution, log=log,
                                           environ=os.environ if environ is None else environ))
         wait_until_ready(config, launched, timeout=timeout)
-        seconds = time.perf_counter() - started
+    except BaseException:
+        stop_services(launched)
+        raise
+    return launched, time.perf_counter() - started
+
+
+def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
+              environ: Mapping[str, str] | None = None, timeout: float = 90.0) -> float:
+    """Run every service of the home as local processes until SIGTERM or SIGINT
+    (:func:`start_all_services`).
+
+    Prints one line per service (instance, URL) and the start-up time of the whole set, and
+    returns that time in seconds. A service that exits on its own stops the others.
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    launched: list[Launched] = []
+    try:
+        launched, seconds = start_all_services(config, announce=announce, environ=environ,
+                                               timeout=timeout)
         for item in launched:
             assert item.record is not None
             announce(f"{item.institution.name}: {item.record['url']} (pid {item.process.pid}, "
