@@ -47,6 +47,17 @@ GRZDB_FOLDER = "grzctl"
 """The GRZ's grzctl folder under its own (grz-db, the author key; grzctl's configuration)."""
 
 
+def get_grz_db_url(grz_directory: Path) -> str:
+    """The URL of the grz-db of the GRZ whose folder is ``grz_directory``.
+
+    Examples
+    --------
+    >>> get_grz_db_url(Path("/h/institutions/grz/GRZK00001"))
+    'sqlite:////h/institutions/grz/GRZK00001/grzctl/grz-db.sqlite'
+    """
+    return f"sqlite:///{grz_directory / GRZDB_FOLDER / 'grz-db.sqlite'}"
+
+
 class GrzDbRefusal(Exception):
     """grz-db refused a submission: grzctl's failure reason, the metadata field, grz-db's words."""
 
@@ -90,7 +101,7 @@ class GrzDb:
         folder = grz_directory / GRZDB_FOLDER
         author = make_db_author(folder / "keys")
         env = os.environ if environ is None else environ
-        record = cls(f"sqlite:///{folder / 'grz-db.sqlite'}", GRZCTL_AUTHOR, author.private_key,
+        record = cls(get_grz_db_url(grz_directory), GRZCTL_AUTHOR, author.private_key,
                      author.passphrase, salt=env.get(SALT_ENV) or None)
         record.db.initialize_schema()
         return record

@@ -235,6 +235,11 @@ def test_run_world_official_intake__grz_db_agrees_with_genomlab(setting: Setting
         assert finished == stored, grz
         assert finished == {o.submission_id for o in s.run.outcomes.values()
                             if o.grz == grz and o.refused_by is None}
+        rows = {r["inbox_id"]: r for r in GenomeCenter(s.config, grz).get_submissions()}
+        for sid in finished:  # genomlab took grz-db's selection (grzctl db should-qc)
+            shown = pipeline.get_submission(sid)
+            assert shown is not None
+            assert bool(rows[sid]["selected_for_qc"]) is (shown["selected_for_qc"] is True), sid
 
 
 def test_run_world_official_intake__rerun_sends_nothing_again_and_appends_nothing(
