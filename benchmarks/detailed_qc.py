@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from genomlab.genome_center.detailed_qc import find_qc_tools, run_detailed_qc
-from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
+from genomlab.genome_center.grz_record import GrzDb
 from genomlab.samples import generate_world, load_truth
 
 STEPS = ("fastp", "bwa", "mosdepth", "comparison")
@@ -42,10 +42,9 @@ def main(n_patients: int, seed: int) -> int:
         inflated = {x["submission_id"] for x in truth["inflated_submissions"]}
         initial = sorted(s["submission_id"] for s in truth["submissions"]
                          if s["type"] == "initial")
-        cands = [QcCandidate(sid, sid.split("_")[0], dt.date.fromisoformat(sid.split("_")[1]))
-                 for sid in initial]
-        chosen = select_for_detailed_qc(cands)
-        selected = [sid for sid in initial if sid in chosen]
+        selected = GrzDb.for_grz(Path(tmp) / "grz").select_initials([  # grz-db's should_qc
+            (sid, sid.split("_")[0], dt.date.fromisoformat(sid.split("_")[1]))
+            for sid in initial])
         print(f"selected for detailed QC: {len(selected)} of {len(initial)} initial "
               f"submissions ({len(inflated)} inflated); load average "
               f"{os.getloadavg()[0]:.1f}")

@@ -237,15 +237,16 @@ class NodeIntake:
         return state
 
     def record_validation(self, key: str, tan_hash: str, fields: Mapping[str, Any],
-                          reuse_error: Callable[[str], Mapping[str, Any]]) -> bool:
+                          reuse_error: Callable[[str], Mapping[str, Any]] | None) -> bool:
         """Record ``validated`` with ``fields``, or ``error`` if another item holds the TAN.
 
         ``reuse_error`` gives the error payload from the key of the item that used the TAN
-        first. Returns whether the item was validated.
+        first; ``None``: the TAN is not checked here (a GRZ: grz-db refuses a reused tanG).
+        Returns whether the item was validated.
         """
         with self.ledger.transaction() as tx:
-            reused = self.find_tan_owner(tx.conn, key, tan_hash)
-            if reused is not None:
+            reused = None if reuse_error is None else self.find_tan_owner(tx.conn, key, tan_hash)
+            if reused is not None and reuse_error is not None:
                 self.advance(key, "error", reuse_error(reused), tx=tx)
                 return False
             self.advance(key, "validated", {"fields": {"tan_hash": tan_hash, **fields}}, tx=tx)

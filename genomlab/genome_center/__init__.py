@@ -3,7 +3,8 @@
 - :mod:`.metadata`: basic validation with BfArM's grz-pydantic-models, files and thresholds;
 - :mod:`.intake`: :class:`~.intake.GenomeCenter`, the submission state machine as ledger events;
 - :mod:`.genotypes`: append-only Hail MatrixTable batches per consent store;
-- :mod:`.sampling`: BfArM's 2 % rule for detailed QC; :mod:`.quarterly`: the three TSVs.
+- :mod:`.grz_record`: BfArM's grz-db as the submission record (reused tanG, duplicate initial,
+  selection for detailed QC); :mod:`.quarterly`: the three TSVs.
 
 Never imports ``genomlab.clinical_node`` or ``genomlab.trust_center``.
 """

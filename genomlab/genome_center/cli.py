@@ -43,7 +43,7 @@ def status_cmd(cli: CliContext, node_id: str, only_errors: bool,
 @format_option()
 @pass_cli
 def select_qc_cmd(cli: CliContext, node_id: str, output_format: OutputFormat) -> None:
-    """List the submissions selected for detailed QC (BfArM's 2 % sampling rule)."""
+    """List the submissions selected for detailed QC (grz-db's selection, BfArM's 2 % rule)."""
     from genomlab.genome_center.intake import GenomeCenter
 
     rows = [r for r in GenomeCenter(cli.config, require_node(cli, "grz", node_id)).get_submissions()

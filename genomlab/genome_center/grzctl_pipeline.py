@@ -20,7 +20,8 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
    non-consented archive's key, into that archive bucket);
 3. genomlab's own part, fed from grzctl's decrypted folder ``<work>/<submission id>/``:
    :meth:`genomlab.genome_center.intake.GenomeCenter.submit` (pseudonym exchange with the trust
-   centre, the Hail genotype store and the consent-scoped stores), whose reporter is grzctl's:
+   centre, the Hail genotype store and the consent-scoped stores) on grzctl's grz-db (read:
+   the detailed-QC selection is grzctl's ``should-qc`` answer), whose reporter is grzctl's:
    ``grzctl pruefbericht generate from-submission-dir`` (checked field by field against
    genomlab's own Prüfbericht) and ``grzctl pruefbericht submit`` to the platform's BfArM API
    (token URL + upload URL, the GRZ's OAuth client). grzctl 5.1.2 drops the API's answer, so the
@@ -341,6 +342,7 @@ class GrzctlPipeline:
         ``download --force`` (a half-downloaded folder is removed first) and genomlab's intake
         resumes by its ledger; a Prüfbericht grzctl submitted before the kill is submitted
         again, and the platform answers it with the confirmation it issued the first time."""
+        from genomlab.genome_center.grz_record import GrzDb
         from genomlab.genome_center.intake import GenomeCenter
 
         run = PipelineRun()
@@ -366,9 +368,10 @@ class GrzctlPipeline:
                     if folder is not None}
         if admitted:
             started = time.monotonic()
-            run.summary = center.submit(
+            run.summary = center.submit(  # grz-db's selection is grzctl's should-qc answer
                 list(admitted.values()), service,
-                reporter=self.make_reporter(config, admitted, on_confirmation), hail=hail)
+                reporter=self.make_reporter(config, admitted, on_confirmation), hail=hail,
+                grz_db=GrzDb.from_grzctl_config(self.config_file))
             run.genomlab_seconds = time.monotonic() - started
         for sid in [*admitted, *to_clean, *to_finish]:
             row = center.get_item(sid)

@@ -10,8 +10,7 @@
 1. ``submission.received``;
 2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
    thresholds, files; :mod:`genomlab.genome_center.vcf_check`: every VCF's compression,
-   contigs, records and donor columns; a tanG held by a submission that did not fail →
-   ``duplicate_tang``), else ``submission.error``;
+   contigs, records and donor columns; grz-db's refusals), else ``submission.error``;
 3. ``submission.pseudonymised``: each donor's case reference is exchanged for its
    genome-dataset pseudonym through the :class:`genomlab.messages.PseudonymService` the caller
    passes in (the GRZ never sees the trust centre's code);
@@ -23,9 +22,16 @@
    (the platform, wired by the composition root) that returns the Meldebestätigung; a rejected
    submission whose metadata still gives a Prüfbericht is reported with
    ``dataQualityCheckPassed: false`` (``submission.failure_reported``), except a reused tanG;
-6. ``submission.qc_sampled`` by BfArM's sampling rule; a submission not selected is
-   ``finished``. A selected one waits in ``qc_selected`` for detailed QC (GRZ_QC_Workflow's
-   re-computation from reads), which genomlab does not run.
+6. ``submission.qc_sampled`` by grz-db's selection for detailed QC (``should_qc``); a
+   submission not selected is ``finished``. A selected one waits in ``qc_selected`` for
+   detailed QC (GRZ_QC_Workflow's re-computation from reads), which this path does not run.
+
+grz-db (:mod:`genomlab.genome_center.grz_record`) is the GRZ's submission record: in-process,
+step 2 registers each submission there as grzctl's ``download`` and ``validate`` would, and
+grz-db refuses a reused tanG (``duplicate_tang``) and a case's second initial
+(``duplicate_initial``); on the grzctl path grzctl has done that, and genomlab reads grz-db's
+selection. genomlab's own refusals (step 0, files, VCF contents, genotype import) are recorded
+in grz-db as ``Error`` too (in-process).
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
 from its last recorded state, its files checked again (a changed file refuses the folder, a VCF
@@ -47,7 +53,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,7 @@ from genomlab.errors import ConflictError
 from genomlab.events import SubmittedCaseFields
 from genomlab.genome_center import genotypes, store
 from genomlab.genome_center.batches import BatchWriter
+from genomlab.genome_center.grz_record import GrzDb, GrzDbRefusal
 from genomlab.genome_center.metadata import (
     SubmissionRejected,
     check_files_folder,
@@ -67,7 +73,6 @@ from genomlab.genome_center.metadata import (
     read_metadata_json,
     validate_metadata,
 )
-from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from genomlab.genome_center.vcf_check import check_submission_vcfs
 from genomlab.hail_session import HailModule
 from genomlab.home import get_home_relative, resolve_in_home
@@ -161,6 +166,8 @@ class GenomeCenter(NodeIntake):
 
     intake_kind = IntakeKind("grz", "submission", store.submissions, "inbox_id",
                              store.GENOME_CENTER_LEDGER, "genomic", samples_for_detailed_qc=True)
+    grz_db: GrzDb
+    """The GRZ's submission record during :meth:`submit` (:mod:`.grz_record`)."""
 
     # --- reading ----------------------------------------------------------------------
 
@@ -210,16 +217,21 @@ class GenomeCenter(NodeIntake):
     def submit(self, directories: Sequence[Path], service: PseudonymService, *,
                reporter: Reporter, hail: Callable[[], HailModule],
                progress: Callable[[str], None] = lambda _msg: None,
-               node_status: NodeStatusSource | None = None) -> IntakeSummary:
+               node_status: NodeStatusSource | None = None,
+               grz_db: GrzDb | None = None) -> IntakeSummary:
         """Run (or resume) intake of ``directories``; see the module docstring for the steps.
 
         ``hail`` returns the started Hail module; it is called only if genotypes are to be
         stored, so a run with nothing to store never starts Spark. A GRZ the platform does not
         approve now (``node_status``, default this home's platform) is refused first.
+        ``grz_db``: the GRZ's submission record (:mod:`genomlab.genome_center.grz_record`);
+        default the one genomlab writes under the GRZ's folder; grzctl's (read only) on the
+        grzctl path, whose folders grzctl has registered, validated and sampled already.
         """
         self.check_node_approved(node_status)
         summary = IntakeSummary()
         with self.intake_lock():
+            self.grz_db = grz_db or GrzDb.for_grz(self.institution.directory)
             checked: dict[str, Any] = {}
             admitted: list[Path] = []
             for directory in map(Path, directories):
@@ -282,16 +294,29 @@ class GenomeCenter(NodeIntake):
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)
         files = directory / "files"
+        sid = checked.metadata.submission_id
         if not is_due(state, "validate"):
             check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
             try:  # the files are the ones validated; a bad content is the submission's error
                 check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
             except SubmissionRejected as exc:
-                return self._reject(inbox_id, exc)
+                return self._reject(inbox_id, exc, sid)
             return checked
+        writes = self.grz_db.writes  # else grzctl registered and validated it in grz-db
+        try:
+            if writes:  # grz-db refuses a reused tanG (grzctl: at download)
+                self._grz_db_step(source, lambda: self.grz_db.register(inbox_id, checked.metadata))
+        except SubmissionRejected as exc:
+            return self._reject(inbox_id, exc)  # grz-db recorded it, if the row is this one's
         try:
             size = check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
             check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
+        except SubmissionRejected as exc:
+            return self._reject(inbox_id, exc, sid)
+        try:
+            if writes:  # grz-db refuses a case's second QC-passed initial (grzctl: validate)
+                self._grz_db_step(source,
+                                  lambda: self.grz_db.pass_basic_qc(inbox_id, checked.metadata))
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)
         model = checked.metadata
@@ -305,10 +330,16 @@ class GenomeCenter(NodeIntake):
             "n_donors": len(model.donors),
             "research_consented": model.consents_to_research(sub.submission_date),
             "submission_size": size, "warnings": "\n".join(checked.warnings)},
-            lambda first: _error_payload(SubmissionRejected(
-                source, "duplicate_tang", "submission.tanG",
-                f"tanG already used by submission {first}")))
+            None)  # a reused tanG: grz-db's to refuse (above, or grzctl's download)
         return checked if validated else None
+
+    @staticmethod
+    def _grz_db_step(source: str, step: Callable[[], object]) -> None:
+        """Run a grz-db write; its refusal as a :class:`SubmissionRejected` of ``source``."""
+        try:
+            step()
+        except GrzDbRefusal as exc:
+            raise SubmissionRejected(source, exc.reason, exc.field, exc.message) from exc
 
     def _check_same_submission(self, inbox_id: str, raw: Any, source: str) -> None:
         """Refuse metadata whose tanG is not the one of the validated submission that already
@@ -324,7 +355,11 @@ class GenomeCenter(NodeIntake):
                 f"inbox id {inbox_id} is already submission {row.submission_id} ({row.state}) "
                 "with another tanG; folder refused, that submission unchanged")
 
-    def _reject(self, inbox_id: str, exc: SubmissionRejected) -> None:
+    def _reject(self, inbox_id: str, exc: SubmissionRejected,
+                submission_id: str | None = None) -> None:
+        """Record ``error``; a submission genomlab registered in grz-db is ``Error`` there."""
+        if submission_id is not None and self.grz_db.writes:
+            self.grz_db.fail(submission_id, inbox_id, exc.reason, f"{exc.field}: {exc.detail}")
         self.advance(inbox_id, "error", _error_payload(exc))
 
     def _pseudonymise(self, inbox_id: str, checked: Any, service: PseudonymService) -> None:
@@ -432,9 +467,13 @@ class GenomeCenter(NodeIntake):
             for directory in pending:
                 if directory.name in outcome.failures:
                     field_path, message = outcome.failures[directory.name]
-                    self.advance(directory.name, "error", _error_payload(SubmissionRejected(
-                        f"{directory.name}/files", "validation_error", field_path, message)),
-                        tx=tx)
+                    rejected = SubmissionRejected(f"{directory.name}/files", "validation_error",
+                                                  field_path, message)
+                    if self.grz_db.writes:
+                        self.grz_db.fail(checked[directory.name].metadata.submission_id,
+                                         directory.name, rejected.reason,
+                                         f"{field_path}: {message}")
+                    self.advance(directory.name, "error", _error_payload(rejected), tx=tx)
                 else:
                     self.advance(directory.name, "stored", tx=tx)
         pause_point("stored")
@@ -515,21 +554,25 @@ class GenomeCenter(NodeIntake):
                               {"confirmation_id": confirmation_id}, tx=tx)
 
     def _sample_and_finish(self) -> None:
-        rows = [r for r in self.get_submissions()
-                if r["basic_qc_passed"] and r["submission_type"] == "initial"]
+        """Record grz-db's selection for detailed QC of each reported submission (in the
+        order they were validated), and finish the ones not selected.
+
+        In-process, grz-db is asked now (``should_qc``) and learns ``Reported``/``Finished``;
+        on the grzctl path grzctl asked it before archiving, and records the rest itself.
+        """
+        rows = [r for r in self.get_submissions() if is_due(r["state"], "finish")]
         rows.sort(key=lambda r: (r["validated_at"], r["inbox_id"]))
-        selected = select_for_detailed_qc([  # the rule looks at month and quarter only
-            QcCandidate(r["inbox_id"], r["submitter_id"],
-                        date.fromisoformat(f"{r['submission_month']}-01"))
-            for r in rows])
-        for row in self.get_submissions():
-            inbox_id = row["inbox_id"]
-            if not is_due(row["state"], "finish"):
-                continue
+        for row in rows:
+            inbox_id, sid = row["inbox_id"], row["submission_id"]
+            if self.grz_db.writes:
+                self.grz_db.record(sid, inbox_id, "Reported")
+            selected = self.grz_db.is_selected(sid)
             with self.ledger.transaction() as tx:
-                if inbox_id in selected:  # waits for detailed QC, which genomlab does not run
+                if selected:  # waits for detailed QC, which the in-process path does not run
                     self.advance(inbox_id, "qc_selected", {"selected": True}, tx=tx,
                                  event="qc_sampled")
                 else:
                     self.record_event(inbox_id, "qc_sampled", {"selected": False}, tx=tx)
                     self.advance(inbox_id, "finished", tx=tx)
+            if not selected and self.grz_db.writes:
+                self.grz_db.record(sid, inbox_id, "Finished")

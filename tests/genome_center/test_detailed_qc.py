@@ -28,6 +28,7 @@ from genomlab.genome_center.detailed_qc import (
     format_report_csv,
     run_detailed_qc,
 )
+from genomlab.genome_center.grz_record import GrzDb
 from genomlab.genome_center.grz_tools import Crypt4ghKeyPair, S3Target, find_grz_tool
 from genomlab.genome_center.grzctl_pipeline import (
     DetailedQcSetting,
@@ -37,7 +38,6 @@ from genomlab.genome_center.grzctl_pipeline import (
     grzctl_config,
     make_db_author,
 )
-from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from genomlab.samples import generate_world, load_truth
 from tests.conftest import REPO
 
@@ -89,16 +89,14 @@ def qc_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return out, load_truth(out)
 
 
-def get_selected(truth: dict[str, Any]) -> list[str]:
-    """The initial submissions grz-db's ``should_qc`` rule selects when a GRZ processes the
-    world's submissions in id order (per submitter: by date)."""
+def get_selected(truth: dict[str, Any], folder: Path) -> list[str]:
+    """The initial submissions grz-db's ``should_qc`` selects when a GRZ (its grz-db made in
+    ``folder``) takes the world's submissions in id order (per submitter: by date)."""
     initial = sorted((s for s in truth["submissions"] if s["type"] == "initial"),
                      key=lambda s: s["submission_id"])
-    cands = [QcCandidate(s["submission_id"], s["hospital_ik"],
-                         dt.date.fromisoformat(s["submission_id"].split("_")[1]))
-             for s in initial]
-    chosen = select_for_detailed_qc(cands)
-    return [c.key for c in cands if c.key in chosen]
+    return GrzDb.for_grz(folder).select_initials([
+        (s["submission_id"], s["hospital_ik"],
+         dt.date.fromisoformat(s["submission_id"].split("_")[1])) for s in initial])
 
 
 def run_one(world: Path, sid: str, tools: QcTools, work: Path) -> SubmissionQc:
@@ -114,7 +112,7 @@ def test_run_detailed_qc__inflated_selected_fail_with_metric_honest_pass(
                 for x in truth["inflated_submissions"]}
     assert len(inflated) == 3
     assert set(inflated.values()) == set(QC_METRICS)
-    selected = get_selected(truth)
+    selected = get_selected(truth, tmp_path / "grz")
     assert set(inflated) <= set(selected)
     assert len(selected) > len(inflated)  # honest ones are selected too
     for sid in selected:
@@ -265,7 +263,7 @@ def test_run_detailed_qc__grzctl_commands_for_a_pass_and_a_failure(
     inflated = next(x for x in truth["inflated_submissions"]
                     if x["field"].endswith("percentBasesAboveQualityThreshold"))
     honest = next(s for s in truth["submissions"] if s["type"] == "initial"
-                  and s["submission_id"] in get_selected(truth)
+                  and s["submission_id"] in get_selected(truth, tmp_path / "grz")
                   and s["submission_id"] not in {x["submission_id"]
                                                  for x in truth["inflated_submissions"]})
     api = PruefberichtApi("https://127.0.0.1:9/t", "https://127.0.0.1:9/a", "c", "s")

@@ -330,6 +330,7 @@ def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
         assert row["submission_id"] == sid
         assert row["confirmation_id"]
         assert row["selected_for_qc"] is not None
+        assert bool(row["selected_for_qc"]) is (shown["selected_for_qc"] is True), sid  # grz-db's
 
 
 def test_grzctl_report_quarterly__tables_match_the_platforms_monitoring_counts(

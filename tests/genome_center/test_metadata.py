@@ -1,4 +1,4 @@
-"""Basic validation against BfArM's shipped examples and the sampling rule."""
+"""Basic validation against BfArM's shipped examples; grz-db's selection for detailed QC."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import grz_pydantic_models_testing.example_metadata as good_examples
 import grz_pydantic_models_testing.failing_metadata as bad_examples
 import pytest
 
+from genomlab.genome_center.grz_record import GrzDb
 from genomlab.genome_center.metadata import (
     SubmissionRejected,
     check_submission_files,
     validate_metadata_text,
 )
-from genomlab.genome_center.sampling import QcCandidate, select_for_detailed_qc
 from tests.conftest import REPO
 
 
@@ -93,21 +93,21 @@ def test_check_submission_files__world_submission_then_flipped_byte(tmp_path):
     assert missing.value.reason == "file_not_found"
 
 
-def test_select_for_detailed_qc__first_of_month_and_about_two_percent():
+def test_grz_db_selection__first_of_each_submitter_month_then_few(tmp_path):
+    """grz-db's ``should_qc`` (genomlab keeps no copy): each submitter's first initial
+    submission of a month is selected; of the rest at most one per block of 50 (2 %) of a
+    submitter's quarter; an answer once given is kept."""
     rng = random.Random(7)
     start = date(2025, 7, 1)
-    candidates = [QcCandidate(f"s{i:05d}", f"26000000{i % 3}",
-                              start + timedelta(days=rng.randrange(92)))
-                  for i in range(6000)]
-    candidates.sort(key=lambda c: (c.submission_date, c.key))
-    selected = select_for_detailed_qc(candidates)
-    for submitter in {c.submitter_id for c in candidates}:
-        for month in (7, 8, 9):
-            first = next(c for c in candidates if c.submitter_id == submitter
-                         and c.submission_date.month == month)
-            assert first.key in selected
-    share = len(selected) / len(candidates)
-    assert 0.02 <= share <= 0.03
-    assert select_for_detailed_qc(candidates) == selected
-    assert select_for_detailed_qc(candidates[:3000]) == {c.key for c in candidates[:3000]
-                                                        if c.key in selected}
+    days = sorted((f"26000000{i % 2}", start + timedelta(days=rng.randrange(92)))
+                  for i in range(40))
+    days.sort(key=lambda c: c[1])
+    subs = [(f"{le}_{day.isoformat()}_{i:08x}", le, day) for i, (le, day) in enumerate(days)]
+    grz_db = GrzDb.for_grz(tmp_path)
+    selected = set(grz_db.select_initials(subs))
+    firsts = {next(sid for sid, le, day in subs if (le, day.month) == key)
+              for key in {(le, day.month) for _, le, day in subs}}
+    assert len(firsts) == 6
+    assert firsts <= selected
+    assert len(selected - firsts) <= 2  # per submitter 20 in the quarter: one block
+    assert {sid for sid, _, _ in subs if grz_db.is_selected(sid)} == selected

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from genomlab.config import GenomlabConfig
+from genomlab.genome_center.grz_record import GrzDb
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.institution import Institution, existing_institutions
 from genomlab.intake.official import (
@@ -235,6 +236,12 @@ def test_run_world_official_intake__grz_db_agrees_with_genomlab(setting: Setting
         assert finished == stored, grz
         assert finished == {o.submission_id for o in s.run.outcomes.values()
                             if o.grz == grz and o.refused_by is None}
+        rows = {r["inbox_id"]: r for r in GenomeCenter(s.config, grz).get_submissions()}
+        grz_db = GrzDb.from_grzctl_config(pipeline.config_file)
+        for sid in finished:  # genomlab took grz-db's selection (grzctl db should-qc)
+            record = grz_db.get(sid)
+            assert record is not None
+            assert bool(rows[sid]["selected_for_qc"]) is (record.selected_for_qc is True), sid
 
 
 def test_run_world_official_intake__rerun_sends_nothing_again_and_appends_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from genomlab.clinical_node.intake import ClinicalNode
 from genomlab.clinical_node.store import PROJECTION as KDK_PROJECTION
+from genomlab.genome_center.grz_record import GrzDb, get_grz_db_url
 from genomlab.genome_center.intake import GenomeCenter
 from genomlab.genome_center.store import PROJECTION as GRZ_PROJECTION
 from genomlab.institution import existing_institutions
@@ -41,6 +43,47 @@ def test_world_intake__bad_submissions_rejected_with_truth_reason_and_field(worl
         assert row["failure_reason"] == EXPECTED_REASON[entry["reason"]], entry
         assert get_any_donor_field(row["failure_field"]) == get_any_donor_field(entry["field"]), (
             entry)
+
+
+def test_world_intake__grz_db_is_the_record_and_agrees_with_genomlab(world_intake):
+    """grz-db holds every submission a GRZ took, basic QC passed, with genomlab's state and
+    grz-db's selection for detailed QC (each submitter's first initial of a month selected);
+    the reused tanG is grz-db's ``Error``/``duplicate_tang``."""
+    truth = world_intake.truth
+    for node in truth["institutions"]["grz"]:
+        center = GenomeCenter(world_intake.config, node)
+        grz_db = GrzDb(get_grz_db_url(center.institution.directory))
+        taken = sorted((r for r in center.get_submissions() if r["state"] != "error"),
+                       key=lambda r: (r["validated_at"], r["inbox_id"]))
+        months: set[tuple[str, str]] = set()
+        for row in taken:
+            record = grz_db.get(row["submission_id"])
+            assert record is not None, row["inbox_id"]
+            assert record.basic_qc_passed is True
+            assert bool(row["selected_for_qc"]) is (record.selected_for_qc is True)
+            assert row["state"] == ("qc_selected" if record.selected_for_qc else "finished")
+            latest = record.get_latest_state()
+            assert latest is not None
+            assert latest.state == ("Reported" if record.selected_for_qc else "Finished")
+            if row["submission_type"] == "initial":
+                month = (row["submitter_id"], row["submission_month"])
+                assert record.selected_for_qc is True or month in months, row["inbox_id"]
+                months.add(month)
+    reused = [b for b in truth["bad_submissions"] if b["reason"] == "reused_tanG"]
+    assert reused
+    for entry in reused:
+        meta = json.loads((world_intake.world / entry["path"] / "metadata" / "metadata.json")
+                          .read_text())["submission"]
+        sid = "_".join((meta["submitterId"], meta["submissionDate"],
+                        hashlib.sha256(meta["tanG"].encode()).hexdigest()[:8]))
+        grz = next(s["grz"] for s in truth["submissions"]
+                   if s["submission_id"] == entry["derived_from"])
+        record = GrzDb(get_grz_db_url(GenomeCenter(world_intake.config, grz)
+                                      .institution.directory)).get(sid)
+        assert record is not None
+        latest = record.get_latest_state()
+        assert latest is not None
+        assert (latest.state, latest.failure_reason) == ("Error", "duplicate_tang")
 
 
 def test_world_intake__relative_below_threshold_is_a_warning(world_intake):
@@ -133,8 +176,15 @@ def test_world_intake__stores_hold_no_foreign_pseudonym_or_identity(world_intake
     kdk_files = _file_bytes(config.home / "kdk")
     assert any(g.encode() in data for _, data in grz_files for g in list(genome)[:3])
     assert any(c.encode() in data for _, data in kdk_files for c in list(clinical)[:3])
+    # grz-db is BfArM's record and holds what grzctl's holds on the grzctl path: each
+    # submission's tanG and its metadata, whose consents name the hospital's patient
+    # (``Patient/<Arbeitsnummer>``); no KVNR, tanC or clinical pseudonym
+    in_grz_db = {s[k] for s in truth["samples"] for k in ("arbeitsnummer", "tan_g")
+                 if s.get(k)} | {"Patient/AN-"}
+    assert any(path.name == "grz-db.sqlite" for path, _ in grz_files)
     for path, data in grz_files:
-        for value in clinical | identity | {"Patient/AN-"}:
+        exempt = in_grz_db if path.name == "grz-db.sqlite" else set()
+        for value in (clinical | identity | {"Patient/AN-"}) - exempt:
             assert value.encode() not in data, (path, value)
     for path, data in kdk_files:
         for value in genome | identity | {"Patient/AN-"}:
