@@ -6,8 +6,10 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
 
 :func:`run_world_official_intake`, per GRZ of the world:
 
-1. the GRZ's S3 inbox (moto on 127.0.0.1, :func:`start_local_inbox`; its bucket and the two
-   archive buckets get a fresh name per run: moto keeps buckets process-wide), the GRZ's
+1. the GRZ's S3: its own (Ceph, MinIO) if ``genomlab.toml`` names one (``[grz_s3.<GRZ>]``,
+   :func:`open_configured_s3`: inbox and archive buckets as configured, checked, nothing
+   started), else moto on 127.0.0.1 (:func:`start_local_inbox`; its bucket and the two archive
+   buckets get a fresh name per run: moto keeps buckets process-wide); the GRZ's
    Crypt4GH inbox key and the archives' keys (``<GRZ>/keys``), the GRZ's OAuth client at the
    platform (``<GRZ>/platform-client.json``, issued once and reused) and grzctl's set-up
    (:meth:`GrzctlPipeline.set_up`, ``<GRZ>/grzctl``);
@@ -26,8 +28,9 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
 The platform service starts once, only if a GRZ has something to send, and stops at the end, as
 do the inboxes. A rerun on the same home takes only what grz-db does not hold as finished or
 refused and what grz-cli has not refused as it is (``<home>/hospitals/<IK>/sent/<folder>.
-refused.json`` notes the metadata's digest and grz-cli's message); the inbox of a previous run is
-gone with its process, so the rest is sent again and the pipeline resumes it. It issues no
+refused.json`` notes the metadata's digest and grz-cli's message); a local inbox of a previous
+run is gone with its process, so the rest is sent again and the pipeline resumes it (a GRZ's own
+inbox keeps what was uploaded: that is not sent again, grz-cli would refuse it). It issues no
 second client and starts no service when nothing is left: running it twice appends nothing the
 first run did (starting the platform service anchors the ledgers' heads). KDK intake is not
 here (:func:`genomlab.intake.run_world_intake` with ``grz=False``).
