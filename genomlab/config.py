@@ -31,6 +31,19 @@ Example ``genomlab.toml``::
     [stores.grz]
     GRZK00001 = "sqlite:///{home}/grz/GRZK00001/grz.db"
 
+A GRZ's own S3 (Ceph RGW, MinIO), where hospitals upload with BfArM's ``grz-cli`` and ``grzctl``
+archives (see :class:`GrzS3Config`; unset: a local moto server per run). The credentials are
+named, never written here: either two environment variables or a 0600 credentials file::
+
+    [grz_s3.GRZK00001]
+    endpoint_url = "https://s3.grz.example.org"
+    region = "eu-central-1"
+    inbox_bucket = "grzk00001-inbox"
+    archive_consented_bucket = "grzk00001-archive-consented"
+    archive_non_consented_bucket = "grzk00001-archive-non-consented"
+    credentials_file = "/etc/genomlab/grzk00001-s3.toml"  # or access_key_env + secret_key_env
+    ca_bundle = "/etc/genomlab/grz-s3-ca.pem"  # optional: the S3's TLS CA
+
 An optional ``node_template`` under ``[stores]`` gives every node that ``[stores.grz]`` /
 ``[stores.kdk]`` does not list a store of its own, e.g. one PostgreSQL database per node::
 
@@ -52,7 +65,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "GENOMLAB_"
 CONFIG_ENV = "GENOMLAB_CONFIG"
@@ -72,6 +85,9 @@ _NODE_ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "kdk": re.compile(r"^KDK[A-Z0-9]{3}[0-9]{3}$"),
 }
 _SUPPORTED_URL = re.compile(r"^(sqlite|postgresql)(\+[a-z0-9_]+)?://")
+_S3_ENDPOINT = re.compile(r"^https?://[^/?#\s]+/?$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's rules (no upper case)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -195,6 +211,133 @@ class StoresConfig(_Section):
         return value
 
 
+class GrzS3Config(_Section):
+    """One GRZ's own S3 (Ceph RGW, MinIO, any S3 API): ``[grz_s3.<GRZ id>]``.
+
+    The hospitals upload into ``inbox_bucket`` with ``grz-cli``; ``grzctl`` downloads and cleans
+    there and archives into ``archive_consented_bucket`` / ``archive_non_consented_bucket``. The
+    operator creates the three buckets and publishes grz-cli's version policy in the inbox
+    (``grzctl inbox push-version``); genomlab creates nothing there.
+
+    The access key is given by reference, never in ``genomlab.toml``: either the names of two
+    environment variables (``access_key_env``, ``secret_key_env``) or ``credentials_file``, an
+    absolute path to a TOML file with ``access_key`` and ``secret_key`` that only its owner may
+    read (mode 0600 or 0400). ``ca_bundle``: the PEM file of the CA that signed an ``https``
+    endpoint's certificate (unset: the system's CAs).
+    """
+
+    endpoint_url: str
+    region: str = "us-east-1"
+    inbox_bucket: str
+    archive_consented_bucket: str
+    archive_non_consented_bucket: str
+    access_key_env: str | None = None
+    secret_key_env: str | None = None
+    credentials_file: Path | None = None
+    ca_bundle: Path | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not _S3_ENDPOINT.match(value):
+            raise ValueError("expected an http:// or https:// URL of the S3 endpoint "
+                             "(scheme, host and port, no path)")
+        return value.rstrip("/")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9-]+$", value):
+            raise ValueError("expected an S3 region name such as us-east-1")
+        return value
+
+    @field_validator("inbox_bucket", "archive_consented_bucket", "archive_non_consented_bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _S3_BUCKET.match(value) or ".." in value:
+            raise ValueError("expected an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("access_key_env", "secret_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("expected the name of an environment variable, not its value")
+        return value
+
+    @field_validator("credentials_file", "ca_bundle")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError("expected an absolute path")
+        return None if value is None else value.expanduser()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GrzS3Config:
+        by_env = (self.access_key_env, self.secret_key_env)
+        if self.credentials_file is not None and any(by_env):
+            raise ValueError("give credentials_file or access_key_env + secret_key_env, "
+                             "not both")
+        if self.credentials_file is None and not all(by_env):
+            raise ValueError("missing credentials: give credentials_file (a 0600 file) or both "
+                             "access_key_env and secret_key_env (names of environment "
+                             "variables)")
+        buckets = [self.inbox_bucket, self.archive_consented_bucket,
+                   self.archive_non_consented_bucket]
+        if len(set(buckets)) != len(buckets):
+            raise ValueError("inbox_bucket, archive_consented_bucket and "
+                             "archive_non_consented_bucket must be three different buckets")
+        if self.ca_bundle is not None and not self.endpoint_url.startswith("https://"):
+            raise ValueError("ca_bundle is given but endpoint_url is not https://")
+        return self
+
+    def get_credentials(self, grz_id: str,
+                        environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """The access key and secret key, read where the configuration points.
+
+        Raises
+        ------
+        ConfigError
+            Naming the GRZ, the key and the variable or file: a variable unset or empty, a
+            credentials file missing, readable or writable by others, not TOML, or without
+            ``access_key`` / ``secret_key``.
+        """
+        where = f"grz_s3.{grz_id}"
+        if self.credentials_file is None:
+            env = os.environ if environ is None else environ
+            found = []
+            for key, name in (("access_key_env", self.access_key_env),
+                              ("secret_key_env", self.secret_key_env)):
+                value = env.get(str(name), "")
+                if not value:
+                    raise ConfigError(f"{where}.{key}: environment variable {name} is not set")
+                found.append(value)
+            return found[0], found[1]
+        path = self.credentials_file
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise ConfigError(f"{where}.credentials_file: {path}: cannot read it "
+                              f"({exc.strerror})") from None
+        if mode & 0o077:
+            raise ConfigError(f"{where}.credentials_file: {path}: readable or writable by "
+                              f"others (mode {mode & 0o777:04o}); it holds a secret key: "
+                              "chmod 600 it")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{where}.credentials_file: {path}: not a readable TOML file "
+                              f"({exc})") from None
+        keys = []
+        for key in ("access_key", "secret_key"):
+            entry = data.get(key)
+            if not isinstance(entry, str) or not entry:
+                raise ConfigError(f"{where}.credentials_file: {path}: {key} missing or not a "
+                                  "non-empty string")
+            keys.append(entry)
+        return keys[0], keys[1]
+
+
 def _check_url(value: str) -> str:
     if not _SUPPORTED_URL.match(value):
         raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {value!r}")
@@ -214,6 +357,18 @@ class GenomlabConfig(_Section):
     review: ReviewConfig = ReviewConfig()
     services: ServicesConfig = ServicesConfig()
     stores: StoresConfig | None = None
+    grz_s3: dict[str, GrzS3Config] = Field(default_factory=dict)
+    """Per GRZ id its own S3 (:class:`GrzS3Config`); a GRZ not listed gets a local moto
+    server per run of the official intake."""
+
+    @field_validator("grz_s3")
+    @classmethod
+    def _grz_ids(cls, value: dict[str, GrzS3Config]) -> dict[str, GrzS3Config]:
+        for grz_id in value:
+            if not _NODE_ID_PATTERNS["grz"].match(grz_id):
+                raise ValueError(f"GRZ id {grz_id!r} does not match the genomDE format "
+                                 "(GRZ + 3 letters or digits + 3 digits)")
+        return value
 
     def store_url(self, kind: InstitutionKind, node_id: str | None = None) -> str:
         """The SQLAlchemy URL of one institution's store.
@@ -276,6 +431,8 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tup
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         if path[0] == "stores" and len(path) == 3:
             path = (path[0], path[1], path[2].upper())  # node ids are upper case
+        elif path[0] == "grz_s3" and len(path) >= 2:
+            path = (path[0], path[1].upper(), *path[2:])
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})

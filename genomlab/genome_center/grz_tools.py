@@ -126,6 +126,9 @@ class S3Target:
     access_key: str
     secret: str
     region_name: str = "us-east-1"
+    ca_bundle: str | None = None
+    """The PEM file of the CA of an ``https`` endpoint (``None``: the system's); BfArM's tools
+    take it as ``AWS_CA_BUNDLE`` (grz-common's S3 options have no field for it)."""
 
 
 def grz_cli_config(*, grz_id: str, submitter_id: str, grz_public_key: str,
@@ -156,11 +159,14 @@ def write_grz_cli_config(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
-def grz_cli_env(config_home: Path) -> dict[str, str]:
+def grz_cli_env(config_home: Path, *, ca_bundle: str | None = None) -> dict[str, str]:
     """The environment grz-cli runs in: no user configuration merged in (``XDG_CONFIG_HOME`` is
-    ``config_home``, an empty private folder), no AWS profile, and no proxy for loopback."""
+    ``config_home``, an empty private folder), no AWS profile, no proxy for loopback, and the
+    S3 endpoint's CA (``AWS_CA_BUNDLE``) if ``ca_bundle`` is given."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("AWS_") and k not in ("C4GH_SECRET_KEY", "C4GH_PUBLIC_KEY")}
+    if ca_bundle is not None:
+        env["AWS_CA_BUNDLE"] = ca_bundle
     config_home.mkdir(parents=True, exist_ok=True)
     env["XDG_CONFIG_HOME"] = str(config_home)
     no_proxy = ",".join(p for p in (env.get("NO_PROXY"), LOOPBACK_NO_PROXY) if p)
@@ -169,12 +175,13 @@ def grz_cli_env(config_home: Path) -> dict[str, str]:
 
 
 def run_grz_cli(grz_cli: Path, command: str, submission_dir: Path, config_file: Path, *,
-                extra: Sequence[str] = (),
+                extra: Sequence[str] = (), ca_bundle: str | None = None,
                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """``grz-cli <command> --config-file <config_file> --submission-dir <submission_dir>``.
 
     Returns the finished process (exit code, stdout, stderr); a failing validation is a result,
-    not an exception. ``command`` is ``validate``, ``encrypt``, ``upload`` or ``submit``.
+    not an exception. ``command`` is ``validate``, ``encrypt``, ``upload`` or ``submit``;
+    ``ca_bundle`` is the inbox's CA (:attr:`S3Target.ca_bundle`).
     """
     if command not in GRZ_CLI_COMMANDS:
         raise ValueError(f"grz-cli command {command!r}: not one of {', '.join(GRZ_CLI_COMMANDS)}")
@@ -182,4 +189,4 @@ def run_grz_cli(grz_cli: Path, command: str, submission_dir: Path, config_file: 
     return run_grz_tool(grz_cli, ["--log-level", "INFO", command, "--config-file",
                                   str(config_file), "--submission-dir", str(submission_dir),
                                   *extra],
-                        env=grz_cli_env(config_home), timeout=timeout)
+                        env=grz_cli_env(config_home, ca_bundle=ca_bundle), timeout=timeout)

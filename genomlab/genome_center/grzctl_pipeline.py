@@ -28,12 +28,18 @@ record. For each submission in the GRZ's S3 inbox :class:`GrzctlPipeline` runs:
    Meldebestätigung is fetched by uploading the same Prüfbericht once more (the platform answers
    an identical Prüfbericht with the confirmation it already issued, appending nothing),
    verified, and handed to the caller's ``on_confirmation`` (the hospital's side);
-4. ``grzctl clean`` (the inbox copy removed) and ``grzctl db submission update … finished``.
+4. ``grzctl clean`` (the inbox copy removed) and ``grzctl db submission update … finished``;
+5. the submission's work folder ``<work>/<submission id>/`` (grzctl's decrypted files) deleted:
+   decrypted genomic data does not stay at rest once a submission is finished or refused
+   (:meth:`GrzctlPipeline.remove_work_folder`). A run first deletes what a killed run left of
+   finished or finally refused submissions (:meth:`GrzctlPipeline.sweep_work`); any other
+   submission's folder is downloaded and decrypted afresh when it resumes.
 
 A run resumes where a killed one stopped (see :meth:`GrzctlPipeline.run`); the crash points
 (:mod:`genomlab.crashpoints`) ``grzctl.downloaded``, ``grzctl.decrypted``,
-``grzctl.pruefbericht_submitted``, ``grzctl.confirmed`` and ``grzctl.cleaned`` (with genomlab's
-own ``grz.*`` points inside the ingest) let a test kill it between the steps.
+``grzctl.pruefbericht_submitted``, ``grzctl.confirmed``, ``grzctl.cleaned`` and
+``grzctl.finished`` (with genomlab's own ``grz.*`` points inside the ingest) let a test kill it
+between the steps.
 
 A refused submission's failing Prüfbericht (``dataQualityCheckPassed: false``) goes through
 ``grzctl pruefbericht generate --fail`` + ``submit`` as well.
@@ -72,6 +78,10 @@ GRZCTL_AUTHOR = "genomlab-grz"
 DOWNLOAD_REFUSALS = ("duplicate_tang", "duplicate_initial")
 """grz-db's failure reasons for a download that refuses the submission (its metadata's tanG is
 taken, or its case has a QC-passed initial): a result, not a failure of the run."""
+
+
+FINAL_REFUSALS = ("duplicate_tang", "duplicate_initial", "validation_error", "detailed_qc_error")
+"""grz-db failure reasons that end a submission for good (nothing of it is processed again)."""
 
 
 class GrzctlFailed(RuntimeError):
@@ -253,6 +263,8 @@ class GrzctlPipeline:
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         if self.api.ca_file is not None:
             env["REQUESTS_CA_BUNDLE"] = str(self.api.ca_file)
+        if self.inbox.ca_bundle is not None:  # the GRZ's S3 (boto3 reads it)
+            env["AWS_CA_BUNDLE"] = self.inbox.ca_bundle
         return env
 
     def grzctl_process(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -311,7 +323,8 @@ class GrzctlPipeline:
         client = boto3.client("s3", endpoint_url=self.inbox.endpoint_url,
                               aws_access_key_id=self.inbox.access_key,
                               aws_secret_access_key=self.inbox.secret,
-                              region_name=self.inbox.region_name, config=Config(proxies={}))
+                              region_name=self.inbox.region_name, config=Config(proxies={}),
+                              verify=self.inbox.ca_bundle)
         found, cleaned = set(), set()
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.inbox.bucket):
             for obj in page.get("Contents", []):
@@ -321,6 +334,39 @@ class GrzctlPipeline:
                 elif rest == "cleaned":
                     cleaned.add(sid)
         return sorted(found - cleaned)
+
+    # --- grzctl's work folders -----------------------------------------------------------
+
+    def remove_work_folder(self, submission_id: str) -> bool:
+        """Delete ``<work>/<submission id>/`` (grzctl's downloaded, decrypted and re-encrypted
+        files, the Prüfbericht written there); whether there was one. Idempotent; a deletion cut
+        short by a kill is finished by the next run's :meth:`sweep_work`."""
+        folder = self.work / submission_id
+        if folder.parent != self.work or submission_id in ("", ".", ".."):
+            raise ValueError(f"{submission_id!r}: not a submission id (work folder {folder})")
+        if not folder.exists() and not folder.is_symlink():
+            return False
+        if folder.is_symlink() or not folder.is_dir():
+            folder.unlink()
+        else:
+            shutil.rmtree(folder)
+        return True
+
+    def sweep_work(self, states: dict[str, str | None]) -> list[str]:
+        """Delete the work folders of submissions that grz-db (``states``: id → latest state)
+        holds as ``Finished`` or refused for good (an ``Error`` of :data:`FINAL_REFUSALS`): what
+        a run killed before :meth:`remove_work_folder` left. Returns the ids swept."""
+        if not self.work.is_dir():
+            return []
+        swept = []
+        for folder in sorted(self.work.iterdir()):
+            sid = folder.name
+            state = states.get(sid)
+            if state == "Finished" or (state in ("Error", "Reported")
+                                       and self.get_failure_reason(sid) in FINAL_REFUSALS):
+                self.remove_work_folder(sid)
+                swept.append(sid)
+        return swept
 
     # --- the pipeline -------------------------------------------------------------------
 
@@ -347,6 +393,7 @@ class GrzctlPipeline:
 
         run = PipelineRun()
         known = self.get_states()
+        self.sweep_work(known)
         center = GenomeCenter(config, self.grz_id)
         if submission_ids is not None:
             ids = list(submission_ids)
@@ -386,6 +433,11 @@ class GrzctlPipeline:
                            "--yes-i-really-mean-it")
                 crashpoint("grzctl.cleaned")  # cleaned, grz-db not yet Finished
             self._step(outcome, "finished", "db", "submission", "update", sid, "finished")
+            crashpoint("grzctl.finished")  # grz-db Finished, the work folder not yet deleted
+            self.remove_work_folder(sid)
+        for sid, outcome in run.outcomes.items():
+            if outcome.refused is not None:  # refused and reported: nothing more to do with it
+                self.remove_work_folder(sid)
         states = self.get_states()
         for sid, outcome in run.outcomes.items():
             outcome.grzdb_state = states.get(sid)

@@ -6,8 +6,10 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
 
 :func:`run_world_official_intake`, per GRZ of the world:
 
-1. the GRZ's S3 inbox (moto on 127.0.0.1, :func:`start_local_inbox`; its bucket and the two
-   archive buckets get a fresh name per run: moto keeps buckets process-wide), the GRZ's
+1. the GRZ's S3: its own (Ceph, MinIO) if ``genomlab.toml`` names one (``[grz_s3.<GRZ>]``,
+   :func:`open_configured_s3`: inbox and archive buckets as configured, checked, nothing
+   started), else moto on 127.0.0.1 (:func:`start_local_inbox`; its bucket and the two archive
+   buckets get a fresh name per run: moto keeps buckets process-wide); the GRZ's
    Crypt4GH inbox key and the archives' keys (``<GRZ>/keys``), the GRZ's OAuth client at the
    platform (``<GRZ>/platform-client.json``, issued once and reused) and grzctl's set-up
    (:meth:`GrzctlPipeline.set_up`, ``<GRZ>/grzctl``);
@@ -26,8 +28,9 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
 The platform service starts once, only if a GRZ has something to send, and stops at the end, as
 do the inboxes. A rerun on the same home takes only what grz-db does not hold as finished or
 refused and what grz-cli has not refused as it is (``<home>/hospitals/<IK>/sent/<folder>.
-refused.json`` notes the metadata's digest and grz-cli's message); the inbox of a previous run is
-gone with its process, so the rest is sent again and the pipeline resumes it. It issues no
+refused.json`` notes the metadata's digest and grz-cli's message); a local inbox of a previous
+run is gone with its process, so the rest is sent again and the pipeline resumes it (a GRZ's own
+inbox keeps what was uploaded: that is not sent again, grz-cli would refuse it). It issues no
 second client and starts no service when nothing is left: running it twice appends nothing the
 first run did (starting the platform service anchors the ledgers' heads). KDK intake is not
 here (:func:`genomlab.intake.run_world_intake` with ``grz=False``).
@@ -56,6 +59,7 @@ from genomlab.genome_center.grz_tools import (
     write_grz_cli_config,
 )
 from genomlab.genome_center.grzctl_pipeline import (
+    FINAL_REFUSALS,
     DetailedQcSetting,
     GrzctlPipeline,
     PruefberichtApi,
@@ -68,8 +72,6 @@ REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_TOOLS = ("grz-cli", "grzctl")
 TOOL_OVERRIDES = {"grz-cli": "GENOMLAB_GRZ_CLI", "grzctl": "GENOMLAB_GRZCTL"}
 """Environment variables that name an installed tool outside ``./.grzctl-venv``."""
-FINAL_REFUSALS = ("duplicate_tang", "duplicate_initial", "validation_error", "detailed_qc_error")
-"""grz-db failure reasons that end a submission: a rerun does not send it again."""
 ACTOR = "genomlab-intake"
 
 
@@ -401,7 +403,12 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
              hospitals: list[str], service: Any, setting: DetailedQcSetting | None,
              hail: Callable[[], HailModule], parallel: int, pseudonyms: Any,
              result: OfficialIntake) -> GrzctlPipeline:
-    from genomlab.genome_center.s3_inbox import bundled_version_policy, start_local_inbox
+    from genomlab.genome_center.s3_inbox import (
+        bundled_version_policy,
+        has_upload,
+        open_configured_s3,
+        start_local_inbox,
+    )
 
     seconds = result.seconds
     started = time.monotonic()
@@ -411,16 +418,22 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
     archive_keys = {name: make_crypt4gh_keypair(keygen, grz_dir / "keys", f"archive-{name}")
                     for name in ("consented", "non_consented")}
     client_id, client_secret = _get_client(config, grz)
-    tag = secrets.token_hex(4)  # moto's buckets are process-wide: a new name per run
     with ExitStack() as stack:
-        inbox = stack.enter_context(start_local_inbox(
-            grz, version_policy=bundled_version_policy(tools.bin_dir / "python"),
-            bucket=f"{grz.lower()}-inbox-{tag}"))
-        archives = {}
-        for name, pair in archive_keys.items():
-            bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}-{tag}"
-            inbox.client().create_bucket(Bucket=bucket)
-            archives[name] = (bucket, pair.public_key)
+        own = open_configured_s3(config, grz)  # the GRZ's S3 in genomlab.toml, checked
+        if own is not None:
+            inbox = own.inbox
+            archives = {name: (own.archive_buckets[name], pair.public_key)
+                        for name, pair in archive_keys.items()}
+        else:  # a local moto; its buckets are process-wide: a new name per run
+            tag = secrets.token_hex(4)
+            inbox = stack.enter_context(start_local_inbox(
+                grz, version_policy=bundled_version_policy(tools.bin_dir / "python"),
+                bucket=f"{grz.lower()}-inbox-{tag}"))
+            archives = {}
+            for name, pair in archive_keys.items():
+                bucket = f"{grz.lower()}-archive-{name.replace('_', '-')}-{tag}"
+                inbox.client().create_bucket(Bucket=bucket)
+                archives[name] = (bucket, pair.public_key)
         api = PruefberichtApi(token_url=service.url + "/oauth2/token",
                               api_base_url=service.url + "/api/pruefbericht",
                               client_id=client_id, client_secret=client_secret,
@@ -441,7 +454,12 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
                       [s for s in good if s.entry.get("type") != "initial"],
                       [s for s in sent if s.outcome.planted is not None]):
             started = time.monotonic()
-            uploaded = [s for s in batch if _send(config, s, tools, configs)]
+            # an inbox that outlives a run (the GRZ's own S3) may hold what an earlier, killed
+            # run uploaded: grz-cli refuses to upload it again, the pipeline resumes it
+            uploaded = [s for s in batch
+                        if (not inbox.is_local and s.outcome.submission_id is not None
+                            and has_upload(inbox, s.outcome.submission_id))
+                        or _send(config, s, tools, configs, ca_bundle=inbox.ca_bundle)]
             seconds["grz-cli"] = seconds.get("grz-cli", 0.0) + time.monotonic() - started
             if not uploaded:
                 continue
@@ -461,7 +479,7 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
 
 
 def _send(config: GenomlabConfig, sent: _Sent, tools: OfficialTools,
-          configs: dict[str, Path]) -> bool:
+          configs: dict[str, Path], *, ca_bundle: str | None = None) -> bool:
     """The hospital sends a copy of the world folder with ``grz-cli submit``; whether it was
     uploaded (else the outcome holds grz-cli's refusal)."""
     le = sent.entry["hospital_ik"]
@@ -475,7 +493,7 @@ def _send(config: GenomlabConfig, sent: _Sent, tools: OfficialTools,
 
     _copy_owner_only(sent.folder, copy)
     started = time.monotonic()
-    done = run_grz_cli(tools.grz_cli, "submit", copy, configs[le])
+    done = run_grz_cli(tools.grz_cli, "submit", copy, configs[le], ca_bundle=ca_bundle)
     sent.outcome.steps["grz-cli submit"] = time.monotonic() - started
     shutil.rmtree(copy / "encrypted_files", ignore_errors=True)  # uploaded, or refused
     for path in copy.rglob("*"):  # grz-cli's logs, written with its own umask

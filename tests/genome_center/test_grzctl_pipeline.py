@@ -303,6 +303,26 @@ def test_grzctl_pipeline__checksum_mismatch_is_refused_by_grzctl_validate_and_no
     assert confirmed.qc_passed is False
 
 
+def test_grzctl_pipeline__no_decrypted_file_stays_in_grzctls_work_folder(
+        setting: Setting) -> None:
+    """After the run the work folder holds nothing of the finished or the refused submission;
+    a finished or refused submission's folder that a killed run left (``grzctl.finished``: grz-db
+    ``Finished``, not yet deleted) is swept by the next run, a folder grz-db does not know is
+    not touched."""
+    s = setting
+    assert s.pipeline.work.is_dir()  # grzctl downloaded and decrypted there
+    assert sorted(s.pipeline.work.rglob("*")) == []
+    left = {sid: s.pipeline.work / sid / "files" / "index.vcf.gz"
+            for sid in (_sid(s.good[0]), s.bad_id, "not-in-grz-db")}
+    for path in left.values():
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"decrypted")
+    s.pipeline.run(s.config, _trust_centre(s.config), hail=lambda: s.hl, submission_ids=[])
+    assert sorted(p.name for p in s.pipeline.work.iterdir()) == ["not-in-grz-db"]
+    shutil.rmtree(s.pipeline.work / "not-in-grz-db")
+    assert s.pipeline.remove_work_folder(_sid(s.good[0])) is False  # idempotent
+
+
 def test_grzctl_pipeline__grz_db_agrees_with_genomlab_submission_by_submission(
         setting: Setting) -> None:
     s = setting
@@ -515,6 +535,8 @@ def test_grzctl_pipeline__killed_in_download_decrypt_and_ingest_rerun_stores_onc
     assert states[-1] == "Finished", states
     assert shown["tan_g"] == tan
     assert {st["data_steward_signature"] for st in shown["states"]} == {"Verified"}, states
+    # grzctl's work folder: nothing decrypted left after the resumed run
+    assert not (s.pipeline.work / sid).exists()
     # the inbox: cleaned once (files deleted, metadata emptied)
     left = s.inbox.keys()
     assert [k for k in left if k.startswith(f"{sid}/")] == [
