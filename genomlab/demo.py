@@ -17,6 +17,8 @@ serves no genotypes yet) and the scheduled reports.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -64,6 +66,9 @@ class DemoContext:
     services: ExitStack = field(default_factory=ExitStack)
     """Stops the services :func:`step_services` started (closed when the demo ends)."""
     serving: bool = False
+    detailed_qc: dict[str, list[str]] = field(default_factory=dict)
+    """The world submissions (``truth.json`` path) detailed QC ran on in this run: their failing
+    metrics (``[]``: passed)."""
 
     def hail(self) -> HailModule:
         from genomlab.hail_session import init_hail
@@ -91,6 +96,63 @@ def step_initialise_institutions(ctx: DemoContext) -> None:
     added = seed_nodes(ctx.config, actor="genomlab-demo")  # the nodes BfArM's page lists
     if added:
         ctx.figures["nodes BfArM lists, registered"] = str(len(added))
+
+
+QC_WORLD = "worlds/committed-with-reads"
+"""Where in the home :func:`step_qc_world` writes the committed world with detailed-QC reads."""
+
+
+def _find_official_with_qc(ctx: DemoContext) -> str | None:
+    """Why the GRZs cannot run detailed QC in this run (``None``: they can)."""
+    from genomlab.intake.official import find_official_tools
+
+    if ctx.official_intake is False:
+        return "official intake switched off"
+    tools, missing = find_official_tools()
+    if tools is None:
+        return f"BfArM's tools missing: {'; '.join(missing)}"
+    lacking = [t for t in ("fastp", "bwa", "samtools", "mosdepth") if shutil.which(t) is None]
+    if lacking:
+        return f"{', '.join(lacking)} not on PATH (.ci/setup --test-tools)"
+    return None
+
+
+def step_qc_world(ctx: DemoContext) -> None:
+    """The committed world with detailed-QC reads, generated into the home (once).
+
+    The committed ``data_samples/world`` has no reads (it stays small), so grzctl's selection
+    for detailed QC could not be run. On the default world, when the GRZs run on BfArM's tools
+    and Debian's QC tools are there, the demo generates the same world (``truth.json``'s seed,
+    patients and variants) with ``detailed_qc_reads=True``: the same persons, genotypes,
+    submissions and records, plus reads at the metadata's figures, three inflated submissions
+    and two with WES / panel libraries (:func:`genomlab.samples.generate_world`). Written into a
+    private temporary folder renamed into place; a later run reuses it.
+    """
+    from genomlab.samples import generate_world, load_truth
+
+    if ctx.world.resolve() != DEFAULT_WORLD.resolve():
+        return  # a world the user chose: its reads (if any) are used as they are
+    why_not = _find_official_with_qc(ctx)
+    if why_not is not None:
+        ctx.echo(f"  note: the committed world (no reads) is used: {why_not}")
+        return
+    target = ctx.config.home / QC_WORLD
+    if not (target / "truth.json").is_file():
+        import tempfile
+
+        truth = load_truth(DEFAULT_WORLD)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".world.", dir=target.parent))
+        try:
+            generate_world(tmp / "w", n_patients=int(truth["n_patients"]),
+                           n_variants=int(truth["n_variants"]), seed=int(truth["seed"]),
+                           detailed_qc_reads=True)
+            shutil.rmtree(target, ignore_errors=True)  # a crash's partial copy, if any
+            os.replace(tmp / "w", target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    ctx.world = target
+    ctx.figures["world"] = f"the committed world with detailed-QC reads ({target})"
 
 
 def step_intake(ctx: DemoContext) -> None:
@@ -167,14 +229,18 @@ def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
     waiting = sum(1 for o in outcomes if o.should_qc and o.detailed_qc_failing is None
                   and o.refused_by is None and not o.earlier_run)
     ran = [o for o in outcomes if o.detailed_qc_failing is not None]
+    ctx.detailed_qc = {o.path: list(o.detailed_qc_failing or []) for o in ran}
     if run.detailed_qc_missing is not None and waiting:
         ctx.echo(f"  note: {waiting} submission(s) selected by grzctl db should-qc await "
                  f"detailed QC ({run.detailed_qc_missing})")
         ctx.figures["detailed QC"] = (f"{waiting} selected submission(s) await detailed QC "
                                       f"({run.detailed_qc_missing})")
     elif ran:
-        ctx.figures["detailed QC"] = (f"{len(ran)} run, "
-                                      f"{sum(1 for o in ran if o.detailed_qc_failing)} failed")
+        failed = sorted((o.submission_id or o.path, o.detailed_qc_failing or [])
+                        for o in ran if o.detailed_qc_failing)
+        ctx.figures["detailed QC"] = (
+            f"{len(ran)} run (selected by grzctl db should-qc), {len(failed)} failed"
+            + "".join(f"; {sid}: {', '.join(metrics)}" for sid, metrics in failed))
 
 
 def step_application(ctx: DemoContext) -> None:
@@ -345,6 +411,8 @@ def step_verify_ledgers(ctx: DemoContext) -> None:
 STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
     # (title, step, needs Hail)
     ("institutions: folders, keys, ledgers", step_initialise_institutions, False),
+    ("GRZ reads for detailed QC: the committed world with reads, in the home", step_qc_world,
+     True),
     ("intake: trust centre, GRZ + KDK, Prüfbericht, Meldebestätigung", step_intake, True),
     ("data-use application approved, register updated", step_application, False),
     ("services: every institution a process on 127.0.0.1", step_services, False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from genomlab.cli import main
 from genomlab.clients.oauth import get_credentials_path, load_client_credentials
 from genomlab.clock import ticking_from, use_clock
-from genomlab.demo import DEFAULT_WORLD, run_demo
+from genomlab.demo import QC_WORLD, run_demo
 from genomlab.institution import Institution, existing_institutions
 from genomlab.intake.official import find_official_tools
 from tests.conftest import config_for
@@ -43,19 +44,37 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     config = config_for(tmp_path / "home")
     said: list[str] = []
     first = run_demo(config, master="local[2]", echo=said.append)
+    print("\n".join(said))  # the steps and their seconds (pytest -rP shows them)
     tools, missing = find_official_tools()
+    qc_tools = all(shutil.which(t) for t in ("fastp", "bwa", "samtools", "mosdepth"))
     if tools is not None:  # the GRZs ran on grz-cli + grzctl: the figures say what they did
-        truth = json.loads((DEFAULT_WORLD / "truth.json").read_text())
+        truth = json.loads((first.world / "truth.json").read_text())
         n_good, bad = len(truth["submissions"]), truth["bad_submissions"]
         assert first.figures["GRZ intake"].startswith("BfArM's grz-cli + grzctl")
         assert first.figures["grz-db agrees with genomlab"] == "yes, submission by submission"
         hospital = sum(b["reason"] != "reused_tanG" for b in bad)  # grz-cli's validation
+        failed = {path: metrics for path, metrics in first.detailed_qc.items() if metrics}
+        by_qc = f"refused by detailed QC {len(failed)}, " if failed else ""
         assert first.figures["GRZ submissions by outcome"] == (
-            f"grz-db Finished {n_good}, refused by grz-cli submit {hospital}, "
+            f"grz-db Finished {n_good - len(failed)}, {by_qc}"
+            f"refused by grz-cli submit {hospital}, "
             f"refused by grzctl download {len(bad) - hospital}")
-        assert "await detailed QC" in first.figures["detailed QC"]  # no reads in this world
-        assert first.figures["services"].startswith("8 started in ")
-        assert any("await detailed QC" in line for line in said)
+        if qc_tools:  # the committed world with reads, generated into the home: QC ran
+            assert first.world == config.home / QC_WORLD
+            inflated = {x["path"]: x["field"].rsplit(".", 1)[1]
+                        for x in truth["inflated_submissions"]}
+            assert set(inflated) <= set(first.detailed_qc)  # first of their submitter: selected
+            assert failed == {path: [f"index0_germline0.{metric}"]
+                              for path, metric in inflated.items()}  # no honest one fails
+            assert len(first.detailed_qc) > len(failed)
+            assert first.figures["detailed QC"].startswith(
+                f"{len(first.detailed_qc)} run (selected by grzctl db should-qc), "
+                f"{len(failed)} failed; ")
+            for metric in inflated.values():
+                assert metric in first.figures["detailed QC"]
+        else:
+            assert "await detailed QC" in first.figures["detailed QC"]  # no reads in this world
+            assert any("await detailed QC" in line for line in said)
         confirmations = list((config.home / "hospitals").glob("*/meldebestaetigungen/*"))
         assert int(first.figures["Meldebestätigungen issued"]) == len(confirmations)
     else:
@@ -66,6 +85,7 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert first.project_id is not None
     assert int(first.figures["Meldebestätigungen issued"]) > 0
     assert first.figures["airlock"] == "1 file(s) released"
+    assert first.figures["services"].startswith("8 started in ")
     # after the approval the flow went through the services: the trust centre issued the
     # linkage map to the verified client of the data service (in-process the actor would be the
     # name "data_service"), and the airlock's ledger names the people their tokens speak for

@@ -8,9 +8,10 @@ The steps of BfArM's GRZ_QC_Workflow for short-read DNA, per lab datum of a dono
    ``before_filtering`` summary, summed over the pairs;
 2. alignment: ``bwa mem`` (Debian's bwa; bwa-mem2 is not packaged) of fastp's output against the
    GRZ's reference, ``samtools sort`` + ``index``;
-3. coverage: ``mosdepth --by <target BED>``; the mean depth of coverage is mosdepth's ``total``
-   mean for WGS (the whole genome) and ``total_region`` for WES and panels; the fraction of
-   target regions whose mean coverage is at least the threshold's ``minCoverage``;
+3. coverage: ``mosdepth --by <target BED>`` (the lab datum's own BED file when it has one, as
+   WES and panel lab data must; else the GRZ's); the mean depth of coverage is mosdepth's
+   ``total`` mean for WGS (the whole genome) and ``total_region`` for WES and panels; the
+   fraction of target regions whose mean coverage is at least the threshold's ``minCoverage``;
 4. comparison (:func:`compare_metric`) with the lab datum's metadata under BfArM's rule as
    grzctl 5.1.2 applies it (``grzctl db submission recompute-qc``, GRZ_QC_Workflow >= 4.0.0): a
    metric fails when the computed value is below BfArM's threshold; a deviation of more than
@@ -18,7 +19,8 @@ The steps of BfArM's GRZ_QC_Workflow for short-read DNA, per lab datum of a dono
    computed one, is flagged (status ``DEVIATION``) without failing. The submission passes when
    every computed value meets its threshold.
 
-Thresholds come from grz-pydantic-models (``determine_thresholds_for``; only index donors have
+Thresholds come from grz-pydantic-models (``determine_thresholds_for``, per genomic study
+subtype, library type and sequence subtype: WGS, WES and panels differ; only index donors have
 them, as in grzctl's ``_metadata_lab_data``), and only index donors' lab data are run here: for
 any other donor the required value is 0, so its lab data cannot fail. Results are written as the
 workflow's ``report.csv`` (:func:`write_report_csv`), the file ``grzctl db submission
@@ -215,8 +217,20 @@ def prepare_reference(tools: QcTools, reference: Path, work: Path) -> Path:
     return fasta
 
 
-def _thresholds(meta: Any, donor: Any, lab: Any) -> Any:
-    return meta.determine_thresholds_for(donor, lab)
+def _thresholds(meta: Any, donor: Any, lab: Any, what: str) -> Any:
+    """BfArM's thresholds for the lab datum's (study subtype, library type, sequence subtype):
+    WGS, WES and panels differ (e.g. WES germline depth 100, panel somatic minimum coverage
+    100). A combination BfArM defines none for is a ``DetailedQcError`` naming it."""
+    from grz_pydantic_models.submission.metadata.v1 import MissingThresholdsException
+
+    try:
+        return meta.determine_thresholds_for(donor, lab)
+    except MissingThresholdsException:
+        raise DetailedQcError(
+            f"{what}: BfArM defines no thresholds for genomicStudySubtype "
+            f"{meta.submission.genomic_study_subtype}, libraryType {lab.library_type}, "
+            f"sequenceSubtype {lab.sequence_subtype} (grz-pydantic-models thresholds.json)"
+        ) from None
 
 
 def run_detailed_qc(submission_dir: Path, reference: Path, targets: Path, work: Path,
@@ -241,8 +255,9 @@ def run_detailed_qc(submission_dir: Path, reference: Path, targets: Path, work: 
             if lab.sequence_data is None:
                 continue
             sample_id = f"{donor.relation}{donor_i}_{lab.sequence_subtype}{lab_i}"
+            thresholds = _thresholds(meta, donor, lab, f"{sid}: {sample_id}")
             results.append(_run_lab_datum(
-                submission_dir, sid, sample_id, donor, lab, _thresholds(meta, donor, lab),
+                submission_dir, sid, sample_id, donor, lab, thresholds,
                 str(meta.submission.genomic_study_subtype), fasta, targets,
                 work / sample_id, tools, threads))
     return SubmissionQc(sid, results)

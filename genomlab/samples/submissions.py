@@ -17,7 +17,7 @@ import copy
 import datetime as dt
 import gzip
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,12 @@ import numpy as np
 from genomlab.samples.cohort import Cohort
 from genomlab.samples.files import write_json
 from genomlab.samples.paperwork import Paperwork
-from genomlab.samples.qc_reads import make_read_pairs
+from genomlab.samples.qc_reads import (
+    format_targets_bed,
+    get_library_targets,
+    make_captured_read_pairs,
+    make_read_pairs,
+)
 
 SCHEMA_URL = "https://raw.githubusercontent.com/BfArM-MVH/MVGenomseq/refs/tags/v1.3.0/GRZ/grz-schema.json"
 MII_POLICY_SYSTEM = "urn:oid:2.16.840.1.113883.3.1937.777.24.5.3"
@@ -41,6 +46,10 @@ N_READ_PAIRS = 4
 WGS_GERMLINE_MIN_DEPTH = 30
 WGS_GERMLINE_MIN_COVERAGE = 20
 WGS_SOMATIC_MIN_COVERAGE = 30
+#: BfArM's minimum coverage of captured libraries (germline, somatic) and the depth added to a
+#: WGS-like draw for them (their ``meanDepthOfCoverage`` thresholds: 100 germline, 200 somatic).
+CAPTURED_MIN_COVERAGE = {"germline": 30, "somatic": 100}
+CAPTURED_EXTRA_DEPTH = 100.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class QcReads:
 
     reference: bytes
     seed: int
+    targeted: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Initial submissions (index) whose index donor has captured libraries: the germline and
+    the somatic lab datum's ``libraryType`` (``wes`` or ``panel``); their BED is the lab datum's
+    target windows (:func:`genomlab.samples.qc_reads.get_library_targets`)."""
 
 
 #: Metrics an inflated submission over-reports (one each), with the true value it reads at.
@@ -173,7 +186,7 @@ def _fastq_pair(rng: np.random.Generator, name: str) -> tuple[bytes, bytes]:
 
 def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic: bool,
                library: str, depth: float, sample_date: dt.date, vcf: bytes | None,
-               bed: bytes) -> dict:
+               bed: bytes, captured: bool = False) -> dict:
     flowcell = f"H{rng.integers(16**7):07X}"
     r1, r2 = _fastq_pair(rng, flowcell)
     kind = "tumor" if somatic else "normal"
@@ -185,8 +198,9 @@ def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic:
     ]
     if vcf is not None:
         files.append(_file_entry(root, f"{donor_dir}/{kind}.vcf.gz", vcf, "vcf"))
-    if library == "wes":
-        files.append(_file_entry(root, f"{donor_dir}/targets.bed", bed, "bed"))
+    if library in ("wes", "panel"):  # one BED per lab datum: a path of its own
+        name = "targets.bed" if library == "wes" and not captured else f"{kind}_targets.bed"
+        files.append(_file_entry(root, f"{donor_dir}/{name}", bed, "bed"))
     datum: dict[str, Any] = {
         "labDataName": "Tumor DNA" if somatic else "Blood DNA normal",
         "tissueOntology": {"name": "UBERON", "version": "2025-05-28"},
@@ -197,12 +211,13 @@ def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic:
         "sequenceType": "dna", "sequenceSubtype": "somatic" if somatic else "germline",
         "fragmentationMethod": "enzymatic", "libraryType": library,
         "libraryPrepKit": "Illumina DNA PCR-Free Prep" if library == "wgs"
-        else "Twist Exome 2.0",
+        else "Twist Exome 2.0" if library == "wes" else "Twist Custom Panel",
         "libraryPrepKitManufacturer": "Illumina" if library == "wgs" else "Twist",
         "sequencerModel": "NovaSeq X Plus", "sequencerManufacturer": "Illumina",
         "kitName": "NovaSeq X Series 25B Reagent Kit", "kitManufacturer": "Illumina",
         "enrichmentKitManufacturer": "none" if library == "wgs" else "Twist",
-        "enrichmentKitDescription": "none" if library == "wgs" else "Twist Exome 2.0",
+        "enrichmentKitDescription": "none" if library == "wgs"
+        else "Twist Exome 2.0" if library == "wes" else "Twist Custom Panel",
         "barcode": f"UDI{int(rng.integers(1, 385)):04d}",
         "sequencingLayout": "paired-end",
         "sequenceData": {
@@ -211,7 +226,8 @@ def _lab_datum(rng: np.random.Generator, root: Path, donor_dir: str, *, somatic:
             "percentBasesAboveQualityThreshold": {"minimumQuality": 30,
                                                   "percent": round(float(rng.uniform(86, 95)), 1)},
             "meanDepthOfCoverage": round(depth, 1),
-            "minCoverage": WGS_SOMATIC_MIN_COVERAGE if somatic else WGS_GERMLINE_MIN_COVERAGE,
+            "minCoverage": CAPTURED_MIN_COVERAGE["somatic" if somatic else "germline"]
+            if captured else WGS_SOMATIC_MIN_COVERAGE if somatic else WGS_GERMLINE_MIN_COVERAGE,
             "targetedRegionsAboveMinCoverage": round(float(rng.uniform(0.85, 0.99)), 3),
             "nonCodingVariants": library == "wgs",
             "callerUsed": [{"name": "GATK HaplotypeCaller", "version": "4.6.1.0"}]
@@ -255,11 +271,18 @@ def _write_qc_reads(root: Path, datum: dict, qc: QcReads, stream: list[int],
                "targetedRegionsAboveMinCoverage": float(seq["targetedRegionsAboveMinCoverage"]),
                **true_values}
     fastqs = [f for f in seq["files"] if f["fileType"] == "fastq"]
-    reads = make_read_pairs(np.random.default_rng([qc.seed, 10, *stream]), qc.reference,
-                            depth=figures["meanDepthOfCoverage"],
-                            percent_q30=figures["percentBasesAboveQualityThreshold"],
-                            target_fraction=figures["targetedRegionsAboveMinCoverage"],
-                            name=str(fastqs[0]["flowcellId"]))
+    rng = np.random.default_rng([qc.seed, 10, *stream])
+    depth = figures["meanDepthOfCoverage"]
+    q30 = figures["percentBasesAboveQualityThreshold"]
+    fraction = figures["targetedRegionsAboveMinCoverage"]
+    name = str(fastqs[0]["flowcellId"])
+    if datum["libraryType"] == "wgs":
+        reads = make_read_pairs(rng, qc.reference, depth=depth, percent_q30=q30,
+                                target_fraction=fraction, name=name)
+    else:  # a captured library on its own BED's windows
+        reads = make_captured_read_pairs(rng, qc.reference,
+                                         get_library_targets(datum["libraryType"]), depth=depth,
+                                         percent_q30=q30, target_fraction=fraction, name=name)
     for entry, data in zip(fastqs, reads, strict=True):
         (root / "files" / entry["filePath"]).write_bytes(data)
         entry["fileChecksum"] = hashlib.sha256(data).hexdigest()
@@ -285,14 +308,24 @@ def build_initial_metadata(rng: np.random.Generator, root: Path, cohort: Cohort,
         library = paper.library_type[sample_i]
         donor_dir = f"donor_{_pseudonym(cohort, sample_i)}"
         sampled = day - dt.timedelta(days=int(rng.integers(14, 60)))
-        lab = [_lab_datum(rng, root, donor_dir, somatic=False, library=library,
-                          depth=float(mean_depth[sample_i]), sample_date=sampled,
+        captured = (qc.targeted.get(sub_i) if qc is not None and s.relation == "index"
+                    else None)
+        germline = library if captured is None else captured[0]
+        extra = 0.0 if captured is None else CAPTURED_EXTRA_DEPTH
+        lab = [_lab_datum(rng, root, donor_dir, somatic=False, library=germline,
+                          depth=float(mean_depth[sample_i]) + extra, sample_date=sampled,
                           vcf=files.vcf[sub_i] if s.relation == "index" else None,
-                          bed=files.bed)]
+                          bed=files.bed if captured is None
+                          else format_targets_bed(get_library_targets(germline)),
+                          captured=captured is not None)]
         if s.relation == "index" and sub.disease_type == "oncological":
-            lab.append(_lab_datum(rng, root, donor_dir, somatic=True, library=library,
-                                  depth=float(rng.uniform(105, 140)), sample_date=sampled,
-                                  vcf=None, bed=files.bed))
+            somatic = library if captured is None else captured[1]
+            lab.append(_lab_datum(rng, root, donor_dir, somatic=True, library=somatic,
+                                  depth=float(rng.uniform(105, 140)) + extra,
+                                  sample_date=sampled, vcf=None,
+                                  bed=files.bed if captured is None
+                                  else format_targets_bed(get_library_targets(somatic)),
+                                  captured=captured is not None))
         if qc is not None and s.relation == "index":  # the lab data BfArM's thresholds apply to
             for lab_i, datum in enumerate(lab):
                 true = dict([inflate]) if inflate is not None and lab_i == 0 else {}
@@ -370,6 +403,32 @@ def get_inflated(cohort: Cohort, paper: Paperwork) -> dict[int, tuple[str, float
             first[sub.hospital_ik] = sub_i
     return {first[ik]: metric for ik, metric in zip(sorted(first), INFLATED_METRICS,
                                                      strict=False)}
+
+
+#: The captured libraries (germline, somatic lab datum) of :func:`get_targeted`'s submissions.
+TARGETED_LIBRARIES = (("wes", "wes"), ("wes", "panel"))
+
+
+def get_targeted(cohort: Cohort, paper: Paperwork) -> dict[int, tuple[str, str]]:
+    """Oncological initial submissions whose index donor has captured libraries, one of
+    :data:`TARGETED_LIBRARIES` each: not inflated ones (:func:`get_inflated`), a submitter's
+    first of its month before others (grz-db's ``should_qc`` selects those when a GRZ takes
+    submissions in id order), then by index. BfArM defines WES and panel thresholds for
+    ``tumor+germline`` studies only (panels: somatic only), hence oncological ones."""
+    inflated = get_inflated(cohort, paper)
+    first_of_month: set[int] = set()
+    seen: dict[tuple[str, int, int], int] = {}
+    for sub_i in sorted(range(len(cohort.submissions)),
+                        key=lambda i: paper.submission_ids[i]):
+        day = paper.submission_date[sub_i]
+        key = (cohort.submissions[sub_i].hospital_ik, day.year, day.month)
+        if key not in seen:
+            seen[key] = sub_i
+            first_of_month.add(sub_i)
+    candidates = sorted((i for i, sub in enumerate(cohort.submissions)
+                         if sub.disease_type == "oncological" and i not in inflated),
+                        key=lambda i: (i not in first_of_month, i))
+    return dict(zip(candidates, TARGETED_LIBRARIES, strict=False))
 
 
 def write_submissions(rng: np.random.Generator, out: Path, cohort: Cohort, paper: Paperwork,

@@ -41,7 +41,12 @@ from genomlab.samples.phenotypes import (
 )
 from genomlab.samples.qc_reads import format_fasta, format_targets_bed, make_reference
 from genomlab.samples.reference_panel import write_reference_panel
-from genomlab.samples.submissions import QcReads, SubmissionFiles, write_submissions
+from genomlab.samples.submissions import (
+    QcReads,
+    SubmissionFiles,
+    get_targeted,
+    write_submissions,
+)
 from genomlab.samples.vcf import (
     BgzfVcfWriter,
     compress_bgzf,
@@ -242,8 +247,11 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
         and ``detailed_qc/targets.bed`` (the GRZ's reference for GRZ_QC_Workflow), index donors'
         FASTQ pairs drawn from it at their metadata's figures (a few thousand reads each), and
         inflated submissions (``truth.json`` → ``inflated_submissions``: reported figure above
-        BfArM's threshold, reads at a true one below it). Off by default: the committed world
-        stays small and its bytes do not change.
+        BfArM's threshold, reads at a true one below it). Up to two oncological submissions'
+        index donors get captured libraries instead of WGS (``targeted_submissions``: WES
+        germline + WES tumour, WES germline + panel tumour), each lab datum with its own target
+        BED and reads on it (:func:`genomlab.samples.submissions.get_targeted`). Off by
+        default: the committed world stays small and its bytes do not change.
 
     Returns
     -------
@@ -289,7 +297,10 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     write_identity_inputs(out, cohort, paper)
     qc = None
     if detailed_qc_reads:
-        qc = QcReads(make_reference(np.random.default_rng([seed, 10])), seed)
+        qc = QcReads(make_reference(np.random.default_rng([seed, 10])), seed,
+                     get_targeted(cohort, paper))
+        for sub_i, (germline, _) in qc.targeted.items():
+            paper.library_type[cohort.submissions[sub_i].index] = germline
         write_text(out / "detailed_qc" / "reference.fa", format_fasta(qc.reference).decode())
         write_text(out / "detailed_qc" / "targets.bed", format_targets_bed().decode())
     write_submissions(np.random.default_rng([seed, 5]), out, cohort, paper, genetics.mean_depth,
@@ -301,8 +312,13 @@ def generate_world(out_dir: Path | str, *, n_patients: int = 60, n_variants: int
     write_json(out / "truth.json",
                {**_truth(seed, n_patients, cohort, sites, genetics, pheno, paper, records),
                 "bad_kdk_records": bad_records,
-                **({"inflated_submissions": paper.inflated_submissions}
-                   if detailed_qc_reads else {})})
+                **({"inflated_submissions": paper.inflated_submissions,
+                    "targeted_submissions": [
+                        {"submission_id": paper.submission_ids[sub_i],
+                         "path": f"submissions/{paper.submission_ids[sub_i]}",
+                         "library_types": {"germline": germline, "somatic": somatic}}
+                        for sub_i, (germline, somatic) in sorted(qc.targeted.items())]}
+                   if qc is not None else {})})
     n_files = sum(1 for p in out.rglob("*") if p.is_file())
     return WorldSummary(out, seed, n_patients, len(cohort.samples), n_variants,
                         len(cohort.submissions), n_files)

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from genomlab.genome_center.detailed_qc import (
@@ -299,3 +300,68 @@ def test_run_detailed_qc__grzctl_commands_for_a_pass_and_a_failure(
         assert not (report.parent / "work").exists()  # BAMs and trimmed reads not kept
     assert pipeline.reported == [inflated["submission_id"]]
     assert (tmp_path / "grzctl" / "detailed_qc" / "reference" / "reference.fa.bwt").is_file()
+
+
+@pytest.mark.tools
+def test_run_detailed_qc__wes_and_panel_on_their_beds_and_thresholds_inflated_fraction_fails(
+        qc_world: tuple[Path, dict[str, Any]], qc_tools: QcTools, tmp_path: Path) -> None:
+    """Captured libraries (WES germline + tumour, WES germline + panel tumour): mosdepth over
+    each lab datum's own BED, BfArM's WES/panel thresholds; honest ones pass; the panel's reads
+    redrawn at a true fraction of 0.6 of its windows, its reported figure kept, fail on that."""
+    import hashlib
+
+    from genomlab.samples.qc_reads import get_library_targets, make_captured_read_pairs
+
+    world, truth = qc_world
+    targeted = {x["submission_id"]: x["library_types"] for x in truth["targeted_submissions"]}
+    assert sorted(map(tuple, (t.values() for t in targeted.values()))) == [
+        ("wes", "panel"), ("wes", "wes")]
+    # BfArM's (depth, minCoverage) per (library type, sequence subtype), tumor+germline
+    required = {("wes", "germline"): (100.0, 30.0), ("wes", "somatic"): (200.0, 100.0),
+                ("panel", "somatic"): (200.0, 100.0)}
+    for sid, libraries in targeted.items():
+        result = run_one(world, sid, qc_tools, tmp_path)
+        assert result.passed, (sid, result.failing)
+        assert [(lab.library_type, lab.sequence_subtype) for lab in result.lab_data] == [
+            (libraries["germline"], "germline"), (libraries["somatic"], "somatic")]
+        meta = json.loads((world / "submissions" / sid / "metadata" / "metadata.json")
+                          .read_text())
+        index = next(d for d in meta["donors"] if d["relation"] == "index")
+        for lab, datum in zip(result.lab_data, index["labData"], strict=True):
+            depth = lab.metrics["meanDepthOfCoverage"]
+            assert (depth.required, lab.min_coverage) == required[
+                (lab.library_type, lab.sequence_subtype)], (sid, lab.sample_id)
+            assert depth.measured == pytest.approx(depth.provided)  # mosdepth's total_region
+            assert datum["sequenceData"]["minCoverage"] == lab.min_coverage
+            fraction = lab.metrics["targetedRegionsAboveMinCoverage"]
+            n_windows = len(get_library_targets(lab.library_type))
+            assert round(fraction.measured * n_windows) == pytest.approx(
+                fraction.measured * n_windows)  # a share of the lab datum's own windows
+    panel_sid = next(sid for sid, lib in targeted.items() if lib["somatic"] == "panel")
+    copy = tmp_path / "inflated" / panel_sid
+    shutil.copytree(world / "submissions" / panel_sid, copy)
+    meta_path = copy / "metadata" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    tumour = next(d for d in meta["donors"] if d["relation"] == "index")["labData"][1]
+    seq = tumour["sequenceData"]
+    reported = seq["targetedRegionsAboveMinCoverage"]
+    assert reported >= 0.8
+    reference = (world / "detailed_qc" / "reference.fa").read_text().split("\n", 1)[1]
+    fastqs = [f for f in seq["files"] if f["fileType"] == "fastq"]
+    reads = make_captured_read_pairs(
+        np.random.default_rng(0), reference.replace("\n", "").encode(),
+        get_library_targets("panel"), depth=seq["meanDepthOfCoverage"],
+        percent_q30=seq["percentBasesAboveQualityThreshold"]["percent"], target_fraction=0.6,
+        name=fastqs[0]["flowcellId"])
+    for entry, data in zip(fastqs, reads, strict=True):
+        (copy / "files" / entry["filePath"]).write_bytes(data)
+        entry["fileChecksum"] = hashlib.sha256(data).hexdigest()
+        entry["fileSizeInBytes"] = len(data)
+    meta_path.write_text(json.dumps(meta))
+    result = run_detailed_qc(copy, world / "detailed_qc" / "reference.fa",
+                             world / "detailed_qc" / "targets.bed", tmp_path / "inflated-work",
+                             qc_tools, index_dir=tmp_path)
+    assert result.failing == ["index0_somatic1.targetedRegionsAboveMinCoverage"]
+    check = result.lab_data[1].metrics["targetedRegionsAboveMinCoverage"]
+    assert (check.measured, check.required, check.provided) == (0.6, 0.8, reported)
+    assert check.status == "FAIL"
