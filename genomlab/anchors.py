@@ -50,6 +50,7 @@ from genomlab.ledgers import open_ledger
 from genomlab.trusted_keys import (
     KEY_ANCHORED_EVENT,
     KEY_OWNER,
+    KEY_ROTATED_EVENT,
     TRUSTED_KEYS,
     compute_fingerprint,
     get_anchored_fingerprint,
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
     from genomlab.platform.applications.workflow import ResignedApproval
 
 ANCHOR_EVENT = "ledger.anchored"
-KEY_ROTATED_EVENT = "key.rotated"
 ANCHOR_ACTOR = "ledger-anchor"
 
 
