@@ -9,7 +9,9 @@ institution that trusts it, written by the anchoring run
 (:func:`genomlab.anchors.anchor_trusted_keys`, from the owner's *signing* key, not from a
 public file) and itself covered by that ledger's signed head, which the platform anchors in
 turn. :func:`load_trusted_key` checks a loaded key against the anchored fingerprint and refuses
-a mismatch, naming the file and both fingerprints.
+a mismatch, naming the file and both fingerprints. A running service holds such a key as a
+:class:`TrustedKeyFile` (a rotation anchored in its ledger is taken up without a restart, an
+unrecorded swap never), the owner's own service its signing key as an :class:`OwnSigningKey`.
 Neutral module: it reads a ledger, nothing else.
 
 Examples

@@ -532,3 +532,38 @@ def test_ledger_anchor__completes_a_rotation_stopped_before_the_approvals_were_s
     assert now != before
     assert len(tc.issue_linkage_map(now, actor="ds",
                                     genome_pseudonyms=[p.genome for p in persons])) == 3
+
+
+# --- 7. a running service's trusted key file: rotations taken up, swaps refused -----------------
+
+
+def test_trusted_key_file__takes_an_anchored_rotation_keeps_the_key_on_a_swap(
+        anchored: GenomlabConfig) -> None:
+    """In-process, what a service holds (``tests/services/test_key_rotation_service.py`` runs
+    it in real services): the rotated key is taken at the next use; a swapped file is refused
+    and the anchored key stays; once the anchored key is not in the file either, none is
+    trusted (the error names the file)."""
+    from genomlab.anchors import rotate_platform_key
+    from genomlab.clients.platform import watch_platform_token_key
+    from genomlab.trusted_keys import TrustedKeyFile
+
+    tc = Institution(anchored, "trust_center")
+    held = watch_platform_token_key(anchored, trusted_by=tc)
+    assert isinstance(held, TrustedKeyFile)
+    assert compute_fingerprint(held.current()) == fingerprint_of(anchored, "oauth")
+    first = rotate_platform_key(anchored, "oauth", actor="operator:test", reason="due")
+    assert compute_fingerprint(held.current()) == first.new
+    published = get_published_token_key(anchored)
+    genuine = published.read_bytes()
+    attacker = swap_public_key(published)
+    assert compute_fingerprint(held.current(key_id="0" * 16)) == first.new  # kept
+    published.write_bytes(genuine)
+    assert compute_fingerprint(held.current()) == first.new
+    second = rotate_platform_key(anchored, "oauth", actor="operator:test", reason="again")
+    published.write_bytes(public_key_pem(attacker.public_key()))  # swapped over the rotation
+    with pytest.raises(TrustedKeyMismatch, match=f"^{published}: .*expected {second.new}, "
+                       f"found {compute_fingerprint(attacker.public_key())}"):
+        held.current()
+    published.write_bytes(public_key_pem(Institution(anchored, "platform").keys()
+                                         .public_key("oauth")))
+    assert compute_fingerprint(held.current()) == second.new
