@@ -54,6 +54,7 @@ from genomlab.trusted_keys import (
     TRUSTED_KEYS,
     compute_fingerprint,
     get_anchored_fingerprint,
+    get_rotated_fingerprint,
 )
 
 if TYPE_CHECKING:
@@ -347,8 +348,9 @@ def resign_approvals(config: GenomlabConfig, *, actor: str) -> list[ResignedAppr
     from genomlab.platform.applications.workflow import Workflow
 
     owner = Institution(config, KEY_OWNER)
-    if not owner.directory.is_dir() or get_signing_key_fingerprint(owner, "approval") is None:
-        return []
+    if (not owner.directory.is_dir() or get_signing_key_fingerprint(owner, "approval") is None
+            or get_rotated_fingerprint(owner, "approval") is None):
+        return []  # read only: the platform's workflow is not opened
     return Workflow(config).resign_approvals(actor)
 
 
