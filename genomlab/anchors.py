@@ -34,8 +34,9 @@ Examples
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
 
@@ -49,13 +50,17 @@ from genomlab.ledgers import open_ledger
 from genomlab.trusted_keys import (
     KEY_ANCHORED_EVENT,
     KEY_OWNER,
+    KEY_ROTATED_EVENT,
     TRUSTED_KEYS,
     compute_fingerprint,
     get_anchored_fingerprint,
+    get_rotated_fingerprint,
 )
 
+if TYPE_CHECKING:
+    from genomlab.platform.applications.workflow import ResignedApproval
+
 ANCHOR_EVENT = "ledger.anchored"
-KEY_ROTATED_EVENT = "key.rotated"
 ANCHOR_ACTOR = "ledger-anchor"
 
 
@@ -251,6 +256,7 @@ class KeyRotation:
     old: str
     new: str
     anchors: list[KeyAnchor]
+    resigned: list[ResignedApproval] = field(default_factory=list)
 
 
 def _replace_file(path: Path, data: bytes, mode: int) -> None:
@@ -279,10 +285,12 @@ def rotate_platform_key(config: GenomlabConfig, key: str, *, actor: str,
     reason} in the platform's ledger; the key files are replaced (private 0600, public 0644,
     owners kept; for ``oauth`` also the published copy in ``<home>/services/`` if there is
     one); the new fingerprint is anchored in every other institution's ledger
-    (:func:`anchor_trusted_keys`, ``replaces`` naming the old one). The old private key is
-    gone: tokens and approvals it signed stop verifying. Running services keep the key they
-    loaded at start (restart them); a stop after the record is completed by ``genomlab ledger
-    anchor``.
+    (:func:`anchor_trusted_keys`, ``replaces`` naming the old one); for ``approval``, every
+    approval still in force is signed again with the new key (:func:`resign_approvals`). The
+    old private key is gone: tokens, revoked or ended approvals and revocations it signed stop
+    verifying. Running services take the new key at their next use of it, since its
+    fingerprint is anchored in their ledgers (:class:`genomlab.trusted_keys.TrustedKeyFile`);
+    a stop after the record is completed by ``genomlab ledger anchor``.
 
     Raises
     ------
@@ -319,7 +327,31 @@ def rotate_platform_key(config: GenomlabConfig, key: str, *, actor: str,
     if key == "oauth" and published.exists():
         _replace_file(published, public, 0o644)
     anchors = [a for a in anchor_trusted_keys(config) if a.key == key]
-    return KeyRotation(key, old, new, anchors)
+    resigned = resign_approvals(config, actor=actor) if key == "approval" else []
+    return KeyRotation(key, old, new, anchors, resigned)
+
+
+def resign_approvals(config: GenomlabConfig, *, actor: str) -> list[ResignedApproval]:
+    """Sign the platform's approvals in force again with its current approval key, where a
+    recorded rotation replaced the key that signed them (``approval.resigned`` in the
+    platform's ledger; :meth:`~genomlab.platform.applications.workflow.Workflow.
+    resign_approvals`). The last step of :func:`rotate_platform_key` for the approval key;
+    ``genomlab ledger anchor`` runs it too, so a rotation stopped before it is completed.
+    Nothing happens in a home without the platform or its approval key, or whose approval key
+    was never rotated.
+
+    Raises
+    ------
+    PermissionDenied
+        The approval key file is not the key of the latest recorded rotation.
+    """
+    from genomlab.platform.applications.workflow import Workflow
+
+    owner = Institution(config, KEY_OWNER)
+    if (not owner.directory.is_dir() or get_signing_key_fingerprint(owner, "approval") is None
+            or get_rotated_fingerprint(owner, "approval") is None):
+        return []  # read only: the platform's workflow is not opened
+    return Workflow(config).resign_approvals(actor)
 
 
 def get_trusted_key_files(config: GenomlabConfig, key: str) -> list[str]:

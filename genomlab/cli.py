@@ -24,7 +24,7 @@ from genomlab import __version__
 from genomlab.cli_context import CliContext, pass_cli
 from genomlab.cli_output import OutputFormat, echo_rows, format_option
 from genomlab.config import ConfigError
-from genomlab.errors import GenomlabError
+from genomlab.errors import GenomlabError, PermissionDenied
 from genomlab.faults import describe_fault
 from genomlab.glossary import GLOSSARY, get_glossary_help
 from genomlab.home import restrict_file_modes
@@ -215,16 +215,30 @@ def ledger_anchor(cli: CliContext) -> None:
     everyone, the trust centre anchors the platform), so a rewritten history is caught by
     ``ledger verify`` even when it is signed again. Run it after each batch of work (cron).
     First, the fingerprints of the platform's trusted keys (token and approval key) are
-    anchored in every other institution's ledger that has none yet."""
-    from genomlab.anchors import anchor_heads, anchor_trusted_keys
+    anchored in every other institution's ledger that has none yet (or whose anchored one a
+    recorded rotation replaced), and approvals in force still signed with a rotated-away
+    approval key are signed again (both complete a ``rotate-key`` that stopped half-way)."""
+    from genomlab.anchors import anchor_heads, anchor_trusted_keys, resign_approvals
+    from genomlab.cli_context import get_operator
 
     for pinned in anchor_trusted_keys(cli.config):
         click.echo(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
                    f"{pinned.holder}")
+    try:
+        _echo_resigned(resign_approvals(cli.config, actor=get_operator()))
+    except PermissionDenied as exc:  # the heads are anchored all the same; named, not hidden
+        click.echo(f"approvals not signed again: {exc}", err=True)
     anchors = anchor_heads(cli.config)
     for anchor in anchors:
         click.echo(f"{anchor.institution}: head {anchor.seq} anchored in {anchor.partner}")
     click.echo(f"{len(anchors)} head(s) anchored")
+
+
+def _echo_resigned(resigned: list[Any]) -> None:
+    for approval in resigned:
+        click.echo(f"approval {approval.application_id} ({approval.project_id}) signed again: "
+                   f"{approval.old_fingerprint} -> {approval.new_fingerprint} "
+                   "(approval.resigned in platform's ledger)")
 
 
 ROTATABLE_KEYS = {"platform-token": "oauth", "platform-approval": "approval"}
@@ -238,9 +252,10 @@ ROTATABLE_KEYS = {"platform-token": "oauth", "platform-approval": "approval"}
 def ledger_rotate_key(cli: CliContext, key: str, reason: str) -> None:
     """Replace the platform's access-token key (platform-token) or approval key
     (platform-approval) by a new pair: records ``key.rotated`` (old and new fingerprint) in the
-    platform's ledger and anchors the new fingerprint in every other institution's ledger. The
-    old key is refused from then on (tokens and approvals it signed stop verifying); restart
-    the services so that they load the new one."""
+    platform's ledger and anchors the new fingerprint in every other institution's ledger; a
+    new approval key signs every approval still in force again (``approval.resigned``). The
+    old key is refused from then on (tokens, ended approvals and revocations it signed stop
+    verifying); running services take the new key at its next use, without a restart."""
     from genomlab.anchors import rotate_platform_key
     from genomlab.cli_context import get_operator
 
@@ -251,7 +266,9 @@ def ledger_rotate_key(cli: CliContext, key: str, reason: str) -> None:
     for pinned in rotation.anchors:
         click.echo(f"{pinned.owner}'s {pinned.key} key {pinned.fingerprint} anchored in "
                    f"{pinned.holder} (replaces {pinned.replaces})")
-    click.echo("restart the services (they keep the key they loaded at start)")
+    _echo_resigned(rotation.resigned)
+    if rotation.key == "approval":
+        click.echo(f"{len(rotation.resigned)} approval(s) in force signed again")
 
 
 @ledger.command("show")

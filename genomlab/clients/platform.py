@@ -45,8 +45,8 @@ def get_published_token_key(config: GenomlabConfig) -> Path:
 def load_platform_token_key(config: GenomlabConfig, *, trusted_by: Institution) -> Any:
     """The platform's public key for access tokens: the copy the platform service publishes in
     ``<home>/services/`` (all a separated service can read), else, in a home one account holds,
-    ``platform/keys/oauth.pub.pem``. The one loader of every service that checks platform
-    tokens (trust centre, nodes, data service, airlock); each calls it once, at start.
+    ``platform/keys/oauth.pub.pem``. Every service that checks platform tokens (trust
+    centre, nodes, data service, airlock) holds it through :func:`watch_platform_token_key`.
 
     The key must have the fingerprint anchored in ``trusted_by``'s own ledger
     (:mod:`genomlab.trusted_keys`); a swapped file raises
@@ -55,12 +55,27 @@ def load_platform_token_key(config: GenomlabConfig, *, trusted_by: Institution) 
     """
     from genomlab.trusted_keys import load_trusted_key
 
+    return load_trusted_key(_token_key_path(config), key="oauth", holder=trusted_by)
+
+
+def _token_key_path(config: GenomlabConfig) -> Path:
     path = get_published_token_key(config)
     if not path.exists():
         path = Institution(config, "platform").directory / "keys" / "oauth.pub.pem"
     if not path.exists():
         raise NotFoundError(f"{path}: the platform's public token key is missing")
-    return load_trusted_key(path, key="oauth", holder=trusted_by)
+    return path
+
+
+def watch_platform_token_key(config: GenomlabConfig, *, trusted_by: Institution) -> Any:
+    """The platform's public token key as a running service holds it
+    (:class:`~genomlab.trusted_keys.TrustedKeyFile` over the file
+    :func:`load_platform_token_key` reads): checked the same way at start (a swapped file
+    raises), then taken up again after a rotation anchored in ``trusted_by``'s ledger, without
+    a restart; a file swapped without one is refused."""
+    from genomlab.trusted_keys import TrustedKeyFile
+
+    return TrustedKeyFile(_token_key_path(config), key="oauth", holder=trusted_by)
 
 
 class PlatformStatusClient:

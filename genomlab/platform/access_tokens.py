@@ -54,6 +54,7 @@ from genomlab.platform.person_credentials import (
     get_person_status,
 )
 from genomlab.platform.store import read_platform
+from genomlab.trusted_keys import OwnSigningKey
 
 TOKEN_KEY = "oauth"
 """Platform key that signs access tokens (public: ``platform/keys/oauth.pub.pem``)."""
@@ -99,8 +100,14 @@ class AccessTokenAuthority:
     def __init__(self, config: GenomlabConfig, *, audience: str = PLATFORM_AUDIENCE) -> None:
         self.config = config
         self.audience = audience
-        self._private_key = Institution(config, "platform").keys().signing_key(TOKEN_KEY)
-        self._public_key = self._private_key.public_key()
+        # a running platform takes up a recorded rotation of its token key without a restart
+        self._key = OwnSigningKey(Institution(config, "platform"), TOKEN_KEY)
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        """``claims`` as a token signed with the current token key (``kid`` names it)."""
+        private = self._key.current()
+        return jwt.encode(claims, private, algorithm="EdDSA",
+                          headers={"typ": "at+jwt", "kid": self._key.key_id})
 
     def issue(self, client: ClientIdentity, scope: str | None = None) -> dict[str, Any]:
         """The token response (RFC 6749 §5.1) for an authenticated ``client``.
@@ -129,8 +136,7 @@ class AccessTokenAuthority:
                   "aud": audiences.pop(), "scope": granted, "iat": issued_at,
                   "exp": issued_at + lifetime, "jti": secrets.token_hex(16),
                   "node_id": client.node_id, "node_approved_at": client.node_approved_at}
-        token = jwt.encode(claims, self._private_key, algorithm="EdDSA",
-                           headers={"typ": "at+jwt"})
+        token = self._sign(claims)
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": granted}
 
@@ -150,14 +156,14 @@ class AccessTokenAuthority:
                   "client_kind": PERSON_CLIENT_KIND, "aud": list(PERSON_AUDIENCES),
                   "scope": PERSON_SCOPE, "iat": issued_at, "exp": issued_at + lifetime,
                   "jti": secrets.token_hex(16)}
-        token = jwt.encode(claims, self._private_key, algorithm="EdDSA",
-                           headers={"typ": "at+jwt"})
+        token = self._sign(claims)
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": PERSON_SCOPE}
 
     def verify_person(self, token: str) -> VerifiedPerson:
         """The person behind ``token``, checked against the platform's own records now."""
-        return verify_person_token(token, self._public_key, audience=self.audience,
+        self._key.current()
+        return verify_person_token(token, self._key.public_key, audience=self.audience,
                                    look_up=lambda user: get_person_status(self.config, user))
 
     def verify(self, token: str, *, scope: str) -> ClientIdentity:
@@ -165,7 +171,8 @@ class AccessTokenAuthority:
 
         Raises :class:`InvalidToken` (401) or :class:`InsufficientScope` (403).
         """
-        claims = decode_access_token(token, self._public_key, audience=self.audience)
+        self._key.current()
+        claims = decode_access_token(token, self._key.public_key, audience=self.audience)
         try:
             with read_platform(self.config) as conn:
                 identity = require_usable_client(conn, claims["client_id"])
@@ -203,6 +210,16 @@ def decode_access_token(token: str, public_key: Ed25519PublicKey, *, audience: s
     if claims["iat"] > now + CLOCK_SKEW.total_seconds():
         raise InvalidToken("access token: issued in the future")
     return claims
+
+
+def get_token_key_id(token: str) -> str | None:
+    """The ``kid`` a token's header names (the platform's token key that signed it, see
+    :func:`genomlab.keys.key_id`), ``None`` for a token without one or not a JWT at all."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return kid if isinstance(kid, str) else None
 
 
 def check_scope(claims: dict[str, Any], scope: str) -> None:

@@ -286,6 +286,23 @@ class KeyRotated(EventPayload):
     reason: str
 
 
+class ApprovalResigned(EventPayload):
+    """``approval.resigned``: after a rotation of the platform's approval key, an approval in
+    force (approved, neither revoked, closed nor expired) signed again, unchanged, with the new
+    key (:meth:`genomlab.platform.applications.workflow.Workflow.resign_approvals`), so the
+    approved project keeps its linkage and release; ``approval`` becomes the current signed
+    approval. ``old_digest`` and ``approval_digest`` name the replaced and the new document
+    (:func:`genomlab.messages.compute_document_digest`), the fingerprints the keys."""
+
+    application_id: str
+    project_id: str
+    old_fingerprint: str
+    new_fingerprint: str
+    old_digest: str
+    approval_digest: str
+    approval: ApprovalDocument
+
+
 class FindingReported(EventPayload):
     """A data user told BfArM of a finding relevant to a patient (GenDV § 7, issue 18): the
     finding itself travels signed to the data service; the ledger keeps its digest."""
@@ -333,5 +350,6 @@ PLATFORM_EVENTS = declare("platform", {
     "application.expired": ApplicationEnded,
     "finding.reported": FindingReported,
     "key.rotated": KeyRotated,
+    "approval.resigned": ApprovalResigned,
 })
 """Every event type the platform's ledger accepts."""

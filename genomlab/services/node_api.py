@@ -59,7 +59,7 @@ from genomlab.clients.oauth import (
 from genomlab.clients.platform import (
     PlatformStatusClient,
     PruefberichtClient,
-    load_platform_token_key,
+    watch_platform_token_key,
 )
 from genomlab.clients.trust_center import PSEUDONYM_SCOPE, TrustCenterClient
 from genomlab.config import GenomlabConfig
@@ -149,7 +149,7 @@ def create_node_app(
     reader = _dataset_reader(config, kind, node_id)  # opens (and migrates) the node's store
     run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform)
     callers = CallerCheck(
-        load_platform_token_key(config, trusted_by=institution),
+        watch_platform_token_key(config, trusted_by=institution),
         platform,
         audience=NODE_AUDIENCE,
         service=f"{kind.upper()} {node_id}",

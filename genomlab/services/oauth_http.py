@@ -20,7 +20,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote_plus
+
+from genomlab.clients.oauth import ServiceUnavailable
+from genomlab.platform.access_tokens import get_token_key_id
+from genomlab.trusted_keys import TrustedKeyFile, TrustedKeyMismatch
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 REALM = "genomlab"
@@ -119,3 +124,16 @@ def bearer_error(status: int, error: str, description: str) -> OAuthError:
     """An RFC 6750 §3 error with its ``WWW-Authenticate: Bearer`` challenge."""
     challenge = f'Bearer realm="{REALM}", error="{error}"'
     return OAuthError(status, error, description, {"WWW-Authenticate": challenge})
+
+
+def get_current_key(public_key: Any, token: str) -> Any:
+    """The key to check ``token`` with: ``public_key`` itself, or, for a
+    :class:`~genomlab.trusted_keys.TrustedKeyFile`, its key now (taken up again after a
+    rotation; the token's ``kid`` naming another key makes it look). A trusted key file that
+    holds no anchored key any more is :class:`ServiceUnavailable` (503) naming the file."""
+    if not isinstance(public_key, TrustedKeyFile):
+        return public_key
+    try:
+        return public_key.current(get_token_key_id(token))
+    except TrustedKeyMismatch as exc:
+        raise ServiceUnavailable(str(exc)) from exc

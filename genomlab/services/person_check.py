@@ -44,7 +44,7 @@ from genomlab.clients.oauth import (
     load_client_credentials,
     raise_for_answer,
 )
-from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
+from genomlab.clients.platform import PlatformStatusClient, watch_platform_token_key
 from genomlab.config import MAX_PERSON_STATUS_TTL_SECONDS, GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.institution import Institution
@@ -55,7 +55,12 @@ from genomlab.platform.access_tokens import (
     InvalidToken,
     VerifiedPerson,
 )
-from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
+from genomlab.services.oauth_http import (
+    OAuthError,
+    bearer_error,
+    get_bearer_token,
+    get_current_key,
+)
 
 
 class KeptPlatformClient(PlatformStatusClient):
@@ -120,6 +125,11 @@ class VerifiedTokens:
     def _key(token: str) -> bytes:
         return hashlib.sha256(token.encode()).digest()
 
+    def clear(self) -> None:
+        """Forget every kept answer (the platform's token key was rotated)."""
+        with self._lock:
+            self._entries.clear()
+
     def get(self, token: str) -> VerifiedPerson | None:
         """The person ``token`` was verified for, if that answer may still be reused now."""
         if not self.ttl:
@@ -165,8 +175,10 @@ class PersonCheck:
         self.audience = audience
         self.platform = platform
         self.public_key = public_key
+        """The platform's token key, or a :class:`~genomlab.trusted_keys.TrustedKeyFile`."""
         self.missing_client = missing_client
         self.verified = VerifiedTokens(ttl)
+        self._key_in_use: Any = None
 
     @classmethod
     def for_service(
@@ -176,7 +188,7 @@ class PersonCheck:
         client.json``), reusing a positive answer for ``ttl`` seconds. Without that file the
         service starts, and answers 503 naming it."""
         path = get_credentials_path(Institution(config, kind).directory)  # type: ignore[arg-type]
-        public_key = load_platform_token_key(  # parsed once, at start; the anchored key only
+        public_key = watch_platform_token_key(  # the anchored key only, rotations taken up
             config, trusted_by=Institution(config, kind))  # type: ignore[arg-type]
         if not path.exists():
             return cls(audience, None, public_key=public_key, missing_client=path, ttl=ttl)
@@ -187,6 +199,10 @@ class PersonCheck:
         """The verified person behind an ``Authorization`` header; else :class:`OAuthError`
         (401/403) or :class:`ServiceUnavailable` (503)."""
         token = get_bearer_token(authorization)
+        key = get_current_key(self.public_key, token)
+        if key is not self._key_in_use:  # a rotation: answers about older tokens are void
+            self.verified.clear()
+            self._key_in_use = key
         reused = self.verified.get(token)
         if reused is not None:
             return reused
@@ -198,7 +214,7 @@ class PersonCheck:
         asked_at = clock.now()
         try:
             person: VerifiedPerson = self.platform.verify_person(
-                token, audience=self.audience, public_key=self.public_key
+                token, audience=self.audience, public_key=key
             )
         except InvalidToken as exc:
             raise bearer_error(401, "invalid_token", str(exc)) from exc

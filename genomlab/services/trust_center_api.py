@@ -43,7 +43,7 @@ from genomlab.clients.oauth import (
     get_credentials_path,
     load_client_credentials,
 )
-from genomlab.clients.platform import PlatformStatusClient, load_platform_token_key
+from genomlab.clients.platform import PlatformStatusClient, watch_platform_token_key
 from genomlab.cohort import CohortFilter, make_cohort_filter
 from genomlab.config import GenomlabConfig
 from genomlab.errors import (
@@ -62,7 +62,12 @@ from genomlab.platform.access_tokens import (
     check_scope,
     decode_access_token,
 )
-from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
+from genomlab.services.oauth_http import (
+    OAuthError,
+    bearer_error,
+    get_bearer_token,
+    get_current_key,
+)
 from genomlab.trust_center.service import TrustCenter
 
 PSEUDONYM_SCOPE = "pseudonyms:request"
@@ -85,7 +90,11 @@ def _oauth_response(error: OAuthError) -> JSONResponse:
 
 
 class CallerCheck:
-    """Who is calling: the token checked with the platform's key, then the platform's records."""
+    """Who is calling: the token checked with the platform's key, then the platform's records.
+
+    ``public_key`` is the key or, in a service, a
+    :class:`~genomlab.trusted_keys.TrustedKeyFile` (a rotation is taken up without a restart).
+    """
 
     def __init__(self, public_key: Any, platform: PlatformStatusClient, *,
                  audience: str = TRUST_CENTER_AUDIENCE, service: str = "trust centre") -> None:
@@ -99,7 +108,8 @@ class CallerCheck:
         :class:`OAuthError` (401/403) or :class:`ServiceUnavailable` (platform unreachable)."""
         token = get_bearer_token(authorization)
         try:
-            claims = decode_access_token(token, self.public_key, audience=self.audience)
+            claims = decode_access_token(token, get_current_key(self.public_key, token),
+                                         audience=self.audience)
             node = self._node_status(claims)
             if node["status"] != "approved":
                 raise InvalidToken(f"access token: node {claims['node_id']} is "
@@ -181,7 +191,7 @@ def create_trust_center_app(config: GenomlabConfig, *,
     # platform service (a separated trust centre cannot read the platform's store)
     tc = TrustCenter(config, node_status=platform, approval_status=platform,
                      cohort=cohort or make_cohort_filter(config, credentials))
-    callers = CallerCheck(load_platform_token_key(
+    callers = CallerCheck(watch_platform_token_key(
         config, trusted_by=Institution(config, "trust_center")), platform)
     desk = LinkageDesk(tc, platform)
     app = FastAPI(title="genomlab trust centre (Vertrauensstelle)", docs_url=None,

@@ -428,8 +428,9 @@ def test_issue_linkage_map__token_signed_by_an_attacker_after_swapping_the_token
     """Attack: replace the platform's published token key that the services trust
     (``<home>/services/platform.token-key.pub.pem``, :func:`get_published_token_key`) with an
     attacker's, and call with a token the attacker signed carrying a real data-service
-    client's claims. The running trust centre read the key once at its start, so it refuses
-    the token 401 and nothing changes in either store. The next service start would not load
+    client's claims. The running trust centre reads the changed file again, finds its
+    fingerprint not anchored in its ledger, keeps the anchored key (``TrustedKeyFile``), so it
+    refuses the token 401 and nothing changes in either store. The next service start would not load
     the swapped file: its fingerprint is not the one anchored in the trust centre's ledger
     (the services' start anchors it; ``load_platform_token_key`` raises
     ``TrustedKeyMismatch``), and ``ledger verify`` names the file

@@ -407,3 +407,163 @@ def test_anchor_trusted_keys__completes_a_rotation_stopped_before_the_reanchorin
         serialization.NoEncryption()))
     assert anchors.anchor_trusted_keys(anchored) == []
     assert set(anchored_in(anchored, "oauth").values()) == {(new, old)}
+
+
+# --- 6. approvals in force signed again with a rotated approval key -----------------------------
+
+
+def approve_another(config: GenomlabConfig) -> str:
+    """A second approved application of the demo's staff and team (the demo's form again)."""
+    from sqlalchemy import select
+
+    from genomlab.platform.applications import projection as t
+    from genomlab.platform.applications.demo import attach_demo_documents
+    from genomlab.platform.applications.models import ApplicationForm
+    from genomlab.platform.applications.store import read_platform
+
+    with read_platform(config) as conn:
+        form = ApplicationForm.model_validate_json(conn.execute(select(t.applications.c.form)
+                                                                ).scalars().first())
+    wf = Workflow(config)
+    application_id = wf.create_draft("alice", form)
+    attach_demo_documents(wf, "alice", application_id)
+    wf.submit("alice", application_id)
+    wf.assign_handler("hanna", application_id)
+    wf.request_committee_review("hanna", application_id, note="Standard review.")
+    wf.record_vote("kurt", application_id, "approve", "Justified.")
+    wf.approve("dora", application_id, note="Committee in favour.")
+    return application_id
+
+
+def test_rotate_key__approval_key_signs_approvals_in_force_again_not_revoked_ones(
+        approved: tuple[GenomlabConfig, str, list[Person]], tmp_path: Path) -> None:
+    """``rotate-key platform-approval`` signs the approval in force again with the new key
+    (``approval.resigned``): the trust centre issues the same cohort's linkage map for it and
+    the data service's release check passes; the old document, and the revoked approval (not
+    signed again), are refused; a second run signs nothing; every ledger verifies."""
+    from click.testing import CliRunner
+
+    from genomlab.anchors import resign_approvals
+    from genomlab.cli import main
+    from genomlab.data_service.release import verify_release_approval
+    from genomlab.db import dispose_engines
+    from genomlab.errors import GenomlabError
+    from genomlab.messages import compute_document_digest
+    from tests.conftest import write_config_file
+
+    config, application_id, persons = approved
+    revoked_id = approve_another(config)
+    Workflow(config).revoke("dora", revoked_id, "Conditions breached.")
+    anchor_trusted_keys(config)  # as every service start does: the holders trust the old key
+    genomes = [p.genome for p in persons]
+    before = get_signed_approval(config, application_id)
+    revoked = get_signed_approval(config, revoked_id)
+    first = TrustCenter(config).issue_linkage_map(before, actor="ds", genome_pseudonyms=genomes)
+    old = fingerprint_of(config, "approval")
+    output = rotate(config, tmp_path, "platform-approval")
+    new = fingerprint_of(config, "approval")
+    now = get_signed_approval(config, application_id)
+    assert (now.body, now.key_id, before.key_id) == (before.body, new[7:23], old[7:23])
+    events = list(Institution(config, "platform").ledger().events(type="approval.resigned"))
+    assert [(e.actor.startswith("operator:"), e.stream, e.payload) for e in events] == [(
+        True, application_id, {
+            "application_id": application_id, "project_id": before.body["project_id"],
+            "old_fingerprint": old, "new_fingerprint": new,
+            "old_digest": compute_document_digest(before),
+            "approval_digest": compute_document_digest(now),
+            "approval": now.model_dump(mode="json")})]
+    assert f"approval {application_id} ({before.body['project_id']}) signed again" in output
+    assert "1 approval(s) in force signed again" in output
+    assert get_signed_approval(config, revoked_id) == revoked  # not signed again
+    dispose_engines()
+    tc = TrustCenter(config)
+    again = tc.issue_linkage_map(now, actor="ds", genome_pseudonyms=genomes)
+    assert sorted(again.rows()) == sorted(first.rows())
+    assert len(again) == 3
+    assert verify_release_approval(config, application_id)[1].project_id == (
+        before.body["project_id"])
+    with pytest.raises(GenomlabError):  # the old document: superseded, old key
+        tc.issue_linkage_map(before, actor="ds", genome_pseudonyms=genomes)
+    with pytest.raises(PermissionDenied, match=f"^approval {revoked_id}: revoked at the "):
+        tc.issue_linkage_map(revoked, actor="ds", genome_pseudonyms=genomes)
+    with pytest.raises(GenomlabError):
+        verify_release_approval(config, revoked_id)
+    assert resign_approvals(config, actor="operator:test") == []  # done: nothing twice
+    result = CliRunner().invoke(main, [
+        "--config", str(write_config_file(config, tmp_path / "genomlab.toml")),
+        "ledger", "verify", "--full"])
+    assert result.exit_code == 0, result.output
+    assert "BROKEN" not in result.output
+
+
+def test_ledger_anchor__completes_a_rotation_stopped_before_the_approvals_were_signed_again(
+        approved: tuple[GenomlabConfig, str, list[Person]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The approval-key rotation stops after the re-anchoring: the approval in force is still
+    signed with the old key and refused; ``genomlab ledger anchor`` signs it again."""
+    from click.testing import CliRunner
+
+    from genomlab import anchors
+    from genomlab.cli import main
+    from genomlab.db import dispose_engines
+    from genomlab.messages import SignatureError
+    from tests.conftest import write_config_file
+
+    config, application_id, persons = approved
+    anchor_trusted_keys(config)
+    before = get_signed_approval(config, application_id)
+    with monkeypatch.context() as patch:
+        patch.setattr(Workflow, "resign_approvals", lambda self, actor: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            anchors.rotate_platform_key(config, "approval", actor="operator:test", reason="due")
+    assert get_signed_approval(config, application_id) == before
+    tc = TrustCenter(config)
+    with pytest.raises(SignatureError, match="signed by unknown key"):
+        check_approval(before, tc.platform_key, today=tc.today())
+    dispose_engines()
+    result = CliRunner().invoke(main, [
+        "--config", str(write_config_file(config, tmp_path / "genomlab.toml")), "ledger",
+        "anchor"])
+    assert result.exit_code == 0, result.output
+    assert f"approval {application_id} ({before.body['project_id']}) signed again" in (
+        result.output)
+    now = get_signed_approval(config, application_id)
+    assert now.body == before.body
+    assert now != before
+    assert len(tc.issue_linkage_map(now, actor="ds",
+                                    genome_pseudonyms=[p.genome for p in persons])) == 3
+
+
+# --- 7. a running service's trusted key file: rotations taken up, swaps refused -----------------
+
+
+def test_trusted_key_file__takes_an_anchored_rotation_keeps_the_key_on_a_swap(
+        anchored: GenomlabConfig) -> None:
+    """In-process, what a service holds (``tests/services/test_key_rotation_service.py`` runs
+    it in real services): the rotated key is taken at the next use; a swapped file is refused
+    and the anchored key stays; once the anchored key is not in the file either, none is
+    trusted (the error names the file)."""
+    from genomlab.anchors import rotate_platform_key
+    from genomlab.clients.platform import watch_platform_token_key
+    from genomlab.trusted_keys import TrustedKeyFile
+
+    tc = Institution(anchored, "trust_center")
+    held = watch_platform_token_key(anchored, trusted_by=tc)
+    assert isinstance(held, TrustedKeyFile)
+    assert compute_fingerprint(held.current()) == fingerprint_of(anchored, "oauth")
+    first = rotate_platform_key(anchored, "oauth", actor="operator:test", reason="due")
+    assert compute_fingerprint(held.current()) == first.new
+    published = get_published_token_key(anchored)
+    genuine = published.read_bytes()
+    attacker = swap_public_key(published)
+    assert compute_fingerprint(held.current(key_id="0" * 16)) == first.new  # kept
+    published.write_bytes(genuine)
+    assert compute_fingerprint(held.current()) == first.new
+    second = rotate_platform_key(anchored, "oauth", actor="operator:test", reason="again")
+    published.write_bytes(public_key_pem(attacker.public_key()))  # swapped over the rotation
+    with pytest.raises(TrustedKeyMismatch, match=f"^{published}: .*expected {second.new}, "
+                       f"found {compute_fingerprint(attacker.public_key())}"):
+        held.current()
+    published.write_bytes(public_key_pem(Institution(anchored, "platform").keys()
+                                         .public_key("oauth")))
+    assert compute_fingerprint(held.current()) == second.new

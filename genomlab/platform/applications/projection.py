@@ -232,6 +232,12 @@ def _decided(status: str) -> Callable[[Connection, Event], None]:
     return apply
 
 
+def _resigned(conn: Connection, e: Event) -> None:
+    """The approval signed again with a rotated key: the new document is the current one."""
+    _set(conn, e.payload["application_id"],
+         approval=json.dumps(e.payload["approval"], sort_keys=True))
+
+
 def _ended(conn: Connection, e: Event) -> None:
     p = e.payload
     reason = ENDING_EVENTS[e.type]
@@ -295,6 +301,7 @@ HANDLERS: dict[str, EventHandler] = {
     "application.review_requested": _review_requested,
     "application.vote_recorded": _voted,
     "application.approved": _decided("approved"),
+    "approval.resigned": _resigned,
     "application.rejected": _decided("rejected"),
     "application.closed": _ended,
     "application.revoked": _ended,

@@ -22,6 +22,7 @@ reject (reason)               decider               submitted, under_review
 close (reason)                applicant or handler  any open state, approved
 revoke (reason)               decider or admin      approved
 expire_due                    the expirer (system)  approved, past valid_until
+resign_approvals              the operator          approved, in force (after a key rotation)
 add_result                    team member           approved, closed, expired, revoked
 ============================  ====================  =========================================
 
@@ -38,6 +39,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +55,7 @@ from genomlab.messages import (
     REVOCATION_KIND,
     ApprovalGrant,
     SignedDocument,
+    compute_document_digest,
     sign_document,
 )
 from genomlab.platform.applications import projection as t
@@ -74,6 +77,8 @@ from genomlab.platform.applications.models import (
 from genomlab.platform.applications.queries import get_unregistered_members
 from genomlab.platform.applications.store import APPROVAL_KEY, open_platform_ledger
 
+RESIGNED_EVENT = "approval.resigned"
+KEY_ROTATED_EVENT = "key.rotated"
 EXPIRER = "platform-expirer"
 """Actor name of the expiry job (REMS' expirer bot)."""
 MIN_REASON_LENGTH = 5
@@ -669,3 +674,86 @@ class Workflow:
             for app in due:
                 self._end(tx, app, "application.expired", EXPIRER, None)
         return [app.application_id for app in due]
+
+    def resign_approvals(self, actor: str) -> list[ResignedApproval]:
+        """Sign every approval in force again, unchanged, with the current approval key,
+        after a recorded rotation of that key (``key.rotated`` in this ledger).
+
+        An approval is in force when its application is ``approved`` and its ``valid_until``
+        is not past (the clock's date); revoked, closed and expired ones stay as they are (and
+        refused). Only a document signed by a key that the recorded rotations replaced on the
+        way to the current key is signed again (one ``approval.resigned`` event each, stream
+        the application); one signed with the current key already is left, so a run stopped
+        half-way is completed by the next one. One transaction.
+
+        Raises
+        ------
+        PermissionDenied
+            The approval key file is not the key the latest recorded rotation names (a swapped
+            pair, not a recorded decision): nothing is signed with it.
+        """
+        from genomlab.trusted_keys import compute_fingerprint
+
+        key = Institution(self.config, "platform").keys().signing_key(APPROVAL_KEY)
+        current = compute_fingerprint(key.public_key())
+        with self._tx() as tx:
+            replaced = _get_replaced_fingerprints(tx.conn, APPROVAL_KEY, current)
+            today = self._now().date().isoformat()
+            apps = tx.conn.execute(select(t.applications).where(
+                t.applications.c.status == Status.APPROVED.value,
+                t.applications.c.valid_until >= today)
+                .order_by(t.applications.c.application_id)).all()
+            done = []
+            for app in apps:
+                old = SignedDocument.model_validate(json.loads(app.approval))
+                old_fingerprint = replaced.get(old.key_id)
+                if old_fingerprint is None:
+                    continue  # signed with the current key, or not by a replaced one: left
+                document = sign_document(APPROVAL_KIND, old.body, key)
+                digest = compute_document_digest(document)
+                tx.append(RESIGNED_EVENT, {
+                    "application_id": app.application_id, "project_id": app.project_id,
+                    "old_fingerprint": old_fingerprint, "new_fingerprint": current,
+                    "old_digest": compute_document_digest(old), "approval_digest": digest,
+                    "approval": document.model_dump(mode="json")},
+                    actor=actor, stream=app.application_id)
+                done.append(ResignedApproval(app.application_id, app.project_id,
+                                             old_fingerprint, current, digest))
+        return done
+
+
+@dataclass(frozen=True)
+class ResignedApproval:
+    """One approval signed again: ``approval_digest`` names the new document."""
+
+    application_id: str
+    project_id: str
+    old_fingerprint: str
+    new_fingerprint: str
+    approval_digest: str
+
+
+def _get_replaced_fingerprints(conn: Connection, key: str, current: str) -> dict[str, str]:
+    """key id -> fingerprint of every key that the recorded rotations of ``key`` replaced on
+    their way to ``current``; PermissionDenied unless the latest rotation names ``current``
+    (an approval key never rotated has replaced nothing)."""
+    rotations = [json.loads(p) for p in conn.execute(
+        select(events_table.c.payload).where(events_table.c.type == KEY_ROTATED_EVENT)
+        .order_by(events_table.c.seq)).scalars()]
+    rotations = [r for r in rotations if r.get("key") == key]
+    if not rotations:
+        return {}
+    if rotations[-1]["new_fingerprint"] != current:
+        raise PermissionDenied(
+            f"platform/keys/{key}.ed25519.pem: the approval key ({current}) is not the key of "
+            f"the latest recorded rotation ({rotations[-1]['new_fingerprint']}); refusing to "
+            "sign approvals with it (rotate it with `genomlab ledger rotate-key`)")
+    back = {r["new_fingerprint"]: r["old_fingerprint"] for r in rotations}
+    replaced: dict[str, str] = {}
+    fingerprint = current
+    while fingerprint in back and back[fingerprint] not in replaced.values():
+        fingerprint = back[fingerprint]
+        if fingerprint == current:
+            break
+        replaced[fingerprint.removeprefix("sha256:")[:16]] = fingerprint
+    return replaced
