@@ -268,7 +268,12 @@ def step_services(ctx: DemoContext) -> None:
         ctx.figures["services"] = "not started (--no-hail: no step calls them)"
         return
     launched, seconds = start_all_services(ctx.config, announce=lambda _line: None)
-    ctx.services.callback(stop_services, launched)
+    def stop() -> None:
+        killed = stop_services(launched)
+        ctx.figures["services stopped"] = (f"all {len(launched)} on SIGTERM" if not killed else
+                                           f"killed after 20 s: {', '.join(killed)}")
+
+    ctx.services.callback(stop)
     ctx.serving = True
     ctx.figures["services"] = f"{len(launched)} started in {seconds:.1f} s"
     ctx.outputs["service logs"] = ctx.config.home / "logs" / "services"

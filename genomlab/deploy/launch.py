@@ -31,7 +31,7 @@ from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
 from genomlab.platform.person_credentials import get_operator_actor
-from genomlab.services.process import _answers, _pause, _stop
+from genomlab.services.process import _answers, _pause
 from genomlab.services.runner import (
     SERVICE_KINDS,
     get_published_token_key_path,
@@ -215,10 +215,30 @@ def _tail(log: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
-def stop_services(launched: Iterable[Launched]) -> None:
-    """SIGTERM each process, SIGKILL what has not ended after 20 s."""
-    for item in launched:
-        _stop(item.process)
+def stop_services(launched: Iterable[Launched]) -> list[str]:
+    """Stop the services in the reverse order of their start (the platform, which the others
+    call, last): SIGTERM, SIGKILL what has not ended after 20 s. A killed service cannot remove
+    its record (``<home>/services/<instance>.json``); the record of a process stopped here is
+    removed for it, so no client takes a stopped service for a running one. Returns the
+    instances that had to be killed."""
+    killed: list[str] = []
+    for item in reversed(list(launched)):
+        item.process.terminate()
+        deadline = time.monotonic() + 20.0
+        while item.process.poll() is None and time.monotonic() < deadline:
+            _pause(0.05)  # not Popen.wait(timeout): its sleeps misbehave under libfaketime
+        if item.process.poll() is None:
+            killed.append(item.institution.name)
+            item.process.kill()
+            item.process.wait()
+        record_path = get_service_record_path(item.institution.config, item.institution)
+        try:
+            stale = json.loads(record_path.read_text()).get("pid") == item.process.pid
+        except (OSError, ValueError):
+            stale = False
+        if stale:
+            record_path.unlink(missing_ok=True)
+    return killed
 
 
 NODE_KINDS = ("grz", "kdk")
