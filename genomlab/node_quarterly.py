@@ -89,6 +89,17 @@ def count_events_in_quarter(ledger: Ledger, declared: frozenset[str],
                if is_in_quarter(event.recorded_at, bounds))
 
 
+def count_revocations_and_deletions(ledger: Ledger, kind: str, bounds: tuple[str, str]
+                                    ) -> dict[str, int | None]:
+    """``research_consent_revocations`` and ``deletions`` of node kind ``kind`` (``grz``,
+    ``kdk``) recorded in ``ledger`` in the quarter (``None``: not tracked by this ledger)."""
+    declared = ledger.writable_registry().types
+    return {"research_consent_revocations": count_events_in_quarter(
+                ledger, declared, REVOCATION_EVENTS[kind], bounds),
+            "deletions": count_events_in_quarter(ledger, declared, DELETION_EVENTS[kind],
+                                                 bounds)}
+
+
 def write_tsv_tables(tables: Mapping[str, list[dict[str, Any]]], names: Mapping[str, str],
                      out_dir: Path, suffix: str) -> list[Path]:
     """Write each table to ``<out_dir>/<names[key]>_<suffix>.tsv`` (temp + rename); ``None``

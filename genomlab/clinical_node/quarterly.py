@@ -1,4 +1,4 @@
-"""The KDK's quarterly activity report, beside the GRZ's (:mod:`genomlab.genome_center.quarterly`).
+"""The KDK's quarterly activity report, beside the GRZ's (``grzctl report quarterly``).
 
 BfArM monitors the clinical data nodes as it monitors the GRZs (§ 64e (9) sentence 4 no. 1:
 "Kontrolle"). A KDK reports per quarter, in two TSVs:

@@ -58,15 +58,16 @@ def select_qc_cmd(cli: CliContext, node_id: str, output_format: OutputFormat) ->
 @click.option("--year", type=int, required=True, help="Year of the quarter.")
 @click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="Folder for the three TSV files.")
+              required=True, help="Folder for the four TSV files.")
 @pass_cli
 def report_cmd(cli: CliContext, node_id: str, year: int, quarter: int, out_dir: Path) -> None:
-    """Write the quarterly report's three TSVs (overview, per-dataset infos, detailed QC)."""
-    from genomlab.genome_center.quarterly import write_quarterly_tsvs
+    """Write the quarterly report: ``grzctl report quarterly``'s three TSVs over the GRZ's grz-db
+    and genomlab's table of research-consent revocations and deletions (from its ledger)."""
+    from genomlab.genome_center.grzctl_report import write_quarterly_report
 
     node_id = require_node(cli, "grz", node_id)
-    for path in write_quarterly_tsvs(cli.config, node_id, year=year, quarter=quarter,
-                                     out_dir=out_dir):
+    for path in write_quarterly_report(cli.config, node_id, year=year, quarter=quarter,
+                                       out_dir=out_dir):
         click.echo(str(path))
 
 

@@ -17,8 +17,7 @@ from genomlab.cli import main
 from genomlab.clinical_node.quarterly import compute_quarterly_tables, count_revocations
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.intake import GenomeCenter
-from genomlab.genome_center.quarterly import count_revocations_and_deletions
-from genomlab.node_quarterly import get_quarter_bounds
+from genomlab.node_quarterly import count_revocations_and_deletions, get_quarter_bounds
 from tests.conftest import config_for, copy_home, write_config_file
 
 WORLD = Path(__file__).resolve().parents[2] / "data_samples" / "world"
@@ -113,9 +112,9 @@ def test_count_revocations_and_deletions__grz_counts_withdrawals_recorded_in_qua
                                                 "stores": ["consented"]}, actor="grz")
     # revocations: 2 later submissions + 1 person a withdrawal erased; deletions: a Delete
     # request's 2 persons + 1 at the end of retention; a correction's erasure is neither
-    assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 2)) == {
+    assert count_revocations_and_deletions(grz.ledger, "grz", get_quarter_bounds(2026, 2)) == {
         "research_consent_revocations": 3, "deletions": 3}
-    assert count_revocations_and_deletions(grz, get_quarter_bounds(2026, 3)) == {
+    assert count_revocations_and_deletions(grz.ledger, "grz", get_quarter_bounds(2026, 3)) == {
         "research_consent_revocations": 1, "deletions": 0}
 
 

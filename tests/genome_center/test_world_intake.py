@@ -237,13 +237,26 @@ def test_quarterly_report_notebook__runs_under_papermill(world_intake, run_noteb
     out = run_notebook("quarterly_report.ipynb", config_path=str(cfg), node_id="GRZK00001",
                        year=year, quarter=quarter, out_dir=str(tmp_path / "q"))
     outputs = "".join(str(o) for c in nbformat.read(out, 4).cells for o in c.get("outputs", []))
-    overview = next((tmp_path / "q").glob("1-Gesamt*"))
-    with overview.open() as handle:
-        row = next(csv.DictReader(handle, delimiter="\t"))
+    from genomlab.genome_center.grzctl_pipeline import read_grzctl_quarterly
+
+    tables = read_grzctl_quarterly(tmp_path / "q", "GRZK00001", year, quarter)  # grzctl's
     months = {f"{year}-{3 * quarter - 2 + i:02d}" for i in range(3)}
     expected = sum(1 for s in truth["submissions"] if s["grz"] == "GRZK00001"
                    and s["submission_id"].split("_")[1][:7] in months)
-    assert int(row["submissions"]) == expected > 0
-    assert int(row["single"]) + int(row["duo"]) + int(row["trio"]) == expected
+    accepted = {r["submission_id"]: r for r in GenomeCenter(config, "GRZK00001").get_submissions()
+                if r["state"] != "error" and r["submission_month"] in months}
+    passed = {r["submission_id"]: r for r in tables["datasets"]
+              if r["data_quality_check_passed"] == "yes"}
+    assert sorted(passed) == sorted(accepted)
+    assert len(passed) == expected > 0
+    for sid, row in passed.items():
+        assert (row["submissionType"], row["diseaseType"], row["coverageType"]) == (
+            accepted[sid]["submission_type"], accepted[sid]["disease_type"],
+            accepted[sid]["coverage_type"]), sid
+    assert sum(int(r["number_of_submissions_total"]) for r in tables["overview"]) == len(
+        tables["datasets"])
     assert "3-Detailpr" in outputs
-    assert len(list((tmp_path / "q").glob("*.tsv"))) == 3
+    (withdrawals,) = csv.DictReader((next((tmp_path / "q").glob("4-genomlab_*"))).open(),
+                                    delimiter="\t")
+    assert withdrawals["grz"] == "GRZK00001"
+    assert len(list((tmp_path / "q").glob("*.tsv"))) == 4
