@@ -9,7 +9,10 @@ open SQLite files (the dialect calls ``sqlite3.dbapi2.connect``, hand-written co
 ``sqlite3.connect``: both are wrapped), and refuses every open of a SQLite file outside tests
 marked ``sqlite_reference`` (a SQLite file that is no store, e.g. the release-1 schema a
 migration is compared with). In-memory databases hold no store and stay allowed: the ledger
-replays a projection into one to compare it with the live tables.
+replays a projection into one to compare it with the live tables. So does BfArM's grz-db
+(``<GRZ>/grzctl/grz-db.sqlite``, :func:`is_grz_db`): it is grzctl's own database, not a genomlab
+store, SQLite on both GRZ paths as grzctl's set-up configures it (grzctl opens it in its own
+process anyway, where this guard never was); pointing grz-db at PostgreSQL is not built.
 """
 
 from __future__ import annotations
@@ -72,6 +75,18 @@ def is_in_memory(database: Any) -> bool:
     return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in name
 
 
+def is_grz_db(database: Any) -> bool:
+    """Whether ``database`` is a GRZ's grz-db file (``…/grzctl/grz-db.sqlite``).
+
+    Examples
+    --------
+    >>> is_grz_db("/h/grz/GRZK00001/grzctl/grz-db.sqlite"), is_grz_db("/h/grz/GRZK00001/store.db")
+    (True, False)
+    """
+    path = str(database).split("?", 1)[0].removeprefix("file:")
+    return path.endswith("/grzctl/grz-db.sqlite")
+
+
 class SqliteGuard:
     """Refuses SQLite opens while installed, except while a test that may use SQLite runs."""
 
@@ -90,7 +105,8 @@ class SqliteGuard:
             self._connect = None
 
     def _refuse(self, database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
-        if self._connect is not None and (self.allowed or is_in_memory(database)):
+        if self._connect is not None and (self.allowed or is_in_memory(database)
+                                       or is_grz_db(database)):
             return self._connect(database, *args, **kwargs)
         caller = "".join(traceback.format_stack(limit=12)[:-1])
         self.opened.append(f"{database}\n{caller}")
