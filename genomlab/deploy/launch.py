@@ -31,7 +31,7 @@ from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
 from genomlab.platform.person_credentials import get_operator_actor
-from genomlab.services.process import _answers, _pause
+from genomlab.services.process import _answers, _pause, _stop
 from genomlab.services.runner import (
     SERVICE_KINDS,
     get_published_token_key_path,
@@ -223,14 +223,8 @@ def stop_services(launched: Iterable[Launched]) -> list[str]:
     instances that had to be killed."""
     killed: list[str] = []
     for item in reversed(list(launched)):
-        item.process.terminate()
-        deadline = time.monotonic() + 20.0
-        while item.process.poll() is None and time.monotonic() < deadline:
-            _pause(0.05)  # not Popen.wait(timeout): its sleeps misbehave under libfaketime
-        if item.process.poll() is None:
+        if _stop(item.process):
             killed.append(item.institution.name)
-            item.process.kill()
-            item.process.wait()
         record_path = get_service_record_path(item.institution.config, item.institution)
         try:
             stale = json.loads(record_path.read_text()).get("pid") == item.process.pid

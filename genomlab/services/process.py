@@ -46,8 +46,9 @@ def _pause(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL if the process has not ended after ``timeout`` seconds."""
+def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
+    """SIGTERM, then SIGKILL if the process has not ended after ``timeout`` seconds; whether
+    it had to be killed."""
     process.terminate()
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
@@ -55,6 +56,8 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+        return True
+    return False
 
 
 def _answers(url: str, context: ssl.SSLContext) -> bool:
