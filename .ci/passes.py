@@ -1,0 +1,157 @@
+"""The pytest passes of ``make test``, two at a time.
+
+``make test`` runs the suite five times over: the Hail, notebook and browser tests; the other
+("fast") tests under today's clock; the fast tests again under each shifted clock (Debian's
+``faketime``); and the store and ledger tests on PostgreSQL. One after the other they took about
+80 of CI's 90 minutes on two cores, most of it spent waiting on subprocesses, services and Spark
+rather than computing. So two workers take the passes from one queue, longest first, each pass
+writing its own log. This prints a line when a pass starts and ends, then each pass's summary;
+for a pass that failed, its whole log. The exit status is non-zero when any pass failed.
+
+Usage: ``python .ci/passes.py`` from the repository root (``make test`` does); ``PYTEST_ARGS``
+is passed to the two passes under today's clock, ``PASSES_WORKERS`` (default 2) sets how many
+passes run at once. The passes share nothing on disk but the checkout (tests write under their
+own temporary folders; the one test that builds a wheel builds from a copy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import queue
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = str(REPO / ".venv" / "bin" / "python")
+PYTEST = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+SLOW_KINDS = "hail or browser or notebook"
+FAST = f"not ({SLOW_KINDS})"
+SHIFTED_CLOCKS = ("2027-07-15T10:00:00", "2030-02-28T23:30:00")
+"""A mid-2027 day, and the last evening of February 2030 (the pass runs over midnight)."""
+
+
+@dataclass
+class Pass:
+    """One pytest run: its name, command, extra environment and (after it ran) its outcome."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None
+    returncode: int | None = None
+    seconds: float = 0.0
+
+
+def get_postgres_tests() -> list[str]:
+    """The Makefile's ``POSTGRES_TESTS`` (the one list of the store and ledger tests)."""
+    out = subprocess.run(["make", "-s", "-f", "-", "print"], cwd=REPO, check=True, text=True,
+                         capture_output=True,
+                         input="include Makefile\nprint:\n\t@echo $(POSTGRES_TESTS)\n").stdout
+    return out.split()
+
+
+def get_shifted_pass(at: str) -> Pass:
+    """The fast tests under the machine's clock moved to ``at`` (an offset from now, so every
+    process of the pass sees the same shifted time; monotonic clocks stay real)."""
+    offset = int(dt.datetime.fromisoformat(at).timestamp() - time.time())
+    return Pass(f"shifted clock {at}",
+                ["faketime", "-f", f"{offset:+d}", *PYTEST, "-m", f"{FAST} and not sigkill"],
+                {"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+
+
+def get_passes(postgres_url: str, pytest_args: list[str]) -> list[Pass]:
+    """The passes, longest first (the order the workers take them)."""
+    return [
+        Pass("Hail, notebooks and browsers", [*PYTEST, *pytest_args, "-m", SLOW_KINDS]),
+        Pass("fast tests", [*PYTEST, *pytest_args, "-m", FAST]),
+        *(get_shifted_pass(at) for at in SHIFTED_CLOCKS),
+        Pass("PostgreSQL", [*PYTEST, "-m", FAST, *get_postgres_tests()],
+             {"PYTEST_POSTGRES": postgres_url}),
+    ]
+
+
+def start_postgres() -> str:
+    """Install and start the throw-away PostgreSQL cluster (``.ci/postgres``); its URL."""
+    out = subprocess.run(["bash", str(REPO / ".ci" / "postgres")], check=True, text=True,
+                         stdout=subprocess.PIPE).stdout.strip().splitlines()
+    url = out[-1] if out else ""
+    if not url.startswith("postgresql"):
+        raise SystemExit(f".ci/passes.py: .ci/postgres gave no PostgreSQL URL: {url!r}")
+    return url
+
+
+def say(text: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def run_pass(item: Pass, logs: Path) -> None:
+    """Run one pass to its log file and record its outcome."""
+    item.log = logs / (item.name.replace(" ", "-").replace(",", "").replace(":", "") + ".log")
+    say(f"{item.name}: started ({shlex.join(item.command)})")
+    started = time.monotonic()
+    with item.log.open("wb") as out:
+        item.returncode = subprocess.run(item.command, cwd=REPO, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env={**os.environ, **item.env}, check=False).returncode
+    item.seconds = time.monotonic() - started
+    say(f"{item.name}: {'passed' if item.returncode == 0 else 'FAILED'} in "
+        f"{item.seconds / 60:.1f} min ({_get_summary_line(item.log)})")
+
+
+def _get_summary_line(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines()
+    engine = [line for line in lines if line.startswith("engine ")]
+    return engine[-1] if engine else (lines[-1] if lines else "no output")
+
+
+def run_passes(passes: list[Pass], *, workers: int, logs: Path) -> bool:
+    """Run ``passes`` on ``workers`` threads from one queue; ``True`` when all passed."""
+    todo: queue.Queue[Pass] = queue.Queue()
+    for item in passes:
+        todo.put(item)
+
+    def work() -> None:
+        while True:
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            run_pass(item, logs)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return all(item.returncode == 0 for item in passes)
+
+
+def main() -> int:
+    pytest_args = shlex.split(os.environ.get("PYTEST_ARGS", ""))
+    workers = int(os.environ.get("PASSES_WORKERS", "2"))
+    started = time.monotonic()
+    passes = get_passes(start_postgres(), pytest_args)
+    logs = Path(tempfile.mkdtemp(prefix="genomlab-passes-"))
+    say(f"{len(passes)} pytest passes, {workers} at a time; logs in {logs}")
+    ok = run_passes(passes, workers=workers, logs=logs)
+    for item in passes:
+        assert item.log is not None
+        text = item.log.read_text(errors="replace")
+        print(f"\n===== {item.name}: {'passed' if item.returncode == 0 else 'FAILED'} "
+              f"({item.seconds / 60:.1f} min) =====")
+        print(text if item.returncode != 0 else "\n".join(text.splitlines()[-25:]), flush=True)
+    print(f"\npasses: {sum(i.returncode == 0 for i in passes)} of {len(passes)} passed; "
+          f"{(time.monotonic() - started) / 60:.1f} min wall, "
+          f"{sum(i.seconds for i in passes) / 60:.1f} min of passes", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
