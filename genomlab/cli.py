@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -47,8 +47,71 @@ COMMAND_PACKAGES = (
     "genomlab.deploy",
     "genomlab.hub",
 )
+"""The subpackages whose ``cli`` module exports ``commands`` (``genomlab``'s top-level ones)."""
 
 
+class LazyCommand(NamedTuple):
+    """Where a top-level command comes from, and its one-line help for ``genomlab --help``."""
+
+    modules: tuple[str, ...]
+    summary: str
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "samples": LazyCommand(("genomlab.samples.cli",),
+        "Synthetic genomDE worlds: genotypes, submissions, records and a truth file."),
+    "trust-center": LazyCommand(("genomlab.trust_center.cli", "genomlab.intake.cli"),
+        "Vertrauensstelle: case numbers, consent, linkage maps, re-identification, keys, audit."),
+    "grz": LazyCommand(("genomlab.genome_center.cli", "genomlab.intake.cli"),
+        "Genome data centre (GRZ): intake, submission states, detailed-QC sample, reports."),
+    "kdk": LazyCommand(("genomlab.clinical_node.cli", "genomlab.intake.cli"),
+        "Clinical data node (KDK): intake of clinical records, record states."),
+    "platform": LazyCommand(("genomlab.platform.cli",),
+        "Plattformträger (BfArM): applications, review, register, users, nodes, confirmations."),
+    "data-service": LazyCommand(("genomlab.data_service.cli",),
+        "Datendienst: feasibility counts (Beacon v2), the feasibility index, releases."),
+    "workspace": LazyCommand(("genomlab.workspace.cli",),
+        "The researcher's workspace: cohort QC and association analysis on Hail."),
+    "airlock": LazyCommand(("genomlab.airlock.cli",),
+        "Output checking: disclosure checks and two-reviewer release of workspace outputs."),
+    "federation": LazyCommand(("genomlab.federation.cli",),
+        "Analyses across platforms (1+Million Genomes) from released summary statistics."),
+    "reports": LazyCommand(("genomlab.reports.cli",),
+        "Scheduled papermill reports: HTML without code plus tables; public ones pass SDC checks."),
+    "dashboards": LazyCommand(("genomlab.dashboards.cli",),
+        "List and serve the Voila dashboards."),
+    "db": LazyCommand(("genomlab.admin.cli",),
+        "Schema revisions of the institution stores (Alembic migrations)."),
+    "serve": LazyCommand(("genomlab.services.cli",),
+        "Serve institution KIND over HTTPS until interrupted (Ctrl-C or SIGTERM)."),
+    "deploy": LazyCommand(("genomlab.deploy.cli",),
+        "Run each institution instance under its own OS account (separated deployment)."),
+    "hub": LazyCommand(("genomlab.hub.cli",),
+        "JupyterHub for people: PAM sign-in, one server per person under their own account."),
+    "demo": LazyCommand(("genomlab.demo",),
+        "Run the platform flow end to end on the embedded default and say where the results are."),
+}
+"""Each top-level command of a subpackage, the modules that make it (the first exports it;
+``genomlab.intake.cli`` adds ``submit``, ``run-inbox`` and the consent propagation to the node
+and trust-centre groups). A command's modules are imported only when it is invoked or listed,
+and its summary (``genomlab --help`` lists the commands without importing them). A
+command's modules are imported only when it is invoked, so ``genomlab serve`` does not pay for
+jsonschema, pandas or Hail it never uses (importing all of them took 3 s on a quiet machine and
+8 s under load, in every ``genomlab`` process). ``tests/test_cli_options.py`` checks this table
+against ``COMMAND_PACKAGES`` and the commands' own help."""
+
+
+def get_lazy_command(name: str) -> click.Command:
+    """The top-level command ``name`` of :data:`LAZY_COMMANDS`, its modules imported."""
+    first, *more = LAZY_COMMANDS[name].modules
+    module = importlib.import_module(first)
+    for extra in more:
+        importlib.import_module(extra)
+    found = [c for c in getattr(module, "commands", [getattr(module, "demo", None)])
+             if c is not None and c.name == name]
+    if not found:
+        raise RuntimeError(f"genomlab.cli.LAZY_COMMANDS: {first} exports no command {name!r}")
+    return found[0]
 
 
 class GenomlabGroup(click.Group):
@@ -56,7 +119,35 @@ class GenomlabGroup(click.Group):
 
     Resource faults (disk full, quota, open files, read-only, permission on a path, memory) are
     named by :func:`genomlab.faults.describe_fault`; any other exception keeps its traceback.
+    The subpackages' commands are loaded when first asked for (:data:`LAZY_COMMANDS`).
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.add_command(get_lazy_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from :data:`LAZY_COMMANDS` for commands not loaded."""
+        stubs = {name: click.Command(name, help=lazy.summary)
+                 for name, lazy in LAZY_COMMANDS.items() if name not in self.commands}
+        shown = [(name, self.commands.get(name) or stubs[name])
+                 for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in shown if not command.hidden]
+        if shown:  # as click.Group.format_commands lays it out
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            rows = [(name, command.get_short_help_str(limit)) for name, command in shown]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def load_all_commands(self) -> dict[str, click.Command]:
+        """Every command, all modules imported (what ``self.commands`` then holds)."""
+        for name in LAZY_COMMANDS:
+            self.get_command(click.Context(self), name)
+        return dict(self.commands)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -291,24 +382,6 @@ def ledger_show(cli: CliContext, name: str, tail: int, type_: str | None,
               [("seq", "Seq"), ("recorded_at", "Recorded (UTC)"), ("actor", "Actor"),
                ("type", "Event type"), ("stream", "Stream")], output_format)
 
-
-def _register_subpackage_commands() -> None:
-    for package in COMMAND_PACKAGES:
-        if importlib.util.find_spec(f"{package}.cli") is None:
-            continue
-        module = importlib.import_module(f"{package}.cli")
-        for command in module.commands:
-            main.add_command(command)
-
-
-def _register_demo() -> None:
-    from genomlab.demo import demo
-
-    main.add_command(demo)
-
-
-_register_subpackage_commands()
-_register_demo()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

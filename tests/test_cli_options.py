@@ -10,12 +10,14 @@ credentials file, ``--credentials``); each node option is exactly ``--node`` (pa
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import click
 import pytest
 
-from genomlab.cli import COMMAND_PACKAGES, main
+from genomlab.cli import COMMAND_PACKAGES, LAZY_COMMANDS, main
 from genomlab.cli_context import CREDENTIALS_OPTION, NODE_OPTION
 
 PERSON_WORDS = {"user", "actor", "as", "acting_user", "by", "requester", "person", "who"}
@@ -28,7 +30,8 @@ INSTITUTION_PACKAGES = ("genomlab.trust_center", "genomlab.genome_center",
 def walk_commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[
         tuple[tuple[str, ...], click.Command]]:
     """Every command below ``group`` with its path of names (groups included)."""
-    for name, command in group.commands.items():
+    commands = main.load_all_commands() if group is main else group.commands
+    for name, command in commands.items():
         yield (*path, name), command
         if isinstance(command, click.Group):
             yield from walk_commands(command, (*path, name))
@@ -68,11 +71,51 @@ def test_command_packages__each_institution_has_one_top_level_group() -> None:
         assert package in COMMAND_PACKAGES
         commands = importlib.import_module(f"{package}.cli").commands
         assert [type(c) for c in commands] == [click.Group], package
-        assert main.commands[commands[0].name] is commands[0]
+        assert main.load_all_commands()[commands[0].name] is commands[0]
+
+
+def test_lazy_commands__name_every_command_the_packages_export_with_its_own_help() -> None:
+    exported: dict[str | None, list[str]] = {"demo": ["genomlab.demo"]}
+    for package in COMMAND_PACKAGES:
+        for command in importlib.import_module(f"{package}.cli").commands:
+            exported.setdefault(command.name, []).append(f"{package}.cli")
+    assert {name: lazy.modules[0] for name, lazy in LAZY_COMMANDS.items()} == {
+        name: modules[0] for name, modules in exported.items()}
+    assert all(set(modules) <= set(LAZY_COMMANDS[str(name)].modules)
+               for name, modules in exported.items())
+    loaded = main.load_all_commands()
+    for name, lazy in LAZY_COMMANDS.items():  # what `genomlab --help` lists before loading
+        stub = click.Command(name, help=lazy.summary)
+        for limit in (45, 80, 200):
+            assert stub.get_short_help_str(limit) == loaded[name].get_short_help_str(limit), name
+
+
+def test_main__trust_center_alone_has_the_consent_propagation() -> None:
+    # genomlab.intake.cli adds it to the trust centre's group; loaded with `trust-center` only
+    code = ("from genomlab.cli import main\n"
+            "try:\n    main(['trust-center', 'consent', '--help'])\nexcept SystemExit:\n"
+            "    pass")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "withdraw-everywhere" in run.stdout, run.stdout
+    assert "delete-everywhere" in run.stdout, run.stdout
+
+
+def test_main__serve_loads_only_its_own_command() -> None:
+    # each `genomlab serve` and each CLI call in a test paid 3-8 s for jsonschema (its IRI
+    # format checker builds a grammar on import), pandas and the other groups' modules
+    code = ("import sys; from genomlab.cli import main\n"
+            "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('jsonschema', 'pandas', 'hail', 'genomlab.federation',"
+            " 'genomlab.platform.cli', 'genomlab.intake.cli') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "Serve institution KIND" in run.stdout
+    assert run.stdout.splitlines()[-1] == "[]", run.stdout
 
 
 def test_users_group__holds_user_administration_and_review_does_not() -> None:
-    platform = main.commands["platform"]
+    platform = main.load_all_commands()["platform"]
     assert isinstance(platform, click.Group)
     users, review = platform.commands["users"], platform.commands["review"]
     assert isinstance(users, click.Group)
