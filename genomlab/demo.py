@@ -284,9 +284,9 @@ def step_application(ctx: DemoContext) -> None:
     token (the ledger's actor is the verified identity); with ``--no-hail`` no service runs
     and the workflow runs in this process."""
     from genomlab.platform.applications.demo import (
-        ActingAs,
         file_demo_application,
         get_demo_application,
+        run_applications_demo,
     )
 
     done = get_demo_application(ctx.config)
@@ -306,11 +306,8 @@ def step_application(ctx: DemoContext) -> None:
         app = file_demo_application(person)
         ctx.figures["application workflow"] = "through the platform service, each person's token"
     else:
-        from genomlab.platform.applications.workflow import Workflow
-
-        wf = Workflow(ctx.config)
-        with wf.batch():
-            app = file_demo_application(lambda user: ActingAs(wf, user))
+        step_platform_people(ctx)  # idempotent; a caller may run this step alone
+        app = run_applications_demo(ctx.config)
         ctx.figures["application workflow"] = "in-process (no services without Hail)"
     ctx.application_id, ctx.project_id, ctx.team = app.application_id, app.project_id, app.team
     ctx.figures["approved application"] = f"{app.application_id} (project {app.project_id})"

@@ -6,6 +6,7 @@ that the data service has a signed approval to release against.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -103,7 +104,8 @@ def get_demo_application(config: GenomlabConfig) -> DemoApplication | None:
 def setup_demo_people(wf: Workflow, *, admin: str = "bfarm-admin") -> None:
     """The platform's records the demo needs, set up by its operator and admin in-process
     (before any service runs): the admin, :data:`DEMO_STAFF` with their roles,
-    :data:`DEMO_TEAM` and the two datasets' DUO tags. Users already registered are kept."""
+    :data:`DEMO_TEAM` and :data:`DEMO_DATASETS`' tags. Idempotent: users already registered
+    and datasets already tagged so are left as they are."""
     config = wf.config
     with read_platform(config) as conn:
         users = set(conn.execute(select(t.users.c.user_id)).scalars())
@@ -121,13 +123,22 @@ def setup_demo_people(wf: Workflow, *, admin: str = "bfarm-admin") -> None:
     for user, institution in DEMO_TEAM.items():
         if user not in users:
             wf.register_user(admin, user, institution=institution, name=user.title())
-    wf.tag_dataset(admin, DatasetTags(
-        dataset_id="grz-genomes", title="Genomes and exomes (GRZ)", data_category="genomic",
-        duo_permission="HMB", duo_modifiers=("IRB", "NPOA", "PUB")))
-    wf.tag_dataset(admin, DatasetTags(
-        dataset_id="kdk-clinical", title="Clinical data (KDK)", data_category="clinical",
-        duo_permission="HMB", duo_modifiers=("IRB", "PUB")))
+    with read_platform(config) as conn:
+        tagged = {row.dataset_id: DatasetTags.model_validate(json.loads(row.tags))
+                  for row in conn.execute(select(t.datasets.c.dataset_id, t.datasets.c.tags))}
+    for tags in DEMO_DATASETS:
+        if tagged.get(tags.dataset_id) != tags:
+            wf.tag_dataset(admin, tags)
 
+
+DEMO_DATASETS = (
+    DatasetTags(dataset_id="grz-genomes", title="Genomes and exomes (GRZ)",
+                data_category="genomic", duo_permission="HMB",
+                duo_modifiers=("IRB", "NPOA", "PUB")),
+    DatasetTags(dataset_id="kdk-clinical", title="Clinical data (KDK)", data_category="clinical",
+                duo_permission="HMB", duo_modifiers=("IRB", "PUB")),
+)
+"""The datasets the demo offers, with their DUO tags."""
 
 DEMO_FORM = ApplicationForm(
     title="Genotype-phenotype association in rare diseases",
