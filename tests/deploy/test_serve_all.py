@@ -109,6 +109,13 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         assert not [p for p in pids if get_process_uids(p) is not None]
         assert not [i for i in instances if get_service_record_path(config, i).exists()]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # SIGTERM first: serve all stops its services, else orphans
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        while not lines.empty():
+            output.append(lines.get())
+        print("\n".join(output))
