@@ -4,15 +4,20 @@ It walks the platform's flow as far as genomlab implements it, step by step with
 ends by printing where the outputs are and how to open JupyterLab and the dashboards. Each step
 is idempotent: running the demo twice on the same home appends nothing it already did.
 
-After the approval every institution runs as its own ``genomlab serve`` process on 127.0.0.1
-(:func:`genomlab.deploy.launch.start_all_services`, ports recorded in ``<home>/services/``),
-and the flow goes through them as a deployment's would: the researcher's feasibility query to the
-data service with her own token; the linkage map from the trust-centre service with the data
+After the intake and the platform operator's set-up of its people (users, roles, dataset tags,
+credentials files, the approval key) every institution runs as its own ``genomlab serve`` process
+on 127.0.0.1 (:func:`genomlab.deploy.launch.start_all_services`, ports recorded in
+``<home>/services/``), and the flow goes through them as a deployment's would: the application,
+its review, the committee vote and the approval to the platform service, each person with their
+own token; the researcher's feasibility query to the data service with her own token;
+the linkage map from the trust-centre service with the data
 service's client; the clinical fields from the KDK services; the airlock request and both
 checkers' reviews to the airlock service, each person with their own token. The services stop
 when the demo ends. Still in-process: the intake (the GRZs' Prüfberichte do go to the platform
-service on BfArM's tools), the application workflow, the release's genotypes (a GRZ service
-serves no genotypes yet) and the scheduled reports.
+service on BfArM's tools), the platform's user set-up, the release's genotypes (a GRZ service
+serves no genotypes yet) and the scheduled reports. With ``--no-hail`` no service starts (as
+before: the intake, which approves the nodes the services need, is skipped) and the application
+runs in-process.
 """
 
 from __future__ import annotations
@@ -243,21 +248,69 @@ def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
             + "".join(f"; {sid}: {', '.join(metrics)}" for sid, metrics in failed))
 
 
-def step_application(ctx: DemoContext) -> None:
-    """A researcher applies; handler, committee and decider approve; the register lists it."""
-    from genomlab.platform.applications.demo import DEMO_STAFF, DEMO_TEAM, run_applications_demo
+def step_platform_people(ctx: DemoContext) -> None:
+    """The platform's operator and admin set up its people in-process, before any service runs:
+    staff with their roles, the research team, the datasets' DUO tags, each person's credentials
+    file (0600), and the platform's approval key, so that the services' start anchors its
+    fingerprint with the trust centre before the first approval is signed."""
+    from genomlab.platform.applications.demo import (
+        DEMO_STAFF,
+        DEMO_TEAM,
+        get_demo_application,
+        setup_demo_people,
+    )
+    from genomlab.platform.applications.store import APPROVAL_KEY
+    from genomlab.platform.applications.workflow import Workflow
     from genomlab.platform.person_credentials import (
         ensure_embedded_credentials,
         get_operator_actor,
     )
 
-    app = run_applications_demo(ctx.config)
-    ctx.application_id, ctx.project_id, ctx.team = app.application_id, app.project_id, app.team
-    ctx.figures["approved application"] = f"{app.application_id} (project {app.project_id})"
+    if get_demo_application(ctx.config) is None:
+        wf = Workflow(ctx.config)
+        with wf.batch():
+            setup_demo_people(wf)
     people = ensure_embedded_credentials(ctx.config, [*DEMO_STAFF, *DEMO_TEAM],
                                          actor=get_operator_actor())
+    Institution(ctx.config, "platform").keys().signing_key(APPROVAL_KEY)  # made on first use
     ctx.figures["person credentials"] = str(len(people))
     ctx.outputs["person credentials (0600)"] = ctx.config.home / "people"
+
+
+def step_application(ctx: DemoContext) -> None:
+    """A researcher applies; handler, committee and decider approve; the register lists it.
+
+    With the services running each person acts through the platform service with their own
+    token (the ledger's actor is the verified identity); with ``--no-hail`` no service runs
+    and the workflow runs in this process."""
+    from genomlab.platform.applications.demo import (
+        file_demo_application,
+        get_demo_application,
+        run_applications_demo,
+    )
+
+    done = get_demo_application(ctx.config)
+    if done is not None:
+        app = done
+    elif ctx.serving:
+        from genomlab.clients.platform import PlatformPersonClient
+        from genomlab.platform.person_credentials import (
+            get_embedded_credentials_path,
+            load_person_credentials,
+        )
+
+        def person(user: str) -> PlatformPersonClient:
+            return PlatformPersonClient(ctx.config, load_person_credentials(
+                get_embedded_credentials_path(ctx.config, user)))
+
+        app = file_demo_application(person)
+        ctx.figures["application workflow"] = "through the platform service, each person's token"
+    else:
+        step_platform_people(ctx)  # idempotent; a caller may run this step alone
+        app = run_applications_demo(ctx.config)
+        ctx.figures["application workflow"] = "in-process (no services without Hail)"
+    ctx.application_id, ctx.project_id, ctx.team = app.application_id, app.project_id, app.team
+    ctx.figures["approved application"] = f"{app.application_id} (project {app.project_id})"
 
 
 def step_services(ctx: DemoContext) -> None:
@@ -419,8 +472,9 @@ STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
     ("GRZ reads for detailed QC: the committed world with reads, in the home", step_qc_world,
      True),
     ("intake: trust centre, GRZ + KDK, Prüfbericht, Meldebestätigung", step_intake, True),
-    ("data-use application approved, register updated", step_application, False),
+    ("platform people: staff, team, dataset tags, credentials", step_platform_people, False),
     ("services: every institution a process on 127.0.0.1", step_services, False),
+    ("data-use application approved, register updated", step_application, False),
     ("data service: feasibility, linkage, release", step_release, True),
     ("workspace: cohort QC on Hail", step_cohort_qc, True),
     ("airlock: checks and two output checkers", step_airlock, True),

@@ -229,6 +229,136 @@ class PlatformPersonClient:
         return frozenset(Role(r) for r in self.whoami().get("roles", ())
                          if r in Role._value2member_map_)
 
+    # The application workflow's commands: the names of
+    # :class:`genomlab.platform.applications.workflow.Workflow`'s methods without their
+    # ``actor``, which is the token's verified subject at the service (never a name sent here).
+    # Refusals as :meth:`request` raises them: PermissionDenied (403: role, conflict of interest,
+    # self-approval), ConflictError (409: wrong state), ValidationFailed (400: the field named).
+
+    def act(self, name: str, target: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        """Person action ``name`` (:data:`genomlab.platform.person_actions.ACTIONS`) on
+        ``target`` (the application or user its path names) with ``body``; the answer."""
+        from genomlab.platform.person_actions import ACTIONS
+
+        action = ACTIONS[name]
+        path = action.path
+        if action.target is not None:
+            path = path.replace("{" + action.target + "}", quote(target or "", safe=""))
+        result: dict[str, Any] = self.request(action.method, path, body)
+        return result
+
+    def create_draft(self, form: Any) -> str:
+        """A new draft application with ``form`` (an
+        :class:`~genomlab.platform.applications.models.ApplicationForm` or its JSON); its id."""
+        return str(self.act("apply.new", None, {"form": _form_json(form)})["application_id"])
+
+    def edit(self, application_id: str, form: Any) -> None:
+        """Replace the form of a draft or returned application."""
+        self.act("apply.edit", application_id, {"form": _form_json(form)})
+
+    def submit(self, application_id: str) -> str:
+        """Submit the application; its project id."""
+        return str(self.act("apply.submit", application_id, {})["project_id"])
+
+    def close(self, application_id: str, reason: str) -> None:
+        """Close (withdraw) the application."""
+        self.act("apply.close", application_id, {"reason": reason})
+
+    def add_result(self, application_id: str, *, kind: str, title: str, reference: str) -> None:
+        """Record a result of the project (publication, report, dataset, software)."""
+        self.act("apply.result", application_id,
+                 {"kind": kind, "title": title, "reference": reference})
+
+    def attach_document(self, application_id: str, kind: str, name: str,
+                        content: bytes) -> str:
+        """Attach a case-file document; its sha256."""
+        import base64
+
+        body = {"kind": kind, "name": name,
+                "content_base64": base64.b64encode(content).decode()}
+        return str(self.act("apply.attach", application_id, body)["sha256"])
+
+    def attach_feasibility(self, application_id: str, query: str, nodes: dict[str, str],
+                           total: str) -> None:
+        """Attach a feasibility answer (node → count as text, total) to the application."""
+        self.act("apply.attach-feasibility", application_id,
+                 {"query": query, "nodes": nodes, "total": total})
+
+    def assign_handler(self, application_id: str, handler: str | None = None) -> None:
+        """Take the application into review (``handler``: another handler, else the caller)."""
+        self.act("review.assign", application_id, {"handler": handler})
+
+    def return_application(self, application_id: str, reason: str) -> None:
+        """Return the application to its applicant."""
+        self.act("review.return", application_id, {"reason": reason})
+
+    def request_committee_review(self, application_id: str, note: str = "") -> None:
+        """Ask the committee for its votes."""
+        self.act("review.request-committee", application_id, {"note": note})
+
+    def record_vote(self, application_id: str, vote: str, comment: str = "") -> None:
+        """The caller's committee vote."""
+        self.act("review.vote", application_id, {"vote": vote, "comment": comment})
+
+    def comment_to_applicant(self, application_id: str, comment: str) -> None:
+        """A comment the applicant sees."""
+        self.act("review.comment", application_id, {"comment": comment})
+
+    def request_decision(self, application_id: str, recommendation: str, note: str) -> None:
+        """Hand the application to the deciders with the handler's recommendation."""
+        self.act("review.request-decision", application_id,
+                 {"recommendation": recommendation, "note": note})
+
+    def decide_dataset(self, application_id: str, dataset_id: str, decision: str,
+                       reason: str) -> None:
+        """A data holder's decision on one dataset of the application."""
+        self.act("review.decide-dataset", application_id,
+                 {"dataset_id": dataset_id, "decision": decision, "reason": reason})
+
+    def approve(self, application_id: str, *, valid_from: Any = None, valid_until: Any = None,
+                note: str = "", duo_override_reason: str | None = None) -> dict[str, Any]:
+        """Approve the application (dates: :class:`datetime.date` or ``None``). Unlike the
+        in-process method, which returns the signed approval, the answer is its summary:
+        ``{application_id, project_id, team, valid_from, valid_until, key_id, status, actor}``
+        (the signed document is the platform's: ``GET /api/approvals/{id}/status`` names its
+        digest)."""
+        body: dict[str, Any] = {"note": note, "duo_override_reason": duo_override_reason,
+                                "valid_from": valid_from.isoformat() if valid_from else None,
+                                "valid_until": valid_until.isoformat() if valid_until else None}
+        return self.act("review.approve", application_id, body)
+
+    def reject(self, application_id: str, reason: str) -> None:
+        """Reject the application."""
+        self.act("review.reject", application_id, {"reason": reason})
+
+    def revoke(self, application_id: str, reason: str) -> None:
+        """Revoke the approval (the team's entitlements end at once)."""
+        self.act("review.revoke", application_id, {"reason": reason})
+
+    def tag_dataset(self, tags: Any) -> None:
+        """Record a dataset's DUO tags (a
+        :class:`~genomlab.platform.applications.models.DatasetTags` or its JSON)."""
+        data = tags if isinstance(tags, dict) else tags.model_dump(mode="json")
+        self.act("review.tag-dataset", None, {"tags": data})
+
+    def register_user(self, user_id: str, *, institution: str, name: str = "") -> None:
+        """Register a platform user (admins)."""
+        self.act("users.add", None, {"user_id": user_id, "institution": institution,
+                                     "name": name})
+
+    def grant_role(self, user_id: str, role: Any) -> None:
+        """Grant ``user_id`` a platform role (admins)."""
+        self.act("users.grant", user_id, {"role": str(getattr(role, "value", role))})
+
+    def withdraw_role(self, user_id: str, role: Any) -> None:
+        """Withdraw a platform role (admins)."""
+        self.act("users.withdraw", user_id, {"role": str(getattr(role, "value", role))})
+
+
+def _form_json(form: Any) -> dict[str, Any]:
+    data: dict[str, Any] = form if isinstance(form, dict) else form.model_dump(mode="json")
+    return data
+
 
 def _application_path(application_id: str, tail: str = "") -> str:
     return f"/api/applications/{quote(application_id, safe='')}" + (f"/{tail}" if tail else "")

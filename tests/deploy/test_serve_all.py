@@ -55,7 +55,14 @@ def test_get_service_instances__follows_the_kinds_serve_offers(
 
 
 def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path) -> None:
+    """Also the demo's application step on the running set (it shares this start-up): the
+    platform's people and approval key made before the start, the application through the
+    platform service with each person's own credentials file."""
+    from genomlab.demo import DemoContext, step_application, step_platform_people
+
     config = config_for(tmp_path / "home")
+    demo = DemoContext(config, None, use_hail=False, echo=lambda _: None)
+    step_platform_people(demo)
     instances = get_service_instances(config)
     env = {**os.environ, "GENOMLAB_HOME": str(config.home), "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([GENOMLAB, "serve", "all"], env=env, stdout=subprocess.PIPE,
@@ -76,6 +83,17 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         assert holders
         for name in holders:  # each service checked its token key against this at its start
             assert f"platform's oauth key {token_key} anchored in {name}" in output, output
+        approval_key = compute_fingerprint(
+            Institution(config, "platform").keys().public_key("approval"))
+        assert f"platform's approval key {approval_key} anchored in trust_center" in output
+        demo.serving = True
+        step_application(demo)
+        assert demo.figures["application workflow"].startswith("through the platform service")
+        ledger = Institution(config, "platform").ledger()
+        assert [(e.type, e.actor) for e in ledger.events() if e.type in (
+            "application.submitted", "application.vote_recorded", "application.approved")] == [
+            ("application.submitted", "alice"), ("application.vote_recorded", "kurt"),
+            ("application.approved", "dora")]
         pids = []
         for institution in instances:
             record = json.loads(get_service_record_path(config, institution).read_text())
@@ -91,6 +109,13 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         assert not [p for p in pids if get_process_uids(p) is not None]
         assert not [i for i in instances if get_service_record_path(config, i).exists()]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # SIGTERM first: serve all stops its services, else orphans
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        while not lines.empty():
+            output.append(lines.get())
+        print("\n".join(output))

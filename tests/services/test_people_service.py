@@ -573,3 +573,92 @@ def test_tokens__person_and_node_tokens_do_not_cross(people_service):
     assert answer.status_code == 401, answer.text
     assert "client_kind" in answer.json()["error_description"]
     assert platform_state(people_service.config) == before
+
+
+# --- the demo's application through the service, with the person client ---------------------
+
+
+def _client(service: RunningService, user: str):
+    from genomlab.clients.platform import PlatformPersonClient
+
+    return PlatformPersonClient(service.config, _credential(service, user))
+
+
+def _application_events(service: RunningService, application_id: str) -> list[tuple[str, str]]:
+    from genomlab.institution import Institution
+
+    ledger = Institution(service.config, "platform").ledger()
+    return [(e.type, e.actor) for e in ledger.events()
+            if e.type.startswith("application.")
+            and e.payload.get("application_id") == application_id]
+
+
+def test_demo_application__through_the_service_approved_with_verified_actors(people_service):
+    """``genomlab demo``'s application path (:func:`file_demo_application`) with each person's
+    own platform client: approved, and every ledger event's actor is the token's subject."""
+    from genomlab.platform.applications.demo import DEMO_DOCUMENTS, file_demo_application
+
+    demo = file_demo_application(lambda user: _client(people_service, user))
+    assert _status(people_service, demo.application_id) == "approved"
+    assert _application_events(people_service, demo.application_id) == [
+        ("application.drafted", "alice"),
+        *[("application.document_attached", "alice")] * len(DEMO_DOCUMENTS),
+        ("application.submitted", "alice"),
+        ("application.handler_assigned", "hanna"),
+        ("application.review_requested", "hanna"),
+        ("application.decision_requested", "hanna"),
+        ("application.vote_recorded", "kurt"),
+        ("application.approved", "dora"),
+    ]
+    assert platform_ledger_report(people_service.config).startswith("ok:")
+
+
+def test_client_approve__self_approval_and_missing_role_refused_nothing_changes(people_service):
+    from genomlab.errors import PermissionDenied
+
+    ute = _client(people_service, "ute")  # every staff role, but her own application
+    application_id = ute.create_draft(make_form(team=()))
+    ute.submit(application_id)
+    _client(people_service, "hanna").assign_handler(application_id)
+    tom = _client(people_service, "tom")  # credential issued before the comparison
+    before = platform_state(people_service.config)
+    with pytest.raises(PermissionDenied, match="conflict of interest"):
+        ute.approve(application_id, note="my own")
+    with pytest.raises(PermissionDenied, match="tom needs the role decider"):
+        tom.approve(application_id)
+    assert platform_state(people_service.config) == before
+    assert _status(people_service, application_id) == "under_review"
+    assert platform_ledger_report(people_service.config).startswith("ok:")
+
+
+def test_client_approve__forged_token_refused_401(people_service):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from genomlab.clients.oauth import InvalidCredentials
+
+    application_id = _under_review(people_service)
+    alice = _client(people_service, "alice")
+    endpoint = alice.tokens.endpoint
+    claims = {**jwt.decode(alice.tokens.get(), options={"verify_signature": False}),
+              "sub": "dora"}
+    forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA",
+                        headers={"typ": "at+jwt"})
+
+    class Forged:
+        """alice's client with a token naming dora, signed with another key."""
+
+        def endpoint(self):
+            return endpoint()
+
+        def headers(self):
+            return {"Authorization": f"Bearer {forged}"}
+
+        def forget(self):
+            pass
+
+    alice.tokens = Forged()  # type: ignore[assignment]
+    before = platform_state(people_service.config)
+    with pytest.raises(InvalidCredentials, match="HTTP 401"):
+        alice.approve(application_id)
+    assert platform_state(people_service.config) == before
+    assert _status(people_service, application_id) == "under_review"
