@@ -273,7 +273,7 @@ class GenomeCenter(NodeIntake):
         Raises :class:`SubmissionRejected`, before anything is recorded, if the metadata cannot
         be read (missing, not UTF-8, too deep, a duplicate key, not JSON), ``files/`` is a link,
         or the inbox id already names a submission with another tanG; a resumed submission's
-        files are checked again (a refusal leaves it where it was).
+        files are checked again in-process (grz-check; a refusal leaves it where it was).
         """
         inbox_id = directory.name
         source = f"{inbox_id}/metadata/metadata.json"
