@@ -73,7 +73,6 @@ from genomlab.genome_center.metadata import (
     check_files_folder,
     check_submission_files,
     get_index_library_type,
-    get_listed_size,
     read_metadata_json,
     validate_metadata,
 )
@@ -316,7 +315,7 @@ class GenomeCenter(NodeIntake):
         try:
             # grzctl's validate ran grz-check on these files already; in-process it is ours to run
             size = (check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
-                    if writes else get_listed_size(checked.metadata))
+                    if writes else checked.metadata.get_submission_size())
             check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc, sid)

@@ -45,7 +45,12 @@ from genomlab.errors import ValidationFailed
 from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
-    from grz_pydantic_models.submission.metadata import File, GrzSubmissionMetadata, LabDatum
+    from grz_pydantic_models.submission.metadata import (
+        Donor,
+        File,
+        GrzSubmissionMetadata,
+        LabDatum,
+    )
 
 FailureReason = str
 """grzctl's failure reasons: ``validation_error``, ``duplicate_tang``, ``file_not_found``,
@@ -258,7 +263,7 @@ def check_submission_files(model: GrzSubmissionMetadata, files_dir: Path, *, sou
                     raise SubmissionRejected(source, "file_not_found", f"{where[k]}.filePath",
                                              f"{entry.file_path} not found under files/")
                 paths.append(path)
-            min_length = model.determine_thresholds_for(donor, lab).mean_read_length
+            min_length = _get_min_mean_read_length(model, donor, lab)
             checked: dict[int, tuple[str | None, list[str]]] = {}
             for kind, ks in _grz_check_tasks(lab):
                 checked.update(_run_grz_check(kind, ks, [paths[k] for k in ks], min_length))
@@ -267,6 +272,19 @@ def check_submission_files(model: GrzSubmissionMetadata, files_dir: Path, *, sou
                 total += _compare_with_metadata(entry, paths[k], sha256, errors,
                                                 where=where[k], source=source)
     return total
+
+
+def _get_min_mean_read_length(model: GrzSubmissionMetadata, donor: Donor,
+                              lab: LabDatum) -> int | None:
+    """The mean read length BfArM's thresholds ask of a lab datum's reads (grz-cli's
+    ``min_mean_read_length``); ``None`` where BfArM defines no thresholds (its model then only
+    warns)."""
+    from grz_pydantic_models.submission.metadata.v1 import MissingThresholdsException
+
+    try:
+        return model.determine_thresholds_for(donor, lab).mean_read_length
+    except MissingThresholdsException:
+        return None
 
 
 def _grz_check_tasks(lab: LabDatum) -> list[tuple[str, list[int]]]:
@@ -291,7 +309,7 @@ def _grz_check_tasks(lab: LabDatum) -> list[tuple[str, list[int]]]:
 
 
 def _run_grz_check(kind: str, ks: list[int], paths: list[Path],
-                   min_length: int) -> dict[int, tuple[str | None, list[str]]]:
+                   min_length: int | None) -> dict[int, tuple[str | None, list[str]]]:
     """sha256 (``None`` if grz-check computed none) and grz-check's errors per file index.
 
     Files are handed over memory-mapped (an empty one by path), as grz-cli does. grz-check
@@ -351,20 +369,6 @@ def _compare_with_metadata(entry: File, path: Path, sha256: str | None, errors: 
         raise SubmissionRejected(source, "validation_error", where,
                                  f"{entry.file_path}: grz-check: {'; '.join(errors)}")
     return size
-
-
-def get_listed_size(model: GrzSubmissionMetadata) -> int:
-    """The total size in bytes of the files the metadata lists (``fileSizeInBytes``).
-
-    Examples
-    --------
-    >>> import importlib.resources, grz_pydantic_models_testing.example_metadata as ex
-    >>> text = importlib.resources.files(ex).joinpath("wgs_trio", "v1.3.0.json").read_text()
-    >>> get_listed_size(validate_metadata_text(text, source="x").metadata) > 0
-    True
-    """
-    return sum(entry.file_size_in_bytes for donor in model.donors for lab in donor.lab_data
-               if lab.sequence_data is not None for entry in lab.sequence_data.files)
 
 
 def get_index_library_type(model: GrzSubmissionMetadata) -> str:
