@@ -9,7 +9,8 @@
    tanG (a folder named like an old one must not resume it);
 1. ``submission.received``;
 2. ``submission.validated`` after basic QC (:mod:`genomlab.genome_center.metadata`: model,
-   thresholds, files; :mod:`genomlab.genome_center.vcf_check`: every VCF's compression,
+   thresholds, files through BfArM's grz-check (in-process; on the grzctl path grzctl's
+   ``validate`` ran it); :mod:`genomlab.genome_center.vcf_check`: every VCF's compression,
    contigs, records and donor columns; grz-db's refusals), else ``submission.error``;
 3. ``submission.pseudonymised``: each donor's case reference is exchanged for its
    genome-dataset pseudonym through the :class:`genomlab.messages.PseudonymService` the caller
@@ -34,9 +35,11 @@ selection. genomlab's own refusals (step 0, files, VCF contents, genotype import
 in grz-db as ``Error`` too (in-process).
 
 Each step is recorded once; rerunning the same folders after a crash resumes every submission
-from its last recorded state, its files checked again (a changed file refuses the folder, a VCF
-whose content fails the checks moves the submission to ``error``; a batch written but not
-indexed is deleted and rewritten), so nothing is duplicated or lost. A failed submission frees
+from its last recorded state, its files checked again (in-process grz-check runs again: a file
+changed since validation refuses the folder; on the grzctl path grzctl has downloaded, decrypted
+and validated them afresh; a VCF whose content fails the checks moves the submission to
+``error``; a batch written but not indexed is deleted and rewritten), so nothing is duplicated
+or lost. A failed submission frees
 its tanG: a corrected resubmission in a new folder goes through. One intake per GRZ runs at a
 time (a lock file). The states, their allowed moves and the resume rule are the ones a KDK's records
 follow too (:mod:`genomlab.node_intake`).
@@ -269,7 +272,7 @@ class GenomeCenter(NodeIntake):
         Raises :class:`SubmissionRejected`, before anything is recorded, if the metadata cannot
         be read (missing, not UTF-8, too deep, a duplicate key, not JSON), ``files/`` is a link,
         or the inbox id already names a submission with another tanG; a resumed submission's
-        files are checked again (a refusal leaves it where it was).
+        files are checked again in-process (grz-check; a refusal leaves it where it was).
         """
         inbox_id = directory.name
         source = f"{inbox_id}/metadata/metadata.json"
@@ -295,21 +298,24 @@ class GenomeCenter(NodeIntake):
             return self._reject(inbox_id, exc)
         files = directory / "files"
         sid = checked.metadata.submission_id
+        writes = self.grz_db.writes  # else grzctl registered and validated it in grz-db
         if not is_due(state, "validate"):
-            check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
+            if writes:  # the files to store are still the ones validated (grzctl's: its own)
+                check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
             try:  # the files are the ones validated; a bad content is the submission's error
                 check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
             except SubmissionRejected as exc:
                 return self._reject(inbox_id, exc, sid)
             return checked
-        writes = self.grz_db.writes  # else grzctl registered and validated it in grz-db
         try:
             if writes:  # grz-db refuses a reused tanG (grzctl: at download)
                 self._grz_db_step(source, lambda: self.grz_db.register(inbox_id, checked.metadata))
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc)  # grz-db recorded it, if the row is this one's
         try:
-            size = check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
+            # grzctl's validate ran grz-check on these files already; in-process it is ours to run
+            size = (check_submission_files(checked.metadata, files, source=f"{inbox_id}/files")
+                    if writes else checked.metadata.get_submission_size())
             check_submission_vcfs(checked.metadata, files, source=f"{inbox_id}/files")
         except SubmissionRejected as exc:
             return self._reject(inbox_id, exc, sid)

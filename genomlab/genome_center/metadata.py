@@ -5,7 +5,10 @@ Validation uses BfArM's ``grz_pydantic_models`` (schema, cross-field rules and t
 relatives). Its model-level errors carry no location, so :func:`locate_model_error` names the
 field from the message. On top of that this GRZ requires:
 
-- every file listed exists under ``files/`` with the stated size and sha256;
+- every file listed exists under ``files/`` with the stated size and sha256, and BfArM's
+  ``grz-check`` accepts its content (FASTQ pairs, read lengths, BAM):
+  :func:`check_submission_files` calls it as grzctl's ``validate`` does (in-process intake; on
+  the grzctl path grzctl has run it, and genomlab keeps no checker of its own);
 - every VCF's content can be stored (:mod:`genomlab.genome_center.vcf_check`, run by intake
   after these checks).
 
@@ -27,11 +30,11 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import mmap
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +45,12 @@ from genomlab.errors import ValidationFailed
 from genomlab.strict_json import JsonRefused, load_strict_json
 
 if TYPE_CHECKING:
-    from grz_pydantic_models.submission.metadata import GrzSubmissionMetadata
+    from grz_pydantic_models.submission.metadata import (
+        Donor,
+        File,
+        GrzSubmissionMetadata,
+        LabDatum,
+    )
 
 FailureReason = str
 """grzctl's failure reasons: ``validation_error``, ``duplicate_tang``, ``file_not_found``,
@@ -220,48 +228,147 @@ def validate_metadata(raw: Any, *, source: str) -> CheckedMetadata:
     return CheckedMetadata(model, tuple(dict.fromkeys(collected.messages)))
 
 
-def compute_sha256(path: Path, *, chunk_size: int = 1 << 20) -> str:
-    """sha256 hex digest of a file, read in chunks.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
-    >>> compute_sha256(p)[:12]
-    'ba7816bf8f01'
-    """
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_submission_files(model: GrzSubmissionMetadata, files_dir: Path, *, source: str) -> int:
-    """Check every listed file's presence, size and sha256; return the total size in bytes."""
+    """Check every listed file with BfArM's grz-check, as grzctl's ``validate`` does; return
+    the total size in bytes.
+
+    Per lab datum, as grz-cli's ``Submission.validate_files`` calls it: paired-end FASTQs (R1
+    and R2 of one flowcell and lane) through ``grz_check.validate_fastq_paired``, other FASTQs
+    of a single-end lab datum through ``validate_fastq`` (both with the mean read length of
+    the lab datum's BfArM thresholds), BAMs through ``validate_bam``, everything else (VCF,
+    BED, an unpaired FASTQ of a paired-end lab datum) through ``validate_raw``. The sha256
+    grz-check computed and the file's size are compared with the metadata.
+
+    Raises
+    ------
+    SubmissionRejected
+        ``file_not_found`` (field ``….filePath``) if a file is missing or its path leaves
+        ``files/``; ``validation_error`` for the first file whose sha256 (``….fileChecksum``)
+        or size (``….fileSizeInBytes``) does not match, or whose content grz-check refuses
+        (the file entry ``donors[i].labData[j].sequenceData.files[k]``, grz-check's message).
+    """
     total = 0
     root = files_dir.resolve()
     for i, donor in enumerate(model.donors):
         for j, lab in enumerate(donor.lab_data):
             if lab.sequence_data is None:
                 continue
-            for k, entry in enumerate(lab.sequence_data.files):
-                where = f"donors[{i}].labData[{j}].sequenceData.files[{k}]"
+            entries = lab.sequence_data.files
+            where = [f"donors[{i}].labData[{j}].sequenceData.files[{k}]"
+                     for k in range(len(entries))]
+            paths = []
+            for k, entry in enumerate(entries):
                 path = (root / entry.file_path).resolve()
                 if root not in path.parents or not path.is_file():
-                    raise SubmissionRejected(source, "file_not_found", f"{where}.filePath",
+                    raise SubmissionRejected(source, "file_not_found", f"{where[k]}.filePath",
                                              f"{entry.file_path} not found under files/")
-                if compute_sha256(path) != entry.file_checksum.lower():
-                    raise SubmissionRejected(source, "validation_error", f"{where}.fileChecksum",
-                                             f"sha256 of {entry.file_path} does not match")
-                size = path.stat().st_size
-                if size != entry.file_size_in_bytes:
-                    raise SubmissionRejected(
-                        source, "validation_error", f"{where}.fileSizeInBytes",
-                        f"{entry.file_path} has {size} bytes, metadata says "
-                        f"{entry.file_size_in_bytes}")
-                total += size
+                paths.append(path)
+            min_length = _get_min_mean_read_length(model, donor, lab)
+            checked: dict[int, tuple[str | None, list[str]]] = {}
+            for kind, ks in _grz_check_tasks(lab):
+                checked.update(_run_grz_check(kind, ks, [paths[k] for k in ks], min_length))
+            for k, entry in enumerate(entries):
+                sha256, errors = checked[k]
+                total += _compare_with_metadata(entry, paths[k], sha256, errors,
+                                                where=where[k], source=source)
     return total
+
+
+def _get_min_mean_read_length(model: GrzSubmissionMetadata, donor: Donor,
+                              lab: LabDatum) -> int | None:
+    """The mean read length BfArM's thresholds ask of a lab datum's reads (grz-cli's
+    ``min_mean_read_length``); ``None`` where BfArM defines no thresholds (its model then only
+    warns)."""
+    from grz_pydantic_models.submission.metadata.v1 import MissingThresholdsException
+
+    try:
+        return model.determine_thresholds_for(donor, lab).mean_read_length
+    except MissingThresholdsException:
+        return None
+
+
+def _grz_check_tasks(lab: LabDatum) -> list[tuple[str, list[int]]]:
+    """grz-check's calls for a lab datum's files (their indices), as grz-cli groups them:
+    R1/R2 of each flowcell and lane paired in listed order (paired-end layout only)."""
+    files = lab.sequence_data.files if lab.sequence_data else []
+    fastqs = [k for k, f in enumerate(files) if f.file_type == "fastq"]
+    tasks: list[tuple[str, list[int]]] = []
+    if lab.sequencing_layout == "paired-end":
+        lanes: dict[tuple[Any, Any], list[int]] = {}
+        for k in fastqs:
+            lanes.setdefault((files[k].flowcell_id, files[k].lane_id), []).append(k)
+        for ks in lanes.values():
+            r1 = [k for k in ks if files[k].read_order == "R1"]
+            r2 = [k for k in ks if files[k].read_order == "R2"]
+            tasks += [("fastq_paired", [a, b]) for a, b in zip(r1, r2, strict=False)]
+    else:
+        tasks += [("fastq", [k]) for k in fastqs]
+    tasks += [("bam", [k]) for k, f in enumerate(files) if f.file_type == "bam"]
+    done = {k for _, ks in tasks for k in ks}
+    return tasks + [("raw", [k]) for k in range(len(files)) if k not in done]
+
+
+def _run_grz_check(kind: str, ks: list[int], paths: list[Path],
+                   min_length: int | None) -> dict[int, tuple[str | None, list[str]]]:
+    """sha256 (``None`` if grz-check computed none) and grz-check's errors per file index.
+
+    Files are handed over memory-mapped (an empty one by path), as grz-cli does. grz-check
+    raises ``OSError`` for some unreadable content (e.g. a truncated FASTQ of a pair); the
+    message names R1 or R2, else it is the error of every file of the call.
+    """
+    import grz_check
+
+    try:
+        with ExitStack() as stack:
+            sources: list[Any] = []
+            for path in paths:
+                if path.stat().st_size == 0:
+                    sources.append(str(path))
+                    continue
+                handle = stack.enter_context(path.open("rb"))
+                sources.append(stack.enter_context(
+                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)))
+            if kind == "fastq_paired":
+                reports = list(grz_check.validate_fastq_paired(
+                    sources[0], sources[1], min_mean_read_length=min_length))
+            elif kind == "fastq":
+                reports = [grz_check.validate_fastq(sources[0], min_mean_read_length=min_length)]
+            elif kind == "bam":
+                reports = [grz_check.validate_bam(sources[0])]
+            else:
+                reports = [grz_check.validate_raw(sources[0])]
+    except OSError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        read = re.search(r"\bR([12])\b", message) if kind == "fastq_paired" else None
+        blamed = [ks[int(read.group(1)) - 1]] if read else ks
+        return {k: (None, [message] if k in blamed else []) for k in ks}
+    return {k: (report.sha256 or None, list(report.errors))
+            for k, report in zip(ks, reports, strict=True)}
+
+
+def _compare_with_metadata(entry: File, path: Path, sha256: str | None, errors: list[str], *,
+                           where: str, source: str) -> int:
+    """The file's size after comparing grz-check's findings with its metadata entry.
+
+    A file grz-check could not read has its sha256 computed by grz-check alone: a file that is
+    not the one the metadata describes is a checksum error before it is a content error.
+    """
+    import grz_check
+
+    if sha256 is None:
+        sha256 = grz_check.calculate_checksum(str(path))
+    if sha256.lower() != entry.file_checksum.lower():
+        raise SubmissionRejected(source, "validation_error", f"{where}.fileChecksum",
+                                 f"sha256 of {entry.file_path} does not match")
+    size = path.stat().st_size
+    if size != entry.file_size_in_bytes:
+        raise SubmissionRejected(source, "validation_error", f"{where}.fileSizeInBytes",
+                                 f"{entry.file_path} has {size} bytes, metadata says "
+                                 f"{entry.file_size_in_bytes}")
+    if errors:
+        raise SubmissionRejected(source, "validation_error", where,
+                                 f"{entry.file_path}: grz-check: {'; '.join(errors)}")
+    return size
 
 
 def get_index_library_type(model: GrzSubmissionMetadata) -> str:

@@ -1,8 +1,8 @@
 """The content check of a submission's VCFs, in the validation step, before any Hail work.
 
-The checksums of :func:`genomlab.genome_center.metadata.check_submission_files` prove only that
-the GRZ got the bytes the hospital sent; these checks prove the bytes are a VCF genotype storage
-can take. Each VCF is read once, streaming:
+grz-check's checksums (:func:`genomlab.genome_center.metadata.check_submission_files`, or
+grzctl's ``validate``) prove only that the GRZ got the bytes the hospital sent; these checks
+prove the bytes are a VCF genotype storage can take. Each VCF is read once, streaming:
 
 - compression: a ``.gz``/``.bgz`` file is BGZF (bgzip) from its first block to the 28-byte
   end-of-file block, every block inflating with a matching CRC (a truncated or damaged file is

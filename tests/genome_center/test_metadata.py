@@ -93,6 +93,43 @@ def test_check_submission_files__world_submission_then_flipped_byte(tmp_path):
     assert missing.value.reason == "file_not_found"
 
 
+def _shorten_reads(text: bytes) -> bytes:
+    """Every read and its qualities cut to 30 bases (BfArM's WGS minimum mean is 70)."""
+    lines = text.split(b"\n")
+    return b"\n".join(line[:30] if n % 4 in (1, 3) else line for n, line in enumerate(lines))
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda text: b"".join(text.splitlines(keepends=True)[:4]), "Mismatched read counts"),
+    (_shorten_reads, "Mean read length (30) is less than minimum required (70)"),
+], ids=["one_read_fewer_than_r2", "reads_too_short"])
+def test_check_submission_files__bad_fastq_with_matching_checksum_refused_by_grz_check(
+        tmp_path, change, problem):
+    """The hospital's checksum and size are those of the bad R1, so only grz-check's content
+    check (as grzctl's validate runs it) can see that the file is not a valid read set."""
+    import gzip
+    import hashlib
+    import shutil
+
+    source = REPO / "data_samples" / "world" / "submissions"
+    copy = tmp_path / "sub"
+    shutil.copytree(sorted(p for p in source.iterdir() if p.name[0].isdigit())[0], copy)
+    raw = json.loads((copy / "metadata" / "metadata.json").read_text())
+    entry = raw["donors"][0]["labData"][0]["sequenceData"]["files"][0]
+    assert (entry["fileType"], entry["readOrder"]) == ("fastq", "R1")
+    fastq = copy / "files" / entry["filePath"]
+    data = gzip.compress(change(gzip.decompress(fastq.read_bytes())), mtime=0)
+    fastq.write_bytes(data)
+    entry.update(fileChecksum=hashlib.sha256(data).hexdigest(), fileSizeInBytes=len(data))
+    checked = validate_metadata_text(json.dumps(raw), source="x")
+    with pytest.raises(SubmissionRejected) as caught:
+        check_submission_files(checked.metadata, copy / "files", source="x")
+    assert caught.value.reason == "validation_error"
+    assert caught.value.field == "donors[0].labData[0].sequenceData.files[0]"
+    assert caught.value.detail.startswith(f"{entry['filePath']}: grz-check: ")
+    assert problem in caught.value.detail
+
+
 def test_grz_db_selection__first_of_each_submitter_month_then_few(tmp_path):
     """grz-db's ``should_qc`` (genomlab keeps no copy): each submitter's first initial
     submission of a month is selected; of the rest at most one per block of 50 (2 %) of a

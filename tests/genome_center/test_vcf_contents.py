@@ -1,6 +1,7 @@
-"""GRZ intake checks VCF contents in validation, before any Hail work (issue 21).
+"""GRZ intake checks VCF contents in validation, before any Hail work (issue 21), and FASTQ
+contents through BfArM's grz-check (issue 17).
 
-Each bad VCF is built from a good world submission in ``tmp_path``: the file is changed (and,
+Each bad file is built from a good world submission in ``tmp_path``: the file is changed (and,
 as a hospital would send it, the metadata's checksum and size match the changed file), so only
 the content check can catch it. The runs get a Hail starter that fails the test (or stops the
 run) if called: a bad submission must end in ``error`` before Hail. The one test that stores
@@ -161,6 +162,30 @@ def test_grz_submit__truncated_gz_errors_the_valid_one_beside_it_goes_on(
     assert row["failure_message"].endswith(
         "normal.vcf.gz: truncated: the BGZF end-of-file block is missing")
     assert _row(config, "good")["state"] == "pseudonymised"
+
+
+def test_grz_submit__fastq_cut_inside_a_record_is_refused_by_grz_check(
+        config, vns, world_copy, tmp_path):
+    """In-process intake runs BfArM's grz-check: an R2 FASTQ sent cut inside its last record
+    (checksum and size of the cut file, which a sha256 check alone accepts) is the
+    submission's error, naming R2, not its R1."""
+    folder = _copy_submission(world_copy, vns, 5, tmp_path / "inbox-5")
+    raw = json.loads((folder / "metadata" / "metadata.json").read_text())
+    field, entry = next(
+        (f"donors[{i}].labData[{j}].sequenceData.files[{k}]", entry)
+        for i, donor in enumerate(raw["donors"]) if donor["relation"] == "index"
+        for j, lab in enumerate(donor["labData"])
+        for k, entry in enumerate((lab.get("sequenceData") or {}).get("files", []))
+        if entry.get("readOrder") == "R2")
+    fastq = folder / "files" / entry["filePath"]
+    text = gzip.decompress(fastq.read_bytes())
+    _resend(folder, fastq, gzip.compress(text[:text.rindex(b"\n+\n")], mtime=0))
+    assert _intake(config, [folder]).states == {"inbox-5": "error"}
+    row = _row(config, "inbox-5")
+    assert (row["failure_reason"], row["failure_field"]) == ("validation_error", field)
+    assert row["failure_message"].startswith(f"{entry['filePath']}: grz-check: ")
+    assert "R2 record" in row["failure_message"]
+    assert GenomeCenter(config, GRZ).get_donors() == []  # never pseudonymised
 
 
 def test_grz_submit__stuck_submission_errors_on_rerun_and_frees_its_tan(
