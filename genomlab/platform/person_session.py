@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import PermissionDenied
-from genomlab.platform.person_actions import ACTIONS, run_person_action
+from genomlab.platform.person_actions import run_person_action
 from genomlab.platform.person_credentials import (
     PersonCredentials,
     get_credentials_path,
@@ -56,13 +56,7 @@ class ServiceSession:
     roles: tuple[str, ...]
 
     def act(self, name: str, target: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        action = ACTIONS[name]
-        path = (
-            action.path
-            if action.target is None
-            else action.path.replace("{" + action.target + "}", _quote(target or ""))
-        )
-        result: dict[str, Any] = self.client.request(action.method, path, body)
+        result: dict[str, Any] = self.client.act(name, target, body)  # PlatformPersonClient
         return result
 
 
@@ -78,12 +72,6 @@ class EmbeddedSession:
         from genomlab.platform.applications.workflow import Workflow
 
         return run_person_action(Workflow(self.config), self.user_id, name, target, body)
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 def get_platform_endpoint(config: GenomlabConfig, credentials: PersonCredentials) -> Any:
