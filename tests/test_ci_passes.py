@@ -1,0 +1,58 @@
+"""``.ci/passes.py``: the pytest passes of ``make test``, two at a time from one queue."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+from tests.conftest import REPO
+
+
+def load_passes() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ci_passes", REPO / ".ci" / "passes.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ci_passes"] = module  # dataclasses resolve the module's annotations here
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_passes__a_failed_pass_fails_the_run_and_every_pass_runs(tmp_path: Path) -> None:
+    ci = load_passes()
+    # a pause libfaketime lets through (time.sleep fails with EINVAL under the shifted clock)
+    code = ("import sys, threading; threading.Event().wait({}); print('engine x: {}'); "
+            "sys.exit({})")
+    passes = [ci.Pass("slow ok", [sys.executable, "-c", code.format(1.5, "slow", 0)]),
+              ci.Pass("fails", [sys.executable, "-c", code.format(0.5, "bad", 3)]),
+              ci.Pass("after", [sys.executable, "-c", code.format(0.5, "after", 0)])]
+    started = time.monotonic()
+    assert ci.run_passes(passes, workers=2, logs=tmp_path) is False
+    wall = time.monotonic() - started
+    assert [p.returncode for p in passes] == [0, 3, 0]
+    assert passes[1].log is not None
+    assert passes[1].log.read_text().strip() == "engine x: bad"
+    # two workers: the second and third ran beside the first (one after the other: the sum)
+    assert wall < sum(p.seconds for p in passes) - 0.5
+    (tmp_path / "again").mkdir()
+    assert ci.run_passes(passes[:1], workers=2, logs=tmp_path / "again") is True
+
+
+def test_get_passes__every_test_runs_under_today_and_a_shifted_clock() -> None:
+    ci = load_passes()
+    passes = ci.get_passes("postgresql+psycopg://x@127.0.0.1:1/y", ["-x"])
+    marks = {p.name: p.command[len(p.command) - p.command[::-1].index("-m")] for p in passes
+             if p.name != "PostgreSQL"}  # the last -m (the first is python's)
+    assert marks["Hail, notebooks and browsers"] == "hail or browser or notebook"
+    assert marks["fast tests"] == "not (hail or browser or notebook)"
+    shifted = [p for p in passes if p.name.startswith("shifted clock")]
+    assert len(shifted) == 2
+    assert all(p.command[0] == "faketime" and p.env["FAKETIME_DONT_FAKE_MONOTONIC"] == "1"
+               for p in shifted)
+    postgres = next(p for p in passes if p.name == "PostgreSQL")
+    assert postgres.env["PYTEST_POSTGRES"].startswith("postgresql")
+    assert "tests/test_ledger.py" in postgres.command
+    assert [p.command.count("-x") for p in passes] == [1, 1, 0, 0, 0]  # PYTEST_ARGS: today's
