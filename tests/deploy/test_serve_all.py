@@ -20,6 +20,7 @@ from genomlab.config import GenomlabConfig
 from genomlab.deploy.launch import get_service_instances
 from genomlab.deploy.system import get_process_uids
 from genomlab.institution import Institution
+from genomlab.services.process import _stop
 from genomlab.services.runner import get_service_record_path
 from genomlab.trusted_keys import compute_fingerprint
 from tests.conftest import REPO, config_for
@@ -110,12 +111,7 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         assert not [i for i in instances if get_service_record_path(config, i).exists()]
     finally:
         if process.poll() is None:  # SIGTERM first: serve all stops its services, else orphans
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process, timeout=60)  # type: ignore[arg-type]
         while not lines.empty():
             output.append(lines.get())
         print("\n".join(output))
