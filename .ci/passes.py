@@ -58,21 +58,23 @@ def get_postgres_tests() -> list[str]:
     return out.split()
 
 
-def get_shifted_pass(at: str) -> Pass:
-    """The fast tests under the machine's clock moved to ``at`` (an offset from now, so every
-    process of the pass sees the same shifted time; monotonic clocks stay real)."""
-    offset = int(dt.datetime.fromisoformat(at).timestamp() - time.time())
+def get_shifted_pass(at: str, now: float) -> Pass:
+    """The fast tests under the machine's clock moved to ``at``: an offset from ``now`` (the
+    machine's clock, epoch seconds, read once by :func:`main`), so that every process of the
+    pass sees the same shifted time; monotonic clocks stay real."""
+    offset = int(dt.datetime.fromisoformat(at).timestamp() - now)
     return Pass(f"shifted clock {at}",
                 ["faketime", "-f", f"{offset:+d}", *PYTEST, "-m", f"{FAST} and not sigkill"],
                 {"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
 
 
-def get_passes(postgres_url: str, pytest_args: list[str]) -> list[Pass]:
-    """The passes, longest first (the order the workers take them)."""
+def get_passes(postgres_url: str, pytest_args: list[str], *, now: float) -> list[Pass]:
+    """The passes, longest first (the order the workers take them); ``now`` as for
+    :func:`get_shifted_pass`."""
     return [
         Pass("Hail, notebooks and browsers", [*PYTEST, *pytest_args, "-m", SLOW_KINDS]),
         Pass("fast tests", [*PYTEST, *pytest_args, "-m", FAST]),
-        *(get_shifted_pass(at) for at in SHIFTED_CLOCKS),
+        *(get_shifted_pass(at, now) for at in SHIFTED_CLOCKS),
         Pass("PostgreSQL", [*PYTEST, "-m", FAST, *get_postgres_tests()],
              {"PYTEST_POSTGRES": postgres_url}),
     ]
@@ -88,8 +90,12 @@ def start_postgres() -> str:
     return url
 
 
+STARTED = time.monotonic()
+
+
 def say(text: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {text}", flush=True)
+    """``text`` with the minutes since the runner started."""
+    print(f"[{(time.monotonic() - STARTED) / 60:5.1f} min] {text}", flush=True)
 
 
 def run_pass(item: Pass, logs: Path) -> None:
@@ -134,11 +140,16 @@ def run_passes(passes: list[Pass], *, workers: int, logs: Path) -> bool:
     return all(item.returncode == 0 for item in passes)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if argv:  # settings come from the environment; an argument would be silently ignored
+        print(f".ci/passes.py: takes no arguments (got {shlex.join(argv)}); set PYTEST_ARGS or "
+              "PASSES_WORKERS instead", file=sys.stderr)
+        return 2
     pytest_args = shlex.split(os.environ.get("PYTEST_ARGS", ""))
     workers = int(os.environ.get("PASSES_WORKERS", "2"))
     started = time.monotonic()
-    passes = get_passes(start_postgres(), pytest_args)
+    # the one read of the machine's clock: faketime's offsets are from it
+    passes = get_passes(start_postgres(), pytest_args, now=time.time())
     logs = Path(tempfile.mkdtemp(prefix="genomlab-passes-"))
     say(f"{len(passes)} pytest passes, {workers} at a time; logs in {logs}")
     ok = run_passes(passes, workers=workers, logs=logs)
@@ -155,4 +166,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

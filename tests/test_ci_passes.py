@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import sys
 import time
@@ -43,7 +44,8 @@ def test_run_passes__a_failed_pass_fails_the_run_and_every_pass_runs(tmp_path: P
 
 def test_get_passes__every_test_runs_under_today_and_a_shifted_clock() -> None:
     ci = load_passes()
-    passes = ci.get_passes("postgresql+psycopg://x@127.0.0.1:1/y", ["-x"])
+    now = dt.datetime(2026, 12, 4, 1, 0, tzinfo=dt.UTC).timestamp()
+    passes = ci.get_passes("postgresql+psycopg://x@127.0.0.1:1/y", ["-x"], now=now)
     marks = {p.name: p.command[len(p.command) - p.command[::-1].index("-m")] for p in passes
              if p.name != "PostgreSQL"}  # the last -m (the first is python's)
     assert marks["Hail, notebooks and browsers"] == "hail or browser or notebook"
@@ -52,7 +54,17 @@ def test_get_passes__every_test_runs_under_today_and_a_shifted_clock() -> None:
     assert len(shifted) == 2
     assert all(p.command[0] == "faketime" and p.env["FAKETIME_DONT_FAKE_MONOTONIC"] == "1"
                for p in shifted)
+    # offsets from the given now to each date (local time, as `date -d` reads it)
+    assert [int(p.command[2]) for p in shifted] == [
+        int(dt.datetime.fromisoformat(at).timestamp() - now) for at in ci.SHIFTED_CLOCKS]
+    assert all(p.command[2].startswith("+") for p in shifted)
     postgres = next(p for p in passes if p.name == "PostgreSQL")
     assert postgres.env["PYTEST_POSTGRES"].startswith("postgresql")
     assert "tests/test_ledger.py" in postgres.command
     assert [p.command.count("-x") for p in passes] == [1, 1, 0, 0, 0]  # PYTEST_ARGS: today's
+
+
+def test_main__an_argument_is_refused_before_any_pass_starts(capsys) -> None:
+    ci = load_passes()
+    assert ci.main(["--help"]) == 2
+    assert "takes no arguments (got --help)" in capsys.readouterr().err
