@@ -23,14 +23,15 @@ POSTGRES_TESTS = tests/test_engines.py tests/test_ledger.py tests/test_ledger_he
 
 # The shifted-clock passes run the fast tests again with the machine's clock moved (Debian's
 # faketime), to a mid-2027 day and to the last evening of February 2030, so that no test or code
-# path silently depends on today's date. Monotonic clocks stay real (timeouts keep working).
+# path silently depends on today's date. Each date runs half of the test files (tests/shards.py):
+# every fast test runs once under today's clock and once under a shifted one. Monotonic clocks stay real (timeouts keep working).
 # The shift is an offset from now ("+SECONDS"), the same in every process: with an absolute
 # start ("@DATE") each process's clock started at DATE when it started, so a service started
 # minutes into the pass ran minutes behind the test that minted its tokens ("issued in the
 # future").
 #
 # The five pytest passes (Hail/notebook/browser tests; the other, fast, tests; the fast tests
-# under each shifted clock; the PostgreSQL pass) run two at a time, longest first, each into its
+# under the shifted clocks, half each; the PostgreSQL pass) run two at a time, longest first, each into its
 # own log: .ci/passes.py says when each starts and ends and prints the whole log of a pass that
 # failed. One after the other they took about 80 of CI's 90 minutes (one run two at a time:
 # 126 minutes of passes in 67).

@@ -9,10 +9,13 @@ Examples run from the repository root, so they can name ``data_samples/`` and ``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from _pytest.doctest import DoctestItem, DoctestModule
+
+from tests.shards import SHARD_VARIABLE, get_shard, parse_shard
 
 REPO = Path(__file__).resolve().parent
 PACKAGE = REPO / "genomlab"
@@ -30,10 +33,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DoctestMod
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, DoctestItem) and item.name in NOTEBOOK_EXAMPLES:
             item.add_marker(pytest.mark.notebook)
+    shard = os.environ.get(SHARD_VARIABLE)
+    if shard:  # tests/shards.py: this pass runs one share of the files
+        index, count = parse_shard(shard)
+        shares = [get_shard(item.path, REPO, count) for item in items]
+        config.hook.pytest_deselected(
+            items=[item for item, share in zip(items, shares, strict=True) if share != index])
+        items[:] = [item for item, share in zip(items, shares, strict=True) if share == index]
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,8 @@ def test_get_passes__every_test_runs_under_today_and_a_shifted_clock() -> None:
     assert [int(p.command[2]) for p in shifted] == [
         int(dt.datetime.fromisoformat(at).timestamp() - now) for at in ci.SHIFTED_CLOCKS]
     assert all(p.command[2].startswith("+") for p in shifted)
+    # each date runs its own share of the fast test files, together all of them
+    assert sorted(p.env["GENOMLAB_TEST_SHARD"] for p in shifted) == ["0/2", "1/2"]
     postgres = next(p for p in passes if p.name == "PostgreSQL")
     assert postgres.env["PYTEST_POSTGRES"].startswith("postgresql")
     assert "tests/test_ledger.py" in postgres.command
@@ -68,3 +70,28 @@ def test_main__an_argument_is_refused_before_any_pass_starts(capsys) -> None:
     ci = load_passes()
     assert ci.main(["--help"]) == 2
     assert "takes no arguments (got --help)" in capsys.readouterr().err
+
+
+def test_shard__the_shares_of_the_fast_files_are_disjoint_and_cover_them(
+        tmp_path: Path) -> None:
+    """What pytest collects under each ``GENOMLAB_TEST_SHARD`` (conftest.py, tests/shards.py)."""
+    import os
+    import subprocess
+
+    def collected(shard: str | None) -> set[str]:
+        env = {k: v for k, v in os.environ.items() if k != "GENOMLAB_TEST_SHARD"}
+        if shard is not None:
+            env["GENOMLAB_TEST_SHARD"] = shard
+        out = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
+             "tests/test_ci_passes.py", "tests/test_jsonschema_import.py", "tests/test_glossary.py",
+             "tests/test_faults.py", "genomlab/glossary.py"],
+            cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
+        return {line.split("::")[0] for line in out.splitlines() if "::" in line}
+
+    whole, first, second = collected(None), collected("0/2"), collected("1/2")
+    assert len(whole) == 5
+    assert first  # these five files fall into both shares
+    assert second
+    assert first | second == whole
+    assert not first & second
