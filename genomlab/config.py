@@ -170,10 +170,16 @@ class ServicesConfig(_Section):
     token, instead of asking the platform again. A withdrawn person or revoked credential is
     refused at most this long after the platform records it. 0 asks at every request; more
     than :data:`MAX_PERSON_STATUS_TTL_SECONDS` is refused. The airlock always asks.
+
+    ``fork_server``: ``genomlab serve all`` and ``make demo`` fork each service from one process
+    that imported the services' code once (:mod:`genomlab.services.forked`); false starts a
+    fresh ``genomlab serve`` process for each (``GENOMLAB_SERVICES__FORK_SERVER=0``). A
+    separated deployment always starts fresh processes, one per account.
     """
 
     person_status_ttl_seconds: float = Field(
         default=2.0, ge=0, le=MAX_PERSON_STATUS_TTL_SECONDS)
+    fork_server: bool = True
 
 
 class StoresConfig(_Section):

@@ -31,7 +31,7 @@ from genomlab.deploy.system import get_blocked_path, get_process_uids
 from genomlab.errors import GenomlabError
 from genomlab.institution import SINGLETON_KINDS, Institution, existing_institutions
 from genomlab.platform.person_credentials import get_operator_actor
-from genomlab.services.process import _answers, _pause, _stop
+from genomlab.services.process import ServiceProcessHandle, _answers, _pause, _stop
 from genomlab.services.runner import (
     SERVICE_KINDS,
     get_published_token_key_path,
@@ -111,7 +111,7 @@ class Launched:
     """A started service process and where its output goes."""
 
     institution: Institution
-    process: subprocess.Popen[bytes]
+    process: ServiceProcessHandle
     log: Path
     record: dict[str, Any] | None = None
 
@@ -151,10 +151,22 @@ def get_service_environment(config: GenomlabConfig, environ: Mapping[str, str],
 def start_service(config: GenomlabConfig, institution: Institution, *, log: Path,
                   environ: Mapping[str, str], run_as: RunAs | None = None,
                   detach: bool = False) -> Launched:
-    """Start ``genomlab serve`` for ``institution`` (as ``run_as`` if given; owner-only umask)."""
+    """Start ``genomlab serve`` for ``institution`` (as ``run_as`` if given; owner-only umask).
+
+    Under the starting account and attached (``genomlab serve all``, ``make demo``) the service
+    is forked from a fork server that imported the services' code once
+    (:mod:`genomlab.services.forked`); with ``services.fork_server`` false in ``config``
+    (``GENOMLAB_SERVICES__FORK_SERVER=0``) a fresh ``genomlab serve`` process instead, as a
+    separated deployment (``run_as``) or a detached start always gets.
+    """
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    command = get_serve_command(institution)
     env = get_service_environment(config, environ, institution.directory if run_as else None)
+    if run_as is None and not detach and config.services.fork_server:
+        from genomlab.services.forked import start_forked_service
+
+        return Launched(institution, start_forked_service(
+            institution.kind, institution.node_id, environ=env, log=log), log)
+    command = get_serve_command(institution)
     if run_as is not None:
         preload = {k: env.pop(k) for k in PRELOAD_ENVIRONMENT if k in env}
         command = get_account_command(command, run_as, preload)

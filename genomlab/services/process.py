@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
@@ -46,7 +47,26 @@ def _pause(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
+class ServiceProcessHandle(Protocol):
+    """What stopping and watching a service process needs: a :class:`subprocess.Popen`, or a
+    :class:`genomlab.services.forked.ForkedService`."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def _stop(process: ServiceProcessHandle, timeout: float = 20.0) -> bool:
     """SIGTERM, then SIGKILL if the process has not ended after ``timeout`` seconds; whether
     it had to be killed."""
     process.terminate()
