@@ -19,7 +19,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -165,7 +164,7 @@ def start_service(config: GenomlabConfig, institution: Institution, *, log: Path
         from genomlab.services.forked import start_forked_service
 
         return Launched(institution, start_forked_service(
-            institution.kind, institution.node_id, environ=env, log=log), log)
+            get_serve_command(institution)[3:], environ=env, log=log), log)
     command = get_serve_command(institution)
     if run_as is not None:
         preload = {k: env.pop(k) for k in PRELOAD_ENVIRONMENT if k in env}
@@ -362,8 +361,11 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
     Prints one line per service (instance, URL) and the start-up time of the whole set, and
     returns that time in seconds. A service that exits on its own stops the others.
     """
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+    # the handler only records the signal: Event.set() in a handler deadlocked when the signal
+    # came while the main thread held that Event's lock inside its own wait (seen once, stack
+    # from py-spy: Event.set -> Condition.__enter__ under Event.wait)
+    stopping: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     launched: list[Launched] = []
     try:
@@ -375,12 +377,12 @@ def serve_all(config: GenomlabConfig, *, announce: Callable[[str], None],
                      f"log {item.log})")
         announce(f"all {len(launched)} services ready in {seconds:.1f} s; SIGTERM or Ctrl-C "
                  "stops them")
-        while not stop.is_set():
+        while not stopping:
             if any(item.process.poll() is not None for item in launched):
                 raise GenomlabError("a service exited: " + ", ".join(
                     f"{i.institution.name} ({_tail(i.log)})" for i in launched
                     if i.process.poll() is not None))
-            stop.wait(0.2)
+            _pause(0.2)
         return seconds
     finally:
         stop_services(launched)

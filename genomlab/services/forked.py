@@ -6,9 +6,9 @@ cores made ``genomlab serve all`` take 13–17 s on a quiet machine. Here the st
 fork server (:mod:`multiprocessing`, start method ``forkserver``) imports
 :data:`PRELOADED_MODULES` once, then forks one child per service. Each child starts from that
 single-threaded, import-only process (nothing opened: no store, key, socket or thread), takes
-the service's own environment, umask and log file, loads the configuration as ``genomlab
-serve`` would and runs :func:`genomlab.services.runner.serve`. So every service is still its
-own process with its own store and keys; only the import work is shared.
+the service's own environment, umask and log file and runs the ``genomlab serve`` command line
+as the console script would (configuration, errors and exit status alike). So every service is
+still its own process with its own store and keys; only the import work is shared.
 
 This is the embedded default's path (``genomlab serve all``, ``make demo``: every service under
 the starting account). A separated deployment starts each service as its own account with
@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.process
 import os
+import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 PRELOADED_MODULES = (
-    "genomlab.config",
+    "genomlab.cli",
+    "genomlab.services.cli",
     "genomlab.services.runner",
     "genomlab.services.platform_api",
     "genomlab.services.trust_center_api",
@@ -35,8 +40,9 @@ PRELOADED_MODULES = (
     "genomlab.clinical_node.intake",
     "uvicorn",
 )
-"""What the fork server imports before its first fork: every app factory's module of
-:data:`genomlab.services.runner.APP_FACTORIES` and what they import at app creation."""
+"""What the fork server imports before its first fork: the ``genomlab serve`` command, every
+app factory's module of :data:`genomlab.services.runner.APP_FACTORIES` and what they import
+at app creation."""
 
 
 def _get_context() -> multiprocessing.context.ForkServerContext:
@@ -46,8 +52,10 @@ def _get_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
-def _serve_in_child(kind: str, node_id: str | None, environ: dict[str, str], log: str) -> None:
-    """The child's work: become the service's process, then serve (runs after the fork)."""
+def _serve_in_child(arguments: list[str], environ: dict[str, str], log: str) -> None:
+    """The child's work (after the fork): take the service's log, umask and environment, then
+    run ``genomlab ARGUMENTS`` (``serve KIND ...``) as the console script would, its errors and
+    exit status included."""
     os.umask(0o077)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(fd, 1)
@@ -57,15 +65,10 @@ def _serve_in_child(kind: str, node_id: str | None, environ: dict[str, str], log
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ.clear()
     os.environ.update(environ)
-    from genomlab.config import ConfigError, load_config
-    from genomlab.errors import GenomlabError
-    from genomlab.services.runner import serve
+    sys.argv = ["genomlab", *arguments]
+    from genomlab.cli import main
 
-    try:
-        serve(load_config(), kind, node_id, host="127.0.0.1", port=0, announce=print)
-    except (GenomlabError, ConfigError) as exc:  # as the CLI ends: one line, exit status 1
-        print(f"Error: {exc}", flush=True)
-        sys.exit(1)
+    main(args=arguments, prog_name="genomlab")
 
 
 class ForkedService:
@@ -89,12 +92,15 @@ class ForkedService:
         """The exit code (``-N`` for signal ``N``) once ended, else ``None``; never blocks."""
         return self._process.exitcode
 
-    def wait(self) -> int:
-        """Wait without a timeout (a timed wait fails under libfaketime, as in
-        :func:`genomlab.services.process._pause`) and return the exit code."""
-        self._process.join()
-        code = self._process.exitcode
-        assert code is not None
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code, once the process ended; :class:`subprocess.TimeoutExpired` after
+        ``timeout`` seconds. Polls with event waits: a timed wait of the process fails under
+        libfaketime (:func:`genomlab.services.process._pause`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self._process.exitcode) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
+            threading.Event().wait(0.02)
         return code
 
     def terminate(self) -> None:
@@ -104,17 +110,17 @@ class ForkedService:
         self._process.kill()
 
 
-def start_forked_service(kind: str, node_id: str | None, *, environ: Mapping[str, str],
+def start_forked_service(arguments: Sequence[str], *, environ: Mapping[str, str],
                          log: Path) -> ForkedService:
-    """Fork the service ``kind`` (``node_id``) from the fork server, its output appended to
-    ``log`` and its environment exactly ``environ``.
+    """Fork ``genomlab ARGUMENTS`` (``serve KIND [--node ID] ...``) from the fork server, its
+    output appended to ``log`` and its environment exactly ``environ``.
 
     The fork server starts on the first call of this process (it imports
     :data:`PRELOADED_MODULES`, about 1.5 s) and serves every later call. The child is daemonic:
     if the starting process ends without stopping it, :mod:`multiprocessing` terminates it.
     """
     process = _get_context().Process(
-        target=_serve_in_child, args=(kind, node_id, dict(environ), str(log)),
-        name=f"genomlab serve {kind}" + (f" --node {node_id}" if node_id else ""), daemon=True)
+        target=_serve_in_child, args=(list(arguments), dict(environ), str(log)),
+        name="genomlab " + " ".join(arguments), daemon=True)
     process.start()
     return ForkedService(process)

@@ -27,26 +27,6 @@ from genomlab.institution import Institution
 from genomlab.services.runner import get_service_record_path
 
 
-@dataclass(frozen=True)
-class ServiceProcess:
-    """A running service: its URL, the CA its certificate chains to, the process and its log."""
-
-    name: str
-    url: str
-    ca: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A TLS context that trusts only this service's CA."""
-        return ssl.create_default_context(cafile=str(self.ca))
-
-
-def _pause(seconds: float) -> None:
-    """Wait ``seconds`` (an Event wait: ``time.sleep`` fails under libfaketime, which CI uses)."""
-    threading.Event().wait(seconds)
-
-
 class ServiceProcessHandle(Protocol):
     """What stopping and watching a service process needs: a :class:`subprocess.Popen`, or a
     :class:`genomlab.services.forked.ForkedService`."""
@@ -59,11 +39,31 @@ class ServiceProcessHandle(Protocol):
 
     def poll(self) -> int | None: ...
 
-    def wait(self) -> int: ...
+    def wait(self, timeout: float | None = None) -> int: ...
 
     def terminate(self) -> None: ...
 
     def kill(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """A running service: its URL, the CA its certificate chains to, the process and its log."""
+
+    name: str
+    url: str
+    ca: Path
+    process: ServiceProcessHandle
+    log: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A TLS context that trusts only this service's CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def _pause(seconds: float) -> None:
+    """Wait ``seconds`` (an Event wait: ``time.sleep`` fails under libfaketime, which CI uses)."""
+    threading.Event().wait(seconds)
 
 
 def _stop(process: ServiceProcessHandle, timeout: float = 20.0) -> bool:
@@ -88,7 +88,7 @@ def _answers(url: str, context: ssl.SSLContext) -> bool:
         return False
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], record: Path, log: Path,
+def _wait_until_ready(process: ServiceProcessHandle, record: Path, log: Path,
                       timeout: float) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,6 +111,10 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
                     startup_timeout: float = 90.0) -> Iterator[ServiceProcess]:
     """Run ``genomlab serve KIND`` on a free loopback port for the duration of the block.
 
+    Forked from the services' fork server (:mod:`genomlab.services.forked`), as ``genomlab
+    serve all`` does, unless ``services.fork_server`` is false in ``config``: then a fresh
+    process.
+
     The child gets this process's environment, ``GENOMLAB_HOME`` of ``config`` and ``env``.
     Like ``genomlab serve all``, it first anchors the platform's trusted keys in every
     institution of the home that has none (:func:`genomlab.anchors.anchor_trusted_keys`; the
@@ -122,14 +126,20 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
     institution.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     anchor_trusted_keys(config)
-    command = [sys.executable, "-m", "genomlab.cli", "serve", kind.replace("_", "-"),
-               "--port", "0"]
+    arguments = ["serve", kind.replace("_", "-"), "--port", "0"]
     if node_id is not None:
-        command += ["--node", node_id]
+        arguments += ["--node", node_id]
     child_env = {**os.environ, "GENOMLAB_HOME": str(config.home), **(env or {})}
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=child_env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+    process: ServiceProcessHandle
+    if config.services.fork_server:  # as serve all: forked from the services' fork server
+        from genomlab.services.forked import start_forked_service
+
+        log.write_bytes(b"")
+        process = start_forked_service(arguments, environ=child_env, log=log)
+    else:
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "-m", "genomlab.cli", *arguments],
+                                       env=child_env, stdout=out, stderr=subprocess.STDOUT)
     try:
         info = _wait_until_ready(process, get_service_record_path(config, institution), log,
                                  startup_timeout)
