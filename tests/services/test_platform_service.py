@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import ssl
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from genomlab import clock
-from genomlab.clients.oauth import ClientCredentials, ServiceEndpoint
+from genomlab.clients.oauth import ClientCredentials, ServiceEndpoint, ServiceUnavailable
 from genomlab.clients.platform import PruefberichtClient
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
@@ -301,6 +302,64 @@ def test_pruefbericht_client__keeps_one_connection_for_many_uploads(platform_ser
         body = verify_confirmation_bytes(confirmation_bytes(document), pem)
         assert body["data_node_id"] == "GRZT03010"
     assert again.body == documents[0].body  # the same Prüfbericht: the same Meldebestätigung
+
+
+class _DropsSecondRequest(httpx.BaseTransport):
+    """A connection the platform drops after one answer (e.g. it restarted on the same port)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.requests == 2:
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_pruefbericht_client__kept_connection_that_fails_is_replaced_once(platform_service,
+                                                                          monkeypatch):
+    config = platform_service.config
+    issued = approved_node_client(config, "GRZT03012")
+    made: list[httpx.Client] = []
+    make = ServiceEndpoint.http
+
+    def first_one_drops(endpoint: ServiceEndpoint) -> httpx.Client:
+        real = make(endpoint)
+        if not made:  # the uploads' first connection (the token request comes after it)
+            real = httpx.Client(base_url=endpoint.url, timeout=30, transport=_DropsSecondRequest(
+                httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(endpoint.ca)))))
+        made.append(real)
+        return real
+
+    monkeypatch.setattr(ServiceEndpoint, "http", first_one_drops)
+    credentials = ClientCredentials(issued.client_id, issued.client_secret, "GRZT03012")
+    with PruefberichtClient(config, credentials) as uploads:
+        first = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d1"))
+        second = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d2"))
+        assert len(made) == 3  # uploads, token, the replacement of the dropped one
+        assert made[0].is_closed
+        third = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d3"))
+        assert len(made) == 3  # the replacement is kept
+    ids = {d.body["confirmation_id"] for d in (first, second, third)}
+    assert len(ids) == 3
+    # a new connection that fails is not tried again: the platform is unavailable
+    with PruefberichtClient(config, credentials) as uploads:
+        uploads.tokens.get()
+        refused: list[str] = []
+
+        def nobody_answers(endpoint: ServiceEndpoint) -> httpx.Client:
+            refused.append(endpoint.url)
+            return httpx.Client(base_url="https://127.0.0.1:9", timeout=5)
+
+        monkeypatch.setattr(ServiceEndpoint, "http", nobody_answers)
+        with pytest.raises(ServiceUnavailable, match="platform"):
+            uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d4"))
+        assert len(refused) == 1
 
 
 # --- the official grzctl ------------------------------------------------------------------------
