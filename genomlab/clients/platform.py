@@ -10,6 +10,7 @@ published key, then the person's standing at the platform now.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -375,12 +376,54 @@ class PruefberichtClient:
     token after a 401. :meth:`receive_pruefbericht` has the in-process function's name
     (:func:`genomlab.platform.confirmations.receive_pruefbericht`): it returns the signed
     Meldebestätigung the platform answers.
+
+    The HTTPS connection is kept from one upload to the next (a node service's intake uploads
+    one Prüfbericht per submission): a new TLS context and handshake per upload cost more than
+    the platform's own work on it. The platform's service record is read at every upload, and
+    a record naming another URL or CA (a restarted platform) gets a new connection; so does a
+    kept connection that fails, once (an upload is idempotent: the same Prüfbericht gets the
+    same Meldebestätigung). :meth:`close` (or ``with``) ends it.
     """
 
     def __init__(self, config: GenomlabConfig, credentials: ClientCredentials) -> None:
         self.config = config
         self.credentials = credentials
         self.tokens = BearerTokens(config, credentials, UPLOAD_SCOPE)
+        self._lock = threading.Lock()
+        self._endpoint: ServiceEndpoint | None = None
+        self._http: httpx.Client | None = None
+
+    def __enter__(self) -> PruefberichtClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept connection (the next upload opens a new one)."""
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            self._http, self._endpoint = None, None
+
+    def _connection(self, fresh: bool = False) -> tuple[httpx.Client, bool]:
+        """The HTTPS client of the platform's current endpoint and whether it was kept."""
+        platform = get_service_endpoint(self.config, "platform")
+        with self._lock:
+            kept = self._http is not None and platform == self._endpoint and not fresh
+            if not kept:
+                if self._http is not None:
+                    self._http.close()
+                self._http, self._endpoint = platform.http(), platform
+            assert self._http is not None
+            return self._http, kept
+
+    def _post(self, http: httpx.Client, pruefbericht: dict[str, Any]) -> httpx.Response:
+        answer = http.post(UPLOAD_PATH, json=pruefbericht, headers=self.tokens.headers())
+        if answer.status_code == 401:  # e.g. a token from before a restart: one fresh
+            self.tokens.forget()
+            answer = http.post(UPLOAD_PATH, json=pruefbericht, headers=self.tokens.headers())
+        return answer
 
     def receive_pruefbericht(self, pruefbericht: dict[str, Any]) -> Any:
         """The platform's signed Meldebestätigung
@@ -389,14 +432,15 @@ class PruefberichtClient:
         from genomlab.messages import SignedDocument
         from genomlab.platform.confirmations import CONFIRMATION_KIND
 
-        platform = get_service_endpoint(self.config, "platform")
+        http, kept = self._connection()
         try:
-            with platform.http() as http:
-                answer = http.post(UPLOAD_PATH, json=pruefbericht, headers=self.tokens.headers())
-                if answer.status_code == 401:  # e.g. a token from before a restart: one fresh
-                    self.tokens.forget()
-                    answer = http.post(UPLOAD_PATH, json=pruefbericht,
-                                       headers=self.tokens.headers())
+            try:
+                answer = self._post(http, pruefbericht)
+            except httpx.TransportError:
+                if not kept:
+                    raise
+                http, _ = self._connection(fresh=True)  # the kept one broke: once, anew
+                answer = self._post(http, pruefbericht)
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"platform: {exc}") from exc
         body = raise_for_answer("platform", answer)

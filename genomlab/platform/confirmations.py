@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -183,28 +184,47 @@ def _refuse(ledger: Ledger, node_id: str, reason: str, error: GenomlabError,
     return error
 
 
+def _check_report(node_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The submitted case of ``node_id``'s Prüfbericht ``report``; ValidationFailed if it is
+    invalid, names another node or the wrong data category, or its TAN is redacted."""
+    case = parse_pruefbericht(report, source=f"Prüfbericht from {node_id}")
+    if case["dataNodeId"] != node_id:
+        raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataNodeId "
+                               f"names {case['dataNodeId']}")
+    expected = DATA_CATEGORY_BY_KIND.get(get_node_kind(node_id))
+    if case["dataCategory"] != expected:
+        raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataCategory"
+                               f" must be {expected}, got {case['dataCategory']}")
+    if case["tan"].strip("0") == "":
+        raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.tan is "
+                               "redacted")
+    return case
+
+
 def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str, Any], *,
-                         actor: str, ledger: Ledger | None = None) -> SignedDocument:
+                         actor: str, ledger: Ledger | None = None,
+                         authorize: Callable[[Connection], object] | None = None
+                         ) -> SignedDocument:
     """Check a Prüfbericht from ``node_id`` and return the signed Meldebestätigung.
 
     Refusals (node not approved, invalid report, wrong node or category, redacted TAN) are
     recorded as ``pruefbericht.refused`` and raised. A long-lived caller (the platform service)
     passes the platform ledger it holds open; otherwise it is opened here.
+
+    ``authorize`` (the platform service: the caller's token against the platform's records
+    now, :meth:`genomlab.platform.access_tokens.AccessTokenAuthority.check_records`) is called
+    first, with the connection of the upload's own write transaction: nothing can change between
+    that check and the write, and the store is not read a second time for it. What it raises
+    is raised as it is, before the report is looked at, and nothing is recorded.
     """
     ledger = ledger or open_registry_ledger(config)
+    authorized = authorize is None
     try:
-        case = parse_pruefbericht(report, source=f"Prüfbericht from {node_id}")
-        if case["dataNodeId"] != node_id:
-            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataNodeId "
-                                   f"names {case['dataNodeId']}")
-        expected = DATA_CATEGORY_BY_KIND.get(get_node_kind(node_id))
-        if case["dataCategory"] != expected:
-            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.dataCategory"
-                                   f" must be {expected}, got {case['dataCategory']}")
-        if case["tan"].strip("0") == "":
-            raise ValidationFailed(f"Prüfbericht from {node_id}: field SubmittedCase.tan is "
-                                   "redacted")
         with ledger.transaction() as tx:
+            if authorize is not None:
+                authorize(tx.conn)
+                authorized = True
+            case = _check_report(node_id, report)
             require_approved(tx.conn, node_id)
             digest = tan_hash(case["tan"])
             row = tx.conn.execute(select(confirmations_table).where(
@@ -233,6 +253,8 @@ def receive_pruefbericht(config: GenomlabConfig, node_id: str, report: dict[str,
                 issued_on = event.recorded_at[:10]
                 crashpoint("pruefbericht.appended")  # in the transaction, before the commit
     except GenomlabError as exc:
+        if not authorized:
+            raise  # the caller was refused: nothing about its report is recorded
         raise _refuse(ledger, node_id, str(exc), exc, actor) from exc
     crashpoint("pruefbericht.committed")  # recorded, not yet answered
     key = Institution(config, "platform").keys().signing_key(CONFIRMATION_KEY)

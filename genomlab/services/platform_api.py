@@ -200,18 +200,30 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             raise bearer_error(403, "insufficient_scope", str(exc)) from exc
 
     def verified_upload(bearer: str, report: Any) -> JSONResponse:
-        """Token check and Prüfbericht in one worker-thread hop (the blocking part)."""
+        """Token check and Prüfbericht in one worker-thread hop (the blocking part).
+
+        The token's signature and claims first; then, in the upload's own write transaction,
+        the platform's records (client active, node approved by the same decision) before the
+        report is looked at: one store transaction per upload, and no suspension can slip in
+        between the check and the write.
+        """
         try:
-            client = verify_bearer(bearer, UPLOAD_SCOPE)
+            claims = authority.decode(bearer)
+            if not isinstance(report, dict):
+                verify_bearer(bearer, UPLOAD_SCOPE)  # a stranger learns nothing of the body
+                return JSONResponse({"error": "invalid_request",
+                                     "error_description": "body is not a JSON object"},
+                                    status_code=400)
+            document = receive_pruefbericht(
+                config, str(claims["node_id"]), report, actor=str(claims["client_id"]),
+                ledger=ledger,
+                authorize=lambda conn: authority.check_records(conn, claims, scope=UPLOAD_SCOPE))
         except OAuthError as error:
             return _oauth_response(error)
-        if not isinstance(report, dict):
-            return JSONResponse({"error": "invalid_request",
-                                 "error_description": "body is not a JSON object"},
-                                status_code=400)
-        try:
-            document = receive_pruefbericht(config, client.node_id, report,
-                                            actor=client.client_id, ledger=ledger)
+        except InvalidToken as exc:
+            return _oauth_response(bearer_error(401, "invalid_token", str(exc)))
+        except InsufficientScope as exc:
+            return _oauth_response(bearer_error(403, "insufficient_scope", str(exc)))
         except GenomlabError as exc:
             return JSONResponse({"error": "refused", "error_description": str(exc)},
                                 status_code=_error_status(exc))

@@ -11,21 +11,30 @@ import base64
 import json
 import os
 import shutil
+import ssl
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from genomlab import clock
+from genomlab.clients.oauth import ClientCredentials, ServiceEndpoint, ServiceUnavailable
+from genomlab.clients.platform import PruefberichtClient
 from genomlab.institution import Institution
 from genomlab.keys import load_public_key
 from genomlab.ledger import canonical_json
 from genomlab.platform.access_tokens import PLATFORM_AUDIENCE, TOKEN_KEY, AccessTokenAuthority
-from genomlab.platform.confirmations import tan_hash, verify_confirmation_bytes
+from genomlab.platform.confirmations import (
+    confirmation_bytes,
+    tan_hash,
+    verify_confirmation_bytes,
+)
 from genomlab.platform.node_projection import confirmations_table
 from genomlab.platform.nodes import NodeRegistry
 from genomlab.platform.oauth_clients import IssuedClient, authenticate_client, issue_client
@@ -215,6 +224,22 @@ def test_upload__forged_or_foreign_tokens_refused(platform_service):
         assert status == 401, (bad, body)
 
 
+def test_upload__platform_signed_token_of_another_type_refused(platform_service):
+    # the header is read from the one parse of the token (with the signature check), and its
+    # typ still counts: a platform-signed JWT that is not an access token is no upload token
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03011")
+    claims = jwt.decode(_form_token(platform_service, client), options={"verify_signature": False})
+    key = Institution(config, "platform").keys().signing_key(TOKEN_KEY)
+    for typ in ("JWT", None):
+        other = jwt.encode(claims, key, algorithm="EdDSA", headers={"typ": typ})
+        status, body = _upload(platform_service, other, make_pruefbericht("GRZT03011", "t1"))
+        assert (status, body.get("error_description")) == (
+            401, "access token: header typ is not at+jwt"), typ
+    assert _upload(platform_service, _form_token(platform_service, client),
+                   make_pruefbericht("GRZT03011", "t1"))[0] == 200
+
+
 def test_upload__token_without_upload_scope_forbidden(platform_service):
     _, status, body = _upload_as_new_node(platform_service, "DSTEST01",
                                           make_pruefbericht("GRZT03005", "d1"))
@@ -231,6 +256,110 @@ def test_upload__report_for_another_node_refused_and_recorded(platform_service):
                 .ledger().events() if e.type == "pruefbericht.refused"
                 and "GRZT03007" in e.payload["reason"]]
     assert refusals == [(client.client_id, "GRZT03006")]
+
+
+def test_upload__records_checked_before_the_report_and_nothing_recorded(platform_service):
+    # the client and node are checked in the upload's own write transaction, but still before
+    # the report: a suspended node's report for another node is not refused as a report
+    # (that would be recorded as pruefbericht.refused), only its token
+    config = platform_service.config
+    client = approved_node_client(config, "GRZT03008")
+    token = _form_token(platform_service, client)
+    NodeRegistry(config).suspend("GRZT03008", actor="bfarm-op", reason="audit finding")
+    before = platform_state(config)
+    reports: list[Any] = [make_pruefbericht("GRZT03009", "b1"), {"SubmittedCase": {}}, ["a"]]
+    for report in reports:
+        status, body = _upload(platform_service, token, report)
+        assert (status, body.get("error")) == (401, "invalid_token"), (report, body)
+        assert "suspended" in body["error_description"]
+    assert platform_state(config) == before
+
+
+def test_pruefbericht_client__keeps_one_connection_for_many_uploads(platform_service,
+                                                                     monkeypatch):
+    config = platform_service.config
+    issued = approved_node_client(config, "GRZT03010")
+    opened: list[str] = []
+    make = ServiceEndpoint.http
+
+    def counted(endpoint: ServiceEndpoint) -> httpx.Client:
+        opened.append(endpoint.url)
+        return make(endpoint)
+
+    monkeypatch.setattr(ServiceEndpoint, "http", counted)
+    pem = Institution(config, "platform").keys().public_key_path("confirmation").read_bytes()
+    credentials = ClientCredentials(issued.client_id, issued.client_secret, "GRZT03010")
+    with PruefberichtClient(config, credentials) as uploads:
+        tokens_opened = len(opened)  # nothing yet: the token is asked at the first upload
+        documents = [uploads.receive_pruefbericht(make_pruefbericht("GRZT03010", f"k{i}"))
+                     for i in range(3)]
+        # one connection for the uploads (the token request has one of its own)
+        assert len(opened) - tokens_opened == 2, opened
+        uploads.close()
+        again = uploads.receive_pruefbericht(make_pruefbericht("GRZT03010", "k0"))
+        assert len(opened) - tokens_opened == 3  # after close(): a new one
+    for document in documents:
+        body = verify_confirmation_bytes(confirmation_bytes(document), pem)
+        assert body["data_node_id"] == "GRZT03010"
+    assert again.body == documents[0].body  # the same Prüfbericht: the same Meldebestätigung
+
+
+class _DropsSecondRequest(httpx.BaseTransport):
+    """A connection the platform drops after one answer (e.g. it restarted on the same port)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.requests == 2:
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_pruefbericht_client__kept_connection_that_fails_is_replaced_once(platform_service,
+                                                                          monkeypatch):
+    config = platform_service.config
+    issued = approved_node_client(config, "GRZT03012")
+    made: list[httpx.Client] = []
+    make = ServiceEndpoint.http
+
+    def first_one_drops(endpoint: ServiceEndpoint) -> httpx.Client:
+        real = make(endpoint)
+        if not made:  # the uploads' first connection (the token request comes after it)
+            real = httpx.Client(base_url=endpoint.url, timeout=30, transport=_DropsSecondRequest(
+                httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(endpoint.ca)))))
+        made.append(real)
+        return real
+
+    monkeypatch.setattr(ServiceEndpoint, "http", first_one_drops)
+    credentials = ClientCredentials(issued.client_id, issued.client_secret, "GRZT03012")
+    with PruefberichtClient(config, credentials) as uploads:
+        first = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d1"))
+        second = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d2"))
+        assert len(made) == 3  # uploads, token, the replacement of the dropped one
+        assert made[0].is_closed
+        third = uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d3"))
+        assert len(made) == 3  # the replacement is kept
+    ids = {d.body["confirmation_id"] for d in (first, second, third)}
+    assert len(ids) == 3
+    # a new connection that fails is not tried again: the platform is unavailable
+    with PruefberichtClient(config, credentials) as uploads:
+        uploads.tokens.get()
+        refused: list[str] = []
+
+        def nobody_answers(endpoint: ServiceEndpoint) -> httpx.Client:
+            refused.append(endpoint.url)
+            return httpx.Client(base_url="https://127.0.0.1:9", timeout=5)
+
+        monkeypatch.setattr(ServiceEndpoint, "http", nobody_answers)
+        with pytest.raises(ServiceUnavailable, match="platform"):
+            uploads.receive_pruefbericht(make_pruefbericht("GRZT03012", "d4"))
+        assert len(refused) == 1
 
 
 # --- the official grzctl ------------------------------------------------------------------------
