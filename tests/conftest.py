@@ -21,6 +21,9 @@ line ``engine sqlite: N selected: ...`` or ``engine postgresql: ...``.
 - ``world_intake``: the committed world (``data_samples/world``) through GRZ and KDK intake once
   per session; the GRZ tests read it and the data-service tests copy its home (one intake, not
   two: it is the slowest set-up of the suite).
+- ``demo_run``: the whole demo (``run_demo`` on the committed world, Hail from ``hl``) once per
+  session: the whole-flow test asserts on its home and result, the researcher-notebook test
+  works on a copy of the home taken right after the run (about 11 minutes each; one run, not two).
 """
 
 from __future__ import annotations
@@ -37,13 +40,16 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from genomlab.config import GenomlabConfig, load_config
 from genomlab.dashboards.first_screen import get_voila_command, get_voila_environment
 from tests.engines import SqliteGuard, format_engine_counts, get_engine_name
+
+if TYPE_CHECKING:
+    from genomlab.demo import DemoContext
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -260,6 +266,33 @@ def world_intake(world_copy: Path, hl: Any,
     results = run_world_intake(config, world_copy, progress=lambda _m: None, hail=lambda: hl)
     truth = json.loads((world_copy / "truth.json").read_text())
     return WorldIntake(config, world_copy, truth, results)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The session's one demo run: its home, what ``run_demo`` returned, the lines it said and
+    a copy of the home taken before any test touched it.
+
+    ``config``'s home is the demo's own (the whole-flow test re-runs the demo there and checks
+    its file modes); ``copy`` is for a test that writes into a home (the researcher notebooks).
+    """
+
+    config: GenomlabConfig
+    result: DemoContext
+    said: list[str]
+    copy: GenomlabConfig
+
+
+@pytest.fixture(scope="session")
+def demo_run(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``run_demo`` once in this process (``local[2]``, the session's Hail: no second JVM)."""
+    from genomlab.demo import run_demo
+
+    config = config_for(tmp_path_factory.mktemp("demo") / "home")
+    said: list[str] = []
+    result = run_demo(config, master="local[2]", echo=said.append)
+    copy = copy_home(config.home, tmp_path_factory.mktemp("demo-copy") / "home")
+    return DemoRun(config, result, said, copy)
 
 
 def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen[Any] | None = None,

@@ -18,7 +18,7 @@ from genomlab.demo import QC_WORLD, run_demo
 from genomlab.deploy.launch import get_service_instances
 from genomlab.institution import Institution, existing_institutions
 from genomlab.intake.official import find_official_tools
-from tests.conftest import config_for
+from tests.conftest import DemoRun, config_for
 from tests.file_modes import list_open_to_others
 
 
@@ -40,11 +40,11 @@ def test_cli_demo_help__documents_its_options() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # on BfArM's tools: ≈ 11 grzctl processes per GRZ submission
 def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
-    hl: Any, tmp_path: Path
+    hl: Any, demo_run: DemoRun
 ) -> None:
-    config = config_for(tmp_path / "home")
-    said: list[str] = []
-    first = run_demo(config, master="local[2]", echo=said.append)
+    """The session's demo run (``demo_run``: shared with the researcher-notebook test, which
+    works on a copy of the home), then a second run on the same home changes no ledger."""
+    config, first, said = demo_run.config, demo_run.result, demo_run.said
     print("\n".join(said))  # the steps and their seconds (pytest -rP shows them)
     tools, missing = find_official_tools()
     qc_tools = all(shutil.which(t) for t in ("fastp", "bwa", "samtools", "mosdepth"))

@@ -1,11 +1,13 @@
 """A researcher's day in JupyterLab: Run All on each researcher notebook of a fresh demo home.
 
-One set-up for the module: ``genomlab demo`` makes a home (its own JVM, which exits), one
-JupyterLab server on 127.0.0.1 serves a copy of the researcher notebooks (autosave never touches
-the repository) to the project member ``alice`` (her credentials file, ``$GENOMLAB_CREDENTIALS``),
-and Chromium clicks Run > Run All Cells without editing a cell. The cohort QC notebook shows the
-QC the demo already ran on the release (Hail's heavy work once); the association notebook starts
-Hail itself. Each kernel is shut down after its notebook, so no two JVMs run at once.
+One set-up for the module: a copy of the home of the session's demo run (``demo_run`` in
+tests/conftest.py, one run shared with tests/test_demo.py's whole-flow test, on the session's
+Hail), one JupyterLab server on 127.0.0.1 serves a copy of the researcher notebooks (autosave
+never touches the repository) to the project member ``alice`` (her credentials file,
+``$GENOMLAB_CREDENTIALS``), and Chromium clicks Run > Run All Cells without editing a cell. The
+cohort QC notebook shows the QC the demo already ran on the release (Hail's heavy work once);
+the association notebook starts Hail itself. Each kernel is shut down after its notebook, so no
+two kernel JVMs run at once (the session's Hail JVM stays up beside them, as in the CI pass).
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import pandas as pd
 import pytest
 
 from genomlab.config import GenomlabConfig
-from tests.conftest import NOTEBOOKS, config_for, free_port, wait_for_http
+from tests.conftest import NOTEBOOKS, DemoRun, free_port, wait_for_http
 from tests.html_tables import parse_html_tables
 
-pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.hail, pytest.mark.slow]
+# the first test here may run the session's demo in its set-up (≈ 11 minutes, as for
+# tests/test_demo.py's whole-flow test): the same time limit
+pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.hail, pytest.mark.slow,
+              pytest.mark.timeout(3600)]
 
 RESEARCHER_NOTEBOOKS = ("feasibility.ipynb", "cohort_qc.ipynb", "association.ipynb")
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front, not restored tabs
@@ -52,18 +57,14 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("researcher-day")
-    config = config_for(base / "home")
+    config = demo_run.copy  # the session's demo home as the run left it; the notebooks write here
     # the demo gives each demo person a credentials file under <home>/people/<user>/
     env = {**os.environ, "GENOMLAB_HOME": str(config.home),
            "GENOMLAB_CREDENTIALS": str(config.home / "people" / MEMBER / "credentials.json")}
-    genomlab = Path(sys.executable).parent / "genomlab"
-    demo = subprocess.run([str(genomlab), "demo", "--master", "local[2]"], env=env, cwd=base,
-                          capture_output=True, text=True, timeout=900)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    project = re.search(r"\(project (GDE-\d{4}-\d{4})\)", demo.stdout)
-    assert project is not None, demo.stdout
+    project = demo_run.result.project_id
+    assert project is not None, "\n".join(demo_run.said)
     served = base / "notebooks"
     served.mkdir()
     for name in RESEARCHER_NOTEBOOKS:
@@ -81,7 +82,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=120,
                       process=server, log=log_path)
-        yield Lab(f"http://127.0.0.1:{port}", token, log_path, config, project.group(1))
+        yield Lab(f"http://127.0.0.1:{port}", token, log_path, config, project)
     finally:
         server.terminate()
         try:
