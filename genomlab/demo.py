@@ -4,20 +4,25 @@ It walks the platform's flow as far as genomlab implements it, step by step with
 ends by printing where the outputs are and how to open JupyterLab and the dashboards. Each step
 is idempotent: running the demo twice on the same home appends nothing it already did.
 
-After the intake and the platform operator's set-up of its people (users, roles, dataset tags,
-credentials files, the approval key) every institution runs as its own ``genomlab serve`` process
-on 127.0.0.1 (:func:`genomlab.deploy.launch.start_all_services`, ports recorded in
-``<home>/services/``), and the flow goes through them as a deployment's would: the application,
+After the intake's set-up (BfArM approves the nodes, the hospitals register case numbers and
+consents and send their KDK records) and the platform operator's set-up of its people (users,
+roles, dataset tags, credentials files, the approval key) every institution runs as its own
+``genomlab serve`` process on 127.0.0.1 (:func:`genomlab.deploy.launch.start_all_services`,
+ports recorded in ``<home>/services/``), and the flow goes through them as a deployment's would:
+the intake (each KDK's service takes in its inbox, the GRZs on BfArM's tools get their
+pseudonyms from the trust-centre service with their own clients and grzctl submits to the
+platform service), the application,
 its review, the committee vote and the approval to the platform service, each person with their
 own token; the researcher's feasibility query to the data service with her own token;
 the linkage map from the trust-centre service with the data
 service's client; the clinical fields from the KDK services; the airlock request and both
 checkers' reviews to the airlock service, each person with their own token. The services stop
-when the demo ends. Still in-process: the intake (the GRZs' Prüfberichte do go to the platform
-service on BfArM's tools), the platform's user set-up, the release's genotypes (a GRZ service
-serves no genotypes yet) and the scheduled reports. With ``--no-hail`` no service starts (as
-before: the intake, which approves the nodes the services need, is skipped) and the application
-runs in-process.
+when the demo ends. Still in-process: the GRZs' own processing (grzctl and genomlab's storing
+run in the demo's process, not in the GRZ's service), the hospitals' and BfArM's set-up before
+the services start, the whole GRZ intake when BfArM's tools are missing (genomlab's old
+path), the platform's user set-up, the release's genotypes (a GRZ service serves no genotypes
+yet) and the scheduled reports. With ``--no-hail`` no service starts (as before: the intake,
+which approves the nodes the services need, is skipped) and the application runs in-process.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class DemoContext:
     team: tuple[str, ...] = ()
     official_intake: bool | None = None
     """GRZ intake on BfArM's tools: ``None`` when installed, ``True`` required, ``False`` never."""
+    official_tools: OfficialTools | None = None
+    """BfArM's tools the GRZs run on in this run (:func:`step_intake` finds them; ``None``: the
+    GRZs took their inputs in in-process before the services started)."""
     echo: Callable[[str], None] = click.echo
     services: ExitStack = field(default_factory=ExitStack)
     """Stops the services :func:`step_services` started (closed when the demo ends)."""
@@ -161,14 +169,15 @@ def step_qc_world(ctx: DemoContext) -> None:
 
 
 def step_intake(ctx: DemoContext) -> None:
-    """Hospitals get case numbers; the world's submissions go through GRZ and KDK intake.
+    """Before the services: BfArM approves the world's nodes, the hospitals register their case
+    numbers and consents with the trust centre and send their KDK records into the KDKs' inboxes.
 
-    Each node validates, exchanges the VN for its dataset pseudonym at the trust centre, stores
-    (genotypes into the GRZ's Hail MatrixTable) and reports a Prüfbericht; the platform answers
-    each with a signed Meldebestätigung for the hospital. The GRZs run on BfArM's own tools when
-    they are installed (``./.grzctl-venv``, ``.ci/setup``): hospitals send with ``grz-cli
-    submit`` into the GRZ's S3 inbox, grzctl takes them in (:mod:`genomlab.intake.official`);
-    otherwise genomlab's old in-process GRZ intake runs, with a warning naming what is missing.
+    The nodes take their inputs in once the services run (:func:`step_node_intake`): the
+    approval gives each node the platform client its service needs
+    (:func:`genomlab.deploy.launch.ensure_service_prerequisites`), and an institution's folder
+    must exist for its service to start. Without BfArM's tools (``./.grzctl-venv``,
+    ``.ci/setup``) genomlab's old GRZ intake runs here, in-process (the in-process trust centre
+    and platform), with a warning naming what is missing; only the KDK records wait.
     """
     from genomlab.intake import run_world_intake
     from genomlab.intake.official import find_official_tools
@@ -178,35 +187,94 @@ def step_intake(ctx: DemoContext) -> None:
         tools, missing = None, ["switched off (official_intake=False)"]
     if tools is None and ctx.official_intake:
         raise GenomlabError(f"BfArM's GRZ tools missing: {'; '.join(missing)}")
+    ctx.official_tools = tools
     if tools is None:
         ctx.echo(f"  warning: GRZ intake on genomlab's old in-process path, BfArM's tools are "
                  f"missing: {'; '.join(missing)} (.ci/setup installs them into .grzctl-venv)")
         ctx.figures["GRZ intake"] = "old in-process path (BfArM's tools missing)"
         results = run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None,
-                                   hail=ctx.hail)
+                                   hail=ctx.hail, kdk=False)
         states: dict[str, int] = {}
         for summary in results.values():
             for state in getattr(summary, "states", {}).values():
                 states[state] = states.get(state, 0) + 1
         ctx.figures["submissions by final state"] = ", ".join(
             f"{state} {n}" for state, n in sorted(states.items())) or "none"
-    else:
-        _run_official_grz_intake(ctx, tools)
+    else:  # nodes, case numbers, consents, KDK inboxes; nobody takes anything in yet
+        from genomlab.genome_center.intake import GenomeCenter
+
         run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None, hail=ctx.hail,
-                         grz=False)
+                         grz=False, kdk=False)
+        for grz in get_world_nodes(ctx.world, "grz"):
+            GenomeCenter(ctx.config, grz)  # its store and keys, so that its service starts
+
+
+def get_world_nodes(world: Path, kind: NodeKind) -> list[str]:
+    """The world's GRZs or KDKs (``truth.json``'s ``institutions``), as BfArM approves them."""
+    import json
+
+    truth = json.loads((world / "truth.json").read_text())
+    return sorted(str(node) for node in truth["institutions"][kind])
+
+
+def get_world_kdks(world: Path) -> list[str]:
+    """The KDKs the world's hospitals send records to (``<world>/kdk/<KDK id>/``)."""
+    return sorted(d.name for d in (world / "kdk").iterdir() if d.is_dir())
+
+
+def step_node_intake(ctx: DemoContext) -> None:
+    """The nodes take in what the hospitals sent, through the running services.
+
+    Each node validates, exchanges the VN for its dataset pseudonym at the trust-centre service
+    with its own OAuth client (the trust centre's ledger names that verified client), stores
+    (genotypes into the GRZ's Hail MatrixTable) and reports a Prüfbericht to the platform
+    service, which answers with a signed Meldebestätigung for the hospital. The GRZs run on
+    BfArM's own tools (hospitals send with ``grz-cli submit`` into the GRZ's S3 inbox, grzctl
+    takes them in and submits the Prüfbericht: :mod:`genomlab.intake.official`); each KDK's
+    service takes in its inbox when its operator asks (``POST /api/intake/run``,
+    :class:`genomlab.clients.nodes.NodeOperatorClient`), as ``genomlab kdk run-inbox`` does.
+    """
+    from genomlab.clients.nodes import NodeOperatorClient
+    from genomlab.intake import get_inbox
+
+    if not ctx.serving:
+        raise GenomlabError("node intake: the services do not run (step_services starts them; "
+                            "with --no-hail the intake is skipped)")
+    if ctx.official_tools is not None:
+        _run_official_grz_intake(ctx, ctx.official_tools)
+    states: dict[str, int] = {}
+    for node in get_world_kdks(ctx.world):
+        if not get_inbox(ctx.config, "kdk", node).is_dir():
+            continue  # nothing was ever sent to it: no service of it runs
+        summary = NodeOperatorClient(ctx.config, "kdk", node,
+                                     Institution(ctx.config, "kdk", node).directory).run_intake()
+        for outcome in summary.get("records", {}).values():
+            states[str(outcome["state"])] = states.get(str(outcome["state"]), 0) + 1
+    ctx.figures["KDK intake"] = "through the KDK services, each with its own client" + (
+        ": " + ", ".join(f"{state} {n}" for state, n in sorted(states.items())) if states
+        else " (nothing waiting)")
     confirmations = sorted((ctx.config.home / "hospitals").glob("*/meldebestaetigungen/*"))
     ctx.figures["Meldebestätigungen issued"] = str(len(confirmations))
     ctx.outputs["Meldebestätigungen"] = ctx.config.home / "hospitals"
 
 
 def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
-    """The GRZ part of :func:`step_intake` on BfArM's tools, and its figures."""
+    """The GRZ part of :func:`step_node_intake` on BfArM's tools, and its figures: each GRZ's
+    pseudonyms from the trust-centre service with its own client, grzctl's Prüfberichte to the
+    running platform service."""
+    from genomlab.clients.oauth import get_service_endpoint
+    from genomlab.clients.trust_center import TrustCenterClient
     from genomlab.genome_center.intake import GenomeCenter
     from genomlab.intake.official import run_world_official_intake
 
+    def pseudonyms(grz: str) -> TrustCenterClient:
+        return TrustCenterClient.for_instance(ctx.config, f"grz:{grz}")
+
     # one at a time: grz-db's should-qc answers depend on the order it is asked in, so two at a
     # time would select different submissions from run to run
-    run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail)
+    run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail,
+                                    pseudonyms=pseudonyms,
+                                    platform=get_service_endpoint(ctx.config, "platform"))
     outcomes = list(run.outcomes.values())
     ctx.figures["GRZ intake"] = "BfArM's grz-cli + grzctl (S3 inbox on 127.0.0.1)"
     by_outcome: dict[str, int] = {}
@@ -471,9 +539,11 @@ STEPS: list[tuple[str, Callable[[DemoContext], None], bool]] = [
     ("institutions: folders, keys, ledgers", step_initialise_institutions, False),
     ("GRZ reads for detailed QC: the committed world with reads, in the home", step_qc_world,
      True),
-    ("intake: trust centre, GRZ + KDK, Prüfbericht, Meldebestätigung", step_intake, True),
+    ("intake set-up: nodes approved, case numbers, consents, KDK inboxes", step_intake, True),
     ("platform people: staff, team, dataset tags, credentials", step_platform_people, False),
     ("services: every institution a process on 127.0.0.1", step_services, False),
+    ("intake through the services: GRZ + KDK, trust centre, Prüfbericht, Meldebestätigung",
+     step_node_intake, True),
     ("data-use application approved, register updated", step_application, False),
     ("data service: feasibility, linkage, release", step_release, True),
     ("workspace: cohort QC on Hail", step_cohort_qc, True),

@@ -100,6 +100,17 @@ def test_run_demo__whole_flow_on_the_committed_world_and_idempotent(
     assert {e.actor for e in issued} == {data_client}
     reviews = Institution(config, "airlock").ledger().events(type="airlock.review.recorded")
     assert sorted(e.actor for e in reviews) == ["hanna", "otto"]
+    # the intake went through the services too: each KDK's (and on BfArM's tools each GRZ's)
+    # case-number exchanges are by its own verified OAuth client (in-process: "node:<id>")
+    exchanged: dict[str, set[str]] = {}
+    for e in Institution(config, "trust_center").ledger().events(type="case_number.exchanged"):
+        exchanged.setdefault(e.payload["node_id"], set()).add(e.actor)
+    assert {n[:3] for n in exchanged} == {"GRZ", "KDK"}
+    for node in (n for n in exchanged if n.startswith("KDK") or tools is not None):
+        kind = "kdk" if node.startswith("KDK") else "grz"
+        assert exchanged[node] == {load_client_credentials(get_credentials_path(
+            Institution(config, kind, node).directory)).client_id}, node
+    assert first.figures["KDK intake"].startswith("through the KDK services")
     assert not list((config.home / "services").glob("*.json"))  # every service stopped
     print(f"services stopped: {first.figures['services stopped']}")
     workspace = config.workspace_dir(first.project_id)

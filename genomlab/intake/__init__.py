@@ -621,14 +621,16 @@ def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> 
 def run_world_intake(config: GenomlabConfig, world: Path, *,
                      progress: Callable[[str], None] = print,
                      hail: Callable[[], HailModule] | None = None,
-                     grz: bool = True) -> dict[str, Any]:
+                     grz: bool = True, kdk: bool = True) -> dict[str, Any]:
     """The whole synthetic world through intake: nodes, case numbers, GRZ and KDK submissions.
 
     The hospitals register their TANs and upload copies of their inputs into the nodes' inboxes
     (:func:`upload_world_inputs`); each node takes its inbox in and archives what was delivered,
     its TAN redacted (:func:`archive_delivered`). Idempotent. ``grz=False`` takes the KDK records
     only (the GRZs' part on BfArM's tools: :func:`genomlab.intake.official.
-    run_world_official_intake`).
+    run_world_official_intake`). ``kdk=False`` puts the KDK records into the KDKs' inboxes and
+    leaves them there, for each KDK's service to take in
+    (:meth:`genomlab.clients.nodes.NodeOperatorClient.run_intake`).
     """
     register_world_nodes(config, world, actor="genomlab-intake")
     request_world_case_numbers(config, world)
@@ -645,6 +647,8 @@ def run_world_intake(config: GenomlabConfig, world: Path, *,
             archive_delivered(config, "grz", node)
         else:
             kdk_inputs += inputs
+    if not kdk:
+        return results
     if kdk_inputs:
         results.update(run_kdk_intake(config, kdk_inputs))
     for node in sorted(n for n in inboxes if n.startswith("KDK")):

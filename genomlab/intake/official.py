@@ -46,10 +46,10 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genomlab.config import GenomlabConfig
 from genomlab.genome_center.grz_tools import (
@@ -67,6 +67,10 @@ from genomlab.genome_center.grzctl_pipeline import (
 )
 from genomlab.hail_session import HailModule
 from genomlab.institution import Institution
+
+if TYPE_CHECKING:
+    from genomlab.clients.oauth import ServiceEndpoint
+    from genomlab.messages import PseudonymService
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_TOOLS = ("grz-cli", "grzctl")
@@ -228,13 +232,19 @@ def run_world_official_intake(
         config: GenomlabConfig, world: Path, *, tools: OfficialTools,
         hail: Callable[[], HailModule], paths: Collection[str] | None = None,
         detailed_qc: DetailedQcSetting | bool = True, parallel: int = 1,
-        progress: Callable[[str], None] = lambda _message: None) -> OfficialIntake:
+        progress: Callable[[str], None] = lambda _message: None,
+        pseudonyms: Callable[[str], PseudonymService] | None = None,
+        platform: ServiceEndpoint | None = None) -> OfficialIntake:
     """The world's GRZ submissions through grz-cli → S3 inbox → grzctl → genomlab (see the
     module docstring); returns per submission what happened.
 
     ``paths`` restricts the run to those world folders (``truth.json``'s ``path`` values);
     ``detailed_qc``: ``True`` runs it when :func:`find_detailed_qc` finds reads and tools,
     ``False`` never, or a setting. ``hail`` starts Hail (only if genotypes are stored).
+    ``pseudonyms`` gives each GRZ (by id) its link to the trust centre (default: the home's
+    trust centre in-process; the demo passes the trust-centre service's client with the GRZ's
+    own OAuth client); ``platform`` a running platform service grzctl submits the Prüfberichte
+    to (default: one started for this run).
     """
     from genomlab.intake import (
         get_pseudonym_service,
@@ -282,14 +292,17 @@ def run_world_official_intake(
         if pipeline is not None:
             result.pipelines[grz] = pipeline
     if todo:
-        with _platform_api(config) as service:
+        with (nullcontext(platform) if platform is not None else _platform_api(config)
+              ) as service:
             result.seconds["set-up"] = time.monotonic() - started
             for grz, sent in sorted(todo.items()):
                 progress(f"{grz}: {len(sent)} submission(s) through grz-cli and grzctl")
                 result.pipelines[grz] = _run_grz(
                     config, grz, sent, tools=tools, hospitals=hospitals, service=service,
                     setting=setting, hail=hail, parallel=parallel,
-                    pseudonyms=get_pseudonym_service(config), result=result)
+                    pseudonyms=(get_pseudonym_service(config) if pseudonyms is None
+                                else pseudonyms(grz)),
+                    result=result)
     else:
         result.seconds["set-up"] = time.monotonic() - started
     _fill_from_records(config, result)
