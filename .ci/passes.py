@@ -2,7 +2,7 @@
 
 ``make test`` runs five passes: the Hail, notebook and browser tests; the other ("fast") tests
 under today's clock; the fast tests again under a shifted clock (Debian's ``faketime``), half of
-the test files under each of two dates (``GENOMLAB_TEST_SHARD``, :mod:`tests.shards`); and the
+the test files under each of two dates (``PYTEST_SHARD``, :mod:`tests.shards`); and the
 store and ledger tests on PostgreSQL. One after the other they took about
 80 of CI's 90 minutes on two cores, and one pass alone leaves a core idle while it waits on
 subprocesses, services and Spark. So two workers take the passes from one queue, longest first,
@@ -69,7 +69,7 @@ def get_shifted_pass(at: str, now: float, shard: str) -> Pass:
     offset = int(dt.datetime.fromisoformat(at).timestamp() - now)
     return Pass(f"shifted clock {at} (files {shard})",
                 ["faketime", "-f", f"{offset:+d}", *PYTEST, "-m", f"{FAST} and not sigkill"],
-                {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "GENOMLAB_TEST_SHARD": shard})
+                {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTEST_SHARD": shard})
 
 
 def get_passes(postgres_url: str, pytest_args: list[str], *, now: float) -> list[Pass]:

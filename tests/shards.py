@@ -1,4 +1,4 @@
-"""A deterministic share of the suite by test file: ``GENOMLAB_TEST_SHARD=K/N``.
+"""A deterministic share of the suite by test file: ``PYTEST_SHARD=K/N``.
 
 The shifted-clock passes of ``make test`` (``.ci/passes.py``) split the fast tests between them
 instead of each running all of them: every test still runs once under today's clock and once
@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
-SHARD_VARIABLE = "GENOMLAB_TEST_SHARD"
+SHARD_VARIABLE = "PYTEST_SHARD"
 
 
 def parse_shard(text: str) -> tuple[int, int]:

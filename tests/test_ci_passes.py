@@ -59,7 +59,14 @@ def test_get_passes__every_test_runs_under_today_and_a_shifted_clock() -> None:
         int(dt.datetime.fromisoformat(at).timestamp() - now) for at in ci.SHIFTED_CLOCKS]
     assert all(p.command[2].startswith("+") for p in shifted)
     # each date runs its own share of the fast test files, together all of them
-    assert sorted(p.env["GENOMLAB_TEST_SHARD"] for p in shifted) == ["0/2", "1/2"]
+    from genomlab.config import load_config
+    from tests.shards import SHARD_VARIABLE
+
+    assert sorted(p.env[SHARD_VARIABLE] for p in shifted) == ["0/2", "1/2"]
+    # every process of the pass inherits it, so genomlab's configuration must not read it (a
+    # GENOMLAB_ name is a configuration key, and an unknown key is refused)
+    for item in shifted:
+        load_config(environ={"GENOMLAB_HOME": "/nonexistent", **item.env})
     postgres = next(p for p in passes if p.name == "PostgreSQL")
     assert postgres.env["PYTEST_POSTGRES"].startswith("postgresql")
     assert "tests/test_ledger.py" in postgres.command
@@ -74,14 +81,14 @@ def test_main__an_argument_is_refused_before_any_pass_starts(capsys) -> None:
 
 def test_shard__the_shares_of_the_fast_files_are_disjoint_and_cover_them(
         tmp_path: Path) -> None:
-    """What pytest collects under each ``GENOMLAB_TEST_SHARD`` (conftest.py, tests/shards.py)."""
+    """What pytest collects under each ``PYTEST_SHARD`` (conftest.py, tests/shards.py)."""
     import os
     import subprocess
 
     def collected(shard: str | None) -> set[str]:
-        env = {k: v for k, v in os.environ.items() if k != "GENOMLAB_TEST_SHARD"}
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_SHARD"}
         if shard is not None:
-            env["GENOMLAB_TEST_SHARD"] = shard
+            env["PYTEST_SHARD"] = shard
         out = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
              "tests/test_ci_passes.py", "tests/test_jsonschema_import.py", "tests/test_glossary.py",
