@@ -190,14 +190,18 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
             return _oauth_response(error)
         return JSONResponse(grant, headers=NO_STORE)
 
+    def token_refusal(exc: InvalidToken | InsufficientScope) -> OAuthError:
+        """A bearer token's refusal as its RFC 6750 answer: 401 invalid, 403 scope missing."""
+        if isinstance(exc, InsufficientScope):
+            return bearer_error(403, "insufficient_scope", str(exc))
+        return bearer_error(401, "invalid_token", str(exc))
+
     def verify_bearer(bearer: str, scope: str) -> ClientIdentity:
         """The client behind ``bearer`` if it may act now with ``scope``; else OAuthError."""
         try:
             return authority.verify(bearer, scope=scope)
-        except InvalidToken as exc:
-            raise bearer_error(401, "invalid_token", str(exc)) from exc
-        except InsufficientScope as exc:
-            raise bearer_error(403, "insufficient_scope", str(exc)) from exc
+        except (InvalidToken, InsufficientScope) as exc:
+            raise token_refusal(exc) from exc
 
     def verified_upload(bearer: str, report: Any) -> JSONResponse:
         """Token check and Prüfbericht in one worker-thread hop (the blocking part).
@@ -220,10 +224,8 @@ def create_platform_app(config: GenomlabConfig) -> FastAPI:
                 authorize=lambda conn: authority.check_records(conn, claims, scope=UPLOAD_SCOPE))
         except OAuthError as error:
             return _oauth_response(error)
-        except InvalidToken as exc:
-            return _oauth_response(bearer_error(401, "invalid_token", str(exc)))
-        except InsufficientScope as exc:
-            return _oauth_response(bearer_error(403, "insufficient_scope", str(exc)))
+        except (InvalidToken, InsufficientScope) as exc:
+            return _oauth_response(token_refusal(exc))
         except GenomlabError as exc:
             return JSONResponse({"error": "refused", "error_description": str(exc)},
                                 status_code=_error_status(exc))
