@@ -34,6 +34,7 @@ from genomlab.services.process import ServiceProcessHandle, _answers, _pause, _s
 from genomlab.services.runner import (
     SERVICE_KINDS,
     get_published_token_key_path,
+    get_serve_arguments,
     get_service_record_path,
     publish_service_file,
 )
@@ -126,11 +127,10 @@ def get_service_instances(config: GenomlabConfig) -> list[Institution]:
 
 
 def get_serve_command(institution: Institution) -> list[str]:
-    """``python -m genomlab.cli serve KIND [--node ID] --host 127.0.0.1 --port 0`` (KIND as the
-    command line spells it: ``trust-center``)."""
-    command = [sys.executable, "-m", "genomlab.cli", "serve", institution.kind.replace("_", "-"),
-               "--host", "127.0.0.1", "--port", "0"]
-    return command + (["--node", institution.node_id] if institution.node_id else [])
+    """``python -m genomlab.cli serve KIND --host 127.0.0.1 --port 0 [--node ID]``
+    (:func:`genomlab.services.runner.get_serve_arguments`)."""
+    return [sys.executable, "-m", "genomlab.cli",
+            *get_serve_arguments(institution.kind, institution.node_id)]
 
 
 def get_service_environment(config: GenomlabConfig, environ: Mapping[str, str],
@@ -164,7 +164,8 @@ def start_service(config: GenomlabConfig, institution: Institution, *, log: Path
         from genomlab.services.forked import start_forked_service
 
         return Launched(institution, start_forked_service(
-            get_serve_command(institution)[3:], environ=env, log=log), log)
+            get_serve_arguments(institution.kind, institution.node_id), environ=env, log=log),
+            log)
     command = get_serve_command(institution)
     if run_as is not None:
         preload = {k: env.pop(k) for k in PRELOAD_ENVIRONMENT if k in env}

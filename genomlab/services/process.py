@@ -24,7 +24,7 @@ from typing import Protocol
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError
 from genomlab.institution import Institution
-from genomlab.services.runner import get_service_record_path
+from genomlab.services.runner import get_serve_arguments, get_service_record_path
 
 
 class ServiceProcessHandle(Protocol):
@@ -126,9 +126,7 @@ def running_service(config: GenomlabConfig, kind: str, node_id: str | None = Non
     institution = Institution(config, kind, node_id)  # type: ignore[arg-type]
     institution.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     anchor_trusted_keys(config)
-    arguments = ["serve", kind.replace("_", "-"), "--port", "0"]
-    if node_id is not None:
-        arguments += ["--node", node_id]
+    arguments = get_serve_arguments(kind, node_id)
     child_env = {**os.environ, "GENOMLAB_HOME": str(config.home), **(env or {})}
     process: ServiceProcessHandle
     if config.services.fork_server:  # as serve all: forked from the services' fork server

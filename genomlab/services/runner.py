@@ -73,6 +73,14 @@ APP_FACTORIES: dict[str, Callable[[GenomlabConfig, str | None], Any]] = {
 }
 
 
+def get_serve_arguments(kind: str, node_id: str | None = None) -> list[str]:
+    """``genomlab``'s arguments that serve ``kind`` (``node_id``) on a free loopback port:
+    ``serve KIND --host 127.0.0.1 --port 0 [--node ID]`` (KIND as the command line spells it:
+    ``trust-center``)."""
+    arguments = ["serve", kind.replace("_", "-"), "--host", "127.0.0.1", "--port", "0"]
+    return arguments + (["--node", node_id] if node_id else [])
+
+
 def get_published_token_key_path(config: GenomlabConfig) -> Path:
     """Where the platform service publishes its access-token public key (0644) for the services
     that check its tokens: ``<home>/services/platform.token-key.pub.pem``. In a separated
