@@ -202,19 +202,12 @@ def step_intake(ctx: DemoContext) -> None:
             f"{state} {n}" for state, n in sorted(states.items())) or "none"
     else:  # nodes, case numbers, consents, KDK inboxes; nobody takes anything in yet
         from genomlab.genome_center.intake import GenomeCenter
+        from genomlab.intake import get_world_nodes
 
         run_world_intake(ctx.config, ctx.world, progress=lambda _msg: None, hail=ctx.hail,
                          grz=False, kdk=False)
         for grz in get_world_nodes(ctx.world, "grz"):
             GenomeCenter(ctx.config, grz)  # its store and keys, so that its service starts
-
-
-def get_world_nodes(world: Path, kind: NodeKind) -> list[str]:
-    """The world's GRZs or KDKs (``truth.json``'s ``institutions``), as BfArM approves them."""
-    import json
-
-    truth = json.loads((world / "truth.json").read_text())
-    return sorted(str(node) for node in truth["institutions"][kind])
 
 
 def get_world_kdks(world: Path) -> list[str]:

@@ -603,15 +603,21 @@ def run_inbox_intake(config: GenomlabConfig, kind: NodeKindName, node_id: str, *
     return summary
 
 
+def get_world_nodes(world: Path, kind: NodeKindName) -> list[str]:
+    """The world's GRZs or KDKs (``truth.json``'s ``institutions``, in its order), as BfArM
+    approves them."""
+    truth = json.loads((world / "truth.json").read_text())
+    return [str(node) for node in truth["institutions"][kind]]
+
+
 def register_world_nodes(config: GenomlabConfig, world: Path, *, actor: str) -> list[str]:
     """Apply for and approve the world's GRZs and KDKs, and the home's data service, at the
     platform (idempotent; a suspension is not undone). Returns the GRZs and KDKs."""
     from genomlab.data_service.approval import register_data_service
     from genomlab.platform.nodes import NodeRegistry
 
-    truth = json.loads((world / "truth.json").read_text())
     registry = NodeRegistry(config)
-    nodes = list(truth["institutions"]["grz"]) + list(truth["institutions"]["kdk"])
+    nodes = get_world_nodes(world, "grz") + get_world_nodes(world, "kdk")
     for node in nodes:
         registry.ensure_approved(node, name=f"synthetic {node}", actor=actor)
     register_data_service(config, actor=actor)  # BfArM approves data services too
