@@ -28,24 +28,17 @@ import tempfile
 import threading
 from pathlib import Path
 
+import psutil
+
 READY = re.compile(r"^all (\d+) services ready in ([0-9.]+) s")
 GENOMLAB = str(Path(sys.executable).parent / "genomlab")
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its descendants (clock ticks of /proc)."""
-    total = 0.0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        todo += [int(c) for c in children]
-    return total
+    """User + system CPU seconds of ``pid`` and its descendants (the fork server, the
+    services)."""
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
 def start_once(home: Path, fork_server: bool) -> tuple[int, float, float]:

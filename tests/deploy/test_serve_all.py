@@ -14,6 +14,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from genomlab.config import GenomlabConfig
@@ -40,11 +41,6 @@ def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
 
     threading.Thread(target=pump, daemon=True).start()
     return lines
-
-
-def _parent_pid(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state"
 
 
 def test_get_service_instances__follows_the_kinds_serve_offers(
@@ -112,10 +108,10 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
             pids.append(record["pid"])
         # each service its own process, forked from one fork server that serve all started
         # (genomlab.services.forked): none is serve all itself or a child of it
-        parents = {_parent_pid(pid) for pid in pids}
+        parents = {psutil.Process(pid).ppid() for pid in pids}
         assert len(set(pids)) == len(instances)
         assert len(parents) == 1
-        assert _parent_pid(parents.pop()) == process.pid
+        assert psutil.Process(parents.pop()).ppid() == process.pid
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert not [p for p in pids if get_process_uids(p) is not None]
