@@ -47,7 +47,7 @@ from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from genomlab.config import GenomlabConfig
 from genomlab.crashpoints import crashpoint
@@ -171,10 +171,12 @@ def get_next_leistungsdatum(conn: Connection, submitter_id: str, day: str) -> st
     A corrected report replaces the failed one's row but gets a higher number than it, so no
     number of the day is handed out twice.
     """
-    used = conn.execute(select(confirmations_table.c.leistungsdatum).where(
-        confirmations_table.c.submitter_id == submitter_id,
-        confirmations_table.c.leistungsdatum.like(day.replace("-", "") + "%"))).scalars()
-    return next_leistungsdatum(day, used)
+    stem = day.replace("-", "")
+    column = confirmations_table.c.leistungsdatum
+    highest = conn.execute(select(func.max(column)).where(  # counters are zero-padded: the
+        confirmations_table.c.submitter_id == submitter_id,  # highest text is the highest number
+        column >= stem + "000", column <= stem + "999")).scalar()
+    return next_leistungsdatum(day, [highest])
 
 
 def _refuse(ledger: Ledger, node_id: str, reason: str, error: GenomlabError,

@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, delete, insert, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    update,
+)
 
 from genomlab.ledger import DispatchProjection, Event, EventHandler
 
@@ -58,6 +69,10 @@ confirmations_table = Table(
     Column("leistungsdatum", String(11), nullable=True),
 )
 """``leistungsdatum``: ``JJJJMMTT`` plus the hospital's counter of the day; null before 0011."""
+Index("ix_platform_confirmations_submitter_leistungsdatum", confirmations_table.c.submitter_id,
+      confirmations_table.c.leistungsdatum)
+"""The next counter of a hospital's day is one index look-up (migration 0016), not a scan of the
+day's confirmations (:func:`genomlab.platform.confirmations.get_next_leistungsdatum`)."""
 replaced_table = Table(
     "platform_confirmations_replaced", metadata,
     Column("confirmation_id", String(40), primary_key=True),

@@ -166,3 +166,24 @@ def test_upgrade_store__release2_kdk_records_gain_source_digest(config: Genomlab
     node.begin("1155d5ed4d4f7219", {"source_digest": "0" * 64})
     assert node.get_records()[0]["source_digest"] == "0" * 64
     assert projection_matches(node.ledger, KDK_PROJECTION) == []
+
+
+def test_upgrade_store__0016_indexes_the_leistungsdatum_counter_of_a_0015_store(
+        config: GenomlabConfig) -> None:
+    from genomlab.platform.confirmations import get_next_leistungsdatum
+    from genomlab.platform.store import open_platform_ledger
+
+    index = "ix_platform_confirmations_submitter_leistungsdatum"
+    ledger = open_platform_ledger(config)  # made by today's code: the index is there
+    url = Institution(config, "platform").store_url
+    upgrade_store(url, "platform")
+    with ledger.engine.begin() as conn:  # as revision 0015 left it: no index
+        conn.exec_driver_sql(f"DROP INDEX {index}")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0015'")
+    assert index not in {i["name"] for i in inspect(ledger.engine).get_indexes(
+        "platform_confirmations")}
+    assert upgrade_store(url, "platform") == ("0015", get_head_revision())
+    assert index in {i["name"] for i in inspect(ledger.engine).get_indexes(
+        "platform_confirmations")}
+    with read_connection(ledger.engine) as conn:
+        assert get_next_leistungsdatum(conn, "260914050", "2026-01-22") == "20260122001"
