@@ -122,3 +122,42 @@ def test_serve_all__every_service_answers_and_sigterm_stops_them(tmp_path: Path)
         while not lines.empty():
             output.append(lines.get())
         print("\n".join(output))
+
+
+LAUNCHER = """
+import sys, threading
+from pathlib import Path
+from genomlab.config import load_config
+from genomlab.services.process import running_service
+
+config = load_config()
+with running_service(config, "platform", log=Path(sys.argv[1])) as service:
+    print(service.process.pid, flush=True)
+    threading.Event().wait()
+"""
+
+
+@pytest.mark.sigkill
+def test_start_forked_service__launcher_killed_its_service_stops(tmp_path: Path) -> None:
+    """A launcher killed with SIGKILL cannot stop its services: the fork server ends with it
+    and the kernel sends each service SIGTERM, so none is left running or recorded."""
+    config = config_for(tmp_path / "home")
+    env = {**os.environ, "GENOMLAB_HOME": str(config.home), "PYTHONPATH": str(REPO)}
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(tmp_path / "svc.log")],
+                                env=env, stdout=subprocess.PIPE, text=True)
+    service = None
+    try:
+        assert launcher.stdout is not None
+        service = psutil.Process(int(launcher.stdout.readline()))
+        record = get_service_record_path(config, Institution(config, "platform"))
+        assert record.exists()
+        assert psutil.Process(service.ppid()).ppid() == launcher.pid  # forked by the fork server
+        launcher.kill()
+        launcher.wait(timeout=30)
+        service.wait(timeout=60)  # psutil.TimeoutExpired if it goes on running
+        assert not record.exists()  # stopped as on SIGTERM: its record removed
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        if service is not None and service.is_running():  # the failure's orphan
+            service.kill()
