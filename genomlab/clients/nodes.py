@@ -244,10 +244,10 @@ class NodeServiceReader:
         datasets:read; the folder lives until :meth:`close`).
 
         The tar is checked against the ``Repr-Digest`` the GRZ sent before anything is unpacked,
-        unpacked with tarfile's ``data`` filter (no absolute paths, no ``..``, no links out),
-        and must hold ``genotypes.mt`` and nothing else. Raises ValidationFailed naming the
-        service and the field for a bad answer (digest mismatch, bad tar, a dataset not
-        asked for).
+        unpacked with tarfile's ``data`` filter (no absolute paths, no ``..``, no links out;
+        owner-only modes), and must hold ``genotypes.mt`` and nothing else. Raises
+        ValidationFailed naming the service and the field for a bad answer (digest mismatch,
+        bad tar, a dataset not asked for).
         """
         from genomlab.institution import Institution
         from genomlab.leftovers import make_owned_dir
@@ -314,9 +314,17 @@ class NodeServiceReader:
         raise AssertionError("unreachable: the second attempt returns or raises")
 
 
+def _owner_only(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
+    """tarfile's ``data`` filter (no absolute paths, no ``..``, no links out, no devices), then
+    owner-only modes whatever the tar says (folders 0700, files 0600)."""
+    member = tarfile.data_filter(member, dest_path)
+    return member.replace(mode=0o700 if member.isdir() else 0o600, deep=False)
+
+
 def _unpack_genotypes(tar_path: Path, folder: Path, source: str) -> None:
-    """Unpack ``genotypes.mt`` from ``tar_path`` into ``folder`` (tarfile's ``data`` filter);
-    ValidationFailed naming ``source`` for a bad tar or an entry outside ``genotypes.mt``."""
+    """Unpack ``genotypes.mt`` from ``tar_path`` into ``folder`` (tarfile's ``data`` filter,
+    owner-only modes); ValidationFailed naming ``source`` for a bad tar or an entry outside
+    ``genotypes.mt``."""
     try:
         with tarfile.open(tar_path, mode="r:") as tar:
             members = tar.getmembers()
@@ -325,7 +333,7 @@ def _unpack_genotypes(tar_path: Path, folder: Path, source: str) -> None:
                         f"{GENOTYPES_MT}/"):
                     raise ValidationFailed(f"{source}: tar entry {member.name!r} is outside "
                                            f"{GENOTYPES_MT}")
-            tar.extractall(folder, members=members, filter="data")
+            tar.extractall(folder, members=members, filter=_owner_only)
     except (tarfile.TarError, OSError) as exc:  # tarfile.FilterError is a TarError
         raise ValidationFailed(f"{source}: not a usable tar of {GENOTYPES_MT} ({exc})") from exc
     if not (folder / GENOTYPES_MT).is_dir():
