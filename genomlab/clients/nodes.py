@@ -75,6 +75,9 @@ SITE_COUNTS_PATH = "/api/datasets/site-counts"
 DIGEST_HEADER = "Repr-Digest"
 """The genotype tar's SHA-256 (RFC 9530, ``sha-256=:<base64>:``; the tar is sent as it is, no
 content coding, so the representation is the bytes sent)."""
+HAIL_TIMEOUT = httpx.Timeout(TIMEOUT_SECONDS, read=None)
+"""Answers that Hail computes in the GRZ's service (site counts, the genotype export: its first
+such request starts Hail there too) take their time: no read timeout, as for an intake run."""
 GENOTYPES_MT = "genotypes.mt"
 """The one top-level entry of the genotype tar."""
 GENOTYPES_TMP_PREFIX = "genotypes"
@@ -198,10 +201,12 @@ class NodeServiceReader:
         while self.downloads:
             shutil.rmtree(self.downloads.pop(), ignore_errors=True)
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, *, hail: bool = False) -> Any:
         endpoint = get_service_endpoint(self.config, self.service)
         try:
             with endpoint.http() as http:
+                if hail:
+                    http.timeout = HAIL_TIMEOUT
                 answer = http.request(method, path, json=body, headers=self.tokens.headers())
                 if answer.status_code == 401:  # a token from before a re-approval: one fresh
                     self.tokens.forget()
@@ -235,7 +240,7 @@ class NodeServiceReader:
         """Carriers per allele over the GRZ's consented datasets (scope datasets:attributes)."""
         from genomlab.data_service.nodes import SITE_COLUMNS
 
-        answer = self._call("GET", SITE_COUNTS_PATH)
+        answer = self._call("GET", SITE_COUNTS_PATH, hail=True)
         return _frame(answer.get("sites"), SITE_COLUMNS, f"{self.service} site counts", "sites")
 
     def export_cohort_genotypes(self, hl: HailModule, pseudonyms: Sequence[str]) -> Any:
@@ -292,7 +297,7 @@ class NodeServiceReader:
         endpoint = get_service_endpoint(self.config, self.service)
         try:
             with endpoint.http() as http:
-                http.timeout = httpx.Timeout(TIMEOUT_SECONDS, read=None)  # the GRZ writes first
+                http.timeout = HAIL_TIMEOUT
                 for attempt in range(2):
                     with http.stream("POST", path, json=body,
                                      headers=self.tokens.headers()) as answer:

@@ -38,7 +38,9 @@ submit`` uploads it), and its own approval from the platform's status look-up be
 
 Hail starts in a GRZ's service on its first genotype, site-count or intake request that needs
 it, once per process (one lock: concurrent requests do not start two), with the service's
-configuration (:func:`genomlab.intake._hail_starter`).
+configuration (:func:`genomlab.intake._hail_starter`); Hail's work (an intake run, site
+counts, an export) runs one at a time (Hail is not thread-safe), so a genotype request waits
+for a running intake.
 
 Callers of the read API present a platform token for audience ``urn:genomlab:node``; the node
 checks it with the platform's published key and asks the platform (its own client, scope
@@ -250,6 +252,7 @@ def create_node_app(
     reader = _dataset_reader(config, kind, node_id, hail)  # opens (and migrates) the node's store
     run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform, hail)
     scratch = institution.directory / "tmp"
+    hail_work = threading.Lock()  # Hail runs one job at a time: intake, site counts, exports
     sweep_leftovers(scratch, GENOTYPES_TMP_PREFIX)  # what a killed run of this service left
     callers = CallerCheck(
         watch_platform_token_key(config, trusted_by=institution),
@@ -271,7 +274,9 @@ def create_node_app(
         except OAuthError as error:
             return _oauth_response(error)
         try:
-            return JSONResponse(run_intake(), headers=NO_STORE)
+            with hail_work:
+                summary = run_intake()
+            return JSONResponse(summary, headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
 
@@ -312,14 +317,17 @@ def create_node_app(
     def site_counts() -> dict[str, Any]:
         if kind != "grz":
             raise NotFoundError(f"KDK {node_id}: no site counts (a KDK holds no genotypes)")
-        return {"node_id": node_id, "sites": reader.get_site_counts().to_dicts()}
+        with hail_work:
+            sites = reader.get_site_counts()
+        return {"node_id": node_id, "sites": sites.to_dicts()}
 
     def genotypes(body: Any) -> Response:
         if kind != "grz":
             raise NotFoundError(f"KDK {node_id}: no genotypes to read (a KDK releases fields)")
         pseudonyms = _texts(body, "pseudonyms")
-        mt = reader.export_cohort_genotypes(hail(), pseudonyms)
-        stream, digest, size = pack_genotypes(mt, scratch)
+        with hail_work:
+            mt = reader.export_cohort_genotypes(hail(), pseudonyms)
+            stream, digest, size = pack_genotypes(mt, scratch)
         headers = {
             **NO_STORE,
             DIGEST_HEADER: format_sha256_digest(digest),
