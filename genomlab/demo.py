@@ -15,13 +15,15 @@ platform service), the application,
 its review, the committee vote and the approval to the platform service, each person with their
 own token; the researcher's feasibility query to the data service with her own token;
 the linkage map from the trust-centre service with the data
-service's client; the clinical fields from the KDK services; the airlock request and both
+service's client; the clinical fields from the KDK services; the GRZs' attributes, site counts
+(the feasibility index) and the release's genotypes from the GRZ services (each starts Hail on
+its first such request); the airlock request and both
 checkers' reviews to the airlock service, each person with their own token. The services stop
 when the demo ends. Still in-process: the GRZs' own processing (grzctl and genomlab's storing
 run in the demo's process, not in the GRZ's service), the hospitals' and BfArM's set-up before
 the services start, the whole GRZ intake when BfArM's tools are missing (genomlab's old
-path), the platform's user set-up, the release's genotypes (a GRZ service serves no genotypes
-yet) and the scheduled reports. With ``--no-hail`` no service starts (as before: the intake,
+path), the platform's user set-up, the feasibility index's build (from the services' answers)
+and the scheduled reports. With ``--no-hail`` no service starts (as before: the intake,
 which approves the nodes the services need, is skipped) and the application runs in-process.
 """
 
@@ -408,6 +410,7 @@ def step_release(ctx: DemoContext) -> None:
     if ctx.application_id is None:
         raise GenomlabError("no approved application to release")
     calls = None
+    readers = ExitStack()  # the GRZ services' readers remove their downloads when closed
     if ctx.serving:
         from genomlab.clients.data_service import DataServiceClient
         from genomlab.clients.nodes import ATTRIBUTES_SCOPE, READ_SCOPE, get_node_service_readers
@@ -420,15 +423,18 @@ def step_release(ctx: DemoContext) -> None:
 
         own = load_client_credentials(
             get_credentials_path(Institution(ctx.config, "data_service").directory))
-        _grzs, kdks = get_node_service_readers(
+        grzs, kdks = get_node_service_readers(
             ctx.config, BearerTokens(ctx.config, own, f"{ATTRIBUTES_SCOPE} {READ_SCOPE}"))
+        for reader in grzs:
+            readers.enter_context(reader)
         calls = DataServiceCalls(
             feasibility=DataServiceClient(ctx.config, get_person_tokens(ctx, ctx.team[0]))
             .run_feasibility_query,
             linkage=TrustCenterClient.for_instance(ctx.config, "data_service"),
-            clinical_nodes=kdks)
-    demo = run_data_service_demo(ctx.config, ctx.application_id, hl=ctx.hail(),
-                                 user=ctx.team[0], calls=calls)
+            clinical_nodes=kdks, genome_nodes=grzs)
+    with readers:
+        demo = run_data_service_demo(ctx.config, ctx.application_id, hl=ctx.hail(),
+                                     user=ctx.team[0], calls=calls)
     manifest = demo.release.manifest
     counts = manifest["counts"]
     ctx.figures["release"] = (f"{counts['n_persons']} persons ({counts['n_excluded_no_consent']} "

@@ -17,7 +17,7 @@ from genomlab.data_service.adapters import get_node_readers
 from genomlab.data_service.beacon import make_request
 from genomlab.data_service.feasibility import run_feasibility_query
 from genomlab.data_service.index import build_feasibility_index
-from genomlab.data_service.nodes import ClinicalNodeReader
+from genomlab.data_service.nodes import ClinicalNodeReader, GenomeNodeReader
 from genomlab.data_service.release import LinkageService, ReleaseResult, release_application
 from genomlab.hail_session import HailModule
 
@@ -26,11 +26,14 @@ from genomlab.hail_session import HailModule
 class DataServiceCalls:
     """Where the step's calls go when the institutions run as services: the person's
     feasibility query (the data service's client), the linkage map (the trust-centre service's
-    client) and the clinical fields (the KDK services' readers). Without it, in-process."""
+    client), the clinical fields (the KDK services' readers) and the GRZs' attributes, site
+    counts and cohort genotypes (the GRZ services' readers; the caller closes them after the
+    release, which removes the downloaded genotypes). Without it, in-process."""
 
     feasibility: Callable[[dict[str, Any]], dict[str, Any]]
     linkage: LinkageService
     clinical_nodes: Sequence[ClinicalNodeReader]
+    genome_nodes: Sequence[GenomeNodeReader]
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,9 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
                           calls: DataServiceCalls | None = None) -> DataServiceDemo:
     """Index the nodes, answer one feasibility query, release ``application_id``.
 
-    With ``calls`` the query, the linkage map and the clinical fields go to the running
-    services (the index is built from the KDK services' attributes too); the genotypes are read
-    from the GRZs' stores in-process either way.
+    With ``calls`` the query, the linkage map, the clinical fields and the genotypes go to the
+    running services, and the index is built from the node services' attributes and the GRZ
+    services' site counts; no node's store is opened in this process.
 
     Examples
     --------
@@ -66,13 +69,17 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
         if manifest["application_id"] == application_id:
             return DataServiceDemo(None, ReleaseResult(manifest["release_id"], release, manifest,
                                                        ()))
-    grzs, kdks = get_node_readers(config, hl)
-    clinical: Sequence[ClinicalNodeReader] = kdks if calls is None else calls.clinical_nodes
-    build_feasibility_index(config, grzs, clinical)
+    genome: Sequence[GenomeNodeReader]
+    clinical: Sequence[ClinicalNodeReader]
+    if calls is None:
+        genome, clinical = get_node_readers(config, hl)
+    else:
+        genome, clinical = calls.genome_nodes, calls.clinical_nodes
+    build_feasibility_index(config, genome, clinical)
     request = make_request(["diseaseType:rare"], granularity="count")
     answer = (run_feasibility_query(config, request, user=user) if calls is None
               else calls.feasibility(request))
     result = release_application(
-        config, application_id, genome_nodes=grzs, clinical_nodes=clinical,
+        config, application_id, genome_nodes=genome, clinical_nodes=clinical,
         linkage_service=TrustCenter(config) if calls is None else calls.linkage, hl=hl)
     return DataServiceDemo(answer, result)

@@ -52,9 +52,9 @@ re-checked) and asks for linkage maps (trust centre); the trust centre looks up 
 approval status at the platform; the airlock looks up people (status), project membership
 (``projects:read``) and records releases in the register (``register:write``). A node's
 service looks up its own approval and its callers' (``status:read``) and serves dataset
-attributes to the trust centre and the data service (``datasets:attributes``, audience
-``urn:genomlab:node``) and the fields of a release to the data service only
-(``datasets:read``); genotypes and identities are in no node scope."""
+attributes and a GRZ's site counts to the trust centre and the data service
+(``datasets:attributes``, audience ``urn:genomlab:node``) and the fields and genotypes of a
+release to the data service only (``datasets:read``); identities are in no node scope."""
 
 
 class InvalidClient(PermissionDenied):

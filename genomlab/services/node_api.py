@@ -19,9 +19,28 @@ submit`` uploads it), and its own approval from the platform's status look-up be
   of :mod:`genomlab.data_service.nodes`: pseudonym, disease and library type; a KDK's sex, birth
   month, ICD-10-GM and HPO); scope ``datasets:attributes``, callers the trust centre and the
   data service.
+- ``GET /api/datasets/site-counts`` (GRZ): carriers per allele over the consented datasets
+  (:data:`~genomlab.data_service.nodes.SITE_COLUMNS`: the feasibility index's input); scope
+  ``datasets:attributes``, callers the trust centre and the data service.
 - ``POST /api/datasets/fields`` ``{pseudonyms, fields}`` (KDK): the fields of a release; scope
   ``datasets:read``, the data service only.
+- ``POST /api/datasets/genotypes`` ``{pseudonyms}`` (GRZ): the consented store restricted to
+  those datasets at the node (:meth:`~genomlab.data_service.adapters.GenomeCenterReader.
+  export_cohort_genotypes`: pseudonyms the store does not hold, or no longer consented, are
+  left out as in-process), written as ``genotypes.mt`` into a folder of the GRZ's own
+  (``<node dir>/tmp/genotypes-<host>-<pid>-<random>``, 0700), answered as an uncompressed tar
+  (``application/x-tar``; the MatrixTable's parts are compressed already) with its SHA-256 in
+  ``Repr-Digest`` (RFC 9530, ``sha-256=:<base64>:``) and its ``Content-Length``. The folder is
+  removed before the first byte is sent (the open tar is streamed), also on errors; a killed
+  service's folder is swept at the next request or start. Scope ``datasets:read``, the data
+  service only.
 - ``GET /healthz``.
+
+Hail starts in a GRZ's service on its first genotype, site-count or intake request that needs
+it, once per process (one lock: concurrent requests do not start two), with the service's
+configuration (:func:`genomlab.intake._hail_starter`); Hail's work (an intake run, site
+counts, an export) runs one at a time (Hail is not thread-safe), so a genotype request waits
+for a running intake.
 
 Callers of the read API present a platform token for audience ``urn:genomlab:node``; the node
 checks it with the platform's published key and asks the platform (its own client, scope
@@ -34,21 +53,32 @@ cannot be asked.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Any, Literal
+import os
+import shutil
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from genomlab.clients.nodes import (
     ATTRIBUTES_PATH,
     ATTRIBUTES_SCOPE,
+    DIGEST_HEADER,
     FIELDS_PATH,
+    GENOTYPES_MT,
+    GENOTYPES_PATH,
+    GENOTYPES_TMP_PREFIX,
     INTAKE_PATH,
     READ_SCOPE,
+    SITE_COUNTS_PATH,
     check_operator_secret,
     ensure_operator_credential,
+    format_sha256_digest,
 )
 from genomlab.clients.oauth import (
     ClientCredentials,
@@ -64,7 +94,9 @@ from genomlab.clients.platform import (
 from genomlab.clients.trust_center import PSEUDONYM_SCOPE, TrustCenterClient
 from genomlab.config import GenomlabConfig
 from genomlab.errors import GenomlabError, NotFoundError, PermissionDenied, ValidationFailed
+from genomlab.hail_session import HailModule
 from genomlab.institution import Institution
+from genomlab.leftovers import make_owned_dir, sweep_leftovers
 from genomlab.platform.access_tokens import NODE_AUDIENCE
 from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
 from genomlab.services.trust_center_api import (
@@ -81,6 +113,66 @@ IntakeRun = Callable[[], dict[str, Any]]
 ATTRIBUTE_READERS = ("trust_center", "data_service")
 """Node kinds whose clients may read dataset attributes (the trust centre's cohort selection,
 the data service)."""
+CHUNK_BYTES = 1 << 20
+
+
+def make_hail_start(config: GenomlabConfig) -> Callable[[], HailModule]:
+    """Start Hail with ``config`` on the first call, once per process, under a lock: concurrent
+    requests of one service (they run in a thread pool) do not start two
+    (:func:`genomlab.intake._hail_starter`, :func:`genomlab.hail_session.init_hail`)."""
+    from genomlab.intake import _hail_starter
+
+    start = _hail_starter(config)
+    lock = threading.Lock()
+
+    def started() -> HailModule:
+        with lock:
+            return start()
+
+    return started
+
+
+def pack_genotypes(mt: Any, parent: Path) -> tuple[BinaryIO, bytes, int]:
+    """``mt`` written as ``genotypes.mt`` into a fresh owner-only folder under ``parent`` and
+    packed into an uncompressed tar there; the open tar, its SHA-256 and its size.
+
+    The folder is removed before this returns, also on errors (the open file stays readable
+    until closed); a killed process's folder is swept by the next call
+    (:func:`genomlab.leftovers.make_owned_dir`).
+    """
+    folder = make_owned_dir(parent, GENOTYPES_TMP_PREFIX)
+    try:
+        mt.write(str(folder / GENOTYPES_MT))
+        tar_path = folder / "genotypes.tar"
+        fd = os.open(tar_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w|") as tar:
+            tar.add(folder / GENOTYPES_MT, arcname=GENOTYPES_MT, filter=_plain_member)
+        stream = tar_path.open("rb")
+        try:
+            digest = hashlib.file_digest(stream, "sha256").digest()
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(0)
+        except BaseException:
+            stream.close()
+            raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stream, digest, size
+
+
+def _plain_member(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A tar entry without the GRZ's account names and ids."""
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
+
+
+def _stream_file(stream: BinaryIO) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        stream.close()
 
 
 def make_node_intake(
@@ -89,9 +181,11 @@ def make_node_intake(
     node_id: str,
     credentials: ClientCredentials,
     platform: PlatformStatusClient,
+    hail: Callable[[], HailModule] | None = None,
 ) -> IntakeRun:
     """The default intake run: :func:`genomlab.intake.run_inbox_intake` with the trust-centre
-    and platform services as the node's links, each called with the node's own client."""
+    and platform services as the node's links, each called with the node's own client; ``hail``
+    starts Hail (default: :func:`genomlab.intake._hail_starter`)."""
     from genomlab.intake import make_platform_reporter, run_inbox_intake
 
     pseudonyms = TrustCenterClient(config, credentials, scope=PSEUDONYM_SCOPE)
@@ -100,17 +194,25 @@ def make_node_intake(
 
     def run() -> dict[str, Any]:
         return run_inbox_intake(
-            config, kind, node_id, pseudonyms=pseudonyms, reporter=reporter, node_status=platform
+            config,
+            kind,
+            node_id,
+            pseudonyms=pseudonyms,
+            reporter=reporter,
+            node_status=platform,
+            hail=hail,
         )
 
     return run
 
 
-def _dataset_reader(config: GenomlabConfig, kind: NodeKind, node_id: str) -> Any:
+def _dataset_reader(
+    config: GenomlabConfig, kind: NodeKind, node_id: str, hail: Callable[[], HailModule]
+) -> Any:
     from genomlab.data_service.adapters import ClinicalNodeReader, GenomeCenterReader
 
     if kind == "grz":
-        return GenomeCenterReader(config, node_id)
+        return GenomeCenterReader(config, node_id, start_hail=hail)
     return ClinicalNodeReader(config, node_id)
 
 
@@ -146,8 +248,12 @@ def create_node_app(
     if platform is None:
         platform = PlatformStatusClient(config, credentials)
     operator = hashlib.sha256(ensure_operator_credential(institution.directory).encode()).digest()
-    reader = _dataset_reader(config, kind, node_id)  # opens (and migrates) the node's store
-    run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform)
+    hail = make_hail_start(config)
+    reader = _dataset_reader(config, kind, node_id, hail)  # opens (and migrates) the node's store
+    run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform, hail)
+    scratch = institution.directory / "tmp"
+    hail_work = threading.Lock()  # Hail runs one job at a time: intake, site counts, exports
+    sweep_leftovers(scratch, GENOTYPES_TMP_PREFIX)  # what a killed run of this service left
     callers = CallerCheck(
         watch_platform_token_key(config, trusted_by=institution),
         platform,
@@ -168,7 +274,9 @@ def create_node_app(
         except OAuthError as error:
             return _oauth_response(error)
         try:
-            return JSONResponse(run_intake(), headers=NO_STORE)
+            with hail_work:
+                summary = run_intake()
+            return JSONResponse(summary, headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
 
@@ -176,8 +284,8 @@ def create_node_app(
         authorization: str | None,
         scope: str,
         kinds: tuple[str, ...],
-        act: Callable[[], dict[str, Any]],
-    ) -> JSONResponse:
+        act: Callable[[], dict[str, Any] | Response],
+    ) -> Response:
         try:
             claims = callers.verify(authorization, scope)
         except OAuthError as error:
@@ -190,9 +298,10 @@ def create_node_app(
                     f"{kind.upper()} {node_id}: node {claims['node_id']} "
                     f"({claims['node_kind']}) may not read this"
                 )
-            return JSONResponse(act(), headers=NO_STORE)
+            answer = act()
         except GenomlabError as exc:
             return _error_response(exc)
+        return answer if isinstance(answer, Response) else JSONResponse(answer, headers=NO_STORE)
 
     def attributes() -> dict[str, Any]:
         return {"node_id": node_id, "datasets": reader.get_dataset_attributes().to_dicts()}
@@ -204,6 +313,29 @@ def create_node_app(
             )
         frame = reader.read_fields(_texts(body, "pseudonyms"), _texts(body, "fields"))
         return {"node_id": node_id, "datasets": frame.to_dicts()}
+
+    def site_counts() -> dict[str, Any]:
+        if kind != "grz":
+            raise NotFoundError(f"KDK {node_id}: no site counts (a KDK holds no genotypes)")
+        with hail_work:
+            sites = reader.get_site_counts()
+        return {"node_id": node_id, "sites": sites.to_dicts()}
+
+    def genotypes(body: Any) -> Response:
+        if kind != "grz":
+            raise NotFoundError(f"KDK {node_id}: no genotypes to read (a KDK releases fields)")
+        pseudonyms = _texts(body, "pseudonyms")
+        with hail_work:
+            mt = reader.export_cohort_genotypes(hail(), pseudonyms)
+            stream, digest, size = pack_genotypes(mt, scratch)
+        headers = {
+            **NO_STORE,
+            DIGEST_HEADER: format_sha256_digest(digest),
+            "Content-Length": str(size),
+        }
+        return StreamingResponse(
+            _stream_file(stream), media_type="application/x-tar", headers=headers
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -217,8 +349,8 @@ def create_node_app(
         return response
 
     @app.get(ATTRIBUTES_PATH)
-    async def attributes_route(request: Request) -> JSONResponse:
-        response: JSONResponse = await run_in_threadpool(
+    async def attributes_route(request: Request) -> Response:
+        response: Response = await run_in_threadpool(
             serve,
             request.headers.get("authorization"),
             ATTRIBUTES_SCOPE,
@@ -227,19 +359,38 @@ def create_node_app(
         )
         return response
 
-    @app.post(FIELDS_PATH)
-    async def fields_route(request: Request) -> JSONResponse:
+    @app.get(SITE_COUNTS_PATH)
+    async def site_counts_route(request: Request) -> Response:
+        response: Response = await run_in_threadpool(
+            serve,
+            request.headers.get("authorization"),
+            ATTRIBUTES_SCOPE,
+            ATTRIBUTE_READERS,
+            site_counts,
+        )
+        return response
+
+    async def read_route(request: Request, act: Callable[[Any], dict[str, Any] | Response]
+                         ) -> Response:
         try:
             body = await request.json()
         except ValueError:
             body = None  # refused after the token check, so a stranger learns nothing
-        response: JSONResponse = await run_in_threadpool(
+        response: Response = await run_in_threadpool(
             serve,
             request.headers.get("authorization"),
             READ_SCOPE,
             ("data_service",),
-            lambda: fields(body),
+            lambda: act(body),
         )
         return response
+
+    @app.post(FIELDS_PATH)
+    async def fields_route(request: Request) -> Response:
+        return await read_route(request, fields)
+
+    @app.post(GENOTYPES_PATH)
+    async def genotypes_route(request: Request) -> Response:
+        return await read_route(request, genotypes)
 
     return app

@@ -1,23 +1,37 @@
-"""A GRZ as its own service: intake of its inbox through the trust-centre and platform services.
+"""A GRZ as its own service: intake of its inbox through the trust-centre and platform services,
+its genotypes and site counts to the data service.
 
 One home per module (the world's nodes approved, its TANs and consents registered), real
 ``genomlab serve trust-center``, ``platform`` and ``grz --node GRZ…`` subprocesses. A submission
-that fails basic QC needs no Hail (nothing to store); the one that stores genotypes starts Hail
-in the GRZ's service and is marked ``hail``.
+that fails basic QC needs no Hail (nothing to store); the ones that store genotypes start Hail
+in the GRZ's service (once for the module) and are marked ``hail``, as is the genotype export
+(read in this process with the session's Hail). The refusals at the genotypes need no Hail.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import func, inspect, select, table
 
-from genomlab.clients.nodes import ATTRIBUTES_SCOPE, NodeOperatorClient, NodeServiceReader
-from genomlab.clients.oauth import BearerTokens, ClientCredentials
+from genomlab.clients.nodes import (
+    ATTRIBUTES_SCOPE,
+    GENOTYPES_PATH,
+    READ_SCOPE,
+    SITE_COUNTS_PATH,
+    NodeOperatorClient,
+    NodeServiceReader,
+)
+from genomlab.clients.oauth import BearerTokens, ClientCredentials, load_client_credentials
 from genomlab.config import GenomlabConfig
 from genomlab.institution import Institution
 from genomlab.platform.confirmations import (
@@ -40,6 +54,22 @@ GOOD = next(
     for s in TRUTH["submissions"]
     if s["grz"] == GRZ and s["type"] == "initial" and len(s["samples"]) == 1
 )
+RESEARCH_CONSENT = {c["sample"]: c["research_consent"] for c in TRUTH["consents"]}
+SINGLES = [
+    s
+    for s in TRUTH["submissions"]
+    if s["grz"] == GRZ
+    and s["type"] == "initial"
+    and len(s["samples"]) == 1
+    and s is not GOOD
+    and s["submission_id"] not in {b["derived_from"] for b in TRUTH["bad_submissions"]}
+]
+EXPORTED = [s for s in SINGLES if RESEARCH_CONSENT[s["samples"][0]] == "permit"][:2]
+"""Two research-consented persons of the GRZ (the data service asks for the first only)."""
+NOT_CONSENTED = next(s for s in SINGLES if RESEARCH_CONSENT[s["samples"][0]] != "permit")
+"""A person in the GRZ's non-consented store (asked for, never sent)."""
+DATA_SERVICE_NODE = "DSGENO01"
+KDK = "KDKTUE005"
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,13 @@ class Grz:
     config: GenomlabConfig
     folder: Path
     client: ClientCredentials
+    url: str
+    ca: Path
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, timeout=60, verify=ssl.create_default_context(cafile=str(self.ca))
+        )
 
     def run_intake(self) -> dict:
         return NodeOperatorClient(self.config, "grz", GRZ, self.folder).run_intake()
@@ -66,9 +103,9 @@ def grz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grz]:
     with (
         running_service(config, "trust_center", log=base / "tc.log", env=ENV),
         running_service(config, "platform", log=base / "platform.log", env=ENV),
-        running_service(config, "grz", GRZ, log=base / "grz.log", env=ENV),
+        running_service(config, "grz", GRZ, log=base / "grz.log", env=ENV) as service,
     ):
-        yield Grz(config, folder, client)
+        yield Grz(config, folder, client, service.url, service.ca)
 
 
 def _platform_events(config: GenomlabConfig) -> list:
@@ -131,3 +168,130 @@ def test_run_intake__grz_service_exchanges_and_stores_one_submission(grz):
     assert attributes["pseudonym"][0].startswith("GDP1-")
     for ledger in ("trust_center", "platform"):
         assert Institution(grz.config, ledger).ledger().verify(full=True).ok
+
+
+# --- genotypes and site counts to the data service ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_service(grz: Grz) -> BearerTokens:
+    """The data service's tokens for the node services (its own client)."""
+    issued = approved_node_client(grz.config, DATA_SERVICE_NODE)
+    credentials = ClientCredentials(issued.client_id, issued.client_secret, DATA_SERVICE_NODE)
+    return BearerTokens(grz.config, credentials, f"{ATTRIBUTES_SCOPE} {READ_SCOPE}")
+
+
+@pytest.fixture(scope="module")
+def kdk_tokens(grz: Grz) -> Any:
+    """Node-audience tokens of a KDK's own client with any scope, signed with the platform's
+    key: as if the platform had granted a KDK what only the data service may have (its
+    clients never get it: ``invalid_scope``), so only the GRZ's own caller check stands."""
+    from genomlab.platform.access_tokens import AccessTokenAuthority
+    from genomlab.platform.oauth_clients import require_usable_client
+    from genomlab.platform.store import read_platform
+
+    issued = approved_node_client(grz.config, KDK)
+    with read_platform(grz.config) as conn:
+        identity = require_usable_client(conn, issued.client_id)
+
+    def token(scope: str) -> str:
+        widened = dataclasses.replace(identity, scope=scope)
+        return str(AccessTokenAuthority(grz.config).issue(widened, scope)["access_token"])
+
+    return token
+
+
+def grz_state(config: GenomlabConfig) -> dict[str, Any]:
+    """Row count of every table of the GRZ's store (its ledger included), and what its and the
+    data service's scratch folders hold."""
+    engine = Institution(config, "grz", GRZ).engine()
+    with engine.connect() as conn:
+        rows = {
+            name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+            for name in sorted(inspect(engine).get_table_names())
+        }
+    folders = [Institution(config, "grz", GRZ).directory, Institution(config, "data_service")
+               .directory]
+    return {"rows": rows, "tmp": sorted(str(p) for f in folders for p in (f / "tmp").glob("*"))}
+
+
+def test_export_cohort_genotypes__callers_other_than_the_data_service_refused(
+    grz, data_service, kdk_tokens
+):
+    config = grz.config
+    before = grz_state(config)
+    trust_center = load_client_credentials(
+        Institution(config, "trust_center").directory / "platform-client.json"
+    )
+    refusals = {
+        "no token": (None, {"pseudonyms": []}, 401),
+        "trust centre (datasets:attributes only)": (
+            BearerTokens(config, trust_center, ATTRIBUTES_SCOPE).get(),
+            {"pseudonyms": []},
+            403,
+        ),
+        "KDK with datasets:read": (kdk_tokens(READ_SCOPE), {"pseudonyms": []}, 403),
+        "data service, pseudonyms not a list": (
+            data_service.get(),
+            {"pseudonyms": "GDP1-x"},
+            400,
+        ),
+    }
+    with grz.http() as http:
+        for name, (token, body, status) in refusals.items():
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            answer = http.post(GENOTYPES_PATH, headers=headers, json=body)
+            assert answer.status_code == status, (name, answer.text)
+            assert answer.headers["content-type"] == "application/json", name  # no tar
+            if status == 400:
+                assert "field pseudonyms" in answer.json()["error_description"]
+        kdk = kdk_tokens(ATTRIBUTES_SCOPE)
+        answer = http.get(SITE_COUNTS_PATH, headers={"Authorization": f"Bearer {kdk}"})
+        assert answer.status_code == 403, answer.text
+        assert http.get(SITE_COUNTS_PATH).status_code == 401
+    assert grz_state(config) == before
+
+
+@pytest.fixture(scope="module")
+def stored(grz: Grz) -> dict[str, dict[str, Any]]:
+    """Three more single-sample submissions taken in by the GRZ's service (its Hail started
+    there): each sample's donor row (``genome_pseudonym``, ``store``)."""
+    from genomlab.genome_center.intake import GenomeCenter
+
+    names = {grz.put(s["path"]): s["samples"][0] for s in [*EXPORTED, NOT_CONSENTED]}
+    summary = grz.run_intake()
+    assert {summary["states"][name] for name in names} <= {"qc_selected", "finished"}, summary
+    donors = GenomeCenter(grz.config, GRZ).get_donors()
+    return {names[d["inbox_id"]]: d for d in donors if d["inbox_id"] in names}
+
+
+@pytest.mark.hail
+@pytest.mark.slow
+def test_export_cohort_genotypes__data_service_gets_only_the_asked_consented_genotypes(
+    grz, data_service, stored, hl
+):
+    from genomlab.data_service.adapters import GenomeCenterReader
+
+    config = grz.config
+    first, second = (stored[s["samples"][0]] for s in EXPORTED)
+    outside = stored[NOT_CONSENTED["samples"][0]]
+    assert [first["store"], second["store"], outside["store"]] == [
+        "consented", "consented", "nonconsented"]
+    wanted = first["genome_pseudonym"]
+    asked = [wanted, outside["genome_pseudonym"], "GDP1-NOSUCHDATASET"]
+    in_process = GenomeCenterReader(config, GRZ, hl)
+
+    with NodeServiceReader(config, "grz", GRZ, data_service) as reader:
+        mt = reader.export_cohort_genotypes(hl, asked)
+        (download,) = reader.downloads
+        assert download.parent == Institution(config, "data_service").directory / "tmp"
+        assert download.stat().st_mode & 0o777 == 0o700
+        assert mt.s.collect() == [wanted]  # the non-consented and the unknown left out
+        # the same rows, columns and entries as the GRZ's own export in-process
+        assert mt._same(in_process.export_cohort_genotypes(hl, asked))
+        assert not list((grz.folder / "tmp").glob("genotypes-*"))  # the GRZ's copy is gone
+
+        sites = reader.get_site_counts()
+        assert sites.height > 0
+        assert sites.sort("variant").equals(in_process.get_site_counts().sort("variant"))
+    assert not download.exists()  # closed: the download is removed
