@@ -25,6 +25,8 @@ from genomlab.config import GenomlabConfig
 
 SERVICE = "data_service"
 FEASIBILITY_PATH = "/api/feasibility"
+INDEX_PATH = "/api/index/rebuild"
+"""``POST``: the data service's operator has the service rebuild its feasibility index."""
 
 
 class TokenSource(Protocol):
@@ -119,3 +121,30 @@ def ask_feasibility(
     from genomlab.data_service.feasibility import run_feasibility_query
 
     return run_feasibility_query(config, request, user=user)
+
+
+class DataServiceOperatorClient:
+    """The data service's operator's calls to the running service, with the operator
+    credential in the data service's folder (``<data_service>/operator-credential.json``, 0600,
+    made at the service's first start, as a node's: whoever can read the folder operates it).
+
+    Examples
+    --------
+    >>> operator = DataServiceOperatorClient(config, data_service_folder)  # doctest: +SKIP
+    >>> operator.build_feasibility_index()["n_clinical_datasets"]  # doctest: +SKIP
+    57
+    """
+
+    def __init__(self, config: GenomlabConfig, folder: Path) -> None:
+        from genomlab.clients.nodes import get_operator_credential_path, load_operator_credential
+
+        self.config = config
+        self.secret = load_operator_credential(get_operator_credential_path(folder))
+
+    def build_feasibility_index(self) -> dict[str, Any]:
+        """The service rebuilds its index from the running node services (the in-process
+        function's name: :func:`genomlab.data_service.index.build_feasibility_index`); its
+        digest, the nodes asked and the index's row counts."""
+        from genomlab.clients.nodes import post_as_operator
+
+        return post_as_operator(self.config, SERVICE, self.secret, INDEX_PATH)

@@ -203,12 +203,20 @@ class NodeOperatorClient:
 
     def run_intake(self) -> dict[str, Any]:
         """Take in what is in the node's inbox; the service's summary."""
-        endpoint = get_service_endpoint(self.config, self.service)
-        try:
-            with endpoint.http() as http:
-                http.timeout = httpx.Timeout(None)  # intake of a full inbox takes its time
-                answer = http.post(INTAKE_PATH, headers={"Authorization": f"Bearer {self.secret}"})
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"{self.service}: {exc}") from exc
-        body: dict[str, Any] = raise_for_answer(self.service, answer)
-        return body
+        return post_as_operator(self.config, self.service, self.secret, INTAKE_PATH)
+
+
+def post_as_operator(config: GenomlabConfig, service: str, secret: str,
+                     path: str) -> dict[str, Any]:
+    """``POST path`` to running ``service`` with its operator's ``secret`` as the bearer; the
+    service's JSON answer, its refusal as the matching error. No time limit: an operator's job
+    (an inbox's intake, an index over every node) takes the time it takes."""
+    endpoint = get_service_endpoint(config, service)
+    try:
+        with endpoint.http() as http:
+            http.timeout = httpx.Timeout(None)
+            answer = http.post(path, headers={"Authorization": f"Bearer {secret}"})
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable(f"{service}: {exc}") from exc
+    body: dict[str, Any] = raise_for_answer(service, answer)
+    return body

@@ -84,10 +84,28 @@ def index_cmd(cli: CliContext) -> None:
     Reads each node's consented datasets and each GRZ's allele sites (one Hail pass per GRZ);
     no pseudonym or genotype is kept in the index. The index replaces the previous one inside
     the data service's store (no files of its own).
+
+    With the data service running (``genomlab serve data-service``) the service does it, asked
+    with the operator credential in its folder, and reads the nodes through their services.
     """
+    from genomlab.clients.data_service import (
+        SERVICE,
+        DataServiceOperatorClient,
+        service_running,
+    )
     from genomlab.data_service.adapters import get_node_readers
     from genomlab.data_service.index import build_feasibility_index, load_feasibility_index
 
+    if service_running(cli.config, SERVICE):
+        from genomlab.institution import Institution
+
+        folder = Institution(cli.config, "data_service").directory
+        built = DataServiceOperatorClient(cli.config, folder).build_feasibility_index()
+        click.echo(f"feasibility index {built['digest'][:12]}: {built['n_genome_datasets']} "
+                   f"genome datasets, {built['n_clinical_datasets']} clinical datasets, "
+                   f"{built['n_sites']} sites from {', '.join(built['nodes']) or 'no node'} "
+                   "(by the data service)")
+        return
     grzs, kdks = get_node_readers(cli.config)
     digest = build_feasibility_index(cli.config, grzs, kdks)
     index = load_feasibility_index(cli.config)

@@ -7,6 +7,15 @@
   With an ``Idempotency-Key`` header, a retry of the request with the same key (after the
   connection dropped, e.g. the service was killed after recording the answer) is answered
   again, recorded once and counted once against the budget.
+- ``POST /api/index/rebuild``: the **data service's operator** has the service rebuild its
+  feasibility index (:func:`genomlab.data_service.index.build_feasibility_index`) from the
+  running node services, asked with the data service's own platform client (scope
+  ``datasets:attributes``): every KDK's and GRZ's consented datasets' attributes and each GRZ's
+  allele sites. ``Authorization: Bearer <operator secret>`` from
+  ``<data_service>/operator-credential.json`` (0600, made at the service's first start; a
+  person's or a node's token is no operator credential). So the index is written by this
+  process only, as the store's other writes. 401 without the operator secret; 503 if a node
+  service cannot be asked (the old index stays).
 - ``GET /healthz``: readiness.
 
 **The service owns its rules.** The disclosure threshold, the zero rule and the query budget
@@ -39,15 +48,25 @@ service has no feasibility index yet; 503 if the platform cannot be asked (never
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from genomlab.clients.data_service import INDEX_PATH
+from genomlab.clients.nodes import (
+    ATTRIBUTES_SCOPE,
+    check_operator_secret,
+    ensure_operator_credential,
+    get_node_service_readers,
+)
+from genomlab.clients.oauth import BearerTokens, get_credentials_path, load_client_credentials
 from genomlab.config import GenomlabConfig
 from genomlab.data_service.beacon import parse_request
 from genomlab.data_service.feasibility import choose_side, run_feasibility_query
+from genomlab.data_service.index import build_feasibility_index, load_feasibility_index
 from genomlab.data_service.store import open_data_service_ledger
 from genomlab.data_service.suppression import check_service_disclosure
 from genomlab.errors import ConflictError, GenomlabError, NotFoundError, ValidationFailed
@@ -55,7 +74,7 @@ from genomlab.institution import Institution
 from genomlab.services.beacon_api import caller_refusal, create_beacon_router
 from genomlab.services.htsget_api import create_service_htsget_router
 from genomlab.services.ledger_health_api import create_ledger_health_router
-from genomlab.services.oauth_http import OAuthError
+from genomlab.services.oauth_http import OAuthError, bearer_error, get_bearer_token
 from genomlab.services.person_check import (
     DATA_SERVICE_AUDIENCE,
     PersonCheck,
@@ -117,6 +136,8 @@ def create_data_service_app(
     )
     visas = visas or VisaCheck.for_service(config, people.platform)
     open_data_service_ledger(config)  # the process owns the store: made (migrated) at start
+    folder = Institution(config, "data_service").directory
+    operator = hashlib.sha256(ensure_operator_credential(folder).encode()).digest()
     app = FastAPI(
         title="genomlab data service (Datendienst)", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -160,6 +181,28 @@ def create_data_service_app(
             )
         return answer(user, body, request.headers.get(IDEMPOTENCY_KEY))
 
+    def rebuild_index(authorization: str | None) -> JSONResponse:
+        """The operator's index rebuild from the running node services (a worker thread)."""
+        try:
+            if not check_operator_secret(get_bearer_token(authorization), operator):
+                raise bearer_error(401, "invalid_token",
+                                   "not the operator credential of the data service")
+        except OAuthError as error:
+            return _oauth_response(error)
+        try:
+            own = load_client_credentials(get_credentials_path(folder))
+            genome, clinical = get_node_service_readers(
+                config, BearerTokens(config, own, ATTRIBUTES_SCOPE))
+            digest = build_feasibility_index(config, genome, clinical)
+            index = load_feasibility_index(config)
+        except GenomlabError as exc:
+            return _error_response(exc)
+        return JSONResponse({
+            "digest": digest, "nodes": [n.node_id for n in (*genome, *clinical)],
+            "n_genome_datasets": index.genome.height,
+            "n_clinical_datasets": index.clinical.height, "n_sites": index.sites.height},
+            headers=NO_STORE)
+
     app.include_router(create_beacon_router(config, people, visas))  # GA4GH Beacon v2
 
     @app.get("/healthz")
@@ -173,6 +216,12 @@ def create_data_service_app(
         except ValueError:
             body = None  # refused after the person check, so a stranger learns nothing
         response: JSONResponse = await run_in_threadpool(verified_answer, request, body)
+        return response
+
+    @app.post(INDEX_PATH)
+    async def index(request: Request) -> JSONResponse:
+        response: JSONResponse = await run_in_threadpool(
+            rebuild_index, request.headers.get("authorization"))
         return response
 
     app.include_router(create_service_htsget_router(config, visas))

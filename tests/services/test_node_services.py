@@ -319,6 +319,45 @@ def test_get_dataset_attributes__other_callers_refused(nodes):
     assert node_state(config, KDK) == before
 
 
+def test_build_feasibility_index__data_service_operator_has_the_service_ask_the_nodes(nodes):
+    """``genomlab data-service index`` with the data service running: the service rebuilds its
+    index from the KDK service (its own client), asked with its operator's credential; a wrong
+    secret or a node's token is refused and builds nothing."""
+    from genomlab.clients.data_service import INDEX_PATH, SERVICE, DataServiceOperatorClient
+    from genomlab.clients.nodes import post_as_operator
+    from genomlab.clients.oauth import InvalidCredentials
+    from genomlab.clients.trust_center import PSEUDONYM_SCOPE
+    from genomlab.data_service.index import load_feasibility_index
+    from tests.services.people import save_service_client
+
+    config = nodes.config
+    kdk_dir = Institution(config, "kdk", KDK).directory
+    NodeOperatorClient(config, "kdk", KDK, kdk_dir).run_intake()  # records in, whatever ran
+    save_service_client(config, "data_service", "DSINDEX1")
+    folder = Institution(config, "data_service").directory
+    with running_service(config, "data_service", log=nodes.base / "ds-index.log", env=ENV):
+        kdk_token = BearerTokens(config, client_of(config, KDK), PSEUDONYM_SCOPE).get()
+        for secret in ("not-the-operator-secret", kdk_token):
+            with pytest.raises(InvalidCredentials, match="operator credential"):
+                post_as_operator(config, SERVICE, secret, INDEX_PATH)
+        assert not [e for e in Institution(config, "data_service").ledger().events()
+                    if e.type == "feasibility.index_built"]
+        built = DataServiceOperatorClient(config, folder).build_feasibility_index()
+        shown = CliRunner().invoke(main, ["data-service", "index"],
+                                   env={"GENOMLAB_HOME": str(config.home)})
+    assert shown.exit_code == 0, shown.output
+    assert "(by the data service)" in shown.output
+    attributes = ClinicalNodeReader(config, KDK).get_dataset_attributes()
+    assert built["nodes"] == [KDK]
+    assert built["n_clinical_datasets"] == attributes.height > 0
+    index = load_feasibility_index(config)
+    assert index.digest == built["digest"]
+    assert index.clinical.height == attributes.height
+    events = [e for e in Institution(config, "data_service").ledger().events()
+              if e.type == "feasibility.index_built"]
+    assert [e.payload["nodes"] for e in events] == [[KDK], [KDK]]  # the service's, then the CLI's
+
+
 def test_make_cohort_filter__trust_centre_asks_the_node_services(nodes, monkeypatch):
     import numpy as np
 
