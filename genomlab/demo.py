@@ -9,9 +9,10 @@ consents and send their KDK records) and the platform operator's set-up of its p
 roles, dataset tags, credentials files, the approval key) every institution runs as its own
 ``genomlab serve`` process on 127.0.0.1 (:func:`genomlab.deploy.launch.start_all_services`,
 ports recorded in ``<home>/services/``), and the flow goes through them as a deployment's would:
-the intake (each KDK's service takes in its inbox, the GRZs on BfArM's tools get their
-pseudonyms from the trust-centre service with their own clients and grzctl submits to the
-platform service), the application,
+the intake (each KDK's service takes in its inbox; on BfArM's tools the hospitals upload with
+grz-cli into each GRZ's S3 inbox and each GRZ's service runs grzctl's pipeline and genomlab's
+storing for its operator, with its own client to the trust-centre service, and grzctl submits
+to the platform service), the application,
 its review, the committee vote and the approval to the platform service, each person with their
 own token; the researcher's feasibility query to the data service with her own token;
 the linkage map from the trust-centre service with the data
@@ -19,11 +20,14 @@ service's client; the clinical fields from the KDK services; the GRZs' attribute
 (the feasibility index) and the release's genotypes from the GRZ services (each starts Hail on
 its first such request); the airlock request and both
 checkers' reviews to the airlock service, each person with their own token. The services stop
-when the demo ends. Still in-process: the GRZs' own processing (grzctl and genomlab's storing
-run in the demo's process, not in the GRZ's service), the hospitals' and BfArM's set-up before
-the services start, the whole GRZ intake when BfArM's tools are missing (genomlab's old
-path), the platform's user set-up, the feasibility index's build (from the services' answers)
-and the scheduled reports. With ``--no-hail`` no service starts (as before: the intake,
+when the demo ends. The data service's operator has the data service rebuild its feasibility
+index from the node services. Still in the demo's process: the hospitals' and BfArM's set-up
+before the services start (node approvals, case numbers, consents, the KDK inboxes), each GRZ
+operator's grzctl set-up (its keys, grzctl's configuration, grz-db's schema) and the hospitals'
+grz-cli uploads, the whole GRZ intake when BfArM's tools are missing (genomlab's old path), the
+platform's user set-up, the release itself (the data service's operator job, with Hail; its
+linkage map, clinical fields and genotypes come from the services) and the scheduled reports.
+With ``--no-hail`` no service starts (as before: the intake,
 which approves the nodes the services need, is skipped) and the application runs in-process.
 """
 
@@ -258,20 +262,16 @@ def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
     pseudonyms from the trust-centre service with its own client, grzctl's Prüfberichte to the
     running platform service."""
     from genomlab.clients.oauth import get_service_endpoint
-    from genomlab.clients.trust_center import TrustCenterClient
-    from genomlab.genome_center.intake import GenomeCenter
     from genomlab.intake.official import run_world_official_intake
-
-    def pseudonyms(grz: str) -> TrustCenterClient:
-        return TrustCenterClient.for_instance(ctx.config, f"grz:{grz}")
 
     # one at a time: grz-db's should-qc answers depend on the order it is asked in, so two at a
     # time would select different submissions from run to run
     run = run_world_official_intake(ctx.config, ctx.world, tools=tools, hail=ctx.hail,
-                                    pseudonyms=pseudonyms,
-                                    platform=get_service_endpoint(ctx.config, "platform"))
+                                    platform=get_service_endpoint(ctx.config, "platform"),
+                                    grz_services=True)
     outcomes = list(run.outcomes.values())
-    ctx.figures["GRZ intake"] = "BfArM's grz-cli + grzctl (S3 inbox on 127.0.0.1)"
+    ctx.figures["GRZ intake"] = ("BfArM's grz-cli + grzctl (S3 inbox on 127.0.0.1), each GRZ's "
+                                 "own part in its service")
     by_outcome: dict[str, int] = {}
     for o in outcomes:
         key = f"refused by {o.refused_by}" if o.refused_by else f"grz-db {o.grzdb_state}"
@@ -285,11 +285,9 @@ def _run_official_grz_intake(ctx: DemoContext, tools: OfficialTools) -> None:
     ctx.figures["submissions by final state"] = ", ".join(
         f"{state} {n}" for state, n in sorted(states.items())) or "none"
     differ = []
-    for grz, pipeline in sorted(run.pipelines.items()):
-        finished = {str(r["id"]) for r in pipeline.list_submissions()
-                    if (r.get("latest_state") or {}).get("state") == "Finished"}
-        confirmed = {str(r["inbox_id"]) for r in GenomeCenter(ctx.config, grz).get_submissions()
-                     if r["confirmation_id"]}
+    for grz, records in sorted(run.records.items()):  # as each GRZ's service answered
+        finished = {sid for sid, r in records.items() if r.grzdb_state == "Finished"}
+        confirmed = {sid for sid, r in records.items() if r.confirmation_id}
         if finished != confirmed:
             differ.append(f"{grz}: {len(finished ^ confirmed)} submission(s) differ")
     ctx.figures["grz-db agrees with genomlab"] = (
@@ -412,7 +410,7 @@ def step_release(ctx: DemoContext) -> None:
     calls = None
     readers = ExitStack()  # the GRZ services' readers remove their downloads when closed
     if ctx.serving:
-        from genomlab.clients.data_service import DataServiceClient
+        from genomlab.clients.data_service import DataServiceClient, DataServiceOperatorClient
         from genomlab.clients.nodes import ATTRIBUTES_SCOPE, READ_SCOPE, get_node_service_readers
         from genomlab.clients.oauth import (
             BearerTokens,
@@ -431,7 +429,10 @@ def step_release(ctx: DemoContext) -> None:
             feasibility=DataServiceClient(ctx.config, get_person_tokens(ctx, ctx.team[0]))
             .run_feasibility_query,
             linkage=TrustCenterClient.for_instance(ctx.config, "data_service"),
-            clinical_nodes=kdks, genome_nodes=grzs)
+            clinical_nodes=kdks, genome_nodes=grzs,
+            build_index=DataServiceOperatorClient(
+                ctx.config, Institution(ctx.config, "data_service").directory
+            ).build_feasibility_index)
     with readers:
         demo = run_data_service_demo(ctx.config, ctx.application_id, hl=ctx.hail(),
                                      user=ctx.team[0], calls=calls)

@@ -285,12 +285,24 @@ class DemoRun:
 
 @pytest.fixture(scope="session")
 def demo_run(hl: Any, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """``run_demo`` once in this process (``local[2]``, the session's Hail: no second JVM)."""
+    """``run_demo`` once in this process (``local[2]``, the session's Hail: no second JVM).
+
+    A GRZ's own processing (grzctl's pipeline, genomlab's storing) must happen in that GRZ's
+    service, never in the demo's process: here both raise, so a demo that fell back to doing
+    it in-process fails (the services are forked from a fork server of their own, which this
+    patch does not reach)."""
     from genomlab.demo import run_demo
 
     config = config_for(tmp_path_factory.mktemp("demo") / "home")
     said: list[str] = []
-    result = run_demo(config, master="local[2]", echo=said.append)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a GRZ's own processing ran in the demo's process")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("genomlab.genome_center.grzctl_pipeline.GrzctlPipeline.run", refuse)
+        patch.setattr("genomlab.genome_center.intake.GenomeCenter.submit", refuse)
+        result = run_demo(config, master="local[2]", echo=said.append)
     copy = copy_home(config.home, tmp_path_factory.mktemp("demo-copy") / "home")
     return DemoRun(config, result, said, copy)
 

@@ -15,7 +15,9 @@ A node service (``genomlab serve grz|kdk --node ID``) serves
   datasets as a MatrixTable ``genotypes.mt`` in an uncompressed tar (the MatrixTable's parts
   are compressed already), with its SHA-256 in a ``Repr-Digest`` header (RFC 9530:
   ``sha-256=:<base64>:``); scope ``datasets:read`` (the data service only);
-- ``POST /api/intake/run``: the node's operator starts intake of its inbox.
+- ``POST /api/intake/run``: the node's operator starts intake of its inbox (a GRZ set up on
+  BfArM's grzctl: its pipeline, over ``{"submission_ids": [...]}`` if given);
+- ``GET /api/intake/records`` (GRZ): the operator's view of its submissions' records.
 
 :class:`NodeServiceReader` has the read protocol's names
 (:class:`genomlab.data_service.nodes.GenomeNodeReader` / ``ClinicalNodeReader``:
@@ -84,6 +86,7 @@ GENOTYPES_TMP_PREFIX = "genotypes"
 """``<institution dir>/tmp/genotypes-<host>-<pid>-<random>``: the GRZ's packed export and the
 data service's download (owner-only, swept after a crash: :mod:`genomlab.leftovers`)."""
 INTAKE_PATH = "/api/intake/run"
+INTAKE_RECORDS_PATH = "/api/intake/records"
 OPERATOR_CREDENTIAL_FILE = "operator-credential.json"
 """``<node dir>/operator-credential.json`` (0600): the node operator's secret for
 ``POST /api/intake/run``. Whoever can read the node's folder (its OS account) operates it."""
@@ -412,22 +415,35 @@ class NodeOperatorClient:
         self.service = get_node_service_name(kind, node_id)
         self.secret = load_operator_credential(get_operator_credential_path(node_dir))
 
-    def run_intake(self) -> dict[str, Any]:
-        """Take in what is in the node's inbox; the service's summary."""
-        return post_as_operator(self.config, self.service, self.secret, INTAKE_PATH)
+    def run_intake(self, submission_ids: Sequence[str] | None = None) -> dict[str, Any]:
+        """Take in what is in the node's inbox; the service's summary. A GRZ on BfArM's
+        grzctl (set up by its operator) runs its pipeline over ``submission_ids`` (default:
+        the whole inbox) and answers each one's outcome and every submission's record."""
+        body = None if submission_ids is None else {"submission_ids": list(submission_ids)}
+        return post_as_operator(self.config, self.service, self.secret, INTAKE_PATH, body)
+
+    def get_intake_records(self) -> dict[str, Any]:
+        """A GRZ's records of its submissions (grz-db's state, the last error, genomlab's
+        state and Meldebestätigung) and its processing chain (``grzctl`` or ``None``: not set
+        up on grzctl, no records)."""
+        return post_as_operator(self.config, self.service, self.secret, INTAKE_RECORDS_PATH,
+                                method="GET")
 
 
 def post_as_operator(config: GenomlabConfig, service: str, secret: str,
-                     path: str) -> dict[str, Any]:
-    """``POST path`` to running ``service`` with its operator's ``secret`` as the bearer; the
-    service's JSON answer, its refusal as the matching error. No time limit: an operator's job
-    (an inbox's intake, an index over every node) takes the time it takes."""
+                     path: str, body: dict[str, Any] | None = None, *,
+                     method: str = "POST") -> dict[str, Any]:
+    """``POST path`` (or ``method``) to running ``service`` with its operator's ``secret`` as
+    the bearer and ``body`` as JSON; the service's JSON answer, its refusal as the matching
+    error. No time limit: an operator's job (an inbox's intake, an index over every node)
+    takes the time it takes."""
     endpoint = get_service_endpoint(config, service)
     try:
         with endpoint.http() as http:
             http.timeout = httpx.Timeout(None)
-            answer = http.post(path, headers={"Authorization": f"Bearer {secret}"})
+            answer = http.request(method, path, json=body,
+                                  headers={"Authorization": f"Bearer {secret}"})
     except httpx.TransportError as exc:
         raise ServiceUnavailable(f"{service}: {exc}") from exc
-    body: dict[str, Any] = raise_for_answer(service, answer)
-    return body
+    answered: dict[str, Any] = raise_for_answer(service, answer)
+    return answered

@@ -34,6 +34,10 @@ class DataServiceCalls:
     linkage: LinkageService
     clinical_nodes: Sequence[ClinicalNodeReader]
     genome_nodes: Sequence[GenomeNodeReader]
+    build_index: Callable[[], object]
+    """The data service's operator has the running data service rebuild its feasibility index
+    from the node services (:meth:`genomlab.clients.data_service.DataServiceOperatorClient.
+    build_feasibility_index`)."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
     """Index the nodes, answer one feasibility query, release ``application_id``.
 
     With ``calls`` the query, the linkage map, the clinical fields and the genotypes go to the
-    running services, and the index is built from the node services' attributes and the GRZ
-    services' site counts; no node's store is opened in this process.
+    running services, and the data service rebuilds its index from the node services'
+    attributes and the GRZ services' site counts; no node's store is opened in this process.
 
     Examples
     --------
@@ -75,7 +79,10 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
         genome, clinical = get_node_readers(config, hl)
     else:
         genome, clinical = calls.genome_nodes, calls.clinical_nodes
-    build_feasibility_index(config, genome, clinical)
+    if calls is None:
+        build_feasibility_index(config, genome, clinical)
+    else:
+        calls.build_index()
     request = make_request(["diseaseType:rare"], granularity="count")
     answer = (run_feasibility_query(config, request, user=user) if calls is None
               else calls.feasibility(request))

@@ -56,7 +56,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,10 @@ GRZCTL_AUTHOR = "genomlab-grz"
 DOWNLOAD_REFUSALS = ("duplicate_tang", "duplicate_initial")
 """grz-db's failure reasons for a download that refuses the submission (its metadata's tanG is
 taken, or its case has a QC-passed initial): a result, not a failure of the run."""
+
+
+PIPELINE_SETTINGS = "genomlab-pipeline.json"
+"""Beside ``grzctl.yaml``: what :meth:`GrzctlPipeline.load` needs to run the set-up pipeline."""
 
 
 FINAL_REFUSALS = ("duplicate_tang", "duplicate_initial", "validation_error", "detailed_qc_error")
@@ -249,7 +253,53 @@ class GrzctlPipeline:
         pipeline = cls(grzctl, config_file, folder / "work", grz_id=grz_id, inbox=inbox,
                        pruefbericht=pruefbericht, detailed_qc=detailed_qc)
         pipeline.grzctl_run("db", "upgrade")
+        pipeline.save_settings()
         return pipeline
+
+    def save_settings(self) -> Path:
+        """Write what :meth:`load` needs besides grzctl's own configuration (the grzctl
+        executable, the inbox's S3 target, the platform's CA, the detailed-QC files) to
+        ``<folder>/genomlab-pipeline.json`` (0600: it names the inbox's access key), so the
+        GRZ's service runs the pipeline its operator set up."""
+        qc = self.detailed_qc
+        settings = {
+            "grzctl": str(self.grzctl), "grz_id": self.grz_id, "work": str(self.work),
+            "inbox": asdict(self.inbox),
+            "pruefbericht": {**asdict(self.api), "ca_file": None if self.api.ca_file is None
+                             else str(self.api.ca_file)},
+            "detailed_qc": None if qc is None else {
+                "reference": str(qc.reference), "targets": str(qc.targets),
+                "threads": qc.threads}}
+        path = self.config_file.parent / PIPELINE_SETTINGS
+        _write_private(path, json.dumps(settings, indent=2, sort_keys=True).encode())
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> GrzctlPipeline:
+        """The pipeline set up in ``folder`` (the GRZ's ``grzctl`` folder) by :meth:`set_up`.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``folder`` holds no set-up (no ``genomlab-pipeline.json``).
+        ValueError
+            The settings file is not what :meth:`save_settings` writes (naming the field).
+        """
+        path = folder / PIPELINE_SETTINGS
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            qc = settings["detailed_qc"]
+            api = settings["pruefbericht"]
+            return cls(Path(settings["grzctl"]), folder / "grzctl.yaml", Path(settings["work"]),
+                       grz_id=str(settings["grz_id"]), inbox=S3Target(**settings["inbox"]),
+                       pruefbericht=PruefberichtApi(**{
+                           **api, "ca_file": None if api["ca_file"] is None
+                           else Path(api["ca_file"])}),
+                       detailed_qc=None if qc is None else DetailedQcSetting(
+                           Path(qc["reference"]), Path(qc["targets"]),
+                           threads=int(qc["threads"])))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: field {exc}: not a pipeline set-up") from exc
 
     # --- running grzctl -----------------------------------------------------------------
 

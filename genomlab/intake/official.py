@@ -25,6 +25,18 @@ Prüfbericht API as an HTTPS service on 127.0.0.1 and the trust centre in this p
    grzctl like any other, which refuses it (``download``: grz-db's duplicate tanG;
    ``validate``).
 
+**Who runs a GRZ's own part** (:class:`GrzRunner`): by default this process
+(:class:`LocalGrzRunner`, the tests' and ``genomlab samples``' path); with ``grz_services`` each
+GRZ's running service (:class:`ServiceGrzRunner`, ``make demo``): this process plays the
+hospitals (grz-cli) and does each GRZ operator's set-up (keys, grzctl's configuration, grz-db's
+schema, :meth:`GrzctlPipeline.set_up`, which also writes ``genomlab-pipeline.json`` for the
+service), then asks the GRZ's service with the operator credential (``POST /api/intake/run``
+``{"submission_ids": [...]}``; ``GET /api/intake/records``). The service loads the set-up
+(:func:`load_grzctl_pipeline`), runs the pipeline with its own client to the trust centre
+and its own Hail, files each Meldebestätigung for its hospital and answers the outcomes and
+its submissions' records (:mod:`genomlab.genome_center.grzctl_operator`); this process opens
+neither the GRZ's genomlab store nor its grz-db past the set-up's schema upgrade.
+
 The platform service starts once, only if a GRZ has something to send, and stops at the end, as
 do the inboxes. A rerun on the same home takes only what grz-db does not hold as finished or
 refused and what grz-cli has not refused as it is (``<home>/hospitals/<IK>/sent/<folder>.
@@ -49,19 +61,31 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genomlab.config import GenomlabConfig
+from genomlab.errors import GenomlabError, ValidationFailed
 from genomlab.genome_center.grz_tools import (
     find_grz_tool,
     make_crypt4gh_keypair,
     run_grz_cli,
     write_grz_cli_config,
 )
+from genomlab.genome_center.grzctl_operator import (
+    FAILED_STATES,
+    SubmissionRecord,
+    get_submission_records,
+    outcome_from_json,
+    outcome_to_json,
+    record_from_json,
+    record_to_json,
+)
 from genomlab.genome_center.grzctl_pipeline import (
     FINAL_REFUSALS,
+    PIPELINE_SETTINGS,
     DetailedQcSetting,
     GrzctlPipeline,
+    PipelineRun,
     PruefberichtApi,
     SubmissionOutcome,
 )
@@ -171,6 +195,9 @@ class OfficialIntake:
     (hospitals sending), ``grzctl + genomlab`` (the pipeline runs), ``whole``."""
     batches: list[str] = field(default_factory=list)
     """genomlab's Hail batches written by this run."""
+    records: dict[str, dict[str, SubmissionRecord]] = field(default_factory=dict)
+    """Per GRZ its submissions' records at the end (grz-db's and genomlab's state, the
+    Meldebestätigung): in this process from its stores, or as the GRZ's service answers."""
 
 
 def file_confirmation(config: GenomlabConfig, data: bytes, body: dict[str, Any]) -> None:
@@ -234,7 +261,7 @@ def run_world_official_intake(
         detailed_qc: DetailedQcSetting | bool = True, parallel: int = 1,
         progress: Callable[[str], None] = lambda _message: None,
         pseudonyms: Callable[[str], PseudonymService] | None = None,
-        platform: ServiceEndpoint | None = None) -> OfficialIntake:
+        platform: ServiceEndpoint | None = None, grz_services: bool = False) -> OfficialIntake:
     """The world's GRZ submissions through grz-cli → S3 inbox → grzctl → genomlab (see the
     module docstring); returns per submission what happened.
 
@@ -244,7 +271,11 @@ def run_world_official_intake(
     ``pseudonyms`` gives each GRZ (by id) its link to the trust centre (default: the home's
     trust centre in-process; the demo passes the trust-centre service's client with the GRZ's
     own OAuth client); ``platform`` a running platform service grzctl submits the Prüfberichte
-    to (default: one started for this run).
+    to (default: one started for this run). With ``grz_services`` each GRZ's own part runs in
+    its running service (``genomlab serve grz``), asked by its operator
+    (:class:`ServiceGrzRunner`): this process plays the hospitals and sets grzctl up, the
+    service downloads, checks, stores and reports, with its own client to the trust centre
+    (``pseudonyms`` and ``hail`` are then not used for it).
     """
     from genomlab.intake import (
         get_pseudonym_service,
@@ -273,8 +304,9 @@ def run_world_official_intake(
     hospitals = sorted({h["ik"] for h in truth["institutions"]["hospitals"]})
     todo: dict[str, list[_Sent]] = {}
     for grz, entries in sorted(grzs.items()):
-        pipeline = _get_existing_pipeline(config, grz, tools, setting)
-        known = pipeline.get_states() if pipeline is not None else {}
+        pipeline = None if grz_services else _get_existing_pipeline(config, grz, tools, setting)
+        known = (ServiceGrzRunner(config, grz).get_records() if grz_services
+                 else {} if pipeline is None else get_submission_records(config, pipeline))
         for entry, planted in entries:
             if wanted is not None and entry["path"] not in wanted:
                 continue
@@ -283,8 +315,7 @@ def run_world_official_intake(
                                       ids[folder])
             result.outcomes[entry["path"]] = outcome
             sid = outcome.submission_id
-            if pipeline is not None and sid is not None and sid in known \
-                    and _is_final(pipeline, sid, known[sid], outcome):
+            if sid is not None and sid in known and _is_final(known[sid], outcome):
                 continue
             if _was_refused_by_hospital(config, entry, folder, outcome):
                 continue
@@ -297,15 +328,24 @@ def run_world_official_intake(
             result.seconds["set-up"] = time.monotonic() - started
             for grz, sent in sorted(todo.items()):
                 progress(f"{grz}: {len(sent)} submission(s) through grz-cli and grzctl")
-                result.pipelines[grz] = _run_grz(
-                    config, grz, sent, tools=tools, hospitals=hospitals, service=service,
-                    setting=setting, hail=hail, parallel=parallel,
-                    pseudonyms=(get_pseudonym_service(config) if pseudonyms is None
-                                else pseudonyms(grz)),
-                    result=result)
+                link = (None if grz_services else get_pseudonym_service(config)
+                        if pseudonyms is None else pseudonyms(grz))
+
+                def runner(set_up: GrzctlPipeline, grz: str = grz,
+                           link: PseudonymService | None = link) -> GrzRunner:
+                    if link is None:
+                        return ServiceGrzRunner(config, grz)
+                    return LocalGrzRunner(config, set_up, hail=hail, parallel=parallel,
+                                          pseudonyms=link)
+
+                pipeline = _run_grz(config, grz, sent, tools=tools, hospitals=hospitals,
+                                    service=service, setting=setting, result=result,
+                                    runner=runner)
+                if not grz_services:
+                    result.pipelines[grz] = pipeline
     else:
         result.seconds["set-up"] = time.monotonic() - started
-    _fill_from_records(config, result)
+    _fill_from_records(config, result, grz_services=grz_services)
     result.seconds["whole"] = time.monotonic() - started
     return result
 
@@ -353,26 +393,21 @@ def _was_refused_by_hospital(config: GenomlabConfig, entry: dict[str, Any], fold
     return True
 
 
-def _is_final(pipeline: GrzctlPipeline, sid: str, state: str | None,
-              outcome: OfficialOutcome) -> bool:
-    """Whether grz-db holds ``sid`` as finished or refused for good (then ``outcome`` says so
-    and nothing is sent again)."""
-    if state == "Finished":
+def _is_final(record: SubmissionRecord, outcome: OfficialOutcome) -> bool:
+    """Whether the GRZ holds the submission as finished or refused for good (then ``outcome``
+    says so and nothing is sent again)."""
+    if record.grzdb_state == "Finished":
         outcome.earlier_run = True
         return True
-    if state not in ("Error", "Reported"):
+    if record.grzdb_state not in FAILED_STATES or record.failure_reason not in FINAL_REFUSALS:
         return False
-    shown = pipeline.get_submission(sid) or {}
-    errors = [st for st in shown.get("states", []) if st.get("state") == "Error"]
-    if not errors or errors[-1].get("failure_reason") not in FINAL_REFUSALS:
-        return False
-    reason = str(errors[-1]["failure_reason"])
+    reason = str(record.failure_reason)
     outcome.refused_by = {"duplicate_tang": "grzctl download",
                           "duplicate_initial": "grzctl download",
                           "validation_error": "grzctl validate",
                           "detailed_qc_error": "detailed QC"}[reason]
-    outcome.reason = f"{reason}: {json.dumps(errors[-1].get('data'))}"
-    outcome.grzdb_state = state
+    outcome.reason = f"{reason}: {json.dumps(record.failure_data)}"
+    outcome.grzdb_state = record.grzdb_state
     outcome.earlier_run = True
     return True
 
@@ -414,7 +449,7 @@ def _get_client(config: GenomlabConfig, grz: str) -> tuple[str, str]:
 
 def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: OfficialTools,
              hospitals: list[str], service: Any, setting: DetailedQcSetting | None,
-             hail: Callable[[], HailModule], parallel: int, pseudonyms: Any,
+             runner: Callable[[GrzctlPipeline], GrzRunner],
              result: OfficialIntake) -> GrzctlPipeline:
     from genomlab.genome_center.s3_inbox import (
         bundled_version_policy,
@@ -455,6 +490,7 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
                                          submitters=hospitals, inbox=inbox.target(),
                                          inbox_keys=inbox_keys, archives=archives,
                                          pruefbericht=api, detailed_qc=setting)
+        grz_runner = runner(pipeline)
         configs = {le: write_grz_cli_config(config.home / "hospitals" / le / "grz-cli"
                                             / f"{grz}.yaml", inbox.hospital_config(le, inbox_keys))
                    for le in sorted({s.entry["hospital_ik"] for s in sent})}
@@ -477,15 +513,10 @@ def _run_grz(config: GenomlabConfig, grz: str, sent: list[_Sent], *, tools: Offi
             if not uploaded:
                 continue
             started = time.monotonic()
-            run = pipeline.run(
-                config, pseudonyms, hail=hail,
-                submission_ids=[str(s.outcome.submission_id) for s in uploaded],
-                on_confirmation=lambda data, body: file_confirmation(config, data, body),
-                parallel=parallel)
+            run = grz_runner.run([str(s.outcome.submission_id) for s in uploaded])
             seconds["grzctl + genomlab"] = (seconds.get("grzctl + genomlab", 0.0)
                                             + time.monotonic() - started)
-            if run.summary is not None:
-                result.batches += list(run.summary.batches)
+            result.batches += run.batches
             for s in uploaded:
                 _take(s.outcome, run.outcomes[str(s.outcome.submission_id)])
     return pipeline
@@ -538,18 +569,153 @@ def _take(outcome: OfficialOutcome, ran: SubmissionOutcome) -> None:
         outcome.reason = ran.refused
 
 
-def _fill_from_records(config: GenomlabConfig, result: OfficialIntake) -> None:
-    """grz-db's latest state and genomlab's state and confirmation of each outcome."""
-    from genomlab.genome_center.intake import GenomeCenter
-
-    for grz, pipeline in result.pipelines.items():
-        states = pipeline.get_states()
-        center = GenomeCenter(config, grz)
+def _fill_from_records(config: GenomlabConfig, result: OfficialIntake, *,
+                       grz_services: bool = False) -> None:
+    """grz-db's latest state and genomlab's state and confirmation of each outcome, from each
+    GRZ's records (``result.records``: in this process, or as the GRZ's service answers)."""
+    grzs = (sorted({o.grz for o in result.outcomes.values()}) if grz_services
+            else sorted(result.pipelines))
+    for grz in grzs:
+        records = (ServiceGrzRunner(config, grz).get_records() if grz_services
+                   else get_submission_records(config, result.pipelines[grz]))
+        result.records[grz] = records
         for outcome in result.outcomes.values():
             if outcome.grz != grz or outcome.submission_id is None:
                 continue
-            outcome.grzdb_state = states.get(outcome.submission_id)
-            row = center.get_item(outcome.submission_id)
-            if row is not None:
-                outcome.genomlab_state = row.state
-                outcome.confirmation_id = row.confirmation_id
+            record = records.get(outcome.submission_id)
+            outcome.grzdb_state = None if record is None else record.grzdb_state
+            if record is not None and record.genomlab_state is not None:
+                outcome.genomlab_state = record.genomlab_state
+                outcome.confirmation_id = record.confirmation_id
+
+
+# --- who runs a GRZ's own part ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrzRun:
+    """One pipeline run of a GRZ as its caller sees it: each submission's outcome and the
+    genomlab Hail batches written."""
+
+    outcomes: dict[str, SubmissionOutcome]
+    batches: list[str]
+
+
+class GrzRunner(Protocol):
+    """Who runs a GRZ's own part of the official intake (grzctl's steps, genomlab's stores,
+    the Prüfbericht): this process (:class:`LocalGrzRunner`) or the GRZ's running service
+    (:class:`ServiceGrzRunner`)."""
+
+    def run(self, submission_ids: list[str]) -> GrzRun:
+        """``submission_ids`` (uploaded to the GRZ's inbox) through the GRZ's pipeline."""
+        ...
+
+
+    def get_records(self) -> dict[str, SubmissionRecord]:
+        """Every submission the GRZ holds, by submission id."""
+        ...
+
+
+class LocalGrzRunner:
+    """The GRZ's pipeline in this process, with ``pseudonyms`` as its trust-centre link."""
+
+    def __init__(self, config: GenomlabConfig, pipeline: GrzctlPipeline, *,
+                 hail: Callable[[], HailModule], parallel: int,
+                 pseudonyms: PseudonymService) -> None:
+        self.config, self.pipeline = config, pipeline
+        self.hail, self.parallel, self.pseudonyms = hail, parallel, pseudonyms
+
+    def run(self, submission_ids: list[str] | None) -> GrzRun:
+        """``submission_ids`` through the pipeline (``None``: the whole inbox)."""
+        ran = self.pipeline.run(
+            self.config, self.pseudonyms, hail=self.hail, submission_ids=submission_ids,
+            on_confirmation=lambda data, body: file_confirmation(self.config, data, body),
+            parallel=self.parallel)
+        return _grz_run(ran)
+
+    def get_records(self) -> dict[str, SubmissionRecord]:
+        return get_submission_records(self.config, self.pipeline)
+
+
+class ServiceGrzRunner:
+    """The GRZ's running service (``genomlab serve grz --node GRZ``) runs the pipeline its
+    operator set up, asked with the operator credential in the GRZ's folder
+    (:class:`genomlab.clients.nodes.NodeOperatorClient`); nothing of the GRZ's stores is opened
+    here."""
+
+    def __init__(self, config: GenomlabConfig, grz: str) -> None:
+        from genomlab.clients.nodes import NodeOperatorClient
+
+        self.client = NodeOperatorClient(config, "grz", grz,
+                                         Institution(config, "grz", grz).directory)
+
+    def run(self, submission_ids: list[str]) -> GrzRun:
+        answer = self.client.run_intake(submission_ids)
+        if answer.get("chain") != "grzctl":
+            raise GenomlabError(f"{self.client.service}: ran {answer.get('chain')!r}, not the "
+                                "grzctl pipeline its operator set up")
+        return GrzRun({sid: outcome_from_json(o) for sid, o in answer["outcomes"].items()},
+                      [str(b) for b in answer["batches"]])
+
+    def get_records(self) -> dict[str, SubmissionRecord]:
+        answer = self.client.get_intake_records()
+        return {sid: record_from_json(r) for sid, r in answer["records"].items()}
+
+
+def _grz_run(ran: PipelineRun) -> GrzRun:
+    return GrzRun(dict(ran.outcomes),
+                  [] if ran.summary is None else [str(b) for b in ran.summary.batches])
+
+
+# --- the GRZ service's side -----------------------------------------------------------------
+
+
+def load_grzctl_pipeline(config: GenomlabConfig, grz: str) -> GrzctlPipeline | None:
+    """The grzctl pipeline GRZ ``grz``'s operator set up (``<GRZ>/grzctl``), ``None`` if none."""
+    folder = Institution(config, "grz", grz).directory / "grzctl"
+    if not (folder / PIPELINE_SETTINGS).is_file():
+        return None
+    try:
+        return GrzctlPipeline.load(folder)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from exc
+
+
+def get_operator_submission_ids(body: Any) -> list[str] | None:
+    """The ``submission_ids`` of an operator's intake request (``None``: the whole inbox)."""
+    if body is None:
+        return None
+    ids = body.get("submission_ids") if isinstance(body, dict) else body
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValidationFailed("intake request: field submission_ids: expected a list of "
+                               "submission ids")
+    return ids
+
+
+def run_grzctl_for_operator(config: GenomlabConfig, grz: str, body: Any, *,
+                            pseudonyms: PseudonymService,
+                            hail: Callable[[], HailModule]) -> dict[str, Any] | None:
+    """What the GRZ's service does for its operator's ``POST /api/intake/run`` when grzctl is
+    set up (``None`` if not: then genomlab's own intake runs): the pipeline over the request's
+    submission ids, each Meldebestätigung filed for its hospital; the JSON answer."""
+    pipeline = load_grzctl_pipeline(config, grz)
+    if pipeline is None:
+        return None
+    ran = LocalGrzRunner(config, pipeline, hail=hail, parallel=1, pseudonyms=pseudonyms).run(
+        get_operator_submission_ids(body))
+    return {"chain": "grzctl",
+            "outcomes": {sid: outcome_to_json(o) for sid, o in ran.outcomes.items()},
+            "batches": ran.batches, **get_grzctl_records_for_operator(config, grz, pipeline)}
+
+
+def get_grzctl_records_for_operator(config: GenomlabConfig, grz: str,
+                                    pipeline: GrzctlPipeline | None = None) -> dict[str, Any]:
+    """The GRZ service's answer to ``GET /api/intake/records``: ``chain`` (``grzctl``, or
+    ``None`` when grzctl is not set up) and every submission's record."""
+    pipeline = pipeline or load_grzctl_pipeline(config, grz)
+    if pipeline is None:
+        return {"chain": None, "records": {}}
+    return {"chain": "grzctl", "records": {
+        sid: record_to_json(r) for sid, r in get_submission_records(config, pipeline).items()}}

@@ -53,6 +53,7 @@ cannot be asked.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -74,6 +75,7 @@ from genomlab.clients.nodes import (
     GENOTYPES_PATH,
     GENOTYPES_TMP_PREFIX,
     INTAKE_PATH,
+    INTAKE_RECORDS_PATH,
     READ_SCOPE,
     SITE_COUNTS_PATH,
     check_operator_secret,
@@ -107,9 +109,11 @@ from genomlab.services.trust_center_api import (
 )
 
 NodeKind = Literal["grz", "kdk"]
-IntakeRun = Callable[[], dict[str, Any]]
-"""One intake run of the node's inbox; returns a JSON-ready summary. The GRZ's may be swapped
-(``create_node_app(..., intake=...)``) for another processing chain (grzctl)."""
+IntakeRun = Callable[[Any], dict[str, Any]]
+"""One intake run of the node's inbox for the operator's request body (``None``: none was
+sent); returns a JSON-ready summary. A GRZ whose operator set grzctl up runs that pipeline
+(:func:`genomlab.intake.official.run_grzctl_for_operator`); ``create_node_app(...,
+intake=...)`` may swap it."""
 ATTRIBUTE_READERS = ("trust_center", "data_service")
 """Node kinds whose clients may read dataset attributes (the trust centre's cohort selection,
 the data service)."""
@@ -183,16 +187,25 @@ def make_node_intake(
     platform: PlatformStatusClient,
     hail: Callable[[], HailModule] | None = None,
 ) -> IntakeRun:
-    """The default intake run: :func:`genomlab.intake.run_inbox_intake` with the trust-centre
-    and platform services as the node's links, each called with the node's own client; ``hail``
-    starts Hail (default: :func:`genomlab.intake._hail_starter`)."""
-    from genomlab.intake import make_platform_reporter, run_inbox_intake
+    """The default intake run: a GRZ set up on BfArM's grzctl runs that pipeline over the
+    request's ``submission_ids`` (:func:`genomlab.intake.official.run_grzctl_for_operator`:
+    grzctl submits the Prüfberichte with the GRZ's client); otherwise
+    :func:`genomlab.intake.run_inbox_intake`. The trust-centre and platform services are the
+    node's links, each called with the node's own client; ``hail`` starts Hail in this process
+    at the first genotypes it stores (default: :func:`genomlab.intake._hail_starter`)."""
+    from genomlab.intake import _hail_starter, make_platform_reporter, run_inbox_intake
+    from genomlab.intake.official import run_grzctl_for_operator
 
     pseudonyms = TrustCenterClient(config, credentials, scope=PSEUDONYM_SCOPE)
     uploads = PruefberichtClient(config, credentials)
     reporter = make_platform_reporter(config, node_id, receive=uploads.receive_pruefbericht)
 
-    def run() -> dict[str, Any]:
+    def run(body: Any) -> dict[str, Any]:
+        if kind == "grz":
+            ran = run_grzctl_for_operator(config, node_id, body, pseudonyms=pseudonyms,
+                                          hail=hail or _hail_starter(config))
+            if ran is not None:
+                return ran
         return run_inbox_intake(
             config,
             kind,
@@ -264,7 +277,7 @@ def create_node_app(
         title=f"genomlab {kind.upper()} {node_id}", docs_url=None, redoc_url=None, openapi_url=None
     )
 
-    def operator_run(authorization: str | None) -> JSONResponse:
+    def as_operator(authorization: str | None, act: Callable[[], dict[str, Any]]) -> JSONResponse:
         try:
             presented = get_bearer_token(authorization)
             if not check_operator_secret(presented, operator):
@@ -274,11 +287,20 @@ def create_node_app(
         except OAuthError as error:
             return _oauth_response(error)
         try:
-            with hail_work:
-                summary = run_intake()
-            return JSONResponse(summary, headers=NO_STORE)
+            return JSONResponse(act(), headers=NO_STORE)
         except GenomlabError as exc:
             return _error_response(exc)
+
+    def locked_intake(body: Any) -> dict[str, Any]:
+        with hail_work:
+            return run_intake(body)
+
+    def intake_records() -> dict[str, Any]:
+        if kind != "grz":
+            raise NotFoundError(f"KDK {node_id}: no grzctl records (a KDK has no grzctl)")
+        from genomlab.intake.official import get_grzctl_records_for_operator
+
+        return get_grzctl_records_for_operator(config, node_id)
 
     def serve(
         authorization: str | None,
@@ -343,8 +365,20 @@ def create_node_app(
 
     @app.post(INTAKE_PATH)
     async def intake_route(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = {"submission_ids": "not JSON"}  # refused after the operator check
         response: JSONResponse = await run_in_threadpool(
-            operator_run, request.headers.get("authorization")
+            as_operator, request.headers.get("authorization"), lambda: locked_intake(body)
+        )
+        return response
+
+    @app.get(INTAKE_RECORDS_PATH)
+    async def intake_records_route(request: Request) -> JSONResponse:
+        response: JSONResponse = await run_in_threadpool(
+            as_operator, request.headers.get("authorization"), intake_records
         )
         return response
 

@@ -121,6 +121,19 @@ def _filed(config: GenomlabConfig, confirmation_id: str) -> dict:
     return verify_confirmation_bytes(path.read_bytes(), get_confirmation_public_key_pem(config))
 
 
+def test_get_intake_records__none_before_grzctl_is_set_up_and_only_for_the_operator(grz):
+    from genomlab.clients.nodes import INTAKE_RECORDS_PATH, get_node_service_name, post_as_operator
+    from genomlab.clients.oauth import InvalidCredentials
+
+    operator = NodeOperatorClient(grz.config, "grz", GRZ, grz.folder)
+    assert operator.get_intake_records() == {"chain": None, "records": {}}
+    token = BearerTokens(grz.config, grz.client, "pseudonyms:request").get()
+    for secret in ("not-the-operator-secret", token):  # a guess, the GRZ's own machine token
+        with pytest.raises(InvalidCredentials, match="operator credential"):
+            post_as_operator(grz.config, get_node_service_name("grz", GRZ), secret,
+                             INTAKE_RECORDS_PATH, method="GET")
+
+
 def test_run_intake__grz_service_reports_a_failed_submission_over_https(grz):
     inbox_id = grz.put(BAD["path"])
     summary = grz.run_intake()
