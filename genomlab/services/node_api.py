@@ -382,27 +382,24 @@ def create_node_app(
         )
         return response
 
-    @app.get(ATTRIBUTES_PATH)
-    async def attributes_route(request: Request) -> Response:
+    async def attribute_route(request: Request, act: Callable[[], dict[str, Any]]) -> Response:
+        """A read of scope ``datasets:attributes`` by the trust centre or the data service."""
         response: Response = await run_in_threadpool(
             serve,
             request.headers.get("authorization"),
             ATTRIBUTES_SCOPE,
             ATTRIBUTE_READERS,
-            attributes,
+            act,
         )
         return response
 
+    @app.get(ATTRIBUTES_PATH)
+    async def attributes_route(request: Request) -> Response:
+        return await attribute_route(request, attributes)
+
     @app.get(SITE_COUNTS_PATH)
     async def site_counts_route(request: Request) -> Response:
-        response: Response = await run_in_threadpool(
-            serve,
-            request.headers.get("authorization"),
-            ATTRIBUTES_SCOPE,
-            ATTRIBUTE_READERS,
-            site_counts,
-        )
-        return response
+        return await attribute_route(request, site_counts)
 
     async def read_route(request: Request, act: Callable[[Any], dict[str, Any] | Response]
                          ) -> Response:
