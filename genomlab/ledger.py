@@ -611,8 +611,13 @@ def verify_ledger(
 
 
 def require_current_ledger_schema(conn: Connection, where: str) -> None:
-    """Refuse, in one line, a ledger store that an older release made and nobody upgraded."""
-    columns = {column["name"] for column in inspect(conn).get_columns("ledger_head")}
+    """Refuse, in one line, a ledger store that an older release made and nobody upgraded.
+
+    The columns are those of an empty ``SELECT *``: one plain statement. Reflection
+    (``inspect(conn).get_columns``) queried PostgreSQL's catalogue at every opening of a
+    ledger, as long as creating all of a new store's tables.
+    """
+    columns = set(conn.execute(text("SELECT * FROM ledger_head WHERE 1 = 0")).keys())
     if "signature" not in columns:
         raise GenomlabError(f"{where}: the ledger store is older than this genomlab "
                             "(no signed head); run 'genomlab db upgrade'")

@@ -20,6 +20,7 @@ from sqlalchemy.sql import text
 from genomlab.cli import main
 from genomlab.config import GenomlabConfig
 from genomlab.db import dispose_engines
+from genomlab.errors import GenomlabError
 from genomlab.events import EventPayload, LedgerSpec, declare
 from genomlab.genome_center.store import open_genome_center_ledger
 from genomlab.institution import Institution
@@ -212,6 +213,21 @@ def test_verify__full_mode_checks_every_signature(filled: Ledger) -> None:
     report = filled.verify(full=True)
     assert report.first_bad_seq == 30
     assert report.reason == "signature invalid"
+
+
+def test_open__store_of_an_older_release_refused_until_upgraded(store_url: str,
+                                                              tmp_path: Path) -> None:
+    """A store an older release made (its head has no signature) is refused at opening and at
+    verifying, in one line naming the ledger and the upgrade; with the column back it opens."""
+    ledger = _open(store_url, tmp_path)
+    _sql(ledger, "ALTER TABLE ledger_head DROP COLUMN signature")
+    with pytest.raises(GenomlabError, match=r"^test: the ledger store is older than this "
+                                            r"genomlab \(no signed head\); run 'genomlab db"):
+        _open(store_url, tmp_path)
+    with pytest.raises(GenomlabError, match="the ledger store is older than this genomlab"):
+        ledger.verify()
+    _sql(ledger, "ALTER TABLE ledger_head ADD COLUMN signature TEXT")
+    assert _open(store_url, tmp_path).verify().ok
 
 
 def _append_many(url: str, keydir: str, n: int, worker: int) -> None:

@@ -182,12 +182,22 @@ def get_blocked_path(path: Path) -> tuple[Path, Path] | None:
 
 
 def get_process_uids(pid: int) -> tuple[int, ...] | None:
-    """Real, effective, saved and file-system UID of process ``pid`` (``/proc/<pid>/status``)."""
+    """Real, effective, saved and file-system UID of process ``pid`` (``/proc/<pid>/status``);
+    ``None`` when no such process lives.
+
+    A process that has ended but not been reaped yet (a zombie, state ``Z``; or ``X``) no
+    longer lives, though ``/proc`` still lists it with its UIDs. A service the set-up started
+    detached is an orphan, reaped by PID 1 whenever that gets to it (the init of a VM here:
+    every 2 s), so waiting for its entry to vanish made ``deploy teardown`` take 2 s per
+    service.
+    """
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith("Uid:"):
-            return tuple(int(x) for x in line.split()[1:])
-    return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+        return None
+    if "Uid" not in fields:
+        return None
+    return tuple(int(x) for x in fields["Uid"].split())

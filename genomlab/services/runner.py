@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,28 @@ def check_service_configuration(config: GenomlabConfig, kind: str) -> None:
     check_service_disclosure(config.disclosure, source=CONFIG_SOURCE)
 
 
+def drop_idle_connections(connections: Iterable[Any]) -> int:
+    """Abort the transport of each of uvicorn's ``connections`` (its HTTP protocols) that has
+    no request in flight; how many.
+
+    uvicorn's graceful shutdown closes such a connection with ``transport.close()``, which for
+    TLS sends ``close_notify`` and then waits for the peer's (asyncio: up to 30 s) before the
+    connection counts as gone, and the shutdown waits for every connection. A client's idle
+    keep-alive pool does not read until its next request, so it never answers. TLS allows the
+    closing side not to wait for that answer (RFC 8446, 6.1): an idle connection has nothing
+    left to deliver, so it is aborted. A connection with a request in flight is left to
+    uvicorn, which finishes the response first.
+    """
+    dropped = 0
+    for connection in list(connections):
+        cycle = getattr(connection, "cycle", None)
+        transport = getattr(connection, "transport", None)
+        if transport is not None and (cycle is None or cycle.response_complete):
+            transport.abort()
+            dropped += 1
+    return dropped
+
+
 def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, port: int,
           announce: Callable[[str], None]) -> None:
     """Serve institution ``kind`` (``node_id``) until stopped; ``announce`` gets the URL line."""
@@ -198,9 +220,16 @@ def serve(config: GenomlabConfig, kind: str, node_id: str | None, *, host: str, 
 
     class RecordedServer(uvicorn.Server):
         """Removes the record at shutdown: uvicorn re-raises SIGTERM/SIGINT after it, and the
-        default handler then ends the process before any ``finally`` below runs."""
+        default handler then ends the process before any ``finally`` below runs.
+
+        Idle connections are dropped at once (:func:`drop_idle_connections`) instead of being
+        closed politely: a polite TLS close waits for the client's ``close_notify``, which an
+        idle keep-alive pool (another service's client, a test's) never sends, so the service
+        hung 30 s (asyncio's TLS shutdown timeout) and its stopper killed it after 20.
+        """
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            drop_idle_connections(self.server_state.connections)
             await super().shutdown(sockets)
             record.unlink(missing_ok=True)
 

@@ -134,3 +134,26 @@ def test_deploy_setup__refuses_a_home_other_accounts_cannot_reach(
     assert Path(named.group(1)) in config.home.parents
     assert not Path(named.group(1)).stat().st_mode & stat.S_IXOTH
     assert sorted(str(p) for p in config.home.rglob("*")) == before
+
+
+def test_get_process_uids__a_process_that_ended_unreaped_no_longer_lives() -> None:
+    """A zombie (ended, not yet reaped by its parent) is still listed in ``/proc`` with its
+    UIDs; ``deploy teardown`` waited for such entries of its stopped services to vanish."""
+    import os
+    import select
+
+    from genomlab.deploy.system import get_process_uids
+
+    child = subprocess.Popen(["sleep", "0"])
+    try:
+        pidfd = os.pidfd_open(child.pid)
+        try:  # readable once the child has ended; it stays unreaped until the wait below
+            assert select.select([pidfd], [], [], 30)[0], "sleep 0 did not end"
+        finally:
+            os.close(pidfd)
+        status = Path(f"/proc/{child.pid}/status").read_text()
+        assert "State:\tZ" in status  # still listed, with its UIDs ...
+        assert get_process_uids(child.pid) is None  # ... but no longer a living process
+    finally:
+        child.wait()
+    assert get_process_uids(os.getpid()) == (os.getuid(),) * 4
