@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -30,6 +31,9 @@ from genomlab.leftovers import make_owned_name, sweep_leftovers
 
 log = logging.getLogger(__name__)
 _started: str | None = None
+_starting = threading.RLock()
+"""Held while Hail starts or stops: two threads of one process (a service's requests) never
+start two sessions."""
 
 type HailModule = ModuleType
 """The ``hail`` module that :func:`init_hail` returns, handed on as ``hl``. Hail ships no type
@@ -129,7 +133,7 @@ def make_session_scratch(config: GenomlabConfig, under: Path | None = None
 
 def init_hail(config: GenomlabConfig, *, master: str | None = None,
               scratch: Path | None = None) -> HailModule:
-    """Start Hail once for this process and return the ``hail`` module.
+    """Start Hail once for this process (thread-safe) and return the ``hail`` module.
 
     Parameters
     ----------
@@ -148,6 +152,12 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None,
     GenomlabError
         Java 11 or 17 is missing, or Hail is already running with another master.
     """
+    with _starting:  # a service's request threads may ask at once
+        return _init_hail(config, master=master, scratch=scratch)
+
+
+def _init_hail(config: GenomlabConfig, *, master: str | None,
+               scratch: Path | None) -> HailModule:
     global _started
     master = master or config.spark.master
     if _started is not None:
@@ -193,8 +203,9 @@ def init_hail(config: GenomlabConfig, *, master: str | None = None,
 def stop_hail() -> None:
     """Stop Hail if this process started it."""
     global _started
-    if _started is not None:
-        import hail as hl
+    with _starting:
+        if _started is not None:
+            import hail as hl
 
-        hl.stop()
-        _started = None
+            hl.stop()
+            _started = None

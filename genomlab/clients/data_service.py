@@ -145,6 +145,6 @@ class DataServiceOperatorClient:
         """The service rebuilds its index from the running node services (the in-process
         function's name: :func:`genomlab.data_service.index.build_feasibility_index`); its
         digest, the nodes asked and the index's row counts."""
-        from genomlab.clients.nodes import post_as_operator
+        from genomlab.clients.nodes import call_as_operator
 
-        return post_as_operator(self.config, SERVICE, self.secret, INDEX_PATH)
+        return call_as_operator(self.config, SERVICE, self.secret, "POST", INDEX_PATH)

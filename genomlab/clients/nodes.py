@@ -418,25 +418,25 @@ class NodeOperatorClient:
     def run_intake(self, submission_ids: Sequence[str] | None = None) -> dict[str, Any]:
         """Take in what is in the node's inbox; the service's summary. A GRZ on BfArM's
         grzctl (set up by its operator) runs its pipeline over ``submission_ids`` (default:
-        the whole inbox) and answers each one's outcome and every submission's record."""
+        the whole inbox) and answers each one's outcome."""
         body = None if submission_ids is None else {"submission_ids": list(submission_ids)}
-        return post_as_operator(self.config, self.service, self.secret, INTAKE_PATH, body)
+        return call_as_operator(self.config, self.service, self.secret, "POST", INTAKE_PATH,
+                                body)
 
     def get_intake_records(self) -> dict[str, Any]:
         """A GRZ's records of its submissions (grz-db's state, the last error, genomlab's
         state and Meldebestätigung) and its processing chain (``grzctl`` or ``None``: not set
         up on grzctl, no records)."""
-        return post_as_operator(self.config, self.service, self.secret, INTAKE_RECORDS_PATH,
-                                method="GET")
+        return call_as_operator(self.config, self.service, self.secret, "GET",
+                                INTAKE_RECORDS_PATH)
 
 
-def post_as_operator(config: GenomlabConfig, service: str, secret: str,
-                     path: str, body: dict[str, Any] | None = None, *,
-                     method: str = "POST") -> dict[str, Any]:
-    """``POST path`` (or ``method``) to running ``service`` with its operator's ``secret`` as
-    the bearer and ``body`` as JSON; the service's JSON answer, its refusal as the matching
-    error. No time limit: an operator's job (an inbox's intake, an index over every node)
-    takes the time it takes."""
+def call_as_operator(config: GenomlabConfig, service: str, secret: str, method: str,
+                     path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``METHOD path`` to running ``service`` with its operator's ``secret`` as the bearer and
+    ``body`` as JSON; the service's JSON answer, its refusal as the matching error. No time
+    limit: an operator's job (an inbox's intake, an index over every node) takes the time it
+    takes."""
     endpoint = get_service_endpoint(config, service)
     try:
         with endpoint.http() as http:

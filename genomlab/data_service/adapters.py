@@ -8,7 +8,7 @@ before anything is returned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -33,19 +33,15 @@ dataset that a KDK stores (``case.diagnosisOd.ecogPerformanceStatusScore``,
 class GenomeCenterReader:
     """A GRZ's consented store through :class:`genomlab.data_service.nodes.GenomeNodeReader`.
 
-    ``hl`` is needed for the allele index and exports only (not for dataset attributes);
-    without it the allele index starts Hail with ``start_hail`` (a GRZ's service passes its
-    locked start) or :func:`genomlab.hail_session.init_hail`.
+    ``hl`` is needed for the allele index and exports only (not for dataset attributes).
     """
 
-    def __init__(self, config: GenomlabConfig, node_id: str, hl: HailModule | None = None, *,
-                 start_hail: Callable[[], HailModule] | None = None) -> None:
+    def __init__(self, config: GenomlabConfig, node_id: str, hl: HailModule | None = None) -> None:
         from genomlab.genome_center.intake import GenomeCenter
 
         self.node_id = node_id
         self._grz = GenomeCenter(config, node_id)
         self._hl = hl
-        self._start_hail = start_hail
 
     def get_dataset_attributes(self) -> pl.DataFrame:
         submissions = {s["inbox_id"]: s for s in self._grz.get_submissions()}
@@ -80,9 +76,7 @@ class GenomeCenterReader:
         return self._grz.read_genotypes(hl, pseudonyms=list(pseudonyms), store_name=CONSENTED)
 
     def _require_hail(self) -> HailModule:
-        if self._hl is None and self._start_hail is not None:
-            self._hl = self._start_hail()
-        elif self._hl is None:
+        if self._hl is None:
             from genomlab.hail_session import init_hail
 
             self._hl = init_hail(self._grz.config)

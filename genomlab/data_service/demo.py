@@ -77,11 +77,9 @@ def run_data_service_demo(config: GenomlabConfig, application_id: str, *, hl: Ha
     clinical: Sequence[ClinicalNodeReader]
     if calls is None:
         genome, clinical = get_node_readers(config, hl)
-    else:
-        genome, clinical = calls.genome_nodes, calls.clinical_nodes
-    if calls is None:
         build_feasibility_index(config, genome, clinical)
     else:
+        genome, clinical = calls.genome_nodes, calls.clinical_nodes
         calls.build_index()
     request = make_request(["diseaseType:rare"], granularity="count")
     answer = (run_feasibility_query(config, request, user=user) if calls is None

@@ -3,11 +3,11 @@
 The GRZ's operator sets grzctl up in the GRZ's folder
 (:meth:`~genomlab.genome_center.grzctl_pipeline.GrzctlPipeline.set_up`); the GRZ's service
 (``genomlab serve grz``) then runs the pipeline when the operator asks (``POST
-/api/intake/run``, :func:`genomlab.intake.official.make_grzctl_intake`) and answers with each
-submission's outcome (:func:`outcome_to_json`) and the records of every submission it holds
-(:func:`get_submission_records`): grz-db's latest state, the reason of its last error and
-genomlab's state and Meldebestätigung. The caller rebuilds both (:func:`outcome_from_json`,
-:func:`record_from_json`) without opening the GRZ's stores.
+/api/intake/run``, :func:`genomlab.intake.official.run_grzctl_for_operator`) and answers with
+each submission's outcome (:func:`outcome_to_json`); ``GET /api/intake/records`` answers the
+records of every submission it holds (:func:`get_submission_records`): grz-db's latest state,
+the reason of its last error and genomlab's state and Meldebestätigung. The caller rebuilds
+both (:func:`outcome_from_json`, :func:`record_from_json`) without opening the GRZ's stores.
 
 Examples
 --------
@@ -47,10 +47,11 @@ class SubmissionRecord:
     confirmation_id: str | None = None
 
 
-def get_submission_records(config: GenomlabConfig,
-                           pipeline: GrzctlPipeline) -> dict[str, SubmissionRecord]:
+def get_submission_records(config: GenomlabConfig, pipeline: GrzctlPipeline, *,
+                           failures: bool = True) -> dict[str, SubmissionRecord]:
     """Every submission grz-db or genomlab's GRZ store holds, by submission id (one ``grzctl db
-    list``, one ``db submission show`` per failed submission, genomlab's submission rows)."""
+    list``, genomlab's submission rows and, with ``failures``, one ``db submission show`` per
+    failed submission for the reason of its last error)."""
     from genomlab.genome_center.intake import GenomeCenter
 
     states = pipeline.get_states()
@@ -59,7 +60,7 @@ def get_submission_records(config: GenomlabConfig,
     records = {}
     for sid in sorted({*states, *rows}):
         reason, data = None, None
-        if states.get(sid) in FAILED_STATES:
+        if failures and states.get(sid) in FAILED_STATES:
             shown = pipeline.get_submission(sid) or {}
             errors = [st for st in shown.get("states", []) if st.get("state") == "Error"]
             if errors:

@@ -33,8 +33,9 @@ schema, :meth:`GrzctlPipeline.set_up`, which also writes ``genomlab-pipeline.jso
 service), then asks the GRZ's service with the operator credential (``POST /api/intake/run``
 ``{"submission_ids": [...]}``; ``GET /api/intake/records``). The service loads the set-up
 (:func:`load_grzctl_pipeline`), runs the pipeline with its own client to the trust centre
-and its own Hail, files each Meldebestätigung for its hospital and answers the outcomes and
-its submissions' records (:mod:`genomlab.genome_center.grzctl_operator`); this process opens
+and its own Hail, files each Meldebestätigung for its hospital and answers the outcomes; its
+submissions' records come from ``GET /api/intake/records``
+(:mod:`genomlab.genome_center.grzctl_operator`); this process opens
 neither the GRZ's genomlab store nor its grz-db past the set-up's schema upgrade.
 
 The platform service starts once, only if a GRZ has something to send, and stops at the end, as
@@ -577,7 +578,8 @@ def _fill_from_records(config: GenomlabConfig, result: OfficialIntake, *,
             else sorted(result.pipelines))
     for grz in grzs:
         records = (ServiceGrzRunner(config, grz).get_records() if grz_services
-                   else get_submission_records(config, result.pipelines[grz]))
+                   else get_submission_records(config, result.pipelines[grz],
+                                               failures=False))  # states suffice here
         result.records[grz] = records
         for outcome in result.outcomes.values():
             if outcome.grz != grz or outcome.submission_id is None:
@@ -608,12 +610,9 @@ class GrzRunner(Protocol):
 
     def run(self, submission_ids: list[str]) -> GrzRun:
         """``submission_ids`` (uploaded to the GRZ's inbox) through the GRZ's pipeline."""
-        ...
-
 
     def get_records(self) -> dict[str, SubmissionRecord]:
         """Every submission the GRZ holds, by submission id."""
-        ...
 
 
 class LocalGrzRunner:
@@ -685,7 +684,9 @@ def get_operator_submission_ids(body: Any) -> list[str] | None:
     """The ``submission_ids`` of an operator's intake request (``None``: the whole inbox)."""
     if body is None:
         return None
-    ids = body.get("submission_ids") if isinstance(body, dict) else body
+    if not isinstance(body, dict):
+        raise ValidationFailed("intake request: body: expected a JSON object")
+    ids = body.get("submission_ids")
     if ids is None:
         return None
     if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
@@ -707,14 +708,13 @@ def run_grzctl_for_operator(config: GenomlabConfig, grz: str, body: Any, *,
         get_operator_submission_ids(body))
     return {"chain": "grzctl",
             "outcomes": {sid: outcome_to_json(o) for sid, o in ran.outcomes.items()},
-            "batches": ran.batches, **get_grzctl_records_for_operator(config, grz, pipeline)}
+            "batches": ran.batches}
 
 
-def get_grzctl_records_for_operator(config: GenomlabConfig, grz: str,
-                                    pipeline: GrzctlPipeline | None = None) -> dict[str, Any]:
+def get_grzctl_records_for_operator(config: GenomlabConfig, grz: str) -> dict[str, Any]:
     """The GRZ service's answer to ``GET /api/intake/records``: ``chain`` (``grzctl``, or
     ``None`` when grzctl is not set up) and every submission's record."""
-    pipeline = pipeline or load_grzctl_pipeline(config, grz)
+    pipeline = load_grzctl_pipeline(config, grz)
     if pipeline is None:
         return {"chain": None, "records": {}}
     return {"chain": "grzctl", "records": {

@@ -78,7 +78,7 @@ def _end_with_fork_server() -> None:
     alive = getattr(server, "_forkserver_alive_fd", None)  # CPython's name (3.8 to 3.13)
     if alive is not None:
         os.close(alive)
-        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 (not in the type stubs)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 (typeshed does not declare it)
     parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:

@@ -37,8 +37,8 @@ submit`` uploads it), and its own approval from the platform's status look-up be
 - ``GET /healthz``.
 
 Hail starts in a GRZ's service on its first genotype, site-count or intake request that needs
-it, once per process (one lock: concurrent requests do not start two), with the service's
-configuration (:func:`genomlab.intake._hail_starter`); Hail's work (an intake run, site
+it, once per process (:func:`genomlab.hail_session.init_hail` holds a lock: concurrent requests
+do not start two), with the service's configuration; Hail's work (an intake run, site
 counts, an export) runs one at a time (Hail is not thread-safe), so a genotype request waits
 for a running intake.
 
@@ -53,12 +53,13 @@ cannot be asked.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Buffer, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -120,22 +121,6 @@ the data service)."""
 CHUNK_BYTES = 1 << 20
 
 
-def make_hail_start(config: GenomlabConfig) -> Callable[[], HailModule]:
-    """Start Hail with ``config`` on the first call, once per process, under a lock: concurrent
-    requests of one service (they run in a thread pool) do not start two
-    (:func:`genomlab.intake._hail_starter`, :func:`genomlab.hail_session.init_hail`)."""
-    from genomlab.intake import _hail_starter
-
-    start = _hail_starter(config)
-    lock = threading.Lock()
-
-    def started() -> HailModule:
-        with lock:
-            return start()
-
-    return started
-
-
 def pack_genotypes(mt: Any, parent: Path) -> tuple[BinaryIO, bytes, int]:
     """``mt`` written as ``genotypes.mt`` into a fresh owner-only folder under ``parent`` and
     packed into an uncompressed tar there; the open tar, its SHA-256 and its size.
@@ -149,19 +134,33 @@ def pack_genotypes(mt: Any, parent: Path) -> tuple[BinaryIO, bytes, int]:
         mt.write(str(folder / GENOTYPES_MT))
         tar_path = folder / "genotypes.tar"
         fd = os.open(tar_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w|") as tar:
-            tar.add(folder / GENOTYPES_MT, arcname=GENOTYPES_MT, filter=_plain_member)
+        with os.fdopen(fd, "wb") as out:
+            hashed = _HashingWriter(out)  # the digest as the tar is written: no second read
+            with tarfile.open(fileobj=hashed, mode="w|") as tar:
+                tar.add(folder / GENOTYPES_MT, arcname=GENOTYPES_MT, filter=_plain_member)
         stream = tar_path.open("rb")
-        try:
-            digest = hashlib.file_digest(stream, "sha256").digest()
-            size = stream.seek(0, os.SEEK_END)
-            stream.seek(0)
-        except BaseException:
-            stream.close()
-            raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return stream, digest, size
+    return stream, hashed.digest.digest(), hashed.size
+
+
+class _HashingWriter(io.RawIOBase):
+    """A write-only binary file that passes writes on to ``out`` and keeps their SHA-256 and
+    size (closing it leaves ``out`` open)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__()
+        self.out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Buffer) -> int:
+        self.digest.update(data)
+        self.size += memoryview(data).nbytes
+        return self.out.write(data)
 
 
 def _plain_member(member: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -185,15 +184,15 @@ def make_node_intake(
     node_id: str,
     credentials: ClientCredentials,
     platform: PlatformStatusClient,
-    hail: Callable[[], HailModule] | None = None,
+    hail: Callable[[], HailModule],
 ) -> IntakeRun:
     """The default intake run: a GRZ set up on BfArM's grzctl runs that pipeline over the
     request's ``submission_ids`` (:func:`genomlab.intake.official.run_grzctl_for_operator`:
     grzctl submits the Prüfberichte with the GRZ's client); otherwise
     :func:`genomlab.intake.run_inbox_intake`. The trust-centre and platform services are the
     node's links, each called with the node's own client; ``hail`` starts Hail in this process
-    at the first genotypes it stores (default: :func:`genomlab.intake._hail_starter`)."""
-    from genomlab.intake import _hail_starter, make_platform_reporter, run_inbox_intake
+    at the first genotypes it stores."""
+    from genomlab.intake import make_platform_reporter, run_inbox_intake
     from genomlab.intake.official import run_grzctl_for_operator
 
     pseudonyms = TrustCenterClient(config, credentials, scope=PSEUDONYM_SCOPE)
@@ -203,7 +202,7 @@ def make_node_intake(
     def run(body: Any) -> dict[str, Any]:
         if kind == "grz":
             ran = run_grzctl_for_operator(config, node_id, body, pseudonyms=pseudonyms,
-                                          hail=hail or _hail_starter(config))
+                                          hail=hail)
             if ran is not None:
                 return ran
         return run_inbox_intake(
@@ -219,13 +218,11 @@ def make_node_intake(
     return run
 
 
-def _dataset_reader(
-    config: GenomlabConfig, kind: NodeKind, node_id: str, hail: Callable[[], HailModule]
-) -> Any:
+def _dataset_reader(config: GenomlabConfig, kind: NodeKind, node_id: str) -> Any:
     from genomlab.data_service.adapters import ClinicalNodeReader, GenomeCenterReader
 
     if kind == "grz":
-        return GenomeCenterReader(config, node_id, start_hail=hail)
+        return GenomeCenterReader(config, node_id)
     return ClinicalNodeReader(config, node_id)
 
 
@@ -261,8 +258,10 @@ def create_node_app(
     if platform is None:
         platform = PlatformStatusClient(config, credentials)
     operator = hashlib.sha256(ensure_operator_credential(institution.directory).encode()).digest()
-    hail = make_hail_start(config)
-    reader = _dataset_reader(config, kind, node_id, hail)  # opens (and migrates) the node's store
+    from genomlab.intake import _hail_starter
+
+    hail = _hail_starter(config)  # once per process, thread-safe (init_hail)
+    reader = _dataset_reader(config, kind, node_id)  # opens (and migrates) the node's store
     run_intake = intake or make_node_intake(config, kind, node_id, credentials, platform, hail)
     scratch = institution.directory / "tmp"
     hail_work = threading.Lock()  # Hail runs one job at a time: intake, site counts, exports
@@ -369,7 +368,7 @@ def create_node_app(
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            body = {"submission_ids": "not JSON"}  # refused after the operator check
+            body = "not JSON"  # no object: a grzctl GRZ refuses it after the operator check
         response: JSONResponse = await run_in_threadpool(
             as_operator, request.headers.get("authorization"), lambda: locked_intake(body)
         )
@@ -382,46 +381,37 @@ def create_node_app(
         )
         return response
 
-    async def attribute_route(request: Request, act: Callable[[], dict[str, Any]]) -> Response:
-        """A read of scope ``datasets:attributes`` by the trust centre or the data service."""
+    async def read_route(request: Request, scope: str, kinds: tuple[str, ...],
+                         act: Callable[[], dict[str, Any] | Response]) -> Response:
+        """A read checked by :func:`serve` in a worker thread."""
         response: Response = await run_in_threadpool(
-            serve,
-            request.headers.get("authorization"),
-            ATTRIBUTES_SCOPE,
-            ATTRIBUTE_READERS,
-            act,
+            serve, request.headers.get("authorization"), scope, kinds, act
         )
         return response
 
-    @app.get(ATTRIBUTES_PATH)
-    async def attributes_route(request: Request) -> Response:
-        return await attribute_route(request, attributes)
-
-    @app.get(SITE_COUNTS_PATH)
-    async def site_counts_route(request: Request) -> Response:
-        return await attribute_route(request, site_counts)
-
-    async def read_route(request: Request, act: Callable[[Any], dict[str, Any] | Response]
-                         ) -> Response:
+    async def release_route(request: Request,
+                            act: Callable[[Any], dict[str, Any] | Response]) -> Response:
+        """A read of a release's data (scope ``datasets:read``, the data service only)."""
         try:
             body = await request.json()
         except ValueError:
             body = None  # refused after the token check, so a stranger learns nothing
-        response: Response = await run_in_threadpool(
-            serve,
-            request.headers.get("authorization"),
-            READ_SCOPE,
-            ("data_service",),
-            lambda: act(body),
-        )
-        return response
+        return await read_route(request, READ_SCOPE, ("data_service",), lambda: act(body))
+
+    @app.get(ATTRIBUTES_PATH)
+    async def attributes_route(request: Request) -> Response:
+        return await read_route(request, ATTRIBUTES_SCOPE, ATTRIBUTE_READERS, attributes)
+
+    @app.get(SITE_COUNTS_PATH)
+    async def site_counts_route(request: Request) -> Response:
+        return await read_route(request, ATTRIBUTES_SCOPE, ATTRIBUTE_READERS, site_counts)
 
     @app.post(FIELDS_PATH)
     async def fields_route(request: Request) -> Response:
-        return await read_route(request, fields)
+        return await release_route(request, fields)
 
     @app.post(GENOTYPES_PATH)
     async def genotypes_route(request: Request) -> Response:
-        return await read_route(request, genotypes)
+        return await release_route(request, genotypes)
 
     return app

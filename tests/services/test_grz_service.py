@@ -122,7 +122,7 @@ def _filed(config: GenomlabConfig, confirmation_id: str) -> dict:
 
 
 def test_get_intake_records__none_before_grzctl_is_set_up_and_only_for_the_operator(grz):
-    from genomlab.clients.nodes import INTAKE_RECORDS_PATH, get_node_service_name, post_as_operator
+    from genomlab.clients.nodes import INTAKE_RECORDS_PATH, call_as_operator, get_node_service_name
     from genomlab.clients.oauth import InvalidCredentials
 
     operator = NodeOperatorClient(grz.config, "grz", GRZ, grz.folder)
@@ -130,8 +130,8 @@ def test_get_intake_records__none_before_grzctl_is_set_up_and_only_for_the_opera
     token = BearerTokens(grz.config, grz.client, "pseudonyms:request").get()
     for secret in ("not-the-operator-secret", token):  # a guess, the GRZ's own machine token
         with pytest.raises(InvalidCredentials, match="operator credential"):
-            post_as_operator(grz.config, get_node_service_name("grz", GRZ), secret,
-                             INTAKE_RECORDS_PATH, method="GET")
+            call_as_operator(grz.config, get_node_service_name("grz", GRZ), secret, "GET",
+                             INTAKE_RECORDS_PATH)
 
 
 def test_run_intake__grz_service_reports_a_failed_submission_over_https(grz):

@@ -324,7 +324,7 @@ def test_build_feasibility_index__data_service_operator_has_the_service_ask_the_
     index from the KDK service (its own client), asked with its operator's credential; a wrong
     secret or a node's token is refused and builds nothing."""
     from genomlab.clients.data_service import INDEX_PATH, SERVICE, DataServiceOperatorClient
-    from genomlab.clients.nodes import post_as_operator
+    from genomlab.clients.nodes import call_as_operator
     from genomlab.clients.oauth import InvalidCredentials
     from genomlab.clients.trust_center import PSEUDONYM_SCOPE
     from genomlab.data_service.index import load_feasibility_index
@@ -339,7 +339,7 @@ def test_build_feasibility_index__data_service_operator_has_the_service_ask_the_
         kdk_token = BearerTokens(config, client_of(config, KDK), PSEUDONYM_SCOPE).get()
         for secret in ("not-the-operator-secret", kdk_token):
             with pytest.raises(InvalidCredentials, match="operator credential"):
-                post_as_operator(config, SERVICE, secret, INDEX_PATH)
+                call_as_operator(config, SERVICE, secret, "POST", INDEX_PATH)
         assert not [e for e in Institution(config, "data_service").ledger().events()
                     if e.type == "feasibility.index_built"]
         built = DataServiceOperatorClient(config, folder).build_feasibility_index()
